@@ -1,0 +1,56 @@
+"""The console's roles: Django groups and the capabilities each one holds.
+
+Capabilities are permissions on `console.Capability` (checked as "console.<codename>"); the
+admin role also manages people through Django's own auth permissions.
+"""
+from __future__ import annotations
+
+OPERATOR = "operator"
+APPROVER = "approver"
+REVIEWER = "reviewer"
+AUDITOR = "auditor"
+ADMIN = "admin"
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    OPERATOR: (
+        "console.receive_export",
+        "console.request_promotion",
+        "console.build_deliverable",
+        "console.publish_output",
+        "console.view_provenance",
+    ),
+    APPROVER: (
+        "console.approve_promotion",
+        "console.approve_publication",
+        "console.view_provenance",
+    ),
+    REVIEWER: ("console.view_provenance",),
+    AUDITOR: (
+        "console.view_audit",
+        "console.export_audit",
+        "console.view_provenance",
+    ),
+    ADMIN: (
+        "console.receive_export",
+        "console.request_promotion",
+        "console.request_contract_promotion",
+        "console.build_deliverable",
+        "console.publish_output",
+        "console.view_provenance",
+        "console.view_audit",
+        "console.export_audit",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "auth.change_group",
+    ),
+}
+
+ROLE_DESCRIPTIONS = {
+    OPERATOR: "receives exports, requests promotions, builds deliverables",
+    APPROVER: "approves or rejects promotions and publications",
+    REVIEWER: "C-suite: read-only, provenance pages",
+    AUDITOR: "reads and exports the audit trail",
+    ADMIN: "manages people and roles; may request contract promotions",
+}

@@ -1,0 +1,1 @@
+"""Signal receivers of the console (login, failed login and logout auditing)."""

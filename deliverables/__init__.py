@@ -1,0 +1,1 @@
+"""Deliverables: scoped report, dashboard and deliverable payloads, and their publication."""

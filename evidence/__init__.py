@@ -1,0 +1,1 @@
+"""Evidence: Leaf IQ exports as received (bronze), normalized (silver), and evidence packets."""

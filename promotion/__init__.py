@@ -1,0 +1,1 @@
+"""Promotion: gates, four-eyes approval and the curated load."""

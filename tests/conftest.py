@@ -1,0 +1,109 @@
+"""Shared fixtures: the named personas of every permission test, the lake, a real worker."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from console import roles
+from console.services import roles_seed
+
+PASSWORD = "correct-horse-battery-staple"
+
+# Olivia operates, Arthur approves, Cecilia (C-suite) reviews, Audrey audits, Adam administers,
+# Oscar is an outsider with an account and no role.
+PERSONAS = {
+    "olivia": roles.OPERATOR,
+    "arthur": roles.APPROVER,
+    "cecilia": roles.REVIEWER,
+    "audrey": roles.AUDITOR,
+    "adam": roles.ADMIN,
+    "oscar": None,
+}
+
+
+def make_persona(username: str):
+    role = PERSONAS[username]
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def seeded_roles(db):
+    roles_seed()
+
+
+@pytest.fixture
+def olivia(seeded_roles):
+    return make_persona("olivia")
+
+
+@pytest.fixture
+def arthur(seeded_roles):
+    return make_persona("arthur")
+
+
+@pytest.fixture
+def cecilia(seeded_roles):
+    return make_persona("cecilia")
+
+
+@pytest.fixture
+def audrey(seeded_roles):
+    return make_persona("audrey")
+
+
+@pytest.fixture
+def adam(seeded_roles):
+    return make_persona("adam")
+
+
+@pytest.fixture
+def oscar(seeded_roles):
+    return make_persona("oscar")
+
+
+# --- real worker ---------------------------------------------------------------------------------
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker on the test Redis; tests using it see committed data only."""
+    from tests.support.worker import Worker, flush_test_broker
+
+    flush_test_broker()
+    worker = Worker().start()
+    yield worker
+    worker.stop()
+
+
+# --- browser -------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available
+
+    if not chromium_available():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def login(page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
