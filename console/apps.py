@@ -1,4 +1,7 @@
+from pathlib import Path
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ConsoleConfig(AppConfig):
@@ -7,3 +10,8 @@ class ConsoleConfig(AppConfig):
 
     def ready(self) -> None:
         from console import signals  # noqa: F401  (login/logout auditing)
+
+        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            # kombu's filesystem transport needs its folders before anyone publishes or consumes.
+            for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+                Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)

@@ -104,6 +104,8 @@ def database_from_url(name: str, url: str) -> dict:
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
         }
 
+    if scheme not in {"postgres", "postgresql", "mssql", "sqlserver", "azuresql"}:
+        raise ConfigError(name, url, "expected a sqlite://, postgres:// or mssql:// URL")
     db_name = unquote(parts.path.lstrip("/"))
     if not db_name:
         raise ConfigError(name, url, "the URL names no database (add /dbname)")
@@ -125,17 +127,18 @@ def database_from_url(name: str, url: str) -> dict:
             "CONN_MAX_AGE": _int_option(name, url, query.get("conn_max_age", "0")),
             "OPTIONS": options,
         }
-    if scheme in {"mssql", "sqlserver", "azuresql"}:
-        options = {"driver": query.pop("driver", MSSQL_DEFAULT_DRIVER)}
-        if "extra_params" in query:
-            options["extra_params"] = query.pop("extra_params")
-        for key in ("authentication", "host_is_server", "unicode_results", "return_rows_bulk_insert"):
-            if key in query:
-                options[key] = query.pop(key) if key == "authentication" else query.pop(key).lower() == "true"
-        if query:
-            raise ConfigError(name, url, f"unknown option(s) {', '.join(sorted(query))}")
-        return {"ENGINE": "mssql", **common, "OPTIONS": options}
-    raise ConfigError(name, url, "expected a sqlite://, postgres:// or mssql:// URL")
+    # mssql:// — SQL Server or Azure SQL through mssql-django and pyodbc.
+    options = {"driver": query.pop("driver", MSSQL_DEFAULT_DRIVER)}
+    if "extra_params" in query:
+        options["extra_params"] = query.pop("extra_params")
+    if "authentication" in query:
+        options["authentication"] = query.pop("authentication")
+    for flag in ("host_is_server", "unicode_results", "return_rows_bulk_insert"):
+        if flag in query:
+            options[flag] = query.pop(flag).lower() == "true"
+    if query:
+        raise ConfigError(name, url, f"unknown option(s) {', '.join(sorted(query))}")
+    return {"ENGINE": "mssql", **common, "OPTIONS": options}
 
 
 def _int_option(name: str, url: str, raw: str) -> int:

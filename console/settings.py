@@ -93,7 +93,7 @@ TEMPLATES = [
 ]
 
 # --- databases ---------------------------------------------------------------------------------
-_database_url = env_str("DATABASE_URL", "sqlite:///" + str(VAR_DIR / "console.sqlite3").lstrip("/"))
+_database_url = env_str("DATABASE_URL", "sqlite:///" + str(VAR_DIR / "console.sqlite3"))  # absolute: 4 slashes
 if _database_url.startswith("sqlite:///") and not _database_url.startswith("sqlite:////"):
     # database_from_url keeps relative paths relative; anchor them at the project, not the cwd.
     _database_url = "sqlite:////" + str(resolve_path(BASE_DIR, _database_url[len("sqlite:///"):])).lstrip("/")
@@ -201,7 +201,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.IsAuthenticatedWithModelPerms"],
+    "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.IsAuthenticatedWithCapability"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "console.api.pagination.KeysetPagination",

@@ -6,7 +6,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from console import roles
-from console.services import roles_seed
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -32,6 +31,8 @@ def make_persona(username: str):
 
 @pytest.fixture
 def seeded_roles(db):
+    from console.services import roles_seed
+
     roles_seed()
 
 

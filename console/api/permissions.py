@@ -2,7 +2,7 @@
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
 
-class IsAuthenticatedWithModelPerms(IsAuthenticated):
+class IsAuthenticatedWithCapability(IsAuthenticated):
     """Authenticated users only; views narrow it further with `required_capability`."""
 
     def has_permission(self, request, view):

@@ -1,0 +1,38 @@
+# Two entry points (README): `make run` and `make test`. Everything else is a building block.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-postgres test-sqlite setup browser-deps services
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+## Set up and run the console on the embedded defaults (SQLite, var/lake, a real worker on the filesystem broker).
+run: setup
+	$(BIN)/python manage.py run_console
+
+## Debian's Chromium for the browser tests (never a downloaded browser).
+browser-deps:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## PostgreSQL and Redis on 127.0.0.1, started if they are down.
+services:
+	@bash .ci/services.sh
+
+## The whole suite: PostgreSQL + Redis + real Celery workers + Chromium, then the SQLite pass of the embedded defaults.
+test: setup browser-deps services test-postgres test-sqlite
+
+test-postgres:
+	$(BIN)/python -m pytest
+
+test-sqlite:
+	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -m "not postgres_only and not browser and not worker" -q

@@ -1,0 +1,74 @@
+"""Set up and run the whole console on the configured services (embedded defaults: no server to install).
+
+Migrates, seeds roles, creates the demo users (printing their fresh passwords), writes a sample
+Leaf IQ export, starts a real Celery worker with its beat scheduler in a child process, then
+serves the console until interrupted; the worker is stopped with it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from console import context
+from console.services import demo_users_create
+
+
+class Command(BaseCommand):
+    help = "Set up and run the console with a real worker (the README's first command)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--sample-rows", type=int, default=5000, help="claims in the sample export")
+        parser.add_argument("--no-worker", action="store_true", help="do not start a worker (one runs elsewhere)")
+
+    def handle(self, *args, addrport, sample_rows, no_worker, **options):
+        Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        with context.for_command("run_console"):
+            users = demo_users_create(reset_passwords=True)
+        sample = self._write_sample(sample_rows)
+
+        worker = None if no_worker else self._start_worker()
+        try:
+            self.stdout.write("")
+            self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
+            self.stdout.write(f"Sample Leaf IQ export: {sample}")
+            self.stdout.write("Demo logins (fresh passwords each start):")
+            for user in users:
+                self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
+            if worker:
+                self.stdout.write(f"Celery worker + beat: pid {worker.pid}, log {self._worker_log}")
+            self.stdout.write("")
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            if worker and worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=30)
+
+    def _write_sample(self, rows: int) -> Path:
+        from evidence.sample_export import write_sample_export
+
+        out = Path(settings.VAR_DIR) / "exports" / "sample"
+        if not (out / "manifest.json").exists():
+            write_sample_export(out, rows=rows)
+        return out
+
+    def _start_worker(self) -> subprocess.Popen:
+        log_dir = Path(settings.VAR_DIR) / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self._worker_log = log_dir / "worker.log"
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "console", "worker", "--beat", "--loglevel", "INFO",
+             "--concurrency", "2", "-Q", "console", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            cwd=settings.BASE_DIR,
+            stdout=self._worker_log.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
