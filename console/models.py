@@ -1,5 +1,8 @@
 """Models of the console shell: role capabilities and the audit trail."""
+from django.conf import settings
 from django.db import models
+
+from console import chain
 
 
 class Capability(models.Model):
@@ -20,3 +23,94 @@ class Capability(models.Model):
             ("view_audit", "Read the audit trail"),
             ("export_audit", "Export the audit trail"),
         ]
+
+
+class AuditTrailImmutable(Exception):
+    """The audit trail is append-only: its rows are never updated or deleted."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Refuses every bulk write: events are appended one by one through `console.audit.audit_record`."""
+
+    def update(self, **kwargs):
+        raise AuditTrailImmutable("audit events are never updated")
+
+    def delete(self):
+        raise AuditTrailImmutable("audit events are never deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditTrailImmutable("audit events are never updated")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise AuditTrailImmutable("audit events are appended one by one, through audit_record")
+
+
+class AuditEvent(models.Model):
+    """One link of the append-only, hash-chained audit trail."""
+
+    # Assigned by audit_record under the append lock (last seq + 1), never by the database: the
+    # hash covers it, and SQL Server refuses explicit values in an IDENTITY column.
+    seq = models.BigIntegerField(primary_key=True)
+    occurred_at = models.DateTimeField()
+    # PROTECT: a user who acted is never deleted (SET_NULL would be an UPDATE, refused anyway).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # What is hashed and shown: the username, "anonymous", or "system:command:<name>" / "system:task:<id>".
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=100)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=255)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=128)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()  # reading is the "console.view_audit" capability
+        get_latest_by = "seq"
+        constraints = [
+            # Two events can never claim the same predecessor: the chain cannot fork.
+            models.UniqueConstraint(fields=["prev_hash"], name="console_auditevent_prev_hash_unique"),
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="console_auditevent_seq_positive"),
+        ]
+        # Each filter of the trail page has an index ending in seq, so a filtered page is an index
+        # range read backwards (ORDER BY seq DESC LIMIT n), not a sort of every matching row.
+        indexes = [
+            models.Index(fields=["actor_label", "seq"], name="console_audit_actor_seq"),
+            models.Index(fields=["action", "seq"], name="console_audit_action_seq"),
+            models.Index(fields=["object_type", "object_id", "seq"], name="console_audit_object_seq"),
+            models.Index(fields=["correlation_id", "seq"], name="console_audit_corr_seq"),
+            models.Index(fields=["occurred_at"], name="console_audit_occurred"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+
+    def payload(self) -> dict:
+        return chain.event_payload(
+            seq=self.seq,
+            occurred_at=self.occurred_at,
+            actor_id=self.actor_id,
+            actor_label=self.actor_label,
+            action=self.action,
+            object_type=self.object_type,
+            object_id=self.object_id,
+            before=self.before,
+            after=self.after,
+            correlation_id=self.correlation_id,
+        )
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailImmutable(f"audit event {self.seq} is already recorded; events are never changed")
+        if self.hash != chain.link_hash(self.prev_hash, self.payload()):
+            raise AuditTrailImmutable("an audit event must be appended through audit_record (its hash does not match)")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailImmutable(f"audit event {self.seq} cannot be deleted")
