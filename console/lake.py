@@ -57,14 +57,31 @@ class PutResult:
     created: bool  # False: identical content was already there
 
 
+# Names the backends use for their own bookkeeping: in-flight writes (`.incoming-…`) and the local
+# backend's hash sidecars (`….sha256`). They are refused on every backend, so a path that works on
+# one backend works on all of them.
+INCOMING_PREFIX = ".incoming-"
+SIDECAR_SUFFIX = ".sha256"
+
+
 def clean_path(path: str) -> str:
-    """Validate a lake path: relative, '/'-separated, no '.', '..' or empty segments."""
+    """Validate a lake path: relative, '/'-separated, no '.', '..' or empty segments, no reserved names."""
     if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path or "\x00" in path:
         raise LakePathError(f"invalid lake path {path!r}: must be a relative '/'-separated path")
     parts = path.split("/")
     if any(part in {"", ".", ".."} for part in parts):
         raise LakePathError(f"invalid lake path {path!r}: empty, '.' or '..' segment")
+    if any(part.startswith(INCOMING_PREFIX) or part.endswith(SIDECAR_SUFFIX) for part in parts):
+        raise LakePathError(
+            f"invalid lake path {path!r}: names starting {INCOMING_PREFIX!r} or ending {SIDECAR_SUFFIX!r} "
+            "are reserved"
+        )
     return path
+
+
+def clean_prefix(prefix: str) -> str:
+    """A `list` prefix: '' for everything, else a clean folder path (one trailing '/' is tolerated)."""
+    return clean_path(prefix.removesuffix("/")) if prefix else ""
 
 
 def sha256_of(data: bytes) -> str:
@@ -76,13 +93,22 @@ def _as_stream(content: bytes | BinaryIO) -> BinaryIO:
 
 
 class Lake(ABC):
-    """The storage interface every backend implements."""
+    """The storage interface every backend implements.
+
+    Paths are relative '/'-separated strings checked by `clean_path`. Missing files raise
+    LakeNotFound, content that no longer matches its recorded hash raises LakeIntegrityError.
+    Folders are implied by the paths of the files in them; they are not files (`exists` is False,
+    `open` raises LakeNotFound, `put` raises LakePathError).
+    """
 
     url: str
 
     @abstractmethod
     def put(self, path: str, content: bytes | BinaryIO) -> PutResult:
-        """Write once. Same bytes again: no-op with the same hash. Other bytes: LakeConflict."""
+        """Write once. Same bytes again: no-op with the same hash. Other bytes: LakeConflict.
+
+        A file object is read in chunks, never whole; it need not be seekable.
+        """
 
     @abstractmethod
     def open(self, path: str) -> BinaryIO:
@@ -93,7 +119,8 @@ class Lake(ABC):
             return handle.read()
 
     @abstractmethod
-    def exists(self, path: str) -> bool: ...
+    def exists(self, path: str) -> bool:
+        """True if a file (not a folder) is stored at path."""
 
     @abstractmethod
     def list(self, prefix: str = "") -> list[str]:
@@ -101,32 +128,40 @@ class Lake(ABC):
 
     @abstractmethod
     def sha256(self, path: str) -> str:
-        """The SHA-256 recorded for the file when it was written."""
+        """The SHA-256 recorded for the file when it was written (the content is not re-read)."""
 
 
 class LocalLake(Lake):
-    """A folder on local disk. Each file has a sidecar `<name>.sha256` written with it."""
+    """A folder on local disk. Each file has a sidecar `<name>.sha256` recording its hash.
 
-    SIDE = ".sha256"
+    Both the sidecar and the file are published by hard-linking a fully written temporary file into
+    place; link() fails if the name exists, so two writers can never both create a path. The sidecar
+    goes first: the first writer's hash decides who owns the path, and a visible file always has its
+    recorded hash. A writer that dies between the two links leaves a sidecar without a file; a later
+    put of the same bytes completes the path, other bytes are refused as for any existing file.
+    """
+
+    SIDE = SIDECAR_SUFFIX
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root).resolve()
         self.url = str(self.root)
 
     def _file(self, path: str) -> Path:
-        clean_path(path)
-        if path.endswith(self.SIDE):
-            raise LakePathError(f"invalid lake path {path!r}: the {self.SIDE} suffix is reserved")
-        return self.root / path
+        return self.root / clean_path(path)
+
+    def _sidecar(self, target: Path) -> Path:
+        return target.with_name(target.name + self.SIDE)
 
     def put(self, path: str, content: bytes | BinaryIO) -> PutResult:
         target = self._file(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise LakePathError(f"lake path {path!r}: a parent folder is a file") from None
         digest = hashlib.sha256()
         size = 0
-        # Stream into a temporary file beside the target, then link it into place: link() fails
-        # if the target exists, so two writers can never both "create" the same path.
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=INCOMING_PREFIX)
         try:
             with os.fdopen(fd, "wb") as tmp:
                 stream = _as_stream(content)
@@ -137,21 +172,51 @@ class LocalLake(Lake):
                 tmp.flush()
                 os.fsync(tmp.fileno())
             sha = digest.hexdigest()
+            if target.is_dir():
+                raise LakePathError(f"lake path {path!r} is a folder")
+            side = self._sidecar(target)
+            claimed = self._publish_sidecar(side, sha)
+            if not claimed:
+                existing = self._read_sidecar(path, side)
+                if existing != sha:
+                    raise LakeConflict(path, existing, sha)
             try:
                 os.link(tmp_name, target)
             except FileExistsError:
-                existing = self._stored_sha(target) or self._hash_file(target)
-                if existing != sha:
-                    raise LakeConflict(path, existing, sha) from None
+                if claimed:
+                    # The file was there without its sidecar (removed behind our back): we just recorded
+                    # our hash for it, so take that back unless the bytes really are ours.
+                    actual = self._hash_file(target)
+                    if actual != sha:
+                        side.unlink()
+                        raise LakeConflict(path, actual, sha) from None
                 return PutResult(path=path, sha256=sha, size=size, created=False)
-            Path(str(target) + self.SIDE).write_text(sha + "\n")
             return PutResult(path=path, sha256=sha, size=size, created=True)
         finally:
             os.unlink(tmp_name)
 
-    def _stored_sha(self, target: Path) -> str | None:
-        side = Path(str(target) + self.SIDE)
-        return side.read_text().strip() if side.exists() else None
+    @staticmethod
+    def _publish_sidecar(side: Path, sha: str) -> bool:
+        """Create the sidecar atomically; False if it already exists."""
+        fd, tmp_name = tempfile.mkstemp(dir=side.parent, prefix=INCOMING_PREFIX)
+        try:
+            with os.fdopen(fd, "w") as tmp:
+                tmp.write(sha + "\n")
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.link(tmp_name, side)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp_name)
+
+    @staticmethod
+    def _read_sidecar(path: str, side: Path) -> str:
+        try:
+            return side.read_text().strip()
+        except FileNotFoundError:
+            raise LakeIntegrityError(f"lake path {path!r}: no sha256 recorded for this file") from None
 
     @staticmethod
     def _hash_file(target: Path) -> str:
@@ -161,15 +226,32 @@ class LocalLake(Lake):
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def _open_file(self, path: str, target: Path) -> BinaryIO:
+        try:
+            return target.open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise LakeNotFound(f"no file at lake path {path!r}") from None
+
     def open(self, path: str) -> BinaryIO:
         target = self._file(path)
-        if not target.is_file():
-            raise LakeNotFound(f"no file at lake path {path!r}")
-        expected = self._stored_sha(target)
-        actual = self._hash_file(target)
-        if expected is not None and expected != actual:
-            raise LakeIntegrityError(f"lake path {path!r}: stored sha256 {expected}, content now hashes to {actual}")
-        return target.open("rb")
+        # Hash through the handle we return, so the verified bytes are the bytes the caller reads
+        # even if the name is replaced meanwhile.
+        handle = self._open_file(path, target)
+        try:
+            expected = self._read_sidecar(path, self._sidecar(target))
+            digest = hashlib.sha256()
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+            actual = digest.hexdigest()
+            if expected != actual:
+                raise LakeIntegrityError(
+                    f"lake path {path!r}: stored sha256 {expected}, content now hashes to {actual}"
+                )
+            handle.seek(0)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
 
     def exists(self, path: str) -> bool:
         return self._file(path).is_file()
@@ -178,16 +260,17 @@ class LocalLake(Lake):
         target = self._file(path)
         if not target.is_file():
             raise LakeNotFound(f"no file at lake path {path!r}")
-        return self._stored_sha(target) or self._hash_file(target)
+        return self._read_sidecar(path, self._sidecar(target))
 
     def list(self, prefix: str = "") -> list[str]:
-        base = self.root / clean_path(prefix) if prefix else self.root
+        prefix = clean_prefix(prefix)
+        base = self.root / prefix if prefix else self.root
         if not base.is_dir():
             return []
         found = []
         for dirpath, _dirs, files in os.walk(base):
             for name in files:
-                if name.endswith(self.SIDE) or name.startswith(".incoming-"):
+                if name.endswith(self.SIDE) or name.startswith(INCOMING_PREFIX):
                     continue
                 found.append(posixpath.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/"))
         return sorted(found)
