@@ -287,20 +287,28 @@ def lake_from_url(url: str, **options) -> Lake:
 
 
 _default: Lake | None = None
+_default_key: tuple[str, ...] | None = None
 
 
 def get_lake() -> Lake:
-    """The configured lake (settings.LAKE_URL), built once per process."""
-    global _default
+    """The configured lake (settings.LAKE_*), built once per process and rebuilt when they change."""
+    global _default, _default_key
     from django.conf import settings
 
-    if _default is None or _default.url != _configured_url(settings):
+    key = (
+        _configured_url(settings),
+        settings.LAKE_ACCOUNT_KEY,
+        settings.LAKE_SAS_TOKEN,
+        settings.LAKE_ENDPOINT,
+    )
+    if _default is None or _default_key != key:
         _default = lake_from_url(
             settings.LAKE_URL,
             account_key=settings.LAKE_ACCOUNT_KEY,
             sas_token=settings.LAKE_SAS_TOKEN,
             endpoint=settings.LAKE_ENDPOINT,
         )
+        _default_key = key
     return _default
 
 
