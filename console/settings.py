@@ -147,7 +147,9 @@ USE_TZ = True
 # --- static files (served by WhiteNoise; no CDN anywhere) --------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = resolve_path(BASE_DIR, env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+# Outside production the files are served from STATICFILES_DIRS by WhiteNoise's finders; only a
+# deployment collects them (manage.py collectstatic) into STATIC_ROOT.
+STATIC_ROOT = resolve_path(BASE_DIR, env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "staticfiles"))) if PRODUCTION else None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -212,6 +214,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Backend-owned, scoped outputs and the evidence behind them.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI from the installed sidecar package: no CDN, the console works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
