@@ -1,9 +1,17 @@
-"""The console's shell: home page and health check."""
-from django.contrib.auth.decorators import login_required
+"""The console's shell: home page, health check and the audit trail."""
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
+
+from console import clock
+from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
+from console.filtersets import AuditEventFilterSet
+from console.models import AuditEvent
+from console.tables import AuditEventTable, csv_lines
 
 
 @login_required
@@ -16,3 +24,66 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def _cursor(request, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _render_page(request, template: str, partial: str, context: dict):
+    """The whole page, or only its results fragment when htmx asks for it."""
+    wants_fragment = getattr(request, "htmx", False) and not request.htmx.boosted
+    return render(request, partial if wants_fragment else template, context)
+
+
+@login_required
+@permission_required("console.view_audit", raise_exception=True)
+@require_GET
+def audit_trail(request):
+    filterset = AuditEventFilterSet(request.GET, queryset=AuditEvent.objects.all())
+    page = None
+    if filterset.is_valid():
+        page = audit_trail_page(
+            filterset.qs, size=settings.AUDIT_PAGE_SIZE, older=_cursor(request, "older"), newer=_cursor(request, "newer")
+        )
+        audit_trail_read(
+            actor=request.user, filters=filterset.active_filters(), via="page",
+            cursor=request.GET.get("older") or request.GET.get("newer"),
+        )
+    filters = filterset.form.data.copy()
+    for name in ("older", "newer"):
+        filters.pop(name, None)
+
+    def url_with(**cursor):
+        query = filters.copy()
+        query.update(cursor)
+        return f"?{query.urlencode()}"
+
+    context = {
+        "filterset": filterset,
+        "page": page,
+        "rows": AuditEventTable.display_rows(page.events) if page else [],
+        "older_url": url_with(older=page.older) if page and page.older else None,
+        "newer_url": url_with(newer=page.newer) if page and page.newer else None,
+        "export_url": reverse("audit-export") + (f"?{filters.urlencode()}" if filters else ""),
+    }
+    return _render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
+
+
+@login_required
+@permission_required("console.export_audit", raise_exception=True)
+@require_GET
+def audit_export(request):
+    filterset = AuditEventFilterSet(request.GET, queryset=AuditEvent.objects.all())
+    if not filterset.is_valid():
+        return HttpResponseBadRequest("Invalid filters: " + "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in filterset.errors.items()
+        ))
+    rows = audit_trail_export(actor=request.user, queryset=filterset.qs, filters=filterset.active_filters())
+    filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.csv"
+    return StreamingHttpResponse(
+        csv_lines(rows),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -26,7 +26,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 f"Audit chain intact: {report.checked} events, head seq {report.head_seq} hash {report.head_hash}."
             ))
-            self.stdout.write(f"Checked against {report.heads_checked} recorded head(s); head recorded at {report.head_path}.")
+            self.stdout.write(f"Checked against {report.heads_checked} head(s) recorded earlier.")
+            if report.head_path:
+                self.stdout.write(f"Head recorded in the lake at {report.head_path}.")
         else:
             self.stdout.write(
                 f"Checked {report.checked} events intact (up to seq {report.head_seq}) "

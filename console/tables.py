@@ -1,0 +1,77 @@
+"""Column layouts of the console's lists and their CSV exports."""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+
+from console import chain
+from console.models import AuditEvent
+
+# Spreadsheets run a cell that starts with one of these as a formula; an attempted username at
+# the login form is attacker-controlled text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+class AuditEventTable:
+    """The audit trail's columns. The CSV keeps this order; it holds everything needed to recompute the chain."""
+
+    csv_columns = (*chain.HASHED_FIELDS, "prev_hash", "hash")
+    _text_columns = frozenset({"actor_label", "action", "object_type", "object_id", "correlation_id"})
+
+    @staticmethod
+    def display_rows(events: Iterable[AuditEvent]) -> list[dict]:
+        """What the trail page shows of each event; times stay aware datetimes, shown in UTC."""
+        return [
+            {
+                "seq": event.seq,
+                "occurred_at": event.occurred_at,
+                "actor": event.actor_label,
+                "is_user": event.actor_id is not None,
+                "action": event.action,
+                "object_type": event.object_type,
+                "object_id": event.object_id,
+                "before": None if event.before is None else json.dumps(event.before, indent=2, sort_keys=True),
+                "after": None if event.after is None else json.dumps(event.after, indent=2, sort_keys=True),
+                "correlation_id": event.correlation_id,
+                "hash": event.hash,
+            }
+            for event in events
+        ]
+
+    @classmethod
+    def csv_row(cls, event: AuditEvent) -> list[str]:
+        values = {**event.payload(), "prev_hash": event.prev_hash, "hash": event.hash}
+        row = []
+        for column in cls.csv_columns:
+            value = values[column]
+            if column in ("before", "after"):
+                row.append(chain.canonical_json(value))
+            elif column in cls._text_columns:
+                row.append(_text_cell(value))
+            else:
+                row.append("" if value is None else str(value))
+        return row
+
+    @classmethod
+    def csv_rows(cls, events: Iterable[AuditEvent]) -> Iterator[list[str]]:
+        yield list(cls.csv_columns)
+        for event in events:
+            yield cls.csv_row(event)
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
