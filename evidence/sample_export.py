@@ -687,7 +687,9 @@ def _build_world(seed: int, exported_at: datetime) -> _World:
     makers = sorted({drug.manufacturer for drug in DRUGS if drug.manufacturer} | set(_GENERIC_MAKERS))
     labelers = {}
     for maker in makers:
-        while (code := f"{catalog.randrange(1, 99999):05d}") in labelers.values():
+        # Old generic labelers have low codes (00093, 00378...): NDCs with leading zeros.
+        high = 1000 if maker in _GENERIC_MAKERS else 99999
+        while (code := f"{catalog.randrange(1, high):05d}") in labelers.values():
             pass
         labelers[maker] = code
     ndc_slots: list[tuple[int, str]] = []
@@ -696,8 +698,11 @@ def _build_world(seed: int, exported_at: datetime) -> _World:
     for index, drug in enumerate(DRUGS):
         makers_of = [drug.manufacturer] if drug.brand else catalog.sample(_GENERIC_MAKERS, 2)
         for maker in makers_of:
-            while (ndc := f"{labelers[maker]}{catalog.randrange(1, 10000):04d}{catalog.choice((1, 2, 5, 10, 30, 90)):02d}") in used:
-                pass
+            while True:
+                package = catalog.choice((1, 2, 5, 10, 30, 90))
+                ndc = f"{labelers[maker]}{catalog.randrange(1, 10000):04d}{package:02d}"  # 5-4-2
+                if ndc not in used:
+                    break
             used.add(ndc)
             ndc_slots.append((index, ndc))
             base = int(Decimal(drug.awp) * 100000)
