@@ -186,6 +186,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "console"
+CONSOLE_WORKER_QUEUES = "console,intake"  # what `run_console` and the test worker consume
 CELERY_TASK_ALWAYS_EAGER = False  # never eager: the console always runs a real worker
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
@@ -233,3 +234,9 @@ LOGGING = {
 
 # --- console knobs -----------------------------------------------------------------------------
 AUDIT_PAGE_SIZE = env_int("AUDIT_PAGE_SIZE", 50, minimum=1)
+INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024)
+INTAKE_ARCHIVE_MAX_MEMBERS = env_int("INTAKE_ARCHIVE_MAX_MEMBERS", 10_000, minimum=1)
+INTAKE_ARCHIVE_MAX_BYTES = env_int("INTAKE_ARCHIVE_MAX_BYTES", 20 * 1024**3, minimum=1024)
+INTAKE_ARCHIVE_MAX_RATIO = env_int("INTAKE_ARCHIVE_MAX_RATIO", 200, minimum=1)
+# Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -27,7 +27,7 @@ def database_url_for_current_test_db() -> str:
 class Worker:
     """`celery -A console worker` as a child process; `kill()` sends SIGKILL like a crashed host."""
 
-    def __init__(self, queues: str = "console", concurrency: int = 1) -> None:
+    def __init__(self, queues: str = settings.CONSOLE_WORKER_QUEUES, concurrency: int = 1) -> None:
         self.queues = queues
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         self._worker_log = log_dir / "worker.log"
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "console", "worker", "--beat", "--loglevel", "INFO",
-             "--concurrency", "2", "-Q", "console", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+             "--concurrency", "2", "-Q", settings.CONSOLE_WORKER_QUEUES, "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
             cwd=settings.BASE_DIR,
             stdout=self._worker_log.open("a"),
             stderr=subprocess.STDOUT,

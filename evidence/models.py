@@ -1,0 +1,277 @@
+"""Leaf IQ exports as the console received them: intake runs, manifests, and the Domo objects inside."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from console import clock
+from evidence.choices import (
+    INTAKE_TERMINAL,
+    BeastModeScope,
+    IntakeSource,
+    IntakeStatus,
+    ManifestStatus,
+    Severity,
+)
+
+
+class IllegalTransition(Exception):
+    """A state change was asked of an object in a state that does not allow it."""
+
+
+class IntakeRun(models.Model):
+    """One attempt to receive an export: created first, then worked by a Celery task or a command."""
+
+    source = models.CharField(max_length=16, choices=IntakeSource.choices)
+    original_name = models.CharField(max_length=255)
+    staged_path = models.CharField(max_length=1024, help_text="where the received bytes wait for the intake")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=IntakeStatus.choices, default=IntakeStatus.QUEUED)
+    stage = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    manifest = models.ForeignKey("SourceManifest", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    queued_at = models.DateTimeField(default=clock.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="intake_progress_le_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"intake #{self.pk} ({self.original_name})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in INTAKE_TERMINAL
+
+    def claim(self) -> bool:
+        """Compare-and-set queued/running → running; False when another worker holds it or it is final."""
+        now = clock.now()
+        claimed = IntakeRun.objects.filter(pk=self.pk, status__in=[IntakeStatus.QUEUED, IntakeStatus.RUNNING]).update(
+            status=IntakeStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1,
+            stage="starting", progress=0,
+        )
+        self.refresh_from_db()
+        return bool(claimed)
+
+    def report(self, stage: str, progress: int) -> None:
+        """Record progress and a heartbeat (its own short write, visible to pages at once)."""
+        self.stage, self.progress, self.heartbeat_at = stage, max(0, min(progress, 100)), clock.now()
+        IntakeRun.objects.filter(pk=self.pk, status=IntakeStatus.RUNNING).update(
+            stage=self.stage, progress=self.progress, heartbeat_at=self.heartbeat_at
+        )
+
+    def succeed(self, manifest: "SourceManifest") -> None:
+        if self.status != IntakeStatus.RUNNING:
+            raise IllegalTransition(f"{self} cannot succeed from {self.status}")
+        self.status, self.manifest, self.progress, self.stage = IntakeStatus.SUCCEEDED, manifest, 100, "done"
+        self.finished_at = clock.now()
+        self.save(update_fields=["status", "manifest", "progress", "stage", "finished_at"])
+
+    def fail(self, error: str) -> None:
+        if self.is_final:
+            raise IllegalTransition(f"{self} is already {self.status}")
+        self.status, self.error, self.finished_at = IntakeStatus.FAILED, error, clock.now()
+        self.save(update_fields=["status", "error", "finished_at"])
+
+
+class SourceManifest(models.Model):
+    """One received export, identified by its load id and the SHA-256 of its manifest.json."""
+
+    load_id = models.CharField(max_length=64, db_index=True)
+    manifest_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=ManifestStatus.choices)
+    claimed_status = models.CharField(max_length=32, blank=True, help_text="the exporter's own claim")
+    exported_at = models.DateTimeField(null=True, blank=True)
+    domo_instance = models.CharField(max_length=255, blank=True)
+    exporter = models.CharField(max_length=128, blank=True)
+    missing = models.JSONField(default=list, blank=True, help_text="what the exporter said it could not capture")
+    bronze_prefix = models.CharField(max_length=512)
+    silver_prefix = models.CharField(max_length=512, blank=True)
+    received_at = models.DateTimeField(default=clock.now)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    intake_run = models.ForeignKey(IntakeRun, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["load_id", "manifest_sha256"], name="manifest_unique_content"),
+        ]
+        indexes = [models.Index(fields=["status", "-id"]), models.Index(fields=["received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.load_id} ({self.status})"
+
+
+class ManifestIssue(models.Model):
+    """One problem the console found in an export, with where it is."""
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="issues")
+    position = models.PositiveIntegerField()
+    code = models.CharField(max_length=48, db_index=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    file = models.CharField(max_length=1024, blank=True)
+    object = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=255, blank=True)
+    row = models.BigIntegerField(null=True, blank=True)
+    column = models.CharField(max_length=255, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["manifest", "position"]
+        constraints = [models.UniqueConstraint(fields=["manifest", "position"], name="issue_position_unique")]
+
+
+class ManifestFile(models.Model):
+    """A file of an export: what the manifest claimed and what arrived."""
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=1024)
+    listed_sha256 = models.CharField(max_length=64, blank=True)
+    listed_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, help_text="of the bytes received; blank if absent")
+    bytes = models.BigIntegerField(null=True, blank=True)
+    bronze_path = models.CharField(max_length=1024, blank=True)
+
+    class Meta:
+        ordering = ["manifest", "path"]
+        constraints = [models.UniqueConstraint(fields=["manifest", "path"], name="file_path_unique")]
+
+
+class DomoDataset(models.Model):
+    """A Domo DataSet of a manifest: metadata as exported and, when it passed its checks, silver data."""
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="datasets")
+    domo_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    api_shape = models.CharField(max_length=16, help_text="public or internal Domo API")
+    declared_rows = models.BigIntegerField(null=True, blank=True)
+    schema = models.JSONField(default=list, help_text="[{name, type}] in schema order")
+    owner_name = models.CharField(max_length=255, blank=True)
+    pdp_enabled = models.BooleanField(null=True)
+    silver_path = models.CharField(max_length=1024, blank=True)
+    silver_sha256 = models.CharField(max_length=64, blank=True)
+    silver_rows = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["manifest", "name"]
+        constraints = [models.UniqueConstraint(fields=["manifest", "domo_id"], name="dataset_unique_in_manifest")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DomoCard(models.Model):
+    """A Domo card: its definition and, if captured, its golden output."""
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="cards")
+    domo_id = models.BigIntegerField()
+    title = models.CharField(max_length=255)
+    datasets = models.ManyToManyField(DomoDataset, related_name="cards", blank=True)
+    datasource_ids = models.JSONField(default=list)
+    main = models.JSONField(default=dict, help_text="the main subscription: columns, filters, groupBy, orderBy, dateGrain")
+    golden_path = models.CharField(max_length=1024, blank=True)
+    golden_captured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["manifest", "title"]
+        constraints = [models.UniqueConstraint(fields=["manifest", "domo_id"], name="card_unique_in_manifest")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class BeastMode(models.Model):
+    """A Beast Mode formula, saved on a card or on a dataset."""
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="beast_modes")
+    card = models.ForeignKey(DomoCard, null=True, blank=True, on_delete=models.CASCADE, related_name="beast_modes")
+    dataset = models.ForeignKey(DomoDataset, null=True, blank=True, on_delete=models.CASCADE, related_name="beast_modes")
+    scope = models.CharField(max_length=16, choices=BeastModeScope.choices)
+    formula_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=255)
+    formula = models.TextField()
+    data_type = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    persisted_on_dataset = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["manifest", "name", "id"]
+        indexes = [models.Index(fields=["manifest", "formula_id"])]
+
+
+class DomoDataflow(models.Model):
+    """A DataFlow: MySQL, Redshift or Magic ETL, with its inputs and outputs."""
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="dataflows")
+    domo_id = models.BigIntegerField()
+    name = models.CharField(max_length=255)
+    database_type = models.CharField(max_length=16)
+    input_ids = models.JSONField(default=list)
+    output_ids = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["manifest", "name"]
+        constraints = [models.UniqueConstraint(fields=["manifest", "domo_id"], name="dataflow_unique_in_manifest")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DataflowStep(models.Model):
+    """One action of a DataFlow with its SQL statements or Magic ETL expressions."""
+
+    dataflow = models.ForeignKey(DomoDataflow, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    action_type = models.CharField(max_length=64)
+    name = models.CharField(max_length=255, blank=True)
+    sql = models.JSONField(default=list)
+    expressions = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["dataflow", "position"]
+        constraints = [models.UniqueConstraint(fields=["dataflow", "position"], name="step_position_unique")]
+
+
+class PdpPolicy(models.Model):
+    """A PDP policy of a dataset, normalized from either Domo API shape."""
+
+    dataset = models.ForeignKey(DomoDataset, on_delete=models.CASCADE, related_name="policies")
+    policy_id = models.BigIntegerField()
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=16)
+    filters = models.JSONField(default=list, help_text="[{column, operator, values, negated, ignore_case, dynamic}]")
+    user_ids = models.JSONField(default=list)
+    group_ids = models.JSONField(default=list)
+    api_shape = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["dataset", "name"]
+
+
+class DirectoryEntry(models.Model):
+    """A Domo user or group named by the export's directory."""
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="directory")
+    kind = models.CharField(max_length=8, choices=[("user", "User"), ("group", "Group")])
+    domo_id = models.BigIntegerField()
+    name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    member_ids = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["manifest", "kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["manifest", "kind", "domo_id"], name="directory_unique")]

@@ -1,0 +1,21 @@
+"""Celery tasks of the evidence app: thin, they re-read the run and call the service."""
+from celery import shared_task
+
+from console import context
+from evidence.services import intake_execute
+
+
+@shared_task(
+    name="evidence.tasks.intake_run",
+    queue="intake",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    soft_time_limit=6 * 3600,
+    time_limit=6 * 3600 + 300,
+    bind=True,
+)
+def intake_run(self, run_id: int) -> None:
+    """Receive one export. A worker killed mid-run leaves the task unacknowledged; it is redelivered."""
+    with context.for_task(self.request.id or "eager", run_id=f"intake-{run_id}"):
+        intake_execute(run_id=run_id)
