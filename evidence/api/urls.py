@@ -1,0 +1,2 @@
+"""Evidence API, mounted under /api/."""
+urlpatterns: list = []
