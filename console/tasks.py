@@ -1,0 +1,23 @@
+"""Celery tasks of the console. Each is a thin interface to one service."""
+from celery import shared_task
+from django.db import OperationalError
+
+from console import audit, context
+
+
+@shared_task(
+    name="console.tasks.audit_verify_chain",
+    bind=True,
+    queue="console",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),  # database unreachable: transient; a broken chain is a result
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=50 * 60,
+    time_limit=55 * 60,
+)
+def audit_verify_chain(self) -> dict:
+    """Recompute the audit chain and record its head in the lake (scheduled by beat)."""
+    with context.for_task(self.request.id):
+        return audit.audit_verify_chain().as_dict()
