@@ -7,7 +7,9 @@ import os
 import tempfile
 
 os.environ.setdefault("DJANGO_ENV", "test")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/leaf_console")
+# One database name per test process (pytest-django creates test_<name> and drops it after), so
+# two runs on one machine never fight over the same test database.
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/leaf_console_{os.getpid()}")
 os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ["TEST_REDIS_URL"])
 os.environ.setdefault("CONSOLE_VAR_DIR", tempfile.mkdtemp(prefix="leaf-console-test-"))
