@@ -38,7 +38,8 @@ never has one.
 
 Golden outputs: what Domo shows
 -------------------------------
-Computed from running per-group totals (flat memory), with Domo's semantics, flaws included:
+Computed from running per-group totals (flat memory), with Domo's semantics, flaws included, as
+the export account (a Domo admin, so PDP hides no row) saw them:
 - a beast mode without aggregate is row-level and the card SUMs it per group ("Claim Discount
   Rate" is a sum of per-claim ratios); aggregates skip NULLs; SUM over no value is NULL (empty);
 - `CASE WHEN SUM(..) > 250000` compares each group's sum;
@@ -1527,7 +1528,7 @@ def write_sample_export(out: Path, *, rows: int = 5000, seed: int = 7, variant: 
         raise FileExistsError(f"{out} exists and is not an empty folder")
     # Write beside the target and rename at the end, so an interrupted run never leaves a
     # half-written export where a reader expects a whole one.
-    staging = out.parent / f".{out.name}.partial"
+    staging = out.parent / f".{out.name}.writing"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
