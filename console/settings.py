@@ -238,5 +238,7 @@ INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 INTAKE_ARCHIVE_MAX_MEMBERS = env_int("INTAKE_ARCHIVE_MAX_MEMBERS", 10_000, minimum=1)
 INTAKE_ARCHIVE_MAX_BYTES = env_int("INTAKE_ARCHIVE_MAX_BYTES", 20 * 1024**3, minimum=1024)
 INTAKE_ARCHIVE_MAX_RATIO = env_int("INTAKE_ARCHIVE_MAX_RATIO", 200, minimum=1)
+# A running intake whose heartbeat is older than this is taken over by a redelivered task.
+INTAKE_STALE_SECONDS = env_int("INTAKE_STALE_SECONDS", 300, minimum=1)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -1,6 +1,8 @@
 """Leaf IQ exports as the console received them: intake runs, manifests, and the Domo objects inside."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
@@ -54,10 +56,16 @@ class IntakeRun(models.Model):
     def is_final(self) -> bool:
         return self.status in INTAKE_TERMINAL
 
-    def claim(self) -> bool:
-        """Compare-and-set queued/running → running; False when another worker holds it or it is final."""
+    def claim(self, *, stale_after: dt.timedelta) -> bool:
+        """Compare-and-set to running: a queued run, or a running one whose worker stopped beating.
+
+        False when another live worker holds it or it is final ("someone else got there").
+        """
         now = clock.now()
-        claimed = IntakeRun.objects.filter(pk=self.pk, status__in=[IntakeStatus.QUEUED, IntakeStatus.RUNNING]).update(
+        claimable = models.Q(status=IntakeStatus.QUEUED) | models.Q(
+            status=IntakeStatus.RUNNING, heartbeat_at__lt=now - stale_after
+        )
+        claimed = IntakeRun.objects.filter(claimable, pk=self.pk).update(
             status=IntakeStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1,
             stage="starting", progress=0,
         )

@@ -12,6 +12,7 @@ bytes again (no-ops) and finishes the job.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import tempfile
@@ -111,7 +112,8 @@ class IntakeOutcome:
 def intake_execute(*, run_id: int) -> IntakeOutcome | None:
     """Do the intake of one run. Returns None when the run is gone, final, or held by another worker."""
     run = IntakeRun.objects.filter(pk=run_id).first()
-    if run is None or run.is_final or not run.claim():
+    stale_after = datetime.timedelta(seconds=settings.INTAKE_STALE_SECONDS)
+    if run is None or run.is_final or not run.claim(stale_after=stale_after):
         return None
     with context.bind(context.WorkContext(correlation_id=f"intake-{run.pk}", system_actor=_system_actor(run))):
         with transaction.atomic():
@@ -290,7 +292,7 @@ def _write_bronze(lake: Lake, run: IntakeRun, report, archive: Path | None, root
     receipt = {
         "intake_run": run.pk,
         "received_at": run.queued_at.isoformat(),
-        "received_by": run.requested_by.get_username() if run.requested_by else _system_actor(run),
+        "received_by": run.requested_by.get_username() if run.requested_by else f"system:{_system_actor(run)}",
         "source": run.source,
         "original_name": run.original_name,
         "received": received,

@@ -66,9 +66,19 @@ def oscar(seeded_roles):
     return make_persona("oscar")
 
 
+# --- lake ----------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def lake(settings, tmp_path_factory):
+    """Every test gets an empty local lake of its own (workers started by the test use it too)."""
+    from console.lake import get_lake
+
+    settings.LAKE_URL = str(tmp_path_factory.mktemp("lake"))
+    return get_lake()
+
+
 # --- real worker ---------------------------------------------------------------------------------
 @pytest.fixture
-def celery_worker(transactional_db):
+def celery_worker(transactional_db, lake):
     """A real Celery worker on the test Redis; tests using it see committed data only."""
     from tests.support.worker import Worker, flush_test_broker
 

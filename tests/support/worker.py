@@ -27,8 +27,9 @@ def database_url_for_current_test_db() -> str:
 class Worker:
     """`celery -A console worker` as a child process; `kill()` sends SIGKILL like a crashed host."""
 
-    def __init__(self, queues: str = settings.CONSOLE_WORKER_QUEUES, concurrency: int = 1) -> None:
+    def __init__(self, queues: str = settings.CONSOLE_WORKER_QUEUES, concurrency: int = 1, env: dict | None = None) -> None:
         self.queues = queues
+        self.extra_env = env or {}
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
         self.log_path = Path(settings.VAR_DIR) / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
@@ -40,6 +41,7 @@ class Worker:
             "CELERY_BROKER_URL": os.environ["TEST_REDIS_URL"],
             "CONSOLE_VAR_DIR": str(settings.VAR_DIR),
             "LAKE_URL": str(settings.LAKE_URL),
+            **self.extra_env,
         }
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(

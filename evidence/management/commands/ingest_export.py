@@ -1,7 +1,6 @@
 """Receive a Leaf IQ export (a folder or a .zip) into bronze and silver and record its manifest."""
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -61,7 +60,7 @@ class Command(BaseCommand):
                 "load_id": manifest.load_id, "status": manifest.status, "manifest_sha256": manifest.manifest_sha256,
                 "issues": issues, "bronze": manifest.bronze_prefix, "silver": manifest.silver_prefix or None,
             }
-            sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+            self.stdout.write(json.dumps(payload, indent=2))
             return
         again = " (received before: same load id and content)" if duplicate else ""
         self.stdout.write(f"{manifest.load_id or '(no load id)'}: {manifest.status}{again}, {len(issues)} issue(s)")

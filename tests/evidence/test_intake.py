@@ -1,0 +1,168 @@
+"""Intake: what arrived is kept in bronze, what passed becomes silver, and the verdict is recorded."""
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from console.lake import get_lake
+from console.models import AuditEvent
+from evidence.choices import IntakeStatus
+from evidence.models import BeastMode, DomoCard, DomoDataset, IntakeRun, PdpPolicy, SourceManifest
+from evidence.sample_export import write_export_zip, write_sample_export
+
+
+def ingest(path, *args) -> dict:
+    out = io.StringIO()
+    call_command("ingest_export", str(path), "--json", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def complete_export(tmp_path):
+    return write_sample_export(tmp_path / "complete", rows=400, seed=11)
+
+
+def test_complete_export_is_recorded_complete_with_every_object(db, complete_export):
+    result = ingest(complete_export.path)
+    assert result["status"] == "complete"
+    assert result["issues"] == []
+    manifest = SourceManifest.objects.get(load_id=complete_export.load_id)
+    assert manifest.claimed_status == "complete"
+    assert manifest.datasets.count() == len(complete_export.datasets)
+    assert manifest.cards.count() == len(complete_export.cards)
+    assert manifest.dataflows.count() == len(complete_export.dataflows)
+    assert BeastMode.objects.filter(manifest=manifest, scope="card").exists()
+    assert BeastMode.objects.filter(manifest=manifest, scope="dataset").exists()
+    assert set(PdpPolicy.objects.filter(dataset__manifest=manifest).values_list("api_shape", flat=True)) == {
+        "public", "internal"
+    }
+    assert DomoCard.objects.filter(manifest=manifest).exclude(golden_path="").count() == len(complete_export.goldens)
+
+
+def test_silver_is_typed_parquet_with_every_row(db, complete_export):
+    result = ingest(complete_export.path)
+    claims = DomoDataset.objects.get(domo_id=complete_export.datasets["claims"])
+    assert claims.silver_path.startswith(result["silver"] + "/")
+    with get_lake().open(claims.silver_path) as handle:
+        table = pq.read_table(pa.BufferReader(handle.read()))
+    assert table.num_rows == claims.declared_rows == claims.silver_rows
+    types = {column["name"]: column["type"] for column in claims.schema}
+    for name, domo_type in types.items():
+        arrow = table.schema.field(name).type
+        if domo_type == "DECIMAL":
+            assert pa.types.is_decimal(arrow), name
+        if domo_type == "LONG":
+            assert arrow == pa.int64(), name
+        if domo_type == "DATE":
+            assert arrow == pa.date32(), name
+
+
+def test_bronze_keeps_every_file_byte_for_byte_with_a_receipt(db, complete_export):
+    result = ingest(complete_export.path)
+    lake = get_lake()
+    sent = sorted(p.relative_to(complete_export.path).as_posix() for p in complete_export.path.rglob("*") if p.is_file())
+    for relative in sent:
+        assert lake.read(f"{result['bronze']}/files/{relative}") == (complete_export.path / relative).read_bytes()
+    (receipt_path,) = lake.list(f"{result['bronze']}/receipts")
+    receipt = json.loads(lake.read(receipt_path))
+    assert [f["path"] for f in receipt["files"]] == sent
+    assert receipt["received_by"] == "system:command:ingest_export"
+    assert receipt["verdict"] == "complete"
+
+
+def test_same_export_twice_returns_the_first_record(db, complete_export):
+    first = ingest(complete_export.path)
+    second = ingest(complete_export.path)
+    assert second == first
+    assert SourceManifest.objects.count() == 1
+    assert AuditEvent.objects.filter(action="intake.duplicate").count() == 1
+
+
+def test_same_load_id_with_other_content_is_kept_but_invalid(db, tmp_path, complete_export):
+    ingest(complete_export.path)
+    other = write_sample_export(tmp_path / "other", rows=401, seed=11)
+    assert other.load_id == complete_export.load_id
+    result = ingest(other.path)
+    assert result["status"] == "invalid"
+    assert "LOAD_ID_CONFLICT" in {i["code"] for i in result["issues"]}
+    assert result["silver"] is None
+    assert get_lake().exists(f"{result['bronze']}/files/manifest.json")
+    assert SourceManifest.objects.filter(load_id=other.load_id).count() == 2
+
+
+def test_partial_export_is_partial_and_its_good_datasets_reach_silver(db, tmp_path):
+    export = write_sample_export(tmp_path / "partial", rows=300, seed=12, variant="partial")
+    result = ingest(export.path)
+    assert result["status"] == "partial"
+    assert {"DECLARED_PARTIAL"} <= {i["code"] for i in result["issues"]}
+    assert DomoDataset.objects.exclude(silver_path="").count() == len(export.datasets)
+
+
+def test_invalid_export_is_kept_in_bronze_and_never_reaches_silver(db, tmp_path):
+    export = write_sample_export(tmp_path / "invalid", rows=300, seed=13, variant="invalid")
+    result = ingest(export.path)
+    assert result["status"] == "invalid"
+    assert {"HASH_MISMATCH", "CSV_BAD_VALUE"} <= {i["code"] for i in result["issues"]}
+    assert result["silver"] is None
+    assert not get_lake().list("silver")
+    assert DomoDataset.objects.exclude(silver_path="").count() == 0
+    bad = next(i for i in result["issues"] if i["code"] == "CSV_BAD_VALUE")
+    assert bad["file"] and bad["row"] and bad["column"]
+
+
+def test_a_zip_is_received_like_a_folder_and_the_archive_itself_is_kept(db, tmp_path, complete_export):
+    archive = write_export_zip(complete_export.path, tmp_path / "export.zip")
+    result = ingest(archive)
+    assert result["status"] == "complete"
+    assert get_lake().read(f"{result['bronze']}/received/export.zip") == archive.read_bytes()
+
+
+def test_an_unsafe_archive_is_refused_and_nothing_lands_outside_staging(db, tmp_path, settings):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("manifest.json", "{}")
+        zf.writestr("../../escaped.txt", "gotcha")
+    result = ingest(archive)
+    assert result["status"] == "invalid"
+    assert [i["code"] for i in result["issues"]] == ["ARCHIVE_UNSAFE"]
+    assert not list(Path(settings.VAR_DIR).rglob("escaped.txt"))
+    assert not list(tmp_path.parent.rglob("escaped.txt"))
+    assert get_lake().read(f"{result['bronze']}/received/evil.zip") == archive.read_bytes()
+
+
+def test_missing_path_exits_non_zero_and_records_nothing(db):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("ingest_export", "/nonexistent/export")
+    assert not IntakeRun.objects.exists()
+
+
+def test_intake_is_audited_from_queue_to_finish(db, complete_export):
+    ingest(complete_export.path)
+    run = IntakeRun.objects.get()
+    assert run.status == IntakeStatus.SUCCEEDED and run.progress == 100
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="intake.").order_by("seq").values_list("action", "actor_label")
+    )
+    assert actions == [
+        ("intake.queued", "system:command:ingest_export"),
+        ("intake.started", "system:command:ingest_export"),
+        ("intake.finished", "system:command:ingest_export"),
+    ]
+    finished = AuditEvent.objects.get(action="intake.finished")
+    assert finished.after["status"] == "complete"
+    assert finished.after["load_id"] == complete_export.load_id
+
+
+def test_queue_option_leaves_the_run_for_the_workers(db, complete_export, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        call_command("ingest_export", str(complete_export.path), "--queue", stdout=io.StringIO())
+    run = IntakeRun.objects.get()
+    assert run.status == IntakeStatus.QUEUED
+    assert len(callbacks) == 1
+    assert not SourceManifest.objects.exists()
