@@ -905,7 +905,7 @@ _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 def bad_values(values: pa.Array, column_type: str) -> pa.Array:
     """True where a text value does not parse as column_type; empty is NULL, valid for every type."""
     if column_type == "STRING":
-        return pa.array([False] * len(values), pa.bool_())
+        return pa.repeat(pa.scalar(False), len(values))
     ok = pc.match_substring_regex(values, _VALUE_PATTERNS[column_type])
     if column_type in _TIME_FORMATS:
         # strptime rolls 2026-02-30 over to March; a value is a real date only if it prints back as itself.
@@ -988,19 +988,25 @@ def check_csv(path: Path, *, file: str, object: str | None = None,
     if actual is None:
         sink.add(CSV_HEADER_MISMATCH, "is empty: no header row", field="header")
         return sink.finish()
-    header_ok = _check_header(sink, actual, expected_header)
+    utf8 = True
+    for index, name in enumerate(actual):
+        if match := _NOT_UTF8.search(name):
+            utf8 = False
+            sink.add(CSV_ENCODING, f"header field {index + 1} holds byte 0x{ord(match.group()) - 0xDC00:02X}, "
+                                   "which is not UTF-8", field="header")
+    names = [_NOT_UTF8.sub("\ufffd", name) for name in actual]  # printable in every message
+    header_ok = _check_header(sink, names, expected_header)
     types = [c.type for c in columns] if columns is not None and header_ok else None
     rows = None
-    if not any(_NOT_UTF8.search(name) for name in actual):
+    if utf8:
         fast = sink.copy()
         try:
-            rows = _scan_fast(path, actual, types, fast)
+            rows = _scan_fast(path, names, types, fast)
             sink = fast
         except (_Fallback, pa.ArrowInvalid):
             rows = None
     if rows is None:
-        names = [_NOT_UTF8.sub("\ufffd", name) for name in actual]
-        rows = _scan_slow(path, len(actual), names, types, sink)
+        rows = _scan_slow(path, len(names), names, types, sink)
     if expected_rows is not None and rows is not None and rows != expected_rows:
         sink.add(CSV_ROW_COUNT_MISMATCH, f"holds {rows} data rows, the metadata says {expected_rows}")
     return sink.finish()
@@ -1022,10 +1028,6 @@ def _read_header(path: Path) -> list[str] | None:
 
 
 def _check_header(sink: _CsvIssues, actual: list[str], expected: list[str] | None) -> bool:
-    for index, name in enumerate(actual):
-        if match := _NOT_UTF8.search(name):
-            sink.add(CSV_ENCODING, f"header field {index + 1} holds byte 0x{ord(match.group()) - 0xDC00:02X}, "
-                                   "which is not UTF-8", field="header")
     if expected is None or actual == expected:
         return True
     if len(actual) != len(expected):

@@ -682,3 +682,46 @@ def test_manifest_of_the_wrong_shape_is_reported_not_raised(tmp_path, manifest):
 
     assert report.status == "invalid"
     assert set(codes(report)) <= {"MANIFEST_SCHEMA", "MANIFEST_UNREADABLE", "UNLISTED_FILE"}
+
+
+# --- the sample generator ------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", ["complete", "partial", "invalid"])
+def test_sample_generator_variants_come_out_as_named(tmp_path, variant):
+    from evidence.sample_export import write_sample_export
+
+    summary = write_sample_export(tmp_path / variant, rows=400, seed=7, variant=variant)
+
+    report = validate_export(tmp_path / variant)
+
+    assert report.status == variant
+    assert report.load_id == summary.load_id
+    if variant == "complete":
+        assert report.issues == ()
+    if variant == "partial":
+        assert {i.object for i in report.issues} == {f"{m['kind']} {m['id']}" for m in summary.missing}
+        assert set(codes(report)) == {"DECLARED_PARTIAL"}
+    if variant == "invalid":
+        assert sorted(f"{i.code} {i.file}" for i in report.issues) == sorted(
+            " ".join(defect.split()[:2]) for defect in summary.defects)
+
+
+def test_header_byte_that_is_not_utf8_is_reported_printably(tmp_path):
+    export = Export()
+    export.files[CLAIMS_CSV] = export.files[CLAIMS_CSV].replace(b"member", b"memb\xe9r", 1)
+
+    report = validate(export, tmp_path)
+
+    assert sorted(codes(report)) == ["CSV_ENCODING", "CSV_HEADER_MISMATCH"]
+    assert only(report, "CSV_ENCODING").field == "header"
+    for found in report.issues:
+        found.message.encode("utf-8")  # no lone surrogate reaches a message
+
+
+def test_zip_with_a_member_twice_is_refused(tmp_path):
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        archive = zip_with(tmp_path / "export.zip", [("notes.txt", b"one"), ("notes.txt", b"two")])
+
+    report = validate_export(archive)
+
+    assert_refused_untouched(report, tmp_path)
+    assert "twice" in only(report, "ARCHIVE_UNSAFE").message
