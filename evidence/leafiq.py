@@ -13,6 +13,7 @@ only what the format names is required.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -487,7 +488,7 @@ def _as_int(value: Any) -> int:
         raise ValueError("expected an integer, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
         return int(value)
     raise ValueError(f"expected an integer, got {json_kind(value)} {value!r}"[:120])
 

@@ -171,7 +171,7 @@ class ValidationReport:
 
 
 # --- archives ------------------------------------------------------------------------------------
-KIB, MIB, GIB = 1024, 1024 ** 2, 1024 ** 3
+MIB, GIB = 1024 ** 2, 1024 ** 3
 
 
 @dataclass(frozen=True)
@@ -356,13 +356,14 @@ def _validate_folder(root: Path, *, root_kept: bool) -> ValidationReport:
 # --- the manifest --------------------------------------------------------------------------------
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 64 * MIB
-LOAD_ID = re.compile(r"^LIQ-(\d{4})(\d{2})(\d{2})-\d{4}$")
-DATASET_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Matched with fullmatch: ASCII digits only, and no trailing newline slips through as "$" would let it.
+LOAD_ID = re.compile(r"LIQ-([0-9]{4})([0-9]{2})([0-9]{2})-[0-9]{4}")
+DATASET_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def load_id_problem(load_id: str) -> str | None:
-    match = LOAD_ID.match(load_id)
+    match = LOAD_ID.fullmatch(load_id)
     if not match:
         return f"{load_id!r} does not match LIQ-YYYYMMDD-NNNN"
     try:
@@ -501,7 +502,7 @@ def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue], set[str]]
     for where, item in check.entries(data, "files"):
         path = check.path(item, "path", f"{where}.path")
         digest = check.get(item, "sha256", f"{where}.sha256", (str,))
-        if digest is not None and not SHA256.match(digest):
+        if digest is not None and not SHA256.fullmatch(digest):
             check.add(MANIFEST_SCHEMA, f"{where}.sha256", "expected 64 lowercase hexadecimal digits")
             digest = None
         size = check.get(item, "bytes", f"{where}.bytes", (int,))
@@ -525,7 +526,7 @@ def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue], set[str]]
 
     for where, item in check.entries(data, "datasets"):
         dataset_id = check.get(item, "id", f"{where}.id", (str,))
-        if dataset_id is not None and not DATASET_ID.match(dataset_id):
+        if dataset_id is not None and not DATASET_ID.fullmatch(dataset_id):
             check.add(MANIFEST_SCHEMA, f"{where}.id", f"{dataset_id!r} is not a DataSet UUID")
             dataset_id = None
         if dataset_id is not None and dataset_id in content.dataset_ids:

@@ -176,7 +176,10 @@ def test_unknown_format_stops_the_checks(tmp_path):
     assert report.issues[0].field == "format"
 
 
-@pytest.mark.parametrize("load_id", ["LIQ-2026112-0001", "liq-20261120-0001", "LIQ-20261120-01", "LIQ-20261340-0001"])
+@pytest.mark.parametrize("load_id", [
+    "LIQ-2026112-0001", "liq-20261120-0001", "LIQ-20261120-01", "LIQ-20261340-0001", "LIQ-20261120-0001\n",
+    "LIQ-２０２６1120-0001",
+])
 def test_bad_load_id(tmp_path, load_id):
     export = Export()
     export.manifest["load_id"] = load_id
