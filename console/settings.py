@@ -178,7 +178,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
 # Results are tracked in our own rows (runs, requests), never in a result backend.
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -186,6 +186,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "console"
+CELERY_TASK_ROUTES = {
+    "evidence.tasks.*": {"queue": "intake"},
+    "console.tasks.*": {"queue": "console"},
+}
 CONSOLE_WORKER_QUEUES = "console,intake"  # what `run_console` and the test worker consume
 CELERY_TASK_ALWAYS_EAGER = False  # never eager: the console always runs a real worker
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -5,9 +5,9 @@ from console import context
 from evidence.services import intake_execute
 
 
+# Routed to the "intake" queue by CELERY_TASK_ROUTES.
 @shared_task(
     name="evidence.tasks.intake_run",
-    queue="intake",
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=3,
