@@ -27,7 +27,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -347,9 +347,10 @@ def _report(issues: list[Issue], *, manifest_sha256: str | None = None, claimed:
 def _validate_folder(root: Path, *, root_kept: bool) -> ValidationReport:
     check = _ExportCheck(root)
     check.run()
+    content = check.content
     return _report(
-        check.issues, manifest_sha256=check.manifest_sha256, claimed=check.claimed_status,
-        load_id=check.load_id, manifest=check.manifest, root=root if root_kept else None,
+        check.issues, manifest_sha256=check.manifest_sha256, claimed=content.claimed_status,
+        load_id=content.load_id, manifest=content.manifest, root=root if root_kept else None,
     )
 
 
@@ -436,33 +437,31 @@ class _ManifestContent:
 
     claimed_status: str | None = None
     load_id: str | None = None
-    files: dict[str, leafiq.ManifestFile] | None = None
-    datasets: list[leafiq.DatasetEntry] | None = None
-    cards: list[leafiq.CardEntry] | None = None
-    dataflows: list[leafiq.DataflowEntry] | None = None
-    missing: list[leafiq.MissingObject] | None = None
+    files: dict[str, leafiq.ManifestFile] = field(default_factory=dict)
+    datasets: list[leafiq.DatasetEntry] = field(default_factory=list)
+    cards: list[leafiq.CardEntry] = field(default_factory=list)
+    dataflows: list[leafiq.DataflowEntry] = field(default_factory=list)
+    missing: list[leafiq.MissingObject] = field(default_factory=list)
     users: str | None = None
     groups: str | None = None
-    referenced: list[tuple[str, str, str]] | None = None  # (path, field, object) of every object file
-    dataset_ids: set[str] | None = None
-    card_ids: set[int] | None = None
-    manifest: leafiq.Manifest | None = None
+    referenced: list[tuple[str, str, str]] = field(default_factory=list)  # (path, field, object) of object files
+    dataset_ids: set[str] = field(default_factory=set)
+    unsafe_paths: set[str] = field(default_factory=set)  # named by the manifest, never to be opened
+    manifest: leafiq.Manifest | None = None  # only when the manifest passed all its checks
 
 
-def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue], set[str]]:
-    """The manifest's content, its issues, and the paths it names that are unsafe to open."""
+def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue]]:
+    """What can be read of the manifest, and its issues."""
     issues: list[Issue] = []
-    unsafe: set[str] = set()
-    check = _ManifestCheck(issues, unsafe)
-    content = _ManifestContent(files={}, datasets=[], cards=[], dataflows=[], missing=[], referenced=[],
-                               dataset_ids=set(), card_ids=set())
+    content = _ManifestContent()
+    check = _ManifestCheck(issues, content.unsafe_paths)
     if not isinstance(data, dict):
         check.add(MANIFEST_SCHEMA, None, f"expected a JSON object, got {leafiq.json_kind(data)}")
-        return content, issues, unsafe
+        return content, issues
     format_ = check.get(data, "format", "format", (str,))
     if format_ is not None and format_ != leafiq.FORMAT:
         check.add(UNKNOWN_FORMAT, "format", f"format {format_!r} is not {leafiq.FORMAT!r}")
-        return content, issues, unsafe
+        return content, issues
 
     load_id = check.get(data, "load_id", "load_id", (str,))
     if load_id is not None:
@@ -541,9 +540,10 @@ def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue], set[str]]
             if metadata and data_csv:
                 content.datasets.append(leafiq.DatasetEntry(dataset_id, metadata, data_csv, policies))
 
+    card_ids: set[int] = set()
     for where, item in check.entries(data, "cards"):
         card_id = check.get(item, "id", f"{where}.id", (int,))
-        if card_id is not None and card_id in content.card_ids:
+        if card_id is not None and card_id in card_ids:
             check.add(DUPLICATE_ID, f"{where}.id", f"card {card_id} is listed twice", object=f"card {card_id}")
             continue
         object = f"card {card_id}" if card_id is not None else where
@@ -551,7 +551,7 @@ def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue], set[str]]
         golden = reference(item, "golden", where, object, required=False)
         captured = check.timestamp(item, "golden_captured_at", f"{where}.golden_captured_at", required=golden is not None)
         if card_id is not None:
-            content.card_ids.add(card_id)
+            card_ids.add(card_id)
             if definition:
                 content.cards.append(leafiq.CardEntry(card_id, definition, golden, captured))
 
@@ -581,7 +581,7 @@ def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue], set[str]]
             datasets=tuple(content.datasets), cards=tuple(content.cards), dataflows=tuple(content.dataflows),
             users=content.users, groups=content.groups,
         )
-    return content, issues, unsafe
+    return content, issues
 
 
 # --- the export ----------------------------------------------------------------------------------
@@ -595,11 +595,7 @@ class _ExportCheck:
         self.root = root
         self.issues: list[Issue] = []
         self.manifest_sha256: str | None = None
-        self.claimed_status: str | None = None
-        self.load_id: str | None = None
-        self.manifest: leafiq.Manifest | None = None
         self.content = _ManifestContent()
-        self.unsafe: set[str] = set()
         self.linked: set[str] = set()  # paths reported as links or special files by the walk
         self.present: set[str] = set()  # listed files found as regular files
 
@@ -610,10 +606,8 @@ class _ExportCheck:
         data = self.read_manifest()
         if data is _UNREADABLE:
             return
-        content, issues, unsafe = _check_manifest(data)
+        self.content, issues = _check_manifest(data)
         self.issues.extend(issues)
-        self.content, self.unsafe = content, unsafe
-        self.claimed_status, self.load_id, self.manifest = content.claimed_status, content.load_id, content.manifest
         if any(i.code == UNKNOWN_FORMAT for i in issues):
             return
         self.walk()
@@ -679,7 +673,7 @@ class _ExportCheck:
 
     def usable(self, path: str) -> bool:
         """Whether path may be opened: safe, reached through no link, and present as a regular file."""
-        if path in self.unsafe:
+        if path in self.content.unsafe_paths:
             return False
         segments = path.split("/")
         if any("/".join(segments[:i]) in self.linked for i in range(1, len(segments) + 1)):
@@ -835,7 +829,7 @@ class _ExportCheck:
                          file=path, object=f"policy {policy.id}", field=key)
 
     def declared_partial(self) -> None:
-        if self.claimed_status != "partial":
+        if self.content.claimed_status != "partial":
             return
         for index, missing in enumerate(self.content.missing):
             self.add(DECLARED_PARTIAL, f"the exporter could not capture {missing.kind} {missing.id}: {missing.reason}",
