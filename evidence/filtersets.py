@@ -1,0 +1,124 @@
+"""Filter sets shared by the evidence pages and their API endpoints: the same query parameters on both."""
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+
+from evidence.choices import BeastModeScope, IntakeSource, IntakeStatus, ManifestStatus, Severity
+from evidence.models import (
+    BeastMode,
+    DomoCard,
+    DomoDataflow,
+    DomoDataset,
+    IntakeRun,
+    ManifestIssue,
+    PdpPolicy,
+    SourceManifest,
+)
+
+_DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+
+
+class IntakeRunFilterSet(django_filters.FilterSet):
+    """/sources/intake/ and /api/intake-runs/."""
+
+    status = django_filters.ChoiceFilter(choices=IntakeStatus.choices, label="Status")
+    source = django_filters.ChoiceFilter(choices=IntakeSource.choices, label="Source")
+
+    class Meta:
+        model = IntakeRun
+        fields: list[str] = []
+
+
+class ManifestFilterSet(django_filters.FilterSet):
+    """/sources/ and /api/manifests/. Dates are UTC days of receipt; `received_until` includes its day."""
+
+    status = django_filters.ChoiceFilter(choices=ManifestStatus.choices, label="Verdict")
+    load_id = django_filters.CharFilter(label="Load id", widget=forms.TextInput(attrs={"placeholder": "LIQ-20261120-0001"}))
+    received_from = django_filters.DateFilter(method="filter_received_from", label="Received from (UTC)", widget=_DATE)
+    received_until = django_filters.DateFilter(method="filter_received_until", label="Received until (UTC)", widget=_DATE)
+
+    class Meta:
+        model = SourceManifest
+        fields: list[str] = []
+
+    def filter_received_from(self, queryset, name, value: dt.date):
+        # A range on the indexed timestamp, not received_at__date (which no index serves).
+        return queryset.filter(received_at__gte=_day_start(value))
+
+    def filter_received_until(self, queryset, name, value: dt.date):
+        return queryset.filter(received_at__lt=_day_start(value + dt.timedelta(days=1)))
+
+
+class IssueFilterSet(django_filters.FilterSet):
+    """/sources/issues/ and /api/issues/."""
+
+    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    severity = django_filters.ChoiceFilter(choices=Severity.choices, label="Severity")
+    code = django_filters.CharFilter(label="Code", widget=forms.TextInput(attrs={"placeholder": "HASH_MISMATCH"}))
+    file = django_filters.CharFilter(label="File")
+
+    class Meta:
+        model = ManifestIssue
+        fields: list[str] = []
+
+
+class DatasetFilterSet(django_filters.FilterSet):
+    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    domo_id = django_filters.CharFilter(label="Domo DataSet id")
+
+    class Meta:
+        model = DomoDataset
+        fields: list[str] = []
+
+
+class CardFilterSet(django_filters.FilterSet):
+    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    domo_id = django_filters.NumberFilter(label="Domo card id")
+    dataset = django_filters.NumberFilter(field_name="datasets", label="Reads dataset")
+
+    class Meta:
+        model = DomoCard
+        fields: list[str] = []
+
+
+class BeastModeFilterSet(django_filters.FilterSet):
+    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    card = django_filters.NumberFilter(field_name="card_id", label="Card")
+    dataset = django_filters.NumberFilter(field_name="dataset_id", label="Dataset")
+    scope = django_filters.ChoiceFilter(choices=BeastModeScope.choices, label="Saved on")
+    formula_id = django_filters.CharFilter(label="Formula id")
+
+    class Meta:
+        model = BeastMode
+        fields: list[str] = []
+
+
+class DataflowFilterSet(django_filters.FilterSet):
+    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    domo_id = django_filters.NumberFilter(label="Domo DataFlow id")
+    database_type = django_filters.ChoiceFilter(
+        choices=[("MYSQL", "MySQL"), ("MAGIC", "Magic ETL"), ("REDSHIFT", "Redshift")], label="Type"
+    )
+
+    class Meta:
+        model = DomoDataflow
+        fields: list[str] = []
+
+
+class PolicyFilterSet(django_filters.FilterSet):
+    manifest = django_filters.NumberFilter(field_name="dataset__manifest_id", label="Manifest")
+    dataset = django_filters.NumberFilter(field_name="dataset_id", label="Dataset")
+    type = django_filters.ChoiceFilter(
+        choices=[("open", "Open (All Rows)"), ("user", "User"), ("system", "System")], label="Type"
+    )
+
+    class Meta:
+        model = PdpPolicy
+        fields: list[str] = []

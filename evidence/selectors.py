@@ -1,0 +1,395 @@
+"""Reads of the evidence pages: each page's data in a fixed number of queries, whatever the export holds.
+
+Lake reads (the silver preview, a golden packet's first rows) happen here too, outside any
+transaction, and never fail a page: a file that is missing or fails its hash check is reported
+on the page instead of its rows.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
+from django.shortcuts import get_object_or_404
+
+from console.lake import LakeError, get_lake
+from evidence import pdp, silver
+from evidence.choices import IntakeStatus, ManifestStatus, Severity
+from evidence.models import (
+    BeastMode,
+    DataflowStep,
+    DirectoryEntry,
+    DomoCard,
+    DomoDataflow,
+    DomoDataset,
+    IntakeRun,
+    ManifestFile,
+    ManifestIssue,
+    PdpPolicy,
+    SourceManifest,
+)
+
+PREVIEW_ROWS = 50
+ISSUES_PER_SEVERITY = 50  # on the manifest page; the issues page and the API list every one
+FILES_SHOWN = 500
+RECENT_INTAKES = 5
+SEVERITY_ORDER = [Severity.ERROR, Severity.WARNING, Severity.INFO]
+
+
+# --- lists -----------------------------------------------------------------------------------------
+
+
+def intake_runs():
+    return IntakeRun.objects.select_related("requested_by", "manifest")
+
+
+def manifests():
+    """Manifests with their issue counts by severity (one grouped query per page)."""
+    return SourceManifest.objects.select_related("received_by").annotate(
+        errors=Count("issues", filter=Q(issues__severity=Severity.ERROR)),
+        warnings=Count("issues", filter=Q(issues__severity=Severity.WARNING)),
+    )
+
+
+def issues():
+    return ManifestIssue.objects.select_related("manifest")
+
+
+# --- home ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntakeSummary:
+    runs_by_status: list[tuple[str, str, int]]  # (status, label, count), every status, in the lifecycle's order
+    manifests_by_status: list[tuple[str, str, int]]
+    recent: list[IntakeRun]
+    running: list[IntakeRun]
+
+
+def _counts(queryset, choices) -> list[tuple[str, str, int]]:
+    found = dict(queryset.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return [(value, label, found.get(value, 0)) for value, label in choices]
+
+
+def intake_summary() -> IntakeSummary:
+    """The home page's intake section: four queries."""
+    return IntakeSummary(
+        runs_by_status=_counts(IntakeRun.objects.all(), IntakeStatus.choices),
+        manifests_by_status=_counts(SourceManifest.objects.all(), ManifestStatus.choices),
+        recent=list(intake_runs().order_by("-id")[:RECENT_INTAKES]),
+        running=running_intakes(),
+    )
+
+
+def running_intakes() -> list[IntakeRun]:
+    return list(
+        intake_runs().filter(status__in=[IntakeStatus.QUEUED, IntakeStatus.RUNNING]).order_by("id")[:20]
+    )
+
+
+# --- manifest --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManifestDetail:
+    manifest: SourceManifest
+    severity_counts: list[tuple[str, str, int]]  # (severity, label, count) for severities present
+    issues_by_severity: list[tuple[str, str, int, list[ManifestIssue]]]  # the first ISSUES_PER_SEVERITY of each
+    files: list[ManifestFile]
+    file_count: int
+    datasets: list[DomoDataset]
+    cards: list[DomoCard]
+    dataflows: list[DomoDataflow]
+    beast_modes: int
+    directory: dict[str, int]
+
+    @property
+    def issue_count(self) -> int:
+        return sum(count for _s, _l, count in self.severity_counts)
+
+
+def manifest_detail(pk: int) -> ManifestDetail:
+    manifest = get_object_or_404(
+        SourceManifest.objects.select_related("received_by", "intake_run", "intake_run__requested_by"), pk=pk
+    )
+    counts = dict(
+        manifest.issues.order_by().values_list("severity").annotate(n=Count("id")).values_list("severity", "n")
+    )
+    # The first issues of each severity in one query: number them within their severity, keep the first few.
+    shown = list(
+        manifest.issues.annotate(
+            rank=Window(RowNumber(), partition_by=[F("severity")], order_by=[F("position").asc()])
+        )
+        .filter(rank__lte=ISSUES_PER_SEVERITY)
+        .order_by("position")
+    )
+    grouped: dict[str, list[ManifestIssue]] = {}
+    for item in shown:
+        grouped.setdefault(item.severity, []).append(item)
+    labels = dict(Severity.choices)
+    known = [s for s in SEVERITY_ORDER if counts.get(s)] + sorted(s for s in counts if s not in SEVERITY_ORDER)
+    files = list(manifest.files.all()[: FILES_SHOWN + 1])
+    directory = dict(
+        manifest.directory.order_by().values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
+    )
+    return ManifestDetail(
+        manifest=manifest,
+        severity_counts=[(s, labels.get(s, s), counts[s]) for s in known],
+        issues_by_severity=[(s, labels.get(s, s), counts[s], grouped.get(s, [])) for s in known],
+        files=files[:FILES_SHOWN],
+        file_count=len(files) if len(files) <= FILES_SHOWN else manifest.files.count(),
+        datasets=list(manifest.datasets.annotate(policy_count=Count("policies"))),
+        cards=list(manifest.cards.annotate(beast_mode_count=Count("beast_modes"))),
+        dataflows=list(manifest.dataflows.annotate(step_count=Count("steps"))),
+        beast_modes=manifest.beast_modes.count(),
+        directory=directory,
+    )
+
+
+# --- previews from the lake ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str | None]] = field(default_factory=list)  # None is NULL
+    problem: str = ""  # why there are no rows to show
+    total: int | None = None
+
+    @property
+    def shown(self) -> int:
+        return len(self.rows)
+
+
+def _cell(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep="T")
+    if isinstance(value, dt.date | decimal.Decimal):
+        return str(value)
+    return str(value)
+
+
+def silver_preview(dataset: DomoDataset, limit: int = PREVIEW_ROWS) -> Preview:
+    """The first rows of a dataset's silver Parquet, read through the lake's verified stream."""
+    if not dataset.silver_path:
+        return Preview(problem="No silver data: this dataset did not pass its checks, so only its bronze copy is kept.")
+    lake = get_lake()
+    try:
+        if dataset.silver_sha256 and lake.sha256(dataset.silver_path) != dataset.silver_sha256:
+            return Preview(problem=f"The silver file at {dataset.silver_path} is not the one this intake recorded "
+                                   "(its SHA-256 differs); nothing is shown.")
+        with lake.open(dataset.silver_path) as handle:
+            table = silver.head(handle, limit)
+    except LakeError as exc:
+        return Preview(problem=f"The silver file could not be read: {exc}")
+    columns = table.column_names
+    rows = [[_cell(record[name]) for name in columns] for record in table.to_pylist()]
+    return Preview(columns=columns, rows=rows, total=dataset.silver_rows)
+
+
+def golden_preview(card: DomoCard, bronze_path: str | None, limit: int = PREVIEW_ROWS) -> Preview:
+    """The first rows of a card's golden packet, as the export captured them (read from bronze)."""
+    if not card.golden_path:
+        return Preview(problem="The export holds no golden output for this card.")
+    if not bronze_path:
+        return Preview(problem=f"{card.golden_path} was not received, so there is nothing to show.")
+    try:
+        with get_lake().open(bronze_path) as handle:
+            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+            reader = csv.reader(text)
+            header = next(reader, [])
+            rows = []
+            for row in reader:
+                if len(rows) >= limit:
+                    break
+                rows.append(row)
+    except (LakeError, csv.Error) as exc:
+        return Preview(problem=f"The golden packet could not be read: {exc}")
+    return Preview(columns=header, rows=rows)
+
+
+# --- dataset ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyLine:
+    policy: PdpPolicy
+    sentence: str
+
+
+@dataclass(frozen=True)
+class DatasetDetail:
+    dataset: DomoDataset
+    policies: list[PolicyLine]
+    beast_modes: list[BeastMode]
+    cards: list[DomoCard]
+    feeds: list[DomoDataflow]  # dataflows that read this dataset
+    fed_by: list[DomoDataflow]  # dataflows that write it
+    preview: Preview
+
+
+def directories_for(policies: list[PdpPolicy]) -> dict[int, pdp.Directory]:
+    """{manifest id: the users and groups its policies name}, from the exports' directories: one query.
+
+    The policies must come with their dataset (select_related) for the manifest id.
+    """
+    wanted: dict[int, tuple[set[int], set[int]]] = {}
+    for policy in policies:
+        users, groups = wanted.setdefault(policy.dataset.manifest_id, (set(), set()))
+        users.update(int(u) for u in policy.user_ids or ())
+        groups.update(int(g) for g in policy.group_ids or ())
+    condition = Q(pk__in=[])
+    for manifest_id, (users, groups) in wanted.items():
+        condition |= Q(manifest_id=manifest_id) & (Q(kind="user", domo_id__in=users) | Q(kind="group", domo_id__in=groups))
+    found: dict[int, list[tuple[str, int, str]]] = {manifest_id: [] for manifest_id in wanted}
+    if any(users or groups for users, groups in wanted.values()):
+        for manifest_id, kind, domo_id, name in DirectoryEntry.objects.filter(condition).values_list(
+            "manifest_id", "kind", "domo_id", "name"
+        ):
+            found[manifest_id].append((kind, domo_id, name))
+    return {manifest_id: pdp.directory_from(entries) for manifest_id, entries in found.items()}
+
+
+def policy_lines(policies: list[PdpPolicy], directory: pdp.Directory) -> list[PolicyLine]:
+    return [
+        PolicyLine(
+            policy=p,
+            sentence=pdp.describe_policy(
+                {"type": p.type, "filters": p.filters, "user_ids": p.user_ids, "group_ids": p.group_ids}, directory
+            ),
+        )
+        for p in policies
+    ]
+
+
+def dataset_detail(pk: int) -> DatasetDetail:
+    dataset = get_object_or_404(DomoDataset.objects.select_related("manifest"), pk=pk)
+    policies = list(dataset.policies.all())
+    for policy in policies:
+        policy.dataset = dataset  # already at hand: no query per policy
+    flows = list(DomoDataflow.objects.filter(manifest_id=dataset.manifest_id))
+    directory = directories_for(policies).get(dataset.manifest_id, pdp.Directory(users={}, groups={}))
+    return DatasetDetail(
+        dataset=dataset,
+        policies=policy_lines(policies, directory),
+        beast_modes=list(dataset.beast_modes.all()),
+        cards=list(dataset.cards.all()),
+        feeds=[f for f in flows if dataset.domo_id in (f.input_ids or [])],
+        fed_by=[f for f in flows if dataset.domo_id in (f.output_ids or [])],
+        preview=silver_preview(dataset),
+    )
+
+
+# --- card ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardColumnLine:
+    heading: str
+    source: str  # "column Paid" or "beast mode Paid share"
+    aggregation: str
+    mapping: str
+    beast_mode: BeastMode | None
+
+
+@dataclass(frozen=True)
+class CardDetail:
+    card: DomoCard
+    datasets: list[DomoDataset]
+    missing_datasets: list[str]  # datasource ids the export does not hold
+    columns: list[CardColumnLine]
+    filters: list[str]
+    group_by: list[str]
+    order_by: list[str]
+    date_grain: str
+    beast_modes: list[BeastMode]  # saved on the card, and the dataset ones it uses
+    preview: Preview
+
+
+def card_detail(pk: int) -> CardDetail:
+    card = get_object_or_404(DomoCard.objects.select_related("manifest"), pk=pk)
+    main = card.main or {}
+    used = {c.get("formula_id") for c in [*main.get("columns", []), *main.get("filters", []),
+                                          *main.get("group_by", []), *main.get("order_by", [])]} - {None}
+    beast_modes = list(
+        BeastMode.objects.filter(manifest_id=card.manifest_id)
+        .filter(Q(card=card) | Q(formula_id__in=used, scope="dataset"))
+        .select_related("dataset")
+        .order_by("scope", "name", "id")
+    )
+    by_formula = {b.formula_id: b for b in beast_modes}
+    datasets = list(card.datasets.all())
+    held = {d.domo_id for d in datasets}
+    golden_bronze = (
+        ManifestFile.objects.filter(manifest_id=card.manifest_id, path=card.golden_path)
+        .values_list("bronze_path", flat=True)
+        .first()
+        if card.golden_path
+        else None
+    )
+
+    def source(item) -> tuple[str, BeastMode | None]:
+        if item.get("formula_id"):
+            beast = by_formula.get(item["formula_id"])
+            name = beast.name if beast else f"{item['formula_id']} (not in the export)"
+            return f"beast mode {name}", beast
+        return f"column {item.get('column') or '(none)'}", None
+
+    columns = []
+    for item in main.get("columns", []):
+        text, beast = source(item)
+        heading = item.get("alias") or item.get("column") or (beast.name if beast else item.get("formula_id") or "")
+        columns.append(CardColumnLine(
+            heading=heading, source=text, aggregation=item.get("aggregation") or "",
+            mapping=item.get("mapping") or "", beast_mode=beast,
+        ))
+    filters = []
+    for item in main.get("filters", []):
+        text, _beast = source(item)
+        described = pdp.describe_filter({
+            "column": "", "operator": item.get("operator"), "values": item.get("values"), "negated": item.get("negated"),
+        }).strip()
+        filters.append(f"{text} {described}")
+    grain = main.get("date_grain") or {}
+    return CardDetail(
+        card=card,
+        datasets=datasets,
+        missing_datasets=[i for i in card.datasource_ids if i not in held],
+        columns=columns,
+        filters=filters,
+        group_by=[source(item)[0] for item in main.get("group_by", [])],
+        order_by=[source(item)[0] + (" (descending)" if item.get("descending") else "") for item in main.get("order_by", [])],
+        date_grain=f"{grain.get('column')} by {str(grain.get('grain') or '').lower()}" if grain else "",
+        beast_modes=beast_modes,
+        preview=golden_preview(card, golden_bronze),
+    )
+
+
+# --- dataflow --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataflowDetail:
+    dataflow: DomoDataflow
+    inputs: list[tuple[str, DomoDataset | None]]  # (Domo id, the dataset of this export or None)
+    outputs: list[tuple[str, DomoDataset | None]]
+    steps: list[DataflowStep]
+
+
+def dataflow_detail(pk: int) -> DataflowDetail:
+    flow = get_object_or_404(DomoDataflow.objects.select_related("manifest"), pk=pk)
+    ids = [*flow.input_ids, *flow.output_ids]
+    held = {d.domo_id: d for d in DomoDataset.objects.filter(manifest_id=flow.manifest_id, domo_id__in=ids)}
+    return DataflowDetail(
+        dataflow=flow,
+        inputs=[(i, held.get(i)) for i in flow.input_ids],
+        outputs=[(o, held.get(o)) for o in flow.output_ids],
+        steps=list(flow.steps.all()),
+    )
+
