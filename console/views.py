@@ -12,11 +12,15 @@ from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
 from console.models import AuditEvent
 from console.tables import AuditEventTable, csv_lines
+from evidence.selectors import intake_summary
 
 
 @login_required
 def home(request):
-    return render(request, "console/home.html", {})
+    context = {}
+    if request.user.has_perm("console.view_provenance"):
+        context["intake"] = intake_summary()
+    return render(request, "console/home.html", context)
 
 
 @require_GET

@@ -1,0 +1,150 @@
+"""Pages of source intake: upload, intake runs, source manifests and the Domo objects inside."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseClientRedirect
+
+from console.htmx import render_page, wants_fragment
+from console.paging import cursor_param, keyset_page, page_urls
+from evidence import selectors
+from evidence.choices import IntakeSource
+from evidence.filtersets import IntakeRunFilterSet, IssueFilterSet, ManifestFilterSet
+from evidence.forms import ExportUploadForm
+from evidence.uploads import intake_upload as intake_upload_service
+from evidence.uploads import receiving_uploads, size_text
+
+PAGE_SIZE = 50
+VIEW = "console.view_provenance"
+RECEIVE = "console.receive_export"
+POLL_SECONDS = 1
+
+
+def _reader(view):
+    """Pages every evidence reader may see: logged in, with the provenance capability, GET only."""
+    return login_required(permission_required(VIEW, raise_exception=True)(require_GET(view)))
+
+
+def _list_context(request, filterset_class, queryset, *, descending: bool = True) -> dict:
+    """A filtered keyset page and its links: the list pages' shared shape."""
+    filterset = filterset_class(request.GET, queryset=queryset)
+    page = None
+    if filterset.is_valid():
+        page = keyset_page(
+            filterset.qs, key="id", size=PAGE_SIZE, descending=descending,
+            after=cursor_param(request.GET, "after"), before=cursor_param(request.GET, "before"),
+        )
+    next_url, prev_url = page_urls(request.GET, page)
+    return {
+        "filterset": filterset,
+        "page": page,
+        "next_url": next_url,
+        "prev_url": prev_url,
+        "filtered": any(request.GET.get(name) for name in filterset.filters),
+    }
+
+
+# --- intake ----------------------------------------------------------------------------------------
+
+
+@_reader
+def intake_list(request):
+    context = _list_context(request, IntakeRunFilterSet, selectors.intake_runs())
+    return render_page(request, "evidence/intake_list.html", "evidence/partials/intake_results.html", context)
+
+
+@_reader
+def intake_detail(request, pk: int):
+    run = get_object_or_404(selectors.intake_runs(), pk=pk)
+    context = {"run": run, "poll_seconds": POLL_SECONDS}
+    return render_page(request, "evidence/intake_detail.html", "evidence/partials/intake_progress.html", context)
+
+
+@_reader
+def intake_running(request):
+    """The home page's running intakes, polled by htmx while any is running."""
+    return render(request, "evidence/partials/running_intakes.html", {"running": selectors.running_intakes()})
+
+
+def _upload_page(request, form, *, refusal: str = "", status: int = 200):
+    context = {"form": form, "refusal": refusal, "limit": settings.INTAKE_MAX_UPLOAD_BYTES,
+               "limit_text": size_text(settings.INTAKE_MAX_UPLOAD_BYTES)}
+    return render_page(request, "evidence/intake_upload.html", "evidence/partials/upload_form.html", context,
+                       status=status)
+
+
+# The upload handler must be installed before anything reads the body, and the CSRF check reads it:
+# the view is exempt and `_receive`, which runs once the handler is in place, is CSRF-protected.
+@csrf_exempt
+@login_required
+@permission_required(RECEIVE, raise_exception=True)
+def intake_upload(request):
+    if request.method == "GET":
+        return _upload_page(request, ExportUploadForm())
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    with receiving_uploads(request) as uploads:
+        if uploads.refusal:  # the declared size is over the limit: the body is never read
+            return _upload_page(request, ExportUploadForm(), refusal=uploads.refusal, status=413)
+        return _receive(request, uploads)
+
+
+@csrf_protect
+def _receive(request, uploads):
+    form = ExportUploadForm(request.POST, request.FILES)
+    if uploads.refusal:  # the file passed the limit while it streamed
+        return _upload_page(request, ExportUploadForm(), refusal=uploads.refusal, status=413)
+    if not form.is_valid():
+        return _upload_page(request, form, status=400)
+    run = intake_upload_service(actor=request.user, upload=form.cleaned_data["file"], source=IntakeSource.UPLOAD)
+    url = reverse("evidence:intake-detail", args=[run.pk])
+    if wants_fragment(request):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+# --- manifests -------------------------------------------------------------------------------------
+
+
+@_reader
+def manifest_list(request):
+    context = _list_context(request, ManifestFilterSet, selectors.manifests())
+    return render_page(request, "evidence/manifest_list.html", "evidence/partials/manifest_results.html", context)
+
+
+@_reader
+def manifest_detail(request, pk: int):
+    detail = selectors.manifest_detail(pk)
+    return render(request, "evidence/manifest_detail.html", {"detail": detail, "manifest": detail.manifest})
+
+
+@_reader
+def issue_list(request):
+    context = _list_context(request, IssueFilterSet, selectors.issues(), descending=False)
+    return render_page(request, "evidence/issue_list.html", "evidence/partials/issue_results.html", context)
+
+
+# --- objects inside --------------------------------------------------------------------------------
+
+
+@_reader
+def dataset_detail(request, pk: int):
+    detail = selectors.dataset_detail(pk)
+    return render(request, "evidence/dataset_detail.html", {"detail": detail, "dataset": detail.dataset})
+
+
+@_reader
+def card_detail(request, pk: int):
+    detail = selectors.card_detail(pk)
+    return render(request, "evidence/card_detail.html", {"detail": detail, "card": detail.card})
+
+
+@_reader
+def dataflow_detail(request, pk: int):
+    detail = selectors.dataflow_detail(pk)
+    return render(request, "evidence/dataflow_detail.html", {"detail": detail, "dataflow": detail.dataflow})
