@@ -1,2 +1,23 @@
 """Evidence API, mounted under /api/."""
-urlpatterns: list = []
+from django.urls import path
+
+from evidence.api import views
+
+urlpatterns = [
+    path("intake-runs/", views.IntakeRunList.as_view(), name="api-intake-run-list"),
+    path("intake-runs/<int:pk>/", views.IntakeRunDetail.as_view(), name="api-intake-run-detail"),
+    path("manifests/", views.ManifestList.as_view(), name="api-manifest-list"),
+    path("manifests/<int:pk>/", views.ManifestDetail.as_view(), name="api-manifest-detail"),
+    path("issues/", views.IssueList.as_view(), name="api-issue-list"),
+    path("issues/<int:pk>/", views.IssueDetail.as_view(), name="api-issue-detail"),
+    path("datasets/", views.DatasetList.as_view(), name="api-dataset-list"),
+    path("datasets/<int:pk>/", views.DatasetDetail.as_view(), name="api-dataset-detail"),
+    path("cards/", views.CardList.as_view(), name="api-card-list"),
+    path("cards/<int:pk>/", views.CardDetail.as_view(), name="api-card-detail"),
+    path("beast-modes/", views.BeastModeList.as_view(), name="api-beast-mode-list"),
+    path("beast-modes/<int:pk>/", views.BeastModeDetail.as_view(), name="api-beast-mode-detail"),
+    path("dataflows/", views.DataflowList.as_view(), name="api-dataflow-list"),
+    path("dataflows/<int:pk>/", views.DataflowDetail.as_view(), name="api-dataflow-detail"),
+    path("policies/", views.PolicyList.as_view(), name="api-policy-list"),
+    path("policies/<int:pk>/", views.PolicyDetail.as_view(), name="api-policy-detail"),
+]
