@@ -22,6 +22,10 @@ _PHRASES: dict[str, tuple[str, str, str, str]] = {
     "BEGINS_WITH": ("begins with {v}", "does not begin with {v}", "begins with one of {v}", "begins with none of {v}"),
     "ENDS_WITH": ("ends with {v}", "does not end with {v}", "ends with one of {v}", "ends with none of {v}"),
     "CONTAINS": ("contains {v}", "does not contain {v}", "contains one of {v}", "contains none of {v}"),
+    # card filters also use the chart operators
+    "IN": ("is {v}", "is not {v}", "is one of {v}", "is none of {v}"),
+    "NOT_IN": ("is not {v}", "is {v}", "is none of {v}", "is one of {v}"),
+    "NOT_EQUALS": ("does not equal {v}", "equals {v}", "equals none of {v}", "equals one of {v}"),
 }
 
 
@@ -48,7 +52,11 @@ def _values(values: Sequence) -> str:
 
 def describe_filter(flt: Mapping) -> str:
     """One filter: 'Client Account equals ACME Manufacturing'."""
-    column = flt.get("column") or "(no column)"
+    return f"{flt.get('column') or '(no column)'} {describe_condition(flt)}"
+
+
+def describe_condition(flt: Mapping) -> str:
+    """What a filter asks of its column: 'equals ACME Manufacturing'."""
     operator = str(flt.get("operator") or "EQUALS").upper()
     values = list(flt.get("values") or [])
     negated = bool(flt.get("negated"))
@@ -69,7 +77,7 @@ def describe_filter(flt: Mapping) -> str:
         text = f"{'not ' if negated else ''}{operator} {value_text}"
     if flt.get("ignore_case") is False:
         text += " (case-sensitive)"
-    return f"{column} {text}"
+    return text
 
 
 def _join(parts: list[str]) -> str:

@@ -352,10 +352,9 @@ def card_detail(pk: int) -> CardDetail:
     filters = []
     for item in main.get("filters", []):
         text, _beast = source(item)
-        described = pdp.describe_filter({
-            "column": "", "operator": item.get("operator"), "values": item.get("values"), "negated": item.get("negated"),
-        }).strip()
-        filters.append(f"{text} {described}")
+        filters.append(f"{text} " + pdp.describe_condition(
+            {"operator": item.get("operator"), "values": item.get("values"), "negated": item.get("negated")}
+        ))
     grain = main.get("date_grain") or {}
     return CardDetail(
         card=card,

@@ -728,6 +728,7 @@ def test_the_open_policy_sees_every_row():
         ({"operator": "CONTAINS", "values": ["CM"], "negated": True}, "C does not contain CM"),
         ({"operator": "EQUALS", "values": ["A"], "ignore_case": False}, "C equals A (case-sensitive)"),
         ({"operator": "EQUALS", "values": ["region"], "dynamic": True}, "C equals the viewer's own region"),
+        ({"operator": "IN", "values": ["retail", "mail"]}, "C is one of retail, mail"),  # a card filter
     ],
 )
 def test_every_operator_reads_plainly(flt, words):
