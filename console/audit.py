@@ -20,6 +20,7 @@ from django.db import OperationalError, connections, router, transaction
 from console import chain, clock, context
 from console.lake import get_lake
 from console.models import AuditEvent
+from console.paging import keyset_page
 
 logger = logging.getLogger(__name__)
 
@@ -121,23 +122,8 @@ class TrailPage:
 
 def audit_trail_page(queryset, *, size: int, older: int | None = None, newer: int | None = None) -> TrailPage:
     """One page of the trail, newest first, by keyset on seq (never OFFSET): one query."""
-    if newer is not None:
-        rows = list(queryset.filter(seq__gt=newer).order_by("seq")[: size + 1])
-        events = rows[:size][::-1]
-        return TrailPage(
-            events=events,
-            older=events[-1].seq if events else None,
-            newer=events[0].seq if len(rows) > size else None,
-        )
-    if older is not None:
-        queryset = queryset.filter(seq__lt=older)
-    rows = list(queryset.order_by("-seq")[: size + 1])
-    events = rows[:size]
-    return TrailPage(
-        events=events,
-        older=events[-1].seq if len(rows) > size else None,
-        newer=events[0].seq if older is not None and events else None,
-    )
+    page = keyset_page(queryset, key="seq", size=size, after=older, before=newer)
+    return TrailPage(events=page.items, older=page.next, newer=page.prev)
 
 
 def audit_trail_read(*, actor, filters: Mapping[str, Any], via: str, cursor: str | None = None) -> AuditEvent:

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_GET
 from console import clock
 from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
+from console.htmx import render_page
 from console.models import AuditEvent
+from console.paging import cursor_param
 from console.tables import AuditEventTable, csv_lines
 from evidence.selectors import intake_summary
 
@@ -30,17 +32,6 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def _cursor(request, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
-def _render_page(request, template: str, partial: str, context: dict):
-    """The whole page, or only its results fragment when htmx asks for it."""
-    wants_fragment = getattr(request, "htmx", False) and not request.htmx.boosted
-    return render(request, partial if wants_fragment else template, context)
-
-
 @login_required
 @permission_required("console.view_audit", raise_exception=True)
 @require_GET
@@ -49,7 +40,8 @@ def audit_trail(request):
     page = None
     if filterset.is_valid():
         page = audit_trail_page(
-            filterset.qs, size=settings.AUDIT_PAGE_SIZE, older=_cursor(request, "older"), newer=_cursor(request, "newer")
+            filterset.qs, size=settings.AUDIT_PAGE_SIZE,
+            older=cursor_param(request.GET, "older"), newer=cursor_param(request.GET, "newer"),
         )
         audit_trail_read(
             actor=request.user, filters=filterset.active_filters(), via="page",
@@ -72,7 +64,7 @@ def audit_trail(request):
         "newer_url": url_with(newer=page.newer) if page and page.newer else None,
         "export_url": reverse("audit-export") + (f"?{filters.urlencode()}" if filters else ""),
     }
-    return _render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
+    return render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
 
 
 @login_required
