@@ -179,6 +179,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+    # Several consoles (or test runs) can share one Redis: each keeps its keys under its own prefix.
+    if _prefix := env_str("CELERY_REDIS_KEY_PREFIX", ""):
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _prefix
 # Results are tracked in our own rows (runs, requests), never in a result backend.
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

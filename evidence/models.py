@@ -30,6 +30,9 @@ class IntakeRun(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    requested_by_label = models.CharField(
+        max_length=255, help_text="who asked: the username, or the system actor (e.g. system:command:ingest_export)"
+    )
     status = models.CharField(max_length=16, choices=IntakeStatus.choices, default=IntakeStatus.QUEUED)
     stage = models.CharField(max_length=64, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -73,10 +73,12 @@ def intake_create(*, actor, source: str, original_name: str, staged_path: Path, 
         staged_path=str(staged_path),
         requested_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    audit_record(
+    event = audit_record(
         actor=actor, action="intake.queued", object_type="evidence.intakerun", object_id=str(run.pk),
         after=_run_json(run),
     )
+    run.requested_by_label = event.actor_label  # the same name the audit trail gives the requester
+    run.save(update_fields=["requested_by_label"])
     if enqueue:
         from evidence.tasks import intake_run
 
@@ -292,7 +294,7 @@ def _write_bronze(lake: Lake, run: IntakeRun, report, archive: Path | None, root
     receipt = {
         "intake_run": run.pk,
         "received_at": run.queued_at.isoformat(),
-        "received_by": run.requested_by.get_username() if run.requested_by else f"system:{_system_actor(run)}",
+        "received_by": run.requested_by_label,
         "source": run.source,
         "original_name": run.original_name,
         "received": received,

@@ -84,7 +84,11 @@ class Worker:
 
 
 def flush_test_broker() -> None:
-    redis.Redis.from_url(os.environ["TEST_REDIS_URL"]).flushdb()
+    """Delete this test run's broker keys (only those under its prefix)."""
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    keys = list(client.scan_iter(match=os.environ["CELERY_REDIS_KEY_PREFIX"] + "*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
