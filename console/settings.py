@@ -197,6 +197,7 @@ CONSOLE_WORKER_QUEUES = "console,intake"  # what `run_console` and the test work
 CELERY_TASK_ALWAYS_EAGER = False  # never eager: the console always runs a real worker
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
+    "intake-sweep-abandoned": {"task": "evidence.tasks.intake_sweep", "schedule": 300.0},
     "audit-verify-chain": {
         "task": "console.tasks.audit_verify_chain",
         "schedule": float(env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 3600, minimum=60)),
@@ -247,5 +248,7 @@ INTAKE_ARCHIVE_MAX_BYTES = env_int("INTAKE_ARCHIVE_MAX_BYTES", 20 * 1024**3, min
 INTAKE_ARCHIVE_MAX_RATIO = env_int("INTAKE_ARCHIVE_MAX_RATIO", 200, minimum=1)
 # A running intake whose heartbeat is older than this is taken over by a redelivered task.
 INTAKE_STALE_SECONDS = env_int("INTAKE_STALE_SECONDS", 300, minimum=1)
+# The sweeper fails a running intake silent for this long: past any broker redelivery.
+INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

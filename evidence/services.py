@@ -343,7 +343,10 @@ def _write_silver(lake: Lake, run: IntakeRun, report, root: Path, work: Path) ->
             continue
         columns = [silver.Column(c.name, c.type) for c in metadata.columns]
         staged = work / f"{entry.id}.parquet"
-        result = silver.csv_to_parquet(data, columns, staged)
+        stage = f"silver {index}/{len(entries)}: {metadata.name}"
+        result = silver.csv_to_parquet(
+            data, columns, staged, on_rows=lambda rows, stage=stage, at=run.progress: run.report(f"{stage} ({rows:,} rows)", at)
+        )
         target = f"{silver_prefix(report)}/datasets/{entry.id}/data.parquet"
         with staged.open("rb") as handle:
             lake.put(target, handle)
@@ -512,3 +515,28 @@ def _subscription_json(sub: leafiq.Subscription) -> dict:
         "date_grain": {"column": sub.date_grain.column, "grain": sub.date_grain.grain} if sub.date_grain else None,
     }
 
+
+
+# --- sweeper -----------------------------------------------------------------------------------
+
+
+def intake_sweep_abandoned(*, older_than: datetime.timedelta) -> list[int]:
+    """Fail running intakes whose heartbeat stopped long ago (their task will not come back)."""
+    from console import clock
+
+    cutoff = clock.now() - older_than
+    failed = []
+    for run_id in IntakeRun.objects.filter(status=IntakeStatus.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            # Compare-and-set: a worker that beats in the meantime keeps its run.
+            error = f"abandoned: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} UTC (worker lost)"
+            if not IntakeRun.objects.filter(pk=run_id, status=IntakeStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+                status=IntakeStatus.FAILED, error=error, finished_at=clock.now()
+            ):
+                continue
+            audit_record(
+                actor=None, action="intake.failed", object_type="evidence.intakerun", object_id=str(run_id),
+                before={"status": IntakeStatus.RUNNING}, after={"status": IntakeStatus.FAILED, "error": error},
+            )
+            failed.append(run_id)
+    return failed

@@ -13,6 +13,7 @@ raises SilverError naming the file and column if it meets a value it cannot conv
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,8 +105,14 @@ def _to_decimal(values: pa.Array, decimal_type: pa.DataType) -> pa.Array:
     return pc.cast(pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values), decimal_type)
 
 
-def csv_to_parquet(csv_path: Path, columns: list[Column], out_path: Path) -> SilverResult:
-    """Write typed Parquet for csv_path to out_path (a local staging file) and describe it."""
+def csv_to_parquet(
+    csv_path: Path, columns: list[Column], out_path: Path, *, on_rows: Callable[[int], None] | None = None
+) -> SilverResult:
+    """Write typed Parquet for csv_path to out_path (a local staging file) and describe it.
+
+    on_rows, if given, is called with the running row count after each row group: long
+    conversions use it to report progress and keep their heartbeat fresh.
+    """
     scales = decimal_scales(csv_path, columns)
     target = pa.schema([pa.field(c.name, arrow_type(c, scales.get(c.name, 0))) for c in columns])
     read_types = {c.name: (pa.string() if c.type == "DECIMAL" else target.field(c.name).type) for c in columns}
@@ -125,6 +132,8 @@ def csv_to_parquet(csv_path: Path, columns: list[Column], out_path: Path) -> Sil
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_SIZE:
                     writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_SIZE)
                     pending = []
+                    if on_rows is not None:
+                        on_rows(rows)
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else target.empty_table())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -19,3 +19,16 @@ def intake_run(self, run_id: int) -> None:
     """Receive one export. A worker killed mid-run leaves the task unacknowledged; it is redelivered."""
     with context.for_task(self.request.id or "eager", run_id=f"intake-{run_id}"):
         intake_execute(run_id=run_id)
+
+
+@shared_task(name="evidence.tasks.intake_sweep", acks_late=True, time_limit=300, bind=True)
+def intake_sweep(self) -> list[int]:
+    """Beat: fail intakes abandoned by a lost worker."""
+    import datetime
+
+    from django.conf import settings
+
+    from evidence.services import intake_sweep_abandoned
+
+    with context.for_task(self.request.id or "eager"):
+        return intake_sweep_abandoned(older_than=datetime.timedelta(seconds=settings.INTAKE_ABANDONED_SECONDS))

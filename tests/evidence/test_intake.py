@@ -166,3 +166,24 @@ def test_queue_option_leaves_the_run_for_the_workers(db, complete_export, django
     assert run.status == IntakeStatus.QUEUED
     assert len(callbacks) == 1
     assert not SourceManifest.objects.exists()
+
+
+def test_sweeper_fails_only_runs_whose_heartbeat_stopped(db, complete_export):
+    import datetime as dt
+
+    from console import clock
+    from evidence.services import intake_create, intake_sweep_abandoned
+
+    start = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
+    runs = [
+        intake_create(actor=None, source="command", original_name=f"x{i}", staged_path=complete_export.path, enqueue=False)
+        for i in range(2)
+    ]
+    IntakeRun.objects.filter(pk=runs[0].pk).update(status=IntakeStatus.RUNNING, heartbeat_at=start)
+    IntakeRun.objects.filter(pk=runs[1].pk).update(status=IntakeStatus.RUNNING, heartbeat_at=start + dt.timedelta(hours=2))
+    with clock.frozen(start + dt.timedelta(hours=2, minutes=30)):
+        assert intake_sweep_abandoned(older_than=dt.timedelta(hours=2)) == [runs[0].pk]
+    abandoned, alive = (IntakeRun.objects.get(pk=r.pk) for r in runs)
+    assert abandoned.status == IntakeStatus.FAILED and "no heartbeat" in abandoned.error
+    assert alive.status == IntakeStatus.RUNNING
+    assert AuditEvent.objects.filter(action="intake.failed", object_id=str(runs[0].pk)).exists()
