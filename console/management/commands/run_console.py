@@ -1,11 +1,12 @@
 """Set up and run the whole console on the configured services (embedded defaults: no server to install).
 
 Migrates, seeds roles, creates the demo users (printing their fresh passwords), writes a sample
-Leaf IQ export, starts a real Celery worker with its beat scheduler in a child process, then
+Leaf IQ export and ingests it, starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,10 @@ from django.core.management.base import BaseCommand
 
 from console import context
 from console.services import demo_users_create
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -36,10 +41,12 @@ class Command(BaseCommand):
         sample = self._write_sample(sample_rows)
 
         worker = None if no_worker else self._start_worker()
+        # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.stdout.write("")
             self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
-            self.stdout.write(f"Sample Leaf IQ export: {sample}")
+            self.stdout.write(f"Sample Leaf IQ export (ingested): {sample}")
             self.stdout.write("Demo logins (fresh passwords each start):")
             for user in users:
                 self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
@@ -53,11 +60,16 @@ class Command(BaseCommand):
                 worker.wait(timeout=30)
 
     def _write_sample(self, rows: int) -> Path:
+        """Generate the sample export once and ingest it (in this process) unless it already was."""
+        from evidence.models import SourceManifest
         from evidence.sample_export import write_sample_export
 
         out = Path(settings.VAR_DIR) / "exports" / "sample"
         if not (out / "manifest.json").exists():
             write_sample_export(out, rows=rows)
+        load_id = json.loads((out / "manifest.json").read_text())["load_id"]
+        if not SourceManifest.objects.filter(load_id=load_id).exists():
+            call_command("ingest_export", str(out), stdout=self.stdout)
         return out
 
     def _start_worker(self) -> subprocess.Popen:
