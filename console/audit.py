@@ -5,6 +5,7 @@ change. Appends are serialized by a lock held until that transaction ends, so ea
 to the one committed before it and the chain never forks (the unique `prev_hash` makes a fork
 impossible in the database too).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,6 +35,7 @@ UNKNOWN_SYSTEM_ACTOR = "system:unknown"
 
 
 # --- append ---------------------------------------------------------------------------------------
+
 
 def _lock_chain(using: str) -> None:
     """Take the chain's append lock for the rest of the current transaction."""
@@ -113,6 +115,7 @@ def audit_record(
 
 # --- reads of the trail (themselves audited) ---------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TrailPage:
     events: list[AuditEvent]
@@ -126,7 +129,9 @@ def audit_trail_page(queryset, *, size: int, older: int | None = None, newer: in
     return TrailPage(events=page.items, older=page.next, newer=page.prev)
 
 
-def audit_trail_read(*, actor, filters: Mapping[str, Any], via: str, cursor: str | None = None) -> AuditEvent:
+def audit_trail_read(
+    *, actor, filters: Mapping[str, Any], via: str, cursor: str | int | None = None
+) -> AuditEvent:
     """Record that actor read the trail (a page or an API list) with these filters."""
     return audit_record(
         actor=actor,
@@ -137,7 +142,9 @@ def audit_trail_read(*, actor, filters: Mapping[str, Any], via: str, cursor: str
     )
 
 
-def audit_trail_export(*, actor, queryset, filters: Mapping[str, Any], chunk_size: int = 2000) -> Iterator[list[str]]:
+def audit_trail_export(
+    *, actor, queryset, filters: Mapping[str, Any], chunk_size: int = 2000
+) -> Iterator[list[str]]:
     """Record the export, then stream the matching events oldest first as CSV rows (header first)."""
     from console.tables import AuditEventTable
 
@@ -152,6 +159,7 @@ def audit_trail_export(*, actor, queryset, filters: Mapping[str, Any], chunk_siz
 
 
 # --- verification ----------------------------------------------------------------------------------
+
 
 class BreakKind(StrEnum):
     EDITED = "edited"  # a row's content (or its hash) no longer matches its link
@@ -198,7 +206,9 @@ def _recorded_heads(lake) -> list[RecordedHead]:
     heads = []
     for path in lake.list(HEADS_PREFIX):
         data = json.loads(lake.read(path))
-        heads.append(RecordedHead(seq=int(data["seq"]), hash=data["hash"], occurred_at=data["occurred_at"], path=path))
+        heads.append(
+            RecordedHead(seq=int(data["seq"]), hash=data["hash"], occurred_at=data["occurred_at"], path=path)
+        )
     return heads
 
 
@@ -209,7 +219,11 @@ def _link_break(row: AuditEvent, expected_prev: str, recomputed: str, using: str
             return None
         return ChainBreak(row.seq, BreakKind.EDITED, f"event {row.seq} no longer matches its hash")
     elsewhere = (
-        AuditEvent.objects.using(using).filter(prev_hash=expected_prev).exclude(seq=row.seq).values_list("seq", flat=True).first()
+        AuditEvent.objects.using(using)
+        .filter(prev_hash=expected_prev)
+        .exclude(seq=row.seq)
+        .values_list("seq", flat=True)
+        .first()
     )
     if elsewhere is not None:
         return ChainBreak(
@@ -218,7 +232,9 @@ def _link_break(row: AuditEvent, expected_prev: str, recomputed: str, using: str
     if recomputed == row.hash and row.seq > 1:
         # Row is intact; it links to an event that is not the one now at seq - 1.
         return ChainBreak(
-            row.seq - 1, BreakKind.EDITED, f"event {row.seq - 1} was replaced: event {row.seq} links to another hash"
+            row.seq - 1,
+            BreakKind.EDITED,
+            f"event {row.seq - 1} was replaced: event {row.seq} links to another hash",
         )
     return ChainBreak(row.seq, BreakKind.EDITED, f"event {row.seq} does not link to event {row.seq - 1}")
 
@@ -235,10 +251,14 @@ def _verify_rows(heads: list[RecordedHead], chunk_size: int, using: str) -> Chai
         for row in events.filter(seq__lte=last).order_by("seq").iterator(chunk_size=chunk_size):
             expected_seq, expected_prev = (good.seq + 1, good.hash) if good else (1, chain.GENESIS_HASH)
             if row.seq != expected_seq:
-                missing = f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}..{row.seq - 1}"
+                missing = (
+                    f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}..{row.seq - 1}"
+                )
                 first_break = ChainBreak(expected_seq, BreakKind.DELETED, f"event(s) {missing} are missing")
                 break
-            first_break = _link_break(row, expected_prev, chain.link_hash(row.prev_hash, row.payload()), using)
+            first_break = _link_break(
+                row, expected_prev, chain.link_hash(row.prev_hash, row.payload()), using
+            )
             if first_break:
                 break
             if row.seq in wanted:
@@ -262,19 +282,27 @@ def _heads_break(heads: list[RecordedHead], hashes_at: dict[int, str], last: int
     for head in heads:
         if last is None or head.seq > last:
             end = f"ends at seq {last}" if last else "is empty"
-            breaks.append(ChainBreak(
-                (last or 0) + 1, BreakKind.TRUNCATED_TAIL,
-                f"the lake recorded head seq {head.seq} ({head.path}) but the table {end}",
-            ))
+            breaks.append(
+                ChainBreak(
+                    (last or 0) + 1,
+                    BreakKind.TRUNCATED_TAIL,
+                    f"the lake recorded head seq {head.seq} ({head.path}) but the table {end}",
+                )
+            )
         elif hashes_at.get(head.seq) != head.hash:
-            breaks.append(ChainBreak(
-                head.seq, BreakKind.REWRITTEN,
-                f"event {head.seq} no longer has the hash recorded in {head.path}; the chain was recomputed",
-            ))
+            breaks.append(
+                ChainBreak(
+                    head.seq,
+                    BreakKind.REWRITTEN,
+                    f"event {head.seq} no longer has the hash recorded in {head.path}; the chain was recomputed",
+                )
+            )
     return min(breaks, key=lambda item: item.seq, default=None)
 
 
-def audit_verify_chain(*, chunk_size: int = 5000, record_head: bool = True, audit: bool = True) -> ChainReport:
+def audit_verify_chain(
+    *, chunk_size: int = 5000, record_head: bool = True, audit: bool = True
+) -> ChainReport:
     """Recompute the chain from genesis, compare it with the recorded heads, record the new head.
 
     Streams the table (flat memory at any size). With `record_head`, an intact chain's head is
@@ -286,7 +314,11 @@ def audit_verify_chain(*, chunk_size: int = 5000, record_head: bool = True, audi
     heads = _recorded_heads(lake)  # lake I/O before and after the database work, never during
     # On PostgreSQL a transaction lets .iterator() stream through a server-side cursor instead of
     # materializing a WITH HOLD cursor; SQLite would take its write lock for it, and needs none.
-    in_transaction = transaction.atomic(using=using) if connections[using].vendor == "postgresql" else contextlib.nullcontext()
+    in_transaction = (
+        transaction.atomic(using=using)
+        if connections[using].vendor == "postgresql"
+        else contextlib.nullcontext()
+    )
     with in_transaction:
         report = _verify_rows(heads, chunk_size, using)
     if report.ok and report.head_seq and record_head:
@@ -295,11 +327,18 @@ def audit_verify_chain(*, chunk_size: int = 5000, record_head: bool = True, audi
         lake.put(path, (chain.canonical_json(head) + "\n").encode())  # the same head twice is a no-op
         report = replace(report, head_path=path)
     if not report.ok:
-        logger.error("audit chain broken at seq %s (%s): %s", report.first_break.seq, report.first_break.kind,
-                     report.first_break.detail)
+        logger.error(
+            "audit chain broken at seq %s (%s): %s",
+            report.first_break.seq,
+            report.first_break.kind,
+            report.first_break.detail,
+        )
     if audit:
         audit_record(
-            actor=None, action="audit.verified", object_type=TRAIL_OBJECT_TYPE, object_id="*", after=report.as_dict()
+            actor=None,
+            action="audit.verified",
+            object_type=TRAIL_OBJECT_TYPE,
+            object_id="*",
+            after=report.as_dict(),
         )
     return report
-

@@ -8,6 +8,7 @@ comes back identical from every database's JSON column, so the verifier recomput
 from what it reads: PostgreSQL's jsonb, for instance, returns the float 1e20 as the integer
 100000000000000000000 and has no negative zero and no NUL character in strings.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,8 +25,16 @@ GENESIS_HASH = "0" * 64
 
 # The fields of an event that are hashed, in the order the CSV export shows them.
 HASHED_FIELDS = (
-    "seq", "occurred_at", "actor_id", "actor_label", "action", "object_type", "object_id",
-    "before", "after", "correlation_id",
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "correlation_id",
 )
 
 

@@ -1,4 +1,5 @@
 """Filter sets shared by the console's list pages and their API endpoints."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,11 +23,15 @@ class AuditEventFilterSet(django_filters.FilterSet):
     object_id = django_filters.CharFilter(label="Object id")
     correlation_id = django_filters.CharFilter(label="Correlation id")
     since = django_filters.IsoDateTimeFilter(
-        field_name="occurred_at", lookup_expr="gte", label="From (UTC)",
+        field_name="occurred_at",
+        lookup_expr="gte",
+        label="From (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"),
     )
     until = django_filters.IsoDateTimeFilter(
-        field_name="occurred_at", lookup_expr="lt", label="Until (UTC)",
+        field_name="occurred_at",
+        lookup_expr="lt",
+        label="Until (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"),
     )
 

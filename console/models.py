@@ -108,7 +108,7 @@ class AuditEvent(models.Model):
         if not self._state.adding:
             raise AuditTrailImmutable(f"audit event {self.seq} is already recorded; events are never changed")
         if self.hash != chain.link_hash(self.prev_hash, self.payload()):
-            raise AuditTrailImmutable("an audit event must be appended through audit_record (its hash does not match)")
+            raise AuditTrailImmutable("append audit events through audit_record (this one's hash does not match)")
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 

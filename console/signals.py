@@ -1,4 +1,5 @@
 """Signal receivers of the console: logins, failed logins and logouts are audited."""
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -10,13 +11,18 @@ from console.audit import audit_record
 def _client(request) -> dict:
     if request is None:
         return {}
-    return {"ip": request.META.get("REMOTE_ADDR", ""), "user_agent": request.headers.get("User-Agent", "")[:200]}
+    return {
+        "ip": request.META.get("REMOTE_ADDR", ""),
+        "user_agent": request.headers.get("User-Agent", "")[:200],
+    }
 
 
 @receiver(user_logged_in, dispatch_uid="console.audit_login")
 def audit_login(sender, request, user, **kwargs):
     username = user.get_username()
-    audit_record(actor=user, action="auth.login", object_type="auth.user", object_id=username, after=_client(request))
+    audit_record(
+        actor=user, action="auth.login", object_type="auth.user", object_id=username, after=_client(request)
+    )
 
 
 @receiver(user_login_failed, dispatch_uid="console.audit_login_failed")
@@ -37,5 +43,9 @@ def audit_logout(sender, request, user, **kwargs):
     if user is None:  # a logout without a session changes nothing
         return
     audit_record(
-        actor=user, action="auth.logout", object_type="auth.user", object_id=user.get_username(), after=_client(request)
+        actor=user,
+        action="auth.logout",
+        object_type="auth.user",
+        object_id=user.get_username(),
+        after=_client(request),
     )

@@ -1,7 +1,9 @@
 """Column layouts of the console's lists and their CSV exports."""
+
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 
@@ -25,17 +27,20 @@ class AuditEventTable:
 
     @staticmethod
     def display_rows(events: Iterable[AuditEvent]) -> list[dict]:
-        """What the trail page shows of each event; times stay aware datetimes, shown in UTC."""
+        """What the trail page shows of each event, formatted here once (times in UTC, whatever the zone)."""
         return [
             {
                 "seq": event.seq,
-                "occurred_at": event.occurred_at,
+                "occurred_at_iso": event.occurred_at.astimezone(dt.timezone.utc).isoformat(),
+                "occurred_at_text": f"{event.occurred_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC",
                 "actor": event.actor_label,
                 "is_user": event.actor_id is not None,
                 "action": event.action,
                 "object_type": event.object_type,
                 "object_id": event.object_id,
-                "before": None if event.before is None else json.dumps(event.before, indent=2, sort_keys=True),
+                "before": None
+                if event.before is None
+                else json.dumps(event.before, indent=2, sort_keys=True),
                 "after": None if event.after is None else json.dumps(event.after, indent=2, sort_keys=True),
                 "correlation_id": event.correlation_id,
                 "hash": event.hash,

@@ -1,4 +1,5 @@
 """Celery tasks of the console. Each is a thin interface to one service."""
+
 from celery import shared_task
 from django.db import OperationalError
 

@@ -39,14 +39,9 @@ def audit_trail(request):
     filterset = AuditEventFilterSet(request.GET, queryset=AuditEvent.objects.all())
     page = None
     if filterset.is_valid():
-        page = audit_trail_page(
-            filterset.qs, size=settings.AUDIT_PAGE_SIZE,
-            older=cursor_param(request.GET, "older"), newer=cursor_param(request.GET, "newer"),
-        )
-        audit_trail_read(
-            actor=request.user, filters=filterset.active_filters(), via="page",
-            cursor=request.GET.get("older") or request.GET.get("newer"),
-        )
+        older, newer = cursor_param(request.GET, "older"), cursor_param(request.GET, "newer")
+        page = audit_trail_page(filterset.qs, size=settings.AUDIT_PAGE_SIZE, older=older, newer=newer)
+        audit_trail_read(actor=request.user, filters=filterset.active_filters(), via="page", cursor=older or newer)
     filters = filterset.form.data.copy()
     for name in ("older", "newer"):
         filters.pop(name, None)

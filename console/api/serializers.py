@@ -1,4 +1,5 @@
 """Serializers of the console's API. They shape; they never save."""
+
 from rest_framework import serializers
 
 from console.models import AuditEvent
@@ -10,7 +11,17 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "seq", "occurred_at", "actor", "actor_id", "action", "object_type", "object_id",
-            "before", "after", "correlation_id", "prev_hash", "hash",
+            "seq",
+            "occurred_at",
+            "actor",
+            "actor_id",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "correlation_id",
+            "prev_hash",
+            "hash",
         ]
         read_only_fields = fields

@@ -1,4 +1,5 @@
 """The console's API, mounted under /api/."""
+
 from django.urls import path
 
 from console.api import views

@@ -1,4 +1,5 @@
 """Read-only API of the audit trail. Every read is itself audited."""
+
 from rest_framework import generics
 
 from console.api.pagination import KeysetPagination
@@ -23,7 +24,10 @@ class AuditEventList(generics.ListAPIView):
         filterset = AuditEventFilterSet(request.query_params, queryset=self.queryset)
         filterset.is_valid()  # the filter backend has already refused invalid filters
         audit_trail_read(
-            actor=request.user, filters=filterset.active_filters(), via="api", cursor=request.query_params.get("cursor")
+            actor=request.user,
+            filters=filterset.active_filters(),
+            via="api",
+            cursor=request.query_params.get("cursor"),
         )
         return response
 

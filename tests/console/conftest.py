@@ -1,4 +1,5 @@
 """Fixtures of the audit trail's tests."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,7 +10,8 @@ from django.db import connection
 from console.audit import audit_record
 
 postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="PostgreSQL only: triggers, advisory locks and privileged sessions"
+    connection.vendor != "postgresql",
+    reason="PostgreSQL only: triggers, advisory locks and privileged sessions",
 )
 
 

@@ -1,4 +1,5 @@
 """Logins, failed logins and logouts are audited, under the request id echoed in X-Request-ID."""
+
 import json
 
 from console.models import AuditEvent
@@ -16,7 +17,12 @@ def test_a_login_is_audited_under_the_request_id(client, olivia):
     assert response.status_code == 302
     assert response["X-Request-ID"] == "login-request-0001"
     [event] = events("auth.login")
-    assert (event.actor, event.actor_label, event.object_type, event.object_id) == (olivia, "olivia", "auth.user", "olivia")
+    assert (event.actor, event.actor_label, event.object_type, event.object_id) == (
+        olivia,
+        "olivia",
+        "auth.user",
+        "olivia",
+    )
     assert event.correlation_id == response["X-Request-ID"]
     assert event.after["ip"] == "127.0.0.1"
 
@@ -29,7 +35,9 @@ def test_a_minted_request_id_is_the_correlation_id_too(client, olivia):
 
 def test_a_failed_login_records_the_attempted_username_and_never_the_password(client, olivia):
     response = client.post(
-        "/login/", {"username": "olivia", "password": "not-her-password-123"}, HTTP_X_REQUEST_ID="failed-login-0001"
+        "/login/",
+        {"username": "olivia", "password": "not-her-password-123"},
+        HTTP_X_REQUEST_ID="failed-login-0001",
     )
     assert response.status_code == 200
     [event] = events("auth.login_failed")

@@ -1,4 +1,5 @@
 """The auditor in a real browser: log in, filter the audit trail, export what the filter shows."""
+
 import csv
 import datetime as dt
 import io
@@ -20,8 +21,11 @@ def committed_trail(transactional_db, olivia, arthur):
     for index in range(9):
         with clock.frozen(T0 + dt.timedelta(minutes=index)):
             audit_record(
-                actor=[olivia, arthur, None][index % 3], action="promotion.approved", object_type="promotion.request",
-                object_id=f"PR-{index}", after={"index": index},
+                actor=[olivia, arthur, None][index % 3],
+                action="promotion.approved",
+                object_type="promotion.request",
+                object_id=f"PR-{index}",
+                after={"index": index},
             )
 
 
@@ -45,15 +49,19 @@ def test_auditor_filters_the_trail_and_exports_it_as_csv(committed_trail, audrey
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export CSV").click()
     download = download_info.value
-    assert download.suggested_filename.startswith("audit-trail-") and download.suggested_filename.endswith(".csv")
+    assert download.suggested_filename.startswith("audit-trail-") and download.suggested_filename.endswith(
+        ".csv"
+    )
     with open(download.path(), newline="", encoding="utf-8") as handle:
         header, *exported = list(csv.reader(io.StringIO(handle.read())))
     columns = {name: position for position, name in enumerate(header)}
     assert [(row[columns["actor_label"]], row[columns["object_id"]]) for row in exported] == [
-        ("olivia", "PR-0"), ("olivia", "PR-3"),
+        ("olivia", "PR-0"),
+        ("olivia", "PR-3"),
     ]
     assert [row[columns["occurred_at"]] for row in exported] == [
-        "2026-11-26T09:00:00.000000+00:00", "2026-11-26T09:03:00.000000+00:00",
+        "2026-11-26T09:00:00.000000+00:00",
+        "2026-11-26T09:03:00.000000+00:00",
     ]
 
     # The export itself is on the trail, with the filters the auditor used.

@@ -1,4 +1,5 @@
 """The audit chain: one append service, immutable rows, a verifier that records heads in the lake."""
+
 import datetime as dt
 import decimal
 import hashlib
@@ -18,12 +19,21 @@ AT = dt.datetime(2026, 11, 26, 14, 13, 0, 123456, tzinfo=dt.timezone.utc)
 
 def test_an_event_records_who_did_what_to_which_object(olivia):
     event = audit_record(
-        actor=olivia, action="promotion.requested", object_type="promotion.request", object_id="42",
-        before=None, after={"status": "requested"}, correlation_id="req-00000001",
+        actor=olivia,
+        action="promotion.requested",
+        object_type="promotion.request",
+        object_id="42",
+        before=None,
+        after={"status": "requested"},
+        correlation_id="req-00000001",
     )
     event.refresh_from_db()
     assert (event.actor, event.actor_label) == (olivia, "olivia")
-    assert (event.action, event.object_type, event.object_id) == ("promotion.requested", "promotion.request", "42")
+    assert (event.action, event.object_type, event.object_id) == (
+        "promotion.requested",
+        "promotion.request",
+        "42",
+    )
     assert (event.before, event.after) == (None, {"status": "requested"})
     assert event.correlation_id == "req-00000001"
 
@@ -38,10 +48,17 @@ def test_time_comes_from_the_one_clock_in_utc(db):
 
 def test_hash_is_sha256_of_previous_hash_and_canonical_json_of_the_event(db):
     with clock.frozen(AT):
-        first = audit_record(actor=None, action="test.first", object_type="test", object_id="1",
-                             after={"b": 1, "a": "é"}, correlation_id="run-00000001")
-        second = audit_record(actor=None, action="test.second", object_type="test", object_id="2",
-                              correlation_id="run-00000001")
+        first = audit_record(
+            actor=None,
+            action="test.first",
+            object_type="test",
+            object_id="1",
+            after={"b": 1, "a": "é"},
+            correlation_id="run-00000001",
+        )
+        second = audit_record(
+            actor=None, action="test.second", object_type="test", object_id="2", correlation_id="run-00000001"
+        )
     canonical = (
         '{"action":"test.first","actor_id":null,"actor_label":"system:unknown","after":{"a":"é","b":1},'
         '"before":null,"correlation_id":"run-00000001","object_id":"1","object_type":"test",'
@@ -55,7 +72,11 @@ def test_hash_is_sha256_of_previous_hash_and_canonical_json_of_the_event(db):
 def test_system_actor_and_correlation_id_come_from_the_command_context(db):
     with context.for_command("seed_roles", run_id="run-12345678"):
         event = audit_record(actor=None, action="test.command", object_type="test", object_id="1")
-    assert (event.actor, event.actor_label, event.correlation_id) == (None, "system:command:seed_roles", "run-12345678")
+    assert (event.actor, event.actor_label, event.correlation_id) == (
+        None,
+        "system:command:seed_roles",
+        "run-12345678",
+    )
 
 
 def test_system_actor_of_a_task_is_its_task_id(db):
@@ -78,9 +99,19 @@ def test_an_anonymous_actor_is_labelled_anonymous(db):
 
 def test_before_and_after_are_made_json_safe_and_round_trip_through_the_database(db, lake):
     awkward = {
-        "amount": decimal.Decimal("12.30"), "when": AT, "day": AT.date(), "id": uuid.UUID(int=7),
-        "big_float": 1e20, "tiny": 1e-7, "minus_zero": -0.0, "third": 0.1 + 0.2, "nan": float("nan"),
-        "nul": "a\x00b", "tags": {"b", "a"}, "pair": (1, 2), 3: "int key",
+        "amount": decimal.Decimal("12.30"),
+        "when": AT,
+        "day": AT.date(),
+        "id": uuid.UUID(int=7),
+        "big_float": 1e20,
+        "tiny": 1e-7,
+        "minus_zero": -0.0,
+        "third": 0.1 + 0.2,
+        "nan": float("nan"),
+        "nul": "a\x00b",
+        "tags": {"b", "a"},
+        "pair": (1, 2),
+        3: "int key",
     }
     event = audit_record(actor=None, action="test.json", object_type="test", object_id="1", after=awkward)
     stored = AuditEvent.objects.get(seq=event.seq)
@@ -112,12 +143,15 @@ def test_delete_is_refused(db):
     assert AuditEvent.objects.filter(seq=event.seq).exists()
 
 
-@pytest.mark.parametrize("operation", [
-    lambda events: events.update(action="test.changed"),
-    lambda events: events.delete(),
-    lambda events: events.bulk_update(list(events), ["action"]),
-    lambda events: events.bulk_create([AuditEvent(seq=99)]),
-])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda events: events.update(action="test.changed"),
+        lambda events: events.delete(),
+        lambda events: events.bulk_update(list(events), ["action"]),
+        lambda events: events.bulk_create([AuditEvent(seq=99)]),
+    ],
+)
 def test_bulk_writes_are_refused(db, operation):
     audit_record(actor=None, action="test.bulk", object_type="test", object_id="1")
     with pytest.raises(AuditTrailImmutable):
@@ -127,14 +161,31 @@ def test_bulk_writes_are_refused(db, operation):
 
 def test_an_event_created_outside_audit_record_is_refused(db):
     with pytest.raises(AuditTrailImmutable, match="audit_record"):
-        AuditEvent.objects.create(seq=1, occurred_at=AT, actor_label="mallory", action="x", object_type="x",
-                                  object_id="1", correlation_id="c", prev_hash="0" * 64, hash="f" * 64)
+        AuditEvent.objects.create(
+            seq=1,
+            occurred_at=AT,
+            actor_label="mallory",
+            action="x",
+            object_type="x",
+            object_id="1",
+            correlation_id="c",
+            prev_hash="0" * 64,
+            hash="f" * 64,
+        )
 
 
 def test_two_events_can_never_claim_the_same_predecessor(db):
     first = audit_record(actor=None, action="test.a", object_type="test", object_id="1")
-    fork = AuditEvent(seq=2, occurred_at=AT, actor_label="mallory", action="test.fork", object_type="test",
-                      object_id="1", correlation_id="c", prev_hash=first.prev_hash)
+    fork = AuditEvent(
+        seq=2,
+        occurred_at=AT,
+        actor_label="mallory",
+        action="test.fork",
+        object_type="test",
+        object_id="1",
+        correlation_id="c",
+        prev_hash=first.prev_hash,
+    )
     fork.hash = chain.link_hash(fork.prev_hash, fork.payload())
     with pytest.raises(IntegrityError), transaction.atomic():
         fork.save()
@@ -155,7 +206,9 @@ def test_verify_reports_an_intact_chain_and_records_its_head_in_the_lake(db, lak
     day = events[-1].occurred_at.date().isoformat()
     assert report.head_path == f"audit/heads/{day}/000000000005.json"
     assert json.loads(lake.read(report.head_path)) == {
-        "seq": 5, "hash": events[-1].hash, "occurred_at": chain.isoformat_utc(events[-1].occurred_at)
+        "seq": 5,
+        "hash": events[-1].hash,
+        "occurred_at": chain.isoformat_utc(events[-1].occurred_at),
     }
 
 
@@ -165,7 +218,9 @@ def test_verify_is_itself_audited_and_the_next_run_checks_the_recorded_head(db, 
         audit_verify_chain()
     event = AuditEvent.objects.latest()
     assert (event.action, event.actor_label, event.correlation_id) == (
-        "audit.verified", "system:command:verify_audit_chain", "run-verify-1"
+        "audit.verified",
+        "system:command:verify_audit_chain",
+        "run-verify-1",
     )
     assert event.after["ok"] is True and event.after["head_seq"] == 3
     second = audit_verify_chain()

@@ -1,4 +1,5 @@
 """Tampering with the audit rows is refused by PostgreSQL and, when forced, reported by verify_audit_chain."""
+
 import json
 
 import psycopg
@@ -6,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.test import override_settings
 
 from console import chain
 from console.audit import BreakKind, audit_verify_chain
@@ -37,7 +39,9 @@ def test_the_command_reports_an_intact_chain(db, lake, record_events, capsys):
 def test_an_edited_row_is_reported_at_its_seq(db, lake, record_events, capsys):
     record_events(6)
     with bypassing_triggers() as cursor:
-        cursor.execute(f"UPDATE console_auditevent SET after = {json_param()} WHERE seq = 3", ['{"index": 99}'])
+        cursor.execute(
+            f"UPDATE console_auditevent SET after = {json_param()} WHERE seq = 3", ['{"index": 99}']
+        )
     report = verify_json(capsys)
     assert report["ok"] is False
     assert report["first_break"]["seq"] == 3 and report["first_break"]["kind"] == "edited"
@@ -120,11 +124,15 @@ def test_a_broken_chain_records_no_head_and_audits_the_failed_run(db, lake, reco
 
 # --- PostgreSQL refuses the changes themselves ---------------------------------------------------
 
+
 @postgresql_only
-@pytest.mark.parametrize("statement", [
-    "UPDATE console_auditevent SET action = 'test.changed' WHERE seq = 1",
-    "DELETE FROM console_auditevent WHERE seq = 1",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE console_auditevent SET action = 'test.changed' WHERE seq = 1",
+        "DELETE FROM console_auditevent WHERE seq = 1",
+    ],
+)
 def test_postgresql_refuses_update_and_delete(db, record_events, statement):
     record_events(2)
     with pytest.raises(DatabaseError, match="console_auditevent is append-only: (UPDATE|DELETE) refused"):
@@ -146,7 +154,9 @@ def test_postgresql_refuses_truncate(transactional_db, record_events):
 
 
 @postgresql_only
-def test_a_table_truncated_by_a_privileged_connection_is_reported(transactional_db, lake, record_events, capsys):
+def test_a_table_truncated_by_a_privileged_connection_is_reported(
+    transactional_db, lake, record_events, capsys
+):
     record_events(5)
     audit_verify_chain(audit=False)  # head seq 5 in the lake
     with psycopg.connect(database_url_for_current_test_db(), autocommit=True) as privileged:
@@ -168,9 +178,9 @@ def test_flush_empties_the_test_database_and_restores_the_triggers(transactional
 
 
 @postgresql_only
-def test_flush_outside_the_test_environment_cannot_wipe_the_trail(transactional_db, settings, record_events):
+def test_flush_outside_the_test_environment_cannot_wipe_the_trail(transactional_db, record_events):
     record_events(2)
-    settings.DJANGO_ENV = "production"
-    with pytest.raises(CommandError, match="couldn't be flushed"):
+    # Not the `settings` fixture: the test database's own flush, at teardown, must run as "test".
+    with override_settings(DJANGO_ENV="production"), pytest.raises(CommandError, match="couldn't be flushed"):
         call_command("flush", interactive=False, verbosity=0)
     assert AuditEvent.objects.count() == 2

@@ -14,8 +14,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as one JSON object")
-        parser.add_argument("--chunk-size", type=int, default=5000, help="rows fetched per round trip (default 5000)")
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="print the report as one JSON object"
+        )
+        parser.add_argument(
+            "--chunk-size", type=int, default=5000, help="rows fetched per round trip (default 5000)"
+        )
 
     def handle(self, *args, as_json, chunk_size, **options):
         with context.for_command("verify_audit_chain"):
@@ -23,9 +27,11 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(report.as_dict(), sort_keys=True))
         elif report.ok:
-            self.stdout.write(self.style.SUCCESS(
-                f"Audit chain intact: {report.checked} events, head seq {report.head_seq} hash {report.head_hash}."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Audit chain intact: {report.checked} events, head seq {report.head_seq} hash {report.head_hash}."
+                )
+            )
             self.stdout.write(f"Checked against {report.heads_checked} head(s) recorded earlier.")
             if report.head_path:
                 self.stdout.write(f"Head recorded in the lake at {report.head_path}.")
