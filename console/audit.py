@@ -21,7 +21,7 @@ from django.db import OperationalError, connections, router, transaction
 from console import chain, clock, context
 from console.lake import get_lake
 from console.models import AuditEvent
-from console.paging import keyset_page
+from console.paging import KeysetPage, keyset_page
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +116,12 @@ def audit_record(
 # --- reads of the trail (themselves audited) ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrailPage:
-    events: list[AuditEvent]
-    older: int | None  # cursor of the next page (events with a smaller seq), None on the last page
-    newer: int | None  # cursor of the previous page (events with a larger seq), None on the first page
+def audit_trail_page(queryset, *, size: int, older: int | None = None, newer: int | None = None) -> KeysetPage:
+    """One page of the trail, newest first, by keyset on seq (never OFFSET): one query.
 
-
-def audit_trail_page(queryset, *, size: int, older: int | None = None, newer: int | None = None) -> TrailPage:
-    """One page of the trail, newest first, by keyset on seq (never OFFSET): one query."""
-    page = keyset_page(queryset, key="seq", size=size, after=older, before=newer)
-    return TrailPage(events=page.items, older=page.next, newer=page.prev)
+    `older` shows the events below that seq (the next page), `newer` the ones above it.
+    """
+    return keyset_page(queryset, key="seq", size=size, after=older, before=newer)
 
 
 def audit_trail_read(

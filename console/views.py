@@ -12,7 +12,7 @@ from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
 from console.htmx import render_page
 from console.models import AuditEvent
-from console.paging import cursor_param
+from console.paging import cursor_param, page_urls
 from console.tables import AuditEventTable, csv_lines
 from evidence.selectors import intake_summary
 
@@ -42,21 +42,16 @@ def audit_trail(request):
         older, newer = cursor_param(request.GET, "older"), cursor_param(request.GET, "newer")
         page = audit_trail_page(filterset.qs, size=settings.AUDIT_PAGE_SIZE, older=older, newer=newer)
         audit_trail_read(actor=request.user, filters=filterset.active_filters(), via="page", cursor=older or newer)
-    filters = filterset.form.data.copy()
+    older_url, newer_url = page_urls(request.GET, page, after="older", before="newer")
+    filters = request.GET.copy()
     for name in ("older", "newer"):
         filters.pop(name, None)
-
-    def url_with(**cursor):
-        query = filters.copy()
-        query.update(cursor)
-        return f"?{query.urlencode()}"
-
     context = {
         "filterset": filterset,
         "page": page,
-        "rows": AuditEventTable.display_rows(page.events) if page else [],
-        "older_url": url_with(older=page.older) if page and page.older else None,
-        "newer_url": url_with(newer=page.newer) if page and page.newer else None,
+        "rows": AuditEventTable.display_rows(page.items) if page else [],
+        "older_url": older_url,
+        "newer_url": newer_url,
         "export_url": reverse("audit-export") + (f"?{filters.urlencode()}" if filters else ""),
     }
     return render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
