@@ -12,8 +12,8 @@ import decimal
 import io
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.shortcuts import get_object_or_404
 
 from console.lake import LakeError, get_lake
@@ -113,8 +113,12 @@ class ManifestDetail:
 
 
 def manifest_detail(pk: int) -> ManifestDetail:
+    files_of = ManifestFile.objects.filter(manifest=OuterRef("pk")).order_by().values("manifest")
     manifest = get_object_or_404(
-        SourceManifest.objects.select_related("received_by", "intake_run", "intake_run__requested_by"), pk=pk
+        SourceManifest.objects.select_related("received_by", "intake_run", "intake_run__requested_by").annotate(
+            file_count=Coalesce(Subquery(files_of.annotate(n=Count("id")).values("n")), 0)
+        ),
+        pk=pk,
     )
     counts = dict(
         manifest.issues.order_by().values_list("severity").annotate(n=Count("id")).values_list("severity", "n")
@@ -132,7 +136,6 @@ def manifest_detail(pk: int) -> ManifestDetail:
         grouped.setdefault(item.severity, []).append(item)
     labels = dict(Severity.choices)
     known = [s for s in SEVERITY_ORDER if counts.get(s)] + sorted(s for s in counts if s not in SEVERITY_ORDER)
-    files = list(manifest.files.all()[: FILES_SHOWN + 1])
     directory = dict(
         manifest.directory.order_by().values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
     )
@@ -140,8 +143,8 @@ def manifest_detail(pk: int) -> ManifestDetail:
         manifest=manifest,
         severity_counts=[(s, labels.get(s, s), counts[s]) for s in known],
         issues_by_severity=[(s, labels.get(s, s), counts[s], grouped.get(s, [])) for s in known],
-        files=files[:FILES_SHOWN],
-        file_count=len(files) if len(files) <= FILES_SHOWN else manifest.files.count(),
+        files=list(manifest.files.all()[:FILES_SHOWN]),
+        file_count=manifest.file_count,
         datasets=list(manifest.datasets.annotate(policy_count=Count("policies"))),
         cards=list(manifest.cards.annotate(beast_mode_count=Count("beast_modes"))),
         dataflows=list(manifest.dataflows.annotate(step_count=Count("steps"))),
@@ -326,12 +329,10 @@ def card_detail(pk: int) -> CardDetail:
     by_formula = {b.formula_id: b for b in beast_modes}
     datasets = list(card.datasets.all())
     held = {d.domo_id for d in datasets}
-    golden_bronze = (
+    golden_bronze = (  # asked even without a golden path, so that every card page costs the same
         ManifestFile.objects.filter(manifest_id=card.manifest_id, path=card.golden_path)
         .values_list("bronze_path", flat=True)
         .first()
-        if card.golden_path
-        else None
     )
 
     def source(item) -> tuple[str, BeastMode | None]:

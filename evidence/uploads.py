@@ -53,7 +53,7 @@ def limit_message(limit: int, received: int | None = None) -> str:
     what = f"This upload is {size_text(received)}; t" if received is not None else "T"
     return (
         f"{what}he console receives exports of at most {size_text(limit)} (INTAKE_MAX_UPLOAD_BYTES). "
-        "Receive a larger export on the server with `manage.py ingest_export PATH`, or ask an admin to raise the limit."
+        "Receive a larger export on the server with manage.py ingest_export PATH, or ask an admin to raise the limit."
     )
 
 

@@ -7,9 +7,10 @@ from evidence.models import IntakeRun
 from evidence.sample_export import write_export_zip, write_sample_export
 from tests.conftest import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = pytest.mark.browser
 
 
+@pytest.mark.worker
 def test_an_operator_uploads_an_export_watches_it_finish_opens_the_manifest_and_sees_its_issues(
     celery_worker, olivia, page, live_server, tmp_path
 ):
@@ -51,3 +52,28 @@ def test_an_operator_uploads_an_export_watches_it_finish_opens_the_manifest_and_
         assert (severity, code, file, row, column) == ("Warning", "DECLARED_PARTIAL", "manifest.json", "", "")
     messages = " ".join(rows.locator("td:last-child").all_inner_texts())
     assert "card render timed out" in messages and "403 Forbidden from the PDP endpoint" in messages
+
+
+def test_an_upload_over_the_limit_is_refused_with_the_limit_in_the_browser_and_on_the_server(
+    transactional_db, olivia, page, live_server, settings, tmp_path
+):
+    settings.INTAKE_MAX_UPLOAD_BYTES = 2048
+    archive = write_export_zip(write_sample_export(tmp_path / "export", rows=50, seed=32).path, tmp_path / "big.zip")
+    login(page, "olivia")
+    page.goto("/sources/intake/upload/")
+    page.set_input_files("#id_file", str(archive))
+
+    # The page refuses it before sending a byte...
+    page.get_by_role("button", name="Upload").click()
+    refusal = page.locator("#upload-client-error")
+    refusal.wait_for()
+    assert "at most 2 KiB (2,048 bytes) (INTAKE_MAX_UPLOAD_BYTES)" in refusal.inner_text()
+
+    # ...and the server refuses it too when the page's check is bypassed.
+    page.evaluate("document.getElementById('upload').dataset.limit = '999999999999'")
+    page.get_by_role("button", name="Upload").click()
+    server = page.locator("#upload-refusal")
+    server.wait_for()
+    assert "receives exports of at most 2 KiB (2,048 bytes)" in server.inner_text()
+    assert page.url.endswith("/sources/intake/upload/")
+    assert not IntakeRun.objects.exists()

@@ -743,3 +743,37 @@ def test_filters_of_one_policy_are_joined_with_and():
     assert pdp.describe_policy(policy, DIRECTORY) == (
         "User Ann Analyst sees rows where Client equals ACME and Region does not equal West"
     )
+
+
+# --- admin: evidence is read, never edited --------------------------------------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@example.org", "a-long-enough-password-42")
+
+
+def test_the_admin_shows_evidence_but_nobody_adds_changes_or_deletes_it(client, superuser, received):
+    client.force_login(superuser)
+    assert client.get("/admin/evidence/sourcemanifest/").status_code == 200
+    change_url = f"/admin/evidence/sourcemanifest/{received.pk}/change/"
+    page = client.get(change_url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert client.post(change_url, {"load_id": "LIQ-20990101-0001"}).status_code == 403
+    assert client.get("/admin/evidence/sourcemanifest/add/").status_code == 403
+    assert client.post(f"/admin/evidence/sourcemanifest/{received.pk}/delete/", {"post": "yes"}).status_code == 403
+    received.refresh_from_db()
+    assert received.load_id == "LIQ-20261120-0001"
+    for model in ["intakerun", "manifestissue", "manifestfile", "domodataset", "domocard", "beastmode",
+                  "domodataflow", "dataflowstep", "pdppolicy", "directoryentry"]:
+        assert client.get(f"/admin/evidence/{model}/").status_code == 200, model
+        assert client.get(f"/admin/evidence/{model}/add/").status_code == 403, model
+
+
+def test_staff_without_the_provenance_capability_do_not_see_evidence_in_the_admin(client, oscar, received):
+    oscar.is_staff = True
+    oscar.save()
+    client.force_login(oscar)
+    assert client.get("/admin/evidence/sourcemanifest/").status_code == 403
