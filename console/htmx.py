@@ -1,4 +1,5 @@
 """The one place that decides between a whole page and an htmx fragment of it."""
+
 from __future__ import annotations
 
 from django.shortcuts import render

@@ -3,6 +3,7 @@
 The API pages with DRF's cursor pagination (console.api.pagination); pages rendered by Django views
 use `keyset_page` and carry their cursors as plain query parameters.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,11 +16,19 @@ from django.http import QueryDict
 class KeysetPage:
     items: list[Any]
     next: int | None  # cursor of the following page (items after the last one shown), None on the last page
-    prev: int | None  # cursor of the preceding page (items before the first one shown), None on the first page
+    prev: (
+        int | None
+    )  # cursor of the preceding page (items before the first one shown), None on the first page
 
 
 def keyset_page(
-    queryset, *, key: str, size: int, after: int | None = None, before: int | None = None, descending: bool = True
+    queryset,
+    *,
+    key: str,
+    size: int,
+    after: int | None = None,
+    before: int | None = None,
+    descending: bool = True,
 ) -> KeysetPage:
     """One page of queryset ordered by the unique integer `key` (descending by default): one query.
 
@@ -33,7 +42,9 @@ def keyset_page(
         return getattr(item, key)
 
     if before is not None:
-        rows = list(queryset.filter(**{f"{key}__{short_of}": before}).order_by(f"{backward}{key}")[: size + 1])
+        rows = list(
+            queryset.filter(**{f"{key}__{short_of}": before}).order_by(f"{backward}{key}")[: size + 1]
+        )
         items = rows[:size][::-1]
         return KeysetPage(
             items=items,

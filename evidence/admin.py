@@ -1,4 +1,5 @@
 """Read-only admin for the evidence models: what arrived is evidence, and nobody edits it here."""
+
 from django.contrib import admin
 
 from evidence.models import (
@@ -29,13 +30,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and request.user.has_perm("console.view_provenance")
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and request.user.has_perm("console.view_provenance")
+        )
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields] + [m2m.name for m2m in self.model._meta.many_to_many]
+        return [field.name for field in self.model._meta.fields] + [
+            m2m.name for m2m in self.model._meta.many_to_many
+        ]
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -53,7 +60,11 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and request.user.has_perm("console.view_provenance")
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and request.user.has_perm("console.view_provenance")
+        )
 
 
 class IssueInline(ReadOnlyInline):
@@ -64,7 +75,16 @@ class IssueInline(ReadOnlyInline):
 
 @admin.register(IntakeRun)
 class IntakeRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "original_name", "source", "requested_by", "status", "stage", "progress", "queued_at"]
+    list_display = [
+        "id",
+        "original_name",
+        "source",
+        "requested_by",
+        "status",
+        "stage",
+        "progress",
+        "queued_at",
+    ]
     list_filter = ["status", "source"]
     search_fields = ["original_name"]
     list_select_related = ["requested_by"]

@@ -1,4 +1,5 @@
 """Filter sets shared by the evidence pages and their API endpoints: the same query parameters on both."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,9 +41,15 @@ class ManifestFilterSet(django_filters.FilterSet):
     """/sources/ and /api/manifests/. Dates are UTC days of receipt; `received_until` includes its day."""
 
     status = django_filters.ChoiceFilter(choices=ManifestStatus.choices, label="Verdict")
-    load_id = django_filters.CharFilter(label="Load id", widget=forms.TextInput(attrs={"placeholder": "LIQ-20261120-0001"}))
-    received_from = django_filters.DateFilter(method="filter_received_from", label="Received from (UTC)", widget=_DATE)
-    received_until = django_filters.DateFilter(method="filter_received_until", label="Received until (UTC)", widget=_DATE)
+    load_id = django_filters.CharFilter(
+        label="Load id", widget=forms.TextInput(attrs={"placeholder": "LIQ-20261120-0001"})
+    )
+    received_from = django_filters.DateFilter(
+        method="filter_received_from", label="Received from (UTC)", widget=_DATE
+    )
+    received_until = django_filters.DateFilter(
+        method="filter_received_until", label="Received until (UTC)", widget=_DATE
+    )
 
     class Meta:
         model = SourceManifest
@@ -61,7 +68,9 @@ class IssueFilterSet(django_filters.FilterSet):
 
     manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, label="Severity")
-    code = django_filters.CharFilter(label="Code", widget=forms.TextInput(attrs={"placeholder": "HASH_MISMATCH"}))
+    code = django_filters.CharFilter(
+        label="Code", widget=forms.TextInput(attrs={"placeholder": "HASH_MISMATCH"})
+    )
     file = django_filters.CharFilter(label="File")
 
     class Meta:

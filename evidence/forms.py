@@ -1,4 +1,5 @@
 """Forms of the evidence pages."""
+
 from __future__ import annotations
 
 from django import forms

@@ -5,6 +5,7 @@ policies of a dataset are OR-ed, `not` negates one filter, the open "All Rows" p
 row, and a viewer in no policy sees none. Users and groups are named from the export's directory;
 an id the directory does not hold is shown as such rather than guessed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,12 +15,36 @@ from dataclasses import dataclass
 _PHRASES: dict[str, tuple[str, str, str, str]] = {
     "EQUALS": ("equals {v}", "does not equal {v}", "equals one of {v}", "equals none of {v}"),
     "LIKE": ("is like {v}", "is not like {v}", "is like one of {v}", "is like none of {v}"),
-    "GREATER_THAN": ("is greater than {v}", "is not greater than {v}",
-                     "is greater than one of {v}", "is greater than none of {v}"),
-    "LESS_THAN": ("is less than {v}", "is not less than {v}", "is less than one of {v}", "is less than none of {v}"),
-    "GREATER_THAN_EQUAL": ("is at least {v}", "is less than {v}", "is at least one of {v}", "is at least none of {v}"),
-    "LESS_THAN_EQUAL": ("is at most {v}", "is greater than {v}", "is at most one of {v}", "is at most none of {v}"),
-    "BEGINS_WITH": ("begins with {v}", "does not begin with {v}", "begins with one of {v}", "begins with none of {v}"),
+    "GREATER_THAN": (
+        "is greater than {v}",
+        "is not greater than {v}",
+        "is greater than one of {v}",
+        "is greater than none of {v}",
+    ),
+    "LESS_THAN": (
+        "is less than {v}",
+        "is not less than {v}",
+        "is less than one of {v}",
+        "is less than none of {v}",
+    ),
+    "GREATER_THAN_EQUAL": (
+        "is at least {v}",
+        "is less than {v}",
+        "is at least one of {v}",
+        "is at least none of {v}",
+    ),
+    "LESS_THAN_EQUAL": (
+        "is at most {v}",
+        "is greater than {v}",
+        "is at most one of {v}",
+        "is at most none of {v}",
+    ),
+    "BEGINS_WITH": (
+        "begins with {v}",
+        "does not begin with {v}",
+        "begins with one of {v}",
+        "begins with none of {v}",
+    ),
     "ENDS_WITH": ("ends with {v}", "does not end with {v}", "ends with one of {v}", "ends with none of {v}"),
     "CONTAINS": ("contains {v}", "does not contain {v}", "contains one of {v}", "contains none of {v}"),
     # card filters also use the chart operators
@@ -87,7 +112,10 @@ def _join(parts: list[str]) -> str:
 
 
 def describe_policy(policy: Mapping, directory: Directory) -> str:
-    """One policy as a sentence: 'Group ACME viewers sees rows where Client Account equals ACME Manufacturing'."""
+    """One policy as a sentence.
+
+    'Group ACME viewers sees rows where Client Account equals ACME Manufacturing'
+    """
     subjects = [directory.group(g) for g in policy.get("group_ids") or ()]
     subjects += [directory.user(u) for u in policy.get("user_ids") or ()]
     filters = list(policy.get("filters") or ())
@@ -112,4 +140,3 @@ def directory_from(entries: Iterable[tuple[str, int, str]]) -> Directory:
     for kind, entry_id, name in entries:
         (users if kind == "user" else groups)[int(entry_id)] = name
     return Directory(users=users, groups=groups)
-

@@ -4,6 +4,7 @@ Lake reads (the silver preview, a golden packet's first rows) happen here too, o
 transaction, and never fail a page: a file that is missing or fails its hash check is reported
 on the page instead of its rows.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,7 +65,9 @@ def issues():
 
 @dataclass(frozen=True)
 class IntakeSummary:
-    runs_by_status: list[tuple[str, str, int]]  # (status, label, count), every status, in the lifecycle's order
+    runs_by_status: list[
+        tuple[str, str, int]
+    ]  # (status, label, count), every status, in the lifecycle's order
     manifests_by_status: list[tuple[str, str, int]]
     recent: list[IntakeRun]
     running: list[IntakeRun]
@@ -98,7 +101,9 @@ def running_intakes() -> list[IntakeRun]:
 class ManifestDetail:
     manifest: SourceManifest
     severity_counts: list[tuple[str, str, int]]  # (severity, label, count) for severities present
-    issues_by_severity: list[tuple[str, str, int, list[ManifestIssue]]]  # the first ISSUES_PER_SEVERITY of each
+    issues_by_severity: list[
+        tuple[str, str, int, list[ManifestIssue]]
+    ]  # the first ISSUES_PER_SEVERITY of each
     files: list[ManifestFile]
     file_count: int
     datasets: list[DomoDataset]
@@ -115,13 +120,16 @@ class ManifestDetail:
 def manifest_detail(pk: int) -> ManifestDetail:
     files_of = ManifestFile.objects.filter(manifest=OuterRef("pk")).order_by().values("manifest")
     manifest = get_object_or_404(
-        SourceManifest.objects.select_related("received_by", "intake_run", "intake_run__requested_by").annotate(
-            file_count=Coalesce(Subquery(files_of.annotate(n=Count("id")).values("n")), 0)
-        ),
+        SourceManifest.objects.select_related(
+            "received_by", "intake_run", "intake_run__requested_by"
+        ).annotate(file_count=Coalesce(Subquery(files_of.annotate(n=Count("id")).values("n")), 0)),
         pk=pk,
     )
     counts = dict(
-        manifest.issues.order_by().values_list("severity").annotate(n=Count("id")).values_list("severity", "n")
+        manifest.issues.order_by()
+        .values_list("severity")
+        .annotate(n=Count("id"))
+        .values_list("severity", "n")
     )
     # The first issues of each severity in one query: number them within their severity, keep the first few.
     shown = list(
@@ -135,7 +143,9 @@ def manifest_detail(pk: int) -> ManifestDetail:
     for item in shown:
         grouped.setdefault(item.severity, []).append(item)
     labels = dict(Severity.choices)
-    known = [s for s in SEVERITY_ORDER if counts.get(s)] + sorted(s for s in counts if s not in SEVERITY_ORDER)
+    known = [s for s in SEVERITY_ORDER if counts.get(s)] + sorted(
+        s for s in counts if s not in SEVERITY_ORDER
+    )
     directory = dict(
         manifest.directory.order_by().values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
     )
@@ -181,12 +191,16 @@ def _cell(value) -> str | None:
 def silver_preview(dataset: DomoDataset, limit: int = PREVIEW_ROWS) -> Preview:
     """The first rows of a dataset's silver Parquet, read through the lake's verified stream."""
     if not dataset.silver_path:
-        return Preview(problem="No silver data: this dataset did not pass its checks, so only its bronze copy is kept.")
+        return Preview(
+            problem="No silver data: this dataset did not pass its checks, so only its bronze copy is kept."
+        )
     lake = get_lake()
     try:
         if dataset.silver_sha256 and lake.sha256(dataset.silver_path) != dataset.silver_sha256:
-            return Preview(problem=f"The silver file at {dataset.silver_path} is not the one this intake recorded "
-                                   "(its SHA-256 differs); nothing is shown.")
+            return Preview(
+                problem=f"The silver file at {dataset.silver_path} is not the one this intake recorded "
+                "(its SHA-256 differs); nothing is shown."
+            )
         with lake.open(dataset.silver_path) as handle:
             table = silver.head(handle, limit)
     except LakeError as exc:
@@ -249,7 +263,9 @@ def directories_for(policies: list[PdpPolicy]) -> dict[int, pdp.Directory]:
         groups.update(int(g) for g in policy.group_ids or ())
     condition = Q(pk__in=[])
     for manifest_id, (users, groups) in wanted.items():
-        condition |= Q(manifest_id=manifest_id) & (Q(kind="user", domo_id__in=users) | Q(kind="group", domo_id__in=groups))
+        condition |= Q(manifest_id=manifest_id) & (
+            Q(kind="user", domo_id__in=users) | Q(kind="group", domo_id__in=groups)
+        )
     found: dict[int, list[tuple[str, int, str]]] = {manifest_id: [] for manifest_id in wanted}
     if any(users or groups for users, groups in wanted.values()):
         for manifest_id, kind, domo_id, name in DirectoryEntry.objects.filter(condition).values_list(
@@ -264,7 +280,8 @@ def policy_lines(policies: list[PdpPolicy], directory: pdp.Directory) -> list[Po
         PolicyLine(
             policy=p,
             sentence=pdp.describe_policy(
-                {"type": p.type, "filters": p.filters, "user_ids": p.user_ids, "group_ids": p.group_ids}, directory
+                {"type": p.type, "filters": p.filters, "user_ids": p.user_ids, "group_ids": p.group_ids},
+                directory,
             ),
         )
         for p in policies
@@ -318,8 +335,15 @@ class CardDetail:
 def card_detail(pk: int) -> CardDetail:
     card = get_object_or_404(DomoCard.objects.select_related("manifest"), pk=pk)
     main = card.main or {}
-    used = {c.get("formula_id") for c in [*main.get("columns", []), *main.get("filters", []),
-                                          *main.get("group_by", []), *main.get("order_by", [])]} - {None}
+    used = {
+        c.get("formula_id")
+        for c in [
+            *main.get("columns", []),
+            *main.get("filters", []),
+            *main.get("group_by", []),
+            *main.get("order_by", []),
+        ]
+    } - {None}
     beast_modes = list(
         BeastMode.objects.filter(manifest_id=card.manifest_id)
         .filter(Q(card=card) | Q(formula_id__in=used, scope="dataset"))
@@ -345,17 +369,31 @@ def card_detail(pk: int) -> CardDetail:
     columns = []
     for item in main.get("columns", []):
         text, beast = source(item)
-        heading = item.get("alias") or item.get("column") or (beast.name if beast else item.get("formula_id") or "")
-        columns.append(CardColumnLine(
-            heading=heading, source=text, aggregation=item.get("aggregation") or "",
-            mapping=item.get("mapping") or "", beast_mode=beast,
-        ))
+        heading = (
+            item.get("alias") or item.get("column") or (beast.name if beast else item.get("formula_id") or "")
+        )
+        columns.append(
+            CardColumnLine(
+                heading=heading,
+                source=text,
+                aggregation=item.get("aggregation") or "",
+                mapping=item.get("mapping") or "",
+                beast_mode=beast,
+            )
+        )
     filters = []
     for item in main.get("filters", []):
         text, _beast = source(item)
-        filters.append(f"{text} " + pdp.describe_condition(
-            {"operator": item.get("operator"), "values": item.get("values"), "negated": item.get("negated")}
-        ))
+        filters.append(
+            f"{text} "
+            + pdp.describe_condition(
+                {
+                    "operator": item.get("operator"),
+                    "values": item.get("values"),
+                    "negated": item.get("negated"),
+                }
+            )
+        )
     grain = main.get("date_grain") or {}
     return CardDetail(
         card=card,
@@ -364,7 +402,10 @@ def card_detail(pk: int) -> CardDetail:
         columns=columns,
         filters=filters,
         group_by=[source(item)[0] for item in main.get("group_by", [])],
-        order_by=[source(item)[0] + (" (descending)" if item.get("descending") else "") for item in main.get("order_by", [])],
+        order_by=[
+            source(item)[0] + (" (descending)" if item.get("descending") else "")
+            for item in main.get("order_by", [])
+        ],
         date_grain=f"{grain.get('column')} by {str(grain.get('grain') or '').lower()}" if grain else "",
         beast_modes=beast_modes,
         preview=golden_preview(card, golden_bronze),
@@ -392,4 +433,3 @@ def dataflow_detail(pk: int) -> DataflowDetail:
         outputs=[(o, held.get(o)) for o in flow.output_ids],
         steps=list(flow.steps.all()),
     )
-

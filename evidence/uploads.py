@@ -13,6 +13,7 @@ first in the chain and keeps every chunk to itself:
 Views install the handler with `receiving_uploads(request)` before anything reads the body (the
 CSRF check reads it: see `evidence.views.intake_upload`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,7 +54,8 @@ def limit_message(limit: int, received: int | None = None) -> str:
     what = f"This upload is {size_text(received)}; t" if received is not None else "T"
     return (
         f"{what}he console receives exports of at most {size_text(limit)} (INTAKE_MAX_UPLOAD_BYTES). "
-        "Receive a larger export on the server with manage.py ingest_export PATH, or ask an admin to raise the limit."
+        "Receive a larger export on the server with manage.py ingest_export PATH, "
+        "or ask an admin to raise the limit."
     )
 
 
@@ -67,9 +69,15 @@ def export_name_problem(name: str) -> str | None:
 class StagedUpload(UploadedFile):
     """An uploaded file already in the staging area, with its size and SHA-256."""
 
-    def __init__(self, *, path: Path, name: str, size: int, sha256: str, content_type: str, charset, extra, keeper):
+    def __init__(
+        self, *, path: Path, name: str, size: int, sha256: str, content_type: str, charset, extra, keeper
+    ):
         super().__init__(
-            file=path.open("rb"), name=name, content_type=content_type, size=size, charset=charset,
+            file=path.open("rb"),
+            name=name,
+            content_type=content_type,
+            size=size,
+            charset=charset,
             content_type_extra=extra,
         )
         self.staged_path = path
@@ -111,7 +119,9 @@ class StagingUploadHandler(FileUploadHandler):
         return None
 
     # --- while it streams ---------------------------------------------------------------------
-    def new_file(self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None):
+    def new_file(
+        self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None
+    ):
         super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
         folder = Path(tempfile.mkdtemp(prefix="upload-", dir=staging_root()))
         self.folders.append(folder)
@@ -133,8 +143,14 @@ class StagingUploadHandler(FileUploadHandler):
     def file_complete(self, file_size):
         self._handle.close()
         upload = StagedUpload(
-            path=self._path, name=self.file_name, size=file_size, sha256=self._digest.hexdigest(),
-            content_type=self.content_type, charset=self.charset, extra=self.content_type_extra, keeper=self,
+            path=self._path,
+            name=self.file_name,
+            size=file_size,
+            sha256=self._digest.hexdigest(),
+            content_type=self.content_type,
+            charset=self.charset,
+            extra=self.content_type_extra,
+            keeper=self,
         )
         self._handle = self._path = self._digest = None
         return upload
@@ -160,7 +176,12 @@ class StagingUploadHandler(FileUploadHandler):
 @contextlib.contextmanager
 def receiving_uploads(request, *, limit: int | None = None) -> Iterator[StagingUploadHandler]:
     """Install the staging handler on a request whose body is still unread; clean up after the view."""
-    handler = StagingUploadHandler(request, limit=settings.INTAKE_MAX_UPLOAD_BYTES if limit is None else limit)
+    if hasattr(request, "_files") or getattr(request, "_read_started", False):
+        # Too late: Django's own handlers have taken the body, unlimited. A programming error.
+        raise RuntimeError("the request body was read before the upload handler was installed")
+    handler = StagingUploadHandler(
+        request, limit=settings.INTAKE_MAX_UPLOAD_BYTES if limit is None else limit
+    )
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -198,7 +219,10 @@ def intake_upload(*, actor, upload: UploadedFile, source: str) -> IntakeRun:
         with transaction.atomic():
             run = intake_create(actor=actor, source=source, original_name=upload.name, staged_path=staged)
             audit_record(
-                actor=actor, action="intake.uploaded", object_type="evidence.intakerun", object_id=str(run.pk),
+                actor=actor,
+                action="intake.uploaded",
+                object_type="evidence.intakerun",
+                object_id=str(run.pk),
                 after={"source": source, "original_name": run.original_name, "bytes": size, "sha256": sha256},
             )
     except BaseException:

@@ -1,4 +1,5 @@
 """Pages of the evidence app: intake, source manifests and the Domo objects inside (mounted at /sources/)."""
+
 from django.urls import path
 
 from evidence import views

@@ -1,4 +1,5 @@
 """Pages of source intake: upload, intake runs, source manifests and the Domo objects inside."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -36,8 +37,12 @@ def _list_context(request, filterset_class, queryset, *, descending: bool = True
     page = None
     if filterset.is_valid():
         page = keyset_page(
-            filterset.qs, key="id", size=PAGE_SIZE, descending=descending,
-            after=cursor_param(request.GET, "after"), before=cursor_param(request.GET, "before"),
+            filterset.qs,
+            key="id",
+            size=PAGE_SIZE,
+            descending=descending,
+            after=cursor_param(request.GET, "after"),
+            before=cursor_param(request.GET, "before"),
         )
     next_url, prev_url = page_urls(request.GET, page)
     return {
@@ -62,7 +67,9 @@ def intake_list(request):
 def intake_detail(request, pk: int):
     run = get_object_or_404(selectors.intake_runs(), pk=pk)
     context = {"run": run, "poll_seconds": POLL_SECONDS}
-    return render_page(request, "evidence/intake_detail.html", "evidence/partials/intake_progress.html", context)
+    return render_page(
+        request, "evidence/intake_detail.html", "evidence/partials/intake_progress.html", context
+    )
 
 
 @_reader
@@ -72,10 +79,15 @@ def intake_running(request):
 
 
 def _upload_page(request, form, *, refusal: str = "", status: int = 200):
-    context = {"form": form, "refusal": refusal, "limit": settings.INTAKE_MAX_UPLOAD_BYTES,
-               "limit_text": size_text(settings.INTAKE_MAX_UPLOAD_BYTES)}
-    return render_page(request, "evidence/intake_upload.html", "evidence/partials/upload_form.html", context,
-                       status=status)
+    context = {
+        "form": form,
+        "refusal": refusal,
+        "limit": settings.INTAKE_MAX_UPLOAD_BYTES,
+        "limit_text": size_text(settings.INTAKE_MAX_UPLOAD_BYTES),
+    }
+    return render_page(
+        request, "evidence/intake_upload.html", "evidence/partials/upload_form.html", context, status=status
+    )
 
 
 # The upload handler must be installed before anything reads the body, and the CSRF check reads it:
@@ -101,7 +113,9 @@ def _receive(request, uploads):
         return _upload_page(request, ExportUploadForm(), refusal=uploads.refusal, status=413)
     if not form.is_valid():
         return _upload_page(request, form, status=400)
-    run = intake_upload_service(actor=request.user, upload=form.cleaned_data["file"], source=IntakeSource.UPLOAD)
+    run = intake_upload_service(
+        actor=request.user, upload=form.cleaned_data["file"], source=IntakeSource.UPLOAD
+    )
     url = reverse("evidence:intake-detail", args=[run.pk])
     if wants_fragment(request):
         return HttpResponseClientRedirect(url)
@@ -114,7 +128,9 @@ def _receive(request, uploads):
 @_reader
 def manifest_list(request):
     context = _list_context(request, ManifestFilterSet, selectors.manifests())
-    return render_page(request, "evidence/manifest_list.html", "evidence/partials/manifest_results.html", context)
+    return render_page(
+        request, "evidence/manifest_list.html", "evidence/partials/manifest_results.html", context
+    )
 
 
 @_reader

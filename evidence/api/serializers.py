@@ -1,4 +1,5 @@
 """Serializers of the evidence API. They validate and shape; they never save."""
+
 from __future__ import annotations
 
 from django.urls import reverse
@@ -28,7 +29,9 @@ def _username(user) -> str | None:
 
 
 class IntakeUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The Leaf IQ export: a .zip of its folder, manifest.json at its root.")
+    file = serializers.FileField(
+        help_text="The Leaf IQ export: a .zip of its folder, manifest.json at its root."
+    )
 
     def validate_file(self, upload):
         problem = export_name_problem(upload.name)
@@ -43,7 +46,9 @@ class IntakeAcceptedSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-intake-run-detail")
     # Plain text here: a second component with the run's status enum would collide in the schema's
     # enum naming with the manifest's status (both fields are named "status").
-    status = serializers.CharField(read_only=True, help_text="the run's status: queued, as it was just recorded")
+    status = serializers.CharField(
+        read_only=True, help_text="the run's status: queued, as it was just recorded"
+    )
 
     class Meta:
         model = IntakeRun
@@ -66,8 +71,23 @@ class IntakeRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = IntakeRun
         fields = [
-            "id", "url", "page_url", "source", "original_name", "requested_by", "status", "stage", "progress",
-            "is_final", "attempts", "error", "manifest", "manifest_url", "queued_at", "started_at", "heartbeat_at",
+            "id",
+            "url",
+            "page_url",
+            "source",
+            "original_name",
+            "requested_by",
+            "status",
+            "stage",
+            "progress",
+            "is_final",
+            "attempts",
+            "error",
+            "manifest",
+            "manifest_url",
+            "queued_at",
+            "started_at",
+            "heartbeat_at",
             "finished_at",
         ]
         read_only_fields = fields
@@ -84,7 +104,9 @@ class IntakeRunSerializer(serializers.ModelSerializer):
     def get_manifest_url(self, run) -> str | None:
         if run.manifest_id is None:
             return None
-        return self.context["request"].build_absolute_uri(reverse("api-manifest-detail", args=[run.manifest_id]))
+        return self.context["request"].build_absolute_uri(
+            reverse("api-manifest-detail", args=[run.manifest_id])
+        )
 
 
 # --- manifests and issues -------------------------------------------------------------------------
@@ -106,9 +128,23 @@ class ManifestSerializer(serializers.ModelSerializer):
     class Meta:
         model = SourceManifest
         fields = [
-            "id", "url", "load_id", "manifest_sha256", "status", "claimed_status", "exported_at", "domo_instance",
-            "exporter", "missing", "errors", "warnings", "bronze_prefix", "silver_prefix", "received_at",
-            "received_by", "intake_run",
+            "id",
+            "url",
+            "load_id",
+            "manifest_sha256",
+            "status",
+            "claimed_status",
+            "exported_at",
+            "domo_instance",
+            "exporter",
+            "missing",
+            "errors",
+            "warnings",
+            "bronze_prefix",
+            "silver_prefix",
+            "received_at",
+            "received_by",
+            "intake_run",
         ]
         read_only_fields = fields
 
@@ -120,7 +156,19 @@ class ManifestSerializer(serializers.ModelSerializer):
 class IssueSerializer(serializers.ModelSerializer):
     class Meta:
         model = ManifestIssue
-        fields = ["id", "manifest", "position", "code", "severity", "file", "object", "field", "row", "column", "message"]
+        fields = [
+            "id",
+            "manifest",
+            "position",
+            "code",
+            "severity",
+            "file",
+            "object",
+            "field",
+            "row",
+            "column",
+            "message",
+        ]
         read_only_fields = fields
 
 
@@ -138,8 +186,19 @@ class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = DomoDataset
         fields = [
-            "id", "manifest", "domo_id", "name", "description", "api_shape", "declared_rows", "schema", "owner_name",
-            "pdp_enabled", "silver_path", "silver_sha256", "silver_rows",
+            "id",
+            "manifest",
+            "domo_id",
+            "name",
+            "description",
+            "api_shape",
+            "declared_rows",
+            "schema",
+            "owner_name",
+            "pdp_enabled",
+            "silver_path",
+            "silver_sha256",
+            "silver_rows",
         ]
         read_only_fields = fields
 
@@ -184,12 +243,21 @@ class CardMainSerializer(serializers.Serializer):
 class CardSerializer(serializers.ModelSerializer):
     main = CardMainSerializer(read_only=True)
     datasource_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
-    datasets = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="datasets of this export it reads")
+    datasets = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="datasets of this export it reads"
+    )
 
     class Meta:
         model = DomoCard
         fields = [
-            "id", "manifest", "domo_id", "title", "datasource_ids", "datasets", "main", "golden_path",
+            "id",
+            "manifest",
+            "domo_id",
+            "title",
+            "datasource_ids",
+            "datasets",
+            "main",
+            "golden_path",
             "golden_captured_at",
         ]
         read_only_fields = fields
@@ -199,7 +267,16 @@ class BeastModeSerializer(serializers.ModelSerializer):
     class Meta:
         model = BeastMode
         fields = [
-            "id", "manifest", "card", "dataset", "scope", "formula_id", "name", "formula", "data_type", "status",
+            "id",
+            "manifest",
+            "card",
+            "dataset",
+            "scope",
+            "formula_id",
+            "name",
+            "formula",
+            "data_type",
+            "status",
             "persisted_on_dataset",
         ]
         read_only_fields = fields
@@ -247,8 +324,17 @@ class PolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = PdpPolicy
         fields = [
-            "id", "manifest", "dataset", "policy_id", "name", "type", "filters", "user_ids", "group_ids",
-            "api_shape", "description",
+            "id",
+            "manifest",
+            "dataset",
+            "policy_id",
+            "name",
+            "type",
+            "filters",
+            "user_ids",
+            "group_ids",
+            "api_shape",
+            "description",
         ]
         read_only_fields = fields
 
@@ -257,7 +343,11 @@ class PolicySerializer(serializers.ModelSerializer):
         directories = self.context.get("directories", {})
         directory = directories.get(policy.dataset.manifest_id, pdp.Directory(users={}, groups={}))
         return pdp.describe_policy(
-            {"type": policy.type, "filters": policy.filters, "user_ids": policy.user_ids,
-             "group_ids": policy.group_ids},
+            {
+                "type": policy.type,
+                "filters": policy.filters,
+                "user_ids": policy.user_ids,
+                "group_ids": policy.group_ids,
+            },
             directory,
         )

@@ -1,4 +1,5 @@
 """Evidence API, mounted under /api/."""
+
 from django.urls import path
 
 from evidence.api import views

@@ -3,6 +3,7 @@
 Every list takes the same filter parameters as its page (evidence.filtersets) and pages by keyset
 (`cursor`). Reading needs console.view_provenance; uploading needs console.receive_export.
 """
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -80,9 +81,9 @@ class IntakeRunList(_Read, generics.ListAPIView):
         operation_id="intake_runs_upload",
         summary="Upload an export",
         description=(
-            "Multipart upload of one Leaf IQ export (.zip) in the field `file`. The run is recorded and queued; "
-            "follow it at the returned `url` (also the Location header). Uploads past INTAKE_MAX_UPLOAD_BYTES "
-            "are refused with 413 before their body is read."
+            "Multipart upload of one Leaf IQ export (.zip) in the field `file`. The run is recorded and "
+            "queued; follow it at the returned `url` (also the Location header). Uploads past "
+            "INTAKE_MAX_UPLOAD_BYTES are refused with 413 before their body is read."
         ),
         request={"multipart/form-data": IntakeUploadSerializer},
         responses={
@@ -98,7 +99,9 @@ class IntakeRunList(_Read, generics.ListAPIView):
         if self.uploads.refusal:  # the file passed the limit while it streamed
             return Response({"detail": self.uploads.refusal}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         serializer.is_valid(raise_exception=True)
-        run = intake_upload(actor=request.user, upload=serializer.validated_data["file"], source=IntakeSource.API)
+        run = intake_upload(
+            actor=request.user, upload=serializer.validated_data["file"], source=IntakeSource.API
+        )
         body = IntakeAcceptedSerializer(run, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

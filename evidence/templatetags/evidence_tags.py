@@ -1,4 +1,5 @@
 """Template helpers of the evidence pages: status badges and byte sizes."""
+
 from django import template
 
 from evidence.uploads import size_text

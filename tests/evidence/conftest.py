@@ -1,4 +1,5 @@
 """Fixtures of the evidence tests: small exports received through the real intake, in-process."""
+
 from __future__ import annotations
 
 import io
@@ -11,7 +12,7 @@ from evidence.models import SourceManifest
 from tests.evidence import exports
 
 # A beast mode as real ones come: HTML inside the formula text.
-HTML_FORMULA = 'CASE WHEN SUM(`paid`) > 10 THEN \'<b>high</b><script>alert("x")</script>\' ELSE \'low\' END'
+HTML_FORMULA = "CASE WHEN SUM(`paid`) > 10 THEN '<b>high</b><script>alert(\"x\")</script>' ELSE 'low' END"
 UNKNOWN_GROUP = 1234
 
 
@@ -29,9 +30,18 @@ def rich_export() -> exports.Export:
     policies = export.files[exports.CLAIMS_POLICIES]
     policies[1]["groups"] = [7, UNKNOWN_GROUP]
     policies.append(
-        {"id": 9, "type": "user", "name": "Not early members", "users": [], "virtualUsers": [], "groups": [7],
-         "filters": [{"column": "member", "values": ["M-001", "M-002"], "operator": "EQUALS", "not": True},
-                     {"column": "paid", "values": ["5"], "operator": "GREATER_THAN", "not": False}]}
+        {
+            "id": 9,
+            "type": "user",
+            "name": "Not early members",
+            "users": [],
+            "virtualUsers": [],
+            "groups": [7],
+            "filters": [
+                {"column": "member", "values": ["M-001", "M-002"], "operator": "EQUALS", "not": True},
+                {"column": "paid", "values": ["5"], "operator": "GREATER_THAN", "not": False},
+            ],
+        }
     )
     return export
 

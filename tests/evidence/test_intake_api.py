@@ -1,4 +1,5 @@
-"""Source intake API: the upload (202 + Location), the read endpoints, their filters and cursors, the schema."""
+"""Source intake API: the upload (202 + Location), the read endpoints, their filters and cursors, schema."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,14 @@ from tests.evidence.test_intake_pages import Untouchable, upload_folders
 
 KIB = 1024
 READ_ENDPOINTS = [
-    "/api/intake-runs/", "/api/manifests/", "/api/issues/", "/api/datasets/", "/api/cards/", "/api/beast-modes/",
-    "/api/dataflows/", "/api/policies/",
+    "/api/intake-runs/",
+    "/api/manifests/",
+    "/api/issues/",
+    "/api/datasets/",
+    "/api/cards/",
+    "/api/beast-modes/",
+    "/api/dataflows/",
+    "/api/policies/",
 ]
 
 
@@ -91,7 +98,11 @@ def test_an_upload_answers_202_with_the_runs_url_and_a_location(
     body = response.json()
     assert body == {"id": run.pk, "url": f"http://testserver/api/intake-runs/{run.pk}/", "status": "queued"}
     assert response["Location"] == body["url"]
-    assert (run.source, run.requested_by, run.original_name) == (IntakeSource.API, olivia, "leafiq-export.zip")
+    assert (run.source, run.requested_by, run.original_name) == (
+        IntakeSource.API,
+        olivia,
+        "leafiq-export.zip",
+    )
     assert len(callbacks) == 1
 
 
@@ -101,7 +112,11 @@ def test_the_runs_url_shows_its_progress(client, olivia, export_zip):
         url = client.post("/api/intake-runs/", {"file": handle})["Location"]
     run = client.get(url).json()
     assert (run["status"], run["stage"], run["progress"], run["is_final"], run["manifest"]) == (
-        "queued", "", 0, False, None
+        "queued",
+        "",
+        0,
+        False,
+        None,
     )
     assert run["requested_by"] == "olivia" and run["page_url"].endswith(f"/sources/intake/{run['id']}/")
 
@@ -140,12 +155,16 @@ def test_an_upload_that_is_not_a_zip_is_a_400_and_is_not_kept(client, olivia):
     handle.name = "manifest.json"
     response = client.post("/api/intake-runs/", {"file": handle})
     assert response.status_code == 400
-    assert response.json() == {"file": ["Upload the export as a .zip of its folder, with manifest.json at its root."]}
+    assert response.json() == {
+        "file": ["Upload the export as a .zip of its folder, with manifest.json at its root."]
+    }
     assert not IntakeRun.objects.exists()
     assert upload_folders() == before
 
 
-def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(client, olivia, settings, export_zip):
+def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(
+    client, olivia, settings, export_zip
+):
     settings.INTAKE_MAX_UPLOAD_BYTES = 2 * KIB
     client.force_login(olivia)
     body = Untouchable()
@@ -155,8 +174,10 @@ def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(clie
             "/api/intake-runs/", {"file": handle}, CONTENT_LENGTH=str(3 * 1024**3), **{"wsgi.input": body}
         )
     assert response.status_code == 413
-    assert response.json()["detail"].startswith("This upload is 3 GiB (3,221,225,472 bytes); the console receives "
-                                                "exports of at most 2 KiB (2,048 bytes) (INTAKE_MAX_UPLOAD_BYTES).")
+    assert response.json()["detail"].startswith(
+        "This upload is 3 GiB (3,221,225,472 bytes); the console receives "
+        "exports of at most 2 KiB (2,048 bytes) (INTAKE_MAX_UPLOAD_BYTES)."
+    )
     assert body.reads == 0
     assert not IntakeRun.objects.exists()
     assert upload_folders() == before
@@ -194,8 +215,16 @@ def two_receipts(db, tmp_path):
     return first, second
 
 
-@pytest.mark.parametrize("filters", [{}, {"status": "succeeded"}, {"source": "command"}, {"source": "api"},
-                                     {"status": "queued", "source": "upload"}])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"status": "succeeded"},
+        {"source": "command"},
+        {"source": "api"},
+        {"status": "queued", "source": "upload"},
+    ],
+)
 def test_intake_run_filters_are_the_same_on_the_page_and_the_api(client, olivia, two_receipts, filters):
     client.force_login(olivia)
     page = [run.pk for run in client.get("/sources/intake/", filters).context["page"].items]
@@ -227,14 +256,21 @@ def test_issues_page_oldest_first_in_the_order_reported(client, olivia, two_rece
     client.force_login(olivia)
     listed = ids(client.get("/api/issues/", {"page_size": 1}))
     assert listed == sorted(listed)[:1]
-    assert [i["position"] for i in client.get("/api/issues/", {"manifest": two_receipts[1].pk}).json()["results"]] == [0]
+    assert [
+        i["position"] for i in client.get("/api/issues/", {"manifest": two_receipts[1].pk}).json()["results"]
+    ] == [0]
 
 
 def test_manifests_carry_claim_verdict_issue_counts_and_locations(client, olivia, two_receipts):
     complete, invalid = two_receipts
     client.force_login(olivia)
     body = client.get(f"/api/manifests/{invalid.pk}/").json()
-    assert (body["status"], body["claimed_status"], body["errors"], body["warnings"]) == ("invalid", "complete", 1, 0)
+    assert (body["status"], body["claimed_status"], body["errors"], body["warnings"]) == (
+        "invalid",
+        "complete",
+        1,
+        0,
+    )
     assert body["bronze_prefix"] == invalid.bronze_prefix and body["received_by"] is None
     assert body["intake_run"] == invalid.intake_run_id
     assert client.get(f"/api/manifests/{complete.pk}/").json()["silver_prefix"] == complete.silver_prefix
@@ -244,7 +280,11 @@ def test_issues_carry_file_row_and_column(client, olivia, two_receipts):
     client.force_login(olivia)
     [issue] = client.get("/api/issues/", {"manifest": two_receipts[1].pk}).json()["results"]
     assert (issue["code"], issue["severity"], issue["file"], issue["row"], issue["column"]) == (
-        "CSV_BAD_VALUE", "error", exports.CLAIMS_CSV, 2, "fill_date"
+        "CSV_BAD_VALUE",
+        "error",
+        exports.CLAIMS_CSV,
+        2,
+        "fill_date",
     )
 
 
@@ -252,16 +292,22 @@ def test_objects_are_filtered_by_manifest(client, olivia, two_receipts):
     complete, invalid = two_receipts
     client.force_login(olivia)
     for endpoint, related in [
-        ("/api/datasets/", complete.datasets), ("/api/cards/", complete.cards),
-        ("/api/beast-modes/", complete.beast_modes), ("/api/dataflows/", complete.dataflows),
+        ("/api/datasets/", complete.datasets),
+        ("/api/cards/", complete.cards),
+        ("/api/beast-modes/", complete.beast_modes),
+        ("/api/dataflows/", complete.dataflows),
         ("/api/policies/", PdpPolicy.objects.filter(dataset__manifest=complete)),
     ]:
-        assert sorted(ids(client.get(endpoint, {"manifest": complete.pk}))) == sorted(related.values_list("pk", flat=True))
+        assert sorted(ids(client.get(endpoint, {"manifest": complete.pk}))) == sorted(
+            related.values_list("pk", flat=True)
+        )
 
 
 def test_datasets_have_a_typed_schema_and_silver_location(client, olivia, two_receipts):
     client.force_login(olivia)
-    [claims] = client.get("/api/datasets/", {"manifest": two_receipts[0].pk, "domo_id": exports.CLAIMS}).json()["results"]
+    [claims] = client.get(
+        "/api/datasets/", {"manifest": two_receipts[0].pk, "domo_id": exports.CLAIMS}
+    ).json()["results"]
     assert claims["schema"] == [{"name": n, "type": t} for n, t in exports.CLAIMS_COLUMNS]
     assert claims["silver_rows"] == 3 and claims["silver_path"].endswith("/data.parquet")
 
@@ -280,7 +326,9 @@ def test_beast_modes_come_with_their_formula_text_as_exported(client, olivia, re
     card = received.cards.get(domo_id=exports.CARD)
     [beast] = client.get("/api/beast-modes/", {"card": card.pk}).json()["results"]
     assert beast["formula"] == HTML_FORMULA  # JSON carries it verbatim; pages escape it
-    datasets = client.get("/api/beast-modes/", {"manifest": received.pk, "scope": "dataset"}).json()["results"]
+    datasets = client.get("/api/beast-modes/", {"manifest": received.pk, "scope": "dataset"}).json()[
+        "results"
+    ]
     assert [b["formula_id"] for b in datasets] == [exports.DATASET_FORMULA]
 
 
@@ -289,7 +337,9 @@ def test_dataflows_carry_their_steps_sql(client, olivia, received):
     [flow] = client.get("/api/dataflows/", {"manifest": received.pk}).json()["results"]
     assert flow["input_ids"] == [exports.CLAIMS] and flow["output_ids"] == [exports.PHARMACIES]
     assert [s["action_type"] for s in flow["steps"]] == ["LoadFromVault", "SQL", "GenerateTableAction"]
-    assert flow["steps"][2]["sql"] == ["SELECT member AS pharmacy, SUM(paid) AS total FROM claims GROUP BY member"]
+    assert flow["steps"][2]["sql"] == [
+        "SELECT member AS pharmacy, SUM(paid) AS total FROM claims GROUP BY member"
+    ]
 
 
 def test_policies_say_who_sees_which_rows_in_plain_words(client, olivia, received):
@@ -297,12 +347,18 @@ def test_policies_say_who_sees_which_rows_in_plain_words(client, olivia, receive
     claims = received.datasets.get(domo_id=exports.CLAIMS)
     policies = {p["name"]: p for p in client.get("/api/policies/", {"dataset": claims.pk}).json()["results"]}
     assert policies["Member M-001"]["description"] == (
-        "Group Member services, group 1234 (not in the export's directory) and user Ann Analyst see rows where "
-        "member equals M-001"
+        "Group Member services, group 1234 (not in the export's directory) and user Ann Analyst "
+        "see rows where member equals M-001"
     )
     assert policies["Member M-001"]["filters"] == [
-        {"column": "member", "operator": "EQUALS", "values": ["M-001"], "negated": False, "ignore_case": True,
-         "dynamic": False}
+        {
+            "column": "member",
+            "operator": "EQUALS",
+            "values": ["M-001"],
+            "negated": False,
+            "ignore_case": True,
+            "dynamic": False,
+        }
     ]
     single = client.get(f"/api/policies/{policies['Member M-001']['id']}/").json()
     assert single["description"] == policies["Member M-001"]["description"]
@@ -361,4 +417,3 @@ def test_the_interactive_docs_work_offline(client, cecilia):
     client.force_login(cecilia)
     body = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in body and "cdn" not in body.lower() and "unpkg" not in body
-

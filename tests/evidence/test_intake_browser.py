@@ -1,4 +1,5 @@
 """An operator in a real browser uploads an export, watches a real worker finish it, and reads its issues."""
+
 import re
 
 import pytest
@@ -29,7 +30,9 @@ def test_an_operator_uploads_an_export_watches_it_finish_opens_the_manifest_and_
     page.wait_for_url(re.compile(r".*/sources/intake/\d+/$"))
     run = IntakeRun.objects.get()
     assert (run.original_name, run.requested_by, run.source) == ("leafiq-partial.zip", olivia, "upload")
-    assert page.locator("#intake-progress[hx-trigger]").count() == 1 or run.is_final  # polling while not final
+    assert (
+        page.locator("#intake-progress[hx-trigger]").count() == 1 or run.is_final
+    )  # polling while not final
     page.locator("#intake-status", has_text="Succeeded").wait_for(timeout=120_000)
     progress = page.locator("#intake-progress .progress")
     assert progress.get_attribute("aria-valuenow") == "100"
@@ -58,7 +61,9 @@ def test_an_upload_over_the_limit_is_refused_with_the_limit_in_the_browser_and_o
     transactional_db, olivia, page, live_server, settings, tmp_path
 ):
     settings.INTAKE_MAX_UPLOAD_BYTES = 2048
-    archive = write_export_zip(write_sample_export(tmp_path / "export", rows=50, seed=32).path, tmp_path / "big.zip")
+    archive = write_export_zip(
+        write_sample_export(tmp_path / "export", rows=50, seed=32).path, tmp_path / "big.zip"
+    )
     login(page, "olivia")
     page.goto("/sources/intake/upload/")
     page.set_input_files("#id_file", str(archive))

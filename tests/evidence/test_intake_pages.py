@@ -1,5 +1,6 @@
 """Source intake pages: upload, intake runs, manifests and the objects inside; who may see them, what they
 show, how they page and filter, and how many queries they cost."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -108,7 +109,10 @@ def test_an_upload_creates_a_queued_run_and_enqueues_it_after_commit(
     run = IntakeRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/sources/intake/{run.pk}/"
     assert (run.status, run.source, run.original_name, run.requested_by) == (
-        IntakeStatus.QUEUED, IntakeSource.UPLOAD, "leafiq-export.zip", olivia
+        IntakeStatus.QUEUED,
+        IntakeSource.UPLOAD,
+        "leafiq-export.zip",
+        olivia,
     )
     assert len(callbacks) == 1  # the task goes to the workers only once the run is committed
     staged = Path(run.staged_path)
@@ -126,7 +130,9 @@ def test_an_upload_is_audited_with_the_uploader_the_file_name_and_its_hash(clien
     uploaded = AuditEvent.objects.get(action="intake.uploaded", object_id=str(run.pk))
     assert uploaded.actor == olivia and uploaded.object_type == "evidence.intakerun"
     assert uploaded.after == {
-        "source": "upload", "original_name": "leafiq-export.zip", "bytes": export_zip.stat().st_size,
+        "source": "upload",
+        "original_name": "leafiq-export.zip",
+        "bytes": export_zip.stat().st_size,
         "sha256": hashlib.sha256(export_zip.read_bytes()).hexdigest(),
     }
     assert uploaded.correlation_id == queued.correlation_id  # one request, one correlation id
@@ -185,15 +191,19 @@ class Untouchable:
     readline = read
 
 
-def test_an_upload_declared_over_the_limit_is_refused_before_its_body_is_read(client, olivia, settings, export_zip):
+def test_an_upload_declared_over_the_limit_is_refused_before_its_body_is_read(
+    client, olivia, settings, export_zip
+):
     settings.INTAKE_MAX_UPLOAD_BYTES = 2 * KIB
     client.force_login(olivia)
     body = Untouchable()
     before = upload_folders()
     with export_zip.open("rb") as handle:
         response = client.post(
-            "/sources/intake/upload/", {"file": handle},
-            CONTENT_LENGTH=str(5 * 1024**3), **{"wsgi.input": body},
+            "/sources/intake/upload/",
+            {"file": handle},
+            CONTENT_LENGTH=str(5 * 1024**3),
+            **{"wsgi.input": body},
         )
     assert response.status_code == 413
     assert body.reads == 0
@@ -204,7 +214,9 @@ def test_an_upload_declared_over_the_limit_is_refused_before_its_body_is_read(cl
     assert upload_folders() == before
 
 
-def test_an_upload_that_grows_past_the_limit_while_streaming_is_stopped_and_removed(client, olivia, settings, tmp_path):
+def test_an_upload_that_grows_past_the_limit_while_streaming_is_stopped_and_removed(
+    client, olivia, settings, tmp_path
+):
     settings.INTAKE_MAX_UPLOAD_BYTES = 2 * KIB  # the multipart allowance lets the body in; the count stops it
     client.force_login(olivia)
     big = tmp_path / "big.zip"
@@ -234,13 +246,16 @@ def test_an_upload_of_exactly_the_limit_is_received(client, olivia, settings, tm
 def queued_run(actor=None, name="export.zip") -> IntakeRun:
     folder = staging_root() / "test-runs"
     folder.mkdir(exist_ok=True)
-    return intake_create(actor=actor, source=IntakeSource.UPLOAD, original_name=name, staged_path=folder / name,
-                         enqueue=False)
+    return intake_create(
+        actor=actor, source=IntakeSource.UPLOAD, original_name=name, staged_path=folder / name, enqueue=False
+    )
 
 
 def test_a_running_intake_shows_its_stage_and_progress_and_polls(client, olivia):
     run = queued_run(olivia)
-    IntakeRun.objects.filter(pk=run.pk).update(status=IntakeStatus.RUNNING, stage="writing bronze", progress=40)
+    IntakeRun.objects.filter(pk=run.pk).update(
+        status=IntakeStatus.RUNNING, stage="writing bronze", progress=40
+    )
     client.force_login(olivia)
     body = text(client.get(f"/sources/intake/{run.pk}/"))
     assert "Running" in body and "writing bronze" in body
@@ -358,7 +373,9 @@ def test_the_manifest_list_shows_claim_verdict_and_issue_counts_newest_first(cli
         ({"status": "complete", "received_until": "2026-11-21"}, []),
     ],
 )
-def test_manifest_filters_are_the_same_on_the_page_and_the_api(client, olivia, three_manifests, filters, expected):
+def test_manifest_filters_are_the_same_on_the_page_and_the_api(
+    client, olivia, three_manifests, filters, expected
+):
     client.force_login(olivia)
     wanted = [three_manifests[i].pk for i in expected]
     assert listed(client.get("/sources/", filters)) == wanted
@@ -398,7 +415,9 @@ def test_htmx_filtering_returns_only_the_results(client, olivia, three_manifests
 
 def test_filters_that_match_nothing_say_so(client, olivia, three_manifests):
     client.force_login(olivia)
-    assert "No source manifests match these filters." in text(client.get("/sources/", {"load_id": "LIQ-19990101-0001"}))
+    assert "No source manifests match these filters." in text(
+        client.get("/sources/", {"load_id": "LIQ-19990101-0001"})
+    )
 
 
 # --- manifest detail -------------------------------------------------------------------------------
@@ -407,8 +426,8 @@ def test_filters_that_match_nothing_say_so(client, olivia, three_manifests):
 def test_the_manifest_shows_the_exporters_claim_beside_the_consoles_verdict(client, olivia, received_invalid):
     client.force_login(olivia)
     body = text(client.get(f"/sources/{received_invalid.pk}/"))
-    claim = body[body.index('id="claim"'):body.index('id="verdict"')]
-    verdict = body[body.index('id="verdict"'):body.index('id="issues"')]
+    claim = body[body.index('id="claim"') : body.index('id="verdict"')]
+    verdict = body[body.index('id="verdict"') : body.index('id="issues"')]
     assert ">complete<" in claim and "leaf-iq 4.2.0" in claim and "leafhealth.domo.com" in claim
     assert ">Invalid<" in verdict and "(the exporter claimed complete)" in verdict
     assert received_invalid.manifest_sha256 in verdict
@@ -466,7 +485,14 @@ def test_the_manifest_shows_what_the_exporter_said_is_missing(client, olivia, tm
 
 
 @pytest.mark.parametrize(
-    "filters", [{}, {"severity": "error"}, {"severity": "warning"}, {"code": "CSV_BAD_VALUE"}, {"file": exports.CLAIMS_CSV}]
+    "filters",
+    [
+        {},
+        {"severity": "error"},
+        {"severity": "warning"},
+        {"code": "CSV_BAD_VALUE"},
+        {"file": exports.CLAIMS_CSV},
+    ],
 )
 def test_issue_filters_are_the_same_on_the_page_and_the_api(client, olivia, three_manifests, filters):
     client.force_login(olivia)
@@ -496,18 +522,25 @@ def test_the_dataset_page_shows_schema_rows_from_silver_and_policies_in_plain_wo
     client.force_login(olivia)
     body = text(client.get(page_urls(received)["dataset"]))
     for name, kind in exports.CLAIMS_COLUMNS:
-        assert f"<td>{name}</td><td class=\"mono\">{kind}</td>" in body
+        assert f'<td>{name}</td><td class="mono">{kind}</td>' in body
     assert "<td>1001</td><td>M-001</td><td>2026-01-05</td><td>12.50</td>" in body
     assert '<span class="null">NULL</span>' in body and "The first 3 rows of 3." in body
-    assert "Group Member services, group 1234 (not in the export&#x27;s directory) and user Ann Analyst " \
-           "see rows where member equals M-001" in body
-    assert "Group Member services sees rows where member equals none of M-001, M-002 and paid is greater than 5" in body
+    assert (
+        "Group Member services, group 1234 (not in the export&#x27;s directory) and user Ann Analyst "
+        "see rows where member equals M-001" in body
+    )
+    assert (
+        "Group Member services sees rows where member equals none of M-001, M-002 and paid is greater than 5"
+        in body
+    )
     assert "nobody sees rows through this policy (it covers all rows)" in body
 
 
 def test_the_dataset_page_shows_at_most_fifty_rows(client, olivia, tmp_path):
     export = exports.Export()
-    rows = [[str(2000 + i), f"M-{i:03d}", "2026-03-01", "1.00", "1.5", "2026-03-01T00:00:00"] for i in range(80)]
+    rows = [
+        [str(2000 + i), f"M-{i:03d}", "2026-03-01", "1.00", "1.5", "2026-03-01T00:00:00"] for i in range(80)
+    ]
     export.files[exports.CLAIMS_CSV] = exports.csv_bytes([n for n, _ in exports.CLAIMS_COLUMNS], rows)
     export.files[exports.CLAIMS_METADATA] = exports.claims_metadata(rows=80)
     manifest = ingest(export.write(tmp_path / "big"))
@@ -548,7 +581,9 @@ def test_the_card_page_shows_columns_filters_beast_modes_and_the_golden_rows(cli
     client.force_login(olivia)
     body = text(client.get(page_urls(received)["card"]))
     assert "<td>member</td><td>column member</td>" in body
-    assert "beast mode Paid share" in body and "No filter: the card reads every row its viewer may see." in body
+    assert (
+        "beast mode Paid share" in body and "No filter: the card reads every row its viewer may see." in body
+    )
     assert "<th>member</th><th>Paid share</th>" in body
     assert "<td>M-001</td><td>0.64</td>" in body and "<td>M-002</td><td>0.36</td>" in body
     assert 'href="/sources/datasets/' in body
@@ -568,8 +603,8 @@ def test_a_card_using_a_dataset_beast_mode_shows_its_formula(client, olivia, rec
 def test_the_dataflow_page_shows_inputs_outputs_and_each_steps_sql(client, olivia, received):
     client.force_login(olivia)
     body = text(client.get(page_urls(received)["dataflow"]))
-    inputs = body[body.index('id="inputs"'):body.index('id="outputs"')]
-    outputs = body[body.index('id="outputs"'):body.index('id="steps"')]
+    inputs = body[body.index('id="inputs"') : body.index('id="outputs"')]
+    outputs = body[body.index('id="outputs"') : body.index('id="steps"')]
     assert "Claims" in inputs and exports.CLAIMS in inputs
     assert "Pharmacies" in outputs and exports.PHARMACIES in outputs
     assert "CREATE INDEX m ON claims (member)" in body
@@ -579,20 +614,33 @@ def test_the_dataflow_page_shows_inputs_outputs_and_each_steps_sql(client, olivi
 # --- home ------------------------------------------------------------------------------------------
 
 
-def test_home_shows_counts_recent_intakes_and_running_jobs_polling(client, olivia, received, received_invalid):
+def test_home_shows_counts_recent_intakes_and_running_jobs_polling(
+    client, olivia, received, received_invalid
+):
     running = queued_run(olivia, name="running.zip")
-    IntakeRun.objects.filter(pk=running.pk).update(status=IntakeStatus.RUNNING, stage="silver 1/2", progress=65)
+    IntakeRun.objects.filter(pk=running.pk).update(
+        status=IntakeStatus.RUNNING, stage="silver 1/2", progress=65
+    )
     client.force_login(olivia)
     response = client.get("/")
     summary = response.context["intake"]
     assert [(s, n) for s, _l, n in summary.runs_by_status] == [
-        ("queued", 0), ("running", 1), ("succeeded", 2), ("failed", 0)
+        ("queued", 0),
+        ("running", 1),
+        ("succeeded", 2),
+        ("failed", 0),
     ]
-    assert [(s, n) for s, _l, n in summary.manifests_by_status] == [("complete", 0), ("partial", 1), ("invalid", 1)]
+    assert [(s, n) for s, _l, n in summary.manifests_by_status] == [
+        ("complete", 0),
+        ("partial", 1),
+        ("invalid", 1),
+    ]
     body = text(response)
     assert 'hx-get="/sources/intake/running/" hx-trigger="every 2s"' in body
     assert "silver 1/2" in body and 'aria-valuenow="65"' in body
-    assert "Takeover Console" in body and "Your roles" in body and "Curated SQL" in body  # the rest of home stays
+    assert (
+        "Takeover Console" in body and "Your roles" in body and "Curated SQL" in body
+    )  # the rest of home stays
 
 
 def test_home_stops_polling_when_nothing_runs(client, olivia, received):
@@ -631,7 +679,8 @@ SHELL = 8
 PAGE_QUERIES = {
     "home-intake": 1,  # one keyset page (runs with their requester and manifest)
     "manifests": 1,  # one keyset page with issue counts
-    "manifest": 9,  # manifest, severity counts, issues, files, directory, datasets, cards, dataflows, beast modes
+    # manifest, severity counts, issues, files, directory, datasets, cards, dataflows, beast modes
+    "manifest": 9,
     "issues": 1,
     "intake": 1,
     "running": 1,
@@ -690,9 +739,16 @@ DIRECTORY = pdp.Directory(users={101: "Ann Analyst"}, groups={7: "ACME viewers"}
 
 
 def test_a_group_policy_reads_as_a_sentence():
-    policy = {"type": "user", "group_ids": [7], "user_ids": [],
-              "filters": [{"column": "Client Account", "operator": "EQUALS", "values": ["ACME Manufacturing"]}]}
-    assert pdp.describe_policy(policy, DIRECTORY) == "Group ACME viewers sees rows where Client Account equals ACME Manufacturing"
+    policy = {
+        "type": "user",
+        "group_ids": [7],
+        "user_ids": [],
+        "filters": [{"column": "Client Account", "operator": "EQUALS", "values": ["ACME Manufacturing"]}],
+    }
+    assert (
+        pdp.describe_policy(policy, DIRECTORY)
+        == "Group ACME viewers sees rows where Client Account equals ACME Manufacturing"
+    )
 
 
 def test_unknown_ids_are_named_as_unknown_not_guessed():
@@ -736,10 +792,15 @@ def test_every_operator_reads_plainly(flt, words):
 
 
 def test_filters_of_one_policy_are_joined_with_and():
-    policy = {"type": "user", "user_ids": [101], "group_ids": [], "filters": [
-        {"column": "Client", "operator": "EQUALS", "values": ["ACME"]},
-        {"column": "Region", "operator": "EQUALS", "values": ["West"], "negated": True},
-    ]}
+    policy = {
+        "type": "user",
+        "user_ids": [101],
+        "group_ids": [],
+        "filters": [
+            {"column": "Client", "operator": "EQUALS", "values": ["ACME"]},
+            {"column": "Region", "operator": "EQUALS", "values": ["West"], "negated": True},
+        ],
+    }
     assert pdp.describe_policy(policy, DIRECTORY) == (
         "User Ann Analyst sees rows where Client equals ACME and Region does not equal West"
     )
@@ -763,11 +824,24 @@ def test_the_admin_shows_evidence_but_nobody_adds_changes_or_deletes_it(client, 
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert client.post(change_url, {"load_id": "LIQ-20990101-0001"}).status_code == 403
     assert client.get("/admin/evidence/sourcemanifest/add/").status_code == 403
-    assert client.post(f"/admin/evidence/sourcemanifest/{received.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        client.post(f"/admin/evidence/sourcemanifest/{received.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     received.refresh_from_db()
     assert received.load_id == "LIQ-20261120-0001"
-    for model in ["intakerun", "manifestissue", "manifestfile", "domodataset", "domocard", "beastmode",
-                  "domodataflow", "dataflowstep", "pdppolicy", "directoryentry"]:
+    for model in [
+        "intakerun",
+        "manifestissue",
+        "manifestfile",
+        "domodataset",
+        "domocard",
+        "beastmode",
+        "domodataflow",
+        "dataflowstep",
+        "pdppolicy",
+        "directoryentry",
+    ]:
         assert client.get(f"/admin/evidence/{model}/").status_code == 200, model
         assert client.get(f"/admin/evidence/{model}/add/").status_code == 403, model
 
