@@ -13,5 +13,5 @@ class ConsoleConfig(AppConfig):
 
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # kombu's filesystem transport needs its folders before anyone publishes or consumes.
-            for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+            for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
                 Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)

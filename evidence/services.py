@@ -96,9 +96,13 @@ def stage_upload(chunks: Iterator[bytes], *, name: str) -> Path:
     """Copy an upload to the staging area, chunk by chunk (never the whole body in memory)."""
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=staging_root()))
     target = folder / (Path(name).name or "export.zip")
-    with target.open("wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
+    try:
+        with target.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return target
 
 
@@ -136,6 +140,7 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
                         after={"status": IntakeStatus.FAILED, "error": run.error},
                     )
             raise
+    _discard_staged(run)
     return outcome
 
 
@@ -187,6 +192,14 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
         return IntakeOutcome(manifest=manifest, duplicate=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _discard_staged(run: IntakeRun) -> None:
+    """Bronze holds every received byte now: the staged copy under var/intake can go."""
+    staged = Path(run.staged_path)
+    folder = staged.parent
+    if folder.parent == staging_root() and folder.name.startswith(("upload-", "command-")):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def archive_limits() -> validation.ArchiveLimits:

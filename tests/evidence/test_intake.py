@@ -187,3 +187,10 @@ def test_sweeper_fails_only_runs_whose_heartbeat_stopped(db, complete_export):
     assert abandoned.status == IntakeStatus.FAILED and "no heartbeat" in abandoned.error
     assert alive.status == IntakeStatus.RUNNING
     assert AuditEvent.objects.filter(action="intake.failed", object_id=str(runs[0].pk)).exists()
+
+
+def test_the_staged_copy_is_discarded_once_bronze_holds_it(db, complete_export, settings):
+    staging = Path(settings.VAR_DIR) / "intake"
+    before = set(staging.iterdir()) if staging.exists() else set()
+    ingest(complete_export.path)
+    assert set(staging.iterdir()) == before
