@@ -204,20 +204,7 @@ def fill_trail(target: int, users: list) -> None:
         (None, "system:task:x"),
     ]
     rng = random.Random(7)
-    columns = (
-        "seq",
-        "occurred_at",
-        "actor_id",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "before",
-        "after",
-        "correlation_id",
-        "prev_hash",
-        "hash",
-    )
+    columns = (*chain.HASHED_FIELDS, "prev_hash", "hash")
     started = time.perf_counter()
     with connection.cursor() as cursor:
         with (
