@@ -1,0 +1,194 @@
+"""Domo Beast Mode formula engine: parse a formula, find its columns, level and flaws.
+
+Plain Python on sqlglot (no Django): `analyze(formula, schema=..., used_as=...)` returns an
+`Analysis` with the parse tree (dialect "beastmode", see dialect.py), its normalized text, the
+aggregation level, the columns it reads, the FIXED clauses it holds and its flaws (flaws.py; the
+codes and their severities are in FLAW_CODES).
+
+Column names are matched case-insensitively, resolved to the schema's spelling. Domo documents
+case-insensitive names for Magic ETL formulas and Beast Mode examples mix the case of function
+names freely; for Beast Mode column names Domo says nothing (domo-formula-semantics.md,
+"Strings and identifiers"), so a name that differs from the schema only in case is accepted
+rather than reported as unknown: the engine keeps false alarms rare.
+
+ENGINE_VERSION changes whenever the same formula could get a different result; the console
+re-analyzes stored formulas when it does.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError, TokenError
+
+from evidence.formulas import catalogue
+from evidence.formulas.dialect import DIALECT, BeastMode, Fixed
+from evidence.formulas.flaws import RULES
+from evidence.formulas.model import FLAW_CODES, LEVELS, USES, Analysis, FixedClause, Flaw, FlawCode
+from evidence.formulas.tree import Context, is_aggregate
+
+ENGINE_VERSION = "1"
+
+__all__ = [
+    "ENGINE_VERSION",
+    "FLAW_CODES",
+    "LEVELS",
+    "USES",
+    "Analysis",
+    "BeastMode",
+    "FixedClause",
+    "FormulaSyntaxError",
+    "Flaw",
+    "FlawCode",
+    "analyze",
+    "catalogue",
+    "parse",
+]
+
+_TYPOGRAPHIC_QUOTES = "\u2018\u2019\u201c\u201d"
+
+
+class FormulaSyntaxError(ValueError):
+    """A formula that is not one Beast Mode expression; `start` is a character offset."""
+
+    def __init__(self, message: str, start: int | None, end: int | None, formula: str):
+        self.start, self.end = start, end
+        self.line, self.column = _line_column(formula, start)
+        where = f" (line {self.line}, column {self.column})" if start is not None else ""
+        super().__init__(f"{message}{where}")
+        self.description = message
+
+
+def parse(formula: str) -> exp.Expr:
+    """The parse tree of one Beast Mode expression; FormulaSyntaxError otherwise."""
+    if not formula.strip():
+        raise FormulaSyntaxError("The formula is empty", 0, 0, formula)
+    parser = DIALECT.parser()
+    try:
+        tokens = DIALECT.tokenize(formula)
+        trees = parser.parse(tokens, formula)
+    except TokenError as error:
+        raise FormulaSyntaxError(_token_message(error, formula), error.start, error.end, formula) from error
+    except ParseError as error:
+        token = parser.error_tokens[0] if parser.error_tokens else None
+        description = (error.errors[0].get("description") if error.errors else None) or str(error)
+        start = token.start if token is not None else None
+        end = token.end + 1 if token is not None else None
+        raise FormulaSyntaxError(_with_quote_hint(description, formula), start, end, formula) from error
+    except SqlglotError as error:  # sqlglot's other refusals (e.g. too deeply nested)
+        raise FormulaSyntaxError(str(error), None, None, formula) from error
+    trees = [tree for tree in trees if tree is not None]
+    if len(trees) != 1:
+        semicolon = formula.find(";")
+        start, end = (semicolon, semicolon + 1) if semicolon >= 0 else (None, None)
+        raise FormulaSyntaxError("A formula is one expression, not several statements", start, end, formula)
+    tree = trees[0]
+    if isinstance(tree, exp.Alias):
+        alias = tree.args["alias"]
+        start = alias.meta.get("start") if alias._meta else None
+        end = alias.meta["end"] + 1 if start is not None else None
+        raise FormulaSyntaxError(f"Unexpected {alias.name!r} after the expression (a formula has no alias)",
+                                 start, end, formula)
+    if not isinstance(tree, exp.Condition) and not isinstance(tree, Fixed):
+        raise FormulaSyntaxError("A formula is a value expression, not a SQL statement or clause",
+                                 0, len(formula), formula)
+    return tree
+
+
+def analyze(formula: str, *, schema: Mapping[str, str] | None = None, used_as: str = "card_value") -> Analysis:
+    """Analyze one Beast Mode formula.
+
+    schema: the dataset's columns, name -> Domo type (STRING, LONG, DOUBLE, DECIMAL, DATE,
+    DATETIME); without it, no UNKNOWN_COLUMN and dates are recognized by column name only.
+    used_as: one of USES; a per-row ratio is only a flaw as a "card_value".
+    """
+    if used_as not in USES:
+        raise ValueError(f"used_as must be one of {', '.join(USES)}, not {used_as!r}")
+    try:
+        tree = parse(formula)
+    except FormulaSyntaxError as error:
+        flaw = Flaw(
+            code="UNPARSEABLE",
+            severity=FLAW_CODES["UNPARSEABLE"].severity,
+            snippet=formula[error.start:error.end] if error.start is not None and error.end else formula,
+            message=f"{error}.",
+            suggestion=None,
+            start=error.start,
+            end=error.end,
+        )
+        return Analysis(formula, None, formula, None, (), (flaw,), (), used_as)
+    ctx = Context(formula, tree, schema, used_as)
+    flaws: dict[tuple, Flaw] = {}
+    for rule in RULES:
+        for flaw in rule(ctx):
+            flaws.setdefault((flaw.code, flaw.start, flaw.end, flaw.snippet), flaw)
+    ordered = sorted(flaws.values(), key=lambda f: (f.start if f.start is not None else -1, f.code))
+    return Analysis(
+        formula=formula,
+        parsed=tree,
+        sql=ctx.sql(tree),
+        level=_level(ctx),
+        columns=_columns(ctx),
+        flaws=tuple(ordered),
+        fixed=tuple(_fixed_clause(ctx, node) for node in ctx.find(Fixed)),
+        used_as=used_as,
+    )
+
+
+def _level(ctx: Context) -> str:
+    if any(ctx.find(Fixed)):
+        return "fixed"
+    if any(ctx.find(exp.Window)):
+        return "window"
+    if any(is_aggregate(node) for node in ctx.nodes):
+        return "aggregate"
+    return "row"
+
+
+def _columns(ctx: Context) -> tuple[str, ...]:
+    names: dict[str, str] = {}
+    for column in sorted(ctx.find(exp.Column), key=lambda c: (ctx.span(c) or (0, 0))[0]):
+        name = ctx.resolve(column.name) or column.name
+        names.setdefault(name.casefold(), name)
+    return tuple(names.values())
+
+
+def _fixed_clause(ctx: Context, node: Fixed) -> FixedClause:
+    def names(key: str) -> tuple[str, ...]:
+        return tuple(
+            (ctx.resolve(item.name) or item.name) if isinstance(item, exp.Column) else ctx.text(item)
+            for item in node.args.get(key) or []
+        )
+
+    span = ctx.span(node)
+    kind = node.kind
+    return FixedClause(
+        snippet=ctx.text(node),
+        aggregate=ctx.text(node.this),
+        kind=kind,
+        columns=names(kind) if kind else (),
+        filter_mode=node.filter_mode,
+        filter_columns=names("filter_columns"),
+        start=span[0] if span else None,
+        end=span[1] if span else None,
+    )
+
+
+def _line_column(formula: str, offset: int | None) -> tuple[int | None, int | None]:
+    if offset is None:
+        return None, None
+    before = formula[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _token_message(error: TokenError, formula: str) -> str:
+    text = str(error)
+    if "Error tokenizing" in text or "Missing" in text:
+        text = "A quote or back-quote is not closed"
+    return _with_quote_hint(text, formula)
+
+
+def _with_quote_hint(message: str, formula: str) -> str:
+    if any(quote in formula for quote in _TYPOGRAPHIC_QUOTES):
+        return f"{message}; the formula contains typographic quotes (‘ ’ “ ”), which Beast Mode does not read as quotes"
+    return message
