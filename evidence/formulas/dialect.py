@@ -165,6 +165,7 @@ class BeastModeParser(MySQLParser):
         self._match_r_paren()
         return self.expression(Fixed(**args))
 
+    _parse_atom = _spanned(MySQLParser._parse_atom)  # sqlglot's fast path for simple arguments
     _parse_primary = _spanned(MySQLParser._parse_primary)
     _parse_column = _spanned(MySQLParser._parse_column)
     _parse_paren = _spanned(MySQLParser._parse_paren)

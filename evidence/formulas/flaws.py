@@ -17,6 +17,7 @@ ROUND places, SUBSTRING positions, WEEK modes, LAG offsets, NTILE buckets...); w
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator
 
 from sqlglot import exp
@@ -257,35 +258,57 @@ def non_deterministic(ctx: Context) -> Iterator[Flaw]:
 
 def hardcoded_assumption(ctx: Context) -> Iterator[Flaw]:
     for literal in ctx.find(exp.Literal):
+        if isinstance(literal.parent, exp.Interval):
+            continue  # below, with its unit
         if literal.is_string:
-            if isinstance(literal.parent, exp.Interval):
-                flagged = _interval_assumption(literal)
-                node = literal.parent
-            else:
-                flagged = bool(DATE_LITERAL.match(literal.this))
-                node = literal
-            if not flagged:
+            if not DATE_LITERAL.match(literal.this):
                 continue
-            kind = "date" if node is literal else "interval"
+            node, kind = literal, "date"
         else:
             node = literal.parent if isinstance(literal.parent, exp.Neg) else literal
             if not _number_is_assumption(ctx, node):
                 continue
             kind = "number"
-        yield _flaw(
-            ctx, "HARDCODED_ASSUMPTION", node,
-            f"The {kind} {ctx.text(node)} is written into the formula: a business assumption (a rate, "
-            "a threshold, a date) that no governed source backs.",
-            "Record it as a governed assumption (value, source, owner, effective dates) or read it "
-            "from a dataset column, e.g. the contract terms, instead of the formula.",
-        )
+        yield _assumption(ctx, node, f"The {kind} {ctx.text(node)}")
+    for interval in ctx.find(exp.Interval):
+        if _is_assumed_quantity(interval.this):
+            yield _assumption(ctx, interval, f"The interval {ctx.text(interval)}")
+    # DATE_ADD(d, INTERVAL 3 HOUR) parses into DateAdd(d, '3', HOUR): the INTERVAL node is gone.
+    for call in ctx.find(exp.DateAdd, exp.DateSub):
+        if not isinstance(call.expression, exp.Interval) and _is_assumed_quantity(call.expression):
+            text, span = ctx.text(call), ctx.span(call)
+            match = _INTERVAL.search(text)
+            if match is None or span is None:
+                yield _assumption(ctx, call, f"The interval in {text}")
+                continue
+            start = span[0] + match.start()
+            yield Flaw("HARDCODED_ASSUMPTION", FLAW_CODES["HARDCODED_ASSUMPTION"].severity, match.group(0),
+                       _assumption_message(f"The interval {match.group(0)}"), _ASSUMPTION_SUGGESTION,
+                       start, start + len(match.group(0)))
 
 
-def _interval_assumption(literal: exp.Literal) -> bool:
-    try:
-        return float(literal.this) not in (0.0, 1.0)
-    except ValueError:
-        return True
+_INTERVAL = re.compile(r"INTERVAL\s+[^,)]+?(?=\s*[,)])", re.IGNORECASE)
+_ASSUMPTION_SUGGESTION = ("Record it as a governed assumption (value, source, owner, effective dates) or read "
+                          "it from a dataset column, e.g. the contract terms, instead of the formula.")
+
+
+def _assumption_message(what: str) -> str:
+    return (f"{what} is written into the formula: a business assumption (a rate, a threshold, a date, a "
+            "time-zone offset) that no governed source backs.")
+
+
+def _assumption(ctx: Context, node: exp.Expr, what: str) -> Flaw:
+    return _flaw(ctx, "HARDCODED_ASSUMPTION", node, _assumption_message(what), _ASSUMPTION_SUGGESTION)
+
+
+def _is_assumed_quantity(node: exp.Expr | None) -> bool:
+    """An INTERVAL quantity other than 0 or 1 (numbers arrive as strings: INTERVAL '3' DAY)."""
+    if isinstance(node, exp.Literal):
+        try:
+            return abs(float(node.this)) not in (0.0, 1.0)
+        except ValueError:
+            return False
+    return False
 
 
 def _number_is_assumption(ctx: Context, node: exp.Expr) -> bool:

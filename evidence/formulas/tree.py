@@ -56,6 +56,18 @@ def number_value(node: exp.Expr) -> float | None:
     return None
 
 
+def _own_span(node: exp.Expr) -> tuple[int, int] | None:
+    """The span the parser recorded; for leaves, the token positions sqlglot keeps itself."""
+    meta = node._meta
+    if not meta:
+        return None
+    if SPAN in meta:
+        return meta[SPAN]
+    if isinstance(node, (exp.Literal, exp.Identifier, exp.Var)) and "start" in meta:
+        return meta["start"], meta["end"] + 1
+    return None
+
+
 class Context:
     """One formula under analysis: its text, tree, schema and use."""
 
@@ -70,7 +82,7 @@ class Context:
         self.nodes: list[exp.Expr] = list(tree.walk())
         self.spans: dict[int, tuple[int, int]] = {}
         for node in reversed(self.nodes):  # pre-order reversed: children before their parents
-            own = node.meta.get(SPAN) if node._meta else None
+            own = _own_span(node)
             starts, ends = ([own[0]], [own[1]]) if own else ([], [])
             for child in node.iter_expressions():
                 child_span = self.spans.get(id(child))
