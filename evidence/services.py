@@ -252,7 +252,7 @@ def _finish_duplicate(run: IntakeRun, existing: SourceManifest) -> IntakeOutcome
 
 def bronze_prefix(report: validation.ValidationReport, archive: Path | None, root: Path | None) -> str:
     if report.load_id and report.manifest_sha256 and validation.load_id_problem(report.load_id) is None:
-        return f"{BRONZE_ROOT}/{report.load_id}/{report.manifest_sha256}"
+        return bronze_prefix_of(report)
     # No usable identity: file it under the hash of what arrived.
     fingerprint = _sha_file(archive) if archive else _sha_tree(root) if root else "empty"
     return f"{BRONZE_ROOT}/{UNIDENTIFIED}/{fingerprint}"
@@ -330,6 +330,11 @@ def _canonical(data) -> bytes:
 # --- silver ------------------------------------------------------------------------------------
 
 
+def bronze_prefix_of(report: validation.ValidationReport) -> str:
+    """The bronze prefix of an export with a usable identity (every export that reaches silver has one)."""
+    return f"{BRONZE_ROOT}/{report.load_id}/{report.manifest_sha256}"
+
+
 def silver_prefix(report: validation.ValidationReport) -> str:
     return f"{SILVER_ROOT}/{report.load_id}/{report.manifest_sha256}"
 
@@ -364,6 +369,20 @@ def _write_silver(lake: Lake, run: IntakeRun, report, root: Path, work: Path) ->
         with staged.open("rb") as handle:
             lake.put(target, handle)
         staged.unlink()
+        lake.put(f"{silver_prefix(report)}/datasets/{entry.id}/metadata.json", _canonical({
+            "dataset_id": entry.id,
+            "name": metadata.name,
+            "description": metadata.description,
+            "api_shape": metadata.api,
+            "declared_rows": metadata.row_count,
+            "rows": result.rows,
+            "schema": [{"name": c.name, "type": c.type} for c in metadata.columns],
+            "arrow_schema": result.arrow_schema,
+            "parquet_sha256": result.sha256,
+            "source": {"file": entry.data, "bronze": f"{bronze_prefix_of(report)}/files/{entry.data}"},
+            "load_id": report.load_id,
+            "manifest_sha256": report.manifest_sha256,
+        }))
         outputs[entry.id] = silver.SilverResult(
             path=Path(target), rows=result.rows, sha256=result.sha256, bytes=result.bytes,
             arrow_schema=result.arrow_schema,

@@ -63,6 +63,17 @@ def test_silver_is_typed_parquet_with_every_row(db, complete_export):
             assert arrow == pa.date32(), name
 
 
+def test_silver_keeps_each_datasets_metadata_beside_its_parquet(db, complete_export):
+    result = ingest(complete_export.path)
+    claims = DomoDataset.objects.get(domo_id=complete_export.datasets["claims"])
+    metadata = json.loads(get_lake().read(claims.silver_path.replace("data.parquet", "metadata.json")))
+    assert metadata["schema"] == claims.schema
+    assert metadata["rows"] == claims.silver_rows
+    assert metadata["parquet_sha256"] == claims.silver_sha256
+    assert get_lake().exists(metadata["source"]["bronze"])
+    assert metadata["source"]["bronze"].startswith(result["bronze"])
+
+
 def test_bronze_keeps_every_file_byte_for_byte_with_a_receipt(db, complete_export):
     result = ingest(complete_export.path)
     lake = get_lake()
