@@ -14,6 +14,7 @@ rather than reported as unknown: the engine keeps false alarms rare.
 ENGINE_VERSION changes whenever the same formula could get a different result; the console
 re-analyzes stored formulas when it does.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -37,9 +38,9 @@ __all__ = [
     "Analysis",
     "BeastMode",
     "FixedClause",
-    "FormulaSyntaxError",
     "Flaw",
     "FlawCode",
+    "FormulaSyntaxError",
     "analyze",
     "catalogue",
     "parse",
@@ -87,15 +88,19 @@ def parse(formula: str) -> exp.Expr:
         alias = tree.args["alias"]
         start = alias.meta.get("start") if alias._meta else None
         end = alias.meta["end"] + 1 if start is not None else None
-        raise FormulaSyntaxError(f"Unexpected {alias.name!r} after the expression (a formula has no alias)",
-                                 start, end, formula)
+        raise FormulaSyntaxError(
+            f"Unexpected {alias.name!r} after the expression (a formula has no alias)", start, end, formula
+        )
     if not isinstance(tree, exp.Condition) and not isinstance(tree, Fixed):
-        raise FormulaSyntaxError("A formula is a value expression, not a SQL statement or clause",
-                                 0, len(formula), formula)
+        raise FormulaSyntaxError(
+            "A formula is a value expression, not a SQL statement or clause", 0, len(formula), formula
+        )
     return tree
 
 
-def analyze(formula: str, *, schema: Mapping[str, str] | None = None, used_as: str = "card_value") -> Analysis:
+def analyze(
+    formula: str, *, schema: Mapping[str, str] | None = None, used_as: str = "card_value"
+) -> Analysis:
     """Analyze one Beast Mode formula.
 
     schema: the dataset's columns, name -> Domo type (STRING, LONG, DOUBLE, DECIMAL, DATE,
@@ -110,7 +115,7 @@ def analyze(formula: str, *, schema: Mapping[str, str] | None = None, used_as: s
         flaw = Flaw(
             code="UNPARSEABLE",
             severity=FLAW_CODES["UNPARSEABLE"].severity,
-            snippet=formula[error.start:error.end] if error.start is not None and error.end else formula,
+            snippet=formula[error.start : error.end] if error.start is not None and error.end else formula,
             message=f"{error}.",
             suggestion=None,
             start=error.start,

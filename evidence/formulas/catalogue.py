@@ -16,6 +16,7 @@ Choices where the sources disagree:
 * IF(), CAST(), ROW_NUMBER(), DENSE_RANK(), CEIL, SUBSTR, LOCATE are in none of the sources, so they
   are reported; extend this table when Domo documents them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ def _entries(kind: str, source: str, names: str, support: str = "yes") -> dict[s
 CATALOGUE: dict[str, FunctionInfo] = {
     **_entries("aggregate", "REF", "APPROXIMATE_COUNT_DISTINCT AVG COUNT MAX MIN STDDEV_POP SUM VAR_POP"),
     **_entries(
-        "aggregate", "ADR",
+        "aggregate",
+        "ADR",
         "MEDIAN APPROXIMATE_MEDIAN PERCENTILE PERCENTILE_CONT PERCENTILE25 PERCENTILE75 PERCENTILE99 "
         "STDDEV CORR LISTAGG",
     ),
@@ -49,7 +51,8 @@ CATALOGUE: dict[str, FunctionInfo] = {
     **_entries("string", "REF", "CONCAT INSTR LEFT LENGTH LOWER REPLACE RIGHT SUBSTRING TRIM UPPER"),
     **_entries("string", "ADR", "INITCAP LPAD RPAD OCTET_LENGTH TO_CHAR TO_NUMBER STRPOS"),
     **_entries(
-        "date", "REF",
+        "date",
+        "REF",
         "ADDDATE ADDTIME CURDATE CURTIME CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP DATE DATEDIFF "
         "DATE_ADD DATE_FORMAT DATE_SUB DAY DAYNAME DAYOFMONTH DAYOFWEEK DAYOFYEAR FROM_DAYS "
         "FROM_UNIXTIME HOUR LAST_DAY MINUTE MONTH MONTHNAME NOW PERIOD_ADD PERIOD_DIFF QUARTER SECOND "
@@ -69,15 +72,76 @@ CATALOGUE: dict[str, FunctionInfo] = {
 
 # Functions whose result depends on when (or how often) the formula runs.
 NON_DETERMINISTIC = frozenset(
-    "CURDATE CURTIME CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP NOW SYSDATE RAND RANDOM UUID "
-    "UNIX_TIMESTAMP LOCALTIME LOCALTIMESTAMP UTC_DATE UTC_TIMESTAMP".split()
+    {
+        "CURDATE",
+        "CURTIME",
+        "CURRENT_DATE",
+        "CURRENT_TIME",
+        "CURRENT_TIMESTAMP",
+        "NOW",
+        "SYSDATE",
+        "RAND",
+        "RANDOM",
+        "UUID",
+        "UNIX_TIMESTAMP",
+        "LOCALTIME",
+        "LOCALTIMESTAMP",
+        "UTC_DATE",
+        "UTC_TIMESTAMP",
+    }
 )
 
 # Functions returning a DATE or DATETIME (for date-arithmetic checks).
 DATE_VALUED = frozenset(
-    "ADDDATE CURDATE CURRENT_DATE CURRENT_TIMESTAMP DATE DATE_ADD DATE_SUB DATE_TRUNC FROM_DAYS "
-    "FROM_UNIXTIME LAST_DAY NOW STR_TO_DATE SUBDATE SYSDATE TIMESTAMP TO_DATE LOCALTIMESTAMP".split()
+    {
+        "ADDDATE",
+        "CURDATE",
+        "CURRENT_DATE",
+        "CURRENT_TIMESTAMP",
+        "DATE",
+        "DATE_ADD",
+        "DATE_SUB",
+        "DATE_TRUNC",
+        "FROM_DAYS",
+        "FROM_UNIXTIME",
+        "LAST_DAY",
+        "NOW",
+        "STR_TO_DATE",
+        "SUBDATE",
+        "SYSDATE",
+        "TIMESTAMP",
+        "TO_DATE",
+        "LOCALTIMESTAMP",
+    }
 )
+
+# Functions whose string arguments are text to parse or format, not column names.
+TEXT_ARGUMENT_FUNCTIONS = frozenset(
+    {
+        "STR_TO_DATE",
+        "TO_DATE",
+        "TO_NUMBER",
+        "TO_CHAR",
+        "DATE_FORMAT",
+        "TIME_FORMAT",
+        "CONCAT",
+        "REPLACE",
+        "INSTR",
+        "STRPOS",
+        "LPAD",
+        "RPAD",
+        "LISTAGG",
+    }
+)
+
+# Replacements suggested for unsupported functions ({0}, {1}... are the arguments as written).
+REPLACEMENTS = {
+    "SQRT": "POWER({0}, 0.5)",
+    "WEEKDAY": "MOD(DAYOFWEEK({0}) + 5, 7)  -- MySQL's WEEKDAY numbering (0 = Monday) in Domo",
+    "IF": "CASE WHEN {0} THEN {1} ELSE {2} END",
+    "CEIL": "CEILING({0})",
+    "SUBSTR": "SUBSTRING({0}, {1}, {2})",
+}
 
 # Arguments at these positions (0-based) are structural numbers, not business constants: decimal
 # places, string positions and lengths, window offsets, week modes, exponents, bucket counts.

@@ -16,6 +16,7 @@ CEILING stays CEILING), so `.sql(dialect="beastmode")` gives Domo text that pars
 tree. Every node built from a function call, a primary, a CASE, a parenthesis or a unary minus
 carries `meta["span"] = (start, end)`: character offsets of its source text (end exclusive).
 """
+
 from __future__ import annotations
 
 import typing as t
@@ -41,7 +42,7 @@ class Fixed(exp.Expression):
     default applies every card filter); `filter_columns` lists the ALLOW/DENY columns.
     """
 
-    arg_types = {
+    arg_types: t.ClassVar[dict[str, bool]] = {
         "this": True,
         "by": False,
         "add": False,
@@ -52,7 +53,7 @@ class Fixed(exp.Expression):
 
     @property
     def kind(self) -> str | None:
-        """"by", "add", "remove", or None for `FIXED ()` (the whole filtered dataset)."""
+        """ "by", "add", "remove", or None for `FIXED ()` (the whole filtered dataset)."""
         return next((k for k in LOD_KINDS if self.args.get(k)), None)
 
     @property
@@ -91,7 +92,7 @@ class BeastModeParser(MySQLParser):
 
     # Calls MySQL's parser rewrites into other functions (MONTHNAME into DATE_FORMAT, TO_CHAR into
     # CAST...): kept as written, so the text round-trips and the rules see Domo's function.
-    FUNCTIONS = {
+    FUNCTIONS: t.ClassVar[dict[str, t.Callable]] = {
         name: builder
         for name, builder in MySQLParser.FUNCTIONS.items()
         if name not in {"TO_CHAR", "TO_NUMBER", "MONTHNAME", "DAYNAME", "TO_DAYS", "DATE_TRUNC", "TO_DATE"}
@@ -228,7 +229,7 @@ def _is_number(text: str) -> bool:
 
 
 class BeastModeGenerator(MySQLGenerator):
-    TRANSFORMS = {
+    TRANSFORMS: t.ClassVar[dict[type[exp.Expr], t.Callable[..., str]]] = {
         **MySQLGenerator.TRANSFORMS,
         Fixed: _fixed_sql,
         exp.Coalesce: _named("COALESCE"),
@@ -248,7 +249,7 @@ class BeastModeGenerator(MySQLGenerator):
 
 class BeastModeTokenizer(MySQL.Tokenizer):
     # A formula is one expression: REPLACE(...) is the string function, never MySQL's statement.
-    COMMANDS = set()
+    COMMANDS: t.ClassVar[set[TokenType]] = set()
 
 
 class BeastMode(MySQL):

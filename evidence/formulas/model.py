@@ -1,4 +1,5 @@
 """Result types of the formula engine and the table of flaw codes the console shows."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,38 +28,97 @@ def _codes(*rows: tuple[str, str, str, str]) -> dict[str, FlawCode]:
 
 
 FLAW_CODES: dict[str, FlawCode] = _codes(
-    ("AGGREGATE_IN_CASE_CONDITION", "warning", "CASE on an aggregate",
-     "A CASE branches on an aggregate: every total and subtotal is classified on its own sum, "
-     "so it disagrees with the rows it adds up."),
-    ("AGGREGATE_OF_ROW_RATIO", "warning", "Aggregate of a row-level ratio",
-     "SUM or AVG of a per-row ratio (or a bare per-row ratio that the card sums by default) "
-     "instead of the ratio of the sums."),
-    ("UNGUARDED_DIVISION", "warning", "Unguarded division",
-     "A denominator that can be zero or empty has no NULLIF or CASE guard: Domo reports an error "
-     "where MySQL returns NULL."),
-    ("NON_DETERMINISTIC", "warning", "Depends on when it runs",
-     "Uses the current date or time or a random value, so the result changes with the moment the "
-     "card renders and cannot be reproduced."),
-    ("HARDCODED_ASSUMPTION", "warning", "Hard-coded assumption",
-     "A business constant (a rate, a threshold, a date) is written into the formula instead of "
-     "coming from governed evidence."),
-    ("COUNT_NOT_DISTINCT_ON_ID", "warning", "COUNT of an id without DISTINCT",
-     "Counts rows, so an id repeated by reversals, rebills or duplicates is counted more than once."),
-    ("STRING_LITERAL_AS_COLUMN", "error", "Quoted name used as a column",
-     "A single-quoted name is a string, not a column: the calculation works on the text itself."),
-    ("NESTED_AGGREGATE", "error", "Nested aggregate",
-     "An aggregate inside an aggregate without OVER (...) or FIXED (...), which Beast Mode rejects."),
-    ("DATE_ARITHMETIC", "error", "Arithmetic on dates",
-     "Dates subtracted or shifted with - or +: MySQL semantics compute on YYYYMMDD numbers; use "
-     "DATEDIFF or DATE_ADD."),
-    ("WEEK_MODE", "warning", "Week numbering differs",
-     "WEEK, YEARWEEK, DAYOFWEEK or %w used where Domo's numbering differs from MySQL's."),
-    ("UNKNOWN_COLUMN", "error", "Unknown column",
-     "The formula names a column that the dataset does not have."),
-    ("UNSUPPORTED_FUNCTION", "error", "Unsupported function",
-     "A function Beast Mode does not have, or silently replaces with another one."),
-    ("UNPARSEABLE", "error", "Not parseable",
-     "The formula is not valid Beast Mode syntax."),
+    (
+        "AGGREGATE_IN_CASE_CONDITION",
+        "warning",
+        "CASE on an aggregate",
+        (
+            "A CASE branches on an aggregate: every total and subtotal is classified on its own sum, "
+            "so it disagrees with the rows it adds up."
+        ),
+    ),
+    (
+        "AGGREGATE_OF_ROW_RATIO",
+        "warning",
+        "Aggregate of a row-level ratio",
+        (
+            "SUM or AVG of a per-row ratio (or a bare per-row ratio that the card sums by default) "
+            "instead of the ratio of the sums."
+        ),
+    ),
+    (
+        "UNGUARDED_DIVISION",
+        "warning",
+        "Unguarded division",
+        (
+            "A denominator that can be zero or empty has no NULLIF or CASE guard: Domo reports an error "
+            "where MySQL returns NULL."
+        ),
+    ),
+    (
+        "NON_DETERMINISTIC",
+        "warning",
+        "Depends on when it runs",
+        (
+            "Uses the current date or time or a random value, so the result changes with the moment the "
+            "card renders and cannot be reproduced."
+        ),
+    ),
+    (
+        "HARDCODED_ASSUMPTION",
+        "warning",
+        "Hard-coded assumption",
+        (
+            "A business constant (a rate, a threshold, a date) is written into the formula instead of "
+            "coming from governed evidence."
+        ),
+    ),
+    (
+        "COUNT_NOT_DISTINCT_ON_ID",
+        "warning",
+        "COUNT of an id without DISTINCT",
+        "Counts rows, so an id repeated by reversals, rebills or duplicates is counted more than once.",
+    ),
+    (
+        "STRING_LITERAL_AS_COLUMN",
+        "error",
+        "Quoted name used as a column",
+        "A single-quoted name is a string, not a column: the calculation works on the text itself.",
+    ),
+    (
+        "NESTED_AGGREGATE",
+        "error",
+        "Nested aggregate",
+        "An aggregate inside an aggregate without OVER (...) or FIXED (...), which Beast Mode rejects.",
+    ),
+    (
+        "DATE_ARITHMETIC",
+        "error",
+        "Arithmetic on dates",
+        (
+            "Dates subtracted or shifted with - or +: MySQL semantics compute on YYYYMMDD numbers; use "
+            "DATEDIFF or DATE_ADD."
+        ),
+    ),
+    (
+        "WEEK_MODE",
+        "warning",
+        "Week numbering differs",
+        "WEEK, YEARWEEK, DAYOFWEEK or %w used where Domo's numbering differs from MySQL's.",
+    ),
+    (
+        "UNKNOWN_COLUMN",
+        "error",
+        "Unknown column",
+        "The formula names a column that the dataset does not have.",
+    ),
+    (
+        "UNSUPPORTED_FUNCTION",
+        "error",
+        "Unsupported function",
+        "A function Beast Mode does not have, or silently replaces with another one.",
+    ),
+    ("UNPARSEABLE", "error", "Not parseable", "The formula is not valid Beast Mode syntax."),
 )
 
 

@@ -1,4 +1,5 @@
 """Walking a parsed formula: source spans, call names, column resolution and simple typing."""
+
 from __future__ import annotations
 
 import re
@@ -8,6 +9,7 @@ from sqlglot import exp
 
 from evidence.formulas import catalogue
 from evidence.formulas.dialect import DIALECT, NAME, SPAN, Fixed
+from evidence.formulas.model import FLAW_CODES, Flaw
 
 DATE_TYPES = frozenset({"DATE", "DATETIME", "TIMESTAMP"})
 # Id-like column names. `id$` alone would also match "Plan Paid", so a trailing "id" counts only
@@ -16,7 +18,9 @@ _ID_WORDS = re.compile(r"\bid\b|_id$|number$|#|\bno\.?$", re.IGNORECASE)
 _ID_CAMEL = re.compile(r"[a-z](?:Id|ID)$")
 # Without a schema, a column is taken for a date by its name only.
 _DATE_NAME = re.compile(r"\b(date|datetime|timestamp)\b|_(date|at|on)$", re.IGNORECASE)
-DATE_LITERAL = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4})([ T]\d{1,2}:\d{2}(:\d{2})?)?\s*$")
+DATE_LITERAL = re.compile(
+    r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4})([ T]\d{1,2}:\d{2}(:\d{2})?)?\s*$"
+)
 COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv)
 _TRANSPARENT = (exp.Distinct, exp.Paren)
@@ -41,6 +45,10 @@ def call_name(node: exp.Expr | None) -> str | None:
 
 def is_aggregate(node: exp.Expr) -> bool:
     return catalogue.is_aggregate(call_name(node))
+
+
+def is_zero(node: exp.Expr | None) -> bool:
+    return node is not None and number_value(node) == 0
 
 
 def number_value(node: exp.Expr) -> float | None:
@@ -75,7 +83,9 @@ class Context:
         self.formula = formula
         self.tree = tree
         self.used_as = used_as
-        self.schema = None if schema is None else {name: (kind or "").upper() for name, kind in schema.items()}
+        self.schema = (
+            None if schema is None else {name: (kind or "").upper() for name, kind in schema.items()}
+        )
         self._folded: dict[str, str] = {}
         for name in self.schema or ():
             self._folded.setdefault(name.casefold(), name)
@@ -92,13 +102,33 @@ class Context:
             if starts:
                 self.spans[id(node)] = (min(starts), max(ends))
 
+    def flaw(
+        self,
+        code: str,
+        node: exp.Expr | None,
+        message: str,
+        suggestion: str | None = None,
+        severity: str | None = None,
+    ) -> Flaw:
+        """A Flaw about `node` (the whole formula when None), with its source text and offsets."""
+        span = self.span(node) if node is not None else None
+        return Flaw(
+            code=code,
+            severity=severity or FLAW_CODES[code].severity,
+            snippet=self.text(node) if node is not None else self.formula,
+            message=message,
+            suggestion=suggestion,
+            start=span[0] if span else None,
+            end=span[1] if span else None,
+        )
+
     # --- text ---------------------------------------------------------------------------------
     def span(self, node: exp.Expr) -> tuple[int, int] | None:
         return self.spans.get(id(node))
 
     def text(self, node: exp.Expr) -> str:
         span = self.span(node)
-        return self.formula[span[0]:span[1]] if span else self.sql(node)
+        return self.formula[span[0] : span[1]] if span else self.sql(node)
 
     @staticmethod
     def sql(node: exp.Expr) -> str:
@@ -200,13 +230,25 @@ class Context:
         if isinstance(node, (exp.Window, Fixed)):
             return self.is_date(node.this)
         if isinstance(node, exp.Case):
-            results = [if_.args.get("true") for if_ in node.args.get("ifs") or []] + [node.args.get("default")]
+            results = [if_.args.get("true") for if_ in node.args.get("ifs") or []] + [
+                node.args.get("default")
+            ]
             return any(r is not None and self.is_date(r) for r in results)
         name = call_name(node)
         if name in catalogue.DATE_VALUED:
             return True
-        if name in ("MIN", "MAX", "FIRST_VALUE", "LAST_VALUE", "LAG", "LEAD", "IFNULL", "NVL", "COALESCE",
-                    "NULLIF"):
+        if name in (
+            "MIN",
+            "MAX",
+            "FIRST_VALUE",
+            "LAST_VALUE",
+            "LAG",
+            "LEAD",
+            "IFNULL",
+            "NVL",
+            "COALESCE",
+            "NULLIF",
+        ):
             args = self.arguments(node)
             return bool(args) and self.is_date(args[0])
         return False

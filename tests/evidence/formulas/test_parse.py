@@ -2,6 +2,7 @@
 
 No database: the engine is a plain module.
 """
+
 from __future__ import annotations
 
 import time
@@ -12,7 +13,7 @@ from sqlglot import exp
 
 from evidence import sample_export as se
 from evidence.formulas import ENGINE_VERSION, FLAW_CODES, FormulaSyntaxError, analyze, catalogue, parse
-from evidence.formulas.dialect import DIALECT, Fixed
+from evidence.formulas.dialect import Fixed
 
 FIXED_FORMS = [
     # (formula, kind, columns, filter mode, filter columns)
@@ -22,10 +23,20 @@ FIXED_FORMS = [
     ("SUM(`Total Sales`) FIXED (ADD `City`)", "add", ("City",), "all", ()),
     ("AVG(`Unit Price`) FIXED (REMOVE `Product Category`)", "remove", ("Product Category",), "all", ()),
     ("SUM(`Total Sales`) FIXED (BY `Region` FILTER NONE)", "by", ("Region",), "none", ()),
-    ("SUM(`Total Sales`) FIXED (BY `Region` FILTER ALLOW `Product Category`)", "by", ("Region",), "allow",
-     ("Product Category",)),
-    ("SUM(`Total Sales`) FIXED (BY `Region` FILTER DENY `State`, `City`)", "by", ("Region",), "deny",
-     ("State", "City")),
+    (
+        "SUM(`Total Sales`) FIXED (BY `Region` FILTER ALLOW `Product Category`)",
+        "by",
+        ("Region",),
+        "allow",
+        ("Product Category",),
+    ),
+    (
+        "SUM(`Total Sales`) FIXED (BY `Region` FILTER DENY `State`, `City`)",
+        "by",
+        ("Region",),
+        "deny",
+        ("State", "City"),
+    ),
     ("SUM(`Total Sales`) FIXED (FILTER NONE)", None, (), "none", ()),
     ("SUM(`Total Sales`) FIXED (FILTER ALLOW `Region`)", None, (), "allow", ("Region",)),
 ]
@@ -45,19 +56,62 @@ WINDOW_FORMS = [
 # One call per catalogue function (arguments where one `x` will not do), to prove that each
 # parses and comes back under its Domo name.
 CALL_ARGUMENTS = {
-    "DATEDIFF": "`a`, `b`", "DATE_ADD": "`d`, INTERVAL 3 DAY", "DATE_SUB": "`d`, INTERVAL 3 DAY",
-    "ADDDATE": "`d`, 3", "SUBDATE": "`d`, 3", "ADDTIME": "`d`, '01:00:00'", "SUBTIME": "`d`, '01:00:00'",
-    "MOD": "`a`, 3", "POWER": "`a`, 2", "POW": "`a`, 2", "ROUND": "`a`, 2", "NULLIF": "`a`, 0",
-    "IFNULL": "`a`, 0", "NVL": "`a`, 0", "COALESCE": "`a`, `b`, 0", "INSTR": "`s`, 'x'", "LEFT": "`s`, 2",
-    "RIGHT": "`s`, 2", "REPLACE": "`s`, 'a', 'b'", "SUBSTRING": "`s`, 1, 3", "CONCAT": "`s`, '-', `t`",
-    "DATE_FORMAT": "`d`, '%Y-%m'", "TIME_FORMAT": "`d`, '%H'", "STR_TO_DATE": "`s`, '%Y-%m-%d'",
-    "PERIOD_ADD": "`p`, 2", "PERIOD_DIFF": "`p`, `q`", "TIMEDIFF": "`a`, `b`", "WEEK": "`d`, 11",
-    "YEARWEEK": "`d`, 22", "LPAD": "`s`, 5, '0'", "RPAD": "`s`, 5, '0'", "LAG": "`x`, 1", "LEAD": "`x`, 1",
-    "NTILE": "4", "RANK": "", "PERCENTILE_RANK": "", "CURDATE": "", "CURTIME": "", "NOW": "",
-    "CURRENT_DATE": "", "CURRENT_TIME": "", "CURRENT_TIMESTAMP": "", "SYSDATE": "", "RAND": "", "RANDOM": "",
-    "UNIX_TIMESTAMP": "", "PERCENTILE": "`x`, 0.5", "PERCENTILE_CONT": "0.5", "CORR": "`x`, `y`",
-    "WIDTH_BUCKET": "`x`, 0, 10, 5", "LOG": "10, `x`", "TRUNC": "`x`, 2", "TO_CHAR": "`d`, 'YYYY'",
-    "TO_DATE": "`s`, 'YYYY-MM-DD'", "DATE_TRUNC": "'month', `d`", "STRPOS": "`s`, 'x'",
+    "DATEDIFF": "`a`, `b`",
+    "DATE_ADD": "`d`, INTERVAL 3 DAY",
+    "DATE_SUB": "`d`, INTERVAL 3 DAY",
+    "ADDDATE": "`d`, 3",
+    "SUBDATE": "`d`, 3",
+    "ADDTIME": "`d`, '01:00:00'",
+    "SUBTIME": "`d`, '01:00:00'",
+    "MOD": "`a`, 3",
+    "POWER": "`a`, 2",
+    "POW": "`a`, 2",
+    "ROUND": "`a`, 2",
+    "NULLIF": "`a`, 0",
+    "IFNULL": "`a`, 0",
+    "NVL": "`a`, 0",
+    "COALESCE": "`a`, `b`, 0",
+    "INSTR": "`s`, 'x'",
+    "LEFT": "`s`, 2",
+    "RIGHT": "`s`, 2",
+    "REPLACE": "`s`, 'a', 'b'",
+    "SUBSTRING": "`s`, 1, 3",
+    "CONCAT": "`s`, '-', `t`",
+    "DATE_FORMAT": "`d`, '%Y-%m'",
+    "TIME_FORMAT": "`d`, '%H'",
+    "STR_TO_DATE": "`s`, '%Y-%m-%d'",
+    "PERIOD_ADD": "`p`, 2",
+    "PERIOD_DIFF": "`p`, `q`",
+    "TIMEDIFF": "`a`, `b`",
+    "WEEK": "`d`, 11",
+    "YEARWEEK": "`d`, 22",
+    "LPAD": "`s`, 5, '0'",
+    "RPAD": "`s`, 5, '0'",
+    "LAG": "`x`, 1",
+    "LEAD": "`x`, 1",
+    "NTILE": "4",
+    "RANK": "",
+    "PERCENTILE_RANK": "",
+    "CURDATE": "",
+    "CURTIME": "",
+    "NOW": "",
+    "CURRENT_DATE": "",
+    "CURRENT_TIME": "",
+    "CURRENT_TIMESTAMP": "",
+    "SYSDATE": "",
+    "RAND": "",
+    "RANDOM": "",
+    "UNIX_TIMESTAMP": "",
+    "PERCENTILE": "`x`, 0.5",
+    "PERCENTILE_CONT": "0.5",
+    "CORR": "`x`, `y`",
+    "WIDTH_BUCKET": "`x`, 0, 10, 5",
+    "LOG": "10, `x`",
+    "TRUNC": "`x`, 2",
+    "TO_CHAR": "`d`, 'YYYY'",
+    "TO_DATE": "`s`, 'YYYY-MM-DD'",
+    "DATE_TRUNC": "'month', `d`",
+    "STRPOS": "`s`, 'x'",
     "CONVERT_TZ": "`d`, 'UTC', 'US/Central'",
 }
 
@@ -85,7 +139,11 @@ def test_fixed_forms_parse_into_a_fixed_node(formula, kind, columns, mode, filte
     analysis = analyze(formula)
     (clause,) = analysis.fixed
     assert (clause.kind, clause.columns, clause.filter_mode, clause.filter_columns) == (
-        kind, columns, mode, filter_columns)
+        kind,
+        columns,
+        mode,
+        filter_columns,
+    )
     assert clause.snippet == formula
     assert analysis.level == "fixed"
 
@@ -95,13 +153,16 @@ def test_fixed_forms_round_trip_verbatim(formula):
     assert _round_trips(formula) == formula
 
 
-@pytest.mark.parametrize("formula", [
-    "SUM(SUM(`Total Sales`) FIXED ())",
-    "MAX(SUM(`Total Sales`) FIXED (ADD `City`))",
-    "AVG(AVG(`Unit Price`) FIXED (REMOVE `Product Category`))",
-    "SUM(`Total Sales`) / NULLIF(SUM(SUM(`Total Sales`) FIXED (BY `Region`)), 0)",
-    "SUM(SUM(`Total Sales`) FIXED (BY `Region` FILTER DENY `State`))",
-])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "SUM(SUM(`Total Sales`) FIXED ())",
+        "MAX(SUM(`Total Sales`) FIXED (ADD `City`))",
+        "AVG(AVG(`Unit Price`) FIXED (REMOVE `Product Category`))",
+        "SUM(`Total Sales`) / NULLIF(SUM(SUM(`Total Sales`) FIXED (BY `Region`)), 0)",
+        "SUM(SUM(`Total Sales`) FIXED (BY `Region` FILTER DENY `State`))",
+    ],
+)
 def test_an_aggregate_wrapped_around_fixed_is_a_fixed_level_formula_without_flaws(formula):
     analysis = analyze(formula)
     assert analysis.level == "fixed"
@@ -111,8 +172,10 @@ def test_an_aggregate_wrapped_around_fixed_is_a_fixed_level_formula_without_flaw
 
 
 def test_fixed_clause_reports_the_schema_spelling_of_its_columns():
-    analysis = analyze("MAX(SUM(`sales`) FIXED (BY `region` FILTER ALLOW `STATE`))",
-                       schema={"Sales": "DECIMAL", "Region": "STRING", "State": "STRING"})
+    analysis = analyze(
+        "MAX(SUM(`sales`) FIXED (BY `region` FILTER ALLOW `STATE`))",
+        schema={"Sales": "DECIMAL", "Region": "STRING", "State": "STRING"},
+    )
     (clause,) = analysis.fixed
     assert clause.columns == ("Region",)
     assert clause.filter_columns == ("State",)
@@ -120,12 +183,15 @@ def test_fixed_clause_reports_the_schema_spelling_of_its_columns():
     assert analysis.columns == ("Sales", "Region", "State")
 
 
-@pytest.mark.parametrize("formula", [
-    "SUM(x) FIXED (BY)",
-    "SUM(x) FIXED (FILTER MAYBE)",
-    "SUM(x) FIXED (FILTER ALLOW)",
-    "SUM(x) FIXED (BY a",
-])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "SUM(x) FIXED (BY)",
+        "SUM(x) FIXED (FILTER MAYBE)",
+        "SUM(x) FIXED (FILTER ALLOW)",
+        "SUM(x) FIXED (BY a",
+    ],
+)
 def test_malformed_fixed_is_unparseable_with_a_position(formula):
     (flaw,) = analyze(formula).flaws
     assert flaw.code == "UNPARSEABLE"
@@ -164,17 +230,20 @@ def test_every_catalogue_function_parses_and_keeps_its_domo_name(name):
     assert _round_trips(formula) == formula
 
 
-@pytest.mark.parametrize("formula", [
-    "CASE WHEN `a` > 1 THEN 'x' WHEN `a` < 0 THEN 'y' ELSE 'z' END",
-    "CASE `Channel` WHEN 'mail' THEN 1 ELSE 0 END",
-    "IFNULL(`a`, 0) + NVL(`b`, 0) + COALESCE(`c`, `d`, 0)",
-    "CURDATE() + CURRENT_DATE + CURRENT_DATE() + NOW()",
-    "`Channel` IN ('mail', 'retail') AND `Drug Name` LIKE 'Ins%'",
-    "DATE_SUB(`d`, INTERVAL 3 HOUR)",
-    "year(`d`) + Month(`d`)",
-    "`a` - -1",
-    "`Brand/Generic` = 'Brand'",
-])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "CASE WHEN `a` > 1 THEN 'x' WHEN `a` < 0 THEN 'y' ELSE 'z' END",
+        "CASE `Channel` WHEN 'mail' THEN 1 ELSE 0 END",
+        "IFNULL(`a`, 0) + NVL(`b`, 0) + COALESCE(`c`, `d`, 0)",
+        "CURDATE() + CURRENT_DATE + CURRENT_DATE() + NOW()",
+        "`Channel` IN ('mail', 'retail') AND `Drug Name` LIKE 'Ins%'",
+        "DATE_SUB(`d`, INTERVAL 3 HOUR)",
+        "year(`d`) + Month(`d`)",
+        "`a` - -1",
+        "`Brand/Generic` = 'Brand'",
+    ],
+)
 def test_domo_text_round_trips_to_the_same_tree(formula):
     _round_trips(formula)
 
@@ -194,14 +263,17 @@ def test_columns_are_matched_case_insensitively_to_the_schema_spelling():
     assert analysis.flaws == ()
 
 
-@pytest.mark.parametrize(("formula", "level"), [
-    ("`a` / NULLIF(`b`, 0)", "row"),
-    ("CASE WHEN `a` > 0 THEN 'x' ELSE 'y' END", "row"),
-    ("SUM(`a`)", "aggregate"),
-    ("COUNT(DISTINCT `Claim ID`)", "aggregate"),
-    ("SUM(SUM(`a`)) OVER ()", "window"),
-    ("MAX(SUM(`a`) FIXED (BY `b`))", "fixed"),
-])
+@pytest.mark.parametrize(
+    ("formula", "level"),
+    [
+        ("`a` / NULLIF(`b`, 0)", "row"),
+        ("CASE WHEN `a` > 0 THEN 'x' ELSE 'y' END", "row"),
+        ("SUM(`a`)", "aggregate"),
+        ("COUNT(DISTINCT `Claim ID`)", "aggregate"),
+        ("SUM(SUM(`a`)) OVER ()", "window"),
+        ("MAX(SUM(`a`) FIXED (BY `b`))", "fixed"),
+    ],
+)
 def test_aggregation_level(formula, level):
     assert analyze(formula).level == level
 
@@ -210,24 +282,27 @@ def test_snippets_carry_offsets_into_the_formula():
     formula = "1 + DATEDIFF(CURDATE(), MAX(`Fill Date`))"
     (flaw,) = analyze(formula).flaws
     assert flaw.code == "NON_DETERMINISTIC"
-    assert formula[flaw.start:flaw.end] == flaw.snippet == "CURDATE()"
+    assert formula[flaw.start : flaw.end] == flaw.snippet == "CURDATE()"
 
 
 # --- unparseable -------------------------------------------------------------------------------
-@pytest.mark.parametrize(("formula", "line", "column", "text"), [
-    ("SUM(`x`", 1, 5, "`x`"),
-    ("SUM(`a`)\n  + (`b`", 2, 6, "`b`"),
-    ("CASE WHEN `a` > 1 THEN 2", 1, 24, "2"),
-    ("YEAR(‘Fill Date’)", 1, 12, "Date’"),
-    ("`a` `b`", 1, 5, "`b`"),
-    ("`a`; `b`", 1, 4, ";"),
-])
+@pytest.mark.parametrize(
+    ("formula", "line", "column", "text"),
+    [
+        ("SUM(`x`", 1, 5, "`x`"),
+        ("SUM(`a`)\n  + (`b`", 2, 6, "`b`"),
+        ("CASE WHEN `a` > 1 THEN 2", 1, 24, "2"),
+        ("YEAR(‘Fill Date’)", 1, 12, "Date’"),
+        ("`a` `b`", 1, 5, "`b`"),
+        ("`a`; `b`", 1, 4, ";"),
+    ],
+)
 def test_unparseable_reports_line_column_and_offset(formula, line, column, text):
     analysis = analyze(formula)
     (flaw,) = analysis.flaws
     assert flaw.code == "UNPARSEABLE" and flaw.severity == "error"
     assert analysis.parsed is None and analysis.level is None
-    assert formula[flaw.start:flaw.end] == flaw.snippet
+    assert formula[flaw.start : flaw.end] == flaw.snippet
     assert text in flaw.snippet or flaw.snippet in text
     assert f"line {line}, column {column}" in flaw.message
 

@@ -5,6 +5,7 @@ definitions), as the console will read them; PLANTED_FLAWS and CLEAN_FORMULAS sa
 A beast mode's use comes from the cards: a VALUE column is a "card_value", an ITEM or SERIES
 column a "card_dimension", a dataset beast mode on no card is "dataset".
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,7 +69,9 @@ def test_planted_flaws_hold_in_every_context_unless_they_need_the_card(export, p
             assert planted.code in codes, used_as
 
 
-@pytest.mark.parametrize(("bm_id", "name", "formula"), se.CLEAN_FORMULAS, ids=[c[1] for c in se.CLEAN_FORMULAS])
+@pytest.mark.parametrize(
+    ("bm_id", "name", "formula"), se.CLEAN_FORMULAS, ids=[c[1] for c in se.CLEAN_FORMULAS]
+)
 def test_no_clean_formula_is_flagged_where_it_is_used(export, bm_id, name, formula):
     entry = export[bm_id]
     for used_as in entry["uses"]:
@@ -77,7 +80,9 @@ def test_no_clean_formula_is_flagged_where_it_is_used(export, bm_id, name, formu
         assert analysis.parsed is not None
 
 
-@pytest.mark.parametrize(("bm_id", "name", "formula"), se.CLEAN_FORMULAS, ids=[c[1] for c in se.CLEAN_FORMULAS])
+@pytest.mark.parametrize(
+    ("bm_id", "name", "formula"), se.CLEAN_FORMULAS, ids=[c[1] for c in se.CLEAN_FORMULAS]
+)
 def test_clean_formulas_stay_clean_in_other_contexts(export, bm_id, name, formula):
     """Only a row-level ratio depends on its use: on a card value Domo would SUM it."""
     entry = export[bm_id]
