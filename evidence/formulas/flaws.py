@@ -66,15 +66,13 @@ def aggregate_in_case_condition(ctx: Context) -> Iterator[Flaw]:
     for case in ctx.find(exp.Case):
         ifs = case.args.get("ifs") or []
         conditions = [c for c in [case.this, *(if_.this for if_ in ifs)] if c is not None]
-        denominators = {
-            ctx.key(_without_guard(div.expression))
-            for branch in [*(if_.args.get("true") for if_ in ifs), case.args.get("default")]
-            if branch is not None
-            for div in branch.find_all(exp.Div)
-        }
+        branches = [b for b in [*(if_.args.get("true") for if_ in ifs), case.args.get("default")] if b]
+        guarded: set[str] | None = None
         for condition in conditions:
             aggregates = ctx.aggregates_in(condition, through_fixed=False)
-            if aggregates and not _is_zero_guard(ctx, condition, denominators):
+            if aggregates and guarded is None:
+                guarded = _guardable(ctx, branches)
+            if aggregates and not _is_zero_guard(ctx, condition, guarded):
                 shown = ctx.text(aggregates[0])
                 yield ctx.flaw(
                     "AGGREGATE_IN_CASE_CONDITION",
@@ -87,9 +85,18 @@ def aggregate_in_case_condition(ctx: Context) -> Iterator[Flaw]:
                 break
 
 
+def _guardable(ctx: Context, branches: list[exp.Expr]) -> set[str]:
+    """Keys of what a CASE's branches compute, denominators without their NULLIF/IFNULL."""
+    keys = {ctx.key(node) for branch in branches for node in branch.walk()}
+    keys |= {
+        ctx.key(_without_guard(div.expression)) for branch in branches for div in branch.find_all(exp.Div)
+    }
+    return keys
+
+
 def _is_zero_guard(ctx: Context, condition: exp.Expr, denominators: set[str]) -> bool:
-    """`d = 0`, `d IS NULL`, `IFNULL(d, 0) = 0` (or several, joined by OR/AND) where d is a
-    denominator divided by inside the same CASE: the KB's own division guard."""
+    """`d = 0`, `d IS NULL`, `IFNULL(d, 0) = 0` (or several, joined by OR/AND) where d is
+    divided by, or returned, in the same CASE: the KB's own division guard, not a tier."""
     condition = strip_parens(condition)
     if isinstance(condition, (exp.Or, exp.And)):
         return _is_zero_guard(ctx, condition.this, denominators) and _is_zero_guard(
@@ -181,6 +188,12 @@ def _division_is_safe(ctx: Context, div: exp.Div, denominator: exp.Expr) -> bool
         return True
     if call_name(denominator) == "COUNT" and isinstance(denominator.this, exp.Star):
         return True  # a group that exists has at least one row
+    if isinstance(denominator, exp.Case):  # CASE WHEN d = 0 THEN NULL ELSE d END: NULLIF spelt out
+        ifs = denominator.args.get("ifs") or []
+        branches = [b for b in [*(i.args.get("true") for i in ifs), denominator.args.get("default")] if b]
+        guarded = _guardable(ctx, branches)
+        if any(_is_zero_guard(ctx, i.this, guarded) for i in ifs):
+            return True
     wanted = ctx.key(_without_guard(denominator))
     wanted_columns = {c.name.casefold() for c in ctx.columns_in(denominator)}
     child: exp.Expr = div
@@ -289,6 +302,47 @@ def unsupported_function(ctx: Context) -> Iterator[Flaw]:
         yield ctx.flaw("UNSUPPORTED_FUNCTION", node, message, suggestion, severity)
 
 
+def fixed_or_window_restriction(ctx: Context) -> Iterator[Flaw]:
+    fixed, windows = list(ctx.find(Fixed)), list(ctx.find(exp.Window))
+    if fixed and windows:
+        yield ctx.flaw(
+            "FIXED_OR_WINDOW_RESTRICTION",
+            windows[0],
+            "This calculation combines FIXED (...) with OVER (...): Domo does not accept FIXED and window "
+            "functions in the same calculation.",
+            "Split it into two beast modes, one with the FIXED function and one with the window.",
+        )
+    if ctx.used_as == "filter" and fixed:
+        yield ctx.flaw(
+            "FIXED_OR_WINDOW_RESTRICTION",
+            fixed[0],
+            "A calculation containing a FIXED function cannot be used as a card or dashboard filter.",
+        )
+    elif ctx.used_as == "filter" and windows:
+        yield ctx.flaw(
+            "FIXED_OR_WINDOW_RESTRICTION",
+            windows[0],
+            "A window function's result cannot be filtered: Domo applies filters before the window.",
+        )
+
+
+def distinct_count_recombined(ctx: Context) -> Iterator[Flaw]:
+    for window in ctx.find(exp.Window):
+        outer = window.this
+        inner = strip_parens(outer.this) if call_name(outer) == "SUM" and outer.this is not None else None
+        distinct = call_name(inner) == "APPROXIMATE_COUNT_DISTINCT" or (
+            call_name(inner) == "COUNT" and isinstance(inner.this, exp.Distinct)
+        )
+        if distinct:
+            yield ctx.flaw(
+                "DISTINCT_COUNT_RECOMBINED",
+                window,
+                f"{ctx.text(window)} adds up distinct counts of the card's groups: an id present in "
+                "several groups is counted once per group.",
+                f"{ctx.text(inner)} FIXED (BY `<partition column>`), wrapped in MAX, counts each id once.",
+            )
+
+
 RULES: tuple[Callable[[Context], Iterator[Flaw]], ...] = (
     aggregate_in_case_condition,
     aggregate_of_row_ratio,
@@ -302,4 +356,6 @@ RULES: tuple[Callable[[Context], Iterator[Flaw]], ...] = (
     values.week_mode,
     unknown_column,
     unsupported_function,
+    fixed_or_window_restriction,
+    distinct_count_recombined,
 )

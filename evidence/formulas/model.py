@@ -119,6 +119,21 @@ FLAW_CODES: dict[str, FlawCode] = _codes(
         "A function Beast Mode does not have, or silently replaces with another one.",
     ),
     ("UNPARSEABLE", "error", "Not parseable", "The formula is not valid Beast Mode syntax."),
+    (
+        "FIXED_OR_WINDOW_RESTRICTION",
+        "error",
+        "FIXED or window where Domo refuses it",
+        (
+            "FIXED and window functions cannot be combined in one calculation, and neither a FIXED nor "
+            "a window calculation can serve as a card or dashboard filter."
+        ),
+    ),
+    (
+        "DISTINCT_COUNT_RECOMBINED",
+        "warning",
+        "Distinct counts added up",
+        "SUM(COUNT(DISTINCT ...)) OVER (...) counts an id once per group it appears in, not once.",
+    ),
 )
 
 

@@ -187,6 +187,21 @@ POSITIVE = [
     ("UNSUPPORTED_FUNCTION", "GREATEST(`Plan Paid`, `Member Paid`)", "dataflow", None),
     ("UNSUPPORTED_FUNCTION", "ROW_NUMBER() OVER (ORDER BY SUM(`Plan Paid`))", "card_value", None),
     ("UNPARSEABLE", "SUM(`Plan Paid`", "card_value", "`Plan Paid`"),
+    (
+        "FIXED_OR_WINDOW_RESTRICTION",
+        "SUM(SUM(`Plan Paid`)) OVER () / NULLIF(MAX(SUM(`Plan Paid`) FIXED ()), 0)",
+        "card_value",
+        "SUM(SUM(`Plan Paid`)) OVER ()",
+    ),
+    ("FIXED_OR_WINDOW_RESTRICTION", "MAX(SUM(`Plan Paid`) FIXED (BY `Client Account`)) > 0", "filter", None),
+    ("FIXED_OR_WINDOW_RESTRICTION", "RANK() OVER (ORDER BY SUM(`Plan Paid`)) <= 10", "filter", None),
+    (
+        "DISTINCT_COUNT_RECOMBINED",
+        "SUM(COUNT(DISTINCT `Member ID`)) OVER (PARTITION BY `Client Account`)",
+        "card_value",
+        "SUM(COUNT(DISTINCT `Member ID`)) OVER (PARTITION BY `Client Account`)",
+    ),
+    ("DISTINCT_COUNT_RECOMBINED", "SUM(APPROXIMATE_COUNT_DISTINCT(`Member ID`)) OVER ()", "card_value", None),
 ]
 
 NEGATIVE = [
@@ -241,6 +256,16 @@ NEGATIVE = [
         "card_value",
     ),
     ("UNGUARDED_DIVISION", "SUM(`Plan Paid`) / 100", "card_value"),
+    (
+        "UNGUARDED_DIVISION",
+        "SUM(`Plan Paid`) / CASE WHEN SUM(`Quantity`) = 0 THEN NULL ELSE SUM(`Quantity`) END",
+        "card_value",
+    ),
+    (
+        "AGGREGATE_IN_CASE_CONDITION",
+        "SUM(`Plan Paid`) / CASE WHEN SUM(`Quantity`) = 0 THEN NULL ELSE SUM(`Quantity`) END",
+        "card_value",
+    ),
     ("UNGUARDED_DIVISION", "SUM(`Plan Paid`) / (100 * 12)", "card_value"),
     ("UNGUARDED_DIVISION", "SUM(`Plan Paid`) / COUNT(*)", "card_value"),
     ("NON_DETERMINISTIC", "DATEDIFF(MAX(`Period End`), MIN(`Period Start`))", "card_value"),
@@ -307,6 +332,12 @@ NEGATIVE = [
     ("UNSUPPORTED_FUNCTION", "CASE WHEN `Plan Paid` > 0 THEN 'Paid' ELSE 'Unpaid' END", "card_dimension"),
     ("UNSUPPORTED_FUNCTION", "year(`Fill Date`) + Month(`Fill Date`)", "card_dimension"),
     ("UNPARSEABLE", "SUM(`Plan Paid`) -- comment", "card_value"),
+    ("FIXED_OR_WINDOW_RESTRICTION", "MAX(SUM(`Plan Paid`) FIXED (BY `Client Account`))", "card_value"),
+    ("FIXED_OR_WINDOW_RESTRICTION", "SUM(SUM(`Plan Paid`)) OVER ()", "card_value"),
+    ("FIXED_OR_WINDOW_RESTRICTION", "SUM(`Plan Paid`) > 0", "filter"),
+    ("DISTINCT_COUNT_RECOMBINED", "SUM(COUNT(`Member ID`)) OVER ()", "card_value"),
+    ("DISTINCT_COUNT_RECOMBINED", "MAX(COUNT(DISTINCT `Member ID`)) OVER ()", "card_value"),
+    ("DISTINCT_COUNT_RECOMBINED", "COUNT(DISTINCT `Member ID`)", "card_value"),
 ]
 
 

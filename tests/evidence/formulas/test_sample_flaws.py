@@ -84,13 +84,18 @@ def test_no_clean_formula_is_flagged_where_it_is_used(export, bm_id, name, formu
     ("bm_id", "name", "formula"), se.CLEAN_FORMULAS, ids=[c[1] for c in se.CLEAN_FORMULAS]
 )
 def test_clean_formulas_stay_clean_in_other_contexts(export, bm_id, name, formula):
-    """Only a row-level ratio depends on its use: on a card value Domo would SUM it."""
+    """Only two uses change the verdict: a row-level ratio as a card value (Domo would SUM it) and
+    a window or FIXED calculation as a filter (Domo refuses both)."""
     entry = export[bm_id]
+    level = analyze(formula).level
     for used_as in USES:
         codes = analyze(formula, schema=entry["schema"], used_as=used_as).codes
         if used_as == "card_value" and name == "Unit Cost Paid":
             assert codes == {"AGGREGATE_OF_ROW_RATIO"}
             assert "card_value" not in entry["uses"]
+        elif used_as == "filter" and level in ("window", "fixed"):
+            assert codes == {"FIXED_OR_WINDOW_RESTRICTION"}
+            assert "filter" not in entry["uses"]
         else:
             assert codes == set(), used_as
 
