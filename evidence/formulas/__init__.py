@@ -17,6 +17,7 @@ re-analyzes stored formulas when it does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from sqlglot import exp
@@ -25,7 +26,16 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from evidence.formulas import catalogue
 from evidence.formulas.dialect import DIALECT, BeastMode, Fixed
 from evidence.formulas.flaws import RULES
-from evidence.formulas.model import FLAW_CODES, LEVELS, USES, Analysis, FixedClause, Flaw, FlawCode
+from evidence.formulas.model import (
+    FLAW_CODES,
+    LEVELS,
+    STEP_FLAW_CODES,
+    USES,
+    Analysis,
+    FixedClause,
+    Flaw,
+    FlawCode,
+)
 from evidence.formulas.tree import Context, is_aggregate
 
 ENGINE_VERSION = "1"
@@ -34,6 +44,7 @@ __all__ = [
     "ENGINE_VERSION",
     "FLAW_CODES",
     "LEVELS",
+    "STEP_FLAW_CODES",
     "USES",
     "Analysis",
     "BeastMode",
@@ -42,6 +53,7 @@ __all__ = [
     "FlawCode",
     "FormulaSyntaxError",
     "analyze",
+    "analyze_node",
     "catalogue",
     "parse",
 ]
@@ -122,7 +134,41 @@ def analyze(
             end=error.end,
         )
         return Analysis(formula, None, formula, None, (), (flaw,), (), used_as)
-    ctx = Context(formula, tree, schema, used_as)
+    return _analysis(Context(formula, tree, schema, used_as), formula)
+
+
+def analyze_node(
+    node: exp.Expr, text: str, *, schema: Mapping[str, str] | None = None, used_as: str = "dataflow"
+) -> Analysis:
+    """Analyze one expression parsed elsewhere, as `analyze` does a formula: a select expression or
+    condition of a DataFlow SQL statement, parsed with a parser that records written function
+    names and source spans as this engine's does (DIALECT.parser()).
+
+    `text` is the source the node's spans refer to (the whole statement). Analysis.formula is the
+    node's own text, text[start:end] with (start, end) = Context(text, node, ...).span(node), and
+    flaw and FIXED offsets are relative to it, as in `analyze`.
+    """
+    if used_as not in USES:
+        raise ValueError(f"used_as must be one of {', '.join(USES)}, not {used_as!r}")
+    ctx = Context(text, node, schema, used_as)
+    analysis = _analysis(ctx, ctx.text(node))
+    base = (ctx.span(node) or (0, 0))[0]
+    if not base:
+        return analysis
+
+    def shifted(item):
+        if item.start is None:
+            return item
+        return dataclasses.replace(item, start=item.start - base, end=item.end - base)
+
+    return dataclasses.replace(
+        analysis,
+        flaws=tuple(shifted(flaw) for flaw in analysis.flaws),
+        fixed=tuple(shifted(clause) for clause in analysis.fixed),
+    )
+
+
+def _analysis(ctx: Context, formula: str) -> Analysis:
     flaws: dict[tuple, Flaw] = {}
     for rule in RULES:
         for flaw in rule(ctx):
@@ -130,13 +176,13 @@ def analyze(
     ordered = sorted(flaws.values(), key=lambda f: (f.start if f.start is not None else -1, f.code))
     return Analysis(
         formula=formula,
-        parsed=tree,
-        sql=ctx.sql(tree),
+        parsed=ctx.tree,
+        sql=ctx.sql(ctx.tree),
         level=_level(ctx),
         columns=_columns(ctx),
         flaws=tuple(ordered),
         fixed=tuple(_fixed_clause(ctx, node) for node in ctx.find(Fixed)),
-        used_as=used_as,
+        used_as=ctx.used_as,
     )
 
 

@@ -137,6 +137,23 @@ FLAW_CODES: dict[str, FlawCode] = _codes(
 )
 
 
+# Codes reported about a DataFlow step as a whole rather than by `analyze` on one formula
+# (evidence/formulas/dataflows.py). Kept apart from FLAW_CODES, whose every code the engine's own
+# rules emit (tests/evidence/formulas/test_flaws.py holds a positive and a negative case for each).
+STEP_FLAW_CODES: dict[str, FlawCode] = _codes(
+    (
+        "MAGIC_NULL_COMPARISON_DROPS_ROWS",
+        "warning",
+        "Filter drops NULL rows",
+        (
+            "A Magic ETL Filter keeps a row only when its condition is true: a comparison with a NULL "
+            "value is NULL, so `col <> 'x'` (or NOT IN, NOT LIKE) drops the rows where col is empty "
+            "as well as the rows equal to 'x'."
+        ),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Flaw:
     """One finding: `snippet` is the formula text it concerns, at [start, end) when known."""
@@ -151,7 +168,7 @@ class Flaw:
 
     @property
     def title(self) -> str:
-        return FLAW_CODES[self.code].title
+        return (FLAW_CODES.get(self.code) or STEP_FLAW_CODES[self.code]).title
 
 
 @dataclass(frozen=True)
