@@ -35,3 +35,30 @@ class Severity(models.TextChoices):
 class BeastModeScope(models.TextChoices):
     CARD = "card", "Saved on the card"
     DATASET = "dataset", "Saved on the dataset"
+
+
+class CalculationKind(models.TextChoices):
+    """What a calculation analysis is of."""
+
+    BEAST_MODE = "beast_mode", "Beast mode"
+    SQL = "sql", "DataFlow SQL statement"
+    EXPRESSION = "expression", "Magic ETL expression"
+
+
+class CalculationUse(models.TextChoices):
+    """How a calculation is used, which decides some flaws (the engine's USES, in its order)."""
+
+    CARD_VALUE = "card_value", "Card value"
+    CARD_DIMENSION = "card_dimension", "Card axis or series"
+    FILTER = "filter", "Filter"
+    DATAFLOW = "dataflow", "DataFlow"
+    DATASET = "dataset", "Saved on the dataset, on no card"
+
+
+class CalculationLevel(models.TextChoices):
+    """The aggregation level the engine found; blank when the text does not parse."""
+
+    ROW = "row", "Row"
+    AGGREGATE = "aggregate", "Aggregate"
+    WINDOW = "window", "Window"
+    FIXED = "fixed", "FIXED"

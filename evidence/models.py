@@ -10,6 +10,9 @@ from console import clock
 from evidence.choices import (
     INTAKE_TERMINAL,
     BeastModeScope,
+    CalculationKind,
+    CalculationLevel,
+    CalculationUse,
     IntakeSource,
     IntakeStatus,
     ManifestStatus,
@@ -286,3 +289,112 @@ class DirectoryEntry(models.Model):
     class Meta:
         ordering = ["manifest", "kind", "name"]
         constraints = [models.UniqueConstraint(fields=["manifest", "kind", "domo_id"], name="directory_unique")]
+
+
+class CalculationAnalysis(models.Model):
+    """What the formula engine found in one beast mode, or one statement or expression of a DataFlow step.
+
+    One current row per (object, part): re-analysis at a new engine version replaces the object's
+    rows in one transaction (evidence.calculations).
+    """
+
+    manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="calculation_analyses")
+    beast_mode = models.ForeignKey(
+        BeastMode, null=True, blank=True, on_delete=models.CASCADE, related_name="analyses"
+    )
+    dataflow_step = models.ForeignKey(
+        DataflowStep, null=True, blank=True, on_delete=models.CASCADE, related_name="analyses"
+    )
+    kind = models.CharField(max_length=16, choices=CalculationKind.choices)
+    part = models.PositiveIntegerField(
+        default=0, help_text="which statement or expression of the step (0 for a beast mode)"
+    )
+    used_as = models.CharField(max_length=16, choices=CalculationUse.choices)
+    formula = models.TextField(help_text="the text analyzed, as exported (it may hold HTML: always escape it)")
+    engine_version = models.CharField(max_length=16)
+    level = models.CharField(max_length=16, choices=CalculationLevel.choices, blank=True)
+    columns = models.JSONField(default=list, help_text="the columns it reads, as the schema spells them")
+    sql = models.TextField(blank=True, help_text="the normalized text; the text as given when it does not parse")
+    translations = models.JSONField(default=dict, help_text="{target: {sql, faithful, problems}}")
+    analyzed_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["manifest", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        kind=CalculationKind.BEAST_MODE,
+                        beast_mode__isnull=False,
+                        dataflow_step__isnull=True,
+                        part=0,
+                    )
+                    | models.Q(
+                        kind__in=[CalculationKind.SQL, CalculationKind.EXPRESSION],
+                        beast_mode__isnull=True,
+                        dataflow_step__isnull=False,
+                    )
+                ),
+                name="calc_analysis_of_one_object",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(used_as__in=CalculationUse.values), name="calc_analysis_used_as_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(level__in=[*CalculationLevel.values, ""]), name="calc_analysis_level_known"
+            ),
+            models.CheckConstraint(condition=~models.Q(engine_version=""), name="calc_analysis_engine_version"),
+            # Conditional, so that the NULLs of the other object never collide (SQL Server counts
+            # NULLs as equal in a plain unique constraint).
+            models.UniqueConstraint(
+                fields=["beast_mode"],
+                condition=models.Q(beast_mode__isnull=False),
+                name="calc_analysis_one_per_beast_mode",
+            ),
+            models.UniqueConstraint(
+                fields=["dataflow_step", "part"],
+                condition=models.Q(dataflow_step__isnull=False),
+                name="calc_analysis_one_per_step_part",
+            ),
+        ]
+        indexes = [models.Index(fields=["manifest", "engine_version"])]
+
+    def __str__(self) -> str:
+        return f"analysis #{self.pk} ({self.kind}, engine {self.engine_version})"
+
+
+class CalculationFlaw(models.Model):
+    """One flaw the engine found in an analyzed calculation, at [start, end) of its text when known."""
+
+    analysis = models.ForeignKey(CalculationAnalysis, on_delete=models.CASCADE, related_name="flaws")
+    manifest = models.ForeignKey(
+        SourceManifest, on_delete=models.CASCADE, related_name="calculation_flaws",
+        help_text="the analysis's manifest, kept here for the flaws page's filters",
+    )
+    position = models.PositiveIntegerField(help_text="its place among the analysis's flaws, as the engine ordered them")
+    # No choices: the engine owns the codes (evidence.formulas.FLAW_CODES and STEP_FLAW_CODES).
+    code = models.CharField(max_length=48)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    snippet = models.TextField(blank=True)
+    message = models.TextField()
+    suggestion = models.TextField(blank=True)
+    start = models.PositiveIntegerField(null=True, blank=True)
+    end = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["analysis", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["analysis", "position"], name="calc_flaw_position_unique"),
+            models.CheckConstraint(condition=models.Q(severity__in=Severity.values), name="calc_flaw_severity_known"),
+            models.CheckConstraint(
+                condition=models.Q(start__isnull=True) | models.Q(end__isnull=True) | models.Q(start__lte=models.F("end")),
+                name="calc_flaw_span_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["manifest", "code", "id"]),
+            models.Index(fields=["manifest", "severity", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} in analysis #{self.analysis_id}"
