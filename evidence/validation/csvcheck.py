@@ -1,0 +1,291 @@
+"""CSV checks (check_csv): encoding, header, ragged rows, values against their column types and the
+row count, streamed with Arrow and, where Arrow cannot say where a problem is, record by record."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from evidence import leafiq
+from evidence.validation.archive import MIB
+from evidence.validation.issues import (
+    CSV_BAD_VALUE,
+    CSV_BOM,
+    CSV_ENCODING,
+    CSV_HEADER_MISMATCH,
+    CSV_RAGGED_ROW,
+    CSV_ROW_COUNT_MISMATCH,
+    Issue,
+    issue,
+)
+
+# Bytes of CSV per Arrow record batch: at 1 MiB the streaming reader's memory stays flat (see silver).
+BLOCK_SIZE = MIB
+# Records per type-checked batch when a file is read record by record.
+SLOW_BATCH_ROWS = 4096
+# The record-by-record reader's limit on one field: an unclosed quote otherwise reads the rest of
+# the file into a single field.
+MAX_FIELD_CHARS = 64 * MIB
+# Issues listed per file and kind (per column for values); the rest are counted in one more issue.
+MAX_LISTED = 20
+
+_VALUE_PATTERNS = {
+    "LONG": r"^-?[0-9]+$",
+    "DOUBLE": r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))$",
+    "DECIMAL": r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$",
+    "DATE": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "DATETIME": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$",
+}
+_TIME_FORMATS = {"DATE": "%Y-%m-%d", "DATETIME": "%Y-%m-%dT%H:%M:%S"}
+_TYPE_HINTS = {"LONG": "a 64-bit integer", "DOUBLE": "a number", "DECIMAL": "a decimal number",
+               "DATE": "a date YYYY-MM-DD", "DATETIME": "a date and time YYYY-MM-DDTHH:MM:SS"}
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def bad_values(values: pa.Array, column_type: str) -> pa.Array:
+    """True where a text value does not parse as column_type; empty is NULL, valid for every type."""
+    if column_type == "STRING":
+        return pa.repeat(pa.scalar(False), len(values))
+    ok = pc.match_substring_regex(values, _VALUE_PATTERNS[column_type])
+    if column_type in _TIME_FORMATS:
+        # strptime rolls 2026-02-30 over to March; a value is a real date only if it prints back as itself.
+        fmt = _TIME_FORMATS[column_type]
+        parsed = pc.strptime(pc.if_else(ok, values, pa.scalar(None, pa.string())), format=fmt, unit="s",
+                             error_is_null=True)
+        ok = pc.equal(pc.strftime(parsed, format=fmt), values)
+    elif column_type == "LONG":
+        digits = pc.replace_substring_regex(values, "^-", "")
+        limit = pc.if_else(pc.starts_with(values, "-"), pa.scalar("9223372036854775808"),
+                           pa.scalar("9223372036854775807"))
+        overflow = pc.and_(pc.greater_equal(pc.utf8_length(digits), 19),
+                           pc.or_(pc.greater(pc.utf8_length(digits), 19), pc.greater(digits, limit)))
+        ok = pc.and_(ok, pc.invert(overflow))
+    return pc.and_(pc.not_equal(values, ""), pc.invert(pc.fill_null(ok, False)))
+
+
+class _CsvIssues:
+    """A CSV's issues, the first MAX_LISTED of each kind listed and the rest counted."""
+
+    def __init__(self, file: str, object: str | None):
+        self.file, self.object = file, object
+        self.issues: list[Issue] = []
+        self.listed: dict[tuple, int] = {}
+        self.unlisted: dict[tuple, list] = {}  # kind -> [count, first row, column, noun]
+
+    def add(self, code: str, message: str, *, row: int | None = None, column: str | None = None,
+            field: str | None = None, noun: str = "") -> None:
+        kind = (code, column)
+        if self.listed.get(kind, 0) < MAX_LISTED:
+            self.listed[kind] = self.listed.get(kind, 0) + 1
+            self.issues.append(issue(code, message, file=self.file, object=self.object, field=field, row=row,
+                                     column=column))
+        else:
+            self.skip(code, 1, row, column, noun)
+
+    def skip(self, code: str, count: int, row: int | None, column: str | None, noun: str) -> None:
+        if count:
+            entry = self.unlisted.setdefault((code, column), [0, row, column, noun])
+            entry[0] += count
+
+    def copy(self) -> _CsvIssues:
+        twin = _CsvIssues(self.file, self.object)
+        twin.issues, twin.listed = list(self.issues), dict(self.listed)
+        twin.unlisted = {kind: list(entry) for kind, entry in self.unlisted.items()}
+        return twin
+
+    def room(self, code: str, column: str | None) -> int:
+        return MAX_LISTED - self.listed.get((code, column), 0)
+
+    def finish(self) -> list[Issue]:
+        for (code, _), (count, row, column, noun) in self.unlisted.items():
+            where = f" in column {column}" if column else ""
+            self.issues.append(issue(
+                code, f"{count} more {noun}{where}, the first at row {row}; only the first {MAX_LISTED} are listed",
+                file=self.file, object=self.object, row=row, column=column,
+            ))
+        return self.issues
+
+
+class _Fallback(Exception):
+    """The fast reader cannot say where the problem is; read the file record by record."""
+
+
+def check_csv(path: Path, *, file: str, object: str | None = None,
+              columns: Sequence[leafiq.Column] | None = None, header: Sequence[str] | None = None,
+              expected_rows: int | None = None) -> list[Issue]:
+    """A CSV's issues: encoding, header (the columns' names, or header), ragged rows, values, row count."""
+    sink = _CsvIssues(file, object)
+    expected_header = [c.name for c in columns] if columns is not None else (list(header) if header else None)
+    try:
+        with path.open("rb") as handle:
+            bom = handle.read(3) == b"\xef\xbb\xbf"
+        actual = _read_header(path)
+    except (OSError, csv.Error) as exc:
+        sink.add(CSV_HEADER_MISMATCH, f"the header row cannot be read: {exc}", field="header")
+        return sink.finish()
+    if bom:
+        sink.add(CSV_BOM, "starts with a UTF-8 byte order mark (allowed)")
+    if actual is None:
+        sink.add(CSV_HEADER_MISMATCH, "is empty: no header row", field="header")
+        return sink.finish()
+    utf8 = True
+    for index, name in enumerate(actual):
+        if match := _NOT_UTF8.search(name):
+            utf8 = False
+            sink.add(CSV_ENCODING, f"header field {index + 1} holds byte 0x{ord(match.group()) - 0xDC00:02X}, "
+                                   "which is not UTF-8", field="header")
+    names = [_NOT_UTF8.sub("\ufffd", name) for name in actual]  # printable in every message
+    header_ok = _check_header(sink, names, expected_header)
+    types = [c.type for c in columns] if columns is not None and header_ok else None
+    rows = None
+    if utf8:
+        fast = sink.copy()
+        try:
+            rows = _scan_fast(path, names, types, fast)
+            sink = fast
+        except (_Fallback, pa.ArrowInvalid):
+            rows = None
+    if rows is None:
+        rows = _scan_slow(path, len(names), names, types, sink)
+    if expected_rows is not None and rows is not None and rows != expected_rows:
+        sink.add(CSV_ROW_COUNT_MISMATCH, f"holds {rows} data rows, the metadata says {expected_rows}")
+    return sink.finish()
+
+
+def _text(handle) -> io.TextIOWrapper:
+    # Undecodable bytes become lone surrogates (U+DC80..U+DCFF), so a record can still be split and the
+    # bad field named; valid UTF-8 never decodes to one.
+    return io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _read_header(path: Path) -> list[str] | None:
+    with path.open("rb") as handle, _text(handle) as text:
+        previous = csv.field_size_limit(MAX_FIELD_CHARS)
+        try:
+            return next(csv.reader(text), None)
+        finally:
+            csv.field_size_limit(previous)
+
+
+def _check_header(sink: _CsvIssues, actual: list[str], expected: list[str] | None) -> bool:
+    if expected is None or actual == expected:
+        return True
+    if len(actual) != len(expected):
+        absent = [name for name in expected if name not in actual]
+        extra = [name for name in actual if name not in expected]
+        detail = "; ".join(part for part in (
+            f"missing {', '.join(absent)}" if absent else "", f"unexpected {', '.join(extra)}" if extra else "",
+        ) if part)
+        sink.add(CSV_HEADER_MISMATCH, f"header has {len(actual)} columns, the schema {len(expected)}"
+                                      + (f" ({detail})" if detail else ""), field="header")
+        return False
+    index = next(i for i, (a, e) in enumerate(zip(actual, expected)) if a != e)
+    sink.add(CSV_HEADER_MISMATCH, f"header column {index + 1} is {actual[index]!r}, the schema says {expected[index]!r}",
+             field="header", column=expected[index])
+    return False
+
+
+def _scan_fast(path: Path, header: list[str], types: list[str] | None, sink: _CsvIssues) -> int:
+    """Arrow's streaming reader, every column as text; raises _Fallback or ArrowInvalid where it cannot tell."""
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[], check_utf8=True,
+        ),
+    )
+    if reader.schema.names != header:
+        raise _Fallback()
+    rows = 0
+    for batch in reader:
+        if batch.num_columns > 1:
+            # Arrow reads a blank line as a row of empty fields; only the slow reader tells the two apart.
+            lengths = [pc.utf8_length(column) for column in batch.columns]
+            if pc.any(pc.equal(_sum(lengths), 0)).as_py():
+                raise _Fallback()
+        if types:
+            _check_values(sink, batch.columns, header, types, lambda index, base=rows: base + index + 1)
+        rows += batch.num_rows
+    return rows
+
+
+def _sum(arrays: list[pa.Array]) -> pa.Array:
+    total = arrays[0]
+    for array in arrays[1:]:
+        total = pc.add(total, array)
+    return total
+
+
+def _check_values(sink: _CsvIssues, arrays: Sequence[pa.Array], names: list[str], types: list[str], row_of) -> None:
+    for values, name, column_type in zip(arrays, names, types):
+        if column_type == "STRING":
+            continue
+        bad = bad_values(values, column_type)
+        count = pc.sum(bad).as_py() or 0
+        if not count:
+            continue
+        indices = pc.indices_nonzero(bad)
+        room = max(sink.room(CSV_BAD_VALUE, name), 0)
+        for index in indices[:room].to_pylist():
+            value = values[index].as_py()
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            sink.add(CSV_BAD_VALUE, f"{shown!r} is not {_TYPE_HINTS[column_type]} ({column_type})",
+                     row=row_of(index), column=name)
+        if count > room:
+            sink.skip(CSV_BAD_VALUE, count - room, row_of(indices[room].as_py()), name, f"values not {column_type}")
+
+
+def _scan_slow(path: Path, width: int, header: list[str], types: list[str] | None, sink: _CsvIssues) -> int | None:
+    """Record by record with Python's csv module, for exact rows; type checks still run in Arrow batches."""
+    rows = 0
+    batch_rows: list[int] = []
+    batch: list[list[str]] = []
+
+    def flush() -> None:
+        if types and batch:
+            arrays = [pa.array(values, pa.string()) for values in zip(*batch)]
+            numbers = list(batch_rows)
+            _check_values(sink, arrays, header, types, lambda index: numbers[index])
+        batch_rows.clear()
+        batch.clear()
+
+    previous = csv.field_size_limit(MAX_FIELD_CHARS)
+    try:
+        with path.open("rb") as handle, _text(handle) as text:
+            reader = csv.reader(text)
+            next(reader, None)
+            for record in reader:
+                rows += 1
+                if not record:
+                    record = [""]  # a blank line: one empty field
+                if len(record) != width:
+                    what = "a blank line" if record == [""] else f"{len(record)} fields"
+                    sink.add(CSV_RAGGED_ROW, f"row has {what}, the header {width}", row=rows, noun="ragged rows")
+                    continue
+                if _NOT_UTF8.search("".join(record)):
+                    for index, value in enumerate(record):
+                        if match := _NOT_UTF8.search(value):
+                            byte = ord(match.group()) - 0xDC00
+                            sink.add(CSV_ENCODING, f"byte 0x{byte:02X} is not UTF-8 (a Windows-1252 export?)",
+                                     row=rows, column=header[index], noun="values not UTF-8")
+                            record[index] = ""  # reported; not type-checked as well
+                if types:
+                    batch_rows.append(rows)
+                    batch.append(record)
+                    if len(batch) >= SLOW_BATCH_ROWS:
+                        flush()
+            flush()
+    except csv.Error as exc:
+        sink.add(CSV_RAGGED_ROW, f"malformed CSV from here on: {exc}", row=rows + 1)
+        return None
+    finally:
+        csv.field_size_limit(previous)
+    return rows
