@@ -343,7 +343,9 @@ class CalculationAnalysis(models.Model):
             models.CheckConstraint(
                 condition=models.Q(level__in=[*CalculationLevel.values, ""]), name="calc_analysis_level_known"
             ),
-            models.CheckConstraint(condition=~models.Q(engine_version=""), name="calc_analysis_engine_version"),
+            models.CheckConstraint(
+                condition=~models.Q(engine_version=""), name="calc_analysis_engine_version"
+            ),
             # Conditional, so that the NULLs of the other object never collide (SQL Server counts
             # NULLs as equal in a plain unique constraint).
             models.UniqueConstraint(
@@ -371,7 +373,9 @@ class CalculationFlaw(models.Model):
         SourceManifest, on_delete=models.CASCADE, related_name="calculation_flaws",
         help_text="the analysis's manifest, kept here for the flaws page's filters",
     )
-    position = models.PositiveIntegerField(help_text="its place among the analysis's flaws, as the engine ordered them")
+    position = models.PositiveIntegerField(
+        help_text="its place among the analysis's flaws, as the engine ordered them"
+    )
     # No choices: the engine owns the codes (evidence.formulas.FLAW_CODES and STEP_FLAW_CODES).
     code = models.CharField(max_length=48)
     severity = models.CharField(max_length=16, choices=Severity.choices)
@@ -385,9 +389,13 @@ class CalculationFlaw(models.Model):
         ordering = ["analysis", "position"]
         constraints = [
             models.UniqueConstraint(fields=["analysis", "position"], name="calc_flaw_position_unique"),
-            models.CheckConstraint(condition=models.Q(severity__in=Severity.values), name="calc_flaw_severity_known"),
             models.CheckConstraint(
-                condition=models.Q(start__isnull=True) | models.Q(end__isnull=True) | models.Q(start__lte=models.F("end")),
+                condition=models.Q(severity__in=Severity.values), name="calc_flaw_severity_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(start__isnull=True)
+                | models.Q(end__isnull=True)
+                | models.Q(start__lte=models.F("end")),
                 name="calc_flaw_span_ordered",
             ),
         ]

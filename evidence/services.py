@@ -27,6 +27,7 @@ from console import context
 from console.audit import audit_record
 from console.lake import Lake, get_lake
 from evidence import leafiq, silver, validation
+from evidence.calculations import calculations_analyze_manifest
 from evidence.choices import IntakeSource, IntakeStatus, ManifestStatus
 from evidence.models import (
     BeastMode,
@@ -189,6 +190,9 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
             if existing is None:
                 raise
             return _finish_duplicate(run, existing)
+        # After the receipt commits, not inside it: an analyzer failure must never lose a receipt, and
+        # what is left unanalyzed is picked up by `reanalyze_calculations` (it has no current analysis).
+        calculations_analyze_manifest(manifest=manifest)
         return IntakeOutcome(manifest=manifest, duplicate=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
