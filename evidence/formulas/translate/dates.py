@@ -1,0 +1,519 @@
+"""Date functions with Domo's semantics on each target (domo-formula-semantics.md, "Dates").
+
+* DATE_ADD/DATE_SUB/ADDDATE/SUBDATE keep MySQL's rules: a DATE stays a DATE for units of a day
+  or more, and adding months clamps to the month's last day (Jan 31 + 1 month = Feb 29), which
+  SQLite's date modifiers do not do by themselves.
+* DATEDIFF(a, b) is a - b in days, times ignored.
+* DAYOFWEEK is 1 (Sunday) to 7; WEEKDAY is run as DAYOFWEEK, as Domo does.
+* WEEK and YEARWEEK take Domo's modes 11 (Sunday to Saturday) and 22 (Monday to Sunday), with the
+  year's first partial week as week 1.
+* DATE_FORMAT: the specifiers of Domo's table, written with the target's own formatting
+  (TO_CHAR, STRFTIME, FORMAT with en-US names); %w follows Domo's documentation (1 = Sunday),
+  reported because MySQL's %w starts at 0.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+from evidence.formulas.dialect import DIALECT
+from evidence.formulas.translate.emit import Emitter, interval_unit, rule, unwrap
+from evidence.formulas.tree import DATE_LITERAL, call_name, strip_parens
+
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
+_DAY_OR_LONGER = ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
+_UNITS = ("MICROSECOND", "SECOND", "MINUTE", "HOUR", *_DAY_OR_LONGER)
+
+
+def temporal(g: Emitter, node: exp.Expr) -> str:
+    """A date or datetime argument as the target's date functions need it."""
+    node = unwrap(node)
+    sql = g.sql(node)
+    if g.type_of(node) != "STRING" or g.target == "sqlite":
+        return sql
+    if isinstance(strip_parens(node), exp.Literal) and _DATE_ONLY.match(node.this):
+        return f"CAST({sql} AS DATE)"
+    if not (isinstance(strip_parens(node), exp.Literal) and DATE_LITERAL.match(node.this)):
+        g.problem(
+            f"{g.text(node)} is text read as a date: Domo converts text itself, while {g.engine} casts it "
+            "and refuses text it cannot read."
+        )
+    return f"CAST({sql} AS {'DATETIME2' if g.target == 'tsql' else 'TIMESTAMP'})"
+
+
+# --- parts of a date ---------------------------------------------------------------------------------
+_EXTRACT = {"YEAR": "YEAR", "MONTH": "MONTH", "DAY": "DAY", "HOUR": "HOUR", "MINUTE": "MINUTE"}
+_EXTRACT.update({"QUARTER": "QUARTER", "DAYOFYEAR": "DOY", "DOW0": "DOW", "ISOWEEK": "WEEK", "ISOYEAR": "ISOYEAR"})
+_STRFTIME = {"YEAR": "%Y", "MONTH": "%m", "DAY": "%d", "HOUR": "%H", "MINUTE": "%M", "SECOND": "%S"}
+_STRFTIME.update({"DAYOFYEAR": "%j", "DOW0": "%w"})
+_DATEPART = {"YEAR": "YEAR", "MONTH": "MONTH", "DAY": "DAY", "HOUR": "HOUR", "MINUTE": "MINUTE"}
+_DATEPART.update({"SECOND": "SECOND", "QUARTER": "QUARTER", "DAYOFYEAR": "DAYOFYEAR", "ISOWEEK": "ISO_WEEK"})
+
+
+def part(g: Emitter, x: str, name: str) -> str:
+    """An integer part of the date `x`; DOW0 is the day of the week with Sunday = 0."""
+    if g.target in ("postgres", "duckdb"):
+        if name == "SECOND":
+            return f"CAST(FLOOR(EXTRACT(SECOND FROM {x})) AS INTEGER)"
+        return f"CAST(EXTRACT({_EXTRACT[name]} FROM {x}) AS INTEGER)"
+    if g.target == "sqlite":
+        if name == "QUARTER":
+            return f"((CAST(STRFTIME('%m', {x}) AS INTEGER) + 2) / 3)"
+        if name == "ISOWEEK":
+            return f"((CAST(STRFTIME('%j', {_iso_thursday(x)}) AS INTEGER) - 1) / 7 + 1)"
+        if name == "ISOYEAR":
+            return f"CAST(STRFTIME('%Y', {_iso_thursday(x)}) AS INTEGER)"
+        return f"CAST(STRFTIME('{_STRFTIME[name]}', {x}) AS INTEGER)"
+    if name == "DOW0":  # independent of SET DATEFIRST
+        return f"((DATEPART(WEEKDAY, {x}) + @@DATEFIRST - 1) % 7)"
+    if name == "ISOYEAR":
+        return f"DATEPART(YEAR, DATEADD(DAY, 3 - ((DATEPART(WEEKDAY, {x}) + @@DATEFIRST + 5) % 7), {x}))"
+    return f"DATEPART({_DATEPART[name]}, {x})"
+
+
+def _iso_thursday(x: str) -> str:
+    """SQLite: the Thursday of x's ISO week, whose year and day number give the ISO week."""
+    return f"DATE({x}, '-3 days', 'weekday 4')"
+
+
+def _divide(g: Emitter, a: str, b: int) -> str:
+    return f"({a}) {'//' if g.target == 'duckdb' else '/'} {b}"  # integer division
+
+
+_PARTS = {
+    "YEAR": "YEAR",
+    "MONTH": "MONTH",
+    "DAY": "DAY",
+    "DAYOFMONTH": "DAY",
+    "HOUR": "HOUR",
+    "MINUTE": "MINUTE",
+    "SECOND": "SECOND",
+    "QUARTER": "QUARTER",
+    "DAYOFYEAR": "DAYOFYEAR",
+}
+
+
+@rule(*_PARTS)
+def _date_part(g: Emitter, node: exp.Expr) -> str:
+    return part(g, temporal(g, node.this), _PARTS[call_name(node)])
+
+
+@rule("DAYOFWEEK", "WEEKDAY")
+def _day_of_week(g: Emitter, node: exp.Expr) -> str:
+    argument = node.this if not isinstance(node, exp.Anonymous) else node.expressions[0]
+    return f"({part(g, temporal(g, argument), 'DOW0')} + 1)"
+
+
+def _week(g: Emitter, node: exp.Expr, x: str, mode: exp.Expr | None) -> str | None:
+    name = call_name(node)
+    value = None if mode is None else strip_parens(mode)
+    if value is None:
+        g.problem(
+            f"{g.text(node)} has no mode and Domo does not document its default: translated as mode 11 "
+            "(weeks from Sunday, the first partial week is week 1)."
+        )
+        monday = False
+    elif isinstance(value, exp.Literal) and value.this in ("11", "22"):
+        monday = value.this == "22"
+    else:
+        g.fail(f"{g.text(node)}: Domo documents only the {name} modes 11 and 22, so this mode is not translated.")
+        return None
+    day = part(g, x, "DOW0")
+    if monday:
+        day = f"(({day} + 6) % 7)"
+    # Day number of the week's first day (0 or less in the first partial week), then weeks from it.
+    start = f"{part(g, x, 'DAYOFYEAR')} - {day} + 5"
+    return f"({_divide(g, start, 7)} + 1)"
+
+
+@rule("WEEK")
+def _week_rule(g: Emitter, node: exp.Week) -> str:
+    week = _week(g, node, temporal(g, node.this), node.args.get("mode"))
+    return week if week is not None else "NULL"
+
+
+@rule("YEARWEEK")
+def _yearweek(g: Emitter, node: exp.Anonymous) -> str:
+    x = temporal(g, node.expressions[0])
+    week = _week(g, node, x, node.expressions[1] if len(node.expressions) > 1 else None)
+    return f"({part(g, x, 'YEAR')} * 100 + {week})" if week is not None else "NULL"
+
+
+@rule("WEEKOFYEAR")
+def _week_of_year(g: Emitter, node: exp.WeekOfYear) -> str:
+    g.problem(
+        f"{g.text(node)}: Domo's reference does not define WEEKOFYEAR; translated with MySQL's definition "
+        "(ISO 8601 weeks from Monday)."
+    )
+    return part(g, temporal(g, node.this), "ISOWEEK")
+
+
+# --- whole dates -----------------------------------------------------------------------------------
+@rule("DATE")
+def _date(g: Emitter, node: exp.Expr) -> str:
+    x = temporal(g, node.this)
+    return f"DATE({x})" if g.target == "sqlite" else f"CAST({x} AS DATE)"
+
+
+@rule("TIMESTAMP")
+def _timestamp(g: Emitter, node: exp.Expr) -> str:
+    x = temporal(g, node.this)
+    if g.target == "sqlite":
+        return f"DATETIME({x})"
+    return f"CAST({x} AS {'DATETIME2' if g.target == 'tsql' else 'TIMESTAMP'})"
+
+
+@rule("LAST_DAY")
+def _last_day(g: Emitter, node: exp.LastDay) -> str:
+    x = temporal(g, node.this)
+    if g.target == "postgres":
+        return f"CAST(DATE_TRUNC('month', {x}) + INTERVAL '1 month' - INTERVAL '1 day' AS DATE)"
+    if g.target == "duckdb":
+        return f"LAST_DAY({x})"
+    if g.target == "sqlite":
+        return f"DATE({x}, 'start of month', '+1 month', '-1 day')"
+    return f"EOMONTH({x})"
+
+
+def _now_note(g: Emitter, node: exp.Expr) -> None:
+    zone = "the machine's local time" if g.target == "sqlite" else f"{g.engine}'s session time zone"
+    g.note(
+        f"{g.text(node)} is read when the query runs, in {zone}; Domo uses the instance's time zone, and "
+        "the value changes from day to day."
+    )
+
+
+@rule("CURDATE", "CURRENT_DATE")
+def _today(g: Emitter, node: exp.Expr) -> str:
+    _now_note(g, node)
+    return {
+        "postgres": "CURRENT_DATE",
+        "duckdb": "CURRENT_DATE",
+        "sqlite": "DATE('now', 'localtime')",
+        "tsql": "CAST(GETDATE() AS DATE)",
+    }[g.target]
+
+
+@rule("NOW", "CURRENT_TIMESTAMP", "SYSDATE")
+def _now(g: Emitter, node: exp.Expr) -> str:
+    _now_note(g, node)
+    return {
+        "postgres": "LOCALTIMESTAMP(0)",
+        "duckdb": "DATE_TRUNC('second', CAST(CURRENT_TIMESTAMP AS TIMESTAMP))",
+        "sqlite": "DATETIME('now', 'localtime')",
+        "tsql": "CAST(SYSDATETIME() AS DATETIME2(0))",
+    }[g.target]
+
+
+# --- DATEDIFF and DATE_ADD ---------------------------------------------------------------------------
+@rule("DATEDIFF")
+def _datediff(g: Emitter, node: exp.DateDiff) -> str:
+    """MySQL's DATEDIFF(a, b): a - b in days, times ignored."""
+    a, b = temporal(g, node.this), temporal(g, node.expression)
+    if g.target == "sqlite":
+        return f"CAST(JULIANDAY(DATE({a})) - JULIANDAY(DATE({b})) AS INTEGER)"
+    if g.target == "tsql":
+        return f"DATEDIFF(DAY, {b}, {a})"  # T-SQL counts from its second date argument
+    return f"(CAST({a} AS DATE) - CAST({b} AS DATE))"
+
+
+@rule("DATE_ADD", "DATE_SUB", "ADDDATE", "SUBDATE")
+def _date_add(g: Emitter, node: exp.Expr) -> str:
+    sign = -1 if call_name(node) in ("DATE_SUB", "SUBDATE") else 1
+    if isinstance(node, exp.Anonymous):
+        x, second = node.expressions[0], node.expressions[1]
+        quantity = second.this if isinstance(second, exp.Interval) else second
+    else:
+        x, quantity = node.this, node.expression
+    return shift(g, node, x, quantity, interval_unit(node), sign)
+
+
+def interval_arithmetic(g: Emitter, node: exp.Expr) -> str:
+    """`d + INTERVAL n UNIT`, `INTERVAL n UNIT + d`, `d - INTERVAL n UNIT` (MySQL's DATE_ADD)."""
+    left, right = strip_parens(node.this), strip_parens(node.expression)
+    interval, x = (right, node.this) if isinstance(right, exp.Interval) else (left, node.expression)
+    if isinstance(node, exp.Sub) and interval is left:
+        return g.fail(f"{g.text(node)} subtracts a date from an interval, which MySQL refuses.")
+    unit = interval.args.get("unit")
+    sign = -1 if isinstance(node, exp.Sub) else 1
+    return shift(g, node, x, interval.this, unit.name.upper() if unit is not None else "DAY", sign)
+
+
+def _quantity(g: Emitter, node: exp.Expr, sign: int) -> tuple[int | None, str | None]:
+    """(n, None) for a literal number of units, (None, sql) for a computed one."""
+    node = strip_parens(node)
+    negative = isinstance(node, exp.Neg)
+    literal = node.this if negative else node
+    if isinstance(literal, exp.Literal):
+        try:
+            value = float(literal.this)
+        except ValueError:
+            value = None
+        if value is not None and value == int(value):
+            return int(value) * sign * (-1 if negative else 1), None
+        if value is not None:
+            return None, None  # a fractional interval
+    sql = g.sql(node)
+    return None, (f"-({sql})" if sign < 0 else sql)
+
+
+def shift(g: Emitter, node: exp.Expr, x_node: exp.Expr, quantity: exp.Expr, unit: str, sign: int) -> str:
+    if unit not in _UNITS:
+        return g.fail(f"{g.text(node)}: the interval unit {unit} is not translated.")
+    n, computed = _quantity(g, quantity, sign)
+    if n is None and computed is None:
+        return g.fail(f"{g.text(node)}: a fractional interval is rounded by MySQL in ways not reproduced.")
+    kind = g.type_of(x_node)
+    daily = unit in _DAY_OR_LONGER
+    result = "DATE" if kind == "DATE" and daily else "DATETIME" if kind in ("DATE", "DATETIME") or not daily else None
+    x = temporal(g, x_node)
+    if g.target == "tsql":
+        if not daily and kind != "DATETIME":
+            x = f"CAST({x} AS DATETIME2)"  # T-SQL's DATEADD refuses hours on a DATE
+        return f"DATEADD({unit}, {n if computed is None else computed}, {x})"
+    if result is None and g.target != "sqlite":
+        g.problem(
+            f"{g.text(node)}: the type of {g.text(x_node)} is unknown (give the dataset's columns), so the "
+            "result is a timestamp, where Domo returns a DATE for a DATE."
+        )
+    if g.target == "sqlite":
+        return _sqlite_shift(g, x, n, computed, unit, result)
+    factor, name = {"WEEK": (7, "day"), "QUARTER": (3, "month")}.get(unit, (1, unit.lower()))
+    if computed is None:
+        interval = f"INTERVAL '{n * factor} {name}'"
+    else:
+        interval = f"({computed}) * INTERVAL '{factor} {name}'"
+    shifted = f"{x} + {interval}"
+    return f"CAST({shifted} AS DATE)" if result == "DATE" else f"({shifted})"
+
+
+def _sqlite_shift(g: Emitter, x: str, n: int | None, computed: str | None, unit: str, result: str | None) -> str:
+    if unit == "MICROSECOND":
+        return g.fail("SQLite keeps milliseconds at most, so an interval in microseconds is not translated.")
+    factor = {"WEEK": 7, "QUARTER": 3, "YEAR": 12}.get(unit, 1)
+    amount = str(n * factor) if computed is None else f"(({computed}) * {factor})"
+
+    def modifier(offset: int = 0, name: str = "") -> str:
+        if computed is None:
+            return f"'{n * factor + offset} {name}'"
+        return f"({amount} + {offset}) || ' {name}'" if offset else f"{amount} || ' {name}'"
+
+    if unit in ("MONTH", "QUARTER", "YEAR"):
+        # SQLite rolls Jan 31 + 1 month over to Mar 2; MySQL clamps to the month's last day.
+        first = f"DATE({x}, 'start of month', {modifier(0, 'months')})"
+        last = f"DATE({x}, 'start of month', {modifier(1, 'months')}, '-1 day')"
+        day = f"CAST(STRFTIME('%d', {x}) AS INTEGER)"
+        date = f"MIN(DATE({first}, ({day} - 1) || ' days'), {last})"
+        with_time = f"{date} || ' ' || TIME({x})"
+    else:
+        name = {"WEEK": "days", "DAY": "days", "HOUR": "hours", "MINUTE": "minutes", "SECOND": "seconds"}[unit]
+        date, with_time = f"DATE({x}, {modifier(0, name)})", f"DATETIME({x}, {modifier(0, name)})"
+        if unit not in _DAY_OR_LONGER:
+            return with_time
+    if result == "DATE":
+        return date
+    if result == "DATETIME":
+        return with_time
+    return f"CASE WHEN LENGTH({x}) <= 10 THEN {date} ELSE {with_time} END"  # text dates: by their form
+
+
+# --- DATE_FORMAT -----------------------------------------------------------------------------------
+_MONTHS = "January February March April May June July August September October November December".split()
+_DAYS = "Sunday Monday Tuesday Wednesday Thursday Friday Saturday".split()
+_EXPANDED = {"r": "%h:%i:%s %p", "T": "%H:%i:%s"}
+# Specifier -> (PostgreSQL TO_CHAR, DuckDB STRFTIME, T-SQL FORMAT, SQLite STRFTIME); None: computed.
+_NATIVE = {
+    "Y": ("YYYY", "%Y", "yyyy", "%Y"),
+    "y": ("YY", "%y", "yy", None),
+    "m": ("MM", "%m", "MM", "%m"),
+    "c": ("FMMM", "%-m", "M", None),
+    "d": ("DD", "%d", "dd", "%d"),
+    "e": ("FMDD", "%-d", "d", None),
+    "H": ("HH24", "%H", "HH", "%H"),
+    "k": ("FMHH24", "%-H", "H", None),
+    "h": ("HH12", "%I", "hh", None),
+    "I": ("HH12", "%I", "hh", None),
+    "l": ("FMHH12", "%-I", "h", None),
+    "i": ("MI", "%M", "mm", "%M"),
+    "s": ("SS", "%S", "ss", "%S"),
+    "S": ("SS", "%S", "ss", "%S"),
+    "f": ("US", "%f", "ffffff", None),
+    "p": ("AM", "%p", "tt", None),
+    "M": ("FMMonth", "%B", "MMMM", None),
+    "b": ("Mon", "%b", "MMM", None),
+    "W": ("FMDay", "%A", "dddd", None),
+    "a": ("Dy", "%a", "ddd", None),
+    "j": ("DDD", "%j", None, "%j"),
+    "w": ("D", None, None, None),
+    "v": ("IW", "%V", None, None),
+    "x": ("IYYY", "%G", None, None),
+}
+_COLUMN = {"postgres": 0, "duckdb": 1, "tsql": 2, "sqlite": 3}
+
+
+def _format_text(g: Emitter, node: exp.Expr, fmt: exp.Expr) -> str | None:
+    """The format as written: sqlglot stores MySQL formats converted to Python's."""
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return None
+    strings = [t.text for t in DIALECT.tokenize(g.ctx.text(node)) if t.token_type == TokenType.STRING]
+    return strings[-1] if strings else None
+
+
+def _specifiers(text: str) -> list[tuple[str, str]]:
+    """[("spec", "Y") | ("text", "-")], with %r and %T expanded."""
+    items: list[tuple[str, str]] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "%" and i + 1 < len(text):
+            code = text[i + 1]
+            if code in _EXPANDED:
+                items.extend(_specifiers(_EXPANDED[code]))
+            elif code == "%":
+                items.append(("text", "%"))
+            else:
+                items.append(("spec", code))
+            i += 2
+        else:
+            items.append(("text", text[i]))
+            i += 1
+    return items
+
+
+def date_format(g: Emitter, node: exp.Expr, x_node: exp.Expr, text: str) -> str:
+    x = temporal(g, x_node)
+    items = _specifiers(text)
+    for kind, code in items:
+        if kind == "spec" and code not in _NATIVE:
+            return g.fail(
+                f"{g.text(node)}: the specifier %{code} is not in Domo's date format table, so it is not translated."
+            )
+    if ("spec", "w") in items:
+        g.problem(
+            f"{g.text(node)}: Domo documents %w as 1-7 with Sunday = 1, MySQL's %w is 0-6 with Sunday = 0; "
+            "translated as Domo documents it."
+        )
+    if ("spec", "f") in items and g.target == "sqlite":
+        g.problem(f"{g.text(node)}: SQLite keeps milliseconds only, so %f ends in 000.")
+    if not any(kind == "spec" for kind, _ in items):
+        return f"CASE WHEN {x} IS NULL THEN NULL ELSE {g.string(text.replace('%%', '%'))} END"
+    pieces: list[tuple[str, str]] = []  # ("native", token) | ("text", chars) | ("sql", expression)
+    for kind, code in items:
+        if kind == "text":
+            pieces.append(("text", code))
+            continue
+        native = _NATIVE[code][_COLUMN[g.target]]
+        pieces.append(("native", native) if native is not None else ("sql", _computed(g, x, code)))
+    return _assemble(g, x, pieces)
+
+
+def _computed(g: Emitter, x: str, code: str) -> str:
+    """Text of a specifier the target's format function lacks."""
+    if g.target == "duckdb":  # only %w
+        return f"CAST({part(g, x, 'DOW0')} + 1 AS VARCHAR)"
+    if g.target == "tsql":
+        if code == "j":
+            return f"RIGHT('00' + CAST({part(g, x, 'DAYOFYEAR')} AS VARCHAR(3)), 3)"
+        if code == "w":
+            return f"CAST({part(g, x, 'DOW0')} + 1 AS VARCHAR(1))"
+        if code == "v":
+            return f"RIGHT('0' + CAST({part(g, x, 'ISOWEEK')} AS VARCHAR(2)), 2)"
+        return f"CAST({part(g, x, 'ISOYEAR')} AS VARCHAR(4))"
+    hour = part(g, x, "HOUR")
+    month, day = f"STRFTIME('%m', {x})", f"STRFTIME('%w', {x})"
+    sqlite = {
+        "y": f"SUBSTR(STRFTIME('%Y', {x}), 3, 2)",
+        "c": f"CAST(CAST({month} AS INTEGER) AS TEXT)",
+        "e": f"CAST({part(g, x, 'DAY')} AS TEXT)",
+        "k": f"CAST({hour} AS TEXT)",
+        "h": f"PRINTF('%02d', ({hour} + 11) % 12 + 1)",
+        "I": f"PRINTF('%02d', ({hour} + 11) % 12 + 1)",
+        "l": f"CAST(({hour} + 11) % 12 + 1 AS TEXT)",
+        "f": f"SUBSTR(STRFTIME('%f', {x}), 4) || '000'",
+        "p": f"CASE WHEN {hour} < 12 THEN 'AM' ELSE 'PM' END",
+        "M": _names(month, _MONTHS, "%02d", 1),
+        "b": _names(month, [m[:3] for m in _MONTHS], "%02d", 1),
+        "W": _names(day, _DAYS, "%d", 0),
+        "a": _names(day, [d[:3] for d in _DAYS], "%d", 0),
+        "w": f"CAST({part(g, x, 'DOW0')} + 1 AS TEXT)",
+        "v": f"PRINTF('%02d', {part(g, x, 'ISOWEEK')})",
+        "x": f"STRFTIME('%Y', {_iso_thursday(x)})",
+    }
+    return sqlite[code]
+
+
+def _names(key: str, names: list[str], form: str, first: int) -> str:
+    whens = " ".join(f"WHEN '{form % (i + first)}' THEN '{name}'" for i, name in enumerate(names))
+    return f"CASE {key} {whens} END"
+
+
+def _assemble(g: Emitter, x: str, pieces: list[tuple[str, str]]) -> str:
+    runs: list[str] = []  # SQL text pieces, concatenated at the end
+    pattern: list[str] = []  # the current format-function pattern
+    plain: list[str] = []  # its text as written, in case it holds no specifier
+    previous = ""  # the last specifier token of the pattern, "" after text
+
+    def flush() -> None:
+        nonlocal previous
+        if pattern:
+            native = any(kind == "native" for kind in pattern_kinds)
+            runs.append(_format_call(g, x, "".join(pattern)) if native else g.string("".join(plain)))
+        pattern.clear(), plain.clear(), pattern_kinds.clear()
+        previous = ""
+
+    pattern_kinds: list[str] = []
+    for kind, value in pieces:
+        if kind == "sql":
+            flush()
+            runs.append(value)
+            continue
+        if kind == "native" and previous:
+            if g.target == "postgres":
+                pattern.append('""')  # keeps DD and D apart (DDD is the day of the year)
+            elif g.target == "tsql" and previous[-1] == value[0]:
+                flush()  # FORMAT would read M followed by M as MM
+        pattern.append(value if kind == "native" else _literal_in_format(g, value))
+        plain.append(value)
+        pattern_kinds.append(kind)
+        previous = value if kind == "native" else ""
+    flush()
+    joiner = " + " if g.target == "tsql" else " || "
+    sql = runs[0] if len(runs) == 1 else "(" + joiner.join(runs) + ")"
+    if g.target == "sqlite" and any(kind == "sql" for kind, _ in pieces):
+        return f"CASE WHEN JULIANDAY({x}) IS NULL THEN NULL ELSE {sql} END"
+    return sql
+
+
+def _literal_in_format(g: Emitter, text: str) -> str:
+    if g.target == "postgres":
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if g.target == "tsql":
+        return "".join("\\" + ch for ch in text)
+    return text.replace("%", "%%")
+
+
+def _format_call(g: Emitter, x: str, pattern: str) -> str:
+    if g.target == "postgres":
+        return f"TO_CHAR({x}, {g.string(pattern)})"
+    if g.target == "duckdb":
+        return f"STRFTIME({x}, {g.string(pattern)})"
+    if g.target == "sqlite":
+        return f"STRFTIME({g.string(pattern)}, {x})"
+    if len(pattern) == 1:
+        pattern = "%" + pattern  # a lone letter would be a standard .NET format
+    return f"FORMAT({x}, {g.string(pattern)}, 'en-US')"
+
+
+@rule("DATE_FORMAT")
+def _date_format(g: Emitter, node: exp.TimeToStr) -> str:
+    text = _format_text(g, node, node.args.get("format"))
+    if text is None:
+        return g.fail(f"{g.text(node)}: only a written format (a string) is translated.")
+    return date_format(g, node, node.this, text)
+
+
+@rule("DAYNAME", "MONTHNAME")
+def _names_rule(g: Emitter, node: exp.Anonymous) -> str:
+    return date_format(g, node, node.expressions[0], "%W" if call_name(node) == "DAYNAME" else "%M")

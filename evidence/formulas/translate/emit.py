@@ -1,0 +1,550 @@
+"""The generator that writes a parsed Beast Mode formula for one target engine.
+
+`Emitter` is mixed into the target's own sqlglot generator, so operators, CASE, IN, windows and
+quoting come from sqlglot; every node goes through `Emitter.sql`, which sends Domo function calls
+to the rules registered with `rule()` (operators and aggregates here, strings and numbers in
+strings.py, dates in dates.py). A node with no rule and no plain SQL meaning fails the
+translation with a problem sentence: nothing reaches the output untranslated.
+
+Handlers return SQL text. `g.problem()` records a known divergence (the SQL is kept, not
+faithful), `g.fail()` one that leaves no usable SQL, `g.note()` a condition of use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+
+from evidence.formulas import catalogue
+from evidence.formulas.dialect import Fixed
+from evidence.formulas.tree import Context, call_name, is_aggregate, strip_parens
+
+TARGETS = ("tsql", "postgres", "sqlite", "duckdb")
+ENGINE_NAMES = {"tsql": "T-SQL", "postgres": "PostgreSQL", "sqlite": "SQLite", "duckdb": "DuckDB"}
+
+Handler = Callable[["Emitter", exp.Expr], str]
+BY_NAME: dict[str, Handler] = {}  # Domo function name (as written, upper case) -> handler
+BY_TYPE: dict[type, Handler] = {}  # operators and nodes without a function name
+
+
+def rule(*keys: str | type) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for key in keys:
+            (BY_NAME if isinstance(key, str) else BY_TYPE)[key] = handler
+        return handler
+
+    return register
+
+
+# Nodes whose SQL sqlglot writes correctly for every target once their children are translated.
+PLAIN = (
+    exp.Paren,
+    exp.Neg,
+    exp.Mul,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.NullSafeEQ,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Is,
+    exp.In,
+    exp.Between,
+    exp.Case,
+    exp.Distinct,
+    exp.Null,
+    exp.Star,
+    exp.Window,
+    exp.WindowSpec,
+    exp.Order,
+    exp.Ordered,
+)
+PREDICATES = (
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.NullSafeEQ,
+    exp.Like,
+    exp.ILike,
+    exp.In,
+    exp.Between,
+    exp.Is,
+    exp.And,
+    exp.Or,
+    exp.Not,
+)
+# Conversions sqlglot's MySQL parser wraps around date arguments (YEAR(x) is Year(TsOrDsToDate(x))).
+INSERTED = (exp.TsOrDsToDate, exp.TsOrDsToTimestamp, exp.TsOrDsToTime)
+
+NUMERIC_TYPES = frozenset({"LONG", "DECIMAL", "DOUBLE"})
+DATE_TYPES = frozenset({"DATE", "DATETIME"})
+
+
+class Emitter:
+    """Mixed into a target's sqlglot Generator; see `generator_for`."""
+
+    target: str
+    ctx: Context
+    used_as: str
+    problems: dict[str, None]
+    notes: dict[str, None]
+    failed: bool
+
+    def setup(self, target: str, ctx: Context, used_as: str) -> None:
+        self.target, self.ctx, self.used_as = target, ctx, used_as
+        self.problems, self.notes, self.failed = {}, {}, False
+
+    @property
+    def engine(self) -> str:
+        return ENGINE_NAMES[self.target]
+
+    # --- outcome -------------------------------------------------------------------------------
+    def problem(self, sentence: str) -> None:
+        self.problems.setdefault(sentence, None)
+
+    def fail(self, sentence: str) -> str:
+        self.problem(sentence)
+        self.failed = True
+        return "NULL"
+
+    def note(self, sentence: str) -> None:
+        self.notes.setdefault(sentence, None)
+
+    def text(self, node: exp.Expr) -> str:
+        """The formula text of `node`, for messages."""
+        return self.ctx.text(node)
+
+    # --- dispatch ------------------------------------------------------------------------------
+    def sql(self, expression: str | exp.Expr | None, key: str | None = None, comment: bool = True) -> str:
+        if key is not None or not isinstance(expression, exp.Expr):
+            return super().sql(expression, key, comment)  # type: ignore[misc]
+        node = expression
+        position = self.position(node)
+        if is_predicate(node) and position == "value" and not isinstance(node, exp.Paren):
+            inner = self.emit(node)
+            # MySQL semantics: a comparison is a number, 1 or 0 (NULL when unknown).
+            return f"CASE WHEN {inner} THEN 1 WHEN NOT ({inner}) THEN 0 END"
+        if position == "condition" and not is_predicate(node):
+            return f"({self.emit(node)}) <> 0"  # MySQL: any non-zero number is true
+        return self.emit(node)
+
+    def emit(self, node: exp.Expr) -> str:
+        name = call_name(node)
+        if name is not None:
+            handler = BY_NAME.get(name)
+            if handler is not None:
+                return handler(self, node)
+            info = catalogue.lookup(name)
+            if info is None:
+                return self.fail(f"{name} is not a Beast Mode function (Domo rejects it), so it is not translated.")
+            if info.support == "no":
+                return self.fail(f"{name} is not supported by Beast Mode ({info.note}), so it is not translated.")
+            return self.fail(f"{name} has no translation to {self.engine} with Domo's semantics.")
+        handler = BY_TYPE.get(type(node))
+        if handler is not None:
+            return handler(self, node)
+        if isinstance(node, PLAIN) or (isinstance(node, exp.If) and isinstance(node.parent, exp.Case)):
+            return self.plain(node)
+        return self.fail(f"{self.text(node)} has no translation to {self.engine}.")
+
+    def plain(self, node: exp.Expr) -> str:
+        return super().sql(node)  # type: ignore[misc]
+
+    def position(self, node: exp.Expr) -> str:
+        """"condition" where a truth value is expected, "value" elsewhere."""
+        child, parent = node, node.parent
+        while isinstance(parent, exp.Paren):
+            child, parent = parent, parent.parent
+        if parent is None:
+            return "condition" if self.used_as == "filter" else "value"
+        if isinstance(parent, (exp.And, exp.Or, exp.Not)):
+            return "condition"
+        if (
+            isinstance(parent, exp.If)
+            and child is parent.this
+            and isinstance(parent.parent, exp.Case)
+            and parent.parent.this is None
+        ):
+            return "condition"  # WHEN of a searched CASE
+        return "value"
+
+    # --- helpers for handlers ------------------------------------------------------------------
+    def type_of(self, node: exp.Expr | None) -> str | None:
+        return domo_type(self.ctx, node)
+
+    def string(self, value: str) -> str:
+        """A string literal for the target."""
+        literal = "'" + value.replace("'", "''") + "'"
+        if self.target == "tsql" and not value.isascii():
+            return "N" + literal
+        return literal
+
+    def text_of(self, node: exp.Expr) -> str:
+        """`node` converted to text the way Domo writes it inside CONCAT (MySQL's rules)."""
+        sql = self.sql(node)
+        kind = self.type_of(node)
+        if kind == "STRING":
+            return sql
+        if kind == "DOUBLE":
+            self.problem(
+                f"{self.text(node)} is a floating-point number turned into text: Domo does not document "
+                f"how it writes one, and {self.engine} may write it differently (2.0 or 2, 1e20 or 1e+20)."
+            )
+        if kind == "DECIMAL" and self.target == "sqlite":
+            self.problem(
+                f"{self.text(node)} is a DECIMAL turned into text: SQLite stores it as a binary float and "
+                "drops its trailing zeros (1.50 becomes 1.5)."
+            )
+        if self.target == "postgres":
+            return f"CAST({sql} AS TEXT)"
+        if self.target == "duckdb":
+            return f"CAST({sql} AS VARCHAR)"
+        if self.target == "sqlite":
+            return sql  # || converts numbers itself; dates are already ISO text
+        if kind == "DATE":
+            return f"CONVERT(VARCHAR(10), {sql}, 23)"
+        if kind == "DATETIME":
+            return f"CONVERT(VARCHAR(19), {sql}, 120)"
+        if kind is None:
+            self.problem(
+                f"{self.text(node)} has no known type (give the dataset's columns): T-SQL writes dates and "
+                "floats as text unlike Domo ('Jan  5 2024 12:00AM'), so the text may differ."
+            )
+        return f"CAST({sql} AS NVARCHAR(MAX))"
+
+
+def is_predicate(node: exp.Expr) -> bool:
+    return isinstance(strip_parens(node), PREDICATES)
+
+
+def unwrap(node: exp.Expr) -> exp.Expr:
+    """The argument as written, without the conversions sqlglot inserted around it."""
+    while isinstance(node, INSERTED) and call_name(node) is None and isinstance(node.this, exp.Expr):
+        node = node.this
+    return node
+
+
+_GENERATORS: dict[str, type] = {}
+
+
+def generator_for(target: str, ctx: Context, used_as: str) -> Emitter:
+    cls = _GENERATORS.get(target)
+    if cls is None:
+        base = Dialect.get_or_raise(target).generator_class
+        cls = _GENERATORS[target] = type(f"Domo{base.__name__}", (Emitter, base), {})
+    generator = cls(dialect=target)
+    generator.setup(target, ctx, used_as)
+    return generator
+
+
+# --- types ----------------------------------------------------------------------------------------
+_TYPE_BY_NAME = {
+    **dict.fromkeys(
+        "CONCAT LEFT RIGHT SUBSTRING TRIM UPPER LOWER REPLACE LPAD RPAD DATE_FORMAT DAYNAME MONTHNAME".split(),
+        "STRING",
+    ),
+    **dict.fromkeys(
+        "LENGTH INSTR STRPOS YEAR MONTH DAY DAYOFMONTH QUARTER HOUR MINUTE SECOND DAYOFYEAR DAYOFWEEK "
+        "WEEKDAY WEEK YEARWEEK WEEKOFYEAR DATEDIFF COUNT APPROXIMATE_COUNT_DISTINCT CEILING FLOOR RANK NTILE".split(),
+        "LONG",
+    ),
+    **dict.fromkeys("AVG STDDEV STDDEV_POP VAR_POP POWER POW".split(), "DOUBLE"),
+    **dict.fromkeys("CURDATE CURRENT_DATE LAST_DAY DATE".split(), "DATE"),
+    **dict.fromkeys("NOW CURRENT_TIMESTAMP SYSDATE TIMESTAMP".split(), "DATETIME"),
+}
+_SAME_AS_FIRST = frozenset(
+    "SUM MIN MAX ABS ROUND IFNULL NVL COALESCE NULLIF LAG LEAD FIRST_VALUE LAST_VALUE".split()
+)
+_DAY_OR_LONGER = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"})
+
+
+def domo_type(ctx: Context, node: exp.Expr | None) -> str | None:
+    """The Domo type of an expression (STRING, LONG, DECIMAL, DOUBLE, DATE, DATETIME) or None."""
+    if node is None:
+        return None
+    node = unwrap(strip_parens(node))
+    if isinstance(node, exp.Column):
+        kind = ctx.column_type(node)
+        return "DATETIME" if kind == "TIMESTAMP" else kind
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return "STRING"
+        return "LONG" if node.this.lstrip("-").isdigit() else "DECIMAL"
+    if isinstance(node, (exp.Window, Fixed)):
+        return domo_type(ctx, node.this)
+    if isinstance(node, exp.Neg):
+        return domo_type(ctx, node.this)
+    if is_predicate(node):
+        return "LONG"
+    if isinstance(node, exp.Div):
+        return "DOUBLE"
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod)):
+        kinds = {domo_type(ctx, node.this), domo_type(ctx, node.expression)}
+        for kind in ("DOUBLE", "DECIMAL"):
+            if kind in kinds:
+                return kind
+        return "LONG" if kinds == {"LONG"} else None
+    if isinstance(node, exp.Case):
+        results = [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
+        kinds = {domo_type(ctx, r) for r in results if r is not None and not isinstance(r, exp.Null)}
+        return kinds.pop() if len(kinds) == 1 else None
+    name = call_name(node)
+    if name in _TYPE_BY_NAME:
+        return _TYPE_BY_NAME[name]
+    if name in _SAME_AS_FIRST:
+        return domo_type(ctx, node.this)
+    if name in ("DATE_ADD", "DATE_SUB", "ADDDATE", "SUBDATE"):
+        kind = domo_type(ctx, node.this)
+        unit = interval_unit(node)
+        if kind == "DATE" and unit in _DAY_OR_LONGER:
+            return "DATE"
+        return "DATETIME" if kind in DATE_TYPES else None
+    return None
+
+
+def interval_unit(node: exp.Expr) -> str | None:
+    """The unit of DATE_ADD(d, INTERVAL n UNIT) and its relatives (DAY for ADDDATE(d, n))."""
+    unit = node.args.get("unit")
+    if isinstance(node, exp.Anonymous):
+        second = node.expressions[1] if len(node.expressions) > 1 else None
+        if isinstance(second, exp.Interval):
+            unit = second.args.get("unit")
+        else:
+            return "DAY"
+    if unit is None:
+        return "DAY"
+    return unit.name.upper()
+
+
+# --- columns and literals ---------------------------------------------------------------------------
+@rule(exp.Column)
+def _column(g: Emitter, node: exp.Column) -> str:
+    name = g.ctx.resolve(node.name)
+    if name is None:
+        g.problem(f"`{node.name}` is not a column of the dataset.")
+        name = node.name
+    if g.target == "sqlite" and g.type_of(node) == "DECIMAL" and _computed_on(node):
+        g.problem(
+            f"`{name}` is a DECIMAL, which SQLite stores as a binary float: sums and arithmetic on it can "
+            "differ from Domo's exact decimals in the last digits."
+        )
+    return g.plain(exp.to_identifier(name, quoted=True))
+
+
+def _computed_on(node: exp.Expr) -> bool:
+    """Whether the value is added, multiplied, divided or averaged (not only compared or shown)."""
+    return any(
+        isinstance(a, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)) or call_name(a) in ("SUM", "AVG")
+        for a in Context.ancestors(node)
+    )
+
+
+@rule(exp.Literal)
+def _literal(g: Emitter, node: exp.Literal) -> str:
+    if node.is_string:
+        return g.string(node.this)
+    return node.this
+
+
+@rule(exp.Boolean)
+def _boolean(g: Emitter, node: exp.Boolean) -> str:
+    return "1" if node.this else "0"  # MySQL: TRUE and FALSE are 1 and 0
+
+
+# --- arithmetic ------------------------------------------------------------------------------------
+def _date_arithmetic(g: Emitter, node: exp.Expr) -> str | None:
+    left, right = node.this, node.expression
+    if isinstance(strip_parens(right), exp.Interval) or isinstance(strip_parens(left), exp.Interval):
+        from evidence.formulas.translate import dates
+
+        return dates.interval_arithmetic(g, node)
+    if g.ctx.is_date(left) or g.ctx.is_date(right) or {g.type_of(left), g.type_of(right)} & DATE_TYPES:
+        return g.fail(
+            f"{g.text(node)} is arithmetic on a date, which Domo computes on YYYYMMDD numbers (MySQL "
+            "semantics); use DATEDIFF or DATE_ADD, it is not translated."
+        )
+    return None
+
+
+@rule(exp.Add, exp.Sub)
+def _add_sub(g: Emitter, node: exp.Expr) -> str:
+    dated = _date_arithmetic(g, node)
+    if dated is not None:
+        return dated
+    return g.plain(node)
+
+
+@rule(exp.Div)
+def _div(g: Emitter, node: exp.Div) -> str:
+    """Domo's `/` never truncates and gives NULL for a zero denominator (MySQL semantics)."""
+    numerator, denominator = g.sql(node.this), g.sql(node.expression)
+    floating = "DOUBLE" in (g.type_of(node.this), g.type_of(node.expression))
+    if not floating:
+        cast = {"postgres": "NUMERIC", "sqlite": "REAL", "tsql": "FLOAT"}.get(g.target)
+        if cast:  # DuckDB's / is already a true division
+            numerator = f"CAST({numerator} AS {cast})"
+    return f"{numerator} / NULLIF({denominator}, 0)"
+
+
+# --- aggregates -------------------------------------------------------------------------------------
+def _fixed_argument(node: exp.Expr) -> Fixed | None:
+    argument = strip_parens(node.this) if isinstance(node.this, exp.Expr) else None
+    return argument if isinstance(argument, Fixed) else None
+
+
+@rule("CASE")
+def _case(g: Emitter, node: exp.Case) -> str:
+    return g.plain(node)
+
+
+@rule("SUM", "MIN", "MAX", "COUNT")
+def _aggregate(g: Emitter, node: exp.Expr) -> str:
+    fixed = _fixed_argument(node)
+    if fixed is not None:
+        return _outer_of_fixed(g, node, fixed)
+    distinct = node.this if isinstance(node.this, exp.Distinct) else None
+    if distinct is not None and len(distinct.expressions) != 1:
+        return g.fail(f"{g.text(node)} counts distinct combinations of several columns, which {g.engine} cannot.")
+    return g.plain(node)
+
+
+@rule("AVG")
+def _avg(g: Emitter, node: exp.Expr) -> str:
+    fixed = _fixed_argument(node)
+    if fixed is not None:
+        return _outer_of_fixed(g, node, fixed)
+    argument = g.sql(node.this)
+    if g.target == "tsql" and g.type_of(node.this) != "DOUBLE":
+        argument = f"CAST({argument} AS FLOAT)"  # T-SQL's AVG of integers truncates
+    return f"AVG({argument})"
+
+
+@rule("STDDEV", "STDDEV_POP", "VAR_POP")
+def _spread(g: Emitter, node: exp.Expr) -> str:
+    name = "VAR_POP" if call_name(node) == "VAR_POP" else "STDDEV_POP"
+    if g.target == "sqlite":
+        return g.fail(f"{g.text(node)}: SQLite has no {name}.")
+    argument = g.sql(node.this)
+    if g.target == "tsql":
+        return f"{'VARP' if name == 'VAR_POP' else 'STDEVP'}(CAST({argument} AS FLOAT))"
+    return f"{name}({argument})"
+
+
+@rule("APPROXIMATE_COUNT_DISTINCT")
+def _approximate_count_distinct(g: Emitter, node: exp.Anonymous) -> str:
+    g.problem(
+        f"{g.text(node)} is Domo's estimate; translated as an exact COUNT(DISTINCT ...), which can differ from it."
+    )
+    return f"COUNT(DISTINCT {g.sql(node.expressions[0])})"
+
+
+# --- windows ----------------------------------------------------------------------------------------
+@rule("LAG", "LEAD", "RANK", "NTILE", "FIRST_VALUE", "LAST_VALUE")
+def _window_function(g: Emitter, node: exp.Expr) -> str:
+    if not isinstance(node.parent, exp.Window):
+        return g.fail(f"{g.text(node)} needs OVER (...).")
+    return g.plain(node)
+
+
+@rule(exp.Window)
+def _window(g: Emitter, node: exp.Window) -> str:
+    if node.find(Fixed):
+        return g.fail(f"{g.text(node)} puts a FIXED function inside a window, which Domo refuses and SQL cannot nest.")
+    g.note(
+        "A window over aggregates: evaluate it in a query grouped by the card's axes "
+        "(SELECT <axes>, <sql> FROM t GROUP BY <axes>), whose columns must include its PARTITION BY and "
+        "ORDER BY columns."
+    )
+    return g.plain(node)
+
+
+# --- FIXED ------------------------------------------------------------------------------------------
+_DECOMPOSED = {"SUM": ("SUM", "SUM"), "COUNT": ("SUM", "COUNT"), "MIN": ("MIN", "MIN"), "MAX": ("MAX", "MAX")}
+
+
+@rule(Fixed)
+def _fixed(g: Emitter, node: Fixed) -> str:
+    """`AGG(x) FIXED (BY a)` as `AGG'(AGG(x)) OVER (PARTITION BY a)` in the card's grouped query."""
+    shown = g.text(node)
+    if node.kind in ("add", "remove"):
+        return g.fail(
+            f"FIXED ({node.kind.upper()} ...) in {shown} depends on the card's grouping, which one "
+            "expression cannot see, so it is not translated."
+        )
+    enclosing = [a for a in Context.ancestors(node) if is_aggregate(a) or isinstance(a, exp.Window)]
+    direct = _direct_outer_aggregate(node)
+    if [a for a in enclosing if a is not direct]:
+        return g.fail(
+            f"{shown} is used inside a row-level calculation that is aggregated afterwards, which needs "
+            "a subquery, so it is not translated."
+        )
+    row_columns = g.ctx.row_columns_in(g.ctx.tree)
+    if row_columns:
+        return g.fail(
+            f"{shown} is combined with the row-level column `{row_columns[0].name}`, which Domo aggregates "
+            "afterwards with the card's aggregation; one grouped expression cannot, so it is not translated."
+        )
+    aggregate = node.this
+    name = call_name(aggregate)
+    distinct = isinstance(aggregate.this, exp.Distinct)
+    if distinct or (name not in _DECOMPOSED and name != "AVG"):
+        return g.fail(
+            f"{shown}: {name}{' DISTINCT' if distinct else ''} cannot be recombined from group values, so "
+            "the FIXED value is not translated."
+        )
+    if node.filter_mode != "all":
+        g.problem(
+            f"FILTER {node.filter_mode.upper()} in {shown} changes which card filters the FIXED value sees, "
+            "which one expression cannot express: the window sees exactly the rows the query keeps."
+        )
+    by = node.args.get("by") or []
+    partition = f"PARTITION BY {', '.join(g.sql(column) for column in by)}" if by else ""
+    over = f"OVER ({partition})"
+    argument = g.sql(aggregate.this)
+    g.note(
+        "A FIXED value translated as a window over the group aggregates: evaluate it in a query grouped by "
+        "the card's axes"
+        + (f", which must include {', '.join(g.text(c) for c in by)} (SQLite would not refuse otherwise)" if by else "")
+        + "."
+    )
+    if name == "AVG":
+        total = f"SUM(SUM({argument})) {over}"
+        count = f"SUM(COUNT({argument})) {over}"
+        cast = {"postgres": "NUMERIC", "sqlite": "REAL", "tsql": "FLOAT"}.get(g.target)
+        if cast:
+            total = f"CAST({total} AS {cast})"
+        return f"{total} / NULLIF({count}, 0)"
+    outer, inner = _DECOMPOSED[name]
+    return f"{outer}({inner}({argument})) {over}"
+
+
+def _direct_outer_aggregate(node: Fixed) -> exp.Expr | None:
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return parent if parent is not None and is_aggregate(parent) and _fixed_argument(parent) is node else None
+
+
+def _outer_of_fixed(g: Emitter, outer: exp.Expr, fixed: Fixed) -> str:
+    """MAX/MIN/AVG/SUM of a FIXED value in a group holding one FIXED partition is that value."""
+    name = call_name(outer)
+    if name == "COUNT":
+        return g.fail(f"{g.text(outer)} counts rows carrying a FIXED value, which is not translated.")
+    if name == "SUM":
+        g.note(
+            f"{g.text(outer)} is taken as the FIXED value itself: Domo adds it up once per FIXED partition, "
+            "not once per row (MAX and SUM of a FIXED () value agree, per the Dojo FIXED discussion)."
+        )
+    return g.sql(fixed)
+
+
+Schema = Mapping[str, str]
