@@ -103,6 +103,11 @@ def _date_part(g: Emitter, node: exp.Expr) -> str:
 
 @rule("DAYOFWEEK", "WEEKDAY")
 def _day_of_week(g: Emitter, node: exp.Expr) -> str:
+    if call_name(node) == "WEEKDAY":
+        g.note(
+            f"{g.text(node)} is run as DAYOFWEEK (1 = Sunday ... 7 = Saturday), as Domo does; MySQL's WEEKDAY "
+            "would count from 0 = Monday."
+        )
     argument = node.this if not isinstance(node, exp.Anonymous) else node.expressions[0]
     return f"({part(g, temporal(g, argument), 'DOW0')} + 1)"
 
@@ -267,6 +272,9 @@ def shift(g: Emitter, node: exp.Expr, x_node: exp.Expr, quantity: exp.Expr, unit
     if n is None and computed is None:
         return g.fail(f"{g.text(node)}: a fractional interval is rounded by MySQL in ways not reproduced.")
     kind = g.type_of(x_node)
+    literal = strip_parens(x_node)
+    if isinstance(literal, exp.Literal) and literal.is_string and DATE_LITERAL.match(literal.this):
+        kind = "DATE" if _DATE_ONLY.match(literal.this) else "DATETIME"  # read as the date it spells
     daily = unit in _DAY_OR_LONGER
     result = "DATE" if kind == "DATE" and daily else "DATETIME" if kind in ("DATE", "DATETIME") or not daily else None
     x = temporal(g, x_node)
@@ -372,12 +380,15 @@ def _specifiers(text: str) -> list[tuple[str, str]]:
             if code in _EXPANDED:
                 items.extend(_specifiers(_EXPANDED[code]))
             elif code == "%":
-                items.append(("text", "%"))
+                items.append(("text", "%"))  # kept apart from the text around it: harmless
             else:
                 items.append(("spec", code))
             i += 2
         else:
-            items.append(("text", text[i]))
+            if items and items[-1][0] == "text":
+                items[-1] = ("text", items[-1][1] + text[i])
+            else:
+                items.append(("text", text[i]))
             i += 1
     return items
 

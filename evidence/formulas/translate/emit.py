@@ -19,7 +19,7 @@ from sqlglot.dialects.dialect import Dialect
 
 from evidence.formulas import catalogue
 from evidence.formulas.dialect import Fixed
-from evidence.formulas.tree import Context, call_name, is_aggregate, strip_parens
+from evidence.formulas.tree import Context, call_name, is_aggregate, is_zero, strip_parens
 
 TARGETS = ("tsql", "postgres", "sqlite", "duckdb")
 ENGINE_NAMES = {"tsql": "T-SQL", "postgres": "PostgreSQL", "sqlite": "SQLite", "duckdb": "DuckDB"}
@@ -392,7 +392,14 @@ def _div(g: Emitter, node: exp.Div) -> str:
         cast = {"postgres": "NUMERIC", "sqlite": "REAL", "tsql": "FLOAT"}.get(g.target)
         if cast:  # DuckDB's / is already a true division
             numerator = f"CAST({numerator} AS {cast})"
+    if _is_zero_guard(node.expression):
+        return f"{numerator} / {denominator}"  # already NULLIF(d, 0)
     return f"{numerator} / NULLIF({denominator}, 0)"
+
+
+def _is_zero_guard(node: exp.Expr) -> bool:
+    node = strip_parens(node)
+    return call_name(node) == "NULLIF" and is_zero(node.expression)
 
 
 # --- aggregates -------------------------------------------------------------------------------------
@@ -480,6 +487,11 @@ def _fixed(g: Emitter, node: Fixed) -> str:
             f"FIXED ({node.kind.upper()} ...) in {shown} depends on the card's grouping, which one "
             "expression cannot see, so it is not translated."
         )
+    if any(isinstance(n, exp.Window) for n in g.ctx.nodes):
+        return g.fail(
+            f"{shown} is combined with a window function, which Domo refuses in one calculation, so the "
+            "formula has no value to translate."
+        )
     enclosing = [a for a in Context.ancestors(node) if is_aggregate(a) or isinstance(a, exp.Window)]
     direct = _direct_outer_aggregate(node)
     if [a for a in enclosing if a is not direct]:
@@ -510,11 +522,13 @@ def _fixed(g: Emitter, node: Fixed) -> str:
     partition = f"PARTITION BY {', '.join(g.sql(column) for column in by)}" if by else ""
     over = f"OVER ({partition})"
     argument = g.sql(aggregate.this)
+    grouping = ""
+    if by:
+        refusal = "SQLite does not refuse it otherwise" if g.target == "sqlite" else "it is refused otherwise"
+        grouping = f", which must include {', '.join(g.text(c) for c in by)} ({refusal})"
     g.note(
         "A FIXED value translated as a window over the group aggregates: evaluate it in a query grouped by "
-        "the card's axes"
-        + (f", which must include {', '.join(g.text(c) for c in by)} (SQLite would not refuse otherwise)" if by else "")
-        + "."
+        f"the card's axes{grouping}."
     )
     if name == "AVG":
         total = f"SUM(SUM({argument})) {over}"

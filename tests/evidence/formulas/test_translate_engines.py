@@ -183,40 +183,31 @@ GROUPED_CASES = [
 
 
 # --- engines ------------------------------------------------------------------------------------------
-def _create_sql(engine: str, temporary: bool) -> str:
+def create_table_sql(engine: str, schema: dict[str, str], *, temporary: bool = False) -> str:
     types = ENGINE_TYPES[engine]
-    columns = ", ".join(f'"{name}" {types[kind]}' for name, kind in SCHEMA.items())
+    columns = ", ".join('"{}" {}'.format(name.replace('"', '""'), types[kind]) for name, kind in schema.items())
     return f"CREATE {'TEMP ' if temporary else ''}TABLE t ({columns})"
 
 
-def _engine_rows(engine: str) -> list[tuple]:
+def engine_rows(engine: str, rows: list[tuple]) -> list[tuple]:
+    """Rows as the engine stores them: SQLite gets ISO text for dates and floats for decimals."""
     if engine != "sqlite":
-        return ROWS
+        return rows
     return [
         tuple(
             float(v) if isinstance(v, Decimal) else v.isoformat(sep=" ") if isinstance(v, datetime)
             else v.isoformat() if isinstance(v, date) else v
             for v in row
         )
-        for row in ROWS
+        for row in rows
     ]
 
 
-def _run_duckdb(query: str) -> list[tuple]:
-    connection = duckdb.connect()
+def _run_embedded(engine: str, schema: dict[str, str], rows: list[tuple], query: str) -> list[tuple]:
+    connection = duckdb.connect() if engine == "duckdb" else sqlite3.connect(":memory:")
     try:
-        connection.execute(_create_sql("duckdb", False))
-        connection.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(SCHEMA))})", _engine_rows("duckdb"))
-        return connection.execute(query).fetchall()
-    finally:
-        connection.close()
-
-
-def _run_sqlite(query: str) -> list[tuple]:
-    connection = sqlite3.connect(":memory:")
-    try:
-        connection.execute(_create_sql("sqlite", False))
-        connection.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(SCHEMA))})", _engine_rows("sqlite"))
+        connection.execute(create_table_sql(engine, schema))
+        connection.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(schema))})", engine_rows(engine, rows))
         return connection.execute(query).fetchall()
     finally:
         connection.close()
@@ -232,13 +223,12 @@ def postgres():
     connection.close()
 
 
-def _run_postgres(connection, query: str) -> list[tuple]:
+def _run_postgres(connection, schema: dict[str, str], rows: list[tuple], query: str) -> list[tuple]:
     # One transaction per test, rolled back: the TEMP table never outlives it.
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_create_sql("postgres", True))
-            placeholders = ", ".join(["%s"] * len(SCHEMA))
-            cursor.executemany(f"INSERT INTO t VALUES ({placeholders})", ROWS)
+            cursor.execute(create_table_sql("postgres", schema, temporary=True))
+            cursor.executemany(f"INSERT INTO t VALUES ({', '.join(['%s'] * len(schema))})", rows)
             cursor.execute(query)
             return cursor.fetchall()
     finally:
@@ -248,10 +238,11 @@ def _run_postgres(connection, query: str) -> list[tuple]:
 ENGINES = ["duckdb", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres_only)]
 
 
-def _run(engine: str, query: str, request) -> list[tuple]:
+def run(engine: str, query: str, request, schema: dict[str, str] = SCHEMA, rows: list[tuple] = ROWS) -> list[tuple]:
+    """`query` over a table `t` holding `rows`, on `engine`."""
     if engine == "postgres":
-        return _run_postgres(request.getfixturevalue("postgres"), query)
-    return _run_duckdb(query) if engine == "duckdb" else _run_sqlite(query)
+        return _run_postgres(request.getfixturevalue("postgres"), schema, rows, query)
+    return _run_embedded(engine, schema, rows, query)
 
 
 def _translation(formula: str, engine: str):
@@ -292,7 +283,7 @@ def _matches(actual, expected, engine: str) -> bool:
 @pytest.mark.parametrize(("formula", "expected"), ROW_CASES, ids=[c[0] for c in ROW_CASES])
 def test_row_formula_gives_domos_values(formula, expected, engine, request):
     translation = _translation(formula, engine)
-    rows = _run(engine, f"SELECT {translation.sql} FROM t ORDER BY id", request)
+    rows = run(engine, f"SELECT {translation.sql} FROM t ORDER BY id", request)
     actual = [row[0] for row in rows]
     wrong = [(i + 1, a, e) for i, (a, e) in enumerate(zip(actual, expected, strict=True)) if not _matches(a, e, engine)]
     reported = DIVERGENT.get((formula, engine))
@@ -309,7 +300,7 @@ def test_row_formula_gives_domos_values(formula, expected, engine, request):
 def test_grouped_formula_gives_domos_values(formula, groups, expected, engine, request):
     sql = _sql(formula, engine)
     axes = ", ".join(f'"{name}"' for name in groups)
-    rows = _run(engine, f"SELECT {axes}, {sql} FROM t GROUP BY {axes}", request)
+    rows = run(engine, f"SELECT {axes}, {sql} FROM t GROUP BY {axes}", request)
     actual = {tuple(row[: len(groups)]): row[-1] for row in rows}
     assert set(actual) == set(expected)
     wrong = {key: (actual[key], value) for key, value in expected.items() if not _matches(actual[key], value, engine)}
@@ -321,5 +312,5 @@ def test_the_same_formula_agrees_on_every_engine_for_a_filter(engine, request):
     """A filter formula stays a condition: it goes into WHERE."""
     analysis = analyze("`Drug` LIKE 'AP%' AND `Units` > 2", schema=SCHEMA, used_as="filter")
     sql = translate(analysis, engine, columns=SCHEMA).sql
-    rows = _run(engine, f"SELECT id FROM t WHERE {sql} ORDER BY id", request)
+    rows = run(engine, f"SELECT id FROM t WHERE {sql} ORDER BY id", request)
     assert [row[0] for row in rows] == [1, 6]
