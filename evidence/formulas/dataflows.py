@@ -624,11 +624,21 @@ class _Columns:
 
 def _magic_steps(flow: leafiq.Dataflow, book: _SchemaBook) -> Iterator[StepAnalysis]:
     outputs: dict[str, _Columns] = {}
+    # Without the tiles' links (a flow rebuilt from stored steps), a flow with one input is read
+    # as a chain in the order the actions are listed. Domo lists them in dependency order, so a
+    # tile's real ancestors come before it: the chain is closed (UNKNOWN_COLUMN judged) only while
+    # no tile that adds columns has been passed, exactly when its real input is the loaded dataset.
+    chained = sum(a.type == "LoadFromVault" for a in flow.actions) == 1 and not any(
+        a.depends_on for a in flow.actions
+    )
+    previous: _Columns | None = None
     for index, action in enumerate(flow.actions):
         incoming = _incoming(flow, action, outputs, book)
+        if chained and previous is not None and action.type != "LoadFromVault":
+            incoming = previous
         # A Filter passes its columns on unchanged; every other tile may add some.
         keeps_columns = action.type in ("LoadFromVault", "Filter")
-        outputs[action.id or f"#{index}"] = (
+        outputs[action.id or f"#{index}"] = previous = (
             incoming if keeps_columns else dataclasses.replace(incoming, closed=False)
         )
         if action.type not in MAGIC_ACTIONS:

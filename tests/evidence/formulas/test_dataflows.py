@@ -336,3 +336,21 @@ def test_redshift_sql_is_analyzed_with_redshift_semantics(sample):
 def test_dataset_names_become_mysql_table_names():
     assert table_name("PBM Claims 2025") == "pbm_claims_2025"
     assert table_name("Rebate Invoices (2025) - v2") == "rebate_invoices_2025_v2"
+
+
+def test_a_magic_flow_without_links_is_read_as_a_chain_from_its_one_input(sample):
+    """As the intake rebuilds flows from stored steps: no action ids, no dependsOn."""
+
+    def unlink(data):
+        for item in data["actions"]:
+            item.pop("id", None)
+            item["dependsOn"] = []
+        action(data, "Filter")["filterList"] = [
+            {"filterType": "FORMULA", "expression": "`Brand Generic` = 'Brand'"}
+        ]
+
+    steps = steps_of(sample, "MAGIC", unlink)
+    step, flaw = only(steps, "UNKNOWN_COLUMN")
+    assert step.action_type == "Filter" and flaw.snippet == "`Brand Generic`"
+    assert all(s.tables == ("PBM Claims 2025",) for s in steps)
+    assert steps[3].text == "SUM(`Script Sign`)" and steps[3].flaws == ()
