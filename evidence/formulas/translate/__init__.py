@@ -66,6 +66,15 @@ def translate(analysis: Analysis, target: str, *, columns: Mapping[str, str] | N
     if analysis.parsed is None:
         reason = analysis.flaws[0].message if analysis.flaws else "The formula does not parse."
         return Translation(target, None, False, (f"The formula does not parse: {reason}",))
+    if analysis.used_as == "filter" and analysis.level in ("window", "fixed"):
+        return Translation(
+            target,
+            None,
+            False,
+            (
+                f"A {analysis.level} calculation cannot be a card or dashboard filter in Domo, so it is not translated.",
+            ),
+        )
     tree = analysis.parsed.copy()  # the generator never sees the caller's tree
     ctx = Context(analysis.formula, tree, columns, analysis.used_as)
     generator = generator_for(target, ctx, analysis.used_as)

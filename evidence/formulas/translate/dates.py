@@ -15,15 +15,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from evidence.formulas.dialect import DIALECT
 from evidence.formulas.translate.emit import Emitter, interval_unit, rule, unwrap
-from evidence.formulas.tree import DATE_LITERAL, call_name, strip_parens
+from evidence.formulas.tree import call_name, strip_parens
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")
+# Text MySQL reads as a date or datetime; other text (even '1/31/2025') is NULL to its date functions.
+_ISO_DATE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
 _DAY_OR_LONGER = ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
 _UNITS = ("MICROSECOND", "SECOND", "MINUTE", "HOUR", *_DAY_OR_LONGER)
 
@@ -31,12 +34,17 @@ _UNITS = ("MICROSECOND", "SECOND", "MINUTE", "HOUR", *_DAY_OR_LONGER)
 def temporal(g: Emitter, node: exp.Expr) -> str:
     """A date or datetime argument as the target's date functions need it."""
     node = unwrap(node)
+    literal = strip_parens(node)
+    if isinstance(literal, exp.Literal) and literal.is_string and not _ISO_DATE.match(literal.this):
+        # MySQL reads text that is no date as NULL (with a warning): YEAR('Fill Date') is NULL.
+        g.note(f"{g.text(node)} is text that is no date: the date function gives NULL, as in MySQL.")
+        return {"sqlite": "NULL", "tsql": "CAST(NULL AS DATETIME2)"}.get(g.target, "CAST(NULL AS TIMESTAMP)")
     sql = g.sql(node)
     if g.type_of(node) != "STRING" or g.target == "sqlite":
         return sql
-    if isinstance(strip_parens(node), exp.Literal) and _DATE_ONLY.match(node.this):
+    if isinstance(literal, exp.Literal) and _DATE_ONLY.match(literal.this):
         return f"CAST({sql} AS DATE)"
-    if not (isinstance(strip_parens(node), exp.Literal) and DATE_LITERAL.match(node.this)):
+    if not isinstance(literal, exp.Literal):
         g.problem(
             f"{g.text(node)} is text read as a date: Domo converts text itself, while {g.engine} casts it "
             "and refuses text it cannot read."
@@ -46,7 +54,9 @@ def temporal(g: Emitter, node: exp.Expr) -> str:
 
 # --- parts of a date ---------------------------------------------------------------------------------
 _EXTRACT = {"YEAR": "YEAR", "MONTH": "MONTH", "DAY": "DAY", "HOUR": "HOUR", "MINUTE": "MINUTE"}
-_EXTRACT.update({"QUARTER": "QUARTER", "DAYOFYEAR": "DOY", "DOW0": "DOW", "ISOWEEK": "WEEK", "ISOYEAR": "ISOYEAR"})
+_EXTRACT.update(
+    {"QUARTER": "QUARTER", "DAYOFYEAR": "DOY", "DOW0": "DOW", "ISOWEEK": "WEEK", "ISOYEAR": "ISOYEAR"}
+)
 _STRFTIME = {"YEAR": "%Y", "MONTH": "%m", "DAY": "%d", "HOUR": "%H", "MINUTE": "%M", "SECOND": "%S"}
 _STRFTIME.update({"DAYOFYEAR": "%j", "DOW0": "%w"})
 _DATEPART = {"YEAR": "YEAR", "MONTH": "MONTH", "DAY": "DAY", "HOUR": "HOUR", "MINUTE": "MINUTE"}
@@ -105,8 +115,8 @@ def _date_part(g: Emitter, node: exp.Expr) -> str:
 def _day_of_week(g: Emitter, node: exp.Expr) -> str:
     if call_name(node) == "WEEKDAY":
         g.note(
-            f"{g.text(node)} is run as DAYOFWEEK (1 = Sunday ... 7 = Saturday), as Domo does; MySQL's WEEKDAY "
-            "would count from 0 = Monday."
+            f"{g.text(node)} is run as DAYOFWEEK (1 = Sunday ... 7 = Saturday), as Domo does; MySQL's "
+            "WEEKDAY would count from 0 = Monday."
         )
     argument = node.this if not isinstance(node, exp.Anonymous) else node.expressions[0]
     return f"({part(g, temporal(g, argument), 'DOW0')} + 1)"
@@ -124,7 +134,9 @@ def _week(g: Emitter, node: exp.Expr, x: str, mode: exp.Expr | None) -> str | No
     elif isinstance(value, exp.Literal) and value.this in ("11", "22"):
         monday = value.this == "22"
     else:
-        g.fail(f"{g.text(node)}: Domo documents only the {name} modes 11 and 22, so this mode is not translated.")
+        g.fail(
+            f"{g.text(node)}: Domo documents only the {name} modes 11 and 22, so this mode is not translated."
+        )
         return None
     day = part(g, x, "DOW0")
     if monday:
@@ -273,10 +285,16 @@ def shift(g: Emitter, node: exp.Expr, x_node: exp.Expr, quantity: exp.Expr, unit
         return g.fail(f"{g.text(node)}: a fractional interval is rounded by MySQL in ways not reproduced.")
     kind = g.type_of(x_node)
     literal = strip_parens(x_node)
-    if isinstance(literal, exp.Literal) and literal.is_string and DATE_LITERAL.match(literal.this):
+    if isinstance(literal, exp.Literal) and literal.is_string and _ISO_DATE.match(literal.this):
         kind = "DATE" if _DATE_ONLY.match(literal.this) else "DATETIME"  # read as the date it spells
     daily = unit in _DAY_OR_LONGER
-    result = "DATE" if kind == "DATE" and daily else "DATETIME" if kind in ("DATE", "DATETIME") or not daily else None
+    result = (
+        "DATE"
+        if kind == "DATE" and daily
+        else "DATETIME"
+        if kind in ("DATE", "DATETIME") or not daily
+        else None
+    )
     x = temporal(g, x_node)
     if g.target == "tsql":
         if not daily and kind != "DATETIME":
@@ -298,7 +316,9 @@ def shift(g: Emitter, node: exp.Expr, x_node: exp.Expr, quantity: exp.Expr, unit
     return f"CAST({shifted} AS DATE)" if result == "DATE" else f"({shifted})"
 
 
-def _sqlite_shift(g: Emitter, x: str, n: int | None, computed: str | None, unit: str, result: str | None) -> str:
+def _sqlite_shift(
+    g: Emitter, x: str, n: int | None, computed: str | None, unit: str, result: str | None
+) -> str:
     if unit == "MICROSECOND":
         return g.fail("SQLite keeps milliseconds at most, so an interval in microseconds is not translated.")
     factor = {"WEEK": 7, "QUARTER": 3, "YEAR": 12}.get(unit, 1)
@@ -317,7 +337,9 @@ def _sqlite_shift(g: Emitter, x: str, n: int | None, computed: str | None, unit:
         date = f"MIN(DATE({first}, ({day} - 1) || ' days'), {last})"
         with_time = f"{date} || ' ' || TIME({x})"
     else:
-        name = {"WEEK": "days", "DAY": "days", "HOUR": "hours", "MINUTE": "minutes", "SECOND": "seconds"}[unit]
+        name = {"WEEK": "days", "DAY": "days", "HOUR": "hours", "MINUTE": "minutes", "SECOND": "seconds"}[
+            unit
+        ]
         date, with_time = f"DATE({x}, {modifier(0, name)})", f"DATETIME({x}, {modifier(0, name)})"
         if unit not in _DAY_OR_LONGER:
             return with_time
@@ -329,8 +351,9 @@ def _sqlite_shift(g: Emitter, x: str, n: int | None, computed: str | None, unit:
 
 
 # --- DATE_FORMAT -----------------------------------------------------------------------------------
-_MONTHS = "January February March April May June July August September October November December".split()
-_DAYS = "Sunday Monday Tuesday Wednesday Thursday Friday Saturday".split()
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September")
+_MONTHS += ("October", "November", "December")
+_DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _EXPANDED = {"r": "%h:%i:%s %p", "T": "%H:%i:%s"}
 # Specifier -> (PostgreSQL TO_CHAR, DuckDB STRFTIME, T-SQL FORMAT, SQLite STRFTIME); None: computed.
 _NATIVE = {
@@ -399,7 +422,8 @@ def date_format(g: Emitter, node: exp.Expr, x_node: exp.Expr, text: str) -> str:
     for kind, code in items:
         if kind == "spec" and code not in _NATIVE:
             return g.fail(
-                f"{g.text(node)}: the specifier %{code} is not in Domo's date format table, so it is not translated."
+                f"{g.text(node)}: the specifier %{code} is not in Domo's date format table, so it is not "
+                "translated."
             )
     if ("spec", "w") in items:
         g.problem(
@@ -455,7 +479,7 @@ def _computed(g: Emitter, x: str, code: str) -> str:
     return sqlite[code]
 
 
-def _names(key: str, names: list[str], form: str, first: int) -> str:
+def _names(key: str, names: Sequence[str], form: str, first: int) -> str:
     whens = " ".join(f"WHEN '{form % (i + first)}' THEN '{name}'" for i, name in enumerate(names))
     return f"CASE {key} {whens} END"
 

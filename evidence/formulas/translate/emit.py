@@ -145,9 +145,13 @@ class Emitter:
                 return handler(self, node)
             info = catalogue.lookup(name)
             if info is None:
-                return self.fail(f"{name} is not a Beast Mode function (Domo rejects it), so it is not translated.")
+                return self.fail(
+                    f"{name} is not a Beast Mode function (Domo rejects it), so it is not translated."
+                )
             if info.support == "no":
-                return self.fail(f"{name} is not supported by Beast Mode ({info.note}), so it is not translated.")
+                return self.fail(
+                    f"{name} is not supported by Beast Mode ({info.note}), so it is not translated."
+                )
             return self.fail(f"{name} has no translation to {self.engine} with Domo's semantics.")
         handler = BY_TYPE.get(type(node))
         if handler is not None:
@@ -160,7 +164,7 @@ class Emitter:
         return super().sql(node)  # type: ignore[misc]
 
     def position(self, node: exp.Expr) -> str:
-        """"condition" where a truth value is expected, "value" elsewhere."""
+        """ "condition" where a truth value is expected, "value" elsewhere."""
         child, parent = node, node.parent
         while isinstance(parent, exp.Paren):
             child, parent = parent, parent.parent
@@ -247,22 +251,22 @@ def generator_for(target: str, ctx: Context, used_as: str) -> Emitter:
 
 
 # --- types ----------------------------------------------------------------------------------------
+def _typed(kind: str, names: str) -> dict[str, str]:
+    return dict.fromkeys(names.split(), kind)
+
+
 _TYPE_BY_NAME = {
-    **dict.fromkeys(
-        "CONCAT LEFT RIGHT SUBSTRING TRIM UPPER LOWER REPLACE LPAD RPAD DATE_FORMAT DAYNAME MONTHNAME".split(),
-        "STRING",
-    ),
-    **dict.fromkeys(
-        "LENGTH INSTR STRPOS YEAR MONTH DAY DAYOFMONTH QUARTER HOUR MINUTE SECOND DAYOFYEAR DAYOFWEEK "
-        "WEEKDAY WEEK YEARWEEK WEEKOFYEAR DATEDIFF COUNT APPROXIMATE_COUNT_DISTINCT CEILING FLOOR RANK NTILE".split(),
-        "LONG",
-    ),
-    **dict.fromkeys("AVG STDDEV STDDEV_POP VAR_POP POWER POW".split(), "DOUBLE"),
-    **dict.fromkeys("CURDATE CURRENT_DATE LAST_DAY DATE".split(), "DATE"),
-    **dict.fromkeys("NOW CURRENT_TIMESTAMP SYSDATE TIMESTAMP".split(), "DATETIME"),
+    **_typed("STRING", "CONCAT LEFT RIGHT SUBSTRING TRIM UPPER LOWER REPLACE LPAD RPAD DATE_FORMAT DAYNAME"),
+    **_typed("STRING", "MONTHNAME"),
+    **_typed("LONG", "LENGTH INSTR STRPOS YEAR MONTH DAY DAYOFMONTH QUARTER HOUR MINUTE SECOND DAYOFYEAR"),
+    **_typed("LONG", "DAYOFWEEK WEEKDAY WEEK YEARWEEK WEEKOFYEAR DATEDIFF COUNT APPROXIMATE_COUNT_DISTINCT"),
+    **_typed("LONG", "CEILING FLOOR RANK NTILE"),
+    **_typed("DOUBLE", "AVG STDDEV STDDEV_POP VAR_POP POWER POW"),
+    **_typed("DATE", "CURDATE CURRENT_DATE LAST_DAY DATE"),
+    **_typed("DATETIME", "NOW CURRENT_TIMESTAMP SYSDATE TIMESTAMP"),
 }
 _SAME_AS_FIRST = frozenset(
-    "SUM MIN MAX ABS ROUND IFNULL NVL COALESCE NULLIF LAG LEAD FIRST_VALUE LAST_VALUE".split()
+    _typed("", "SUM MIN MAX ABS ROUND IFNULL NVL COALESCE NULLIF LAG LEAD FIRST_VALUE LAST_VALUE")
 )
 _DAY_OR_LONGER = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"})
 
@@ -420,7 +424,9 @@ def _aggregate(g: Emitter, node: exp.Expr) -> str:
         return _outer_of_fixed(g, node, fixed)
     distinct = node.this if isinstance(node.this, exp.Distinct) else None
     if distinct is not None and len(distinct.expressions) != 1:
-        return g.fail(f"{g.text(node)} counts distinct combinations of several columns, which {g.engine} cannot.")
+        return g.fail(
+            f"{g.text(node)} counts distinct combinations of several columns, which {g.engine} cannot."
+        )
     return g.plain(node)
 
 
@@ -449,7 +455,8 @@ def _spread(g: Emitter, node: exp.Expr) -> str:
 @rule("APPROXIMATE_COUNT_DISTINCT")
 def _approximate_count_distinct(g: Emitter, node: exp.Anonymous) -> str:
     g.problem(
-        f"{g.text(node)} is Domo's estimate; translated as an exact COUNT(DISTINCT ...), which can differ from it."
+        f"{g.text(node)} is Domo's estimate; translated as an exact COUNT(DISTINCT ...), which can "
+        "differ from it."
     )
     return f"COUNT(DISTINCT {g.sql(node.expressions[0])})"
 
@@ -465,7 +472,9 @@ def _window_function(g: Emitter, node: exp.Expr) -> str:
 @rule(exp.Window)
 def _window(g: Emitter, node: exp.Window) -> str:
     if node.find(Fixed):
-        return g.fail(f"{g.text(node)} puts a FIXED function inside a window, which Domo refuses and SQL cannot nest.")
+        return g.fail(
+            f"{g.text(node)} puts a FIXED function inside a window, which Domo refuses and SQL cannot nest."
+        )
     g.note(
         "A window over aggregates: evaluate it in a query grouped by the card's axes "
         "(SELECT <axes>, <sql> FROM t GROUP BY <axes>), whose columns must include its PARTITION BY and "

@@ -19,13 +19,12 @@ from evidence.formulas.tree import number_value
 
 
 def _case_note(g: Emitter) -> None:
-    equality = (
-        "= follows the database collation" if g.target == "tsql" else "= and IN compare exactly"
-    )
+    equality = "= follows the database collation" if g.target == "tsql" else "= and IN compare exactly"
     g.note(
         "Domo does not document whether string comparisons are case-sensitive: LIKE is translated "
         f"case-insensitively (MySQL's default), INSTR and REPLACE compare exactly, {equality}."
     )
+
 
 _EXACT_COLLATION = "Latin1_General_100_BIN2"  # T-SQL: compare code points, whatever the database collation
 
@@ -93,7 +92,9 @@ def _like(g: Emitter, node: exp.Like) -> str:
     if g.target in ("postgres", "duckdb"):
         return f"{value}{negate} ILIKE {pattern_sql}{escape}"
     if g.target == "sqlite":
-        if g.type_of(node.this) != "STRING" or not (isinstance(pattern, exp.Literal) and pattern.this.isascii()):
+        if g.type_of(node.this) != "STRING" or not (
+            isinstance(pattern, exp.Literal) and pattern.this.isascii()
+        ):
             g.note("SQLite's LIKE ignores the case of ASCII letters only.")
         return f"{value}{negate} LIKE {pattern_sql}{escape}"
     return f"{value} COLLATE Latin1_General_100_CI_AS{negate} LIKE {pattern_sql}{escape}"
@@ -124,7 +125,8 @@ def _instr(g: Emitter, node: exp.StrPosition) -> str:
     if isinstance(substr, exp.Literal) and substr.this:
         return found
     # MySQL finds '' at position 1; CHARINDEX says 0.
-    return f"CASE WHEN DATALENGTH({needle}) = 0 THEN CASE WHEN {haystack} IS NULL THEN NULL ELSE 1 END ELSE {found} END"
+    empty = f"CASE WHEN {haystack} IS NULL THEN NULL ELSE 1 END"
+    return f"CASE WHEN DATALENGTH({needle}) = 0 THEN {empty} ELSE {found} END"
 
 
 @rule("LEFT")
@@ -238,7 +240,9 @@ def _round(g: Emitter, node: exp.Round) -> str:
             return g.fail(f"{g.text(node)}: SQLite's ROUND takes no negative or computed number of places.")
         return f"ROUND({value}, {places})"
     if places is None and g.target == "duckdb" and not exact:
-        g.problem(f"{g.text(node)}: DuckDB rounds a DOUBLE to a computed number of places on its binary value.")
+        g.problem(
+            f"{g.text(node)}: DuckDB rounds a DOUBLE to a computed number of places on its binary value."
+        )
         return f"ROUND({value}, {places_sql})"
     if not exact:
         scale = max(10, (places or 0) + 2)

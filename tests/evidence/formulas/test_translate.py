@@ -109,8 +109,12 @@ def test_tsql_length_counts_trailing_spaces():
 
 def test_tsql_date_add_and_format():
     assert _tsql("DATE_ADD(`Fill Date`, INTERVAL 1 MONTH)") == "DATEADD(MONTH, 1, [Fill Date])"
-    assert _tsql("DATE_ADD(`Fill Date`, INTERVAL 3 HOUR)") == "DATEADD(HOUR, 3, CAST([Fill Date] AS DATETIME2))"
-    assert _tsql("DATE_FORMAT(`Fill Date`, '%M %e, %Y')") == "FORMAT([Fill Date], 'MMMM\\ d\\,\\ yyyy', 'en-US')"
+    assert (
+        _tsql("DATE_ADD(`Fill Date`, INTERVAL 3 HOUR)") == "DATEADD(HOUR, 3, CAST([Fill Date] AS DATETIME2))"
+    )
+    assert (
+        _tsql("DATE_FORMAT(`Fill Date`, '%M %e, %Y')") == "FORMAT([Fill Date], 'MMMM\\ d\\,\\ yyyy', 'en-US')"
+    )
 
 
 def test_tsql_round_rounds_the_decimal_value():
@@ -172,7 +176,7 @@ UNFAITHFUL = [
     ("COUNT(DISTINCT `Drug`, `Note`)", TARGETS, False, "several columns"),
     ("DATE_ADD(`Fill Date`, INTERVAL '1:30' HOUR_MINUTE)", TARGETS, False, "HOUR_MINUTE"),
     ("CONCAT('rate ', `Rate`)", TARGETS, True, "floating-point number turned into text"),
-    ("YEAR('Fill Date')", ("tsql", "postgres", "duckdb"), True, "text read as a date"),
+    ("YEAR(`Note`)", ("tsql", "postgres", "duckdb"), True, "text read as a date"),
     ("STDDEV_POP(`Units`)", ("sqlite",), False, "SQLite has no STDDEV_POP"),
     ("UPPER(`Drug`)", ("sqlite",), True, "ASCII letters only"),
     ("LPAD(`Drug`, 8, '*')", ("sqlite", "tsql"), False, "LPAD"),
@@ -183,7 +187,9 @@ UNFAITHFUL = [
 ]
 
 
-@pytest.mark.parametrize(("formula", "targets", "has_sql", "words"), UNFAITHFUL, ids=[u[0] for u in UNFAITHFUL])
+@pytest.mark.parametrize(
+    ("formula", "targets", "has_sql", "words"), UNFAITHFUL, ids=[u[0] for u in UNFAITHFUL]
+)
 def test_unfaithful_constructs_are_reported(formula, targets, has_sql, words):
     for target in targets:
         translation = _translate(formula, target)
@@ -242,6 +248,13 @@ def test_the_current_date_is_translated_with_a_note(target):
     assert any(note.startswith("CURDATE() is read when the query runs") for note in translation.notes)
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_date_function_of_text_that_is_no_date_is_null(target):
+    translation = _translate("YEAR('Fill Date')", target)
+    assert translation.faithful and "NULL" in translation.sql
+    assert any("text that is no date" in note for note in translation.notes)
+
+
 def test_weekday_runs_as_dayofweek_as_in_domo():
     translation = _translate("WEEKDAY(`Fill Date`)", "postgres")
     assert translation.faithful
@@ -251,3 +264,9 @@ def test_weekday_runs_as_dayofweek_as_in_domo():
 def test_a_filter_formula_stays_a_condition():
     translation = _translate("`Units` > 3", "tsql", used_as="filter")
     assert translation.sql == "[Units] > 3"
+
+
+def test_a_window_or_fixed_filter_is_refused_as_domo_does():
+    translation = _translate("SUM(`Units`) FIXED (BY `Region`) > 5", "duckdb", used_as="filter")
+    assert translation.sql is None
+    assert "cannot be a card or dashboard filter" in translation.problems[0]
