@@ -12,7 +12,8 @@ Domo's semantics (domo-formula-semantics.md) are kept where the target differs:
   target's NULL-skipping CONCAT(); numbers and dates are turned into text as MySQL writes them.
 * IFNULL/NVL become COALESCE; a comparison used as a value is 1 or 0 (MySQL), a number used as a
   condition is true when non-zero.
-* Dates, weeks and DATE_FORMAT: see dates.py; strings, ROUND, MOD: see strings.py.
+* Dates and weeks: dates.py; DATE_FORMAT: formats.py; strings, ROUND, MOD: strings.py;
+  aggregates, windows and FIXED: aggregates.py.
 
 Where to evaluate the SQL: a row-level formula as `SELECT <sql> FROM t`; an aggregate one as
 `SELECT <axes>, <sql> FROM t GROUP BY <axes>`; window and FIXED formulas only in that grouped
@@ -35,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from evidence.formulas.model import Analysis
-from evidence.formulas.translate import dates, strings  # noqa: F401  (register their rules)
+from evidence.formulas.translate import aggregates, dates, formats, strings  # noqa: F401  (their rules)
 from evidence.formulas.translate.emit import ENGINE_NAMES, TARGETS, generator_for
 from evidence.formulas.tree import Context
 
