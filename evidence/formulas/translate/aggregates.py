@@ -169,9 +169,14 @@ def _outer_of_fixed(g: Emitter, outer: exp.Expr, fixed: Fixed) -> str:
     name = call_name(outer)
     if name == "COUNT":
         return g.fail(f"{g.text(outer)} counts rows carrying a FIXED value, which is not translated.")
-    if name == "SUM":
+    if name == "SUM" and fixed.kind is None:
         g.note(
-            f"{g.text(outer)} is taken as the FIXED value itself: Domo adds it up once per FIXED partition, "
-            "not once per row (MAX and SUM of a FIXED () value agree, per the Dojo FIXED discussion)."
+            f"{g.text(outer)} is taken as the FIXED value itself: the Dojo FIXED discussion shows SUM and "
+            "MAX of a FIXED () value agree (Domo adds it once, not once per row)."
+        )
+    elif name == "SUM":
+        g.problem(
+            f"{g.text(outer)}: Domo documents no rule for adding up a FIXED (BY ...) value, so it is "
+            "taken as the value itself, as SUM of a FIXED () value behaves (Dojo FIXED discussion)."
         )
     return g.sql(fixed)

@@ -170,6 +170,8 @@ UNFAITHFUL = [
     ("SQRT(`Units`)", TARGETS, False, "not supported by Beast Mode"),
     ("MEDIAN(`Units`)", TARGETS, False, "has no translation"),
     ("RAND()", TARGETS, False, "has no translation"),
+    ("SUM(SUM(`Units`) FIXED (BY `Region`))", TARGETS, True, "no rule for adding up a FIXED (BY"),
+    ("COUNT(SUM(`Units`) FIXED ())", TARGETS, False, "counts rows carrying a FIXED value"),
     ("APPROXIMATE_COUNT_DISTINCT(`Drug`)", TARGETS, True, "exact COUNT(DISTINCT"),
     ("`Nope` + 1", TARGETS, True, "`Nope` is not a column"),
     ("SUBSTRING(`Note`, `Units`, 2)", TARGETS, True, "computed position"),
@@ -232,6 +234,12 @@ def test_a_window_notes_the_grouped_query_it_needs():
     translation = _translate("SUM(SUM(`Units`)) OVER (PARTITION BY `Region`)", "postgres")
     assert translation.faithful
     assert any("grouped by the card's axes" in note for note in translation.notes)
+
+
+def test_sum_of_a_whole_dataset_fixed_value_is_the_value():
+    translation = _translate("SUM(`Units`) / SUM(SUM(`Units`) FIXED ())", "postgres")
+    assert translation.faithful
+    assert translation.sql == 'CAST(SUM("Units") AS NUMERIC) / NULLIF(SUM(SUM("Units")) OVER (), 0)'
 
 
 def test_a_fixed_notes_the_columns_the_grouping_needs():
