@@ -16,10 +16,10 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 
 from console import clock
 from console.audit import audit_record
@@ -27,11 +27,7 @@ from evidence import leafiq
 from evidence.choices import CalculationKind, CalculationUse
 from evidence.formulas import ENGINE_VERSION, FLAW_CODES, STEP_FLAW_CODES, USES, Analysis, Flaw, analyze
 from evidence.formulas.dataflows import StepAnalysis, analyze_dataflow
-
-try:  # TEMPORARY: evidence.formulas.translate is being written beside this module
-    from evidence.formulas.translate import translate_all
-except ImportError:
-    translate_all = None
+from evidence.formulas.translate import TARGETS, translate_all
 from evidence.models import (
     BeastMode,
     CalculationAnalysis,
@@ -42,8 +38,6 @@ from evidence.models import (
     DomoDataset,
     SourceManifest,
 )
-
-TARGETS = ("tsql", "postgres", "sqlite", "duckdb")
 
 
 # --- schemas -------------------------------------------------------------------------------------
@@ -78,28 +72,12 @@ def parse_schema(value: Any) -> dict[str, str]:
 # --- translations --------------------------------------------------------------------------------
 
 
-def translations_of(analysis: Analysis, schema: Mapping[str, str] | None) -> dict[str, dict | None]:
-    """{target: {sql, faithful, problems}} for every target; None for a target with no translation."""
-    found = translate_all(analysis, columns=schema) if translate_all else {}
-    result: dict[str, dict | None] = {}
-    for target in TARGETS:
-        translation = found.get(target)
-        result[target] = (
-            None
-            if translation is None
-            else {
-                "sql": translation.sql,
-                "faithful": bool(translation.faithful),
-                "problems": [_text(problem) for problem in translation.problems or ()],
-            }
-        )
-    return result
-
-
-def _text(problem: Any) -> str:
-    if isinstance(problem, str):
-        return problem
-    return getattr(problem, "message", None) or str(problem)
+def translations_of(analysis: Analysis, schema: Mapping[str, str] | None) -> dict[str, dict]:
+    """{target: {sql, faithful, problems}} for every target (sql is None where none would be right)."""
+    return {
+        target: {"sql": t.sql, "faithful": t.faithful, "problems": list(t.problems)}
+        for target, t in translate_all(analysis, columns=schema).items()
+    }
 
 
 # --- ad-hoc analysis ------------------------------------------------------------------------------
@@ -167,7 +145,7 @@ def mark_spans(text: str, flaws: Iterable[Any]) -> list[Segment]:
     ]
     cuts = sorted({0, len(text), *(a for a, _b, _c, _s in spans), *(b for _a, b, _c, _s in spans)})
     segments = []
-    for left, right in zip(cuts, cuts[1:]):
+    for left, right in pairwise(cuts):
         if left >= right:
             continue
         covering = [(code, sev) for a, b, code, sev in spans if a <= left and right <= b]
@@ -247,7 +225,7 @@ class Piece:
     columns: tuple[str, ...]
     sql: str
     flaws: tuple[Flaw, ...]
-    translations: dict[str, dict | None]
+    translations: dict[str, dict]
 
 
 @dataclass(frozen=True)

@@ -200,19 +200,21 @@ def card(pk: int, **main) -> SimpleNamespace:
 
 
 def test_card_uses_read_values_dimensions_and_filters():
-    uses = card_uses([
-        card(
-            1,
-            columns=[
-                {"formula_id": "v", "mapping": "VALUE", "aggregation": None},
-                {"formula_id": "a", "mapping": "ITEM", "aggregation": "SUM"},
-                {"formula_id": "d", "mapping": "SERIES", "aggregation": None},
-                {"column": "plain", "mapping": "VALUE"},
-            ],
-            group_by=[{"formula_id": "g"}],
-            filters=[{"formula_id": "f", "operator": "IN", "values": ["x"]}],
-        )
-    ])
+    uses = card_uses(
+        [
+            card(
+                1,
+                columns=[
+                    {"formula_id": "v", "mapping": "VALUE", "aggregation": None},
+                    {"formula_id": "a", "mapping": "ITEM", "aggregation": "SUM"},
+                    {"formula_id": "d", "mapping": "SERIES", "aggregation": None},
+                    {"column": "plain", "mapping": "VALUE"},
+                ],
+                group_by=[{"formula_id": "g"}],
+                filters=[{"formula_id": "f", "operator": "IN", "values": ["x"]}],
+            )
+        ]
+    )
     assert uses == {
         (1, "v"): {"card_value"},
         (1, "a"): {"card_value"},

@@ -62,11 +62,8 @@ class Command(BaseCommand):
                 write(f"          suggestion: {flaw['suggestion']}")
         write("translations:")
         for target, translation in report["translations"].items():
-            if translation is None:
-                write(f"  {target:8} (none)")
-                continue
             faithful = "faithful" if translation["faithful"] else "NOT faithful"
-            write(f"  {target:8} {translation['sql']}  [{faithful}]")
+            write(f"  {target:8} {translation['sql'] or '(no SQL)'}  [{faithful}]")
             for problem in translation["problems"]:
                 write(f"           - {problem}")
 
