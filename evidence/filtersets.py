@@ -8,8 +8,10 @@ import django_filters
 from django import forms
 
 from evidence.choices import BeastModeScope, IntakeSource, IntakeStatus, ManifestStatus, Severity
+from evidence.formulas import FLAW_CODES, STEP_FLAW_CODES
 from evidence.models import (
     BeastMode,
+    CalculationFlaw,
     DomoCard,
     DomoDataflow,
     DomoDataset,
@@ -130,4 +132,20 @@ class PolicyFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = PdpPolicy
+        fields: list[str] = []
+
+
+def _flaw_codes() -> list[tuple[str, str]]:
+    return [(code, f"{known.title} ({code})") for code, known in {**FLAW_CODES, **STEP_FLAW_CODES}.items()]
+
+
+class CalculationFlawFilterSet(django_filters.FilterSet):
+    """/sources/<manifest>/flaws/ (its manifest from the path) and /api/calculation-flaws/."""
+
+    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    code = django_filters.ChoiceFilter(choices=_flaw_codes, label="Code")
+    severity = django_filters.ChoiceFilter(choices=Severity.choices, label="Severity")
+
+    class Meta:
+        model = CalculationFlaw
         fields: list[str] = []

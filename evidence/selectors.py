@@ -13,15 +13,19 @@ import decimal
 import io
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.shortcuts import get_object_or_404
 
 from console.lake import LakeError, get_lake
 from evidence import pdp, silver
+from evidence.calculations import pending_analyses
 from evidence.choices import IntakeStatus, ManifestStatus, Severity
+from evidence.formulas import ENGINE_VERSION
 from evidence.models import (
     BeastMode,
+    CalculationAnalysis,
+    CalculationFlaw,
     DataflowStep,
     DirectoryEntry,
     DomoCard,
@@ -58,6 +62,55 @@ def manifests():
 
 def issues():
     return ManifestIssue.objects.select_related("manifest")
+
+
+def calculation_flaws():
+    """Flaws with the object they are in (card or dataset beast mode, DataFlow step): one query a page."""
+    return CalculationFlaw.objects.select_related(
+        "manifest",
+        "analysis__beast_mode__card",
+        "analysis__beast_mode__dataset",
+        "analysis__dataflow_step__dataflow",
+    )
+
+
+# Each beast mode's or step's analyses with their flaws: two queries, whatever the page holds.
+ANALYSES = Prefetch(
+    "analyses", queryset=CalculationAnalysis.objects.order_by("part").prefetch_related("flaws")
+)
+
+
+def severity_counts(queryset) -> list[tuple[str, str, int]]:
+    """(severity, label, count) of the severities present, most severe first: one query."""
+    counts = dict(
+        queryset.order_by().values_list("severity").annotate(n=Count("id")).values_list("severity", "n")
+    )
+    labels = dict(Severity.choices)
+    known = [s for s in SEVERITY_ORDER if counts.get(s)]
+    known += sorted(s for s in counts if s not in SEVERITY_ORDER)
+    return [(s, labels.get(s, s), counts[s]) for s in known]
+
+
+@dataclass(frozen=True)
+class FlawSummary:
+    """The head of a manifest's flaws page: counts by severity, and what is left to analyze."""
+
+    severity_counts: list[tuple[str, str, int]]
+    pending: int  # beast modes and steps without an analysis at the engine's current version
+    engine_version: str
+
+    @property
+    def total(self) -> int:
+        return sum(count for _s, _l, count in self.severity_counts)
+
+
+def flaw_summary(manifest: SourceManifest) -> FlawSummary:
+    """Three queries."""
+    return FlawSummary(
+        severity_counts=severity_counts(manifest.calculation_flaws.all()),
+        pending=pending_analyses(manifest),
+        engine_version=ENGINE_VERSION,
+    )
 
 
 # --- home ------------------------------------------------------------------------------------------
@@ -111,6 +164,11 @@ class ManifestDetail:
     dataflows: list[DomoDataflow]
     beast_modes: int
     directory: dict[str, int]
+    flaw_counts: list[tuple[str, str, int]]  # calculation flaws by severity
+
+    @property
+    def flaw_count(self) -> int:
+        return sum(count for _s, _l, count in self.flaw_counts)
 
     @property
     def issue_count(self) -> int:
@@ -125,12 +183,7 @@ def manifest_detail(pk: int) -> ManifestDetail:
         ).annotate(file_count=Coalesce(Subquery(files_of.annotate(n=Count("id")).values("n")), 0)),
         pk=pk,
     )
-    counts = dict(
-        manifest.issues.order_by()
-        .values_list("severity")
-        .annotate(n=Count("id"))
-        .values_list("severity", "n")
-    )
+    issue_counts = severity_counts(manifest.issues.all())
     # The first issues of each severity in one query: number them within their severity, keep the first few.
     shown = list(
         manifest.issues.annotate(
@@ -142,17 +195,13 @@ def manifest_detail(pk: int) -> ManifestDetail:
     grouped: dict[str, list[ManifestIssue]] = {}
     for item in shown:
         grouped.setdefault(item.severity, []).append(item)
-    labels = dict(Severity.choices)
-    known = [s for s in SEVERITY_ORDER if counts.get(s)] + sorted(
-        s for s in counts if s not in SEVERITY_ORDER
-    )
     directory = dict(
         manifest.directory.order_by().values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
     )
     return ManifestDetail(
         manifest=manifest,
-        severity_counts=[(s, labels.get(s, s), counts[s]) for s in known],
-        issues_by_severity=[(s, labels.get(s, s), counts[s], grouped.get(s, [])) for s in known],
+        severity_counts=issue_counts,
+        issues_by_severity=[(s, label, n, grouped.get(s, [])) for s, label, n in issue_counts],
         files=list(manifest.files.all()[:FILES_SHOWN]),
         file_count=manifest.file_count,
         datasets=list(manifest.datasets.annotate(policy_count=Count("policies"))),
@@ -160,6 +209,7 @@ def manifest_detail(pk: int) -> ManifestDetail:
         dataflows=list(manifest.dataflows.annotate(step_count=Count("steps"))),
         beast_modes=manifest.beast_modes.count(),
         directory=directory,
+        flaw_counts=severity_counts(manifest.calculation_flaws.all()),
     )
 
 
@@ -298,7 +348,7 @@ def dataset_detail(pk: int) -> DatasetDetail:
     return DatasetDetail(
         dataset=dataset,
         policies=policy_lines(policies, directory),
-        beast_modes=list(dataset.beast_modes.all()),
+        beast_modes=list(dataset.beast_modes.prefetch_related(ANALYSES)),
         cards=list(dataset.cards.all()),
         feeds=[f for f in flows if dataset.domo_id in (f.input_ids or [])],
         fed_by=[f for f in flows if dataset.domo_id in (f.output_ids or [])],
@@ -348,6 +398,7 @@ def card_detail(pk: int) -> CardDetail:
         BeastMode.objects.filter(manifest_id=card.manifest_id)
         .filter(Q(card=card) | Q(formula_id__in=used, scope="dataset"))
         .select_related("dataset")
+        .prefetch_related(ANALYSES)
         .order_by("scope", "name", "id")
     )
     by_formula = {b.formula_id: b for b in beast_modes}
@@ -431,5 +482,5 @@ def dataflow_detail(pk: int) -> DataflowDetail:
         dataflow=flow,
         inputs=[(i, held.get(i)) for i in flow.input_ids],
         outputs=[(o, held.get(o)) for o in flow.output_ids],
-        steps=list(flow.steps.all()),
+        steps=list(flow.steps.prefetch_related(ANALYSES)),
     )

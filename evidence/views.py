@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence import selectors
+from evidence.calculations import calculations_analyze_manifest
 from evidence.choices import IntakeSource
-from evidence.filtersets import IntakeRunFilterSet, IssueFilterSet, ManifestFilterSet
+from evidence.filtersets import (
+    CalculationFlawFilterSet,
+    IntakeRunFilterSet,
+    IssueFilterSet,
+    ManifestFilterSet,
+)
 from evidence.forms import ExportUploadForm
+from evidence.models import SourceManifest
 from evidence.uploads import intake_upload as intake_upload_service
 from evidence.uploads import receiving_uploads, size_text
 
@@ -143,6 +151,39 @@ def manifest_detail(request, pk: int):
 def issue_list(request):
     context = _list_context(request, IssueFilterSet, selectors.issues(), descending=False)
     return render_page(request, "evidence/issue_list.html", "evidence/partials/issue_results.html", context)
+
+
+# --- calculation flaws ----------------------------------------------------------------------------
+
+
+@_reader
+def calculation_flaw_list(request, pk: int):
+    manifest = get_object_or_404(SourceManifest, pk=pk)
+    flaws = selectors.calculation_flaws().filter(manifest=manifest)
+    context = _list_context(request, CalculationFlawFilterSet, flaws, descending=False)
+    context["manifest"] = manifest
+    if not wants_fragment(request):
+        context["summary"] = selectors.flaw_summary(manifest)
+    return render_page(
+        request,
+        "evidence/calculation_flaw_list.html",
+        "evidence/partials/calculation_flaw_results.html",
+        context,
+    )
+
+
+@login_required
+@permission_required(RECEIVE, raise_exception=True)
+@require_POST
+def calculation_reanalyze(request, pk: int):
+    manifest = get_object_or_404(SourceManifest, pk=pk)
+    summary = calculations_analyze_manifest(manifest=manifest, actor=request.user, force=True)
+    messages.success(
+        request,
+        f"Re-analyzed {summary.beast_modes} beast mode(s) and {summary.dataflow_steps} DataFlow step(s) "
+        f"with engine {summary.engine_version}: {summary.flaws} flaw(s).",
+    )
+    return redirect("evidence:calculation-flaws", pk=manifest.pk)
 
 
 # --- objects inside --------------------------------------------------------------------------------

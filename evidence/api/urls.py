@@ -21,4 +21,6 @@ urlpatterns = [
     path("dataflows/<int:pk>/", views.DataflowDetail.as_view(), name="api-dataflow-detail"),
     path("policies/", views.PolicyList.as_view(), name="api-policy-list"),
     path("policies/<int:pk>/", views.PolicyDetail.as_view(), name="api-policy-detail"),
+    path("calculation-flaws/", views.CalculationFlawList.as_view(), name="api-calculation-flaw-list"),
+    path("formulas/analyze/", views.FormulaAnalyze.as_view(), name="api-formula-analyze"),
 ]

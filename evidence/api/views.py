@@ -10,16 +10,20 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
 from evidence import selectors
 from evidence.api.serializers import (
     BeastModeSerializer,
+    CalculationFlawSerializer,
     CardSerializer,
     DataflowSerializer,
     DatasetSerializer,
     ErrorSerializer,
+    FormulaAnalyzeSerializer,
+    FormulaReportSerializer,
     IntakeAcceptedSerializer,
     IntakeRunSerializer,
     IntakeUploadSerializer,
@@ -27,9 +31,11 @@ from evidence.api.serializers import (
     ManifestSerializer,
     PolicySerializer,
 )
+from evidence.calculations import formula_report
 from evidence.choices import IntakeSource
 from evidence.filtersets import (
     BeastModeFilterSet,
+    CalculationFlawFilterSet,
     CardFilterSet,
     DataflowFilterSet,
     DatasetFilterSet,
@@ -215,3 +221,40 @@ class PolicyDetail(_Read, generics.RetrieveAPIView):
         policy = self.get_object()
         context = {**self.get_serializer_context(), "directories": selectors.directories_for([policy])}
         return Response(self.get_serializer(policy, context=context).data)
+
+
+# --- calculations ----------------------------------------------------------------------------------
+
+
+class CalculationFlawList(_Read, generics.ListAPIView):
+    """Flaws the formula engine found in received exports' beast modes and DataFlow steps, in the order
+    it reported them, with the flaws page's filters (manifest, code, severity)."""
+
+    queryset = selectors.calculation_flaws()
+    serializer_class = CalculationFlawSerializer
+    filterset_class = CalculationFlawFilterSet
+    pagination_class = InReportedOrder
+
+
+class FormulaAnalyze(APIView):
+    """Analyze one formula, as `manage.py analyze_formula --json` does.
+
+    Nothing is stored and nothing changes, so nothing is audited (reads of evidence are not either).
+    """
+
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="formulas_analyze",
+        summary="Analyze a formula",
+        request=FormulaAnalyzeSerializer,
+        responses={
+            200: FormulaReportSerializer,
+            400: OpenApiResponse(description="no formula, or a bad schema"),
+        },
+    )
+    def post(self, request):
+        serializer = FormulaAnalyzeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(formula_report(data["formula"], schema=data.get("schema"), used_as=data["used_as"]))

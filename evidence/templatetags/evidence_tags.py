@@ -1,7 +1,9 @@
-"""Template helpers of the evidence pages: status badges and byte sizes."""
+"""Template helpers of the evidence pages: status badges, byte sizes, and flaws marked in formulas."""
 
 from django import template
 
+from evidence.calculations import Segment, flaw_title, mark_spans
+from evidence.formulas.translate import TARGETS
 from evidence.uploads import size_text
 
 register = template.Library()
@@ -32,3 +34,23 @@ def badge(status: str) -> str:
 @register.filter
 def bytes_text(size) -> str:
     return "" if size is None else size_text(int(size))
+
+
+@register.filter
+def formula_segments(analysis) -> list[Segment]:
+    """The analysis's text cut where its flaws begin and end (its flaws prefetched), for
+    `{% if segment.marked %}<mark>{{ segment.text }}</mark>...`: every slice escaped on its own."""
+    return mark_spans(analysis.formula, analysis.flaws.all())
+
+
+@register.filter(name="flaw_title")
+def flaw_title_filter(code: str) -> str:
+    return flaw_title(code)
+
+
+@register.filter
+def translations_in_order(analysis) -> list[tuple[str, dict]]:
+    """(target, translation) in the engine's order of targets (a JSON column does not keep key order)."""
+    return [
+        (target, analysis.translations[target]) for target in TARGETS if target in analysis.translations
+    ]
