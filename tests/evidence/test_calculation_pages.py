@@ -358,6 +358,24 @@ def test_the_api_names_each_flaws_object(client, olivia, received_sample):
     assert all(set(r) >= {"code", "severity", "snippet", "message", "suggestion"} for r in results)
 
 
+def test_the_api_names_a_dataflow_steps_flaw_by_its_flow_step_and_part(client, olivia, received_marked):
+    client.force_login(olivia)
+    response = client.get(
+        "/api/calculation-flaws/", {"manifest": received_marked.pk, "code": "HARDCODED_ASSUMPTION"}
+    )
+    (item,) = [r for r in response.json()["results"] if r["snippet"] == "1.07"]
+    step = received_marked.dataflows.get().steps.get(action_type="GenerateTableAction")
+    assert (item["beast_mode"], item["card"], item["dataset"]) == (None, None, None)
+    assert (item["dataflow"], item["step_position"], item["part"]) == (step.dataflow_id, step.position, 0)
+    assert item["used_as"] == "dataflow" and MARKED_STATEMENT[item["start"] : item["end"]] == "1.07"
+
+
+def test_the_flaws_page_of_an_unknown_manifest_is_404(client, olivia, db):
+    client.force_login(olivia)
+    assert client.get("/sources/999/flaws/").status_code == 404
+    assert client.post("/sources/999/flaws/reanalyze/").status_code == 404
+
+
 # --- query counts ----------------------------------------------------------------------------------
 
 # the page's own queries on top of the shell (tests/evidence/test_intake_pages.py)
