@@ -27,7 +27,7 @@ from evidence import leafiq
 from evidence.choices import CalculationKind, CalculationUse
 from evidence.formulas import ENGINE_VERSION, FLAW_CODES, STEP_FLAW_CODES, USES, Analysis, Flaw, analyze
 from evidence.formulas.dataflows import StepAnalysis, analyze_dataflow
-from evidence.formulas.translate import TARGETS, translate_all
+from evidence.formulas.translate import translate_all
 from evidence.models import (
     BeastMode,
     CalculationAnalysis,
@@ -38,7 +38,6 @@ from evidence.models import (
     DomoDataset,
     SourceManifest,
 )
-
 
 # --- schemas -------------------------------------------------------------------------------------
 

@@ -99,10 +99,6 @@ class FlawSummary:
     pending: int  # beast modes and steps without an analysis at the engine's current version
     engine_version: str
 
-    @property
-    def total(self) -> int:
-        return sum(count for _s, _l, count in self.severity_counts)
-
 
 def flaw_summary(manifest: SourceManifest) -> FlawSummary:
     """Three queries."""
