@@ -352,8 +352,9 @@ def _analyze_flow(steps: list[DataflowStep], datasets: Mapping[str, DomoDataset]
     """The analyses of one DataFlow's steps (in position order), through analyze_dataflow.
 
     The flow is rebuilt from its recorded steps. They keep each action's type, name, SQL and
-    expressions but not its id nor what it depends on, so Magic ETL expressions are analyzed
-    without the columns that reach them (no UNKNOWN_COLUMN there, dates known by name only).
+    expressions but not its id nor what it depends on: analyze_dataflow reads a Magic ETL flow with
+    one input as a chain in step order, and one with several inputs without the columns that reach
+    its tiles (no UNKNOWN_COLUMN there, dates known by name only).
     """
     flow = steps[0].dataflow
     inputs = [datasets.get(domo_id) for domo_id in flow.input_ids]
