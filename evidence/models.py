@@ -406,3 +406,37 @@ class CalculationFlaw(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} in analysis #{self.analysis_id}"
+
+
+class GoldenReproduction(models.Model):
+    """A card's golden packet rebuilt from silver in DuckDB and compared with what Domo showed."""
+
+    card = models.OneToOneField(DomoCard, on_delete=models.CASCADE, related_name="reproduction")
+    status = models.CharField(max_length=24, help_text="reproduced, differs or not_reproducible")
+    sql = models.TextField(blank=True, help_text="the DuckDB query that rebuilt the card")
+    columns = models.JSONField(default=list)
+    key_columns = models.JSONField(default=list)
+    golden_rows = models.PositiveIntegerField(default=0)
+    our_rows = models.PositiveIntegerField(default=0)
+    matched = models.PositiveIntegerField(default=0)
+    differing_count = models.PositiveIntegerField(default=0)
+    only_in_golden_count = models.PositiveIntegerField(default=0)
+    only_in_ours_count = models.PositiveIntegerField(default=0)
+    differing = models.JSONField(default=list, help_text="the first differences: key, column, golden, ours, difference")
+    only_in_golden = models.JSONField(default=list)
+    only_in_ours = models.JSONField(default=list)
+    problems = models.JSONField(default=list, help_text="why the card could not be rebuilt")
+    notes = models.JSONField(default=list, help_text="conditions the reproduction rests on")
+    engine_version = models.CharField(max_length=32)
+    reproduced_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["reproduced", "differs", "not_reproducible"]),
+                name="golden_reproduction_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card} golden: {self.status}"

@@ -31,6 +31,7 @@ from evidence.models import (
     DomoCard,
     DomoDataflow,
     DomoDataset,
+    GoldenReproduction,
     IntakeRun,
     ManifestFile,
     ManifestIssue,
@@ -376,10 +377,14 @@ class CardDetail:
     date_grain: str
     beast_modes: list[BeastMode]  # saved on the card, and the dataset ones it uses
     preview: Preview
+    reproduction: GoldenReproduction | None
+    reproduction_one_sided: list[tuple[str, list]]
 
 
 def card_detail(pk: int) -> CardDetail:
-    card = get_object_or_404(DomoCard.objects.select_related("manifest"), pk=pk)
+    card = get_object_or_404(DomoCard.objects.select_related("manifest", "reproduction"), pk=pk)
+    # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
+    reproduction = getattr(card, "reproduction", None)
     main = card.main or {}
     used = {
         c.get("formula_id")
@@ -456,6 +461,11 @@ def card_detail(pk: int) -> CardDetail:
         date_grain=f"{grain.get('column')} by {str(grain.get('grain') or '').lower()}" if grain else "",
         beast_modes=beast_modes,
         preview=golden_preview(card, golden_bronze),
+        reproduction=reproduction,
+        reproduction_one_sided=[
+            ("Rows only in the golden packet", reproduction.only_in_golden if reproduction else []),
+            ("Rows only in the rebuild", reproduction.only_in_ours if reproduction else []),
+        ],
     )
 
 

@@ -28,6 +28,7 @@ from console.audit import audit_record
 from console.lake import Lake, get_lake
 from evidence import leafiq, silver, validation
 from evidence.calculations import calculations_analyze_manifest
+from evidence.reproduction import record_reproductions, reproduce_goldens
 from evidence.choices import IntakeSource, IntakeStatus, ManifestStatus
 from evidence.models import (
     BeastMode,
@@ -179,11 +180,17 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
         run.report("writing bronze", 40)
         bronze = _write_bronze(lake, run, report, source if is_archive else None, root)
         silver_outputs: dict[str, silver.SilverResult | str] = {}
+        goldens = {}
         if status != ManifestStatus.INVALID and report.manifest is not None and root is not None:
             silver_outputs = _write_silver(lake, run, report, root, work)
+            run.report("reproducing golden packets", 92)
+            # The staged Parquet files _write_silver left in `work` are the silver just written.
+            goldens = reproduce_goldens(
+                report.manifest, root, {dataset_id: work / f"{dataset_id}.parquet" for dataset_id in silver_outputs}
+            )
         run.report("recording", 95)
         try:
-            manifest = _record(run, report, issues, status, bronze, silver_outputs, root)
+            manifest = _record(run, report, issues, status, bronze, silver_outputs, root, goldens)
         except IntegrityError:
             # Another run recorded the same load id and content while this one worked.
             existing = _existing(report)
@@ -372,7 +379,6 @@ def _write_silver(lake: Lake, run: IntakeRun, report, root: Path, work: Path) ->
         target = f"{silver_prefix(report)}/datasets/{entry.id}/data.parquet"
         with staged.open("rb") as handle:
             lake.put(target, handle)
-        staged.unlink()
         lake.put(f"{silver_prefix(report)}/datasets/{entry.id}/metadata.json", _canonical({
             "dataset_id": entry.id,
             "name": metadata.name,
@@ -398,7 +404,7 @@ def _write_silver(lake: Lake, run: IntakeRun, report, root: Path, work: Path) ->
 
 
 @transaction.atomic
-def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, root) -> SourceManifest:
+def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, root, goldens) -> SourceManifest:
     run.refresh_from_db()
     manifest_obj = report.manifest
     manifest = SourceManifest.objects.create(
@@ -437,7 +443,8 @@ def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, 
         for path in sorted(set(listed) | set(bronze.files))
     )
     if manifest_obj is not None and root is not None:
-        _record_objects(manifest, manifest_obj, root, silver_outputs)
+        cards = _record_objects(manifest, manifest_obj, root, silver_outputs)
+        record_reproductions(cards, goldens)
     run.succeed(manifest)
     audit_record(
         actor=None, action="intake.finished", object_type="evidence.sourcemanifest", object_id=str(manifest.pk),
@@ -459,8 +466,10 @@ def _read(reader, root: Path, relative: str | None):
         return None  # the validator reported it; the object is shown as absent
 
 
-def _record_objects(manifest: SourceManifest, manifest_obj: leafiq.Manifest, root: Path, silver_outputs) -> None:
+def _record_objects(manifest: SourceManifest, manifest_obj: leafiq.Manifest, root: Path, silver_outputs) -> dict[int, DomoCard]:
+    """Record the Domo objects of the export; returns the cards by Domo id."""
     datasets: dict[str, DomoDataset] = {}
+    cards: dict[int, DomoCard] = {}
     for entry in manifest_obj.datasets:
         metadata = _read(leafiq.read_dataset_metadata, root, entry.metadata)
         output = silver_outputs.get(entry.id)
@@ -500,6 +509,7 @@ def _record_objects(manifest: SourceManifest, manifest_obj: leafiq.Manifest, roo
             golden_path=entry.golden if entry.golden and (root / entry.golden).is_file() else "",
             golden_captured_at=entry.golden_captured_at,
         )
+        cards[entry.id] = card
         if card_def:
             card.datasets.set([datasets[d.id] for d in card_def.datasources if d.id in datasets])
             for beast in card_def.beast_modes:
@@ -527,6 +537,7 @@ def _record_objects(manifest: SourceManifest, manifest_obj: leafiq.Manifest, roo
         DirectoryEntry.objects.create(
             manifest=manifest, kind="group", domo_id=group.id, name=group.name or "", member_ids=list(group.user_ids)
         )
+    return cards
 
 
 def _beast_mode(manifest, beast: leafiq.BeastMode, *, card=None, dataset=None) -> BeastMode:
