@@ -196,8 +196,9 @@ CELERY_TASK_DEFAULT_QUEUE = "console"
 CELERY_TASK_ROUTES = {
     "evidence.tasks.*": {"queue": "intake"},
     "console.tasks.*": {"queue": "console"},
+    "promotion.tasks.*": {"queue": "promotion"},
 }
-CONSOLE_WORKER_QUEUES = "console,intake"  # what `run_console` and the test worker consume
+CONSOLE_WORKER_QUEUES = "console,intake,promotion"  # what `run_console` and the test worker consume
 CELERY_TASK_ALWAYS_EAGER = False  # never eager: the console always runs a real worker
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {

@@ -1,0 +1,456 @@
+"""The promotion gates: named, versioned checks of a request, each with what an operator needs to act.
+
+A gate's `run(request)` returns a GateRun: passed, failed or error, the details ([{what, where,
+link}]) and the fingerprint of every input it looked at. A stored result is stale when running the
+gate again gives another fingerprint (something it looked at changed), so staleness needs no
+bookkeeping of its own: `run_all` again and compare. Bump a gate's version whenever what it
+checks changes; results of another version are never current.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from django.db.models import Q
+from django.urls import reverse
+
+from console.chain import canonical_json
+from evidence.calculations import pending_analyses
+from evidence.choices import ManifestStatus
+from evidence.formulas import ENGINE_VERSION
+from evidence.models import CalculationFlaw, DomoCard, DomoDataset, GoldenReproduction, SourceManifest
+from evidence.validation.manifest import load_id_problem
+from promotion.choices import PROMOTION_LOADED, GateOutcome
+
+logger = logging.getLogger(__name__)
+
+
+def sha256_of(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class GateRun:
+    outcome: str
+    details: list[dict] = field(default_factory=list)
+    inputs_fingerprint: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == GateOutcome.PASSED
+
+
+def detail(what: str, where: str = "", link: str = "", **extra) -> dict:
+    return {"what": what, "where": where, "link": link, **extra}
+
+
+def _verdict(details: list[dict], inputs: Any) -> GateRun:
+    return GateRun(GateOutcome.FAILED if details else GateOutcome.PASSED, details, sha256_of(inputs))
+
+
+def _manifest_link(manifest: SourceManifest) -> str:
+    return reverse("evidence:manifest-detail", args=[manifest.pk])
+
+
+def _dataset_link(dataset: DomoDataset) -> str:
+    return reverse("evidence:dataset-detail", args=[dataset.pk])
+
+
+def _card_link(card: DomoCard) -> str:
+    return reverse("evidence:card-detail", args=[card.pk])
+
+
+def requested_datasets(request) -> list[DomoDataset]:
+    return sorted(request.datasets.all(), key=lambda d: d.pk)
+
+
+# --- the curated registry's hook -------------------------------------------------------------------
+
+
+class CuratedSchema(NamedTuple):
+    """The schema of the current curated version of a dataset ([{name, type}] in schema order)."""
+
+    version: str
+    schema: list[dict]
+
+
+CuratedSchemaSource = Callable[[DomoDataset], "CuratedSchema | None"]
+
+
+def _no_curated_versions(dataset: DomoDataset) -> CuratedSchema | None:
+    return None
+
+
+_curated_schema_source: CuratedSchemaSource = _no_curated_versions
+
+
+def register_curated_schema_source(source: CuratedSchemaSource) -> None:
+    """The curated registry (promotion.curated) names here how to find a dataset's current curated schema.
+
+    Until it does, no dataset has a curated version and schema_compatible passes.
+    """
+    global _curated_schema_source
+    _curated_schema_source = source
+
+
+@contextlib.contextmanager
+def use_curated_schema_source(source: CuratedSchemaSource) -> Iterator[None]:
+    global _curated_schema_source
+    previous, _curated_schema_source = _curated_schema_source, source
+    try:
+        yield
+    finally:
+        _curated_schema_source = previous
+
+
+def curated_schema_of(dataset: DomoDataset) -> CuratedSchema | None:
+    return _curated_schema_source(dataset)
+
+
+def schema_columns(schema: Iterable[dict]) -> list[list[str]]:
+    return [[str(c.get("name", "")), str(c.get("type") or "").upper()] for c in schema or []]
+
+
+# --- flaw fingerprints -----------------------------------------------------------------------------
+
+
+def flaw_object(flaw: CalculationFlaw) -> tuple[str, str]:
+    """(kind, stable id) of the object a flaw is in: a beast mode's formula id, or DataFlow/step/part."""
+    analysis = flaw.analysis
+    if analysis.beast_mode_id is not None:
+        return "beast_mode", analysis.beast_mode.formula_id
+    step = analysis.dataflow_step
+    return "dataflow_step", f"{step.dataflow.domo_id}/{step.position}/{analysis.part}"
+
+
+def flaw_fingerprint(flaw: CalculationFlaw) -> str:
+    """Stable across re-analysis: the object, the code and the snippet, never the row's id."""
+    kind, object_id = flaw_object(flaw)
+    return sha256_of([kind, object_id, flaw.code, flaw.snippet])
+
+
+def flaws_behind(manifest: SourceManifest, datasets: list[DomoDataset]):
+    """Flaws of the beast modes on these datasets (or on their cards) and of the DataFlows that output them."""
+    dataset_ids = [d.pk for d in datasets]
+    domo_ids = {d.domo_id for d in datasets}
+    card_ids = DomoCard.objects.filter(manifest=manifest, datasets__in=dataset_ids).values("pk")
+    flow_ids = [f.pk for f in manifest.dataflows.all() if domo_ids & set(f.output_ids or [])]
+    return (
+        CalculationFlaw.objects.filter(manifest=manifest)
+        .filter(
+            Q(analysis__beast_mode__dataset__in=dataset_ids)
+            | Q(analysis__beast_mode__card__in=card_ids)
+            | Q(analysis__dataflow_step__dataflow__in=flow_ids)
+        )
+        .select_related(
+            "analysis__beast_mode__card",
+            "analysis__beast_mode__dataset",
+            "analysis__dataflow_step__dataflow",
+        )
+        .order_by("pk")
+    )
+
+
+def _flaw_detail(flaw: CalculationFlaw, fingerprint: str) -> dict:
+    analysis = flaw.analysis
+    snippet = flaw.snippet if len(flaw.snippet) <= 120 else flaw.snippet[:117] + "..."
+    if analysis.beast_mode_id is not None:
+        beast = analysis.beast_mode
+        what = f"{flaw.code} in beast mode {beast.name!r}: {snippet}"
+        if beast.card_id is not None:
+            where, link = f"card {beast.card.title!r}", _card_link(beast.card)
+        else:
+            where, link = f"dataset {beast.dataset.name!r}", _dataset_link(beast.dataset)
+    else:
+        step = analysis.dataflow_step
+        what = f"{flaw.code} in DataFlow step {step.position} ({step.name or step.action_type}): {snippet}"
+        where = f"DataFlow {step.dataflow.name!r}, step {step.position}, part {analysis.part}"
+        link = reverse("evidence:dataflow-detail", args=[step.dataflow_id])
+    return detail(what, where, link, code=flaw.code, fingerprint=fingerprint)
+
+
+def dispositions_of(manifest: SourceManifest) -> dict[str, tuple[str, int]]:
+    from promotion.models import FlawDisposition
+
+    return {
+        fp: (decision, pk)
+        for fp, decision, pk in FlawDisposition.objects.filter(manifest=manifest).values_list(
+            "fingerprint", "decision", "pk"
+        )
+    }
+
+
+# --- the gates ---------------------------------------------------------------------------------------
+
+
+class Gate:
+    name: str = ""
+    version: str = "1"
+    title: str = ""
+
+    def run(self, request) -> GateRun:  # pragma: no cover - every gate overrides it
+        raise NotImplementedError
+
+
+class ManifestComplete(Gate):
+    name, version, title = "manifest_complete", "1", "The console's verdict on the export is complete"
+
+    def run(self, request) -> GateRun:
+        m = SourceManifest.objects.get(pk=request.manifest_id)
+        details = []
+        if m.status != ManifestStatus.COMPLETE:
+            details.append(
+                detail(
+                    f"the console found the export {m.status} (the exporter claimed {m.claimed_status or 'nothing'})",
+                    f"manifest {m.load_id}",
+                    _manifest_link(m),
+                )
+            )
+        return _verdict(details, [m.pk, m.status, m.claimed_status, m.manifest_sha256, m.missing])
+
+
+class LoadId(Gate):
+    name, version, title = "load_id", "1", "The load id is well-formed and not promoted with other content"
+
+    def run(self, request) -> GateRun:
+        from promotion.models import PromotionRequest
+
+        m = SourceManifest.objects.get(pk=request.manifest_id)
+        details = []
+        problem = load_id_problem(m.load_id)
+        if problem:
+            details.append(detail(f"the load id is malformed: {problem}", f"manifest {m.load_id}", _manifest_link(m)))
+        domo_ids = [d.domo_id for d in requested_datasets(request)]
+        conflicts = (
+            PromotionRequest.objects.filter(state__in=PROMOTION_LOADED, manifest__load_id=m.load_id)
+            .exclude(manifest__manifest_sha256=m.manifest_sha256)
+            .filter(datasets__domo_id__in=domo_ids)
+            .exclude(pk=request.pk)
+            .select_related("manifest")
+            .distinct()
+            .order_by("pk")
+        )
+        seen = []
+        for other in conflicts:
+            seen.append([other.pk, other.state, other.manifest.manifest_sha256])
+            details.append(
+                detail(
+                    f"load id {m.load_id} is already {other.state} by promotion #{other.pk} with other content "
+                    f"(manifest sha256 {other.manifest.manifest_sha256[:12]}...)",
+                    f"promotion #{other.pk}",
+                    _manifest_link(other.manifest),
+                )
+            )
+        return _verdict(details, [m.load_id, m.manifest_sha256, problem, sorted(domo_ids), seen])
+
+
+class DatasetIds(Gate):
+    name, version, title = "dataset_ids", "1", "Every dataset has its Domo id, its silver data and a schema"
+
+    def run(self, request) -> GateRun:
+        details, inputs = [], []
+        datasets = requested_datasets(request)
+        if not datasets:
+            details.append(detail("the request names no dataset", f"promotion #{request.pk}"))
+        for d in datasets:
+            inputs.append([d.pk, d.manifest_id, d.domo_id, d.silver_path, d.silver_sha256, d.silver_rows, d.schema])
+            where, link = f"dataset {d.name!r}", _dataset_link(d)
+            if d.manifest_id != request.manifest_id:
+                details.append(detail("the dataset belongs to another manifest", where, link))
+            if not d.domo_id:
+                details.append(detail("the dataset has no Domo id", where, link))
+            if not d.silver_path or d.silver_rows is None:
+                details.append(detail("the dataset has no silver data (it failed its checks)", where, link))
+            if not d.schema:
+                details.append(detail("the dataset has no schema", where, link))
+        return _verdict(details, inputs)
+
+
+class SchemaCompatible(Gate):
+    name, version, title = "schema_compatible", "1", "Schemas match the current curated versions, or the drift is acknowledged"
+
+    def run(self, request) -> GateRun:
+        from promotion.models import SchemaDriftAcknowledgement
+
+        details, inputs = [], []
+        for d in requested_datasets(request):
+            ours = schema_columns(d.schema)
+            curated = curated_schema_of(d)
+            if curated is None:
+                inputs.append([d.pk, sha256_of(ours), None])
+                continue
+            theirs = schema_columns(curated.schema)
+            ack = None
+            if ours != theirs:
+                ack = (
+                    SchemaDriftAcknowledgement.objects.filter(
+                        dataset=d, curated_version=curated.version, schema_sha256=sha256_of(ours)
+                    )
+                    .values_list("pk", flat=True)
+                    .first()
+                )
+                if ack is None:
+                    added = [c[0] for c in ours if c[0] not in {t[0] for t in theirs}]
+                    removed = [t[0] for t in theirs if t[0] not in {c[0] for c in ours}]
+                    changed = [c[0] for c in ours if c[0] in dict(theirs) and dict(theirs)[c[0]] != c[1]]
+                    details.append(
+                        detail(
+                            f"the schema differs from curated version {curated.version}: added {added}, "
+                            f"removed {removed}, type changed {changed}; acknowledge the drift or fix the export",
+                            f"dataset {d.name!r}",
+                            _dataset_link(d),
+                            schema_sha256=sha256_of(ours),
+                            curated_version=curated.version,
+                        )
+                    )
+            inputs.append([d.pk, sha256_of(ours), curated.version, sha256_of(theirs), ack])
+        return _verdict(details, inputs)
+
+
+class CalculationFlawsDispositioned(Gate):
+    name, version, title = (
+        "calculation_flaws_dispositioned",
+        "1",
+        "Every flaw behind the datasets has an operator's disposition",
+    )
+
+    def run(self, request) -> GateRun:
+        manifest = request.manifest
+        details = []
+        pending = pending_analyses(manifest)
+        if pending:
+            details.append(
+                detail(
+                    f"{pending} beast modes or DataFlow steps await analysis at engine {ENGINE_VERSION}; re-analyze first",
+                    f"manifest {manifest.load_id}",
+                    reverse("evidence:calculation-flaws", args=[manifest.pk]),
+                )
+            )
+        decided = dispositions_of(manifest)
+        inputs = []
+        for flaw in flaws_behind(manifest, requested_datasets(request)):
+            fp = flaw_fingerprint(flaw)
+            inputs.append([fp, decided.get(fp)])
+            if fp not in decided:
+                details.append(_flaw_detail(flaw, fp))
+        return _verdict(details, [ENGINE_VERSION, pending, sorted(inputs, key=canonical_json)])
+
+
+class GoldenReproduced(Gate):
+    name, version, title = (
+        "golden_reproduced",
+        "1",
+        "Each golden packet is reproduced from silver, or its differences are explained by dispositioned flaws",
+    )
+
+    def run(self, request) -> GateRun:
+        manifest = request.manifest
+        datasets = requested_datasets(request)
+        decided = dispositions_of(manifest)
+        cards = (
+            DomoCard.objects.filter(manifest=manifest, datasets__in=[d.pk for d in datasets])
+            .distinct()
+            .prefetch_related("beast_modes", "datasets__beast_modes")
+            .order_by("pk")
+        )
+        flaws_by_formula: dict[str, list[str]] = {}
+        for flaw in flaws_behind(manifest, datasets):
+            flaws_by_formula.setdefault(flaw_object(flaw)[1], []).append(flaw_fingerprint(flaw))
+        details, inputs = [], []
+        for card in cards:
+            if not card.golden_path:
+                continue
+            where, link = f"card {card.title!r}", _card_link(card)
+            try:
+                rep = card.reproduction
+            except GoldenReproduction.DoesNotExist:
+                rep = None
+            if rep is None:
+                inputs.append([card.pk, card.golden_path, None])
+                details.append(detail("the golden packet was never reproduced", where, link))
+                continue
+            explained = self._explained_columns(card, flaws_by_formula, decided)
+            differing = sorted({str(d.get("column")) for d in rep.differing})
+            inputs.append(
+                [card.pk, card.golden_path, rep.pk, rep.status, rep.engine_version, str(rep.reproduced_at),
+                 differing, rep.only_in_golden_count, rep.only_in_ours_count,
+                 sorted(explained.items())]
+            )
+            if rep.status == "reproduced":
+                continue
+            if rep.status == "not_reproducible":
+                problems = "; ".join(rep.problems) or "no reason recorded"
+                details.append(detail(f"the golden packet could not be rebuilt from silver: {problems}", where, link))
+                continue
+            unexplained = [c for c in differing if not explained.get(c)]
+            if (rep.only_in_golden_count or rep.only_in_ours_count) and not any(explained.values()):
+                unexplained.append("(rows present on one side only)")
+            if unexplained:
+                details.append(
+                    detail(
+                        f"the golden packet differs ({rep.differing_count} values, {rep.only_in_golden_count} rows "
+                        f"only in Domo, {rep.only_in_ours_count} only ours) in {', '.join(unexplained)}, "
+                        "not explained by a dispositioned flaw",
+                        where,
+                        link,
+                    )
+                )
+        return _verdict(details, inputs)
+
+    @staticmethod
+    def _explained_columns(card: DomoCard, flaws_by_formula: dict[str, list[str]], decided) -> dict[str, bool]:
+        """{column label: True} for each card column computed by a beast mode whose flaws are all dispositioned.
+
+        The stored differences are the first ones (evidence.reproduction.SHOWN); their columns stand for all.
+        """
+        names = {b.formula_id: b.name for d in card.datasets.all() for b in d.beast_modes.all()}
+        names.update({b.formula_id: b.name for b in card.beast_modes.all()})
+        explained = {}
+        for column in (card.main or {}).get("columns", []):
+            formula_id = column.get("formula_id")
+            if not formula_id:
+                continue
+            label = column.get("alias") or names.get(formula_id) or formula_id
+            fps = flaws_by_formula.get(formula_id, [])
+            explained[label] = bool(fps) and all(fp in decided for fp in fps)
+        return explained
+
+
+GATES: tuple[Gate, ...] = (
+    ManifestComplete(),
+    LoadId(),
+    DatasetIds(),
+    SchemaCompatible(),
+    CalculationFlawsDispositioned(),
+    GoldenReproduced(),
+)
+
+
+def gate_named(name: str) -> Gate:
+    return next(g for g in GATES if g.name == name)
+
+
+def run_gate(gate: Gate, request) -> GateRun:
+    """The gate's verdict; an exception is an `error` outcome with what it said, never a pass."""
+    try:
+        return gate.run(request)
+    except Exception as exc:
+        logger.exception("gate %s failed on promotion %s", gate.name, request.pk)
+        return GateRun(
+            GateOutcome.ERROR,
+            [detail(f"the gate could not run: {type(exc).__name__}: {exc}", f"gate {gate.name}")],
+            sha256_of(["error", type(exc).__name__, str(exc)]),
+        )
+
+
+def run_all(request) -> dict[str, GateRun]:
+    return {gate.name: run_gate(gate, request) for gate in GATES}
+
+
+def approval_fingerprint(manifest_sha256: str, results: Iterable[tuple[str, str, str, str]]) -> str:
+    """sha256 of the manifest's hash and the (gate, version, outcome, inputs fingerprint) approved."""
+    return sha256_of([manifest_sha256, sorted([list(r) for r in results])])

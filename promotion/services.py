@@ -1,0 +1,446 @@
+"""Promotion workflows: request, check the gates, disposition flaws, approve (four eyes), reject, cancel,
+and the one guard every load passes first.
+
+Every refused attempt is audited as "promotion.refused" with its reason. A refusal raises, and the
+raise rolls back the service's own transaction, so the refusal is recorded after that rollback (in
+the caller's transaction, or its own): that is why these services open `transaction.atomic()`
+inside a `_refusals_audited` block instead of carrying the decorator.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+from django.db import transaction
+
+from console import clock
+from console.audit import audit_record
+from evidence.choices import ManifestStatus
+from evidence.models import DomoDataset, SourceManifest
+from promotion.choices import FlawDecision, GateOutcome, PromotionState, PromotionTarget
+from promotion.gates import (
+    GATES,
+    approval_fingerprint,
+    curated_schema_of,
+    flaw_fingerprint,
+    run_all,
+    schema_columns,
+    sha256_of,
+)
+from promotion.models import FlawDisposition, GateResult, PromotionRequest, SchemaDriftAcknowledgement
+
+REQUEST_TYPE = "promotion.promotionrequest"
+MANIFEST_TYPE = "evidence.sourcemanifest"
+DISPOSITION_TYPE = "promotion.flawdisposition"
+DATASET_TYPE = "evidence.domodataset"
+
+REQUEST_PERMISSION = "console.request_promotion"
+CONTRACT_PERMISSION = "console.request_contract_promotion"
+APPROVE_PERMISSION = "console.approve_promotion"
+
+
+class PromotionRefused(Exception):
+    """An attempt the promotion rules refuse; `reason` says why (it is also in the audit trail)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _refuse(reason: str):
+    raise PromotionRefused(reason)
+
+
+def _audit_refusal(*, actor, attempt: str, object_type: str, object_id, reason: str, extra: dict | None = None):
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="promotion.refused",
+            object_type=object_type,
+            object_id=str(object_id),
+            after={"attempt": attempt, "reason": reason, **(extra or {})},
+        )
+
+
+@contextlib.contextmanager
+def _refusals_audited(*, actor, attempt: str, object_type: str, object_id, extra: dict | None = None) -> Iterator[None]:
+    try:
+        yield
+    except PromotionRefused as refused:
+        _audit_refusal(
+            actor=actor, attempt=attempt, object_type=object_type, object_id=object_id,
+            reason=refused.reason, extra=extra,
+        )
+        raise
+
+
+def _enqueue_check(request_id: int) -> None:
+    from promotion.tasks import promotion_check_task
+
+    transaction.on_commit(lambda: promotion_check_task.delay(request_id))
+
+
+def _request_json(request: PromotionRequest) -> dict:
+    return {
+        "state": request.state,
+        "manifest": request.manifest_id,
+        "manifest_sha256": request.manifest.manifest_sha256,
+        "target": request.target,
+        "datasets": sorted(request.datasets.values_list("domo_id", flat=True)),
+    }
+
+
+# --- request -------------------------------------------------------------------------------------
+
+
+def promotion_request(
+    *,
+    actor,
+    manifest: SourceManifest,
+    datasets: Iterable[DomoDataset],
+    target: str = PromotionTarget.MIGRATION,
+    enqueue: bool = True,
+) -> PromotionRequest:
+    """Ask to promote datasets of a complete manifest; the gates then run in Celery (after commit)."""
+    datasets = list(datasets)
+    extra = {"target": str(target), "datasets": sorted(d.pk for d in datasets)}
+    with _refusals_audited(actor=actor, attempt="request", object_type=MANIFEST_TYPE, object_id=manifest.pk, extra=extra):
+        if target not in PromotionTarget.values:
+            _refuse(f"unknown target {target!r}")
+        if not actor.has_perm(REQUEST_PERMISSION):
+            _refuse("requesting a promotion needs the request_promotion permission")
+        if target == PromotionTarget.CONTRACT and not actor.has_perm(CONTRACT_PERMISSION):
+            _refuse("promoting into a backend contract needs the request_contract_promotion permission")
+        with transaction.atomic():
+            fresh = SourceManifest.objects.select_for_update().get(pk=manifest.pk)
+            if fresh.status != ManifestStatus.COMPLETE:
+                _refuse(f"the manifest is {fresh.status}: only a complete manifest can be promoted")
+            if not datasets:
+                _refuse("name at least one dataset to promote")
+            foreign = [d.pk for d in datasets if d.manifest_id != fresh.pk]
+            if foreign:
+                _refuse(f"datasets {foreign} do not belong to manifest {fresh.load_id}")
+            request = PromotionRequest.objects.create(
+                manifest=fresh, target=target, requested_by=actor, requested_at=clock.now()
+            )
+            request.datasets.set(datasets)
+            request.start_check()
+            audit_record(
+                actor=actor, action="promotion.requested", object_type=REQUEST_TYPE, object_id=str(request.pk),
+                after=_request_json(request),
+            )
+            if enqueue:
+                _enqueue_check(request.pk)
+    return request
+
+
+def promotion_recheck(*, actor, request: PromotionRequest, enqueue: bool = True) -> PromotionRequest:
+    """Run the gates again (after a disposition, a re-analysis...); an approval is replaced by the new check."""
+    with _refusals_audited(actor=actor, attempt="recheck", object_type=REQUEST_TYPE, object_id=request.pk):
+        if not (actor.has_perm(REQUEST_PERMISSION) or actor.has_perm(APPROVE_PERMISSION)):
+            _refuse("re-running the gates needs the request or approve permission")
+        with transaction.atomic():
+            locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
+            before = {"state": locked.state, "approved_by": locked.approved_by_id,
+                      "approval_fingerprint": locked.approval_fingerprint}
+            if locked.state not in (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED):
+                _refuse(f"a {locked.state} request cannot be checked again")
+            locked.start_check()
+            audit_record(
+                actor=actor, action="promotion.recheck_requested", object_type=REQUEST_TYPE,
+                object_id=str(locked.pk), before=before, after={"state": locked.state},
+            )
+            if enqueue:
+                _enqueue_check(locked.pk)
+    request.refresh_from_db()
+    return request
+
+
+# --- gates ---------------------------------------------------------------------------------------
+
+
+def promotion_check(*, request_id: int) -> PromotionRequest | None:
+    """Run every gate of a checking request and record the results: checking -> ready | blocked.
+
+    Idempotent: a request that is gone or no longer checking is left alone. The gates read outside
+    the write transaction; what changes in between makes a result stale, which approval catches.
+    """
+    request = PromotionRequest.objects.select_related("manifest").filter(pk=request_id).first()
+    if request is None or request.state != PromotionState.CHECKING:
+        return None
+    runs = run_all(request)
+    with transaction.atomic():
+        request = PromotionRequest.objects.select_for_update().select_related("manifest").get(pk=request_id)
+        if request.state != PromotionState.CHECKING:
+            return None
+        GateResult.objects.filter(request=request, current=True).update(current=False)
+        now = clock.now()
+        rows = GateResult.objects.bulk_create(
+            GateResult(
+                request=request,
+                gate=gate.name,
+                version=gate.version,
+                outcome=runs[gate.name].outcome,
+                details=runs[gate.name].details,
+                inputs_fingerprint=runs[gate.name].inputs_fingerprint,
+                manifest_sha256=request.manifest.manifest_sha256,
+                ran_at=now,
+                current=True,
+            )
+            for gate in GATES
+        )
+        request.finish_check(passed=all(run.passed for run in runs.values()))
+        audit_record(
+            actor=None, action="promotion.checked", object_type=REQUEST_TYPE, object_id=str(request.pk),
+            after={
+                "state": request.state,
+                "manifest_sha256": request.manifest.manifest_sha256,
+                "gates": {
+                    r.gate: {"id": r.pk, "version": r.version, "outcome": r.outcome, "details": len(r.details)}
+                    for r in rows
+                },
+            },
+        )
+    return request
+
+
+def _current_results(request: PromotionRequest) -> dict[str, GateResult]:
+    return {r.gate: r for r in GateResult.objects.filter(request=request, current=True)}
+
+
+def _gate_problem(request: PromotionRequest) -> str | None:
+    """Why the request's current gate results do not allow approval, or None."""
+    manifest = SourceManifest.objects.get(pk=request.manifest_id)
+    if manifest.status != ManifestStatus.COMPLETE:
+        return f"the manifest is {manifest.status}"
+    current = _current_results(request)
+    fresh = run_all(request)
+    for gate in GATES:
+        result = current.get(gate.name)
+        if result is None or result.version != gate.version:
+            return f"gate {gate.name} has no current result at version {gate.version}; run the gates again"
+        if result.outcome != GateOutcome.PASSED:
+            return f"gate {gate.name} {result.outcome}"
+        if result.manifest_sha256 != manifest.manifest_sha256:
+            return f"gate {gate.name} ran against another manifest hash"
+        now = fresh[gate.name]
+        if now.outcome != result.outcome or now.inputs_fingerprint != result.inputs_fingerprint:
+            return f"gate {gate.name} is stale (what it looked at changed since it ran); run the gates again"
+    return None
+
+
+# --- dispositions --------------------------------------------------------------------------------
+
+
+def _manifest_flaw(manifest: SourceManifest, fingerprint: str):
+    from evidence.models import CalculationFlaw
+
+    flaws = CalculationFlaw.objects.filter(manifest=manifest).select_related(
+        "analysis__beast_mode", "analysis__dataflow_step__dataflow"
+    )
+    return next((flaw for flaw in flaws.iterator() if flaw_fingerprint(flaw) == fingerprint), None)
+
+
+def flaw_disposition_set(*, actor, manifest: SourceManifest, fingerprint: str, decision: str, note: str) -> FlawDisposition:
+    """Record (or change) an operator's decision on one flaw of a manifest, with its note."""
+    note = (note or "").strip()
+    extra = {"fingerprint": fingerprint, "decision": str(decision)}
+    with _refusals_audited(actor=actor, attempt="disposition", object_type=MANIFEST_TYPE, object_id=manifest.pk, extra=extra):
+        if not actor.has_perm(REQUEST_PERMISSION):
+            _refuse("dispositioning a flaw needs the request_promotion permission")
+        if decision not in FlawDecision.values:
+            _refuse(f"unknown decision {decision!r}")
+        if not note:
+            _refuse("a disposition needs a note")
+        flaw = _manifest_flaw(manifest, fingerprint)
+        if flaw is None:
+            _refuse("no flaw of this manifest has that fingerprint (re-analysis may have changed it)")
+        with transaction.atomic():
+            existing = FlawDisposition.objects.select_for_update().filter(manifest=manifest, fingerprint=fingerprint).first()
+            before = {"decision": existing.decision, "note": existing.note, "decided_by": existing.decided_by_id} if existing else None
+            disposition, _ = FlawDisposition.objects.update_or_create(
+                manifest=manifest, fingerprint=fingerprint,
+                defaults={"code": flaw.code, "decision": decision, "note": note, "decided_by": actor,
+                          "decided_at": clock.now()},
+            )
+            audit_record(
+                actor=actor, action="promotion.flaw_dispositioned", object_type=DISPOSITION_TYPE,
+                object_id=str(disposition.pk), before=before,
+                after={"manifest": manifest.pk, "fingerprint": fingerprint, "code": flaw.code,
+                       "decision": decision, "note": note},
+            )
+    return disposition
+
+
+def flaw_disposition_clear(*, actor, manifest: SourceManifest, fingerprint: str) -> None:
+    """Withdraw a disposition: the flaw is undecided again (and the gates that saw it go stale)."""
+    with _refusals_audited(actor=actor, attempt="disposition_clear", object_type=MANIFEST_TYPE,
+                           object_id=manifest.pk, extra={"fingerprint": fingerprint}):
+        if not actor.has_perm(REQUEST_PERMISSION):
+            _refuse("withdrawing a disposition needs the request_promotion permission")
+        with transaction.atomic():
+            existing = FlawDisposition.objects.select_for_update().filter(manifest=manifest, fingerprint=fingerprint).first()
+            if existing is None:
+                _refuse("that flaw has no disposition")
+            before = {"manifest": manifest.pk, "fingerprint": fingerprint, "code": existing.code,
+                      "decision": existing.decision, "note": existing.note}
+            pk = existing.pk
+            existing.delete()
+            audit_record(actor=actor, action="promotion.flaw_disposition_cleared", object_type=DISPOSITION_TYPE,
+                         object_id=str(pk), before=before)
+
+
+def schema_drift_acknowledge(*, actor, dataset: DomoDataset, note: str) -> SchemaDriftAcknowledgement:
+    """Accept that a dataset's schema differs from its current curated version's (this exact drift)."""
+    note = (note or "").strip()
+    with _refusals_audited(actor=actor, attempt="acknowledge_drift", object_type=DATASET_TYPE, object_id=dataset.pk):
+        if not actor.has_perm(REQUEST_PERMISSION):
+            _refuse("acknowledging a schema drift needs the request_promotion permission")
+        if not note:
+            _refuse("an acknowledgement needs a note")
+        curated = curated_schema_of(dataset)
+        ours = schema_columns(dataset.schema)
+        if curated is None or schema_columns(curated.schema) == ours:
+            _refuse("the dataset's schema does not drift from a curated version")
+        with transaction.atomic():
+            ack, _ = SchemaDriftAcknowledgement.objects.update_or_create(
+                dataset=dataset, curated_version=curated.version, schema_sha256=sha256_of(ours),
+                defaults={"note": note, "acknowledged_by": actor, "acknowledged_at": clock.now()},
+            )
+            audit_record(actor=actor, action="promotion.schema_drift_acknowledged", object_type=DATASET_TYPE,
+                         object_id=str(dataset.pk),
+                         after={"curated_version": curated.version, "schema_sha256": ack.schema_sha256, "note": note})
+    return ack
+
+
+# --- four eyes -----------------------------------------------------------------------------------
+
+
+def promotion_approve(*, actor, request: PromotionRequest, comment: str) -> PromotionRequest:
+    """Approve a ready request: another person than the requester, with the approve permission, on
+    current, fresh, passed gate results of a complete manifest. The approval is bound to what it saw.
+
+    Two approvers racing: the compare-and-set on state=ready lets exactly one through.
+    """
+    comment = (comment or "").strip()
+    with _refusals_audited(actor=actor, attempt="approve", object_type=REQUEST_TYPE, object_id=request.pk):
+        if not actor.has_perm(APPROVE_PERMISSION):
+            _refuse("approving needs the approve_promotion permission")
+        if actor.pk == request.requested_by_id:
+            _refuse("the requester cannot approve their own request (four eyes)")
+        if not comment:
+            _refuse("an approval needs a comment")
+        with transaction.atomic():
+            fresh = PromotionRequest.objects.select_related("manifest").get(pk=request.pk)
+            if fresh.state != PromotionState.READY:
+                _refuse(f"only a ready request can be approved; this one is {fresh.state}")
+            problem = _gate_problem(fresh)
+            if problem:
+                _refuse(problem)
+            results = sorted(_current_results(fresh).values(), key=lambda r: r.gate)
+            fingerprint = approval_fingerprint(
+                fresh.manifest.manifest_sha256,
+                [(r.gate, r.version, r.outcome, r.inputs_fingerprint) for r in results],
+            )
+            seen = [{"id": r.pk, "gate": r.gate, "version": r.version, "outcome": r.outcome} for r in results]
+            claimed = PromotionRequest.objects.filter(pk=fresh.pk, state=PromotionState.READY).update(
+                state=PromotionState.APPROVED, approved_by=actor, approved_at=clock.now(),
+                approval_comment=comment, approval_fingerprint=fingerprint, approved_gate_results=seen,
+            )
+            if not claimed:
+                _refuse("someone else decided this request first")
+            audit_record(
+                actor=actor, action="promotion.approved", object_type=REQUEST_TYPE, object_id=str(fresh.pk),
+                before={"state": PromotionState.READY},
+                after={"state": PromotionState.APPROVED, "comment": comment, "approval_fingerprint": fingerprint,
+                       "manifest_sha256": fresh.manifest.manifest_sha256, "gate_results": seen},
+            )
+    request.refresh_from_db()
+    return request
+
+
+def promotion_reject(*, actor, request: PromotionRequest, comment: str) -> PromotionRequest:
+    """Reject a blocked, ready or approved request, with a comment (the requester cancels instead)."""
+    comment = (comment or "").strip()
+    with _refusals_audited(actor=actor, attempt="reject", object_type=REQUEST_TYPE, object_id=request.pk):
+        if not actor.has_perm(APPROVE_PERMISSION):
+            _refuse("rejecting needs the approve_promotion permission")
+        if actor.pk == request.requested_by_id:
+            _refuse("the requester cannot reject their own request; cancel it")
+        if not comment:
+            _refuse("a rejection needs a comment")
+        with transaction.atomic():
+            locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
+            before = locked.state
+            if locked.state not in (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED):
+                _refuse(f"a {locked.state} request cannot be rejected")
+            locked.reject(actor=actor, comment=comment)
+            audit_record(actor=actor, action="promotion.rejected", object_type=REQUEST_TYPE, object_id=str(locked.pk),
+                         before={"state": before}, after={"state": locked.state, "comment": comment})
+    request.refresh_from_db()
+    return request
+
+
+def promotion_cancel(*, actor, request: PromotionRequest, reason: str = "") -> PromotionRequest:
+    """The requester (or an approver) withdraws a request that has not started loading."""
+    with _refusals_audited(actor=actor, attempt="cancel", object_type=REQUEST_TYPE, object_id=request.pk):
+        if actor.pk != request.requested_by_id and not actor.has_perm(APPROVE_PERMISSION):
+            _refuse("only the requester or an approver can cancel a request")
+        with transaction.atomic():
+            locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
+            before = locked.state
+            if locked.is_final or locked.state == PromotionState.LOADING:
+                _refuse(f"a {locked.state} request cannot be cancelled")
+            locked.cancel(actor=actor)
+            audit_record(actor=actor, action="promotion.cancelled", object_type=REQUEST_TYPE, object_id=str(locked.pk),
+                         before={"state": before}, after={"state": locked.state, "reason": reason})
+    request.refresh_from_db()
+    return request
+
+
+# --- the load guard ------------------------------------------------------------------------------
+
+
+def _load_refusal(request: PromotionRequest) -> str | None:
+    manifest = SourceManifest.objects.get(pk=request.manifest_id)
+    if manifest.status != ManifestStatus.COMPLETE:
+        return f"the manifest is {manifest.status}: only a complete manifest can be loaded"
+    if request.state != PromotionState.APPROVED:
+        return f"the request is {request.state}, not approved"
+    if not request.approval_fingerprint or request.approved_by_id is None:
+        return "no approval is recorded"
+    if request.approved_by_id == request.requested_by_id:
+        return "the approval is the requester's own"
+    fresh = run_all(request)
+    failing = [f"{name} {run.outcome}" for name, run in fresh.items() if not run.passed]
+    if failing:
+        return f"gates no longer pass: {', '.join(failing)}"
+    now = approval_fingerprint(
+        manifest.manifest_sha256,
+        [(gate.name, gate.version, fresh[gate.name].outcome, fresh[gate.name].inputs_fingerprint) for gate in GATES],
+    )
+    if now != request.approval_fingerprint:
+        return "the approval is stale: the manifest or what the gates looked at changed since it was given"
+    return None
+
+
+def promotion_assert_loadable(request: PromotionRequest) -> PromotionRequest:
+    """The guard every load calls first: approved, complete manifest, approval still matching fresh gates.
+
+    Refusals are audited (committed even though this raises) and raise PromotionRefused.
+    """
+    fresh = PromotionRequest.objects.select_related("manifest").get(pk=request.pk)
+    reason = _load_refusal(fresh)
+    if reason:
+        _audit_refusal(actor=None, attempt="load", object_type=REQUEST_TYPE, object_id=fresh.pk, reason=reason,
+                       extra={"state": fresh.state, "manifest_status": fresh.manifest.status})
+        raise PromotionRefused(reason)
+    return fresh
+
+
+def load_requested_datasets(*, request: PromotionRequest) -> None:
+    """The curated engine's hook (promotion/curated.py): claim approved -> loading, load, promoted | failed.
+
+    Only ever called after promotion_assert_loadable passed.
+    """
+    raise NotImplementedError("the curated load engine (promotion.curated) is not installed yet")

@@ -1,0 +1,46 @@
+"""Celery tasks of the promotion app: thin, they re-read the request and call the service.
+
+Routed to the "promotion" queue by CELERY_TASK_ROUTES.
+"""
+from celery import shared_task
+
+from console import context
+from promotion import services
+from promotion.models import PromotionRequest
+
+
+@shared_task(
+    name="promotion.tasks.promotion_check",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    soft_time_limit=600,
+    time_limit=660,
+    bind=True,
+)
+def promotion_check_task(self, request_id: int) -> None:
+    """Run the gates of a checking request (a request no longer checking is left alone)."""
+    with context.for_task(self.request.id or "eager", run_id=f"promotion-{request_id}"):
+        services.promotion_check(request_id=request_id)
+
+
+@shared_task(
+    name="promotion.tasks.promotion_load",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=0,
+    soft_time_limit=6 * 3600,
+    time_limit=6 * 3600 + 300,
+    bind=True,
+)
+def promotion_load(self, request_id: int) -> None:
+    """Load an approved request. Whatever the message says, the guard decides: a refusal is audited and final."""
+    with context.for_task(self.request.id or "eager", run_id=f"promotion-{request_id}"):
+        request = PromotionRequest.objects.filter(pk=request_id).first()
+        if request is None:
+            return
+        try:
+            request = services.promotion_assert_loadable(request)
+        except services.PromotionRefused:
+            return  # permanent: audited as promotion.refused; retrying would not change the answer
+        services.load_requested_datasets(request=request)
