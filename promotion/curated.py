@@ -419,12 +419,11 @@ def _load(backend: _Backend, *, key: str, kind: str, table_prefix: str, columns:
                 if state in VERIFIED_STATES:
                     return LoadResult(version, table, rows, checksum, reused=True)
             for version, table, _, _, state in previous:
-                if state == State.LOADING:  # a killed worker's half load: its table goes, its row too
+                if state == State.LOADING:
+                    # A killed worker's half load (we hold the dataset's lock, so nobody is still
+                    # writing it): its table goes, its row stays as failed history.
                     backend.execute(f"DROP TABLE IF EXISTS {q(table)}")
-                    backend.execute(
-                        f"DELETE FROM {q(REGISTRY)} WHERE {q('dataset_key')} = %s AND {q('version')} = %s",
-                        (key, version),
-                    )
+                    _set_state(backend, key, version, State.FAILED)
             top = backend.execute(f"SELECT max({q('version')}) FROM {q(REGISTRY)} WHERE {q('dataset_key')} = %s", (key,))
             version = (top[0][0] or 0) + 1
             table = f"{table_prefix}__v{version}"

@@ -1,0 +1,323 @@
+"""The curated load: versioned tables, verification against silver, the current-version pointer.
+
+Every behaviour runs on PostgreSQL (the curated alias, COPY) and on a temporary SQLite file
+(executemany); the reader-during-a-pointer-move test and the advisory lock are PostgreSQL only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from decimal import Decimal
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from promotion import curated
+
+KEY = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+CRAFTED = 'x"; DROP TABLE y; --'
+SCHEMA = [
+    {"name": "name", "type": "STRING"},
+    {"name": "qty", "type": "LONG"},
+    {"name": "price", "type": "DOUBLE"},
+    {"name": "amount", "type": "DECIMAL"},
+    {"name": "day", "type": "DATE"},
+    {"name": "at", "type": "DATETIME"},
+]
+
+
+def write_silver(path, rows: int, *, bump: int = 0, schema=SCHEMA):
+    """Silver Parquet as evidence.silver writes it: every Domo type, NULLs, quotes and newlines in text."""
+    arrays = {
+        "STRING": pa.array([f'n{i},"q"\n' if i % 7 else "" for i in range(rows)]),
+        "LONG": pa.array([i + bump if i % 5 else None for i in range(rows)], pa.int64()),
+        "DOUBLE": pa.array([i / 3 if i % 11 else None for i in range(rows)], pa.float64()),
+        "DECIMAL": pa.array(
+            [Decimal(i) / 100 - 5 if i % 13 else None for i in range(rows)] , pa.decimal128(38, 2)
+        ),
+        "DATE": pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=i % 999) for i in range(rows)], pa.date32()),
+        "DATETIME": pa.array([dt.datetime(2021, 3, 4, 5, 6, 7, i % 1_000_000) for i in range(rows)], pa.timestamp("us")),
+    }
+    pq.write_table(pa.table({c["name"]: arrays[c["type"]] for c in schema}), path)
+    return path
+
+
+def expected_qty(rows: int, bump: int = 0) -> int:
+    return sum(i + bump for i in range(rows) if i % 5)
+
+
+def query(connection, sql: str) -> list[tuple]:
+    if isinstance(connection, sqlite3.Connection):
+        return connection.execute(sql).fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+def load(connection, path, load_id="load-1", schema=SCHEMA, **kwargs):
+    return curated.load_dataset(
+        connection=connection, dataset_key=KEY, parquet_path=path, schema=schema, load_id=load_id,
+        manifest_sha256="a" * 64, **kwargs,
+    )
+
+
+def state_of(connection, version: int) -> str:
+    return {v["version"]: v["state"] for v in curated.versions(connection, KEY)}[version]
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(
+            "postgresql",
+            marks=[pytest.mark.postgres_only, pytest.mark.django_db(transaction=True, databases=["default", "curated"])],
+        ),
+        "sqlite",
+    ]
+)
+def connection(request, tmp_path):
+    if request.param == "sqlite":
+        conn = sqlite3.connect(tmp_path / "curated.sqlite3", isolation_level=None)
+        yield conn
+        conn.close()
+        return
+    from django.db import connections
+
+    conn = connections["curated"]
+    yield conn
+    # A transactional test's flush only empties Django's tables: the curated ones go here.
+    for (name,) in query(conn, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'"):
+        query(conn, f'DROP TABLE "{name}"')
+
+
+@pytest.fixture
+def silver(tmp_path):
+    return write_silver(tmp_path / "silver.parquet", 1000)
+
+
+# --- load, verify, promote -----------------------------------------------------------------------------
+def test_load_verifies_a_new_version_without_moving_the_pointer(connection, silver):
+    result = load(connection, silver)
+
+    assert (result.version, result.reused, result.rows) == (1, False, 1000)
+    assert result.table == "curated_0a1b2c3d4e5f6789abcdef0123456789__v1"
+    assert state_of(connection, 1) == curated.State.VERIFIED
+    assert curated.read_current(connection, KEY) is None
+
+
+def test_promotion_points_readers_at_the_version(connection, silver):
+    result = load(connection, silver)
+
+    curated.promote_version(connection=connection, dataset_key=KEY, version=result.version, schema=SCHEMA)
+
+    current = curated.read_current(connection, KEY)
+    assert current == curated.CurrentVersion(1, result.table)
+    assert state_of(connection, 1) == curated.State.CURRENT
+    assert query(connection, f'SELECT sum(qty), count(*) FROM "{current.table}"')[0] == (expected_qty(1000), 1000)
+
+
+def test_rows_and_checksum_equal_silvers(connection, silver):
+    result = load(connection, silver)
+
+    arrow = pq.ParquetFile(silver)
+    columns = [(c["name"], c["type"]) for c in SCHEMA]
+    assert curated.silver_checksum(lambda: arrow.iter_batches(), arrow.schema_arrow, columns) == (
+        result.rows, result.checksum,
+    )
+    assert curated.versions(connection, KEY)[0]["checksum"] == result.checksum
+
+
+def test_decimals_load_exactly(connection, tmp_path):
+    path = tmp_path / "wide.parquet"
+    values = [Decimal("12345678901234567890123456.123456789012"), Decimal("-0.000000000001"), None]
+    pq.write_table(pa.table({"amount": pa.array(values, pa.decimal128(38, 12))}), path)
+
+    result = load(connection, path, schema=[{"name": "amount", "type": "DECIMAL"}])
+
+    loaded = [Decimal(str(v)) for (v,) in query(connection, f'SELECT amount FROM "{result.table}" ORDER BY _row') if v]
+    assert loaded == values[:2]
+
+
+def test_progress_is_reported_per_batch(connection, tmp_path, monkeypatch):
+    monkeypatch.setattr(curated, "BATCH_ROWS", 400)
+    seen = []
+
+    load(connection, write_silver(tmp_path / "s.parquet", 1000), on_progress=seen.append)
+
+    assert seen == [400, 800, 1000]
+
+
+# --- idempotency and retries ---------------------------------------------------------------------------
+def test_reloading_the_same_load_id_is_a_no_op(connection, silver):
+    first = load(connection, silver)
+
+    again = load(connection, silver)
+
+    assert again == curated.LoadResult(first.version, first.table, first.rows, first.checksum, reused=True)
+    assert len(curated.versions(connection, KEY)) == 1
+    assert query(connection, f'SELECT count(*) FROM "{first.table}"')[0][0] == 1000
+
+
+def test_another_load_id_makes_a_new_version(connection, silver):
+    load(connection, silver)
+
+    second = load(connection, silver, load_id="load-2")
+
+    assert (second.version, second.reused) == (2, False)
+
+
+def test_a_half_loaded_version_is_cleaned_and_reloaded(connection, silver):
+    # What a worker killed mid-COPY leaves behind: its registry row still loading, part of a table.
+    curated.ensure_registry(connection)
+    query(
+        connection,
+        "INSERT INTO curated_registry (dataset_key, version, kind, table_name, load_id, manifest_sha256, state) "
+        f"VALUES ('{KEY}', 1, 'dataset', 'curated_0a1b2c3d4e5f6789abcdef0123456789__v1', 'load-1', '{'a' * 64}', "
+        "'loading')",
+    )
+    query(connection, 'CREATE TABLE "curated_0a1b2c3d4e5f6789abcdef0123456789__v1" (_row bigint, qty bigint)')
+    query(connection, 'INSERT INTO "curated_0a1b2c3d4e5f6789abcdef0123456789__v1" VALUES (0, 1), (1, 2)')
+
+    result = load(connection, silver)
+
+    assert (result.version, result.rows, result.reused) == (2, 1000, False)
+    assert query(connection, f'SELECT count(*), sum(qty) FROM "{result.table}"')[0] == (1000, expected_qty(1000))
+    assert state_of(connection, 1) == curated.State.FAILED
+    with pytest.raises(Exception):
+        query(connection, 'SELECT 1 FROM "curated_0a1b2c3d4e5f6789abcdef0123456789__v1"')
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+def test_a_live_load_holds_the_dataset(silver):
+    from django.db import connections
+
+    settings = connections["curated"].settings_dict
+    with psycopg.connect(dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or 5432,
+                         user=settings["USER"], autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"curated:{KEY}",))
+        with pytest.raises(curated.LoadBusy):
+            load(connections["curated"], silver)
+    query(connections["curated"], "DROP TABLE curated_registry; DROP TABLE curated_current")
+
+
+# --- hostile text ----------------------------------------------------------------------------------
+def test_a_crafted_column_name_loads_as_a_column(connection, tmp_path):
+    schema = [{"name": CRAFTED, "type": "LONG"}, {"name": "name", "type": "STRING"}]
+    path = tmp_path / "crafted.parquet"
+    pq.write_table(pa.table({CRAFTED: pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", "'; DROP"]}), path)
+
+    result = load(connection, path, schema=schema)
+
+    quoted = '"' + CRAFTED.replace('"', '""') + '"'
+    assert query(connection, f'SELECT sum({quoted}) FROM "{result.table}"')[0][0] == 6
+    assert result.rows == 3
+
+
+@pytest.mark.parametrize("name", ["", "a" * 64, "nul\x00", "_row"])
+def test_bad_column_names_are_refused(name):
+    with pytest.raises(curated.InvalidIdentifier):
+        curated.validate_columns([name])
+
+
+def test_a_dataset_key_must_be_a_domo_id():
+    with pytest.raises(curated.InvalidIdentifier):
+        curated.dataset_slug('x"; DROP TABLE y; --')
+
+
+# --- verification failures ------------------------------------------------------------------------------
+def test_a_tampered_table_fails_and_the_pointer_stays(connection, tmp_path):
+    first = load(connection, write_silver(tmp_path / "one.parquet", 1000))
+    curated.promote_version(connection=connection, dataset_key=KEY, version=first.version)
+    second = load(connection, write_silver(tmp_path / "two.parquet", 1000, bump=1), load_id="load-2")
+    query(connection, f'UPDATE "{second.table}" SET amount = amount + 0.01 WHERE _row = 500')
+
+    with pytest.raises(curated.ChecksumMismatch):
+        curated.promote_version(connection=connection, dataset_key=KEY, version=second.version, schema=SCHEMA)
+
+    assert curated.read_current(connection, KEY).version == first.version
+    assert state_of(connection, second.version) == curated.State.FAILED
+    assert query(connection, f'SELECT count(*) FROM "{second.table}"')[0][0] == 1000  # kept for inspection
+
+
+def test_a_load_that_differs_from_silver_is_failed(connection, silver, monkeypatch):
+    monkeypatch.setattr(curated, "silver_checksum", lambda *args: (1000, "0"))
+
+    with pytest.raises(curated.ChecksumMismatch):
+        load(connection, silver)
+
+    assert state_of(connection, 1) == curated.State.FAILED
+    assert curated.read_current(connection, KEY) is None
+    with pytest.raises(curated.CuratedError):
+        curated.promote_version(connection=connection, dataset_key=KEY, version=1)
+
+
+# --- the pointer --------------------------------------------------------------------------------------
+def test_rollback_moves_the_pointer_back(connection, tmp_path):
+    first = load(connection, write_silver(tmp_path / "one.parquet", 1000))
+    curated.promote_version(connection=connection, dataset_key=KEY, version=first.version)
+    second = load(connection, write_silver(tmp_path / "two.parquet", 1000, bump=1), load_id="load-2")
+    curated.promote_version(connection=connection, dataset_key=KEY, version=second.version)
+
+    curated.rollback_to(connection=connection, dataset_key=KEY, version=first.version)
+
+    assert curated.read_current(connection, KEY).version == first.version
+    assert state_of(connection, first.version) == curated.State.CURRENT
+    assert state_of(connection, second.version) == curated.State.SUPERSEDED
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+def test_readers_see_the_old_or_the_new_version_during_a_pointer_move(tmp_path):
+    from django.db import connections
+
+    conn = connections["curated"]
+    rows = 20_000
+    first = load(conn, write_silver(tmp_path / "one.parquet", rows))
+    curated.promote_version(connection=conn, dataset_key=KEY, version=first.version)
+    second = load(conn, write_silver(tmp_path / "two.parquet", rows, bump=1), load_id="load-2")
+    old, new = expected_qty(rows), expected_qty(rows, bump=1)
+    settings = conn.settings_dict
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def reader():
+        with psycopg.connect(dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or 5432,
+                             user=settings["USER"], autocommit=True) as own:
+            while not stop.is_set() or len(seen) < 5:
+                current = curated.read_current(own, KEY)
+                seen.append(own.execute(f'SELECT sum(qty) FROM "{current.table}"').fetchone()[0])
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        while len(seen) < 5:
+            stop.wait(0.01)
+        curated.promote_version(connection=conn, dataset_key=KEY, version=second.version)
+        count_at_move = len(seen)
+        while len(seen) < count_at_move + 5:
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        thread.join()
+    for (name,) in query(conn, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'"):
+        query(conn, f'DROP TABLE "{name}"')
+
+    assert set(seen) <= {old, new}
+    assert seen[0] == old and seen[-1] == new
+
+
+# --- golden packets -------------------------------------------------------------------------------------
+def test_a_golden_packet_loads_as_text(connection, tmp_path):
+    golden = tmp_path / "golden.csv"
+    golden.write_text('Region,"Total, $"\nEast,12.50\nWest,\n', encoding="utf-8")
+
+    result = curated.load_golden(
+        connection=connection, card_id=1234, golden_csv=golden, load_id="load-1", manifest_sha256="a" * 64
+    )
+
+    assert (result.table, result.rows) == ("curated_golden_1234__v1", 2)
+    assert query(connection, f'SELECT "Total, $" FROM "{result.table}" ORDER BY _row') == [("12.50",), ("",)]
+    assert curated.versions(connection, curated.golden_key(1234))[0]["kind"] == "golden"
