@@ -1,0 +1,184 @@
+"""Promotion requests: who may ask, which manifests, the states, and the load guard on every path."""
+from __future__ import annotations
+
+import pytest
+
+from console.models import AuditEvent
+from promotion import services, tasks
+from promotion.models import IllegalTransition, PromotionRequest
+from tests.promotion.conftest import CONTRACT_TERMS, checked, dataset, forced
+
+
+def refusals(attempt: str):
+    return AuditEvent.objects.filter(action="promotion.refused", after__attempt=attempt)
+
+
+# --- requesting ----------------------------------------------------------------------------------
+
+
+def test_operator_requests_a_promotion_and_the_gates_are_enqueued_after_commit(
+    manifest, olivia, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        request = services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)])
+    request.refresh_from_db()
+    assert request.state == "checking"
+    assert request.target == "migration"
+    assert request.requested_by == olivia
+    assert len(callbacks) == 1
+    event = AuditEvent.objects.get(action="promotion.requested", object_id=str(request.pk))
+    assert event.actor == olivia and event.after["datasets"] == [dataset(manifest).domo_id]
+
+
+def test_a_partial_manifest_is_refused_at_request_time(partial_manifest, olivia):
+    with pytest.raises(services.PromotionRefused, match="partial"):
+        services.promotion_request(actor=olivia, manifest=partial_manifest, datasets=[dataset(partial_manifest)])
+    assert not PromotionRequest.objects.exists()
+    assert refusals("request").get().object_id == str(partial_manifest.pk)
+
+
+def test_an_invalid_manifest_is_refused_at_request_time(invalid_manifest, olivia):
+    with pytest.raises(services.PromotionRefused, match="invalid"):
+        services.promotion_request(actor=olivia, manifest=invalid_manifest, datasets=list(invalid_manifest.datasets.all()))
+    assert not PromotionRequest.objects.exists()
+    assert refusals("request").count() == 1
+
+
+def test_a_contract_target_needs_its_own_permission(manifest, olivia, adam):
+    with pytest.raises(services.PromotionRefused, match="contract"):
+        services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)], target="contract")
+    request = services.promotion_request(actor=adam, manifest=manifest, datasets=[dataset(manifest)], target="contract")
+    assert request.target == "contract"
+
+
+@pytest.mark.parametrize("persona", ["oscar", "arthur", "cecilia", "audrey"])
+def test_only_requesters_may_request(manifest, persona, request):
+    actor = request.getfixturevalue(persona)
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_request(actor=actor, manifest=manifest, datasets=[dataset(manifest)])
+    assert refusals("request").get().actor == actor
+
+
+def test_datasets_of_another_manifest_are_refused(manifest, partial_manifest, olivia):
+    with pytest.raises(services.PromotionRefused, match="do not belong"):
+        services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(partial_manifest)])
+
+
+def test_a_request_needs_a_dataset(manifest, olivia):
+    with pytest.raises(services.PromotionRefused, match="at least one"):
+        services.promotion_request(actor=olivia, manifest=manifest, datasets=[])
+
+
+# --- checking ------------------------------------------------------------------------------------
+
+
+def test_the_check_blocks_a_request_with_undispositioned_flaws(manifest, olivia):
+    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)]))
+    assert request.state == "blocked"
+    failed = request.gate_results.get(current=True, outcome="failed")
+    assert failed.gate == "calculation_flaws_dispositioned"
+
+
+def test_the_check_task_runs_the_gates_of_a_checking_request(manifest, olivia):
+    terms = dataset(manifest, CONTRACT_TERMS)
+    request = services.promotion_request(actor=olivia, manifest=manifest, datasets=[terms])
+    tasks.promotion_check_task(request.pk)
+    request.refresh_from_db()
+    assert request.state == "blocked" and request.checked_at is not None
+    assert request.gate_results.filter(current=True).count() == 6
+
+
+def test_the_check_leaves_a_request_that_is_no_longer_checking(ready_request):
+    assert services.promotion_check(request_id=ready_request.pk) is None
+    assert ready_request.gate_results.count() == 6
+
+
+def test_a_recheck_replaces_the_current_results(ready_request, olivia):
+    services.promotion_recheck(actor=olivia, request=ready_request, enqueue=False)
+    request = checked(ready_request)
+    assert request.state == "ready"
+    assert request.gate_results.count() == 12
+    assert request.gate_results.filter(current=True).count() == 6
+    assert AuditEvent.objects.filter(action="promotion.recheck_requested").count() == 1
+
+
+# --- states --------------------------------------------------------------------------------------
+
+
+def test_state_methods_refuse_illegal_source_states(ready_request):
+    with pytest.raises(IllegalTransition):
+        ready_request.finish_check(passed=True)
+    with pytest.raises(IllegalTransition):
+        ready_request.finish_load()
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready"
+
+
+def test_the_requester_cancels_and_it_is_audited(ready_request, olivia):
+    services.promotion_cancel(actor=olivia, request=ready_request, reason="wrong datasets")
+    assert ready_request.state == "cancelled" and ready_request.cancelled_by == olivia
+    assert AuditEvent.objects.get(action="promotion.cancelled").after["reason"] == "wrong datasets"
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_cancel(actor=olivia, request=ready_request)
+
+
+def test_an_outsider_cannot_cancel(ready_request, oscar):
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_cancel(actor=oscar, request=ready_request)
+    assert refusals("cancel").get().actor == oscar
+
+
+# --- the load guard, on every path ----------------------------------------------------------------
+
+
+def test_assert_loadable_refuses_a_partial_manifest_forced_into_approved(partial_manifest, olivia, arthur):
+    request = forced(partial_manifest, requested_by=olivia, approved_by=arthur)
+    with pytest.raises(services.PromotionRefused, match="partial"):
+        services.promotion_assert_loadable(request)
+    event = refusals("load").get()
+    assert event.object_id == str(request.pk) and "partial" in event.after["reason"]
+
+
+def test_a_crafted_load_message_for_a_partial_manifest_is_refused_and_audited(partial_manifest, olivia, arthur):
+    request = forced(partial_manifest, requested_by=olivia, approved_by=arthur)
+    loaded = []
+    original = services.load_requested_datasets
+    services.load_requested_datasets = lambda **kwargs: loaded.append(kwargs)
+    try:
+        tasks.promotion_load(request.pk)  # what a worker would run for a hand-written message
+    finally:
+        services.load_requested_datasets = original
+    assert loaded == []
+    event = refusals("load").get()
+    assert event.actor_label.startswith("system:task:")
+    assert event.after["manifest_status"] == "partial"
+    request.refresh_from_db()
+    assert request.state == "approved"
+
+
+def test_a_crafted_load_message_for_an_invalid_manifest_is_refused_and_audited(invalid_manifest, olivia, arthur):
+    request = forced(invalid_manifest, requested_by=olivia, approved_by=arthur,
+                     datasets=list(invalid_manifest.datasets.all()))
+    tasks.promotion_load(request.pk)
+    assert "invalid" in refusals("load").get().after["reason"]
+
+
+def test_assert_loadable_refuses_a_request_that_is_not_approved(ready_request):
+    with pytest.raises(services.PromotionRefused, match="not approved"):
+        services.promotion_assert_loadable(ready_request)
+    assert refusals("load").count() == 1
+
+
+def test_assert_loadable_refuses_an_approval_forged_in_the_database(manifest, olivia, arthur):
+    request = forced(manifest, requested_by=olivia, approved_by=arthur)
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_assert_loadable(request)
+
+
+def test_the_load_task_reaches_the_load_hook_only_past_the_guard(ready_request, arthur, monkeypatch):
+    services.promotion_approve(actor=arthur, request=ready_request, comment="figures match the contract")
+    loaded = []
+    monkeypatch.setattr(services, "load_requested_datasets", lambda *, request: loaded.append(request.pk))
+    tasks.promotion_load(ready_request.pk)
+    assert loaded == [ready_request.pk]
+    assert not refusals("load").exists()
