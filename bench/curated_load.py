@@ -1,0 +1,282 @@
+"""Curated load: promotion.curated.load_dataset against a raw psycopg COPY and Django's bulk_create.
+
+    python -m bench.curated_load [--rows 1000000] [--repeat 3] [--bulk-create-rows N] [--keep]
+
+Runs on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/leaf_console_bench_curated)
+in a database it creates and drops. One silver Parquet of --rows rows with every Domo type (text
+with quotes and newlines, bigint, double, numeric(38,2), date, timestamp, NULLs) is loaded, in
+interleaved rounds so drift hits every side alike:
+
+1. ours: load_dataset end to end: registry rows, a fresh typed table, COPY of Arrow-written CSV
+   per record batch, then row count and content checksum verified against silver (one scan of
+   the table in SQL while DuckDB checksums the Parquet in a thread); the load phase alone (until
+   the last row is sent) is printed too;
+2. raw COPY of the same Parquet into a plain table of the same types, two ways, no verification:
+   psycopg's `write_row` per row (the straightforward code) and Arrow CSV per batch (the fastest
+   raw COPY we know). The baseline is the faster of the two;
+3. Django's bulk_create of the same rows (batch_size 5000) into an unmanaged model of the same
+   columns, once, on --bulk-create-rows rows (default: all).
+
+The last line is one JSON object: value = ours rows/s, baseline = the faster raw COPY rows/s.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/leaf_console_bench_curated"
+KEY = "0bec0000-0000-4000-8000-000000000000"
+SCHEMA = [
+    {"name": "name", "type": "STRING"},
+    {"name": "qty", "type": "LONG"},
+    {"name": "price", "type": "DOUBLE"},
+    {"name": "amount", "type": "DECIMAL"},
+    {"name": "day", "type": "DATE"},
+    {"name": "at", "type": "DATETIME"},
+]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.curated_load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the silver Parquet (default 1000000)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds of ours and raw COPY (median)")
+    parser.add_argument(
+        "--bulk-create-rows", type=int, default=None, help="rows for the bulk_create side (default: --rows)"
+    )
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    args = parser.parse_args(argv)
+    if urlsplit(args.database_url).scheme not in {"postgres", "postgresql"}:
+        parser.error("the bench needs a postgres:// DATABASE_URL")
+    return args
+
+
+# --- database lifecycle -----------------------------------------------------------------------------
+def _admin_url(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/")
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    admin, name = _admin_url(url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    admin, name = _admin_url(url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.pop("CURATED_DATABASE_URL", None)  # curated = the bench database
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory
+    os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp(prefix="bench-curated-")
+    import django
+
+    django.setup()
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# --- silver ---------------------------------------------------------------------------------------------
+def write_silver(path: Path, rows: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from evidence.silver import ROW_GROUP_SIZE
+
+    day0, at0 = dt.date(2020, 1, 1), dt.datetime(2021, 3, 4, 5, 6, 7)
+    writer = None
+    for start in range(0, rows, ROW_GROUP_SIZE):
+        index = range(start, min(rows, start + ROW_GROUP_SIZE))
+        table = pa.table({
+            "name": pa.array([f'Store {i % 5000}, "North"' if i % 17 else "" for i in index]),
+            "qty": pa.array([i if i % 9 else None for i in index], pa.int64()),
+            "price": pa.array([i / 7 for i in index], pa.float64()),
+            "amount": pa.array([Decimal(i % 1_000_000) / 100 for i in index], pa.decimal128(38, 2)),
+            "day": pa.array([day0 + dt.timedelta(days=i % 2000) for i in index], pa.date32()),
+            "at": pa.array([at0 + dt.timedelta(seconds=i, microseconds=i % 1000) for i in index], pa.timestamp("us")),
+        })
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+    writer.close()
+
+
+# --- the sides ------------------------------------------------------------------------------------------
+PLAIN_DDL = "(name text, qty bigint, price double precision, amount numeric(38,2), day date, at timestamp)"
+
+
+def raw_copy(conn, path: Path, table: str, *, arrow_csv: bool) -> float:
+    """Seconds for a raw COPY of the Parquet into a fresh plain table (no registry, no verification)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    started = time.perf_counter()
+    with conn.transaction():
+        conn.execute(f"CREATE TABLE {table} {PLAIN_DDL}")
+        with conn.cursor() as cursor:
+            if arrow_csv:
+                options = pacsv.WriteOptions(include_header=False)
+                with cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
+                    for batch in pq.ParquetFile(path).iter_batches(batch_size=64 * 1024):
+                        buffer = io.BytesIO()
+                        pacsv.write_csv(batch, buffer, options)
+                        copy.write(buffer.getbuffer())
+            else:
+                with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                    for batch in pq.ParquetFile(path).iter_batches(batch_size=64 * 1024):
+                        for row in zip(*(column.to_pylist() for column in batch.columns)):
+                            copy.write_row(row)
+    seconds = time.perf_counter() - started
+    conn.execute(f"DROP TABLE {table}")
+    return seconds
+
+
+def ours(path: Path, round_: int) -> tuple[float, float, object]:
+    """Seconds end to end and seconds until the last row was sent (registry, table and COPY)."""
+    from django.db import connections
+
+    from promotion import curated
+
+    last = []
+    started = time.perf_counter()
+    result = curated.load_dataset(
+        connection=connections["curated"], dataset_key=KEY, parquet_path=path, schema=SCHEMA,
+        load_id=f"bench-{round_}", manifest_sha256="b" * 64, on_progress=lambda rows: last.append(time.perf_counter()),
+    )
+    return time.perf_counter() - started, last[-1] - started, result
+
+
+def bulk_create(path: Path, rows: int) -> float:
+    import pyarrow.parquet as pq
+    from django.db import connection, models
+
+    meta = type("Meta", (), {"app_label": "promotion", "db_table": "bench_bulk_create", "managed": False})
+    fields = {
+        "name": models.TextField(),
+        "qty": models.BigIntegerField(null=True),
+        "price": models.FloatField(),
+        "amount": models.DecimalField(max_digits=38, decimal_places=2),
+        "day": models.DateField(),
+        "at": models.DateTimeField(),
+    }
+    model = type("BenchRow", (models.Model,), {**fields, "__module__": __name__, "Meta": meta})
+    with connection.schema_editor() as editor:
+        editor.create_model(model)
+    started = time.perf_counter()
+    done = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=5000):
+        if done >= rows:
+            break
+        batch = batch.slice(0, rows - done)
+        model.objects.bulk_create(
+            [model(name=r[0], qty=r[1], price=r[2], amount=r[3], day=r[4], at=r[5])
+             for r in zip(*(column.to_pylist() for column in batch.columns))],
+            batch_size=5000,
+        )
+        done += batch.num_rows
+    seconds = time.perf_counter() - started
+    with connection.schema_editor() as editor:
+        editor.delete_model(model)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    recreate_database(args.database_url)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-curated-silver-"))
+    try:
+        import psycopg
+
+        setup_django(args.database_url)
+        # Django's USE_TZ would otherwise warn on every naive silver timestamp.
+        from django.conf import settings
+
+        settings.USE_TZ = False
+        path = workdir / "silver.parquet"
+        started = time.perf_counter()
+        write_silver(path, args.rows)
+        say(f"wrote {args.rows:,} rows of silver Parquet ({path.stat().st_size / 2**20:.1f} MiB) "
+            f"in {time.perf_counter() - started:.1f} s")
+
+        timings: dict[str, list[float]] = {"ours": [], "ours_copy": [], "copy_write_row": [], "copy_arrow_csv": []}
+        with psycopg.connect(args.database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as raw:
+            for round_ in range(args.repeat):
+                timings["copy_arrow_csv"].append(raw_copy(raw, path, "bench_raw_copy", arrow_csv=True))
+                seconds, copy_seconds, result = ours(path, round_)
+                assert not result.reused and result.rows == args.rows, result
+                timings["ours"].append(seconds)
+                timings["ours_copy"].append(copy_seconds)
+                timings["copy_write_row"].append(raw_copy(raw, path, "bench_raw_copy", arrow_csv=False))
+                raw.execute(f'DROP TABLE "{result.table}"')  # keep the disk footprint of one version
+                say(
+                    f"round {round_ + 1}: ours {args.rows / seconds:,.0f} rows/s verified (rows sent at "
+                    f"{args.rows / copy_seconds:,.0f} rows/s, checksum {result.checksum}); raw COPY arrow csv {args.rows / timings['copy_arrow_csv'][-1]:,.0f}, "
+                    f"write_row {args.rows / timings['copy_write_row'][-1]:,.0f} rows/s"
+                )
+        rate = {name: args.rows / statistics.median(values) for name, values in timings.items()}
+        bulk_rows = min(args.rows, args.bulk_create_rows or args.rows)
+        bulk_rate = bulk_rows / bulk_create(path, bulk_rows)
+        say(f"Django bulk_create: {bulk_rate:,.0f} rows/s over {bulk_rows:,} rows")
+        baseline = max(rate["copy_arrow_csv"], rate["copy_write_row"])
+        say(
+            f"median over {args.repeat} rounds: ours {rate['ours']:,.0f} rows/s, raw COPY {baseline:,.0f} rows/s "
+            f"(ratio {rate['ours'] / baseline:.2f}, goal 0.8); before verification ours sends "
+            f"{rate['ours_copy']:,.0f} rows/s (ratio {rate['ours_copy'] / baseline:.2f})"
+        )
+        result = {
+            "bench": "curated_load",
+            "value": round(rate["ours"]),
+            "unit": "rows/s",
+            "baseline": round(baseline),
+            "ratio": round(rate["ours"] / baseline, 3),
+            "rows": args.rows,
+            "ours_load_phase_rows_per_s": round(rate["ours_copy"]),
+            "load_phase_ratio": round(rate["ours_copy"] / baseline, 3),
+            "raw_copy_arrow_csv_rows_per_s": round(rate["copy_arrow_csv"]),
+            "raw_copy_write_row_rows_per_s": round(rate["copy_write_row"]),
+            "ratio_vs_write_row": round(rate["ours"] / rate["copy_write_row"], 3),
+            "bulk_create_rows_per_s": round(bulk_rate),
+            "bulk_create_rows": bulk_rows,
+        }
+        print(json.dumps(result), flush=True)
+        return result
+    finally:
+        from django.conf import settings
+
+        if settings.configured:
+            from django.db import connections
+
+            connections.close_all()
+        for leftover in workdir.iterdir():
+            leftover.unlink()
+        workdir.rmdir()
+        if not args.keep:
+            drop_database(args.database_url)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
