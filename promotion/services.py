@@ -438,9 +438,42 @@ def promotion_assert_loadable(request: PromotionRequest) -> PromotionRequest:
     return fresh
 
 
-def load_requested_datasets(*, request: PromotionRequest) -> None:
-    """The curated engine's hook (promotion/curated.py): claim approved -> loading, load, promoted | failed.
+def promotion_load_start(*, request: PromotionRequest) -> PromotionRequest:
+    """Claim an approved request for its load (approved -> loading), the guard passed again under the claim.
 
-    Only ever called after promotion_assert_loadable passed.
+    For the curated engine's `load_requested_datasets`: 0 rows claimed means another worker got there.
+    """
+    fresh = promotion_assert_loadable(request)
+    with _refusals_audited(actor=None, attempt="load", object_type=REQUEST_TYPE, object_id=fresh.pk):
+        with transaction.atomic():
+            claimed = PromotionRequest.objects.filter(
+                pk=fresh.pk, state=PromotionState.APPROVED, approval_fingerprint=fresh.approval_fingerprint
+            ).update(state=PromotionState.LOADING, load_started_at=clock.now())
+            if not claimed:
+                _refuse("another load claimed this request first, or its approval changed")
+            audit_record(actor=None, action="promotion.load_started", object_type=REQUEST_TYPE,
+                         object_id=str(fresh.pk), before={"state": PromotionState.APPROVED},
+                         after={"state": PromotionState.LOADING, "approval_fingerprint": fresh.approval_fingerprint})
+    fresh.refresh_from_db()
+    return fresh
+
+
+@transaction.atomic
+def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> PromotionRequest:
+    """Record the end of a load: promoted, or failed with the error."""
+    locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
+    if error:
+        locked.fail_load(error)
+    else:
+        locked.finish_load()
+    audit_record(actor=None, action="promotion.promoted" if not error else "promotion.load_failed",
+                 object_type=REQUEST_TYPE, object_id=str(locked.pk), before={"state": PromotionState.LOADING},
+                 after={"state": locked.state, "error": error})
+    return locked
+
+
+def load_requested_datasets(*, request: PromotionRequest) -> None:
+    """The curated engine's hook (promotion/curated.py): promotion_load_start (the claim, guard again),
+    load, then promotion_load_finish. Only ever called after promotion_assert_loadable passed.
     """
     raise NotImplementedError("the curated load engine (promotion.curated) is not installed yet")

@@ -11,7 +11,7 @@ from console import roles
 from console.models import AuditEvent
 from evidence.models import CalculationFlaw
 from promotion import services
-from promotion.gates import flaw_fingerprint, flaws_behind
+from promotion.gates import flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.promotion.conftest import checked, dataset, disposition_all
 

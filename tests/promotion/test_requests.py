@@ -182,3 +182,32 @@ def test_the_load_task_reaches_the_load_hook_only_past_the_guard(ready_request, 
     tasks.promotion_load(ready_request.pk)
     assert loaded == [ready_request.pk]
     assert not refusals("load").exists()
+
+
+def test_a_load_claims_an_approved_request_once(ready_request, arthur):
+    services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
+    loading = services.promotion_load_start(request=ready_request)
+    assert loading.state == "loading" and loading.load_started_at is not None
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_load_start(request=ready_request)
+    promoted = services.promotion_load_finish(request=loading)
+    assert promoted.state == "promoted"
+    events = AuditEvent.objects.filter(object_id=str(ready_request.pk)).order_by("seq")
+    actions = list(events.values_list("action", flat=True))
+    assert actions[-3:] == ["promotion.load_started", "promotion.refused", "promotion.promoted"]
+
+
+def test_a_failed_load_records_its_error(ready_request, arthur):
+    services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
+    loading = services.promotion_load_start(request=ready_request)
+    failed = services.promotion_load_finish(request=loading, error="checksum mismatch")
+    assert failed.state == "failed" and failed.error == "checksum mismatch"
+    assert AuditEvent.objects.get(action="promotion.load_failed").after["error"] == "checksum mismatch"
+
+
+def test_a_load_start_for_a_partial_manifest_is_refused(partial_manifest, olivia, arthur):
+    request = forced(partial_manifest, requested_by=olivia, approved_by=arthur)
+    with pytest.raises(services.PromotionRefused, match="partial"):
+        services.promotion_load_start(request=request)
+    request.refresh_from_db()
+    assert request.state == "approved"
