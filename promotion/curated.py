@@ -16,9 +16,10 @@ here on first use.
 - Verification: row count and a content checksum computed the same way over silver (DuckDB over
   the Parquet) and over the loaded table (SQL on PostgreSQL, Python over the rows elsewhere):
   the sum of the first 60 bits of md5 over each row's canonical text. Canonical text: `_row`,
-  then per column `~` for NULL or `<utf-8 bytes>:<text>`, where LONG and DECIMAL are their exact
-  decimal text (DECIMAL at its scale), DOUBLE its IEEE-754 bits as a signed int64, DATE days since
-  1970-01-01, DATETIME microseconds since 1970-01-01. Exact for every type, order-independent,
+  then per column `|` and `~` for NULL, or for STRING `<utf-8 bytes>:<text>`, or the value's exact
+  text: LONG and DECIMAL their decimal digits (DECIMAL at its scale), DOUBLE its IEEE-754 bits as
+  a signed int64, DATE days since 1970-01-01, DATETIME microseconds since 1970-01-01 (none of which
+  can hold `|` or `~`, so only text needs its length). Exact for every type, order-independent,
   one scan each side.
 - Bulk paths: PostgreSQL `COPY ... FROM STDIN (FORMAT csv)` fed with CSV that Arrow writes per
   record batch (C speed, strings always quoted, NULL unquoted-empty); SQLite `executemany`;
@@ -260,15 +261,18 @@ def _row_hash_sql(dialect: str, quote, columns: list[tuple[str, str]]) -> str:
                 "DATE": f"CAST({v} - DATE '1970-01-01' AS text)",
                 "DATETIME": f"CAST(CAST(extract(epoch FROM {v}) * 1000000 AS bigint) AS text)",
             }[domo_type]
-            length = f"CAST(octet_length({canonical}) AS text)"
+            length = f"CAST(octet_length({v}) AS text)"
         else:  # DuckDB over silver, where DOUBLE columns arrive as their int64 bits
             canonical = {
                 "STRING": v,
                 "DATE": f"CAST(date_diff('day', DATE '1970-01-01', {v}) AS VARCHAR)",
                 "DATETIME": f"CAST(epoch_us({v}) AS VARCHAR)",
             }.get(domo_type, f"CAST({v} AS VARCHAR)")
-            length = f"CAST(strlen({canonical}) AS VARCHAR)"
-        pieces.append(f"CASE WHEN {v} IS NULL THEN '~' ELSE {length} || ':' || {canonical} END")
+            length = f"CAST(strlen({v}) AS VARCHAR)"
+        if domo_type == "STRING":  # only text can hold the separator: it alone carries its length
+            pieces.append(f"CASE WHEN {v} IS NULL THEN '|~' ELSE '|' || {length} || ':' || {v} END")
+        else:
+            pieces.append(f"'|' || coalesce({canonical}, '~')")
     row = " || ".join(pieces)
     if dialect == "postgresql":
         return f"CAST(CAST('x' || substr(md5({row}), 1, 15) AS bit(60)) AS bigint)"
@@ -277,7 +281,9 @@ def _row_hash_sql(dialect: str, quote, columns: list[tuple[str, str]]) -> str:
 
 def _canonical_py(value, domo_type: str) -> str:
     if value is None:
-        return "~"
+        return "|~"
+    if domo_type == "STRING":
+        return f"|{len(value.encode())}:{value}"
     if domo_type == "DECIMAL":
         text = value if isinstance(value, str) else format(value, "f")
     elif domo_type == "DOUBLE":
@@ -289,8 +295,8 @@ def _canonical_py(value, domo_type: str) -> str:
         moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
         text = str((moment.replace(tzinfo=None) - _EPOCH) // dt.timedelta(microseconds=1))
     else:
-        text = str(value)
-    return f"{len(text.encode())}:{text}"
+        text = str(int(value))
+    return f"|{text}"
 
 
 def _table_checksum(backend: _Backend, table: str, columns: list[tuple[str, str]]) -> tuple[int, str]:
