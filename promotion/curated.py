@@ -34,6 +34,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 import struct
 import threading
@@ -231,7 +232,7 @@ def ensure_registry(connection) -> None:
             f"{q('dataset_key')} VARCHAR(100) NOT NULL, {q('version')} INTEGER NOT NULL, "
             f"{q('kind')} VARCHAR(16) NOT NULL, {q('table_name')} VARCHAR(63) NOT NULL, "
             f"{q('load_id')} VARCHAR(100) NOT NULL, {q('manifest_sha256')} VARCHAR(64) NOT NULL, "
-            f"{q('rows')} BIGINT NULL, {q('checksum')} VARCHAR(64) NULL, "
+            f"{q('rows')} BIGINT NULL, {q('checksum')} VARCHAR(64) NULL, {q('schema')} TEXT NOT NULL, "
             f"{q('loaded_at')} {when[backend.vendor]} NULL, "
             f"{q('state')} VARCHAR(16) NOT NULL CHECK ({q('state')} IN ({states})), "
             f"PRIMARY KEY ({q('dataset_key')}, {q('version')})"
@@ -435,8 +436,10 @@ def _load(backend: _Backend, *, key: str, kind: str, table_prefix: str, columns:
             table = f"{table_prefix}__v{version}"
             backend.execute(
                 f"INSERT INTO {q(REGISTRY)} ({q('dataset_key')}, {q('version')}, {q('kind')}, {q('table_name')}, "
-                f"{q('load_id')}, {q('manifest_sha256')}, {q('state')}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (key, version, kind, table, load_id, manifest_sha256, State.LOADING),
+                f"{q('load_id')}, {q('manifest_sha256')}, {q('schema')}, {q('state')}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (key, version, kind, table, load_id, manifest_sha256,
+                 json.dumps([{"name": n, "type": t} for n, t in columns]), State.LOADING),
             )
 
         decimal_scales = {f.name: getattr(f.type, "scale", 0) for f in arrow_schema}
@@ -538,7 +541,7 @@ def load_golden(*, connection, card_id: int, golden_csv: Path | str, load_id: st
 def _registry_row(backend: _Backend, key: str, version: int):
     q = backend.quote
     found = backend.execute(
-        f"SELECT {q('table_name')}, {q('checksum')}, {q('rows')}, {q('state')} FROM {q(REGISTRY)} "
+        f"SELECT {q('table_name')}, {q('checksum')}, {q('rows')}, {q('state')}, {q('schema')} FROM {q(REGISTRY)} "
         f"WHERE {q('dataset_key')} = %s AND {q('version')} = %s",
         (key, version),
     )
@@ -547,27 +550,27 @@ def _registry_row(backend: _Backend, key: str, version: int):
     return found[0]
 
 
-def verify_version(*, connection, dataset_key: str, version: int, schema: list[dict]) -> None:
+def verify_version(*, connection, dataset_key: str, version: int) -> None:
     """Recount and rechecksum a version's table against the registry (silver's figures); a table
     changed since its load marks the version failed and raises ChecksumMismatch."""
     backend = _Backend(connection)
-    table, checksum, rows, _ = _registry_row(backend, dataset_key, version)
-    found = _table_checksum(backend, table, _columns(schema))
+    table, checksum, rows, _, schema = _registry_row(backend, dataset_key, version)
+    found = _table_checksum(backend, table, _columns(json.loads(schema)))
     if found != (rows, checksum):
         _set_state(backend, dataset_key, version, State.FAILED)
         raise ChecksumMismatch(f"{table}: {found[0]} rows, checksum {found[1]}; registry says {rows}, {checksum}")
 
 
-def promote_version(*, connection, dataset_key: str, version: int, schema: list[dict] | None = None) -> None:
+def promote_version(*, connection, dataset_key: str, version: int, verify: bool = True) -> None:
     """Point readers at a verified version, in one short transaction; the old current version
-    becomes superseded. With the dataset's schema the table is re-verified first (outside the
-    transaction: a full scan must not hold the pointer's lock)."""
+    becomes superseded. By default the table is re-verified first (outside the transaction: a
+    full scan must not hold the pointer's lock), so a table changed since its load never goes live."""
     backend = _Backend(connection)
-    if schema is not None:
-        verify_version(connection=connection, dataset_key=dataset_key, version=version, schema=schema)
-    q = backend.quote
     ensure_registry(backend)
-    lock = {"postgresql": " FOR UPDATE", "sqlite": ""}.get(backend.vendor, "")
+    if verify:
+        verify_version(connection=connection, dataset_key=dataset_key, version=version)
+    q = backend.quote
+    lock = " FOR UPDATE" if backend.vendor == "postgresql" else ""
     hint = " WITH (UPDLOCK, HOLDLOCK)" if backend.vendor == "microsoft" else ""
     with backend.transaction():
         pointer = backend.execute(
@@ -594,7 +597,7 @@ def rollback_to(*, connection, dataset_key: str, version: int) -> None:
     current = read_current(connection, dataset_key)
     if current is None or version >= current.version:
         raise CuratedError(f"{dataset_key}: v{version} is not earlier than the current version")
-    promote_version(connection=connection, dataset_key=dataset_key, version=version)
+    promote_version(connection=connection, dataset_key=dataset_key, version=version, verify=False)
 
 
 def read_current(connection, dataset_key: str) -> CurrentVersion | None:
@@ -609,6 +612,20 @@ def read_current(connection, dataset_key: str) -> CurrentVersion | None:
         (dataset_key,),
     )
     return CurrentVersion(*found[0]) if found else None
+
+
+def current_schema(connection, dataset_key: str) -> tuple[int, list[dict]] | None:
+    """(version, [{name, type}]) of the current version, for the schema-compatibility gate."""
+    backend = _Backend(connection)
+    q = backend.quote
+    ensure_registry(backend)
+    found = backend.execute(
+        f"SELECT c.{q('version')}, r.{q('schema')} FROM {q(CURRENT)} c JOIN {q(REGISTRY)} r "
+        f"ON r.{q('dataset_key')} = c.{q('dataset_key')} AND r.{q('version')} = c.{q('version')} "
+        f"WHERE c.{q('dataset_key')} = %s",
+        (dataset_key,),
+    )
+    return (found[0][0], json.loads(found[0][1])) if found else None
 
 
 def versions(connection, dataset_key: str) -> list[dict]:
@@ -627,5 +644,5 @@ def versions(connection, dataset_key: str) -> list[dict]:
 __all__ = [
     "ChecksumMismatch", "CuratedError", "CurrentVersion", "InvalidIdentifier", "LoadBusy",
     "LoadResult", "State", "ensure_registry", "golden_key", "load_dataset", "load_golden", "promote_version",
-    "read_current", "rollback_to", "silver_checksum", "verify_version", "versions",
+    "read_current", "current_schema", "rollback_to", "silver_checksum", "verify_version", "versions",
 ]

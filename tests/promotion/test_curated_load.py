@@ -110,11 +110,12 @@ def test_load_verifies_a_new_version_without_moving_the_pointer(connection, silv
 def test_promotion_points_readers_at_the_version(connection, silver):
     result = load(connection, silver)
 
-    curated.promote_version(connection=connection, dataset_key=KEY, version=result.version, schema=SCHEMA)
+    curated.promote_version(connection=connection, dataset_key=KEY, version=result.version)
 
     current = curated.read_current(connection, KEY)
     assert current == curated.CurrentVersion(1, result.table)
     assert state_of(connection, 1) == curated.State.CURRENT
+    assert curated.current_schema(connection, KEY) == (1, SCHEMA)
     assert query(connection, f'SELECT sum(qty), count(*) FROM "{current.table}"')[0] == (expected_qty(1000), 1000)
 
 
@@ -173,9 +174,10 @@ def test_a_half_loaded_version_is_cleaned_and_reloaded(connection, silver):
     curated.ensure_registry(connection)
     query(
         connection,
-        "INSERT INTO curated_registry (dataset_key, version, kind, table_name, load_id, manifest_sha256, state) "
+        "INSERT INTO curated_registry (dataset_key, version, kind, table_name, load_id, manifest_sha256, state, "
+        "schema) "
         f"VALUES ('{KEY}', 1, 'dataset', 'curated_0a1b2c3d4e5f6789abcdef0123456789__v1', 'load-1', '{'a' * 64}', "
-        "'loading')",
+        "'loading', '[]')",
     )
     query(connection, 'CREATE TABLE "curated_0a1b2c3d4e5f6789abcdef0123456789__v1" (_row bigint, qty bigint)')
     query(connection, 'INSERT INTO "curated_0a1b2c3d4e5f6789abcdef0123456789__v1" VALUES (0, 1), (1, 2)')
@@ -235,7 +237,7 @@ def test_a_tampered_table_fails_and_the_pointer_stays(connection, tmp_path):
     query(connection, f'UPDATE "{second.table}" SET amount = amount + 0.01 WHERE _row = 500')
 
     with pytest.raises(curated.ChecksumMismatch):
-        curated.promote_version(connection=connection, dataset_key=KEY, version=second.version, schema=SCHEMA)
+        curated.promote_version(connection=connection, dataset_key=KEY, version=second.version)
 
     assert curated.read_current(connection, KEY).version == first.version
     assert state_of(connection, second.version) == curated.State.FAILED
