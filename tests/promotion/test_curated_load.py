@@ -142,7 +142,7 @@ def test_decimals_load_exactly(connection, tmp_path):
 
 
 def test_progress_is_reported_per_batch(connection, tmp_path, monkeypatch):
-    monkeypatch.setattr(curated, "BATCH_ROWS", 400)
+    monkeypatch.setattr(curated.load, "BATCH_ROWS", 400)
     seen = []
 
     load(connection, write_silver(tmp_path / "s.parquet", 1000), on_progress=seen.append)
@@ -245,7 +245,7 @@ def test_a_tampered_table_fails_and_the_pointer_stays(connection, tmp_path):
 
 
 def test_a_load_that_differs_from_silver_is_failed(connection, silver, monkeypatch):
-    monkeypatch.setattr(curated, "silver_checksum", lambda *args: (1000, "0"))
+    monkeypatch.setattr(curated.load, "silver_checksum", lambda *args: (1000, "0"))
 
     with pytest.raises(curated.ChecksumMismatch):
         load(connection, silver)

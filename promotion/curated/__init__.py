@@ -1,0 +1,45 @@
+"""The curated load: silver Parquet into versioned tables of the curated database, verified, then pointed at.
+
+Plain module, no models: it takes a connection of the curated alias (a Django connection wrapper,
+e.g. `connections["curated"]`, or a raw DB-API connection in autocommit mode: psycopg 3, sqlite3
+with isolation_level=None, pyodbc) and manages its own short transactions, so it must not be
+called inside an atomic block. Django never migrates "curated"; the registry tables are created
+here on first use.
+
+- Each load goes into a fresh table `curated_<slug>__v<N>` (slug from the Domo id, never from
+  export text), with a hidden `_row` bigint row number. Column names come from the export: they
+  are validated and always quoted here, doubling embedded quotes (Django's quote_name does not
+  escape them, so `x"; DROP TABLE y; --` would break out of its quotes).
+- `curated_registry` records every version (state loading → verified | failed; verified →
+  current → superseded); `curated_current` is the pointer readers follow. The pointer moves with
+  one UPDATE/INSERT in a short transaction, so readers see the old version or the new.
+- Verification: row count and a content checksum computed the same way over silver (DuckDB over
+  the Parquet) and over the loaded table (SQL on PostgreSQL, Python over the rows elsewhere):
+  the sum of the first 60 bits of md5 over each row's canonical text. Canonical text: `_row`,
+  then per column `|` and `~` for NULL, or for STRING `<utf-8 bytes>:<text>`, or the value's exact
+  text: LONG and DECIMAL their decimal digits (DECIMAL at its scale), DOUBLE its IEEE-754 bits as
+  a signed int64, DATE days since 1970-01-01, DATETIME microseconds since 1970-01-01 (none of which
+  can hold `|` or `~`, so only text needs its length). Exact for every type, order-independent,
+  one scan each side.
+- Bulk paths: PostgreSQL `COPY ... FROM STDIN (FORMAT csv)` fed with CSV that Arrow writes per
+  record batch (C speed, strings always quoted, NULL unquoted-empty); SQLite `executemany`;
+  SQL Server pyodbc `fast_executemany` (written, not testable here).
+- Idempotent per (dataset_key, load_id, manifest_sha256). On PostgreSQL a session advisory lock
+  per dataset is held for the whole load: a killed worker's lock dies with its session, so a
+  retry that gets the lock knows the `loading` row it finds is abandoned.
+"""
+
+from .backend import (
+    VERIFIED_STATES, ChecksumMismatch, CuratedError, CurrentVersion, InvalidIdentifier, LoadBusy, LoadResult,
+    State, dataset_slug, ensure_registry, validate_columns,
+)
+from .checksum import silver_checksum
+from .load import golden_key, load_dataset, load_golden
+from .pointer import current_schema, promote_version, read_current, rollback_to, verify_version, versions
+
+__all__ = [
+    "VERIFIED_STATES", "ChecksumMismatch", "CuratedError", "CurrentVersion", "InvalidIdentifier", "LoadBusy",
+    "LoadResult", "State", "current_schema", "dataset_slug", "ensure_registry", "golden_key", "load_dataset",
+    "load_golden", "promote_version", "read_current", "rollback_to", "silver_checksum", "validate_columns",
+    "verify_version", "versions",
+]

@@ -1,0 +1,233 @@
+"""The curated store's vocabulary and its connections: states, errors, identifiers, types,
+one Backend per connection (dialect, quoting, transactions) and the registry tables."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+REGISTRY = "curated_registry"
+CURRENT = "curated_current"
+ROW_COLUMN = "_row"
+BATCH_ROWS = 64 * 1024
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1, the tightest of our backends
+_SLUG = re.compile(r"^[a-z0-9_]+$")
+
+
+class State:
+    """States of a curated_registry row (the registry is a table of this module, not a Django model)."""
+
+    LOADING = "loading"
+    VERIFIED = "verified"
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+    FAILED = "failed"
+
+
+# Versions whose table holds verified data: they can be reused by a retry and pointed at.
+VERIFIED_STATES = (State.VERIFIED, State.CURRENT, State.SUPERSEDED)
+
+
+class CuratedError(Exception):
+    """The curated load could not do what it was asked."""
+
+
+class InvalidIdentifier(CuratedError, ValueError):
+    """A dataset key or column name cannot name a curated table or column."""
+
+
+class LoadBusy(CuratedError):
+    """Another live session is loading this dataset."""
+
+
+class ChecksumMismatch(CuratedError):
+    """The loaded table does not hold silver's rows: the version is failed, the pointer untouched."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    version: int
+    table: str
+    rows: int
+    checksum: str
+    reused: bool
+
+
+@dataclass(frozen=True)
+class CurrentVersion:
+    version: int
+    table: str
+
+
+# --- identifiers and types ---------------------------------------------------------------------------
+def dataset_slug(dataset_key: str) -> str:
+    """The table-name slug of a Domo dataset id (hex and dashes): lower-case, dashes dropped."""
+    slug = dataset_key.lower().replace("-", "")
+    if not _SLUG.match(slug) or len(slug) > 40:
+        raise InvalidIdentifier(f"dataset key {dataset_key!r} is not a Domo id")
+    return slug
+
+
+def validate_columns(names: list[str]) -> None:
+    seen = set()
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise InvalidIdentifier("a column name is empty")
+        if "\x00" in name:
+            raise InvalidIdentifier(f"column {name!r} contains NUL")
+        if len(name.encode()) > MAX_IDENTIFIER_BYTES:
+            raise InvalidIdentifier(f"column {name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes")
+        if name == ROW_COLUMN:
+            raise InvalidIdentifier(f"column {name!r} is reserved for the row number")
+        if name in seen:
+            raise InvalidIdentifier(f"column {name!r} appears twice")
+        seen.add(name)
+
+
+def column_sql_type(vendor: str, domo_type: str, scale: int) -> str:
+    types = {
+        "postgresql": {"STRING": "text", "LONG": "bigint", "DOUBLE": "double precision",
+                       "DECIMAL": f"numeric(38,{scale})", "DATE": "date", "DATETIME": "timestamp"},
+        # SQLite's NUMERIC affinity keeps only 15 significant digits; exact decimals are kept as
+        # their canonical text instead (SQLite arithmetic still reads them as numbers).
+        "sqlite": {"STRING": "TEXT", "LONG": "INTEGER", "DOUBLE": "REAL", "DECIMAL": "TEXT",
+                   "DATE": "DATE", "DATETIME": "DATETIME"},
+        "microsoft": {"STRING": "NVARCHAR(MAX)", "LONG": "BIGINT", "DOUBLE": "FLOAT",
+                      "DECIMAL": f"DECIMAL(38,{scale})", "DATE": "DATE", "DATETIME": "DATETIME2(6)"},
+    }
+    try:
+        return types[vendor][domo_type]
+    except KeyError:
+        raise CuratedError(f"no curated type for {domo_type!r} on {vendor}") from None
+
+
+# --- backends ----------------------------------------------------------------------------------------
+class Backend:
+    """One connection of the curated database: its dialect, quoting and transactions."""
+
+    def __init__(self, connection):
+        if hasattr(connection, "ensure_connection") and hasattr(connection, "vendor"):  # Django wrapper
+            if connection.in_atomic_block:
+                raise CuratedError("the curated load runs its own transactions: call it outside atomic()")
+            connection.ensure_connection()
+            self.vendor, self.raw = connection.vendor, connection.connection
+        else:
+            module = type(connection).__module__.split(".")[0]
+            self.vendor = {"psycopg": "postgresql", "sqlite3": "sqlite", "pyodbc": "microsoft"}.get(module)
+            if self.vendor is None:
+                raise CuratedError(f"unsupported connection {type(connection).__name__}")
+            self.raw = connection
+        self.param = "%s" if self.vendor == "postgresql" else "?"
+
+    def quote(self, name: str) -> str:
+        if self.vendor == "microsoft":
+            return "[" + name.replace("]", "]]") + "]"
+        return '"' + name.replace('"', '""') + '"'
+
+    def sql(self, text: str) -> str:
+        """Registry SQL is written with %s placeholders; sqlite3 and pyodbc want ?."""
+        return text if self.param == "%s" else text.replace("%s", "?")
+
+    @contextmanager
+    def transaction(self):
+        if self.vendor == "postgresql":
+            with self.raw.transaction():
+                yield
+        elif self.vendor == "sqlite":
+            self.raw.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
+            try:
+                yield
+            except BaseException:
+                self.raw.execute("ROLLBACK")
+                raise
+            self.raw.execute("COMMIT")
+        else:
+            self.raw.autocommit = False
+            try:
+                yield
+                self.raw.commit()
+            except BaseException:
+                self.raw.rollback()
+                raise
+            finally:
+                self.raw.autocommit = True
+
+    def execute(self, text: str, params=()) -> list:
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute(self.sql(text), params)
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+
+    def timestamp(self, value: dt.datetime):
+        return value.isoformat() if self.vendor == "sqlite" else value
+
+    @contextmanager
+    def dataset_lock(self, key: str):
+        """PostgreSQL: a session lock per dataset for the whole load (it dies with a killed worker)."""
+        if self.vendor != "postgresql":
+            yield  # SQLite has one writer; SQL Server relies on the registry's primary key
+            return
+        lock = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
+        if not self.execute(lock, (f"curated:{key}",))[0][0]:
+            raise LoadBusy(f"another session is loading {key}")
+        try:
+            yield
+        finally:
+            self.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (f"curated:{key}",))
+
+
+def ensure_registry(connection) -> None:
+    """Create curated_registry and curated_current if absent (Django never migrates "curated")."""
+    backend = connection if isinstance(connection, Backend) else Backend(connection)
+    q = backend.quote
+    when = {"postgresql": "timestamp with time zone", "sqlite": "TEXT", "microsoft": "DATETIMEOFFSET"}
+    states = ", ".join(f"'{s}'" for s in (State.LOADING, *VERIFIED_STATES, State.FAILED))
+    tables = {
+        REGISTRY: (
+            f"{q('dataset_key')} VARCHAR(100) NOT NULL, {q('version')} INTEGER NOT NULL, "
+            f"{q('kind')} VARCHAR(16) NOT NULL, {q('table_name')} VARCHAR(63) NOT NULL, "
+            f"{q('load_id')} VARCHAR(100) NOT NULL, {q('manifest_sha256')} VARCHAR(64) NOT NULL, "
+            f"{q('rows')} BIGINT NULL, {q('checksum')} VARCHAR(64) NULL, {q('schema')} TEXT NOT NULL, "
+            f"{q('loaded_at')} {when[backend.vendor]} NULL, "
+            f"{q('state')} VARCHAR(16) NOT NULL CHECK ({q('state')} IN ({states})), "
+            f"PRIMARY KEY ({q('dataset_key')}, {q('version')})"
+        ),
+        CURRENT: f"{q('dataset_key')} VARCHAR(100) NOT NULL PRIMARY KEY, {q('version')} INTEGER NOT NULL",
+    }
+    for name, body in tables.items():
+        if backend.vendor == "microsoft":
+            backend.execute(f"IF OBJECT_ID(N'{name}') IS NULL CREATE TABLE {q(name)} ({body})")
+        else:
+            backend.execute(f"CREATE TABLE IF NOT EXISTS {q(name)} ({body})")
+
+
+
+def columns_of(schema: list[dict]) -> list[tuple[str, str]]:
+    columns = [(c["name"], c["type"]) for c in schema]
+    validate_columns([name for name, _ in columns])
+    return columns
+
+
+
+def set_state(backend: Backend, key: str, version: int, state: str) -> None:
+    q = backend.quote
+    backend.execute(
+        f"UPDATE {q(REGISTRY)} SET {q('state')} = %s WHERE {q('dataset_key')} = %s AND {q('version')} = %s",
+        (state, key, version),
+    )
+
+
+
+def registry_row(backend: Backend, key: str, version: int):
+    q = backend.quote
+    found = backend.execute(
+        f"SELECT {q('table_name')}, {q('checksum')}, {q('rows')}, {q('state')}, {q('schema')} FROM {q(REGISTRY)} "
+        f"WHERE {q('dataset_key')} = %s AND {q('version')} = %s",
+        (key, version),
+    )
+    if not found:
+        raise CuratedError(f"{key} has no version {version}")
+    return found[0]
