@@ -190,7 +190,8 @@ def ensure_registry(connection) -> None:
             f"{q('dataset_key')} VARCHAR(100) NOT NULL, {q('version')} INTEGER NOT NULL, "
             f"{q('kind')} VARCHAR(16) NOT NULL, {q('table_name')} VARCHAR(63) NOT NULL, "
             f"{q('load_id')} VARCHAR(100) NOT NULL, {q('manifest_sha256')} VARCHAR(64) NOT NULL, "
-            f"{q('rows')} BIGINT NULL, {q('checksum')} VARCHAR(64) NULL, {q('schema')} TEXT NOT NULL, "
+            f"{q('rows')} BIGINT NULL, {q('checksum')} VARCHAR(64) NULL, "
+            f"{q('schema')} {'NVARCHAR(MAX)' if backend.vendor == 'microsoft' else 'TEXT'} NOT NULL, "
             f"{q('loaded_at')} {when[backend.vendor]} NULL, "
             f"{q('state')} VARCHAR(16) NOT NULL CHECK ({q('state')} IN ({states})), "
             f"PRIMARY KEY ({q('dataset_key')}, {q('version')})"
@@ -203,6 +204,15 @@ def ensure_registry(connection) -> None:
         else:
             backend.execute(f"CREATE TABLE IF NOT EXISTS {q(name)} ({body})")
 
+
+def registry_exists(backend: Backend) -> bool:
+    """Whether the registry is there: readers check, they never create it (they may not be allowed to)."""
+    probe = {
+        "postgresql": "SELECT to_regclass(%s) IS NOT NULL",
+        "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = %s",
+        "microsoft": "SELECT CASE WHEN OBJECT_ID(%s) IS NULL THEN 0 ELSE 1 END",
+    }[backend.vendor]
+    return bool(backend.execute(probe, (CURRENT,))[0][0])
 
 
 def columns_of(schema: list[dict]) -> list[tuple[str, str]]:

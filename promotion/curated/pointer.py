@@ -5,7 +5,7 @@ import json
 
 from .backend import (
     CURRENT, REGISTRY, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, CurrentVersion, State,
-    columns_of, ensure_registry, registry_row, set_state,
+    columns_of, ensure_registry, registry_exists, registry_row, set_state,
 )
 from .checksum import table_checksum
 
@@ -64,7 +64,8 @@ def read_current(connection, dataset_key: str) -> CurrentVersion | None:
     """The version readers should read, and its table (one statement: a consistent pair)."""
     backend = Backend(connection)
     q = backend.quote
-    ensure_registry(backend)
+    if not registry_exists(backend):
+        return None
     found = backend.execute(
         f"SELECT c.{q('version')}, r.{q('table_name')} FROM {q(CURRENT)} c JOIN {q(REGISTRY)} r "
         f"ON r.{q('dataset_key')} = c.{q('dataset_key')} AND r.{q('version')} = c.{q('version')} "
@@ -78,7 +79,8 @@ def current_schema(connection, dataset_key: str) -> tuple[int, list[dict]] | Non
     """(version, [{name, type}]) of the current version, for the schema-compatibility gate."""
     backend = Backend(connection)
     q = backend.quote
-    ensure_registry(backend)
+    if not registry_exists(backend):
+        return None
     found = backend.execute(
         f"SELECT c.{q('version')}, r.{q('schema')} FROM {q(CURRENT)} c JOIN {q(REGISTRY)} r "
         f"ON r.{q('dataset_key')} = c.{q('dataset_key')} AND r.{q('version')} = c.{q('version')} "
@@ -92,6 +94,8 @@ def versions(connection, dataset_key: str) -> list[dict]:
     """Every registered version of a dataset, newest first (for operators and tests)."""
     backend = Backend(connection)
     q = backend.quote
+    if not registry_exists(backend):
+        return []
     names = ("version", "kind", "table_name", "load_id", "manifest_sha256", "rows", "checksum", "loaded_at", "state")
     rows = backend.execute(
         f"SELECT {', '.join(q(n) for n in names)} FROM {q(REGISTRY)} WHERE {q('dataset_key')} = %s "

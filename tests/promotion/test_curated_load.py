@@ -6,8 +6,12 @@ Every behaviour runs on PostgreSQL (the curated alias, COPY) and on a temporary 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from decimal import Decimal
 
 import psycopg
@@ -98,6 +102,11 @@ def silver(tmp_path):
 
 
 # --- load, verify, promote -----------------------------------------------------------------------------
+def test_readers_find_no_current_version_before_any_load(connection):
+    assert curated.read_current(connection, KEY) is None
+    assert curated.versions(connection, KEY) == []
+
+
 def test_load_verifies_a_new_version_without_moving_the_pointer(connection, silver):
     result = load(connection, silver)
 
@@ -191,14 +200,69 @@ def test_a_half_loaded_version_is_cleaned_and_reloaded(connection, silver):
         query(connection, 'SELECT 1 FROM "curated_0a1b2c3d4e5f6789abcdef0123456789__v1"')
 
 
+KILLED_WORKER = """
+import os, signal, sys
+import psycopg
+from promotion import curated
+curated.load.BATCH_ROWS = 100
+
+def die(rows):
+    if rows >= 300:  # mid-COPY, as an OOM kill or a lost node would
+        os.kill(os.getpid(), signal.SIGKILL)
+
+curated.load_dataset(connection=psycopg.connect(sys.argv[1], autocommit=True), dataset_key=sys.argv[2],
+                     parquet_path=sys.argv[3], schema={schema!r}, load_id="load-2", manifest_sha256="a" * 64,
+                     on_progress=die)
+"""
+
+
+def conninfo(settings) -> str:
+    return psycopg.conninfo.make_conninfo(
+        dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"]
+    )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+def test_a_worker_killed_mid_load_leaves_the_current_version_and_a_retry_finishes(tmp_path):
+    from django.db import connections
+
+    conn = connections["curated"]
+    first = load(conn, write_silver(tmp_path / "one.parquet", 1000))
+    curated.promote_version(connection=conn, dataset_key=KEY, version=first.version)
+    second_silver = write_silver(tmp_path / "two.parquet", 1000, bump=1)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WORKER.format(schema=SCHEMA), conninfo(conn.settings_dict), KEY,
+         str(second_silver)],
+        cwd=root, capture_output=True, text=True, timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert state_of(conn, 2) == curated.State.LOADING
+    assert curated.read_current(conn, KEY).version == first.version
+
+    for _ in range(50):  # the killed session's lock goes when its backend notices the lost client
+        try:
+            retried = load(conn, second_silver, load_id="load-2")
+            break
+        except curated.LoadBusy:
+            time.sleep(0.1)
+
+    assert (retried.version, retried.rows, retried.reused) == (3, 1000, False)
+    assert query(conn, f'SELECT count(*), sum(qty) FROM "{retried.table}"')[0] == (1000, expected_qty(1000, 1))
+    assert state_of(conn, 2) == curated.State.FAILED
+    assert curated.read_current(conn, KEY).version == first.version
+    for (name,) in query(conn, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'"):
+        query(conn, f'DROP TABLE "{name}"')
+
+
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 def test_a_live_load_holds_the_dataset(silver):
     from django.db import connections
 
     settings = connections["curated"].settings_dict
-    with psycopg.connect(dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or 5432,
-                         user=settings["USER"], autocommit=True) as other:
+    with psycopg.connect(conninfo(settings), autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"curated:{KEY}",))
         with pytest.raises(curated.LoadBusy):
             load(connections["curated"], silver)
@@ -286,8 +350,7 @@ def test_readers_see_the_old_or_the_new_version_during_a_pointer_move(tmp_path):
     stop = threading.Event()
 
     def reader():
-        with psycopg.connect(dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or 5432,
-                             user=settings["USER"], autocommit=True) as own:
+        with psycopg.connect(conninfo(settings), autocommit=True) as own:
             while not stop.is_set() or len(seen) < 5:
                 current = curated.read_current(own, KEY)
                 seen.append(own.execute(f'SELECT sum(qty) FROM "{current.table}"').fetchone()[0])
