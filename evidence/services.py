@@ -13,7 +13,6 @@ bytes again (no-ops) and finishes the job.
 from __future__ import annotations
 
 import datetime
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,28 +24,14 @@ from django.db import IntegrityError, transaction
 
 from console import context
 from console.audit import audit_record
-from console.lake import Lake, get_lake
-from evidence import leafiq, silver, validation
+from console.lake import get_lake
+from evidence import silver, validation
 from evidence.calculations import calculations_analyze_manifest
+from evidence.choices import IntakeStatus, ManifestStatus
+from evidence.models import IntakeRun, ManifestFile, ManifestIssue, SourceManifest
+from evidence.objects import record_objects
 from evidence.reproduction import record_reproductions, reproduce_goldens
-from evidence.choices import IntakeSource, IntakeStatus, ManifestStatus
-from evidence.models import (
-    BeastMode,
-    DataflowStep,
-    DirectoryEntry,
-    DomoCard,
-    DomoDataflow,
-    DomoDataset,
-    IntakeRun,
-    ManifestFile,
-    ManifestIssue,
-    PdpPolicy,
-    SourceManifest,
-)
-
-BRONZE_ROOT = "bronze/leafiq"
-SILVER_ROOT = "silver/leafiq"
-UNIDENTIFIED = "_unidentified"
+from evidence.storage import BronzeReceipt, silver_prefix, write_bronze, write_silver
 
 
 class IntakeError(Exception):
@@ -178,13 +163,13 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
             issues.append(conflict)
             status = ManifestStatus.INVALID
         run.report("writing bronze", 40)
-        bronze = _write_bronze(lake, run, report, source if is_archive else None, root)
+        bronze = write_bronze(lake, run, report, source if is_archive else None, root)
         silver_outputs: dict[str, silver.SilverResult | str] = {}
         goldens = {}
         if status != ManifestStatus.INVALID and report.manifest is not None and root is not None:
-            silver_outputs = _write_silver(lake, run, report, root, work)
+            silver_outputs = write_silver(lake, run, report, root, work)
             run.report("reproducing golden packets", 92)
-            # The staged Parquet files _write_silver left in `work` are the silver just written.
+            # The staged Parquet files write_silver left in `work` are the silver just written.
             goldens = reproduce_goldens(
                 report.manifest, root, {dataset_id: work / f"{dataset_id}.parquet" for dataset_id in silver_outputs}
             )
@@ -258,148 +243,6 @@ def _finish_duplicate(run: IntakeRun, existing: SourceManifest) -> IntakeOutcome
     return IntakeOutcome(manifest=existing, duplicate=True)
 
 
-# --- bronze ------------------------------------------------------------------------------------
-
-
-def bronze_prefix(report: validation.ValidationReport, archive: Path | None, root: Path | None) -> str:
-    if report.load_id and report.manifest_sha256 and validation.load_id_problem(report.load_id) is None:
-        return bronze_prefix_of(report)
-    # No usable identity: file it under the hash of what arrived.
-    fingerprint = _sha_file(archive) if archive else _sha_tree(root) if root else "empty"
-    return f"{BRONZE_ROOT}/{UNIDENTIFIED}/{fingerprint}"
-
-
-def _sha_file(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _sha_tree(root: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in _tree(root):
-        digest.update(path.encode() + b"\0" + _sha_file(root / path).encode() + b"\n")
-    return digest.hexdigest()
-
-
-def _tree(root: Path) -> list[str]:
-    return sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.is_symlink()
-    )
-
-
-@dataclass(frozen=True)
-class BronzeReceipt:
-    prefix: str
-    files: dict[str, tuple[str, int, str]]  # export path → (sha256, bytes, lake path)
-
-
-def _write_bronze(lake: Lake, run: IntakeRun, report, archive: Path | None, root: Path | None) -> BronzeReceipt:
-    prefix = bronze_prefix(report, archive, root)
-    files: dict[str, tuple[str, int, str]] = {}
-    received = []
-    if archive is not None:
-        target = f"{prefix}/received/{_safe_name(run.original_name)}"
-        with archive.open("rb") as handle:
-            put = lake.put(target, handle)
-        received.append({"path": target, "sha256": put.sha256, "bytes": put.size})
-    if root is not None:
-        for relative in _tree(root):
-            target = f"{prefix}/files/{relative}"
-            with (root / relative).open("rb") as handle:
-                put = lake.put(target, handle)
-            files[relative] = (put.sha256, put.size, target)
-    receipt = {
-        "intake_run": run.pk,
-        "received_at": run.queued_at.isoformat(),
-        "received_by": run.requested_by_label,
-        "source": run.source,
-        "original_name": run.original_name,
-        "received": received,
-        "files": [{"path": p, "sha256": s, "bytes": b, "lake_path": t} for p, (s, b, t) in files.items()],
-        "verdict": report.status,
-    }
-    lake.put(f"{prefix}/receipts/run-{run.pk}.json", _canonical(receipt))
-    return BronzeReceipt(prefix=prefix, files=files)
-
-
-def _safe_name(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
-    return cleaned.lstrip(".") or "export.zip"
-
-
-def _canonical(data) -> bytes:
-    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-# --- silver ------------------------------------------------------------------------------------
-
-
-def bronze_prefix_of(report: validation.ValidationReport) -> str:
-    """The bronze prefix of an export with a usable identity (every export that reaches silver has one)."""
-    return f"{BRONZE_ROOT}/{report.load_id}/{report.manifest_sha256}"
-
-
-def silver_prefix(report: validation.ValidationReport) -> str:
-    return f"{SILVER_ROOT}/{report.load_id}/{report.manifest_sha256}"
-
-
-def _dataset_passed(report: validation.ValidationReport, dataset_id: str) -> bool:
-    return not any(
-        i.status_class == validation.INVALID and i.severity == validation.ERROR
-        for i in report.issues_of(f"dataset {dataset_id}")
-    )
-
-
-def _write_silver(lake: Lake, run: IntakeRun, report, root: Path, work: Path) -> dict[str, silver.SilverResult | str]:
-    """Typed Parquet for each dataset that passed its own checks; the value is the lake path."""
-    outputs: dict[str, silver.SilverResult | str] = {}
-    entries = report.manifest.datasets
-    for index, entry in enumerate(entries, start=1):
-        run.report(f"silver {index}/{len(entries)}", 40 + int(50 * index / max(len(entries), 1)))
-        data = root / entry.data
-        if not data.is_file() or not _dataset_passed(report, entry.id):
-            continue
-        try:
-            metadata = leafiq.read_dataset_metadata(root / entry.metadata, file=entry.metadata)
-        except (leafiq.LeafIQFormatError, OSError):
-            continue
-        columns = [silver.Column(c.name, c.type) for c in metadata.columns]
-        staged = work / f"{entry.id}.parquet"
-        stage = f"silver {index}/{len(entries)}: {metadata.name}"
-        result = silver.csv_to_parquet(
-            data, columns, staged, on_rows=lambda rows, stage=stage, at=run.progress: run.report(f"{stage} ({rows:,} rows)", at)
-        )
-        target = f"{silver_prefix(report)}/datasets/{entry.id}/data.parquet"
-        with staged.open("rb") as handle:
-            lake.put(target, handle)
-        lake.put(f"{silver_prefix(report)}/datasets/{entry.id}/metadata.json", _canonical({
-            "dataset_id": entry.id,
-            "name": metadata.name,
-            "description": metadata.description,
-            "api_shape": metadata.api,
-            "declared_rows": metadata.row_count,
-            "rows": result.rows,
-            "schema": [{"name": c.name, "type": c.type} for c in metadata.columns],
-            "arrow_schema": result.arrow_schema,
-            "parquet_sha256": result.sha256,
-            "source": {"file": entry.data, "bronze": f"{bronze_prefix_of(report)}/files/{entry.data}"},
-            "load_id": report.load_id,
-            "manifest_sha256": report.manifest_sha256,
-        }))
-        outputs[entry.id] = silver.SilverResult(
-            path=Path(target), rows=result.rows, sha256=result.sha256, bytes=result.bytes,
-            arrow_schema=result.arrow_schema,
-        )
-    return outputs
-
-
 # --- record ------------------------------------------------------------------------------------
 
 
@@ -443,7 +286,7 @@ def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, 
         for path in sorted(set(listed) | set(bronze.files))
     )
     if manifest_obj is not None and root is not None:
-        cards = _record_objects(manifest, manifest_obj, root, silver_outputs)
+        cards = record_objects(manifest, manifest_obj, root, silver_outputs)
         record_reproductions(cards, goldens)
     run.succeed(manifest)
     audit_record(
@@ -455,113 +298,6 @@ def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, 
         },
     )
     return manifest
-
-
-def _read(reader, root: Path, relative: str | None):
-    if not relative or not (root / relative).is_file():
-        return None
-    try:
-        return reader(root / relative, file=relative)
-    except (leafiq.LeafIQFormatError, OSError, ValueError):
-        return None  # the validator reported it; the object is shown as absent
-
-
-def _record_objects(manifest: SourceManifest, manifest_obj: leafiq.Manifest, root: Path, silver_outputs) -> dict[int, DomoCard]:
-    """Record the Domo objects of the export; returns the cards by Domo id."""
-    datasets: dict[str, DomoDataset] = {}
-    cards: dict[int, DomoCard] = {}
-    for entry in manifest_obj.datasets:
-        metadata = _read(leafiq.read_dataset_metadata, root, entry.metadata)
-        output = silver_outputs.get(entry.id)
-        dataset = DomoDataset.objects.create(
-            manifest=manifest, domo_id=entry.id,
-            name=metadata.name if metadata else entry.id,
-            description=(metadata.description or "") if metadata else "",
-            api_shape=metadata.api if metadata else "",
-            declared_rows=metadata.row_count if metadata else None,
-            schema=[{"name": c.name, "type": c.type} for c in metadata.columns] if metadata else [],
-            owner_name=(metadata.owner_name or "") if metadata else "",
-            pdp_enabled=metadata.pdp_enabled if metadata else None,
-            silver_path=str(output.path) if output else "",
-            silver_sha256=output.sha256 if output else "",
-            silver_rows=output.rows if output else None,
-        )
-        datasets[entry.id] = dataset
-        for beast in metadata.beast_modes if metadata else ():
-            _beast_mode(manifest, beast, dataset=dataset)
-        for policy in _read(leafiq.read_policies, root, entry.policies) or ():
-            PdpPolicy.objects.create(
-                dataset=dataset, policy_id=policy.id, name=policy.name, type=policy.type,
-                filters=[
-                    {"column": f.column, "operator": f.operator, "values": list(f.values), "negated": f.negated,
-                     "ignore_case": f.ignore_case, "dynamic": f.dynamic}
-                    for f in policy.filters
-                ],
-                user_ids=list(policy.user_ids), group_ids=list(policy.group_ids), api_shape=policy.api,
-            )
-    for entry in manifest_obj.cards:
-        card_def = _read(leafiq.read_card_definition, root, entry.definition)
-        main = card_def.main if card_def else None
-        card = DomoCard.objects.create(
-            manifest=manifest, domo_id=entry.id, title=card_def.title if card_def else str(entry.id),
-            datasource_ids=[d.id for d in card_def.datasources] if card_def else [],
-            main=_subscription_json(main) if main else {},
-            golden_path=entry.golden if entry.golden and (root / entry.golden).is_file() else "",
-            golden_captured_at=entry.golden_captured_at,
-        )
-        cards[entry.id] = card
-        if card_def:
-            card.datasets.set([datasets[d.id] for d in card_def.datasources if d.id in datasets])
-            for beast in card_def.beast_modes:
-                _beast_mode(manifest, beast, card=card)
-    for entry in manifest_obj.dataflows:
-        flow = _read(leafiq.read_dataflow, root, entry.definition)
-        if flow is None:
-            continue
-        dataflow = DomoDataflow.objects.create(
-            manifest=manifest, domo_id=flow.id, name=flow.name, database_type=flow.database_type,
-            input_ids=[i.dataset_id for i in flow.inputs], output_ids=[o.dataset_id for o in flow.outputs],
-        )
-        DataflowStep.objects.bulk_create(
-            DataflowStep(
-                dataflow=dataflow, position=position, action_type=action.type, name=action.name or "",
-                sql=list(action.sql), expressions=list(action.expressions),
-            )
-            for position, action in enumerate(flow.actions)
-        )
-    for user in _read(leafiq.read_users, root, manifest_obj.users) or ():
-        DirectoryEntry.objects.create(
-            manifest=manifest, kind="user", domo_id=user.id, name=user.name or "", email=user.email or ""
-        )
-    for group in _read(leafiq.read_groups, root, manifest_obj.groups) or ():
-        DirectoryEntry.objects.create(
-            manifest=manifest, kind="group", domo_id=group.id, name=group.name or "", member_ids=list(group.user_ids)
-        )
-    return cards
-
-
-def _beast_mode(manifest, beast: leafiq.BeastMode, *, card=None, dataset=None) -> BeastMode:
-    return BeastMode.objects.create(
-        manifest=manifest, card=card, dataset=dataset, scope="card" if card else "dataset",
-        formula_id=beast.id, name=beast.name, formula=beast.formula, data_type=beast.data_type or "",
-        status=beast.status or "", persisted_on_dataset=beast.persisted_on_datasource,
-    )
-
-
-def _subscription_json(sub: leafiq.Subscription) -> dict:
-    def col(c):
-        return {"column": c.column, "formula_id": c.formula_id, "aggregation": c.aggregation,
-                "alias": c.alias, "mapping": c.mapping}
-
-    return {
-        "columns": [col(c) for c in sub.columns],
-        "filters": [{"column": f.column, "formula_id": f.formula_id, "operator": f.operator,
-                     "values": list(f.values), "negated": f.negated} for f in sub.filters],
-        "group_by": [col(c) for c in sub.group_by],
-        "order_by": [{"column": o.column, "formula_id": o.formula_id, "descending": o.descending} for o in sub.order_by],
-        "date_grain": {"column": sub.date_grain.column, "grain": sub.date_grain.grain} if sub.date_grain else None,
-    }
-
 
 
 # --- sweeper -----------------------------------------------------------------------------------
