@@ -117,8 +117,8 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: 
             except BaseException as exc:  # re-raised in the loading thread below
                 expected["error"] = exc
 
-        # Silver's checksum runs in DuckDB while the database scans the table: run during the
-        # COPY instead, it only competes with it for the CPU (measured: the COPY took 1.8x longer).
+        # Silver's checksum runs in DuckDB while the database scans the table. Run during the
+        # COPY, it only competed with it for the CPU (measured: the COPY took 1.8x longer).
         worker = threading.Thread(target=checksum_silver, daemon=True)
         try:
             # Table and rows in one transaction: a worker killed here leaves no table, only its row.
