@@ -203,6 +203,7 @@ CELERY_TASK_ALWAYS_EAGER = False  # never eager: the console always runs a real 
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "intake-sweep-abandoned": {"task": "evidence.tasks.intake_sweep", "schedule": 300.0},
+    "promotion-sweep-stale-loads": {"task": "promotion.tasks.promotion_sweep", "schedule": 300.0},
     "audit-verify-chain": {
         "task": "console.tasks.audit_verify_chain",
         "schedule": float(env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 3600, minimum=60)),
@@ -259,5 +260,8 @@ INTAKE_ARCHIVE_MAX_RATIO = env_int("INTAKE_ARCHIVE_MAX_RATIO", 200, minimum=1)
 INTAKE_STALE_SECONDS = env_int("INTAKE_STALE_SECONDS", 300, minimum=1)
 # The sweeper fails a running intake silent for this long: past any broker redelivery.
 INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
+# A loading promotion whose heartbeat is older than this may be taken over by a redelivered task,
+# and the sweeper fails it (a live load beats every 64K rows).
+PROMOTION_STALE_SECONDS = env_int("PROMOTION_STALE_SECONDS", 900, minimum=1)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

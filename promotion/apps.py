@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class PromotionConfig(AppConfig):
     name = "promotion"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from promotion.gates import register_curated_schema_source
+        from promotion.services import curated_schema_from_registry
+
+        # The schema gate compares each dataset with its current curated version (the registry).
+        register_curated_schema_source(curated_schema_from_registry)

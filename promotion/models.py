@@ -49,12 +49,21 @@ class PromotionRequest(models.Model):
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     load_started_at = models.DateTimeField(null=True, blank=True)
+    load_progress = models.JSONField(
+        default=dict, blank=True, help_text="{stage, dataset, rows, datasets: {domo id: {version, rows}}} of the load"
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of the loading worker")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="load attempts claimed (first + takeovers)")
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["state", "-id"])]
+        indexes = [
+            models.Index(fields=["state", "-id"]),
+            # The stale-heartbeat sweeper scans loading requests by heartbeat.
+            models.Index(fields=["state", "heartbeat_at"], name="promotion_state_heartbeat"),
+        ]
         constraints = [
             # Four eyes, in the database too: nobody approves their own request.
             models.CheckConstraint(

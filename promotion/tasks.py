@@ -6,6 +6,7 @@ from celery import shared_task
 
 from console import context
 from promotion import services
+from promotion.choices import PromotionState
 from promotion.models import PromotionRequest
 
 
@@ -28,19 +29,36 @@ def promotion_check_task(self, request_id: int) -> None:
     name="promotion.tasks.promotion_load",
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=0,
+    # Retries of transient errors (capped by services.MAX_LOAD_ATTEMPTS) and looks at a held load.
+    max_retries=10,
     soft_time_limit=6 * 3600,
     time_limit=6 * 3600 + 300,
     bind=True,
 )
-def promotion_load(self, request_id: int) -> None:
-    """Load an approved request. Whatever the message says, the guard decides: a refusal is audited and final."""
+def promotion_load(self, request_id: int, resume_attempt: int | None = None) -> None:
+    """Load an approved request (or resume a loading one). Whatever the message says, the guard
+    decides: a refusal is audited and final."""
     with context.for_task(self.request.id or "eager", run_id=f"promotion-{request_id}"):
         request = PromotionRequest.objects.filter(pk=request_id).first()
-        if request is None:
+        if request is None or request.is_final:
             return
         try:
+            if request.state == PromotionState.LOADING:  # redelivered after a lost worker, or our retry
+                services.load_requested_datasets(request=request, resume_attempt=resume_attempt)
+                return
             request = services.promotion_assert_loadable(request)
+            services.load_requested_datasets(request=request)
         except services.PromotionRefused:
             return  # permanent: audited as promotion.refused; retrying would not change the answer
-        services.load_requested_datasets(request=request)
+        except services.LoadInterrupted as interrupted:
+            raise self.retry(kwargs={"request_id": request_id, "resume_attempt": interrupted.attempt},
+                             countdown=15 * interrupted.attempt)
+        except services.LoadHeld as held:
+            raise self.retry(kwargs={"request_id": request_id}, countdown=held.retry_in)
+
+
+@shared_task(name="promotion.tasks.promotion_sweep", acks_late=True, time_limit=300, bind=True)
+def promotion_sweep(self) -> list[int]:
+    """Beat: fail loading requests whose heartbeat went stale (PROMOTION_STALE_SECONDS)."""
+    with context.for_task(self.request.id or "eager"):
+        return services.promotion_sweep_stale()
