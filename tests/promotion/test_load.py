@@ -1,0 +1,276 @@
+"""The promotion load: an approved request loads its datasets and golden packets into the curated store,
+verified, then points readers at them; reruns are no-ops, lost workers are swept or taken over."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from django.db import OperationalError, connections
+
+from console import clock
+from console.lake import get_lake
+from console.models import AuditEvent
+from promotion import curated, services, tasks
+from promotion.models import PromotionRequest
+from tests.promotion.conftest import checked, dataset, disposition_all, forced
+
+NUMERIC = ("LONG", "DOUBLE", "DECIMAL")
+# Its card's golden packet has plain column names (see test_a_percent_sign_in_a_golden_column_...).
+REBATES = "Rebate Invoices 2025"
+CURATED_DB = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+
+
+@pytest.fixture
+def curated_db():
+    """The curated alias; a transactional test's flush only empties Django's tables, so the curated ones go here."""
+    connection = connections["curated"]
+    yield connection
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'curated\\_%' ESCAPE '\\'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP TABLE "{name}"')
+
+
+@pytest.fixture
+def rebates_request(manifest, olivia) -> PromotionRequest:
+    """Olivia's request for the rebate invoices, every flaw behind them dispositioned, gates passed."""
+    rebates = dataset(manifest, REBATES)
+    disposition_all(olivia, manifest, [rebates])
+    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[rebates]))
+    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
+    return request
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):
+    """Approval enqueues the load after commit; these tests run the task themselves."""
+    sent = []
+    monkeypatch.setattr(tasks.promotion_load, "delay", lambda *args, **kwargs: sent.append(args))
+    return sent
+
+
+def approve(request, arthur) -> PromotionRequest:
+    return services.promotion_approve(actor=arthur, request=request, comment="figures match Domo")
+
+
+def silver_totals(ds) -> tuple[int, dict[str, float]]:
+    table = pq.read_table(pa.BufferReader(get_lake().read(ds.silver_path)))
+    numeric = [c["name"] for c in ds.schema if c["type"] in NUMERIC]
+    return table.num_rows, {name: float(pc.sum(table[name]).as_py() or 0) for name in numeric}
+
+
+def current_totals(connection, ds) -> tuple[int, dict[str, float]]:
+    current = curated.read_current(connection, ds.domo_id)
+    numeric = [c["name"] for c in ds.schema if c["type"] in NUMERIC]
+    sums = ", ".join(f'coalesce(sum("{name}"), 0)' for name in numeric)
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*){", " + sums if sums else ""} FROM "{current.table}"')
+        row = cursor.fetchone()
+    return row[0], {name: float(value) for name, value in zip(numeric, row[1:])}
+
+
+# --- enqueue ---------------------------------------------------------------------------------------
+
+
+def test_approval_enqueues_the_load_after_commit(ready_request, arthur, no_enqueue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        approve(ready_request, arthur)
+    assert len(callbacks) == 1
+    assert no_enqueue == [(ready_request.pk,)]
+
+
+# --- the load, end to end --------------------------------------------------------------------------
+
+
+@CURATED_DB
+def test_an_approved_request_loads_and_is_promoted(rebates_request, arthur, curated_db, no_enqueue):
+    approve(rebates_request, arthur)
+
+    tasks.promotion_load(rebates_request.pk)
+
+    rebates_request.refresh_from_db()
+    assert rebates_request.state == "promoted", rebates_request.error
+    assert rebates_request.attempts == 1 and rebates_request.heartbeat_at is not None
+    claims = dataset(rebates_request.manifest, REBATES)
+    assert current_totals(curated_db, claims) == silver_totals(claims)
+    registered = curated.versions(curated_db, claims.domo_id)
+    assert [(v["version"], v["state"], v["load_id"]) for v in registered] == [
+        (1, "current", rebates_request.manifest.load_id)
+    ]
+    assert rebates_request.load_progress["datasets"][claims.domo_id]["version"] == 1
+    assert rebates_request.load_progress["stage"] == "promoted"
+
+
+@CURATED_DB
+def test_the_golden_packets_of_the_cards_on_the_datasets_are_promoted_beside_them(
+    rebates_request, arthur, curated_db, no_enqueue
+):
+    approve(rebates_request, arthur)
+    tasks.promotion_load(rebates_request.pk)
+
+    cards = [c for c in dataset(rebates_request.manifest, REBATES).cards.exclude(golden_path="")]
+    assert cards
+    for card in cards:
+        current = curated.read_current(curated_db, curated.golden_key(card.domo_id))
+        assert current is not None, card
+        with curated_db.cursor() as cursor:
+            cursor.execute(f'SELECT count(*) FROM "{current.table}"')
+            rows = cursor.fetchone()[0]
+        golden = get_lake().read(card.manifest.files.get(path=card.golden_path).bronze_path).decode("utf-8-sig")
+        assert rows == len(list(csv.reader(io.StringIO(golden)))) - 1
+
+
+@CURATED_DB
+def test_a_rerun_on_a_promoted_request_is_a_no_op(rebates_request, arthur, curated_db, no_enqueue):
+    approve(rebates_request, arthur)
+    tasks.promotion_load(rebates_request.pk)
+    key = dataset(rebates_request.manifest, REBATES).domo_id
+    before = (curated.versions(curated_db, key), AuditEvent.objects.count())
+
+    tasks.promotion_load(rebates_request.pk)  # a redelivered message
+
+    rebates_request.refresh_from_db()
+    assert rebates_request.state == "promoted" and rebates_request.attempts == 1
+    assert (curated.versions(curated_db, key), AuditEvent.objects.count()) == before
+
+
+@CURATED_DB
+def test_a_crafted_load_message_for_a_partial_manifest_loads_nothing(partial_manifest, olivia, arthur, curated_db):
+    request = forced(partial_manifest, requested_by=olivia, approved_by=arthur)
+
+    tasks.promotion_load(request.pk)
+
+    request.refresh_from_db()
+    assert request.state == "approved"
+    assert AuditEvent.objects.filter(action="promotion.refused", after__attempt="load").exists()
+    assert curated.versions(curated_db, dataset(partial_manifest).domo_id) == []
+
+
+@CURATED_DB
+def test_the_schema_gate_sees_the_promoted_version(rebates_request, arthur, curated_db, no_enqueue):
+    approve(rebates_request, arthur)
+    tasks.promotion_load(rebates_request.pk)
+
+    found = services.curated_schema_from_registry(dataset(rebates_request.manifest, REBATES))
+
+    assert found.version == "1"
+    assert found.schema == dataset(rebates_request.manifest, REBATES).schema
+
+
+@CURATED_DB
+@pytest.mark.xfail(strict=True, reason="promotion.curated passes params=() for DDL, so psycopg reads the % of "
+                   "'Guaranteed Discount (17%)' as a placeholder; the engine's to fix")
+def test_a_percent_sign_in_a_golden_column_name_loads(ready_request, arthur, curated_db, no_enqueue):
+    approve(ready_request, arthur)
+    tasks.promotion_load(ready_request.pk)
+    ready_request.refresh_from_db()
+    assert ready_request.state == "promoted", ready_request.error
+
+
+# --- failures and retries (the engine replaced: these are about the request's states) -----------
+
+
+def test_a_transient_error_keeps_the_request_loading_for_a_retry_that_resumes_it(ready_request, arthur, monkeypatch):
+    approve(ready_request, arthur)
+    calls = []
+
+    def flaky(request):
+        calls.append(request.attempts)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return {}
+
+    monkeypatch.setattr(services, "_load_and_promote", flaky)
+    with pytest.raises(services.LoadInterrupted) as interrupted:
+        services.load_requested_datasets(request=ready_request)
+    ready_request.refresh_from_db()
+    assert ready_request.state == "loading" and "OperationalError" in ready_request.load_progress["error"]
+
+    services.load_requested_datasets(request=ready_request, resume_attempt=interrupted.value.attempt)
+
+    ready_request.refresh_from_db()
+    assert ready_request.state == "promoted"
+    assert calls == [1, 2]
+    assert AuditEvent.objects.filter(action="promotion.load_resumed").count() == 1
+
+
+def test_transient_errors_give_up_after_three_attempts(ready_request, arthur, monkeypatch):
+    approve(ready_request, arthur)
+
+    def down(request):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(services, "_load_and_promote", down)
+    attempt = None
+    for _ in range(services.MAX_LOAD_ATTEMPTS - 1):
+        with pytest.raises(services.LoadInterrupted) as interrupted:
+            ready_request.refresh_from_db()
+            services.load_requested_datasets(request=ready_request, resume_attempt=attempt)
+        attempt = interrupted.value.attempt
+    ready_request.refresh_from_db()
+    services.load_requested_datasets(request=ready_request, resume_attempt=attempt)
+
+    ready_request.refresh_from_db()
+    assert ready_request.state == "failed" and ready_request.attempts == services.MAX_LOAD_ATTEMPTS
+    assert "OperationalError" in ready_request.error
+
+
+def test_a_checksum_mismatch_fails_the_request_without_a_retry(ready_request, arthur, monkeypatch):
+    approve(ready_request, arthur)
+
+    def mismatch(request):
+        raise curated.ChecksumMismatch("curated_x__v1: 29 rows; silver has 30")
+
+    monkeypatch.setattr(services, "_load_and_promote", mismatch)
+    services.load_requested_datasets(request=ready_request)
+
+    ready_request.refresh_from_db()
+    assert ready_request.state == "failed" and ready_request.attempts == 1
+    assert ready_request.error.startswith("ChecksumMismatch")
+    assert AuditEvent.objects.get(action="promotion.load_failed").after["error"] == ready_request.error
+
+
+# --- the sweeper -----------------------------------------------------------------------------------
+
+
+def test_the_sweeper_fails_a_load_whose_heartbeat_went_stale(manifest, olivia, arthur, settings):
+    settings.PROMOTION_STALE_SECONDS = 300
+    start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    stale = forced(manifest, requested_by=olivia, approved_by=arthur, state="loading")
+    alive = forced(manifest, requested_by=olivia, approved_by=arthur, state="loading")
+    PromotionRequest.objects.filter(pk=stale.pk).update(load_started_at=start, heartbeat_at=start, attempts=1)
+    PromotionRequest.objects.filter(pk=alive.pk).update(
+        load_started_at=start, heartbeat_at=start + dt.timedelta(seconds=200), attempts=1
+    )
+
+    with clock.frozen(start + dt.timedelta(seconds=301)):
+        swept = tasks.promotion_sweep()
+
+    assert swept == [stale.pk]
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert stale.state == "failed" and "heartbeat stopped" in stale.error
+    assert alive.state == "loading"
+
+
+def test_a_redelivered_task_leaves_a_live_load_alone(manifest, olivia, arthur, settings):
+    settings.PROMOTION_STALE_SECONDS = 300
+    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    request = forced(manifest, requested_by=olivia, approved_by=arthur, state="loading")
+    PromotionRequest.objects.filter(pk=request.pk).update(load_started_at=now, heartbeat_at=now, attempts=1)
+    request.refresh_from_db()
+
+    with clock.frozen(now + dt.timedelta(seconds=10)), pytest.raises(services.LoadHeld):
+        services.load_requested_datasets(request=request)
+
+    request.refresh_from_db()
+    assert request.state == "loading" and request.attempts == 1
