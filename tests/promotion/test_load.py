@@ -15,6 +15,7 @@ from django.db import OperationalError, connections
 from console import clock
 from console.lake import get_lake
 from console.models import AuditEvent
+from evidence.sample_export import write_sample_export
 from promotion import curated, services, tasks
 from promotion.models import PromotionRequest
 from tests.promotion.conftest import checked, dataset, disposition_all, forced
@@ -78,6 +79,12 @@ def current_totals(connection, ds) -> tuple[int, dict[str, float]]:
     return row[0], {name: float(value) for name, value in zip(numeric, row[1:])}
 
 
+def assert_same_totals(ours, silver) -> None:
+    """Same row count, same column sums (DOUBLE sums only up to summation order)."""
+    assert ours[0] == silver[0]
+    assert ours[1] == pytest.approx(silver[1], rel=1e-12)
+
+
 # --- enqueue ---------------------------------------------------------------------------------------
 
 
@@ -100,13 +107,13 @@ def test_an_approved_request_loads_and_is_promoted(rebates_request, arthur, cura
     rebates_request.refresh_from_db()
     assert rebates_request.state == "promoted", rebates_request.error
     assert rebates_request.attempts == 1 and rebates_request.heartbeat_at is not None
-    claims = dataset(rebates_request.manifest, REBATES)
-    assert current_totals(curated_db, claims) == silver_totals(claims)
-    registered = curated.versions(curated_db, claims.domo_id)
+    rebates = dataset(rebates_request.manifest, REBATES)
+    assert_same_totals(current_totals(curated_db, rebates), silver_totals(rebates))
+    registered = curated.versions(curated_db, rebates.domo_id)
     assert [(v["version"], v["state"], v["load_id"]) for v in registered] == [
         (1, "current", rebates_request.manifest.load_id)
     ]
-    assert rebates_request.load_progress["datasets"][claims.domo_id]["version"] == 1
+    assert rebates_request.load_progress["datasets"][rebates.domo_id]["version"] == 1
     assert rebates_request.load_progress["stage"] == "promoted"
 
 
@@ -274,3 +281,62 @@ def test_a_redelivered_task_leaves_a_live_load_alone(manifest, olivia, arthur, s
 
     request.refresh_from_db()
     assert request.state == "loading" and request.attempts == 1
+
+
+# --- a real worker, killed mid-load ------------------------------------------------------------------
+
+
+@CURATED_DB
+@pytest.mark.worker
+@pytest.mark.postgres_only
+def test_a_worker_killed_mid_load_leaves_the_pointer_and_the_redelivered_task_promotes(
+    lake, curated_db, olivia, arthur, tmp_path
+):
+    from tests.promotion.conftest import ingest
+    from tests.support.worker import Worker, flush_test_broker, wait_until
+
+    manifest = ingest(write_sample_export(tmp_path / "big", rows=200_000, seed=23).path)
+    claims = dataset(manifest)
+    # The engine cannot load a golden column named with % yet (the xfail above): set that packet aside.
+    for card in claims.cards.exclude(golden_path=""):
+        header = get_lake().read(manifest.files.get(path=card.golden_path).bronze_path).decode("utf-8-sig")
+        if "%" in header.splitlines()[0]:
+            type(card).objects.filter(pk=card.pk).update(golden_path="")
+    disposition_all(olivia, manifest, [claims])
+    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[claims], enqueue=False))
+    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
+
+    # Redelivery after 3 s of silence; a load whose heartbeat is 2 s old may be taken over.
+    fast_redelivery = {"CELERY_VISIBILITY_TIMEOUT": "3", "PROMOTION_STALE_SECONDS": "2"}
+    flush_test_broker()
+    first = Worker(env=fast_redelivery).start()
+    try:
+        approve(request, arthur)  # enqueues the load after its commit
+        wait_until(
+            lambda: PromotionRequest.objects.get(pk=request.pk).load_progress.get("rows", 0) > 0,
+            timeout=120, interval=0.02, message="the load to start copying rows",
+        )
+        first.kill()
+    finally:
+        first.stop()
+    request.refresh_from_db()
+    assert request.state == "loading" and request.attempts == 1
+    assert curated.read_current(curated_db, claims.domo_id) is None  # readers never saw the half load
+
+    second = Worker(env=fast_redelivery).start()
+    try:
+        wait_until(lambda: PromotionRequest.objects.get(pk=request.pk).is_final, timeout=240,
+                   message="the redelivered load to finish")
+    finally:
+        second.stop()
+    request.refresh_from_db()
+    assert request.state == "promoted", (request.error, second.output()[-3000:])
+    assert request.attempts == 2
+    current = curated.read_current(curated_db, claims.domo_id)
+    states = {v["version"]: v["state"] for v in curated.versions(curated_db, claims.domo_id)}
+    assert states[current.version] == "current"
+    assert all(state == "failed" for version, state in states.items() if version != current.version)
+    with curated_db.cursor() as cursor:
+        cursor.execute(f'SELECT count(*), count(DISTINCT "_row") FROM "{current.table}"')
+        assert cursor.fetchone() == (claims.silver_rows, claims.silver_rows)  # no duplicate rows
+    assert_same_totals(current_totals(curated_db, claims), silver_totals(claims))
