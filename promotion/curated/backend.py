@@ -156,7 +156,12 @@ class Backend:
     def execute(self, text: str, params=()) -> list:
         cursor = self.raw.cursor()
         try:
-            cursor.execute(self.sql(text), params)
+            if params:
+                cursor.execute(self.sql(text), params)
+            else:
+                # No placeholders, so none may be read: a quoted column such as "Discount (17%)"
+                # must reach the server as written (psycopg parses % whenever params are given).
+                cursor.execute(text)
             return cursor.fetchall() if cursor.description else []
         finally:
             cursor.close()
