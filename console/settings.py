@@ -263,5 +263,7 @@ INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
 # A loading promotion whose heartbeat is older than this may be taken over by a redelivered task,
 # and the sweeper fails it (a live load beats every 64K rows).
 PROMOTION_STALE_SECONDS = env_int("PROMOTION_STALE_SECONDS", 900, minimum=1)
+# The sweeper fails a loading promotion silent for this long: past any broker redelivery.
+PROMOTION_ABANDONED_SECONDS = env_int("PROMOTION_ABANDONED_SECONDS", 7200, minimum=60)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

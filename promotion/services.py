@@ -697,10 +697,14 @@ def load_requested_datasets(*, request: PromotionRequest, resume_attempt: int | 
 
 
 def promotion_sweep_stale(*, older_than: timedelta | None = None) -> list[int]:
-    """Fail loading requests whose heartbeat went stale (their worker died); returns their ids."""
+    """Fail loading requests abandoned by a lost worker; returns their ids.
+
+    The cutoff (PROMOTION_ABANDONED_SECONDS) is longer than the takeover's (PROMOTION_STALE_SECONDS),
+    so a task the broker redelivers still finds its load to resume before the sweeper fails it.
+    """
     from django.conf import settings
 
-    cutoff = clock.now() - (older_than or timedelta(seconds=settings.PROMOTION_STALE_SECONDS))
+    cutoff = clock.now() - (older_than or timedelta(seconds=settings.PROMOTION_ABANDONED_SECONDS))
     stale = PromotionRequest.objects.filter(state=PromotionState.LOADING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, load_started_at__lt=cutoff)
     )

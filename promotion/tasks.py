@@ -59,6 +59,6 @@ def promotion_load(self, request_id: int, resume_attempt: int | None = None) -> 
 
 @shared_task(name="promotion.tasks.promotion_sweep", acks_late=True, time_limit=300, bind=True)
 def promotion_sweep(self) -> list[int]:
-    """Beat: fail loading requests whose heartbeat went stale (PROMOTION_STALE_SECONDS)."""
+    """Beat: fail loading requests abandoned by a lost worker (PROMOTION_ABANDONED_SECONDS)."""
     with context.for_task(self.request.id or "eager"):
         return services.promotion_sweep_stale()

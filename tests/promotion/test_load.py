@@ -249,7 +249,7 @@ def test_a_checksum_mismatch_fails_the_request_without_a_retry(ready_request, ar
 
 
 def test_the_sweeper_fails_a_load_whose_heartbeat_went_stale(manifest, olivia, arthur, settings):
-    settings.PROMOTION_STALE_SECONDS = 300
+    settings.PROMOTION_ABANDONED_SECONDS = 300
     start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     stale = forced(manifest, requested_by=olivia, approved_by=arthur, state="loading")
     alive = forced(manifest, requested_by=olivia, approved_by=arthur, state="loading")
@@ -266,6 +266,19 @@ def test_the_sweeper_fails_a_load_whose_heartbeat_went_stale(manifest, olivia, a
     alive.refresh_from_db()
     assert stale.state == "failed" and "heartbeat stopped" in stale.error
     assert alive.state == "loading"
+
+
+def test_the_sweeper_leaves_a_load_a_redelivered_task_may_still_resume(manifest, olivia, arthur, settings):
+    settings.PROMOTION_STALE_SECONDS = 300
+    settings.PROMOTION_ABANDONED_SECONDS = 7200
+    start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    request = forced(manifest, requested_by=olivia, approved_by=arthur, state="loading")
+    PromotionRequest.objects.filter(pk=request.pk).update(load_started_at=start, heartbeat_at=start, attempts=1)
+
+    with clock.frozen(start + dt.timedelta(hours=1)):  # stale enough to take over, not abandoned
+        assert tasks.promotion_sweep() == []
+    request.refresh_from_db()
+    assert request.state == "loading"
 
 
 def test_a_redelivered_task_leaves_a_live_load_alone(manifest, olivia, arthur, settings):
