@@ -26,10 +26,11 @@ import random
 import resource
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from bench.support import drop_database, recreate_database, say, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/leaf_console_bench"
 
@@ -59,46 +60,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# --- database lifecycle -----------------------------------------------------------------------------
-
-
-def _admin_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/")
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    admin, name = _admin_url(url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    admin, name = _admin_url(url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-    os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory
-    os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp(prefix="bench-audit-")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
 
 
 # --- 1. appends --------------------------------------------------------------------------------------
@@ -325,7 +286,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     recreate_database(args.database_url)
     try:
-        setup_django(args.database_url)
+        setup_django(args.database_url, name="audit")
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
         from django.test import Client

@@ -32,7 +32,9 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from bench.support import drop_database, recreate_database, say, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/leaf_console_bench_curated"
 KEY = "0bec0000-0000-4000-8000-000000000000"
@@ -61,42 +63,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# --- database lifecycle -----------------------------------------------------------------------------
-def _admin_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/")
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    admin, name = _admin_url(url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    admin, name = _admin_url(url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("CURATED_DATABASE_URL", None)  # curated = the bench database
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-    os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory
-    os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp(prefix="bench-curated-")
-    import django
-
-    django.setup()
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
 
 
 # --- silver ---------------------------------------------------------------------------------------------
@@ -211,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         import psycopg
 
-        setup_django(args.database_url)
+        setup_django(args.database_url, name="curated")
         # Django's USE_TZ would otherwise warn on every naive silver timestamp.
         from django.conf import settings
 
