@@ -727,11 +727,11 @@ def curated_schema_from_registry(dataset: DomoDataset) -> CuratedSchema | None:
 
     from promotion.curated import current_schema
 
-    found = current_schema(_curated_reader(), dataset.domo_id)
+    found = current_schema(curated_reader(), dataset.domo_id)
     return None if found is None else CuratedSchema(str(found[0]), found[1])
 
 
-def _curated_reader():
+def curated_reader():
     """A connection to read the curated registry with, even inside the caller's transaction.
 
     When "curated" is the console's own database (the default, and the test mirror), the gates read

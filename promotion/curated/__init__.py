@@ -35,11 +35,11 @@ from .backend import (
 )
 from .checksum import silver_checksum
 from .load import golden_key, load_dataset, load_golden
-from .pointer import current_schema, promote_version, read_current, rollback_to, verify_version, versions
+from .pointer import current_schema, current_versions, promote_version, read_current, rollback_to, verify_version, versions
 
 __all__ = [
     "VERIFIED_STATES", "ChecksumMismatch", "CuratedError", "CurrentVersion", "InvalidIdentifier", "LoadBusy",
-    "LoadResult", "State", "current_schema", "dataset_slug", "ensure_registry", "golden_key", "load_dataset",
+    "LoadResult", "State", "current_schema", "current_versions", "dataset_slug", "ensure_registry", "golden_key", "load_dataset",
     "load_golden", "promote_version", "read_current", "rollback_to", "silver_checksum", "validate_columns",
     "verify_version", "versions",
 ]

@@ -103,3 +103,19 @@ def versions(connection, dataset_key: str) -> list[dict]:
         (dataset_key,),
     )
     return [dict(zip(names, row)) for row in rows]
+
+
+def current_versions(connection) -> list[dict]:
+    """The registry's current version of every dataset key, by key (the registry's front page)."""
+    backend = Backend(connection)
+    q = backend.quote
+    if not registry_exists(backend):
+        return []
+    names = ("dataset_key", "version", "kind", "table_name", "load_id", "manifest_sha256", "rows", "checksum",
+             "loaded_at", "state")
+    rows = backend.execute(
+        f"SELECT {', '.join('r.' + q(n) for n in names)} FROM {q(CURRENT)} c JOIN {q(REGISTRY)} r "
+        f"ON r.{q('dataset_key')} = c.{q('dataset_key')} AND r.{q('version')} = c.{q('version')} "
+        f"ORDER BY r.{q('dataset_key')}"
+    )
+    return [dict(zip(names, row)) for row in rows]

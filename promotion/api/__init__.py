@@ -1,0 +1,1 @@
+"""The promotion API (mounted under /api/)."""

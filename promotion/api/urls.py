@@ -1,0 +1,5 @@
+"""Promotion API, mounted under /api/."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

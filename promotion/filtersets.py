@@ -1,0 +1,20 @@
+"""Filter sets shared by the promotion pages and their API endpoints: the same query parameters on both."""
+
+from __future__ import annotations
+
+import django_filters
+
+from promotion.choices import PromotionState, PromotionTarget
+from promotion.models import PromotionRequest
+
+
+class PromotionRequestFilterSet(django_filters.FilterSet):
+    """/promotions/ and /api/promotions/."""
+
+    state = django_filters.ChoiceFilter(choices=PromotionState.choices, label="State")
+    target = django_filters.ChoiceFilter(choices=PromotionTarget.choices, label="Target")
+    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+
+    class Meta:
+        model = PromotionRequest
+        fields: list[str] = []

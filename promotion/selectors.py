@@ -1,0 +1,106 @@
+"""Reads of the promotion app that join the curated registry with the requests behind each version.
+
+The curated registry (promotion.curated) knows versions, load ids and manifest hashes; who requested
+and who approved a version is the PromotionRequest that loaded it. Pages and the API read both here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from evidence.models import SourceManifest
+from promotion.choices import PromotionState
+from promotion.models import PromotionRequest
+
+GOLDEN_PREFIX = "golden:"
+
+
+@dataclass(frozen=True)
+class RegistryVersion:
+    """One version of a curated dataset, with the manifest and the request that loaded it (if known)."""
+
+    dataset_key: str
+    version: int
+    kind: str
+    table_name: str
+    load_id: str
+    manifest_sha256: str
+    rows: int | None
+    checksum: str | None
+    loaded_at: dt.datetime | None
+    state: str
+    manifest: SourceManifest | None
+    request: PromotionRequest | None
+
+    @property
+    def is_golden(self) -> bool:
+        return self.dataset_key.startswith(GOLDEN_PREFIX)
+
+    @property
+    def requested_by(self):
+        return self.request.requested_by if self.request else None
+
+    @property
+    def approved_by(self):
+        return self.request.approved_by if self.request else None
+
+
+def promotion_requests() -> QuerySet[PromotionRequest]:
+    """Requests with what their lists show, newest first."""
+    return PromotionRequest.objects.select_related("manifest", "requested_by", "approved_by").order_by("-id")
+
+
+def _when(value) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value)  # SQLite keeps the registry's timestamps as ISO text
+
+
+def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
+    manifests = {
+        (m.load_id, m.manifest_sha256): m
+        for m in SourceManifest.objects.filter(load_id__in={r["load_id"] for r in rows})
+    }
+    ids = {m.pk for m in manifests.values()}
+    requests: dict[tuple[int, str], PromotionRequest] = {}
+    loaded = (
+        PromotionRequest.objects.filter(
+            manifest_id__in=ids, state__in=(PromotionState.LOADING, PromotionState.PROMOTED, PromotionState.FAILED)
+        )
+        .select_related("requested_by", "approved_by")
+        .prefetch_related("datasets")
+    )
+    # A version's request: the one that promoted it, else the latest attempt at it.
+    for request in sorted(loaded, key=lambda r: (r.state != PromotionState.PROMOTED, -r.pk)):
+        for dataset in request.datasets.all():
+            requests.setdefault((request.manifest_id, dataset.domo_id), request)
+        requests.setdefault((request.manifest_id, "*"), request)  # golden packets ride with their datasets
+    found = []
+    for row in rows:
+        manifest = manifests.get((row["load_id"], row["manifest_sha256"]))
+        request = None
+        if manifest is not None:
+            key = "*" if row["dataset_key"].startswith(GOLDEN_PREFIX) else row["dataset_key"]
+            request = requests.get((manifest.pk, key))
+        found.append(RegistryVersion(**{**row, "loaded_at": _when(row["loaded_at"])}, manifest=manifest,
+                                     request=request))
+    return found
+
+
+def registry_current() -> list[RegistryVersion]:
+    """Every curated dataset's current version, by key."""
+    from promotion import curated
+    from promotion.services import curated_reader
+
+    return _with_provenance(curated.current_versions(curated_reader()))
+
+
+def registry_versions(dataset_key: str) -> list[RegistryVersion]:
+    """Every version of one curated dataset, newest first (empty when the key is unknown)."""
+    from promotion import curated
+    from promotion.services import curated_reader
+
+    rows = curated.versions(curated_reader(), dataset_key)
+    return _with_provenance([{"dataset_key": dataset_key, **row} for row in rows])
