@@ -1,0 +1,72 @@
+"""Forms of the promotion pages. They shape input only; every rule is the services' to enforce."""
+
+from __future__ import annotations
+
+from django import forms
+
+from promotion.choices import FlawDecision, PromotionTarget
+
+
+class PromotionRequestForm(forms.Form):
+    """The datasets of one complete manifest to promote, and the target."""
+
+    datasets = forms.ModelMultipleChoiceField(
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        label="Datasets to promote",
+        error_messages={"required": "Pick at least one dataset to promote."},
+    )
+    target = forms.ChoiceField(
+        choices=PromotionTarget.choices, initial=PromotionTarget.MIGRATION, required=False, label="Target"
+    )
+
+    def __init__(self, *args, manifest, may_contract: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["datasets"].queryset = manifest.datasets.order_by("name", "pk")
+        self.fields["datasets"].label_from_instance = lambda d: f"{d.name} ({d.domo_id})"
+        if not may_contract:
+            # Not offered (a hidden field fixed at the default); a crafted POST naming the contract target
+            # still validates here and reaches the service, which refuses it and audits the attempt.
+            self.fields["target"].widget = forms.HiddenInput()
+
+    def clean_target(self) -> str:
+        return self.cleaned_data.get("target") or PromotionTarget.MIGRATION
+
+
+class CommentForm(forms.Form):
+    """Approve or reject: a comment is required."""
+
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Comment",
+        error_messages={"required": "Write a comment: it is kept with the decision."},
+    )
+
+
+class FlawDispositionForm(forms.Form):
+    """An operator's decision on one flaw, with its note."""
+
+    fingerprint = forms.CharField(widget=forms.HiddenInput(), max_length=64)
+    decision = forms.ChoiceField(choices=FlawDecision.choices, label="Decision")
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Note",
+        error_messages={"required": "Write a note: why this decision holds."},
+    )
+
+
+class FlawWithdrawForm(forms.Form):
+    fingerprint = forms.CharField(widget=forms.HiddenInput(), max_length=64)
+
+
+class DriftAcknowledgeForm(forms.Form):
+    dataset = forms.IntegerField(widget=forms.HiddenInput())
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Note",
+        error_messages={"required": "Write a note: why the new schema is acceptable."},
+    )
+
+
+class RollbackForm(forms.Form):
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput())

@@ -1,0 +1,22 @@
+"""Template helpers of the promotion pages."""
+
+from django import template
+
+from promotion.tables import badge_class, short_checksum
+
+register = template.Library()
+
+
+@register.filter
+def state_badge(value) -> str:
+    return badge_class(value)
+
+
+@register.filter
+def short_sum(value) -> str:
+    return short_checksum(value)
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None

@@ -1,0 +1,487 @@
+"""Pages of the promotion app (mounted at /promotions/): the queue, a new request, a request's detail
+with its gates, flaws, decisions, load progress and history, and the curated registry with rollback.
+
+Who sees what, and the refusal rule
+-----------------------------------
+Reading needs a login and one of view_provenance, request_promotion or approve_promotion. An action is
+*offered* (its button or form rendered) only to a person who may take it in the request's present state;
+approve and reject are never offered to the requester, who reads "awaiting a second person's approval".
+
+Every POST goes to its service whatever the page offered, so the service decides and audits every
+refused attempt (views never write audit rows). A refusal (services.PromotionRefused) is answered:
+
+- 403 Forbidden when the *person* may not take the action at all: a missing permission, or the requester
+  approving or rejecting their own request (`_may` below, which is also what hides the action);
+- 409 Conflict when the person may, but not now: the request's state, stale or failed gates, a partial
+  manifest, a race lost to another approver, a flaw that re-analysis changed;
+- 400 Bad Request when the form itself is incomplete (an empty comment or note): nothing reaches the
+  service, the form comes back with its errors.
+
+Each of these re-renders the page (or, for htmx, the fragment) with the reason shown; someone who may not
+read the page at all gets a bare 403 with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from console.models import AuditEvent
+from console.htmx import render_page, wants_fragment
+from console.paging import cursor_param, keyset_page, page_urls
+from evidence.choices import ManifestStatus
+from evidence.models import DomoDataset, SourceManifest
+from promotion import selectors, services
+from promotion.choices import PromotionState, PromotionTarget
+from promotion.filtersets import PromotionRequestFilterSet
+from promotion.forms import (
+    CommentForm,
+    DriftAcknowledgeForm,
+    FlawDispositionForm,
+    FlawWithdrawForm,
+    PromotionRequestForm,
+    RollbackForm,
+)
+from promotion.gates import GATES, flaw_fingerprint, flaws_behind
+from promotion.models import FlawDisposition, PromotionRequest
+from promotion.tables import QUEUE_TABS
+
+PAGE_SIZE = 50
+VIEW = "console.view_provenance"
+REQUEST = "console.request_promotion"
+CONTRACT = "console.request_contract_promotion"
+APPROVE = "console.approve_promotion"
+POLL_SECONDS = 2
+REQUEST_TYPE = "promotion.promotionrequest"  # the audit trail's object type of a request
+# While a request is in one of these, its page polls (the gates run, or the load is queued or running).
+LIVE_STATES = (PromotionState.CHECKING, PromotionState.APPROVED, PromotionState.LOADING)
+DECIDABLE_STATES = (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED)
+OPEN_STATES = (
+    PromotionState.DRAFT, PromotionState.CHECKING, PromotionState.BLOCKED, PromotionState.READY,
+    PromotionState.APPROVED,
+)
+
+
+def may_read(user) -> bool:
+    return user.has_perm(VIEW) or user.has_perm(REQUEST) or user.has_perm(APPROVE)
+
+
+def _reader(view):
+    """Pages every promotion reader may see: logged in, a reading capability, GET only."""
+
+    def guarded(request, *args, **kwargs):
+        if not may_read(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    guarded.__name__ = view.__name__
+    guarded.__doc__ = view.__doc__
+    return login_required(require_GET(guarded))
+
+
+def _writer(view):
+    """Actions: logged in and POST only; the service decides who may (and audits who may not)."""
+    return login_required(require_POST(view))
+
+
+def _may(user, action: str, promotion: PromotionRequest | None = None) -> bool:
+    """May this person take this action at all (whatever the request's state)? Decides 403 versus 409."""
+    if action in ("approve", "reject"):
+        return user.has_perm(APPROVE) and promotion is not None and user.pk != promotion.requested_by_id
+    if action == "recheck":
+        return user.has_perm(REQUEST) or user.has_perm(APPROVE)
+    if action == "cancel":
+        return promotion is not None and (user.pk == promotion.requested_by_id or user.has_perm(APPROVE))
+    return user.has_perm(REQUEST)  # request, dispositions, drift acknowledgements, rollback
+
+
+def _refusal_status(user, action: str, promotion: PromotionRequest | None = None) -> int:
+    return 409 if _may(user, action, promotion) else 403
+
+
+def _actions(user, promotion: PromotionRequest) -> dict[str, bool]:
+    """What this person is offered on this request now (the rest is hidden)."""
+    state = promotion.state
+    return {
+        "recheck": _may(user, "recheck") and state in DECIDABLE_STATES,
+        "approve": _may(user, "approve", promotion) and state == PromotionState.READY,
+        "reject": _may(user, "reject", promotion) and state in DECIDABLE_STATES,
+        "cancel": _may(user, "cancel", promotion) and state in OPEN_STATES,
+        "dispose": _may(user, "disposition") and state in OPEN_STATES,
+        "awaiting_second": state == PromotionState.READY and not _may(user, "approve", promotion),
+    }
+
+
+@dataclass
+class FlawRow:
+    """One flaw behind the datasets (flaws sharing a fingerprint shown once), its disposition and form."""
+
+    fingerprint: str
+    flaw: object
+    count: int
+    disposition: FlawDisposition | None
+    prefix: str
+    form: FlawDispositionForm | None = None
+
+
+def _flaw_rows(promotion: PromotionRequest, datasets: list, forms: dict) -> list[FlawRow]:
+    decided = {
+        d.fingerprint: d
+        for d in FlawDisposition.objects.filter(manifest_id=promotion.manifest_id).select_related("decided_by")
+    }
+    rows: dict[str, FlawRow] = {}
+    for flaw in flaws_behind(promotion.manifest, datasets):
+        fingerprint = flaw_fingerprint(flaw)
+        if fingerprint in rows:
+            rows[fingerprint].count += 1
+            continue
+        prefix = f"f{fingerprint[:12]}"
+        row = FlawRow(fingerprint, flaw, 1, decided.get(fingerprint), prefix)
+        if row.disposition is None:
+            row.form = forms.get(f"flaw:{prefix}") or FlawDispositionForm(
+                prefix=prefix, initial={"fingerprint": fingerprint}
+            )
+        rows[fingerprint] = row
+    return list(rows.values())
+
+
+def _gate_rows(promotion: PromotionRequest, datasets: list) -> list[dict]:
+    results = {r.gate: r for r in promotion.gate_results.filter(current=True)}
+    by_link = {reverse("evidence:dataset-detail", args=[d.pk]): d for d in datasets}
+    rows = []
+    for gate in GATES:
+        result = results.pop(gate.name, None)
+        details = []
+        for item in (result.details if result else []):
+            drift = by_link.get(item.get("link")) if item.get("schema_sha256") else None
+            details.append({**item, "drift_dataset": drift})
+        rows.append({"name": gate.name, "title": gate.title, "result": result, "details": details})
+    for name, result in sorted(results.items()):  # a gate no longer in the code: shown as it ran
+        rows.append({"name": name, "title": "", "result": result, "details": result.details})
+    return rows
+
+
+def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: tuple = ("all",)) -> dict:
+    datasets = sorted(promotion.datasets.all(), key=lambda d: d.pk)
+    flaws = _flaw_rows(promotion, datasets, forms)
+    context = {
+        "promotion": promotion,
+        "actions": _actions(user, promotion),
+        "awaiting": [row for row in flaws if row.disposition is None],
+        "decided": [row for row in flaws if row.disposition is not None],
+    }
+    if sections != ("all",):
+        return context
+    context.update(
+        datasets=datasets,
+        gates=_gate_rows(promotion, datasets),
+        live=promotion.state in LIVE_STATES,
+        history=list(
+            AuditEvent.objects.filter(object_type=REQUEST_TYPE, object_id=str(promotion.pk)).order_by("-seq")[:50]
+        ),
+        request_type=REQUEST_TYPE,
+        approve_form=forms.get("approve") or CommentForm(prefix="approve"),
+        reject_form=forms.get("reject") or CommentForm(prefix="reject"),
+        drift_form=forms.get("drift"),
+    )
+    return context
+
+
+# --- the queue ------------------------------------------------------------------------------------
+
+
+@_reader
+def request_list(request):
+    """The promotion queue, by state, newest first."""
+    queryset = selectors.promotion_requests().prefetch_related("datasets")
+    filterset = PromotionRequestFilterSet(request.GET, queryset=queryset)
+    page = None
+    if filterset.is_valid():
+        page = keyset_page(
+            filterset.qs, key="id", size=PAGE_SIZE,
+            after=cursor_param(request.GET, "after"), before=cursor_param(request.GET, "before"),
+        )
+    next_url, prev_url = page_urls(request.GET, page)
+    context = {
+        "filterset": filterset,
+        "page": page,
+        "next_url": next_url,
+        "prev_url": prev_url,
+        "filtered": any(request.GET.get(name) for name in filterset.filters),
+        "current_state": request.GET.get("state", ""),
+    }
+    if not wants_fragment(request):
+        counts = dict(PromotionRequest.objects.values_list("state").annotate(n=Count("id")).order_by())
+        context["tabs"] = [(state.value, state.label, counts.get(state.value, 0)) for state in QUEUE_TABS]
+        context["total"] = sum(counts.values())
+    return render_page(request, "promotion/request_list.html", "promotion/partials/request_results.html", context)
+
+
+# --- a new request --------------------------------------------------------------------------------
+
+
+def _new_page(request, manifest, form, *, status: int = 200):
+    context = {
+        "manifest": manifest,
+        "form": form,
+        "offered": manifest is not None and manifest.status == ManifestStatus.COMPLETE,
+        "may_contract": request.user.has_perm(CONTRACT),
+    }
+    if manifest is None:
+        context["complete_manifests"] = SourceManifest.objects.filter(status=ManifestStatus.COMPLETE).order_by("-id")[:20]
+    return render(request, "promotion/request_new.html", context, status=status)
+
+
+@login_required
+def request_new(request):
+    """Pick datasets of a complete manifest and the target; the gates then run in Celery."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseForbidden("GET or POST")
+    manifest_pk = cursor_param(request.GET, "manifest") or cursor_param(request.POST, "manifest")
+    manifest = get_object_or_404(SourceManifest, pk=manifest_pk) if manifest_pk else None
+    may_contract = request.user.has_perm(CONTRACT)
+    if request.method == "GET":
+        if not request.user.has_perm(REQUEST):
+            raise PermissionDenied
+        form = PromotionRequestForm(manifest=manifest, may_contract=may_contract) if manifest else None
+        return _new_page(request, manifest, form)
+    if manifest is None:
+        raise Http404("name the manifest to promote from")
+    form = PromotionRequestForm(request.POST, manifest=manifest, may_contract=may_contract)
+    if not form.is_valid():
+        if not request.user.has_perm(REQUEST):
+            raise PermissionDenied
+        return _new_page(request, manifest, form, status=400)
+    target = form.cleaned_data["target"]
+    try:
+        created = services.promotion_request(
+            actor=request.user, manifest=manifest, datasets=form.cleaned_data["datasets"], target=target
+        )
+    except services.PromotionRefused as refused:
+        allowed = request.user.has_perm(REQUEST) and (target != PromotionTarget.CONTRACT or may_contract)
+        if not allowed and not may_read(request.user):
+            return HttpResponseForbidden(refused.reason)
+        messages.error(request, f"Refused: {refused.reason}")
+        return _new_page(request, manifest, form, status=409 if allowed else 403)
+    messages.success(request, f"Promotion #{created.pk} requested; its gates are running.")
+    return redirect("promotion:request-detail", pk=created.pk)
+
+
+# --- a request's detail ----------------------------------------------------------------------------
+
+
+def _promotion(pk: int) -> PromotionRequest:
+    return get_object_or_404(
+        selectors.promotion_requests().select_related("rejected_by", "cancelled_by").prefetch_related("datasets"),
+        pk=pk,
+    )
+
+
+def _detail_page(request, promotion, *, status: int = 200, forms: dict | None = None):
+    context = detail_context(request.user, promotion, forms=forms or {})
+    context["poll_seconds"] = POLL_SECONDS
+    return render(request, "promotion/request_detail.html", context, status=status)
+
+
+def _flaws_fragment(request, promotion, *, status: int = 200, forms: dict | None = None, error: str = ""):
+    context = detail_context(request.user, promotion, forms=forms or {}, sections=("flaws",))
+    context["flaws_error"] = error
+    return render(request, "promotion/partials/flaws.html", context, status=status)
+
+
+@_reader
+def request_detail(request, pk: int):
+    return _detail_page(request, _promotion(pk))
+
+
+@_reader
+def request_progress(request, pk: int):
+    """The load-progress fragment, polled by htmx; when the state moved on, the whole page reloads."""
+    promotion = _promotion(pk)
+    seen = request.GET.get("state", "")
+    if wants_fragment(request) and seen and seen != promotion.state:
+        return HttpResponseClientRefresh()
+    context = {"promotion": promotion, "poll_seconds": POLL_SECONDS, "live": promotion.state in LIVE_STATES}
+    return render(request, "promotion/partials/progress.html", context)
+
+
+def _refused(request, promotion, action: str, reason: str, *, fragment: str = "", forms: dict | None = None):
+    """Answer a refusal by the rule in the module docstring."""
+    status = _refusal_status(request.user, action, promotion)
+    if not may_read(request.user):
+        return HttpResponseForbidden(f"Refused: {reason}")
+    promotion = _promotion(promotion.pk)
+    if fragment == "flaws" and wants_fragment(request):
+        return _flaws_fragment(request, promotion, status=status, forms=forms, error=f"Refused: {reason}")
+    messages.error(request, f"Refused: {reason}")
+    return _detail_page(request, promotion, status=status, forms=forms)
+
+
+def _done(request, promotion, note: str, *, anchor: str = ""):
+    messages.success(request, note)
+    return redirect(reverse("promotion:request-detail", args=[promotion.pk]) + anchor)
+
+
+@_writer
+def request_recheck(request, pk: int):
+    promotion = _promotion(pk)
+    try:
+        services.promotion_recheck(actor=request.user, request=promotion)
+    except services.PromotionRefused as refused:
+        return _refused(request, promotion, "recheck", refused.reason)
+    return _done(request, promotion, "The gates are running again.")
+
+
+def _decide(request, pk: int, action: str):
+    promotion = _promotion(pk)
+    form = CommentForm(request.POST, prefix=action)
+    if not form.is_valid():
+        if not may_read(request.user):
+            return HttpResponseForbidden("Refused")
+        return _detail_page(request, promotion, status=400, forms={action: form})
+    service = services.promotion_approve if action == "approve" else services.promotion_reject
+    try:
+        service(actor=request.user, request=promotion, comment=form.cleaned_data["comment"])
+    except services.PromotionRefused as refused:
+        return _refused(request, promotion, action, refused.reason)
+    return _done(request, promotion, "Approved: the load is queued." if action == "approve" else "Rejected.")
+
+
+@_writer
+def request_approve(request, pk: int):
+    return _decide(request, pk, "approve")
+
+
+@_writer
+def request_reject(request, pk: int):
+    return _decide(request, pk, "reject")
+
+
+@_writer
+def request_cancel(request, pk: int):
+    promotion = _promotion(pk)
+    try:
+        services.promotion_cancel(actor=request.user, request=promotion, reason=request.POST.get("reason", ""))
+    except services.PromotionRefused as refused:
+        return _refused(request, promotion, "cancel", refused.reason)
+    return _done(request, promotion, "Cancelled.")
+
+
+def _flaws_done(request, promotion, note: str):
+    if wants_fragment(request):
+        context = detail_context(request.user, _promotion(promotion.pk), forms={}, sections=("flaws",))
+        context["flaws_note"] = note
+        return render(request, "promotion/partials/flaws.html", context)
+    return _done(request, promotion, note, anchor="#flaws")
+
+
+@_writer
+def flaw_disposition(request, pk: int):
+    """Set (or change) the disposition of one flaw of the request's manifest."""
+    promotion = _promotion(pk)
+    form = FlawDispositionForm(request.POST, prefix=request.POST.get("prefix") or None)
+    if not form.is_valid():
+        if not may_read(request.user):
+            return HttpResponseForbidden("Refused")
+        forms = {f"flaw:{request.POST.get('prefix', '')}": form}
+        if wants_fragment(request):
+            return _flaws_fragment(request, promotion, status=400, forms=forms)
+        return _detail_page(request, promotion, status=400, forms=forms)
+    try:
+        services.flaw_disposition_set(
+            actor=request.user, manifest=promotion.manifest, fingerprint=form.cleaned_data["fingerprint"],
+            decision=form.cleaned_data["decision"], note=form.cleaned_data["note"],
+        )
+    except services.PromotionRefused as refused:
+        return _refused(request, promotion, "disposition", refused.reason, fragment="flaws")
+    return _flaws_done(request, promotion, "Disposition recorded. Re-run the gates when every flaw is decided.")
+
+
+@_writer
+def flaw_withdraw(request, pk: int):
+    """Withdraw a disposition: the flaw awaits a decision again."""
+    promotion = _promotion(pk)
+    form = FlawWithdrawForm(request.POST)
+    fingerprint = form.cleaned_data["fingerprint"] if form.is_valid() else ""
+    try:
+        services.flaw_disposition_clear(actor=request.user, manifest=promotion.manifest, fingerprint=fingerprint)
+    except services.PromotionRefused as refused:
+        return _refused(request, promotion, "disposition", refused.reason, fragment="flaws")
+    return _flaws_done(request, promotion, "Disposition withdrawn.")
+
+
+@_writer
+def drift_acknowledge(request, pk: int):
+    """Accept a dataset's schema drift from its current curated version (the schema gate's failure)."""
+    promotion = _promotion(pk)
+    form = DriftAcknowledgeForm(request.POST)
+    dataset = None
+    if form.is_valid():
+        dataset = promotion.datasets.filter(pk=form.cleaned_data["dataset"]).first()
+    if dataset is None:
+        if not may_read(request.user):
+            return HttpResponseForbidden("Refused")
+        return _detail_page(request, promotion, status=400, forms={"drift": form})
+    try:
+        services.schema_drift_acknowledge(actor=request.user, dataset=dataset, note=form.cleaned_data["note"])
+    except services.PromotionRefused as refused:
+        return _refused(request, promotion, "drift", refused.reason)
+    return _done(request, promotion, "Schema drift acknowledged. Re-run the gates.")
+
+
+# --- the curated registry --------------------------------------------------------------------------
+
+
+@_reader
+def registry(request):
+    """Every curated dataset's current version."""
+    return render(request, "promotion/registry.html", {"versions": selectors.registry_current()})
+
+
+def _versions_page(request, key: str, *, status: int = 200):
+    versions = selectors.registry_versions(key)
+    if not versions:
+        raise Http404("no curated dataset has that key")
+    current = next((v for v in versions if v.state == "current"), None)
+    rollback = getattr(services, "promotion_rollback_request", None)
+    may_rollback = rollback is not None and request.user.has_perm(REQUEST) and current is not None
+    rows = [
+        (v, may_rollback and v.version < current.version and v.state in ("verified", "superseded"))
+        for v in versions
+    ]
+    context = {"key": key, "rows": rows, "current": current, "is_golden": versions[0].is_golden,
+               "dataset": DomoDataset.objects.filter(domo_id=key).order_by("-id").first()}
+    return render(request, "promotion/registry_versions.html", context, status=status)
+
+
+@_reader
+def registry_versions(request, key: str):
+    """Every version of one curated dataset, with rollback to an earlier verified one."""
+    return _versions_page(request, key)
+
+
+@_writer
+def registry_rollback(request, key: str):
+    """Ask to point a curated dataset back at an earlier version: a request like any other (gates, approval)."""
+    rollback = getattr(services, "promotion_rollback_request", None)
+    form = RollbackForm(request.POST)
+    if rollback is None or not form.is_valid():
+        raise Http404("no such rollback")
+    try:
+        created = rollback(actor=request.user, dataset_key=key, version=form.cleaned_data["version"])
+    except services.PromotionRefused as refused:
+        if not may_read(request.user):
+            return HttpResponseForbidden(f"Refused: {refused.reason}")
+        messages.error(request, f"Refused: {refused.reason}")
+        return _versions_page(request, key, status=_refusal_status(request.user, "rollback"))
+    messages.success(request, f"Rollback #{created.pk} requested; its gates are running.")
+    return redirect("promotion:request-detail", pk=created.pk)

@@ -1,0 +1,422 @@
+"""Promotion pages: the queue by state, a new request, a request's gates, flaws and decisions, the refusal
+rule (403 for who may not, 409 for not now, 400 for an incomplete form), and the curated registry."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group
+
+from console import roles
+from console.models import AuditEvent
+from promotion import services, tasks
+from promotion.gates import flaw_fingerprint, flaws_behind
+from promotion.models import FlawDisposition, PromotionRequest
+from tests.promotion.conftest import CLAIMS, checked, dataset, forced
+from tests.promotion.test_load import CURATED_DB, REBATES, curated_db  # noqa: F401 (a fixture)
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def refusals(object_id, attempt: str) -> list[AuditEvent]:
+    return [
+        event for event in AuditEvent.objects.filter(
+            action="promotion.refused", object_type="promotion.promotionrequest", object_id=str(object_id)
+        )
+        if event.after["attempt"] == attempt
+    ]
+
+
+@pytest.fixture
+def blocked_request(manifest, olivia) -> PromotionRequest:
+    """Olivia's request for the claims dataset with no flaw dispositioned: the flaws gate fails."""
+    request = checked(
+        services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)], enqueue=False)
+    )
+    assert request.state == "blocked"
+    return request
+
+
+def awaiting_fingerprints(request: PromotionRequest) -> list[str]:
+    decided = set(FlawDisposition.objects.filter(manifest=request.manifest).values_list("fingerprint", flat=True))
+    found = {flaw_fingerprint(flaw) for flaw in flaws_behind(request.manifest, list(request.datasets.all()))}
+    return sorted(found - decided)
+
+
+# --- who may see ----------------------------------------------------------------------------------
+
+
+def test_anonymous_visitors_are_sent_to_login(client, ready_request):
+    for url in ("/promotions/", f"/promotions/{ready_request.pk}/", "/promotions/curated/", "/promotions/new/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+
+
+def test_an_outsider_gets_403_on_every_page(client, oscar, ready_request):
+    client.force_login(oscar)
+    for url in (
+        "/promotions/", f"/promotions/{ready_request.pk}/", f"/promotions/{ready_request.pk}/progress/",
+        "/promotions/curated/", f"/promotions/new/?manifest={ready_request.manifest_id}",
+    ):
+        assert client.get(url).status_code == 403, url
+
+
+def test_an_outsiders_approval_is_refused_with_403_and_audited(client, oscar, ready_request):
+    client.force_login(oscar)
+    response = client.post(f"/promotions/{ready_request.pk}/approve/", {"approve-comment": "looks fine"})
+    assert response.status_code == 403
+    assert "approve_promotion permission" in response.content.decode()
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready" and ready_request.approved_by is None
+    assert len(refusals(ready_request.pk, "approve")) == 1
+
+
+def test_the_nav_links_promotions_and_curated_for_readers_only(client, cecilia, oscar):
+    client.force_login(cecilia)
+    body = client.get("/").content.decode()
+    assert 'href="/promotions/"' in body and 'href="/promotions/curated/"' in body
+    client.force_login(oscar)
+    body = client.get("/").content.decode()
+    assert 'href="/promotions/"' not in body
+
+
+# --- the queue ------------------------------------------------------------------------------------
+
+
+def test_the_queue_filters_by_state_and_counts_each_state(client, cecilia, olivia, ready_request):
+    blocked_request = forced(ready_request.manifest, requested_by=olivia, state="blocked")
+    client.force_login(cecilia)
+    page = text(client.get("/promotions/"))
+    assert f'href="/promotions/{ready_request.pk}/"' in page and f'href="/promotions/{blocked_request.pk}/"' in page
+    assert re.search(r'data-state="ready"[^>]*>Ready for approval <span class="count">1</span>', page)
+    assert re.search(r'data-state="loading"[^>]*>Loading <span class="count">0</span>', page)
+
+    ready = text(client.get("/promotions/?state=ready"))
+    assert f'href="/promotions/{ready_request.pk}/"' in ready
+    assert f'href="/promotions/{blocked_request.pk}/"' not in ready
+    assert ready_request.manifest.load_id in ready and CLAIMS in ready and "olivia" in ready
+
+    promoted = text(client.get("/promotions/?state=promoted"))
+    assert "No promotion request matches these filters." in promoted
+
+
+def test_an_empty_queue_tells_an_operator_where_to_start(client, olivia):
+    client.force_login(olivia)
+    assert "use “Request promotion”" in text(client.get("/promotions/"))
+
+
+def test_the_queue_pages_newest_first(client, cecilia, manifest, olivia):
+    from promotion.views import PAGE_SIZE
+
+    made = [forced(manifest, requested_by=olivia, state="draft").pk for _ in range(PAGE_SIZE + 1)]
+    client.force_login(cecilia)
+    first = text(client.get("/promotions/"))
+    ids = [int(i) for i in re.findall(r'href="/promotions/(\d+)/"', first)]
+    assert ids == sorted(made, reverse=True)[:PAGE_SIZE]
+    next_url = re.search(r'href="(\?after=\d+)"[^>]*rel="next"', first).group(1)
+    rest = [int(i) for i in re.findall(r'href="/promotions/(\d+)/"', text(client.get("/promotions/" + next_url)))]
+    assert rest == [min(made)]
+
+
+# session, user, the user's and its groups' permissions, the header's groups, the session save
+# (savepoint, update, release): see tests/evidence/test_intake_pages.py
+SHELL = 8
+
+
+def test_the_queue_query_count_is_locked(client, cecilia, manifest, olivia, django_assert_num_queries):
+    for _ in range(5):
+        forced(manifest, requested_by=olivia, state="draft")
+    client.force_login(cecilia)
+    client.get("/promotions/")
+    # the keyset page (with manifest, requester, approver), its datasets, the counts per state
+    with django_assert_num_queries(SHELL + 3):
+        assert client.get("/promotions/").status_code == 200
+    # the htmx fragment: no tabs, and no header (so not its groups either)
+    with django_assert_num_queries(SHELL - 1 + 2):
+        assert client.get("/promotions/?state=draft", HTTP_HX_REQUEST="true").status_code == 200
+
+
+# --- a new request --------------------------------------------------------------------------------
+
+
+def test_a_complete_manifest_offers_the_request_and_it_redirects_to_the_detail(client, olivia, manifest):
+    client.force_login(olivia)
+    assert 'id="request-promotion"' in client.get(f"/sources/{manifest.pk}/").content.decode()
+    form = text(client.get(f"/promotions/new/?manifest={manifest.pk}"))
+    assert 'id="request-form"' in form and CLAIMS in form
+    assert 'name="target" value="migration"' in form and "Backend contract" not in form  # olivia: no contract
+    claims = dataset(manifest)
+    response = client.post(f"/promotions/new/?manifest={manifest.pk}", {"manifest": manifest.pk, "datasets": [claims.pk],
+                                                                         "target": "migration"})
+    created = PromotionRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/promotions/{created.pk}/"
+    assert (created.requested_by, list(created.datasets.all()), created.state) == (olivia, [claims], "checking")
+
+
+def test_the_contract_target_is_offered_only_with_its_permission_and_refused_without(client, olivia, adam, manifest):
+    client.force_login(adam)
+    assert "Backend contract" in text(client.get(f"/promotions/new/?manifest={manifest.pk}"))
+    client.force_login(olivia)
+    response = client.post(f"/promotions/new/?manifest={manifest.pk}",
+                           {"manifest": manifest.pk, "datasets": [dataset(manifest).pk], "target": "contract"})
+    assert response.status_code == 403
+    assert "request_contract_promotion permission" in text(response)
+    assert not PromotionRequest.objects.exists()
+
+
+def test_a_partial_manifest_is_not_offered_and_a_crafted_post_is_refused_with_the_reason(
+    client, olivia, partial_manifest
+):
+    client.force_login(olivia)
+    assert 'id="request-promotion"' not in client.get(f"/sources/{partial_manifest.pk}/").content.decode()
+    page = text(client.get(f"/promotions/new/?manifest={partial_manifest.pk}"))
+    assert 'id="request-form"' not in page and "This manifest cannot be promoted." in page
+    response = client.post(f"/promotions/new/?manifest={partial_manifest.pk}",
+                           {"manifest": partial_manifest.pk, "datasets": [dataset(partial_manifest).pk]})
+    assert response.status_code == 409
+    assert "Refused: the manifest is partial: only a complete manifest can be promoted" in text(response)
+    assert not PromotionRequest.objects.exists()
+    assert AuditEvent.objects.filter(action="promotion.refused", object_id=str(partial_manifest.pk)).count() == 1
+
+
+# --- a request's detail ---------------------------------------------------------------------------
+
+
+def test_the_detail_shows_each_gate_and_why_it_failed(client, cecilia, blocked_request):
+    client.force_login(cecilia)
+    page = text(client.get(f"/promotions/{blocked_request.pk}/"))
+    assert re.search(r'data-gate="calculation_flaws_dispositioned" data-outcome="failed"', page)
+    assert re.search(r'data-gate="manifest_complete" data-outcome="passed"', page)
+    result = blocked_request.gate_results.get(current=True, gate="calculation_flaws_dispositioned")
+    first = result.details[0]
+    assert first["what"] in page.replace("&#x27;", "'") and f'href="{first["link"]}"' in page
+    assert f"v{result.version}, ran" in page
+
+
+def test_the_requester_does_not_see_approve_and_reads_that_a_second_person_decides(client, olivia, ready_request):
+    client.force_login(olivia)
+    page = text(client.get(f"/promotions/{ready_request.pk}/"))
+    assert 'id="approve-form"' not in page and 'id="reject-form"' not in page
+    assert "awaiting a second person's approval" in page.replace("&#x27;", "'")
+    assert 'id="cancel-button"' in page and 'id="recheck-button"' in page
+
+
+def test_a_reader_without_approve_sees_no_decision_and_no_disposition_form(client, cecilia, blocked_request):
+    client.force_login(cecilia)
+    page = text(client.get(f"/promotions/{blocked_request.pk}/"))
+    for hidden in ('id="approve-form"', 'id="reject-form"', 'class="disposition-form"', 'id="recheck-button"',
+                   'id="cancel-button"'):
+        assert hidden not in page, hidden
+
+
+def test_an_approver_sees_approve_and_reject(client, arthur, ready_request):
+    client.force_login(arthur)
+    page = text(client.get(f"/promotions/{ready_request.pk}/"))
+    assert 'id="approve-form"' in page and 'id="reject-form"' in page
+    assert "awaiting a second person" not in page
+
+
+def test_an_approval_with_a_comment_approves_and_shows_it(client, arthur, ready_request):
+    client.force_login(arthur)
+    response = client.post(f"/promotions/{ready_request.pk}/approve/", {"approve-comment": "figures match Domo"})
+    assert response.status_code == 302
+    ready_request.refresh_from_db()
+    assert (ready_request.state, ready_request.approved_by, ready_request.approval_comment) == (
+        "approved", arthur, "figures match Domo")
+    page = text(client.get(f"/promotions/{ready_request.pk}/"))
+    assert "figures match Domo" in page and 'hx-trigger="every 2s"' in page  # the load is followed
+
+
+def test_an_approval_without_a_comment_is_400_and_changes_nothing(client, arthur, ready_request):
+    client.force_login(arthur)
+    response = client.post(f"/promotions/{ready_request.pk}/approve/", {"approve-comment": " "})
+    assert response.status_code == 400 and "Write a comment" in text(response)
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready"
+
+
+def test_self_approval_is_refused_with_403_the_state_unchanged_and_audited(client, olivia, ready_request):
+    # Olivia holds both roles: she may approve others' requests, never her own.
+    olivia.groups.add(Group.objects.get(name=roles.APPROVER))
+    client.force_login(olivia)
+    assert 'id="approve-form"' not in client.get(f"/promotions/{ready_request.pk}/").content.decode()
+    response = client.post(f"/promotions/{ready_request.pk}/approve/", {"approve-comment": "mine, approved"})
+    assert response.status_code == 403
+    assert "Refused: the requester cannot approve their own request (four eyes)" in text(response)
+    ready_request.refresh_from_db()
+    assert (ready_request.state, ready_request.approved_by) == ("ready", None)
+    [refused] = refusals(ready_request.pk, "approve")
+    assert refused.actor == olivia and "four eyes" in refused.after["reason"]
+
+
+def test_approving_a_blocked_request_is_409_with_the_reason(client, arthur, blocked_request):
+    client.force_login(arthur)
+    response = client.post(f"/promotions/{blocked_request.pk}/approve/", {"approve-comment": "ok"})
+    assert response.status_code == 409
+    assert "only a ready request can be approved; this one is blocked" in text(response)
+    blocked_request.refresh_from_db()
+    assert blocked_request.state == "blocked"
+
+
+def test_a_rejection_with_a_comment_rejects_and_shows_it(client, arthur, blocked_request):
+    client.force_login(arthur)
+    client.post(f"/promotions/{blocked_request.pk}/reject/", {"reject-comment": "wrong export"})
+    blocked_request.refresh_from_db()
+    assert (blocked_request.state, blocked_request.rejected_by) == ("rejected", arthur)
+    assert 'id="rejection-comment">wrong export' in text(client.get(f"/promotions/{blocked_request.pk}/"))
+
+
+def test_the_requester_cancels_and_a_reader_may_not(client, olivia, cecilia, blocked_request):
+    client.force_login(cecilia)
+    assert client.post(f"/promotions/{blocked_request.pk}/cancel/").status_code == 403
+    client.force_login(olivia)
+    assert client.post(f"/promotions/{blocked_request.pk}/cancel/").status_code == 302
+    blocked_request.refresh_from_db()
+    assert blocked_request.state == "cancelled"
+    assert client.post(f"/promotions/{blocked_request.pk}/cancel/").status_code == 409  # not now: already final
+
+
+def test_recheck_runs_the_gates_again(client, olivia, blocked_request):
+    client.force_login(olivia)
+    assert client.post(f"/promotions/{blocked_request.pk}/recheck/").status_code == 302
+    blocked_request.refresh_from_db()
+    assert blocked_request.state == "checking"
+    assert AuditEvent.objects.filter(action="promotion.recheck_requested", object_id=str(blocked_request.pk)).exists()
+
+
+# --- flaws ----------------------------------------------------------------------------------------
+
+
+def test_the_flaws_awaiting_a_disposition_are_listed_with_a_form_each(client, olivia, blocked_request):
+    client.force_login(olivia)
+    page = text(client.get(f"/promotions/{blocked_request.pk}/"))
+    awaiting = awaiting_fingerprints(blocked_request)
+    assert awaiting and f'id="awaiting-count">({len(awaiting)})' in page
+    assert page.count('class="disposition-form"') == len(awaiting)
+
+
+def test_a_disposition_via_post_is_recorded_audited_and_shown(client, olivia, blocked_request):
+    client.force_login(olivia)
+    fingerprint = awaiting_fingerprints(blocked_request)[0]
+    prefix = f"f{fingerprint[:12]}"
+    response = client.post(f"/promotions/{blocked_request.pk}/flaws/disposition/", {
+        "prefix": prefix, f"{prefix}-fingerprint": fingerprint, f"{prefix}-decision": "not_applicable",
+        f"{prefix}-note": "the column is never summed",
+    })
+    assert response.status_code == 302 and response["Location"].endswith(f"/promotions/{blocked_request.pk}/#flaws")
+    disposition = FlawDisposition.objects.get(fingerprint=fingerprint)
+    assert (disposition.decision, disposition.note, disposition.decided_by) == (
+        "not_applicable", "the column is never summed", olivia)
+    event = AuditEvent.objects.get(action="promotion.flaw_dispositioned")
+    assert event.actor == olivia and event.after["fingerprint"] == fingerprint
+    page = text(client.get(f"/promotions/{blocked_request.pk}/"))
+    assert f'class="flaw-row" data-fingerprint="{fingerprint}"> <td>' in page and "the column is never summed" in page
+
+
+def test_an_htmx_disposition_answers_the_flaws_fragment(client, olivia, blocked_request):
+    client.force_login(olivia)
+    before = awaiting_fingerprints(blocked_request)
+    fingerprint = before[0]
+    prefix = f"f{fingerprint[:12]}"
+    response = client.post(f"/promotions/{blocked_request.pk}/flaws/disposition/", {
+        "prefix": prefix, f"{prefix}-fingerprint": fingerprint, f"{prefix}-decision": "legacy_fixture_only",
+        f"{prefix}-note": "kept to compare",
+    }, HTTP_HX_REQUEST="true")
+    body = text(response)
+    assert response.status_code == 200 and body.lstrip().startswith('<section id="flaws">')
+    assert "<html" not in body and f'id="awaiting-count">({len(before) - 1})' in body
+    assert 'id="flaws-note"' in body
+
+
+def test_a_disposition_without_a_note_is_400_with_the_form_error(client, olivia, blocked_request):
+    client.force_login(olivia)
+    fingerprint = awaiting_fingerprints(blocked_request)[0]
+    prefix = f"f{fingerprint[:12]}"
+    response = client.post(f"/promotions/{blocked_request.pk}/flaws/disposition/", {
+        "prefix": prefix, f"{prefix}-fingerprint": fingerprint, f"{prefix}-decision": "not_applicable",
+    }, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400 and "Write a note" in text(response)
+    assert not FlawDisposition.objects.exists()
+
+
+def test_a_disposition_by_an_approver_is_refused_with_403_and_audited(client, arthur, blocked_request):
+    client.force_login(arthur)
+    fingerprint = awaiting_fingerprints(blocked_request)[0]
+    prefix = f"f{fingerprint[:12]}"
+    response = client.post(f"/promotions/{blocked_request.pk}/flaws/disposition/", {
+        "prefix": prefix, f"{prefix}-fingerprint": fingerprint, f"{prefix}-decision": "not_applicable",
+        f"{prefix}-note": "n/a",
+    }, HTTP_HX_REQUEST="true")
+    assert response.status_code == 403 and "request_promotion permission" in text(response)
+    assert not FlawDisposition.objects.exists()
+    assert AuditEvent.objects.filter(action="promotion.refused", actor=arthur).count() == 1
+
+
+def test_a_disposition_is_withdrawn(client, olivia, ready_request):
+    client.force_login(olivia)
+    disposition = FlawDisposition.objects.filter(manifest=ready_request.manifest).first()
+    response = client.post(f"/promotions/{ready_request.pk}/flaws/withdraw/", {"fingerprint": disposition.fingerprint})
+    assert response.status_code == 302
+    assert not FlawDisposition.objects.filter(pk=disposition.pk).exists()
+    assert AuditEvent.objects.filter(action="promotion.flaw_disposition_cleared").count() == 1
+
+
+# --- history and progress -------------------------------------------------------------------------
+
+
+def test_the_history_lists_this_requests_audit_rows_newest_first_and_links_the_trail(client, audrey, adam, ready_request):
+    client.force_login(adam)
+    client.post(f"/promotions/{ready_request.pk}/approve/", {"approve-comment": "adam may not approve"})
+    adam.groups.add(Group.objects.get(name=roles.AUDITOR))
+    page = text(client.get(f"/promotions/{ready_request.pk}/"))
+    history = page[page.index('id="history"'):]
+    actions = re.findall(r'data-action="([^"]+)"', history)
+    assert actions == ["promotion.refused", "promotion.checked", "promotion.requested"]
+    assert "approve refused: approving needs the approve_promotion permission" in history
+    assert (f'href="/audit/?object_type=promotion.promotionrequest&amp;object_id={ready_request.pk}"' in history)
+
+
+def test_the_progress_fragment_asks_for_a_reload_when_the_state_moved_on(client, cecilia, ready_request):
+    client.force_login(cecilia)
+    url = f"/promotions/{ready_request.pk}/progress/"
+    same = client.get(url + "?state=ready", HTTP_HX_REQUEST="true")
+    assert same.status_code == 200 and "HX-Refresh" not in same
+    moved = client.get(url + "?state=checking", HTTP_HX_REQUEST="true")
+    assert moved["HX-Refresh"] == "true"
+
+
+# --- the curated registry -------------------------------------------------------------------------
+
+
+def test_an_empty_registry_says_how_a_dataset_arrives(client, cecilia):
+    client.force_login(cecilia)
+    assert "Nothing is curated yet." in text(client.get("/promotions/curated/"))
+
+
+@CURATED_DB
+def test_the_registry_lists_a_loaded_version_and_its_people(client, cecilia, manifest, olivia, arthur, curated_db):  # noqa: F811
+    from tests.promotion.conftest import disposition_all
+
+    rebates = dataset(manifest, REBATES)
+    disposition_all(olivia, manifest, [rebates])
+    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[rebates], enqueue=False))
+    services.promotion_approve(actor=arthur, request=request, comment="figures match Domo")
+    tasks.promotion_load(request.pk)
+    request.refresh_from_db()
+    assert request.state == "promoted", request.error
+
+    client.force_login(cecilia)
+    page = text(client.get("/promotions/curated/"))
+    row = re.search(rf'<tr data-key="{rebates.domo_id}">(.*?)</tr>', page).group(1)
+    loaded = request.load_progress["datasets"][rebates.domo_id]
+    assert f"v{loaded['version']}" in row and manifest.load_id in row
+    assert "<td>olivia</td>" in row and "<td>arthur</td>" in row
+    assert re.search(r'data-key="golden:\d+">.*?golden packet', page)
+
+    versions = text(client.get(f"/promotions/curated/{rebates.domo_id}/"))
+    assert 'data-state="current"' in versions and f"request #{request.pk}" in versions
+    golden_key = re.search(r'data-key="(golden:\d+)"', page).group(1)
+    assert client.get(f"/promotions/curated/{golden_key}/").status_code == 200
+    assert client.get("/promotions/curated/no-such-key/").status_code == 404
