@@ -1,0 +1,92 @@
+"""In a real browser, with a real worker: an operator requests a promotion and dispositions its flaws, a
+second person approves it, the load completes and the curated registry shows the new version."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from evidence.sample_export import write_sample_export
+from promotion.models import FlawDisposition, PromotionRequest
+from tests.conftest import login
+from tests.promotion.conftest import CLAIMS, ingest
+from tests.promotion.test_load import CURATED_DB, curated_db  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, CURATED_DB]
+WORKER_WAIT = 120_000  # ms: gates and the load run in the worker
+
+
+def wait_for_state(page, state: str) -> None:
+    """The page follows the request by itself (htmx polling reloads it when the state moves on)."""
+    page.locator(f'#request-state[data-state="{state}"]').wait_for(timeout=WORKER_WAIT)
+
+
+def log_out(page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(lambda url: "/promotions/" not in url)
+
+
+def test_an_operator_requests_and_dispositions_a_second_person_approves_and_the_registry_shows_the_version(
+    celery_worker, curated_db, olivia, arthur, page, live_server, tmp_path  # noqa: F811
+):
+    manifest = ingest(write_sample_export(tmp_path / "export", rows=30, seed=41).path)
+    assert manifest.status == "complete"
+    claims = manifest.datasets.get(name=CLAIMS)
+
+    # Olivia opens the complete manifest and asks to promote the claims dataset.
+    login(page, "olivia")
+    page.goto(f"/sources/{manifest.pk}/")
+    page.get_by_role("link", name="Request promotion").click()
+    page.wait_for_url(re.compile(r".*/promotions/new/\?manifest=\d+$"))
+    page.get_by_label(re.compile(re.escape(CLAIMS))).check()
+    page.get_by_role("button", name="Request promotion").click()
+    page.wait_for_url(re.compile(r".*/promotions/\d+/$"))
+    request = PromotionRequest.objects.get()
+    assert (request.requested_by, list(request.datasets.all())) == (olivia, [claims])
+
+    # The worker runs the gates: the flaws gate blocks the request and says which flaws.
+    wait_for_state(page, "blocked")
+    flaws_gate = page.locator('[data-gate="calculation_flaws_dispositioned"]')
+    assert flaws_gate.get_attribute("data-outcome") == "failed"
+    assert flaws_gate.locator("ul.gate-details li").count() > 0
+
+    # She dispositions every flaw from the page (htmx swaps the flaws section after each).
+    awaiting = page.locator("#flaws ul.awaiting li.flaw-row")
+    total = awaiting.count()
+    assert total > 0
+    for left in range(total, 0, -1):
+        form = awaiting.first.locator("form.disposition-form")
+        form.locator("select").select_option("legacy_fixture_only")
+        form.locator("textarea").fill("Domo's legacy number, kept only to compare against")
+        form.get_by_role("button", name="Record disposition").click()
+        page.locator("#awaiting-count", has_text=f"({left - 1})").wait_for()
+    assert page.locator("#decided-count").inner_text() == f"({total})"
+    assert set(FlawDisposition.objects.values_list("decided_by__username", flat=True)) == {"olivia"}
+
+    # She re-runs the gates; the request is ready and waits for someone else.
+    page.get_by_role("button", name="Re-run gates").click()
+    wait_for_state(page, "ready")
+    assert "awaiting a second person's approval" in page.locator("#awaiting-approval").inner_text()
+    assert page.locator("#approve-form").count() == 0
+    log_out(page)
+
+    # Arthur, an approver, approves with a comment; the page follows the load to the end.
+    login(page, "arthur")
+    page.goto(f"/promotions/{request.pk}/")
+    page.get_by_label("Approval comment").fill("Totals match Domo's for November")
+    page.get_by_role("button", name="Approve").click()
+    wait_for_state(page, "promoted")
+    assert "Totals match Domo's for November" in page.locator("#approval-comment").inner_text()
+    assert page.locator("#load-progress[hx-trigger]").count() == 0  # final: polling stopped
+    request.refresh_from_db()
+    assert (request.approved_by, request.state) == (arthur, "promoted")
+    version = request.load_progress["datasets"][claims.domo_id]["version"]
+
+    # The registry shows the new version, who requested it and who approved it.
+    page.get_by_role("link", name="Curated", exact=True).click()
+    page.wait_for_url("**/promotions/curated/")
+    row = page.locator(f'tr[data-key="{claims.domo_id}"]')
+    assert row.locator("td.version").inner_text() == f"v{version}"
+    cells = row.locator("td").all_inner_texts()
+    assert manifest.load_id in cells[2] and cells[3] == "olivia" and cells[4] == "arthur"
+    assert cells[5] == str(claims.silver_rows)
