@@ -1,0 +1,259 @@
+"""Serializers of the promotion API. They validate and shape; they never save (the views call a service)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from evidence.calculations import flaw_title
+from evidence.choices import Severity
+from evidence.models import DomoDataset, SourceManifest
+from promotion.choices import FlawDecision, PromotionTarget
+from promotion.models import FlawDisposition, GateResult, PromotionRequest
+
+
+def _username(user) -> str | None:
+    return user.get_username() if user else None
+
+
+def _has_field(model, name: str) -> bool:
+    return any(f.name == name for f in model._meta.get_fields())
+
+
+# A request's kind (promotion or rollback) and what a rollback points back to; shown when the model has them.
+KIND_FIELDS = [name for name in ("kind",) if _has_field(PromotionRequest, name)]
+ROLLBACK_FIELDS = [n for n in ("rollback_key", "rollback_version") if _has_field(PromotionRequest, n)]
+
+
+# --- requests: what comes in -------------------------------------------------------------------------
+
+
+class PromotionRequestCreateSerializer(serializers.Serializer):
+    manifest = serializers.PrimaryKeyRelatedField(
+        queryset=SourceManifest.objects.all(), help_text="the source manifest (it must be complete)"
+    )
+    datasets = serializers.PrimaryKeyRelatedField(
+        queryset=DomoDataset.objects.all(),
+        many=True,
+        allow_empty=False,
+        help_text="ids of the manifest's datasets to promote",
+    )
+    target = serializers.ChoiceField(
+        choices=PromotionTarget.choices,
+        default=PromotionTarget.MIGRATION,
+        help_text="migration and reconciliation (the default), or a backend contract (a separate permission)",
+    )
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=10_000, help_text="why: kept with the decision")
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+
+
+class RollbackSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1, help_text="the earlier curated version to point readers at"
+    )
+
+
+class DispositionSetSerializer(serializers.Serializer):
+    fingerprint = serializers.RegexField(
+        r"^[0-9a-f]{64}$", help_text="the flaw's fingerprint, as the flaws endpoint gives it"
+    )
+    decision = serializers.ChoiceField(choices=FlawDecision.choices)
+    note = serializers.CharField(max_length=10_000, help_text="why this decision (required)")
+
+
+class SchemaDriftSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=10_000, help_text="why the drift is acceptable (required)")
+
+
+# --- requests: what goes out -------------------------------------------------------------------------
+
+
+class ManifestBriefSerializer(serializers.ModelSerializer):
+    sha256 = serializers.CharField(source="manifest_sha256", read_only=True)
+
+    class Meta:
+        model = SourceManifest
+        fields = ["id", "load_id", "sha256", "status"]
+        read_only_fields = fields
+
+
+class DatasetBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DomoDataset
+        fields = ["id", "domo_id", "name"]
+        read_only_fields = fields
+
+
+class GateResultSerializer(serializers.ModelSerializer):
+    details = serializers.ListField(
+        child=serializers.DictField(), read_only=True,
+        help_text="[{what, where, link, ...}]: what the operator must act on, where, and a link to it",
+    )
+
+    class Meta:
+        model = GateResult
+        fields = [
+            "id", "gate", "version", "outcome", "details", "manifest_sha256", "inputs_fingerprint", "ran_at",
+        ]
+        read_only_fields = fields
+
+
+class PromotionRequestSerializer(serializers.ModelSerializer):
+    """A request as lists show it."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api-promotion-detail")
+    manifest = ManifestBriefSerializer(read_only=True)
+    datasets = DatasetBriefSerializer(many=True, read_only=True)
+    requested_by = serializers.SerializerMethodField()
+    approved_by = serializers.SerializerMethodField()
+    is_final = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = PromotionRequest
+        fields = [
+            "id",
+            "url",
+            *KIND_FIELDS,
+            "state",
+            "is_final",
+            "target",
+            "manifest",
+            "datasets",
+            "requested_by",
+            "requested_at",
+            "approved_by",
+            "approved_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_requested_by(self, request) -> str | None:
+        return _username(request.requested_by)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_approved_by(self, request) -> str | None:
+        return _username(request.approved_by)
+
+
+class PromotionRequestDetailSerializer(PromotionRequestSerializer):
+    """A request with its decision, its current gate results, and its load."""
+
+    rejected_by = serializers.SerializerMethodField()
+    cancelled_by = serializers.SerializerMethodField()
+    gate_results = serializers.SerializerMethodField(help_text="the gate results of the latest check")
+    load_progress = serializers.DictField(
+        read_only=True, help_text="{stage, dataset, rows, datasets: {domo id: {version, rows}}}"
+    )
+
+    class Meta(PromotionRequestSerializer.Meta):
+        fields = [
+            *PromotionRequestSerializer.Meta.fields,
+            *ROLLBACK_FIELDS,
+            "approval_comment",
+            "approval_fingerprint",
+            "rejected_by",
+            "rejected_at",
+            "rejection_comment",
+            "cancelled_by",
+            "cancelled_at",
+            "check_started_at",
+            "checked_at",
+            "gate_results",
+            "load_started_at",
+            "load_progress",
+            "heartbeat_at",
+            "attempts",
+            "error",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_rejected_by(self, request) -> str | None:
+        return _username(request.rejected_by)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_cancelled_by(self, request) -> str | None:
+        return _username(request.cancelled_by)
+
+    @extend_schema_field(GateResultSerializer(many=True))
+    def get_gate_results(self, request) -> list[dict]:
+        current = sorted(request.gate_results.filter(current=True), key=lambda r: r.gate)
+        return GateResultSerializer(current, many=True).data
+
+
+# --- flaws and dispositions ----------------------------------------------------------------------------
+
+
+class DispositionSerializer(serializers.ModelSerializer):
+    decided_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FlawDisposition
+        fields = ["id", "manifest", "fingerprint", "code", "decision", "note", "decided_by", "decided_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_decided_by(self, disposition) -> str | None:
+        return _username(disposition.decided_by)
+
+
+class FlawToDispositionSerializer(serializers.Serializer):
+    """One flaw behind the datasets (one per fingerprint), with the operator's disposition if any.
+
+    Shapes a dict built by the view: {flaw, fingerprint, object_kind, object_id, occurrences, disposition}.
+    """
+
+    fingerprint = serializers.CharField()
+    flaw = serializers.IntegerField(source="flaw.pk", help_text="the calculation flaw's id (one occurrence)")
+    code = serializers.CharField(source="flaw.code")
+    title = serializers.SerializerMethodField()
+    severity = serializers.ChoiceField(source="flaw.severity", choices=Severity.choices)
+    object_kind = serializers.CharField(help_text="beast_mode or dataflow_step")
+    object_id = serializers.CharField(help_text="the beast mode's formula id, or DataFlow id/step/part")
+    snippet = serializers.CharField(source="flaw.snippet")
+    message = serializers.CharField(source="flaw.message")
+    occurrences = serializers.IntegerField(help_text="flaws with this fingerprint behind the datasets")
+    disposition = DispositionSerializer(allow_null=True)
+
+    @extend_schema_field(serializers.CharField())
+    def get_title(self, item) -> str:
+        return flaw_title(item["flaw"].code)
+
+
+# --- the curated registry ------------------------------------------------------------------------------
+
+
+class RegistryVersionSerializer(serializers.Serializer):
+    """One version of a curated dataset (a RegistryVersion), with the manifest and request behind it."""
+
+    dataset_key = serializers.CharField(help_text="the dataset's Domo id, or golden:<card id>")
+    version = serializers.IntegerField()
+    # Plain text, not enums: "kind" and "state" name other choice sets elsewhere in the schema.
+    kind = serializers.CharField(help_text="what the curated table holds (a dataset or a golden packet)")
+    is_golden = serializers.BooleanField()
+    table_name = serializers.CharField()
+    load_id = serializers.CharField()
+    manifest_sha256 = serializers.CharField()
+    rows = serializers.IntegerField(allow_null=True)
+    checksum = serializers.CharField(allow_null=True)
+    loaded_at = serializers.DateTimeField(allow_null=True)
+    state = serializers.CharField(help_text="the version's state in the registry (current, ...)")
+    manifest = serializers.IntegerField(source="manifest.pk", allow_null=True, default=None)
+    request = serializers.IntegerField(source="request.pk", allow_null=True, default=None)
+    requested_by = serializers.SerializerMethodField()
+    approved_by = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_requested_by(self, version) -> str | None:
+        return _username(version.requested_by)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_approved_by(self, version) -> str | None:
+        return _username(version.approved_by)

@@ -1,0 +1,406 @@
+"""Promotion API: requests and their four-eyes decisions, flaw dispositions, the curated registry, rollback.
+
+One view per operation; each write calls one service of promotion.services, which checks the
+permission and the rules and audits the attempt (a refused one as "promotion.refused").
+
+Errors, the same on every endpoint:
+- 400: the body does not validate; the answer names the fields ({"comment": ["This field is required."]}).
+- 401/403 without a body of ours: not signed in, or (reads) no console.view_provenance,
+  request_promotion or approve_promotion capability.
+- 403 {"detail": reason}: the service refused because the caller lacks the permission this operation
+  needs (approve without approve_promotion, request without request_promotion, cancel someone else's
+  request without approving rights...).
+- 409 {"detail": reason}: the service refused by a rule, whoever asks: self-approval (four eyes), a
+  request in the wrong state, a partial or invalid manifest, stale or failing gates, an unknown
+  flaw fingerprint.
+- 404: no such request, manifest or curated dataset.
+Refusals (403 and 409 alike) are in the audit trail; validation errors (400) never reached a service.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.api.pagination import KeysetPagination
+from evidence.api.serializers import ErrorSerializer
+from evidence.models import DomoDataset, SourceManifest
+from promotion import selectors, services
+from promotion.api.serializers import (
+    CancelSerializer,
+    CommentSerializer,
+    DispositionSerializer,
+    DispositionSetSerializer,
+    FlawToDispositionSerializer,
+    PromotionRequestCreateSerializer,
+    PromotionRequestDetailSerializer,
+    PromotionRequestSerializer,
+    RegistryVersionSerializer,
+    RollbackSerializer,
+    SchemaDriftSerializer,
+)
+from promotion.choices import PromotionTarget
+from promotion.filtersets import PromotionRequestFilterSet
+from promotion.gates import flaw_fingerprint, flaw_object, flaws_behind
+from promotion.models import FlawDisposition, PromotionRequest
+
+READ_CAPABILITIES = ("console.view_provenance", services.REQUEST_PERMISSION, services.APPROVE_PERMISSION)
+
+
+class CanRead(IsAuthenticated):
+    """Signed in, holding any capability that shows promotions (provenance, request or approve)."""
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        return any(request.user.has_perm(c) for c in READ_CAPABILITIES)
+
+
+class InMemoryPagination(PageNumberPagination):
+    """Pages of a list computed in Python (the curated registry lives in its own database; flaws are
+    grouped by a fingerprint computed here), so there is no queryset to page by keyset."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+REFUSED = {
+    403: OpenApiResponse(ErrorSerializer, description="refused: the caller lacks the permission (audited)"),
+    409: OpenApiResponse(
+        ErrorSerializer, description="refused by a rule: four eyes, state, manifest, gates (audited)"
+    ),
+}
+
+
+def _answers(code: int, serializer, *, invalid: str | None = "invalid body") -> dict:
+    """The documented responses of a write: its success, 400 (unless it takes no body), 403 and 409."""
+    responses = {code: serializer, **REFUSED}
+    if invalid:
+        responses[400] = OpenApiResponse(description=invalid)
+    return responses
+
+
+class _Action(APIView):
+    """A write: any signed-in user may call it; the service decides, audits, and may refuse.
+
+    `caller_lacks_permission` tells a refusal for want of a permission (403) from one by a rule (409).
+    """
+
+    permission_classes: list[type[BasePermission]] = [IsAuthenticated]
+
+    def caller_lacks_permission(self, user) -> bool:  # pragma: no cover - every action overrides it
+        raise NotImplementedError
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.PromotionRefused):
+            forbidden = self.caller_lacks_permission(self.request.user)
+            code = status.HTTP_403_FORBIDDEN if forbidden else status.HTTP_409_CONFLICT
+            return Response({"detail": exc.reason}, status=code)
+        return super().handle_exception(exc)
+
+    def validated(self, serializer_class) -> dict:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def detail_response(self, promotion: PromotionRequest, code: int = status.HTTP_200_OK) -> Response:
+        promotion = selectors.promotion_requests().prefetch_related("datasets").get(pk=promotion.pk)
+        body = PromotionRequestDetailSerializer(promotion, context={"request": self.request}).data
+        headers = {"Location": body["url"]} if code == status.HTTP_201_CREATED else None
+        return Response(body, status=code, headers=headers)
+
+
+class _OnRequest(_Action):
+    """An action on one promotion request, found by id (404 when there is none)."""
+
+    def promotion(self, pk: int) -> PromotionRequest:
+        self.target = get_object_or_404(PromotionRequest, pk=pk)
+        return self.target
+
+
+# --- requests ------------------------------------------------------------------------------------------
+
+
+class PromotionList(_Action, generics.ListAPIView):
+    """Promotion requests, newest first, with the queue page's filters; POST requests a promotion."""
+
+    queryset = selectors.promotion_requests().prefetch_related("datasets")
+    serializer_class = PromotionRequestSerializer
+    filterset_class = PromotionRequestFilterSet
+    pagination_class = KeysetPagination
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "POST" else [CanRead()]
+
+    def caller_lacks_permission(self, user) -> bool:
+        wanted = self.request.data.get("target") if hasattr(self.request.data, "get") else None
+        return not user.has_perm(services.REQUEST_PERMISSION) or (
+            wanted == PromotionTarget.CONTRACT and not user.has_perm(services.CONTRACT_PERMISSION)
+        )
+
+    @extend_schema(
+        operation_id="promotions_request",
+        summary="Request a promotion",
+        description=(
+            "Ask to promote datasets of a complete manifest. The request is recorded in state checking "
+            "and its gates are queued; follow it at the returned `url` (also the Location header)."
+        ),
+        request=PromotionRequestCreateSerializer,
+        responses=_answers(201, PromotionRequestDetailSerializer),
+    )
+    def post(self, request, *args, **kwargs):
+        data = self.validated(PromotionRequestCreateSerializer)
+        created = services.promotion_request(
+            actor=request.user, manifest=data["manifest"], datasets=data["datasets"], target=data["target"]
+        )
+        return self.detail_response(created, status.HTTP_201_CREATED)
+
+
+class PromotionDetail(generics.RetrieveAPIView):
+    """One request: its state, manifest, datasets, decision, current gate results and load."""
+
+    queryset = selectors.promotion_requests().select_related("rejected_by", "cancelled_by").prefetch_related(
+        "datasets"
+    )
+    serializer_class = PromotionRequestDetailSerializer
+    permission_classes = [CanRead]
+
+
+class PromotionApprove(_OnRequest):
+    """Approve a ready request, with a comment: another person than the requester (four eyes), with the
+    approve_promotion permission, on fresh passed gates. The load is queued once the approval commits."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return not user.has_perm(services.APPROVE_PERMISSION)
+
+    @extend_schema(
+        operation_id="promotions_approve", summary="Approve a request", request=CommentSerializer,
+        responses=_answers(200, PromotionRequestDetailSerializer, invalid="no comment"),
+    )
+    def post(self, request, pk: int):
+        data = self.validated(CommentSerializer)
+        return self.detail_response(
+            services.promotion_approve(
+                actor=request.user, request=self.promotion(pk), comment=data["comment"]
+            )
+        )
+
+
+class PromotionReject(_OnRequest):
+    """Reject a blocked, ready or approved request, with a comment (not the requester's own: they cancel)."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return not user.has_perm(services.APPROVE_PERMISSION)
+
+    @extend_schema(
+        operation_id="promotions_reject", summary="Reject a request", request=CommentSerializer,
+        responses=_answers(200, PromotionRequestDetailSerializer, invalid="no comment"),
+    )
+    def post(self, request, pk: int):
+        data = self.validated(CommentSerializer)
+        return self.detail_response(
+            services.promotion_reject(actor=request.user, request=self.promotion(pk), comment=data["comment"])
+        )
+
+
+class PromotionCancel(_OnRequest):
+    """The requester (or an approver) withdraws a request that has not started loading."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return user.pk != self.target.requested_by_id and not user.has_perm(services.APPROVE_PERMISSION)
+
+    @extend_schema(
+        operation_id="promotions_cancel", summary="Cancel a request", request=CancelSerializer,
+        responses=_answers(200, PromotionRequestDetailSerializer),
+    )
+    def post(self, request, pk: int):
+        data = self.validated(CancelSerializer)
+        return self.detail_response(
+            services.promotion_cancel(actor=request.user, request=self.promotion(pk), reason=data["reason"])
+        )
+
+
+class PromotionRecheck(_OnRequest):
+    """Run the gates again (after a disposition, a re-analysis...); a new check replaces an approval."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return not (user.has_perm(services.REQUEST_PERMISSION) or user.has_perm(services.APPROVE_PERMISSION))
+
+    @extend_schema(
+        operation_id="promotions_recheck", summary="Run the gates again", request=None,
+        responses=_answers(200, PromotionRequestDetailSerializer, invalid=None),
+    )
+    def post(self, request, pk: int):
+        rechecked = services.promotion_recheck(actor=request.user, request=self.promotion(pk))
+        return self.detail_response(rechecked)
+
+
+# --- flaws and dispositions ----------------------------------------------------------------------------
+
+
+def _flaws_to_disposition(manifest: SourceManifest, datasets: list[DomoDataset]) -> list[dict]:
+    """One entry per fingerprint of the flaws behind these datasets, with its disposition (or None)."""
+    recorded = FlawDisposition.objects.filter(manifest=manifest).select_related("decided_by")
+    dispositions = {d.fingerprint: d for d in recorded}
+    found: dict[str, dict] = {}
+    for flaw in flaws_behind(manifest, datasets):
+        fingerprint = flaw_fingerprint(flaw)
+        if fingerprint in found:
+            found[fingerprint]["occurrences"] += 1
+            continue
+        kind, object_id = flaw_object(flaw)
+        found[fingerprint] = {
+            "fingerprint": fingerprint, "flaw": flaw, "object_kind": kind, "object_id": object_id,
+            "occurrences": 1, "disposition": dispositions.get(fingerprint),
+        }
+    return list(found.values())
+
+
+class _FlawList(generics.GenericAPIView):
+    permission_classes = [CanRead]
+    serializer_class = FlawToDispositionSerializer
+    pagination_class = InMemoryPagination
+
+    def flaws_response(self, manifest: SourceManifest, datasets: list[DomoDataset]) -> Response:
+        page = self.paginate_queryset(_flaws_to_disposition(manifest, datasets))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ManifestFlaws(_FlawList):
+    """Flaws behind datasets of a manifest (every dataset, or those named by `dataset`), each once per
+    fingerprint, with its disposition: what the calculation_flaws_dispositioned gate waits for."""
+
+    @extend_schema(
+        operation_id="manifests_flaws_to_disposition",
+        parameters=[OpenApiParameter("dataset", int, many=True, description="dataset ids (default: all)")],
+    )
+    def get(self, request, pk: int):
+        manifest = get_object_or_404(SourceManifest, pk=pk)
+        datasets = manifest.datasets.order_by("pk")
+        wanted = request.query_params.getlist("dataset")
+        if wanted:
+            if not all(w.isdigit() for w in wanted):
+                return Response({"dataset": ["dataset ids are integers"]}, status=status.HTTP_400_BAD_REQUEST)
+            datasets = datasets.filter(pk__in=wanted)
+        return self.flaws_response(manifest, list(datasets))
+
+
+class PromotionFlaws(_FlawList):
+    """Flaws behind a request's datasets, each once per fingerprint, with its disposition."""
+
+    @extend_schema(operation_id="promotions_flaws")
+    def get(self, request, pk: int):
+        promotion = get_object_or_404(PromotionRequest.objects.select_related("manifest"), pk=pk)
+        return self.flaws_response(promotion.manifest, list(promotion.datasets.order_by("pk")))
+
+
+class DispositionSet(_Action):
+    """Record (or replace) an operator's decision on one flaw of a manifest, with its note."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return not user.has_perm(services.REQUEST_PERMISSION)
+
+    @extend_schema(
+        operation_id="manifests_dispositions_set", summary="Disposition a flaw",
+        request=DispositionSetSerializer, responses=_answers(200, DispositionSerializer),
+    )
+    def post(self, request, pk: int):
+        manifest = get_object_or_404(SourceManifest, pk=pk)
+        data = self.validated(DispositionSetSerializer)
+        disposition = services.flaw_disposition_set(
+            actor=request.user, manifest=manifest, fingerprint=data["fingerprint"], decision=data["decision"],
+            note=data["note"],
+        )
+        return Response(DispositionSerializer(disposition).data)
+
+
+class DispositionClear(_Action):
+    """Withdraw a disposition: the flaw is undecided again, and the gates that saw it go stale."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return not user.has_perm(services.REQUEST_PERMISSION)
+
+    @extend_schema(
+        operation_id="manifests_dispositions_clear", summary="Withdraw a disposition",
+        responses=_answers(204, None, invalid=None),
+    )
+    def delete(self, request, pk: int, fingerprint: str):
+        manifest = get_object_or_404(SourceManifest, pk=pk)
+        services.flaw_disposition_clear(actor=request.user, manifest=manifest, fingerprint=fingerprint)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SchemaDriftAcknowledge(_Action):
+    """Accept that a dataset's schema differs from its current curated version's (this exact drift)."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return not user.has_perm(services.REQUEST_PERMISSION)
+
+    @extend_schema(
+        operation_id="datasets_schema_drift_acknowledge", summary="Acknowledge a schema drift",
+        request=SchemaDriftSerializer,
+        responses=_answers(204, None, invalid="no note"),
+    )
+    def post(self, request, pk: int):
+        dataset = get_object_or_404(DomoDataset, pk=pk)
+        data = self.validated(SchemaDriftSerializer)
+        services.schema_drift_acknowledge(actor=request.user, dataset=dataset, note=data["note"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- the curated registry ------------------------------------------------------------------------------
+
+
+class CuratedList(generics.GenericAPIView):
+    """Every curated dataset's current version (golden packets included), by key, with who requested and
+    who approved it."""
+
+    permission_classes = [CanRead]
+    serializer_class = RegistryVersionSerializer
+    pagination_class = InMemoryPagination
+
+    def get(self, request):
+        page = self.paginate_queryset(selectors.registry_current())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class CuratedVersions(generics.GenericAPIView):
+    """Every version of one curated dataset, newest first (404 for a key the registry does not know)."""
+
+    permission_classes = [CanRead]
+    serializer_class = RegistryVersionSerializer
+    pagination_class = InMemoryPagination
+
+    def get(self, request, key: str):
+        versions = selectors.registry_versions(key)
+        if not versions:
+            raise NotFound(f"the curated registry has no dataset {key!r}")
+        page = self.paginate_queryset(versions)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class CuratedRollback(_Action):
+    """Ask to point a curated dataset back at an earlier version: a rollback request, which goes through
+    the same gates and four-eyes approval as a promotion."""
+
+    def caller_lacks_permission(self, user) -> bool:
+        return not user.has_perm(services.REQUEST_PERMISSION)
+
+    @extend_schema(
+        operation_id="curated_rollback", summary="Request a rollback", request=RollbackSerializer,
+        responses=_answers(201, PromotionRequestDetailSerializer),
+    )
+    def post(self, request, key: str):
+        data = self.validated(RollbackSerializer)
+        created = services.promotion_rollback_request(
+            actor=request.user, dataset_key=key, version=data["version"]
+        )
+        return self.detail_response(created, status.HTTP_201_CREATED)
+

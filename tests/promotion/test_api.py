@@ -1,0 +1,408 @@
+"""Promotion API: requests, four eyes, dispositions, the curated registry and rollback, over HTTP.
+
+The error rule under test: 400 names the fields; a refusal for want of a permission is 403, one by a
+rule (four eyes, state, manifest, gates) is 409, both with {"detail": reason} and both audited.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import redis
+import yaml
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from console import roles
+from console.models import AuditEvent
+from promotion import services
+from promotion.gates import flaw_fingerprint, flaws_behind
+from promotion.models import FlawDisposition, PromotionRequest
+from tests.promotion.conftest import checked, dataset
+
+
+def refusals(attempt: str):
+    return AuditEvent.objects.filter(action="promotion.refused", after__attempt=attempt)
+
+
+def as_user(client, user):
+    client.force_login(user)
+    return client
+
+
+def post(client, url: str, body: dict | None = None):
+    return client.post(url, body or {}, content_type="application/json")
+
+
+@pytest.fixture
+def olivia_approver(olivia):
+    """Olivia holding the approve permission too: only the four-eyes rule stops her."""
+    olivia.groups.add(Group.objects.get(name=roles.APPROVER))
+    return type(olivia).objects.get(pk=olivia.pk)
+
+
+def requested(actor, manifest, **options) -> PromotionRequest:
+    """A request for the claims dataset, through the service."""
+    return services.promotion_request(actor=actor, manifest=manifest, datasets=[dataset(manifest)], **options)
+
+
+def act(client, user, promotion: PromotionRequest, action: str, body: dict | None = None):
+    """POST /api/promotions/<id>/<action>/ as this user."""
+    return post(as_user(client, user), f"/api/promotions/{promotion.pk}/{action}/", body)
+
+
+def queued_tasks(queue: str) -> list[tuple[str, str]]:
+    """(task name, args as sent) of the messages waiting in this test run's broker queue."""
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    found = []
+    for raw in client.lrange(os.environ["CELERY_REDIS_KEY_PREFIX"] + queue, 0, -1):
+        headers = json.loads(raw)["headers"]
+        found.append((headers["task"], headers["argsrepr"]))
+    return found
+
+
+@pytest.fixture
+def broker():
+    """This run's broker keys, emptied before and after (enqueued messages are real, no worker reads them)."""
+    from tests.support.worker import flush_test_broker
+
+    flush_test_broker()
+    yield
+    flush_test_broker()
+
+
+# --- requesting ------------------------------------------------------------------------------------
+
+
+def test_an_operator_requests_a_promotion_and_its_gates_are_queued(
+    client, manifest, olivia, django_capture_on_commit_callbacks
+):
+    claims = dataset(manifest)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post(
+            as_user(client, olivia), "/api/promotions/", {"manifest": manifest.pk, "datasets": [claims.pk]}
+        )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    created = PromotionRequest.objects.get()
+    assert response["Location"] == body["url"] and body["url"].endswith(f"/api/promotions/{created.pk}/")
+    assert body["state"] == "checking" and body["target"] == "migration" and body["requested_by"] == "olivia"
+    assert body["manifest"] == {
+        "id": manifest.pk,
+        "load_id": manifest.load_id,
+        "sha256": manifest.manifest_sha256,
+        "status": "complete",
+    }
+    assert [d["domo_id"] for d in body["datasets"]] == [claims.domo_id]
+    assert len(callbacks) == 1  # the gates, after commit
+    assert AuditEvent.objects.get(action="promotion.requested").actor == olivia
+
+
+@pytest.mark.parametrize("fixture", ["partial_manifest", "invalid_manifest"])
+def test_a_partial_or_invalid_manifest_is_refused_with_409_and_audited(client, olivia, fixture, request):
+    refused_manifest = request.getfixturevalue(fixture)
+    ids = list(refused_manifest.datasets.values_list("pk", flat=True))
+
+    body = {"manifest": refused_manifest.pk, "datasets": ids}
+
+    response = post(as_user(client, olivia), "/api/promotions/", body)
+
+    assert response.status_code == 409
+    assert refused_manifest.status in response.json()["detail"]
+    assert not PromotionRequest.objects.exists()
+    event = refusals("request").get()
+    assert event.actor == olivia and event.object_id == str(refused_manifest.pk)
+
+
+def test_a_request_that_does_not_validate_names_its_fields_and_reaches_no_service(client, manifest, olivia):
+    response = post(as_user(client, olivia), "/api/promotions/", {"manifest": manifest.pk, "datasets": [],
+                                                                   "target": "elsewhere"})
+    assert response.status_code == 400
+    assert set(response.json()) == {"datasets", "target"}
+    assert not PromotionRequest.objects.exists() and not refusals("request").exists()
+
+
+def test_datasets_of_another_manifest_are_refused_by_rule(client, manifest, partial_manifest, olivia):
+    response = post(as_user(client, olivia), "/api/promotions/",
+                    {"manifest": manifest.pk, "datasets": [dataset(partial_manifest).pk]})
+    assert response.status_code == 409 and "do not belong" in response.json()["detail"]
+    assert not PromotionRequest.objects.exists()
+
+
+@pytest.mark.parametrize("persona", ["arthur", "cecilia", "oscar"])
+def test_requesting_without_the_permission_is_403_and_audited(client, manifest, persona, request):
+    actor = request.getfixturevalue(persona)
+    response = post(as_user(client, actor), "/api/promotions/",
+                    {"manifest": manifest.pk, "datasets": [dataset(manifest).pk]})
+    assert response.status_code == 403 and "permission" in response.json()["detail"]
+    assert refusals("request").get().actor == actor
+
+
+def test_a_contract_target_without_its_permission_is_403(client, manifest, olivia):
+    response = post(as_user(client, olivia), "/api/promotions/",
+                    {"manifest": manifest.pk, "datasets": [dataset(manifest).pk], "target": "contract"})
+    assert response.status_code == 403 and "contract" in response.json()["detail"]
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def test_the_detail_shows_the_current_gate_results_with_their_details(client, manifest, olivia, cecilia):
+    blocked = checked(requested(olivia, manifest))
+    assert blocked.state == "blocked"  # nothing dispositioned yet
+
+    body = as_user(client, cecilia).get(f"/api/promotions/{blocked.pk}/").json()
+
+    assert body["state"] == "blocked" and body["checked_at"]
+    gates = {g["gate"]: g for g in body["gate_results"]}
+    assert set(gates) >= {"manifest_complete", "load_id", "dataset_ids", "schema_compatible",
+                          "calculation_flaws_dispositioned", "golden_reproduced"}
+    flaws = gates["calculation_flaws_dispositioned"]
+    assert flaws["outcome"] == "failed"
+    assert flaws["details"] and {"what", "where", "link"} <= set(flaws["details"][0])
+    assert body["load_progress"] == {} and body["attempts"] == 0 and body["error"] == ""
+
+
+def test_the_list_filters_by_state_and_manifest(client, ready_request, manifest, olivia, arthur):
+    other = requested(olivia, manifest, enqueue=False)
+    as_user(client, arthur)
+
+    def ids(**params):
+        response = client.get("/api/promotions/", params)
+        assert response.status_code == 200, response.content
+        return [item["id"] for item in response.json()["results"]]
+
+    assert ids() == [other.pk, ready_request.pk]
+    assert ids(state="ready") == [ready_request.pk]
+    assert ids(state="checking", manifest=manifest.pk) == [other.pk]
+    assert ids(manifest=manifest.pk + 1000) == []
+    assert client.get("/api/promotions/", {"state": "nonsense"}).status_code == 400
+
+
+def test_the_list_reads_in_as_many_queries_for_four_requests_as_for_one(
+    client, ready_request, manifest, olivia, arthur
+):
+    as_user(client, arthur)
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as context:
+            results = client.get("/api/promotions/").json()["results"]
+        return len(results), len(context)
+
+    one, baseline = queries()
+    for _ in range(3):
+        requested(olivia, manifest, enqueue=False)
+    assert queries() == (one + 3, baseline)
+
+
+def test_outsiders_and_anonymous_callers_read_nothing(client, ready_request, manifest, oscar):
+    urls = [
+        "/api/promotions/",
+        f"/api/promotions/{ready_request.pk}/",
+        f"/api/promotions/{ready_request.pk}/flaws/",
+        f"/api/manifests/{manifest.pk}/flaws-to-disposition/",
+        "/api/curated/",
+    ]
+    for url in urls:
+        assert client.get(url).status_code in {401, 403}, url
+    as_user(client, oscar)
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+
+
+# --- four eyes -------------------------------------------------------------------------------------
+
+
+def test_self_approval_through_the_api_is_refused_409_and_audited(client, ready_request, olivia_approver):
+    response = act(client, olivia_approver, ready_request, "approve", {"comment": "looks fine to me"})
+
+    assert response.status_code == 409
+    assert "own request" in response.json()["detail"]
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready" and ready_request.approved_by is None
+    assert refusals("approve").get().actor == olivia_approver
+    assert not AuditEvent.objects.filter(action="promotion.approved").exists()
+
+
+def test_a_second_person_approves_through_the_api_and_the_load_is_queued(
+    client, ready_request, arthur, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = act(client, arthur, ready_request, "approve", {"comment": "reconciles with the contract"})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["state"] == "approved" and body["approved_by"] == "arthur"
+    assert body["approval_comment"] == "reconciles with the contract"
+    ready_request.refresh_from_db()
+    assert ready_request.state == "approved" and ready_request.approved_by == arthur
+    assert len(callbacks) == 1
+    assert queued_tasks("promotion") == [("promotion.tasks.promotion_load", f"({ready_request.pk},)")]
+    assert AuditEvent.objects.get(action="promotion.approved").actor == arthur
+
+
+@pytest.mark.parametrize("persona", ["oscar", "cecilia", "adam"])
+def test_approving_without_the_permission_is_403_and_audited(client, ready_request, persona, request):
+    actor = request.getfixturevalue(persona)
+    response = act(client, actor, ready_request, "approve", {"comment": "ok"})
+    assert response.status_code == 403 and "permission" in response.json()["detail"]
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready"
+    assert refusals("approve").get().actor == actor
+
+
+def test_an_approval_without_a_comment_is_400_naming_the_field(client, ready_request, arthur):
+    response = act(client, arthur, ready_request, "approve", {"comment": "  "})
+    assert response.status_code == 400 and set(response.json()) == {"comment"}
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready"
+
+
+def test_approving_a_blocked_request_is_409(client, manifest, olivia, arthur):
+    blocked = checked(requested(olivia, manifest))
+    response = act(client, arthur, blocked, "approve", {"comment": "ok"})
+    assert response.status_code == 409 and "blocked" in response.json()["detail"]
+
+
+def test_an_unknown_request_is_404(client, arthur):
+    missing = PromotionRequest(pk=999_999)
+    assert act(client, arthur, missing, "approve", {"comment": "ok"}).status_code == 404
+    assert client.get("/api/promotions/999999/").status_code == 404
+
+
+def test_an_approver_rejects_with_a_comment(client, ready_request, arthur):
+    response = act(client, arthur, ready_request, "reject", {"comment": "wrong contract year"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["state"] == "rejected" and body["rejection_comment"] == "wrong contract year"
+    assert body["rejected_by"] == "arthur"
+
+
+def test_the_requester_cannot_reject_their_own_request(client, ready_request, olivia_approver):
+    response = act(client, olivia_approver, ready_request, "reject", {"comment": "no"})
+    assert response.status_code == 409 and "cancel" in response.json()["detail"]
+
+
+def test_the_requester_cancels_and_an_outsider_cannot(client, ready_request, olivia, cecilia):
+    response = act(client, cecilia, ready_request, "cancel", {"reason": "mine now"})
+    assert response.status_code == 403
+    response = act(client, olivia, ready_request, "cancel", {"reason": "wrong datasets"})
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    event = AuditEvent.objects.get(action="promotion.cancelled")
+    assert event.actor == olivia and event.after["reason"] == "wrong datasets"
+    again = post(client, f"/api/promotions/{ready_request.pk}/cancel/")
+    assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+
+
+def test_a_recheck_queues_the_gates_again(client, ready_request, olivia, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = act(client, olivia, ready_request, "recheck")
+    assert response.status_code == 200 and response.json()["state"] == "checking"
+    assert len(callbacks) == 1
+    assert AuditEvent.objects.filter(action="promotion.recheck_requested").count() == 1
+
+
+# --- flaws and dispositions ------------------------------------------------------------------------
+
+
+def test_the_flaws_behind_a_request_come_once_per_fingerprint_with_their_disposition(
+    client, manifest, olivia, cecilia
+):
+    claims = dataset(manifest)
+    request = services.promotion_request(actor=olivia, manifest=manifest, datasets=[claims], enqueue=False)
+    expected = {flaw_fingerprint(f) for f in flaws_behind(manifest, [claims])}
+    assert expected, "the sample export has flaws behind the claims dataset"
+    as_user(client, cecilia)
+
+    listed = client.get(f"/api/promotions/{request.pk}/flaws/", {"page_size": 500}).json()["results"]
+
+    assert {f["fingerprint"] for f in listed} == expected and len(listed) == len(expected)
+    assert all(f["disposition"] is None and f["code"] and f["object_kind"] for f in listed)
+    by_manifest = client.get(f"/api/manifests/{manifest.pk}/flaws-to-disposition/",
+                             {"dataset": claims.pk, "page_size": 500}).json()["results"]
+    assert {f["fingerprint"] for f in by_manifest} == expected
+
+
+def test_a_disposition_through_the_api_is_recorded_and_audited(client, manifest, olivia):
+    fingerprint = flaw_fingerprint(flaws_behind(manifest, [dataset(manifest)]).first())
+    as_user(client, olivia)
+
+    response = post(client, f"/api/manifests/{manifest.pk}/dispositions/",
+                    {"fingerprint": fingerprint, "decision": "legacy_fixture_only",
+                     "note": "Domo's number, kept"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["decision"] == "legacy_fixture_only" and response.json()["decided_by"] == "olivia"
+    assert FlawDisposition.objects.get().fingerprint == fingerprint
+    event = AuditEvent.objects.get(action="promotion.flaw_dispositioned")
+    assert event.actor == olivia and event.after["fingerprint"] == fingerprint
+    listed = client.get(f"/api/manifests/{manifest.pk}/flaws-to-disposition/", {"page_size": 500})
+    notes = [f["disposition"]["note"] for f in listed.json()["results"] if f["fingerprint"] == fingerprint]
+    assert notes == ["Domo's number, kept"]
+
+    cleared = client.delete(f"/api/manifests/{manifest.pk}/dispositions/{fingerprint}/")
+
+    assert cleared.status_code == 204
+    assert not FlawDisposition.objects.exists()
+    assert AuditEvent.objects.get(action="promotion.flaw_disposition_cleared").actor == olivia
+    again = client.delete(f"/api/manifests/{manifest.pk}/dispositions/{fingerprint}/")
+    assert again.status_code == 409 and refusals("disposition_clear").count() == 1
+
+
+def test_a_disposition_needs_a_note_and_a_known_decision(client, manifest, olivia):
+    fingerprint = flaw_fingerprint(flaws_behind(manifest, [dataset(manifest)]).first())
+    response = post(as_user(client, olivia), f"/api/manifests/{manifest.pk}/dispositions/",
+                    {"fingerprint": fingerprint, "decision": "ignore", "note": ""})
+    assert response.status_code == 400 and set(response.json()) == {"decision", "note"}
+    assert not FlawDisposition.objects.exists()
+
+
+def test_a_disposition_of_an_unknown_fingerprint_is_409(client, manifest, olivia):
+    response = post(as_user(client, olivia), f"/api/manifests/{manifest.pk}/dispositions/",
+                    {"fingerprint": "0" * 64, "decision": "not_applicable", "note": "n/a"})
+    assert response.status_code == 409 and "fingerprint" in response.json()["detail"]
+    assert refusals("disposition").count() == 1
+
+
+def test_an_outsider_cannot_disposition(client, manifest, oscar):
+    fingerprint = flaw_fingerprint(flaws_behind(manifest, [dataset(manifest)]).first())
+    response = post(as_user(client, oscar), f"/api/manifests/{manifest.pk}/dispositions/",
+                    {"fingerprint": fingerprint, "decision": "not_applicable", "note": "n/a"})
+    assert response.status_code == 403
+    assert refusals("disposition").get().actor == oscar and not FlawDisposition.objects.exists()
+
+
+def test_dispositions_through_the_api_unblock_the_request(client, manifest, olivia):
+    claims = dataset(manifest)
+    blocked = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[claims]))
+    assert blocked.state == "blocked"
+    as_user(client, olivia)
+    for item in client.get(f"/api/promotions/{blocked.pk}/flaws/", {"page_size": 500}).json()["results"]:
+        response = post(client, f"/api/manifests/{manifest.pk}/dispositions/",
+                        {"fingerprint": item["fingerprint"], "decision": "corrected_in_contract",
+                         "note": "the contract computes it per claim"})
+        assert response.status_code == 200
+    assert post(client, f"/api/promotions/{blocked.pk}/recheck/").status_code == 200
+    assert checked(blocked).state == "ready"
+
+
+# --- schema ----------------------------------------------------------------------------------------
+
+
+def test_the_schema_documents_the_promotion_api_without_warnings(tmp_path):
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    paths = yaml.safe_load(target.read_text())["paths"]
+    assert {"get", "post"} <= set(paths["/api/promotions/"])
+    assert set(paths["/api/promotions/{id}/approve/"]["post"]["responses"]) >= {"200", "400", "403", "409"}
+    parameters = {p["name"] for p in paths["/api/promotions/"]["get"]["parameters"]}
+    assert parameters >= {"state", "target", "manifest"}
+    for url in ["/api/promotions/{id}/", "/api/curated/", "/api/curated/{key}/versions/",
+                "/api/manifests/{id}/flaws-to-disposition/", "/api/promotions/{id}/flaws/"]:
+        assert "get" in paths[url], url
+    assert "delete" in paths["/api/manifests/{id}/dispositions/{fingerprint}/"]
+    assert "post" in paths["/api/curated/{key}/rollback/"]
