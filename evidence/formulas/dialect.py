@@ -73,30 +73,15 @@ def call_node(node: exp.Expr) -> exp.Expr:
     return node
 
 
-def _spanned(method: t.Callable) -> t.Callable:
-    """Record the source offsets of what `method` parsed, unless an inner call already did."""
+class SpannedParser:
+    """What the formula rules read, recorded by a sqlglot parser: each call's written name (meta
+    NAME), the source span (meta SPAN) of every call, primary, CASE, parenthesis and unary minus,
+    and the token of each syntax error (`error_tokens`).
 
-    def wrapper(self: BeastModeParser, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        start_index = self._index
-        result = method(self, *args, **kwargs)
-        if isinstance(result, exp.Expr) and self._index > start_index and SPAN not in result.meta:
-            result.meta[SPAN] = (self._tokens[start_index].start, self._prev.end + 1)
-        return result
-
-    wrapper.__name__ = method.__name__
-    return wrapper
-
-
-class BeastModeParser(MySQLParser):
-    """MySQL's parser plus FIXED, original function names, source spans and the error token."""
-
-    # Calls MySQL's parser rewrites into other functions (MONTHNAME into DATE_FORMAT, TO_CHAR into
-    # CAST...): kept as written, so the text round-trips and the rules see Domo's function.
-    FUNCTIONS: t.ClassVar[dict[str, t.Callable]] = {
-        name: builder
-        for name, builder in MySQLParser.FUNCTIONS.items()
-        if name not in {"TO_CHAR", "TO_NUMBER", "MONTHNAME", "DAYNAME", "TO_DAYS", "DATE_TRUNC", "TO_DATE"}
-    }
+    A mixin listed before a dialect's parser class: BeastModeParser here, the Redshift parser of
+    DataFlows (evidence.formulas.dataflows.parsing). `_parse_after_call` is where a dialect reads
+    a clause of its own between a call and its OVER (Beast Mode's FIXED).
+    """
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,6 +118,52 @@ class BeastModeParser(MySQLParser):
     def _parse_window(self, this: exp.Expr | None, alias: bool = False) -> exp.Expr | None:
         if isinstance(this, exp.Expr) and _CALL_END not in this.meta and SPAN not in this.meta:
             this.meta[_CALL_END] = self._prev.end + 1
+        return super()._parse_window(self._parse_after_call(this, alias), alias)
+
+    def _parse_after_call(self, this: exp.Expr | None, alias: bool) -> exp.Expr | None:
+        """A dialect's own clause after a call, read before OVER; none here."""
+        return this
+
+    def _spanned(self, method: t.Callable, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Record the source offsets of what `method` parsed, unless an inner call already did."""
+        start_index = self._index
+        result = method(*args, **kwargs)
+        if isinstance(result, exp.Expr) and self._index > start_index and SPAN not in result.meta:
+            result.meta[SPAN] = (self._tokens[start_index].start, self._prev.end + 1)
+        return result
+
+    # sqlglot's fast path for simple arguments
+    def _parse_atom(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._spanned(super()._parse_atom, *args, **kwargs)
+
+    def _parse_primary(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._spanned(super()._parse_primary, *args, **kwargs)
+
+    def _parse_column(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._spanned(super()._parse_column, *args, **kwargs)
+
+    def _parse_paren(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._spanned(super()._parse_paren, *args, **kwargs)
+
+    def _parse_unary(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._spanned(super()._parse_unary, *args, **kwargs)
+
+    def _parse_interval(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._spanned(super()._parse_interval, *args, **kwargs)
+
+
+class BeastModeParser(SpannedParser, MySQLParser):
+    """MySQL's parser plus FIXED, original function names, source spans and the error token."""
+
+    # Calls MySQL's parser rewrites into other functions (MONTHNAME into DATE_FORMAT, TO_CHAR into
+    # CAST...): kept as written, so the text round-trips and the rules see Domo's function.
+    FUNCTIONS: t.ClassVar[dict[str, t.Callable]] = {
+        name: builder
+        for name, builder in MySQLParser.FUNCTIONS.items()
+        if name not in {"TO_CHAR", "TO_NUMBER", "MONTHNAME", "DAYNAME", "TO_DAYS", "DATE_TRUNC", "TO_DATE"}
+    }
+
+    def _parse_after_call(self, this: exp.Expr | None, alias: bool) -> exp.Expr | None:
         if (
             not alias
             and isinstance(this, exp.Func)
@@ -143,7 +174,7 @@ class BeastModeParser(MySQLParser):
             and self._next.token_type == TokenType.L_PAREN
         ):
             this = self._parse_fixed(this)
-        return super()._parse_window(this, alias)
+        return this
 
     def _parse_fixed(self, this: exp.Expr) -> exp.Expr:
         self._advance(2)  # FIXED (
@@ -165,13 +196,6 @@ class BeastModeParser(MySQLParser):
                 self.raise_error("Expected NONE, ALLOW or DENY after FILTER")
         self._match_r_paren()
         return self.expression(Fixed(**args))
-
-    _parse_atom = _spanned(MySQLParser._parse_atom)  # sqlglot's fast path for simple arguments
-    _parse_primary = _spanned(MySQLParser._parse_primary)
-    _parse_column = _spanned(MySQLParser._parse_column)
-    _parse_paren = _spanned(MySQLParser._parse_paren)
-    _parse_unary = _spanned(MySQLParser._parse_unary)
-    _parse_interval = _spanned(MySQLParser._parse_interval)
 
 
 def _fixed_sql(self: MySQLGenerator, expression: Fixed) -> str:
