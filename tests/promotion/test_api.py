@@ -18,10 +18,12 @@ from django.test.utils import CaptureQueriesContext
 
 from console import roles
 from console.models import AuditEvent
-from promotion import services
+from promotion import services, tasks
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.promotion.conftest import checked, dataset
+from tests.promotion.test_load import CURATED_DB, REBATES
+from tests.promotion.test_load import curated_db, rebates_request  # noqa: F401 (fixtures)
 
 
 def refusals(attempt: str):
@@ -388,6 +390,52 @@ def test_dispositions_through_the_api_unblock_the_request(client, manifest, oliv
         assert response.status_code == 200
     assert post(client, f"/api/promotions/{blocked.pk}/recheck/").status_code == 200
     assert checked(blocked).state == "ready"
+
+
+# --- the curated registry --------------------------------------------------------------------------
+
+
+def promoted(client, request: PromotionRequest, approver) -> PromotionRequest:
+    """Approved through the API, then loaded by the load task run here (its queued message just waits)."""
+    assert act(client, approver, request, "approve", {"comment": "figures match Domo"}).status_code == 200
+    tasks.promotion_load(request.pk)
+    request.refresh_from_db()
+    assert request.state == "promoted", request.error
+    return request
+
+
+@CURATED_DB
+def test_the_registry_shows_each_current_version_with_who_requested_and_approved_it(
+    client, rebates_request, arthur, cecilia, curated_db, broker
+):
+    promoted(client, rebates_request, arthur)
+    rebates = dataset(rebates_request.manifest, REBATES)
+
+    listed = as_user(client, cecilia).get("/api/curated/").json()["results"]
+
+    current = {entry["dataset_key"]: entry for entry in listed}
+    entry = current[rebates.domo_id]
+    assert (entry["version"], entry["state"], entry["is_golden"]) == (1, "current", False)
+    assert entry["rows"] == rebates.silver_rows and len(entry["checksum"] or "") > 0
+    assert entry["load_id"] == rebates_request.manifest.load_id
+    assert (entry["manifest"], entry["request"]) == (rebates_request.manifest_id, rebates_request.pk)
+    assert (entry["requested_by"], entry["approved_by"]) == ("olivia", "arthur")
+    assert any(key.startswith("golden:") for key in current)  # the cards' golden packets, beside it
+
+
+@CURATED_DB
+def test_the_versions_of_a_curated_dataset_golden_keys_included(client, rebates_request, arthur, cecilia,
+                                                                 curated_db, broker):
+    promoted(client, rebates_request, arthur)
+    as_user(client, cecilia)
+    golden = next(e["dataset_key"] for e in client.get("/api/curated/").json()["results"] if e["is_golden"])
+
+    response = client.get(f"/api/curated/{golden}/versions/")
+
+    assert response.status_code == 200, response.content
+    [version] = response.json()["results"]
+    assert version["dataset_key"] == golden and version["version"] == 1 and version["is_golden"]
+    assert client.get("/api/curated/golden:0/versions/").status_code == 404
 
 
 # --- schema ----------------------------------------------------------------------------------------
