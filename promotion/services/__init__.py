@@ -1,0 +1,29 @@
+"""Promotion workflows, one module per sub-domain; every public name is importable from here.
+
+- `requests`: request, check the gates, approve (four eyes), reject, cancel;
+- `dispositions`: flaw dispositions and schema-drift acknowledgements;
+- `guard`: the guard every load passes first, the load's claim and its finish;
+- `load`: the load itself (takeover, heartbeat, retries, the stale-load sweeper);
+- `_common`: refusals and their audit rows, permissions, the curated registry's reader.
+"""
+from ._common import (
+    APPROVE_PERMISSION, CONTRACT_PERMISSION, REQUEST_PERMISSION, PromotionRefused, curated_reader,
+    curated_schema_from_registry,
+)
+from .dispositions import flaw_disposition_clear, flaw_disposition_set, schema_drift_acknowledge
+from .guard import promotion_assert_loadable, promotion_load_finish, promotion_load_start
+from .load import (
+    MAX_LOAD_ATTEMPTS, LoadHeld, LoadInterrupted, LoadLost, load_requested_datasets, promotion_sweep_stale,
+)
+from .requests import (
+    promotion_approve, promotion_cancel, promotion_check, promotion_recheck, promotion_reject, promotion_request,
+)
+
+__all__ = [
+    "APPROVE_PERMISSION", "CONTRACT_PERMISSION", "MAX_LOAD_ATTEMPTS", "REQUEST_PERMISSION", "LoadHeld",
+    "LoadInterrupted", "LoadLost", "PromotionRefused", "curated_reader", "curated_schema_from_registry",
+    "flaw_disposition_clear", "flaw_disposition_set", "load_requested_datasets", "promotion_approve",
+    "promotion_assert_loadable", "promotion_cancel", "promotion_check", "promotion_load_finish",
+    "promotion_load_start", "promotion_recheck", "promotion_reject", "promotion_request", "promotion_sweep_stale",
+    "schema_drift_acknowledge",
+]

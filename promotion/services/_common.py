@@ -1,0 +1,117 @@
+"""What every promotion service shares: the refusal and its audit row, enqueueing after commit, the
+audited object types and permissions, and how to reach the curated registry.
+
+Every refused attempt is audited as "promotion.refused" with its reason. A refusal raises, and the
+raise rolls back the service's own transaction, so the refusal is recorded after that rollback (in
+the caller's transaction, or its own): that is why the services open `transaction.atomic()` inside
+a `_refusals_audited` block instead of carrying the decorator.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from django.db import transaction
+
+from console.audit import audit_record
+from evidence.models import DomoDataset
+from promotion.gates import CuratedSchema
+from promotion.models import PromotionRequest
+
+
+REQUEST_TYPE = "promotion.promotionrequest"
+MANIFEST_TYPE = "evidence.sourcemanifest"
+DISPOSITION_TYPE = "promotion.flawdisposition"
+DATASET_TYPE = "evidence.domodataset"
+
+REQUEST_PERMISSION = "console.request_promotion"
+CONTRACT_PERMISSION = "console.request_contract_promotion"
+APPROVE_PERMISSION = "console.approve_promotion"
+
+
+class PromotionRefused(Exception):
+    """An attempt the promotion rules refuse; `reason` says why (it is also in the audit trail)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _refuse(reason: str):
+    raise PromotionRefused(reason)
+
+
+def _audit_refusal(*, actor, attempt: str, object_type: str, object_id, reason: str, extra: dict | None = None):
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="promotion.refused",
+            object_type=object_type,
+            object_id=str(object_id),
+            after={"attempt": attempt, "reason": reason, **(extra or {})},
+        )
+
+
+@contextlib.contextmanager
+def _refusals_audited(*, actor, attempt: str, object_type: str, object_id, extra: dict | None = None) -> Iterator[None]:
+    try:
+        yield
+    except PromotionRefused as refused:
+        _audit_refusal(
+            actor=actor, attempt=attempt, object_type=object_type, object_id=object_id,
+            reason=refused.reason, extra=extra,
+        )
+        raise
+
+
+def _enqueue_check(request_id: int) -> None:
+    from promotion.tasks import promotion_check_task
+
+    transaction.on_commit(lambda: promotion_check_task.delay(request_id))
+
+
+def _enqueue_load(request_id: int) -> None:
+    from promotion.tasks import promotion_load
+
+    transaction.on_commit(lambda: promotion_load.delay(request_id))
+
+
+def _request_json(request: PromotionRequest) -> dict:
+    return {
+        "state": request.state,
+        "manifest": request.manifest_id,
+        "manifest_sha256": request.manifest.manifest_sha256,
+        "target": request.target,
+        "datasets": sorted(request.datasets.values_list("domo_id", flat=True)),
+    }
+
+
+def curated_schema_from_registry(dataset: DomoDataset) -> CuratedSchema | None:
+    """The schema gate's source: the dataset's current curated version (the registry's int as text)."""
+    from promotion.curated import current_schema
+
+    found = current_schema(curated_reader(), dataset.domo_id)
+    return None if found is None else CuratedSchema(str(found[0]), found[1])
+
+
+def curated_reader():
+    """A connection to read the curated registry with, even inside the caller's transaction.
+
+    When "curated" is the console's own database (the default, and the test mirror), the gates read
+    through the default connection's DB-API handle: no second connection, and inside approve's
+    transaction they see the same snapshot. A separate curated database is read through its alias.
+    """
+    from django.db import connections
+
+    alias = "default" if _curated_is_default() else "curated"
+    connections[alias].ensure_connection()
+    return connections[alias].connection
+
+
+def _curated_is_default() -> bool:
+    from django.db import connections
+
+    ours, theirs = connections["default"].settings_dict, connections["curated"].settings_dict
+    return theirs.get("TEST", {}).get("MIRROR") == "default" or all(
+        ours.get(k) == theirs.get(k) for k in ("ENGINE", "NAME", "HOST", "PORT")
+    )

@@ -1,0 +1,92 @@
+"""The one guard every load passes first, and the load's start (a claim) and finish."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+
+from console import clock
+from console.audit import audit_record
+from evidence.choices import ManifestStatus
+from evidence.models import SourceManifest
+from promotion.choices import PromotionState
+from promotion.gates import GATES, approval_fingerprint, run_all
+from promotion.models import PromotionRequest
+
+from ._common import REQUEST_TYPE, PromotionRefused, _audit_refusal, _refuse, _refusals_audited
+
+
+def _load_refusal(request: PromotionRequest, *, resuming: bool = False) -> str | None:
+    manifest = SourceManifest.objects.get(pk=request.manifest_id)
+    if manifest.status != ManifestStatus.COMPLETE:
+        return f"the manifest is {manifest.status}: only a complete manifest can be loaded"
+    if request.state != (PromotionState.LOADING if resuming else PromotionState.APPROVED):
+        return f"the request is {request.state}, not approved"
+    if not request.approval_fingerprint or request.approved_by_id is None:
+        return "no approval is recorded"
+    if request.approved_by_id == request.requested_by_id:
+        return "the approval is the requester's own"
+    fresh = run_all(request)
+    failing = [f"{name} {run.outcome}" for name, run in fresh.items() if not run.passed]
+    if failing:
+        return f"gates no longer pass: {', '.join(failing)}"
+    if resuming:
+        # The load itself changes what the schema gate looks at (its pointers move): a resumed load
+        # needs its gates to pass, not the approval's fingerprint, which held when the load began.
+        return None
+    now = approval_fingerprint(
+        manifest.manifest_sha256,
+        [(gate.name, gate.version, fresh[gate.name].outcome, fresh[gate.name].inputs_fingerprint) for gate in GATES],
+    )
+    if now != request.approval_fingerprint:
+        return "the approval is stale: the manifest or what the gates looked at changed since it was given"
+    return None
+
+
+def promotion_assert_loadable(request: PromotionRequest) -> PromotionRequest:
+    """The guard every load calls first: approved, complete manifest, approval still matching fresh gates.
+
+    Refusals are audited (committed even though this raises) and raise PromotionRefused.
+    """
+    fresh = PromotionRequest.objects.select_related("manifest").get(pk=request.pk)
+    reason = _load_refusal(fresh)
+    if reason:
+        _audit_refusal(actor=None, attempt="load", object_type=REQUEST_TYPE, object_id=fresh.pk, reason=reason,
+                       extra={"state": fresh.state, "manifest_status": fresh.manifest.status})
+        raise PromotionRefused(reason)
+    return fresh
+
+
+def promotion_load_start(*, request: PromotionRequest) -> PromotionRequest:
+    """Claim an approved request for its load (approved -> loading), the guard passed again under the claim.
+
+    For the curated engine's `load_requested_datasets`: 0 rows claimed means another worker got there.
+    """
+    fresh = promotion_assert_loadable(request)
+    with _refusals_audited(actor=None, attempt="load", object_type=REQUEST_TYPE, object_id=fresh.pk):
+        with transaction.atomic():
+            claimed = PromotionRequest.objects.filter(
+                pk=fresh.pk, state=PromotionState.APPROVED, approval_fingerprint=fresh.approval_fingerprint
+            ).update(state=PromotionState.LOADING, load_started_at=clock.now(), heartbeat_at=clock.now(),
+                     attempts=F("attempts") + 1, load_progress={"stage": "claimed"})
+            if not claimed:
+                _refuse("another load claimed this request first, or its approval changed")
+            audit_record(actor=None, action="promotion.load_started", object_type=REQUEST_TYPE,
+                         object_id=str(fresh.pk), before={"state": PromotionState.APPROVED},
+                         after={"state": PromotionState.LOADING, "approval_fingerprint": fresh.approval_fingerprint})
+    fresh.refresh_from_db()
+    return fresh
+
+
+@transaction.atomic
+def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> PromotionRequest:
+    """Record the end of a load: promoted, or failed with the error."""
+    locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
+    if error:
+        locked.fail_load(error)
+    else:
+        locked.finish_load()
+    audit_record(actor=None, action="promotion.promoted" if not error else "promotion.load_failed",
+                 object_type=REQUEST_TYPE, object_id=str(locked.pk), before={"state": PromotionState.LOADING},
+                 after={"state": locked.state, "error": error})
+    return locked
+
