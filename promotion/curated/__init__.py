@@ -13,14 +13,13 @@ here on first use.
 - `curated_registry` records every version (state loading → verified | failed; verified →
   current → superseded); `curated_current` is the pointer readers follow. The pointer moves with
   one UPDATE/INSERT in a short transaction, so readers see the old version or the new.
-- Verification: row count and a content checksum computed the same way over silver (DuckDB over
-  the Parquet) and over the loaded table (SQL on PostgreSQL, Python over the rows elsewhere):
-  the sum of the first 60 bits of md5 over each row's canonical text. Canonical text: `_row`,
-  then per column `|` and `~` for NULL, or for STRING `<utf-8 bytes>:<text>`, or the value's exact
-  text: LONG and DECIMAL their decimal digits (DECIMAL at its scale), DOUBLE its IEEE-754 bits as
-  a signed int64, DATE days since 1970-01-01, DATETIME microseconds since 1970-01-01 (none of which
-  can hold `|` or `~`, so only text needs its length). Exact for every type, order-independent,
-  one scan each side.
+- Verification: row count and a content checksum computed the same way over silver (Arrow compute
+  over the Parquet, checksum.py) and over the loaded table (one SQL scan on PostgreSQL, Python over
+  the rows elsewhere): per row the XOR of one 64-bit PostgreSQL hash per column (hashint8extended,
+  hashtextextended, hashfloat8extended..., reimplemented over Arrow arrays in lookup3.py), each
+  column seeded with its position, summed exactly as signed bigints. Every bit of every value counts
+  (see checksum.py for the canonical form per type, NULL and -0.0). The table's checksum runs in the
+  loading transaction, before anyone else can see the table; silver's runs in a thread beside the COPY.
 - Bulk paths: PostgreSQL `COPY ... FROM STDIN (FORMAT csv)` fed with CSV that Arrow writes per
   record batch (C speed, strings always quoted, NULL unquoted-empty); SQLite `executemany`;
   SQL Server pyodbc `fast_executemany` (written, not testable here).
