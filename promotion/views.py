@@ -23,13 +23,11 @@ read the page at all gets a bare 403 with the reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404, HttpResponseForbidden
+from django.http import Http404, HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -51,9 +49,8 @@ from promotion.forms import (
     PromotionRequestForm,
     RollbackForm,
 )
-from promotion.gates import GATES, flaw_fingerprint, flaws_behind
-from promotion.models import FlawDisposition, PromotionRequest
-from promotion.tables import QUEUE_TABS
+from promotion.models import PromotionRequest
+from promotion.tables import QUEUE_TABS, flaw_rows, gate_rows
 
 PAGE_SIZE = 50
 VIEW = "console.view_provenance"
@@ -61,6 +58,7 @@ REQUEST = "console.request_promotion"
 CONTRACT = "console.request_contract_promotion"
 APPROVE = "console.approve_promotion"
 POLL_SECONDS = 2
+HISTORY_SIZE = 50  # the newest audit rows of a request; the audit trail (linked) has them all
 REQUEST_TYPE = "promotion.promotionrequest"  # the audit trail's object type of a request
 # While a request is in one of these, its page polls (the gates run, or the load is queued or running).
 LIVE_STATES = (PromotionState.CHECKING, PromotionState.APPROVED, PromotionState.LOADING)
@@ -121,58 +119,9 @@ def _actions(user, promotion: PromotionRequest) -> dict[str, bool]:
     }
 
 
-@dataclass
-class FlawRow:
-    """One flaw behind the datasets (flaws sharing a fingerprint shown once), its disposition and form."""
-
-    fingerprint: str
-    flaw: object
-    count: int
-    disposition: FlawDisposition | None
-    prefix: str
-    form: FlawDispositionForm | None = None
-
-
-def _flaw_rows(promotion: PromotionRequest, datasets: list, forms: dict) -> list[FlawRow]:
-    decided = {
-        d.fingerprint: d
-        for d in FlawDisposition.objects.filter(manifest_id=promotion.manifest_id).select_related("decided_by")
-    }
-    rows: dict[str, FlawRow] = {}
-    for flaw in flaws_behind(promotion.manifest, datasets):
-        fingerprint = flaw_fingerprint(flaw)
-        if fingerprint in rows:
-            rows[fingerprint].count += 1
-            continue
-        prefix = f"f{fingerprint[:12]}"
-        row = FlawRow(fingerprint, flaw, 1, decided.get(fingerprint), prefix)
-        if row.disposition is None:
-            row.form = forms.get(f"flaw:{prefix}") or FlawDispositionForm(
-                prefix=prefix, initial={"fingerprint": fingerprint}
-            )
-        rows[fingerprint] = row
-    return list(rows.values())
-
-
-def _gate_rows(promotion: PromotionRequest, datasets: list) -> list[dict]:
-    results = {r.gate: r for r in promotion.gate_results.filter(current=True)}
-    by_link = {reverse("evidence:dataset-detail", args=[d.pk]): d for d in datasets}
-    rows = []
-    for gate in GATES:
-        result = results.pop(gate.name, None)
-        details = []
-        for item in (result.details if result else []):
-            drift = by_link.get(item.get("link")) if item.get("schema_sha256") else None
-            details.append({**item, "drift_dataset": drift})
-        rows.append({"name": gate.name, "title": gate.title, "result": result, "details": details})
-    for name, result in sorted(results.items()):  # a gate no longer in the code: shown as it ran
-        rows.append({"name": name, "title": "", "result": result, "details": result.details})
-    return rows
-
-
 def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: tuple = ("all",)) -> dict:
     datasets = sorted(promotion.datasets.all(), key=lambda d: d.pk)
-    flaws = _flaw_rows(promotion, datasets, forms)
+    flaws = flaw_rows(promotion, datasets, forms)
     context = {
         "promotion": promotion,
         "actions": _actions(user, promotion),
@@ -183,10 +132,12 @@ def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: 
         return context
     context.update(
         datasets=datasets,
-        gates=_gate_rows(promotion, datasets),
+        gates=gate_rows(promotion, datasets),
         live=promotion.state in LIVE_STATES,
         history=list(
-            AuditEvent.objects.filter(object_type=REQUEST_TYPE, object_id=str(promotion.pk)).order_by("-seq")[:50]
+            AuditEvent.objects.filter(object_type=REQUEST_TYPE, object_id=str(promotion.pk)).order_by(
+                "-seq"
+            )[:HISTORY_SIZE]
         ),
         request_type=REQUEST_TYPE,
         approve_form=forms.get("approve") or CommentForm(prefix="approve"),
@@ -223,7 +174,9 @@ def request_list(request):
         counts = dict(PromotionRequest.objects.values_list("state").annotate(n=Count("id")).order_by())
         context["tabs"] = [(state.value, state.label, counts.get(state.value, 0)) for state in QUEUE_TABS]
         context["total"] = sum(counts.values())
-    return render_page(request, "promotion/request_list.html", "promotion/partials/request_results.html", context)
+    return render_page(
+        request, "promotion/request_list.html", "promotion/partials/request_results.html", context
+    )
 
 
 # --- a new request --------------------------------------------------------------------------------
@@ -237,7 +190,8 @@ def _new_page(request, manifest, form, *, status: int = 200):
         "may_contract": request.user.has_perm(CONTRACT),
     }
     if manifest is None:
-        context["complete_manifests"] = SourceManifest.objects.filter(status=ManifestStatus.COMPLETE).order_by("-id")[:20]
+        complete = SourceManifest.objects.filter(status=ManifestStatus.COMPLETE)
+        context["complete_manifests"] = complete.order_by("-id")[:20]
     return render(request, "promotion/request_new.html", context, status=status)
 
 
@@ -245,7 +199,7 @@ def _new_page(request, manifest, form, *, status: int = 200):
 def request_new(request):
     """Pick datasets of a complete manifest and the target; the gates then run in Celery."""
     if request.method not in ("GET", "POST"):
-        return HttpResponseForbidden("GET or POST")
+        return HttpResponseNotAllowed(["GET", "POST"])
     manifest_pk = cursor_param(request.GET, "manifest") or cursor_param(request.POST, "manifest")
     manifest = get_object_or_404(SourceManifest, pk=manifest_pk) if manifest_pk else None
     may_contract = request.user.has_perm(CONTRACT)
@@ -281,7 +235,9 @@ def request_new(request):
 
 def _promotion(pk: int) -> PromotionRequest:
     return get_object_or_404(
-        selectors.promotion_requests().select_related("rejected_by", "cancelled_by").prefetch_related("datasets"),
+        selectors.promotion_requests()
+        .select_related("rejected_by", "cancelled_by")
+        .prefetch_related("datasets"),
         pk=pk,
     )
 
@@ -370,7 +326,9 @@ def request_reject(request, pk: int):
 def request_cancel(request, pk: int):
     promotion = _promotion(pk)
     try:
-        services.promotion_cancel(actor=request.user, request=promotion, reason=request.POST.get("reason", ""))
+        services.promotion_cancel(
+            actor=request.user, request=promotion, reason=request.POST.get("reason", "")
+        )
     except services.PromotionRefused as refused:
         return _refused(request, promotion, "cancel", refused.reason)
     return _done(request, promotion, "Cancelled.")
@@ -403,7 +361,9 @@ def flaw_disposition(request, pk: int):
         )
     except services.PromotionRefused as refused:
         return _refused(request, promotion, "disposition", refused.reason, fragment="flaws")
-    return _flaws_done(request, promotion, "Disposition recorded. Re-run the gates when every flaw is decided.")
+    return _flaws_done(
+        request, promotion, "Disposition recorded. Re-run the gates when every flaw is decided."
+    )
 
 
 @_writer
@@ -413,7 +373,9 @@ def flaw_withdraw(request, pk: int):
     form = FlawWithdrawForm(request.POST)
     fingerprint = form.cleaned_data["fingerprint"] if form.is_valid() else ""
     try:
-        services.flaw_disposition_clear(actor=request.user, manifest=promotion.manifest, fingerprint=fingerprint)
+        services.flaw_disposition_clear(
+            actor=request.user, manifest=promotion.manifest, fingerprint=fingerprint
+        )
     except services.PromotionRefused as refused:
         return _refused(request, promotion, "disposition", refused.reason, fragment="flaws")
     return _flaws_done(request, promotion, "Disposition withdrawn.")
@@ -471,7 +433,8 @@ def registry_versions(request, key: str):
 
 @_writer
 def registry_rollback(request, key: str):
-    """Ask to point a curated dataset back at an earlier version: a request like any other (gates, approval)."""
+    """Ask to point a curated dataset back at an earlier version: a request like any other
+    (gates, a second person's approval)."""
     rollback = getattr(services, "promotion_rollback_request", None)
     form = RollbackForm(request.POST)
     if rollback is None or not form.is_valid():
