@@ -73,6 +73,21 @@ def call_node(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def _spanning(name: str) -> t.Callable:
+    """SpannedParser's `name`: the parser's own, recording the source offsets of what it parsed
+    unless an inner call already did."""
+
+    def method(self: SpannedParser, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        start_index = self._index
+        result = getattr(super(SpannedParser, self), name)(*args, **kwargs)
+        if isinstance(result, exp.Expr) and self._index > start_index and SPAN not in result.meta:
+            result.meta[SPAN] = (self._tokens[start_index].start, self._prev.end + 1)
+        return result
+
+    method.__name__ = name
+    return method
+
+
 class SpannedParser:
     """What the formula rules read, recorded by a sqlglot parser: each call's written name (meta
     NAME), the source span (meta SPAN) of every call, primary, CASE, parenthesis and unary minus,
@@ -124,32 +139,12 @@ class SpannedParser:
         """A dialect's own clause after a call, read before OVER; none here."""
         return this
 
-    def _spanned(self, method: t.Callable, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        """Record the source offsets of what `method` parsed, unless an inner call already did."""
-        start_index = self._index
-        result = method(*args, **kwargs)
-        if isinstance(result, exp.Expr) and self._index > start_index and SPAN not in result.meta:
-            result.meta[SPAN] = (self._tokens[start_index].start, self._prev.end + 1)
-        return result
-
-    # sqlglot's fast path for simple arguments
-    def _parse_atom(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        return self._spanned(super()._parse_atom, *args, **kwargs)
-
-    def _parse_primary(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        return self._spanned(super()._parse_primary, *args, **kwargs)
-
-    def _parse_column(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        return self._spanned(super()._parse_column, *args, **kwargs)
-
-    def _parse_paren(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        return self._spanned(super()._parse_paren, *args, **kwargs)
-
-    def _parse_unary(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        return self._spanned(super()._parse_unary, *args, **kwargs)
-
-    def _parse_interval(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        return self._spanned(super()._parse_interval, *args, **kwargs)
+    _parse_atom = _spanning("_parse_atom")  # sqlglot's fast path for simple arguments
+    _parse_primary = _spanning("_parse_primary")
+    _parse_column = _spanning("_parse_column")
+    _parse_paren = _spanning("_parse_paren")
+    _parse_unary = _spanning("_parse_unary")
+    _parse_interval = _spanning("_parse_interval")
 
 
 class BeastModeParser(SpannedParser, MySQLParser):
