@@ -9,8 +9,9 @@ import io
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import psycopg
 import pytest
-from django.db import OperationalError, connections
+from django.db import connections
 
 from console import clock
 from console.lake import get_lake
@@ -182,67 +183,114 @@ def test_a_percent_sign_in_a_golden_column_name_loads(ready_request, arthur, cur
     assert ready_request.state == "promoted", ready_request.error
 
 
-# --- failures and retries (the engine replaced: these are about the request's states) -----------
+# --- failures and retries: real ones ---------------------------------------------------------------
 
 
-def test_a_transient_error_keeps_the_request_loading_for_a_retry_that_resumes_it(ready_request, arthur, monkeypatch):
-    approve(ready_request, arthur)
-    calls = []
-
-    def flaky(request):
-        calls.append(request.attempts)
-        if len(calls) == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return {}
-
-    monkeypatch.setattr(services, "_load_and_promote", flaky)
-    with pytest.raises(services.LoadInterrupted) as interrupted:
-        services.load_requested_datasets(request=ready_request)
-    ready_request.refresh_from_db()
-    assert ready_request.state == "loading" and "OperationalError" in ready_request.load_progress["error"]
-
-    services.load_requested_datasets(request=ready_request, resume_attempt=interrupted.value.attempt)
-
-    ready_request.refresh_from_db()
-    assert ready_request.state == "promoted"
-    assert calls == [1, 2]
-    assert AuditEvent.objects.filter(action="promotion.load_resumed").count() == 1
+def curated_session():
+    """A session of our own on the curated database, as another loader (or an operator's psql) would hold."""
+    settings = connections["curated"].settings_dict
+    return psycopg.connect(
+        psycopg.conninfo.make_conninfo(dbname=settings["NAME"], host=settings["HOST"],
+                                       port=settings["PORT"] or 5432, user=settings["USER"]),
+        autocommit=True,
+    )
 
 
-def test_transient_errors_give_up_after_three_attempts(ready_request, arthur, monkeypatch):
-    approve(ready_request, arthur)
+def hold_load_lock(session, key: str) -> None:
+    """Take the dataset's load lock, the session advisory lock the curated engine takes for a load."""
+    session.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"curated:{key}",))
 
-    def down(request):
-        raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(services, "_load_and_promote", down)
-    attempt = None
-    for _ in range(services.MAX_LOAD_ATTEMPTS - 1):
+def assert_promoted_once(curated_db, ds) -> None:
+    current = curated.read_current(curated_db, ds.domo_id)
+    assert [(v["version"], v["state"]) for v in curated.versions(curated_db, ds.domo_id)] == [(1, "current")]
+    with curated_db.cursor() as cursor:
+        cursor.execute(f'SELECT count(*), count(DISTINCT "_row") FROM "{current.table}"')
+        assert cursor.fetchone() == (ds.silver_rows, ds.silver_rows)  # no duplicate rows
+    assert_same_totals(current_totals(curated_db, ds), silver_totals(ds))
+
+
+@CURATED_DB
+@pytest.mark.postgres_only  # the dataset's load lock is a PostgreSQL advisory lock
+def test_a_dataset_locked_by_another_session_keeps_the_request_loading_for_a_retry_that_resumes_it(
+    rebates_request, arthur, curated_db, no_enqueue
+):
+    approve(rebates_request, arthur)
+    rebates = dataset(rebates_request.manifest, REBATES)
+    with curated_session() as other:
+        hold_load_lock(other, rebates.domo_id)
+
         with pytest.raises(services.LoadInterrupted) as interrupted:
-            ready_request.refresh_from_db()
-            services.load_requested_datasets(request=ready_request, resume_attempt=attempt)
-        attempt = interrupted.value.attempt
-    ready_request.refresh_from_db()
-    services.load_requested_datasets(request=ready_request, resume_attempt=attempt)
+            services.load_requested_datasets(request=rebates_request)
 
-    ready_request.refresh_from_db()
-    assert ready_request.state == "failed" and ready_request.attempts == services.MAX_LOAD_ATTEMPTS
-    assert "OperationalError" in ready_request.error
+        rebates_request.refresh_from_db()
+        assert rebates_request.state == "loading" and rebates_request.attempts == 1
+        assert rebates_request.load_progress["stage"] == "waiting to retry"
+        assert rebates_request.load_progress["error"].startswith("LoadBusy")
+        assert curated.read_current(curated_db, rebates.domo_id) is None  # readers saw nothing
+        assert curated.versions(curated_db, rebates.domo_id) == []  # nothing was written under the lock
+    # Our session closed: its lock went with it, as a dead loader's does.
+
+    services.load_requested_datasets(request=rebates_request, resume_attempt=interrupted.value.attempt)
+
+    rebates_request.refresh_from_db()
+    assert rebates_request.state == "promoted", rebates_request.error
+    assert rebates_request.attempts == 2
+    assert AuditEvent.objects.filter(action="promotion.load_resumed").count() == 1
+    assert_promoted_once(curated_db, rebates)
 
 
-def test_a_checksum_mismatch_fails_the_request_without_a_retry(ready_request, arthur, monkeypatch):
-    approve(ready_request, arthur)
+@CURATED_DB
+@pytest.mark.postgres_only
+def test_a_dataset_locked_through_every_attempt_fails_the_request_after_three(
+    rebates_request, arthur, curated_db, no_enqueue
+):
+    approve(rebates_request, arthur)
+    rebates = dataset(rebates_request.manifest, REBATES)
+    with curated_session() as other:
+        hold_load_lock(other, rebates.domo_id)
+        attempt = None
+        for _ in range(services.MAX_LOAD_ATTEMPTS - 1):
+            with pytest.raises(services.LoadInterrupted) as interrupted:
+                rebates_request.refresh_from_db()
+                services.load_requested_datasets(request=rebates_request, resume_attempt=attempt)
+            attempt = interrupted.value.attempt
+        rebates_request.refresh_from_db()
+        services.load_requested_datasets(request=rebates_request, resume_attempt=attempt)
 
-    def mismatch(request):
-        raise curated.ChecksumMismatch("curated_x__v1: 29 rows; silver has 30")
+    rebates_request.refresh_from_db()
+    assert rebates_request.state == "failed" and rebates_request.attempts == services.MAX_LOAD_ATTEMPTS
+    assert "LoadBusy" in rebates_request.error
+    assert curated.read_current(curated_db, rebates.domo_id) is None
+    assert curated.versions(curated_db, rebates.domo_id) == []
 
-    monkeypatch.setattr(services, "_load_and_promote", mismatch)
-    services.load_requested_datasets(request=ready_request)
 
-    ready_request.refresh_from_db()
-    assert ready_request.state == "failed" and ready_request.attempts == 1
-    assert ready_request.error.startswith("ChecksumMismatch")
-    assert AuditEvent.objects.get(action="promotion.load_failed").after["error"] == ready_request.error
+@CURATED_DB
+def test_a_verified_version_changed_before_its_promotion_fails_the_request_without_a_retry(
+    rebates_request, arthur, curated_db, no_enqueue, tmp_path
+):
+    """An earlier attempt verified the version; a row went missing before the pointer moved: the
+    promotion re-verifies, finds it, and fails for good (a retry would only find it again)."""
+    approve(rebates_request, arthur)
+    rebates = dataset(rebates_request.manifest, REBATES)
+    manifest = rebates_request.manifest
+    parquet = tmp_path / "silver.parquet"
+    parquet.write_bytes(get_lake().read(rebates.silver_path))
+    earlier = curated.load_dataset(
+        connection=curated_db, dataset_key=rebates.domo_id, parquet_path=parquet, schema=rebates.schema,
+        load_id=manifest.load_id, manifest_sha256=manifest.manifest_sha256,
+    )
+    with curated_db.cursor() as cursor:
+        cursor.execute(f'DELETE FROM "{earlier.table}" WHERE "_row" = 0')
+
+    services.load_requested_datasets(request=rebates_request)
+
+    rebates_request.refresh_from_db()
+    assert rebates_request.state == "failed" and rebates_request.attempts == 1
+    assert rebates_request.error.startswith("ChecksumMismatch")
+    assert AuditEvent.objects.get(action="promotion.load_failed").after["error"] == rebates_request.error
+    assert curated.read_current(curated_db, rebates.domo_id) is None
+    assert [(v["version"], v["state"]) for v in curated.versions(curated_db, rebates.domo_id)] == [(1, "failed")]
 
 
 # --- the sweeper -----------------------------------------------------------------------------------
