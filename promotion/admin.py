@@ -38,10 +38,12 @@ class DecisionForm(forms.ModelForm):
 @admin.register(PromotionRequest)
 class PromotionRequestAdmin(admin.ModelAdmin):
     form = DecisionForm
-    list_display = ("pk", "manifest", "target", "state", "requested_by", "requested_at", "approved_by")
-    list_filter = ("state", "target")
+    list_display = ("pk", "kind", "manifest", "target", "state", "rollback_key", "rollback_version", "requested_by",
+                    "requested_at", "approved_by")
+    list_filter = ("kind", "state", "target")
     readonly_fields = (
         "gate_results",
+        "kind", "rollback_key", "rollback_from_version", "rollback_version",
         "manifest", "target", "state", "requested_by", "requested_at", "checked_at", "approved_by",
         "approved_at", "approval_comment", "approval_fingerprint", "rejected_by", "rejected_at",
         "rejection_comment", "cancelled_by", "cancelled_at", "error",

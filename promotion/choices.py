@@ -7,6 +7,11 @@ class PromotionTarget(models.TextChoices):
     CONTRACT = "contract", "Backend contract"
 
 
+class PromotionKind(models.TextChoices):
+    PROMOTION = "promotion", "Promotion"
+    ROLLBACK = "rollback", "Rollback"
+
+
 class PromotionState(models.TextChoices):
     DRAFT = "draft", "Draft"
     CHECKING = "checking", "Checking gates"

@@ -9,6 +9,7 @@ from promotion.choices import (
     PROMOTION_TERMINAL,
     FlawDecision,
     GateOutcome,
+    PromotionKind,
     PromotionState,
     PromotionTarget,
 )
@@ -19,11 +20,20 @@ class IllegalTransition(Exception):
 
 
 class PromotionRequest(models.Model):
-    """An operator's request to promote datasets of one complete manifest, with its four-eyes approval."""
+    """An operator's request to promote datasets of one complete manifest (or to roll one curated dataset
+    back to an earlier version loaded from it), with its four-eyes approval."""
 
+    kind = models.CharField(max_length=16, choices=PromotionKind.choices, default=PromotionKind.PROMOTION)
     manifest = models.ForeignKey("evidence.SourceManifest", on_delete=models.PROTECT, related_name="+")
     datasets = models.ManyToManyField("evidence.DomoDataset", related_name="+")
     target = models.CharField(max_length=16, choices=PromotionTarget.choices, default=PromotionTarget.MIGRATION)
+    # A rollback's pointer move: readers of rollback_key go from rollback_from_version (current when it
+    # was requested) back to rollback_version, an earlier verified version loaded from `manifest`.
+    rollback_key = models.CharField(max_length=100, blank=True, help_text="curated dataset key rolled back")
+    rollback_version = models.PositiveIntegerField(null=True, blank=True, help_text="the earlier version to point at")
+    rollback_from_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the current version when the rollback was requested"
+    )
     state = models.CharField(max_length=16, choices=PromotionState.choices, default=PromotionState.DRAFT)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=clock.now)
@@ -76,10 +86,31 @@ class PromotionRequest(models.Model):
             models.CheckConstraint(
                 condition=models.Q(target__in=PromotionTarget.values), name="promotion_target_known"
             ),
+            models.CheckConstraint(condition=models.Q(kind__in=PromotionKind.values), name="promotion_kind_known"),
+            # The rollback target is set exactly on rollbacks, and points back in time.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind=PromotionKind.PROMOTION, rollback_key="", rollback_version__isnull=True,
+                             rollback_from_version__isnull=True)
+                    | (
+                        models.Q(kind=PromotionKind.ROLLBACK, rollback_version__isnull=False,
+                                 rollback_from_version__isnull=False,
+                                 rollback_from_version__gt=models.F("rollback_version"))
+                        & ~models.Q(rollback_key="")
+                    )
+                ),
+                name="promotion_rollback_fields_iff_rollback",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.kind == PromotionKind.ROLLBACK:
+            return f"rollback #{self.pk} of {self.rollback_key} to v{self.rollback_version}"
         return f"promotion #{self.pk} ({self.state})"
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.kind == PromotionKind.ROLLBACK
 
     @property
     def is_final(self) -> bool:

@@ -1,7 +1,8 @@
 """Reads of the promotion app that join the curated registry with the requests behind each version.
 
 The curated registry (promotion.curated) knows versions, load ids and manifest hashes; who requested
-and who approved a version is the PromotionRequest that loaded it. Pages and the API read both here.
+and who approved a version is the PromotionRequest that loaded it, and a version made current again
+by a rollback also names the rollback request that did it. Pages and the API read both here.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from evidence.models import SourceManifest
-from promotion.choices import PromotionState
+from promotion.choices import PromotionKind, PromotionState
 from promotion.models import PromotionRequest
 
 GOLDEN_PREFIX = "golden:"
@@ -19,7 +20,8 @@ GOLDEN_PREFIX = "golden:"
 
 @dataclass(frozen=True)
 class RegistryVersion:
-    """One version of a curated dataset, with the manifest and the request that loaded it (if known)."""
+    """One version of a curated dataset, with the manifest and the request that loaded it (if known), and
+    the latest rollback that pointed readers back at it (if any)."""
 
     dataset_key: str
     version: int
@@ -33,6 +35,7 @@ class RegistryVersion:
     state: str
     manifest: SourceManifest | None
     request: PromotionRequest | None
+    rollback: PromotionRequest | None = None
 
     @property
     def is_golden(self) -> bool:
@@ -46,6 +49,15 @@ class RegistryVersion:
     def approved_by(self):
         return self.request.approved_by if self.request else None
 
+    @property
+    def rolled_back_by(self):
+        """Who requested the rollback that made this version current again (None if none did)."""
+        return self.rollback.requested_by if self.rollback else None
+
+    @property
+    def rollback_approved_by(self):
+        return self.rollback.approved_by if self.rollback else None
+
 
 def promotion_requests() -> QuerySet[PromotionRequest]:
     """Requests with what their lists show, newest first."""
@@ -58,6 +70,25 @@ def _when(value) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value)  # SQLite keeps the registry's timestamps as ISO text
 
 
+def _rollbacks(keys: set[str]) -> dict[tuple[str, int], PromotionRequest]:
+    """(key, version) -> the latest promoted rollback that pointed `key` back at `version` (golden packets
+    moved with their dataset included: the load's progress records every pointer it moved)."""
+    found: dict[tuple[str, int], PromotionRequest] = {}
+    done = (
+        PromotionRequest.objects.filter(kind=PromotionKind.ROLLBACK, state=PromotionState.PROMOTED)
+        .select_related("requested_by", "approved_by")
+        .order_by("-pk")
+    )
+    golden = any(key.startswith(GOLDEN_PREFIX) for key in keys)
+    if not golden:
+        done = done.filter(rollback_key__in=keys)
+    for request in done:
+        for key, moved in (request.load_progress.get("datasets") or {}).items():
+            if key in keys and isinstance(moved, dict) and moved.get("version") is not None:
+                found.setdefault((key, int(moved["version"])), request)
+    return found
+
+
 def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
     manifests = {
         (m.load_id, m.manifest_sha256): m
@@ -67,7 +98,8 @@ def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
     requests: dict[tuple[int, str], PromotionRequest] = {}
     loaded = (
         PromotionRequest.objects.filter(
-            manifest_id__in=ids, state__in=(PromotionState.LOADING, PromotionState.PROMOTED, PromotionState.FAILED)
+            kind=PromotionKind.PROMOTION, manifest_id__in=ids,
+            state__in=(PromotionState.LOADING, PromotionState.PROMOTED, PromotionState.FAILED),
         )
         .select_related("requested_by", "approved_by")
         .prefetch_related("datasets")
@@ -77,6 +109,7 @@ def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
         for dataset in request.datasets.all():
             requests.setdefault((request.manifest_id, dataset.domo_id), request)
         requests.setdefault((request.manifest_id, "*"), request)  # golden packets ride with their datasets
+    rollbacks = _rollbacks({r["dataset_key"] for r in rows}) if rows else {}
     found = []
     for row in rows:
         manifest = manifests.get((row["load_id"], row["manifest_sha256"]))
@@ -85,7 +118,7 @@ def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
             key = "*" if row["dataset_key"].startswith(GOLDEN_PREFIX) else row["dataset_key"]
             request = requests.get((manifest.pk, key))
         found.append(RegistryVersion(**{**row, "loaded_at": _when(row["loaded_at"])}, manifest=manifest,
-                                     request=request))
+                                     request=request, rollback=rollbacks.get((row["dataset_key"], row["version"]))))
     return found
 
 

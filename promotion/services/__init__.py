@@ -4,6 +4,7 @@
 - `dispositions`: flaw dispositions and schema-drift acknowledgements;
 - `guard`: the guard every load passes first, the load's claim and its finish;
 - `load`: the load itself (takeover, heartbeat, retries, the stale-load sweeper);
+- `rollback`: a rollback request, and its load (the pointer moves back);
 - `_common`: refusals and their audit rows, permissions, the curated registry's reader.
 """
 from ._common import (
@@ -15,6 +16,7 @@ from .guard import promotion_assert_loadable, promotion_load_finish, promotion_l
 from .load import (
     MAX_LOAD_ATTEMPTS, LoadHeld, LoadInterrupted, LoadLost, load_requested_datasets, promotion_sweep_stale,
 )
+from .rollback import original_request, promotion_rollback_request, roll_back_pointers
 from .requests import (
     promotion_approve, promotion_cancel, promotion_check, promotion_recheck, promotion_reject, promotion_request,
 )
@@ -24,6 +26,6 @@ __all__ = [
     "LoadInterrupted", "LoadLost", "PromotionRefused", "curated_reader", "curated_schema_from_registry",
     "flaw_disposition_clear", "flaw_disposition_set", "load_requested_datasets", "promotion_approve",
     "promotion_assert_loadable", "promotion_cancel", "promotion_check", "promotion_load_finish",
-    "promotion_load_start", "promotion_recheck", "promotion_reject", "promotion_request", "promotion_sweep_stale",
-    "schema_drift_acknowledge",
+    "promotion_load_start", "promotion_recheck", "promotion_reject", "promotion_request", "promotion_rollback_request",
+    "promotion_sweep_stale", "original_request", "roll_back_pointers", "schema_drift_acknowledge",
 ]

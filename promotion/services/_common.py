@@ -23,6 +23,7 @@ REQUEST_TYPE = "promotion.promotionrequest"
 MANIFEST_TYPE = "evidence.sourcemanifest"
 DISPOSITION_TYPE = "promotion.flawdisposition"
 DATASET_TYPE = "evidence.domodataset"
+CURATED_TYPE = "curated.dataset"  # a curated dataset key (refused rollbacks have no request yet)
 
 REQUEST_PERMISSION = "console.request_promotion"
 CONTRACT_PERMISSION = "console.request_contract_promotion"
@@ -77,13 +78,17 @@ def _enqueue_load(request_id: int) -> None:
 
 
 def _request_json(request: PromotionRequest) -> dict:
-    return {
+    found = {
         "state": request.state,
         "manifest": request.manifest_id,
         "manifest_sha256": request.manifest.manifest_sha256,
         "target": request.target,
         "datasets": sorted(request.datasets.values_list("domo_id", flat=True)),
     }
+    if request.is_rollback:
+        found.update(kind=request.kind, dataset_key=request.rollback_key, version=request.rollback_version,
+                     from_version=request.rollback_from_version)
+    return found
 
 
 def curated_schema_from_registry(dataset: DomoDataset) -> CuratedSchema | None:

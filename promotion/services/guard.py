@@ -9,7 +9,7 @@ from console.audit import audit_record
 from evidence.choices import ManifestStatus
 from evidence.models import SourceManifest
 from promotion.choices import PromotionState
-from promotion.gates import GATES, approval_fingerprint, run_all
+from promotion.gates import approval_fingerprint, gates_for, run_all
 from promotion.models import PromotionRequest
 
 from ._common import REQUEST_TYPE, PromotionRefused, _audit_refusal, _refuse, _refusals_audited
@@ -25,6 +25,10 @@ def _load_refusal(request: PromotionRequest, *, resuming: bool = False) -> str |
         return "no approval is recorded"
     if request.approved_by_id == request.requested_by_id:
         return "the approval is the requester's own"
+    if resuming and request.is_rollback:
+        # Its own pointer moves change what rollback_target looks at; the moves left are checked by
+        # the engine (verified, backwards only) and the ones done are skipped.
+        return None
     fresh = run_all(request)
     failing = [f"{name} {run.outcome}" for name, run in fresh.items() if not run.passed]
     if failing:
@@ -35,7 +39,7 @@ def _load_refusal(request: PromotionRequest, *, resuming: bool = False) -> str |
         return None
     now = approval_fingerprint(
         manifest.manifest_sha256,
-        [(gate.name, gate.version, fresh[gate.name].outcome, fresh[gate.name].inputs_fingerprint) for gate in GATES],
+        [(gate.name, gate.version, fresh[gate.name].outcome, fresh[gate.name].inputs_fingerprint) for gate in gates_for(request)],
     )
     if now != request.approval_fingerprint:
         return "the approval is stale: the manifest or what the gates looked at changed since it was given"
@@ -85,6 +89,19 @@ def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> Prom
         locked.fail_load(error)
     else:
         locked.finish_load()
+    if locked.is_rollback and not error:
+        moved = locked.load_progress.get("datasets") or {}
+        key = locked.rollback_key
+        golden = {k: v for k, v in moved.items() if k != key}
+        audit_record(
+            actor=None, action="promotion.rolled_back", object_type=REQUEST_TYPE, object_id=str(locked.pk),
+            before={"state": PromotionState.LOADING, "dataset_key": key,
+                    "version": moved.get(key, {}).get("from", locked.rollback_from_version),
+                    "golden": {k: v["from"] for k, v in golden.items()}},
+            after={"state": locked.state, "dataset_key": key, "version": locked.rollback_version,
+                   "golden": {k: v["version"] for k, v in golden.items()}},
+        )
+        return locked
     audit_record(actor=None, action="promotion.promoted" if not error else "promotion.load_failed",
                  object_type=REQUEST_TYPE, object_id=str(locked.pk), before={"state": PromotionState.LOADING},
                  after={"state": locked.state, "error": error})

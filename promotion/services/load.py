@@ -21,6 +21,7 @@ from promotion.models import PromotionRequest
 
 from ._common import REQUEST_TYPE, _audit_refusal, _curated_is_default
 from .guard import _load_refusal, promotion_load_finish, promotion_load_start
+from .rollback import roll_back_pointers
 
 # --- the load ------------------------------------------------------------------------------------
 
@@ -212,7 +213,10 @@ def load_requested_datasets(*, request: PromotionRequest, resume_attempt: int | 
     else:
         claimed = promotion_load_start(request=request)
     try:
-        _load_and_promote(claimed)
+        if claimed.is_rollback:
+            roll_back_pointers(claimed, beat=lambda **progress: _beat(claimed, **progress))
+        else:
+            _load_and_promote(claimed)
     except LoadLost:
         return None
     except Exception as exc:

@@ -10,7 +10,7 @@ from console.audit import audit_record
 from evidence.choices import ManifestStatus
 from evidence.models import DomoDataset, SourceManifest
 from promotion.choices import GateOutcome, PromotionState, PromotionTarget
-from promotion.gates import GATES, approval_fingerprint, run_all
+from promotion.gates import approval_fingerprint, gates_for, run_all
 from promotion.models import GateResult, PromotionRequest
 
 from ._common import (
@@ -116,7 +116,7 @@ def promotion_check(*, request_id: int) -> PromotionRequest | None:
                 ran_at=now,
                 current=True,
             )
-            for gate in GATES
+            for gate in gates_for(request)
         )
         request.finish_check(passed=all(run.passed for run in runs.values()))
         audit_record(
@@ -144,7 +144,7 @@ def _gate_problem(request: PromotionRequest) -> str | None:
         return f"the manifest is {manifest.status}"
     current = _current_results(request)
     fresh = run_all(request)
-    for gate in GATES:
+    for gate in gates_for(request):
         result = current.get(gate.name)
         if result is None or result.version != gate.version:
             return f"gate {gate.name} has no current result at version {gate.version}; run the gates again"

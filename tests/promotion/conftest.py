@@ -1,6 +1,7 @@
 """Fixtures of the promotion tests: sample exports received through the real intake, and requests on them."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -8,11 +9,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import connections
 
 from console import roles
 from evidence.models import SourceManifest
-from evidence.sample_export import write_sample_export
-from promotion import services
+from evidence.sample_export import DEFAULT_EXPORTED_AT, write_sample_export
+from promotion import services, tasks
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import PromotionRequest
 
@@ -95,3 +97,54 @@ def ready_request(manifest, olivia) -> PromotionRequest:
     request = checked(request)
     assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
     return request
+
+
+# --- the curated store (loads and rollbacks) -------------------------------------------------------
+
+REBATES = "Rebate Invoices 2025"
+CURATED_DB = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+
+
+@pytest.fixture
+def curated_db():
+    """The curated alias; a transactional test's flush only empties Django's tables, so the curated ones go here."""
+    connection = connections["curated"]
+    yield connection
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'curated\\_%' ESCAPE '\\'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP TABLE "{name}"')
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):
+    """Approval enqueues the load after commit; these tests run the task themselves."""
+    sent = []
+    monkeypatch.setattr(tasks.promotion_load, "delay", lambda *args, **kwargs: sent.append(args))
+    return sent
+
+
+def approve(request: PromotionRequest, approver) -> PromotionRequest:
+    return services.promotion_approve(actor=approver, request=request, comment="figures match Domo")
+
+
+def promoted(manifest: SourceManifest, name: str, requester, approver) -> PromotionRequest:
+    """One dataset of a manifest requested, dispositioned, checked, approved and loaded (the task in-process)."""
+    chosen = dataset(manifest, name)
+    disposition_all(requester, manifest, [chosen])
+    request = checked(services.promotion_request(actor=requester, manifest=manifest, datasets=[chosen], enqueue=False))
+    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
+    approve(request, approver)
+    tasks.promotion_load(request.pk)
+    request.refresh_from_db()
+    assert request.state == "promoted", request.error
+    return request
+
+
+def second_manifest(tmp_path: Path) -> SourceManifest:
+    """A later export of the same Domo instance (same dataset ids, more claims, another load id)."""
+    return ingest(write_sample_export(tmp_path / "later", rows=40, exported_at=DEFAULT_EXPORTED_AT + dt.timedelta(days=1)).path)

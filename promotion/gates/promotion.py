@@ -1,199 +1,22 @@
-"""The promotion gates: named, versioned checks of a request, each with what an operator needs to act.
-
-A gate's `run(request)` returns a GateRun: passed, failed or error, the details ([{what, where,
-link}]) and the fingerprint of every input it looked at. A stored result is stale when running the
-gate again gives another fingerprint (something it looked at changed), so staleness needs no
-bookkeeping of its own: `run_all` again and compare. Bump a gate's version whenever what it
-checks changes; results of another version are never current.
-"""
+"""The gates of a promotion: the manifest, its load id, the datasets, their schemas, the flaws behind
+them and their cards' golden packets."""
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
-
-from django.db.models import Q
 from django.urls import reverse
 
 from console.chain import canonical_json
 from evidence.calculations import pending_analyses
 from evidence.choices import ManifestStatus
 from evidence.formulas import ENGINE_VERSION
-from evidence.models import CalculationFlaw, DomoCard, DomoDataset, GoldenReproduction, SourceManifest
+from evidence.models import DomoCard, GoldenReproduction, SourceManifest
 from evidence.validation.manifest import load_id_problem
-from promotion.choices import PROMOTION_LOADED, GateOutcome
+from promotion.choices import PROMOTION_LOADED
 
-logger = logging.getLogger(__name__)
-
-
-def sha256_of(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class GateRun:
-    outcome: str
-    details: list[dict] = field(default_factory=list)
-    inputs_fingerprint: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.outcome == GateOutcome.PASSED
-
-
-def detail(what: str, where: str = "", link: str = "", **extra) -> dict:
-    return {"what": what, "where": where, "link": link, **extra}
-
-
-def _verdict(details: list[dict], inputs: Any) -> GateRun:
-    return GateRun(GateOutcome.FAILED if details else GateOutcome.PASSED, details, sha256_of(inputs))
-
-
-def _manifest_link(manifest: SourceManifest) -> str:
-    return reverse("evidence:manifest-detail", args=[manifest.pk])
-
-
-def _dataset_link(dataset: DomoDataset) -> str:
-    return reverse("evidence:dataset-detail", args=[dataset.pk])
-
-
-def _card_link(card: DomoCard) -> str:
-    return reverse("evidence:card-detail", args=[card.pk])
-
-
-def requested_datasets(request) -> list[DomoDataset]:
-    return sorted(request.datasets.all(), key=lambda d: d.pk)
-
-
-# --- the curated registry's hook -------------------------------------------------------------------
-
-
-class CuratedSchema(NamedTuple):
-    """The schema of the current curated version of a dataset ([{name, type}] in schema order)."""
-
-    version: str
-    schema: list[dict]
-
-
-CuratedSchemaSource = Callable[[DomoDataset], "CuratedSchema | None"]
-
-
-def _no_curated_versions(dataset: DomoDataset) -> CuratedSchema | None:
-    return None
-
-
-_curated_schema_source: CuratedSchemaSource = _no_curated_versions
-
-
-def register_curated_schema_source(source: CuratedSchemaSource) -> None:
-    """The curated registry (promotion.curated) names here how to find a dataset's current curated schema.
-
-    Until it does, no dataset has a curated version and schema_compatible passes.
-    """
-    global _curated_schema_source
-    _curated_schema_source = source
-
-
-@contextlib.contextmanager
-def use_curated_schema_source(source: CuratedSchemaSource) -> Iterator[None]:
-    global _curated_schema_source
-    previous, _curated_schema_source = _curated_schema_source, source
-    try:
-        yield
-    finally:
-        _curated_schema_source = previous
-
-
-def curated_schema_of(dataset: DomoDataset) -> CuratedSchema | None:
-    return _curated_schema_source(dataset)
-
-
-def schema_columns(schema: Iterable[dict]) -> list[list[str]]:
-    return [[str(c.get("name", "")), str(c.get("type") or "").upper()] for c in schema or []]
-
-
-# --- flaw fingerprints -----------------------------------------------------------------------------
-
-
-def flaw_object(flaw: CalculationFlaw) -> tuple[str, str]:
-    """(kind, stable id) of the object a flaw is in: a beast mode's formula id, or DataFlow/step/part."""
-    analysis = flaw.analysis
-    if analysis.beast_mode_id is not None:
-        return "beast_mode", analysis.beast_mode.formula_id
-    step = analysis.dataflow_step
-    return "dataflow_step", f"{step.dataflow.domo_id}/{step.position}/{analysis.part}"
-
-
-def flaw_fingerprint(flaw: CalculationFlaw) -> str:
-    """Stable across re-analysis: the object, the code and the snippet, never the row's id."""
-    kind, object_id = flaw_object(flaw)
-    return sha256_of([kind, object_id, flaw.code, flaw.snippet])
-
-
-def flaws_behind(manifest: SourceManifest, datasets: list[DomoDataset]):
-    """Flaws of the beast modes on these datasets (or on their cards) and of the DataFlows that output them."""
-    dataset_ids = [d.pk for d in datasets]
-    domo_ids = {d.domo_id for d in datasets}
-    card_ids = DomoCard.objects.filter(manifest=manifest, datasets__in=dataset_ids).values("pk")
-    flow_ids = [f.pk for f in manifest.dataflows.all() if domo_ids & set(f.output_ids or [])]
-    return (
-        CalculationFlaw.objects.filter(manifest=manifest)
-        .filter(
-            Q(analysis__beast_mode__dataset__in=dataset_ids)
-            | Q(analysis__beast_mode__card__in=card_ids)
-            | Q(analysis__dataflow_step__dataflow__in=flow_ids)
-        )
-        .select_related(
-            "analysis__beast_mode__card",
-            "analysis__beast_mode__dataset",
-            "analysis__dataflow_step__dataflow",
-        )
-        .order_by("pk")
-    )
-
-
-def _flaw_detail(flaw: CalculationFlaw, fingerprint: str) -> dict:
-    analysis = flaw.analysis
-    snippet = flaw.snippet if len(flaw.snippet) <= 120 else flaw.snippet[:117] + "..."
-    if analysis.beast_mode_id is not None:
-        beast = analysis.beast_mode
-        what = f"{flaw.code} in beast mode {beast.name!r}: {snippet}"
-        if beast.card_id is not None:
-            where, link = f"card {beast.card.title!r}", _card_link(beast.card)
-        else:
-            where, link = f"dataset {beast.dataset.name!r}", _dataset_link(beast.dataset)
-    else:
-        step = analysis.dataflow_step
-        what = f"{flaw.code} in DataFlow step {step.position} ({step.name or step.action_type}): {snippet}"
-        where = f"DataFlow {step.dataflow.name!r}, step {step.position}, part {analysis.part}"
-        link = reverse("evidence:dataflow-detail", args=[step.dataflow_id])
-    return detail(what, where, link, code=flaw.code, fingerprint=fingerprint)
-
-
-def dispositions_of(manifest: SourceManifest) -> dict[str, tuple[str, int]]:
-    from promotion.models import FlawDisposition
-
-    return {
-        fp: (decision, pk)
-        for fp, decision, pk in FlawDisposition.objects.filter(manifest=manifest).values_list(
-            "fingerprint", "decision", "pk"
-        )
-    }
-
-
-# --- the gates ---------------------------------------------------------------------------------------
-
-
-class Gate:
-    name: str = ""
-    version: str = "1"
-    title: str = ""
-
-    def run(self, request) -> GateRun:  # pragma: no cover - every gate overrides it
-        raise NotImplementedError
+from .base import (
+    Gate, GateRun, _card_link, _dataset_link, _manifest_link, _verdict, curated_schema_of, detail,
+    requested_datasets, schema_columns, sha256_of,
+)
+from .flaws import _flaw_detail, dispositions_of, flaw_fingerprint, flaw_object, flaws_behind
 
 
 class ManifestComplete(Gate):
@@ -428,29 +251,3 @@ GATES: tuple[Gate, ...] = (
     CalculationFlawsDispositioned(),
     GoldenReproduced(),
 )
-
-
-def gate_named(name: str) -> Gate:
-    return next(g for g in GATES if g.name == name)
-
-
-def run_gate(gate: Gate, request) -> GateRun:
-    """The gate's verdict; an exception is an `error` outcome with what it said, never a pass."""
-    try:
-        return gate.run(request)
-    except Exception as exc:
-        logger.exception("gate %s failed on promotion %s", gate.name, request.pk)
-        return GateRun(
-            GateOutcome.ERROR,
-            [detail(f"the gate could not run: {type(exc).__name__}: {exc}", f"gate {gate.name}")],
-            sha256_of(["error", type(exc).__name__, str(exc)]),
-        )
-
-
-def run_all(request) -> dict[str, GateRun]:
-    return {gate.name: run_gate(gate, request) for gate in GATES}
-
-
-def approval_fingerprint(manifest_sha256: str, results: Iterable[tuple[str, str, str, str]]) -> str:
-    """sha256 of the manifest's hash and the (gate, version, outcome, inputs fingerprint) approved."""
-    return sha256_of([manifest_sha256, sorted([list(r) for r in results])])
