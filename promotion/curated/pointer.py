@@ -22,42 +22,63 @@ def verify_version(*, connection, dataset_key: str, version: int) -> None:
 
 
 def promote_version(*, connection, dataset_key: str, version: int, verify: bool = True) -> None:
-    """Point readers at a verified version, in one short transaction; the old current version
-    becomes superseded. By default the table is re-verified first (outside the transaction: a
-    full scan must not hold the pointer's lock), so a table changed since its load never goes live."""
+    """Point readers at a verified version, in one transaction that readers never wait for; the old
+    current version becomes superseded. By default the table is re-verified against the registry
+    first, so a table changed since its load never goes live (the version is failed instead).
+
+    On PostgreSQL the re-verification runs inside the pointer's transaction, under the pointer row's
+    lock and a SHARE lock on the version's table: readers read on (of the old version or this one),
+    nobody can change the table between its check and the pointer move, and only another move of
+    the same pointer waits for the scan. Elsewhere it runs just before the transaction (SQLite has
+    one writer, which a scan must not hold), which leaves that short gap open."""
     backend = Backend(connection)
     ensure_registry(backend)
-    if verify:
+    in_transaction = verify and backend.vendor == "postgresql"
+    if verify and not in_transaction:
         verify_version(connection=connection, dataset_key=dataset_key, version=version)
     q = backend.quote
     lock = " FOR UPDATE" if backend.vendor == "postgresql" else ""
     hint = " WITH (UPDLOCK, HOLDLOCK)" if backend.vendor == "microsoft" else ""
+    mismatch = None
     with backend.transaction():
         pointer = backend.execute(
             f"SELECT {q('version')} FROM {q(CURRENT)}{hint} WHERE {q('dataset_key')} = %s{lock}", (dataset_key,)
         )
-        state = registry_row(backend, dataset_key, version)[3]
+        table, checksum, rows, state, schema = registry_row(backend, dataset_key, version)
         if state not in VERIFIED_STATES:
             raise CuratedError(f"{dataset_key} v{version} is {state}, not verified")
         old = pointer[0][0] if pointer else None
         if old == version:
             return
-        if pointer:
-            backend.execute(f"UPDATE {q(CURRENT)} SET {q('version')} = %s WHERE {q('dataset_key')} = %s",
-                            (version, dataset_key))
-            set_state(backend, dataset_key, old, State.SUPERSEDED)
-        else:
-            backend.execute(f"INSERT INTO {q(CURRENT)} ({q('dataset_key')}, {q('version')}) VALUES (%s, %s)",
-                            (dataset_key, version))
-        set_state(backend, dataset_key, version, State.CURRENT)
+        if in_transaction:
+            backend.execute(f"LOCK TABLE {q(table)} IN SHARE MODE")
+            found = table_checksum(backend, table, columns_of(json.loads(schema)))
+            if found != (rows, checksum):
+                mismatch = ChecksumMismatch(
+                    f"{table}: {found[0]} rows, checksum {found[1]}; registry says {rows}, {checksum}"
+                )
+        if mismatch is None:
+            if pointer:
+                backend.execute(f"UPDATE {q(CURRENT)} SET {q('version')} = %s WHERE {q('dataset_key')} = %s",
+                                (version, dataset_key))
+                set_state(backend, dataset_key, old, State.SUPERSEDED)
+            else:
+                backend.execute(f"INSERT INTO {q(CURRENT)} ({q('dataset_key')}, {q('version')}) VALUES (%s, %s)",
+                                (dataset_key, version))
+            set_state(backend, dataset_key, version, State.CURRENT)
+    if mismatch is not None:  # the pointer did not move; the version is failed for good
+        set_state(backend, dataset_key, version, State.FAILED)
+        raise mismatch
 
 
-def rollback_to(*, connection, dataset_key: str, version: int) -> None:
-    """Point readers back at an earlier verified version (the same pointer move as a promotion)."""
+def rollback_to(*, connection, dataset_key: str, version: int, verify: bool = False) -> None:
+    """Point readers back at an earlier verified version (the same pointer move as a promotion).
+    verify=True re-verifies the table inside the move (see promote_version), with no gap between a
+    separate verify_version and the move."""
     current = read_current(connection, dataset_key)
     if current is None or version >= current.version:
         raise CuratedError(f"{dataset_key}: v{version} is not earlier than the current version")
-    promote_version(connection=connection, dataset_key=dataset_key, version=version, verify=False)
+    promote_version(connection=connection, dataset_key=dataset_key, version=version, verify=verify)
 
 
 def read_current(connection, dataset_key: str) -> CurrentVersion | None:

@@ -308,6 +308,45 @@ def test_a_tampered_table_fails_and_the_pointer_stays(connection, tmp_path):
     assert query(connection, f'SELECT count(*) FROM "{second.table}"')[0][0] == 1000  # kept for inspection
 
 
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+def test_a_change_committed_while_the_promotion_waits_for_the_table_is_caught(tmp_path):
+    """No gap between the re-verification and the pointer move: a writer's open transaction on the
+    version's table holds the promotion back, and what it commits is what the promotion checks."""
+    from django.db import connections
+
+    conn = connections["curated"]
+    try:
+        first = load(conn, write_silver(tmp_path / "one.parquet", 1000))
+        curated.promote_version(connection=conn, dataset_key=KEY, version=first.version)
+        second = load(conn, write_silver(tmp_path / "two.parquet", 1000, bump=1), load_id="load-2")
+        outcome = []
+        with psycopg.connect(conninfo(conn.settings_dict), autocommit=True) as writer:
+            with writer.transaction():
+                writer.execute(f'UPDATE "{second.table}" SET qty = qty + 1 WHERE _row = 1')
+
+                def promote():
+                    with psycopg.connect(conninfo(conn.settings_dict), autocommit=True) as promoter:
+                        try:
+                            curated.promote_version(connection=promoter, dataset_key=KEY, version=second.version)
+                            outcome.append("promoted")
+                        except curated.ChecksumMismatch as exc:
+                            outcome.append(exc)
+
+                thread = threading.Thread(target=promote)
+                thread.start()
+                time.sleep(1.0)
+                assert thread.is_alive() and outcome == []  # waiting for the writer, pointer untouched
+                assert curated.read_current(conn, KEY).version == first.version
+            thread.join(timeout=60)
+        assert len(outcome) == 1 and isinstance(outcome[0], curated.ChecksumMismatch)
+        assert curated.read_current(conn, KEY).version == first.version
+        assert state_of(conn, second.version) == curated.State.FAILED
+    finally:
+        for (name,) in query(conn, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'"):
+            query(conn, f'DROP TABLE "{name}"')
+
+
 def test_a_load_that_differs_from_silver_is_failed(connection, silver, monkeypatch):
     monkeypatch.setattr(curated.load, "silver_checksum", lambda *args: (1000, "0"))
 
