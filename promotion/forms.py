@@ -47,7 +47,11 @@ class FlawDispositionForm(forms.Form):
     """An operator's decision on one flaw, with its note."""
 
     fingerprint = forms.CharField(widget=forms.HiddenInput(), max_length=64)
-    decision = forms.ChoiceField(choices=FlawDecision.choices, label="Decision")
+    # No default: each disposition is a deliberate choice.
+    decision = forms.ChoiceField(
+        choices=[("", "— choose —"), *FlawDecision.choices], label="Decision",
+        error_messages={"required": "Choose a decision."},
+    )
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Note",

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from promotion.choices import GateOutcome, PromotionState
 from promotion.forms import FlawDispositionForm
-from promotion.gates import GATES, flaw_fingerprint, flaws_behind
+from promotion.gates import flaw_fingerprint, flaws_behind, gates_for
 from promotion.models import FlawDisposition, PromotionRequest
 
 QUEUE_COLUMNS = (
@@ -64,6 +64,7 @@ class FlawRow:
     fingerprint: str
     flaw: object
     count: int
+    also: list  # the other flaws with this fingerprint (the same beast mode seen from another card)
     disposition: FlawDisposition | None
     prefix: str
     form: FlawDispositionForm | None = None
@@ -81,9 +82,10 @@ def flaw_rows(promotion: PromotionRequest, datasets: list, forms: dict) -> list[
         fingerprint = flaw_fingerprint(flaw)
         if fingerprint in rows:
             rows[fingerprint].count += 1
+            rows[fingerprint].also.append(flaw)
             continue
         prefix = f"f{fingerprint[:12]}"
-        row = FlawRow(fingerprint, flaw, 1, decided.get(fingerprint), prefix)
+        row = FlawRow(fingerprint, flaw, 1, [], decided.get(fingerprint), prefix)
         if row.disposition is None:
             row.form = forms.get(f"flaw:{prefix}") or FlawDispositionForm(
                 prefix=prefix, initial={"fingerprint": fingerprint}
@@ -96,7 +98,7 @@ def gate_rows(promotion: PromotionRequest, datasets: list) -> list[dict]:
     results = {r.gate: r for r in promotion.gate_results.filter(current=True)}
     by_link = {reverse("evidence:dataset-detail", args=[d.pk]): d for d in datasets}
     rows = []
-    for gate in GATES:
+    for gate in gates_for(promotion):  # a rollback has gates of its own
         result = results.pop(gate.name, None)
         details = []
         for item in (result.details if result else []):

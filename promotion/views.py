@@ -39,7 +39,7 @@ from console.paging import cursor_param, keyset_page, page_urls
 from evidence.choices import ManifestStatus
 from evidence.models import DomoDataset, SourceManifest
 from promotion import selectors, services
-from promotion.choices import PromotionState, PromotionTarget
+from promotion.choices import PromotionKind, PromotionState, PromotionTarget
 from promotion.filtersets import PromotionRequestFilterSet
 from promotion.forms import (
     CommentForm,
@@ -121,7 +121,8 @@ def _actions(user, promotion: PromotionRequest) -> dict[str, bool]:
 
 def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: tuple = ("all",)) -> dict:
     datasets = sorted(promotion.datasets.all(), key=lambda d: d.pk)
-    flaws = flaw_rows(promotion, datasets, forms)
+    # A rollback points at a version already loaded: its gates do not look at calculation flaws.
+    flaws = flaw_rows(promotion, datasets, forms) if promotion.kind == PromotionKind.PROMOTION else []
     context = {
         "promotion": promotion,
         "actions": _actions(user, promotion),
@@ -415,7 +416,11 @@ def _versions_page(request, key: str, *, status: int = 200):
         raise Http404("no curated dataset has that key")
     current = next((v for v in versions if v.state == "current"), None)
     rollback = getattr(services, "promotion_rollback_request", None)
-    may_rollback = rollback is not None and request.user.has_perm(REQUEST) and current is not None
+    # Golden packets follow their dataset back: a golden key is never rolled back on its own.
+    may_rollback = (
+        rollback is not None and request.user.has_perm(REQUEST) and current is not None
+        and not versions[0].is_golden
+    )
     rows = [
         (v, may_rollback and v.version < current.version and v.state in ("verified", "superseded"))
         for v in versions

@@ -12,8 +12,7 @@ from console.models import AuditEvent
 from promotion import services, tasks
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
-from tests.promotion.conftest import CLAIMS, checked, dataset, forced
-from tests.promotion.test_load import CURATED_DB, REBATES, curated_db  # noqa: F401 (a fixture)
+from tests.promotion.conftest import CLAIMS, CURATED_DB, REBATES, checked, dataset, forced, promoted, second_manifest
 
 
 def text(response) -> str:
@@ -396,7 +395,7 @@ def test_an_empty_registry_says_how_a_dataset_arrives(client, cecilia):
 
 
 @CURATED_DB
-def test_the_registry_lists_a_loaded_version_and_its_people(client, cecilia, manifest, olivia, arthur, curated_db):  # noqa: F811
+def test_the_registry_lists_a_loaded_version_and_its_people(client, cecilia, manifest, olivia, arthur, curated_db):
     from tests.promotion.conftest import disposition_all
 
     rebates = dataset(manifest, REBATES)
@@ -420,3 +419,80 @@ def test_the_registry_lists_a_loaded_version_and_its_people(client, cecilia, man
     golden_key = re.search(r'data-key="(golden:\d+)"', page).group(1)
     assert client.get(f"/promotions/curated/{golden_key}/").status_code == 200
     assert client.get("/promotions/curated/no-such-key/").status_code == 404
+
+
+# --- rollback -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_versions(manifest, tmp_path, olivia, arthur, curated_db):
+    """The rebate invoices promoted twice: v1 from `manifest`, then v2 (current) from a later export."""
+    promoted(manifest, REBATES, olivia, arthur)
+    promoted(second_manifest(tmp_path), REBATES, olivia, arthur)
+    return dataset(manifest, REBATES).domo_id
+
+
+@CURATED_DB
+def test_an_earlier_version_offers_a_rollback_to_operators_only(client, olivia, cecilia, two_versions):
+    client.force_login(olivia)
+    page = text(client.get(f"/promotions/curated/{two_versions}/"))
+    assert 'data-version="2" data-state="current"' in page and 'data-version="1" data-state="superseded"' in page
+    assert page.count("Request rollback to v") == 1 and "Request rollback to v1" in page
+    client.force_login(cecilia)
+    assert "Request rollback to" not in text(client.get(f"/promotions/curated/{two_versions}/"))
+
+
+@CURATED_DB
+def test_a_golden_packet_offers_no_rollback_of_its_own(client, olivia, two_versions):
+    client.force_login(olivia)
+    registry = text(client.get("/promotions/curated/"))
+    golden_key = re.search(r'data-key="(golden:\d+)"', registry).group(1)
+    page = text(client.get(f"/promotions/curated/{golden_key}/"))
+    assert "Request rollback to" not in page and "Golden packets follow their dataset" in page
+
+
+@CURATED_DB
+def test_the_rollback_button_makes_a_rollback_request_and_opens_it(client, olivia, two_versions):
+    client.force_login(olivia)
+    response = client.post(f"/promotions/curated/{two_versions}/rollback/", {"version": 1})
+    rollback = PromotionRequest.objects.get(kind="rollback")
+    assert response.status_code == 302 and response["Location"] == f"/promotions/{rollback.pk}/"
+    assert (rollback.rollback_key, rollback.rollback_version, rollback.requested_by) == (two_versions, 1, olivia)
+    page = text(client.get(f"/promotions/{rollback.pk}/"))
+    assert f"Rollback #{rollback.pk}" in page and 'id="rollback-of"' in page
+    assert "go from v2 back to v1" in page and 'id="flaws"' not in page
+    queue = text(client.get("/promotions/?kind=rollback"))
+    assert f'href="/promotions/{rollback.pk}/"' in queue and "Rollback" in queue
+
+
+@CURATED_DB
+def test_a_rollback_by_a_reader_is_refused_with_403_and_audited(client, cecilia, two_versions):
+    client.force_login(cecilia)
+    response = client.post(f"/promotions/curated/{two_versions}/rollback/", {"version": 1})
+    assert response.status_code == 403 and "request_promotion permission" in text(response)
+    assert not PromotionRequest.objects.filter(kind="rollback").exists()
+    assert AuditEvent.objects.filter(action="promotion.refused", actor=cecilia, after__attempt="rollback").count() == 1
+
+
+@CURATED_DB
+def test_a_rollback_to_the_current_version_is_409_with_the_reason(client, olivia, two_versions):
+    client.force_login(olivia)
+    response = client.post(f"/promotions/curated/{two_versions}/rollback/", {"version": 2})
+    assert response.status_code == 409 and "v2 is not earlier than the current version v2" in text(response)
+
+
+def test_a_disposition_without_a_decision_is_400(client, olivia, blocked_request):
+    client.force_login(olivia)
+    fingerprint = awaiting_fingerprints(blocked_request)[0]
+    prefix = f"f{fingerprint[:12]}"
+    response = client.post(f"/promotions/{blocked_request.pk}/flaws/disposition/", {
+        "prefix": prefix, f"{prefix}-fingerprint": fingerprint, f"{prefix}-note": "a note",
+    })
+    assert response.status_code == 400 and "Choose a decision." in text(response)
+    assert not FlawDisposition.objects.exists()
+
+
+def test_the_new_request_page_without_a_manifest_lists_the_complete_ones(client, olivia, manifest, partial_manifest):
+    client.force_login(olivia)
+    page = text(client.get("/promotions/new/"))
+    assert f'href="?manifest={manifest.pk}"' in page and f'href="?manifest={partial_manifest.pk}"' not in page
