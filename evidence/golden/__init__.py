@@ -10,7 +10,7 @@ Matching the golden, flaws included, shows the legacy behaviour is understood.
 
 - query.py: the card's query, with Domo's semantics;
 - translation.py: its beast modes as DuckDB SQL;
-- compare.py: its rows against the golden's;
+- comparison.py: its rows against the golden's;
 - model.py: what a reproduction finds.
 """
 
@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from evidence import leafiq
-from evidence.golden.compare import compare, compare_cell, format_value, read_golden
+from evidence.golden.comparison import compare, compare_cell, format_value, read_golden
 from evidence.golden.model import STATUSES, CellDifference, GoldenComparison, NotReproducible, Row
 from evidence.golden.query import (
     AGGREGATIONS,
