@@ -200,14 +200,20 @@ class DispositionSerializer(serializers.ModelSerializer):
         return _username(disposition.decided_by)
 
 
+class FlawPlaceSerializer(serializers.Serializer):
+    flaw = serializers.IntegerField(help_text="the calculation flaw's id")
+    where = serializers.CharField(help_text="the card, dataset or DataFlow step it is in")
+    link = serializers.CharField(help_text="that object's page in the console")
+
+
 class FlawToDispositionSerializer(serializers.Serializer):
     """One flaw behind the datasets (one per fingerprint), with the operator's disposition if any.
 
-    Shapes a dict built by the view: {flaw, fingerprint, object_kind, object_id, occurrences, disposition}.
+    Shapes a dict built by the view: {flaw, fingerprint, object_kind, object_id, places, disposition}.
     """
 
     fingerprint = serializers.CharField()
-    flaw = serializers.IntegerField(source="flaw.pk", help_text="the calculation flaw's id (one occurrence)")
+    flaw = serializers.IntegerField(source="flaw.pk", help_text="the calculation flaw's id (its first place)")
     code = serializers.CharField(source="flaw.code")
     title = serializers.SerializerMethodField()
     severity = serializers.ChoiceField(source="flaw.severity", choices=Severity.choices)
@@ -215,7 +221,7 @@ class FlawToDispositionSerializer(serializers.Serializer):
     object_id = serializers.CharField(help_text="the beast mode's formula id, or DataFlow id/step/part")
     snippet = serializers.CharField(source="flaw.snippet")
     message = serializers.CharField(source="flaw.message")
-    occurrences = serializers.IntegerField(help_text="flaws with this fingerprint behind the datasets")
+    places = FlawPlaceSerializer(many=True, help_text="every place behind the datasets where it occurs")
     disposition = DispositionSerializer(allow_null=True)
 
     @extend_schema_field(serializers.CharField())

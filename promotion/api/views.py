@@ -20,6 +20,7 @@ Refusals (403 and 409 alike) are in the audit trail; validation errors (400) nev
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
@@ -245,21 +246,36 @@ class PromotionRecheck(_OnRequest):
 # --- flaws and dispositions ----------------------------------------------------------------------------
 
 
+def _place(flaw) -> dict:
+    """Where one occurrence of a flaw is: a card's or a dataset's beast mode, or a DataFlow step."""
+    analysis = flaw.analysis
+    beast, step = analysis.beast_mode, analysis.dataflow_step
+    if beast is not None and beast.card_id is not None:
+        where, link = f"card {beast.card.title!r}", reverse("evidence:card-detail", args=[beast.card_id])
+    elif beast is not None:
+        where = f"dataset {beast.dataset.name!r}"
+        link = reverse("evidence:dataset-detail", args=[beast.dataset_id])
+    else:
+        where = f"DataFlow {step.dataflow.name!r}, step {step.position}, part {analysis.part}"
+        link = reverse("evidence:dataflow-detail", args=[step.dataflow_id])
+    return {"flaw": flaw.pk, "where": where, "link": link}
+
+
 def _flaws_to_disposition(manifest: SourceManifest, datasets: list[DomoDataset]) -> list[dict]:
-    """One entry per fingerprint of the flaws behind these datasets, with its disposition (or None)."""
+    """One entry per fingerprint of the flaws behind these datasets, every place it occurs, and its
+    disposition (or None): a disposition is per fingerprint, so one decision covers every place."""
     recorded = FlawDisposition.objects.filter(manifest=manifest).select_related("decided_by")
     dispositions = {d.fingerprint: d for d in recorded}
     found: dict[str, dict] = {}
     for flaw in flaws_behind(manifest, datasets):
         fingerprint = flaw_fingerprint(flaw)
-        if fingerprint in found:
-            found[fingerprint]["occurrences"] += 1
-            continue
-        kind, object_id = flaw_object(flaw)
-        found[fingerprint] = {
-            "fingerprint": fingerprint, "flaw": flaw, "object_kind": kind, "object_id": object_id,
-            "occurrences": 1, "disposition": dispositions.get(fingerprint),
-        }
+        if fingerprint not in found:
+            kind, object_id = flaw_object(flaw)
+            found[fingerprint] = {
+                "fingerprint": fingerprint, "flaw": flaw, "object_kind": kind, "object_id": object_id,
+                "places": [], "disposition": dispositions.get(fingerprint),
+            }
+        found[fingerprint]["places"].append(_place(flaw))
     return list(found.values())
 
 

@@ -323,6 +323,10 @@ def test_the_flaws_behind_a_request_come_once_per_fingerprint_with_their_disposi
 
     assert {f["fingerprint"] for f in listed} == expected and len(listed) == len(expected)
     assert all(f["disposition"] is None and f["code"] and f["object_kind"] for f in listed)
+    places = [place for f in listed for place in f["places"]]
+    every_flaw = flaws_behind(manifest, [claims]).values_list("pk", flat=True)
+    assert sorted(p["flaw"] for p in places) == sorted(every_flaw)
+    assert all(p["where"] and p["link"].startswith("/sources/") for p in places)
     by_manifest = client.get(f"/api/manifests/{manifest.pk}/flaws-to-disposition/",
                              {"dataset": claims.pk, "page_size": 500}).json()["results"]
     assert {f["fingerprint"] for f in by_manifest} == expected
