@@ -86,7 +86,7 @@ def test_an_operator_requests_and_dispositions_a_second_person_approves_and_the_
     page.get_by_role("link", name="Curated", exact=True).click()
     page.wait_for_url("**/promotions/curated/")
     row = page.locator(f'tr[data-key="{claims.domo_id}"]')
-    assert row.locator("td.version").inner_text() == f"v{version}"
+    assert row.locator(".version").inner_text() == f"v{version}"
     cells = row.locator("td").all_inner_texts()
     assert manifest.load_id in cells[2] and cells[3] == "olivia" and cells[4] == "arthur"
     assert cells[5] == str(claims.silver_rows)

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 
 from console import roles
 from console.models import AuditEvent
-from promotion import services, tasks
-from promotion.gates import flaw_fingerprint, flaws_behind
+from promotion import gates, services, tasks
+from promotion.gates import CuratedSchema, flaw_fingerprint, flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.promotion.conftest import CLAIMS, CURATED_DB, REBATES, checked, dataset, forced, promoted, second_manifest
 
@@ -496,3 +496,44 @@ def test_the_new_request_page_without_a_manifest_lists_the_complete_ones(client,
     client.force_login(olivia)
     page = text(client.get("/promotions/new/"))
     assert f'href="?manifest={manifest.pk}"' in page and f'href="?manifest={partial_manifest.pk}"' not in page
+
+
+def test_a_schema_drift_is_acknowledged_from_its_gate_and_the_recheck_passes(client, olivia, manifest):
+    claims = dataset(manifest)
+    drifted = CuratedSchema("7", [*claims.schema[1:], {"name": "Legacy Column", "type": "STRING"}])
+    # The gates' documented hook for the curated schema: this dataset's current version lacks a column.
+    with gates.use_curated_schema_source(lambda d: drifted if d.pk == claims.pk else None):
+        request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[claims],
+                                                     enqueue=False))
+        client.force_login(olivia)
+        page = text(client.get(f"/promotions/{request.pk}/"))
+        assert re.search(r'data-gate="schema_compatible" data-outcome="failed"', page)
+        assert "Acknowledge the drift" in page and f'name="dataset" value="{claims.pk}"' in page
+        response = client.post(f"/promotions/{request.pk}/drift/", {"dataset": claims.pk,
+                                                                   "note": "the legacy column is gone upstream"})
+        assert response.status_code == 302
+        event = AuditEvent.objects.get(action="promotion.schema_drift_acknowledged")
+        assert event.actor == olivia and event.after["note"] == "the legacy column is gone upstream"
+        client.post(f"/promotions/{request.pk}/recheck/")
+        checked(request)
+        assert request.gate_results.get(current=True, gate="schema_compatible").outcome == "passed"
+
+
+@CURATED_DB
+def test_an_approved_rollback_shows_on_the_registry(client, olivia, arthur, cecilia, two_versions):
+    client.force_login(olivia)
+    client.post(f"/promotions/curated/{two_versions}/rollback/", {"version": 1})
+    rollback = checked(PromotionRequest.objects.get(kind="rollback"))
+    assert rollback.state == "ready", list(rollback.gate_results.values_list("gate", "outcome", "details"))
+    client.force_login(arthur)
+    page = text(client.get(f"/promotions/{rollback.pk}/"))
+    assert re.findall(r'data-gate="([^"]+)"', page) == ["manifest_complete", "rollback_target"]
+    client.post(f"/promotions/{rollback.pk}/approve/", {"approve-comment": "back to the first load"})
+    tasks.promotion_load(rollback.pk)
+    rollback.refresh_from_db()
+    assert rollback.state == "promoted", rollback.error
+
+    client.force_login(cecilia)
+    registry = text(client.get("/promotions/curated/"))
+    row = re.search(rf'<tr data-key="{two_versions}">(.*?)</tr>', registry).group(1)
+    assert '<span class="version">v1</span>' in row and f"rolled back by #{rollback.pk}" in row
