@@ -36,8 +36,8 @@ def promotion_check_task(self, request_id: int) -> None:
     bind=True,
 )
 def promotion_load(self, request_id: int, resume_attempt: int | None = None) -> None:
-    """Load an approved request (or resume a loading one). Whatever the message says, the guard
-    decides: a refusal is audited and final."""
+    """Load an approved request (or resume a loading one); for a rollback, move its pointers back.
+    Whatever the message says, the guard decides: a refusal is audited and final."""
     with context.for_task(self.request.id or "eager", run_id=f"promotion-{request_id}"):
         request = PromotionRequest.objects.filter(pk=request_id).first()
         if request is None or request.is_final:

@@ -26,8 +26,8 @@ def _load_refusal(request: PromotionRequest, *, resuming: bool = False) -> str |
     if request.approved_by_id == request.requested_by_id:
         return "the approval is the requester's own"
     if resuming and request.is_rollback:
-        # Its own pointer moves change what rollback_target looks at; the moves left are checked by
-        # the engine (verified, backwards only) and the ones done are skipped.
+        # Its own pointer moves change what rollback_target looks at; roll_back_pointers skips the
+        # moves done and checks the ones left (the pointer where the approval saw it, verified, backwards).
         return None
     fresh = run_all(request)
     failing = [f"{name} {run.outcome}" for name, run in fresh.items() if not run.passed]
@@ -39,7 +39,8 @@ def _load_refusal(request: PromotionRequest, *, resuming: bool = False) -> str |
         return None
     now = approval_fingerprint(
         manifest.manifest_sha256,
-        [(gate.name, gate.version, fresh[gate.name].outcome, fresh[gate.name].inputs_fingerprint) for gate in gates_for(request)],
+        [(gate.name, gate.version, fresh[gate.name].outcome, fresh[gate.name].inputs_fingerprint)
+         for gate in gates_for(request)],
     )
     if now != request.approval_fingerprint:
         return "the approval is stale: the manifest or what the gates looked at changed since it was given"

@@ -226,6 +226,11 @@ def load_requested_datasets(*, request: PromotionRequest, resume_attempt: int | 
                 _beat(claimed, stage="waiting to retry", error=reason)
             except LoadLost:
                 return None
+            with transaction.atomic():
+                audit_record(actor=None, action="promotion.load_interrupted", object_type=REQUEST_TYPE,
+                             object_id=str(claimed.pk),
+                             after={"attempt": claimed.attempts, "reason": reason, "retry": True,
+                                    "progress": claimed.load_progress})
             raise LoadInterrupted(claimed.attempts, reason) from exc
         return _finish_if_ours(claimed, error=reason)
     return _finish_if_ours(claimed)

@@ -106,8 +106,8 @@ def promotion_rollback_request(*, actor, dataset_key: str, version: int, enqueue
 
 def roll_back_pointers(request: PromotionRequest, *, beat: Callable[..., None]) -> dict:
     """The load of an approved rollback: re-verify each target table, then move each pointer back (the
-    dataset's first, then its golden packets'), one short transaction each. A resumed rollback skips
-    the pointers already moved; the engine refuses a move that is not backwards or not verified."""
+    dataset's first, then its golden packets'), one transaction each. A resumed rollback skips the
+    pointers already moved; the engine refuses a move that is not backwards or not verified."""
     from django.db import connections
 
     from promotion import curated
@@ -117,13 +117,19 @@ def roll_back_pointers(request: PromotionRequest, *, beat: Callable[..., None]) 
     for move in moves:
         if move.version is None:
             raise curated.CuratedError(move.problem)
+        if move.key == request.rollback_key and move.current != request.rollback_from_version:
+            # A resumed rollback (the guard's gates ran when the load began, not now).
+            raise curated.CuratedError(f"the current version of {move.key} moved to v{move.current} since the "
+                                       f"rollback from v{request.rollback_from_version} was approved")
+    # Every table first, so a changed one stops the rollback before any pointer moves; then each move
+    # verifies again inside its own transaction (PostgreSQL), leaving no gap between check and move.
     for move in moves:
         beat(stage="verifying", dataset=move.key)
         curated.verify_version(connection=connection, dataset_key=move.key, version=move.version)
     done = dict(request.load_progress.get("datasets") or {})
     for move in moves:
         beat(stage="rolling back", dataset=move.key)
-        curated.rollback_to(connection=connection, dataset_key=move.key, version=move.version)
+        curated.rollback_to(connection=connection, dataset_key=move.key, version=move.version, verify=True)
         done[move.key] = {"version": move.version, "from": move.current}
         beat(datasets=done)
     beat(stage="rolled back", dataset="")

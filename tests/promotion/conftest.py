@@ -147,4 +147,5 @@ def promoted(manifest: SourceManifest, name: str, requester, approver) -> Promot
 
 def second_manifest(tmp_path: Path) -> SourceManifest:
     """A later export of the same Domo instance (same dataset ids, more claims, another load id)."""
-    return ingest(write_sample_export(tmp_path / "later", rows=40, exported_at=DEFAULT_EXPORTED_AT + dt.timedelta(days=1)).path)
+    later = DEFAULT_EXPORTED_AT + dt.timedelta(days=1)
+    return ingest(write_sample_export(tmp_path / "later", rows=40, exported_at=later).path)

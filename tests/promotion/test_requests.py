@@ -6,7 +6,9 @@ import pytest
 from console.models import AuditEvent
 from promotion import services, tasks
 from promotion.models import IllegalTransition, PromotionRequest
-from tests.promotion.conftest import CONTRACT_TERMS, checked, dataset, forced
+from tests.promotion.conftest import (
+    CONTRACT_TERMS, CURATED_DB, REBATES, approve, checked, dataset, disposition_all, forced,
+)
 
 
 def refusals(attempt: str):
@@ -211,3 +213,38 @@ def test_a_load_start_for_a_partial_manifest_is_refused(partial_manifest, olivia
         services.promotion_load_start(request=request)
     request.refresh_from_db()
     assert request.state == "approved"
+
+
+# --- the audit trail of a load ---------------------------------------------------------------------
+
+
+@CURATED_DB
+@pytest.mark.postgres_only  # the dataset's load lock is a PostgreSQL advisory lock
+def test_every_step_of_a_load_interrupted_then_resumed_is_audited(manifest, olivia, arthur, curated_db, no_enqueue):
+    import psycopg
+    from django.db import connections
+
+    rebates = dataset(manifest, REBATES)
+    disposition_all(olivia, manifest, [rebates])
+    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[rebates], enqueue=False))
+    approve(request, arthur)
+    settings = connections["curated"].settings_dict
+    with psycopg.connect(dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or 5432,
+                         user=settings["USER"], password=settings.get("PASSWORD") or None, autocommit=True) as other:
+        # Another session holds the dataset's load lock: a transient error for our load.
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"curated:{rebates.domo_id}",))
+        with pytest.raises(services.LoadInterrupted) as interrupted:
+            services.load_requested_datasets(request=request)
+    request.refresh_from_db()
+    services.load_requested_datasets(request=request, resume_attempt=interrupted.value.attempt)
+
+    actions = list(
+        AuditEvent.objects.filter(object_type="promotion.promotionrequest", object_id=str(request.pk))
+        .order_by("seq").values_list("action", flat=True)
+    )
+    assert actions == [
+        "promotion.requested", "promotion.checked", "promotion.approved", "promotion.load_started",
+        "promotion.load_interrupted", "promotion.load_resumed", "promotion.promoted",
+    ]
+    interrupted_event = AuditEvent.objects.get(action="promotion.load_interrupted")
+    assert interrupted_event.after["attempt"] == 1 and interrupted_event.after["reason"].startswith("LoadBusy")
