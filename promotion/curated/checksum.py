@@ -6,14 +6,16 @@ the exact sum of those hashes read as signed bigints; the row count is checked b
 are PostgreSQL's own lookup3 functions (lookup3.py computes them over Arrow arrays):
 
 - `_row`: hashint8extended(_row, 1), which folds the halves into 32 bits: one to one below 2**32 rows;
-- LONG: hashint4extended(low 32 bits, hashint4extended(high 32 bits, seed)), so all 64 bits count;
+- LONG: hashint4extended(low 32 bits, seed) XOR hashint4extended(high 32 bits, seed + 2**16), so all
+  64 bits count;
 - STRING: hashtextextended(v COLLATE "C", seed), over the UTF-8 bytes;
 - DOUBLE: hashfloat8extended(v, seed), its IEEE-754 bits (NaNs are one NaN); -0.0, which that function
   hashes like 0.0, has its own marker (-seed - 2**32);
 - DECIMAL: hashtextextended of its text at the column's scale (sign and every digit);
 - DATE: hashint4extended(days since 1970-01-01, seed);
-- DATETIME: hashfloat8extended(seconds since 1970 as a double, hashint8extended(microseconds since 2000,
-  seed)), which together tell apart every microsecond;
+- DATETIME: hashfloat8extended(seconds since 1970 as a double, seed) XOR hashint8extended(microseconds
+  since 2000, seed + 2**16): the double alone tells microseconds apart from 1698 to 2242, the folded
+  integer beside it everywhere else;
 - NULL: the marker -seed.
 
 PostgreSQL computes it in one (parallel) scan at about scan speed; md5 per row, the old form, cost
@@ -34,13 +36,15 @@ _EPOCH_DATE = dt.date(1970, 1, 1)
 _EPOCH = dt.datetime(1970, 1, 1)
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970 (PostgreSQL's timestamp zero)
 NEGATIVE_ZERO = 1 << 32
+HIGH_HALF = 1 << 16  # seed offset of a value's second hash (LONG's high half, DATETIME's microseconds)
 
 
 def row_hash_sql(quote, columns: list[tuple[str, str]]) -> str:
     """PostgreSQL expression (bigint) of a row's hash; see the module docstring."""
 
-    def int8(v: str, seed: str) -> str:
-        return f"hashint4extended(CAST({v} << 32 >> 32 AS integer), hashint4extended(CAST({v} >> 32 AS integer), {seed}))"
+    def int8(v: str, seed: int) -> str:
+        return (f"hashint4extended(CAST({v} << 32 >> 32 AS integer), {seed}) "
+                f"# hashint4extended(CAST({v} >> 32 AS integer), {seed + HIGH_HALF})")
 
     pieces = [f"hashint8extended({quote(ROW_COLUMN)}, 1)"]
     for position, (name, domo_type) in enumerate(columns, start=2):
@@ -54,12 +58,12 @@ def row_hash_sql(quote, columns: list[tuple[str, str]]) -> str:
             continue
         hashed = {
             "STRING": f'hashtextextended({v} COLLATE "C", {s})',
-            "LONG": int8(v, str(s)),
+            "LONG": int8(v, s),
             "DECIMAL": f"hashtextextended(CAST({v} AS text), {s})",
             "DATE": f"hashint4extended({v} - DATE '1970-01-01', {s})",
-            "DATETIME": f"hashfloat8extended(date_part('epoch', {v}), timestamp_hash_extended({v}, {s}))",
+            "DATETIME": f"hashfloat8extended(date_part('epoch', {v}), {s}) # timestamp_hash_extended({v}, {s + HIGH_HALF})",
         }[domo_type]
-        pieces.append(f"coalesce({hashed}, {-s})")
+        pieces.append(f"coalesce({hashed}, {-s})")  # one NULL operand makes the XOR NULL too
     return " # ".join(pieces)
 
 
@@ -80,7 +84,19 @@ def _column_hashes(array: pa.Array, domo_type: str, seed: int) -> pa.Array:
     if domo_type == "STRING":
         hashed = lookup3.hash_bytes(array, seed)
     elif domo_type == "LONG":
-        hashed = lookup3.hash_int8_halves(pc.cast(array, pa.int64()), seed)
+        values = pc.cast(array, pa.int64())
+        high, low = lookup3.split64(values)
+        bounds = pc.min_max(values).as_py()
+        if bounds["min"] is not None and -(1 << 31) <= bounds["min"] and bounds["max"] < 1 << 31:
+            # high half is only the sign: its two hashes are constants
+            signs = {0: lookup3.hash_uint32_int(0, seed + HIGH_HALF),
+                     1: lookup3.hash_uint32_int(0xFFFFFFFF, seed + HIGH_HALF)}
+            high_hash = pc.if_else(pc.less(values, pa.scalar(0, pa.int64())),
+                                   pa.scalar(signs[1], lookup3.U64), pa.scalar(signs[0], lookup3.U64)) \
+                if bounds["min"] < 0 else pa.scalar(signs[0], lookup3.U64)
+        else:
+            high_hash = lookup3.hash_uint32(high, seed + HIGH_HALF)
+        hashed = pc.bit_wise_xor(lookup3.hash_uint32(low, seed), high_hash)
     elif domo_type == "DECIMAL":
         hashed = lookup3.hash_bytes(array if pa.types.is_string(array.type) else decimal_text(array), seed)
     elif domo_type == "DATE":
@@ -89,21 +105,26 @@ def _column_hashes(array: pa.Array, domo_type: str, seed: int) -> pa.Array:
     elif domo_type == "DATETIME":
         micros = pc.cast(pc.cast(array, pa.timestamp("us", getattr(array.type, "tz", None))), pa.int64())
         seconds = pc.divide(pc.cast(micros, pa.float64(), safe=False), pa.scalar(1_000_000.0))
-        folded = lookup3.hash_int8_folded(pc.subtract(micros, pa.scalar(_PG_EPOCH_US)), seed)
+        folded = lookup3.hash_int8_folded(pc.subtract(micros, pa.scalar(_PG_EPOCH_US)), seed + HIGH_HALF)
+        float_hash = lookup3.hash_float8(seconds, seed)
         zero = pc.equal(seconds, pa.scalar(0.0))  # hashfloat8extended(0, s) is s
-        hashed = pc.if_else(zero, folded, lookup3.hash_float8(seconds, folded))
+        if pc.any(zero).as_py():
+            float_hash = pc.if_else(zero, _marker(seed, n), float_hash)
+        hashed = pc.bit_wise_xor(float_hash, folded)
     elif domo_type == "DOUBLE":
         values = pc.cast(array, pa.float64())
         bits = pa.Array.from_buffers(lookup3.U64, n, [None, values.buffers()[1]], offset=values.offset)
-        negative_zero = pc.and_(pc.equal(values, pa.scalar(0.0)),
-                                pc.not_equal(bits, pa.scalar(0, lookup3.U64)))
-        hashed = pc.if_else(
-            pc.equal(values, pa.scalar(0.0)),
-            pc.if_else(negative_zero, _marker(-seed - NEGATIVE_ZERO, n), _marker(seed, n)),
-            lookup3.hash_float8(values, seed),
-        )
+        hashed = lookup3.hash_float8(values, seed)
+        zero = pc.equal(values, pa.scalar(0.0))
+        if pc.any(zero).as_py():
+            negative_zero = pc.and_(zero, pc.not_equal(bits, pa.scalar(0, lookup3.U64)))
+            hashed = pc.if_else(
+                zero, pc.if_else(negative_zero, _marker(-seed - NEGATIVE_ZERO, n), _marker(seed, n)), hashed
+            )
     else:
         raise ValueError(f"no checksum for {domo_type!r}")
+    if array.null_count == 0:
+        return hashed
     return pc.if_else(pc.is_null(array), _marker(-seed, n), hashed)
 
 
@@ -163,8 +184,11 @@ def silver_checksum(batches: Callable[[], Iterator[pa.RecordBatch]], arrow_schem
                     columns: list[tuple[str, str]]) -> tuple[int, str]:
     """(rows, checksum) of silver record batches: the twin of the loaded table's checksum."""
     rows = total = 0
+    base = None
     for batch in batches():
-        numbers = pa.array(range(rows, rows + batch.num_rows), pa.int64())
+        if base is None or len(base) < batch.num_rows:
+            base = pa.array(range(batch.num_rows), pa.int64())
+        numbers = pc.add(base.slice(0, batch.num_rows), pa.scalar(rows, pa.int64()))
         total += lookup3.to_signed_sum(arrow_row_hashes(numbers, list(batch.columns), columns))
         rows += batch.num_rows
     return rows, str(total)

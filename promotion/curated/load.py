@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,51 @@ from .backend import (
     State, column_sql_type, columns_of, dataset_slug, ensure_registry, set_state,
 )
 from .checksum import silver_checksum, table_checksum
+
+
+# --- one read of silver, two consumers ---------------------------------------------------------------
+_END = object()
+
+
+class _Tee:
+    """Silver's record batches, read once: the load sends each one and hands it to silver's checksum
+    in another thread (a bounded queue, so a slow checksum holds the load back rather than memory)."""
+
+    def __init__(self, source: Iterator[pa.RecordBatch], depth: int = 8):
+        self.source, self.queue = source, queue.Queue(depth)
+        self.consumer_gone, self.producer_done = threading.Event(), threading.Event()
+
+    def _put(self, item) -> None:
+        while not self.consumer_gone.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def produce(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self.source:
+                self._put(batch)
+                yield batch
+        finally:
+            self._put(_END)  # also when the load stops early: the checksum then ends (and is not used)
+            self.producer_done.set()
+
+    def consume(self) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                try:
+                    item = self.queue.get(timeout=0.2)
+                except queue.Empty:
+                    if self.producer_done.is_set():  # the load failed before sending a batch
+                        return
+                    continue
+                if item is _END:
+                    return
+                yield item
+        finally:
+            self.consumer_gone.set()
 
 
 # --- bulk paths ----------------------------------------------------------------------------------------
@@ -111,15 +157,20 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: 
         )
         expected: dict = {}
 
+        tee = _Tee(batches())
+
         def checksum_silver() -> None:
             try:
-                expected["value"] = silver_checksum(batches, arrow_schema, columns)
+                expected["value"] = silver_checksum(tee.consume, arrow_schema, columns)
             except BaseException as exc:  # re-raised in the loading thread below
                 expected["error"] = exc
+            finally:
+                tee.consumer_gone.set()
 
-        # Silver's checksum (Arrow compute, which releases the GIL) runs in a thread beside the COPY,
-        # on the CPU the COPY leaves idle in this process while the server parses rows; the table's
-        # checksum is one scan in the same transaction, before anyone else can see or touch the table.
+        # Silver is read once: each record batch the COPY sends is also hashed by silver's checksum
+        # (Arrow compute, which releases the GIL) in a thread, on the CPU the COPY leaves idle in this
+        # process while the server parses rows. The table's checksum is one scan in the same
+        # transaction, before anyone else can see or touch the table.
         worker = threading.Thread(target=checksum_silver, name=f"silver-checksum-{version}", daemon=True)
         try:
             # Table, rows and their checksum in one transaction: a worker killed here leaves no table, only its row.
@@ -127,12 +178,13 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: 
                 backend.execute(f"DROP TABLE IF EXISTS {q(table)}")
                 backend.execute(f"CREATE TABLE {q(table)} ({body})")
                 worker.start()
-                _bulk_load(backend, table, columns, batches(), on_progress)
+                _bulk_load(backend, table, columns, tee.produce(), on_progress)
                 rows, checksum = table_checksum(backend, table, columns)
         except BaseException:
             set_state(backend, key, version, State.FAILED)
             raise
         finally:
+            tee.producer_done.set()
             if worker.is_alive():
                 worker.join()
         if "error" in expected or "value" not in expected:

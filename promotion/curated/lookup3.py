@@ -35,6 +35,19 @@ def _mix_int(a: int, b: int, c: int) -> tuple[int, int, int]:
     return a, b, c
 
 
+def hash_uint32_int(k: int, seed: int) -> int:
+    """hash_bytes_uint32_extended on Python ints (for values shared by a whole column)."""
+    a = b = c = (_GOLDEN + 4) & _MASK32
+    if seed:
+        a, b, c = _mix_int((a + (seed >> 32)) & _MASK32, (b + seed) & _MASK32, c)
+    a = (a + k) & _MASK32
+    for x, y, r in ((2, 1, 14), (0, 2, 11), (1, 0, 25), (2, 1, 16), (0, 2, 4), (1, 0, 14), (2, 1, 24)):
+        s = [a, b, c]
+        s[x] = ((s[x] ^ s[y]) - _rot_int(s[y], r)) & _MASK32
+        a, b, c = s
+    return (b << 32) | c
+
+
 def _rot(x: pa.Array, k: int) -> pa.Array:
     return pc.bit_wise_or(pc.shift_left(x, _SHIFT[k]), pc.shift_right(x, _SHIFT[32 - k]))
 
@@ -111,6 +124,9 @@ def hash_int8_halves(values: pa.Array, seed) -> pa.Array:
 
 def hash_int8_folded(values: pa.Array, seed) -> pa.Array:
     """PostgreSQL's hashint8extended (and timestamp_hash_extended): low ^ (v >= 0 ? high : ~high)."""
+    bounds = pc.min_max(values).as_py()
+    if bounds["min"] is not None and 0 <= bounds["min"] and bounds["max"] < 1 << 32:  # high half 0 (row numbers)
+        return hash_uint32(pc.cast(values, U32, safe=False), seed)
     high, low = split64(values)
     negative = pc.less(values, pa.scalar(0, values.type))
     return hash_uint32(pc.bit_wise_xor(low, pc.if_else(negative, pc.bit_wise_not(high), high)), seed)
@@ -118,7 +134,9 @@ def hash_int8_folded(values: pa.Array, seed) -> pa.Array:
 
 def hash_float8(values: pa.Array, seed) -> pa.Array:
     """hashfloat8extended for non-zero doubles (PostgreSQL returns the seed for ±0; NaNs are one NaN)."""
-    values = pc.if_else(pc.is_nan(values), pa.scalar(float("nan")), values)
+    nan = pc.is_nan(values)
+    if pc.any(nan).as_py():
+        values = pc.if_else(nan, pa.scalar(float("nan")), values)
     bits = pa.Array.from_buffers(U64, len(values), [None, values.buffers()[1]], offset=values.offset)
     high, low = split64(bits)
     a, b, c = _state(8, seed, len(values))
