@@ -415,14 +415,14 @@ def _versions_page(request, key: str, *, status: int = 200):
     if not versions:
         raise Http404("no curated dataset has that key")
     current = next((v for v in versions if v.state == "current"), None)
-    rollback = getattr(services, "promotion_rollback_request", None)
     # Golden packets follow their dataset back: a golden key is never rolled back on its own.
-    may_rollback = (
-        rollback is not None and request.user.has_perm(REQUEST) and current is not None
-        and not versions[0].is_golden
-    )
+    may_rollback = request.user.has_perm(REQUEST) and current is not None and not versions[0].is_golden
     rows = [
-        (v, may_rollback and v.version < current.version and v.state in ("verified", "superseded"))
+        (
+            v,
+            may_rollback and v.version < current.version and v.state in ("verified", "superseded")
+            and _may_roll_back_to(request.user, v),
+        )
         for v in versions
     ]
     context = {"key": key, "rows": rows, "current": current, "is_golden": versions[0].is_golden,
@@ -440,16 +440,31 @@ def registry_versions(request, key: str):
 def registry_rollback(request, key: str):
     """Ask to point a curated dataset back at an earlier version: a request like any other
     (gates, a second person's approval)."""
-    rollback = getattr(services, "promotion_rollback_request", None)
     form = RollbackForm(request.POST)
-    if rollback is None or not form.is_valid():
-        raise Http404("no such rollback")
+    if not form.is_valid():
+        messages.error(request, "Name the version to roll back to.")
+        return _versions_page(request, key, status=400)
+    version = form.cleaned_data["version"]
     try:
-        created = rollback(actor=request.user, dataset_key=key, version=form.cleaned_data["version"])
+        created = services.promotion_rollback_request(actor=request.user, dataset_key=key, version=version)
     except services.PromotionRefused as refused:
         if not may_read(request.user):
             return HttpResponseForbidden(f"Refused: {refused.reason}")
         messages.error(request, f"Refused: {refused.reason}")
-        return _versions_page(request, key, status=_refusal_status(request.user, "rollback"))
+        return _versions_page(request, key, status=409 if _may_roll_back(request.user, key, version) else 403)
     messages.success(request, f"Rollback #{created.pk} requested; its gates are running.")
     return redirect("promotion:request-detail", pk=created.pk)
+
+
+def _may_roll_back(user, key: str, version: int) -> bool:
+    """The person may request this rollback at all: the request permission, and the contract permission
+    when the version went into a backend contract (a rollback inherits its target)."""
+    if not user.has_perm(REQUEST):
+        return False
+    found = next((v for v in selectors.registry_versions(key) if v.version == version), None)
+    return found is None or _may_roll_back_to(user, found)
+
+
+def _may_roll_back_to(user, version) -> bool:
+    request = version.request
+    return request is None or request.target != PromotionTarget.CONTRACT or user.has_perm(CONTRACT)
