@@ -88,6 +88,11 @@ def _answers(code: int, serializer, *, invalid: str | None = "invalid body") -> 
     return responses
 
 
+def _detailed():
+    """Requests with everything their detail shows but the gate results (one query of their own)."""
+    return selectors.promotion_requests().select_related("rejected_by", "cancelled_by").prefetch_related("datasets")
+
+
 class _Action(APIView):
     """A write: any signed-in user may call it; the service decides, audits, and may refuse.
 
@@ -112,7 +117,7 @@ class _Action(APIView):
         return serializer.validated_data
 
     def detail_response(self, promotion: PromotionRequest, code: int = status.HTTP_200_OK) -> Response:
-        promotion = selectors.promotion_requests().prefetch_related("datasets").get(pk=promotion.pk)
+        promotion = _detailed().get(pk=promotion.pk)
         body = PromotionRequestDetailSerializer(promotion, context={"request": self.request}).data
         headers = {"Location": body["url"]} if code == status.HTTP_201_CREATED else None
         return Response(body, status=code, headers=headers)
@@ -167,9 +172,7 @@ class PromotionList(_Action, generics.ListAPIView):
 class PromotionDetail(generics.RetrieveAPIView):
     """One request: its state, manifest, datasets, decision, current gate results and load."""
 
-    queryset = selectors.promotion_requests().select_related("rejected_by", "cancelled_by").prefetch_related(
-        "datasets"
-    )
+    queryset = _detailed()
     serializer_class = PromotionRequestDetailSerializer
     permission_classes = [CanRead]
 
