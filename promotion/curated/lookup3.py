@@ -17,8 +17,8 @@ _GOLDEN = 0x9E3779B9 + 3923095
 _SHIFT = {k: pa.scalar(k, U32) for k in range(1, 32)}
 _LOW32 = pa.scalar(_MASK32, U64)
 _THIRTY_TWO = pa.scalar(32, U64)
-_ZERO_BYTES = pa.scalar(b"\x00" * 12, pa.large_binary())
 _EMPTY = pa.scalar(b"", pa.large_binary())
+_PAD_BYTES = 32 << 20  # at most this much padded copy of a batch's text column
 
 
 # --- the primitive, once on Python ints (constants) and once on arrays ------------------------------------
@@ -143,14 +143,22 @@ def hash_float8(values: pa.Array, seed) -> pa.Array:
     return _final(pc.add(a, low), pc.add(b, high), c)
 
 
-def _words(blocks: pa.Array, start: int, n: int) -> tuple[pa.Array, pa.Array, pa.Array]:
+def _block_words(blocks: pa.Array, start: int) -> tuple[pa.Array, pa.Array, pa.Array]:
     """The three little-endian uint32 words of each row's 12 bytes from `start`, zero-padded."""
-    window = pc.binary_join_element_wise(pc.binary_slice(blocks, start, start + 12), _ZERO_BYTES, _EMPTY)
-    fixed = pc.cast(pc.binary_slice(window, 0, 12), pa.binary(12))
-    words = pa.FixedSizeListArray.from_arrays(
-        pa.Array.from_buffers(U32, 3 * n, [None, fixed.buffers()[1]], offset=3 * fixed.offset), 3
-    )
+    window = pc.binary_join_element_wise(pc.binary_slice(blocks, start, start + 12),
+                                         pa.scalar(b"\x00" * 12, pa.large_binary()), _EMPTY)
+    words = _padded_words(window, 12)
     return tuple(pc.list_element(words, i) for i in range(3))
+
+
+def _padded_words(blocks: pa.Array, width: int) -> pa.FixedSizeListArray:
+    """Each row's bytes zero-padded to `width` (a multiple of 12), as little-endian uint32 words."""
+    padded = pc.binary_join_element_wise(blocks, pa.scalar(b"\x00" * width, pa.large_binary()), _EMPTY)
+    fixed = pc.cast(pc.binary_slice(padded, 0, width), pa.binary(width))
+    words = width // 4
+    return pa.FixedSizeListArray.from_arrays(
+        pa.Array.from_buffers(U32, words * len(blocks), [None, fixed.buffers()[1]], offset=words * fixed.offset), words
+    )
 
 
 def hash_bytes(values: pa.Array, seed) -> pa.Array:
@@ -162,8 +170,13 @@ def hash_bytes(values: pa.Array, seed) -> pa.Array:
     full = pc.divide(lengths, pa.scalar(12, lengths.type))
     a, b, c = _state(lengths, seed, n)
     top = pc.max(full).as_py() or 0
+    # Short values (the usual): pad every row once to the longest; a long one somewhere: block by block.
+    words = _padded_words(blocks, 12 * (top + 1)) if 12 * (top + 1) * n <= _PAD_BYTES else None
     for block in range(top + 1):
-        w0, w1, w2 = _words(blocks, 12 * block, n)
+        if words is not None:
+            w0, w1, w2 = (pc.list_element(words, 3 * block + i) for i in range(3))
+        else:
+            w0, w1, w2 = _block_words(blocks, 12 * block)
         here = pa.scalar(block, full.type)
         # Rows with a full block here mix it in; rows whose tail this is add it (c takes bytes 8..10 << 8);
         # rows already done keep their state. Uniform batches skip the selections.
