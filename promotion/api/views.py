@@ -5,16 +5,19 @@ permission and the rules and audits the attempt (a refused one as "promotion.ref
 
 Errors, the same on every endpoint:
 - 400: the body does not validate; the answer names the fields ({"comment": ["This field is required."]}).
-- 401/403 without a body of ours: not signed in, or (reads) no console.view_provenance,
-  request_promotion or approve_promotion capability.
-- 403 {"detail": reason}: the service refused because the caller lacks the permission this operation
-  needs (approve without approve_promotion, request without request_promotion, cancel someone else's
-  request without approving rights...).
+- 401/403 with DRF's own detail: not signed in (session with its CSRF token, or a token), or, for
+  reads, none of the console.view_provenance, request_promotion or approve_promotion capabilities.
+- 403 {"detail": reason}: the service refused and the caller lacks the permission this operation
+  needs (approve or reject without approve_promotion; request, disposition, acknowledge or roll back
+  without request_promotion; a contract target without request_contract_promotion; cancel someone
+  else's request without approving rights; recheck without request or approve rights).
 - 409 {"detail": reason}: the service refused by a rule, whoever asks: self-approval (four eyes), a
-  request in the wrong state, a partial or invalid manifest, stale or failing gates, an unknown
-  flaw fingerprint.
-- 404: no such request, manifest or curated dataset.
-Refusals (403 and 409 alike) are in the audit trail; validation errors (400) never reached a service.
+  request in the wrong state, a partial or invalid manifest, stale or failing gates, an unknown flaw
+  fingerprint or a disposition that is not there, a rollback to a version that is not earlier.
+- 404: no such request, manifest, dataset or curated key.
+Refusals (403 and 409 alike) are in the audit trail; a 400 never reached a service. Which of 403 and
+409 a refusal gets is decided here (`caller_lacks_permission`), from the same permissions the service
+checks: PromotionRefused carries only its reason.
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ def _answers(code: int, serializer, *, invalid: str | None = "invalid body") -> 
 
 def _detailed():
     """Requests with everything their detail shows but the gate results (one query of their own)."""
-    return selectors.promotion_requests().select_related("rejected_by", "cancelled_by").prefetch_related("datasets")
+    requests = selectors.promotion_requests().select_related("rejected_by", "cancelled_by")
+    return requests.prefetch_related("datasets")
 
 
 class _Action(APIView):
@@ -127,8 +131,8 @@ class _OnRequest(_Action):
     """An action on one promotion request, found by id (404 when there is none)."""
 
     def promotion(self, pk: int) -> PromotionRequest:
-        self.target = get_object_or_404(PromotionRequest, pk=pk)
-        return self.target
+        self.subject = get_object_or_404(PromotionRequest, pk=pk)
+        return self.subject
 
 
 # --- requests ------------------------------------------------------------------------------------------
@@ -218,7 +222,7 @@ class PromotionCancel(_OnRequest):
     """The requester (or an approver) withdraws a request that has not started loading."""
 
     def caller_lacks_permission(self, user) -> bool:
-        return user.pk != self.target.requested_by_id and not user.has_perm(services.APPROVE_PERMISSION)
+        return user.pk != self.subject.requested_by_id and not user.has_perm(services.APPROVE_PERMISSION)
 
     @extend_schema(
         operation_id="promotions_cancel", summary="Cancel a request", request=CancelSerializer,

@@ -14,7 +14,9 @@ import yaml
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 
 from console import roles
 from console.models import AuditEvent
@@ -213,6 +215,28 @@ def test_outsiders_and_anonymous_callers_read_nothing(client, ready_request, man
     as_user(client, oscar)
     for url in urls:
         assert client.get(url).status_code == 403, url
+
+
+def test_a_token_authenticates_an_api_client_without_a_session(ready_request, arthur):
+    token = Token.objects.create(user=arthur)
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    response = client.post(f"/api/promotions/{ready_request.pk}/reject/", {"comment": "wrong year"},
+                           content_type="application/json")
+
+    assert response.status_code == 200 and response.json()["rejected_by"] == "arthur"
+
+
+def test_a_session_post_without_its_csrf_token_is_refused(ready_request, arthur):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(arthur)
+
+    response = client.post(f"/api/promotions/{ready_request.pk}/approve/", {"comment": "ok"},
+                           content_type="application/json")
+
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready"
 
 
 # --- four eyes -------------------------------------------------------------------------------------
