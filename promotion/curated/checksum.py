@@ -79,10 +79,19 @@ def _marker(value: int, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value & 0xFFFFFFFFFFFFFFFF, lookup3.U64), n)
 
 
+def _per_distinct(array: pa.Array, hash_values: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """hash_values over each distinct value once when a batch repeats them (names, dates, codes)."""
+    if len(array) >= 1024:  # encoding costs a fraction of hashing text; a column of unique values wastes it
+        encoded = pc.dictionary_encode(array)
+        if 2 * len(encoded.dictionary) <= len(array):
+            return pc.take(hash_values(encoded.dictionary), encoded.indices)
+    return hash_values(array)
+
+
 def _column_hashes(array: pa.Array, domo_type: str, seed: int) -> pa.Array:
     n = len(array)
     if domo_type == "STRING":
-        hashed = lookup3.hash_bytes(array, seed)
+        hashed = _per_distinct(array, lambda values: lookup3.hash_bytes(values, seed))
     elif domo_type == "LONG":
         values = pc.cast(array, pa.int64())
         high, low = lookup3.split64(values)
@@ -101,7 +110,7 @@ def _column_hashes(array: pa.Array, domo_type: str, seed: int) -> pa.Array:
         hashed = lookup3.hash_bytes(array if pa.types.is_string(array.type) else decimal_text(array), seed)
     elif domo_type == "DATE":
         days = pc.cast(pc.cast(array, pa.date32()), pa.int32())
-        hashed = lookup3.hash_uint32(pc.cast(days, lookup3.U32, safe=False), seed)
+        hashed = _per_distinct(days, lambda values: lookup3.hash_uint32(pc.cast(values, lookup3.U32, safe=False), seed))
     elif domo_type == "DATETIME":
         micros = pc.cast(pc.cast(array, pa.timestamp("us", getattr(array.type, "tz", None))), pa.int64())
         seconds = pc.divide(pc.cast(micros, pa.float64(), safe=False), pa.scalar(1_000_000.0))
