@@ -138,7 +138,7 @@ FLAW_CODES: dict[str, FlawCode] = _codes(
 
 
 # Codes reported about a DataFlow step as a whole rather than by `analyze` on one formula
-# (evidence/formulas/dataflows.py). Kept apart from FLAW_CODES, whose every code the engine's own
+# (evidence/formulas/dataflows/). Kept apart from FLAW_CODES, whose every code the engine's own
 # rules emit (tests/evidence/formulas/test_flaws.py holds a positive and a negative case for each).
 STEP_FLAW_CODES: dict[str, FlawCode] = _codes(
     (
