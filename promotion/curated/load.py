@@ -5,7 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
-import queue
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,57 +21,15 @@ from .backend import (
 from .checksum import silver_checksum, table_checksum
 
 
-# --- one read of silver, two consumers ---------------------------------------------------------------
-_END = object()
-
-
-class _Tee:
-    """Silver's record batches, read once: the load sends each one and hands it to silver's checksum
-    in another thread (a bounded queue, so a slow checksum holds the load back rather than memory)."""
-
-    def __init__(self, source: Iterator[pa.RecordBatch], depth: int = 8):
-        self.source, self.queue = source, queue.Queue(depth)
-        self.consumer_gone, self.producer_done = threading.Event(), threading.Event()
-
-    def _put(self, item) -> None:
-        while not self.consumer_gone.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def produce(self) -> Iterator[pa.RecordBatch]:
-        try:
-            for batch in self.source:
-                self._put(batch)
-                yield batch
-        finally:
-            self._put(_END)  # also when the load stops early: the checksum then ends (and is not used)
-            self.producer_done.set()
-
-    def consume(self) -> Iterator[pa.RecordBatch]:
-        try:
-            while True:
-                try:
-                    item = self.queue.get(timeout=0.2)
-                except queue.Empty:
-                    if self.producer_done.is_set():  # the load failed before sending a batch
-                        return
-                    continue
-                if item is _END:
-                    return
-                yield item
-        finally:
-            self.consumer_gone.set()
+def _yield_cpu() -> None:
+    """Lower this thread's priority (Linux: per thread): it takes the CPU the COPY leaves idle."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
 
 # --- bulk paths ----------------------------------------------------------------------------------------
-def _with_row_numbers(batch: pa.RecordBatch, start: int) -> pa.RecordBatch:
-    numbers = pa.array(range(start, start + batch.num_rows), pa.int64())
-    return pa.RecordBatch.from_arrays([numbers, *batch.columns], names=[ROW_COLUMN, *batch.schema.names])
-
-
 def _python_rows(batch: pa.RecordBatch, start: int, columns: list[tuple[str, str]], vendor: str) -> list[tuple]:
     values = []
     for column, (_, domo_type) in zip(batch.columns, columns):
@@ -91,13 +49,16 @@ def _bulk_load(backend: Backend, table: str, columns: list[tuple[str, str]], bat
     names = ", ".join(q(c) for c in [ROW_COLUMN, *(n for n, _ in columns)])
     rows = 0
     if backend.vendor == "postgresql":
+        # `_row` is the table's identity column (0, 1, 2... in the order COPY reads the rows): the
+        # server numbers the rows, so the CSV carries only silver's columns. Dropped after the load.
         options = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
+        data_names = ", ".join(q(n) for n, _ in columns)
         with backend.raw.cursor() as cursor, cursor.copy(
-            f"COPY {q(table)} ({names}) FROM STDIN (FORMAT csv)"
+            f"COPY {q(table)} ({data_names}) FROM STDIN (FORMAT csv)"
         ) as copy:
             for batch in batches:
                 buffer = io.BytesIO()
-                pacsv.write_csv(_with_row_numbers(batch, rows), buffer, options)
+                pacsv.write_csv(batch, buffer, options)
                 copy.write(buffer.getbuffer())
                 rows += batch.num_rows
                 if on_progress is not None:
@@ -151,40 +112,41 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: 
             )
 
         decimal_scales = {f.name: getattr(f.type, "scale", 0) for f in arrow_schema}
+        numbered = " GENERATED ALWAYS AS IDENTITY (MINVALUE 0 START WITH 0 CACHE 10000)" \
+            if backend.vendor == "postgresql" else ""
         body = ", ".join(
-            [f"{q(ROW_COLUMN)} BIGINT NOT NULL"]
+            [f"{q(ROW_COLUMN)} BIGINT NOT NULL{numbered}"]
             + [f"{q(n)} {column_sql_type(backend.vendor, t, decimal_scales.get(n, 0))}" for n, t in columns]
         )
         expected: dict = {}
 
-        tee = _Tee(batches())
-
         def checksum_silver() -> None:
             try:
-                expected["value"] = silver_checksum(tee.consume, arrow_schema, columns)
+                _yield_cpu()
+                expected["value"] = silver_checksum(batches, arrow_schema, columns)
             except BaseException as exc:  # re-raised in the loading thread below
                 expected["error"] = exc
-            finally:
-                tee.consumer_gone.set()
 
-        # Silver is read once: each record batch the COPY sends is also hashed by silver's checksum
-        # (Arrow compute, which releases the GIL) in a thread, on the CPU the COPY leaves idle in this
-        # process while the server parses rows. The table's checksum is one scan in the same
-        # transaction, before anyone else can see or touch the table.
+        # Silver's checksum reads the Parquet on its own, in a thread (Arrow compute releases the GIL)
+        # at the lowest priority: it takes the CPU the COPY leaves idle, then runs beside the table's
+        # scan. The table is checksummed once its transaction has committed: the same rows, scanned
+        # twice as fast as while they are still our own uncommitted ones (measured); a change made
+        # after this scan is what promote_version's re-verification under lock is there for.
         worker = threading.Thread(target=checksum_silver, name=f"silver-checksum-{version}", daemon=True)
         try:
-            # Table, rows and their checksum in one transaction: a worker killed here leaves no table, only its row.
+            # Table and rows in one transaction: a worker killed here leaves no table, only its row.
             with backend.transaction():
                 backend.execute(f"DROP TABLE IF EXISTS {q(table)}")
                 backend.execute(f"CREATE TABLE {q(table)} ({body})")
                 worker.start()
-                _bulk_load(backend, table, columns, tee.produce(), on_progress)
-                rows, checksum = table_checksum(backend, table, columns)
+                _bulk_load(backend, table, columns, batches(), on_progress)
+                if numbered:
+                    backend.execute(f"ALTER TABLE {q(table)} ALTER COLUMN {q(ROW_COLUMN)} DROP IDENTITY")
+            rows, checksum = table_checksum(backend, table, columns)
         except BaseException:
             set_state(backend, key, version, State.FAILED)
             raise
         finally:
-            tee.producer_done.set()
             if worker.is_alive():
                 worker.join()
         if "error" in expected or "value" not in expected:
