@@ -8,9 +8,9 @@ with quotes and newlines, bigint, double, numeric(38,2), date, timestamp, NULLs)
 interleaved rounds so drift hits every side alike:
 
 1. ours: load_dataset end to end: registry rows, a fresh typed table, COPY of Arrow-written CSV
-   per record batch, then row count and content checksum verified against silver (silver's
-   checksum hashes each batch the COPY sends, in a thread; the table's is one SQL scan inside the
-   loading transaction); the load phase alone (until the last row is sent) is printed too, and
+   per record batch (`_row` numbered by the server), then row count and content checksum verified
+   against silver (silver's checksum in a low-priority thread beside the COPY; the table's one SQL
+   scan after the commit); the load phase alone (until the last row is sent) is printed too, and
    so is promote_version (the re-verification under lock and the pointer move), which is not in
    the ratio: the issue's goal is about the load;
 2. raw COPY of the same Parquet into a plain table of the same types, two ways, no verification:

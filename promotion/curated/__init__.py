@@ -18,10 +18,14 @@ here on first use.
   the rows elsewhere): per row the XOR of one 64-bit PostgreSQL hash per column (hashint8extended,
   hashtextextended, hashfloat8extended..., reimplemented over Arrow arrays in lookup3.py), each
   column seeded with its position, summed exactly as signed bigints. Every bit of every value counts
-  (see checksum.py for the canonical form per type, NULL and -0.0). The table's checksum runs in the
-  loading transaction, before anyone else can see the table; silver's runs in a thread beside the COPY.
+  (see checksum.py for the canonical form per type, NULL and -0.0). Silver's checksum runs in a
+  low-priority thread beside the COPY; the table's is one scan right after the load commits. A
+  version is `verified` only if both agree. promote_version re-verifies by default, on PostgreSQL
+  inside the pointer's transaction under a SHARE lock on the table, so a table changed at any time
+  after its load never goes live (the version is failed, the pointer stays).
 - Bulk paths: PostgreSQL `COPY ... FROM STDIN (FORMAT csv)` fed with CSV that Arrow writes per
-  record batch (C speed, strings always quoted, NULL unquoted-empty); SQLite `executemany`;
+  record batch (C speed, strings always quoted, NULL unquoted-empty), `_row` numbered by the server
+  (an identity column for the COPY, dropped in the same transaction); SQLite `executemany`;
   SQL Server pyodbc `fast_executemany` (written, not testable here).
 - Idempotent per (dataset_key, load_id, manifest_sha256). On PostgreSQL a session advisory lock
   per dataset is held for the whole load: a killed worker's lock dies with its session, so a

@@ -32,8 +32,6 @@ import pyarrow.compute as pc
 from . import lookup3
 from .backend import BATCH_ROWS, ROW_COLUMN, Backend
 
-_EPOCH_DATE = dt.date(1970, 1, 1)
-_EPOCH = dt.datetime(1970, 1, 1)
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970 (PostgreSQL's timestamp zero)
 NEGATIVE_ZERO = 1 << 32
 HIGH_HALF = 1 << 16  # seed offset of a value's second hash (LONG's high half, DATETIME's microseconds)

@@ -4,8 +4,9 @@ arrays with pyarrow.compute, so silver's rows hash to exactly what PostgreSQL's 
 table. All arithmetic is on uint32 arrays, which wrap like C's; a 64-bit hash is `(b << 32) | c`.
 
 The checksum uses these because PostgreSQL's md5() pays an OpenSSL context per call (about 2 µs a
-row, the whole cost of the old checksum) while these run at scan speed; checksum.py tests them
-against the server (tests/promotion/test_curated_load.py)."""
+row, the whole cost of the old checksum) while these run at scan speed. The load itself compares the
+two sides on every load; test_edge_values_of_every_type_verify (tests/promotion/test_curated_load.py)
+holds them to the server on the hard values of every type."""
 from __future__ import annotations
 
 import pyarrow as pa
@@ -113,13 +114,6 @@ def hash_uint32(values: pa.Array, seed) -> pa.Array:
     """hash_bytes_uint32_extended(k, seed): PostgreSQL's hashint4extended(k, seed) as uint64."""
     a, b, c = _state(4, seed, len(values))
     return _final(pc.add(a, values), b, c)
-
-
-def hash_int8_halves(values: pa.Array, seed) -> pa.Array:
-    """hashint4extended(low 32 bits, hashint4extended(high 32 bits, seed)): every bit of an int8 counts
-    (PostgreSQL's hashint8extended folds the halves into 32 bits first)."""
-    high, low = split64(values)
-    return hash_uint32(low, hash_uint32(high, seed))
 
 
 def hash_int8_folded(values: pa.Array, seed) -> pa.Array:
