@@ -8,17 +8,18 @@ Reading needs a login and one of view_provenance, request_promotion or approve_p
 approve and reject are never offered to the requester, who reads "awaiting a second person's approval".
 
 Every POST goes to its service whatever the page offered, so the service decides and audits every
-refused attempt (views never write audit rows). A refusal (services.PromotionRefused) is answered:
+refused attempt (views never write audit rows). The answer comes from the refusal itself
+(services.PromotionRefused), one rule for these pages and the API:
 
-- 403 Forbidden when the *person* may not take the action at all: a missing permission, or the requester
-  approving or rejecting their own request (`_may` below, which is also what hides the action);
-- 409 Conflict when the person may, but not now: the request's state, stale or failed gates, a partial
-  manifest, a race lost to another approver, a flaw that re-analysis changed;
+- 403 Forbidden is about *who* asks (`refused.forbidden`): a missing permission, or four eyes (the
+  requester approving or rejecting their own request);
+- 409 Conflict is about *when or what*: the request's state, stale or failed gates, a partial manifest,
+  a race lost to another approver, a flaw that re-analysis changed, a rollback that is not backwards;
 - 400 Bad Request when the form itself is incomplete (an empty comment or note): nothing reaches the
   service, the form comes back with its errors.
 
 Each of these re-renders the page (or, for htmx, the fragment) with the reason shown; someone who may not
-read the page at all gets a bare 403 with the reason.
+read the page at all gets the reason alone, with the same status. `_may` only decides what is *shown*.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404, HttpResponseForbidden, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -92,7 +93,8 @@ def _writer(view):
 
 
 def _may(user, action: str, promotion: PromotionRequest | None = None) -> bool:
-    """May this person take this action at all (whatever the request's state)? Decides 403 versus 409."""
+    """May this person take this action at all (whatever the request's state)? Decides what is offered;
+    what a refusal answers is the service's (`_status`)."""
     if action in ("approve", "reject"):
         return user.has_perm(APPROVE) and promotion is not None and user.pk != promotion.requested_by_id
     if action == "recheck":
@@ -102,8 +104,14 @@ def _may(user, action: str, promotion: PromotionRequest | None = None) -> bool:
     return user.has_perm(REQUEST)  # request, dispositions, drift acknowledgements, rollback
 
 
-def _refusal_status(user, action: str, promotion: PromotionRequest | None = None) -> int:
-    return 409 if _may(user, action, promotion) else 403
+def _status(refused: services.PromotionRefused) -> int:
+    """403 for who asks (a permission, four eyes), 409 for when or what (see the module docstring)."""
+    return 403 if refused.forbidden else 409
+
+
+def _bare(refused: services.PromotionRefused) -> HttpResponse:
+    """A refusal for someone who may not read the page it would be shown on."""
+    return HttpResponse(f"Refused: {refused.reason}", status=_status(refused), content_type="text/plain")
 
 
 def _actions(user, promotion: PromotionRequest) -> dict[str, bool]:
@@ -216,17 +224,16 @@ def request_new(request):
         if not request.user.has_perm(REQUEST):
             raise PermissionDenied
         return _new_page(request, manifest, form, status=400)
-    target = form.cleaned_data["target"]
     try:
         created = services.promotion_request(
-            actor=request.user, manifest=manifest, datasets=form.cleaned_data["datasets"], target=target
+            actor=request.user, manifest=manifest, datasets=form.cleaned_data["datasets"],
+            target=form.cleaned_data["target"],
         )
     except services.PromotionRefused as refused:
-        allowed = request.user.has_perm(REQUEST) and (target != PromotionTarget.CONTRACT or may_contract)
-        if not allowed and not may_read(request.user):
-            return HttpResponseForbidden(refused.reason)
+        if not may_read(request.user):
+            return _bare(refused)
         messages.error(request, f"Refused: {refused.reason}")
-        return _new_page(request, manifest, form, status=409 if allowed else 403)
+        return _new_page(request, manifest, form, status=_status(refused))
     messages.success(request, f"Promotion #{created.pk} requested; its gates are running.")
     return redirect("promotion:request-detail", pk=created.pk)
 
@@ -271,11 +278,12 @@ def request_progress(request, pk: int):
     return render(request, "promotion/partials/progress.html", context)
 
 
-def _refused(request, promotion, action: str, reason: str, *, fragment: str = "", forms: dict | None = None):
+def _refused(request, promotion, refused: services.PromotionRefused, *, fragment: str = "",
+             forms: dict | None = None):
     """Answer a refusal by the rule in the module docstring."""
-    status = _refusal_status(request.user, action, promotion)
     if not may_read(request.user):
-        return HttpResponseForbidden(f"Refused: {reason}")
+        return _bare(refused)
+    status, reason = _status(refused), refused.reason
     promotion = _promotion(promotion.pk)
     if fragment == "flaws" and wants_fragment(request):
         return _flaws_fragment(request, promotion, status=status, forms=forms, error=f"Refused: {reason}")
@@ -294,7 +302,7 @@ def request_recheck(request, pk: int):
     try:
         services.promotion_recheck(actor=request.user, request=promotion)
     except services.PromotionRefused as refused:
-        return _refused(request, promotion, "recheck", refused.reason)
+        return _refused(request, promotion, refused)
     return _done(request, promotion, "The gates are running again.")
 
 
@@ -309,7 +317,7 @@ def _decide(request, pk: int, action: str):
     try:
         service(actor=request.user, request=promotion, comment=form.cleaned_data["comment"])
     except services.PromotionRefused as refused:
-        return _refused(request, promotion, action, refused.reason)
+        return _refused(request, promotion, refused)
     return _done(request, promotion, "Approved: the load is queued." if action == "approve" else "Rejected.")
 
 
@@ -331,7 +339,7 @@ def request_cancel(request, pk: int):
             actor=request.user, request=promotion, reason=request.POST.get("reason", "")
         )
     except services.PromotionRefused as refused:
-        return _refused(request, promotion, "cancel", refused.reason)
+        return _refused(request, promotion, refused)
     return _done(request, promotion, "Cancelled.")
 
 
@@ -361,7 +369,7 @@ def flaw_disposition(request, pk: int):
             decision=form.cleaned_data["decision"], note=form.cleaned_data["note"],
         )
     except services.PromotionRefused as refused:
-        return _refused(request, promotion, "disposition", refused.reason, fragment="flaws")
+        return _refused(request, promotion, refused, fragment="flaws")
     return _flaws_done(
         request, promotion, "Disposition recorded. Re-run the gates when every flaw is decided."
     )
@@ -378,7 +386,7 @@ def flaw_withdraw(request, pk: int):
             actor=request.user, manifest=promotion.manifest, fingerprint=fingerprint
         )
     except services.PromotionRefused as refused:
-        return _refused(request, promotion, "disposition", refused.reason, fragment="flaws")
+        return _refused(request, promotion, refused, fragment="flaws")
     return _flaws_done(request, promotion, "Disposition withdrawn.")
 
 
@@ -397,7 +405,7 @@ def drift_acknowledge(request, pk: int):
     try:
         services.schema_drift_acknowledge(actor=request.user, dataset=dataset, note=form.cleaned_data["note"])
     except services.PromotionRefused as refused:
-        return _refused(request, promotion, "drift", refused.reason)
+        return _refused(request, promotion, refused)
     return _done(request, promotion, "Schema drift acknowledged. Re-run the gates.")
 
 
@@ -449,22 +457,15 @@ def registry_rollback(request, key: str):
         created = services.promotion_rollback_request(actor=request.user, dataset_key=key, version=version)
     except services.PromotionRefused as refused:
         if not may_read(request.user):
-            return HttpResponseForbidden(f"Refused: {refused.reason}")
+            return _bare(refused)
         messages.error(request, f"Refused: {refused.reason}")
-        return _versions_page(request, key, status=409 if _may_roll_back(request.user, key, version) else 403)
+        return _versions_page(request, key, status=_status(refused))
     messages.success(request, f"Rollback #{created.pk} requested; its gates are running.")
     return redirect("promotion:request-detail", pk=created.pk)
 
 
-def _may_roll_back(user, key: str, version: int) -> bool:
-    """The person may request this rollback at all: the request permission, and the contract permission
-    when the version went into a backend contract (a rollback inherits its target)."""
-    if not user.has_perm(REQUEST):
-        return False
-    found = next((v for v in selectors.registry_versions(key) if v.version == version), None)
-    return found is None or _may_roll_back_to(user, found)
-
-
 def _may_roll_back_to(user, version) -> bool:
+    """Is a rollback to this version offered: the contract permission when it went into a backend
+    contract (a rollback inherits its target)."""
     request = version.request
     return request is None or request.target != PromotionTarget.CONTRACT or user.has_perm(CONTRACT)

@@ -3,21 +3,23 @@
 One view per operation; each write calls one service of promotion.services, which checks the
 permission and the rules and audits the attempt (a refused one as "promotion.refused").
 
-Errors, the same on every endpoint:
+Errors, the same on every endpoint (and the same rule as the pages):
 - 400: the body does not validate; the answer names the fields ({"comment": ["This field is required."]}).
+  A 400 never reached a service.
 - 401/403 with DRF's own detail: not signed in (session with its CSRF token, or a token), or, for
   reads, none of the console.view_provenance, request_promotion or approve_promotion capabilities.
-- 403 {"detail": reason}: the service refused and the caller lacks the permission this operation
-  needs (approve or reject without approve_promotion; request, disposition, acknowledge or roll back
-  without request_promotion; a contract target without request_contract_promotion; cancel someone
-  else's request without approving rights; recheck without request or approve rights).
-- 409 {"detail": reason}: the service refused by a rule, whoever asks: self-approval (four eyes), a
-  request in the wrong state, a partial or invalid manifest, stale or failing gates, an unknown flaw
-  fingerprint or a disposition that is not there, a rollback to a version that is not earlier.
+- 403 {"detail": reason}: the service refused because of *who* asks: a missing permission (approve or
+  reject without approve_promotion; request, disposition, acknowledge or roll back without
+  request_promotion; a contract target, or a rollback to a version that went into a backend contract,
+  without request_contract_promotion; cancel someone else's request without approving rights; recheck
+  without request or approve rights), or four eyes (the requester approving or rejecting their own
+  request).
+- 409 {"detail": reason}: the service refused because of *when or what*: a request in the wrong state,
+  a partial or invalid manifest, stale or failing gates, a race lost to another approver, an unknown
+  flaw fingerprint or a disposition that is not there, a rollback to a version that is not earlier.
 - 404: no such request, manifest, dataset or curated key.
-Refusals (403 and 409 alike) are in the audit trail; a 400 never reached a service. Which of 403 and
-409 a refusal gets is decided here (`caller_lacks_permission`), from the same permissions the service
-checks: PromotionRefused carries only its reason.
+Refusals (403 and 409 alike) are in the audit trail. Which of the two a refusal gets is the service's
+word, not this module's: PromotionRefused.forbidden.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ from promotion.api.serializers import (
     RollbackSerializer,
     SchemaDriftSerializer,
 )
-from promotion.choices import PromotionTarget
 from promotion.filtersets import PromotionRequestFilterSet
 from promotion.gates import flaw_fingerprint, flaw_object, flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
@@ -76,9 +77,11 @@ class InMemoryPagination(PageNumberPagination):
 
 
 REFUSED = {
-    403: OpenApiResponse(ErrorSerializer, description="refused: the caller lacks the permission (audited)"),
+    403: OpenApiResponse(
+        ErrorSerializer, description="refused for who asks: a missing permission, or four eyes (audited)"
+    ),
     409: OpenApiResponse(
-        ErrorSerializer, description="refused by a rule: four eyes, state, manifest, gates (audited)"
+        ErrorSerializer, description="refused for when or what: state, manifest, gates, a race (audited)"
     ),
 }
 
@@ -98,20 +101,14 @@ def _detailed():
 
 
 class _Action(APIView):
-    """A write: any signed-in user may call it; the service decides, audits, and may refuse.
-
-    `caller_lacks_permission` tells a refusal for want of a permission (403) from one by a rule (409).
-    """
+    """A write: any signed-in user may call it; the service decides, audits, and may refuse (403 when
+    the refusal is about who asks, 409 otherwise: see the module docstring)."""
 
     permission_classes: list[type[BasePermission]] = [IsAuthenticated]
 
-    def caller_lacks_permission(self, user) -> bool:  # pragma: no cover - every action overrides it
-        raise NotImplementedError
-
     def handle_exception(self, exc):
         if isinstance(exc, services.PromotionRefused):
-            forbidden = self.caller_lacks_permission(self.request.user)
-            code = status.HTTP_403_FORBIDDEN if forbidden else status.HTTP_409_CONFLICT
+            code = status.HTTP_403_FORBIDDEN if exc.forbidden else status.HTTP_409_CONFLICT
             return Response({"detail": exc.reason}, status=code)
         return super().handle_exception(exc)
 
@@ -131,8 +128,7 @@ class _OnRequest(_Action):
     """An action on one promotion request, found by id (404 when there is none)."""
 
     def promotion(self, pk: int) -> PromotionRequest:
-        self.subject = get_object_or_404(PromotionRequest, pk=pk)
-        return self.subject
+        return get_object_or_404(PromotionRequest, pk=pk)
 
 
 # --- requests ------------------------------------------------------------------------------------------
@@ -148,12 +144,6 @@ class PromotionList(_Action, generics.ListAPIView):
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "POST" else [CanRead()]
-
-    def caller_lacks_permission(self, user) -> bool:
-        wanted = self.request.data.get("target") if hasattr(self.request.data, "get") else None
-        return not user.has_perm(services.REQUEST_PERMISSION) or (
-            wanted == PromotionTarget.CONTRACT and not user.has_perm(services.CONTRACT_PERMISSION)
-        )
 
     @extend_schema(
         operation_id="promotions_request",
@@ -185,9 +175,6 @@ class PromotionApprove(_OnRequest):
     """Approve a ready request, with a comment: another person than the requester (four eyes), with the
     approve_promotion permission, on fresh passed gates. The load is queued once the approval commits."""
 
-    def caller_lacks_permission(self, user) -> bool:
-        return not user.has_perm(services.APPROVE_PERMISSION)
-
     @extend_schema(
         operation_id="promotions_approve", summary="Approve a request", request=CommentSerializer,
         responses=_answers(200, PromotionRequestDetailSerializer, invalid="no comment"),
@@ -204,9 +191,6 @@ class PromotionApprove(_OnRequest):
 class PromotionReject(_OnRequest):
     """Reject a blocked, ready or approved request, with a comment (not the requester's own: they cancel)."""
 
-    def caller_lacks_permission(self, user) -> bool:
-        return not user.has_perm(services.APPROVE_PERMISSION)
-
     @extend_schema(
         operation_id="promotions_reject", summary="Reject a request", request=CommentSerializer,
         responses=_answers(200, PromotionRequestDetailSerializer, invalid="no comment"),
@@ -221,9 +205,6 @@ class PromotionReject(_OnRequest):
 class PromotionCancel(_OnRequest):
     """The requester (or an approver) withdraws a request that has not started loading."""
 
-    def caller_lacks_permission(self, user) -> bool:
-        return user.pk != self.subject.requested_by_id and not user.has_perm(services.APPROVE_PERMISSION)
-
     @extend_schema(
         operation_id="promotions_cancel", summary="Cancel a request", request=CancelSerializer,
         responses=_answers(200, PromotionRequestDetailSerializer),
@@ -237,9 +218,6 @@ class PromotionCancel(_OnRequest):
 
 class PromotionRecheck(_OnRequest):
     """Run the gates again (after a disposition, a re-analysis...); a new check replaces an approval."""
-
-    def caller_lacks_permission(self, user) -> bool:
-        return not (user.has_perm(services.REQUEST_PERMISSION) or user.has_perm(services.APPROVE_PERMISSION))
 
     @extend_schema(
         operation_id="promotions_recheck", summary="Run the gates again", request=None,
@@ -327,9 +305,6 @@ class PromotionFlaws(_FlawList):
 class DispositionSet(_Action):
     """Record (or replace) an operator's decision on one flaw of a manifest, with its note."""
 
-    def caller_lacks_permission(self, user) -> bool:
-        return not user.has_perm(services.REQUEST_PERMISSION)
-
     @extend_schema(
         operation_id="manifests_dispositions_set", summary="Disposition a flaw",
         request=DispositionSetSerializer, responses=_answers(200, DispositionSerializer),
@@ -347,9 +322,6 @@ class DispositionSet(_Action):
 class DispositionClear(_Action):
     """Withdraw a disposition: the flaw is undecided again, and the gates that saw it go stale."""
 
-    def caller_lacks_permission(self, user) -> bool:
-        return not user.has_perm(services.REQUEST_PERMISSION)
-
     @extend_schema(
         operation_id="manifests_dispositions_clear", summary="Withdraw a disposition",
         responses=_answers(204, None, invalid=None),
@@ -362,9 +334,6 @@ class DispositionClear(_Action):
 
 class SchemaDriftAcknowledge(_Action):
     """Accept that a dataset's schema differs from its current curated version's (this exact drift)."""
-
-    def caller_lacks_permission(self, user) -> bool:
-        return not user.has_perm(services.REQUEST_PERMISSION)
 
     @extend_schema(
         operation_id="datasets_schema_drift_acknowledge", summary="Acknowledge a schema drift",
@@ -412,9 +381,6 @@ class CuratedVersions(generics.GenericAPIView):
 class CuratedRollback(_Action):
     """Ask to point a curated dataset back at an earlier version: a rollback request, which goes through
     the same gates and four-eyes approval as a promotion."""
-
-    def caller_lacks_permission(self, user) -> bool:
-        return not user.has_perm(services.REQUEST_PERMISSION)
 
     @extend_schema(
         operation_id="curated_rollback", summary="Request a rollback", request=RollbackSerializer,

@@ -31,15 +31,27 @@ APPROVE_PERMISSION = "console.approve_promotion"
 
 
 class PromotionRefused(Exception):
-    """An attempt the promotion rules refuse; `reason` says why (it is also in the audit trail)."""
+    """An attempt the promotion rules refuse; `reason` says why (it is also in the audit trail).
 
-    def __init__(self, reason: str):
+    `forbidden` tells the two kinds apart for the pages and the API: True when the person may not take
+    the action at all (a missing permission, or four eyes: their own request), so asking again later
+    cannot help (HTTP 403); False when they may, but not now (a state, a stale or failing gate, an
+    incomplete manifest, a race lost: HTTP 409) or the input is wrong.
+    """
+
+    def __init__(self, reason: str, *, forbidden: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.forbidden = forbidden
 
 
 def _refuse(reason: str):
     raise PromotionRefused(reason)
+
+
+def _forbid(reason: str):
+    """Refuse because of who asks (see PromotionRefused.forbidden)."""
+    raise PromotionRefused(reason, forbidden=True)
 
 
 def _audit_refusal(*, actor, attempt: str, object_type: str, object_id, reason: str, extra: dict | None = None):

@@ -10,7 +10,10 @@ from promotion.choices import FlawDecision
 from promotion.gates import curated_schema_of, flaw_fingerprint, schema_columns, sha256_of
 from promotion.models import FlawDisposition, SchemaDriftAcknowledgement
 
-from ._common import DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_PERMISSION, _refuse, _refusals_audited
+from ._common import (
+    DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_PERMISSION, _forbid, _refuse,
+    _refusals_audited,
+)
 
 
 def _manifest_flaw(manifest: SourceManifest, fingerprint: str):
@@ -28,7 +31,7 @@ def flaw_disposition_set(*, actor, manifest: SourceManifest, fingerprint: str, d
     extra = {"fingerprint": fingerprint, "decision": str(decision)}
     with _refusals_audited(actor=actor, attempt="disposition", object_type=MANIFEST_TYPE, object_id=manifest.pk, extra=extra):
         if not actor.has_perm(REQUEST_PERMISSION):
-            _refuse("dispositioning a flaw needs the request_promotion permission")
+            _forbid("dispositioning a flaw needs the request_promotion permission")
         if decision not in FlawDecision.values:
             _refuse(f"unknown decision {decision!r}")
         if not note:
@@ -58,7 +61,7 @@ def flaw_disposition_clear(*, actor, manifest: SourceManifest, fingerprint: str)
     with _refusals_audited(actor=actor, attempt="disposition_clear", object_type=MANIFEST_TYPE,
                            object_id=manifest.pk, extra={"fingerprint": fingerprint}):
         if not actor.has_perm(REQUEST_PERMISSION):
-            _refuse("withdrawing a disposition needs the request_promotion permission")
+            _forbid("withdrawing a disposition needs the request_promotion permission")
         with transaction.atomic():
             existing = FlawDisposition.objects.select_for_update().filter(manifest=manifest, fingerprint=fingerprint).first()
             if existing is None:
@@ -76,7 +79,7 @@ def schema_drift_acknowledge(*, actor, dataset: DomoDataset, note: str) -> Schem
     note = (note or "").strip()
     with _refusals_audited(actor=actor, attempt="acknowledge_drift", object_type=DATASET_TYPE, object_id=dataset.pk):
         if not actor.has_perm(REQUEST_PERMISSION):
-            _refuse("acknowledging a schema drift needs the request_promotion permission")
+            _forbid("acknowledging a schema drift needs the request_promotion permission")
         if not note:
             _refuse("an acknowledgement needs a note")
         curated = curated_schema_of(dataset)

@@ -15,7 +15,7 @@ from promotion.models import GateResult, PromotionRequest
 
 from ._common import (
     APPROVE_PERMISSION, CONTRACT_PERMISSION, MANIFEST_TYPE, REQUEST_PERMISSION, REQUEST_TYPE, _enqueue_check,
-    _enqueue_load, _refuse, _refusals_audited, _request_json,
+    _enqueue_load, _forbid, _refuse, _refusals_audited, _request_json,
 )
 
 
@@ -37,9 +37,9 @@ def promotion_request(
         if target not in PromotionTarget.values:
             _refuse(f"unknown target {target!r}")
         if not actor.has_perm(REQUEST_PERMISSION):
-            _refuse("requesting a promotion needs the request_promotion permission")
+            _forbid("requesting a promotion needs the request_promotion permission")
         if target == PromotionTarget.CONTRACT and not actor.has_perm(CONTRACT_PERMISSION):
-            _refuse("promoting into a backend contract needs the request_contract_promotion permission")
+            _forbid("promoting into a backend contract needs the request_contract_promotion permission")
         with transaction.atomic():
             fresh = SourceManifest.objects.select_for_update().get(pk=manifest.pk)
             if fresh.status != ManifestStatus.COMPLETE:
@@ -67,7 +67,7 @@ def promotion_recheck(*, actor, request: PromotionRequest, enqueue: bool = True)
     """Run the gates again (after a disposition, a re-analysis...); an approval is replaced by the new check."""
     with _refusals_audited(actor=actor, attempt="recheck", object_type=REQUEST_TYPE, object_id=request.pk):
         if not (actor.has_perm(REQUEST_PERMISSION) or actor.has_perm(APPROVE_PERMISSION)):
-            _refuse("re-running the gates needs the request or approve permission")
+            _forbid("re-running the gates needs the request or approve permission")
         with transaction.atomic():
             locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
             before = {"state": locked.state, "approved_by": locked.approved_by_id,
@@ -170,9 +170,9 @@ def promotion_approve(*, actor, request: PromotionRequest, comment: str) -> Prom
     comment = (comment or "").strip()
     with _refusals_audited(actor=actor, attempt="approve", object_type=REQUEST_TYPE, object_id=request.pk):
         if not actor.has_perm(APPROVE_PERMISSION):
-            _refuse("approving needs the approve_promotion permission")
+            _forbid("approving needs the approve_promotion permission")
         if actor.pk == request.requested_by_id:
-            _refuse("the requester cannot approve their own request (four eyes)")
+            _forbid("the requester cannot approve their own request (four eyes)")
         if not comment:
             _refuse("an approval needs a comment")
         with transaction.atomic():
@@ -210,9 +210,9 @@ def promotion_reject(*, actor, request: PromotionRequest, comment: str) -> Promo
     comment = (comment or "").strip()
     with _refusals_audited(actor=actor, attempt="reject", object_type=REQUEST_TYPE, object_id=request.pk):
         if not actor.has_perm(APPROVE_PERMISSION):
-            _refuse("rejecting needs the approve_promotion permission")
+            _forbid("rejecting needs the approve_promotion permission")
         if actor.pk == request.requested_by_id:
-            _refuse("the requester cannot reject their own request; cancel it")
+            _forbid("the requester cannot reject their own request; cancel it")
         if not comment:
             _refuse("a rejection needs a comment")
         with transaction.atomic():
@@ -231,7 +231,7 @@ def promotion_cancel(*, actor, request: PromotionRequest, reason: str = "") -> P
     """The requester (or an approver) withdraws a request that has not started loading."""
     with _refusals_audited(actor=actor, attempt="cancel", object_type=REQUEST_TYPE, object_id=request.pk):
         if actor.pk != request.requested_by_id and not actor.has_perm(APPROVE_PERMISSION):
-            _refuse("only the requester or an approver can cancel a request")
+            _forbid("only the requester or an approver can cancel a request")
         with transaction.atomic():
             locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
             before = locked.state

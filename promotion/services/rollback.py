@@ -25,7 +25,7 @@ from promotion.gates import rollback_moves
 from promotion.models import PromotionRequest
 
 from ._common import (
-    CONTRACT_PERMISSION, CURATED_TYPE, REQUEST_PERMISSION, REQUEST_TYPE, _enqueue_check, _refuse,
+    CONTRACT_PERMISSION, CURATED_TYPE, REQUEST_PERMISSION, REQUEST_TYPE, _enqueue_check, _forbid, _refuse,
     _refusals_audited, _request_json, curated_reader,
 )
 
@@ -54,7 +54,7 @@ def promotion_rollback_request(*, actor, dataset_key: str, version: int, enqueue
     with _refusals_audited(actor=actor, attempt="rollback", object_type=CURATED_TYPE, object_id=dataset_key,
                            extra=extra):
         if not actor.has_perm(REQUEST_PERMISSION):
-            _refuse("requesting a rollback needs the request_promotion permission")
+            _forbid("requesting a rollback needs the request_promotion permission")
         if dataset_key.startswith(GOLDEN_PREFIX):
             _refuse("golden packets follow their datasets: roll back the dataset of the card instead")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -81,7 +81,7 @@ def promotion_rollback_request(*, actor, dataset_key: str, version: int, enqueue
         original = original_request(manifest, dataset_key)
         target = original.target if original else PromotionTarget.MIGRATION
         if target == PromotionTarget.CONTRACT and not actor.has_perm(CONTRACT_PERMISSION):
-            _refuse("v{} went into a backend contract: rolling back to it needs the request_contract_promotion "
+            _forbid("v{} went into a backend contract: rolling back to it needs the request_contract_promotion "
                     "permission".format(version))
         with transaction.atomic():
             fresh = SourceManifest.objects.select_for_update().get(pk=manifest.pk)

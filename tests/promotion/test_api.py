@@ -1,7 +1,8 @@
 """Promotion API: requests, four eyes, dispositions, the curated registry and rollback, over HTTP.
 
-The error rule under test: 400 names the fields; a refusal for want of a permission is 403, one by a
-rule (four eyes, state, manifest, gates) is 409, both with {"detail": reason} and both audited.
+The error rule under test (the pages' too): 400 names the fields and reached no service; a refusal for
+who asks (a missing permission, or four eyes) is 403, one for when or what (state, manifest, gates, a
+race) is 409, both with {"detail": reason} and both audited.
 """
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from console.models import AuditEvent
 from promotion import curated, services, tasks
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
-from tests.promotion.conftest import CURATED_DB, REBATES, checked, dataset, disposition_all, second_manifest
+from tests.promotion.conftest import (
+    CURATED_DB, REBATES, approve, checked, dataset, disposition_all, second_manifest,
+)
 from tests.promotion.conftest import promoted as promoted_through_services
 
 
@@ -242,10 +245,10 @@ def test_a_session_post_without_its_csrf_token_is_refused(ready_request, arthur)
 # --- four eyes -------------------------------------------------------------------------------------
 
 
-def test_self_approval_through_the_api_is_refused_409_and_audited(client, ready_request, olivia_approver):
+def test_self_approval_through_the_api_is_refused_403_and_audited(client, ready_request, olivia_approver):
     response = act(client, olivia_approver, ready_request, "approve", {"comment": "looks fine to me"})
 
-    assert response.status_code == 409
+    assert response.status_code == 403  # who asks (four eyes), as on the pages
     assert "own request" in response.json()["detail"]
     ready_request.refresh_from_db()
     assert ready_request.state == "ready" and ready_request.approved_by is None
@@ -309,7 +312,10 @@ def test_an_approver_rejects_with_a_comment(client, ready_request, arthur):
 
 def test_the_requester_cannot_reject_their_own_request(client, ready_request, olivia_approver):
     response = act(client, olivia_approver, ready_request, "reject", {"comment": "no"})
-    assert response.status_code == 409 and "cancel" in response.json()["detail"]
+    assert response.status_code == 403 and "cancel" in response.json()["detail"]
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready"
+    assert refusals("reject").get().actor == olivia_approver
 
 
 def test_the_requester_cancels_and_an_outsider_cannot(client, ready_request, olivia, cecilia):
@@ -534,6 +540,36 @@ def test_a_rollback_needs_the_request_permission_and_a_version(client, two_versi
     response = post(as_user(client, olivia), f"/api/curated/{key}/rollback/", {"version": "first"})
     assert response.status_code == 400 and set(response.json()) == {"version"}
     assert not PromotionRequest.objects.filter(kind="rollback").exists()
+
+
+@pytest.fixture
+def contract_then_migration(manifest, tmp_path, olivia, adam, arthur, curated_db, broker):
+    """The rebate invoices promoted into a backend contract by Adam (v1), then for the migration by Olivia
+    (v2, current): a rollback to v1 inherits the contract target."""
+    rebates = dataset(manifest, REBATES)
+    disposition_all(adam, manifest, [rebates])
+    first = checked(services.promotion_request(actor=adam, manifest=manifest, datasets=[rebates],
+                                               target="contract", enqueue=False))
+    approve(first, arthur)
+    tasks.promotion_load(first.pk)
+    first.refresh_from_db()
+    assert first.state == "promoted", first.error
+    promoted_through_services(second_manifest(tmp_path), REBATES, olivia, arthur)
+    assert curated.read_current(curated_db, rebates.domo_id).version == 2
+    return rebates.domo_id
+
+
+@CURATED_DB
+def test_a_rollback_to_a_contract_version_without_the_contract_permission_is_403(
+    client, contract_then_migration, olivia, adam
+):
+    key = contract_then_migration
+    response = post(as_user(client, olivia), f"/api/curated/{key}/rollback/", {"version": 1})
+    assert response.status_code == 403 and "request_contract_promotion" in response.json()["detail"]
+    assert not PromotionRequest.objects.filter(kind="rollback").exists()
+    assert refusals("rollback").get().actor == olivia
+    response = post(as_user(client, adam), f"/api/curated/{key}/rollback/", {"version": 1})
+    assert response.status_code == 201 and response.json()["target"] == "contract"
 
 
 # --- schema ----------------------------------------------------------------------------------------

@@ -44,8 +44,9 @@ def test_an_approver_approves_with_a_comment_bound_to_the_gate_results(ready_req
 
 
 def test_self_approval_is_refused_by_the_service_and_audited(ready_request, olivia_approver):
-    with pytest.raises(services.PromotionRefused, match="own request"):
+    with pytest.raises(services.PromotionRefused, match="own request") as refused:
         services.promotion_approve(actor=olivia_approver, request=ready_request, comment="looks fine to me")
+    assert refused.value.forbidden  # who asks: 403 on the pages and in the API
     ready_request.refresh_from_db()
     assert ready_request.state == "ready" and ready_request.approved_by is None
     assert refusals("approve").get().actor == olivia_approver
@@ -93,6 +94,19 @@ def test_approving_needs_the_approve_permission(ready_request, persona, request)
     with pytest.raises(services.PromotionRefused, match="permission"):
         services.promotion_approve(actor=actor, request=ready_request, comment="ok")
     assert refusals("approve").get().actor == actor
+
+
+def test_a_refusal_says_whether_it_is_about_who_asks_or_about_the_request(manifest, olivia, arthur, cecilia):
+    """forbidden=True for a missing permission (HTTP 403), False for the request's state (HTTP 409)."""
+    blocked = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)]))
+    with pytest.raises(services.PromotionRefused, match="permission") as by_permission:
+        services.promotion_approve(actor=cecilia, request=blocked, comment="ok")
+    with pytest.raises(services.PromotionRefused, match="ready") as by_state:
+        services.promotion_approve(actor=arthur, request=blocked, comment="ok")
+    assert (by_permission.value.forbidden, by_state.value.forbidden) == (True, False)
+    blocked.refresh_from_db()
+    assert blocked.state == "blocked"
+    assert [e.actor for e in refusals("approve").order_by("seq")] == [cecilia, arthur]
 
 
 def test_an_approval_needs_a_comment(ready_request, arthur):

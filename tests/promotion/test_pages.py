@@ -1,5 +1,6 @@
 """Promotion pages: the queue by state, a new request, a request's gates, flaws and decisions, the refusal
-rule (403 for who may not, 409 for not now, 400 for an incomplete form), and the curated registry."""
+rule (the API's too: 403 for who asks, a permission or four eyes; 409 for when or what; 400 for an
+incomplete form), and the curated registry."""
 from __future__ import annotations
 
 import re
@@ -12,7 +13,9 @@ from console.models import AuditEvent
 from promotion import gates, services, tasks
 from promotion.gates import CuratedSchema, flaw_fingerprint, flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
-from tests.promotion.conftest import CLAIMS, CURATED_DB, REBATES, checked, dataset, forced, promoted, second_manifest
+from tests.promotion.conftest import (
+    CLAIMS, CURATED_DB, REBATES, approve, checked, dataset, disposition_all, forced, promoted, second_manifest,
+)
 
 
 def text(response) -> str:
@@ -250,6 +253,19 @@ def test_self_approval_is_refused_with_403_the_state_unchanged_and_audited(clien
     assert refused.actor == olivia and "four eyes" in refused.after["reason"]
 
 
+def test_self_rejection_is_refused_with_403_the_state_unchanged_and_audited(client, olivia, ready_request):
+    olivia.groups.add(Group.objects.get(name=roles.APPROVER))
+    client.force_login(olivia)
+    assert 'id="reject-form"' not in client.get(f"/promotions/{ready_request.pk}/").content.decode()
+    response = client.post(f"/promotions/{ready_request.pk}/reject/", {"reject-comment": "mine, rejected"})
+    assert response.status_code == 403
+    assert "Refused: the requester cannot reject their own request; cancel it" in text(response)
+    ready_request.refresh_from_db()
+    assert (ready_request.state, ready_request.rejected_by) == ("ready", None)
+    [refused] = refusals(ready_request.pk, "reject")
+    assert refused.actor == olivia
+
+
 def test_approving_a_blocked_request_is_409_with_the_reason(client, arthur, blocked_request):
     client.force_login(arthur)
     response = client.post(f"/promotions/{blocked_request.pk}/approve/", {"approve-comment": "ok"})
@@ -479,6 +495,38 @@ def test_a_rollback_to_the_current_version_is_409_with_the_reason(client, olivia
     client.force_login(olivia)
     response = client.post(f"/promotions/curated/{two_versions}/rollback/", {"version": 2})
     assert response.status_code == 409 and "v2 is not earlier than the current version v2" in text(response)
+
+
+@pytest.fixture
+def contract_then_migration(manifest, tmp_path, olivia, adam, arthur, curated_db):
+    """The rebate invoices promoted into a backend contract by Adam (v1), then for the migration by Olivia
+    (v2, current): a rollback to v1 inherits the contract target."""
+    rebates = dataset(manifest, REBATES)
+    disposition_all(adam, manifest, [rebates])
+    first = checked(services.promotion_request(actor=adam, manifest=manifest, datasets=[rebates],
+                                               target="contract", enqueue=False))
+    approve(first, arthur)
+    tasks.promotion_load(first.pk)
+    first.refresh_from_db()
+    assert first.state == "promoted", first.error
+    promoted(second_manifest(tmp_path), REBATES, olivia, arthur)
+    return rebates.domo_id
+
+
+@CURATED_DB
+def test_a_rollback_to_a_contract_version_is_offered_and_allowed_only_with_the_contract_permission(
+    client, olivia, adam, contract_then_migration
+):
+    key = contract_then_migration
+    client.force_login(olivia)
+    assert "Request rollback to v1" not in text(client.get(f"/promotions/curated/{key}/"))
+    response = client.post(f"/promotions/curated/{key}/rollback/", {"version": 1})
+    assert response.status_code == 403 and "request_contract_promotion permission" in text(response)
+    assert not PromotionRequest.objects.filter(kind="rollback").exists()
+    assert AuditEvent.objects.filter(action="promotion.refused", actor=olivia, after__attempt="rollback").count() == 1
+    client.force_login(adam)
+    assert "Request rollback to v1" in text(client.get(f"/promotions/curated/{key}/"))
+    assert client.post(f"/promotions/curated/{key}/rollback/", {"version": 1}).status_code == 302
 
 
 def test_a_disposition_without_a_decision_is_400(client, olivia, blocked_request):
