@@ -22,7 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from console import context
+from console import clock, context
 from console.audit import audit_record
 from console.lake import get_lake
 from evidence import silver, validation
@@ -102,12 +102,30 @@ class IntakeOutcome:
     duplicate: bool  # the same load id and content had been received before
 
 
+class IntakeHeld(Exception):
+    """Another worker beat on this running intake too recently to take it over: look again in `retry_in`.
+
+    A task the broker redelivers while the first worker is alive (a long run), or moments after it
+    died (its heartbeat still fresh), must not be dropped: the caller retries after the stale time.
+    """
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"held by a live worker; look again in {retry_in:.0f}s")
+        self.retry_in = retry_in
+
+
 def intake_execute(*, run_id: int) -> IntakeOutcome | None:
-    """Do the intake of one run. Returns None when the run is gone, final, or held by another worker."""
+    """Do the intake of one run. Returns None when the run is gone or final; raises IntakeHeld when
+    another worker's heartbeat is too fresh to take the run over."""
     run = IntakeRun.objects.filter(pk=run_id).first()
     stale_after = datetime.timedelta(seconds=settings.INTAKE_STALE_SECONDS)
-    if run is None or run.is_final or not run.claim(stale_after=stale_after):
+    if run is None or run.is_final:
         return None
+    if not run.claim(stale_after=stale_after):
+        if run.is_final:
+            return None
+        beat = run.heartbeat_at or run.started_at or clock.now()
+        raise IntakeHeld(max((beat + stale_after - clock.now()).total_seconds(), 0) + 1)
     with context.bind(context.WorkContext(correlation_id=f"intake-{run.pk}", system_actor=_system_actor(run))):
         with transaction.atomic():
             audit_record(

@@ -2,7 +2,7 @@
 from celery import shared_task
 
 from console import context
-from evidence.services import intake_execute
+from evidence.services import IntakeHeld, intake_execute
 
 
 # Routed to the "intake" queue by CELERY_TASK_ROUTES.
@@ -10,7 +10,7 @@ from evidence.services import intake_execute
     name="evidence.tasks.intake_run",
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=3,
+    max_retries=10,  # looks at a run held by a live worker (IntakeHeld), never retries of a failure
     soft_time_limit=6 * 3600,
     time_limit=6 * 3600 + 300,
     bind=True,
@@ -18,7 +18,10 @@ from evidence.services import intake_execute
 def intake_run(self, run_id: int) -> None:
     """Receive one export. A worker killed mid-run leaves the task unacknowledged; it is redelivered."""
     with context.for_task(self.request.id or "eager", run_id=f"intake-{run_id}"):
-        intake_execute(run_id=run_id)
+        try:
+            intake_execute(run_id=run_id)
+        except IntakeHeld as held:
+            raise self.retry(countdown=held.retry_in)
 
 
 @shared_task(name="evidence.tasks.intake_sweep", acks_late=True, time_limit=300, bind=True)

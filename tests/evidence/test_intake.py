@@ -205,3 +205,24 @@ def test_the_staged_copy_is_discarded_once_bronze_holds_it(db, complete_export, 
     before = set(staging.iterdir()) if staging.exists() else set()
     ingest(complete_export.path)
     assert set(staging.iterdir()) == before
+
+
+def test_a_redelivered_intake_held_by_a_live_worker_is_looked_at_again_not_dropped(db, complete_export, settings):
+    import datetime as dt
+
+    from console import clock
+    from evidence.services import IntakeHeld, intake_create, intake_execute
+
+    settings.INTAKE_STALE_SECONDS = 300
+    start = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
+    run = intake_create(actor=None, source="command", original_name="x", staged_path=complete_export.path, enqueue=False)
+    IntakeRun.objects.filter(pk=run.pk).update(status=IntakeStatus.RUNNING, heartbeat_at=start, attempts=1)
+    with clock.frozen(start + dt.timedelta(seconds=100)), pytest.raises(IntakeHeld) as held:
+        intake_execute(run_id=run.pk)
+    assert held.value.retry_in == 201  # the rest of the stale time, and a second
+    assert IntakeRun.objects.get(pk=run.pk).attempts == 1  # not taken over
+    with clock.frozen(start + dt.timedelta(seconds=301)):
+        outcome = intake_execute(run_id=run.pk)  # the worker is gone: the look-again takes it over
+    run.refresh_from_db()
+    assert run.status == IntakeStatus.SUCCEEDED and run.attempts == 2
+    assert outcome.manifest == run.manifest
