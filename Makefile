@@ -31,8 +31,11 @@ services:
 ## The whole suite: PostgreSQL + Redis + real Celery workers + Chromium, then the SQLite pass of the embedded defaults.
 test: setup browser-deps services test-postgres test-sqlite
 
+# Two pytest-xdist processes for everything but the real-worker and browser tests, which run on their
+# own afterwards: their kill-and-redeliver timings are not shared with a second CPU-bound process.
 test-postgres:
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not worker and not browser"
+	$(BIN)/python -m pytest -m "worker or browser"
 
 test-sqlite:
-	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -m "not postgres_only and not browser and not worker" -q
+	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" -q

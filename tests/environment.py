@@ -14,8 +14,19 @@ os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ["TEST_REDIS_URL"])
 # This run's broker keys (and its workers') live under their own prefix: parallel runs never
 # consume or flush each other's messages.
-os.environ.setdefault("CELERY_REDIS_KEY_PREFIX", f"leaf-test-{os.getpid()}:")
-os.environ.setdefault("CONSOLE_VAR_DIR", tempfile.mkdtemp(prefix="leaf-console-test-"))
+# pytest-xdist's workers inherit the controller's environment: each worker makes its own prefix and
+# var dir in place of the ones the controller generated (never in place of ones set by hand).
+# pytest-django already gives each worker its own test database (test_<name>_gw<N>).
+_generated = set(filter(None, os.environ.get("LEAF_TEST_GENERATED", "").split(",")))
+_per_process = {
+    "CELERY_REDIS_KEY_PREFIX": lambda: f"leaf-test-{os.getpid()}:",
+    "CONSOLE_VAR_DIR": lambda: tempfile.mkdtemp(prefix="leaf-console-test-"),
+}
+for _name, _make in _per_process.items():
+    if _name not in os.environ or (_name in _generated and os.environ.get("PYTEST_XDIST_WORKER")):
+        os.environ[_name] = _make()
+        _generated.add(_name)
+os.environ["LEAF_TEST_GENERATED"] = ",".join(sorted(_generated))
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by test code
 # around it are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
