@@ -51,10 +51,12 @@ def _bulk_load(backend: Backend, table: str, columns: list[tuple[str, str]], bat
     if backend.vendor == "postgresql":
         # `_row` is the table's identity column (0, 1, 2... in the order COPY reads the rows): the
         # server numbers the rows, so the CSV carries only silver's columns. Dropped after the load.
+        # FREEZE: the table was created in this transaction, so its rows are written frozen and the
+        # checksum scan after commit sets no hint bits (nobody reads a version before its pointer moves).
         options = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
         data_names = ", ".join(q(n) for n, _ in columns)
         with backend.raw.cursor() as cursor, cursor.copy(
-            f"COPY {q(table)} ({data_names}) FROM STDIN (FORMAT csv)"
+            f"COPY {q(table)} ({data_names}) FROM STDIN (FORMAT csv, FREEZE)"
         ) as copy:
             for batch in batches:
                 buffer = io.BytesIO()
