@@ -19,27 +19,10 @@ from console.models import AuditEvent
 from evidence.sample_export import write_sample_export
 from promotion import curated, services, tasks
 from promotion.models import PromotionRequest
-from tests.promotion.conftest import checked, dataset, disposition_all, forced
+# Its card's golden packet has plain column names (see test_a_percent_sign_in_a_golden_column_...): REBATES.
+from tests.promotion.conftest import CURATED_DB, REBATES, checked, dataset, disposition_all, forced
 
 NUMERIC = ("LONG", "DOUBLE", "DECIMAL")
-# Its card's golden packet has plain column names (see test_a_percent_sign_in_a_golden_column_...).
-REBATES = "Rebate Invoices 2025"
-CURATED_DB = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
-
-
-@pytest.fixture
-def curated_db():
-    """The curated alias; a transactional test's flush only empties Django's tables, so the curated ones go here."""
-    connection = connections["curated"]
-    yield connection
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'")
-        else:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'curated\\_%' ESCAPE '\\'")
-        for (name,) in cursor.fetchall():
-            cursor.execute(f'DROP TABLE "{name}"')
 
 
 @pytest.fixture
