@@ -9,8 +9,7 @@ import pytest
 from evidence.sample_export import write_sample_export
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.conftest import login
-from tests.promotion.conftest import CLAIMS, ingest
-from tests.promotion.test_load import CURATED_DB, curated_db  # noqa: F401 (a fixture)
+from tests.promotion.conftest import CLAIMS, CURATED_DB, ingest
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, CURATED_DB]
 WORKER_WAIT = 120_000  # ms: gates and the load run in the worker
