@@ -23,10 +23,10 @@ here on first use.
   version is `verified` only if both agree. promote_version re-verifies by default, on PostgreSQL
   inside the pointer's transaction under a SHARE lock on the table, so a table changed at any time
   after its load never goes live (the version is failed, the pointer stays).
-- Bulk paths: PostgreSQL `COPY ... FROM STDIN (FORMAT csv)` fed with CSV that Arrow writes per
-  record batch (C speed, strings always quoted, NULL unquoted-empty), `_row` numbered by the server
-  (an identity column for the COPY, dropped in the same transaction); SQLite `executemany`;
-  SQL Server pyodbc `fast_executemany` (written, not testable here).
+- Bulk paths: PostgreSQL `COPY ... FROM STDIN (FORMAT binary, FREEZE)` fed with tuples that
+  pgcopy.py writes per record batch with numpy and Arrow compute (no Python loop per row; `_row`
+  numbered in the batch; the server parses no text, which halves its work against CSV); SQLite
+  `executemany`; SQL Server pyodbc `fast_executemany` (written, not testable here).
 - Idempotent per (dataset_key, load_id, manifest_sha256). On PostgreSQL a session advisory lock
   per dataset is held for the whole load: a killed worker's lock dies with its session, so a
   retry that gets the lock knows the `loading` row it finds is abandoned.

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import os
 import threading
@@ -11,13 +10,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .backend import (
     BATCH_ROWS, REGISTRY, ROW_COLUMN, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, LoadResult,
     State, column_sql_type, columns_of, dataset_slug, ensure_registry, set_state,
 )
+from . import pgcopy
 from .checksum import silver_checksum, table_checksum
 
 
@@ -49,22 +48,19 @@ def _bulk_load(backend: Backend, table: str, columns: list[tuple[str, str]], bat
     names = ", ".join(q(c) for c in [ROW_COLUMN, *(n for n, _ in columns)])
     rows = 0
     if backend.vendor == "postgresql":
-        # `_row` is the table's identity column (0, 1, 2... in the order COPY reads the rows): the
-        # server numbers the rows, so the CSV carries only silver's columns. Dropped after the load.
-        # FREEZE: the table was created in this transaction, so its rows are written frozen and the
-        # checksum scan after commit sets no hint bits (nobody reads a version before its pointer moves).
-        options = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
-        data_names = ", ".join(q(n) for n, _ in columns)
+        # Binary COPY (pgcopy): the server parses no text. FREEZE: the table was created in this
+        # transaction, so its rows are written frozen and the checksum scan after commit sets no
+        # hint bits (nobody reads a version before its pointer moves).
         with backend.raw.cursor() as cursor, cursor.copy(
-            f"COPY {q(table)} ({data_names}) FROM STDIN (FORMAT csv, FREEZE)"
+            f"COPY {q(table)} ({names}) FROM STDIN (FORMAT binary, FREEZE)"
         ) as copy:
+            copy.write(pgcopy.HEADER)
             for batch in batches:
-                buffer = io.BytesIO()
-                pacsv.write_csv(batch, buffer, options)
-                copy.write(buffer.getbuffer())
+                copy.write(pgcopy.encode_batch(batch, rows, columns))
                 rows += batch.num_rows
                 if on_progress is not None:
                     on_progress(rows)
+            copy.write(pgcopy.TRAILER)
         return rows
     placeholders = ", ".join("?" for _ in range(len(columns) + 1))
     insert = f"INSERT INTO {q(table)} ({names}) VALUES ({placeholders})"
@@ -114,10 +110,8 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: 
             )
 
         decimal_scales = {f.name: getattr(f.type, "scale", 0) for f in arrow_schema}
-        numbered = " GENERATED ALWAYS AS IDENTITY (MINVALUE 0 START WITH 0 CACHE 10000)" \
-            if backend.vendor == "postgresql" else ""
         body = ", ".join(
-            [f"{q(ROW_COLUMN)} BIGINT NOT NULL{numbered}"]
+            [f"{q(ROW_COLUMN)} BIGINT NOT NULL"]
             + [f"{q(n)} {column_sql_type(backend.vendor, t, decimal_scales.get(n, 0))}" for n, t in columns]
         )
         expected: dict = {}
@@ -142,8 +136,6 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: 
                 backend.execute(f"CREATE TABLE {q(table)} ({body})")
                 worker.start()
                 _bulk_load(backend, table, columns, batches(), on_progress)
-                if numbered:
-                    backend.execute(f"ALTER TABLE {q(table)} ALTER COLUMN {q(ROW_COLUMN)} DROP IDENTITY")
             rows, checksum = table_checksum(backend, table, columns)
         except BaseException:
             set_state(backend, key, version, State.FAILED)
