@@ -149,3 +149,22 @@ def second_manifest(tmp_path: Path) -> SourceManifest:
     """A later export of the same Domo instance (same dataset ids, more claims, another load id)."""
     later = DEFAULT_EXPORTED_AT + dt.timedelta(days=1)
     return ingest(write_sample_export(tmp_path / "later", rows=40, exported_at=later).path)
+
+
+@pytest.fixture
+def contract_then_migration(manifest, tmp_path, olivia, adam, arthur, curated_db) -> str:
+    """The rebate invoices promoted into a backend contract by Adam (v1), then for the migration by Olivia
+    (v2, current): a rollback to v1 inherits the contract target. Returns the dataset key."""
+    from promotion import curated
+
+    rebates = dataset(manifest, REBATES)
+    disposition_all(adam, manifest, [rebates])
+    first = checked(services.promotion_request(actor=adam, manifest=manifest, datasets=[rebates],
+                                               target="contract", enqueue=False))
+    approve(first, arthur)
+    tasks.promotion_load(first.pk)
+    first.refresh_from_db()
+    assert first.state == "promoted", first.error
+    promoted(second_manifest(tmp_path), REBATES, olivia, arthur)
+    assert curated.read_current(curated_db, rebates.domo_id).version == 2
+    return rebates.domo_id

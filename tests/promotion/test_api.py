@@ -542,26 +542,9 @@ def test_a_rollback_needs_the_request_permission_and_a_version(client, two_versi
     assert not PromotionRequest.objects.filter(kind="rollback").exists()
 
 
-@pytest.fixture
-def contract_then_migration(manifest, tmp_path, olivia, adam, arthur, curated_db, broker):
-    """The rebate invoices promoted into a backend contract by Adam (v1), then for the migration by Olivia
-    (v2, current): a rollback to v1 inherits the contract target."""
-    rebates = dataset(manifest, REBATES)
-    disposition_all(adam, manifest, [rebates])
-    first = checked(services.promotion_request(actor=adam, manifest=manifest, datasets=[rebates],
-                                               target="contract", enqueue=False))
-    approve(first, arthur)
-    tasks.promotion_load(first.pk)
-    first.refresh_from_db()
-    assert first.state == "promoted", first.error
-    promoted_through_services(second_manifest(tmp_path), REBATES, olivia, arthur)
-    assert curated.read_current(curated_db, rebates.domo_id).version == 2
-    return rebates.domo_id
-
-
 @CURATED_DB
 def test_a_rollback_to_a_contract_version_without_the_contract_permission_is_403(
-    client, contract_then_migration, olivia, adam
+    client, contract_then_migration, olivia, adam, broker
 ):
     key = contract_then_migration
     response = post(as_user(client, olivia), f"/api/curated/{key}/rollback/", {"version": 1})

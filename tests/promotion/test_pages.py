@@ -497,22 +497,6 @@ def test_a_rollback_to_the_current_version_is_409_with_the_reason(client, olivia
     assert response.status_code == 409 and "v2 is not earlier than the current version v2" in text(response)
 
 
-@pytest.fixture
-def contract_then_migration(manifest, tmp_path, olivia, adam, arthur, curated_db):
-    """The rebate invoices promoted into a backend contract by Adam (v1), then for the migration by Olivia
-    (v2, current): a rollback to v1 inherits the contract target."""
-    rebates = dataset(manifest, REBATES)
-    disposition_all(adam, manifest, [rebates])
-    first = checked(services.promotion_request(actor=adam, manifest=manifest, datasets=[rebates],
-                                               target="contract", enqueue=False))
-    approve(first, arthur)
-    tasks.promotion_load(first.pk)
-    first.refresh_from_db()
-    assert first.state == "promoted", first.error
-    promoted(second_manifest(tmp_path), REBATES, olivia, arthur)
-    return rebates.domo_id
-
-
 @CURATED_DB
 def test_a_rollback_to_a_contract_version_is_offered_and_allowed_only_with_the_contract_permission(
     client, olivia, adam, contract_then_migration
