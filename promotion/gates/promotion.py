@@ -10,7 +10,7 @@ from evidence.choices import ManifestStatus
 from evidence.formulas import ENGINE_VERSION
 from evidence.models import DomoCard, GoldenReproduction, SourceManifest
 from evidence.validation.manifest import load_id_problem
-from promotion.choices import PROMOTION_LOADED
+from promotion.choices import PROMOTION_LOADED, PromotionKind
 
 from .base import (
     Gate, GateRun, _card_link, _dataset_link, _manifest_link, _verdict, curated_schema_of, detail,
@@ -37,7 +37,7 @@ class ManifestComplete(Gate):
 
 
 class LoadId(Gate):
-    name, version, title = "load_id", "1", "The load id is well-formed and not promoted with other content"
+    name, version, title = "load_id", "2", "The load id is well-formed and not promoted with other content"
 
     def run(self, request) -> GateRun:
         from promotion.models import PromotionRequest
@@ -48,8 +48,11 @@ class LoadId(Gate):
         if problem:
             details.append(detail(f"the load id is malformed: {problem}", f"manifest {m.load_id}", _manifest_link(m)))
         domo_ids = [d.domo_id for d in requested_datasets(request)]
+        # Promotions only: a rollback to a version of the other content re-points what a promotion
+        # (listed here already) loaded; it never loads content of its own.
         conflicts = (
-            PromotionRequest.objects.filter(state__in=PROMOTION_LOADED, manifest__load_id=m.load_id)
+            PromotionRequest.objects.filter(kind=PromotionKind.PROMOTION, state__in=PROMOTION_LOADED,
+                                            manifest__load_id=m.load_id)
             .exclude(manifest__manifest_sha256=m.manifest_sha256)
             .filter(datasets__domo_id__in=domo_ids)
             .exclude(pk=request.pk)

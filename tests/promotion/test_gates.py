@@ -96,6 +96,26 @@ def test_load_id_fails_when_promoted_for_these_datasets_with_other_content(reque
     assert result.details[0]["link"] == f"/sources/{other.pk}/"
 
 
+def test_load_id_names_the_promotion_of_other_content_not_the_rollbacks_to_it(request_, manifest, olivia, adam):
+    claims = dataset(manifest)
+    other = SourceManifest.objects.create(
+        load_id=manifest.load_id, manifest_sha256="e" * 64, status="complete", bronze_prefix="bronze/other",
+        intake_run=manifest.intake_run,
+    )
+    twin = DomoDataset.objects.create(manifest=other, domo_id=claims.domo_id, name=claims.name, api_shape="public")
+    promoted = forced(other, requested_by=olivia, state="promoted", datasets=[twin])
+    rollback = PromotionRequest.objects.create(
+        manifest=other, requested_by=olivia, approved_by=adam, state="promoted", kind="rollback",
+        rollback_key=claims.domo_id, rollback_version=1, rollback_from_version=2,
+    )
+    rollback.datasets.set([twin])
+
+    result = run("load_id", request_)
+
+    assert result.outcome == "failed"
+    assert [d["where"] for d in result.details] == [f"promotion #{promoted.pk}"]
+
+
 def test_load_id_ignores_a_promotion_of_the_same_content(request_, manifest, olivia):
     forced(manifest, requested_by=olivia, state="promoted")
     assert run("load_id", request_).outcome == "passed"
