@@ -233,6 +233,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "IntakeRunStatusEnum": "evidence.choices.IntakeStatus",
         "ManifestStatusEnum": "evidence.choices.ManifestStatus",
+        "KindEnum": "evidence.api.serializers.MISSING_KINDS",
+        "PromotionKindEnum": "promotion.choices.PromotionKind",
     },
     # Swagger UI from the installed sidecar package: no CDN, the console works offline.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -116,8 +116,13 @@ class IntakeRunSerializer(serializers.ModelSerializer):
 # --- manifests and issues -------------------------------------------------------------------------
 
 
+# What a manifest can miss; named in SPECTACULAR_SETTINGS' ENUM_NAME_OVERRIDES (KindEnum), as promotion has a
+# "kind" enum too.
+MISSING_KINDS = ["dataset", "card", "dataflow", "policies", "golden"]
+
+
 class MissingSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["dataset", "card", "dataflow", "policies", "golden"])
+    kind = serializers.ChoiceField(choices=MISSING_KINDS)
     id = serializers.CharField()
     reason = serializers.CharField()
 

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from evidence.calculations import flaw_title
 from evidence.choices import Severity
 from evidence.models import DomoDataset, SourceManifest
-from promotion.choices import FlawDecision, PromotionTarget
+from promotion.choices import FlawDecision, PromotionKind, PromotionTarget
 from promotion.models import FlawDisposition, GateResult, PromotionRequest
 
 
@@ -104,9 +104,11 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
     requested_by = serializers.SerializerMethodField()
     approved_by = serializers.SerializerMethodField()
     is_final = serializers.BooleanField(read_only=True)
-    # Plain text in the schema: an enum here would collide with evidence's "kind" enum, in two
-    # components, which drf-spectacular can only resolve with a warning (ENUM_NAME_OVERRIDES would fix it).
-    kind = serializers.CharField(read_only=True, help_text="promotion, or rollback (a pointer moved back)")
+    # Named PromotionKindEnum in SPECTACULAR_SETTINGS' ENUM_NAME_OVERRIDES: evidence has a "kind" enum too.
+    kind = serializers.ChoiceField(
+        choices=PromotionKind.choices, read_only=True,
+        help_text="promotion, or rollback (a pointer moved back)",
+    )
 
     class Meta:
         model = PromotionRequest

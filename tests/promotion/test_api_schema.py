@@ -5,13 +5,11 @@ import yaml
 from django.core.management import call_command
 
 
-# --- schema ----------------------------------------------------------------------------------------
-
-
 def test_the_schema_documents_the_promotion_api_without_warnings(tmp_path):
     target = tmp_path / "schema.yml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
-    paths = yaml.safe_load(target.read_text())["paths"]
+    schema = yaml.safe_load(target.read_text())
+    paths = schema["paths"]
     assert {"get", "post"} <= set(paths["/api/promotions/"])
     assert set(paths["/api/promotions/{id}/approve/"]["post"]["responses"]) >= {"200", "400", "403", "409"}
     parameters = {p["name"] for p in paths["/api/promotions/"]["get"]["parameters"]}
@@ -21,3 +19,10 @@ def test_the_schema_documents_the_promotion_api_without_warnings(tmp_path):
         assert "get" in paths[url], url
     assert "delete" in paths["/api/manifests/{id}/dispositions/{fingerprint}/"]
     assert "post" in paths["/api/curated/{key}/rollback/"]
+    # The request's kind is an enum of its own, beside evidence's (a manifest's missing kinds).
+    enums = schema["components"]["schemas"]
+    assert enums["PromotionKindEnum"]["enum"] == ["promotion", "rollback"]
+    for component in ["PromotionRequest", "PromotionRequestDetail"]:
+        kind = enums[component]["properties"]["kind"]
+        assert kind["allOf"] == [{"$ref": "#/components/schemas/PromotionKindEnum"}], component
+    assert enums["KindEnum"]["enum"] == ["dataset", "card", "dataflow", "policies", "golden"]
