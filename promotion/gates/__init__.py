@@ -16,7 +16,7 @@ from promotion.choices import PromotionKind
 from .base import (
     CuratedSchema, CuratedSchemaSource, Gate, GateRun, approval_fingerprint, curated_schema_of, detail,
     register_curated_schema_source, requested_datasets, run_gate, schema_columns, sha256_of,
-    use_curated_schema_source,
+    use_curated_schema_source, _table_scans_set,
 )
 from .flaws import dispositions_of, flaw_fingerprint, flaw_object, flaws_behind
 from .promotion import (
@@ -37,8 +37,14 @@ def gate_named(name: str) -> Gate:
     return next(g for g in ALL_GATES if g.name == name)
 
 
-def run_all(request) -> dict[str, GateRun]:
-    return {gate.name: run_gate(gate, request) for gate in gates_for(request)}
+def run_all(request, *, table_scans: bool = True) -> dict[str, GateRun]:
+    """Every gate of the request's kind. table_scans=False re-runs them for staleness only (approval,
+    the load guard): a gate that re-verifies whole curated tables (rollback_target) checks the registry
+    and the pointers but not the tables' rows, which a check already scanned and which the load scans
+    again before and while it moves a pointer. A table that fails is failed in its registry row by the
+    run that scanned it; a staleness run has nothing to lose when it is rolled back with a refusal."""
+    with _table_scans_set(table_scans):
+        return {gate.name: run_gate(gate, request) for gate in gates_for(request)}
 
 
 __all__ = [

@@ -3,6 +3,7 @@ registry's schema hook, and the Gate base class."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -102,6 +103,25 @@ def curated_schema_of(dataset: DomoDataset) -> CuratedSchema | None:
 
 def schema_columns(schema: Iterable[dict]) -> list[list[str]]:
     return [[str(c.get("name", "")), str(c.get("type") or "").upper()] for c in schema or []]
+
+
+# --- whole-table scans --------------------------------------------------------------------------------
+
+_table_scans: contextvars.ContextVar[bool] = contextvars.ContextVar("gate_table_scans", default=True)
+
+
+def table_scans() -> bool:
+    """Whether a gate may re-verify whole curated tables in this run (see run_all)."""
+    return _table_scans.get()
+
+
+@contextlib.contextmanager
+def _table_scans_set(allowed: bool) -> Iterator[None]:
+    token = _table_scans.set(allowed)
+    try:
+        yield
+    finally:
+        _table_scans.reset(token)
 
 
 class Gate:

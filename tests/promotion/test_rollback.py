@@ -219,6 +219,28 @@ def test_a_version_whose_table_changed_fails_the_rollback_gate(two_versions, oli
     assert gate.details[0]["link"].endswith(f"/curated/{key}/")
 
 
+def test_a_table_changed_after_the_check_fails_the_rollback_load_and_stays_failed(
+    two_versions, olivia, arthur, curated_db
+):
+    """Approval and the load guard re-run the gates without scanning whole tables (an approver does
+    not wait for them); the load verifies every target before any pointer moves, and the version it
+    finds changed is failed for good in the registry."""
+    key, _, _ = two_versions
+    request = checked(rollback(olivia, key))
+    old = next(v for v in curated.versions(curated_db, key) if v["version"] == 1)
+    with curated_db.cursor() as cursor:
+        cursor.execute(f'DELETE FROM "{old["table_name"]}" WHERE "_row" = 0')
+
+    approve(request, arthur)
+    tasks.promotion_load(request.pk)
+
+    request.refresh_from_db()
+    assert request.state == "failed" and "checksum" in request.error
+    assert curated.read_current(curated_db, key).version == 2
+    assert {v["version"]: v["state"] for v in curated.versions(curated_db, key)}[1] == curated.State.FAILED
+    assert AuditEvent.objects.filter(action="promotion.load_failed", object_id=str(request.pk)).exists()
+
+
 def test_the_admin_shows_a_rollback_read_only_and_approves_it_through_the_service(
     two_versions, olivia, arthur, client
 ):
