@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+
+from console.models import AuditEvent
 
 from evidence.models import SourceManifest
 from promotion.choices import PromotionKind, PromotionState
@@ -137,3 +139,92 @@ def registry_versions(dataset_key: str) -> list[RegistryVersion]:
 
     rows = curated.versions(curated_reader(), dataset_key)
     return _with_provenance([{"dataset_key": dataset_key, **row} for row in rows])
+
+
+# --- a request's page: what concerns it, and the stamp its live notice compares -----------------------
+
+REQUEST_TYPE = "promotion.promotionrequest"  # the object types of promotion.services' audit rows
+MANIFEST_TYPE = "evidence.sourcemanifest"
+DISPOSITION_TYPE = "promotion.flawdisposition"
+DATASET_TYPE = "evidence.domodataset"
+REFUSED = "promotion.refused"
+ROLLED_BACK = "promotion.rolled_back"
+DISPOSITION_ATTEMPTS = ("disposition", "disposition_clear")
+
+
+def request_fingerprints(promotion: PromotionRequest, datasets: list) -> list[str]:
+    """The fingerprints of the flaws behind a promotion's datasets (a rollback's gates look at none)."""
+    from promotion.gates import flaw_fingerprint, flaws_behind
+
+    if promotion.kind != PromotionKind.PROMOTION:
+        return []
+    return sorted({flaw_fingerprint(flaw) for flaw in flaws_behind(promotion.manifest, datasets)})
+
+
+def _concerning(promotion: PromotionRequest, *, datasets: list, fingerprints: list[str]) -> Q:
+    """Audit rows that concern a request, as one filter (so its history is one query whatever it holds):
+
+    - its own rows: requested, gate runs (checked), re-runs, approval, rejection, cancel, the load's
+      start, resumptions, interruptions and end, its rollback, and every refused attempt aimed at it;
+    - the dispositions (and their withdrawals, and refused attempts at either) of the flaws behind its
+      datasets on its manifest, matched by the flaw's fingerprint, which is what the flaws gate reads;
+    - schema-drift acknowledgements of its datasets (the schema gate reads them) and refusals of them;
+    - for a promotion that loaded versions, every rollback that pointed a key away from or back at one.
+    """
+    found = Q(object_type=REQUEST_TYPE, object_id=str(promotion.pk))
+    if fingerprints:
+        manifest = promotion.manifest_id
+        found |= Q(object_type=DISPOSITION_TYPE, after__manifest=manifest, after__fingerprint__in=fingerprints)
+        found |= Q(object_type=DISPOSITION_TYPE, before__manifest=manifest, before__fingerprint__in=fingerprints)
+        found |= Q(object_type=MANIFEST_TYPE, object_id=str(manifest), action=REFUSED,
+                   after__attempt__in=DISPOSITION_ATTEMPTS, after__fingerprint__in=fingerprints)
+    if datasets:
+        found |= Q(object_type=DATASET_TYPE, object_id__in=[str(d.pk) for d in datasets])
+    if promotion.kind == PromotionKind.PROMOTION:
+        for key, loaded in sorted((promotion.load_progress.get("datasets") or {}).items()):
+            if key.startswith(GOLDEN_PREFIX) or not isinstance(loaded, dict) or loaded.get("version") is None:
+                continue  # golden packets move with their dataset's rollback
+            version = int(loaded["version"])
+            found |= Q(action=ROLLED_BACK, after__dataset_key=key) & (
+                Q(before__version=version) | Q(after__version=version)
+            )
+    return found
+
+
+def request_history(promotion: PromotionRequest, *, datasets: list, fingerprints: list[str],
+                    limit: int) -> list[AuditEvent]:
+    """The newest `limit` audit rows that concern a request (see _concerning), newest first: one query."""
+    return list(
+        AuditEvent.objects.filter(_concerning(promotion, datasets=datasets, fingerprints=fingerprints))
+        .order_by("-seq")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class LiveStamp:
+    """What a request's page was rendered with: its state and the last change someone else made to
+    anything it shows (an audit row that concerns it; refused attempts change nothing)."""
+
+    state: str
+    event: AuditEvent | None
+
+    @property
+    def value(self) -> str:
+        return f"{self.state}.{self.event.seq if self.event else 0}"
+
+
+def request_live_stamp(promotion: PromotionRequest, *, viewer, datasets: list,
+                       fingerprints: list[str]) -> LiveStamp:
+    """The request's live stamp as `viewer` sees it: one query.
+
+    The viewer's own changes are left out: they reach the page by its redirect, or by the htmx swap of
+    the section they changed (a disposition), so they are never news to that page.
+    """
+    latest = (
+        AuditEvent.objects.filter(_concerning(promotion, datasets=datasets, fingerprints=fingerprints))
+        .exclude(action=REFUSED)
+        .exclude(actor_id=viewer.pk)
+        .order_by("-seq")
+        .first()
+    )
+    return LiveStamp(promotion.state, latest)

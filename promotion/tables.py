@@ -108,3 +108,93 @@ def gate_rows(promotion: PromotionRequest, datasets: list) -> list[dict]:
     for name, result in sorted(results.items()):  # a gate no longer in the code: shown as it ran
         rows.append({"name": name, "title": "", "result": result, "details": result.details})
     return rows
+
+
+# --- a request's history and its live notice ----------------------------------------------------------
+
+ACTION_LABELS = {
+    "promotion.requested": "requested",
+    "promotion.checked": "gates ran",
+    "promotion.recheck_requested": "gates re-run",
+    "promotion.approved": "approved",
+    "promotion.rejected": "rejected",
+    "promotion.cancelled": "cancelled",
+    "promotion.load_started": "load started",
+    "promotion.load_resumed": "load resumed",
+    "promotion.load_interrupted": "load interrupted",
+    "promotion.promoted": "promoted",
+    "promotion.load_failed": "load failed",
+    "promotion.rolled_back": "rolled back",
+    "promotion.refused": "refused",
+    "promotion.flaw_dispositioned": "flaw dispositioned",
+    "promotion.flaw_disposition_cleared": "disposition withdrawn",
+    "promotion.schema_drift_acknowledged": "schema drift acknowledged",
+}
+REQUEST_TYPE = "promotion.promotionrequest"
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def actor_name(event) -> str:
+    """Who to name for an audit row: the person, or the console for its own tasks."""
+    return event.actor_label if event.actor_id else "the console"
+
+
+@dataclass
+class HistoryRow:
+    """One audit row of a request's history: what it was about (when not the request itself) and what it says."""
+
+    event: object
+    label: str
+    subject: str  # "" for the request's own rows
+    link: str
+    detail: str
+
+
+def _state_change(before: dict, after: dict) -> str:
+    if not after.get("state"):
+        return ""
+    return f"state {before['state']} → {after['state']}" if before.get("state") else f"state {after['state']}"
+
+
+def _detail(event) -> str:
+    before, after = event.before or {}, event.after or {}
+    action = event.action
+    if action == "promotion.refused":
+        return f"{after.get('attempt')} refused: {after.get('reason')}"
+    if action == "promotion.flaw_dispositioned":
+        return f"{after.get('code')}: {after.get('decision')} — {after.get('note')}"
+    if action == "promotion.flaw_disposition_cleared":
+        return f"{before.get('code')}: {before.get('decision')} withdrawn"
+    if action == "promotion.schema_drift_acknowledged":
+        return f"drift from curated v{after.get('curated_version')} accepted — {after.get('note')}"
+    if action == "promotion.rolled_back":
+        return f"{after.get('dataset_key')} v{before.get('version')} → v{after.get('version')}"
+    if action in ("promotion.load_interrupted", "promotion.load_resumed"):
+        return f"attempt {after.get('attempt')}: {after.get('reason') or after.get('after') or ''}".rstrip(": ")
+    if action == "promotion.load_failed":
+        return after.get("error") or _state_change(before, after)
+    if after.get("comment"):
+        return after["comment"]
+    if after.get("reason"):
+        return f"{_state_change(before, after)}: {after['reason']}"
+    return _state_change(before, after)
+
+
+def history_rows(promotion: PromotionRequest, events: list) -> list[HistoryRow]:
+    """The rows of a request's history (events from selectors.request_history), each with its subject."""
+    rows = []
+    for event in events:
+        subject, link = "", ""
+        if event.object_type == REQUEST_TYPE and event.object_id != str(promotion.pk):
+            subject, link = f"request #{event.object_id}", reverse("promotion:request-detail", args=[event.object_id])
+        elif event.object_type == "promotion.flawdisposition":
+            subject = "flaw disposition"
+        elif event.object_type == "evidence.sourcemanifest":
+            subject = "flaw disposition"
+        elif event.object_type == "evidence.domodataset":
+            subject, link = "dataset", reverse("evidence:dataset-detail", args=[event.object_id])
+        rows.append(HistoryRow(event, action_label(event.action), subject, link, _detail(event)))
+    return rows

@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/", views.request_new, name="request-new"),
     path("<int:pk>/", views.request_detail, name="request-detail"),
     path("<int:pk>/progress/", views.request_progress, name="request-progress"),
+    path("<int:pk>/live/", views.request_live, name="request-live"),
     path("<int:pk>/recheck/", views.request_recheck, name="request-recheck"),
     path("<int:pk>/approve/", views.request_approve, name="request-approve"),
     path("<int:pk>/reject/", views.request_reject, name="request-reject"),

@@ -30,11 +30,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 
-from console.models import AuditEvent
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence.choices import ManifestStatus
@@ -51,7 +51,7 @@ from promotion.forms import (
     RollbackForm,
 )
 from promotion.models import PromotionRequest
-from promotion.tables import QUEUE_TABS, flaw_rows, gate_rows
+from promotion.tables import QUEUE_TABS, actor_name, action_label, flaw_rows, gate_rows, history_rows
 
 PAGE_SIZE = 50
 VIEW = "console.view_provenance"
@@ -59,7 +59,8 @@ REQUEST = "console.request_promotion"
 CONTRACT = "console.request_contract_promotion"
 APPROVE = "console.approve_promotion"
 POLL_SECONDS = 2
-HISTORY_SIZE = 50  # the newest audit rows of a request; the audit trail (linked) has them all
+LIVE_SECONDS = 5  # how often an open request's page asks whether someone else changed it
+HISTORY_SIZE = 50  # the newest audit rows that concern a request; the audit trail (linked) has them all
 REQUEST_TYPE = "promotion.promotionrequest"  # the audit trail's object type of a request
 # While a request is in one of these, its page polls (the gates run, or the load is queued or running).
 LIVE_STATES = (PromotionState.CHECKING, PromotionState.APPROVED, PromotionState.LOADING)
@@ -139,15 +140,19 @@ def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: 
     }
     if sections != ("all",):
         return context
+    fingerprints = sorted({row.fingerprint for row in flaws})
     context.update(
         datasets=datasets,
         gates=gate_rows(promotion, datasets),
         live=promotion.state in LIVE_STATES,
-        history=list(
-            AuditEvent.objects.filter(object_type=REQUEST_TYPE, object_id=str(promotion.pk)).order_by(
-                "-seq"
-            )[:HISTORY_SIZE]
+        history=history_rows(
+            promotion,
+            selectors.request_history(promotion, datasets=datasets, fingerprints=fingerprints, limit=HISTORY_SIZE),
         ),
+        live_stamp=selectors.request_live_stamp(
+            promotion, viewer=user, datasets=datasets, fingerprints=fingerprints
+        ).value,
+        live_seconds=LIVE_SECONDS,
         request_type=REQUEST_TYPE,
         approve_form=forms.get("approve") or CommentForm(prefix="approve"),
         reject_form=forms.get("reject") or CommentForm(prefix="reject"),
@@ -276,6 +281,29 @@ def request_progress(request, pk: int):
         return HttpResponseClientRefresh()
     context = {"promotion": promotion, "poll_seconds": POLL_SECONDS, "live": promotion.state in LIVE_STATES}
     return render(request, "promotion/partials/progress.html", context)
+
+
+@_reader
+def request_live(request, pk: int):
+    """Polled by an open request's page (htmx) with the stamp it was rendered with: empty while nothing
+    changed, else a notice of what the request is now and who changed it, for the page to show beside
+    its forms (never over them). A final request stops the polling (HTTP 286)."""
+    promotion = _promotion(pk)
+    datasets = list(promotion.datasets.all())
+    stamp = selectors.request_live_stamp(
+        promotion, viewer=request.user, datasets=datasets,
+        fingerprints=selectors.request_fingerprints(promotion, datasets),
+    )
+    seen = request.GET.get("stamp", "")
+    if not seen or seen == stamp.value:
+        return HttpResponseStopPolling() if promotion.is_final else HttpResponse("")
+    context = {
+        "promotion": promotion,
+        "who": actor_name(stamp.event) if stamp.event else "",
+        "what": action_label(stamp.event.action) if stamp.event else "",
+    }
+    notice = render_to_string("promotion/partials/live_notice.html", context, request=request)
+    return HttpResponseStopPolling(notice) if promotion.is_final else HttpResponse(notice)
 
 
 def _refused(request, promotion, refused: services.PromotionRefused, *, fragment: str = "",

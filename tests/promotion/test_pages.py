@@ -7,10 +7,11 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group
+from django.urls import reverse
 
 from console import roles
 from console.models import AuditEvent
-from promotion import gates, services, tasks
+from promotion import gates, selectors, services, tasks
 from promotion.gates import CuratedSchema, flaw_fingerprint, flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.promotion.conftest import (
@@ -381,14 +382,19 @@ def test_a_disposition_is_withdrawn(client, olivia, ready_request):
 # --- history and progress -------------------------------------------------------------------------
 
 
+def history_of(page: str) -> list[str]:
+    history = page[page.index('id="history"'):]
+    return re.findall(r'data-action="([^"]+)" data-object="([^"]+)"', history)
+
+
 def test_the_history_lists_this_requests_audit_rows_newest_first_and_links_the_trail(client, audrey, adam, ready_request):
     client.force_login(adam)
     client.post(f"/promotions/{ready_request.pk}/approve/", {"approve-comment": "adam may not approve"})
     adam.groups.add(Group.objects.get(name=roles.AUDITOR))
     page = text(client.get(f"/promotions/{ready_request.pk}/"))
     history = page[page.index('id="history"'):]
-    actions = re.findall(r'data-action="([^"]+)"', history)
-    assert actions == ["promotion.refused", "promotion.checked", "promotion.requested"]
+    own = [action for action, subject in history_of(page) if subject == f"promotion.promotionrequest:{ready_request.pk}"]
+    assert own == ["promotion.refused", "promotion.checked", "promotion.requested"]
     assert "approve refused: approving needs the approve_promotion permission" in history
     assert (f'href="/audit/?object_type=promotion.promotionrequest&amp;object_id={ready_request.pk}"' in history)
 
@@ -569,3 +575,176 @@ def test_an_approved_rollback_shows_on_the_registry(client, olivia, arthur, ceci
     registry = text(client.get("/promotions/curated/"))
     row = re.search(rf'<tr data-key="{two_versions}">(.*?)</tr>', registry).group(1)
     assert '<span class="version">v1</span>' in row and f"rolled back by #{rollback.pk}" in row
+
+
+# --- what concerns a request, in its history --------------------------------------------------------
+
+
+def test_the_history_gathers_the_dispositions_of_its_flaws_and_their_withdrawals_but_not_other_flaws(
+    client, olivia, arthur, manifest, ready_request
+):
+    claims_flaws = sorted({flaw_fingerprint(f) for f in flaws_behind(manifest, [dataset(manifest)])})
+    others = sorted({flaw_fingerprint(f) for f in flaws_behind(manifest, [dataset(manifest, REBATES)])}
+                    - set(claims_flaws))
+    assert claims_flaws and others, "the sample export has flaws behind both datasets"
+    services.flaw_disposition_set(actor=olivia, manifest=manifest, fingerprint=others[0],
+                                  decision="not_applicable", note="another dataset's flaw")
+    withdrawn = FlawDisposition.objects.get(manifest=manifest, fingerprint=claims_flaws[0])
+    services.flaw_disposition_clear(actor=olivia, manifest=manifest, fingerprint=claims_flaws[0])
+    with pytest.raises(services.PromotionRefused):
+        services.flaw_disposition_clear(actor=arthur, manifest=manifest, fingerprint=claims_flaws[0])
+
+    client.force_login(arthur)
+    rows = history_of(text(client.get(f"/promotions/{ready_request.pk}/")))
+
+    dispositioned = [subject for action, subject in rows if action == "promotion.flaw_dispositioned"]
+    assert len(dispositioned) == len(claims_flaws)  # each of its flaws, once (the other dataset's left out)
+    assert rows[0] == ("promotion.refused", f"evidence.sourcemanifest:{manifest.pk}")  # arthur's attempt
+    assert rows[1] == ("promotion.flaw_disposition_cleared", f"promotion.flawdisposition:{withdrawn.pk}")
+    assert [action for action, _ in rows[2:4]] == ["promotion.checked", "promotion.requested"]
+    seqs = [int(n) for n in re.findall(r'<td class="mono">(\d+)</td>', text(client.get(f"/promotions/{ready_request.pk}/")))]
+    assert seqs == sorted(seqs, reverse=True)
+
+
+def test_the_history_names_a_withdrawal_and_a_refused_drift_acknowledgement_on_its_dataset(
+    client, olivia, cecilia, manifest, ready_request
+):
+    fingerprint = sorted(FlawDisposition.objects.filter(manifest=manifest).values_list("fingerprint", flat=True))[0]
+    services.flaw_disposition_clear(actor=olivia, manifest=manifest, fingerprint=fingerprint)
+    with pytest.raises(services.PromotionRefused):
+        services.schema_drift_acknowledge(actor=olivia, dataset=dataset(manifest), note="no drift here")
+
+    client.force_login(cecilia)
+    page = text(client.get(f"/promotions/{ready_request.pk}/"))
+    history = page[page.index('id="history"'):]
+    assert "disposition withdrawn" in history and "legacy_fixture_only withdrawn" in history
+    assert "acknowledge_drift refused: the dataset&#x27;s schema does not drift from a curated version" in history
+    assert f'<a href="{reverse("evidence:dataset-detail", args=[dataset(manifest).pk])}">dataset</a>' in history
+
+
+@CURATED_DB
+def test_a_promotions_history_shows_its_load_and_the_rollback_that_moved_its_version_back(
+    client, olivia, arthur, audrey, two_versions
+):
+    first, second = PromotionRequest.objects.filter(kind="promotion").order_by("pk")
+    client.force_login(olivia)
+    client.post(f"/promotions/curated/{two_versions}/rollback/", {"version": 1})
+    rollback = checked(PromotionRequest.objects.get(kind="rollback"))
+    approve(rollback, arthur)
+    tasks.promotion_load(rollback.pk)
+    rollback.refresh_from_db()
+    assert rollback.state == "promoted", rollback.error
+
+    client.force_login(audrey)
+    for promotion in (first, second):  # v1 was rolled back to, v2 rolled back from
+        page = text(client.get(f"/promotions/{promotion.pk}/"))
+        rows = history_of(page)
+        assert rows[0] == ("promotion.rolled_back", f"promotion.promotionrequest:{rollback.pk}"), promotion
+        assert f'<a href="/promotions/{rollback.pk}/">request #{rollback.pk}</a>' in page
+        assert f"{two_versions} v2 → v1" in page
+        own = [action for action, subject in rows if subject == f"promotion.promotionrequest:{promotion.pk}"]
+        assert own[:3] == ["promotion.promoted", "promotion.load_started", "promotion.approved"]
+    # The rollback's own page has its own rows, the rolled_back one among them, once.
+    rows = history_of(text(client.get(f"/promotions/{rollback.pk}/")))
+    assert [a for a, _ in rows].count("promotion.rolled_back") == 1
+
+
+def test_another_requests_rows_are_not_in_this_history(client, cecilia, olivia, manifest, ready_request):
+    other = services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)], enqueue=False)
+    services.promotion_cancel(actor=olivia, request=other)
+    client.force_login(cecilia)
+    rows = history_of(text(client.get(f"/promotions/{ready_request.pk}/")))
+    assert not [subject for _, subject in rows if subject == f"promotion.promotionrequest:{other.pk}"]
+
+
+# --- live state: someone else's change announced on an open page ------------------------------------
+
+
+def live_url(page: str) -> str:
+    found = re.search(r'<div id="live-state"[^>]*hx-get="([^"]+)" hx-trigger="every 5s" hx-swap="innerHTML"', page)
+    assert found, "the page polls for changes"
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_an_unchanged_request_answers_the_poll_with_nothing(client, arthur, ready_request):
+    client.force_login(arthur)
+    url = live_url(text(client.get(f"/promotions/{ready_request.pk}/")))
+    response = client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_another_persons_recheck_shows_a_notice_with_the_new_state_beside_the_approval_form(
+    client, arthur, olivia, ready_request
+):
+    client.force_login(arthur)
+    page = text(client.get(f"/promotions/{ready_request.pk}/"))
+    assert 'id="approve-form"' in page
+    url = live_url(page)
+    services.promotion_recheck(actor=olivia, request=ready_request, enqueue=False)
+
+    response = client.get(url, HTTP_HX_REQUEST="true")
+
+    notice = text(response)
+    assert response.status_code == 200
+    assert "This request changed: it is now <strong>Checking gates</strong> (by olivia: gates re-run)" in notice
+    assert f'href="/promotions/{ready_request.pk}/"' in notice and ">Reload</a>" in notice
+    assert "<form" not in notice and "<textarea" not in notice  # swapped into #live-state only
+
+
+def test_a_withdrawn_disposition_the_gates_read_is_news_while_the_state_stays(client, arthur, olivia, manifest, ready_request):
+    client.force_login(arthur)
+    url = live_url(text(client.get(f"/promotions/{ready_request.pk}/")))
+    fingerprint = FlawDisposition.objects.filter(manifest=manifest).values_list("fingerprint", flat=True)[0]
+    services.flaw_disposition_clear(actor=olivia, manifest=manifest, fingerprint=fingerprint)
+
+    notice = text(client.get(url, HTTP_HX_REQUEST="true"))
+
+    assert "it is now <strong>Ready for approval</strong> (by olivia: disposition withdrawn)" in notice
+
+
+def test_a_refused_attempt_or_the_viewers_own_change_is_no_news(client, arthur, olivia, oscar, manifest, ready_request):
+    client.force_login(olivia)
+    url = live_url(text(client.get(f"/promotions/{ready_request.pk}/")))
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_approve(actor=oscar, request=ready_request, comment="not mine to approve")
+    fingerprint = FlawDisposition.objects.filter(manifest=manifest).values_list("fingerprint", flat=True)[0]
+    services.flaw_disposition_clear(actor=olivia, manifest=manifest, fingerprint=fingerprint)  # her htmx swap
+
+    response = client.get(url, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_a_request_that_became_final_shows_the_notice_and_stops_the_polling(client, arthur, olivia, ready_request):
+    client.force_login(arthur)
+    url = live_url(text(client.get(f"/promotions/{ready_request.pk}/")))
+    services.promotion_cancel(actor=olivia, request=ready_request)
+
+    response = client.get(url, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 286  # htmx stops polling
+    assert "it is now <strong>Cancelled</strong> (by olivia: cancelled)" in text(response)
+    page = text(client.get(f"/promotions/{ready_request.pk}/"))
+    assert 'id="live-state"' in page and "/live/" not in page  # a final request's page does not poll
+
+
+def test_the_poll_of_a_final_request_with_its_own_stamp_stops_with_nothing(client, arthur, olivia, ready_request):
+    services.promotion_cancel(actor=olivia, request=ready_request)
+    client.force_login(arthur)
+    datasets = list(ready_request.datasets.all())
+    stamp = selectors.request_live_stamp(ready_request, viewer=arthur, datasets=datasets,
+                                         fingerprints=selectors.request_fingerprints(ready_request, datasets))
+    response = client.get(f"/promotions/{ready_request.pk}/live/?stamp={stamp.value}", HTTP_HX_REQUEST="true")
+    assert response.status_code == 286 and response.content == b""
+
+
+def test_the_poll_follows_the_detail_pages_access_rule(client, oscar, cecilia, ready_request):
+    url = f"/promotions/{ready_request.pk}/live/?stamp=ready.1"
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+    client.force_login(oscar)
+    assert client.get(url).status_code == 403
+    client.force_login(cecilia)  # a C-suite reviewer reads the page, and so its news
+    assert client.get(url).status_code == 200
+    assert client.get("/promotions/999999/live/?stamp=ready.1").status_code == 404
+    assert client.post(url).status_code == 405
