@@ -4,6 +4,11 @@
 A rollback moves the pointer of one curated dataset back to a version loaded from `request.manifest`,
 and the pointers of the golden packets of that dataset's cards back to the versions the same load
 wrote beside it (golden packets follow their datasets; they are never rolled back on their own).
+
+A card that also reads other datasets keeps its golden packet where it is unless each of those is
+current at a version of the same load: the packet is Domo's output over all of a card's datasets, so
+moving it would pair it with data it was not computed from. The gate says so in a note (it passes);
+the rollback of the last of those datasets moves the packet.
 """
 from __future__ import annotations
 
@@ -27,13 +32,14 @@ class PointerMove:
     rows: int | None = None
     checksum: str | None = None
     problem: str = ""
+    note: str = ""  # why a golden packet stays where it is (the move is not needed)
 
     @property
     def needed(self) -> bool:
         return self.current != self.version
 
     def inputs(self) -> list:
-        return [self.key, self.version, self.current, self.state, self.rows, self.checksum, self.problem]
+        return [self.key, self.version, self.current, self.state, self.rows, self.checksum, self.problem, self.note]
 
 
 def registry_link(key: str) -> str:
@@ -83,11 +89,20 @@ def rollback_moves(request, connection) -> list[PointerMove]:
         DomoCard.objects.filter(manifest=manifest, datasets__in=[d.pk for d in datasets])
         .exclude(golden_path="").distinct().order_by("pk")
     )
-    for card in cards:
+    requested = {d.pk for d in datasets}
+    for card in cards.prefetch_related("datasets"):
         golden = curated.golden_key(card.domo_id)
-        found = _row(connection, golden, load_id=manifest.load_id, manifest_sha256=manifest.manifest_sha256)
         at = curated.read_current(connection, golden)
         at = at.version if at else None
+        elsewhere = [d for d in sorted(card.datasets.all(), key=lambda d: d.pk)
+                     if d.pk not in requested and not _current_from(connection, d.domo_id, manifest)]
+        if elsewhere:
+            names = ", ".join(repr(d.name) for d in elsewhere)
+            note = (f"the golden packet of card {card.domo_id} stays at v{at}: the card also reads {names}, whose "
+                    f"current curated version is not from load {manifest.load_id}; it moves back with the last of them")
+            moves.append(PointerMove(golden, at, at, note=note))
+            continue
+        found = _row(connection, golden, load_id=manifest.load_id, manifest_sha256=manifest.manifest_sha256)
         problem = ""
         if found is None:
             problem = f"the golden packet of card {card.domo_id} loaded with v{target} is not in the curated registry"
@@ -97,6 +112,15 @@ def rollback_moves(request, connection) -> list[PointerMove]:
             problem = f"{golden} v{found['version']} is not earlier than its current version v{at}"
         moves.append(PointerMove(golden, found["version"] if found else None, at, *_figures(found), problem=problem))
     return moves
+
+
+def _current_from(connection, key: str, manifest) -> bool:
+    """Whether `key`'s current curated version was loaded from this manifest."""
+    from promotion import curated
+
+    current = curated.read_current(connection, key)
+    row = _row(connection, key, current.version) if current else None
+    return row is not None and (row["load_id"], row["manifest_sha256"]) == (manifest.load_id, manifest.manifest_sha256)
 
 
 def _figures(row) -> tuple:
@@ -118,7 +142,7 @@ class RollbackTarget(Gate):
         from promotion.services import curated_reader
 
         connection = curated_reader()
-        details, inputs = [], []
+        details, notes, inputs = [], [], []
         for move in rollback_moves(request, connection):
             where, link = f"curated {move.key}", registry_link(move.key)
             problem = move.problem
@@ -130,6 +154,9 @@ class RollbackTarget(Gate):
                     problem = f"v{move.version} no longer re-verifies: {exc}"
             if problem:
                 details.append(detail(problem, where, link, dataset_key=move.key, version=move.version))
+            elif move.note:
+                notes.append(detail(move.note, where, link, dataset_key=move.key, version=move.version, note=True))
             inputs.append([*move.inputs(), problem])
-        return _verdict(details, [request.rollback_key, request.rollback_version, request.rollback_from_version,
-                                  inputs])
+        verdict = _verdict(details, [request.rollback_key, request.rollback_version, request.rollback_from_version,
+                                     inputs])
+        return GateRun(verdict.outcome, details + notes, verdict.inputs_fingerprint)

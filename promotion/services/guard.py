@@ -100,7 +100,8 @@ def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> Prom
                     "version": moved.get(key, {}).get("from", locked.rollback_from_version),
                     "golden": {k: v["from"] for k, v in golden.items()}},
             after={"state": locked.state, "dataset_key": key, "version": locked.rollback_version,
-                   "golden": {k: v["version"] for k, v in golden.items()}},
+                   "golden": {k: v["version"] for k, v in golden.items()},
+                   "golden_kept": locked.load_progress.get("golden_kept") or {}},
         )
         return locked
     audit_record(actor=None, action="promotion.promoted" if not error else "promotion.load_failed",

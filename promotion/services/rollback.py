@@ -113,7 +113,11 @@ def roll_back_pointers(request: PromotionRequest, *, beat: Callable[..., None]) 
     from promotion import curated
 
     connection = connections["curated"]
-    moves = [move for move in rollback_moves(request, connection) if move.needed]
+    every = rollback_moves(request, connection)
+    moves = [move for move in every if move.needed]
+    kept = {move.key: move.note for move in every if move.note}
+    if kept:
+        beat(golden_kept=kept)  # golden packets that stay where they are, and why (the audit reads them)
     for move in moves:
         if move.version is None:
             raise curated.CuratedError(move.problem)

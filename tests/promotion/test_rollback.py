@@ -101,6 +101,32 @@ def test_the_golden_packets_follow_their_dataset_back(two_versions, olivia, arth
         assert current.version == loaded[0]["version"] == 1, golden
 
 
+def test_a_card_that_also_reads_another_dataset_keeps_its_golden_packet_and_says_why(
+    two_versions, olivia, arthur, curated_db
+):
+    """The packet is Domo's output over all of a card's datasets: while the card's other dataset is not
+    current at a version of the rollback's load, the packet stays, the gate passes with a note, and the
+    audit of the rollback names it."""
+    key, first, _ = two_versions
+    card = dataset(first.manifest, REBATES).cards.exclude(golden_path="").order_by("pk").first()
+    card.datasets.add(dataset(first.manifest))  # the claims: never promoted
+    golden = curated.golden_key(card.domo_id)
+    request = checked(rollback(olivia, key))
+
+    gate = request.gate_results.get(current=True, gate="rollback_target")
+    assert (request.state, gate.outcome) == ("ready", "passed")
+    [note] = [d for d in gate.details if d.get("note")]
+    assert f"card {card.domo_id} stays at v2" in note["what"] and "'PBM Claims 2025'" in note["what"]
+
+    approve(request, arthur)
+    tasks.promotion_load(request.pk)
+
+    assert curated.read_current(curated_db, key).version == 1
+    assert curated.read_current(curated_db, golden).version == 2
+    event = AuditEvent.objects.get(action="promotion.rolled_back", object_id=str(request.pk))
+    assert golden not in event.after["golden"] and "stays at v2" in event.after["golden_kept"][golden]
+
+
 def test_the_audit_trail_holds_the_rollback_from_request_to_pointer_move(two_versions, olivia, arthur):
     key, _, _ = two_versions
     request = checked(rollback(olivia, key))
