@@ -748,3 +748,64 @@ def test_the_poll_follows_the_detail_pages_access_rule(client, oscar, cecilia, r
     assert client.get(url).status_code == 200
     assert client.get("/promotions/999999/live/?stamp=ready.1").status_code == 404
     assert client.post(url).status_code == 405
+
+
+# --- query counts: flat whatever a page holds ---------------------------------------------------------
+
+
+def queries_of(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200, url
+    return len(captured.captured_queries)
+
+
+def test_the_request_page_reads_the_same_number_of_queries_whatever_its_gates_flaws_and_history_hold(
+    client, cecilia, olivia, manifest
+):
+    small = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)],
+                                               enqueue=False))
+    every = list(manifest.datasets.all())
+    disposition_all(olivia, manifest, every)
+    large = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=every, enqueue=False))
+    for _ in range(3):  # more gate runs (superseded results) and more history rows
+        services.promotion_recheck(actor=olivia, request=large, enqueue=False)
+        checked(large)
+    for fingerprint in sorted(FlawDisposition.objects.filter(manifest=manifest).values_list("fingerprint", flat=True))[:5]:
+        services.flaw_disposition_clear(actor=olivia, manifest=manifest, fingerprint=fingerprint)
+    flaws = {r.pk: len({flaw_fingerprint(f) for f in flaws_behind(manifest, list(r.datasets.all()))}) for r in (small, large)}
+    assert flaws[large.pk] > flaws[small.pk] and large.gate_results.count() > small.gate_results.count()
+    client.force_login(cecilia)
+    queries_of(client, f"/promotions/{small.pk}/")  # the session's first read
+
+    assert queries_of(client, f"/promotions/{large.pk}/") == queries_of(client, f"/promotions/{small.pk}/")
+    assert queries_of(client, f"/promotions/{large.pk}/live/?stamp=x") == queries_of(
+        client, f"/promotions/{small.pk}/live/?stamp=x"
+    )
+
+
+@CURATED_DB
+def test_the_registry_pages_read_the_same_number_of_queries_whatever_the_versions_and_rollbacks(
+    client, cecilia, olivia, arthur, manifest, tmp_path, curated_db
+):
+    # The console's queries; the curated registry itself is read through the raw DB-API connection
+    # (promotion.curated: one statement per page, not captured here).
+    key = dataset(manifest, REBATES).domo_id
+    promoted(manifest, REBATES, olivia, arthur)
+    client.force_login(cecilia)
+    queries_of(client, "/promotions/curated/")
+    small = (queries_of(client, "/promotions/curated/"), queries_of(client, f"/promotions/curated/{key}/"))
+
+    promoted(second_manifest(tmp_path), REBATES, olivia, arthur)
+    promoted(manifest, CLAIMS, olivia, arthur)
+    rollback = checked(services.promotion_rollback_request(actor=olivia, dataset_key=key, version=1, enqueue=False))
+    approve(rollback, arthur)
+    tasks.promotion_load(rollback.pk)
+    rollback.refresh_from_db()
+    assert rollback.state == "promoted", rollback.error
+    assert len(selectors.registry_versions(key)) == 2 and len(selectors.registry_current()) > 2
+
+    large = (queries_of(client, "/promotions/curated/"), queries_of(client, f"/promotions/curated/{key}/"))
+    assert large == small
