@@ -395,16 +395,57 @@ def test_a_change_committed_while_the_promotion_waits_for_the_table_is_caught(tm
             query(conn, f'DROP TABLE "{name}"')
 
 
-def test_a_load_that_differs_from_silver_is_failed(connection, silver, monkeypatch):
-    monkeypatch.setattr(curated.load, "silver_checksum", lambda *args: (1000, "0"))
+@pytest.fixture
+def rows_altered_on_arrival():
+    """A PostgreSQL database that changes what it is sent: an event trigger gives every new curated
+    table a row trigger that doubles `qty` as rows arrive (COPY fires row triggers). Nothing of ours
+    is patched: the load really writes, and the table really differs from silver."""
+    from django.db import connections
 
-    with pytest.raises(curated.ChecksumMismatch):
-        load(connection, silver)
+    conn = connections["curated"]
+    statements = [
+        """CREATE FUNCTION test_double_qty() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN NEW.qty := NEW.qty * 2; RETURN NEW; END $$""",
+        """CREATE FUNCTION test_arm_new_tables() RETURNS event_trigger LANGUAGE plpgsql AS $$
+           DECLARE created record;
+           BEGIN
+             FOR created IN SELECT * FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE' LOOP
+               IF created.object_identity LIKE '%curated\\_0a1b%' THEN
+                 EXECUTE format('CREATE TRIGGER double_qty BEFORE INSERT ON %s FOR EACH ROW '
+                                'EXECUTE FUNCTION test_double_qty()', created.object_identity);
+               END IF;
+             END LOOP;
+           END $$""",
+        "CREATE EVENT TRIGGER test_arm_new_tables ON ddl_command_end EXECUTE FUNCTION test_arm_new_tables()",
+    ]
+    for statement in statements:
+        query(conn, statement)
+    yield
+    for statement in ["DROP EVENT TRIGGER test_arm_new_tables", "DROP FUNCTION test_arm_new_tables()",
+                      "DROP FUNCTION test_double_qty() CASCADE"]:
+        query(conn, statement)
 
-    assert state_of(connection, 1) == curated.State.FAILED
-    assert curated.read_current(connection, KEY) is None
-    with pytest.raises(curated.CuratedError):
-        curated.promote_version(connection=connection, dataset_key=KEY, version=1)
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+def test_a_load_that_differs_from_silver_is_failed(rows_altered_on_arrival, tmp_path):
+    from django.db import connections
+
+    connection = connections["curated"]
+    try:
+        with pytest.raises(curated.ChecksumMismatch):
+            load(connection, write_silver(tmp_path / "s.parquet", 100))
+
+        assert state_of(connection, 1) == curated.State.FAILED
+        assert curated.read_current(connection, KEY) is None
+        with pytest.raises(curated.CuratedError):
+            curated.promote_version(connection=connection, dataset_key=KEY, version=1)
+        # the table stays for inspection, holding what the database made of the rows
+        table = curated.versions(connection, KEY)[0]["table_name"]
+        assert query(connection, f'SELECT sum(qty) FROM "{table}"')[0][0] == 2 * expected_qty(100)
+    finally:
+        for (name,) in query(connection, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'"):
+            query(connection, f'DROP TABLE "{name}"')
 
 
 # --- the pointer --------------------------------------------------------------------------------------
