@@ -82,13 +82,19 @@ def test_load_id_fails_when_malformed(request_):
     assert "malformed" in result.details[0]["what"]
 
 
-def test_load_id_fails_when_promoted_for_these_datasets_with_other_content(request_, manifest, olivia):
+def other_content(manifest: SourceManifest) -> tuple[SourceManifest, DomoDataset]:
+    """Another manifest under the same load id (other content), with the claims dataset's twin."""
     claims = dataset(manifest)
     other = SourceManifest.objects.create(
         load_id=manifest.load_id, manifest_sha256="f" * 64, status="complete", bronze_prefix="bronze/other",
         intake_run=manifest.intake_run,
     )
-    twin = DomoDataset.objects.create(manifest=other, domo_id=claims.domo_id, name=claims.name, api_shape="public")
+    return other, DomoDataset.objects.create(manifest=other, domo_id=claims.domo_id, name=claims.name,
+                                             api_shape="public")
+
+
+def test_load_id_fails_when_promoted_for_these_datasets_with_other_content(request_, manifest, olivia):
+    other, twin = other_content(manifest)
     promoted = forced(other, requested_by=olivia, state="promoted", datasets=[twin])
     result = run("load_id", request_)
     assert result.outcome == "failed"
@@ -97,16 +103,11 @@ def test_load_id_fails_when_promoted_for_these_datasets_with_other_content(reque
 
 
 def test_load_id_names_the_promotion_of_other_content_not_the_rollbacks_to_it(request_, manifest, olivia, adam):
-    claims = dataset(manifest)
-    other = SourceManifest.objects.create(
-        load_id=manifest.load_id, manifest_sha256="e" * 64, status="complete", bronze_prefix="bronze/other",
-        intake_run=manifest.intake_run,
-    )
-    twin = DomoDataset.objects.create(manifest=other, domo_id=claims.domo_id, name=claims.name, api_shape="public")
+    other, twin = other_content(manifest)
     promoted = forced(other, requested_by=olivia, state="promoted", datasets=[twin])
     rollback = PromotionRequest.objects.create(
         manifest=other, requested_by=olivia, approved_by=adam, state="promoted", kind="rollback",
-        rollback_key=claims.domo_id, rollback_version=1, rollback_from_version=2,
+        rollback_key=twin.domo_id, rollback_version=1, rollback_from_version=2,
     )
     rollback.datasets.set([twin])
 
