@@ -464,14 +464,16 @@ def test_rollback_moves_the_pointer_back(connection, tmp_path):
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True, databases=["default", "curated"])
-def test_readers_see_the_old_or_the_new_version_during_a_pointer_move(tmp_path):
+def test_readers_see_the_old_or_the_new_version_during_a_load_and_its_pointer_move(tmp_path):
+    """A reader loops from before the second version's load until after its pointer moved: every total
+    it reads is the old version's or the new one's, never a mix, never an empty or half-loaded table."""
     from django.db import connections
 
     conn = connections["curated"]
     rows = 20_000
     first = load(conn, write_silver(tmp_path / "one.parquet", rows))
     curated.promote_version(connection=conn, dataset_key=KEY, version=first.version)
-    second = load(conn, write_silver(tmp_path / "two.parquet", rows, bump=1), load_id="load-2")
+    second_silver = write_silver(tmp_path / "two.parquet", rows, bump=1)
     old, new = expected_qty(rows), expected_qty(rows, bump=1)
     settings = conn.settings_dict
     seen: list[int] = []
@@ -488,6 +490,7 @@ def test_readers_see_the_old_or_the_new_version_during_a_pointer_move(tmp_path):
     try:
         while len(seen) < 5:
             stop.wait(0.01)
+        second = load(conn, second_silver, load_id="load-2")
         curated.promote_version(connection=conn, dataset_key=KEY, version=second.version)
         count_at_move = len(seen)
         while len(seen) < count_at_move + 5:
