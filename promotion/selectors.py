@@ -23,7 +23,7 @@ GOLDEN_PREFIX = "golden:"
 @dataclass(frozen=True)
 class RegistryVersion:
     """One version of a curated dataset, with the manifest and the request that loaded it (if known), and
-    the latest rollback that pointed readers back at it (if any)."""
+    the rollback that pointed readers back at it, when a rollback is what last made it current."""
 
     dataset_key: str
     version: int
@@ -53,7 +53,7 @@ class RegistryVersion:
 
     @property
     def rolled_back_by(self):
-        """Who requested the rollback that made this version current again (None if none did)."""
+        """Who requested the rollback that last made this version current (None if a promotion did)."""
         return self.rollback.requested_by if self.rollback else None
 
     @property
@@ -73,22 +73,29 @@ def _when(value) -> dt.datetime | None:
 
 
 def _rollbacks(keys: set[str]) -> dict[tuple[str, int], PromotionRequest]:
-    """(key, version) -> the latest promoted rollback that pointed `key` back at `version` (golden packets
-    moved with their dataset included: the load's progress records every pointer it moved)."""
-    found: dict[tuple[str, int], PromotionRequest] = {}
+    """(key, version) -> the rollback that made `version` of `key` current, when a rollback is what most
+    recently did: of every promoted request (promotion or rollback) that pointed `key` at `version`, the
+    last to complete. A later promotion that pointed it there again (reusing the verified version of
+    its load id and manifest) takes the attribution over. Golden packets included: a load's progress
+    records every pointer it moved."""
+    latest: dict[tuple[str, int], PromotionRequest] = {}
     done = (
-        PromotionRequest.objects.filter(kind=PromotionKind.ROLLBACK, state=PromotionState.PROMOTED)
+        PromotionRequest.objects.filter(state=PromotionState.PROMOTED)
         .select_related("requested_by", "approved_by")
-        .order_by("-pk")
+        .order_by("-finished_at", "-pk")  # completion order, newest first
     )
     golden = any(key.startswith(GOLDEN_PREFIX) for key in keys)
     if not golden:
-        done = done.filter(rollback_key__in=keys)
+        done = done.filter(
+            Q(kind=PromotionKind.ROLLBACK, rollback_key__in=keys)
+            | Q(kind=PromotionKind.PROMOTION,
+                pk__in=PromotionRequest.objects.filter(datasets__domo_id__in=keys).values("pk"))
+        )
     for request in done:
         for key, moved in (request.load_progress.get("datasets") or {}).items():
             if key in keys and isinstance(moved, dict) and moved.get("version") is not None:
-                found.setdefault((key, int(moved["version"])), request)
-    return found
+                latest.setdefault((key, int(moved["version"])), request)
+    return {found: request for found, request in latest.items() if request.kind == PromotionKind.ROLLBACK}
 
 
 def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:

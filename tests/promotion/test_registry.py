@@ -68,3 +68,51 @@ def test_a_version_made_current_again_by_a_rollback_names_the_rollback_and_the_o
     golden = [r for r in selectors.registry_current() if r.is_golden]
     assert golden and all(r.version == 1 and r.rollback == rollback for r in golden)
     assert selectors.registry_versions(key)[0].rollback is None  # v2, superseded, was not rolled back to
+
+
+def test_a_version_a_later_promotion_made_current_again_names_no_rollback(
+    manifest, tmp_path, olivia, arthur, curated_db, no_enqueue
+):
+    """v1 made current by a rollback, then v2 by a promotion (reusing its verified table), then v1 again by a
+    promotion of its own load id and manifest: what made v1 current is that promotion, not the rollback."""
+    promoted(manifest, REBATES, olivia, arthur)
+    later = second_manifest(tmp_path)
+    promoted(later, REBATES, olivia, arthur)
+    key = dataset(manifest, REBATES).domo_id
+    rollback = checked(services.promotion_rollback_request(actor=olivia, dataset_key=key, version=1, enqueue=False))
+    approve(rollback, arthur)
+    tasks.promotion_load(rollback.pk)
+    assert next(r for r in selectors.registry_current() if r.dataset_key == key).rollback == rollback
+
+    again_v2 = promoted(later, REBATES, olivia, arthur)
+    again_v1 = promoted(manifest, REBATES, olivia, arthur)
+    assert again_v2.load_progress["datasets"][key] == {"version": 2, "rows": again_v2.load_progress["datasets"][key]["rows"],
+                                                       "reused": True}
+    assert again_v1.load_progress["datasets"][key]["version"] == 1
+
+    current = {r.dataset_key: r for r in selectors.registry_current()}
+    assert (current[key].version, current[key].request, current[key].rollback) == (1, again_v1, None)
+    assert current[key].rolled_back_by is None
+    golden = [r for r in current.values() if r.is_golden]
+    assert golden and all(r.version == 1 and r.rollback is None for r in golden)
+    assert [(v.version, v.rollback) for v in selectors.registry_versions(key)] == [(2, None), (1, None)]
+
+
+def test_a_rollback_after_the_promotion_that_reused_its_version_is_named_again(
+    manifest, tmp_path, olivia, arthur, curated_db, no_enqueue
+):
+    """The latest event wins either way: a promotion back to v1, then v2 promoted, then a rollback to v1."""
+    promoted(manifest, REBATES, olivia, arthur)
+    later = second_manifest(tmp_path)
+    promoted(later, REBATES, olivia, arthur)
+    key = dataset(manifest, REBATES).domo_id
+    promoted(manifest, REBATES, olivia, arthur)  # v1 current again, by a promotion
+    promoted(later, REBATES, olivia, arthur)  # v2 current
+    rollback = checked(services.promotion_rollback_request(actor=olivia, dataset_key=key, version=1, enqueue=False))
+    approve(rollback, arthur)
+    tasks.promotion_load(rollback.pk)
+    rollback.refresh_from_db()
+    assert rollback.state == "promoted", rollback.error
+
+    row = next(r for r in selectors.registry_current() if r.dataset_key == key)
+    assert (row.version, row.rollback) == (1, rollback)
