@@ -9,7 +9,6 @@ from console import audit, context
 @shared_task(
     name="console.tasks.audit_verify_chain",
     bind=True,
-    queue="console",
     acks_late=True,
     ignore_result=True,
     autoretry_for=(OperationalError,),  # database unreachable: transient; a broken chain is a result
