@@ -1,5 +1,6 @@
 """In a real browser, with a real worker: an operator requests a promotion and dispositions its flaws, a
-second person approves it, the load completes and the curated registry shows the new version."""
+second person approves it, the load completes and the curated registry shows the new version; and an open
+page announces someone else's change without touching what its reader is typing."""
 from __future__ import annotations
 
 import re
@@ -89,3 +90,25 @@ def test_an_operator_requests_and_dispositions_a_second_person_approves_and_the_
     cells = row.locator("td").all_inner_texts()
     assert manifest.load_id in cells[2] and cells[3] == "olivia" and cells[4] == "arthur"
     assert cells[5] == str(claims.silver_rows)
+
+
+def test_someone_elses_change_is_announced_without_touching_the_comment_being_typed(
+    arthur, olivia, ready_request, page, live_server
+):
+    from promotion import services
+
+    # Arthur opens a request ready for approval and starts typing his rejection comment.
+    login(page, "arthur")
+    page.goto(f"/promotions/{ready_request.pk}/")
+    page.get_by_label("Rejection comment").fill("The November totals do not match")
+
+    # Meanwhile Olivia, the requester, re-runs the gates (they stay checking: no worker here).
+    services.promotion_recheck(actor=olivia, request=ready_request, enqueue=False)
+
+    notice = page.locator("#live-notice")
+    notice.wait_for(timeout=15_000)  # the page asks every 5 s
+    assert "This request changed: it is now Checking gates (by olivia" in notice.inner_text()
+    assert page.get_by_label("Rejection comment").input_value() == "The November totals do not match"
+    assert page.locator('#request-state[data-state="ready"]').count() == 1  # the page itself was not reloaded
+    notice.get_by_role("link", name="Reload").click()
+    page.locator('#request-state[data-state="checking"]').wait_for()
