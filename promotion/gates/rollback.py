@@ -139,7 +139,7 @@ class RollbackTarget(Gate):
         allowed (the check). The fingerprint holds the same inputs either way: a table whose rows fail
         blocks the request at its check, and a table changed after its check is caught by the load."""
         from promotion import curated
-        from promotion.services import curated_reader
+        from promotion.curated.aliases import curated_reader
 
         connection = curated_reader()
         details, notes, inputs = [], [], []

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from console.audit import audit_record
 from evidence.models import DomoDataset
+from promotion.curated.aliases import curated_reader
 from promotion.gates import CuratedSchema
 from promotion.models import PromotionRequest
 
@@ -109,26 +110,3 @@ def curated_schema_from_registry(dataset: DomoDataset) -> CuratedSchema | None:
 
     found = current_schema(curated_reader(), dataset.domo_id)
     return None if found is None else CuratedSchema(str(found[0]), found[1])
-
-
-def curated_reader():
-    """A connection to read the curated registry with, even inside the caller's transaction.
-
-    When "curated" is the console's own database (the default, and the test mirror), the gates read
-    through the default connection's DB-API handle: no second connection, and inside approve's
-    transaction they see the same snapshot. A separate curated database is read through its alias.
-    """
-    from django.db import connections
-
-    alias = "default" if _curated_is_default() else "curated"
-    connections[alias].ensure_connection()
-    return connections[alias].connection
-
-
-def _curated_is_default() -> bool:
-    from django.db import connections
-
-    ours, theirs = connections["default"].settings_dict, connections["curated"].settings_dict
-    return theirs.get("TEST", {}).get("MIRROR") == "default" or all(
-        ours.get(k) == theirs.get(k) for k in ("ENGINE", "NAME", "HOST", "PORT")
-    )

@@ -16,10 +16,11 @@ from console import clock
 from console.audit import audit_record
 from evidence.models import DomoCard, DomoDataset, ManifestFile
 from promotion.choices import PromotionState
+from promotion.curated.aliases import curated_is_default
 from promotion.gates import requested_datasets
 from promotion.models import PromotionRequest
 
-from ._common import REQUEST_TYPE, _audit_refusal, _curated_is_default
+from ._common import REQUEST_TYPE, _audit_refusal
 from .guard import _load_refusal, promotion_load_finish, promotion_load_start
 from .rollback import roll_back_pointers
 
@@ -170,7 +171,7 @@ def _load_and_promote(request: PromotionRequest) -> dict:
     datasets = requested_datasets(request)
     # SQLite has one writer: while the engine's COPY transaction holds the console's own SQLite
     # file, a heartbeat there would wait for it; it then beats between datasets only.
-    beat_while_copying = not (connection.vendor == "sqlite" and _curated_is_default())
+    beat_while_copying = not (connection.vendor == "sqlite" and curated_is_default())
     loaded: dict[str, dict] = {}
     pointers: list[tuple[str, int]] = []
     for dataset in datasets:
