@@ -112,3 +112,26 @@ def test_someone_elses_change_is_announced_without_touching_the_comment_being_ty
     assert page.locator('#request-state[data-state="ready"]').count() == 1  # the page itself was not reloaded
     notice.get_by_role("link", name="Reload").click()
     page.locator('#request-state[data-state="checking"]').wait_for()
+
+
+def test_a_state_change_does_not_reload_the_page_over_a_note_being_typed(olivia, manifest, page, live_server):
+    from promotion import services
+
+    # Olivia's request is checking its gates (no worker here: the test runs them below).
+    request = services.promotion_request(actor=olivia, manifest=manifest, datasets=[manifest.datasets.get(name=CLAIMS)],
+                                         enqueue=False)
+    login(page, "olivia")
+    page.goto(f"/promotions/{request.pk}/")
+    page.locator('#request-state[data-state="checking"]').wait_for()
+    note = page.locator("#flaws form.disposition-form textarea").first
+    note.fill("Checked against the 2024 contract: Domo's rounding")
+
+    services.promotion_check(request_id=request.pk)  # blocked: the flaws are not dispositioned yet
+
+    # The load-progress poll (every 2 s) sees the new state; it would reload the page, but she is typing.
+    page.locator("#live-state .live-notice").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(2_500)  # at least one more progress poll after the state moved on
+    assert note.input_value() == "Checked against the 2024 contract: Domo's rounding"
+    assert page.locator('#request-state[data-state="checking"]').count() == 1  # not reloaded
+    page.locator("#live-state .live-notice a").first.click()
+    page.locator('#request-state[data-state="blocked"]').wait_for()
