@@ -45,3 +45,11 @@ class FlawDecision(models.TextChoices):
     LEGACY_FIXTURE_ONLY = "legacy_fixture_only", "Kept as a legacy fixture only"
     CORRECTED_IN_CONTRACT = "corrected_in_contract", "Corrected in the backend contract"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+# The object types of promotion's audit rows (AuditEvent.object_type).
+REQUEST_TYPE = "promotion.promotionrequest"
+MANIFEST_TYPE = "evidence.sourcemanifest"
+DISPOSITION_TYPE = "promotion.flawdisposition"
+DATASET_TYPE = "evidence.domodataset"
+CURATED_TYPE = "curated.dataset"  # a curated dataset key (refused rollbacks have no request yet)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from console.models import AuditEvent
-
 from evidence.models import SourceManifest
-from promotion.choices import PromotionKind, PromotionState
+from promotion.choices import (
+    DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE, PromotionKind, PromotionState,
+)
 from promotion.models import PromotionRequest
 
 GOLDEN_PREFIX = "golden:"
@@ -150,10 +151,6 @@ def registry_versions(dataset_key: str) -> list[RegistryVersion]:
 
 # --- a request's page: what concerns it, and the stamp its live notice compares -----------------------
 
-REQUEST_TYPE = "promotion.promotionrequest"  # the object types of promotion.services' audit rows
-MANIFEST_TYPE = "evidence.sourcemanifest"
-DISPOSITION_TYPE = "promotion.flawdisposition"
-DATASET_TYPE = "evidence.domodataset"
 REFUSED = "promotion.refused"
 ROLLED_BACK = "promotion.rolled_back"
 DISPOSITION_ATTEMPTS = ("disposition", "disposition_clear")

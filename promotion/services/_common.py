@@ -15,16 +15,10 @@ from django.db import transaction
 
 from console.audit import audit_record
 from evidence.models import DomoDataset
+from promotion.choices import CURATED_TYPE, DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE  # noqa: F401
 from promotion.curated.aliases import curated_reader
 from promotion.gates import CuratedSchema
 from promotion.models import PromotionRequest
-
-
-REQUEST_TYPE = "promotion.promotionrequest"
-MANIFEST_TYPE = "evidence.sourcemanifest"
-DISPOSITION_TYPE = "promotion.flawdisposition"
-DATASET_TYPE = "evidence.domodataset"
-CURATED_TYPE = "curated.dataset"  # a curated dataset key (refused rollbacks have no request yet)
 
 REQUEST_PERMISSION = "console.request_promotion"
 CONTRACT_PERMISSION = "console.request_contract_promotion"
