@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from promotion.choices import GateOutcome, PromotionState
+from promotion.choices import DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE, GateOutcome, PromotionState
 from promotion.forms import FlawDispositionForm
 from promotion.gates import flaw_fingerprint, flaws_behind, gates_for
 from promotion.models import FlawDisposition, PromotionRequest
@@ -130,8 +130,6 @@ ACTION_LABELS = {
     "promotion.flaw_disposition_cleared": "disposition withdrawn",
     "promotion.schema_drift_acknowledged": "schema drift acknowledged",
 }
-REQUEST_TYPE = "promotion.promotionrequest"
-
 
 def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
@@ -190,11 +188,11 @@ def history_rows(promotion: PromotionRequest, events: list) -> list[HistoryRow]:
         subject, link = "", ""
         if event.object_type == REQUEST_TYPE and event.object_id != str(promotion.pk):
             subject, link = f"request #{event.object_id}", reverse("promotion:request-detail", args=[event.object_id])
-        elif event.object_type == "promotion.flawdisposition":
+        elif event.object_type == DISPOSITION_TYPE:
             subject = "flaw disposition"
-        elif event.object_type == "evidence.sourcemanifest":
+        elif event.object_type == MANIFEST_TYPE:
             subject = "flaw disposition"
-        elif event.object_type == "evidence.domodataset":
+        elif event.object_type == DATASET_TYPE:
             subject, link = "dataset", reverse("evidence:dataset-detail", args=[event.object_id])
         rows.append(HistoryRow(event, action_label(event.action), subject, link, _detail(event)))
     return rows

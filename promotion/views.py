@@ -40,7 +40,7 @@ from console.paging import cursor_param, keyset_page, page_urls
 from evidence.choices import ManifestStatus
 from evidence.models import DomoDataset, SourceManifest
 from promotion import selectors, services
-from promotion.choices import PromotionKind, PromotionState, PromotionTarget
+from promotion.choices import REQUEST_TYPE, PromotionKind, PromotionState, PromotionTarget
 from promotion.filtersets import PromotionRequestFilterSet
 from promotion.forms import (
     CommentForm,
@@ -61,7 +61,6 @@ APPROVE = "console.approve_promotion"
 POLL_SECONDS = 2
 LIVE_SECONDS = 5  # how often an open request's page asks whether someone else changed it
 HISTORY_SIZE = 50  # the newest audit rows that concern a request; the audit trail (linked) has them all
-REQUEST_TYPE = "promotion.promotionrequest"  # the audit trail's object type of a request
 # While a request is in one of these, its page polls (the gates run, or the load is queued or running).
 LIVE_STATES = (PromotionState.CHECKING, PromotionState.APPROVED, PromotionState.LOADING)
 DECIDABLE_STATES = (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED)
