@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 import redis
 
 from console.models import AuditEvent
@@ -50,13 +49,3 @@ def queued_tasks(queue: str) -> list[tuple[str, str]]:
         headers = json.loads(raw)["headers"]
         found.append((headers["task"], headers["argsrepr"]))
     return found
-
-
-@pytest.fixture
-def broker():
-    """This run's broker keys, emptied before and after (enqueued messages are real, no worker reads them)."""
-    from tests.support.worker import flush_test_broker
-
-    flush_test_broker()
-    yield
-    flush_test_broker()

@@ -11,7 +11,6 @@ from console import roles
 from console.models import AuditEvent
 from promotion.models import PromotionRequest
 from tests.promotion.api_helpers import act, post, queued_tasks, refusals, requested
-from tests.promotion.api_helpers import broker  # noqa: F401  (fixture)
 from tests.promotion.conftest import checked
 
 

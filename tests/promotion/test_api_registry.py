@@ -10,7 +10,6 @@ from console.models import AuditEvent
 from promotion import curated, services, tasks
 from promotion.models import PromotionRequest
 from tests.promotion.api_helpers import act, as_user, post, refusals
-from tests.promotion.api_helpers import broker  # noqa: F401  (fixture)
 from tests.promotion.conftest import CURATED_DB, REBATES, checked, dataset, disposition_all, second_manifest
 from tests.promotion.conftest import promoted as promoted_through_services
 

@@ -2,8 +2,6 @@
 requester, approver, rows, checksum and time, and the rollback that made a version current again."""
 from __future__ import annotations
 
-import pytest
-
 from promotion import curated, selectors, services, tasks
 from tests.promotion.conftest import CURATED_DB, REBATES, approve, checked, dataset, promoted, second_manifest
 

@@ -4,7 +4,6 @@ task then moves the pointers back, audited."""
 from __future__ import annotations
 
 import pytest
-from django.db import connections
 
 from console.models import AuditEvent
 from promotion import curated, services, tasks
