@@ -131,3 +131,13 @@ def test_encoded_batches_are_the_same_bytes_every_time():
     assert first == pgcopy.encode_batch(batch, 10, columns).to_pybytes()
     assert first[:2] == (3).to_bytes(2, "big")  # _row and two columns
     assert first[2:14] == (8).to_bytes(4, "big") + (10).to_bytes(8, "big")
+
+
+def test_an_empty_dataset_loads_as_an_empty_verified_version(curated_connection, tmp_path):
+    table = pa.table({"name": pa.array([], pa.string()), "amount": pa.array([], pa.decimal128(38, 2))})
+
+    rows = load_and_read(curated_connection, tmp_path, table,
+                         [{"name": "name", "type": "STRING"}, {"name": "amount", "type": "DECIMAL"}])
+
+    assert rows == []
+    assert curated.versions(curated_connection, KEY)[0]["state"] == curated.State.VERIFIED
