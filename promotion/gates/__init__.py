@@ -19,6 +19,7 @@ from .base import (
     use_curated_schema_source, _table_scans_set,
 )
 from .flaws import dispositions_of, flaw_fingerprint, flaw_object, flaws_behind
+from .golden import golden_held_back
 from .promotion import (
     GATES, CalculationFlawsDispositioned, DatasetIds, GoldenReproduced, LoadId, ManifestComplete, SchemaCompatible,
 )
@@ -51,7 +52,8 @@ __all__ = [
     "ALL_GATES", "GATES", "ROLLBACK_GATES", "CalculationFlawsDispositioned", "CuratedSchema", "CuratedSchemaSource",
     "DatasetIds", "Gate", "GateRun", "GoldenReproduced", "LoadId", "ManifestComplete", "PointerMove",
     "RollbackTarget", "SchemaCompatible", "approval_fingerprint", "curated_schema_of", "detail", "dispositions_of",
-    "flaw_fingerprint", "flaw_object", "flaws_behind", "gate_named", "gates_for", "register_curated_schema_source",
+    "flaw_fingerprint", "flaw_object", "flaws_behind", "gate_named", "gates_for", "golden_held_back",
+    "register_curated_schema_source",
     "registry_link", "requested_datasets", "rollback_moves", "run_all", "run_gate", "schema_columns", "sha256_of",
     "use_curated_schema_source",
 ]

@@ -11,12 +11,14 @@ from evidence.formulas import ENGINE_VERSION
 from evidence.models import DomoCard, GoldenReproduction, SourceManifest
 from evidence.validation.manifest import load_id_problem
 from promotion.choices import PROMOTION_LOADED, PromotionKind
+from promotion.curated.aliases import curated_reader
 
 from .base import (
     Gate, GateRun, _card_link, _dataset_link, _manifest_link, _verdict, curated_schema_of, detail,
     requested_datasets, schema_columns, sha256_of,
 )
 from .flaws import _flaw_detail, dispositions_of, flaw_fingerprint, flaw_object, flaws_behind
+from .golden import golden_held_back
 
 
 class ManifestComplete(Gate):
@@ -169,7 +171,7 @@ class CalculationFlawsDispositioned(Gate):
 class GoldenReproduced(Gate):
     name, version, title = (
         "golden_reproduced",
-        "1",
+        "2",
         "Each golden packet is reproduced from silver, or its differences are explained by dispositioned flaws",
     )
 
@@ -186,11 +188,17 @@ class GoldenReproduced(Gate):
         flaws_by_formula: dict[str, list[str]] = {}
         for flaw in flaws_behind(manifest, datasets):
             flaws_by_formula.setdefault(flaw_object(flaw)[1], []).append(flaw_fingerprint(flaw))
-        details, inputs = [], []
+        details, notes, inputs = [], [], []
+        requested, reader = {d.pk for d in datasets}, curated_reader()
         for card in cards:
             if not card.golden_path:
                 continue
             where, link = f"card {card.title!r}", _card_link(card)
+            held_back = golden_held_back(card, requested, manifest, reader)
+            if held_back:  # not loaded with this request: nothing of it to check now
+                inputs.append([card.pk, card.golden_path, "held back", held_back])
+                notes.append(detail(held_back, where, link, note=True))
+                continue
             try:
                 rep = card.reproduction
             except GoldenReproduction.DoesNotExist:
@@ -225,7 +233,8 @@ class GoldenReproduced(Gate):
                         link,
                     )
                 )
-        return _verdict(details, inputs)
+        verdict = _verdict(details, inputs)
+        return GateRun(verdict.outcome, details + notes, verdict.inputs_fingerprint)
 
     @staticmethod
     def _explained_columns(card: DomoCard, flaws_by_formula: dict[str, list[str]], decided) -> dict[str, bool]:

@@ -6,9 +6,7 @@ and the pointers of the golden packets of that dataset's cards back to the versi
 wrote beside it (golden packets follow their datasets; they are never rolled back on their own).
 
 A card that also reads other datasets keeps its golden packet where it is unless each of those is
-current at a version of the same load: the packet is Domo's output over all of a card's datasets, so
-moving it would pair it with data it was not computed from. The gate says so in a note (it passes);
-the rollback of the last of those datasets moves the packet.
+current at a version of the same load (golden.py): the gate says so in a note, and passes.
 """
 from __future__ import annotations
 
@@ -19,6 +17,7 @@ from django.urls import reverse
 from evidence.models import DomoCard
 
 from .base import Gate, GateRun, _verdict, detail, requested_datasets, table_scans
+from .golden import golden_held_back
 
 
 @dataclass(frozen=True)
@@ -94,12 +93,8 @@ def rollback_moves(request, connection) -> list[PointerMove]:
         golden = curated.golden_key(card.domo_id)
         at = curated.read_current(connection, golden)
         at = at.version if at else None
-        elsewhere = [d for d in sorted(card.datasets.all(), key=lambda d: d.pk)
-                     if d.pk not in requested and not _current_from(connection, d.domo_id, manifest)]
-        if elsewhere:
-            names = ", ".join(repr(d.name) for d in elsewhere)
-            note = (f"the golden packet of card {card.domo_id} stays at v{at}: the card also reads {names}, whose "
-                    f"current curated version is not from load {manifest.load_id}; it moves back with the last of them")
+        note = golden_held_back(card, requested, manifest, connection)
+        if note:
             moves.append(PointerMove(golden, at, at, note=note))
             continue
         found = _row(connection, golden, load_id=manifest.load_id, manifest_sha256=manifest.manifest_sha256)
@@ -112,15 +107,6 @@ def rollback_moves(request, connection) -> list[PointerMove]:
             problem = f"{golden} v{found['version']} is not earlier than its current version v{at}"
         moves.append(PointerMove(golden, found["version"] if found else None, at, *_figures(found), problem=problem))
     return moves
-
-
-def _current_from(connection, key: str, manifest) -> bool:
-    """Whether `key`'s current curated version was loaded from this manifest."""
-    from promotion import curated
-
-    current = curated.read_current(connection, key)
-    row = _row(connection, key, current.version) if current else None
-    return row is not None and (row["load_id"], row["manifest_sha256"]) == (manifest.load_id, manifest.manifest_sha256)
 
 
 def _figures(row) -> tuple:

@@ -104,8 +104,11 @@ def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> Prom
                    "golden_kept": locked.load_progress.get("golden_kept") or {}},
         )
         return locked
+    after = {"state": locked.state, "error": error}
+    if locked.load_progress.get("golden_kept"):
+        after["golden_kept"] = locked.load_progress["golden_kept"]
     audit_record(actor=None, action="promotion.promoted" if not error else "promotion.load_failed",
                  object_type=REQUEST_TYPE, object_id=str(locked.pk), before={"state": PromotionState.LOADING},
-                 after={"state": locked.state, "error": error})
+                 after=after)
     return locked
 

@@ -17,7 +17,7 @@ from console.audit import audit_record
 from evidence.models import DomoCard, DomoDataset, ManifestFile
 from promotion.choices import PromotionState
 from promotion.curated.aliases import curated_is_default
-from promotion.gates import requested_datasets
+from promotion.gates import golden_held_back, requested_datasets
 from promotion.models import PromotionRequest
 
 from ._common import REQUEST_TYPE, _audit_refusal
@@ -145,17 +145,26 @@ def _local_copy(lake_path: str, suffix: str) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def _golden_files(request: PromotionRequest, datasets: list[DomoDataset]) -> list[tuple[DomoCard, str]]:
-    """(card, bronze path of its golden.csv) for each card on the requested datasets that has one."""
-    cards = (
+def _golden_files(request: PromotionRequest, datasets: list[DomoDataset],
+                  connection) -> tuple[list[tuple[DomoCard, str]], dict[str, str]]:
+    """(card, bronze path of its golden.csv) for each card on the requested datasets that has one and
+    moves with them, and {golden key: why} for those held back (promotion.gates.golden)."""
+    from promotion import curated
+
+    cards = list(
         DomoCard.objects.filter(manifest_id=request.manifest_id, datasets__in=[d.pk for d in datasets])
-        .exclude(golden_path="").distinct().order_by("pk")
+        .exclude(golden_path="").distinct().order_by("pk").prefetch_related("datasets")
     )
+    requested = {d.pk for d in datasets}
+    held_back = {curated.golden_key(card.domo_id): golden_held_back(card, requested, request.manifest, connection)
+                 for card in cards}
+    held_back = {key: why for key, why in held_back.items() if why}
+    cards = [card for card in cards if curated.golden_key(card.domo_id) not in held_back]
     bronze = dict(
         ManifestFile.objects.filter(manifest_id=request.manifest_id, path__in=[c.golden_path for c in cards])
         .exclude(bronze_path="").values_list("path", "bronze_path")
     )
-    return [(card, bronze[card.golden_path]) for card in cards if card.golden_path in bronze]
+    return [(card, bronze[card.golden_path]) for card in cards if card.golden_path in bronze], held_back
 
 
 def _load_and_promote(request: PromotionRequest) -> dict:
@@ -184,7 +193,10 @@ def _load_and_promote(request: PromotionRequest) -> dict:
         loaded[dataset.domo_id] = {"version": result.version, "rows": result.rows, "reused": result.reused}
         pointers.append((dataset.domo_id, result.version))
         _beat(request, datasets=loaded)
-    for card, bronze_path in _golden_files(request, datasets):
+    golden_files, held_back = _golden_files(request, datasets, connection)
+    if held_back:
+        _beat(request, golden_kept=held_back)  # the audit of the promotion names them
+    for card, bronze_path in golden_files:
         key = curated.golden_key(card.domo_id)
         _beat(request, stage="loading golden", dataset=key, rows=0)
         with _local_copy(bronze_path, ".csv") as golden_csv:

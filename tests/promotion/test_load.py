@@ -20,7 +20,7 @@ from evidence.sample_export import write_sample_export
 from promotion import curated, services, tasks
 from promotion.models import PromotionRequest
 # Its card's golden packet has plain column names (see test_a_percent_sign_in_a_golden_column_...): REBATES.
-from tests.promotion.conftest import CURATED_DB, REBATES, checked, dataset, disposition_all, forced
+from tests.promotion.conftest import CURATED_DB, REBATES, checked, dataset, disposition_all, forced, promoted
 
 NUMERIC = ("LONG", "DOUBLE", "DECIMAL")
 
@@ -118,6 +118,34 @@ def test_the_golden_packets_of_the_cards_on_the_datasets_are_promoted_beside_the
             rows = cursor.fetchone()[0]
         golden = get_lake().read(card.manifest.files.get(path=card.golden_path).bronze_path).decode("utf-8-sig")
         assert rows == len(list(csv.reader(io.StringIO(golden)))) - 1
+
+
+@CURATED_DB
+def test_a_card_that_also_reads_a_dataset_left_out_loads_its_golden_packet_with_the_last_of_them(
+    manifest, olivia, arthur, curated_db, no_enqueue
+):
+    """A golden packet is Domo's output over all of a card's datasets: promoting one of them alone loads no
+    packet (the gate passes with a note, the audit names it); promoting the other from the same export
+    then loads it beside that one."""
+    rebates, claims = dataset(manifest, REBATES), dataset(manifest)
+    card = rebates.cards.exclude(golden_path="").order_by("pk").first()
+    card.datasets.add(claims)
+    golden = curated.golden_key(card.domo_id)
+
+    first = promoted(manifest, REBATES, olivia, arthur)
+
+    gate = first.gate_results.get(current=True, gate="golden_reproduced")
+    [note] = [d for d in gate.details if d.get("note")]
+    assert gate.outcome == "passed" and f"card {card.domo_id} is not loaded" in note["what"]
+    assert "'PBM Claims 2025'" in note["what"]
+    assert curated.read_current(curated_db, golden) is None
+    event = AuditEvent.objects.get(action="promotion.promoted", object_id=str(first.pk))
+    assert golden in event.after["golden_kept"]
+
+    second = promoted(manifest, "PBM Claims 2025", olivia, arthur)
+
+    assert curated.read_current(curated_db, golden).version == 1
+    assert golden in second.load_progress["datasets"]
 
 
 @CURATED_DB
