@@ -38,4 +38,4 @@ test-postgres:
 	$(BIN)/python -m pytest -m "worker or browser"
 
 test-sqlite:
-	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" -q
+	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" --db-tests-only -q

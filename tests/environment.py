@@ -30,3 +30,29 @@ os.environ["LEAF_TEST_GENERATED"] = ",".join(sorted(_generated))
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by test code
 # around it are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+# --- the SQLite pass: the tests that use the database ------------------------------------------------
+# A test that touches no database gives the same result on either pass; the PostgreSQL pass runs it.
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                      "live_server"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db-tests-only", action="store_true",
+        help="run only the tests that use the database (marked django_db, or asking for a database fixture); "
+             "the SQLite pass of `make test` uses it",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--db-tests-only"):
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") or _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
