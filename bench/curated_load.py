@@ -75,7 +75,7 @@ def write_silver(path: Path, rows: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from evidence.silver import ROW_GROUP_SIZE
+    from evidence.intake.silver import ROW_GROUP_SIZE
 
     day0, at0 = dt.date(2020, 1, 1), dt.datetime(2021, 3, 4, 5, 6, 7)
     writer = None

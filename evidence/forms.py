@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from evidence.uploads import export_name_problem
+from evidence.intake.uploads import export_name_problem
 
 
 class ExportUploadForm(forms.Form):

@@ -295,7 +295,7 @@ class CalculationAnalysis(models.Model):
     """What the formula engine found in one beast mode, or one statement or expression of a DataFlow step.
 
     One current row per (object, part): re-analysis at a new engine version replaces the object's
-    rows in one transaction (evidence.calculations).
+    rows in one transaction (evidence.calculations.analysis).
     """
 
     manifest = models.ForeignKey(SourceManifest, on_delete=models.CASCADE, related_name="calculation_analyses")

@@ -2,12 +2,12 @@
 from celery import shared_task
 
 from console import context
-from evidence.services import IntakeHeld, intake_execute
+from evidence.intake.services import INTAKE_TASK, IntakeHeld, intake_execute
 
 
 # Routed to the "intake" queue by CELERY_TASK_ROUTES.
 @shared_task(
-    name="evidence.tasks.intake_run",
+    name=INTAKE_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=10,  # looks at a run held by a live worker (IntakeHeld), never retries of a failure
@@ -31,7 +31,7 @@ def intake_sweep(self) -> list[int]:
 
     from django.conf import settings
 
-    from evidence.services import intake_sweep_abandoned
+    from evidence.intake.services import intake_sweep_abandoned
 
     with context.for_task(self.request.id or "eager"):
         return intake_sweep_abandoned(older_than=datetime.timedelta(seconds=settings.INTAKE_ABANDONED_SECONDS))

@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence import selectors
-from evidence.calculations import calculations_analyze_manifest
+from evidence.calculations.analysis import calculations_analyze_manifest
 from evidence.choices import IntakeSource
 from evidence.filtersets import (
     CalculationFlawFilterSet,
@@ -24,9 +24,9 @@ from evidence.filtersets import (
     ManifestFilterSet,
 )
 from evidence.forms import ExportUploadForm
+from evidence.intake.uploads import intake_upload as intake_upload_service
+from evidence.intake.uploads import receiving_uploads, size_text
 from evidence.models import SourceManifest
-from evidence.uploads import intake_upload as intake_upload_service
-from evidence.uploads import receiving_uploads, size_text
 
 PAGE_SIZE = 50
 VIEW = "console.view_provenance"

@@ -31,7 +31,7 @@ from evidence.api.serializers import (
     ManifestSerializer,
     PolicySerializer,
 )
-from evidence.calculations import formula_report
+from evidence.calculations.reports import formula_report
 from evidence.choices import IntakeSource
 from evidence.filtersets import (
     BeastModeFilterSet,
@@ -44,8 +44,8 @@ from evidence.filtersets import (
     ManifestFilterSet,
     PolicyFilterSet,
 )
+from evidence.intake.uploads import intake_upload, receiving_uploads
 from evidence.models import BeastMode, DomoCard, DomoDataflow, DomoDataset, PdpPolicy
-from evidence.uploads import intake_upload, receiving_uploads
 
 CanRead = capability("console.view_provenance")
 CanReceive = capability("console.receive_export")

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from evidence import leafiq
 from evidence.golden.comparison import compare, compare_cell, format_value, read_golden
 from evidence.golden.model import STATUSES, CellDifference, GoldenComparison, NotReproducible, Row
 from evidence.golden.query import (
@@ -32,6 +31,7 @@ from evidence.golden.query import (
     parquet_schema,
 )
 from evidence.golden.translation import Translated, at_capture, mysql_semantics, translate_for_card
+from evidence.intake import leafiq
 
 __all__ = [
     "AGGREGATIONS",

@@ -15,9 +15,9 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from evidence import leafiq
 from evidence.golden.model import CellDifference, GoldenComparison, Row
 from evidence.golden.query import CardQuery
+from evidence.intake import leafiq
 
 
 def read_golden(path: Path) -> tuple[list[str], list[list[str]]]:

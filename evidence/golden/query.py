@@ -27,10 +27,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from evidence import leafiq
 from evidence.formulas import analyze
 from evidence.golden.model import NotReproducible
 from evidence.golden.translation import Translated, translate_for_card
+from evidence.intake import leafiq
 
 NUMERIC_TYPES = frozenset({"LONG", "DOUBLE", "DECIMAL"})
 DATE_TYPES = frozenset({"DATE", "DATETIME"})

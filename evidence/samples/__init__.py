@@ -1,2 +1,2 @@
 """The parts of the sample export generator, split by sub-domain; its public names are those of
-evidence.sample_export, which writes the export from these parts (import from there)."""
+evidence.samples.export, which writes the export from these parts (import from there)."""

@@ -1,5 +1,5 @@
 """Golden outputs: what each card shows in Domo, flaws included, computed from the claims totals
-(see "Golden outputs" in evidence/sample_export.py)."""
+(see "Golden outputs" in evidence/samples/export.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone

@@ -2,9 +2,9 @@
 
 from django import template
 
-from evidence.calculations import Segment, flaw_title, mark_spans
+from evidence.calculations.reports import Segment, flaw_title, mark_spans
 from evidence.formulas.translate import TARGETS
-from evidence.uploads import size_text
+from evidence.intake.uploads import size_text
 
 register = template.Library()
 

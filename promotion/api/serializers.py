@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from evidence.calculations import flaw_title
+from evidence.calculations.reports import flaw_title
 from evidence.choices import Severity
 from evidence.models import DomoDataset, SourceManifest
 from promotion.choices import FlawDecision, PromotionKind, PromotionTarget

@@ -5,17 +5,26 @@ from __future__ import annotations
 from django.urls import reverse
 
 from console.chain import canonical_json
-from evidence.calculations import pending_analyses
+from evidence.calculations.analysis import pending_analyses
 from evidence.choices import ManifestStatus
 from evidence.formulas import ENGINE_VERSION
+from evidence.intake.validation.manifest import load_id_problem
 from evidence.models import DomoCard, GoldenReproduction, SourceManifest
-from evidence.validation.manifest import load_id_problem
 from promotion.choices import PROMOTION_LOADED, PromotionKind
 from promotion.curated.aliases import curated_reader
 
 from .base import (
-    Gate, GateRun, _card_link, _dataset_link, _manifest_link, _verdict, curated_schema_of, detail,
-    requested_datasets, schema_columns, sha256_of,
+    Gate,
+    GateRun,
+    _card_link,
+    _dataset_link,
+    _manifest_link,
+    _verdict,
+    curated_schema_of,
+    detail,
+    requested_datasets,
+    schema_columns,
+    sha256_of,
 )
 from .flaws import _flaw_detail, dispositions_of, flaw_fingerprint, flaw_object, flaws_behind
 from .golden import golden_held_back
@@ -240,7 +249,7 @@ class GoldenReproduced(Gate):
     def _explained_columns(card: DomoCard, flaws_by_formula: dict[str, list[str]], decided) -> dict[str, bool]:
         """{column label: True} for each card column computed by a beast mode whose flaws are all dispositioned.
 
-        The stored differences are the first ones (evidence.reproduction.SHOWN); their columns stand for all.
+        The stored differences are the first ones (evidence.intake.reproduction.SHOWN); their columns stand for all.
         """
         names = {b.formula_id: b.name for d in card.datasets.all() for b in d.beast_modes.all()}
         names.update({b.formula_id: b.name for b in card.beast_modes.all()})

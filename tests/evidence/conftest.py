@@ -69,9 +69,9 @@ def received_invalid(db, tmp_path) -> SourceManifest:
 
 @pytest.fixture
 def received_sample(db, tmp_path) -> SourceManifest:
-    """The generated sample export (evidence.sample_export: planted and clean formulas, both DataFlow
+    """The generated sample export (evidence.samples.export: planted and clean formulas, both DataFlow
     kinds), received complete with few rows."""
-    from evidence.sample_export import write_sample_export
+    from evidence.samples.export import write_sample_export
 
     return ingest(write_sample_export(tmp_path / "sample", rows=50).path)
 

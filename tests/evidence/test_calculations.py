@@ -12,18 +12,18 @@ from django.core.management import call_command
 from django.db import IntegrityError
 
 from console.models import AuditEvent
-from evidence import calculations
-from evidence.calculations import (
+from evidence.calculations import analysis as calculations
+from evidence.calculations.analysis import (
     analyze_in_uses,
     beast_mode_uses,
     calculations_analyze_manifest,
     card_uses,
-    mark_spans,
     pending_analyses,
 )
+from evidence.calculations.reports import mark_spans
 from evidence.formulas import ENGINE_VERSION
 from evidence.models import BeastMode, CalculationAnalysis, CalculationFlaw, DataflowStep, SourceManifest
-from evidence.sample_export import CLEAN_FORMULAS, PLANTED_FLAWS, write_sample_export
+from evidence.samples.export import CLEAN_FORMULAS, PLANTED_FLAWS, write_sample_export
 from tests.evidence.conftest import ingest
 
 

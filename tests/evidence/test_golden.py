@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from evidence import leafiq
-from evidence import sample_export as se
 from evidence.golden import compare_cell, reproduce_card
-from evidence.silver import Column, csv_to_parquet
+from evidence.intake import leafiq
+from evidence.intake.silver import Column, csv_to_parquet
+from evidence.samples import export as se
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 
 from evidence.models import DomoCard, GoldenReproduction
-from evidence.sample_export import write_sample_export
+from evidence.samples.export import write_sample_export
 
 
 @pytest.fixture

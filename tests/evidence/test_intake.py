@@ -14,7 +14,7 @@ from console.lake import get_lake
 from console.models import AuditEvent
 from evidence.choices import IntakeStatus
 from evidence.models import BeastMode, DomoCard, DomoDataset, IntakeRun, PdpPolicy, SourceManifest
-from evidence.sample_export import write_export_zip, write_sample_export
+from evidence.samples.export import write_export_zip, write_sample_export
 
 
 def ingest(path, *args) -> dict:
@@ -183,7 +183,7 @@ def test_sweeper_fails_only_runs_whose_heartbeat_stopped(db, complete_export):
     import datetime as dt
 
     from console import clock
-    from evidence.services import intake_create, intake_sweep_abandoned
+    from evidence.intake.services import intake_create, intake_sweep_abandoned
 
     start = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
     runs = [
@@ -211,7 +211,7 @@ def test_a_redelivered_intake_held_by_a_live_worker_is_looked_at_again_not_dropp
     import datetime as dt
 
     from console import clock
-    from evidence.services import IntakeHeld, intake_create, intake_execute
+    from evidence.intake.services import IntakeHeld, intake_create, intake_execute
 
     settings.INTAKE_STALE_SECONDS = 300
     start = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)

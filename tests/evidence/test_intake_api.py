@@ -14,8 +14,8 @@ from rest_framework.authtoken.models import Token
 
 from console.models import AuditEvent
 from evidence.choices import IntakeSource, IntakeStatus
+from evidence.intake.services import staging_root
 from evidence.models import IntakeRun, PdpPolicy
-from evidence.services import staging_root
 from tests.evidence import exports
 from tests.evidence.conftest import HTML_FORMULA, ingest, invalid_export
 from tests.evidence.test_intake_pages import Untouchable, upload_folders

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from evidence.models import IntakeRun
-from evidence.sample_export import write_export_zip, write_sample_export
+from evidence.samples.export import write_export_zip, write_sample_export
 from tests.conftest import login
 
 pytestmark = pytest.mark.browser

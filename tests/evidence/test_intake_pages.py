@@ -14,10 +14,11 @@ from django.test.utils import CaptureQueriesContext
 
 from console import clock
 from console.models import AuditEvent
-from evidence import pdp, views
+from evidence import views
 from evidence.choices import IntakeSource, IntakeStatus
+from evidence.intake import pdp
+from evidence.intake.services import intake_create, staging_root
 from evidence.models import IntakeRun, SourceManifest
-from evidence.services import intake_create, staging_root
 from tests.evidence import exports
 from tests.evidence.conftest import HTML_FORMULA, UNKNOWN_GROUP, ingest, invalid_export, rich_export
 

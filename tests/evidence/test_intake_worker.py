@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from evidence.choices import IntakeStatus
 from evidence.models import DomoDataset, IntakeRun, SourceManifest
-from evidence.sample_export import write_sample_export
+from evidence.samples.export import write_sample_export
 from tests.support.worker import Worker, flush_test_broker, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres_only]

@@ -1,4 +1,4 @@
-"""The typed readers of evidence.leafiq: both Domo API shapes come out as one dataclass."""
+"""The typed readers of evidence.intake.leafiq: both Domo API shapes come out as one dataclass."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from evidence import leafiq
+from evidence.intake import leafiq
 from tests.evidence import exports
 from tests.evidence.exports import CARD, CARD_FORMULA, CLAIMS, DATASET_FORMULA, PHARMACIES
 

@@ -21,7 +21,7 @@ import pytest
 import sqlglot
 from django.core.management import call_command
 
-from evidence import sample_export as se
+from evidence.samples import export as se
 
 ROWS = 3000
 
@@ -604,7 +604,7 @@ def test_magic_dataflow_output_matches_its_actions(complete):
 _RSS_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from evidence.sample_export import write_sample_export
+from evidence.samples.export import write_sample_export
 write_sample_export(Path(sys.argv[1]), rows=int(sys.argv[2]))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -612,7 +612,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 def _peak_rss_kib(out: Path, rows: int) -> int:
     result = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(out), str(rows)], check=True,
-                            capture_output=True, text=True, cwd=Path(se.__file__).resolve().parent.parent)
+                            capture_output=True, text=True, cwd=Path(se.__file__).resolve().parents[2])
     return int(result.stdout.strip())
 
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from evidence.silver import Column, SilverError, csv_to_parquet, head
+from evidence.intake.silver import Column, SilverError, csv_to_parquet, head
 
 COLUMNS = [
     Column("Claim ID", "STRING"),
@@ -88,7 +88,7 @@ def test_header_only_csv_gives_an_empty_typed_table(tmp_path):
 MEASURE = """
 import sys, pyarrow as pa
 from pathlib import Path
-from evidence.silver import Column, csv_to_parquet
+from evidence.intake.silver import Column, csv_to_parquet
 rows, csv, out = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 with csv.open("w") as handle:
     handle.write("Claim ID,Quantity,Ingredient Cost Paid,Fill Date\\n")

@@ -10,12 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from evidence import validation
-from evidence.validation import ArchiveLimits, safe_extract, validate_export
+from evidence.intake import validation
+from evidence.intake.validation import ArchiveLimits, safe_extract, validate_export
 from tests.evidence import exports
 from tests.evidence.exports import (
-    CARD, CARD_DEFINITION, CARD_FORMULA, CARD_GOLDEN, CLAIMS, CLAIMS_CSV, CLAIMS_METADATA, CLAIMS_POLICIES,
-    DATAFLOW_DEFINITION, PHARMACIES, USERS, Export,
+    CARD,
+    CARD_DEFINITION,
+    CARD_FORMULA,
+    CARD_GOLDEN,
+    CLAIMS,
+    CLAIMS_CSV,
+    CLAIMS_METADATA,
+    CLAIMS_POLICIES,
+    DATAFLOW_DEFINITION,
+    PHARMACIES,
+    USERS,
+    Export,
 )
 
 
@@ -691,7 +701,7 @@ def test_manifest_of_the_wrong_shape_is_reported_not_raised(tmp_path, manifest):
 # --- the sample generator ------------------------------------------------------------------------
 @pytest.mark.parametrize("variant", ["complete", "partial", "invalid"])
 def test_sample_generator_variants_come_out_as_named(tmp_path, variant):
-    from evidence.sample_export import write_sample_export
+    from evidence.samples.export import write_sample_export
 
     summary = write_sample_export(tmp_path / variant, rows=400, seed=7, variant=variant)
 

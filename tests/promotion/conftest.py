@@ -13,7 +13,7 @@ from django.db import connections
 
 from console import roles
 from evidence.models import SourceManifest
-from evidence.sample_export import DEFAULT_EXPORTED_AT, write_sample_export
+from evidence.samples.export import DEFAULT_EXPORTED_AT, write_sample_export
 from promotion import services, tasks
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import PromotionRequest

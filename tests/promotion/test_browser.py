@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from evidence.sample_export import write_sample_export
+from evidence.samples.export import write_sample_export
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.conftest import login
 from tests.promotion.conftest import CLAIMS, CURATED_DB, ingest

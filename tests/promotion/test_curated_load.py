@@ -34,7 +34,7 @@ SCHEMA = [
 
 
 def write_silver(path, rows: int, *, bump: int = 0, schema=SCHEMA):
-    """Silver Parquet as evidence.silver writes it: every Domo type, NULLs, quotes and newlines in text."""
+    """Silver Parquet as evidence.intake.silver writes it: every Domo type, NULLs, quotes and newlines in text."""
     arrays = {
         "STRING": pa.array([f'n{i},"q"\n' if i % 7 else "" for i in range(rows)]),
         "LONG": pa.array([i + bump if i % 5 else None for i in range(rows)], pa.int64()),

@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from console.models import AuditEvent
-from evidence.calculations import calculations_analyze_manifest
+from evidence.calculations.analysis import calculations_analyze_manifest
 from evidence.models import CalculationFlaw, DomoDataset, GoldenReproduction, SourceManifest
 from promotion import gates, services
 from promotion.gates import CuratedSchema, flaw_fingerprint, flaws_behind, gate_named, run_gate

@@ -16,7 +16,7 @@ from django.db import connections
 from console import clock
 from console.lake import get_lake
 from console.models import AuditEvent
-from evidence.sample_export import write_sample_export
+from evidence.samples.export import write_sample_export
 from promotion import curated, services, tasks
 from promotion.models import PromotionRequest
 # Its card's golden packet has plain column names (see test_a_percent_sign_in_a_golden_column_...): REBATES.

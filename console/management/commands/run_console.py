@@ -62,7 +62,7 @@ class Command(BaseCommand):
     def _write_sample(self, rows: int) -> Path:
         """Generate the sample export once and ingest it (in this process) unless it already was."""
         from evidence.models import SourceManifest
-        from evidence.sample_export import write_sample_export
+        from evidence.samples.export import write_sample_export
 
         out = Path(settings.VAR_DIR) / "exports" / "sample"
         if not (out / "manifest.json").exists():

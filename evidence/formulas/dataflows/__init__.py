@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from evidence import leafiq
 from evidence.formulas.dataflows.magic import MAGIC_ACTIONS, NULL_RULE, magic_steps, null_comparisons
 from evidence.formulas.dataflows.parsing import RedshiftSpans, Unparseable, parse_statements
 from evidence.formulas.dataflows.sql import SQL_ACTIONS, SQL_SKIPPED_CODES, sql_steps
@@ -29,6 +28,7 @@ from evidence.formulas.dataflows.steps import (
     StepAnalysis,
     table_name,
 )
+from evidence.intake import leafiq
 
 __all__ = [
     "KINDS",

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from evidence import leafiq
 from evidence.formulas import STEP_FLAW_CODES, Flaw, analyze
 from evidence.formulas.dataflows.steps import (
     ExpressionAnalysis,
@@ -34,6 +33,7 @@ from evidence.formulas.dataflows.steps import (
     register_input,
 )
 from evidence.formulas.tree import COMPARISONS, Context, call_name, strip_parens
+from evidence.intake import leafiq
 
 MAGIC_ACTIONS = ("Filter", "ExpressionEvaluator", "GroupBy")
 NULL_RULE = "MAGIC_NULL_COMPARISON_DROPS_ROWS"

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from evidence import leafiq
 from evidence.formulas import Flaw, analyze_node
 from evidence.formulas.dataflows.parsing import Unparseable, parse_statements
 from evidence.formulas.dataflows.steps import (
@@ -36,6 +35,7 @@ from evidence.formulas.dataflows.steps import (
 )
 from evidence.formulas.model import FLAW_CODES
 from evidence.formulas.tree import Context
+from evidence.intake import leafiq
 
 SQL_ACTIONS = ("GenerateTableAction", "SQL", "SqlAction")
 # Engine codes left out per database (see the module docstring).

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from evidence import leafiq
 from evidence.formulas import Analysis, Flaw
+from evidence.intake import leafiq
 
 KINDS = ("sql", "expression")
 

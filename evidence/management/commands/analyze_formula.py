@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.calculations import formula_report, parse_schema
+from evidence.calculations.reports import formula_report, parse_schema
 from evidence.formulas import USES
 
 

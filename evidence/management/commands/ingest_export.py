@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from console import context
 from evidence.choices import IntakeSource
+from evidence.intake.services import intake_create, intake_execute, staging_root
 from evidence.models import IntakeRun
-from evidence.services import intake_create, intake_execute, staging_root
 
 
 class Command(BaseCommand):

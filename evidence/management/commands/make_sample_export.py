@@ -1,4 +1,4 @@
-"""Write a sample Leaf IQ export (see evidence/sample_export.py for what is inside)."""
+"""Write a sample Leaf IQ export (see evidence/samples/export.py for what is inside)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.sample_export import DEFAULT_EXPORTED_AT, VARIANTS, write_export_zip, write_sample_export
+from evidence.samples.export import DEFAULT_EXPORTED_AT, VARIANTS, write_export_zip, write_sample_export
 
 
 def _aware_datetime(text: str) -> datetime:

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from console import context
-from evidence.calculations import calculations_analyze_manifest
+from evidence.calculations.analysis import calculations_analyze_manifest
 from evidence.formulas import ENGINE_VERSION
 from evidence.models import SourceManifest
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from evidence import leafiq
-from evidence import sample_export as se
 from evidence.formulas import FLAW_CODES, STEP_FLAW_CODES, analyze
 from evidence.formulas.dataflows import NULL_RULE, analyze_dataflow, null_comparisons, table_name
+from evidence.intake import leafiq
+from evidence.samples import export as se
 
 
 @pytest.fixture(scope="module")

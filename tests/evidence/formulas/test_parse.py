@@ -11,9 +11,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from evidence import sample_export as se
 from evidence.formulas import ENGINE_VERSION, FLAW_CODES, FormulaSyntaxError, analyze, catalogue, parse
 from evidence.formulas.dialect import Fixed
+from evidence.samples import export as se
 
 FIXED_FORMS = [
     # (formula, kind, columns, filter mode, filter columns)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from evidence import leafiq
-from evidence import sample_export as se
 from evidence.formulas import USES, analyze
+from evidence.intake import leafiq
+from evidence.samples import export as se
 
 _CARD_USES = {"VALUE": "card_value", "ITEM": "card_dimension", "SERIES": "card_dimension"}
 

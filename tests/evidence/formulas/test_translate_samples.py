@@ -17,10 +17,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from evidence import leafiq, silver
-from evidence import sample_export as se
 from evidence.formulas import analyze
 from evidence.formulas.translate import translate
+from evidence.intake import leafiq, silver
+from evidence.samples import export as se
 from tests.evidence.formulas.test_translate_engines import postgres, run  # noqa: F401  (fixture)
 
 GROUPS = ("Client Account", "Channel")

@@ -15,13 +15,13 @@ reading helpers and _Node, the cursor every reader uses; readers.py one parse_* 
 value) and one read_* function (a file) per kind of object.
 """
 
-from evidence.leafiq.json import (
+from evidence.intake.leafiq.json import (
     json_kind,
     load_json,
     parse_json,
     parse_timestamp,
 )
-from evidence.leafiq.model import (
+from evidence.intake.leafiq.model import (
     BEAST_MODE_ORIGINS,
     COLUMN_TYPES,
     DATAFLOW_TYPES,
@@ -56,7 +56,7 @@ from evidence.leafiq.model import (
     PolicyFilter,
     Subscription,
 )
-from evidence.leafiq.readers import (
+from evidence.intake.leafiq.readers import (
     parse_card_definition,
     parse_dataflow,
     parse_dataset_metadata,

@@ -10,10 +10,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from evidence import leafiq
-from evidence.validation.archive import DEFAULT_LIMITS, MIB, ArchiveLimits, _export_root, safe_extract
-from evidence.validation.csvcheck import check_csv
-from evidence.validation.issues import (
+from evidence.intake import leafiq
+from evidence.intake.validation.archive import DEFAULT_LIMITS, MIB, ArchiveLimits, _export_root, safe_extract
+from evidence.intake.validation.csvcheck import check_csv
+from evidence.intake.validation.issues import (
     ARCHIVE_UNSAFE,
     DANGLING_REFERENCE,
     DECLARED_PARTIAL,
@@ -31,7 +31,12 @@ from evidence.validation.issues import (
     export_status,
     issue,
 )
-from evidence.validation.manifest import MANIFEST, MAX_MANIFEST_BYTES, _check_manifest, _ManifestContent
+from evidence.intake.validation.manifest import (
+    MANIFEST,
+    MAX_MANIFEST_BYTES,
+    _check_manifest,
+    _ManifestContent,
+)
 
 
 # --- entry point ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evidence import leafiq
+from evidence.intake import leafiq
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 INVALID, PARTIAL, NO_EFFECT = "invalid", "partial", "none"  # what a code does to the status

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from evidence import golden, leafiq
+from evidence import golden
 from evidence.formulas import ENGINE_VERSION
+from evidence.intake import leafiq
 from evidence.models import DomoCard, GoldenReproduction
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ every type but STRING. The CSV is read in record batches, so memory stays flat a
 DECIMAL columns need their scale before the first batch is written, which costs one extra
 streaming pass over those columns only.
 
-Callers validate first (evidence.validation): silver assumes a file that passed its checks and
+Callers validate first (evidence.intake.validation): silver assumes a file that passed its checks and
 raises SilverError naming the file and column if it meets a value it cannot convert.
 """
 from __future__ import annotations

@@ -19,19 +19,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from console import clock, context
 from console.audit import audit_record
 from console.lake import get_lake
-from evidence import silver, validation
-from evidence.calculations import calculations_analyze_manifest
+from evidence.calculations.analysis import calculations_analyze_manifest
 from evidence.choices import IntakeStatus, ManifestStatus
+from evidence.intake import silver, validation
+from evidence.intake.objects import record_objects
+from evidence.intake.reproduction import record_reproductions, reproduce_goldens
+from evidence.intake.storage import BronzeReceipt, silver_prefix, write_bronze, write_silver
 from evidence.models import IntakeRun, ManifestFile, ManifestIssue, SourceManifest
-from evidence.objects import record_objects
-from evidence.reproduction import record_reproductions, reproduce_goldens
-from evidence.storage import BronzeReceipt, silver_prefix, write_bronze, write_silver
+
+
+INTAKE_TASK = "evidence.tasks.intake_run"  # the name evidence.tasks registers
 
 
 class IntakeError(Exception):
@@ -67,15 +71,15 @@ def intake_create(*, actor, source: str, original_name: str, staged_path: Path, 
     run.requested_by_label = event.actor_label  # the same name the audit trail gives the requester
     run.save(update_fields=["requested_by_label"])
     if enqueue:
-        from evidence.tasks import intake_run
-
         run_id = run.pk
-        transaction.on_commit(lambda: _enqueue(run_id, intake_run))
+        transaction.on_commit(lambda: _enqueue(run_id))
     return run
 
 
-def _enqueue(run_id: int, task) -> None:
-    result = task.apply_async(args=[run_id])
+def _enqueue(run_id: int) -> None:
+    # Sent by name (routed to the intake queue by CELERY_TASK_ROUTES): the task module imports this
+    # service, so the service never imports the task module.
+    result = current_app.send_task(INTAKE_TASK, args=[run_id])
     IntakeRun.objects.filter(pk=run_id, task_id="").update(task_id=result.id)
 
 

@@ -1,5 +1,5 @@
 """Recording the Domo objects of a received export: datasets, policies, cards, beast modes,
-DataFlows and the directory, read with evidence.leafiq from the export's files.
+DataFlows and the directory, read with evidence.intake.leafiq from the export's files.
 
 Called inside the intake's recording transaction. An object file the validator already reported
 as unreadable is recorded as far as it can be, never guessed.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evidence import leafiq
+from evidence.intake import leafiq
 from evidence.models import (
     BeastMode,
     DataflowStep,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.lake import Lake
-from evidence import leafiq, silver, validation
+from evidence.intake import leafiq, silver, validation
 from evidence.models import IntakeRun
 
 BRONZE_ROOT = "bronze/leafiq"

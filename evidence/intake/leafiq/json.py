@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from evidence.leafiq.model import MAX_JSON_BYTES, LeafIQFormatError
+from evidence.intake.leafiq.model import MAX_JSON_BYTES, LeafIQFormatError
 
 
 def _reject_constant(name: str) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evidence.leafiq.json import _Node, json_kind, load_json
-from evidence.leafiq.model import (
+from evidence.intake.leafiq.json import _Node, json_kind, load_json
+from evidence.intake.leafiq.model import (
     COLUMN_TYPES,
     DATAFLOW_TYPES,
     PDP_OPERATORS,

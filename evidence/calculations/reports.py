@@ -3,7 +3,7 @@ cut where the flaws are, and the schema a user gives for it.
 
 `formula_report` is the one JSON shape of an ad-hoc analysis (`analyze_formula --json` and
 POST /api/formulas/analyze/); `mark_spans` cuts a formula for the pages that mark its flaws.
-evidence.calculations, which records the analyses of received exports, re-exports these names.
+The analyses of received exports are recorded by evidence.calculations.analysis.
 """
 
 from __future__ import annotations

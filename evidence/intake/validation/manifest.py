@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from evidence import leafiq
-from evidence.validation.archive import MIB, path_problem
-from evidence.validation.issues import (
+from evidence.intake import leafiq
+from evidence.intake.validation.archive import MIB, path_problem
+from evidence.intake.validation.issues import (
     BAD_LOAD_ID,
     DUPLICATE_ID,
     INVALID,

@@ -19,8 +19,15 @@ safe_extract; manifest.py the manifest's checks; csvcheck.py the CSV checks; exp
 validate_export and the checks of the files and objects of one export folder.
 """
 
-from evidence.validation.archive import DEFAULT_LIMITS, GIB, MIB, ArchiveLimits, path_problem, safe_extract
-from evidence.validation.csvcheck import (
+from evidence.intake.validation.archive import (
+    DEFAULT_LIMITS,
+    GIB,
+    MIB,
+    ArchiveLimits,
+    path_problem,
+    safe_extract,
+)
+from evidence.intake.validation.csvcheck import (
     BLOCK_SIZE,
     MAX_FIELD_CHARS,
     MAX_LISTED,
@@ -28,8 +35,8 @@ from evidence.validation.csvcheck import (
     bad_values,
     check_csv,
 )
-from evidence.validation.export import validate_export
-from evidence.validation.issues import (
+from evidence.intake.validation.export import validate_export
+from evidence.intake.validation.issues import (
     ARCHIVE_UNSAFE,
     BAD_LOAD_ID,
     CSV_BAD_VALUE,
@@ -64,7 +71,7 @@ from evidence.validation.issues import (
     export_status,
     issue,
 )
-from evidence.validation.manifest import (
+from evidence.intake.validation.manifest import (
     DATASET_ID,
     LOAD_ID,
     MANIFEST,

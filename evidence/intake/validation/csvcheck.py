@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from evidence import leafiq
-from evidence.validation.archive import MIB
-from evidence.validation.issues import (
+from evidence.intake import leafiq
+from evidence.intake.validation.archive import MIB
+from evidence.intake.validation.issues import (
     CSV_BAD_VALUE,
     CSV_BOM,
     CSV_ENCODING,

@@ -11,7 +11,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from evidence.validation.issues import ARCHIVE_UNSAFE, Issue, issue
+from evidence.intake.validation.issues import ARCHIVE_UNSAFE, Issue, issue
 
 MIB, GIB = 1024 ** 2, 1024 ** 3
 

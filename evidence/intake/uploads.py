@@ -31,8 +31,8 @@ from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
 from console.audit import audit_record
+from evidence.intake.services import intake_create, stage_upload, staging_root
 from evidence.models import IntakeRun
-from evidence.services import intake_create, stage_upload, staging_root
 
 # Room in a multipart body for its boundaries, part headers and small fields (the CSRF token)
 # around the file itself, so that an export of exactly the limit is still accepted.

@@ -8,8 +8,7 @@ The engine (evidence.formulas) is pure Python; this module only chooses each for
 use, and records what the engine found.
 
 How an analysis is shown (the JSON report of an ad-hoc one, a formula cut where its flaws are, flaw
-titles, a schema a user gives) is evidence.calculation_reports; its names are importable from here
-too.
+titles, a schema a user gives) is evidence.calculations.reports.
 """
 
 from __future__ import annotations
@@ -23,19 +22,11 @@ from django.db import transaction
 
 from console import clock
 from console.audit import audit_record
-from evidence import leafiq
-from evidence.calculation_reports import (
-    Segment,
-    flaw_title,
-    formula_report,
-    mark_spans,
-    parse_schema,
-    schema_mapping,
-    translations_of,
-)
+from evidence.calculations.reports import schema_mapping, translations_of
 from evidence.choices import CalculationKind, CalculationUse
 from evidence.formulas import ENGINE_VERSION, USES, Analysis, Flaw, analyze
 from evidence.formulas.dataflows import StepAnalysis, analyze_dataflow
+from evidence.intake import leafiq
 from evidence.models import (
     BeastMode,
     CalculationAnalysis,
@@ -46,27 +37,6 @@ from evidence.models import (
     DomoDataset,
     SourceManifest,
 )
-
-# Segment, flaw_title, formula_report, mark_spans and parse_schema are re-exported: the pages, the API
-# and the commands import them from here.
-__all__ = [
-    "AnalysisSummary",
-    "ObjectAnalysis",
-    "Piece",
-    "Segment",
-    "analyze_in_uses",
-    "beast_mode_uses",
-    "calculations_analyze_manifest",
-    "card_uses",
-    "flaw_title",
-    "formula_report",
-    "mark_spans",
-    "parse_schema",
-    "pending_analyses",
-    "schema_mapping",
-    "translations_of",
-]
-
 
 # --- uses of beast modes ---------------------------------------------------------------------------
 
