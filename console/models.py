@@ -22,6 +22,7 @@ class Capability(models.Model):
             ("view_provenance", "Browse manifests, evidence and provenance"),
             ("view_audit", "Read the audit trail"),
             ("export_audit", "Export the audit trail"),
+            ("unlock_login", "Unlock a username or address locked after failed logins"),
         ]
 
 
