@@ -15,7 +15,6 @@ from console.models import AuditEvent
 from tests.console.conftest import bypassing_triggers, postgresql_only
 
 T0 = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
-UTC = dt.timezone.utc
 
 
 def record_at(when: dt.datetime, name: str) -> AuditEvent:
