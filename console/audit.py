@@ -92,12 +92,20 @@ def audit_record(
     before, after = chain.json_safe(before), chain.json_safe(after)
     using = router.db_for_write(AuditEvent)
     _lock_chain(using)
-    last = AuditEvent.objects.using(using).order_by("-seq").values_list("seq", "hash").first()
+    last = AuditEvent.objects.using(using).order_by("-seq").values_list("seq", "hash", "occurred_at").first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, chain.GENESIS_HASH)
+    # Read under the lock, so appends take their readings in chain order. Time never runs backwards
+    # along the chain (the trail's time filters rely on it, and PostgreSQL refuses an insert that
+    # would): a reading earlier than the previous event (the clock stepped back, or another host's
+    # clock lags) is held at the previous event's time, and the reading itself is kept and hashed.
+    reading = clock.now()
+    occurred_at, clock_reading = reading, None
+    if last and reading < last[2]:
+        occurred_at, clock_reading = last[2], reading
     event = AuditEvent(
         seq=seq,
-        # Stamped under the lock, so time never runs backwards along the chain (on one clock).
-        occurred_at=clock.now(),
+        occurred_at=occurred_at,
+        clock_reading=clock_reading,
         actor=user,
         actor_label=label,
         action=chain.clean_text(action),
@@ -162,6 +170,7 @@ class BreakKind(StrEnum):
     REORDERED = "reordered"  # the event that continues the chain sits at another seq
     TRUNCATED_TAIL = "truncated-tail"  # a head recorded in the lake is past the table's end
     REWRITTEN = "rewritten"  # the chain is consistent but differs from a head recorded in the lake
+    TIME_REVERSED = "time-reversed"  # an event is stamped earlier than the one before it
 
 
 @dataclass(frozen=True)
@@ -254,6 +263,16 @@ def _verify_rows(heads: list[RecordedHead], chunk_size: int, using: str) -> Chai
             first_break = _link_break(
                 row, expected_prev, chain.link_hash(row.prev_hash, row.payload()), using
             )
+            if first_break is None and good and row.occurred_at < good.occurred_at:
+                # Intact links, but not written by audit_record (or written before it held time
+                # monotonic): the trail's time filters, which read a time range as a seq range,
+                # would miss it.
+                first_break = ChainBreak(
+                    row.seq,
+                    BreakKind.TIME_REVERSED,
+                    f"event {row.seq} is stamped {chain.isoformat_utc(row.occurred_at)}, "
+                    f"before event {good.seq} ({chain.isoformat_utc(good.occurred_at)})",
+                )
             if first_break:
                 break
             if row.seq in wanted:

@@ -36,6 +36,10 @@ HASHED_FIELDS = (
     "after",
     "correlation_id",
 )
+# Hashed only when present: the clock's own reading, kept when it was behind the previous event and
+# occurred_at was held at that event's time (see console.audit.audit_record). Events without it hash
+# exactly as before the field existed.
+OPTIONAL_HASHED_FIELDS = ("clock_reading",)
 
 
 def canonical_json(value: Any) -> str:
@@ -107,9 +111,10 @@ def event_payload(
     before: Any,
     after: Any,
     correlation_id: str,
+    clock_reading: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The hashed content of one event (every field but the two hashes)."""
-    return {
+    """The hashed content of one event (every field but the two hashes; clock_reading only when set)."""
+    payload = {
         "seq": seq,
         "occurred_at": isoformat_utc(occurred_at),
         "actor_id": actor_id,
@@ -121,6 +126,9 @@ def event_payload(
         "after": after,
         "correlation_id": correlation_id,
     }
+    if clock_reading is not None:
+        payload["clock_reading"] = isoformat_utc(clock_reading)
+    return payload
 
 
 def link_hash(prev_hash: str, payload: Mapping[str, Any]) -> str:

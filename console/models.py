@@ -22,6 +22,7 @@ class Capability(models.Model):
             ("view_provenance", "Browse manifests, evidence and provenance"),
             ("view_audit", "Read the audit trail"),
             ("export_audit", "Export the audit trail"),
+            ("unlock_login", "Unlock a username or address locked after failed logins"),
         ]
 
 
@@ -51,7 +52,16 @@ class AuditEvent(models.Model):
     # Assigned by audit_record under the append lock (last seq + 1), never by the database: the
     # hash covers it, and SQL Server refuses explicit values in an IDENTITY column.
     seq = models.BigIntegerField(primary_key=True)
+    # Never earlier than the previous event's: time along the chain follows seq, so a time range is a
+    # seq range (console.filtersets). Stamped from the one clock under the append lock; when the clock
+    # reads earlier than the previous event (a clock stepped back, another host's skew), occurred_at
+    # is held at the previous event's time and the clock's own reading is kept in clock_reading.
     occurred_at = models.DateTimeField()
+    clock_reading = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The clock's own reading when it was behind the previous event (occurred_at then holds that event's time); null otherwise.",
+    )
     # PROTECT: a user who acted is never deleted (SET_NULL would be an UPDATE, refused anyway).
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -84,7 +94,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "seq"], name="console_audit_action_seq"),
             models.Index(fields=["object_type", "object_id", "seq"], name="console_audit_object_seq"),
             models.Index(fields=["correlation_id", "seq"], name="console_audit_corr_seq"),
-            models.Index(fields=["occurred_at"], name="console_audit_occurred"),
+            # Translates a time range into a seq range (first seq at or after a time): one index probe.
+            models.Index(fields=["occurred_at", "seq"], name="console_audit_occurred_seq"),
         ]
 
     def __str__(self) -> str:
@@ -102,6 +113,7 @@ class AuditEvent(models.Model):
             before=self.before,
             after=self.after,
             correlation_id=self.correlation_id,
+            clock_reading=self.clock_reading,
         )
 
     def save(self, *args, **kwargs):

@@ -39,6 +39,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "console.view_provenance",
         "console.view_audit",
         "console.export_audit",
+        "console.unlock_login",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",

@@ -4,12 +4,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from console import roles
+from console import logins, roles
 from console.audit import audit_record
+from console.logins import LOCKOUT_OBJECT_TYPE
 
 
 def _permission(label: str) -> Permission:
@@ -81,3 +84,68 @@ def demo_users_create(*, actor=None, reset_passwords: bool = False) -> list[Demo
             )
         result.append(DemoUser(username=username, role=role, password=password, created=created))
     return result
+
+
+# --- login lockouts ---------------------------------------------------------------------------------
+
+
+class UnlockRefused(PermissionDenied):
+    """The person may not unlock logins (the admin role's console.unlock_login)."""
+
+
+UNLOCK_KINDS = {"username": "username", "address": "ip_address"}
+
+
+def login_unlock(*, actor, kind: str, value: str) -> int:
+    """Clear the failed logins that lock a username ("username") or an address ("address").
+
+    Unlocking a username clears its failures from every address; unlocking an address clears every
+    username's failures from it. Audited with the failures before and after; a refusal is audited too
+    (committed on its own: the refused action changes nothing). Returns the failures cleared.
+    """
+    if kind not in UNLOCK_KINDS:
+        raise ValueError(f"unlock what? {kind!r} (expected username or address)")
+    object_id = f"{kind}:{value}"
+    if not actor.has_perm("console.unlock_login"):
+        audit_record(
+            actor=actor,
+            action="auth.unlock_refused",
+            object_type=LOCKOUT_OBJECT_TYPE,
+            object_id=object_id,
+            after={"reason": "needs the admin role (console.unlock_login)"},
+        )
+        raise UnlockRefused("Unlocking logins needs the admin role.")
+    return _login_unlock(actor=actor, kind=kind, value=value, object_id=object_id)
+
+
+@transaction.atomic
+def _login_unlock(*, actor, kind: str, value: str, object_id: str) -> int:
+    attempts = AccessAttempt.objects.select_for_update().filter(**{UNLOCK_KINDS[kind]: value})
+    rows = list(attempts.order_by("attempt_time"))
+    failures, _last = logins.failures_of(kind=kind, value=value)
+    limit = logins.failure_limits()["username" if kind == "username" else "ip_address"]
+    before = {
+        "locked": failures >= limit,
+        "failures": failures,
+        "limit": limit,
+        "attempts": [
+            {
+                "username": row.username,
+                "ip": row.ip_address,
+                "failures": row.failures_since_start,
+                "last_failure_at": row.attempt_time,
+            }
+            for row in rows
+        ],
+    }
+    cleared = sum(row.failures_since_start for row in rows)
+    AccessAttempt.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    audit_record(
+        actor=actor,
+        action="auth.unlocked",
+        object_type=LOCKOUT_OBJECT_TYPE,
+        object_id=object_id,
+        before=before,
+        after={"locked": False, "failures": 0, "limit": limit, "attempts": []},
+    )
+    return cleared

@@ -6,6 +6,7 @@ documented in README.md ("Configuration").
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "console",
     "evidence",
     "promotion",
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused for a lockout into the lockout page (console.logins.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -119,6 +123,8 @@ AUTH_PASSWORD_VALIDATORS = [
 if DJANGO_ENV == "test":
     # Tests create many users; a deliberately slow hash buys nothing there.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The lockout check first: a locked username or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["console.logins.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -127,6 +133,28 @@ SESSION_SAVE_EVERY_REQUEST = True  # idle timeout: every request pushes the expi
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- login throttling (django-axes; see console/logins.py) -------------------------------------
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=0)  # 0: locked until an admin unlocks
+# The client address is REMOTE_ADDR; X-Forwarded-For is read only behind this many trusted proxies.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_ENABLED = True
+AXES_HANDLER = "console.logins.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either locks, each with its own limit
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_PER_USERNAME  # axes' one limit; LockoutHandler maps both onto it
+AXES_COOLOFF_TIME = dt.timedelta(minutes=LOGIN_LOCKOUT_MINUTES) if LOGIN_LOCKOUT_MINUTES else None
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "console.logins.username_key"
+AXES_CLIENT_IP_CALLABLE = "console.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "console.logins.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# A success does not wipe the failures: it would let an attacker holding one account reset the
+# count of their address between guesses at others. Failures age out with the cool-off instead.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # the audit trail records every login and logout
+AXES_ENABLE_ADMIN = False  # unlocks go through the console's audited page, never a bare admin delete
 
 # --- security (production) ---------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -214,9 +242,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: DRF answers an anonymous call with 401 and the first class's WWW-Authenticate
+    # header ("Token"); SessionAuthentication has no such header, and first it made that a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.IsAuthenticatedWithCapability"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

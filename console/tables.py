@@ -22,7 +22,8 @@ def _text_cell(value: str) -> str:
 class AuditEventTable:
     """The audit trail's columns. The CSV keeps this order; it holds everything needed to recompute the chain."""
 
-    csv_columns = (*chain.HASHED_FIELDS, "prev_hash", "hash")
+    # clock_reading last (empty unless the clock lagged), so the earlier columns keep their places.
+    csv_columns = (*chain.HASHED_FIELDS, "prev_hash", "hash", *chain.OPTIONAL_HASHED_FIELDS)
     _text_columns = frozenset({"actor_label", "action", "object_type", "object_id", "correlation_id"})
 
     @staticmethod
@@ -33,6 +34,9 @@ class AuditEventTable:
                 "seq": event.seq,
                 "occurred_at_iso": event.occurred_at.astimezone(dt.timezone.utc).isoformat(),
                 "occurred_at_text": f"{event.occurred_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC",
+                "clock_reading_text": None
+                if event.clock_reading is None
+                else f"{event.clock_reading.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f} UTC",
                 "actor": event.actor_label,
                 "is_user": event.actor_id is not None,
                 "action": event.action,
@@ -50,7 +54,7 @@ class AuditEventTable:
 
     @classmethod
     def csv_row(cls, event: AuditEvent) -> list[str]:
-        values = {**event.payload(), "prev_hash": event.prev_hash, "hash": event.hash}
+        values = {"clock_reading": None, **event.payload(), "prev_hash": event.prev_hash, "hash": event.hash}
         row = []
         for column in cls.csv_columns:
             value = values[column]

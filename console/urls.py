@@ -13,6 +13,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_trail, name="audit-trail"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("logins/locked/", views.login_lockouts, name="login-lockouts"),
+    path("logins/locked/unlock/", views.login_unlock_view, name="login-unlock"),
     path("sources/", include("evidence.urls")),
     path("promotions/", include("promotion.urls")),
     path("admin/", admin.site.urls),

@@ -1,18 +1,20 @@
-"""The console's shell: home page, health check and the audit trail."""
+"""The console's shell: home page, health check, the audit trail and login lockouts."""
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
 from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from console import clock
+from console import clock, logins
 from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
 from console.htmx import render_page
 from console.models import AuditEvent
 from console.paging import cursor_param, page_urls
+from console.services import UNLOCK_KINDS, login_unlock
 from console.tables import AuditEventTable, csv_lines
 from evidence.selectors import intake_summary
 
@@ -73,3 +75,27 @@ def audit_export(request):
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@login_required
+@permission_required("console.unlock_login", raise_exception=True)
+@require_GET
+def login_lockouts(request):
+    context = {
+        "lockouts": logins.current_lockouts(),
+        "limits": logins.failure_limits(),
+        "cool_off_minutes": settings.LOGIN_LOCKOUT_MINUTES,
+    }
+    return render(request, "console/login_lockouts.html", context)
+
+
+@login_required
+@require_POST
+def login_unlock_view(request):
+    kind, value = request.POST.get("kind", ""), request.POST.get("value", "").strip()
+    if kind not in UNLOCK_KINDS or not value:
+        return HttpResponseBadRequest("Say what to unlock: kind (username or address) and value.")
+    # A person without the admin role gets 403 (UnlockRefused), with the refusal on the trail.
+    cleared = login_unlock(actor=request.user, kind=kind, value=value)
+    messages.success(request, f"Unlocked {kind} {value}: {cleared} failed login(s) cleared.")
+    return redirect("login-lockouts")

@@ -13,6 +13,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         fields = [
             "seq",
             "occurred_at",
+            "clock_reading",
             "actor",
             "actor_id",
             "action",

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 
 import pytest
 from django.db import connection
 
+from console import clock
 from console.audit import audit_record
+
+# Before every time the trail's tests pin the clock to: time never runs backwards along the chain,
+# so events recorded at today's time would hold the pinned events that follow them at today's time.
+SEEDED_AT = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.timezone.utc)
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="PostgreSQL only: triggers, advisory locks and privileged sessions",
 )
+
+
+@pytest.fixture
+def seeded_roles(db):
+    """The roles, seeded (and their events recorded) at SEEDED_AT."""
+    from console.services import roles_seed
+
+    with clock.frozen(SEEDED_AT):
+        roles_seed()
 
 
 @pytest.fixture

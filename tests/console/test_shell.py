@@ -1,6 +1,7 @@
 """The console's shell: login, logout, session timeout, navigation, request ids, API defaults."""
 import re
 
+import pytest
 from django.conf import settings
 from django.urls import reverse
 
@@ -74,9 +75,45 @@ def test_user_without_a_role_is_told_what_to_do(client, oscar):
     assert "Ask an admin" in client.get("/").content.decode()
 
 
-def test_api_refuses_anonymous_requests(client, db):
-    response = client.get("/api/schema/")
-    assert response.status_code in {401, 403}
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/audit-events/", "/api/promotions/", "/api/curated/"])
+def test_api_answers_anonymous_requests_401_with_how_to_authenticate(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 401, url
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_api_answers_an_anonymous_post_401_too(client, db):
+    response = client.post("/api/promotions/", {}, content_type="application/json")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+
+
+def test_api_answers_a_bad_token_401(client, db):
+    response = client.get("/api/audit-events/", HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+
+
+def test_api_answers_a_signed_in_person_without_the_capability_403(client, oscar):
+    client.force_login(oscar)
+    response = client.get("/api/audit-events/")
+    assert response.status_code == 403 and "WWW-Authenticate" not in response
+
+
+def test_api_session_posts_still_need_csrf(oscar):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(oscar)
+    response = strict.post("/api/promotions/", {}, content_type="application/json")
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_api_401_through_a_real_server(live_server, transactional_db):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{live_server.url}/api/audit-events/", timeout=30)
+    assert refused.value.code == 401 and refused.value.headers["WWW-Authenticate"] == "Token"
 
 
 def test_api_accepts_token_authentication(client, cecilia):
