@@ -33,6 +33,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -170,7 +171,8 @@ def side_intake(export: Path, work: Path) -> dict:
     from evidence.choices import IntakeSource
     from evidence.models import GoldenReproduction
 
-    phases = _time_phases(services)
+    phases, peaks = _time_phases(services)
+    peaks["django"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     with context.for_command("ingest_export"):
         run = services.intake_create(
@@ -181,13 +183,15 @@ def side_intake(export: Path, work: Path) -> dict:
     manifest = outcome.manifest
     assert manifest.status == "complete", (manifest.status, list(manifest.issues.values_list("code", "message")))
     reproductions = sorted(GoldenReproduction.objects.filter(card__manifest=manifest).values_list("status", flat=True))
-    return {"seconds": seconds, "status": manifest.status, "phases": phases,
+    return {"seconds": seconds, "status": manifest.status, "phases": phases, "peaks_mb": peaks,
             "goldens": {status: reproductions.count(status) for status in sorted(set(reproductions))}}
 
 
 def _time_phases(services) -> dict[str, float]:
     """Wrap the intake's steps as evidence.services calls them, to print where the time goes."""
     phases: dict[str, float] = {}
+    peaks: dict[str, float] = {}  # this process's peak RSS (MB) when each step ended
+    phases_peaks = (phases, peaks)
 
     def timed(name, function):
         def wrapper(*args, **kwargs):
@@ -196,6 +200,7 @@ def _time_phases(services) -> dict[str, float]:
                 return function(*args, **kwargs)
             finally:
                 phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
+                peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return wrapper
 
     from evidence import validation  # a throwaway process: patching the module the service calls is fine
@@ -204,7 +209,7 @@ def _time_phases(services) -> dict[str, float]:
     for name, label in (("write_bronze", "bronze"), ("write_silver", "silver"), ("reproduce_goldens", "golden"),
                         ("_record", "record"), ("calculations_analyze_manifest", "calculations")):
         setattr(services, name, timed(label, getattr(services, name)))
-    return phases
+    return phases_peaks
 
 
 def run_child(side: str, export: Path, workdir: Path) -> dict:
@@ -264,7 +269,8 @@ def main(argv: list[str] | None = None) -> dict:
                 for side in SIDES))
             phases = timings["intake"][-1]["phases"]
             say("  intake phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
-                + f"; goldens {timings['intake'][-1]['goldens']}")
+                + f"; goldens {timings['intake'][-1]['goldens']}; peak RSS after "
+                + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in timings["intake"][-1]["peaks_mb"].items()))
         rate = {side: size / MIB / statistics.median(r["seconds"] for r in runs) for side, runs in timings.items()}
         rss = {side: max(r["rss_mb"] for r in runs) for side, runs in timings.items()}
         best = max(("pyarrow_read_csv", "pyarrow_open_csv"), key=rate.get)
