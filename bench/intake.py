@@ -183,6 +183,8 @@ def side_intake(export: Path, work: Path) -> dict:
     manifest = outcome.manifest
     assert manifest.status == "complete", (manifest.status, list(manifest.issues.values_list("code", "message")))
     reproductions = sorted(GoldenReproduction.objects.filter(card__manifest=manifest).values_list("status", flat=True))
+    # Every card with a golden packet must at least be rebuilt (a DuckDB refusal, e.g. out of memory, is a failure).
+    assert reproductions and "not_reproducible" not in reproductions, reproductions
     return {"seconds": seconds, "status": manifest.status, "phases": phases, "peaks_mb": peaks,
             "goldens": {status: reproductions.count(status) for status in sorted(set(reproductions))}}
 
