@@ -162,16 +162,16 @@ class FormulaMaker:
         if r < 0.92:  # the flaws the analyzer looks for
             return self.rng.choice([
                 f"{self.fn('YEAR', repr(self.rng.choice(DATES)))}",
-                f"COUNT(`Claim ID`)",
+                "COUNT(`Claim ID`)",
                 f"SUM({self.col(NUMBERS)}) * 0.{self.rng.randrange(10, 99)}",
                 f"AVG(1 - {self.col(NUMBERS)} / {self.col(NUMBERS)})",
-                f"MAX(`Fill Date`) - MIN(`Fill Date`) + 1",
+                "MAX(`Fill Date`) - MIN(`Fill Date`) + 1",
             ])
         if r < 0.97:
             return f"{self.aggregate()} {self.rng.choice(['+', '-', '*'])} {self.aggregate()}"
         return self.rng.choice([  # what an operator pastes that does not parse
             f"SUM({self.col(NUMBERS)}", f"CASE WHEN {self.col(TEXTS)} = 'x' THEN 1", "SUM(`Quantity`) +",
-            f"SUM(\u2018Quantity\u2019)",
+            "SUM(\u2018Quantity\u2019)",
         ])
 
 
@@ -248,7 +248,7 @@ def golden_inputs(workdir: Path, rows: int):
     card = leafiq.read_card_definition(export / card_entry["definition"], file=card_entry["definition"])
     from datetime import datetime
 
-    captured_at = datetime.fromisoformat(card_entry["golden_captured_at"].replace("Z", "+00:00"))
+    captured_at = datetime.fromisoformat(card_entry["golden_captured_at"])
     beast_modes = {**{b.id: b for b in card.beast_modes}, **{b.id: b for b in metadata.beast_modes}}
     say(f"golden: {rows:,} claims to silver Parquet ({parquet.stat().st_size / 2**20:,.0f} MiB) and card "
         f"{card.title!r} in {time.perf_counter() - started:.0f} s")
