@@ -58,6 +58,21 @@ def test_money_is_exact_decimal_and_empty_fields_are_null_except_strings(claims_
     assert rows[2]["Adjudicated At"] == dt.datetime(2025, 12, 31, 23, 59, 59)
 
 
+def test_a_quoted_empty_field_is_null_except_for_strings(tmp_path):
+    csv = write_csv(
+        tmp_path / "data.csv",
+        "Claim ID,Quantity,Days Ratio,Ingredient Cost Paid,Fill Date,Adjudicated At\n"
+        '"","","","","",""\n'
+        'C-0002,30,1.0,"112.3",2025-03-01,2025-03-01T09:15:00\n',
+    )
+    rows = head(csv_to_parquet(csv, COLUMNS, tmp_path / "out.parquet").path).to_pylist()
+    assert rows[0] == {
+        "Claim ID": "", "Quantity": None, "Days Ratio": None, "Ingredient Cost Paid": None,
+        "Fill Date": None, "Adjudicated At": None,
+    }
+    assert rows[1]["Ingredient Cost Paid"] == Decimal("112.3")
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
     csv = write_csv(tmp_path / "bom.csv", "Claim ID,Quantity\nC-1,2\n", bom=True)
     result = csv_to_parquet(csv, COLUMNS[:2], tmp_path / "out.parquet")
