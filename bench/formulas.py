@@ -12,7 +12,7 @@
    the same text (sqlglot.parse_one, MySQL dialect, the closest stock dialect; a formula it
    refuses, FIXED among them, counts as parsed). Interleaved rounds, median.
 2. Golden: the sample export's claims dataset at --rows rows (the project's generator), converted
-   to silver Parquet (evidence.silver); the card "Client Spend Share, Retail and Mail" (a filter, a
+   to silver Parquet (evidence.intake.silver); the card "Client Spend Share, Retail and Mail" (a filter, a
    window total and a FIXED total) reproduced by evidence.golden.reproduce_card (its beast modes
    analyzed and translated, the query run in DuckDB, every golden row compared; it must come out
    "reproduced") against a hand-written DuckDB query of the same card over the same Parquet whose
@@ -230,8 +230,8 @@ ORDER BY 1, 2
 
 
 def golden_inputs(workdir: Path, rows: int):
-    from evidence import leafiq, silver
-    from evidence.sample_export import write_sample_export
+    from evidence.intake import leafiq, silver
+    from evidence.samples.export import write_sample_export
 
     started = time.perf_counter()
     summary = write_sample_export(workdir / "export", rows=rows, seed=7, variant="complete")

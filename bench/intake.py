@@ -3,7 +3,7 @@
     python -m bench.intake [--mb 1024] [--repeat 3] [--seed 7] [--keep]
 
 A complete export of about --mb MiB is written with the project's sample generator
-(evidence.sample_export; the claims dataset is scaled to the size, the other six datasets, ten
+(evidence.samples.export; the claims dataset is scaled to the size, the other six datasets, ten
 cards with their golden packets, two DataFlows and the directory stay as they are) into a temporary
 folder under /tmp that the bench deletes afterwards. Then, in interleaved rounds (median) so that
 drift on a shared machine hits every side alike, each side runs in its own fresh process, whose
@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 # --- the export ---------------------------------------------------------------------------------------
 def generate(out: Path, mb: int, seed: int):
-    from evidence.sample_export import write_sample_export
+    from evidence.samples.export import write_sample_export
 
     rows = max(1, mb * MIB // BYTES_PER_ROW)
     started = time.perf_counter()
@@ -80,7 +80,7 @@ def generate(out: Path, mb: int, seed: int):
 
 def datasets(export: Path) -> list[tuple[Path, list]]:
     """(data.csv, its silver columns) for every dataset of the export."""
-    from evidence import leafiq, silver
+    from evidence.intake import leafiq, silver
 
     manifest = json.loads((export / "manifest.json").read_bytes())
     found = []
@@ -103,7 +103,7 @@ def side_sha256(export: Path, work: Path) -> dict:
 
 def _arrow_types(export: Path) -> list[tuple[Path, dict, list[str]]]:
     """Each dataset's CSV with the Arrow type silver gives each column (DECIMAL at the scale silver finds)."""
-    from evidence import silver
+    from evidence.intake import silver
 
     typed = []
     for csv_path, columns in datasets(export):
@@ -167,8 +167,8 @@ def side_intake(export: Path, work: Path) -> dict:
     call_command("migrate", verbosity=0)
 
     from console import context
-    from evidence import services
     from evidence.choices import IntakeSource
+    from evidence.intake import services
     from evidence.models import GoldenReproduction
 
     phases, peaks = _time_phases(services)
@@ -190,7 +190,7 @@ def side_intake(export: Path, work: Path) -> dict:
 
 
 def _time_phases(services) -> dict[str, float]:
-    """Wrap the intake's steps as evidence.services calls them, to print where the time goes."""
+    """Wrap the intake's steps as evidence.intake.services calls them, to print where the time goes."""
     phases: dict[str, float] = {}
     peaks: dict[str, float] = {}  # this process's peak RSS (MB) when each step ended
     phases_peaks = (phases, peaks)
@@ -205,7 +205,7 @@ def _time_phases(services) -> dict[str, float]:
                 peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return wrapper
 
-    from evidence import validation  # a throwaway process: patching the module the service calls is fine
+    from evidence.intake import validation  # a throwaway process: patching the module the service calls is fine
 
     validation.validate_export = timed("validate", validation.validate_export)
     for name, label in (("write_bronze", "bronze"), ("write_silver", "silver"), ("reproduce_goldens", "golden"),
