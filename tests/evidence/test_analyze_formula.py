@@ -174,7 +174,8 @@ def test_the_api_refuses_what_it_cannot_analyze(client, olivia, body, field):
 
 
 def test_anonymous_callers_are_refused(client, db):
-    assert client.post(API, {"formula": FLAWED}, content_type="application/json").status_code in {401, 403}
+    response = client.post(API, {"formula": FLAWED}, content_type="application/json")
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Token")
 
 
 def test_outsiders_are_refused(client, oscar):

@@ -62,9 +62,7 @@ def received_marked(db, tmp_path) -> SourceManifest:
 
 
 def test_anonymous_visitors_are_sent_to_login(client, received_sample):
-    for url in [flaws_url(received_sample), "/api/calculation-flaws/"]:
-        response = client.get(url)
-        assert response.status_code in {302, 401, 403}, url
+    assert client.get("/api/calculation-flaws/").status_code == 401
     assert client.get(flaws_url(received_sample))["Location"].startswith("/login/")
     response = client.post(f"{flaws_url(received_sample)}reanalyze/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")

@@ -150,7 +150,8 @@ def test_outsiders_and_anonymous_callers_read_nothing(client, ready_request, man
         "/api/curated/",
     ]
     for url in urls:
-        assert client.get(url).status_code in {401, 403}, url
+        response = client.get(url)
+        assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Token"), url
     as_user(client, oscar)
     for url in urls:
         assert client.get(url).status_code == 403, url
