@@ -79,8 +79,9 @@ def parse(formula: str) -> exp.Expr:
     quote = typographic_quote(formula)
     if quote is not None:
         raise FormulaSyntaxError(
-            f"Typographic quote {formula[quote]} where Beast Mode needs an ASCII quote "
-            "(' around text, ` around a column name): Domo refuses the formula",
+            f"Typographic quote {formula[quote]} where Beast Mode needs an ASCII quote: Domo refuses "
+            "the formula, it reads ' around text and ` around a column name, never typographic "
+            "quotes (‘ ’ “ ”)",
             quote,
             quote + 1,
             formula,
