@@ -142,6 +142,14 @@ def _is_year_expression(node: exp.Expr) -> bool:
     return isinstance(node, exp.Column) and bool(_YEAR_NAME.search(node.name))
 
 
+def _is_clock_hour(node: exp.Expr) -> bool:
+    """HOUR(NOW()) and the like: the hour of the moment the card renders."""
+    node = strip_parens(node)
+    return call_name(node) == "HOUR" and any(
+        call_name(n) in catalogue.NON_DETERMINISTIC for n in node.walk() if n is not node
+    )
+
+
 def _is_assumed_quantity(node: exp.Expr | None) -> bool:
     """An INTERVAL quantity other than 0 or 1 (numbers arrive as strings: INTERVAL '3' DAY)."""
     if isinstance(node, exp.Literal):
@@ -173,6 +181,8 @@ def _number_is_assumption(ctx: Context, node: exp.Expr) -> bool:
         others = [child for child in parent.iter_expressions() if child is not node]
         if _is_year(value) and any(_is_year_expression(other) for other in others):
             return True  # `Year` = 2021: a period written into the formula
+        if any(_is_clock_hour(other) for other in others):
+            return True  # HOUR(CURRENT_TIMESTAMP()) < 8: a time-zone offset
         if isinstance(parent, exp.In):
             return False
         return any(ctx.aggregates_in(other) or other.find(Fixed) for other in others)
