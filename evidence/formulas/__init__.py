@@ -38,7 +38,7 @@ from evidence.formulas.model import (
 )
 from evidence.formulas.tree import Context, is_aggregate
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 __all__ = [
     "ENGINE_VERSION",
