@@ -38,7 +38,7 @@ from evidence.formulas.model import (
 )
 from evidence.formulas.tree import Context, is_aggregate
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 __all__ = [
     "ENGINE_VERSION",
@@ -76,6 +76,16 @@ def parse(formula: str) -> exp.Expr:
     """The parse tree of one Beast Mode expression; FormulaSyntaxError otherwise."""
     if not formula.strip():
         raise FormulaSyntaxError("The formula is empty", 0, 0, formula)
+    quote = typographic_quote(formula)
+    if quote is not None:
+        raise FormulaSyntaxError(
+            f"Typographic quote {formula[quote]} where Beast Mode needs an ASCII quote: Domo refuses "
+            "the formula, it reads ' around text and ` around a column name, never typographic "
+            "quotes (‘ ’ “ ”)",
+            quote,
+            quote + 1,
+            formula,
+        )
     parser = DIALECT.parser()
     try:
         tokens = DIALECT.tokenize(formula)
@@ -223,6 +233,45 @@ def _fixed_clause(ctx: Context, node: Fixed) -> FixedClause:
         start=span[0] if span else None,
         end=span[1] if span else None,
     )
+
+
+def typographic_quote(formula: str) -> int | None:
+    """Offset of the first typographic quote (‘ ’ “ ”) that Beast Mode would have to read as a
+    quote, or None.
+
+    Inside a properly closed ASCII string ('it’s') or back-quoted name a typographic quote is an
+    ordinary character, so it is allowed there (Domo keeps it as text). Everywhere else, and in an
+    ASCII string that never closes ('Yes’), it is what breaks the formula: Domo refuses it. KB
+    samples copied from a word processor carry exactly these ("‘text’").
+    """
+    state, opened, i, n = None, 0, 0, len(formula)
+    while i < n:
+        char = formula[i]
+        if state is None:
+            if char in _TYPOGRAPHIC_QUOTES:
+                return i
+            if char in "'\"`":
+                state, opened = char, i
+            elif formula.startswith("--", i):
+                end = formula.find("\n", i)
+                i = n if end < 0 else end
+                continue
+            elif formula.startswith("/*", i):
+                end = formula.find("*/", i + 2)
+                i = n if end < 0 else end + 2
+                continue
+        elif char == "\\" and state != "`":
+            i += 2
+            continue
+        elif char == state:
+            if formula.startswith(state * 2, i):
+                i += 2
+                continue
+            state = None
+        i += 1
+    if state is not None and state != "`":
+        return next((j for j in range(opened, n) if formula[j] in _TYPOGRAPHIC_QUOTES), None)
+    return None
 
 
 def _line_column(formula: str, offset: int | None) -> tuple[int | None, int | None]:

@@ -85,6 +85,40 @@ def aggregate_in_case_condition(ctx: Context) -> Iterator[Flaw]:
                 break
 
 
+def mixed_aggregation_level(ctx: Context) -> Iterator[Flaw]:
+    """A row value and an aggregate side by side, outside any aggregate: the FAQ's "value summing"
+    `CASE WHEN `Status` IN (...) THEN SUM(`Revenue`) ELSE 0 END`. Per card group there is no one
+    row whose `Status` the CASE could read: Adrenaline takes any row's, so a group with mixed
+    statuses is all in or all out, and totals disagree with the rows."""
+    aggregates = [node for node in ctx.nodes if is_aggregate(node) and not _inside_aggregate(node)]
+    if not aggregates:
+        return
+    for column in sorted(ctx.find(exp.Column), key=lambda c: (ctx.span(c) or (0, 0))[0]):
+        if _inside_aggregate(column):
+            continue
+        case = next((a for a in ctx.ancestors(column) if isinstance(a, exp.Case)), None)
+        anchor = case if case is not None and ctx.aggregates_in(case) else ctx.tree
+        shown = ctx.text(aggregates[0])
+        yield ctx.flaw(
+            "MIXED_AGGREGATION_LEVEL",
+            anchor,
+            f"{ctx.text(column)} is read row by row next to {shown}, which is computed per card group: a "
+            "group has no single row value, so Domo picks one row's and the group is taken or left "
+            "whole; totals then disagree with the rows they add up.",
+            "Move the condition inside the aggregate, e.g. SUM(CASE WHEN <condition> THEN `<value>` "
+            "ELSE 0 END).",
+        )
+        return
+
+
+def _inside_aggregate(node: exp.Expr) -> bool:
+    """Under an aggregate, a window or a FIXED clause (partition and BY columns included)."""
+    return any(
+        is_aggregate(a) or isinstance(a, (exp.Window, Fixed, exp.Subquery, exp.Select))
+        for a in Context.ancestors(node)
+    )
+
+
 def _guardable(ctx: Context, branches: list[exp.Expr]) -> set[str]:
     """Keys of what a CASE's branches compute, denominators without their NULLIF/IFNULL."""
     keys = {ctx.key(node) for branch in branches for node in branch.walk()}
@@ -345,6 +379,7 @@ def distinct_count_recombined(ctx: Context) -> Iterator[Flaw]:
 
 RULES: tuple[Callable[[Context], Iterator[Flaw]], ...] = (
     aggregate_in_case_condition,
+    mixed_aggregation_level,
     aggregate_of_row_ratio,
     unguarded_division,
     values.non_deterministic,

@@ -38,6 +38,17 @@ FLAW_CODES: dict[str, FlawCode] = _codes(
         ),
     ),
     (
+        "MIXED_AGGREGATION_LEVEL",
+        "warning",
+        "Row value beside an aggregate",
+        (
+            "A row-level value (a CASE condition, a label column) sits next to an aggregate outside "
+            "any aggregate, as in CASE WHEN `Status` IN (...) THEN SUM(`Revenue`) ELSE 0 END: a card "
+            "group has no single row value, so Domo reads one row's and the group's sum is kept or "
+            "dropped whole."
+        ),
+    ),
+    (
         "AGGREGATE_OF_ROW_RATIO",
         "warning",
         "Aggregate of a row-level ratio",

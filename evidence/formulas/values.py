@@ -7,6 +7,10 @@ HARDCODED_ASSUMPTION, the exact rule. Reported:
   a CASE branch (THEN/ELSE) other than a small integer code (-10..10), a non-structural function
   argument (IFNULL(x, 5)), an INTERVAL quantity other than 0 and 1, the whole formula, or one side
   of a comparison whose other side holds an aggregate (a threshold on a group total);
+* a year (an integer from 1900 to 2099) compared with a year: YEAR(...) or a column named like
+  one (`Year`, `Fiscal Year`, `FY`): `Year` = 2021 is a period written into the formula;
+* a year written into a text ('2017 Booked Rev', '<b>2021</b>'), other than date formats (%) and
+  URLs: a label that goes stale when the period moves;
 Not reported: 0, 1, -1 and 100 (percent scaling) anywhere; unit conversions 7, 12, 24, 60, 1000,
 3600, 86400 and 1000000 in arithmetic; numbers compared with row values (`Days Supply` >= 84,
 `x` IN (1, 2): categories, not assumptions); structural arguments (catalogue.STRUCTURAL_ARGS:
@@ -33,6 +37,8 @@ from evidence.formulas.tree import (
     strip_parens,
 )
 
+_YEAR_IN_TEXT = re.compile(r"\b(19|20)\d{2}\b")
+_YEAR_NAME = re.compile(r"year|\byr\b|\bfy\b", re.IGNORECASE)
 NEUTRAL_NUMBERS = frozenset({0.0, 1.0, -1.0, 100.0})
 UNIT_NUMBERS = frozenset({7.0, 12.0, 24.0, 60.0, 1000.0, 3600.0, 86400.0, 1000000.0})
 
@@ -65,6 +71,9 @@ def hardcoded_assumption(ctx: Context) -> Iterator[Flaw]:
             continue  # below, with its unit
         if literal.is_string:
             if not DATE_LITERAL.match(literal.this):
+                year = _year_in_text(literal.this)
+                if year is not None:
+                    yield _assumption(ctx, literal, f"The year {year} in the text {ctx.text(literal)}")
                 continue
             node, kind = literal, "date"
         else:
@@ -114,6 +123,33 @@ def _assumption(ctx: Context, node: exp.Expr, what: str) -> Flaw:
     return ctx.flaw("HARDCODED_ASSUMPTION", node, _assumption_message(what), _ASSUMPTION_SUGGESTION)
 
 
+def _year_in_text(text: str) -> str | None:
+    if "%" in text or "://" in text:
+        return None  # a date format or a link
+    match = _YEAR_IN_TEXT.search(text)
+    return match.group(0) if match else None
+
+
+def _is_year(value: float) -> bool:
+    return value.is_integer() and 1900 <= value <= 2099
+
+
+def _is_year_expression(node: exp.Expr) -> bool:
+    """YEAR(...), or a column named like a year (`Year`, `Fiscal Year`, `FY`)."""
+    node = strip_parens(node)
+    if call_name(node) == "YEAR":
+        return True
+    return isinstance(node, exp.Column) and bool(_YEAR_NAME.search(node.name))
+
+
+def _is_clock_hour(node: exp.Expr) -> bool:
+    """HOUR(NOW()) and the like: the hour of the moment the card renders."""
+    node = strip_parens(node)
+    return call_name(node) == "HOUR" and any(
+        call_name(n) in catalogue.NON_DETERMINISTIC for n in node.walk() if n is not node
+    )
+
+
 def _is_assumed_quantity(node: exp.Expr | None) -> bool:
     """An INTERVAL quantity other than 0 or 1 (numbers arrive as strings: INTERVAL '3' DAY)."""
     if isinstance(node, exp.Literal):
@@ -141,8 +177,14 @@ def _number_is_assumption(ctx: Context, node: exp.Expr) -> bool:
         or (isinstance(parent, exp.Case) and node is parent.args.get("default"))
     ):
         return not (value.is_integer() and abs(value) <= 10)
-    if isinstance(parent, (*COMPARISONS, exp.Between)):
+    if isinstance(parent, (*COMPARISONS, exp.Between, exp.In)):
         others = [child for child in parent.iter_expressions() if child is not node]
+        if _is_year(value) and any(_is_year_expression(other) for other in others):
+            return True  # `Year` = 2021: a period written into the formula
+        if any(_is_clock_hour(other) for other in others):
+            return True  # HOUR(CURRENT_TIMESTAMP()) < 8: a time-zone offset
+        if isinstance(parent, exp.In):
+            return False
         return any(ctx.aggregates_in(other) or other.find(Fixed) for other in others)
     if isinstance(parent, (exp.If, exp.In, exp.Case, exp.WindowSpec, exp.Interval)):
         return False  # simple-CASE WHEN values and IN lists compare with row values; frames
@@ -263,6 +305,17 @@ def week_mode(ctx: Context) -> Iterator[Flaw]:
                 "Saturday) and 22 (Monday to Sunday).",
                 f"{name}({first}, 11)",
             )
+    yield from _week_start_arithmetic(ctx)
+    for call in ctx.calls("WEEKOFYEAR"):
+        yield ctx.flaw(
+            "WEEK_MODE",
+            call,
+            f"{ctx.text(call)} is the ISO week (Monday to Sunday, 52 or 53 weeks, and the first days "
+            "of January can be week 52 or 53 of the year before): it follows neither YEAR() of the "
+            "same date nor Domo's week-start setting.",
+            f"WEEK({ctx.text(ctx.arguments(call)[0]) if ctx.arguments(call) else '`date`'}, 11)  "
+            "-- 11: Sunday to Saturday; 22: Monday to Sunday",
+        )
     for call in ctx.calls("DAYOFWEEK"):
         parent = call.parent
         while isinstance(parent, exp.Paren):
@@ -286,4 +339,33 @@ def week_mode(ctx: Context) -> Iterator[Flaw]:
                 call,
                 "%w is documented by Domo as 1-7 with Sunday = 1, but MySQL's %w is 0-6 with Sunday = 0.",
                 "Use DAYOFWEEK(date) (1 = Sunday) when the number matters.",
+            )
+
+
+_DATE_SHIFTS = ("ADDDATE", "SUBDATE", "DATE_ADD", "DATE_SUB")
+
+
+def _week_start_arithmetic(ctx: Context) -> Iterator[Flaw]:
+    """SUBDATE(d, DAYOFWEEK(d) - 1), DATE_SUB(d, INTERVAL WEEKDAY(d) DAY), d - DAYOFWEEK(d): a
+    week start worked out by hand. Which day it lands on is fixed by the arithmetic (and, for
+    WEEKDAY, by Domo's silent DAYOFWEEK substitution), not by the company's week-start setting
+    that the card's week grain follows, so the two week columns disagree."""
+    for shift in ctx.calls(*_DATE_SHIFTS):
+        arguments = ctx.arguments(shift)
+        date = arguments[0] if arguments else None
+        days = [
+            node
+            for node in shift.walk()
+            if node is not shift
+            and call_name(node) in ("DAYOFWEEK", "WEEKDAY")
+            and not (date is not None and (node is date or date in set(ctx.ancestors(node))))
+        ]
+        if days:
+            yield ctx.flaw(
+                "WEEK_MODE",
+                shift,
+                f"{ctx.text(shift)} computes a week start from {call_name(days[0])}: the day it lands on "
+                "is fixed by the arithmetic, not by Domo's week-start setting that the card's week grain "
+                "follows, so the weeks disagree when the company week starts on another day.",
+                "Use the card's week grain, or a week-start column from a governed date dimension.",
             )

@@ -202,6 +202,12 @@ POSITIVE = [
         "SUM(COUNT(DISTINCT `Member ID`)) OVER (PARTITION BY `Client Account`)",
     ),
     ("DISTINCT_COUNT_RECOMBINED", "SUM(APPROXIMATE_COUNT_DISTINCT(`Member ID`)) OVER ()", "card_value", None),
+    (
+        "MIXED_AGGREGATION_LEVEL",
+        "CASE WHEN `Channel` IN ('retail', 'mail') THEN SUM(`Plan Paid`) ELSE 0 END",
+        "card_value",
+        "CASE WHEN `Channel` IN ('retail', 'mail') THEN SUM(`Plan Paid`) ELSE 0 END",
+    ),
 ]
 
 NEGATIVE = [
@@ -338,6 +344,12 @@ NEGATIVE = [
     ("DISTINCT_COUNT_RECOMBINED", "SUM(COUNT(`Member ID`)) OVER ()", "card_value"),
     ("DISTINCT_COUNT_RECOMBINED", "MAX(COUNT(DISTINCT `Member ID`)) OVER ()", "card_value"),
     ("DISTINCT_COUNT_RECOMBINED", "COUNT(DISTINCT `Member ID`)", "card_value"),
+    (
+        "MIXED_AGGREGATION_LEVEL",
+        "SUM(CASE WHEN `Channel` IN ('retail', 'mail') THEN `Plan Paid` ELSE 0 END)",
+        "card_value",
+    ),
+    ("MIXED_AGGREGATION_LEVEL", "SUM(SUM(`Plan Paid`)) OVER (PARTITION BY `Client Account`)", "card_value"),
 ]
 
 

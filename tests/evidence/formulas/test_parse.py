@@ -292,7 +292,7 @@ def test_snippets_carry_offsets_into_the_formula():
         ("SUM(`x`", 1, 5, "`x`"),
         ("SUM(`a`)\n  + (`b`", 2, 6, "`b`"),
         ("CASE WHEN `a` > 1 THEN 2", 1, 24, "2"),
-        ("YEAR(‘Fill Date’)", 1, 12, "Date’"),
+        ("YEAR(‘Fill Date’)", 1, 6, "‘"),
         ("`a` `b`", 1, 5, "`b`"),
         ("`a`; `b`", 1, 4, ";"),
     ],
