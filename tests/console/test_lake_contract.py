@@ -27,7 +27,7 @@ from console.lake import (
     LocalLake,
     lake_from_url,
 )
-from console.lake_adls import AdlsLake
+from console.lake.adls import AdlsLake
 from tests.support.fake_dfs import ACCOUNT, ACCOUNT_KEY, FakeDfs
 
 FILESYSTEM = "evidence"

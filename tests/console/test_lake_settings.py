@@ -6,7 +6,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 from azure.storage.filedatalake import DataLakeServiceClient
 
 from console.lake import LocalLake, get_lake
-from console.lake_adls import AdlsLake
+from console.lake.adls import AdlsLake
 from tests.support.fake_dfs import ACCOUNT_KEY, FakeDfs
 
 

@@ -24,7 +24,7 @@ from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.filedatalake import DataLakeFileClient, DataLakeServiceClient, FileProperties
 
-from console.lake import (
+from console.lake.base import (
     INCOMING_PREFIX,
     Lake,
     LakeConflict,
