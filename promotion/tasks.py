@@ -11,7 +11,7 @@ from promotion.models import PromotionRequest
 
 
 @shared_task(
-    name="promotion.tasks.promotion_check",
+    name=services.CHECK_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=3,
@@ -26,7 +26,7 @@ def promotion_check_task(self, request_id: int) -> None:
 
 
 @shared_task(
-    name="promotion.tasks.promotion_load",
+    name=services.LOAD_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     # Retries of transient errors (capped by services.MAX_LOAD_ATTEMPTS) and looks at a held load.
@@ -57,7 +57,7 @@ def promotion_load(self, request_id: int, resume_attempt: int | None = None) -> 
             raise self.retry(kwargs={"request_id": request_id}, countdown=held.retry_in)
 
 
-@shared_task(name="promotion.tasks.promotion_sweep", acks_late=True, time_limit=300, bind=True)
+@shared_task(name=services.SWEEP_TASK, acks_late=True, time_limit=300, bind=True)
 def promotion_sweep(self) -> list[int]:
     """Beat: fail loading requests abandoned by a lost worker (PROMOTION_ABANDONED_SECONDS)."""
     with context.for_task(self.request.id or "eager"):

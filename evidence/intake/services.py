@@ -79,7 +79,7 @@ def intake_create(*, actor, source: str, original_name: str, staged_path: Path, 
 def _enqueue(run_id: int) -> None:
     # Sent by name (routed to the intake queue by CELERY_TASK_ROUTES): the task module imports this
     # service, so the service never imports the task module.
-    result = current_app.send_task(INTAKE_TASK, args=[run_id])
+    result = current_app.send_task(INTAKE_TASK, args=(run_id,))
     IntakeRun.objects.filter(pk=run_id, task_id="").update(task_id=result.id)
 
 

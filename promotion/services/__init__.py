@@ -8,7 +8,8 @@
 - `_common`: refusals and their audit rows, permissions, the curated registry's reader.
 """
 from ._common import (
-    APPROVE_PERMISSION, CONTRACT_PERMISSION, REQUEST_PERMISSION, PromotionRefused, curated_reader,
+    APPROVE_PERMISSION, CHECK_TASK, CONTRACT_PERMISSION, LOAD_TASK, REQUEST_PERMISSION, SWEEP_TASK,
+    PromotionRefused, curated_reader,
     curated_schema_from_registry,
 )
 from .dispositions import flaw_disposition_clear, flaw_disposition_set, schema_drift_acknowledge
@@ -22,7 +23,9 @@ from .requests import (
 )
 
 __all__ = [
-    "APPROVE_PERMISSION", "CONTRACT_PERMISSION", "MAX_LOAD_ATTEMPTS", "REQUEST_PERMISSION", "LoadHeld",
+    "APPROVE_PERMISSION", "CHECK_TASK", "CONTRACT_PERMISSION", "LOAD_TASK", "MAX_LOAD_ATTEMPTS",
+    "REQUEST_PERMISSION",
+    "SWEEP_TASK", "LoadHeld",
     "LoadInterrupted", "LoadLost", "PromotionRefused", "curated_reader", "curated_schema_from_registry",
     "flaw_disposition_clear", "flaw_disposition_set", "load_requested_datasets", "promotion_approve",
     "promotion_assert_loadable", "promotion_cancel", "promotion_check", "promotion_load_finish",

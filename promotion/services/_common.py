@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from celery import current_app
 from django.db import transaction
 
 from console.audit import audit_record
@@ -72,16 +73,19 @@ def _refusals_audited(*, actor, attempt: str, object_type: str, object_id, extra
         raise
 
 
-def _enqueue_check(request_id: int) -> None:
-    from promotion.tasks import promotion_check_task
+# The tasks' names, registered by promotion.tasks (which imports these services): the services send
+# them by name, so they never import the task module. CELERY_TASK_ROUTES routes them by name.
+CHECK_TASK = "promotion.tasks.promotion_check"
+LOAD_TASK = "promotion.tasks.promotion_load"
+SWEEP_TASK = "promotion.tasks.promotion_sweep"
 
-    transaction.on_commit(lambda: promotion_check_task.delay(request_id))
+
+def _enqueue_check(request_id: int) -> None:
+    transaction.on_commit(lambda: current_app.send_task(CHECK_TASK, args=(request_id,)))
 
 
 def _enqueue_load(request_id: int) -> None:
-    from promotion.tasks import promotion_load
-
-    transaction.on_commit(lambda: promotion_load.delay(request_id))
+    transaction.on_commit(lambda: current_app.send_task(LOAD_TASK, args=(request_id,)))
 
 
 def _request_json(request: PromotionRequest) -> dict:

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+from celery import current_app
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -122,9 +123,19 @@ def curated_db():
 
 @pytest.fixture
 def no_enqueue(monkeypatch):
-    """Approval enqueues the load after commit; these tests run the task themselves."""
+    """Approval sends the load task after commit; these tests keep that message (its arguments are
+    returned) and run the task themselves. Every other message goes to the broker as usual."""
     sent = []
-    monkeypatch.setattr(tasks.promotion_load, "delay", lambda *args, **kwargs: sent.append(args))
+    app = current_app._get_current_object()
+    send_task = app.send_task
+
+    def keep_the_load(name, args=None, kwargs=None, **options):
+        if name == services.LOAD_TASK:
+            sent.append(tuple(args or ()))
+            return None
+        return send_task(name, args=args, kwargs=kwargs, **options)
+
+    monkeypatch.setattr(app, "send_task", keep_the_load)
     return sent
 
 

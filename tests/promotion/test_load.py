@@ -35,14 +35,6 @@ def rebates_request(manifest, olivia) -> PromotionRequest:
     return request
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch):
-    """Approval enqueues the load after commit; these tests run the task themselves."""
-    sent = []
-    monkeypatch.setattr(tasks.promotion_load, "delay", lambda *args, **kwargs: sent.append(args))
-    return sent
-
-
 def approve(request, arthur) -> PromotionRequest:
     return services.promotion_approve(actor=arthur, request=request, comment="figures match Domo")
 
