@@ -14,7 +14,7 @@ from evidence import validation
 from evidence.validation import ArchiveLimits, safe_extract, validate_export
 from tests.evidence import exports
 from tests.evidence.exports import (
-    CARD, CARD2_DEFINITION, CARD_DEFINITION, CARD_FORMULA, CARD_GOLDEN, CARD_ON_DATASET_FORMULA, CLAIMS, CLAIMS_CSV,
+    CARD, CARD2_DEFINITION, CARD_DEFINITION, CARD_GOLDEN, CARD_ON_DATASET_FORMULA, CLAIMS, CLAIMS_CSV,
     CLAIMS_METADATA, CLAIMS_POLICIES, DATAFLOW_DEFINITION, DOMO_CARD_KEYS, PHARMACIES, USERS, Export,
 )
 
