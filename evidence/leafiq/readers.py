@@ -64,10 +64,12 @@ def parse_dataset_metadata(data: Any, *, file: str = "metadata.json") -> Dataset
     if api == "internal":
         properties = root.node("properties", required=False)
         formulas = properties.node("formulas", required=False) if properties else None
-        if formulas and isinstance(formulas.data.get("formulas"), list):
+        saved_raw = formulas.data.get("formulas") if formulas else None
+        if isinstance(saved_raw, list):
             # The format keys them by id; a bare list of beast modes (each naming its id) reads the same.
             beast_modes = tuple(_beast_mode(node, "dataset") for node in formulas.nodes("formulas"))
-        elif saved := formulas.node("formulas", required=False) if formulas else None:
+        elif saved_raw is not None:
+            saved = formulas.node("formulas")
             beast_modes = tuple(
                 _beast_mode(_Node(value, file=file, object=root.object, path=saved.at(key)), "dataset", default_id=key)
                 for key, value in saved.data.items()
