@@ -34,7 +34,12 @@ and groups.json hold every user and group the policies name.
 Ten cards (`CARDS`) using the beast modes of `BEAST_MODES`: ten flawed formulas covering the
 eight flaw codes (`PLANTED_FLAWS`) and ten clean ones (`CLEAN_FORMULAS`), among them a window
 function and a FIXED function. Nine cards carry golden.csv; "Guarantee Shortfall by Component"
-never has one.
+never has one. Card definitions are shaped as Domo's internal API returns them: `formulas` an object
+(`card`, `dsUpdated`, `dsDeleted`) on cards with beast modes and a bare list on the others, the
+top-level `columns[]` listing the dataset's columns and the beast modes the card can use
+(`{id, name, type, sourceId, isCalculation, ...}`), and keys the format does not name (`urn`,
+`modified`, `drillpath`, `conditionalFormats`, `annotations`, `slicers`, `segments`, `chartVersion`,
+`allowTableDrill`, ...), some of them with content.
 
 Golden outputs: what Domo shows
 -------------------------------

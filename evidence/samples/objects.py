@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from evidence.samples.catalogue import (
+    BEAST_MODES,
     BEAST_MODES_BY_KEY,
     BRAND_SCRIPTS,
     CARDS,
@@ -179,6 +180,53 @@ def _card_beast_modes(card: CardSpec) -> list[BeastMode]:
     return [BEAST_MODES_BY_KEY[key] for key in keys]
 
 
+# How Domo's internal API types a card's dataset columns (lower case, three kinds).
+_CARD_COLUMN_TYPES = {"STRING": "string", "LONG": "numeric", "DOUBLE": "numeric", "DECIMAL": "numeric",
+                      "DATE": "date", "DATETIME": "date"}
+
+
+def _dataset_columns(ds: _Dataset, card_modes: list[BeastMode]) -> list[dict]:
+    """The card's top-level columns[]: every column of its dataset, then the beast modes it can use (those
+    saved on the dataset, then its own), as Domo's internal API lists them."""
+    columns = [{"id": name, "name": name, "type": _CARD_COLUMN_TYPES[type_], "sourceId": ds.id,
+                "isCalculation": False, "isAggregatable": type_ != "STRING", "hidden": False, "order": order}
+               for order, (name, type_) in enumerate(ds.columns)]
+    saved = [bm for bm in BEAST_MODES if bm.dataset == ds.role and bm.persisted]
+    modes = saved + [bm for bm in card_modes if bm not in saved]
+    columns += [{"id": bm.id, "name": bm.name, "type": _CARD_COLUMN_TYPES[bm.data_type], "sourceId": ds.id,
+                 "isCalculation": True, "isAggregatable": True, "hidden": False, "order": len(ds.columns) + index}
+                for index, bm in enumerate(modes)]
+    return columns
+
+
+def _presentation(card: CardSpec, ds: _Dataset) -> dict:
+    """Keys of a real definition that the format does not name (formats, annotations, slicers, segments...);
+    the readers ignore them. A few cards carry some content in them, as cards in use do."""
+    formats: list[dict] = []
+    annotations: list[dict] = []
+    slicers: list[dict] = []
+    if card.key == "effective_discount":
+        formats.append({"id": 1, "applyToRow": False, "format": {"color": "#E45621", "textStyle": "bold"},
+                        "condition": {"columnName": "Effective Discount Rate", "operator": "LESS_THAN",
+                                      "values": [0.15], "dataType": "numeric"}})
+    if card.key == "monthly_discount":
+        annotations.append({"id": 1, "content": "MAC list refreshed", "dataPoint": {"point1": "2025-07-01"},
+                            "color": "#72B0D7", "userId": None})
+    if card.key == "paid_by_channel":
+        slicers.append({"dataSourceId": ds.id, "column": "Channel", "name": "Channel", "type": "dropdown",
+                        "selected": []})
+    return {
+        "conditionalFormats": {"card": formats, "datasource": []},
+        "annotations": {"new": annotations, "modified": [], "deleted": []},
+        "slicers": slicers,
+        "segments": {"active": [], "create": [], "update": [], "delete": [], "definitions": []},
+        "chartVersion": "12",
+        "allowTableDrill": card.chart == "badge_table",
+        "dynamicTitle": {"text": [{"text": card.title, "type": "TEXT"}]},
+        "noDateRange": card.date_grain is None,
+    }
+
+
 def _card_definition(world: _World, card: CardSpec) -> dict:
     ds = world.datasets[card.dataset]
     used = _card_beast_modes(card)
@@ -196,18 +244,26 @@ def _card_definition(world: _World, card: CardSpec) -> dict:
             "columns": [_column_json(card.big_number)], "filters": [dict(f) for f in card.filters],
             "groupBy": [], "orderBy": [], "dateGrain": None,
         }
+    card_id = world.card_ids[card.key]
+    modified = world.exported_at - timedelta(days=_rng(world.seed, f"card:{card.key}").randrange(3, 200))
     return {
-        "id": world.card_ids[card.key],
+        "id": card_id,
+        "urn": str(card_id),
         "title": card.title,
         "type": "kpi",
+        "modified": _epoch_ms(modified),
         "datasources": [{"dataSourceId": ds.id, "dataSourceName": ds.name}],
         "definition": {
             "subscriptions": subscriptions,
             "formulas": formulas,
             "charts": {"main": {"component": "main", "chartType": card.chart, "overrides": {}, "goal": None}},
             "title": card.title,
+            **_presentation(card, ds),
         },
-        "columns": [_column_json(col) for col in card.columns],
+        "columns": _dataset_columns(ds, used),
+        "drillpath": [],
+        "embedded": False,
+        "dataSourceWrite": True,
     }
 
 

@@ -3,7 +3,9 @@
 sample_export() holds every kind of object the format names, in both of Domo's API shapes: a
 claims dataset (public metadata, public policies), a pharmacies dataset (internal metadata with a
 saved beast mode, internal policies), a card with a card beast mode and a golden output, a card on a
-dataset beast mode, a MySQL dataflow between the two datasets, and the directory. Export.write()
+dataset beast mode (its formulas a bare list), a MySQL dataflow between the two datasets, and the
+directory. The cards are shaped as Domo returns them: the top-level columns[] lists the dataset columns
+the card can use, and keys the format does not name (urn, conditionalFormats, annotations, ...) come along. Export.write()
 lays it out and writes a manifest whose files list matches what was written.
 """
 from __future__ import annotations
@@ -85,6 +87,23 @@ def pharmacies_metadata() -> dict[str, Any]:
     }
 
 
+# Keys of a real card definition that the format does not name; the readers must ignore them.
+DOMO_CARD_KEYS = ("urn", "conditionalFormats", "annotations", "slicers", "segments", "drillpath", "chartVersion",
+                  "allowTableDrill", "modified")
+_CARD_COLUMN_TYPES = {"STRING": "string", "LONG": "numeric", "DOUBLE": "numeric", "DECIMAL": "numeric",
+                      "DATE": "date", "DATETIME": "date"}
+
+
+def dataset_columns(dataset_id: str, columns: list[tuple[str, str]], formulas: tuple[str, ...] = ()) -> list[dict]:
+    """A card's top-level columns[]: the dataset columns (and beast modes) it can use, as Domo lists them."""
+    listed = [{"id": name, "name": name, "type": _CARD_COLUMN_TYPES[kind], "sourceId": dataset_id,
+               "isCalculation": False, "isAggregatable": kind != "STRING", "hidden": False, "order": index}
+              for index, (name, kind) in enumerate(columns)]
+    listed += [{"id": formula_id, "name": formula_id, "type": "numeric", "sourceId": dataset_id, "isCalculation": True}
+               for formula_id in formulas]
+    return listed
+
+
 def sample_files() -> dict[str, Any]:
     """Every file of the sample export but the manifest: JSON values, or bytes for the CSVs."""
     return {
@@ -106,8 +125,9 @@ def sample_files() -> dict[str, Any]:
              "userIds": [102], "groupIds": []},
         ],
         CARD_DEFINITION: {
-            "id": CARD, "title": "Paid by member",
-            "datasources": [{"dataSourceId": CLAIMS, "dataSourceName": "Claims"}],
+            "id": CARD, "urn": str(CARD), "title": "Paid by member", "type": "kpi", "modified": 1795125600000,
+            "datasources": [{"dataSourceId": CLAIMS, "dataSourceName": "Claims", "dataType": "webform"}],
+            "drillpath": [{"id": 2, "title": "Claims of the member", "columns": [{"column": "claim_id"}]}],
             "definition": {
                 "subscriptions": {"main": {
                     "columns": [{"column": "member", "mapping": "ITEM"},
@@ -121,13 +141,20 @@ def sample_files() -> dict[str, Any]:
                 }], "dsUpdated": [], "dsDeleted": []},
                 "charts": {"main": {"component": "main", "chartType": "badge_vert_bar"}},
                 "title": "Paid by member",
+                "conditionalFormats": {"card": [{"condition": {"column": "paid", "operator": "GREATER_THAN",
+                                                               "values": [10]}, "format": {"color": "#E45621"}}],
+                                       "datasource": []},
+                "annotations": {"new": [], "modified": [], "deleted": []},
+                "slicers": [{"column": "member", "dataSourceId": CLAIMS, "type": "dropdown"}],
+                "segments": {"active": [], "create": [], "update": [], "delete": []},
+                "chartVersion": "12", "allowTableDrill": True,
             },
-            "columns": [{"column": "member", "mapping": "ITEM"},
-                        {"formulaId": CARD_FORMULA, "alias": "Paid share", "mapping": "VALUE"}],
+            "columns": dataset_columns(CLAIMS, CLAIMS_COLUMNS, (CARD_FORMULA,)),
         },
         CARD_GOLDEN: csv_bytes(["member", "Paid share"], [["M-001", "0.64"], ["M-002", "0.36"]]),
         CARD2_DEFINITION: {
-            "id": CARD_ON_DATASET_FORMULA, "title": "Totals by pharmacy",
+            "id": CARD_ON_DATASET_FORMULA, "urn": str(CARD_ON_DATASET_FORMULA), "title": "Totals by pharmacy",
+            "modified": 1795125600000, "drillpath": [],
             "datasources": [{"dataSourceId": PHARMACIES, "dataSourceName": "Pharmacies"}],
             "definition": {
                 "subscriptions": {"main": {
@@ -136,8 +163,10 @@ def sample_files() -> dict[str, Any]:
                     "filters": [], "groupBy": [], "orderBy": [], "dateGrain": None,
                 }},
                 "formulas": [],
+                "conditionalFormats": [], "annotations": [], "slicers": [], "segments": [],
+                "chartVersion": "10", "allowTableDrill": False,
             },
-            "columns": [{"column": "pharmacy", "mapping": "ITEM"}, {"formulaId": DATASET_FORMULA, "mapping": "VALUE"}],
+            "columns": dataset_columns(PHARMACIES, [("pharmacy", "STRING"), ("total", "DECIMAL")], (DATASET_FORMULA,)),
         },
         DATAFLOW_DEFINITION: {
             "id": DATAFLOW, "name": "Claims by pharmacy", "databaseType": "MYSQL",

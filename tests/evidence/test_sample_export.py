@@ -428,13 +428,53 @@ def test_cards_follow_the_format_and_reference_what_the_export_holds(complete):
             assert set(formulas) == {"card", "dsUpdated", "dsDeleted"}
             known.update({bm["id"]: bm for bm in formulas["card"] + formulas["dsUpdated"]})
             assert all(not bm["persistedOnDataSource"] for bm in formulas["card"])
-        for column in main["columns"] + card["columns"]:
+        shown = [column for sub in card["definition"]["subscriptions"].values() for column in sub["columns"]]
+        for column in shown:
             if "formulaId" in column:
                 assert set(column) <= {"formulaId", "alias", "mapping"}
                 assert column["formulaId"] in known
                 assert known[column["formulaId"]]["id"].startswith("calculation_")
             else:
                 assert set(column) <= {"column", "aggregation", "alias", "mapping"} and "column" in column
+
+
+_CARD_COLUMN_TYPES = {"STRING": "string", "LONG": "numeric", "DOUBLE": "numeric", "DECIMAL": "numeric",
+                      "DATE": "date", "DATETIME": "date"}
+_DOMO_CARD_KEYS = {"urn", "conditionalFormats", "annotations", "slicers", "segments", "drillpath", "chartVersion",
+                   "allowTableDrill", "modified"}
+
+
+def test_cards_list_their_datasets_columns_as_domo_does(complete):
+    root, _summary = complete
+    manifest = _manifest(root)
+    for card in _card_definitions(root):
+        (source,) = card["datasources"]
+        metadata = _json(root, _dataset_entry(root, source["dataSourceId"])["metadata"])
+        listed = card["columns"]
+        plain = [c for c in listed if not c["isCalculation"]]
+        assert [(c["name"], c["type"]) for c in plain] == [(n, _CARD_COLUMN_TYPES[t]) for n, t in _schema(metadata)]
+        assert all(c["sourceId"] == source["dataSourceId"] and c["id"] for c in listed)
+        assert [c["order"] for c in listed] == list(range(len(listed)))
+        formulas = card["definition"]["formulas"]
+        own = formulas["card"] + formulas["dsUpdated"] if isinstance(formulas, dict) else []
+        calculations = {c["id"] for c in listed if c["isCalculation"]}
+        assert {bm["id"] for bm in own} <= calculations
+        assert all(c.startswith("calculation_") for c in calculations)
+    assert len(manifest["cards"]) == len(_card_definitions(root))
+
+
+def test_cards_carry_the_keys_of_a_real_definition_in_both_shapes(complete):
+    root, _summary = complete
+    definitions = _card_definitions(root)
+    for card in definitions:
+        assert _DOMO_CARD_KEYS <= set(card) | set(card["definition"])
+        assert card["urn"] == str(card["id"])
+    shapes = {type(card["definition"]["formulas"]).__name__ for card in definitions}
+    assert shapes == {"dict", "list"}
+    definition_keys = [card["definition"] for card in definitions]
+    assert any(d["conditionalFormats"]["card"] for d in definition_keys)
+    assert any(d["annotations"]["new"] for d in definition_keys)
+    assert any(d["slicers"] for d in definition_keys)
 
 
 def test_planted_flaws_cover_all_eight_codes_and_are_in_the_export(complete):

@@ -14,18 +14,8 @@ from evidence.intake import validation
 from evidence.intake.validation import ArchiveLimits, safe_extract, validate_export
 from tests.evidence import exports
 from tests.evidence.exports import (
-    CARD,
-    CARD_DEFINITION,
-    CARD_FORMULA,
-    CARD_GOLDEN,
-    CLAIMS,
-    CLAIMS_CSV,
-    CLAIMS_METADATA,
-    CLAIMS_POLICIES,
-    DATAFLOW_DEFINITION,
-    PHARMACIES,
-    USERS,
-    Export,
+    CARD, CARD2_DEFINITION, CARD_DEFINITION, CARD_GOLDEN, CARD_ON_DATASET_FORMULA, CLAIMS, CLAIMS_CSV,
+    CLAIMS_METADATA, CLAIMS_POLICIES, DATAFLOW_DEFINITION, DOMO_CARD_KEYS, PHARMACIES, USERS, Export,
 )
 
 
@@ -325,12 +315,37 @@ def test_card_reading_a_dataset_not_in_the_export_is_a_dangling_reference(tmp_pa
 
 def test_card_column_naming_an_unknown_beast_mode_is_a_dangling_reference(tmp_path):
     export = Export()
-    export.files[CARD_DEFINITION]["columns"][1]["formulaId"] = "calculation_gone"
+    export.files[CARD_DEFINITION]["definition"]["subscriptions"]["main"]["columns"][1]["formulaId"] = "calculation_gone"
 
     report = validate(export, tmp_path)
 
     issue = only(report, "DANGLING_REFERENCE")
-    assert (report.status, issue.field) == ("partial", "columns[1].formulaId")
+    assert (report.status, issue.field) == ("partial", "definition.subscriptions.main.columns[1].formulaId")
+
+
+def test_real_card_definitions_with_every_domo_key_make_a_complete_export(tmp_path):
+    export = Export()
+    for path in (CARD_DEFINITION, CARD2_DEFINITION):
+        card = export.files[path]
+        for key in DOMO_CARD_KEYS:  # Domo puts some at the top, some in the definition: here, every one in both
+            card.setdefault(key, card["definition"].get(key))
+            card["definition"].setdefault(key, card[key])
+        assert card["columns"] and all({"id", "name", "type", "sourceId"} <= set(c) for c in card["columns"])
+
+    report = validate(export, tmp_path)
+
+    assert (report.status, report.issues) == ("complete", ())
+
+
+def test_card_dataset_column_that_is_no_column_is_an_invalid_object(tmp_path):
+    export = Export()
+    del export.files[CARD2_DEFINITION]["columns"][1]["name"]
+
+    report = validate(export, tmp_path)
+
+    issue = only(report, "OBJECT_INVALID")
+    assert (report.status, issue.file, issue.object, issue.field) == (
+        "invalid", CARD2_DEFINITION, f"card {CARD_ON_DATASET_FORMULA}", "columns[1].name")
 
 
 def test_beast_mode_deleted_from_its_dataset_is_a_dangling_reference(tmp_path):
@@ -342,7 +357,7 @@ def test_beast_mode_deleted_from_its_dataset_is_a_dangling_reference(tmp_path):
 
     assert report.status == "partial"
     assert all("deleted from its dataset" in i.message for i in report.issues)
-    assert {i.field for i in report.issues} == {"columns[1].formulaId"}
+    assert {i.field for i in report.issues} == {"definition.subscriptions.main.columns[1].formulaId"}
 
 
 def test_dataflow_output_not_in_the_export_is_a_dangling_reference(tmp_path):

@@ -8,7 +8,10 @@ cannot read raises LeafIQFormatError naming the file, the object and the field.
 
 Where the format leaves a shape open (card filters, sort and date grain, Magic ETL tiles, directory
 entries), the readers take what they recognise and ignore the rest rather than refuse the file:
-only what the format names is required.
+only what the format names is required. Domo's responses carry many keys the format does not name (a
+card's urn, conditionalFormats, annotations, slicers, segments, drillpath, chartVersion...); every
+reader ignores them, and the file itself is kept whole in bronze. A part the format marks optional may
+be absent.
 
 model.py holds the format's constants, LeafIQFormatError and the dataclasses; json.py the JSON
 reading helpers and _Node, the cursor every reader uses; readers.py one parse_* function (a JSON
@@ -23,6 +26,7 @@ from evidence.intake.leafiq.json import (
 )
 from evidence.intake.leafiq.model import (
     BEAST_MODE_ORIGINS,
+    CARD_COLUMN_TYPES,
     COLUMN_TYPES,
     DATAFLOW_TYPES,
     FORMAT,
@@ -32,6 +36,7 @@ from evidence.intake.leafiq.model import (
     POLICY_TYPES,
     BeastMode,
     CardColumn,
+    CardDatasetColumn,
     CardDatasource,
     CardDefinition,
     CardEntry,
@@ -74,6 +79,7 @@ from evidence.intake.leafiq.readers import (
 
 __all__ = [
     "BEAST_MODE_ORIGINS",
+    "CARD_COLUMN_TYPES",
     "COLUMN_TYPES",
     "DATAFLOW_TYPES",
     "FORMAT",
@@ -83,6 +89,7 @@ __all__ = [
     "POLICY_TYPES",
     "BeastMode",
     "CardColumn",
+    "CardDatasetColumn",
     "CardDatasource",
     "CardDefinition",
     "CardEntry",

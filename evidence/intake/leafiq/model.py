@@ -6,6 +6,8 @@ from datetime import datetime
 
 FORMAT = "leafiq-export/1"
 COLUMN_TYPES = ("STRING", "LONG", "DOUBLE", "DECIMAL", "DATE", "DATETIME")
+# The types of a card's dataset columns (its top-level columns[]), as Domo's internal API writes them.
+CARD_COLUMN_TYPES = ("date", "string", "numeric")
 POLICY_TYPES = ("user", "system", "open")
 PDP_OPERATORS = (
     "EQUALS", "LIKE", "GREATER_THAN", "LESS_THAN", "GREATER_THAN_EQUAL", "LESS_THAN_EQUAL", "BETWEEN",
@@ -143,6 +145,21 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class CardDatasetColumn:
+    """A dataset column the card can use: an entry of the definition's top-level columns[]. Metadata only:
+    what the card shows is its subscriptions' columns."""
+
+    id: str
+    name: str
+    type: str  # one of CARD_COLUMN_TYPES
+    source_id: str | None  # the dataset it comes from
+    is_calculation: bool | None  # a beast mode rather than a column of the dataset
+    is_aggregatable: bool | None
+    hidden: bool | None
+    order: int | None
+
+
+@dataclass(frozen=True)
 class CardDatasource:
     id: str
     name: str | None
@@ -153,7 +170,7 @@ class CardDefinition:
     id: int
     title: str
     datasources: tuple[CardDatasource, ...]
-    columns: tuple[CardColumn, ...]
+    dataset_columns: tuple[CardDatasetColumn, ...]  # the top-level columns[]: what the card can use
     subscriptions: tuple[Subscription, ...]
     beast_modes: tuple[BeastMode, ...]
 
@@ -162,11 +179,11 @@ class CardDefinition:
         return next((s for s in self.subscriptions if s.name == "main"), None)
 
     def formula_references(self) -> tuple[tuple[str, str], ...]:
-        """(formula id, field) of every column, filter and sort that names a beast mode, first use first."""
+        """(formula id, field) of every column, filter and sort that names a beast mode, first use first.
+
+        Only the subscriptions count: they are what the card shows. The top-level columns[] lists what the
+        card could use, beast modes of its datasets included, whether it uses them or not."""
         seen: dict[str, str] = {}
-        for index, column in enumerate(self.columns):
-            if column.formula_id:
-                seen.setdefault(column.formula_id, f"columns[{index}].formulaId")
         for sub in self.subscriptions:
             base = f"definition.subscriptions.{sub.name}"
             for part, items in (("columns", sub.columns), ("filters", sub.filters),

@@ -7,12 +7,14 @@ from typing import Any
 
 from evidence.intake.leafiq.json import _Node, json_kind, load_json
 from evidence.intake.leafiq.model import (
+    CARD_COLUMN_TYPES,
     COLUMN_TYPES,
     DATAFLOW_TYPES,
     PDP_OPERATORS,
     POLICY_TYPES,
     BeastMode,
     CardColumn,
+    CardDatasetColumn,
     CardDatasource,
     CardDefinition,
     CardFilter,
@@ -62,8 +64,12 @@ def parse_dataset_metadata(data: Any, *, file: str = "metadata.json") -> Dataset
     if api == "internal":
         properties = root.node("properties", required=False)
         formulas = properties.node("formulas", required=False) if properties else None
-        saved = formulas.node("formulas", required=False) if formulas else None
-        if saved:
+        saved_raw = formulas.data.get("formulas") if formulas else None
+        if isinstance(saved_raw, list):
+            # The format keys them by id; a bare list of beast modes (each naming its id) reads the same.
+            beast_modes = tuple(_beast_mode(node, "dataset") for node in formulas.nodes("formulas"))
+        elif saved_raw is not None:
+            saved = formulas.node("formulas")
             beast_modes = tuple(
                 _beast_mode(_Node(value, file=file, object=root.object, path=saved.at(key)), "dataset", default_id=key)
                 for key, value in saved.data.items()
@@ -150,6 +156,10 @@ def _policy_filter(node: _Node, *, internal: bool) -> PolicyFilter:
 
 # --- cards ---------------------------------------------------------------------------------------
 def parse_card_definition(data: Any, *, file: str = "definition.json") -> CardDefinition:
+    """A card: what it shows (definition.subscriptions), its beast modes (definition.formulas, an object or a
+    bare list), its datasets (datasources) and the dataset columns it can use (the top-level columns[]).
+    Real definitions carry many more keys (urn, conditionalFormats, annotations, slicers, drillpath...):
+    they are ignored."""
     root = _Node(data, file=file, object="card")
     card_id = root.int("id")
     root = _Node(data, file=file, object=f"card {card_id}")
@@ -174,9 +184,22 @@ def parse_card_definition(data: Any, *, file: str = "definition.json") -> CardDe
         id=card_id,
         title=title,
         datasources=datasources,
-        columns=tuple(_card_column(node) for node in root.nodes("columns")),
+        dataset_columns=tuple(_dataset_column(node) for node in root.nodes("columns")),
         subscriptions=tuple(subscriptions),
         beast_modes=beast_modes,
+    )
+
+
+def _dataset_column(node: _Node) -> CardDatasetColumn:
+    return CardDatasetColumn(
+        id=node.id("id"),
+        name=node.str("name"),
+        type=node.choice("type", CARD_COLUMN_TYPES, normalize=str.lower),
+        source_id=node.id("sourceId", required=False),
+        is_calculation=node.bool("isCalculation"),
+        is_aggregatable=node.bool("isAggregatable"),
+        hidden=node.bool("hidden"),
+        order=node.int("order", required=False),
     )
 
 

@@ -36,7 +36,7 @@ def export(tmp_path_factory) -> dict[str, dict]:
         schema = schemas[card.datasources[0].id]
         for bm in card.beast_modes:
             beast_modes.setdefault(bm.id, {"formula": bm.formula, "schema": schema, "uses": set()})
-        for column in card.columns:
+        for column in (column for sub in card.subscriptions for column in sub.columns):
             if column.formula_id:
                 beast_modes[column.formula_id]["uses"].add(_CARD_USES[column.mapping])
     for entry in beast_modes.values():
