@@ -36,8 +36,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from evidence.formulas.model import Analysis
-from evidence.formulas.translate import aggregates, dates, formats, strings  # noqa: F401  (their rules)
-from evidence.formulas.translate.emit import ENGINE_NAMES, TARGETS, generator_for
+from evidence.formulas.translate import aggregates, dates, emit, formats, strings  # noqa: F401  (their rules)
+from evidence.formulas.translate.generator import ENGINE_NAMES, TARGETS, generator_for
 from evidence.formulas.tree import Context
 
 __all__ = ["ENGINE_NAMES", "TARGETS", "Translation", "translate", "translate_all"]
