@@ -23,7 +23,7 @@ from sqlglot.dialects.dialect import Dialect
 
 from evidence.formulas import catalogue
 from evidence.formulas.dialect import Fixed
-from evidence.formulas.tree import Context, call_name, strip_parens
+from evidence.formulas.tree import Context, call_name, first_argument, strip_parens
 
 TARGETS = ("tsql", "postgres", "sqlite", "duckdb")
 ENGINE_NAMES = {"tsql": "T-SQL", "postgres": "PostgreSQL", "sqlite": "SQLite", "duckdb": "DuckDB"}
@@ -146,6 +146,11 @@ class Emitter:
         if name is not None:
             handler = BY_NAME.get(name)
             if handler is not None:
+                if not has_its_arguments(node, name):
+                    return self.fail(
+                        f"{self.text(node)} does not have the arguments {name} takes (Domo rejects it), "
+                        "so it is not translated."
+                    )
                 return handler(self, node)
             info = catalogue.lookup(name)
             if info is None:
@@ -230,6 +235,36 @@ class Emitter:
         return f"CAST({sql} AS NVARCHAR(MAX))"
 
 
+# How many arguments the rules expect of a call sqlglot does not know (exp.Anonymous keeps what was
+# written, however many): MySQL's counts. Typed nodes are checked against their own arg_types.
+_ANONYMOUS_ARITY = {
+    **dict.fromkeys(("ADDDATE", "SUBDATE"), (2, 2)),
+    **dict.fromkeys(("DAYNAME", "MONTHNAME", "WEEKDAY", "APPROXIMATE_COUNT_DISTINCT"), (1, 1)),
+    **dict.fromkeys(("NOW", "SYSDATE", "CURRENT_TIMESTAMP"), (0, 1)),
+    "YEARWEEK": (1, 2),
+}
+# Arguments sqlglot calls optional that a rule needs: REPLACE(text, old) parses, but has no replacement.
+_NEEDED = {"REPLACE": ("this", "expression", "replacement")}
+
+
+def has_its_arguments(node: exp.Expr, name: str) -> bool:
+    """Whether a call was written with as many arguments as its rule reads (DAYOFMONTH() or
+    ADDDATE(d) parse, but no rule can translate them)."""
+    if isinstance(node, exp.Anonymous):
+        low, high = _ANONYMOUS_ARITY.get(name, (0, None))
+        return low <= len(node.expressions) and (high is None or len(node.expressions) <= high)
+    needed = _NEEDED.get(name) or [key for key, required in node.arg_types.items() if required]
+    return all(_given(node.args.get(key)) for key in needed)
+
+
+def _given(value: object) -> bool:
+    if isinstance(value, list):
+        return bool(value)
+    if isinstance(value, INSERTED):  # YEAR() is Year(TsOrDsToDate(None))
+        return _given(value.this)
+    return value is not None
+
+
 def is_predicate(node: exp.Expr) -> bool:
     return isinstance(strip_parens(node), PREDICATES)
 
@@ -309,9 +344,9 @@ def domo_type(ctx: Context, node: exp.Expr | None) -> str | None:
     if name in _TYPE_BY_NAME:
         return _TYPE_BY_NAME[name]
     if name in _SAME_AS_FIRST:
-        return domo_type(ctx, node.this)
+        return domo_type(ctx, first_argument(node))
     if name in ("DATE_ADD", "DATE_SUB", "ADDDATE", "SUBDATE"):
-        kind = domo_type(ctx, node.this)
+        kind = domo_type(ctx, first_argument(node))
         unit = interval_unit(node)
         if kind == "DATE" and unit in _DAY_OR_LONGER:
             return "DATE"
