@@ -96,7 +96,7 @@ def test_a_chain_too_long_to_translate_states_that_limit():
 @settings(
     derandomize=True,
     deadline=None,
-    max_examples=2500,
+    max_examples=4000,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
