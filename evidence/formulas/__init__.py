@@ -18,6 +18,7 @@ re-analyzes stored formulas when it does.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 
 from sqlglot import exp
@@ -39,8 +40,14 @@ from evidence.formulas.model import (
 from evidence.formulas.tree import Context, is_aggregate
 
 ENGINE_VERSION = "2"
+# How an analysis that failed inside the engine begins its one flaw (see `_failed`): a bug, never a
+# finding about the formula; the property tests assert that no formula they generate gets it.
+ENGINE_FAILURE = "The formula engine failed on this formula"
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ENGINE_FAILURE",
     "ENGINE_VERSION",
     "FLAW_CODES",
     "LEVELS",
@@ -100,6 +107,22 @@ def parse(formula: str) -> exp.Expr:
         raise FormulaSyntaxError(_with_quote_hint(description, formula), start, end, formula) from error
     except SqlglotError as error:  # sqlglot's other refusals (e.g. too deeply nested)
         raise FormulaSyntaxError(str(error), None, None, formula) from error
+    except RecursionError as error:
+        raise FormulaSyntaxError(
+            "The formula is nested too deeply to be read", None, None, formula
+        ) from error
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as error:
+        # sqlglot's parser trips over some broken calls itself (DATE_SUB() followed by text it
+        # does not expect): the text is still not a formula it can read.
+        token = parser.error_tokens[0] if parser.error_tokens else None
+        start = token.start if token is not None else None
+        end = token.end + 1 if token is not None else None
+        raise FormulaSyntaxError(
+            _with_quote_hint("The formula could not be read as one Beast Mode expression", formula),
+            start,
+            end,
+            formula,
+        ) from error
     trees = [tree for tree in trees if tree is not None]
     if len(trees) != 1:
         semicolon = formula.find(";")
@@ -144,7 +167,10 @@ def analyze(
             end=error.end,
         )
         return Analysis(formula, None, formula, None, (), (flaw,), (), used_as)
-    return _analysis(Context(formula, tree, schema, used_as), formula)
+    try:
+        return _analysis(Context(formula, tree, schema, used_as), formula)
+    except Exception as error:  # noqa: BLE001  (logged by _failed) last resort: a result for every formula
+        return _failed(formula, used_as, error)
 
 
 def analyze_node(
@@ -160,8 +186,11 @@ def analyze_node(
     """
     if used_as not in USES:
         raise ValueError(f"used_as must be one of {', '.join(USES)}, not {used_as!r}")
-    ctx = Context(text, node, schema, used_as)
-    analysis = _analysis(ctx, ctx.text(node))
+    try:
+        ctx = Context(text, node, schema, used_as)
+        analysis = _analysis(ctx, ctx.text(node))
+    except Exception as error:  # noqa: BLE001  (logged by _failed) the last resort, as in `analyze`
+        return _failed(node.sql(dialect=DIALECT), used_as, error)
     base = (ctx.span(node) or (0, 0))[0]
     if not base:
         return analysis
@@ -176,6 +205,26 @@ def analyze_node(
         flaws=tuple(shifted(flaw) for flaw in analysis.flaws),
         fixed=tuple(shifted(clause) for clause in analysis.fixed),
     )
+
+
+def _failed(formula: str, used_as: str, error: Exception) -> Analysis:
+    """An analysis the engine could not finish: one UNPARSEABLE flaw that says so, logged with its
+    traceback, so the calculation is shown as not analyzed instead of being lost at intake."""
+    if isinstance(error, RecursionError):  # a limit, not a fault
+        message = "The formula is nested too deeply to be analyzed."
+    else:
+        logger.exception("The formula engine failed on %r", formula)
+        message = (
+            f"{ENGINE_FAILURE} ({type(error).__name__}: {error}), so it is not analyzed; "
+            "this is a fault of the console, not of the formula."
+        )
+    flaw = Flaw(
+        code="UNPARSEABLE",
+        severity=FLAW_CODES["UNPARSEABLE"].severity,
+        snippet=formula,
+        message=message,
+    )
+    return Analysis(formula, None, formula, None, (), (flaw,), (), used_as)
 
 
 def _analysis(ctx: Context, formula: str) -> Analysis:

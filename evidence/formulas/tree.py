@@ -38,9 +38,19 @@ def strip_parens(node: exp.Expr) -> exp.Expr:
 
 def call_name(node: exp.Expr | None) -> str | None:
     """The Domo function name a node was written with; None for operators and inserted nodes."""
-    if node is None or not node._meta:
+    # Not every child is a node: an unnamed call (exp.Anonymous) keeps its name, a str, in `this`.
+    if not isinstance(node, exp.Expr) or not node._meta:
         return None
     return node.meta.get(NAME)
+
+
+def first_argument(node: exp.Expr) -> exp.Expr | None:
+    """The first argument a call was written with: `this` of a typed node such as exp.Sum, the
+    first of `expressions` of a call sqlglot does not know (exp.Anonymous: SUBDATE, ADDDATE)."""
+    if isinstance(node, exp.Anonymous):
+        return node.expressions[0] if node.expressions else None
+    this = node.this
+    return this if isinstance(this, exp.Expr) else None
 
 
 def is_aggregate(node: exp.Expr) -> bool:

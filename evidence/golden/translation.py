@@ -15,7 +15,7 @@ from sqlglot import exp
 from evidence.formulas import Analysis, analyze
 from evidence.formulas.dialect import SPAN
 from evidence.formulas.translate import translate
-from evidence.formulas.translate.emit import unwrap
+from evidence.formulas.translate.generator import unwrap
 from evidence.formulas.tree import DATE_LITERAL, Context, call_name, strip_parens
 from evidence.golden.model import NotReproducible
 

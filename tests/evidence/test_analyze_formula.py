@@ -186,3 +186,45 @@ def test_outsiders_are_refused(client, oscar):
 def test_reading_is_not_allowed(client, olivia):
     client.force_login(olivia)
     assert client.get(API).status_code == 405
+
+
+# --- the engine never fails on a formula -------------------------------------------------------------
+
+WEEK_RANGE = (
+    "CONCAT(DATE_FORMAT(SUBDATE(`Date`, WEEKDAY(`Date`) - 1), '%m/%d/%Y'), ' - ', "
+    "DATE_FORMAT(ADDDATE(`Date`, 7 - WEEKDAY(`Date`)), '%m/%d/%Y'))"
+)
+DATEDIFF_OF_CASES = (
+    "DATEDIFF(CASE WHEN `A` IS NULL THEN SUBDATE(`Date`, INTERVAL 3 DAY) ELSE `Date` END, "
+    "CASE WHEN `B` > 0 THEN `Date` ELSE CURRENT_DATE() END)"
+)
+GARBAGE = (
+    "‘Status’ = “x”",
+    "CASE WHEN",
+    ")))(((,,,",
+    "DAYOFMONTH()",
+    "AVG(VAR_POP(DATE_SUB())XED ())",
+    "日本語 ¯\\_(ツ)_/¯ ;; DROP TABLE x",
+    "(" * 3000 + "1" + ")" * 3000,
+)
+
+
+@pytest.mark.parametrize("formula", [WEEK_RANGE, DATEDIFF_OF_CASES])
+def test_the_command_analyzes_formulas_that_used_to_crash_it(formula):
+    report = command_json(formula)
+    assert_report_shape(report)
+    assert report["level"] == "row" and report["columns"][0] in {"Date", "A"}
+    assert all(t["sql"] for t in report["translations"].values())
+
+
+@pytest.mark.parametrize("formula", [WEEK_RANGE, DATEDIFF_OF_CASES, *GARBAGE])
+def test_the_api_answers_every_formula_with_its_analysis(client, olivia, formula):
+    client.force_login(olivia)
+    response = client.post(API, {"formula": formula}, content_type="application/json")
+    assert response.status_code == 200
+    report = response.json()
+    assert_report_shape(report)
+    if report["parsed"] is None:
+        assert report["flaws"][0]["code"] == "UNPARSEABLE"
+    for translation in report["translations"].values():
+        assert translation["sql"] is not None or translation["problems"]

@@ -32,15 +32,22 @@ targets report as an error or widen.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from evidence.formulas.model import Analysis
-from evidence.formulas.translate import aggregates, dates, formats, strings  # noqa: F401  (their rules)
-from evidence.formulas.translate.emit import ENGINE_NAMES, TARGETS, generator_for
+from evidence.formulas.translate import aggregates, dates, emit, formats, strings  # noqa: F401  (their rules)
+from evidence.formulas.translate.generator import ENGINE_NAMES, TARGETS, generator_for
 from evidence.formulas.tree import Context
 
-__all__ = ["ENGINE_NAMES", "TARGETS", "Translation", "translate", "translate_all"]
+__all__ = ["ENGINE_NAMES", "TARGETS", "TRANSLATION_FAILURE", "Translation", "translate", "translate_all"]
+
+# How a translation that failed inside the engine states its one problem (a bug, never a finding
+# about the formula); the property tests assert that no formula they generate gets it.
+TRANSLATION_FAILURE = "The translator failed on this formula"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,12 +83,23 @@ def translate(analysis: Analysis, target: str, *, columns: Mapping[str, str] | N
                 f"A {analysis.level} calculation cannot be a card or dashboard filter in Domo, so it is not translated.",
             ),
         )
-    tree = analysis.parsed.copy()  # the generator never sees the caller's tree
-    ctx = Context(analysis.formula, tree, columns, analysis.used_as)
-    generator = generator_for(target, ctx, analysis.used_as)
-    sql = generator.sql(tree)
-    for message in generator.unsupported_messages:  # sqlglot's own refusals
-        generator.fail(f"{message} ({ENGINE_NAMES[target]}).")
+    try:
+        tree = analysis.parsed.copy()  # the generator never sees the caller's tree
+        ctx = Context(analysis.formula, tree, columns, analysis.used_as)
+        generator = generator_for(target, ctx, analysis.used_as)
+        sql = generator.sql(tree)
+        for message in generator.unsupported_messages:  # sqlglot's own refusals
+            generator.fail(f"{message} ({ENGINE_NAMES[target]}).")
+    except RecursionError:  # a limit, not a fault: a chain of a thousand `+` nests as deep
+        problem = f"The formula is nested too deeply to be written for {ENGINE_NAMES[target]}, so it is not translated."
+        return Translation(target, None, False, (problem,))
+    except Exception as error:  # the last resort: a stated problem, never an exception to the caller
+        logger.exception("Translating %r to %s failed", analysis.formula, target)
+        problem = (
+            f"{TRANSLATION_FAILURE} for {ENGINE_NAMES[target]} ({type(error).__name__}: {error}), so it "
+            "is not translated; this is a fault of the console, not of the formula."
+        )
+        return Translation(target, None, False, (problem,))
     problems = tuple(generator.problems)
     return Translation(
         target=target,

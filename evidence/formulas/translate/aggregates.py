@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from evidence.formulas.dialect import Fixed
-from evidence.formulas.translate.emit import Emitter, rule
+from evidence.formulas.translate.generator import Emitter, rule
 from evidence.formulas.tree import Context, call_name, is_aggregate, strip_parens
 
 

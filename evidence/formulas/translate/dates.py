@@ -18,7 +18,7 @@ import re
 
 from sqlglot import exp
 
-from evidence.formulas.translate.emit import Emitter, interval_unit, rule, unwrap
+from evidence.formulas.translate.generator import Emitter, interval_unit, rule, unwrap
 from evidence.formulas.tree import call_name, strip_parens
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*$")

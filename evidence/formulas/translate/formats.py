@@ -14,7 +14,7 @@ from sqlglot.tokens import TokenType
 
 from evidence.formulas.dialect import DIALECT
 from evidence.formulas.translate.dates import iso_thursday, part, temporal
-from evidence.formulas.translate.emit import Emitter, rule
+from evidence.formulas.translate.generator import Emitter, rule
 from evidence.formulas.tree import call_name
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from evidence.formulas.translate.emit import Emitter, rule
+from evidence.formulas.translate.generator import Emitter, rule
 from evidence.formulas.tree import number_value
 
 
