@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-postgres test-sqlite setup browser-deps services
+.PHONY: run test test-fast test-postgres test-sqlite setup browser-deps services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ services:
 
 ## The whole suite: PostgreSQL + Redis + real Celery workers + Chromium, then the SQLite pass of the embedded defaults.
 test: setup browser-deps services test-postgres test-sqlite
+
+## The inner loop: the PostgreSQL pass without the real-worker and browser tests (make test runs them all).
+test-fast: setup services
+	$(BIN)/python -m pytest -n 2 -m "not worker and not browser"
 
 # Two pytest-xdist processes for everything but the real-worker and browser tests, which run on their
 # own afterwards: their kill-and-redeliver timings are not shared with a second CPU-bound process.
