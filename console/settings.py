@@ -210,7 +210,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+    _visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": _visibility_timeout,
+        # kombu (5.7+) looks for unacknowledged messages to redeliver only on every 10th sweep of 10 s:
+        # a task whose worker died would wait up to 100 s past its visibility timeout. Look at every
+        # sweep, and sweep at least as often as the timeout.
+        "unacked_restore_interval": min(10, _visibility_timeout),
+        "unacked_restore_throttle": 1,
+    }
     # Several consoles (or test runs) can share one Redis: each keeps its keys under its own prefix.
     if _prefix := env_str("CELERY_REDIS_KEY_PREFIX", ""):
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _prefix
