@@ -79,7 +79,10 @@ class IntakeRun(models.Model):
         return bool(claimed)
 
     def report(self, stage: str, progress: int) -> None:
-        """Record progress and a heartbeat (its own short write, visible to pages at once)."""
+        """Record progress and a heartbeat (its own short write, visible to pages at once). A stage longer
+        than the column (a long dataset name) is cut with an ellipsis, never refused."""
+        limit = IntakeRun._meta.get_field("stage").max_length
+        stage = stage if len(stage) <= limit else stage[: limit - 1] + "…"
         self.stage, self.progress, self.heartbeat_at = stage, max(0, min(progress, 100)), clock.now()
         IntakeRun.objects.filter(pk=self.pk, status=IntakeStatus.RUNNING).update(
             stage=self.stage, progress=self.progress, heartbeat_at=self.heartbeat_at

@@ -4,7 +4,12 @@
 does the work, in a worker or in the command's own process:
 
   validate → bronze (every received byte, write-once) → silver (typed Parquet for each dataset
-  that passed its own checks) → one transaction that records the manifest and its objects.
+  that passed its own checks) → golden reproduction → one transaction that records the manifest and
+  its objects.
+
+Each file is read once where it can be: the bronze copy runs on its own thread while validation checks
+the export and gives validation the files' hashes, and validation's CSV check writes the typed Parquet
+that silver publishes (evidence.intake.storage).
 
 Lake writes happen before that transaction and are write-once and content-addressed, so a run
 killed at any point leaves no manifest rows and no half-written file; a rerun writes the same
@@ -31,9 +36,8 @@ from evidence.choices import IntakeStatus, ManifestStatus
 from evidence.intake import silver, validation
 from evidence.intake.objects import record_objects
 from evidence.intake.reproduction import record_reproductions, reproduce_goldens
-from evidence.intake.storage import BronzeReceipt, silver_prefix, write_bronze, write_silver
+from evidence.intake.storage import BronzeCopy, BronzeReceipt, SilverStaging, silver_prefix, write_silver
 from evidence.models import IntakeRun, ManifestFile, ManifestIssue, SourceManifest
-
 
 INTAKE_TASK = "evidence.tasks.intake_run"  # the name evidence.tasks registers
 
@@ -167,11 +171,14 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
     if work.exists():
         shutil.rmtree(work)  # a previous attempt's extraction: start clean
     work.mkdir(parents=True)
+    is_archive = source.is_file()
+    copy = BronzeCopy(lake, run, source if is_archive else None)
+    staging = SilverStaging(run, work)
     try:
         run.report("validating", 5)
-        is_archive = source.is_file()
         report = validation.validate_export(
-            source, limits=archive_limits(), staging_dir=(work / "export") if is_archive else None
+            source, limits=archive_limits(), staging_dir=(work / "export") if is_archive else None,
+            on_identity=copy.on_identity, stage_for=staging.stage_for,
         )
         root = report.root
         run.report("checking for an earlier receipt", 30)
@@ -185,15 +192,15 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
             issues.append(conflict)
             status = ManifestStatus.INVALID
         run.report("writing bronze", 40)
-        bronze = write_bronze(lake, run, report, source if is_archive else None, root)
-        silver_outputs: dict[str, silver.SilverResult | str] = {}
+        bronze = copy.finish(report, root)
+        silver_outputs: dict[str, silver.SilverResult] = {}
         goldens = {}
         if status != ManifestStatus.INVALID and report.manifest is not None and root is not None:
-            silver_outputs = write_silver(lake, run, report, root, work)
+            silver_outputs = write_silver(lake, run, report, root, staging)
             run.report("reproducing golden packets", 92)
-            # The staged Parquet files write_silver left in `work` are the silver just written.
+            # The local Parquet files behind the silver just written.
             goldens = reproduce_goldens(
-                report.manifest, root, {dataset_id: work / f"{dataset_id}.parquet" for dataset_id in silver_outputs}
+                report.manifest, root, {dataset_id: staging.local_path(dataset_id) for dataset_id in silver_outputs}
             )
         run.report("recording", 95)
         try:
@@ -209,6 +216,8 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
         calculations_analyze_manifest(manifest=manifest)
         return IntakeOutcome(manifest=manifest, duplicate=False)
     finally:
+        copy.abandon()  # a duplicate's or a failed run's copy stops before its files go
+        staging.discard()
         shutil.rmtree(work, ignore_errors=True)
 
 

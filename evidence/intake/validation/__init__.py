@@ -28,7 +28,6 @@ from evidence.intake.validation.archive import (
     safe_extract,
 )
 from evidence.intake.validation.csvcheck import (
-    BLOCK_SIZE,
     MAX_FIELD_CHARS,
     MAX_LISTED,
     SLOW_BATCH_ROWS,
@@ -83,7 +82,6 @@ from evidence.intake.validation.manifest import (
 __all__ = [
     "ARCHIVE_UNSAFE",
     "BAD_LOAD_ID",
-    "BLOCK_SIZE",
     "CSV_BAD_VALUE",
     "CSV_BOM",
     "CSV_ENCODING",

@@ -1,5 +1,8 @@
 """CSV checks (check_csv): encoding, header, ragged rows, values against their column types and the
-row count, streamed with Arrow and, where Arrow cannot say where a problem is, record by record."""
+row count, streamed with Arrow and, where Arrow cannot say where a problem is, record by record.
+
+The Arrow pass converts each batch to its column types (evidence.intake.domotypes.convert) and can hand
+the typed batches to silver as it goes (a `stage`), so an export's CSV is parsed once for both."""
 from __future__ import annotations
 
 import csv
@@ -7,12 +10,13 @@ import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from evidence.intake import leafiq
+from evidence.intake.domotypes import bad_values, convert, text_reader
 from evidence.intake.validation.archive import MIB
 from evidence.intake.validation.issues import (
     CSV_BAD_VALUE,
@@ -25,8 +29,6 @@ from evidence.intake.validation.issues import (
     issue,
 )
 
-# Bytes of CSV per Arrow record batch: at 1 MiB the streaming reader's memory stays flat (see silver).
-BLOCK_SIZE = MIB
 # Records per type-checked batch when a file is read record by record.
 SLOW_BATCH_ROWS = 4096
 # The record-by-record reader's limit on one field: an unclosed quote otherwise reads the rest of
@@ -35,50 +37,17 @@ MAX_FIELD_CHARS = 64 * MIB
 # Issues listed per file and kind (per column for values); the rest are counted in one more issue.
 MAX_LISTED = 20
 
-_VALUE_PATTERNS = {
-    "LONG": r"^-?[0-9]+$",
-    "DOUBLE": r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))$",
-    "DECIMAL": r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$",
-    "DATE": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-    "DATETIME": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$",
-}
-_TIME_FORMATS = {"DATE": "%Y-%m-%d", "DATETIME": "%Y-%m-%dT%H:%M:%S"}
 _TYPE_HINTS = {"LONG": "a 64-bit integer", "DOUBLE": "a number", "DECIMAL": "a decimal number",
                "DATE": "a date YYYY-MM-DD", "DATETIME": "a date and time YYYY-MM-DDTHH:MM:SS"}
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
-def bad_values(values: pa.Array, column_type: str) -> pa.Array:
-    """True where a text value does not parse as column_type; empty is NULL, valid for every type."""
-    if column_type == "STRING":
-        return pa.repeat(pa.scalar(False), len(values))
-    ok = pc.match_substring_regex(values, _VALUE_PATTERNS[column_type])
-    if column_type in _TIME_FORMATS and not _real_times(pc.if_else(ok, values, pa.scalar(None, pa.string())),
-                                                        column_type):
-        # strptime rolls 2026-02-30 over to March; a value is a real date only if it prints back as itself.
-        fmt = _TIME_FORMATS[column_type]
-        parsed = pc.strptime(pc.if_else(ok, values, pa.scalar(None, pa.string())), format=fmt, unit="s",
-                             error_is_null=True)
-        ok = pc.equal(pc.strftime(parsed, format=fmt), values)
-    elif column_type == "LONG":
-        digits = pc.replace_substring_regex(values, "^-", "")
-        limit = pc.if_else(pc.starts_with(values, "-"), pa.scalar("9223372036854775808"),
-                           pa.scalar("9223372036854775807"))
-        overflow = pc.and_(pc.greater_equal(pc.utf8_length(digits), 19),
-                           pc.or_(pc.greater(pc.utf8_length(digits), 19), pc.greater(digits, limit)))
-        ok = pc.and_(ok, pc.invert(overflow))
-    return pc.and_(pc.not_equal(values, ""), pc.invert(pc.fill_null(ok, False)))
+class Stage(Protocol):
+    """Where check_csv hands a CSV's typed batches (silver.ParquetStage): all of them, or a spoil()."""
 
+    def write(self, arrays: Sequence[pa.Array]) -> None: ...
 
-def _real_times(shaped: pa.Array, column_type: str) -> bool:
-    """True when every well-shaped value is a real date (time): Arrow's cast refuses 2026-02-30 and 24:00:00
-    where strptime rolls them over. The common all-valid batch then skips the strftime round trip, which
-    costs more than the rest of the file's checks together; any refusal takes the exact path."""
-    try:
-        pc.cast(shaped, pa.date32() if column_type == "DATE" else pa.timestamp("s"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return False
-    return True
+    def spoil(self, why: str) -> None: ...
 
 
 class _CsvIssues:
@@ -130,8 +99,11 @@ class _Fallback(Exception):
 
 def check_csv(path: Path, *, file: str, object: str | None = None,
               columns: Sequence[leafiq.Column] | None = None, header: Sequence[str] | None = None,
-              expected_rows: int | None = None) -> list[Issue]:
-    """A CSV's issues: encoding, header (the columns' names, or header), ragged rows, values, row count."""
+              expected_rows: int | None = None, stage: Stage | None = None) -> list[Issue]:
+    """A CSV's issues: encoding, header (the columns' names, or header), ragged rows, values, row count.
+
+    stage, if given (with columns), gets every typed batch of a CSV whose values all convert, in order;
+    it is spoiled instead when they do not, or when the CSV must be read record by record."""
     sink = _CsvIssues(file, object)
     expected_header = [c.name for c in columns] if columns is not None else (list(header) if header else None)
     try:
@@ -155,15 +127,20 @@ def check_csv(path: Path, *, file: str, object: str | None = None,
     names = [_NOT_UTF8.sub("\ufffd", name) for name in actual]  # printable in every message
     header_ok = _check_header(sink, names, expected_header)
     types = [c.type for c in columns] if columns is not None and header_ok else None
+    if stage is not None and types is None:
+        stage.spoil("the header does not match the columns")
+        stage = None
     rows = None
     if utf8:
         fast = sink.copy()
         try:
-            rows = _scan_fast(path, names, types, fast)
+            rows = _scan_fast(path, names, types, fast, stage)
             sink = fast
         except (_Fallback, pa.ArrowInvalid):
             rows = None
     if rows is None:
+        if stage is not None:
+            stage.spoil("the CSV had to be read record by record")
         rows = _scan_slow(path, len(names), names, types, sink)
     if expected_rows is not None and rows is not None and rows != expected_rows:
         sink.add(CSV_ROW_COUNT_MISMATCH, f"holds {rows} data rows, the metadata says {expected_rows}")
@@ -203,30 +180,46 @@ def _check_header(sink: _CsvIssues, actual: list[str], expected: list[str] | Non
     return False
 
 
-def _scan_fast(path: Path, header: list[str], types: list[str] | None, sink: _CsvIssues) -> int:
-    """Arrow's streaming reader, every column as text; raises _Fallback or ArrowInvalid where it cannot tell."""
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
-            strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[], check_utf8=True,
-        ),
-    )
+def _scan_fast(path: Path, header: list[str], types: list[str] | None, sink: _CsvIssues,
+               stage: Stage | None) -> int:
+    """Arrow's streaming reader, every column as text, each batch converted to its types; raises _Fallback
+    or ArrowInvalid where it cannot tell."""
+    reader = text_reader(path, header)
     if reader.schema.names != header:
         raise _Fallback()
     rows = 0
+    scales = dict.fromkeys(header, 0)  # each DECIMAL column's scale so far
     for batch in reader:
-        if batch.num_columns > 1:
-            # Arrow reads a blank line as a row of empty fields; only the slow reader tells the two apart.
-            lengths = [pc.utf8_length(column) for column in batch.columns]
-            if pc.any(pc.equal(_sum(lengths), 0)).as_py():
-                raise _Fallback()
+        if batch.num_columns > 1 and _blank_line(batch):
+            raise _Fallback()  # Arrow reads a blank line as a row of empty fields; only the slow reader tells
         if types:
-            _check_values(sink, batch.columns, header, types, lambda index, base=rows: base + index + 1)
+            typed: list[pa.Array] | None = []
+            for values, name, column_type in zip(batch.columns, header, types):
+                array = convert(values, column_type, scales[name])
+                if array is None:
+                    typed = None
+                    _check_values(sink, [values], [name], [column_type], lambda index, base=rows: base + index + 1)
+                elif typed is not None:
+                    typed.append(array)
+                    if column_type == "DECIMAL":
+                        scales[name] = array.type.scale
+            if stage is not None:
+                if typed is None:
+                    stage.spoil("a value does not convert to its column's type")
+                    stage = None
+                else:
+                    stage.write(typed)
         rows += batch.num_rows
     return rows
+
+
+def _blank_line(batch: pa.RecordBatch) -> bool:
+    """Whether some row is all empty fields (a blank line): only rows whose first field is empty can be."""
+    first = batch.column(0)
+    if not pc.any(pc.equal(first, "")).as_py():
+        return False
+    lengths = [pc.utf8_length(column) for column in batch.columns]
+    return bool(pc.any(pc.equal(_sum(lengths), 0)).as_py())
 
 
 def _sum(arrays: list[pa.Array]) -> pa.Array:

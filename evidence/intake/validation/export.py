@@ -7,12 +7,13 @@ import os
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from evidence.intake import leafiq
 from evidence.intake.validation.archive import DEFAULT_LIMITS, MIB, ArchiveLimits, _export_root, safe_extract
-from evidence.intake.validation.csvcheck import check_csv
+from evidence.intake.validation.csvcheck import Stage, check_csv
 from evidence.intake.validation.issues import (
     ARCHIVE_UNSAFE,
     DANGLING_REFERENCE,
@@ -40,12 +41,30 @@ from evidence.intake.validation.manifest import (
 
 
 # --- entry point ---------------------------------------------------------------------------------
-def validate_export(source: Path, *, limits: ArchiveLimits = DEFAULT_LIMITS,
-                    staging_dir: Path | None = None) -> ValidationReport:
-    """Validate an export folder, or a .zip of one (extracted under staging_dir, kept; or a temporary folder)."""
+class Digests(Protocol):
+    """Who else reads every file of the export (the intake's bronze copy) and can say what it read."""
+
+    def digest(self, path: str) -> tuple[str, int]:
+        """The SHA-256 and size of the export's file `path`; OSError if it cannot be read."""
+
+
+# (export root, load id, manifest sha256) -> a Digests, or None to hash the files here.
+OnIdentity = Callable[[Path, str | None, str | None], Digests | None]
+# (dataset id, its columns) -> the silver stage its typed batches go to, or None.
+StageFor = Callable[[str, Sequence[leafiq.Column]], Stage | None]
+
+
+def validate_export(source: Path, *, limits: ArchiveLimits = DEFAULT_LIMITS, staging_dir: Path | None = None,
+                    on_identity: OnIdentity | None = None, stage_for: StageFor | None = None) -> ValidationReport:
+    """Validate an export folder, or a .zip of one (extracted under staging_dir, kept; or a temporary folder).
+
+    Two hooks let the intake read each byte once: on_identity is called as soon as the manifest is
+    read, and what it returns gives each listed file's hash instead of a second read here (the bronze
+    copy, on its own thread); stage_for gives a dataset's silver stage, fed by the CSV check."""
     source = Path(source)
+    hooks = {"on_identity": on_identity, "stage_for": stage_for}
     if source.is_dir():
-        return _validate_folder(source, root_kept=True)
+        return _validate_folder(source, root_kept=True, **hooks)
     if not source.is_file():
         return _report([issue(MANIFEST_UNREADABLE, f"no export folder or archive at {source}")])
     if not zipfile.is_zipfile(source):
@@ -54,13 +73,13 @@ def validate_export(source: Path, *, limits: ArchiveLimits = DEFAULT_LIMITS,
         problems = safe_extract(source, staging_dir, limits)
         if problems:
             return _report(problems)
-        return _validate_folder(_export_root(staging_dir), root_kept=True)
+        return _validate_folder(_export_root(staging_dir), root_kept=True, **hooks)
     with tempfile.TemporaryDirectory(prefix="leafiq-") as temporary:
         staging = Path(temporary) / "export"
         problems = safe_extract(source, staging, limits)
         if problems:
             return _report(problems)
-        return _validate_folder(_export_root(staging), root_kept=False)
+        return _validate_folder(_export_root(staging), root_kept=False, **hooks)
 
 
 def _report(issues: list[Issue], *, manifest_sha256: str | None = None, claimed: str | None = None,
@@ -73,8 +92,9 @@ def _report(issues: list[Issue], *, manifest_sha256: str | None = None, claimed:
     )
 
 
-def _validate_folder(root: Path, *, root_kept: bool) -> ValidationReport:
-    check = _ExportCheck(root)
+def _validate_folder(root: Path, *, root_kept: bool, on_identity: OnIdentity | None,
+                     stage_for: StageFor | None) -> ValidationReport:
+    check = _ExportCheck(root, on_identity=on_identity, stage_for=stage_for)
     check.run()
     content = check.content
     return _report(
@@ -90,8 +110,12 @@ _UNREADABLE = object()  # read_manifest's answer when there is no JSON value to 
 class _ExportCheck:
     """One validation of one export folder; collects issues, never raises on what the folder holds."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, on_identity: OnIdentity | None = None, stage_for: StageFor | None = None):
         self.root = root
+        self.on_identity = on_identity
+        self.stage_for = stage_for
+        self.digests: Digests | None = None
+        self.to_hash: list[tuple[leafiq.ManifestFile, str | None]] = []  # listed files whose hash is checked last
         self.issues: list[Issue] = []
         self.manifest_sha256: str | None = None
         self.content = _ManifestContent()
@@ -109,6 +133,8 @@ class _ExportCheck:
         self.issues.extend(issues)
         if any(i.code == UNKNOWN_FORMAT for i in issues):
             return
+        if self.on_identity is not None:
+            self.digests = self.on_identity(self.root, self.content.load_id, self.manifest_sha256)
         self.walk()
         self.check_files()
         objects = _Objects()
@@ -118,6 +144,7 @@ class _ExportCheck:
         self.check_dataflows(objects)
         self.check_policy_references(objects)
         self.declared_partial()
+        self.check_hashes()
 
     # manifest.json
     def read_manifest(self) -> Any:
@@ -194,11 +221,22 @@ class _ExportCheck:
                     self.add(FILE_MISSING, "is listed in the manifest but absent", file=entry.path, object=object)
                 continue
             try:
-                digest, size = _hash(full)
+                full.open("rb").close()
             except OSError as exc:
                 self.add(FILE_MISSING, f"cannot be read: {exc.strerror}", file=entry.path, object=object)
                 continue
             self.present.add(entry.path)
+            self.to_hash.append((entry, object))
+
+    def check_hashes(self) -> None:
+        """Each present listed file's size and hash against the manifest. Last, so that the bronze copy
+        (Digests) has read the big files while the objects and CSVs were checked."""
+        for entry, object in self.to_hash:
+            try:
+                digest, size = self.digests.digest(entry.path) if self.digests else _hash(self.root / entry.path)
+            except OSError as exc:
+                self.add(FILE_MISSING, f"cannot be read: {exc.strerror}", file=entry.path, object=object)
+                continue
             if size != entry.bytes:
                 self.add(SIZE_MISMATCH, f"has {size} bytes, the manifest says {entry.bytes}", file=entry.path,
                          object=object)
@@ -247,10 +285,11 @@ class _ExportCheck:
             if metadata is not None:
                 objects.beast_modes[entry.id] = {mode.id: mode for mode in metadata.beast_modes}
             if self.readable(entry.data):
+                stage = self.stage_for(entry.id, metadata.columns) if self.stage_for and metadata else None
                 self.issues.extend(check_csv(
                     self.root / entry.data, file=entry.data, object=object,
                     columns=metadata.columns if metadata else None,
-                    expected_rows=metadata.row_count if metadata else None,
+                    expected_rows=metadata.row_count if metadata else None, stage=stage,
                 ))
             if entry.policies and self.readable(entry.policies):
                 policies = self.read(entry.policies, leafiq.read_policies, object) or ()
