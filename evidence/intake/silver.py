@@ -175,8 +175,16 @@ class ParquetStage:
             self.scales = {c.name: max((batch[i].type.scale for batch in self.pending), default=0)
                            for i, c in enumerate(self.columns) if c.type == "DECIMAL"}
         self.schema = pa.schema([pa.field(c.name, arrow_type(c, self.scales.get(c.name, 0))) for c in self.columns])
+
+    def _open(self, first: pa.Table) -> None:
+        """The writer, its encodings chosen from the first row group: a column whose values there are mostly
+        distinct (ids, timestamps) is written plain, since a dictionary would only be built to be dropped."""
+        sample = first.slice(0, ROW_GROUP_SIZE)
+        dictionary = [name for name in sample.column_names
+                      if sample.num_rows == 0 or pc.count_distinct(sample.column(name)).as_py() * 2 <= sample.num_rows]
         self._file = _HashingFile(self.out_path)
-        self._writer = pq.ParquetWriter(self._file, self.schema, compression="zstd", write_statistics=True)
+        self._writer = pq.ParquetWriter(self._file, self.schema, compression="zstd", write_statistics=True,
+                                        use_dictionary=dictionary)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-parquet")
 
     def _join(self, *, raise_errors: bool = True) -> None:
@@ -211,6 +219,8 @@ class ParquetStage:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # a rescale past 38 digits
             self.spoil(f"cannot write at the settled scales: {exc}")
             return
+        if self._writer is None:
+            self._open(table)
         self.pending, self.pending_rows = [], 0
         start = 0
         while table.num_rows - start >= ROW_GROUP_SIZE or (final and start < table.num_rows):
