@@ -23,6 +23,8 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.parser import Parser
+from sqlglot.tokens import TokenType
 
 from evidence.formulas import catalogue
 from evidence.formulas.dialect import DIALECT, BeastMode, Fixed
@@ -43,6 +45,11 @@ ENGINE_VERSION = "2"
 # How an analysis that failed inside the engine begins its one flaw (see `_failed`): a bug, never a
 # finding about the formula; the property tests assert that no formula they generate gets it.
 ENGINE_FAILURE = "The formula engine failed on this formula"
+# Calls named like a SQL type (DATE(, YEAR(, CHAR(, BINARY(, ...) nested deeper than this are refused
+# before parsing: the parser tries each as a type first and backs off, so its time doubles or triples
+# with every level (BINARY nested 11 deep took 5 s, 20 deep would take hours). Real Beast Modes nest
+# such calls two or three deep.
+MAX_TYPE_CALL_NESTING = 6
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +103,10 @@ def parse(formula: str) -> exp.Expr:
     parser = DIALECT.parser()
     try:
         tokens = DIALECT.tokenize(formula)
+        _check_type_call_nesting(tokens, formula)
         trees = parser.parse(tokens, formula)
+    except FormulaSyntaxError:
+        raise
     except TokenError as error:
         raise FormulaSyntaxError(_token_message(error, formula), error.start, error.end, formula) from error
     except ParseError as error:
@@ -141,6 +151,27 @@ def parse(formula: str) -> exp.Expr:
             "A formula is a value expression, not a SQL statement or clause", 0, len(formula), formula
         )
     return tree
+
+
+def _check_type_call_nesting(tokens: list, formula: str) -> None:
+    """Refuse calls named like a type nested deeper than MAX_TYPE_CALL_NESTING (FormulaSyntaxError)."""
+    opened: list[bool] = []  # per open parenthesis: does it open a call named like a type?
+    depth = 0
+    previous = None
+    for token in tokens:
+        if token.token_type == TokenType.L_PAREN:
+            typed = previous is not None and previous.token_type in Parser.TYPE_TOKENS
+            opened.append(typed)
+            depth += typed
+            if depth > MAX_TYPE_CALL_NESTING:
+                raise FormulaSyntaxError(
+                    f"{previous.text.upper()}( is nested {depth} deep in calls named like a type (DATE, YEAR, "
+                    f"CHAR, ...); the console reads at most {MAX_TYPE_CALL_NESTING} such levels",
+                    previous.start, token.end + 1, formula,
+                )
+        elif token.token_type == TokenType.R_PAREN and opened:
+            depth -= opened.pop()
+        previous = token
 
 
 def analyze(

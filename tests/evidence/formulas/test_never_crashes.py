@@ -8,10 +8,11 @@ failed) was never needed, so a crash cannot hide behind it.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evidence.formulas import ENGINE_FAILURE, USES, analyze
+from evidence.formulas import ENGINE_FAILURE, MAX_TYPE_CALL_NESTING, USES, analyze
 from evidence.formulas.translate import TARGETS, TRANSLATION_FAILURE, translate_all
 from tests.evidence.formulas.strategies import SCHEMA, formulas
 
@@ -81,6 +82,19 @@ def test_text_the_parser_itself_trips_over_is_unparseable():
 def test_a_formula_nested_too_deeply_is_unparseable():
     (flaw,) = analyze("(" * 3000 + "1" + ")" * 3000).flaws
     assert (flaw.code, flaw.message) == ("UNPARSEABLE", "The formula is nested too deeply to be read.")
+
+
+@pytest.mark.parametrize("name", ["YEAR", "DATE", "TIMESTAMP", "CHAR", "BINARY", "DECIMAL"])
+def test_calls_named_like_a_type_nested_past_the_limit_are_refused_with_the_place_not_parsed_for_hours(name):
+    # Each such level doubles or triples the parser's time: BINARY nested 20 deep would take hours.
+    formula = f"{name}(" * 20 + "`Fill Date`" + ")" * 20
+    (flaw,) = analyze(formula).flaws
+    deepest = len(name + "(") * MAX_TYPE_CALL_NESTING
+    assert flaw.code == "UNPARSEABLE" and (flaw.start, flaw.end) == (deepest, deepest + len(name) + 1)
+    assert f"the console reads at most {MAX_TYPE_CALL_NESTING} such levels" in flaw.message
+    within = "YEAR(DATE(" * (MAX_TYPE_CALL_NESTING // 2) + "`Fill Date`" + "))" * (MAX_TYPE_CALL_NESTING // 2)
+    assert analyze(within).level is not None  # the limit itself is read; other nesting has none of its own
+    assert analyze("CASE WHEN `a` = 1 THEN " * 12 + "1" + " END" * 12).level is not None
 
 
 def test_a_chain_too_long_to_translate_states_that_limit():
