@@ -41,7 +41,7 @@ from evidence.formulas.model import (
 )
 from evidence.formulas.tree import Context, is_aggregate
 
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"  # 3: calls named like a type nested past MAX_TYPE_CALL_NESTING are UNPARSEABLE
 # How an analysis that failed inside the engine begins its one flaw (see `_failed`): a bug, never a
 # finding about the formula; the property tests assert that no formula they generate gets it.
 ENGINE_FAILURE = "The formula engine failed on this formula"
