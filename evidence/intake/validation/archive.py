@@ -142,11 +142,17 @@ def _empty(directory: Path) -> None:
                 child.unlink(missing_ok=True)
 
 
-def _export_root(staging_dir: Path) -> Path:
-    """manifest.json's folder: the archive's root, or its only folder when the zip wraps one."""
-    if (staging_dir / "manifest.json").exists():
+def archive_root(staging_dir: Path, marker: str) -> Path:
+    """The folder holding marker (manifest.json, packet.json): the archive's root, or its only folder when
+    the zip wraps one."""
+    if (staging_dir / marker).exists():
         return staging_dir
     children = list(staging_dir.iterdir())
-    if len(children) == 1 and children[0].is_dir() and (children[0] / "manifest.json").exists():
+    if len(children) == 1 and children[0].is_dir() and (children[0] / marker).exists():
         return children[0]
     return staging_dir
+
+
+def _export_root(staging_dir: Path) -> Path:
+    """manifest.json's folder: the archive's root, or its only folder when the zip wraps one."""
+    return archive_root(staging_dir, "manifest.json")
