@@ -89,6 +89,7 @@ def read_records(path: Path, *, file: str, kind: str, sink: _Issues,
                 for record in reader:
                     rows += 1
                     checks.row(rows, record, header, typed)
+                checks.finish()
         except csv.Error as exc:
             sink.add(VALUE_INVALID, f"malformed CSV from here on: {exc}", file=file, row=rows + 1)
             rows = None
@@ -134,6 +135,7 @@ class _RowChecks:
         self.record_type = RECORD_TYPES[kind]
         self.keys: dict[tuple, int] = {}
         self.bases: dict[str, tuple[str, int]] = {}  # contract_id -> (guarantee_basis, its first row)
+        self.prices: dict[tuple[str, str], list[tuple[dt.date, dt.date | None, int]]] = {}  # (list, ndc) -> rows
         self.records: list[Record] = []
 
     def add(self, code: str, message: str, row: int, column: str | None = None) -> None:
@@ -167,6 +169,9 @@ class _RowChecks:
         self.check_key(number, typed_record)
         if self.kind == CONTRACT:
             self.check_basis(number, typed_record)
+        elif self.kind == PRICING:
+            self.prices.setdefault((typed_record.price_list, typed_record.ndc), []).append(
+                (typed_record.effective_date, typed_record.end_date, number))
         self.records.append(typed_record)
 
     def check_period(self, number: int, record: Record) -> None:
@@ -225,6 +230,20 @@ class _RowChecks:
             self.add(VALUE_INVALID, f"guarantee_basis is {record.guarantee_basis!r} here but {basis!r} on row {first} "
                                     f"of contract {record.contract_id}; it is the same on every row of a contract",
                      number, "guarantee_basis")
+
+
+    def finish(self) -> None:
+        """Two prices of one NDC on one list in force on the same day: which one a claim is priced at is
+        ambiguous, so the (list, NDC, day) they share is a duplicate key too (equal effective dates are
+        reported already)."""
+        for (price_list, ndc), spans in self.prices.items():
+            spans.sort(key=lambda span: (span[0], span[2]))
+            for (start, end, first), (later_start, _, number) in zip(spans, spans[1:]):
+                if later_start != start and (end is None or later_start <= end):
+                    first, number = sorted((first, number))
+                    self.add(DUPLICATE_KEY, f"rows {first} and {number} are both in force on {later_start} for "
+                                            f"price_list={price_list}, ndc={ndc}; a price ends the day before the "
+                                            "next takes effect", number)
 
 
 def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:

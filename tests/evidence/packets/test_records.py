@@ -251,3 +251,27 @@ def test_only_the_first_issues_of_a_column_are_listed_and_the_rest_counted(tmp_p
     summary = issues[-1]
     assert (summary.row, summary.column) == (MAX_LISTED + 1, "mac_unit_price")
     assert summary.message.startswith("5 more VALUE_INVALID issues in column mac_unit_price, the first at row 21")
+
+
+@pytest.mark.parametrize("first_end, words", [
+    ("", "rows 1 and 2 are both in force on 2025-07-01"),
+    ("2025-07-01", "rows 1 and 2 are both in force on 2025-07-01"),
+])
+def test_two_prices_of_an_ndc_in_force_on_one_day_are_refused(tmp_path, first_end, words):
+    packet = _set(PACKETS[PRICING](), 1, "end_date", first_end)  # row 2 takes effect 2025-07-01
+
+    issues = _only(_validate(packet, tmp_path), DUPLICATE_KEY)
+
+    assert [(i.row, i.column) for i in issues] == [(2, None)]
+    assert words in issues[0].message and "ndc=00093505601" in issues[0].message
+
+
+def test_malformed_csv_early_in_a_large_file_is_still_hashed_whole(tmp_path):
+    packet = contract_packet()
+    filler = b"".join(f"CLM-{index},{'x' * 200}\r\n".encode() for index in range(12_000))  # about 2.5 MB
+    packet.records_bytes = csv_bytes(COLUMNS[CONTRACT], packet.rows[:1]) + b'"CLM"x,' + b"," * 11 + b"\r\n" + filler
+    packet.fields["records"] = {**packet.records_entry(), "rows": 2}
+
+    issues = _only(_validate(packet, tmp_path), VALUE_INVALID)  # no HASH_MISMATCH: every byte was hashed
+
+    assert issues[0].row == 2 and "malformed CSV" in issues[0].message
