@@ -3,6 +3,7 @@ that validate_packet returns, EarlierRevision, and _Issues, which lists the firs
 kind and counts the rest."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,7 +71,12 @@ class PacketIssue:
     def sort_key(self) -> tuple:
         # File by file; within a file, file-level issues first, then by row and column (as the intake's Issue).
         return (self.file or "", self.row is not None, self.row or 0, self.column or "", self.code,
-                self.field or "", self.message)
+                _natural(self.field or ""), self.message)
+
+
+def _natural(text: str) -> tuple:
+    """documents[2] before documents[10]."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"([0-9]+)", text))
 
 
 def issue(code: str, message: str, *, file: str | None = None, field: str | None = None, row: int | None = None,
@@ -128,7 +134,7 @@ class _Issues:
     def __init__(self) -> None:
         self.issues: list[PacketIssue] = []
         self.listed: dict[tuple, int] = {}
-        self.unlisted: dict[tuple, list] = {}  # (code, file, column) -> [count, first row]
+        self.unlisted: dict[tuple, list] = {}  # (code, file, column) -> [count, first row, first field]
 
     def add(self, code: str, message: str, *, file: str | None = None, field: str | None = None,
             row: int | None = None, column: str | None = None) -> None:
@@ -137,16 +143,17 @@ class _Issues:
             self.listed[kind] = self.listed.get(kind, 0) + 1
             self.issues.append(issue(code, message, file=file, field=field, row=row, column=column))
         else:
-            entry = self.unlisted.setdefault(kind, [0, row])
+            entry = self.unlisted.setdefault(kind, [0, row, field])
             entry[0] += 1
 
     def has(self, *codes: str) -> bool:
         return any(i.code in codes for i in self.issues)
 
     def finish(self) -> list[PacketIssue]:
-        for (code, file, column), (count, row) in self.unlisted.items():
+        for (code, file, column), (count, row, field) in self.unlisted.items():
             where = f" in column {column}" if column else ""
+            first = f"row {row}" if row is not None else f"field {field}" if field else "one"
             self.issues.append(issue(
-                code, f"{count} more {code} issues{where}, the first at row {row}; only the first {MAX_LISTED} "
-                      "are listed", file=file, row=row, column=column))
+                code, f"{count} more {code} issues{where}, the first at {first}; only the first {MAX_LISTED} "
+                      "are listed", file=file, field=field, row=row, column=column))
         return self.issues

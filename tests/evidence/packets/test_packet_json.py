@@ -11,6 +11,7 @@ from evidence.packets.validation import (
     FILE_MISSING,
     FORMAT_UNKNOWN,
     HASH_MISMATCH,
+    MAX_LISTED,
     PACKET_UNREADABLE,
     REFUSED,
     REVISION_CONFLICT,
@@ -301,3 +302,17 @@ def test_issues_are_sorted_by_file_then_row(tmp_path):
     assert [(i.file, i.row) for i in report.issues] == [
         ("packet.json", None), ("terms.csv", 2), ("terms.csv", 4), ("zz-extra.txt", None)]
     assert json.loads(json.dumps(report.to_dict()))["issues"][0]["field"] == "keyed_by"
+
+
+def test_only_the_first_field_issues_are_listed_and_the_rest_counted(tmp_path):
+    packet = rebate_packet()
+    packet.fields["client_account_ids"] = [f"0015e00000Qm7A{index:04d}" for index in range(MAX_LISTED + 3)]
+
+    report = _validate(packet, tmp_path)
+
+    invalid = [i for i in report.issues if i.code == FIELD_INVALID]
+    assert len(invalid) == MAX_LISTED + 1
+    assert invalid[-1].field == f"client_account_ids[{MAX_LISTED}]"
+    assert [i.field for i in invalid[:3]] == ["client_account_ids[0]", "client_account_ids[1]", "client_account_ids[2]"]
+    assert invalid[-1].message.startswith(
+        f"3 more FIELD_INVALID issues, the first at field client_account_ids[{MAX_LISTED}]")
