@@ -142,13 +142,14 @@ class _HeaderContent:
         return paths | {self.records_path} if self.records_path else paths
 
 
-class _MISSING:
-    pass
+_MISSING = object()  # get's answer for a field absent or of the wrong type (already reported)
 
 
 class _HeaderCheck:
-    def __init__(self, data: dict[str, Any], sink: _Issues):
-        self.data, self.sink = data, sink
+    """Reads packet.json's fields, noting each problem with the field it concerns."""
+
+    def __init__(self, sink: _Issues):
+        self.sink = sink
         self.failed = False
 
     def bad(self, where: str, message: str, code: str = FIELD_INVALID, *, file: str = PACKET_FILE) -> None:
@@ -169,11 +170,12 @@ class _HeaderCheck:
             return _MISSING
         return value
 
-    def text(self, data: dict, key: str, where: str, *, required: bool = True) -> str | None:
-        value = self.get(data, key, where, (str,), required=required)
+    def text(self, data: dict, key: str, where: str) -> str | None:
+        """A required, non-blank string."""
+        value = self.get(data, key, where, (str,))
         if value is _MISSING:
             return None
-        if required and not value.strip():
+        if not value.strip():
             self.bad(where, "must not be blank")
             return None
         return value
@@ -226,7 +228,7 @@ def check_header(data: dict[str, Any], sink: _Issues) -> _HeaderContent | None:
         sink.add(FORMAT_UNKNOWN, f"format {shown}; this console reads {FORMAT!r} only", file=PACKET_FILE,
                  field="format")
         return None
-    check = _HeaderCheck(data, sink)
+    check = _HeaderCheck(sink)
     content = _HeaderContent()
     for key in data:
         if key not in FIELDS:

@@ -119,6 +119,9 @@ def _break(path: str, value):
     ("source.channel", "email", "source.channel", "is not a field of source"),
     ("keyed_by", ..., "keyed_by", "is required"),
     ("supersedes", f"EVP-CONTRACT-{ACME}-2025", "supersedes", "names the packet's own packet_id"),
+    ("supersedes", ..., "supersedes", "is required (a string)"),  # null says "supersedes nothing"
+    ("supersedes", 7, "supersedes", "must be a string or null, is an integer"),
+    ("documents", None, "documents", "must be a list, is null"),
     ("signed_by", "someone", "signed_by", "is not a field of leaf-evidence/1"),
     ("records", {"path": "terms.csv", "sha256": "AB" * 32, "rows": 6}, "records.sha256", "64 lowercase"),
     ("records", {"path": "terms.csv", "sha256": "0" * 63, "rows": 6}, "records.sha256", "is not a SHA-256"),
