@@ -214,3 +214,14 @@ def test_absent_source_is_unreadable_not_raised(tmp_path):
 
     assert report.codes() == {PACKET_UNREADABLE}
     assert report.sha256 is None
+
+
+def test_amendment_names_the_packet_it_supersedes(tmp_path):
+    packet = contract_packet()
+    packet.fields["packet_id"] = f"EVP-CONTRACT-{ACME}-2025-A1"
+    packet.fields["supersedes"] = f"EVP-CONTRACT-{ACME}-2025"
+
+    report = validate_packet(packet.write(tmp_path / "packet"))
+
+    assert report.status == ACCEPTED
+    assert report.header.supersedes == f"EVP-CONTRACT-{ACME}-2025"
