@@ -40,18 +40,27 @@ def terms_in_force(records: Iterable[Record], client: str, day: dt.date,
     ]
 
 
-def candidate_terms(evidence: Evidence, client: str, day: dt.date,
-                    component: Component | None = None) -> list[tuple[Seen, ContractTerm]]:
-    """Candidate terms rows for the client in force on the day: from packets not governed, and from Domo."""
-    found = [
-        (seen_revision(r), t) for r in candidate_revisions(evidence, CONTRACT, client) if r.holds(day)
-        for t in terms_in_force(r.records, client, day, component)
-    ]
-    found += [
-        (seen_domo(row), row.record) for row in evidence.domo_of_kind(CONTRACT)
-        if terms_in_force((row.record,), client, day, component)
-    ]
-    return found
+class CandidateTerms:
+    """The client's candidate terms rows (from packets not governed, and from Domo), gathered once per
+    decision so that asking day by day does not walk all the evidence again."""
+
+    def __init__(self, evidence: Evidence, client: str) -> None:
+        self.rows: list[tuple[Seen, ContractTerm, dt.date, dt.date]] = []  # the row, and its packet's period
+        for revision in candidate_revisions(evidence, CONTRACT, client):
+            for term in revision.records:
+                if term.client_account_id == client:
+                    self.rows.append((seen_revision(revision), term, revision.period_start, revision.period_end))
+        for row in evidence.domo_of_kind(CONTRACT):
+            if row.record.client_account_id == client:
+                self.rows.append((seen_domo(row), row.record, row.record.period_start, row.record.period_end))
+        self.client = client
+
+    def on(self, day: dt.date, component: Component | None = None) -> list[tuple[Seen, ContractTerm]]:
+        """The candidate rows in force on the day (for the component, when given)."""
+        return [
+            (seen, term) for seen, term, start, end in self.rows
+            if start <= day <= end and terms_in_force((term,), self.client, day, component)
+        ]
 
 
 def contract_gap(governance: Governance, governing: list[Revision], holding: list[Revision],
@@ -70,13 +79,14 @@ def decide_contract(question: Question, evidence: Evidence) -> Decision:
     client = question.client
     needs = (question.component,) if question.component else question.components
     governance = Governance(evidence, CONTRACT, client)
+    candidate_terms = CandidateTerms(evidence, client)
     used_: set[Used] = set()
     seen: set[Seen] = set()
     marks: dict[Component, list[tuple[dt.date, tuple[str, bool]]]] = {c: [] for c in needs}
     for day in days(question.period_start, question.period_end):
         governing = governance.governing(day)
         for component in needs:
-            candidates = candidate_terms(evidence, client, day, component)
+            candidates = candidate_terms.on(day, component)
             seen.update(s for s, _ in candidates)
             holding = [p for p in governing if terms_in_force(p.records, client, day, component)]
             if len(holding) == 1:

@@ -69,7 +69,8 @@ class Used:
     kind: str
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "packet_id": self.packet_id, "revision": self.revision, "sha256": self.sha256}
+        return {"kind": self.kind, "class": "governed", "packet_id": self.packet_id, "revision": self.revision,
+                "sha256": self.sha256}
 
 
 @dataclass(frozen=True, order=True)

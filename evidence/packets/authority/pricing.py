@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from evidence.packets.authority.contract import candidate_terms, component_text, contract_gap, terms_in_force
+from evidence.packets.authority.contract import CandidateTerms, component_text, contract_gap, terms_in_force
 from evidence.packets.authority.decision import Decision, Missing, Question, Seen, Used, conclude
 from evidence.packets.authority.governance import (
     Governance,
@@ -40,7 +40,7 @@ def _price_list(question: Question, evidence: Evidence, used_: set[Used],
         for term in terms_in_force(packet.records, client, day, component):
             if term.price_list:
                 lists.setdefault(term.price_list, []).append(packet)
-    candidates = candidate_terms(evidence, client, day, component)
+    candidates = CandidateTerms(evidence, client).on(day, component)
     seen.update(s for s, _ in candidates)
     if len(lists) == 1:
         ((price_list, packets),) = lists.items()

@@ -3,6 +3,8 @@ substitution, withdrawal and revision order, a mid-year amendment, a pricing gap
 Plain values in, a decision out: no database, no mocks."""
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 
 import pytest
@@ -14,11 +16,14 @@ from evidence.packets.authority import (
     NOT_CONCLUDED,
     PRICING_FINDING,
     RECEIVED,
+    VERIFIED,
     WITHDRAWN,
+    Evidence,
+    Revision,
     Used,
     decide,
 )
-from evidence.packets.model import CONTRACT, PRICING, REBATE, SALESFORCE
+from evidence.packets.model import CONTRACT, PRICING, REBATE, SALESFORCE, FileEntry, PacketHeader
 from tests.evidence.packets.authority_builders import (
     BRAND_NDC,
     CLIENT,
@@ -419,3 +424,46 @@ def test_the_decision_prints_as_json_with_a_stable_shape():
 def test_an_incomplete_question_is_refused(output, kwargs, message):
     with pytest.raises(ValueError, match=message):
         decide(output, client=CLIENT, evidence=evidence(), **kwargs)
+
+
+# --- client scope ---------------------------------------------------------------------------------------------
+
+def test_a_superseded_salesforce_packet_no_longer_scopes_the_client():
+    old = salesforce()
+    new = salesforce([account(client=OTHER)], packet_id="EVP-SALESFORCE-2026-12", clients=(CLIENT, OTHER),
+                     start="2026-12-01", end="2026-12-31", supersedes=old.packet_id)
+
+    decision = ask("client scope", evidence(old, new))
+
+    assert decision.decision == NOT_CONCLUDED
+    assert decision.missing[0].reason == (
+        "no governed Salesforce account row for the client's account id "
+        "(EVP-SALESFORCE-2026 (revision 1) held one but is superseded)"
+    )
+
+
+# --- the inputs -----------------------------------------------------------------------------------------------
+
+def test_a_revision_is_built_from_its_packet_header():
+    header = PacketHeader(
+        packet_id="EVP-CONTRACT-0015e00000Qm7AcAAJ-2025", kind=CONTRACT, source_system="contract-repository",
+        source_reference="CLM-2024-0113", received_at=dt.datetime(2026, 11, 18, 14, 2, tzinfo=dt.UTC),
+        client_account_ids=(CLIENT,), period_start=YEAR[0], period_end=YEAR[1],
+        records=FileEntry(path="terms.csv", sha256="0" * 64, rows=1), documents=(),
+        keyed_by="ana.ferreira@leafhealth.com", supersedes=None,
+    )
+
+    built = Revision.from_header(header, revision=1, sha256="a" * 64, status=VERIFIED, records=(term(RETAIL_GENERIC),))
+
+    assert ask("contract, one component", evidence(built)).governed_used == (used(built),)
+
+
+def test_records_of_another_kind_are_refused():
+    with pytest.raises(ValueError, match="a contract record must be a ContractTerm, not PriceRow"):
+        contract([price()])
+
+
+def test_one_revision_given_twice_with_two_hashes_is_refused():
+    first = contract()
+    with pytest.raises(ValueError, match="given twice, with two hashes"):
+        Evidence(revisions=(first, dataclasses.replace(first, sha256="b" * 64)))
