@@ -186,6 +186,13 @@ def test_another_clients_contract_does_not_name_the_price_list():
     assert decision.missing[0].reason.endswith("so the claim's price list is not known")
 
 
+def test_channel_and_drug_class_compare_case_insensitively():
+    shouting = dataclasses.replace(term(RETAIL_GENERIC), channel="Retail", drug_class="GENERIC")
+
+    assert ask("contract, one component", evidence(contract([shouting])),
+               component=("RETAIL", "Generic")).decision == AUTHORIZED
+
+
 def test_a_blank_guarantee_is_the_contracts_answer_not_a_gap():
     blank = contract([term(RETAIL_GENERIC, awp="", fee="", rebate="")])
 
@@ -272,8 +279,9 @@ def test_days_after_an_amendment_that_ends_early_are_missing():
     assert "EVP-CONTRACT-2025 (superseded from 2025-07-01) no longer governs it" in missing.reason
 
 
-def test_an_amendment_not_yet_verified_does_not_take_over():
-    decision = ask("contract, one component", evidence(contract(), amendment(status=RECEIVED)))
+@pytest.mark.parametrize("status", [RECEIVED, WITHDRAWN])
+def test_an_amendment_not_verified_or_withdrawn_does_not_take_over(status):
+    decision = ask("contract, one component", evidence(contract(), amendment(status=status)))
 
     assert decision.decision == AUTHORIZED
     assert [s.packet_id for s in decision.candidates_seen] == ["EVP-CONTRACT-2025-AMD1"]
