@@ -38,9 +38,11 @@ def test_a_worker_killed_mid_intake_leaves_no_manifest_and_a_rerun_finishes(tran
     first = Worker(env=fast_redelivery).start()
     try:
         run = queue(export.path)
+        # Killed while validation converts the claims to their silver Parquet and the bronze copy runs
+        # beside it: both are half done.
         wait_until(
-            lambda: IntakeRun.objects.get(pk=run.pk).stage.startswith("silver"), timeout=120,
-            interval=0.05, message="the intake to start writing silver",
+            lambda: IntakeRun.objects.get(pk=run.pk).stage.startswith("checking dataset"), timeout=120,
+            interval=0.05, message="the intake to start converting the claims",
         )
         first.kill()
     finally:
@@ -50,6 +52,8 @@ def test_a_worker_killed_mid_intake_leaves_no_manifest_and_a_rerun_finishes(tran
     assert not SourceManifest.objects.exists()
     for path in lake.list("silver"):  # whatever reached the lake is whole and verified
         pq.read_metadata(pa.BufferReader(lake.read(path)))
+    for path in lake.list("bronze"):
+        lake.read(path)  # checked against the hash recorded when it was written
 
     second = Worker(env=fast_redelivery).start()
     try:
