@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -37,7 +38,7 @@ from django.db import connections, models, transaction
 AUDIT = "console.auditevent"
 CURATED_PREFIX = "curated_"
 SNAPSHOT_SCHEMA = "leaf_test_states"  # PostgreSQL: curated copies live in their own schema
-SQLITE_COPY_PREFIX = "leafteststate_"  # SQLite: curated copies are tables beside them
+SQLITE_COPY_PREFIX = "leafteststate_"  # curated copies: tables beside them (SQLite), in that schema (PostgreSQL)
 
 
 def honest_only() -> bool:
@@ -64,6 +65,12 @@ def _rows(model) -> dict[Any, dict]:
 
 def _digest(rows: dict) -> str:
     return hashlib.sha256(repr(sorted(rows.items(), key=lambda item: repr(item[0]))).encode()).hexdigest()
+
+
+def _people() -> tuple:
+    """Who has an account, in which groups: the personas a state is built beside."""
+    user = apps.get_model(settings.AUTH_USER_MODEL)
+    return tuple(user._default_manager.order_by("username").values_list("username", "groups__name"))
 
 
 def _lake_root() -> Path:
@@ -126,6 +133,8 @@ class Snapshot:
     lake_copy: Path | None = None
     lake_files: list[str] = field(default_factory=list)
     curated: list[str] = field(default_factory=list)
+    after: dict[str, Any] = field(default_factory=dict)  # model -> its new rows' lowest pk (older rows stay below)
+    pinned: dict[str, str] = field(default_factory=dict)  # model -> digest of the rows new rows point at
 
 
 # --- recording a build ------------------------------------------------------------------------------------
@@ -143,7 +152,9 @@ def _record(before_rows: dict, result, lake_before: dict, curated_before: set[st
             raise NotRestorable(f"the build changed or removed rows of {label} it found")
         added = [after[k] for k in after if k not in old]
         if added and old:
-            raise NotRestorable(f"{label} held rows before the build: restored ids could collide or reorder")
+            if not all(isinstance(k, int) for k in after) or max(old) >= min(k for k in after if k not in old):
+                raise NotRestorable(f"{label}: the build's rows are not all newer than the rows it found")
+            snapshot.after[label] = min(k for k in after if k not in old)
         if added:
             snapshot.rows[label] = added
             new_pks[label] = {row[model._meta.pk.attname] for row in added}
@@ -155,7 +166,10 @@ def _record(before_rows: dict, result, lake_before: dict, curated_before: set[st
                 value = row[fk.attname]
                 if value is None or value in new_pks.get(_label(target), ()):
                     continue
-                snapshot.outside.setdefault((label, fk.attname), {})[value] = _natural_key(target, value)
+                if hasattr(target, "natural_key"):
+                    snapshot.outside.setdefault((label, fk.attname), {})[value] = _natural_key(target, value)
+                else:  # a row the state starts from (a restored manifest): it must be the same row at restore
+                    snapshot.pinned[_label(target)] = _digest(before_rows[_label(target)])
     for row in snapshot.audit:
         if row["actor_id"] is not None:
             snapshot.outside.setdefault((AUDIT, "actor_id"), {})[row["actor_id"]] = _natural_key(
@@ -174,9 +188,16 @@ def _record(before_rows: dict, result, lake_before: dict, curated_before: set[st
 
 
 def _natural_key(model, pk) -> tuple:
-    if not hasattr(model, "natural_key"):
-        raise NotRestorable(f"new rows point at a {_label(model)} that existed before the build")
     return tuple(model._default_manager.get(pk=pk).natural_key())
+
+
+def _starts_alike(snapshot: Snapshot) -> bool:
+    """At restore: the rows the build found that it points at are the same, and its ids are still the newest."""
+    for label, digest in snapshot.pinned.items():
+        if _digest(_rows(apps.get_model(label))) != digest:
+            return False
+    return not any(apps.get_model(label)._default_manager.filter(pk__gte=lowest).exists()
+                   for label, lowest in snapshot.after.items())
 
 
 # --- restoring it -----------------------------------------------------------------------------------------
@@ -260,9 +281,8 @@ class CuratedCopies:
 
     def __init__(self):
         self.connection = connections["curated"]
-        self.counter = 0
 
-    def _execute(self, sql: str, params=()) -> list:
+    def _execute(self, sql: str, params=None) -> list:
         self.connection.ensure_connection()
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -271,7 +291,7 @@ class CuratedCopies:
     def tables(self) -> list[str]:
         if self.connection.vendor == "postgresql":
             rows = self._execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-                                 " AND tablename LIKE 'curated\\_%%'")
+                                 " AND tablename LIKE 'curated\\_%'")
         else:
             rows = self._execute("SELECT name FROM sqlite_master WHERE type = 'table'"
                                  " AND name LIKE 'curated\\_%' ESCAPE '\\'")
@@ -283,8 +303,7 @@ class CuratedCopies:
             if self.connection.vendor == "postgresql":
                 self._execute(f'CREATE SCHEMA IF NOT EXISTS "{SNAPSHOT_SCHEMA}"')
             for name in names:
-                self.counter += 1
-                copy = f"{SQLITE_COPY_PREFIX}{self.counter}_{name}"
+                copy = f"{SQLITE_COPY_PREFIX}{next(_COPY_NUMBERS)}"
                 if self.connection.vendor == "postgresql":
                     self._execute(f'CREATE TABLE "{SNAPSHOT_SCHEMA}"."{copy}" (LIKE "{name}" INCLUDING ALL)')
                     self._execute(f'INSERT INTO "{SNAPSHOT_SCHEMA}"."{copy}" SELECT * FROM "{name}"')
@@ -310,6 +329,7 @@ class CuratedCopies:
 # --- the fixture's object ------------------------------------------------------------------------------
 _SNAPSHOTS: dict[tuple, Snapshot | NotRestorable] = {}
 _CURATED_COPIES: dict[int, dict[str, str]] = {}
+_COPY_NUMBERS = itertools.count(1)
 
 
 @dataclass
@@ -327,11 +347,13 @@ class States:
         counts = _counts()
         lake_before = _lake_files(_lake_root())
         key = (name, _settings_key(), tuple(sorted((k, v) for k, v in counts.items() if v)),
-               tuple(sorted(lake_before.keys())), self.curated)
+               tuple(sorted(lake_before.keys())), self.curated, _people())
         known = _SNAPSHOTS.get(key)
-        if isinstance(known, Snapshot) and not honest_only():
+        _debug(name, "new key" if known is None else known if isinstance(known, NotRestorable) else
+               f"snapshot (starts alike: {_starts_alike(known)})", key)
+        if isinstance(known, Snapshot) and not honest_only() and _starts_alike(known):
             return self._restore(name, known)
-        if isinstance(known, NotRestorable) or honest_only():
+        if known is not None or honest_only():
             return self._build_only(name, build)
         before_rows = {_label(m): (_rows(m) if counts[_label(m)] else {}) for m in _models()}
         result = build()
@@ -359,6 +381,12 @@ class States:
             CuratedCopies().restore(_CURATED_COPIES[id(snapshot)])
         self.restored.append(name)
         return _thaw(snapshot.result)
+
+
+def _debug(name, what, key):
+    if os.environ.get("LEAF_TEST_STATES_DEBUG"):
+        import sys
+        print(f"\n[states] {name}: {what} {hashlib.sha256(repr(key).encode()).hexdigest()[:8]} {key[2]}", file=sys.stderr)
 
 
 class _NoCurated:
