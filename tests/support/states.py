@@ -21,7 +21,7 @@ every state when LEAF_TEST_STATES=build is set (`LEAF_TEST_STATES=build pytest .
 """
 from __future__ import annotations
 
-import datetime as dt
+import atexit
 import hashlib
 import itertools
 import os
@@ -179,12 +179,23 @@ def _record(before_rows: dict, result, lake_before: dict, curated_before: set[st
     lake_after = _lake_files(root)
     snapshot.lake_files = sorted(p for p, stat in lake_after.items() if lake_before.get(p) != stat)
     if snapshot.lake_files:
-        snapshot.lake_copy = Path(tempfile.mkdtemp(prefix="leaf-test-state-"))
+        snapshot.lake_copy = Path(tempfile.mkdtemp(prefix="lake-", dir=_copies_root()))
         for name in snapshot.lake_files:
             (snapshot.lake_copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / name, snapshot.lake_copy / name)
     snapshot.curated = sorted(set(copies.tables()) - curated_before)
     return snapshot
+
+
+_COPIES_ROOT: list[Path] = []
+
+
+def _copies_root() -> Path:
+    """Where this process keeps its states' lake files; removed when the process ends."""
+    if not _COPIES_ROOT:
+        _COPIES_ROOT.append(Path(tempfile.mkdtemp(prefix="leaf-test-states-")))
+        atexit.register(shutil.rmtree, _COPIES_ROOT[0], ignore_errors=True)
+    return _COPIES_ROOT[0]
 
 
 def _natural_key(model, pk) -> tuple:
