@@ -18,6 +18,7 @@ A snapshot is used only when the starting point matches the build's: the same se
 lake), the same models holding rows (counted), the same lake files, no rows of the models the build
 fills. Anything else, or a build that changed rows it found, is built the honest way again; so is
 every state when LEAF_TEST_STATES=build is set (`LEAF_TEST_STATES=build pytest ...`).
+LEAF_TEST_STATES_DEBUG=1 (with `-s`) prints, for each request, whether a snapshot was there for it.
 """
 from __future__ import annotations
 
