@@ -19,6 +19,11 @@ lake), the same models holding rows (counted), the same lake files, no rows of t
 fills. Anything else, or a build that changed rows it found, is built the honest way again; so is
 every state when LEAF_TEST_STATES=build is set (`LEAF_TEST_STATES=build pytest ...`).
 LEAF_TEST_STATES_DEBUG=1 (with `-s`) prints, for each request, whether a snapshot was there for it.
+
+What a snapshot does not see, so a state's build must not depend on it: what the test patched before
+asking (monkeypatch, a frozen clock) and what the build did outside the database and the lake (the
+messages it sent to the broker, the staging folder of the intake). A state named for each such
+difference keeps them apart ("... (load task in-process)").
 """
 from __future__ import annotations
 
@@ -361,9 +366,10 @@ class States:
         key = (name, _settings_key(), tuple(sorted((k, v) for k, v in counts.items() if v)),
                tuple(sorted(lake_before.keys())), self.curated, _people())
         known = _SNAPSHOTS.get(key)
+        alike = isinstance(known, Snapshot) and not honest_only() and _starts_alike(known)
         _debug(name, "new key" if known is None else known if isinstance(known, NotRestorable) else
-               f"snapshot (starts alike: {_starts_alike(known)})", key)
-        if isinstance(known, Snapshot) and not honest_only() and _starts_alike(known):
+               f"snapshot (starts alike: {alike})", key)
+        if alike:
             return self._restore(name, known)
         if known is not None or honest_only():
             return self._build_only(name, build)
