@@ -76,6 +76,18 @@ def lake(settings, tmp_path_factory):
     return get_lake()
 
 
+# --- named states, built once per process -----------------------------------------------------------
+@pytest.fixture
+def states(request, lake):
+    """Named states (a received sample export, promoted versions): the first request in this process builds
+    one with the real services, later ones restore it (tests/support/states.py)."""
+    from tests.support.states import States
+
+    marker = request.node.get_closest_marker("django_db")
+    curated = bool(marker and marker.kwargs.get("transaction") and "curated" in (marker.kwargs.get("databases") or ()))
+    return States(curated=curated)
+
+
 # --- real worker ---------------------------------------------------------------------------------
 @pytest.fixture
 def celery_worker(transactional_db, lake):

@@ -57,23 +57,23 @@ def invalid_export(load_id: str = "LIQ-20261121-0002") -> exports.Export:
 
 
 @pytest.fixture
-def received(db, tmp_path) -> SourceManifest:
+def received(db, tmp_path, states) -> SourceManifest:
     """The rich export, received complete."""
-    return ingest(rich_export().write(tmp_path / "rich"))
+    return states.get("rich export", lambda: ingest(rich_export().write(tmp_path / "rich")))
 
 
 @pytest.fixture
-def received_invalid(db, tmp_path) -> SourceManifest:
-    return ingest(invalid_export().write(tmp_path / "invalid"))
+def received_invalid(db, tmp_path, states) -> SourceManifest:
+    return states.get("invalid hand-made export", lambda: ingest(invalid_export().write(tmp_path / "invalid")))
 
 
 @pytest.fixture
-def received_sample(db, tmp_path) -> SourceManifest:
+def received_sample(db, tmp_path, states) -> SourceManifest:
     """The generated sample export (evidence.samples.export: planted and clean formulas, both DataFlow
     kinds), received complete with few rows."""
     from evidence.samples.export import write_sample_export
 
-    return ingest(write_sample_export(tmp_path / "sample", rows=50).path)
+    return states.get("sample export", lambda: ingest(write_sample_export(tmp_path / "sample", rows=50).path))
 
 
 @pytest.fixture

@@ -29,21 +29,23 @@ def ingest(path: Path) -> SourceManifest:
 
 
 @pytest.fixture
-def manifest(db, tmp_path) -> SourceManifest:
+def manifest(db, tmp_path, states) -> SourceManifest:
     """The generated sample export, received complete (few rows)."""
-    return ingest(write_sample_export(tmp_path / "complete", rows=30).path)
+    return states.get("sample manifest", lambda: ingest(write_sample_export(tmp_path / "complete", rows=30).path))
 
 
 @pytest.fixture
-def partial_manifest(db, tmp_path) -> SourceManifest:
-    received = ingest(write_sample_export(tmp_path / "partial", rows=30, seed=8, variant="partial").path)
+def partial_manifest(db, tmp_path, states) -> SourceManifest:
+    received = states.get("partial sample manifest", lambda: ingest(
+        write_sample_export(tmp_path / "partial", rows=30, seed=8, variant="partial").path))
     assert received.status == "partial"
     return received
 
 
 @pytest.fixture
-def invalid_manifest(db, tmp_path) -> SourceManifest:
-    received = ingest(write_sample_export(tmp_path / "invalid", rows=30, seed=9, variant="invalid").path)
+def invalid_manifest(db, tmp_path, states) -> SourceManifest:
+    received = states.get("invalid sample manifest", lambda: ingest(
+        write_sample_export(tmp_path / "invalid", rows=30, seed=9, variant="invalid").path))
     assert received.status == "invalid"
     return received
 

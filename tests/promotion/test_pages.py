@@ -447,11 +447,16 @@ def test_the_registry_lists_a_loaded_version_and_its_people(client, cecilia, man
 
 
 @pytest.fixture
-def two_versions(manifest, tmp_path, olivia, arthur, curated_db):
-    """The rebate invoices promoted twice: v1 from `manifest`, then v2 (current) from a later export."""
-    promoted(manifest, REBATES, olivia, arthur)
-    promoted(second_manifest(tmp_path), REBATES, olivia, arthur)
-    return dataset(manifest, REBATES).domo_id
+def two_versions(manifest, tmp_path, olivia, arthur, curated_db, states):
+    """The rebate invoices promoted twice: v1 from `manifest`, then v2 (current) from a later export
+    (built once per process, then restored: tests/support/states.py)."""
+
+    def build():
+        promoted(manifest, REBATES, olivia, arthur)
+        promoted(second_manifest(tmp_path), REBATES, olivia, arthur)
+        return dataset(manifest, REBATES).domo_id
+
+    return states.get("rebates promoted twice (load message sent)", build)
 
 
 @CURATED_DB

@@ -23,13 +23,19 @@ def table_rows(connection, key: str) -> int:
 
 
 @pytest.fixture
-def two_versions(manifest, tmp_path, olivia, arthur, curated_db, no_enqueue):
-    """The rebate invoices promoted twice: v1 from `manifest`, then v2 (current) from a later export."""
-    first = promoted(manifest, REBATES, olivia, arthur)
-    later = second_manifest(tmp_path)
-    second = promoted(later, REBATES, olivia, arthur)
-    key = dataset(manifest, REBATES).domo_id
-    assert dataset(later, REBATES).domo_id == key
+def two_versions(manifest, tmp_path, olivia, arthur, curated_db, no_enqueue, states):
+    """The rebate invoices promoted twice: v1 from `manifest`, then v2 (current) from a later export
+    (built once per process, then restored: tests/support/states.py)."""
+
+    def build():
+        first = promoted(manifest, REBATES, olivia, arthur)
+        later = second_manifest(tmp_path)
+        second = promoted(later, REBATES, olivia, arthur)
+        key = dataset(manifest, REBATES).domo_id
+        assert dataset(later, REBATES).domo_id == key
+        return key, first, second
+
+    key, first, second = states.get("rebates promoted twice (load task in-process)", build)
     assert curated.read_current(curated_db, key).version == 2
     return key, first, second
 
