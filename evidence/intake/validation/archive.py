@@ -3,11 +3,13 @@ extracted under a staging folder, or refused whole (safe_extract); and path_prob
 safe relative path that the manifest's paths follow too."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +142,26 @@ def _empty(directory: Path) -> None:
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 child.unlink(missing_ok=True)
+
+
+LINK, SPECIAL, FILE, FOLDER = "link", "special", "file", "folder"
+
+
+def tree_entries(root: Path) -> Iterator[tuple[str, str]]:
+    """Every entry under root, links never followed, in name order: (relative POSIX path, LINK, SPECIAL
+    (a device, socket or pipe), FILE or FOLDER). The walk an export's and a packet's checks share."""
+    for directory, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        here = Path(directory)
+        for name in sorted(dirnames + filenames):
+            full = here / name
+            try:
+                mode = full.lstat().st_mode
+            except OSError:
+                continue
+            kind = (LINK if stat.S_ISLNK(mode) else FILE if stat.S_ISREG(mode)
+                    else FOLDER if stat.S_ISDIR(mode) else SPECIAL)
+            yield full.relative_to(root).as_posix(), kind
 
 
 def archive_root(staging_dir: Path, marker: str) -> Path:

@@ -12,7 +12,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evidence.intake import leafiq
-from evidence.intake.validation.archive import DEFAULT_LIMITS, MIB, ArchiveLimits, _export_root, safe_extract
+from evidence.intake.validation.archive import (
+    DEFAULT_LIMITS,
+    FILE,
+    LINK,
+    MIB,
+    SPECIAL,
+    ArchiveLimits,
+    _export_root,
+    safe_extract,
+    tree_entries,
+)
 from evidence.intake.validation.csvcheck import Stage, check_csv
 from evidence.intake.validation.issues import (
     ARCHIVE_UNSAFE,
@@ -179,23 +189,15 @@ class _ExportCheck:
     def walk(self) -> None:
         """Links and special files anywhere under the root; regular files the manifest does not list."""
         listed = set(self.content.files) | {path for path, _, _ in self.content.referenced}
-        for directory, dirnames, filenames in os.walk(self.root, followlinks=False):
-            here = Path(directory)
-            for name in dirnames + filenames:
-                full = here / name
-                relative = full.relative_to(self.root).as_posix()
-                try:
-                    mode = full.lstat().st_mode
-                except OSError:
-                    continue
-                if stat.S_ISLNK(mode):
-                    self.linked.add(relative)
-                    self.add(UNSAFE_PATH, "is a symbolic link", file=relative)
-                elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-                    self.linked.add(relative)
-                    self.add(UNSAFE_PATH, "is not a regular file (a device, socket or pipe)", file=relative)
-                elif stat.S_ISREG(mode) and relative != MANIFEST and relative not in listed:
-                    self.add(UNLISTED_FILE, "is not listed in the manifest", file=relative)
+        for relative, kind in tree_entries(self.root):
+            if kind == LINK:
+                self.linked.add(relative)
+                self.add(UNSAFE_PATH, "is a symbolic link", file=relative)
+            elif kind == SPECIAL:
+                self.linked.add(relative)
+                self.add(UNSAFE_PATH, "is not a regular file (a device, socket or pipe)", file=relative)
+            elif kind == FILE and relative != MANIFEST and relative not in listed:
+                self.add(UNLISTED_FILE, "is not listed in the manifest", file=relative)
 
     def usable(self, path: str) -> bool:
         """Whether path may be opened: safe, reached through no link, and present as a regular file."""

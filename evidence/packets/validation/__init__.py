@@ -15,7 +15,12 @@ the parsers of the records' columns; records.py the streaming read of the record
 validate_packet and the checks of the files.
 """
 
-from evidence.packets.validation.header import MAX_PACKET_JSON_BYTES, PACKET_ID, parse_date, salesforce_id_problem
+from evidence.packets.validation.header import (
+    MAX_PACKET_JSON_BYTES,
+    PACKET_ID,
+    parse_date,
+    salesforce_id_problem,
+)
 from evidence.packets.validation.issues import (
     ACCEPTED,
     CLIENT_UNLISTED,

@@ -3,14 +3,23 @@ checked packet.json first, then every file of the folder against what it lists."
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from evidence.intake.validation.archive import DEFAULT_LIMITS, MIB, ArchiveLimits, archive_root, safe_extract
+from evidence.intake.validation.archive import (
+    DEFAULT_LIMITS,
+    FILE,
+    LINK,
+    MIB,
+    SPECIAL,
+    ArchiveLimits,
+    archive_root,
+    safe_extract,
+    tree_entries,
+)
 from evidence.packets.model import PACKET_FILE
 from evidence.packets.validation.header import _UNREADABLE, _HeaderContent, check_header, read_packet_json
 from evidence.packets.validation.issues import (
@@ -128,24 +137,16 @@ class _FolderCheck:
     def walk(self) -> None:
         """Links and special files anywhere under the root; regular files packet.json does not list."""
         listed = self.content.listed | self.content.unsafe_paths
-        for directory, dirnames, filenames in os.walk(self.root, followlinks=False):
-            here = Path(directory)
-            for name in sorted(dirnames + filenames):
-                full = here / name
-                relative = full.relative_to(self.root).as_posix()
-                try:
-                    mode = full.lstat().st_mode
-                except OSError:
-                    continue
-                if stat.S_ISLNK(mode):
-                    self.linked.add(relative)
-                    self.sink.add(UNSAFE_PATH, "is a symbolic link; a packet holds only its own files", file=relative)
-                elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-                    self.linked.add(relative)
-                    self.sink.add(UNSAFE_PATH, "is not a regular file (a device, socket or pipe)", file=relative)
-                elif stat.S_ISREG(mode) and relative != PACKET_FILE and relative not in listed:
-                    self.sink.add(UNLISTED_FILE, "is in the packet but not listed in packet.json; nothing else may be "
-                                                 "in a packet", file=relative)
+        for relative, kind in tree_entries(self.root):
+            if kind == LINK:
+                self.linked.add(relative)
+                self.sink.add(UNSAFE_PATH, "is a symbolic link; a packet holds only its own files", file=relative)
+            elif kind == SPECIAL:
+                self.linked.add(relative)
+                self.sink.add(UNSAFE_PATH, "is not a regular file (a device, socket or pipe)", file=relative)
+            elif kind == FILE and relative != PACKET_FILE and relative not in listed:
+                self.sink.add(UNLISTED_FILE, "is in the packet but not listed in packet.json; nothing else may be "
+                                             "in a packet", file=relative)
 
     def usable(self, path: str) -> bool:
         """Whether path may be opened: reached through no link and present as a regular file (else say why)."""
