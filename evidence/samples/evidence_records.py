@@ -171,8 +171,11 @@ def _pricing_packet(domo_rows: list[list[str]], received: datetime) -> tuple[Sam
     rows = [[price_list, ndc, drug, price, start, end] for price_list, ndc, drug, price, start, end, _loaded
             in domo_rows]
     year_start = date(PLAN_YEAR, 1, 1).isoformat()
-    dropped = next(index for index, row in enumerate(rows)
-                   if row[4] > year_start and row[5] and index + 1 < len(rows) and rows[index + 1][1] == row[1])
+    # A row with a later row of the same NDC; one starting after New Year when there is one. The row
+    # starting on New Year always has a later one (every NDC's price changes during the year).
+    candidates = [index for index, row in enumerate(rows)
+                  if row[4] >= year_start and row[5] and index + 1 < len(rows) and rows[index + 1][1] == row[1]]
+    dropped = min(candidates, key=lambda index: (rows[index][4] == year_start, index))
     price_list, ndc, drug, _price, start, end = rows.pop(dropped)
     gap = PricingGap(price_list, ndc, drug, date.fromisoformat(start), date.fromisoformat(end))
     period_start = min(date.fromisoformat(row[4]) for row in rows)

@@ -231,3 +231,9 @@ def test_command_writes_what_it_says(tmp_path):
     for gap in summary.gaps():
         assert gap in text
     assert sorted(p.name for p in (tmp_path / "cmd").iterdir()) == sorted(p.name for _, _, p in summary.packets)
+
+
+def test_too_few_claims_for_the_missing_rebate_quarter_is_an_error_and_writes_nothing(tmp_path):
+    with pytest.raises(ValueError, match="give more rows"):
+        write_sample_evidence(tmp_path / "few", seed=7, rows=20)
+    assert list(tmp_path.iterdir()) == []
