@@ -9,16 +9,21 @@ NDCs with their leading zeros, the sample's contract terms.
 from __future__ import annotations
 
 import copy
-import csv
-import hashlib
-import io
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evidence.packets.model import COLUMNS, CONTRACT, PRICING, REBATE, RECORDS_FILE, SALESFORCE
+from evidence.packets.writing import (
+    csv_bytes,
+    document_entry,
+    packet_json_bytes,
+    records_entry,
+    write_folder,
+    write_zip,
+)
+
+__all__ = ["csv_bytes"]  # re-exported: test_records imports it from here
 
 ACME = "0015e00000Qm7AcAAJ"  # ACME Manufacturing
 BLUEWATER = "0015e00000Qm7BwAAJ"  # Bluewater County Schools
@@ -32,20 +37,6 @@ METFORMIN = "00093104801"
 APIXABAN = "00003089421"
 SITAGLIPTIN = "00006027731"
 CONTRACT_PDF = "documents/executed-contract.pdf"
-_MEDIA_TYPES = {"pdf": "application/pdf", "txt": "text/plain",
-                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
-def csv_bytes(header: list[str] | tuple[str, ...], rows: list[list[str]], *, bom: bool = False) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode("utf-8")
-
-
-def sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
 
 
 @dataclass
@@ -69,14 +60,10 @@ class Packet:
         return csv_bytes(self.header or COLUMNS[self.kind], self.rows)
 
     def records_entry(self) -> dict[str, Any]:
-        content = self.records_content()
-        rows = sum(1 for _ in csv.reader(io.StringIO(content.decode("utf-8-sig", "replace"), newline=""))) - 1
-        return {"path": self.records_path, "sha256": sha256(content), "rows": max(rows, 0)}
+        return records_entry(self.records_path, self.records_content())
 
     def document_entries(self) -> list[dict[str, Any]]:
-        return [{"path": path, "sha256": sha256(content), "bytes": len(content),
-                 "media_type": _MEDIA_TYPES.get(path.rsplit(".", 1)[-1], "application/octet-stream"),
-                 "title": path.rsplit("/", 1)[-1]}
+        return [document_entry(path, content)
                 for path, content in sorted(self.files.items()) if path.startswith("documents/")]
 
     def packet_json(self) -> dict[str, Any]:
@@ -86,26 +73,17 @@ class Packet:
         return data
 
     def packet_bytes(self) -> bytes:
-        return json.dumps(self.packet_json(), indent=2).encode("utf-8")
+        return packet_json_bytes(self.packet_json())
 
     def contents(self) -> dict[str, bytes]:
         """Every file of the packet, packet.json included."""
         return {"packet.json": self.packet_bytes(), self.records_path: self.records_content(), **self.files}
 
     def write(self, root: Path) -> Path:
-        root.mkdir(parents=True, exist_ok=True)
-        for path, content in self.contents().items():
-            target = root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        return root
+        return write_folder(root, self.contents())
 
     def zip(self, path: Path, *, folder: str | None = None) -> Path:
-        prefix = f"{folder}/" if folder else ""
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, content in sorted(self.contents().items()):
-                archive.writestr(prefix + name, content)
-        return path
+        return write_zip(path, self.contents(), folder=folder)
 
 
 def _fields(kind: str, packet_id: str, clients: list[str], reference: str, system: str,
