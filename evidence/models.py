@@ -447,7 +447,7 @@ class GoldenReproduction(models.Model):
 
 # The evidence packets' models live in their own module (this one stays under 500 lines); importing them
 # here registers them with the evidence app.
-from evidence.packets.models import (  # noqa: E402,F401
+from evidence.packets.models import (  # noqa: F401
     AccountRow,
     ContractTermRow,
     EvidencePacket,

@@ -205,7 +205,7 @@ def _unstorable(report: validation.PacketReport) -> list:
 
 
 def _fits(value: Decimal, *, max_digits: int, decimal_places: int) -> bool:
-    sign, digits, exponent = value.as_tuple()
+    _sign, digits, exponent = value.as_tuple()
     places = max(-exponent, 0)
     whole = max(len(digits) + exponent, 0)
     return places <= decimal_places and whole <= max_digits - decimal_places
