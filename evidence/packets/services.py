@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from console import chain
 from console.audit import audit_record
 from console.lake import get_lake
-from console.lake.base import Lake, LakePathError
+from console.lake.base import Lake, LakePathError, clean_path
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.intake.services import archive_limits
 from evidence.intake.storage import canonical_json
@@ -111,7 +111,7 @@ def _accept(actor, source: Path, original_name: str, report: validation.PacketRe
     header = report.header
     prefix = f"{BRONZE_ROOT}/{header.kind}/{header.packet_id}/{report.sha256}"
     lake = get_lake()
-    files = _put_tree(lake, f"{prefix}/files", report.root)  # every file was checked: all are kept
+    files = _put_tree(lake, f"{prefix}/files", report.root, strict=True)
     lake.put(f"{prefix}/receipt.json", canonical_json({
         "format": model.FORMAT, "packet_id": header.packet_id, "kind": header.kind, "sha256": report.sha256,
         "status": PacketStatus.ACCEPTED, "files": files,
@@ -182,13 +182,19 @@ def _record_rows(revision: PacketRevision, kind: str, records) -> int:
 
 
 def _unstorable(report: validation.PacketReport) -> list:
-    """VALUE_INVALID for an accepted packet's values the database would not hold exactly (decimals with more
-    places or digits than the columns keep, counts past 64 bits): never rounded, refused."""
+    """What of an accepted packet the console could not keep exactly, refused rather than altered: a name the
+    lake reserves (UNSAFE_PATH: `.incoming-…`, `….sha256`), and values the database would not hold exactly
+    (VALUE_INVALID: decimals with more places or digits than the columns keep, counts past 64 bits)."""
     if not report.accepted or not report.records:
         return []
     kind = report.kind
     path = model.RECORDS_FILE[kind]
     found = []
+    for relative, _full in _regular_files(report.root):
+        try:
+            clean_path(f"{BRONZE_ROOT}/{kind}/{report.packet_id}/{report.sha256}/files/{relative}")
+        except LakePathError as exc:
+            found.append(issue(validation.UNSAFE_PATH, f"cannot be kept in the lake: {exc}", file=relative))
     for number, record in enumerate(report.records, start=1):
         for name, value in dataclasses.asdict(record).items():
             limits = FRACTION if name == "awp_discount_guarantee" else MONEY
@@ -223,7 +229,7 @@ def _refuse(actor, source: Path, original_name: str, report: validation.PacketRe
             put = lake.put(f"{prefix}/received/archive.zip", handle)
         received.append({"path": "received/archive.zip", "sha256": put.sha256, "bytes": put.size})
     root = report.root if report.root is not None else (source if source.is_dir() else None)
-    files = _put_tree(lake, f"{prefix}/files", root) if root is not None else []
+    files = _put_tree(lake, f"{prefix}/files", root, strict=False) if root is not None else []
     ordered = sorted(issues, key=validation.PacketIssue.sort_key)
     receipt = canonical_json({
         "format": model.FORMAT, "packet_id": report.packet_id, "kind": report.kind, "sha256": report.sha256,
@@ -285,14 +291,19 @@ def _header_json(header: model.PacketHeader) -> dict:
     return chain.json_safe(dataclasses.asdict(header))
 
 
-def _put_tree(lake: Lake, prefix: str, root: Path) -> list[dict]:
-    """Every regular file under root, copied to prefix (links and special files are never followed)."""
+def _put_tree(lake: Lake, prefix: str, root: Path, *, strict: bool) -> list[dict]:
+    """Every regular file under root, copied to prefix (links and special files are never followed).
+
+    strict (an accepted packet): every file must be kept, or nothing is recorded. Otherwise (a refusal) a file
+    that cannot be read or whose name the lake refuses is listed in the receipt as not kept."""
     kept = []
     for relative, full in _regular_files(root):
         try:
             with full.open("rb") as handle:
                 put = lake.put(f"{prefix}/{relative}", handle)
-        except (OSError, LakePathError) as exc:  # only a refusal can hold such a file: say it was not kept
+        except (OSError, LakePathError) as exc:
+            if strict:
+                raise
             kept.append({"path": relative, "kept": False, "reason": str(exc)})
             continue
         kept.append({"path": relative, "sha256": put.sha256, "bytes": put.size, "lake_path": f"{prefix}/{relative}"})

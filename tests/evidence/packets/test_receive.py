@@ -282,3 +282,16 @@ def test_receipts_are_audited_with_actor_before_and_after(tmp_path, olivia, arth
     assert (refusal.action, refusal.actor) == ("evidence_packet.refused", olivia)
     assert refusal.before["revision"] == 2 and refusal.after["status"] == "refused"
     assert refusal.after["codes"] == ["VALUE_INVALID"]
+
+
+def test_a_file_name_the_lake_reserves_is_refused_not_dropped(tmp_path, olivia, lake):
+    packet = contract_packet()
+    packet.files["documents/terms.pdf.sha256"] = b"a checksum file the lake keeps for itself"
+
+    outcome = _receive(packet, tmp_path, olivia)
+
+    assert outcome.status == PacketStatus.REFUSED
+    assert list(outcome.revision.issues.values_list("code", "file")) == [
+        ("UNSAFE_PATH", "documents/terms.pdf.sha256")]
+    receipt_paths = [p for p in lake.list(outcome.revision.bronze_prefix) if "/receipts/" in p]
+    assert b'"kept": false' in lake.read(receipt_paths[0])
