@@ -295,3 +295,37 @@ def test_a_file_name_the_lake_reserves_is_refused_not_dropped(tmp_path, olivia, 
         ("UNSAFE_PATH", "documents/terms.pdf.sha256")]
     receipt_paths = [p for p in lake.list(outcome.revision.bronze_prefix) if "/receipts/" in p]
     assert b'"kept": false' in lake.read(receipt_paths[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_receipts_of_the_same_new_packet_record_it_once(tmp_path, seeded_roles):
+    import threading
+
+    from django.db import connection
+
+    from tests.conftest import make_persona
+
+    olivia, arthur = make_persona("olivia"), make_persona("arthur")
+    sources = [contract_packet().write(tmp_path / name) for name in ("one", "two")]
+    start = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def receive(actor, source):
+        try:
+            start.wait()
+            outcomes.append(packet_receive(actor=actor, source=source, original_name=source.name))
+        except Exception as exc:  # noqa: BLE001 (a thread's error is asserted on below, not lost)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=receive, args=pair) for pair in zip((olivia, arthur), sources)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert not errors, errors
+    assert sorted(o.status for o in outcomes) == [PacketStatus.ACCEPTED, UNCHANGED]
+    assert PacketRevision.objects.count() == 1 and ContractTermRow.objects.count() == 6
+    assert AuditEvent.objects.filter(action="evidence_packet.received").count() == 1
