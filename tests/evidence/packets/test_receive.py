@@ -297,6 +297,7 @@ def test_a_file_name_the_lake_reserves_is_refused_not_dropped(tmp_path, olivia, 
     assert b'"kept": false' in lake.read(receipt_paths[0])
 
 
+@pytest.mark.postgres_only  # SQLite serializes writers with "database is locked", not row locks
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_receipts_of_the_same_new_packet_record_it_once(tmp_path, seeded_roles):
     import threading

@@ -77,6 +77,7 @@ def test_a_missing_path_is_an_error_and_records_nothing(tmp_path):
     assert not PacketRevision.objects.exists()
 
 
+@pytest.mark.postgres_only  # the child process needs the test database on disk (SQLite's is in memory)
 @pytest.mark.django_db(transaction=True)
 def test_exit_codes_of_the_process(tmp_path, settings):
     """A refusal exits 0 (it was recorded); a missing path exits non-zero. Run as a real process on the test
@@ -84,17 +85,15 @@ def test_exit_codes_of_the_process(tmp_path, settings):
     broken = contract_packet()
     broken.rows[2][5] = "17.5%"
     folder = broken.write(tmp_path / "broken")
-    env = _env(settings)
+    env = {**os.environ, "DATABASE_URL": database_url_for_current_test_db(), "LAKE_URL": str(settings.LAKE_URL)}
+    root = Path(__file__).resolve().parents[3]
 
     refused = subprocess.run([sys.executable, "manage.py", "receive_evidence", str(folder), "--json"],
-                             capture_output=True, text=True, check=False, env=env, cwd=Path(__file__).resolve().parents[3])
+                             capture_output=True, text=True, check=False, env=env, cwd=root)
     missing = subprocess.run([sys.executable, "manage.py", "receive_evidence", str(tmp_path / "nowhere")],
-                             capture_output=True, text=True, check=False, env=env, cwd=Path(__file__).resolve().parents[3])
+                             capture_output=True, text=True, check=False, env=env, cwd=root)
 
     assert refused.returncode == 0, refused.stderr
     assert json.loads(refused.stdout)["status"] == "refused"
+    assert PacketRevision.objects.get().status == "refused"
     assert missing.returncode != 0 and "no packet folder or archive" in missing.stderr
-
-
-def _env(settings) -> dict:
-    return {**os.environ, "DATABASE_URL": database_url_for_current_test_db(), "LAKE_URL": str(settings.LAKE_URL)}
