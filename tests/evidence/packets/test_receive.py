@@ -330,3 +330,27 @@ def test_two_concurrent_receipts_of_the_same_new_packet_record_it_once(tmp_path,
     assert sorted(o.status for o in outcomes) == [PacketStatus.ACCEPTED, UNCHANGED]
     assert PacketRevision.objects.count() == 1 and ContractTermRow.objects.count() == 6
     assert AuditEvent.objects.filter(action="evidence_packet.received").count() == 1
+
+
+def test_a_refused_zip_keeps_the_archive_as_received_and_its_files(tmp_path, olivia, lake):
+    broken = _bad_value(contract_packet())
+    archive = broken.zip(tmp_path / "broken.zip")
+
+    outcome = _receive(broken, tmp_path, olivia, name="broken", as_zip=True)
+
+    prefix = outcome.revision.bronze_prefix
+    assert outcome.status == PacketStatus.REFUSED
+    assert outcome.revision.received_sha256 == services._sha_file(archive)
+    assert lake.read(f"{prefix}/received/archive.zip") == archive.read_bytes()
+    assert lake.read(f"{prefix}/files/terms.csv") == broken.records_content()
+
+
+def test_a_file_that_is_not_a_zip_is_refused_and_kept(tmp_path, olivia, lake):
+    upload = tmp_path / "packet.zip"
+    upload.write_bytes(b"not a zip at all")
+
+    outcome = packet_receive(actor=olivia, source=upload, original_name="packet.zip")
+
+    assert outcome.status == PacketStatus.REFUSED
+    assert [i.code for i in outcome.revision.issues.all()] == ["PACKET_UNREADABLE"]
+    assert lake.read(f"{outcome.revision.bronze_prefix}/received/archive.zip") == b"not a zip at all"
