@@ -354,3 +354,18 @@ def test_a_file_that_is_not_a_zip_is_refused_and_kept(tmp_path, olivia, lake):
     assert outcome.status == PacketStatus.REFUSED
     assert [i.code for i in outcome.revision.issues.all()] == ["PACKET_UNREADABLE"]
     assert lake.read(f"{outcome.revision.bronze_prefix}/received/archive.zip") == b"not a zip at all"
+
+
+def test_a_revision_changing_the_kind_is_refused_as_revision_conflict(tmp_path, olivia):
+    contract = contract_packet()
+    _receive(contract, tmp_path, olivia, name="contract")
+    impostor = PACKETS["salesforce"]()
+    impostor.fields["packet_id"] = contract.fields["packet_id"]
+    impostor.fields["client_account_ids"] = [ACME]
+    impostor.rows = [row for row in impostor.rows if row[0] == ACME]
+
+    outcome = _receive(impostor, tmp_path, olivia, name="impostor")
+
+    assert outcome.status == PacketStatus.REFUSED
+    assert list(outcome.revision.issues.values_list("code", "field")) == [("REVISION_CONFLICT", "kind")]
+    assert EvidencePacket.objects.get().kind == "contract"
