@@ -185,7 +185,7 @@ def _unstorable(report: validation.PacketReport) -> list:
     """What of an accepted packet the console could not keep exactly, refused rather than altered: a name the
     lake reserves (UNSAFE_PATH: `.incoming-…`, `….sha256`), and values the database would not hold exactly
     (VALUE_INVALID: decimals with more places or digits than the columns keep, counts past 64 bits)."""
-    if not report.accepted or not report.records:
+    if not report.accepted:
         return []
     kind = report.kind
     path = model.RECORDS_FILE[kind]
@@ -195,7 +195,7 @@ def _unstorable(report: validation.PacketReport) -> list:
             clean_path(f"{BRONZE_ROOT}/{kind}/{report.packet_id}/{report.sha256}/files/{relative}")
         except LakePathError as exc:
             found.append(issue(validation.UNSAFE_PATH, f"cannot be kept in the lake: {exc}", file=relative))
-    for number, record in enumerate(report.records, start=1):
+    for number, record in enumerate(report.records or (), start=1):
         for name, value in dataclasses.asdict(record).items():
             limits = FRACTION if name == "awp_discount_guarantee" else MONEY
             problem = None

@@ -369,3 +369,14 @@ def test_a_revision_changing_the_kind_is_refused_as_revision_conflict(tmp_path, 
     assert outcome.status == PacketStatus.REFUSED
     assert list(outcome.revision.issues.values_list("code", "field")) == [("REVISION_CONFLICT", "kind")]
     assert EvidencePacket.objects.get().kind == "contract"
+
+
+def test_a_reserved_file_name_is_refused_in_a_packet_without_records_too(tmp_path, olivia):
+    packet = pricing_packet()
+    packet.rows = []
+    packet.files["documents/prices.xlsx.sha256"] = b"a checksum file"
+
+    outcome = _receive(packet, tmp_path, olivia)
+
+    assert outcome.status == PacketStatus.REFUSED
+    assert ("UNSAFE_PATH", "documents/prices.xlsx.sha256") in set(outcome.revision.issues.values_list("code", "file"))
