@@ -62,3 +62,24 @@ class CalculationLevel(models.TextChoices):
     AGGREGATE = "aggregate", "Aggregate"
     WINDOW = "window", "Window"
     FIXED = "fixed", "FIXED"
+
+
+class PacketStatus(models.TextChoices):
+    """The console's verdict on a received evidence packet revision."""
+
+    ACCEPTED = "accepted", "Accepted"
+    REFUSED = "refused", "Refused"
+
+
+class EvidenceClass(models.TextChoices):
+    """The evidence classes of evidence-packets-v1 a revision can hold (missing is a flag, not a revision)."""
+
+    CANDIDATE = "candidate", "Candidate"
+    GOVERNED = "governed", "Governed"
+
+
+class PacketKind(models.TextChoices):
+    CONTRACT = "contract", "Contract"
+    PRICING = "pricing", "Pricing"
+    REBATE = "rebate", "Rebate"
+    SALESFORCE = "salesforce", "Salesforce"
