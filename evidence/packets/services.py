@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +31,7 @@ from console.lake.base import Lake, LakePathError, clean_path
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.intake.services import archive_limits
 from evidence.intake.storage import canonical_json
+from evidence.intake.validation.archive import FILE, tree_entries
 from evidence.packets import model, validation
 from evidence.packets.models import (
     FRACTION,
@@ -311,16 +310,7 @@ def _put_tree(lake: Lake, prefix: str, root: Path, *, strict: bool) -> list[dict
 
 
 def _regular_files(root: Path) -> list[tuple[str, Path]]:
-    found = []
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in filenames:
-            full = Path(directory) / name
-            try:
-                if stat.S_ISREG(full.lstat().st_mode):
-                    found.append((full.relative_to(root).as_posix(), full))
-            except OSError:
-                continue
-    return sorted(found)
+    return [(relative, root / relative) for relative, kind in tree_entries(root) if kind == FILE]
 
 
 def _received_sha256(source: Path) -> str:
