@@ -14,7 +14,6 @@ the same functions read the files again, with the same result.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from console.lake import Lake
 from evidence.intake import leafiq, silver, validation
+from evidence.intake.validation.archive import file_sha256, regular_files, tree_sha256
 from evidence.models import IntakeRun
 
 BRONZE_ROOT = "bronze/leafiq"
@@ -36,29 +36,8 @@ def bronze_prefix(report: validation.ValidationReport, archive: Path | None, roo
     if report.load_id and report.manifest_sha256 and validation.load_id_problem(report.load_id) is None:
         return bronze_prefix_of(report)
     # No usable identity: file it under the hash of what arrived.
-    fingerprint = _sha_file(archive) if archive else _sha_tree(root) if root else "empty"
+    fingerprint = file_sha256(archive)[0] if archive else tree_sha256(root) if root else "empty"
     return f"{BRONZE_ROOT}/{UNIDENTIFIED}/{fingerprint}"
-
-
-def _sha_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _sha_tree(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in _tree(root):
-        digest.update(path.encode() + b"\0" + _sha_file(root / path).encode() + b"\n")
-    return digest.hexdigest()
-
-
-def _tree(root: Path) -> list[str]:
-    return sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.is_symlink()
-    )
 
 
 @dataclass(frozen=True)
@@ -129,7 +108,7 @@ class BronzeCopy:
         if self.archive is not None:
             self._received = self._pool.submit(
                 self._put, f"{prefix}/received/{_safe_name(self.run.original_name)}", self.archive)
-        for relative in _tree(root) if root is not None else ():
+        for relative in regular_files(root) if root is not None else ():
             target = f"{prefix}/files/{relative}"
             self._files[relative] = (target, self._pool.submit(self._put, target, root / relative))
 

@@ -31,7 +31,7 @@ from console.lake.base import Lake, LakePathError, clean_path
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.intake.services import archive_limits
 from evidence.intake.storage import canonical_json
-from evidence.intake.validation.archive import FILE, tree_entries
+from evidence.intake.validation.archive import file_sha256, regular_files, tree_sha256
 from evidence.packets import model, validation
 from evidence.packets.models import (
     FRACTION,
@@ -49,7 +49,6 @@ from evidence.packets.validation.issues import issue
 BRONZE_ROOT = "bronze/evidence"
 REFUSED_ROOT = f"{BRONZE_ROOT}/_refused"
 UNCHANGED = "unchanged"
-_MIB = 1024 * 1024
 
 
 class ReceiveError(Exception):
@@ -189,7 +188,7 @@ def _unstorable(report: validation.PacketReport) -> list:
     kind = report.kind
     path = model.RECORDS_FILE[kind]
     found = []
-    for relative, _full in _regular_files(report.root):
+    for relative in regular_files(report.root):
         try:
             clean_path(f"{BRONZE_ROOT}/{kind}/{report.packet_id}/{report.sha256}/files/{relative}")
         except LakePathError as exc:
@@ -296,7 +295,8 @@ def _put_tree(lake: Lake, prefix: str, root: Path, *, strict: bool) -> list[dict
     strict (an accepted packet): every file must be kept, or nothing is recorded. Otherwise (a refusal) a file
     that cannot be read or whose name the lake refuses is listed in the receipt as not kept."""
     kept = []
-    for relative, full in _regular_files(root):
+    for relative in regular_files(root):
+        full = root / relative
         try:
             with full.open("rb") as handle:
                 put = lake.put(f"{prefix}/{relative}", handle)
@@ -309,27 +309,7 @@ def _put_tree(lake: Lake, prefix: str, root: Path, *, strict: bool) -> list[dict
     return kept
 
 
-def _regular_files(root: Path) -> list[tuple[str, Path]]:
-    return [(relative, root / relative) for relative, kind in tree_entries(root) if kind == FILE]
-
-
 def _received_sha256(source: Path) -> str:
     """The SHA-256 of what arrived: an archive's bytes, or a folder's tree (each path and its file's hash)."""
-    if source.is_file():
-        return _sha_file(source)
-    digest = hashlib.sha256()
-    for relative, full in _regular_files(source):
-        try:
-            content = _sha_file(full)
-        except OSError:
-            content = "unreadable"
-        digest.update(relative.encode("utf-8", "surrogateescape") + b"\0" + content.encode() + b"\n")
-    return digest.hexdigest()
+    return file_sha256(source)[0] if source.is_file() else tree_sha256(source)
 
-
-def _sha_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_MIB):
-            digest.update(chunk)
-    return digest.hexdigest()

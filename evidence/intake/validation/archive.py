@@ -3,6 +3,7 @@ extracted under a staging folder, or refused whole (safe_extract); and path_prob
 safe relative path that the manifest's paths follow too."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -162,6 +163,35 @@ def tree_entries(root: Path) -> Iterator[tuple[str, str]]:
             kind = (LINK if stat.S_ISLNK(mode) else FILE if stat.S_ISREG(mode)
                     else FOLDER if stat.S_ISDIR(mode) else SPECIAL)
             yield full.relative_to(root).as_posix(), kind
+
+
+def regular_files(root: Path) -> list[str]:
+    """The regular files under root (links never followed), as sorted relative POSIX paths."""
+    return sorted(relative for relative, kind in tree_entries(root) if kind == FILE)
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """A file's SHA-256 and size, read in 1 MiB chunks (OSError if it cannot be read)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(MIB):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def tree_sha256(root: Path) -> str:
+    """One SHA-256 for a folder as it arrived: each regular file's path and hash, in path order (a file that
+    cannot be read counts as "unreadable"). What an export or packet without a usable identity is filed under."""
+    digest = hashlib.sha256()
+    for relative in regular_files(root):
+        try:
+            content = file_sha256(root / relative)[0]
+        except OSError:
+            content = "unreadable"
+        digest.update(relative.encode("utf-8", "surrogateescape") + b"\0" + content.encode() + b"\n")
+    return digest.hexdigest()
 
 
 def archive_root(staging_dir: Path, marker: str) -> Path:

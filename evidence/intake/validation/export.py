@@ -16,10 +16,10 @@ from evidence.intake.validation.archive import (
     DEFAULT_LIMITS,
     FILE,
     LINK,
-    MIB,
     SPECIAL,
     ArchiveLimits,
     _export_root,
+    file_sha256,
     safe_extract,
     tree_entries,
 )
@@ -235,7 +235,7 @@ class _ExportCheck:
         (Digests) has read the big files while the objects and CSVs were checked."""
         for entry, object in self.to_hash:
             try:
-                digest, size = self.digests.digest(entry.path) if self.digests else _hash(self.root / entry.path)
+                digest, size = self.digests.digest(entry.path) if self.digests else file_sha256(self.root / entry.path)
             except OSError as exc:
                 self.add(FILE_MISSING, f"cannot be read: {exc.strerror}", file=entry.path, object=object)
                 continue
@@ -401,13 +401,3 @@ def _golden_header(card: leafiq.CardDefinition, beast_modes: dict[str, leafiq.Be
             return None
         header.append(label)
     return header
-
-
-def _hash(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(MIB):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

@@ -2,7 +2,6 @@
 checked packet.json first, then every file of the folder against what it lists."""
 from __future__ import annotations
 
-import hashlib
 import stat
 import tempfile
 import zipfile
@@ -13,10 +12,10 @@ from evidence.intake.validation.archive import (
     DEFAULT_LIMITS,
     FILE,
     LINK,
-    MIB,
     SPECIAL,
     ArchiveLimits,
     archive_root,
+    file_sha256,
     safe_extract,
     tree_entries,
 )
@@ -189,7 +188,7 @@ class _FolderCheck:
 
     def check_hash(self, path: str, sha256: str | None, size: int | None, *, field: str | None = None) -> None:
         try:
-            digest, actual = _hash(self.root / path)
+            digest, actual = file_sha256(self.root / path)
         except OSError as exc:
             self.sink.add(FILE_MISSING, f"cannot be read: {exc.strerror or exc}", file=path)
             return
@@ -197,13 +196,3 @@ class _FolderCheck:
             self.sink.add(HASH_MISMATCH, f"has {actual} bytes, packet.json says {size}", file=path)
         if sha256 and digest != sha256:
             self.sink.add(HASH_MISMATCH, f"SHA-256 is {digest}, packet.json says {sha256}", file=path, field=field)
-
-
-def _hash(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(MIB):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
