@@ -1,0 +1,522 @@
+"""Console under load: signed-in sessions walking its pages through gunicorn, idle and during an intake.
+
+    python -m bench.console_load [--sessions 50] [--seconds 60] [--export-mb 200] [--think 1.0] [--keep]
+
+Runs on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/leaf_console_bench_load) in
+a database it creates and drops, with a throwaway var/ and lake, and a real Celery worker on Redis
+(--redis-url, default db 8, keys under a prefix of this run, deleted afterwards). In one run it:
+
+1. seeds what operators look at: a hash-chained audit trail of --audit-events events, three sample
+   exports received through the real intake, promotions (two promoted versions, one awaiting
+   approval, one rejected) checked in-process and loaded by the worker;
+2. starts gunicorn with the top-level gunicorn.conf.py (the production settings; --workers and
+   --threads override) on 127.0.0.1, and signs --sessions users in through the login form (CSRF
+   token and all), roles mixed: operator, approver, reviewer, auditor, admin in turn;
+3. baseline: the same walk by one session at a time (the five roles taking turns, no pause), i.e.
+   the single-user latency of the same pages on the same server;
+4. idle: every session walks for --seconds, picking a page kind at random (list, detail, flaw,
+   and audit for the roles allowed to read it), pausing 0-2x --think seconds between pages;
+5. intake: the same walk while the worker ingests a generated --export-mb export queued through
+   the intake service; the phase runs from the moment the worker starts the run until --seconds
+   or the run ends, whichever is first (the covered seconds are printed).
+
+Each phase prints one JSON line per page kind (requests, errors, p50/p95/p99 in ms) and one for all.
+An error is anything but a 200 that stays signed in (a 5xx, a 403, a redirect to the login page,
+a timeout or a refused connection).
+The last line is one JSON object: value = p95 of all pages during the intake (ms), baseline = the
+single-user p95 (ms), ratio = baseline / value (as a speed: 1.0 means load costs nothing).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import http.cookiejar
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.support import drop_database, recreate_database, say, setup_django
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/leaf_console_bench_load"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/8"
+MIB = 2**20
+BYTES_PER_ROW = 208  # bytes of claims CSV per generated row, a little under (bench.intake measured ~211.6)
+ROLES = ("operator", "approver", "reviewer", "auditor", "admin")
+AUDIT_ROLES = ("auditor", "admin")
+KINDS = ("list", "detail", "flaw", "audit")
+REQUEST_TIMEOUT = 30.0
+GOAL_IDLE_MS, GOAL_INTAKE_MS = 300, 1000
+CLAIMS, REBATES = "PBM Claims 2025", "Rebate Invoices 2025"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.console_load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=50, help="signed-in sessions walking at once (default 50)")
+    parser.add_argument("--seconds", type=int, default=60, help="length of each phase (default 60)")
+    parser.add_argument("--export-mb", type=int, default=200, help="size of the export ingested (default 200 MiB)")
+    parser.add_argument("--think", type=float, default=1.0, help="mean pause between a session's pages (s)")
+    parser.add_argument("--baseline-seconds", type=int, default=15, help="length of the single-user walk")
+    parser.add_argument("--audit-events", type=int, default=100_000, help="events in the seeded audit trail")
+    parser.add_argument("--seed-rows", type=int, default=2000, help="claims rows of each seeded export")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py)")
+    parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default: gunicorn.conf.py)")
+    parser.add_argument("--intake-timeout", type=int, default=1800, help="seconds to wait for the intake to end")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS)
+    parser.add_argument("--keep", action="store_true", help="keep the database and var/ afterwards")
+    args = parser.parse_args(argv)
+    if urlsplit(args.database_url).scheme not in {"postgres", "postgresql"}:
+        parser.error("the bench needs a postgres:// DATABASE_URL")
+    if args.sessions < 1 or args.seconds < 1:
+        parser.error("--sessions and --seconds must be at least 1")
+    return args
+
+
+# --- processes: the worker and gunicorn ------------------------------------------------------------------
+def start_process(command: list[str], log: Path) -> subprocess.Popen:
+    with log.open("w") as handle:  # the child keeps its own descriptor
+        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def wait_for(ready, what: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited early (exit {process.returncode}):\n{log.read_text()[-3000:]}")
+        if ready():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{what} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def start_worker(var: Path) -> subprocess.Popen:
+    from django.conf import settings
+
+    log = var / "worker.log"
+    process = start_process(
+        [sys.executable, "-m", "celery", "-A", "console", "worker", "--pool=prefork", "--concurrency=1",
+         "-Q", settings.CONSOLE_WORKER_QUEUES, "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "-l", "INFO", "-n", f"bench-load-{os.getpid()}@%h"], log)
+    wait_for(lambda: " ready." in log.read_text(), "the Celery worker", process, log)
+    return process
+
+
+def start_gunicorn(var: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:  # a free loopback port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    log = var / "gunicorn.log"
+    process = start_process([*command, "console.wsgi:application"], log)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    wait_for(healthy, "gunicorn", process, log)
+    return process, base
+
+
+def flush_broker(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+# --- seeding ---------------------------------------------------------------------------------------------
+def make_users(sessions: int, password: str) -> list[tuple[str, str]]:
+    """One user per session, roles in turn; one password hash for all (the hasher is slow on purpose)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+
+    hashed = make_password(password)
+    groups = {role: Group.objects.get(name=role) for role in ROLES}
+    made = []
+    for index in range(max(sessions, len(ROLES))):
+        role = ROLES[index % len(ROLES)]
+        user = get_user_model().objects.create(username=f"{role}{index:03d}", password=hashed, is_staff=role == "admin")
+        user.groups.add(groups[role])
+        made.append((user.username, role))
+    return made
+
+
+def ingest(path: Path):
+    import io
+
+    from django.core.management import call_command
+
+    from evidence.models import SourceManifest
+
+    call_command("ingest_export", str(path), stdout=io.StringIO())
+    return SourceManifest.objects.latest("id")
+
+
+def request_checked(actor, manifest, name: str):
+    """A request for one dataset with every flaw behind it dispositioned, its gates checked in-process."""
+    from promotion import services
+    from promotion.gates import flaw_fingerprint, flaws_behind
+
+    chosen = manifest.datasets.get(name=name)
+    for fingerprint in sorted({flaw_fingerprint(flaw) for flaw in flaws_behind(manifest, [chosen])}):
+        services.flaw_disposition_set(actor=actor, manifest=manifest, fingerprint=fingerprint,
+                                      decision="legacy_fixture_only", note="Domo's number, kept to compare")
+    request = services.promotion_request(actor=actor, manifest=manifest, datasets=[chosen], enqueue=False)
+    services.promotion_check(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
+    return request
+
+
+def wait_loaded(request_id: int, timeout: float = 300) -> None:
+    from promotion.models import PromotionRequest
+
+    deadline = time.monotonic() + timeout
+    while (state := PromotionRequest.objects.values_list("state", flat=True).get(pk=request_id)) != "promoted":
+        if state in ("failed", "cancelled") or time.monotonic() > deadline:
+            raise SystemExit(f"seeded promotion #{request_id} is {state}, not promoted (see worker.log)")
+        time.sleep(0.3)
+
+
+def seed(work: Path, args: argparse.Namespace) -> None:
+    from django.contrib.auth import get_user_model
+
+    from bench.audit_append import fill_trail
+    from console import context
+    from evidence.samples.export import DEFAULT_EXPORTED_AT, write_sample_export
+    from promotion import services
+    from promotion.models import PromotionRequest
+
+    users = get_user_model().objects.order_by("pk")
+    operator, approver = users.get(username="operator000"), users.get(username="approver001")
+    started = time.perf_counter()
+    # Seeded first, ending now: the events the run appends come after it in time as in sequence.
+    fill_trail(args.audit_events, list(users[:5]),
+               start=dt.datetime.now(dt.timezone.utc) - dt.timedelta(milliseconds=200 * args.audit_events))
+    with context.for_command("bench_console_load"):
+        manifests = [ingest(write_sample_export(work / f"seed-{day}", rows=args.seed_rows + 500 * day,
+                                                exported_at=DEFAULT_EXPORTED_AT + dt.timedelta(days=day)).path)
+                     for day in range(3)]
+        for manifest in manifests[:2]:  # the rebate invoices promoted twice: v1, then v2 (the worker loads)
+            request = request_checked(operator, manifest, REBATES)
+            services.promotion_approve(actor=approver, request=request, comment="figures match Domo")
+            wait_loaded(request.pk)
+        request_checked(operator, manifests[1], CLAIMS)  # awaiting approval
+        services.promotion_reject(actor=approver, request=request_checked(operator, manifests[2], CLAIMS),
+                                  comment="the claims of the last week are missing")
+    states = sorted(PromotionRequest.objects.values_list("state", flat=True))
+    say(f"seeded {args.audit_events:,} audit events, {len(manifests)} exports, promotions {states} "
+        f"in {time.perf_counter() - started:.0f} s")
+
+
+def targets() -> dict[str, list[str]]:
+    """The pages the sessions walk, by kind, from what the seed left."""
+    from evidence.models import DomoCard, DomoDataset, SourceManifest
+    from promotion.models import PromotionRequest
+
+    manifests = list(SourceManifest.objects.values_list("pk", flat=True))
+    return {
+        "list": ["/sources/", "/sources/intake/", "/sources/issues/", "/promotions/", "/promotions/curated/"],
+        "detail": [f"/sources/{pk}/" for pk in manifests]
+        + [f"/promotions/{pk}/" for pk in PromotionRequest.objects.values_list("pk", flat=True)]
+        + [f"/sources/datasets/{pk}/" for pk in DomoDataset.objects.values_list("pk", flat=True)[:20]]
+        + [f"/sources/cards/{pk}/" for pk in DomoCard.objects.values_list("pk", flat=True)[:20]]
+        + [f"/promotions/curated/{key}/" for key in
+           DomoDataset.objects.filter(name=REBATES).values_list("domo_id", flat=True).distinct()],
+        "flaw": [f"/sources/{pk}/flaws/" for pk in manifests],
+        "audit": ["/audit/"],
+    }
+
+
+# --- the sessions ----------------------------------------------------------------------------------------
+@dataclass
+class Sample:
+    kind: str
+    path: str
+    seconds: float
+    status: int  # 0: no answer (timeout, refused)
+    ok: bool
+
+
+@dataclass
+class Session:
+    base: str
+    username: str
+    role: str
+    older: list[str] = field(default_factory=list)  # "older" links seen on audit pages, followed next time
+
+    def __post_init__(self) -> None:
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def open(self, path: str, data: bytes | None = None) -> tuple[int, str, str]:
+        headers = {"Referer": self.base + path} if data else {}
+        try:
+            with self.opener.open(urllib.request.Request(self.base + path, data=data, headers=headers),
+                                  timeout=REQUEST_TIMEOUT) as response:
+                return response.status, response.geturl(), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.geturl(), error.read().decode(errors="replace")
+        except OSError:
+            return 0, "", ""
+
+    def login(self, password: str) -> None:
+        status, _, page = self.open("/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or not token:
+            raise SystemExit(f"{self.username}: the login page answered {status} without a CSRF token")
+        form = {"csrfmiddlewaretoken": token.group(1), "username": self.username, "password": password}
+        status, url, _ = self.open("/login/", urllib.parse.urlencode(form).encode())
+        if status != 200 or "/login/" in url:
+            raise SystemExit(f"{self.username}: signing in answered {status} at {url}")
+
+    def visit(self, kind: str, path: str) -> Sample:
+        started = time.perf_counter()
+        status, url, page = self.open(path)
+        seconds = time.perf_counter() - started
+        if kind == "audit":
+            self.older = [html.unescape(link) for link in re.findall(r'href="([^"]*[?&](?:amp;)?older=[^"]*)"', page)]
+        return Sample(kind, path, seconds, status, status == 200 and "/login/" not in url)
+
+    def step(self, rng: random.Random, pages: dict[str, list[str]]) -> Sample:
+        kind = rng.choice(KINDS if self.role in AUDIT_ROLES else KINDS[:3])
+        path = self.older[0] if kind == "audit" and self.older and rng.random() < 0.5 else rng.choice(pages[kind])
+        if not path.startswith("/"):
+            path = urllib.parse.urljoin("/audit/", path)
+        return self.visit(kind, path)
+
+
+def walk(sessions: list[Session], pages: dict, *, seconds: float, think: float, stop: threading.Event) -> list[Sample]:
+    """Every session in its own thread until `seconds` pass or `stop` is set; the samples of all."""
+    samples: list[Sample] = []
+    deadline = time.monotonic() + seconds
+
+    def run(index: int, session: Session) -> None:
+        rng = random.Random(index)
+        stop.wait(rng.uniform(0, think))  # do not all start on the same tick
+        while time.monotonic() < deadline and not stop.is_set():
+            samples.append(session.step(rng, pages))  # list.append is atomic
+            stop.wait(rng.uniform(0, 2 * think))
+
+    threads = [threading.Thread(target=run, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 2 * think + REQUEST_TIMEOUT + 5)
+    return list(samples)
+
+
+def walk_alone(sessions: list[Session], pages: dict, *, seconds: float) -> list[Sample]:
+    """The baseline: one request in flight at a time, the sessions taking turns."""
+    samples, rng = [], random.Random(0)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        samples.append(sessions[len(samples) % len(sessions)].step(rng, pages))
+    return samples
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    """Nearest rank, in ms."""
+    ordered = sorted(values)
+    return round(1000 * ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))], 1)
+
+
+def summarize(phase: str, samples: list[Sample], seconds: float) -> dict[str, dict]:
+    """One JSON line per page kind and one for all; the figures by kind."""
+    figures = {}
+    for kind in (*KINDS, "all"):
+        chosen = [s for s in samples if kind in (s.kind, "all")]
+        if not chosen:
+            continue
+        latencies = [s.seconds for s in chosen]
+        figures[kind] = {
+            "phase": phase, "kind": kind, "requests": len(chosen), "errors": sum(not s.ok for s in chosen),
+            "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            "p99_ms": percentile(latencies, 99), "max_ms": percentile(latencies, 100),
+            "requests_per_s": round(len(chosen) / seconds, 1),
+        }
+        print(json.dumps(figures[kind]), flush=True)
+    errors = [s for s in samples if not s.ok]
+    for sample in errors[:5]:
+        say(f"  {phase} error: {sample.status} on {sample.path} after {sample.seconds * 1000:.0f} ms")
+    slowest = sorted(samples, key=lambda s: s.seconds)[-3:]
+    say(f"  {phase} slowest: " + ", ".join(f"{s.path} {s.seconds * 1000:.0f} ms" for s in reversed(slowest)))
+    return figures
+
+
+# --- the intake phase ------------------------------------------------------------------------------------
+def generate_export(mb: int) -> tuple[Path, float]:
+    from evidence.intake.services import staging_root
+    from evidence.samples.export import DEFAULT_EXPORTED_AT, write_sample_export
+
+    started = time.perf_counter()
+    folder = Path(staging_root()) / "bench-load" / "export"
+    folder.parent.mkdir(parents=True)
+    summary = write_sample_export(folder, rows=max(1, mb * MIB // BYTES_PER_ROW), seed=11,
+                                  exported_at=DEFAULT_EXPORTED_AT + dt.timedelta(days=30))
+    say(f"generated a {summary.bytes / MIB:,.0f} MiB export ({summary.rows:,} claims) in "
+        f"{time.perf_counter() - started:.0f} s")
+    return folder, summary.bytes / MIB
+
+
+def during_intake(export: Path, sessions: list[Session], pages: dict, args: argparse.Namespace):
+    """Queue the intake, walk while the worker runs it; (samples, covered seconds, intake seconds, status)."""
+    from console import context
+    from evidence.choices import INTAKE_TERMINAL, IntakeSource
+    from evidence.intake.services import intake_create
+    from evidence.models import IntakeRun
+
+    def status(run_id: int) -> str:
+        return IntakeRun.objects.values_list("status", flat=True).get(pk=run_id)
+
+    with context.for_command("bench_console_load"):
+        run = intake_create(actor=None, source=IntakeSource.COMMAND, original_name="bench-load-export",
+                            staged_path=export, enqueue=True)
+    queued = time.monotonic()
+    while status(run.pk) == "queued":
+        if time.monotonic() - queued > 120:
+            raise SystemExit("the worker did not start the intake within 120 s (see worker.log)")
+        time.sleep(0.1)
+    started = time.monotonic()
+    stop = threading.Event()
+    result: list[list[Sample]] = []
+    walker = threading.Thread(target=lambda: result.append(
+        walk(sessions, pages, seconds=args.seconds, think=args.think, stop=stop)))
+    walker.start()
+    while walker.is_alive() and status(run.pk) not in INTAKE_TERMINAL:
+        time.sleep(0.2)
+    stop.set()
+    covered = time.monotonic() - started
+    walker.join()
+    while (final := status(run.pk)) not in INTAKE_TERMINAL:
+        if time.monotonic() - started > args.intake_timeout:
+            raise SystemExit(f"the intake did not end within {args.intake_timeout} s (see worker.log)")
+        time.sleep(0.5)
+    return result[0], covered, time.monotonic() - started, final
+
+
+# --- main ------------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    prefix = f"bench-load-{os.getpid()}:"
+    os.environ.update({"CELERY_BROKER_URL": args.redis_url, "CELERY_REDIS_KEY_PREFIX": prefix,
+                       "DJANGO_ENV": "development", "LOG_LEVEL": "WARNING"})
+    os.environ.pop("LAKE_URL", None)  # the lake goes in the throwaway var/
+    recreate_database(args.database_url)
+    worker = gunicorn = None
+    var = None
+    try:
+        setup_django(args.database_url, name="load")
+        from django.conf import settings
+        from django.core.management import call_command
+
+        from console.services import roles_seed
+
+        var = Path(settings.VAR_DIR)
+        call_command("migrate", verbosity=0)
+        roles_seed()
+        password = "bench-" + os.urandom(12).hex()
+        users = make_users(args.sessions, password)
+        worker = start_worker(var)
+        seed(var / "seed", args)
+        export, export_mib = generate_export(args.export_mb)
+        gunicorn, base = start_gunicorn(var, args)
+        say(f"gunicorn on {base}: " + " ".join(line for line in (var / "gunicorn.log").read_text().splitlines()
+                                                   if "Using worker" in line or "Booting worker" in line)[:200])
+        pages = targets()
+        sessions = [Session(base, username, role) for username, role in users[:args.sessions]]
+        started = time.perf_counter()
+        for session in sessions:
+            session.login(password)
+        say(f"{len(sessions)} sessions signed in through the login form in {time.perf_counter() - started:.1f} s")
+
+        walk_alone(sessions[:len(ROLES)], pages, seconds=5)  # warm-up, not counted: imports, templates, caches
+        alone = walk_alone(sessions[:len(ROLES)], pages, seconds=args.baseline_seconds)
+        baseline = summarize("single_user", alone, args.baseline_seconds)
+        idle = summarize("idle", walk(sessions, pages, seconds=args.seconds, think=args.think,
+                                      stop=threading.Event()), args.seconds)
+        samples, covered, intake_seconds, final = during_intake(export, sessions, pages, args)
+        say(f"the intake of {export_mib:,.0f} MiB ran {intake_seconds:.0f} s ({final}); "
+            f"the walk covered its first {covered:.0f} s")
+        intake = summarize("intake", samples, covered)
+
+        value, base_p95 = intake["all"]["p95_ms"], baseline["all"]["p95_ms"]
+        errors = {phase: figures["all"]["errors"] for phase, figures in
+                  (("single_user", baseline), ("idle", idle), ("intake", intake))}
+        met = (not any(errors.values()) and idle["all"]["p95_ms"] < GOAL_IDLE_MS and value < GOAL_INTAKE_MS
+               and final == "succeeded")
+        say(f"p95 idle {idle['all']['p95_ms']:.0f} ms (goal {GOAL_IDLE_MS}), during the intake {value:.0f} ms "
+            f"(goal {GOAL_INTAKE_MS}), single user {base_p95:.0f} ms; errors {errors}: "
+            f"{'goals met' if met else 'goals NOT met'}")
+        result = {
+            "bench": "console_load", "value": value, "unit": "ms p95 during intake", "baseline": base_p95,
+            "ratio": round(base_p95 / value, 3) if value else None,
+            "idle_p95_ms": idle["all"]["p95_ms"], "idle_p99_ms": idle["all"]["p99_ms"],
+            "intake_p99_ms": intake["all"]["p99_ms"], "errors": errors, "goals_met": met,
+            "sessions": len(sessions), "seconds": args.seconds, "think_s": args.think,
+            "export_mib": round(export_mib, 1), "intake_seconds": round(intake_seconds, 1),
+            "intake_status": final, "intake_phase_seconds": round(covered, 1),
+            "requests_per_s": {"idle": idle["all"]["requests_per_s"], "intake": intake["all"]["requests_per_s"]},
+            "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf"},
+        }
+        print(json.dumps(result), flush=True)
+        return result
+    finally:
+        stop_process(gunicorn)
+        stop_process(worker)
+        flush_broker(args.redis_url, prefix)
+        from django.conf import settings
+
+        if settings.configured:
+            from django.db import connections
+
+            connections.close_all()
+        if args.keep:
+            say(f"kept the database {args.database_url} and {var}")
+        else:
+            drop_database(args.database_url)
+            if var:
+                shutil.rmtree(var, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
