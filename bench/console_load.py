@@ -1,6 +1,6 @@
 """Console under load: signed-in sessions walking its pages through gunicorn, idle and during an intake.
 
-    python -m bench.console_load [--sessions 50] [--seconds 60] [--export-mb 200] [--think 1.0] [--keep]
+    python -m bench.console_load [--sessions 50] [--seconds 60] [--export-mb 200] [--think 5] [--keep]
 
 Runs on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/leaf_console_bench_load) in
 a database it creates and drops, with a throwaway var/ and lake, and a real Celery worker on Redis
@@ -10,12 +10,15 @@ a database it creates and drops, with a throwaway var/ and lake, and a real Cele
    exports received through the real intake, promotions (two promoted versions, one awaiting
    approval, one rejected) checked in-process and loaded by the worker;
 2. starts gunicorn with the top-level gunicorn.conf.py (the production settings; --workers and
-   --threads override) on 127.0.0.1, and signs --sessions users in through the login form (CSRF
-   token and all), roles mixed: operator, approver, reviewer, auditor, admin in turn;
+   --threads override) on 127.0.0.1, its database connections kept --conn-max-age seconds (the
+   recommended `?conn_max_age=60`; 0 opens one per request), and signs --sessions users in through
+   the login form (CSRF token and all), roles mixed: operator, approver, reviewer, auditor, admin;
 3. baseline: the same walk by one session at a time (the five roles taking turns, no pause), i.e.
    the single-user latency of the same pages on the same server;
 4. idle: every session walks for --seconds, picking a page kind at random (list, detail, flaw,
-   and audit for the roles allowed to read it), pausing 0-2x --think seconds between pages;
+   and audit for the roles allowed to read it), pausing 0 to 2 x --think seconds between pages
+   (default 5: a page every 5 s per person is several times a human's reading pace; 50 sessions
+   then ask for about 10 pages a second). --think 0 measures the server's capacity instead;
 5. intake: the same walk while the worker ingests a generated --export-mb export queued through
    the intake service; the phase runs from the moment the worker starts the run until --seconds
    or the run ends, whichever is first (the covered seconds are printed).
@@ -70,8 +73,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=50, help="signed-in sessions walking at once (default 50)")
     parser.add_argument("--seconds", type=int, default=60, help="length of each phase (default 60)")
     parser.add_argument("--export-mb", type=int, default=200, help="size of the export ingested (default 200 MiB)")
-    parser.add_argument("--think", type=float, default=1.0, help="mean pause between a session's pages (s)")
+    parser.add_argument("--think", type=float, default=5.0, help="mean pause between a session's pages (s)")
+    parser.add_argument("--conn-max-age", type=int, default=60, help="the web server's conn_max_age (s)")
     parser.add_argument("--baseline-seconds", type=int, default=15, help="length of the single-user walk")
+    parser.add_argument("--warmup-seconds", type=int, default=5, help="untimed walk before the baseline")
     parser.add_argument("--audit-events", type=int, default=100_000, help="events in the seeded audit trail")
     parser.add_argument("--seed-rows", type=int, default=2000, help="claims rows of each seeded export")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py)")
@@ -89,10 +94,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- processes: the worker and gunicorn ------------------------------------------------------------------
-def start_process(command: list[str], log: Path) -> subprocess.Popen:
+def start_process(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     with log.open("w") as handle:  # the child keeps its own descriptor
-        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=handle,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop_process(process: subprocess.Popen | None) -> None:
@@ -139,7 +144,10 @@ def start_gunicorn(var: Path, args: argparse.Namespace) -> tuple[subprocess.Pope
     if args.threads:
         command += ["--threads", str(args.threads)]
     log = var / "gunicorn.log"
-    process = start_process([*command, "console.wsgi:application"], log)
+    url = urlsplit(args.database_url)
+    query = "&".join(filter(None, [url.query, f"conn_max_age={args.conn_max_age}"]))
+    process = start_process([*command, "console.wsgi:application"], log,
+                            env={"DATABASE_URL": url._replace(query=query).geturl()})
     base = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
@@ -469,7 +477,8 @@ def main(argv: list[str] | None = None) -> dict:
             session.login(password)
         say(f"{len(sessions)} sessions signed in through the login form in {time.perf_counter() - started:.1f} s")
 
-        walk_alone(sessions[:len(ROLES)], pages, seconds=5)  # warm-up, not counted: imports, templates, caches
+        # Not counted: the first requests of each process import views and compile templates.
+        walk_alone(sessions[:len(ROLES)], pages, seconds=args.warmup_seconds)
         alone = walk_alone(sessions[:len(ROLES)], pages, seconds=args.baseline_seconds)
         baseline = summarize("single_user", alone, args.baseline_seconds)
         idle = summarize("idle", walk(sessions, pages, seconds=args.seconds, think=args.think,
@@ -496,7 +505,8 @@ def main(argv: list[str] | None = None) -> dict:
             "export_mib": round(export_mib, 1), "intake_seconds": round(intake_seconds, 1),
             "intake_status": final, "intake_phase_seconds": round(covered, 1),
             "requests_per_s": {"idle": idle["all"]["requests_per_s"], "intake": intake["all"]["requests_per_s"]},
-            "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf"},
+            "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf",
+                         "conn_max_age": args.conn_max_age},
         }
         print(json.dumps(result), flush=True)
         return result
