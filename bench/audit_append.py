@@ -161,7 +161,7 @@ def fill_trail(target: int, users: list, *, start: dt.datetime | None = None) ->
     from console.models import AuditEvent
 
     last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash", "occurred_at").first()
-    seq, prev_hash, start = last if last else (0, chain.GENESIS_HASH, start or dt.datetime.now(dt.timezone.utc))
+    seq, prev_hash, start = last if last else (0, chain.GENESIS_HASH, start or dt.datetime.now(dt.UTC))
     if seq >= target:
         return
     actors = [(user.pk, user.get_username()) for user in users] + [
