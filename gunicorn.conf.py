@@ -14,7 +14,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # timeout below watches the worker process, not a single request, so a slow upload of an export
 # or a long audit CSV download is not killed mid-stream as a sync worker's would be.
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", str((os.cpu_count() or 1) + 1)))
+# The CPUs this process may run on (a container's cpuset, not the host's count), plus one.
+_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+workers = int(os.environ.get("WEB_CONCURRENCY", str(_cpus + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # A worker that does not check in for this long is killed and replaced (a stuck process, not a
