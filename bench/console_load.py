@@ -21,7 +21,9 @@ a database it creates and drops, with a throwaway var/ and lake, and a real Cele
    then ask for about 10 pages a second). --think 0 measures the server's capacity instead;
 5. intake: the same walk while the worker ingests a generated --export-mb export queued through
    the intake service; the phase runs from the moment the worker starts the run until --seconds
-   or the run ends, whichever is first (the covered seconds are printed).
+   or the run ends, whichever is first (the covered seconds are printed);
+6. not in the goals: the received export's own pages (its manifest and datasets), each visited three
+   times by one session alone, since a dataset page previews its silver file and so grows with it.
 
 Each phase prints one JSON line per page kind (requests, errors, p50/p95/p99 in ms) and one for all.
 An error is anything but a 200 that stays signed in (a 5xx, a 403, a redirect to the login page,
@@ -375,14 +377,17 @@ def main(argv: list[str] | None = None) -> dict:
 
         # Not counted: the first requests of each process import views and compile templates.
         walk_alone(sessions[:len(ROLES)], pages, seconds=args.warmup_seconds)
+        load = {"before": round(os.getloadavg()[0], 1)}  # the machine's, this bench's processes included
         alone = walk_alone(sessions[:len(ROLES)], pages, seconds=args.baseline_seconds)
         baseline = summarize("single_user", alone, args.baseline_seconds)
         idle = summarize("idle", walk(sessions, pages, seconds=args.seconds, think=args.think,
                                       stop=threading.Event()), args.seconds)
+        load["idle"] = round(os.getloadavg()[0], 1)
         samples, covered, intake_seconds, final, run_id = during_intake(export, sessions, pages, args)
         say(f"the intake of {export_mib:,.0f} MiB ran {intake_seconds:.0f} s ({final}); "
             f"the walk covered its first {covered:.0f} s")
         intake = summarize("intake", samples, covered)
+        load["intake"] = round(os.getloadavg()[0], 1)
         # Not in the goals: what one person waits for the pages of the export just received, alone.
         large = large_pages(run_id)
         started = time.perf_counter()
@@ -408,6 +413,7 @@ def main(argv: list[str] | None = None) -> dict:
             "intake_status": final, "intake_phase_seconds": round(covered, 1),
             "requests_per_s": {"idle": idle["all"]["requests_per_s"],
                                "intake": intake["all"]["requests_per_s"]},
+            "load_average_1min": load,
             "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf",
                          "conn_max_age": args.conn_max_age},
         }
