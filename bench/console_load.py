@@ -19,9 +19,10 @@ a database it creates and drops, with a throwaway var/ and lake, and a real Cele
    and audit for the roles allowed to read it), pausing 0 to 2 x --think seconds between pages
    (default 5: a page every 5 s per person is several times a human's reading pace; 50 sessions
    then ask for about 10 pages a second). --think 0 measures the server's capacity instead;
-5. intake: the same walk while the worker ingests a generated --export-mb export queued through
-   the intake service; the phase runs from the moment the worker starts the run until --seconds
-   or the run ends, whichever is first (the covered seconds are printed);
+5. intake: the same walk for --seconds while the worker ingests a generated --export-mb export
+   queued through the intake service, from the moment it starts; when an intake ends before the
+   walk, the same files are queued again under another load id (hard links, a new manifest.json),
+   so the worker ingests all along;
 6. not in the goals: the received export's own pages (its manifest and datasets), each visited three
    times by one session alone, since a dataset page previews its silver file and so grows with it.
 
@@ -290,8 +291,27 @@ def generate_export(mb: int) -> tuple[Path, float]:
     return folder, summary.bytes / MIB
 
 
+def export_again(export: Path, number: int) -> Path:
+    """The export once more under another load id and time: its files hard-linked, manifest.json rewritten."""
+    from evidence.samples.export import load_id_for
+
+    copy = export.parent / f"export-{number}"
+    shutil.copytree(export, copy, copy_function=os.link)
+    path = copy / "manifest.json"
+    manifest = json.loads(path.read_bytes())
+    exported_at = dt.datetime.fromisoformat(manifest["exported_at"].replace("Z", "+00:00"))
+    exported_at += dt.timedelta(hours=number)
+    manifest["exported_at"] = exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest["load_id"] = load_id_for(exported_at, 11 + number)
+    path.unlink()  # a hard link to the original's: write a file of its own
+    path.write_text(json.dumps(manifest, indent=2))
+    return copy
+
+
 def during_intake(export: Path, sessions: list[Session], pages: dict, args: argparse.Namespace):
-    """Queue the intake, walk while the worker runs it; (samples, covered seconds, intake seconds, status)."""
+    """Walk for --seconds while the worker ingests the export, again and again (another load id each
+    time), from the moment it starts the first; (samples, seconds walked, the first intake's seconds,
+    the runs' statuses, the first run's id)."""
     from console import context
     from evidence.choices import INTAKE_TERMINAL, IntakeSource
     from evidence.intake.services import intake_create
@@ -300,30 +320,38 @@ def during_intake(export: Path, sessions: list[Session], pages: dict, args: argp
     def status(run_id: int) -> str:
         return IntakeRun.objects.values_list("status", flat=True).get(pk=run_id)
 
-    with context.for_command("bench_console_load"):
-        run = intake_create(actor=None, source=IntakeSource.COMMAND, original_name="bench-load-export",
-                            staged_path=export, enqueue=True)
+    def queue(folder: Path) -> int:
+        with context.for_command("bench_console_load"):
+            return intake_create(actor=None, source=IntakeSource.COMMAND, original_name=folder.name,
+                                 staged_path=folder, enqueue=True).pk
+
+    runs = [queue(export)]
     queued = time.monotonic()
-    while status(run.pk) == "queued":
+    while status(runs[0]) == "queued":
         if time.monotonic() - queued > 120:
             raise SystemExit("the worker did not start the intake within 120 s (see worker.log)")
         time.sleep(0.1)
     started = time.monotonic()
-    stop = threading.Event()
+    first_seconds = None
     result: list[list[Sample]] = []
     walker = threading.Thread(target=lambda: result.append(
-        walk(sessions, pages, seconds=args.seconds, think=args.think, stop=stop)))
+        walk(sessions, pages, seconds=args.seconds, think=args.think, stop=threading.Event())))
     walker.start()
-    while walker.is_alive() and status(run.pk) not in INTAKE_TERMINAL:
+    while walker.is_alive():
+        if status(runs[-1]) in INTAKE_TERMINAL:  # keep the worker busy until the walk ends
+            first_seconds = first_seconds or time.monotonic() - started
+            runs.append(queue(export_again(export, len(runs))))
         time.sleep(0.2)
-    stop.set()
-    covered = time.monotonic() - started
+    walked = time.monotonic() - started
     walker.join()
-    while (final := status(run.pk)) not in INTAKE_TERMINAL:
+    while any(status(pk) not in INTAKE_TERMINAL for pk in runs):
         if time.monotonic() - started > args.intake_timeout:
-            raise SystemExit(f"the intake did not end within {args.intake_timeout} s (see worker.log)")
+            raise SystemExit(f"the intakes did not end within {args.intake_timeout} s (see worker.log)")
         time.sleep(0.5)
-    return result[0], covered, time.monotonic() - started, final, run.pk
+    first_seconds = first_seconds or time.monotonic() - started
+    verdicts = [f"{run.status}: {run.manifest.status if run.manifest else run.error[:80]}"
+                for run in IntakeRun.objects.filter(pk__in=runs).select_related("manifest").order_by("pk")]
+    return result[0], walked, first_seconds, verdicts, runs[0]
 
 
 def large_pages(run_id: int) -> list[str]:
@@ -383,9 +411,10 @@ def main(argv: list[str] | None = None) -> dict:
         idle = summarize("idle", walk(sessions, pages, seconds=args.seconds, think=args.think,
                                       stop=threading.Event()), args.seconds)
         load["idle"] = round(os.getloadavg()[0], 1)
-        samples, covered, intake_seconds, final, run_id = during_intake(export, sessions, pages, args)
-        say(f"the intake of {export_mib:,.0f} MiB ran {intake_seconds:.0f} s ({final}); "
-            f"the walk covered its first {covered:.0f} s")
+        samples, covered, intake_seconds, statuses, run_id = during_intake(export, sessions, pages, args)
+        say(f"{len(statuses)} intakes of {export_mib:,.0f} MiB one after the other while the sessions walked "
+            f"{covered:.0f} s (the first took {intake_seconds:.0f} s): {statuses}")
+        final = "succeeded" if set(statuses) == {"succeeded: complete"} else "failed"
         intake = summarize("intake", samples, covered)
         load["intake"] = round(os.getloadavg()[0], 1)
         # Not in the goals: what one person waits for the pages of the export just received, alone.
@@ -410,7 +439,7 @@ def main(argv: list[str] | None = None) -> dict:
             "intake_p99_ms": intake["all"]["p99_ms"], "errors": errors, "goals_met": met,
             "sessions": len(sessions), "seconds": args.seconds, "think_s": args.think,
             "export_mib": round(export_mib, 1), "intake_seconds": round(intake_seconds, 1),
-            "intake_status": final, "intake_phase_seconds": round(covered, 1),
+            "intake_status": final, "intakes": len(statuses), "intake_phase_seconds": round(covered, 1),
             "requests_per_s": {"idle": idle["all"]["requests_per_s"],
                                "intake": intake["all"]["requests_per_s"]},
             "load_average_1min": load,

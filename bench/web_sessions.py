@@ -92,7 +92,7 @@ def walk(sessions: list[Session], pages: dict, *, seconds: float, think: float,
         stop.wait(rng.uniform(0, think))  # do not all start on the same tick
         while time.monotonic() < deadline and not stop.is_set():
             samples.append(session.step(rng, pages))  # list.append is atomic
-            stop.wait(rng.uniform(0, 2 * think))
+            stop.wait(min(rng.uniform(0, 2 * think), max(0.0, deadline - time.monotonic())))
 
     threads = [threading.Thread(target=run, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
     for thread in threads:
