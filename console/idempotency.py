@@ -50,10 +50,12 @@ class KeyInvalid(ValueError):
 class KeyReused(Exception):
     """The key was first used for a different request."""
 
-    def __init__(self, record: IdempotencyKey):
+    def __init__(self, record: IdempotencyKey, *, method: str, path: str):
         self.record = record
+        same_target = (record.method, record.path) == (method.upper(), path)
+        body = " with another body" if same_target else ""
         super().__init__(
-            f"{HEADER} {record.key!r} was first used for {record.method} {record.path} with another body; "
+            f"{HEADER} {record.key!r} was first used for {record.method} {record.path}{body}; "
             "a new request needs a new key"
         )
 
@@ -116,7 +118,7 @@ def idempotency_claim(*, user, key: str, fingerprint: str, method: str, path: st
             # (each statement reads what is committed).
             found = IdempotencyKey.objects.get(user=user, key=key)
     if found.fingerprint != fingerprint:
-        raise KeyReused(found)
+        raise KeyReused(found, method=method, path=path)
     return found
 
 

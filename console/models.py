@@ -138,10 +138,10 @@ class IdempotencyKey(models.Model):
     # request" means. The method and path are kept to name them in a refusal.
     fingerprint = models.CharField(max_length=64)
     method = models.CharField(max_length=10)
-    path = models.CharField(max_length=2048)
+    path = models.TextField()  # a curated key is part of a path: no length of ours bounds it
     status_code = models.PositiveSmallIntegerField()
     body = models.JSONField(null=True, blank=True)
-    location = models.CharField(max_length=2048, blank=True)
+    location = models.TextField(blank=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 

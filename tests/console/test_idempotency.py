@@ -56,6 +56,11 @@ def test_the_same_key_for_another_request_is_refused_with_what_it_was_for(olivia
         idempotency.idempotency_claim(user=olivia, key="k1", **{**REQUEST, "fingerprint": "0" * 64})
     assert "'k1' was first used for POST /api/promotions/ with another body" in str(refused.value)
 
+    elsewhere = {**REQUEST, "fingerprint": "1" * 64, "path": "/api/curated/x/rollback/"}
+    with clock.frozen(T0), transaction.atomic(), pytest.raises(idempotency.KeyReused) as refused:
+        idempotency.idempotency_claim(user=olivia, key="k1", **elsewhere)
+    assert str(refused.value).startswith("Idempotency-Key 'k1' was first used for POST /api/promotions/; ")
+
 
 def test_the_hourly_sweep_deletes_expired_keys_only(olivia, arthur):
     answered(olivia, "old", T0)
