@@ -40,11 +40,7 @@ HEADER = "Idempotency-Key"
 MAX_LENGTH = IdempotencyKey._meta.get_field("key").max_length  # 255
 # Printable ASCII without spaces: a UUID, a ULID, a hash all fit.
 ALLOWED = frozenset(chr(code) for code in range(0x21, 0x7F))
-PATTERN = r"^[!-~]{1,255}$"
-
-
-class KeyInvalid(ValueError):
-    """The header's value cannot be a key (empty, too long, or characters outside printable ASCII)."""
+PATTERN = rf"^[!-~]{{1,{MAX_LENGTH}}}$"  # the same rule, for the OpenAPI schema
 
 
 class KeyReused(Exception):

@@ -4,8 +4,9 @@
   hyperlinked fields give `Hyperlink` objects (a `str` subclass) and WSGI servers (wsgiref, which the
   console's own server and the live-server tests use) refuse any header value that is not exactly a
   `str`: the object was created and the client saw a 500. Every create answers through here.
-- `IdempotentCreate`: put it first among a view's bases and its `post` accepts an `Idempotency-Key`
-  header (console.idempotency), documented in the OpenAPI schema:
+- `IdempotentCreate`: put it first among a view's bases and its own `post` accepts an `Idempotency-Key`
+  header (console.idempotency), documented in the OpenAPI schema (or decorate one `post`
+  method with `idempotent`):
 
       class PeopleGrantCreate(IdempotentCreate, APIView):
           def post(self, request): ...
