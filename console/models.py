@@ -129,7 +129,7 @@ class AuditEvent(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """The first answer to an API create sent with an Idempotency-Key, replayed to its retries (console.idempotency)."""
+    """An API create's first answer to an Idempotency-Key, replayed to its retries (console.idempotency)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)

@@ -132,7 +132,7 @@ def idempotent(post):
                 return _replay(earlier)
             try:
                 response = post(view, request, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - a refusal (400, 403, 409...) is an answer: keep its audit
+            except Exception as exc:  # noqa: BLE001 - a refusal (400, 403, 409) is an answer: keep its audit
                 response = view.handle_exception(exc)  # re-raises what is not an API error: all rolls back
             if status.is_success(response.status_code):
                 idempotency.idempotency_answer(**claim, answer=_answer(response))

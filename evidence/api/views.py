@@ -96,7 +96,9 @@ class IntakeRunList(IdempotentCreate, _Read, generics.ListAPIView):
         responses={
             202: IntakeAcceptedSerializer,
             400: OpenApiResponse(description="no file, or not a .zip"),
-            409: OpenApiResponse(ErrorSerializer, description="an Idempotency-Key first used with another upload"),
+            409: OpenApiResponse(
+                ErrorSerializer, description="an Idempotency-Key first used with another upload"
+            ),
             413: OpenApiResponse(ErrorSerializer, description="over the upload limit (the message says it)"),
         },
     )

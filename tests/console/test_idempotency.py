@@ -23,7 +23,8 @@ REQUEST = {"fingerprint": "f" * 64, "method": "POST", "path": "/api/promotions/"
 
 def answered(user, key: str, at: dt.datetime, *, fingerprint: str = REQUEST["fingerprint"]) -> None:
     with clock.frozen(at), transaction.atomic():
-        assert idempotency.idempotency_claim(user=user, key=key, **{**REQUEST, "fingerprint": fingerprint}) is None
+        request = {**REQUEST, "fingerprint": fingerprint}
+        assert idempotency.idempotency_claim(user=user, key=key, **request) is None
         idempotency.idempotency_answer(user=user, key=key, answer=idempotency.Answer(201, {"id": 7}, "/x/7/"))
 
 
@@ -47,7 +48,8 @@ def test_the_ttl_cannot_be_set_under_24_hours():
     from console.env import ConfigError, env_int
 
     with pytest.raises(ConfigError):
-        env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 86400, {"IDEMPOTENCY_KEY_TTL_SECONDS": "3600"}, minimum=24 * 3600)
+        env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 86400, {"IDEMPOTENCY_KEY_TTL_SECONDS": "3600"},
+                minimum=24 * 3600)
 
 
 def test_the_same_key_for_another_request_is_refused_with_what_it_was_for(olivia):
@@ -146,7 +148,8 @@ def test_every_create_documents_the_idempotency_key(tmp_path):
         for method, operation in methods.items()
         if method == "post" and {"201", "202"} & set(operation["responses"])
     }
-    assert {name for _path, name in creates} >= {"promotions_request", "curated_rollback", "intake_runs_upload"}
+    known = {"promotions_request", "curated_rollback", "intake_runs_upload"}
+    assert {name for _path, name in creates} >= known
     for (path, name), operation in creates.items():
         headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
         assert "Idempotency-Key" in headers, f"{name} ({path}) is a create without an Idempotency-Key"

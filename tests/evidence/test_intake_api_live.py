@@ -34,7 +34,8 @@ def test_an_upload_answers_202_with_its_location(live_server, broker, olivia, ex
 
     assert response.status_code == 202, response.text
     run = IntakeRun.objects.get()
-    assert response.json() == {"id": run.pk, "url": f"{live_server.url}/api/intake-runs/{run.pk}/", "status": "queued"}
+    url = f"{live_server.url}/api/intake-runs/{run.pk}/"
+    assert response.json() == {"id": run.pk, "url": url, "status": "queued"}
     assert response.headers["Location"] == response.json()["url"]
 
 

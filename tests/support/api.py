@@ -46,9 +46,13 @@ class Api:
     def get(self, path: str, **options) -> requests.Response:
         return self.session.get(self.base + path, timeout=TIMEOUT, **options)
 
-    def post(self, path: str, body: dict | None = None, *, key: str | None = None, files=None) -> requests.Response:
+    def post(
+        self, path: str, body: dict | None = None, *, key: str | None = None, files=None
+    ) -> requests.Response:
         """POST a JSON body (or a multipart upload of `files`), with an Idempotency-Key if given."""
         headers = {"Idempotency-Key": key} if key is not None else {}
         if files is not None:
-            return self.session.post(self.base + path, data=body, files=files, headers=headers, timeout=TIMEOUT)
+            return self.session.post(
+                self.base + path, data=body, files=files, headers=headers, timeout=TIMEOUT
+            )
         return self.session.post(self.base + path, json=body or {}, headers=headers, timeout=TIMEOUT)
