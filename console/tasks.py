@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from console import audit, context
+from console import audit, context, idempotency
 
 
 @shared_task(
@@ -21,3 +21,18 @@ def audit_verify_chain(self) -> dict:
     """Recompute the audit chain and record its head in the lake (scheduled by beat)."""
     with context.for_task(self.request.id):
         return audit.audit_verify_chain().as_dict()
+
+
+@shared_task(
+    name="console.tasks.idempotency_sweep",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=5 * 60,
+    time_limit=6 * 60,
+)
+def idempotency_sweep() -> int:
+    """Delete the API's expired idempotency keys (scheduled by beat, hourly)."""
+    return idempotency.idempotency_sweep()
