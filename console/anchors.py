@@ -102,16 +102,18 @@ class Unanchored:
     oldest_at: str | None  # the first event after it
 
     def describe(self) -> str:
-        """E.g. "3 events after the last anchor at 2026-12-05 19:00:00 UTC (seq 41), oldest 12 min old"."""
-        if self.anchor_seq is None:
-            where = "no anchor in the lake yet"
-        else:
-            where = f"the last anchor at {self.anchor_occurred_at[:19].replace('T', ' ')} UTC (seq {self.anchor_seq})"
-        if not self.count:
-            return f"no events after {where}"
+        """E.g. "3 events after the last anchor at 2026-12-05 19:00:00 UTC (seq 41), oldest 12 min old",
+        "5 events and no anchor in the lake yet, oldest 2 h 5 min old"."""
         events = "1 event" if self.count == 1 else f"{self.count} events"
+        if self.anchor_seq is None:
+            where = f"{events} and no anchor in the lake yet" if self.count else "no events and no anchor yet"
+        else:
+            at = f"{self.anchor_occurred_at[:19].replace('T', ' ')} UTC (seq {self.anchor_seq})"
+            where = f"{events if self.count else 'no events'} after the last anchor at {at}"
+        if not self.count:
+            return where
         oldest = dt.datetime.fromisoformat(self.oldest_at)
-        return f"{events} after {where}, oldest {age_text(clock.now() - oldest)} old"
+        return f"{where}, oldest {age_text(clock.now() - oldest)} old"
 
 
 def age_text(age: dt.timedelta) -> str:
@@ -122,7 +124,9 @@ def age_text(age: dt.timedelta) -> str:
     if minutes < 120:
         return f"{minutes} min"
     hours = minutes // 60
-    return f"{hours} h {minutes % 60} min" if hours < 48 else f"{hours // 24} d {hours % 24} h"
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min" if minutes % 60 else f"{hours} h"
+    return f"{hours // 24} d {hours % 24} h"
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ class ChainStatus:
 
     verified_at: Any  # datetime of the last audit.verified event, or None
     verified: dict | None  # that run's report (ok, first_break, head_seq, ...)
-    anchors: anchors.AnchorStatus
+    anchor: anchors.AnchorStatus
 
 
 def audit_chain_status() -> ChainStatus:
@@ -204,7 +204,7 @@ def audit_chain_status() -> ChainStatus:
         AuditEvent.objects.filter(action=VERIFIED_ACTION).order_by("-seq").values_list("occurred_at", "after").first()
     )
     return ChainStatus(
-        verified_at=last[0] if last else None, verified=last[1] if last else None, anchors=anchors.anchor_status()
+        verified_at=last[0] if last else None, verified=last[1] if last else None, anchor=anchors.anchor_status()
     )
 
 

@@ -135,11 +135,13 @@ def test_verify_without_any_anchor_says_so(db, lake, record_events, capsys):
         record_events(4)
     with clock.frozen(T0 + dt.timedelta(hours=3)):
         call_command("verify_audit_chain", "--json")
-    report = json.loads(capsys.readouterr().out)
-    assert report["unanchored"] == {
-        "count": 4, "anchor_seq": None, "anchor_occurred_at": None, "oldest_at": "2026-11-26T09:00:00.000000+00:00",
-    }
-    assert anchors.Unanchored(**report["unanchored"]).describe().startswith("4 events after no anchor")
+        report = json.loads(capsys.readouterr().out)
+        assert report["unanchored"] == {
+            "count": 4, "anchor_seq": None, "anchor_occurred_at": None, "oldest_at": "2026-11-26T09:00:00.000000+00:00",
+        }
+        assert anchors.Unanchored(**report["unanchored"]).describe() == (
+            "4 events and no anchor in the lake yet, oldest 3 h old"
+        )
 
 
 def test_a_cut_tail_names_the_missing_range(db, lake, record_events, capsys, django_capture_on_commit_callbacks):
@@ -217,3 +219,17 @@ def test_the_trail_page_says_when_the_lake_cannot_be_read(client, audrey, lake, 
     response = client.get("/audit/")
     assert response.status_code == 200
     assert "anchors could not be read (LakeIntegrityError)" in response.content.decode()
+
+
+def test_the_scheduled_task_reports_and_logs_the_unanchored_events(db, lake, record_events, caplog):
+    from console.tasks import audit_verify_chain as task
+
+    with clock.frozen(T0):
+        record_events(3)
+    with clock.frozen(T0 + dt.timedelta(minutes=45)), caplog.at_level(logging.INFO, logger="console.tasks"):
+        result = task.apply(task_id="verify-task-anchor").result
+    assert result["unanchored"]["count"] == 3 and result["unanchored"]["anchor_seq"] is None
+    assert "audit chain intact before this run: 3 events and no anchor in the lake yet, oldest 45 min old" in (
+        caplog.text
+    )
+    assert heads(lake) == [3]  # the beat's run anchors them
