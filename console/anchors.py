@@ -104,16 +104,16 @@ class Unanchored:
     def describe(self) -> str:
         """E.g. "3 events after the last anchor at 2026-12-05 19:00:00 UTC (seq 41), oldest 12 min old",
         "5 events and no anchor in the lake yet, oldest 2 h 5 min old"."""
-        events = "1 event" if self.count == 1 else f"{self.count} events"
+        events = {0: "no events", 1: "1 event"}.get(self.count, f"{self.count} events")
         if self.anchor_seq is None:
-            where = f"{events} and no anchor in the lake yet" if self.count else "no events and no anchor yet"
+            text = f"{events} and no anchor in the lake yet"
         else:
             at = f"{self.anchor_occurred_at[:19].replace('T', ' ')} UTC (seq {self.anchor_seq})"
-            where = f"{events if self.count else 'no events'} after the last anchor at {at}"
+            text = f"{events} after the last anchor at {at}"
         if not self.count:
-            return where
+            return text
         oldest = dt.datetime.fromisoformat(self.oldest_at)
-        return f"{where}, oldest {age_text(clock.now() - oldest)} old"
+        return f"{text}, oldest {age_text(clock.now() - oldest)} old"
 
 
 def age_text(age: dt.timedelta) -> str:

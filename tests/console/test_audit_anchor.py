@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from console import anchors, chain, clock
-from console.audit import DECISION_ACTIONS, audit_record, audit_verify_chain, is_decision
+from console.audit import audit_record, audit_verify_chain, is_decision
 from console.models import AuditEvent
 from tests.console.conftest import bypassing_triggers
 
@@ -62,10 +62,6 @@ def test_other_events_wait_for_the_periodic_verification(db, lake, record_events
         record_events(2, action=action)
     assert not is_decision(action)
     assert heads(lake) == []
-
-
-def test_the_decision_list_names_the_promotion_decisions_the_code_records():
-    assert {"promotion.approved", "promotion.rejected", "promotion.promoted", "promotion.rolled_back"} <= DECISION_ACTIONS
 
 
 def test_a_rolled_back_decision_anchors_nothing(db, lake, django_capture_on_commit_callbacks):
