@@ -14,6 +14,7 @@ from console.env import (
     ConfigError,
     check_broker_url,
     check_lake_url,
+    check_secret_key,
     database_from_url,
     env_bool,
     env_choice,
@@ -30,10 +31,7 @@ PRODUCTION = DJANGO_ENV == "production"
 
 VAR_DIR = resolve_path(BASE_DIR, env_str("CONSOLE_VAR_DIR", "var"))
 
-_secret = os.environ.get("DJANGO_SECRET_KEY")
-if PRODUCTION and (not _secret or len(_secret) < 50 or len(set(_secret)) < 5):
-    raise ConfigError("DJANGO_SECRET_KEY", _secret or "", "production needs a random key of at least 50 characters")
-SECRET_KEY = _secret or "development-only-not-secret-" + "x" * 40
+SECRET_KEY = check_secret_key("DJANGO_SECRET_KEY", os.environ.get("DJANGO_SECRET_KEY"), production=PRODUCTION)
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ConfigError("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG", ""), "must be off in production")

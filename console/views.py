@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console import clock, logins
-from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
+from console.audit import audit_chain_status, audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
-from console.htmx import render_page
+from console.htmx import render_page, wants_fragment
 from console.models import AuditEvent
 from console.paging import cursor_param, page_urls
 from console.services import UNLOCK_KINDS, login_unlock
@@ -56,6 +56,8 @@ def audit_trail(request):
         "newer_url": newer_url,
         "export_url": reverse("audit-export") + (f"?{filters.urlencode()}" if filters else ""),
     }
+    if not wants_fragment(request):
+        context["chain"] = audit_chain_status()
     return render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
 
 
