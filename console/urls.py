@@ -2,9 +2,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from console import views
+from console.api_docs import ApiDocsView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,5 +23,5 @@ urlpatterns = [
     path("api/", include("evidence.api.urls")),
     path("api/", include("promotion.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
