@@ -185,7 +185,7 @@ CONTENT_SECURITY_POLICY = {
 # never uses, denied to the page and anything it could embed. Names Chromium knows (an unknown name
 # is an error in the browser's console).
 PERMISSIONS_POLICY_DENIED = (
-    "accelerometer", "autoplay", "bluetooth", "camera", "display-capture", "encrypted-media",
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
     "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer", "microphone", "midi",
     "payment", "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial",
     "usb", "xr-spatial-tracking",

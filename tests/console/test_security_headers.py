@@ -151,12 +151,12 @@ def test_the_api_docs_page_holds_no_inline_script_or_style(client, seeded_roles)
 
 
 INLINE = [
-    ("inline <script>", re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)),
-    ("on* event handler", re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)),
-    ("style attribute", re.compile(r"<[^>]*\sstyle\s*=", re.I)),
-    ("<style> element", re.compile(r"<style\b", re.I)),
-    ("javascript: URL", re.compile(r"javascript:", re.I)),
-    ("htmx eval (hx-on, js: values)", re.compile(r"hx-on|hx-vars|hx-vals\s*=\s*['\"]\s*js:", re.I)),
+    ("inline <script>", re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)),
+    ("on* event handler", re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)),
+    ("style attribute", re.compile(r"<[^>]*\sstyle\s*=", re.IGNORECASE)),
+    ("<style> element", re.compile(r"<style\b", re.IGNORECASE)),
+    ("javascript: URL", re.compile(r"javascript:", re.IGNORECASE)),
+    ("htmx eval (hx-on, js: values)", re.compile(r"hx-on|hx-vars|hx-vals\s*=\s*['\"]\s*js:", re.IGNORECASE)),
 ]
 
 
