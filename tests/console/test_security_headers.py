@@ -106,7 +106,7 @@ def pages(manifest, seeded_roles):  # noqa: F811
 
 
 @pytest.mark.parametrize("username", sorted(PERSONAS))
-def test_every_page_carries_the_policies_for_every_role(client, pages, username):
+def test_every_page_carries_the_policies_for_every_role(client, manifest, pages, username):  # noqa: F811
     user = get_user_model().objects.filter(username=username).first() or make_persona(username)
     if username == "adam":  # the admin reaches Django admin (as `seed_roles` makes admins)
         user.is_staff = True
@@ -118,7 +118,11 @@ def test_every_page_carries_the_policies_for_every_role(client, pages, username)
         statuses[url] = response.status_code
         problems += policy_problems(url, response)
     assert problems == []
-    assert statuses["/no-such-page/"] == 404
+    assert (statuses["/"], statuses["/no-such-page/"]) == (200, 404)
+    if username == "olivia":  # the operator sees the pages themselves, not refusals
+        missing = reverse("evidence:manifest-detail", args=[manifest.pk + 1000])
+        assert {s for url, s in statuses.items() if url.startswith(("/sources/", "/promotions/")) and url != missing} \
+            == {200}
     if username == "adam":
         assert {statuses[reverse("admin:index")], statuses[reverse("admin:auth_user_changelist")]} == {200}
 
