@@ -108,7 +108,7 @@ def pages(manifest, seeded_roles):  # noqa: F811
 @pytest.mark.parametrize("username", sorted(PERSONAS))
 def test_every_page_carries_the_policies_for_every_role(client, manifest, pages, username):  # noqa: F811
     user = get_user_model().objects.filter(username=username).first() or make_persona(username)
-    if username == "adam":  # the admin reaches Django admin (as `seed_roles` makes admins)
+    if username == "adam":  # the admin reaches Django admin (staff, as demo_users_create makes admins)
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     client.force_login(user)
