@@ -1,4 +1,7 @@
-"""Request id: accepted from X-Request-ID or minted, bound for the audit trail, echoed back."""
+"""Request id (accepted from X-Request-ID or minted, bound for the audit trail, echoed back) and the
+Permissions-Policy header."""
+from django.conf import settings
+
 from console import context
 
 
@@ -14,4 +17,19 @@ class RequestIdMiddleware:
         with context.bind(context.WorkContext(correlation_id=request_id)):
             response = self.get_response(request)
         response[self.header] = request_id
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """Permissions-Policy: deny the browser features the console never uses (PERMISSIONS_POLICY_DENIED)."""
+
+    header = "Permissions-Policy"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.value = ", ".join(f"{feature}=()" for feature in settings.PERMISSIONS_POLICY_DENIED)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault(self.header, self.value)
         return response

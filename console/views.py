@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
 from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,6 +26,12 @@ def home(request):
     if request.user.has_perm("console.view_provenance"):
         context["intake"] = intake_summary()
     return render(request, "console/home.html", context)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (Django admin): send them to the console's."""
+    return redirect(static("console/favicon.svg"), permanent=True)
 
 
 @require_GET

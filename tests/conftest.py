@@ -117,11 +117,16 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    """A fresh page on the live server; whatever the test does, the console's CSP refuses nothing on it."""
+    from tests.support.browser import watch_csp_violations
+
     context = browser.new_context(base_url=live_server.url, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15000)
+    page.csp_violations = watch_csp_violations(page)
     yield page
     context.close()
+    assert page.csp_violations == [], f"Content-Security-Policy violations: {page.csp_violations}"
 
 
 def login(page, username: str, password: str = PASSWORD) -> None:
