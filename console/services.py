@@ -29,15 +29,8 @@ def roles_seed(*, actor=None) -> dict[str, list[str]]:
         before = sorted(f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type"))
         after = sorted(labels)
         if before != after:
+            # Audited by console.people_guard ("role.permissions_set", before and after), whoever sets them.
             group.permissions.set([_permission(label) for label in labels])
-            audit_record(
-                actor=actor,
-                action="role.permissions_set",
-                object_type="auth.group",
-                object_id=name,
-                before={"permissions": before},
-                after={"permissions": after},
-            )
             changes[name] = after
     return changes
 
