@@ -273,6 +273,8 @@ SPECTACULAR_SETTINGS = {
         "ManifestStatusEnum": "evidence.choices.ManifestStatus",
         "KindEnum": "evidence.api.serializers.MISSING_KINDS",
         "PromotionKindEnum": "promotion.choices.PromotionKind",
+        "GrantStateEnum": "console.choices.GrantState",
+        "PromotionStateEnum": "promotion.choices.PromotionState",
     },
     # Swagger UI from the installed sidecar package: no CDN, the console works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
