@@ -25,7 +25,7 @@ from console import chain, clock, roles
 from console.audit import audit_record
 from console.choices import GrantState
 from console.models import AuditEvent, RoleGrant
-from console.people_guard import RoleChangeRefused, confirming, groups_of, refuse
+from console.people_guard import RoleChangeRefused, acting, confirming, groups_of, refuse
 
 MANAGE_PERMISSION = "auth.change_user"
 PEOPLE_ACTIONS_PREFIXES = ("user.", "role.")
@@ -84,7 +84,8 @@ def user_change(*, actor, user, groups: Iterable[str] | None = None, is_active: 
                          current={"groups": groups_of(user)},
                          reason=f"{', '.join(added_decision)} is a decision role: propose it, and another "
                                 "admin confirms it")
-    _user_change(user=user, groups=groups, is_active=is_active)
+    with acting(actor):
+        _user_change(user=user, groups=groups, is_active=is_active)
 
 
 @transaction.atomic
@@ -101,7 +102,7 @@ def user_password_reset(*, actor, user) -> str:
     _require_manager(actor, user, {"password": "reset"})
     _refuse_self(actor, user, {"password": "reset"}, "resets the password of")  # they change their own
     password = secrets.token_urlsafe(12)
-    with transaction.atomic():
+    with acting(actor), transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
     return password
@@ -175,7 +176,7 @@ def _grant_confirm(*, actor, grant_id: int) -> RoleGrant:
     before = groups_of(grant.user)
     grant.decide(state=GrantState.CONFIRMED, by=actor, at=clock.now())
     grant.save(update_fields=["state", "decided_by", "decided_at"])
-    with confirming(user=grant.user, role=grant.role):
+    with acting(actor), confirming(user=grant.user, role=grant.role):
         grant.user.groups.add(Group.objects.get(name=grant.role))
     audit_record(actor=actor, action="role.grant_confirmed", object_type="auth.user",
                  object_id=_user_label(grant.user), before={"groups": before},

@@ -43,6 +43,19 @@ class RoleChangeRefused(PermissionDenied):
         self.reason = reason
 
 
+# Who acts, when a service of console.people makes the change on their behalf (outside a request too).
+_acting: contextvars.ContextVar = contextvars.ContextVar("acting", default=None)
+
+
+@contextlib.contextmanager
+def acting(actor) -> Iterator[None]:
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
 @contextlib.contextmanager
 def confirming(*, user, role: str) -> Iterator[None]:
     token = _confirming.set((user.pk, role))
@@ -97,8 +110,9 @@ def password_state(encoded: str | None) -> str:
 
 
 def _web_actor():
-    """The web request's user (AnonymousUser if nobody signed in), or None outside a request."""
-    return context.web_user()
+    """Who acts: the user a console.people service acts for, else the web request's user (AnonymousUser
+    if nobody signed in), else None (shell, command, task: the work context names it)."""
+    return _acting.get() or context.web_user()
 
 
 # --- the user's flags and password ------------------------------------------------------------------

@@ -9,14 +9,15 @@ from console import roles
 
 PASSWORD = "correct-horse-battery-staple"
 
-# Olivia operates, Arthur approves, Cecilia (C-suite) reviews, Audrey audits, Adam administers,
-# Oscar is an outsider with an account and no role.
+# Olivia operates, Arthur approves, Cecilia (C-suite) reviews, Audrey audits, Adam administers and
+# Ada is the second admin (four eyes on decision roles), Oscar is an outsider with an account and no role.
 PERSONAS = {
     "olivia": roles.OPERATOR,
     "arthur": roles.APPROVER,
     "cecilia": roles.REVIEWER,
     "audrey": roles.AUDITOR,
     "adam": roles.ADMIN,
+    "ada": roles.ADMIN,
     "oscar": None,
 }
 
@@ -59,6 +60,11 @@ def audrey(seeded_roles):
 @pytest.fixture
 def adam(seeded_roles):
     return make_persona("adam")
+
+
+@pytest.fixture
+def ada(seeded_roles):
+    return make_persona("ada")
 
 
 @pytest.fixture
