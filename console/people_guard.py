@@ -222,63 +222,67 @@ def _check_groups(actor, user, action: str, added: list) -> None:
                          attempted={"groups_added": [group.name]}, current=current)
 
 
-def user_permissions_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+def _permissions_of(owner) -> list[str]:
+    return permission_labels(owner.user_permissions.all() if isinstance(owner, User) else owner.permissions.all())
+
+
+def _check_user_permissions(actor, user, action: str, added: list[str]) -> None:
+    current = {"permissions": _permissions_of(user)}
+    if actor.pk == user.pk:
+        raise refuse(actor=actor, object_id=user.get_username(), current=current,
+                     reason="no one changes their own permissions",
+                     attempted={"permissions_added": added, "action": action.removeprefix("pre_")})
+    decision = [label for label in added if roles.is_decision_permission(label)]
+    if decision:
+        raise refuse(actor=actor, object_id=user.get_username(), current=current,
+                     reason="decision permissions come with a decision role, granted by two admins",
+                     attempted={"permissions_added": decision})
+
+
+def _check_group_permissions(actor, group, action: str, added: list[str]) -> None:
+    current = {"permissions": _permissions_of(group)}
+    if actor.is_authenticated and group.user_set.filter(pk=actor.pk).exists():
+        raise refuse(actor=actor, object_type="auth.group", object_id=group.name, current=current,
+                     reason="no one changes the permissions of a role they hold",
+                     attempted={"permissions_added": added, "action": action.removeprefix("pre_")})
+    decision = [label for label in added if roles.is_decision_permission(label)]
+    if decision:
+        raise refuse(actor=actor, object_type="auth.group", object_id=group.name, current=current,
+                     reason="decision permissions are set by `manage.py seed_roles`, never from the web",
+                     attempted={"permissions_added": decision})
+
+
+def _permissions_changed(instance, action: str, reverse: bool, pk_set, owner_model, check) -> None:
+    """A user's or a group's permissions (either side of the relation): checked before, audited after."""
     if action.startswith("pre_"):
-        users = _pairs(instance, reverse, action, pk_set, User, "user_set")
+        owners = _pairs(instance, reverse, action, pk_set, owner_model, "user_set" if owner_model is User else "group_set")
         actor = _web_actor()
         if actor is not None:
-            added = permission_labels(Permission.objects.filter(pk__in=pk_set)) if action == "pre_add" and not reverse \
-                else (permission_labels(Permission.objects.filter(pk=instance.pk)) if action == "pre_add" else [])
-            for user in users:
-                current = {"permissions": permission_labels(user.user_permissions.all())}
-                if actor.pk == user.pk:
-                    raise refuse(actor=actor, object_id=user.get_username(), current=current,
-                                 reason="no one changes their own permissions",
-                                 attempted={"permissions_added": added, "action": action.removeprefix("pre_")})
-                decision = [label for label in added if roles.is_decision_permission(label)]
-                if decision:
-                    raise refuse(actor=actor, object_id=user.get_username(), current=current,
-                                 reason="decision permissions come with a decision role, granted by two admins",
-                                 attempted={"permissions_added": decision})
-        _stash(instance, "user_permissions",
-               {user.pk: (user, permission_labels(user.user_permissions.all())) for user in users})
+            added = [] if action != "pre_add" else permission_labels(
+                Permission.objects.filter(pk__in=[instance.pk] if reverse else pk_set))
+            for owner in owners:
+                check(actor, owner, action, added)
+        _stash(instance, owner_model.__name__, {owner.pk: (owner, _permissions_of(owner)) for owner in owners})
         return
     if action.startswith("post_"):
-        for user, before in (_unstash(instance, "user_permissions") or {}).values():
-            after = permission_labels(user.user_permissions.all())
-            if after != before:
-                audit_record(actor=_web_actor(), action="user.permissions_changed", object_type="auth.user",
-                             object_id=user.get_username(), before={"permissions": before},
-                             after={"permissions": after})
+        for owner, before in (_unstash(instance, owner_model.__name__) or {}).values():
+            after = _permissions_of(owner)
+            if after == before:
+                continue
+            if owner_model is User:
+                event = {"action": "user.permissions_changed", "object_type": "auth.user",
+                         "object_id": owner.get_username()}
+            else:
+                event = {"action": "role.permissions_set", "object_type": "auth.group", "object_id": owner.name}
+            audit_record(actor=_web_actor(), **event, before={"permissions": before}, after={"permissions": after})
+
+
+def user_permissions_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    _permissions_changed(instance, action, reverse, pk_set, User, _check_user_permissions)
 
 
 def group_permissions_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
-    if action.startswith("pre_"):
-        groups = _pairs(instance, reverse, action, pk_set, Group, "group_set")
-        actor = _web_actor()
-        if actor is not None:
-            added = permission_labels(Permission.objects.filter(pk__in=pk_set)) if action == "pre_add" and not reverse \
-                else (permission_labels(Permission.objects.filter(pk=instance.pk)) if action == "pre_add" else [])
-            for group in groups:
-                current = {"permissions": permission_labels(group.permissions.all())}
-                if actor.is_authenticated and group.user_set.filter(pk=actor.pk).exists():
-                    raise refuse(actor=actor, object_type="auth.group", object_id=group.name, current=current,
-                                 reason="no one changes the permissions of a role they hold",
-                                 attempted={"permissions_added": added, "action": action.removeprefix("pre_")})
-                decision = [label for label in added if roles.is_decision_permission(label)]
-                if decision:
-                    raise refuse(actor=actor, object_type="auth.group", object_id=group.name, current=current,
-                                 reason="decision permissions are set by `manage.py seed_roles`, never from the web",
-                                 attempted={"permissions_added": decision})
-        _stash(instance, "group_permissions",
-               {group.pk: (group, permission_labels(group.permissions.all())) for group in groups})
-        return
-    if action.startswith("post_"):
-        for group, before in (_unstash(instance, "group_permissions") or {}).values():
-            after = permission_labels(group.permissions.all())
-            if after != before:
-                audit_record(actor=_web_actor(), action="role.permissions_set", object_type="auth.group",
-                             object_id=group.name, before={"permissions": before}, after={"permissions": after})
+    _permissions_changed(instance, action, reverse, pk_set, Group, _check_group_permissions)
 
 
 def connect() -> None:

@@ -39,7 +39,6 @@ def make_persona(username: str, at=None):
 @pytest.fixture
 def personas_at():
     """When personas are created (None: now). Tests that pin the clock earlier override it."""
-    return None
 
 
 @pytest.fixture
