@@ -130,3 +130,13 @@ def test_signing_in_is_not_a_change_of_roles(client, olivia):
     client.post("/login/", {"username": "olivia", "password": "correct-horse-battery-staple"})
     assert not events("user.changed", "olivia").exists()
     assert not events("role.refused").exists()
+
+
+def test_demo_users_are_audited_with_the_command_as_actor_and_no_password(db, capsys):
+    call_command("demo_users")
+    password = next(line.split()[2] for line in capsys.readouterr().out.splitlines() if "adam.admin" in line)
+    created = events("user.created", "adam.admin").get()
+    assert created.actor_label == "system:command:demo_users" and created.after["is_staff"] is True
+    assert events("user.groups_changed", "adam.admin").get().after == {"groups": ["admin"]}
+    changed = events("user.password_changed", "adam.admin").get()
+    assert password not in json.dumps(changed.after) and changed.after["password"] == "set"
