@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models.signals import m2m_changed, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
 
 from console import context, roles
 from console.audit import audit_record
@@ -285,9 +285,24 @@ def group_permissions_changed(sender, instance, action, reverse, model, pk_set, 
     _permissions_changed(instance, action, reverse, pk_set, Group, _check_group_permissions)
 
 
+def group_pre_delete(sender, instance, **kwargs):
+    """Deleting a role drops its members' memberships without m2m signals: record who held it."""
+    audit_record(actor=_web_actor(), action="role.group_deleted", object_type="auth.group", object_id=instance.name,
+                 before={"members": sorted(instance.user_set.values_list("username", flat=True)),
+                         "permissions": _permissions_of(instance)}, after=None)
+
+
+def user_pre_delete(sender, instance, **kwargs):
+    audit_record(actor=_web_actor(), action="user.deleted", object_type="auth.user", object_id=instance.get_username(),
+                 before={"groups": groups_of(instance), **{name: getattr(instance, name) for name in USER_FLAGS}},
+                 after=None)
+
+
 def connect() -> None:
     pre_save.connect(user_pre_save, sender=User, dispatch_uid="console.people.user_pre_save")
     post_save.connect(user_post_save, sender=User, dispatch_uid="console.people.user_post_save")
+    pre_delete.connect(user_pre_delete, sender=User, dispatch_uid="console.people.user_pre_delete")
+    pre_delete.connect(group_pre_delete, sender=Group, dispatch_uid="console.people.group_pre_delete")
     m2m_changed.connect(user_groups_changed, sender=User.groups.through, dispatch_uid="console.people.groups")
     m2m_changed.connect(user_permissions_changed, sender=User.user_permissions.through,
                         dispatch_uid="console.people.user_permissions")

@@ -140,3 +140,12 @@ def test_demo_users_are_audited_with_the_command_as_actor_and_no_password(db, ca
     assert events("user.groups_changed", "adam.admin").get().after == {"groups": ["admin"]}
     changed = events("user.password_changed", "adam.admin").get()
     assert password not in json.dumps(changed.after) and changed.after["password"] == "set"
+
+
+def test_deleting_a_role_or_a_person_records_who_held_what(olivia):
+    group(roles.OPERATOR).delete()
+    deleted = events("role.group_deleted", "operator").get()
+    assert deleted.before["members"] == ["olivia"] and "console.receive_export" in deleted.before["permissions"]
+    olivia.refresh_from_db()
+    olivia.delete()
+    assert events("user.deleted", "olivia").get().before["groups"] == []
