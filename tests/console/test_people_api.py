@@ -72,3 +72,10 @@ def test_the_attack_and_two_admin_grant_through_a_real_server(live_server, trans
     status, body, _headers = second.post_json(f"/api/role-grants/{grant_id}/confirm/")
     assert status == 200 and body["state"] == GrantState.CONFIRMED
     assert roles_of(olivia) == [roles.APPROVER, roles.OPERATOR]
+
+
+def test_a_grant_id_beyond_any_integer_is_404_not_500(client, adam):
+    client.force_login(adam)
+    assert post(client, f"/api/role-grants/{10**30}/confirm/").status_code == 404
+    assert client.get(f"/api/role-grants/{10**30}/").status_code == 404
+    assert client.post(f"/people/grants/{10**30}/cancel/").status_code == 404
