@@ -28,13 +28,15 @@ from console.models import AuditEvent, RoleGrant
 from console.people_guard import RoleChangeRefused, acting, confirming, groups_of, refuse
 
 MANAGE_PERMISSION = "auth.change_user"
-PEOPLE_ACTIONS_PREFIXES = ("user.", "role.")
 
-__all__ = [
+__all__ = [  # RoleChangeRefused is raised by these services and by the guard they share
     "RoleChangeRefused",
+    "change_hash",
     "grant_cancel",
     "grant_confirm",
     "grant_propose",
+    "pending_grants",
+    "people_list",
     "person_history",
     "user_change",
     "user_password_reset",
