@@ -1,4 +1,4 @@
-"""Models of the console shell: role capabilities, decision-role grants and the audit trail."""
+"""Models of the console shell: role capabilities, the audit trail, idempotency keys and decision-role grants."""
 from django.conf import settings
 from django.db import models
 
@@ -127,6 +127,35 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditTrailImmutable(f"audit event {self.seq} cannot be deleted")
+
+
+class IdempotencyKey(models.Model):
+    """An API create's first answer to an Idempotency-Key, replayed to its retries (console.idempotency)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path, query and canonical body (file bytes included): what "the same
+    # request" means. The method and path are kept to name them in a refusal.
+    fingerprint = models.CharField(max_length=64)
+    method = models.CharField(max_length=10)
+    path = models.TextField()  # a curated key is part of a path: no length of ours bounds it
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True, blank=True)
+    location = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            # Two requests with one key at once: the second insert waits for the first transaction and
+            # then fails, and the second request replays the first's answer (console.idempotency).
+            models.UniqueConstraint(fields=["user", "key"], name="console_idempotencykey_once_per_user"),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="console_idempotency_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.method} {self.path})"
 
 
 class RoleGrant(models.Model):

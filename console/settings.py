@@ -14,6 +14,7 @@ from console.env import (
     ConfigError,
     check_broker_url,
     check_lake_url,
+    check_secret_key,
     database_from_url,
     env_bool,
     env_choice,
@@ -30,10 +31,7 @@ PRODUCTION = DJANGO_ENV == "production"
 
 VAR_DIR = resolve_path(BASE_DIR, env_str("CONSOLE_VAR_DIR", "var"))
 
-_secret = os.environ.get("DJANGO_SECRET_KEY")
-if PRODUCTION and (not _secret or len(_secret) < 50 or len(set(_secret)) < 5):
-    raise ConfigError("DJANGO_SECRET_KEY", _secret or "", "production needs a random key of at least 50 characters")
-SECRET_KEY = _secret or "development-only-not-secret-" + "x" * 40
+SECRET_KEY = check_secret_key("DJANGO_SECRET_KEY", os.environ.get("DJANGO_SECRET_KEY"), production=PRODUCTION)
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ConfigError("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG", ""), "must be off in production")
@@ -241,6 +239,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "intake-sweep-abandoned": {"task": "evidence.tasks.intake_sweep", "schedule": 300.0},
     "promotion-sweep-stale-loads": {"task": "promotion.tasks.promotion_sweep", "schedule": 300.0},
+    "idempotency-keys-sweep": {
+        "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
+    },
     "audit-verify-chain": {
         "task": "console.tasks.audit_verify_chain",
         "schedule": float(env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 3600, minimum=60)),
@@ -308,5 +309,7 @@ INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
 PROMOTION_STALE_SECONDS = env_int("PROMOTION_STALE_SECONDS", 900, minimum=1)
 # The sweeper fails a loading promotion silent for this long: past any broker redelivery.
 PROMOTION_ABANDONED_SECONDS = env_int("PROMOTION_ABANDONED_SECONDS", 7200, minimum=60)
+# An API create's Idempotency-Key answers its retries this long (console.idempotency): 24 hours at least.
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=24 * 3600)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -11,10 +11,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from console import clock, logins, people, roles
-from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
+from console.audit import audit_chain_status, audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
 from console.forms import GrantProposeForm, PersonRolesForm
-from console.htmx import render_page
+from console.htmx import render_page, wants_fragment
 from console.models import AuditEvent, RoleGrant
 from console.paging import cursor_param, page_urls
 from console.services import UNLOCK_KINDS, login_unlock
@@ -59,6 +59,8 @@ def audit_trail(request):
         "newer_url": newer_url,
         "export_url": reverse("audit-export") + (f"?{filters.urlencode()}" if filters else ""),
     }
+    if not wants_fragment(request):
+        context["chain"] = audit_chain_status()
     return render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
 
 

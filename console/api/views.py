@@ -1,6 +1,6 @@
 """API of the console shell: the audit trail (every read audited), people and decision-role grants.
 
-Grants: 201 with a Location on a proposal; 403 {"detail": reason} when console.people refuses (and
+Grants: 201 with a Location on a proposal (an Idempotency-Key makes it safe to retry); 403 {"detail": reason} when console.people refuses (and
 audits) it; 400 names the fields.
 """
 
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console import people
+from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
 from console.api.serializers import (
@@ -93,18 +94,16 @@ class GrantDetail(generics.RetrieveAPIView):
 
 def _grant_response(request, grant: RoleGrant, code: int = status.HTTP_200_OK) -> Response:
     body = RoleGrantSerializer(grant).data
-    headers = None
     if code == status.HTTP_201_CREATED:
-        # A plain str: WSGI servers refuse anything else in a header.
-        headers = {"Location": str(request.build_absolute_uri(reverse("api-grant-detail", args=[grant.pk])))}
-    return Response(body, status=code, headers=headers)
+        return created(body, request.build_absolute_uri(reverse("api-grant-detail", args=[grant.pk])))
+    return Response(body, status=code)
 
 
 def _refused(refusal: people.RoleChangeRefused) -> Response:
     return Response({"detail": refusal.reason}, status=status.HTTP_403_FORBIDDEN)
 
 
-class GrantList(generics.ListAPIView):
+class GrantList(IdempotentCreate, generics.ListAPIView):
     """Decision-role grants, newest first (pending ones await a second admin); POST proposes one."""
 
     serializer_class = RoleGrantSerializer

@@ -79,3 +79,13 @@ def test_a_grant_id_beyond_any_integer_is_404_not_500(client, adam):
     assert post(client, f"/api/role-grants/{10**30}/confirm/").status_code == 404
     assert client.get(f"/api/role-grants/{10**30}/").status_code == 404
     assert client.post(f"/people/grants/{10**30}/cancel/").status_code == 404
+
+
+def test_a_retried_proposal_with_the_same_idempotency_key_returns_the_same_grant(client, adam, olivia):
+    client.force_login(adam)
+    body = {"user": "olivia", "role": roles.APPROVER}
+    first = client.post("/api/role-grants/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="grant-1")
+    again = client.post("/api/role-grants/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="grant-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again["Location"] == first["Location"]
+    assert RoleGrant.objects.count() == 1

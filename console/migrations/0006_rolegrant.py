@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('console', '0004_capability_unlock_login'),
+        ('console', '0005_idempotencykey'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
