@@ -3,7 +3,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from console import roles
-from tests.console.people_helpers import RealClient, events, group, refusals, roles_of
+from tests.console.people_helpers import FormClient, events, group, refusals, roles_of
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_an_admin_posting_his_own_change_form_with_approver_admin_and_superuser_
 
 
 def test_the_same_attack_through_a_real_server(live_server, transactional_db, staff_adam):
-    browser = RealClient(live_server.url).login("adam")
+    browser = FormClient(live_server.url, "adam")
     path = f"/admin/auth/user/{staff_adam.pk}/change/"
     status, page, _url = browser.post_form(path, path, attack_fields(staff_adam))
     assert status == 200 and "Refused" in page

@@ -2,7 +2,9 @@
 from console import roles
 from console.choices import GrantState
 from console.models import RoleGrant
-from tests.console.people_helpers import RealClient, events, refusals, roles_of
+from tests.conftest import PASSWORD
+from tests.console.people_helpers import events, refusals, roles_of
+from tests.support.api import Api
 
 
 def post(client, url: str, body: dict | None = None):
@@ -58,20 +60,22 @@ def test_a_bad_proposal_names_the_field(client, adam):
 
 
 def test_the_attack_and_two_admin_grant_through_a_real_server(live_server, transactional_db, adam, ada, olivia):
-    attacker = RealClient(live_server.url).login("adam")
-    status, body, _headers = attacker.post_json("/api/role-grants/", {"user": "adam", "role": roles.APPROVER})
-    assert status == 403 and roles_of(adam) == [roles.ADMIN] and refusals("adam").count() == 1
+    attacker = Api.signed_in(live_server.url, "adam", PASSWORD)
+    answer = attacker.post("/api/role-grants/", {"user": "adam", "role": roles.APPROVER})
+    assert answer.status_code == 403 and roles_of(adam) == [roles.ADMIN] and refusals("adam").count() == 1
 
-    status, body, headers = attacker.post_json("/api/role-grants/", {"user": "olivia", "role": roles.APPROVER})
-    grant_id = body["id"]
-    assert status == 201 and headers["Location"] == f"{live_server.url}/api/role-grants/{grant_id}/"
-    status, body, _headers = attacker.post_json(f"/api/role-grants/{grant_id}/confirm/")
-    assert status == 403
+    answer = attacker.post("/api/role-grants/", {"user": "olivia", "role": roles.APPROVER}, key="grant-olivia")
+    grant_id = answer.json()["id"]
+    assert answer.status_code == 201 and answer.headers["Location"] == f"{live_server.url}/api/role-grants/{grant_id}/"
+    retried = attacker.post("/api/role-grants/", {"user": "olivia", "role": roles.APPROVER}, key="grant-olivia")
+    assert retried.status_code == 201 and retried.json()["id"] == grant_id
+    assert attacker.post(f"/api/role-grants/{grant_id}/confirm/").status_code == 403
 
-    second = RealClient(live_server.url).login("ada")
-    status, body, _headers = second.post_json(f"/api/role-grants/{grant_id}/confirm/")
-    assert status == 200 and body["state"] == GrantState.CONFIRMED
+    second = Api.with_token(live_server.url, ada)
+    answer = second.post(f"/api/role-grants/{grant_id}/confirm/")
+    assert answer.status_code == 200 and answer.json()["state"] == GrantState.CONFIRMED
     assert roles_of(olivia) == [roles.APPROVER, roles.OPERATOR]
+    assert events("role.grant_confirmed", "olivia").get().actor == ada
 
 
 def test_a_grant_id_beyond_any_integer_is_404_not_500(client, adam):

@@ -2,7 +2,7 @@
 from console import people, roles
 from console.choices import GrantState
 from console.models import RoleGrant
-from tests.console.people_helpers import RealClient, events, refusals, roles_of
+from tests.console.people_helpers import FormClient, events, refusals, roles_of
 
 
 def test_people_page_lists_everyone_with_their_roles_and_the_pending_grants(client, adam, ada, olivia, oscar):
@@ -78,7 +78,7 @@ def test_a_password_reset_on_the_screen_shows_the_password_once_and_audits_no_ha
 
 
 def test_the_attack_and_a_legitimate_grant_through_a_real_server(live_server, transactional_db, adam, ada, olivia):
-    attacker = RealClient(live_server.url).login("adam")
+    attacker = FormClient(live_server.url, "adam")
     status, page, _url = attacker.post_form(
         f"/people/{adam.pk}/roles/", f"/people/{adam.pk}/",
         [("groups", roles.APPROVER), ("groups", roles.ADMIN), ("is_active", "on")],
@@ -91,7 +91,7 @@ def test_the_attack_and_a_legitimate_grant_through_a_real_server(live_server, tr
     )
     assert status == 200 and "another admin confirms it" in page
     grant = RoleGrant.objects.get()
-    second = RealClient(live_server.url).login("ada")
+    second = FormClient(live_server.url, "ada")
     status, page, _url = second.post_form(f"/people/grants/{grant.pk}/confirm/", "/people/", [])
     assert status == 200 and "confirmed" in page
     grant.refresh_from_db()
