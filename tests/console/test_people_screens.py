@@ -96,3 +96,12 @@ def test_the_attack_and_a_legitimate_grant_through_a_real_server(live_server, tr
     assert status == 200 and "confirmed" in page
     grant.refresh_from_db()
     assert grant.state == GrantState.CONFIRMED and roles_of(olivia) == [roles.APPROVER, roles.OPERATOR]
+
+
+def test_the_people_page_reads_a_fixed_number_of_queries_whatever_the_number_of_people(
+    client, adam, ada, olivia, arthur, audrey, cecilia, oscar, django_assert_max_num_queries
+):
+    people.grant_propose(actor=adam, user=olivia, role=roles.APPROVER)
+    client.force_login(ada)
+    with django_assert_max_num_queries(12):
+        assert client.get("/people/").status_code == 200
