@@ -1,8 +1,13 @@
 """Request id (accepted from X-Request-ID or minted, bound for the audit trail, echoed back) and the
-Permissions-Policy header."""
+Permissions-Policy header.
+
+The request itself is bound too, so the model-layer guards (console.people_guard) know who acts; the
+refusals they meet are audited here, after the view's transactions have rolled back.
+"""
 from django.conf import settings
 
 from console import context
+from console.audit import audit_record
 
 
 class RequestIdMiddleware:
@@ -14,8 +19,13 @@ class RequestIdMiddleware:
     def __call__(self, request):
         request_id = context.accept_request_id(request.headers.get(self.header))
         request.request_id = request_id
-        with context.bind(context.WorkContext(correlation_id=request_id)):
-            response = self.get_response(request)
+        with context.for_request(request, request_id) as work:
+            try:
+                response = self.get_response(request)
+            finally:
+                for refusal in work.refusals:
+                    audit_record(**refusal)
+                work.refusals.clear()
         response[self.header] = request_id
         return response
 

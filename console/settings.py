@@ -42,6 +42,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    # Before django.contrib.auth: its createsuperuser and changepassword run as audited commands.
+    "console",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,7 +58,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
-    "console",
     "evidence",
     "promotion",
     "deliverables",
@@ -304,6 +305,8 @@ SPECTACULAR_SETTINGS = {
         "ManifestStatusEnum": "evidence.choices.ManifestStatus",
         "KindEnum": "evidence.api.serializers.MISSING_KINDS",
         "PromotionKindEnum": "promotion.choices.PromotionKind",
+        "GrantStateEnum": "console.choices.GrantState",
+        "PromotionStateEnum": "promotion.choices.PromotionState",
     },
     # Swagger UI from the installed sidecar package: no CDN, the console works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
