@@ -178,7 +178,7 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
         run.report("validating", 5)
         report = validation.validate_export(
             source, limits=archive_limits(), staging_dir=(work / "export") if is_archive else None,
-            on_identity=copy.on_identity, stage_for=staging.stage_for,
+            on_identity=copy.on_identity, stage_for=staging.stage_for, max_field_bytes=settings.INTAKE_MAX_FIELD_BYTES,
         )
         root = report.root
         run.report("checking for an earlier receipt", 30)

@@ -1,7 +1,6 @@
 """The load: silver record batches into a fresh versioned table through the backend's bulk path, then verified."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, read_records
 
 from .backend import (
     BATCH_ROWS, REGISTRY, ROW_COLUMN, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, LoadResult,
@@ -185,11 +186,13 @@ def golden_key(card_id: int) -> str:
     return f"golden:{int(card_id)}"
 
 
-def load_golden(*, connection, card_id: int, golden_csv: Path | str, load_id: str, manifest_sha256: str) -> LoadResult:
+def load_golden(*, connection, card_id: int, golden_csv: Path | str, load_id: str, manifest_sha256: str,
+                max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> LoadResult:
     """Load a card's golden.csv (all columns text) into `curated_golden_<card id>__v<N>`, registered
-    under golden_key(card_id) with kind "golden"; same idempotency and verification as datasets."""
+    under golden_key(card_id) with kind "golden"; same idempotency and verification as datasets. Fields
+    are read up to the intake's limit (max_field_bytes), as validation checked them."""
     with Path(golden_csv).open(newline="", encoding="utf-8-sig") as handle:
-        records = list(csv.reader(handle))
+        records = read_records(handle, max_field_bytes)
     header, body = (records[0] if records else []), records[1:]
     columns = columns_of([{"name": name, "type": "STRING"} for name in header])
     table = pa.table({name: [row[i] if i < len(row) else None for row in body] for i, name in enumerate(header)},
