@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 
 from console.models import AuditEvent
 from evidence.models import SourceManifest
+from promotion import curated
 from promotion.choices import (
     DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE, PromotionKind, PromotionState,
 )
@@ -246,8 +247,6 @@ class CuratedColumns:
 def curated_columns(datasets: list) -> list[CuratedColumns]:
     """The requested datasets whose column names are not loaded as written: longer than PostgreSQL's 63
     bytes (shortened, see promotion.curated.sql_identifiers), or not loadable at all."""
-    from promotion import curated
-
     found = []
     for dataset in datasets:
         names = [str(column.get("name", "")) for column in dataset.schema or []]

@@ -69,6 +69,11 @@ def test_long_names_go_from_intake_to_the_curated_table_and_the_approver_sees_th
     for name, column in zip(NAMES[2:], columns[2:]):
         assert f'<td class="mono">{escape(name)}</td><td class="mono curated-column">{escape(column)}</td>' in page
 
+    api = client.get(f"/api/promotions/{request.pk}/").json()
+    assert api["datasets"][0]["curated_columns"] == [
+        {"name": name, "column": column} for name, column in zip(NAMES[2:], columns[2:])
+    ]
+
     services.promotion_approve(actor=arthur, request=request, comment="long names checked")
     tasks.promotion_load(request.pk)
     request.refresh_from_db()
