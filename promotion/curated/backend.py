@@ -71,15 +71,14 @@ def dataset_slug(dataset_key: str) -> str:
 
 
 def validate_columns(names: list[str]) -> None:
-    """Names a curated table can hold, each under its sql_identifiers() identifier (InvalidIdentifier)."""
+    """Names a curated table can hold, each under its sql_identifiers() identifier (InvalidIdentifier
+    naming the column otherwise)."""
     seen = set()
-    for name in names:
+    for position, name in enumerate(names, start=1):
         if not isinstance(name, str) or not name:
-            raise InvalidIdentifier("a column name is empty")
+            raise InvalidIdentifier(f"column {position} has no name")
         if "\x00" in name:
             raise InvalidIdentifier(f"column {name!r} contains NUL")
-        if name == ROW_COLUMN:
-            raise InvalidIdentifier(f"column {name!r} is reserved for the row number")
         if name in seen:
             raise InvalidIdentifier(f"column {name!r} appears twice")
         seen.add(name)
@@ -87,8 +86,8 @@ def validate_columns(names: list[str]) -> None:
 
 def sql_identifiers(names: list[str]) -> list[str]:
     """The curated column of each name: the name itself when it fits in MAX_IDENTIFIER_BYTES (PostgreSQL
-    would cut it silently at 63 bytes, so two long names sharing their first 63 bytes would collide),
-    otherwise its first bytes (whole characters) then `~` and the start of the name's SHA-256.
+    would cut it silently at 63 bytes, so two long names sharing their first 63 bytes would collide) and
+    is not ROW_COLUMN, otherwise its first bytes (whole characters) then `~` and the start of its SHA-256.
 
     Deterministic (the same names always get the same identifiers, in any export) and collision-free:
     should a shortened name equal another identifier, longer hashes are taken until none does. The
@@ -102,7 +101,7 @@ def sql_identifiers(names: list[str]) -> list[str]:
 
 
 def _fitted(name: str, digits: int) -> str:
-    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES and name != ROW_COLUMN:
         return name
     suffix = "~" + hashlib.sha256(name.encode()).hexdigest()[:digits]
     room = MAX_IDENTIFIER_BYTES - len(suffix)

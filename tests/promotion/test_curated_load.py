@@ -330,7 +330,7 @@ def test_a_crafted_column_name_loads_as_a_column(connection, tmp_path):
     assert result.rows == 3
 
 
-@pytest.mark.parametrize("name", ["", "nul\x00", "_row"])
+@pytest.mark.parametrize("name", ["", "nul\x00"])
 def test_bad_column_names_are_refused(name):
     with pytest.raises(curated.InvalidIdentifier):
         curated.validate_columns([name])

@@ -37,6 +37,22 @@ def test_identifiers_fit_are_deterministic_and_never_collide():
     assert columns[3][:54] == columns[4][:54] and columns[3] != columns[4]
     assert columns[5].startswith("Réseau de pharmacies") and columns[5].encode().decode() == columns[5]
     assert curated.sql_identifiers(["a" * 63]) == ["a" * 63]
+    assert curated.sql_identifiers(["_row"])[0].startswith("_row~")  # the row number's own column
+
+
+def test_names_no_table_can_hold_fail_the_dataset_gate_naming_the_column(tmp_path, olivia):
+    from promotion.gates import gate_named
+    from promotion.models import PromotionRequest
+
+    manifest = long_named_export(tmp_path)
+    pharmacies = manifest.datasets.get(domo_id=exports.PHARMACIES)
+    pharmacies.schema = [*pharmacies.schema, {"name": "pharmacy", "type": "STRING"}]
+    pharmacies.save(update_fields=["schema"])
+    request = PromotionRequest.objects.create(manifest=manifest, requested_by=olivia)
+    request.datasets.set([pharmacies])
+    result = gate_named("dataset_ids").run(request)
+    assert result.outcome == "failed"
+    assert any("column 'pharmacy' appears twice" in d["what"] for d in result.details), result.details
 
 
 def long_named_export(tmp_path):
