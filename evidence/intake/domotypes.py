@@ -15,6 +15,10 @@ Two functions, one rule:
   stands; bad_values() then says which values are wrong, if any.
 convert() never accepts a value bad_values() refuses (tests/evidence/test_domotypes.py holds them
 to it on generated text).
+
+text_batches() is how every reader takes a CSV's text: Arrow's streaming reader in 1 MiB blocks, and
+record by record where a record is longer than a block, with no field over the intake's limit
+(evidence.intake.csvfields).
 """
 from __future__ import annotations
 
@@ -104,7 +108,7 @@ def _record_batches(path: Path, names: Sequence[str], include: Sequence[str] | N
     positions = [list(names).index(name) for name in wanted]
     schema = pa.schema([pa.field(name, pa.string()) for name in wanted])
     columns: list[list[str]] = [[] for _ in wanted]
-    held = rows = 0
+    held = rows = batched = 0
     with field_limit(max_field_bytes), path.open("rb") as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
         reader = csv.reader(text)
@@ -122,16 +126,17 @@ def _record_batches(path: Path, names: Sequence[str], include: Sequence[str] | N
                 for values, position in zip(columns, positions):
                     values.append(record[position])
                     held += len(record[position])
-                if held >= BLOCK_SIZE or len(columns[0]) >= 65536:
+                batched += 1
+                if held >= BLOCK_SIZE or batched >= 65536:
                     yield pa.record_batch([pa.array(values, pa.string()) for values in columns], schema=schema)
-                    columns, held = [[] for _ in wanted], 0
+                    columns, held, batched = [[] for _ in wanted], 0, 0
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise FieldTooLarge(row=rows + 1, column=None, size=None, limit=max_field_bytes) from None
             raise pa.ArrowInvalid(f"CSV parse error: row {rows + 1}: {exc}") from None
         except UnicodeDecodeError as exc:
             raise pa.ArrowInvalid(f"CSV conversion error: invalid UTF-8 after row {rows}: {exc}") from None
-    if columns and columns[0]:
+    if batched and wanted:
         yield pa.record_batch([pa.array(values, pa.string()) for values in columns], schema=schema)
 
 
