@@ -330,6 +330,9 @@ INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 INTAKE_ARCHIVE_MAX_MEMBERS = env_int("INTAKE_ARCHIVE_MAX_MEMBERS", 10_000, minimum=1)
 INTAKE_ARCHIVE_MAX_BYTES = env_int("INTAKE_ARCHIVE_MAX_BYTES", 20 * 1024**3, minimum=1024)
 INTAKE_ARCHIVE_MAX_RATIO = env_int("INTAKE_ARCHIVE_MAX_RATIO", 200, minimum=1)
+# The longest CSV field (UTF-8 bytes) of an export: validation refuses a longer one (CSV_FIELD_TOO_LARGE,
+# with its row and column), and every reader of the CSVs (silver, golden packets, previews) reads up to it.
+INTAKE_MAX_FIELD_BYTES = env_int("INTAKE_MAX_FIELD_BYTES", 64 * 1024**2, minimum=1024)
 # A running intake whose heartbeat is older than this is taken over by a redelivered task.
 INTAKE_STALE_SECONDS = env_int("INTAKE_STALE_SECONDS", 300, minimum=1)
 # The sweeper fails a running intake silent for this long: past any broker redelivery.
