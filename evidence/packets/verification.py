@@ -148,7 +148,7 @@ def _holds_capability(user) -> bool:
 
 
 def _locked(revision: PacketRevision) -> PacketRevision:
-    return PacketRevision.objects.select_for_update().select_related("verified_by").get(pk=revision.pk)
+    return PacketRevision.objects.select_for_update(of=("self",)).select_related("verified_by").get(pk=revision.pk)
 
 
 def _check_sha256(revision: PacketRevision, sha256: str) -> None:
