@@ -203,3 +203,19 @@ def test_the_records_table_pages_by_keyset(client, tmp_path, arthur):
     following = re.search(r'href="(\?after=\d+)"', first).group(1).replace("&amp;", "&")
     second = client.get(_detail_url(revision) + following).content.decode()
     assert "00000000101" in second and "00000000130" in second and "00000000100" not in second
+
+
+def test_the_admin_is_read_only_so_nobody_verifies_there(client, tmp_path, arthur):
+    revision = received(tmp_path, None)
+    arthur.is_staff = True
+    arthur.save()
+    _signed_in(client, arthur)
+    url = reverse("admin:evidence_packetrevision_change", args=[revision.pk])
+
+    assert client.get(url).status_code == 200  # staff with the provenance capability may look
+    answer = client.post(url, {"evidence_class": "governed", "verified_by": arthur.pk})
+
+    assert answer.status_code == 403
+    revision.refresh_from_db()
+    assert revision.evidence_class == EvidenceClass.CANDIDATE and revision.verified_by is None
+    assert client.get(reverse("admin:evidence_packetrevision_add")).status_code == 403
