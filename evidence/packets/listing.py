@@ -13,6 +13,7 @@ from django import forms
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from evidence.choices import EvidenceClass, PacketKind, PacketStatus
+from evidence.filtersets import _DATE
 from evidence.packets.models import (
     AccountRow,
     ContractTermRow,
@@ -30,7 +31,6 @@ RECORD_TABLES = {
     PacketKind.REBATE: RebateInvoiceRow,
     PacketKind.SALESFORCE: AccountRow,
 }
-_DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def packets() -> QuerySet[EvidencePacket]:

@@ -22,10 +22,14 @@ it is about who asks (HTTP 403), otherwise about when or what (HTTP 409).
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from django.db import transaction
 
 from console import clock
 from console.audit import audit_record
+from console.models import AuditEvent
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.packets.models import PacketRevision
 
@@ -140,6 +144,13 @@ def state(revision: PacketRevision) -> dict:
     }
 
 
+def decisions_of(revision: PacketRevision, limit: int = 20) -> list:
+    """The newest verifications and withdrawals of a revision, from the audit trail (their comment or reason
+    is kept there, not on the revision)."""
+    return list(AuditEvent.objects.filter(object_type=REVISION_TYPE, object_id=str(revision.pk),
+                                          action__in=(VERIFIED, WITHDRAWN)).order_by("-seq")[:limit])
+
+
 # --- shared --------------------------------------------------------------------------------------
 
 
@@ -169,22 +180,18 @@ def _forbid(reason: str):
     raise VerificationRefused(reason, forbidden=True)
 
 
-class _refusals_audited:
-    """Audit a refusal after the refused transaction rolled back (in the caller's transaction, or its own)."""
-
-    def __init__(self, actor, action: str, revision: PacketRevision, *, attempt: dict):
-        self.actor, self.action, self.revision, self.attempt = actor, action, revision, attempt
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if isinstance(exc, VerificationRefused):
-            fresh = PacketRevision.objects.select_related("verified_by").filter(pk=self.revision.pk).first()
-            with transaction.atomic():
-                audit_record(
-                    actor=self.actor, action=self.action, object_type=REVISION_TYPE,
-                    object_id=str(self.revision.pk), before=state(fresh) if fresh else None,
-                    after={**self.attempt, "reason": exc.reason, "forbidden": exc.forbidden},
-                )
-        return False
+@contextlib.contextmanager
+def _refusals_audited(actor, action: str, revision: PacketRevision, *, attempt: dict) -> Iterator[None]:
+    """Audit a refusal after the refused transaction rolled back (in the caller's transaction, or its own),
+    as promotion refusals are."""
+    try:
+        yield
+    except VerificationRefused as refused:
+        fresh = PacketRevision.objects.select_related("verified_by").filter(pk=revision.pk).first()
+        with transaction.atomic():
+            audit_record(
+                actor=actor, action=action, object_type=REVISION_TYPE, object_id=str(revision.pk),
+                before=state(fresh) if fresh else None,
+                after={**attempt, "reason": refused.reason, "forbidden": refused.forbidden},
+            )
+        raise

@@ -21,8 +21,8 @@ from console.lake.base import LakeError, LakeIntegrityError, LakeNotFound
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence.packets import listing, verification
 from evidence.packets.models import EvidencePacket, PacketRevision
+from evidence.views import _list_context  # the list pages' shared shape: filters, a keyset page, its links
 
-PAGE_SIZE = 50
 RECORDS_PAGE_SIZE = 100
 VIEW = "console.view_provenance"
 
@@ -49,14 +49,7 @@ class WithdrawForm(forms.Form):
 
 @_reader
 def packet_list(request):
-    filterset = listing.PacketFilterSet(request.GET, queryset=listing.packets())
-    page = None
-    if filterset.is_valid():
-        page = keyset_page(filterset.qs, key="id", size=PAGE_SIZE, after=cursor_param(request.GET, "after"),
-                           before=cursor_param(request.GET, "before"))
-    next_url, prev_url = page_urls(request.GET, page)
-    context = {"filterset": filterset, "page": page, "next_url": next_url, "prev_url": prev_url,
-               "filtered": any(request.GET.get(name) for name in filterset.filters)}
+    context = _list_context(request, listing.PacketFilterSet, listing.packets())
     return render_page(request, "evidence/packets/packet_list.html", "evidence/packets/partials/packet_results.html",
                        context)
 
@@ -95,7 +88,7 @@ def _detail(request, packet: EvidencePacket, revision: PacketRevision | None, *,
         "prev_url": prev_url,
         "documents": listing.documents_of(revision) if revision is not None else [],
         "is_receiver": revision is not None and verification.is_receiver(user, revision),
-        "may_decide": user.has_perm(verification.VERIFY_PERMISSION),
+        "decisions": verification.decisions_of(revision) if revision is not None else [],
         "may_verify": revision is not None and verification.may_verify(user, revision),
         "may_withdraw": revision is not None and verification.may_withdraw(user, revision),
         "verify_form": verify_form or VerifyForm(initial={"sha256": revision.sha256 if revision else ""}),

@@ -102,6 +102,7 @@ def test_another_approver_verifies_on_the_page(client, tmp_path, arthur):
     assert answer.status_code == 200
     page = answer.content.decode()
     assert "Verified:" in page and 'id="verified-note"' in page and 'id="withdraw-form"' in page
+    assert "terms match Exhibit C" in page  # the comment, from the audit trail
     revision.refresh_from_db()
     assert revision.evidence_class == EvidenceClass.GOVERNED and revision.verified_by.username == "vera"
 
@@ -160,7 +161,7 @@ def test_withdraw_on_the_page(client, tmp_path, arthur):
     url = reverse("packets:revision-withdraw", args=[revision.packet_id, revision.revision])
     answer = client.post(url, {"sha256": revision.sha256, "reason": "wrong exhibit"}, follow=True)
 
-    assert "Withdrawn:" in answer.content.decode()
+    assert "Withdrawn:" in answer.content.decode() and "wrong exhibit" in answer.content.decode()
     revision.refresh_from_db()
     assert revision.evidence_class == EvidenceClass.CANDIDATE and revision.withdrawal_reason == "wrong exhibit"
 
