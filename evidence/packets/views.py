@@ -7,6 +7,8 @@ answered 403 when it is about who asks and 409 when it is about the revision's s
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -102,7 +104,11 @@ def _values(record, columns: list[str]) -> list:
     values = []
     for column in columns:
         value = getattr(record, column)
-        values.append("; ".join(value) if isinstance(value, list) else value)
+        if isinstance(value, list):
+            value = "; ".join(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()  # as the packet wrote it (YYYY-MM-DD), whatever the locale
+        values.append(value)
     return values
 
 

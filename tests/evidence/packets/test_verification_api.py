@@ -174,7 +174,7 @@ def test_the_verify_form_over_http(live_server, tmp_path, seeded_roles):
     api = Api.signed_in(live_server.url, "vera", PASSWORD)
     page_path = f"/evidence/packets/{revision.packet_id}/revisions/{revision.revision}/"
     page = api.get(page_path).text
-    form = re.search(r'<form method="post" action="([^"]+)" id="verify-form".*?</form>', page, re.S)
+    form = re.search(r'<form method="post" action="([^"]+)" id="verify-form".*?</form>', page, re.DOTALL)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0)).group(1)
     sha256 = re.search(r'name="sha256" value="([0-9a-f]{64})"', form.group(0)).group(1)
 
