@@ -5,6 +5,12 @@ from rest_framework import serializers
 from console.models import AuditEvent
 
 
+class ErrorSerializer(serializers.Serializer):
+    """A refusal's message: what every 401, 403, 404, 409, 413 and 415 of the API carries."""
+
+    detail = serializers.CharField()
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label", read_only=True)
 

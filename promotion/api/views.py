@@ -266,6 +266,7 @@ def _flaws_to_disposition(manifest: SourceManifest, datasets: list[DomoDataset])
 
 class _FlawList(generics.GenericAPIView):
     permission_classes = [CanRead]
+    filter_backends: list = []  # lists computed in Python: no queryset to filter
     serializer_class = FlawToDispositionSerializer
     pagination_class = InMemoryPagination
 
@@ -281,6 +282,10 @@ class ManifestFlaws(_FlawList):
     @extend_schema(
         operation_id="manifests_flaws_to_disposition",
         parameters=[OpenApiParameter("dataset", int, many=True, description="dataset ids (default: all)")],
+        responses={
+            200: FlawToDispositionSerializer(many=True),
+            400: OpenApiResponse(description="a dataset id that is not an integer"),
+        },
     )
     def get(self, request, pk: int):
         manifest = get_object_or_404(SourceManifest, pk=pk)
@@ -296,7 +301,7 @@ class ManifestFlaws(_FlawList):
 class PromotionFlaws(_FlawList):
     """Flaws behind a request's datasets, each once per fingerprint, with its disposition."""
 
-    @extend_schema(operation_id="promotions_flaws")
+    @extend_schema(operation_id="promotions_flaws", responses=FlawToDispositionSerializer(many=True))
     def get(self, request, pk: int):
         promotion = get_object_or_404(PromotionRequest.objects.select_related("manifest"), pk=pk)
         return self.flaws_response(promotion.manifest, list(promotion.datasets.order_by("pk")))
@@ -357,7 +362,9 @@ class CuratedList(generics.GenericAPIView):
     permission_classes = [CanRead]
     serializer_class = RegistryVersionSerializer
     pagination_class = InMemoryPagination
+    filter_backends: list = []  # the registry lives in its own database: no queryset to filter
 
+    @extend_schema(responses=RegistryVersionSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(selectors.registry_current())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -369,7 +376,9 @@ class CuratedVersions(generics.GenericAPIView):
     permission_classes = [CanRead]
     serializer_class = RegistryVersionSerializer
     pagination_class = InMemoryPagination
+    filter_backends: list = []  # the registry lives in its own database: no queryset to filter
 
+    @extend_schema(responses=RegistryVersionSerializer(many=True))
     def get(self, request, key: str):
         versions = selectors.registry_versions(key)
         if not versions:

@@ -1,0 +1,97 @@
+"""What the API fuzz (tests/console/test_api_fuzz.py) starts from: objects of every kind the API shows, the
+ids that exist for each path parameter, and a signed-in browser session's headers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.test import Client
+
+from console.models import AuditEvent
+from evidence.models import (
+    BeastMode,
+    DomoCard,
+    DomoDataflow,
+    DomoDataset,
+    IntakeRun,
+    ManifestIssue,
+    PdpPolicy,
+    SourceManifest,
+)
+from evidence.samples.export import write_sample_export
+from promotion import services
+from promotion.gates import flaw_fingerprint, flaws_behind
+from promotion.models import PromotionRequest
+from tests.promotion.conftest import checked, dataset, disposition_all, ingest
+
+# A CSRF secret as Django keeps it in its cookie (32 characters of its alphabet); sent back in X-CSRFToken.
+CSRF_TOKEN = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
+
+
+CSRF_HEADERS = {"X-CSRFToken": CSRF_TOKEN}
+
+
+def signed_in_cookies(user) -> dict[str, str]:
+    """The cookies of a browser signed in as this user: its session and its CSRF secret."""
+    client = Client()
+    client.force_login(user)
+    return {
+        settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value,
+        settings.CSRF_COOKIE_NAME: CSRF_TOKEN,
+    }
+
+
+def served_schema(cookies: dict[str, str]) -> dict:
+    """The OpenAPI schema the console serves at /api/schema/, as JSON, read with these cookies."""
+    client = Client()
+    for name, value in cookies.items():
+        client.cookies[name] = value
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _ready_request(manifest: SourceManifest, requester) -> PromotionRequest:
+    claims = dataset(manifest)
+    disposition_all(requester, manifest, [claims])
+    request = checked(services.promotion_request(actor=requester, manifest=manifest, datasets=[claims],
+                                                 enqueue=False))
+    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
+    return request
+
+
+def seed_api_objects(states, tmp_path: Path, *, requester) -> SourceManifest:
+    """A complete sample export and a partial one received, and a ready promotion request on the complete
+    one (every flaw behind it dispositioned); returns the complete manifest."""
+    manifest = states.get("sample manifest", lambda: ingest(write_sample_export(tmp_path / "complete", rows=30).path))
+    states.get("partial sample manifest", lambda: ingest(
+        write_sample_export(tmp_path / "partial", rows=30, seed=8, variant="partial").path))
+    states.get("ready request on the sample manifest", lambda: _ready_request(manifest, requester))
+    return manifest
+
+
+def known_path_values(manifest: SourceManifest) -> dict[str, dict[str, list]]:
+    """For each templated path of the schema, the values of its parameters that name existing objects."""
+
+    def ids(model) -> list[int]:
+        return list(model.objects.order_by("pk").values_list("pk", flat=True))
+
+    fingerprints = sorted({flaw_fingerprint(f) for f in flaws_behind(manifest, list(manifest.datasets.all()))})
+    keys = sorted(DomoDataset.objects.values_list("domo_id", flat=True).distinct())
+    keys += [f"golden:{card_id}" for card_id in DomoCard.objects.order_by("pk").values_list("domo_id", flat=True)]
+    by_model = {
+        "intake-runs": ids(IntakeRun), "manifests": ids(SourceManifest), "issues": ids(ManifestIssue),
+        "datasets": ids(DomoDataset), "cards": ids(DomoCard), "beast-modes": ids(BeastMode),
+        "dataflows": ids(DomoDataflow), "policies": ids(PdpPolicy), "promotions": ids(PromotionRequest),
+    }
+    known: dict[str, dict[str, list]] = {
+        "/api/audit-events/{seq}/": {"seq": list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))},
+        "/api/curated/{key}/versions/": {"key": keys},
+        "/api/curated/{key}/rollback/": {"key": keys},
+        "/api/manifests/{id}/dispositions/{fingerprint}/": {"id": [manifest.pk], "fingerprint": fingerprints},
+    }
+    for prefix, values in by_model.items():
+        for suffix in ["", "approve/", "reject/", "cancel/", "recheck/", "flaws/", "flaws-to-disposition/",
+                       "dispositions/", "schema-drift-acknowledgements/"]:
+            known.setdefault(f"/api/{prefix}/{{id}}/{suffix}", {"id": values})
+    return {path: values for path, values in known.items() if all(values.values())}
