@@ -13,6 +13,8 @@ The examples are bounded and derandomized: the same requests on every run.
 """
 from __future__ import annotations
 
+import os
+import re
 import traceback
 
 import pytest
@@ -20,6 +22,7 @@ import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import got_request_exception, request_finished, request_started
 from django.db import close_old_connections
+from django.test import Client
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import ignored_auth, negative_data_rejection, positive_data_acceptance
@@ -39,7 +42,12 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 # - negative_data_rejection expects every schema-violating input refused, but the API is lenient where DRF
 #   and django-filter are by design: `page_size=null` falls back to the default page, an empty filter value
 #   filters nothing, {"formula": 0} is read as the text "0". None of these changes what a request does.
-FUZZ_CONFIG = schemathesis.Config.from_dict({"seed": 16, "phases": {"coverage": {"enabled": False}}})
+# Bounded for CI (about 300 requests a persona). A deeper run, by hand: API_FUZZ_EXAMPLES=100 adds examples
+# per operation; API_FUZZ_COVERAGE=1 adds schemathesis's coverage phase (boundary and schema-breaking values
+# of every parameter, about three times the requests).
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
+COVERAGE = os.environ.get("API_FUZZ_COVERAGE", "") == "1"
+FUZZ_CONFIG = schemathesis.Config.from_dict({"seed": 16, "phases": {"coverage": {"enabled": COVERAGE}}})
 EXCLUDED = [ignored_auth, positive_data_acceptance, negative_data_rejection]
 
 
@@ -131,7 +139,7 @@ def api_schema(app, cookies, seeded):
 @pytest.mark.parametrize("persona", sorted(PERSONAS))
 @schema.parametrize()
 @settings(
-    max_examples=8,
+    max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
     database=None,
@@ -142,3 +150,22 @@ def test_no_operation_answers_a_server_error_or_an_unexplained_refusal(case, per
     response = case.call(app=app, headers=CSRF_HEADERS, cookies=cookies)
     assert not app.tracebacks, app.tracebacks[0]
     case.validate_response(response, excluded_checks=EXCLUDED, additional_checks=[refusal_says_why])
+
+
+@pytest.mark.django_db
+def test_an_anonymous_call_to_any_operation_is_refused_with_401_and_a_message(seeded, client, olivia):
+    """What ignored_auth would check, without the session: every operation of the schema, called with no
+    session and no token, answers 401 with a message (and does nothing)."""
+    client.force_login(olivia)
+    paths = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+    client.logout()
+    anonymous = Client(enforce_csrf_checks=True)
+    called = 0
+    for template, operations in paths.items():
+        url = re.sub(r"\{[^}]+\}", "1", template)
+        for method in operations:
+            response = anonymous.generic(method.upper(), url, "{}", content_type="application/json")
+            assert response.status_code == 401, (method, url, response.status_code)
+            assert response.json()["detail"], (method, url)
+            called += 1
+    assert called >= 30
