@@ -266,7 +266,7 @@ def _flaws_to_disposition(manifest: SourceManifest, datasets: list[DomoDataset])
 
 class _FlawList(generics.GenericAPIView):
     permission_classes = [CanRead]
-    filter_backends: list = []  # lists computed in Python: no queryset to filter
+    filter_backends = ()  # lists computed in Python: no queryset to filter
     serializer_class = FlawToDispositionSerializer
     pagination_class = InMemoryPagination
 
@@ -362,7 +362,7 @@ class CuratedList(generics.GenericAPIView):
     permission_classes = [CanRead]
     serializer_class = RegistryVersionSerializer
     pagination_class = InMemoryPagination
-    filter_backends: list = []  # the registry lives in its own database: no queryset to filter
+    filter_backends = ()  # the registry lives in its own database: no queryset to filter
 
     @extend_schema(responses=RegistryVersionSerializer(many=True))
     def get(self, request):
@@ -376,7 +376,7 @@ class CuratedVersions(generics.GenericAPIView):
     permission_classes = [CanRead]
     serializer_class = RegistryVersionSerializer
     pagination_class = InMemoryPagination
-    filter_backends: list = []  # the registry lives in its own database: no queryset to filter
+    filter_backends = ()  # the registry lives in its own database: no queryset to filter
 
     @extend_schema(responses=RegistryVersionSerializer(many=True))
     def get(self, request, key: str):

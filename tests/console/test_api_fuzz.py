@@ -28,7 +28,13 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import ignored_auth, negative_data_rejection, positive_data_acceptance
 
 from tests.conftest import PERSONAS
-from tests.support.fuzz import CSRF_HEADERS, known_path_values, seed_api_objects, served_schema, signed_in_cookies
+from tests.support.fuzz import (
+    CSRF_HEADERS,
+    known_path_values,
+    seed_api_objects,
+    served_schema,
+    signed_in_cookies,
+)
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
@@ -66,14 +72,13 @@ def _says_something(errors) -> bool:
 def refusal_says_why(ctx, response, case):
     """Every 4xx is JSON with a message: {"detail": "..."}, or the fields named with their errors."""
     if not 400 <= response.status_code < 500:
-        return None
+        return
     try:
         body = response.json()
     except ValueError:
         raise AssertionError(f"{response.status_code} without a JSON body: {response.text[:200]!r}") from None
     if not (isinstance(body, dict) and _says_something(body)):
         raise AssertionError(f"{response.status_code} without a message: {body!r}")
-    return None
 
 
 class ConsoleWSGI(WSGIHandler):

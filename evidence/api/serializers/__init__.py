@@ -6,7 +6,8 @@ They validate and shape; they never save.
 - `objects`: the Domo objects inside a manifest (datasets, cards, beast modes, DataFlows, PDP policies);
 - `calculations`: calculation flaws and ad-hoc formula analyses.
 """
-from console.api.serializers import ErrorSerializer  # the API's one refusal shape, named here for evidence's views
+# The API's one refusal shape, named here for evidence's views.
+from console.api.serializers import ErrorSerializer
 
 from .calculations import (
     CalculationFlawSerializer, FormulaAnalyzeSerializer, FormulaFlawSerializer, FormulaReportSerializer,
