@@ -7,8 +7,9 @@ session would. What must hold, for every role and every operation:
 - every 4xx is JSON that says what is wrong: DRF's {"detail": ...} or the fields named with their errors;
 - the status code is one the schema documents, and a 2xx body conforms to the schema.
 
-A sample export is received and a promotion request made first, and path parameters are drawn half the time
-from the ids that exist, so detail and action endpoints are exercised on real objects, not only as 404s.
+A sample export is received and a promotion request made first, and path parameters and the body fields that
+name objects (manifest, datasets, fingerprint) are drawn half the time from those that exist, so detail, action
+and create endpoints are exercised on real objects, not only as 404s and 400s.
 The examples are bounded and derandomized: the same requests on every run.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from schemathesis.specs.openapi.checks import ignored_auth, negative_data_reject
 from tests.conftest import PERSONAS
 from tests.support.fuzz import (
     CSRF_HEADERS,
+    known_body_values,
     known_path_values,
     seed_api_objects,
     served_schema,
@@ -127,7 +129,7 @@ def cookies(persona, seeded, django_user_model):
 def api_schema(app, cookies, seeded):
     loaded = schemathesis.openapi.from_dict(served_schema(cookies), config=FUZZ_CONFIG)
     loaded.app = app
-    values = known_path_values(seeded)
+    values = known_path_values(seeded)  # path parameters: half the time an id that exists
 
     @loaded.hook
     def flatmap_path_parameters(context, path_parameters):
@@ -136,6 +138,15 @@ def api_schema(app, cookies, seeded):
             return st.just(path_parameters)
         known = st.fixed_dictionaries({name: st.sampled_from(choices) for name, choices in real.items()})
         return st.one_of(st.just(path_parameters), known.map(lambda chosen: {**path_parameters, **chosen}))
+
+    fields = known_body_values(seeded)
+
+    @loaded.hook
+    def flatmap_body(context, body):
+        real = {name: st.sampled_from(fields[name]) for name in fields if isinstance(body, dict) and name in body}
+        if not real:
+            return st.just(body)
+        return st.one_of(st.just(body), st.fixed_dictionaries(real).map(lambda chosen: {**body, **chosen}))
 
     return loaded
 

@@ -70,13 +70,29 @@ def seed_api_objects(states, tmp_path: Path, *, requester) -> SourceManifest:
     return manifest
 
 
+def _fingerprints(manifest: SourceManifest) -> list[str]:
+    return sorted({flaw_fingerprint(f) for f in flaws_behind(manifest, list(manifest.datasets.all()))})
+
+
+def known_body_values(manifest: SourceManifest) -> dict[str, list]:
+    """For the fields of request bodies that name objects, values that name existing ones: a promotion of
+    the sample's datasets, a disposition of one of its flaws."""
+    datasets = list(manifest.datasets.order_by("pk").values_list("pk", flat=True))
+    return {
+        "manifest": list(SourceManifest.objects.order_by("pk").values_list("pk", flat=True)),
+        "datasets": [datasets[:1], datasets],
+        "fingerprint": _fingerprints(manifest),
+        "version": [1, 2],
+    }
+
+
 def known_path_values(manifest: SourceManifest) -> dict[str, dict[str, list]]:
     """For each templated path of the schema, the values of its parameters that name existing objects."""
 
     def ids(model) -> list[int]:
         return list(model.objects.order_by("pk").values_list("pk", flat=True))
 
-    fingerprints = sorted({flaw_fingerprint(f) for f in flaws_behind(manifest, list(manifest.datasets.all()))})
+    fingerprints = _fingerprints(manifest)
     keys = sorted(DomoDataset.objects.values_list("domo_id", flat=True).distinct())
     keys += [f"golden:{card_id}" for card_id in DomoCard.objects.order_by("pk").values_list("domo_id", flat=True)]
     by_model = {
