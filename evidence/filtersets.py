@@ -62,6 +62,8 @@ class ManifestFilterSet(django_filters.FilterSet):
         return queryset.filter(received_at__gte=_day_start(value))
 
     def filter_received_until(self, queryset, name, value: dt.date):
+        if value == dt.date.max:  # the calendar's last day has no next day to stop before: no bound
+            return queryset
         return queryset.filter(received_at__lt=_day_start(value + dt.timedelta(days=1)))
 
 

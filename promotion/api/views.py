@@ -4,7 +4,8 @@ One view per operation; each write calls one service of promotion.services, whic
 permission and the rules and audits the attempt (a refused one as "promotion.refused").
 
 Errors, the same on every endpoint (and the same rule as the pages):
-- 400: the body does not validate; the answer names the fields ({"comment": ["This field is required."]}).
+- 400: the body (or a fingerprint in the URL) does not validate; the answer names the fields
+  ({"comment": ["This field is required."]}).
   A 400 never reached a service.
 - 401/403 with DRF's own detail: not signed in (session with its CSRF token, or a token), or, for
   reads, none of the console.view_provenance, request_promotion or approve_promotion capabilities.
@@ -43,6 +44,7 @@ from promotion.api.serializers import (
     CommentSerializer,
     DispositionSerializer,
     DispositionSetSerializer,
+    FlawFingerprintSerializer,
     FlawToDispositionSerializer,
     PromotionRequestCreateSerializer,
     PromotionRequestDetailSerializer,
@@ -329,10 +331,12 @@ class DispositionClear(_Action):
 
     @extend_schema(
         operation_id="manifests_dispositions_clear", summary="Withdraw a disposition",
-        responses=_answers(204, None, invalid=None),
+        responses=_answers(204, None, invalid="a fingerprint that is not one (64 lowercase hex digits)"),
     )
     def delete(self, request, pk: int, fingerprint: str):
         manifest = get_object_or_404(SourceManifest, pk=pk)
+        # Checked before the service: a NUL byte in the URL reached PostgreSQL and answered 500.
+        FlawFingerprintSerializer(data={"fingerprint": fingerprint}).is_valid(raise_exception=True)
         services.flaw_disposition_clear(actor=request.user, manifest=manifest, fingerprint=fingerprint)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
