@@ -208,9 +208,28 @@ def _edges(parameter_schema: dict) -> list[str]:
     return EDGES.get(kind, EDGES["string"])
 
 
-def _edge_calls(paths: dict, real: dict):
-    """(method, url, query, body) for each edge value of each parameter of each operation; the other path
-    parameters name existing objects."""
+def _edge_bodies(operation: dict, components: dict) -> list[dict]:
+    """JSON bodies with every field of the operation's body at one of its edges (the first edge of each
+    field, then the second)."""
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if not content:
+        return []
+    ref = content["schema"].get("$ref", "")
+    properties = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+    writable = {name: field for name, field in properties.items() if not field.get("readOnly")}
+    return [{name: _edge_value(field, index) for name, field in writable.items()} for index in range(2)]
+
+
+def _edge_value(field: dict, index: int):
+    if field.get("type") == "array":
+        return [_edge_value(field.get("items", {}), index)]
+    value = _edges(field)[index]
+    return int(value) if field.get("type") == "integer" else value
+
+
+def _edge_calls(paths: dict, components: dict, real: dict):
+    """(method, url, query, body) for each edge value of each parameter and body field of each operation; the
+    other path parameters name existing objects."""
     for template, operations in paths.items():
         for method, operation in operations.items():
             known = {name: values[0] for name, values in real.get(template, {}).items()}
@@ -223,6 +242,8 @@ def _edge_calls(paths: dict, real: dict):
 
             body = {} if method in ("post", "put", "patch") else None
             yield method, url({}), {}, body
+            for edge_body in _edge_bodies(operation, components):
+                yield method, url({}), {}, edge_body
             for parameter in parameters:
                 for value in _edges(parameter.get("schema", {})):
                     if parameter["in"] == "path":
@@ -232,13 +253,14 @@ def _edge_calls(paths: dict, real: dict):
 
 
 @pytest.mark.django_db
-def test_the_edges_of_every_parameter_answer_no_server_error_and_a_message(seeded, client, adam):
-    client.force_login(adam)
+@pytest.mark.parametrize("persona", ["adam", "arthur"])  # every capability but approving, and approving
+def test_the_edges_of_every_parameter_answer_no_server_error_and_a_message(seeded, client, persona, django_user_model):
+    client.force_login(django_user_model.objects.get(username=persona))
     client.raise_request_exception = False  # every 500 listed at the end (tracebacks in the captured log)
-    paths = served_schema({"sessionid": client.cookies["sessionid"].value})["paths"]
+    served = served_schema({"sessionid": client.cookies["sessionid"].value})
     real = known_path_values(seeded)
     failures = []
-    for method, url, query, body in _edge_calls(paths, real):
+    for method, url, query, body in _edge_calls(served["paths"], served["components"]["schemas"], real):
         target = f"{url}?{urlencode(query)}" if query else url
         response = client.generic(method.upper(), target, "" if body is None else json.dumps(body),
                                   content_type="application/json")
