@@ -41,11 +41,8 @@ def signed_in_cookies(user) -> dict[str, str]:
     }
 
 
-def served_schema(cookies: dict[str, str]) -> dict:
-    """The OpenAPI schema the console serves at /api/schema/, as JSON, read with these cookies."""
-    client = Client()
-    for name, value in cookies.items():
-        client.cookies[name] = value
+def served_schema(client: Client) -> dict:
+    """The OpenAPI schema the console serves at /api/schema/, as JSON, read by this signed-in client."""
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200, response.content
     return response.json()
