@@ -9,7 +9,9 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from console import signals  # noqa: F401  (login/logout auditing)
+        from console import people_guard, signals  # noqa: F401  (login/logout auditing)
+
+        people_guard.connect()  # every change of people and roles audited, self-changes refused
 
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # kombu's filesystem transport needs its folders before anyone publishes or consumes.

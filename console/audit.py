@@ -1,15 +1,17 @@
-"""The audit trail: the one append service, the chain verifier and the trail's reads.
+"""The audit trail: the one append service, the chain verifier, the lake anchors and the trail's reads.
 
 Every change in the console records its event with `audit_record`, inside the transaction of the
 change. Appends are serialized by a lock held until that transaction ends, so each event links
 to the one committed before it and the chain never forks (the unique `prev_hash` makes a fork
 impossible in the database too).
+
+The head is anchored in the lake (`console.anchors`) when a decision commits (`DECISION_ACTIONS`)
+and by the periodic verification, so that cutting events off the tail is detected.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -18,7 +20,7 @@ from typing import Any
 
 from django.db import OperationalError, connections, router, transaction
 
-from console import chain, clock, context
+from console import anchors, chain, clock, context
 from console.lake import get_lake
 from console.models import AuditEvent
 from console.paging import KeysetPage, keyset_page
@@ -29,9 +31,33 @@ logger = logging.getLogger(__name__)
 APPEND_LOCK_KEY = 0x4C45414641554454
 APPEND_LOCK_RESOURCE = "console.audit_chain"
 APPEND_LOCK_TIMEOUT_MS = 30_000
-HEADS_PREFIX = "audit/heads"
 TRAIL_OBJECT_TYPE = "console.auditevent"
 UNKNOWN_SYSTEM_ACTOR = "system:unknown"
+VERIFIED_ACTION = "audit.verified"
+
+# The decisions: the events whose commit anchors the head at once (the rest wait for the beat).
+# The one list of them; an action is a decision if it is named here or starts with a prefix below.
+DECISION_ACTIONS = frozenset({
+    "promotion.approved",
+    "promotion.rejected",
+    "promotion.cancelled",
+    "promotion.flaw_dispositioned",  # an operator's judgment that lets a flaw pass the gates
+    "promotion.flaw_disposition_cleared",
+    "promotion.schema_drift_acknowledged",
+    "promotion.promoted",  # a load done
+    "promotion.load_failed",
+    "promotion.rolled_back",
+    "intake.finished",  # an export's verdict: complete, partial or invalid
+    "auth.unlocked",
+    "evidence_packet.verified",
+    "evidence_packet.withdrawn",
+})
+DECISION_PREFIXES = ("role.", "publication.")  # every grant, proposal, confirmation; every publication
+
+
+def is_decision(action: str) -> bool:
+    """True if committing an event with this action anchors the chain's head in the lake at once."""
+    return action in DECISION_ACTIONS or action.startswith(DECISION_PREFIXES)
 
 
 # --- append ---------------------------------------------------------------------------------------
@@ -118,6 +144,8 @@ def audit_record(
     )
     event.hash = chain.link_hash(prev_hash, event.payload())
     event.save(using=using)
+    if is_decision(event.action):
+        transaction.on_commit(lambda: anchors.anchor_after_commit(using, event.action, event.seq), using=using)
     return event
 
 
@@ -161,6 +189,25 @@ def audit_trail_export(
     return AuditEventTable.csv_rows(queryset.order_by("seq").iterator(chunk_size=chunk_size))
 
 
+@dataclass(frozen=True)
+class ChainStatus:
+    """The trail page's chain status: the last verification's result, and the anchors against the table."""
+
+    verified_at: Any  # datetime of the last audit.verified event, or None
+    verified: dict | None  # that run's report (ok, first_break, head_seq, ...)
+    anchor: anchors.AnchorStatus
+
+
+def audit_chain_status() -> ChainStatus:
+    """Cheap enough for every page view: no recomputation (that is verify_audit_chain's)."""
+    last = (
+        AuditEvent.objects.filter(action=VERIFIED_ACTION).order_by("-seq").values_list("occurred_at", "after").first()
+    )
+    return ChainStatus(
+        verified_at=last[0] if last else None, verified=last[1] if last else None, anchor=anchors.anchor_status()
+    )
+
+
 # --- verification ----------------------------------------------------------------------------------
 
 
@@ -181,14 +228,6 @@ class ChainBreak:
 
 
 @dataclass(frozen=True)
-class RecordedHead:
-    seq: int
-    hash: str
-    occurred_at: str
-    path: str
-
-
-@dataclass(frozen=True)
 class ChainReport:
     checked: int  # events recomputed
     head_seq: int | None  # the last event checked
@@ -196,6 +235,7 @@ class ChainReport:
     head_occurred_at: str | None
     heads_checked: int  # heads recorded in the lake by earlier runs
     first_break: ChainBreak | None
+    unanchored: anchors.Unanchored  # before this run recorded its head
     head_path: str | None = None  # where this run recorded the head (only when intact)
 
     @property
@@ -204,16 +244,6 @@ class ChainReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, **asdict(self)}
-
-
-def _recorded_heads(lake) -> list[RecordedHead]:
-    heads = []
-    for path in lake.list(HEADS_PREFIX):
-        data = json.loads(lake.read(path))
-        heads.append(
-            RecordedHead(seq=int(data["seq"]), hash=data["hash"], occurred_at=data["occurred_at"], path=path)
-        )
-    return heads
 
 
 def _link_break(row: AuditEvent, expected_prev: str, recomputed: str, using: str) -> ChainBreak | None:
@@ -243,10 +273,13 @@ def _link_break(row: AuditEvent, expected_prev: str, recomputed: str, using: str
     return ChainBreak(row.seq, BreakKind.EDITED, f"event {row.seq} does not link to event {row.seq - 1}")
 
 
-def _verify_rows(heads: list[RecordedHead], chunk_size: int, using: str) -> ChainReport:
+def _verify_rows(heads: list[anchors.RecordedHead], chunk_size: int, using: str) -> ChainReport:
     events = AuditEvent.objects.using(using)
     last = events.order_by("-seq").values_list("seq", flat=True).first()
     wanted = {head.seq for head in heads}
+    anchor = max(heads, key=lambda head: head.seq, default=None)
+    anchor_seq = anchor.seq if anchor else 0
+    oldest_unanchored = None
     hashes_at: dict[int, str] = {}
     good: AuditEvent | None = None  # the last event that continues the chain
     first_break = None
@@ -277,6 +310,8 @@ def _verify_rows(heads: list[RecordedHead], chunk_size: int, using: str) -> Chai
                 break
             if row.seq in wanted:
                 hashes_at[row.seq] = row.hash
+            if row.seq == anchor_seq + 1:
+                oldest_unanchored = chain.isoformat_utc(row.occurred_at)
             good = row
     if first_break is None:
         first_break = _heads_break(heads, hashes_at, last)
@@ -287,20 +322,28 @@ def _verify_rows(heads: list[RecordedHead], chunk_size: int, using: str) -> Chai
         head_occurred_at=chain.isoformat_utc(good.occurred_at) if good else None,
         heads_checked=len(heads),
         first_break=first_break,
+        unanchored=anchors.Unanchored(
+            count=max((good.seq if good else 0) - anchor_seq, 0),
+            anchor_seq=anchor.seq if anchor else None,
+            anchor_occurred_at=anchor.occurred_at if anchor else None,
+            oldest_at=oldest_unanchored,
+        ),
     )
 
 
-def _heads_break(heads: list[RecordedHead], hashes_at: dict[int, str], last: int | None) -> ChainBreak | None:
+def _heads_break(heads: list[anchors.RecordedHead], hashes_at: dict[int, str], last: int | None) -> ChainBreak | None:
     """Compare an internally consistent chain with the heads earlier runs recorded in the lake."""
     breaks = []
     for head in heads:
         if last is None or head.seq > last:
             end = f"ends at seq {last}" if last else "is empty"
+            first = (last or 0) + 1
+            missing = f"event {first} is" if first == head.seq else f"events {first}..{head.seq} are"
             breaks.append(
                 ChainBreak(
-                    (last or 0) + 1,
+                    first,
                     BreakKind.TRUNCATED_TAIL,
-                    f"the lake recorded head seq {head.seq} ({head.path}) but the table {end}",
+                    f"{missing} missing: the lake recorded head seq {head.seq} ({head.path}) but the table {end}",
                 )
             )
         elif hashes_at.get(head.seq) != head.hash:
@@ -325,7 +368,7 @@ def audit_verify_chain(
     """
     using = router.db_for_read(AuditEvent)
     lake = get_lake()
-    heads = _recorded_heads(lake)  # lake I/O before and after the database work, never during
+    heads = anchors.recorded_heads(lake)  # lake I/O before and after the database work, never during
     # On PostgreSQL a transaction lets .iterator() stream through a server-side cursor instead of
     # materializing a WITH HOLD cursor; SQLite would take its write lock for it, and needs none.
     in_transaction = (
@@ -336,9 +379,7 @@ def audit_verify_chain(
     with in_transaction:
         report = _verify_rows(heads, chunk_size, using)
     if report.ok and report.head_seq and record_head:
-        path = f"{HEADS_PREFIX}/{report.head_occurred_at[:10]}/{report.head_seq:012d}.json"
-        head = {"seq": report.head_seq, "hash": report.head_hash, "occurred_at": report.head_occurred_at}
-        lake.put(path, (chain.canonical_json(head) + "\n").encode())  # the same head twice is a no-op
+        path = anchors.put_head(lake, report.head_seq, report.head_hash, report.head_occurred_at)
         report = replace(report, head_path=path)
     if not report.ok:
         logger.error(
@@ -350,7 +391,7 @@ def audit_verify_chain(
     if audit:
         audit_record(
             actor=None,
-            action="audit.verified",
+            action=VERIFIED_ACTION,
             object_type=TRAIL_OBJECT_TYPE,
             object_id="*",
             after=report.as_dict(),

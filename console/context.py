@@ -10,7 +10,8 @@ import contextvars
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,12 @@ class WorkContext:
     correlation_id: str
     # For work not done on behalf of a request's user: "task:<task id>" or "command:<name>".
     system_actor: str | None = None
+    # The web request being served, if any: its user (read when needed, after authentication) is who
+    # acts for the model-layer guards of console.people_guard.
+    request: Any = None
+    # Refusals met while serving the request, audited by the middleware once the request's
+    # transactions are over (a refusal raised inside a transaction rolls that transaction back).
+    refusals: list[dict] = field(default_factory=list)
 
 
 _current: contextvars.ContextVar[WorkContext | None] = contextvars.ContextVar("work_context", default=None)
@@ -39,6 +46,18 @@ def current() -> WorkContext | None:
     return _current.get()
 
 
+def web_user():
+    """The signed-in user of the web request being served, or None outside a request (shell, command, task).
+
+    A request served to nobody signed in answers AnonymousUser."""
+    work = _current.get()
+    if work is None or work.request is None:
+        return None
+    from django.contrib.auth.models import AnonymousUser
+
+    return getattr(work.request, "user", None) or AnonymousUser()
+
+
 @contextlib.contextmanager
 def bind(context: WorkContext) -> Iterator[WorkContext]:
     token = _current.set(context)
@@ -46,6 +65,10 @@ def bind(context: WorkContext) -> Iterator[WorkContext]:
         yield context
     finally:
         _current.reset(token)
+
+
+def for_request(request, request_id: str) -> contextlib.AbstractContextManager[WorkContext]:
+    return bind(WorkContext(correlation_id=request_id, request=request))
 
 
 def for_command(name: str, run_id: str | None = None) -> contextlib.AbstractContextManager[WorkContext]:

@@ -7,16 +7,56 @@ No Django import here: the module is used while settings are being built.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+# Variables whose value is a secret: an error says how long the value is and what is wrong, never what it is.
+SECRET_VARIABLES = frozenset({"DJANGO_SECRET_KEY", "LAKE_ACCOUNT_KEY", "LAKE_SAS_TOKEN"})
+_SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "ACCOUNT_KEY", "CREDENTIAL")
+# Query parameters of a URL (and ODBC attributes inside them) that carry a credential.
+_SECRET_PARAMETER = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|token|sig|signature|accountkey|account_key|key|credential)=([^&;]*)"
+)
+
+
+def is_secret_variable(name: str) -> bool:
+    return name in SECRET_VARIABLES or any(word in name.upper() for word in _SECRET_WORDS)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password and credential parameters replaced by ***, e.g. for an error message."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    address, question, query = rest.partition("?")
+    if "@" in address:
+        userinfo, host = address.rsplit("@", 1)
+        user, colon, _password = userinfo.partition(":")
+        address = f"{user}{':***' if colon else ''}@{host}"
+    if question:
+        query = _SECRET_PARAMETER.sub(lambda match: f"{match.group(1)}=***", unquote(query))
+    return f"{scheme}://{address}{question}{query}"
+
+
+def shown_value(name: str, value: str) -> str:
+    """How an error shows a variable's value: a secret by its length only, a URL without its credentials."""
+    if is_secret_variable(name):
+        return f"<{len(value)} characters, not shown>"
+    if "://" in value:
+        return repr(redact_url(value))
+    return repr(value)
+
 
 class ConfigError(Exception):
-    """A configuration variable is set to a value the console cannot use."""
+    """A configuration variable is set to a value the console cannot use.
+
+    The message names the variable and what is wrong; a secret's value is never in it (`shown_value`).
+    """
 
     def __init__(self, name: str, value: str, problem: str) -> None:
-        super().__init__(f"{name}={value!r}: {problem}")
+        super().__init__(f"{name}={shown_value(name, value)}: {problem}")
         self.name = name
 
 
@@ -66,6 +106,44 @@ def env_choice(name: str, default: str, choices: tuple[str, ...], environ: Mappi
     value = environ.get(name, default)
     if value not in choices:
         raise ConfigError(name, value, f"expected one of {', '.join(choices)}")
+    return value
+
+
+# --- the secret key --------------------------------------------------------------------------
+
+# The key the console runs with when none is set (development and tests only): public, in this file.
+DEVELOPMENT_KEY_PREFIX = "development-only-not-secret-"
+DEVELOPMENT_SECRET_KEY = DEVELOPMENT_KEY_PREFIX + "x" * 40
+# Public keys: the console's development key (and any key made from it), and the prefix Django's
+# startproject gives the keys it writes into a settings file.
+_PUBLIC_KEY_PREFIXES = {
+    DEVELOPMENT_KEY_PREFIX: "the console's public development key",
+    "django-insecure-": "Django's marker of an insecure, generated-in-a-file key",
+}
+SECRET_KEY_MIN_LENGTH = 50  # Django's own deploy check (security.W009): 50 characters, 5 distinct
+SECRET_KEY_MIN_DISTINCT = 5
+_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+
+
+def check_secret_key(name: str, value: str | None, *, production: bool) -> str:
+    """The key to sign sessions and tokens with. Production refuses a missing, public or weak key."""
+    if not production:
+        return value or DEVELOPMENT_SECRET_KEY
+    if not value:
+        raise ConfigError(name, "", f"production needs a random key of its own; {_GENERATE}")
+    for prefix, what in _PUBLIC_KEY_PREFIXES.items():
+        if value.startswith(prefix):
+            raise ConfigError(name, value, f"starts with {what}, which anyone can read; {_GENERATE}")
+    if len(value) < SECRET_KEY_MIN_LENGTH:
+        raise ConfigError(
+            name, value, f"too short: production needs at least {SECRET_KEY_MIN_LENGTH} characters; {_GENERATE}"
+        )
+    distinct = len(set(value))
+    if distinct < SECRET_KEY_MIN_DISTINCT:
+        raise ConfigError(
+            name, value,
+            f"only {distinct} distinct characters: production needs at least {SECRET_KEY_MIN_DISTINCT}; {_GENERATE}",
+        )
     return value
 
 

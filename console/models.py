@@ -1,8 +1,9 @@
-"""Models of the console shell: role capabilities and the audit trail."""
+"""Models of the console shell: role capabilities, the audit trail, idempotency keys and decision-role grants."""
 from django.conf import settings
 from django.db import models
 
 from console import chain
+from console.choices import GrantState
 
 
 class Capability(models.Model):
@@ -126,3 +127,85 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditTrailImmutable(f"audit event {self.seq} cannot be deleted")
+
+
+class IdempotencyKey(models.Model):
+    """An API create's first answer to an Idempotency-Key, replayed to its retries (console.idempotency)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path, query and canonical body (file bytes included): what "the same
+    # request" means. The method and path are kept to name them in a refusal.
+    fingerprint = models.CharField(max_length=64)
+    method = models.CharField(max_length=10)
+    path = models.TextField()  # a curated key is part of a path: no length of ours bounds it
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True, blank=True)
+    location = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            # Two requests with one key at once: the second insert waits for the first transaction and
+            # then fails, and the second request replays the first's answer (console.idempotency).
+            models.UniqueConstraint(fields=["user", "key"], name="console_idempotencykey_once_per_user"),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="console_idempotency_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.method} {self.path})"
+
+
+class RoleGrant(models.Model):
+    """A decision role (approver, admin) proposed for a person by one admin, confirmed or cancelled by another."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="role_grants")
+    role = models.CharField(max_length=150)  # the group's name
+    # The person's groups when the grant was proposed, and the hash binding a confirmation to them.
+    groups_at_proposal = models.JSONField(default=list)
+    change_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=GrantState.choices, default=GrantState.PENDING)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(proposed_by=models.F("user")), name="grant_not_for_proposer"),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("proposed_by"))
+                | models.Q(state=GrantState.CANCELLED),
+                name="grant_confirmer_not_proposer",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("user")),
+                name="grant_not_decided_by_grantee",
+            ),
+            models.CheckConstraint(condition=models.Q(state__in=GrantState.values), name="grant_state_known"),
+            models.CheckConstraint(
+                condition=models.Q(state=GrantState.PENDING, decided_by__isnull=True, decided_at__isnull=True)
+                | (~models.Q(state=GrantState.PENDING) & models.Q(decided_by__isnull=False, decided_at__isnull=False)),
+                name="grant_decided_when_final",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role"], condition=models.Q(state=GrantState.PENDING), name="grant_one_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} for {self.user} ({self.state})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == GrantState.PENDING
+
+    def decide(self, *, state: str, by, at) -> None:
+        if self.state != GrantState.PENDING:
+            raise ValueError(f"grant {self.pk} is already {self.state}")
+        self.state, self.decided_by, self.decided_at = state, by, at

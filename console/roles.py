@@ -55,3 +55,19 @@ ROLE_DESCRIPTIONS = {
     AUDITOR: "reads and exports the audit trail",
     ADMIN: "manages people and roles; may request contract promotions",
 }
+
+# Roles whose grant takes two admins (one proposes, another confirms): they decide, or manage who decides.
+DECISION_ROLES = (APPROVER, ADMIN)
+
+# What only a decision role holds: granting one of these permissions, to a group or a person, is
+# granting a decision role by another name. Any auth permission counts (it manages people).
+DECISION_PERMISSIONS = frozenset(
+    label
+    for role in DECISION_ROLES
+    for label in ROLE_PERMISSIONS[role]
+    if not any(label in ROLE_PERMISSIONS[other] for other in ROLE_PERMISSIONS if other not in DECISION_ROLES)
+)
+
+
+def is_decision_permission(label: str) -> bool:
+    return label in DECISION_PERMISSIONS or label.startswith(("auth.", "authtoken."))

@@ -21,23 +21,18 @@ def _permission(label: str) -> Permission:
 
 
 @transaction.atomic
-def roles_seed(*, actor=None) -> dict[str, list[str]]:
-    """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS. Idempotent."""
+def roles_seed() -> dict[str, list[str]]:
+    """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS. Idempotent.
+
+    Run by commands (seed_roles, demo_users, run_console): the bound command is the actor of the audit."""
     changes: dict[str, list[str]] = {}
     for name, labels in roles.ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
         before = sorted(f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type"))
         after = sorted(labels)
         if before != after:
+            # Audited by console.people_guard ("role.permissions_set", before and after), whoever sets them.
             group.permissions.set([_permission(label) for label in labels])
-            audit_record(
-                actor=actor,
-                action="role.permissions_set",
-                object_type="auth.group",
-                object_id=name,
-                before={"permissions": before},
-                after={"permissions": after},
-            )
             changes[name] = after
     return changes
 
@@ -60,9 +55,12 @@ DEMO_USERS = {
 
 
 @transaction.atomic
-def demo_users_create(*, actor=None, reset_passwords: bool = False) -> list[DemoUser]:
-    """One user per role for demos. New users (or all, with reset) get a fresh random password."""
-    roles_seed(actor=actor)
+def demo_users_create(*, reset_passwords: bool = False) -> list[DemoUser]:
+    """One user per role for demos. New users (or all, with reset) get a fresh random password.
+
+    Audited by console.people_guard (user.created, user.groups_changed, user.password_changed), never the
+    password; the bound command is the actor."""
+    roles_seed()
     User = get_user_model()
     result = []
     for role, username in DEMO_USERS.items():
@@ -73,15 +71,6 @@ def demo_users_create(*, actor=None, reset_passwords: bool = False) -> list[Demo
             user.set_password(password)
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=role))
-        if created or reset_passwords:
-            audit_record(
-                actor=actor,
-                action="user.demo_created" if created else "user.password_reset",
-                object_type="auth.user",
-                object_id=username,
-                before=None if created else {"username": username},
-                after={"username": username, "groups": [role], "is_staff": user.is_staff},
-            )
         result.append(DemoUser(username=username, role=role, password=password, created=created))
     return result
 

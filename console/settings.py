@@ -10,10 +10,13 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from console.env import (
     ConfigError,
     check_broker_url,
     check_lake_url,
+    check_secret_key,
     database_from_url,
     env_bool,
     env_choice,
@@ -30,10 +33,7 @@ PRODUCTION = DJANGO_ENV == "production"
 
 VAR_DIR = resolve_path(BASE_DIR, env_str("CONSOLE_VAR_DIR", "var"))
 
-_secret = os.environ.get("DJANGO_SECRET_KEY")
-if PRODUCTION and (not _secret or len(_secret) < 50 or len(set(_secret)) < 5):
-    raise ConfigError("DJANGO_SECRET_KEY", _secret or "", "production needs a random key of at least 50 characters")
-SECRET_KEY = _secret or "development-only-not-secret-" + "x" * 40
+SECRET_KEY = check_secret_key("DJANGO_SECRET_KEY", os.environ.get("DJANGO_SECRET_KEY"), production=PRODUCTION)
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ConfigError("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG", ""), "must be off in production")
@@ -42,6 +42,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    # Before django.contrib.auth: its createsuperuser and changepassword run as audited commands.
+    "console",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,7 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
-    "console",
+    "csp",
     "evidence",
     "promotion",
     "deliverables",
@@ -64,6 +66,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "console.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so static files and every error page carry the policies too.
+    "csp.middleware.CSPMiddleware",
+    "console.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,6 +165,30 @@ AXES_ENABLE_ADMIN = False  # unlocks go through the console's audited page, neve
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from the console's own
+# origin only; no inline script or style, no eval, no plugins, never framed, forms post home only.
+# htmx runs with eval, script tags in swaps and its injected indicator style off (base.html's
+# htmx-config). The API docs page adds data: images for Swagger UI's icons (console/api_docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Permissions-Policy (console.middleware.PermissionsPolicyMiddleware): browser features the console
+# never uses, denied to the page and anything it could embed. Names Chromium knows (an unknown name
+# is an error in the browser's console).
+PERMISSIONS_POLICY_DENIED = (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
+    "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer", "microphone", "midi",
+    "payment", "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial",
+    "usb", "xr-spatial-tracking",
+)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -240,6 +269,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "intake-sweep-abandoned": {"task": "evidence.tasks.intake_sweep", "schedule": 300.0},
     "promotion-sweep-stale-loads": {"task": "promotion.tasks.promotion_sweep", "schedule": 300.0},
+    "idempotency-keys-sweep": {
+        "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
+    },
     "audit-verify-chain": {
         "task": "console.tasks.audit_verify_chain",
         "schedule": float(env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 3600, minimum=60)),
@@ -273,6 +305,8 @@ SPECTACULAR_SETTINGS = {
         "ManifestStatusEnum": "evidence.choices.ManifestStatus",
         "KindEnum": "evidence.api.serializers.MISSING_KINDS",
         "PromotionKindEnum": "promotion.choices.PromotionKind",
+        "GrantStateEnum": "console.choices.GrantState",
+        "PromotionStateEnum": "promotion.choices.PromotionState",
     },
     # Swagger UI from the installed sidecar package: no CDN, the console works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -296,6 +330,9 @@ INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 INTAKE_ARCHIVE_MAX_MEMBERS = env_int("INTAKE_ARCHIVE_MAX_MEMBERS", 10_000, minimum=1)
 INTAKE_ARCHIVE_MAX_BYTES = env_int("INTAKE_ARCHIVE_MAX_BYTES", 20 * 1024**3, minimum=1024)
 INTAKE_ARCHIVE_MAX_RATIO = env_int("INTAKE_ARCHIVE_MAX_RATIO", 200, minimum=1)
+# The longest CSV field (UTF-8 bytes) of an export: validation refuses a longer one (CSV_FIELD_TOO_LARGE,
+# with its row and column), and every reader of the CSVs (silver, golden packets, previews) reads up to it.
+INTAKE_MAX_FIELD_BYTES = env_int("INTAKE_MAX_FIELD_BYTES", 64 * 1024**2, minimum=1024)
 # A running intake whose heartbeat is older than this is taken over by a redelivered task.
 INTAKE_STALE_SECONDS = env_int("INTAKE_STALE_SECONDS", 300, minimum=1)
 # The sweeper fails a running intake silent for this long: past any broker redelivery.
@@ -305,5 +342,7 @@ INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
 PROMOTION_STALE_SECONDS = env_int("PROMOTION_STALE_SECONDS", 900, minimum=1)
 # The sweeper fails a loading promotion silent for this long: past any broker redelivery.
 PROMOTION_ABANDONED_SECONDS = env_int("PROMOTION_ABANDONED_SECONDS", 7200, minimum=60)
+# An API create's Idempotency-Key answers its retries this long (console.idempotency): 24 hours at least.
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=24 * 3600)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

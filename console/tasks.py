@@ -1,9 +1,13 @@
 """Celery tasks of the console. Each is a thin interface to one service."""
 
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 
-from console import audit, context
+from console import audit, context, idempotency
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -18,6 +22,24 @@ from console import audit, context
     time_limit=55 * 60,
 )
 def audit_verify_chain(self) -> dict:
-    """Recompute the audit chain and record its head in the lake (scheduled by beat)."""
+    """Recompute the audit chain and record its head in the lake (scheduled by beat): the anchor of
+    every event since the last decision."""
     with context.for_task(self.request.id):
-        return audit.audit_verify_chain().as_dict()
+        report = audit.audit_verify_chain()
+    logger.info("audit chain %s before this run: %s", "intact" if report.ok else "BROKEN", report.unanchored.describe())
+    return report.as_dict()
+
+
+@shared_task(
+    name="console.tasks.idempotency_sweep",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=5 * 60,
+    time_limit=6 * 60,
+)
+def idempotency_sweep() -> int:
+    """Delete the API's expired idempotency keys (scheduled by beat, hourly)."""
+    return idempotency.idempotency_sweep()

@@ -2,21 +2,30 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from console import views
+from console.api_docs import ApiDocsView
 
 handler404 = views.not_found
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_trail, name="audit-trail"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("logins/locked/", views.login_lockouts, name="login-lockouts"),
     path("logins/locked/unlock/", views.login_unlock_view, name="login-unlock"),
+    path("people/", views.people_list, name="people"),
+    path("people/<int:pk>/", views.person_detail, name="person"),
+    path("people/<int:pk>/roles/", views.person_change, name="person-change"),
+    path("people/<int:pk>/password-reset/", views.person_password_reset, name="person-password-reset"),
+    path("people/grants/", views.grant_propose, name="grant-propose"),
+    path("people/grants/<int:pk>/confirm/", views.grant_decide, {"decision": "confirm"}, name="grant-confirm"),
+    path("people/grants/<int:pk>/cancel/", views.grant_decide, {"decision": "cancel"}, name="grant-cancel"),
     path("sources/", include("evidence.urls")),
     path("promotions/", include("promotion.urls")),
     path("admin/", admin.site.urls),
@@ -24,5 +33,5 @@ urlpatterns = [
     path("api/", include("evidence.api.urls")),
     path("api/", include("promotion.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,19 +1,23 @@
-"""The console's shell: home page, health check, the audit trail and login lockouts."""
+"""The console's shell: home page, health check, the audit trail, login lockouts, people and roles."""
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
 from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views import defaults
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from console import clock, logins
-from console.audit import audit_trail_export, audit_trail_page, audit_trail_read
+from console import clock, logins, people, roles
+from console.audit import audit_chain_status, audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
-from console.htmx import render_page
-from console.models import AuditEvent
+from console.forms import GrantProposeForm, PersonRolesForm
+from console.htmx import render_page, wants_fragment
+from console.models import AuditEvent, RoleGrant
 from console.paging import cursor_param, page_urls
 from console.services import UNLOCK_KINDS, login_unlock
 from console.tables import AuditEventTable, csv_lines
@@ -34,6 +38,12 @@ def home(request):
     if request.user.has_perm("console.view_provenance"):
         context["intake"] = intake_summary()
     return render(request, "console/home.html", context)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (Django admin): send them to the console's."""
+    return redirect(static("console/favicon.svg"), permanent=True)
 
 
 @require_GET
@@ -65,6 +75,8 @@ def audit_trail(request):
         "newer_url": newer_url,
         "export_url": reverse("audit-export") + (f"?{filters.urlencode()}" if filters else ""),
     }
+    if not wants_fragment(request):
+        context["chain"] = audit_chain_status()
     return render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
 
 
@@ -108,3 +120,104 @@ def login_unlock_view(request):
     cleared = login_unlock(actor=request.user, kind=kind, value=value)
     messages.success(request, f"Unlocked {kind} {value}: {cleared} failed login(s) cleared.")
     return redirect("login-lockouts")
+
+
+# --- people and roles ---------------------------------------------------------------------------------
+
+PEOPLE_VIEW_PERMISSION = "auth.view_user"
+
+
+def _refused(request, refusal: people.RoleChangeRefused, to: str, **kwargs):
+    messages.error(request, f"Refused: {refusal.reason}.")
+    return redirect(to, **kwargs)
+
+
+@login_required
+@permission_required(PEOPLE_VIEW_PERMISSION, raise_exception=True)
+@require_GET
+def people_list(request):
+    context = {
+        "people": people.people_list(),
+        "grants": people.pending_grants(),
+        "propose_form": GrantProposeForm(),
+        "decision_roles": roles.DECISION_ROLES,
+    }
+    return render(request, "console/people.html", context)
+
+
+@login_required
+@permission_required(PEOPLE_VIEW_PERMISSION, raise_exception=True)
+@require_GET
+def person_detail(request, pk: int):
+    person = get_object_or_404(get_user_model(), pk=pk)
+    held = [group.name for group in person.groups.all()]
+    context = {
+        "person": person,
+        "held": held,
+        "form": PersonRolesForm(initial={"groups": held, "is_active": person.is_active}),
+        "grants": people.pending_grants().filter(user=person),
+        "history": people.person_history(person),
+        "is_self": person.pk == request.user.pk,
+    }
+    return render(request, "console/person.html", context)
+
+
+@login_required
+@require_POST
+def person_change(request, pk: int):
+    person = get_object_or_404(get_user_model(), pk=pk)
+    form = PersonRolesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
+        return redirect("person", pk=pk)
+    try:
+        people.user_change(actor=request.user, user=person, groups=form.cleaned_data["groups"],
+                           is_active=form.cleaned_data["is_active"])
+    except people.RoleChangeRefused as refusal:
+        return _refused(request, refusal, "person", pk=pk)
+    messages.success(request, f"Saved the roles of {person.get_username()}.")
+    return redirect("person", pk=pk)
+
+
+@login_required
+@never_cache
+@require_POST
+def person_password_reset(request, pk: int):
+    person = get_object_or_404(get_user_model(), pk=pk)
+    try:
+        password = people.user_password_reset(actor=request.user, user=person)
+    except people.RoleChangeRefused as refusal:
+        return _refused(request, refusal, "person", pk=pk)
+    # Rendered once, never redirected through a message (messages may sit in a cookie).
+    return render(request, "console/password_reset.html", {"person": person, "password": password})
+
+
+@login_required
+@require_POST
+def grant_propose(request):
+    form = GrantProposeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
+        return redirect("people")
+    person = form.cleaned_data["user"]
+    try:
+        people.grant_propose(actor=request.user, user=person, role=form.cleaned_data["role"])
+    except people.RoleChangeRefused as refusal:
+        return _refused(request, refusal, "people")
+    messages.success(request, f"Proposed {form.cleaned_data['role']} for {person.get_username()}: "
+                              "another admin confirms it.")
+    return redirect("people")
+
+
+@login_required
+@require_POST
+def grant_decide(request, pk: int, decision: str):
+    grant = get_object_or_404(RoleGrant.objects.select_related("user", "proposed_by"), pk=pk)
+    decide = {"confirm": people.grant_confirm, "cancel": people.grant_cancel}[decision]
+    try:
+        decide(actor=request.user, grant=grant)
+    except people.RoleChangeRefused as refusal:
+        return _refused(request, refusal, "people")
+    done = "confirmed" if decision == "confirm" else "cancelled"
+    messages.success(request, f"Grant of {grant.role} to {grant.user.get_username()} {done}.")
+    return redirect("people")

@@ -62,6 +62,13 @@ class IntakeRun(models.Model):
     def is_final(self) -> bool:
         return self.status in INTAKE_TERMINAL
 
+    @property
+    def repeat_of_id(self) -> int | None:
+        """The run that first received this run's export, when this run was a repeat receipt of it."""
+        if self.manifest_id is None or self.manifest.intake_run_id == self.pk:
+            return None
+        return self.manifest.intake_run_id
+
     def claim(self, *, stale_after: dt.timedelta) -> bool:
         """Compare-and-set to running: a queued run, or a running one whose worker stopped beating.
 

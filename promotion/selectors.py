@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 
 from console.models import AuditEvent
 from evidence.models import SourceManifest
+from promotion import curated
 from promotion.choices import (
     DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE, PromotionKind, PromotionState,
 )
@@ -232,3 +233,29 @@ def request_live_stamp(promotion: PromotionRequest, *, viewer, datasets: list,
         .first()
     )
     return LiveStamp(promotion.state, latest)
+
+
+@dataclass(frozen=True)
+class CuratedColumns:
+    """How a requested dataset's columns will be named in its curated table, for the approver."""
+
+    dataset: object
+    shortened: list[tuple[str, str]]  # (name in the export, curated column) where they differ
+    problem: str = ""  # why the names cannot be loaded at all
+
+
+def curated_columns(datasets: list) -> list[CuratedColumns]:
+    """The requested datasets whose column names are not loaded as written: longer than PostgreSQL's 63
+    bytes (shortened, see promotion.curated.sql_identifiers), or not loadable at all."""
+    found = []
+    for dataset in datasets:
+        names = [str(column.get("name", "")) for column in dataset.schema or []]
+        try:
+            columns = curated.sql_identifiers(names)
+        except curated.InvalidIdentifier as exc:
+            found.append(CuratedColumns(dataset, [], str(exc)))
+            continue
+        shortened = [(name, column) for name, column in zip(names, columns) if name != column]
+        if shortened:
+            found.append(CuratedColumns(dataset, shortened))
+    return found

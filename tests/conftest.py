@@ -1,6 +1,8 @@
 """Shared fixtures: the named personas of every permission test, the lake, a real worker."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -9,24 +11,34 @@ from console import roles
 
 PASSWORD = "correct-horse-battery-staple"
 
-# Olivia operates, Arthur approves, Cecilia (C-suite) reviews, Audrey audits, Adam administers,
-# Oscar is an outsider with an account and no role.
+# Olivia operates, Arthur approves, Cecilia (C-suite) reviews, Audrey audits, Adam administers and
+# Ada is the second admin (four eyes on decision roles), Oscar is an outsider with an account and no role.
 PERSONAS = {
     "olivia": roles.OPERATOR,
     "arthur": roles.APPROVER,
     "cecilia": roles.REVIEWER,
     "audrey": roles.AUDITOR,
     "adam": roles.ADMIN,
+    "ada": roles.ADMIN,
     "oscar": None,
 }
 
 
-def make_persona(username: str):
+def make_persona(username: str, at=None):
+    """The persona's account and role; their creation is audited (console.people_guard), at `at` if given."""
+    from console import clock
+
     role = PERSONAS[username]
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
-    if role:
-        user.groups.add(Group.objects.get(name=role))
+    with clock.frozen(at) if at else contextlib.nullcontext():
+        user = get_user_model().objects.create_user(username=username, password=PASSWORD)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
     return user
+
+
+@pytest.fixture
+def personas_at():
+    """When personas are created (None: now). Tests that pin the clock earlier override it."""
 
 
 @pytest.fixture
@@ -37,33 +49,38 @@ def seeded_roles(db):
 
 
 @pytest.fixture
-def olivia(seeded_roles):
-    return make_persona("olivia")
+def olivia(seeded_roles, personas_at):
+    return make_persona("olivia", personas_at)
 
 
 @pytest.fixture
-def arthur(seeded_roles):
-    return make_persona("arthur")
+def arthur(seeded_roles, personas_at):
+    return make_persona("arthur", personas_at)
 
 
 @pytest.fixture
-def cecilia(seeded_roles):
-    return make_persona("cecilia")
+def cecilia(seeded_roles, personas_at):
+    return make_persona("cecilia", personas_at)
 
 
 @pytest.fixture
-def audrey(seeded_roles):
-    return make_persona("audrey")
+def audrey(seeded_roles, personas_at):
+    return make_persona("audrey", personas_at)
 
 
 @pytest.fixture
-def adam(seeded_roles):
-    return make_persona("adam")
+def adam(seeded_roles, personas_at):
+    return make_persona("adam", personas_at)
 
 
 @pytest.fixture
-def oscar(seeded_roles):
-    return make_persona("oscar")
+def ada(seeded_roles, personas_at):
+    return make_persona("ada", personas_at)
+
+
+@pytest.fixture
+def oscar(seeded_roles, personas_at):
+    return make_persona("oscar", personas_at)
 
 
 # --- lake ----------------------------------------------------------------------------------------
@@ -117,11 +134,16 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    """A fresh page on the live server; whatever the test does, the console's CSP refuses nothing on it."""
+    from tests.support.browser import watch_csp_violations
+
     context = browser.new_context(base_url=live_server.url, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15000)
+    page.csp_violations = watch_csp_violations(page)
     yield page
     context.close()
+    assert page.csp_violations == [], f"Content-Security-Policy violations: {page.csp_violations}"
 
 
 def login(page, username: str, password: str = PASSWORD) -> None:

@@ -1,13 +1,31 @@
-"""Read-only API of the audit trail. Every read is itself audited."""
+"""API of the console shell: the audit trail (every read audited), people and decision-role grants.
 
-from rest_framework import generics
+Grants: 201 with a Location on a proposal (an Idempotency-Key makes it safe to retry); 403 {"detail": reason} when console.people refuses (and
+audits) it; 400 names the fields.
+"""
 
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console import people
+from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
-from console.api.serializers import AuditEventSerializer
+from console.api.serializers import (
+    AuditEventSerializer,
+    GrantProposeSerializer,
+    PersonSerializer,
+    RoleGrantSerializer,
+)
 from console.audit import audit_trail_read
 from console.filtersets import AuditEventFilterSet
-from console.models import AuditEvent
+from console.models import AuditEvent, RoleGrant
+from evidence.api.serializers import ErrorSerializer
 
 
 class AuditEventList(generics.ListAPIView):
@@ -44,3 +62,95 @@ class AuditEventDetail(generics.RetrieveAPIView):
         response = super().retrieve(request, *args, **kwargs)
         audit_trail_read(actor=request.user, filters={"seq": int(kwargs["seq"])}, via="api")
         return response
+
+
+# --- people and decision-role grants ---------------------------------------------------------------------
+
+REFUSED = {403: OpenApiResponse(ErrorSerializer, description="refused: who asks (not an admin, their own "
+                                "roles, four eyes) or a stale or decided grant; audited as role.refused"),
+           404: OpenApiResponse(ErrorSerializer, description="no such grant")}
+
+
+class PeopleList(generics.ListAPIView):
+    """Everyone with an account and the roles they hold (auth.view_user: the admin role)."""
+
+    serializer_class = PersonSerializer
+    permission_classes = [capability("auth.view_user")]
+    pagination_class = KeysetPagination
+
+    def get_queryset(self):
+        return get_user_model().objects.prefetch_related("groups")
+
+
+
+
+class GrantDetail(generics.RetrieveAPIView):
+    """One decision-role grant."""
+
+    serializer_class = RoleGrantSerializer
+    permission_classes = [capability("auth.view_user")]
+    queryset = RoleGrant.objects.select_related("user", "proposed_by", "decided_by")
+
+
+def _grant_response(request, grant: RoleGrant, code: int = status.HTTP_200_OK) -> Response:
+    body = RoleGrantSerializer(grant).data
+    if code == status.HTTP_201_CREATED:
+        return created(body, request.build_absolute_uri(reverse("api-grant-detail", args=[grant.pk])))
+    return Response(body, status=code)
+
+
+def _refused(refusal: people.RoleChangeRefused) -> Response:
+    return Response({"detail": refusal.reason}, status=status.HTTP_403_FORBIDDEN)
+
+
+class GrantList(IdempotentCreate, generics.ListAPIView):
+    """Decision-role grants, newest first (pending ones await a second admin); POST proposes one."""
+
+    serializer_class = RoleGrantSerializer
+    permission_classes = [capability("auth.view_user")]
+    pagination_class = KeysetPagination
+    queryset = RoleGrant.objects.select_related("user", "proposed_by", "decided_by")
+
+    @extend_schema(request=GrantProposeSerializer, responses={201: RoleGrantSerializer, 400: ErrorSerializer,
+                                                              **REFUSED},
+                   summary="Propose a decision role (approver, admin) for a person; another admin confirms it")
+    def post(self, request):
+        serializer = GrantProposeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            grant = people.grant_propose(actor=request.user, user=serializer.validated_data["user"],
+                                         role=serializer.validated_data["role"])
+        except people.RoleChangeRefused as refusal:
+            return _refused(refusal)
+        return _grant_response(request, grant, status.HTTP_201_CREATED)
+
+
+class _GrantDecision(APIView):
+    permission_classes = [capability("auth.view_user")]
+    decide = None
+
+    def post(self, request, pk: int):
+        grant = get_object_or_404(RoleGrant.objects.select_related("user", "proposed_by"), pk=pk)
+        try:
+            grant = type(self).decide(actor=request.user, grant=grant)
+        except people.RoleChangeRefused as refusal:
+            return _refused(refusal)
+        return _grant_response(request, RoleGrant.objects.get(pk=grant.pk))
+
+
+class GrantConfirm(_GrantDecision):
+    decide = staticmethod(people.grant_confirm)
+
+    @extend_schema(request=None, responses={200: RoleGrantSerializer, **REFUSED},
+                   summary="Confirm another admin's proposal: the person gets the role (if their roles are unchanged)")
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
+class GrantCancel(_GrantDecision):
+    decide = staticmethod(people.grant_cancel)
+
+    @extend_schema(request=None, responses={200: RoleGrantSerializer, **REFUSED},
+                   summary="Cancel a pending grant")
+    def post(self, request, pk: int):
+        return super().post(request, pk)

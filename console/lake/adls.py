@@ -24,6 +24,7 @@ from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.filedatalake import DataLakeFileClient, DataLakeServiceClient, FileProperties
 
+from console.env import redact_url
 from console.lake.base import (
     INCOMING_PREFIX,
     Lake,
@@ -82,7 +83,7 @@ class AdlsLake(Lake):
         parts = urlsplit(url)
         if parts.scheme != "abfss" or not parts.username or not parts.hostname:
             raise LakeError(
-                f"invalid ADLS lake URL {url!r}: "
+                f"invalid ADLS lake URL {redact_url(url)!r}: "
                 "expected abfss://filesystem@account.dfs.core.windows.net/prefix"
             )
         filesystem = unquote(parts.username)

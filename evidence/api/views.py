@@ -12,6 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
 from evidence import selectors
@@ -65,7 +66,7 @@ class _Read:
 # --- intake runs -----------------------------------------------------------------------------------
 
 
-class IntakeRunList(_Read, generics.ListAPIView):
+class IntakeRunList(IdempotentCreate, _Read, generics.ListAPIView):
     """Intake runs, newest first; POST a multipart upload of an export to start one."""
 
     queryset = selectors.intake_runs()
@@ -95,6 +96,9 @@ class IntakeRunList(_Read, generics.ListAPIView):
         responses={
             202: IntakeAcceptedSerializer,
             400: OpenApiResponse(description="no file, or not a .zip"),
+            409: OpenApiResponse(
+                ErrorSerializer, description="an Idempotency-Key first used with another upload"
+            ),
             413: OpenApiResponse(ErrorSerializer, description="over the upload limit (the message says it)"),
         },
     )
@@ -109,7 +113,7 @@ class IntakeRunList(_Read, generics.ListAPIView):
             actor=request.user, upload=serializer.validated_data["file"], source=IntakeSource.API
         )
         body = IntakeAcceptedSerializer(run, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        return created(body, body["url"], code=status.HTTP_202_ACCEPTED)
 
 
 class IntakeRunDetail(_Read, generics.RetrieveAPIView):

@@ -26,7 +26,7 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.parser import Parser
 from sqlglot.tokens import TokenType
 
-from evidence.formulas import catalogue
+from evidence.formulas import catalogue, nesting
 from evidence.formulas.dialect import DIALECT, BeastMode, Fixed
 from evidence.formulas.flaws import RULES
 from evidence.formulas.model import (
@@ -41,7 +41,9 @@ from evidence.formulas.model import (
 )
 from evidence.formulas.tree import Context, is_aggregate
 
-ENGINE_VERSION = "3"  # 3: calls named like a type nested past MAX_TYPE_CALL_NESTING are UNPARSEABLE
+# 3: calls named like a type nested past MAX_TYPE_CALL_NESTING are UNPARSEABLE; 4: nesting past
+# nesting.MAX_NESTING is UNPARSEABLE, and up to it always parses (whatever the caller's stack)
+ENGINE_VERSION = "4"
 # How an analysis that failed inside the engine begins its one flaw (see `_failed`): a bug, never a
 # finding about the formula; the property tests assert that no formula they generate gets it.
 ENGINE_FAILURE = "The formula engine failed on this formula"
@@ -101,8 +103,11 @@ def parse(formula: str) -> exp.Expr:
             formula,
         )
     parser = DIALECT.parser()
+    nesting.ensure_room()
     try:
         tokens = DIALECT.tokenize(formula)
+        if (deepest := nesting.too_deep(tokens)) is not None:
+            raise FormulaSyntaxError(nesting.MESSAGE, deepest.start, deepest.end + 1, formula)
         _check_type_call_nesting(tokens, formula)
         trees = parser.parse(tokens, formula)
     except FormulaSyntaxError:
@@ -217,11 +222,16 @@ def analyze_node(
     """
     if used_as not in USES:
         raise ValueError(f"used_as must be one of {', '.join(USES)}, not {used_as!r}")
+    nesting.ensure_room()
     try:
         ctx = Context(text, node, schema, used_as)
         analysis = _analysis(ctx, ctx.text(node))
     except Exception as error:  # noqa: BLE001  (logged by _failed) the last resort, as in `analyze`
-        return _failed(node.sql(dialect=DIALECT), used_as, error)
+        try:
+            written = node.sql(dialect=DIALECT)
+        except RecursionError:  # the very depth that stopped the analysis
+            written = text
+        return _failed(written, used_as, error)
     base = (ctx.span(node) or (0, 0))[0]
     if not base:
         return analysis

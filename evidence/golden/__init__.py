@@ -32,6 +32,7 @@ from evidence.golden.query import (
 )
 from evidence.golden.translation import Translated, at_capture, mysql_semantics, translate_for_card
 from evidence.intake import leafiq
+from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES
 
 __all__ = [
     "AGGREGATIONS",
@@ -64,10 +65,11 @@ def reproduce_card(
     parquet_paths: Mapping[str, Path],
     golden_csv: Path,
     captured_at: datetime,
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
 ) -> GoldenComparison:
     """Rebuild `card`'s main query over the silver Parquet of its dataset and compare it with
     its golden.csv, captured at `captured_at`."""
-    header, golden = read_golden(golden_csv)
+    header, golden = read_golden(golden_csv, max_field_bytes)
     try:
         query = CardQuery(
             card, {**{bm.id: bm for bm in card.beast_modes}, **beast_modes}, parquet_paths, captured_at

@@ -8,7 +8,6 @@ six), or when the texts are equal (dates as YYYY-MM-DD).
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -18,12 +17,13 @@ from pathlib import Path
 from evidence.golden.model import CellDifference, GoldenComparison, Row
 from evidence.golden.query import CardQuery
 from evidence.intake import leafiq
+from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, read_records
 
 
-def read_golden(path: Path) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a golden.csv."""
+def read_golden(path: Path, max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a golden.csv, no field over max_field_bytes (FieldTooLarge)."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
+        rows = read_records(handle, max_field_bytes)
     return (rows[0] if rows else []), rows[1:]
 
 

@@ -15,16 +15,24 @@ Two functions, one rule:
   stands; bad_values() then says which values are wrong, if any.
 convert() never accepts a value bad_values() refuses (tests/evidence/test_domotypes.py holds them
 to it on generated text).
+
+text_batches() is how every reader takes a CSV's text: Arrow's streaming reader in 1 MiB blocks, and
+record by record where a record is longer than a block, with no field over the intake's limit
+(evidence.intake.csvfields).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
+from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, FieldTooLarge, field_limit, oversized
 
 DOMO_TYPES = ("STRING", "LONG", "DOUBLE", "DECIMAL", "DATE", "DATETIME")
 DECIMAL_PRECISION = 38
@@ -57,6 +65,79 @@ def text_reader(path: Path, names: Sequence[str], include: Sequence[str] | None 
             strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[], check_utf8=True,
         ),
     )
+
+
+def text_batches(path: Path, names: Sequence[str], include: Sequence[str] | None = None, *,
+                 max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> Iterator[pa.RecordBatch]:
+    """text_reader's batches, whatever the size of a record, with no field over max_field_bytes.
+
+    Arrow reads a record only if it fits in one block (BLOCK_SIZE): a longer one (a field of long
+    HTML) is "straddling". From there the CSV is read on record by record with Python's csv module,
+    in batches of about BLOCK_SIZE, the same text as Arrow's. Raises FieldTooLarge (row and column) for
+    a field over the limit, and ArrowInvalid for what Arrow's reader would refuse (a ragged record,
+    bytes that are not UTF-8)."""
+    rows = 0
+    try:
+        reader = text_reader(path, names, include)
+        if include is None and reader.schema.names != list(names):
+            raise pa.ArrowInvalid(f"CSV header {reader.schema.names} is not {list(names)}")
+        for batch in reader:
+            _check_sizes(batch, rows, max_field_bytes)
+            yield batch
+            rows += batch.num_rows
+        return
+    except pa.ArrowInvalid as exc:
+        if "straddling" not in str(exc):
+            raise
+    yield from _record_batches(path, names, include, skip=rows, max_field_bytes=max_field_bytes)
+
+
+def _check_sizes(batch: pa.RecordBatch, rows_before: int, limit: int) -> None:
+    if batch.num_rows == 0 or batch.nbytes <= limit:
+        return
+    for name, values in zip(batch.schema.names, batch.columns):
+        lengths = pc.binary_length(values)
+        if (pc.max(lengths).as_py() or 0) > limit:
+            index = pc.indices_nonzero(pc.greater(lengths, limit))[0].as_py()
+            raise FieldTooLarge(row=rows_before + index + 1, column=name, size=lengths[index].as_py(), limit=limit)
+
+
+def _record_batches(path: Path, names: Sequence[str], include: Sequence[str] | None, *, skip: int,
+                    max_field_bytes: int) -> Iterator[pa.RecordBatch]:
+    wanted = list(include) if include is not None else list(names)
+    positions = [list(names).index(name) for name in wanted]
+    schema = pa.schema([pa.field(name, pa.string()) for name in wanted])
+    columns: list[list[str]] = [[] for _ in wanted]
+    held = rows = batched = 0
+    with field_limit(max_field_bytes), path.open("rb") as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
+        reader = csv.reader(text)
+        try:
+            next(reader, None)  # the header
+            for record in reader:
+                rows += 1
+                if rows <= skip:
+                    continue
+                record = record or [""]  # a blank line: one empty field, as Arrow reads it
+                if len(record) != len(names):
+                    raise pa.ArrowInvalid(f"CSV parse error: row {rows} has {len(record)} fields, expected {len(names)}")
+                if (found := oversized(record, max_field_bytes)) is not None:
+                    raise FieldTooLarge(row=rows, column=names[found[0]], size=found[1], limit=max_field_bytes)
+                for values, position in zip(columns, positions):
+                    values.append(record[position])
+                    held += len(record[position])
+                batched += 1
+                if held >= BLOCK_SIZE or batched >= 65536:
+                    yield pa.record_batch([pa.array(values, pa.string()) for values in columns], schema=schema)
+                    columns, held, batched = [[] for _ in wanted], 0, 0
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise FieldTooLarge(row=rows + 1, column=None, size=None, limit=max_field_bytes) from None
+            raise pa.ArrowInvalid(f"CSV parse error: row {rows + 1}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise pa.ArrowInvalid(f"CSV conversion error: invalid UTF-8 after row {rows}: {exc}") from None
+    if batched and wanted:
+        yield pa.record_batch([pa.array(values, pa.string()) for values in columns], schema=schema)
 
 
 def arrow_type(column_type: str, decimal_scale: int = 0) -> pa.DataType:

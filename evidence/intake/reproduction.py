@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from django.conf import settings
+
 from evidence import golden
 from evidence.formulas import ENGINE_VERSION
 from evidence.intake import leafiq
@@ -42,6 +44,7 @@ def reproduce_goldens(manifest: leafiq.Manifest, root: Path, parquet_paths: dict
             results[card.id] = golden.reproduce_card(
                 card, beast_modes=beast_modes, parquet_paths=parquet_paths,
                 golden_csv=root / entry.golden, captured_at=entry.golden_captured_at,
+                max_field_bytes=settings.INTAKE_MAX_FIELD_BYTES,
             )
         except Exception as exc:  # one card's failure must not stop the intake; it is shown on the card
             logger.exception("golden reproduction of card %s failed", card.id)

@@ -178,7 +178,7 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
         run.report("validating", 5)
         report = validation.validate_export(
             source, limits=archive_limits(), staging_dir=(work / "export") if is_archive else None,
-            on_identity=copy.on_identity, stage_for=staging.stage_for,
+            on_identity=copy.on_identity, stage_for=staging.stage_for, max_field_bytes=settings.INTAKE_MAX_FIELD_BYTES,
         )
         root = report.root
         run.report("checking for an earlier receipt", 30)
@@ -193,6 +193,9 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
             status = ManifestStatus.INVALID
         run.report("writing bronze", 40)
         bronze = copy.finish(report, root)
+        existing = _existing(report, bronze)  # an export without a usable identity is known by what arrived
+        if existing is not None:
+            return _finish_duplicate(run, existing)
         silver_outputs: dict[str, silver.SilverResult] = {}
         goldens = {}
         if status != ManifestStatus.INVALID and report.manifest is not None and root is not None:
@@ -207,7 +210,7 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
             manifest = _record(run, report, issues, status, bronze, silver_outputs, root, goldens)
         except IntegrityError:
             # Another run recorded the same load id and content while this one worked.
-            existing = _existing(report)
+            existing = _existing(report, bronze)
             if existing is None:
                 raise
             return _finish_duplicate(run, existing)
@@ -237,10 +240,24 @@ def archive_limits() -> validation.ArchiveLimits:
     )
 
 
-def _existing(report: validation.ValidationReport) -> SourceManifest | None:
-    if not report.load_id or not report.manifest_sha256:
+def _identity(report: validation.ValidationReport, bronze: BronzeReceipt | None = None) -> tuple[str, str] | None:
+    """The (load id, content hash) a receipt is recorded under, and a repeat is known by: the manifest's
+    load id and hash; without a manifest hash (no manifest, a refused archive), the hash of what arrived
+    that names its bronze folder. None until that is known."""
+    sha256 = report.manifest_sha256 or (bronze.prefix.rsplit("/", 1)[-1] if bronze is not None else None)
+    load_id = report.load_id or ""
+    if len(load_id) > SourceManifest._meta.get_field("load_id").max_length:
+        load_id = ""  # not a load id at all (its BAD_LOAD_ID issue quotes it): the content alone names it
+    return (load_id, sha256) if sha256 else None
+
+
+def _existing(report: validation.ValidationReport, bronze: BronzeReceipt | None = None) -> SourceManifest | None:
+    """The first receipt of this export, whatever its verdict (complete, invalid, unknown format...)."""
+    identity = _identity(report, bronze)
+    if identity is None:
         return None
-    return SourceManifest.objects.filter(load_id=report.load_id, manifest_sha256=report.manifest_sha256).first()
+    load_id, sha256 = identity
+    return SourceManifest.objects.filter(load_id=load_id, manifest_sha256=sha256).first()
 
 
 def _load_id_conflict(report: validation.ValidationReport) -> validation.Issue | None:
@@ -269,7 +286,10 @@ def _finish_duplicate(run: IntakeRun, existing: SourceManifest) -> IntakeOutcome
     audit_record(
         actor=None, action="intake.duplicate", object_type="evidence.intakerun", object_id=str(run.pk),
         before={"status": IntakeStatus.RUNNING},
-        after={"status": IntakeStatus.SUCCEEDED, "manifest": existing.pk, "load_id": existing.load_id},
+        after={
+            "status": IntakeStatus.SUCCEEDED, "manifest": existing.pk, "load_id": existing.load_id,
+            "verdict": existing.status, "repeat_of_intake_run": existing.intake_run_id,
+        },
     )
     return IntakeOutcome(manifest=existing, duplicate=True)
 
@@ -281,9 +301,10 @@ def _finish_duplicate(run: IntakeRun, existing: SourceManifest) -> IntakeOutcome
 def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, root, goldens) -> SourceManifest:
     run.refresh_from_db()
     manifest_obj = report.manifest
+    load_id, manifest_sha256 = _identity(report, bronze)
     manifest = SourceManifest.objects.create(
-        load_id=report.load_id or "",
-        manifest_sha256=report.manifest_sha256 or bronze.prefix.rsplit("/", 1)[-1],
+        load_id=load_id,
+        manifest_sha256=manifest_sha256,
         status=status,
         claimed_status=report.claimed_status or "",
         exported_at=manifest_obj.exported_at if manifest_obj else None,

@@ -239,20 +239,23 @@ class ParquetStage:
             self.pending_rows = rest.num_rows
 
 
-def decimal_scales(csv_path: Path, columns: Sequence[Column]) -> dict[str, int]:
+def decimal_scales(csv_path: Path, columns: Sequence[Column], *,
+                   max_field_bytes: int = domotypes.DEFAULT_MAX_FIELD_BYTES) -> dict[str, int]:
     """The largest number of fraction digits in each DECIMAL column (one streaming pass)."""
     names = [c.name for c in columns if c.type == "DECIMAL"]
     scales = dict.fromkeys(names, 0)
     if not names:
         return scales
-    for batch in domotypes.text_reader(csv_path, [c.name for c in columns], include=names):
+    for batch in domotypes.text_batches(csv_path, [c.name for c in columns], include=names,
+                                        max_field_bytes=max_field_bytes):
         for name in names:
             scales[name] = max(scales[name], domotypes.fraction_digits(batch.column(name)))
     return scales
 
 
 def csv_to_parquet(
-    csv_path: Path, columns: Sequence[Column], out_path: Path, *, on_rows: Callable[[int], None] | None = None
+    csv_path: Path, columns: Sequence[Column], out_path: Path, *, on_rows: Callable[[int], None] | None = None,
+    max_field_bytes: int = domotypes.DEFAULT_MAX_FIELD_BYTES,
 ) -> SilverResult:
     """Write typed Parquet for csv_path (a CSV that passed validation) to out_path, a local staging file.
 
@@ -260,10 +263,10 @@ def csv_to_parquet(
     use it to report progress and keep their heartbeat fresh. Raises SilverError naming the file,
     column and row of a value it cannot convert, and leaves no file then."""
     try:
-        scales = decimal_scales(csv_path, columns)
+        scales = decimal_scales(csv_path, columns, max_field_bytes=max_field_bytes)
         stage = ParquetStage(out_path, columns, scales=scales, on_rows=on_rows)
         rows = 0
-        for batch in domotypes.text_reader(csv_path, [c.name for c in columns]):
+        for batch in domotypes.text_batches(csv_path, [c.name for c in columns], max_field_bytes=max_field_bytes):
             arrays = []
             for column in columns:
                 values = batch.column(column.name)
@@ -277,7 +280,7 @@ def csv_to_parquet(
             if stage.spoiled:
                 raise SilverError(f"{csv_path.name}: {stage.spoiled}")
         result = stage.close()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, domotypes.FieldTooLarge) as exc:
         out_path.unlink(missing_ok=True)
         raise SilverError(f"{csv_path.name}: {exc}") from None
     if result is None:

@@ -20,6 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 from console.lake import Lake
 from evidence.intake import leafiq, silver, validation
 from evidence.intake.validation.archive import file_sha256, regular_files, tree_sha256
@@ -224,6 +226,7 @@ def write_silver(lake: Lake, run: IntakeRun, report, root: Path, staging: Silver
             result = staging.take(entry.id) or silver.csv_to_parquet(
                 data, columns, staging.local_path(entry.id),
                 on_rows=lambda rows, stage=stage, at=run.progress: run.report(f"{stage} ({rows:,} rows)", at),
+                max_field_bytes=settings.INTAKE_MAX_FIELD_BYTES,
             )
             target = f"{silver_prefix(report)}/datasets/{entry.id}/data.parquet"
             with result.path.open("rb") as handle:

@@ -13,11 +13,13 @@ import decimal
 import io
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from console.lake import LakeError, get_lake
 from evidence.intake import pdp, silver
+from evidence.intake.csvfields import field_limit
 from evidence.models import (
     BeastMode,
     DataflowStep,
@@ -85,7 +87,7 @@ def golden_preview(card: DomoCard, bronze_path: str | None, limit: int = PREVIEW
     if not bronze_path:
         return Preview(problem=f"{card.golden_path} was not received, so there is nothing to show.")
     try:
-        with get_lake().open(bronze_path) as handle:
+        with get_lake().open(bronze_path) as handle, field_limit(settings.INTAKE_MAX_FIELD_BYTES):
             text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
             reader = csv.reader(text)
             header = next(reader, [])

@@ -10,6 +10,7 @@ from evidence.choices import Severity
 from evidence.models import DomoDataset, SourceManifest
 from promotion.choices import FlawDecision, PromotionKind, PromotionTarget
 from promotion.models import FlawDisposition, GateResult, PromotionRequest
+from promotion.selectors import curated_columns
 
 
 def _username(user) -> str | None:
@@ -79,11 +80,25 @@ class ManifestBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CuratedColumnSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="the column's name in the export")
+    column = serializers.CharField(help_text="its column in the curated table (PostgreSQL names hold 63 bytes)")
+
+
 class DatasetBriefSerializer(serializers.ModelSerializer):
+    curated_columns = serializers.SerializerMethodField(
+        help_text="the columns loaded under another name than the export's: longer than 63 bytes, shortened"
+    )
+
     class Meta:
         model = DomoDataset
-        fields = ["id", "domo_id", "name"]
+        fields = ["id", "domo_id", "name", "curated_columns"]
         read_only_fields = fields
+
+    @extend_schema_field(CuratedColumnSerializer(many=True))
+    def get_curated_columns(self, dataset) -> list[dict]:
+        found = curated_columns([dataset])
+        return [{"name": name, "column": column} for entry in found for name, column in entry.shortened]
 
 
 class GateResultSerializer(serializers.ModelSerializer):

@@ -19,6 +19,9 @@ Errors, the same on every endpoint (and the same rule as the pages):
   a partial or invalid manifest, stale or failing gates, a race lost to another approver, an unknown
   flaw fingerprint or a disposition that is not there, a rollback to a version that is not earlier.
 - 404: no such request, manifest, dataset or curated key.
+The creates (request, rollback, disposition, schema-drift acknowledgement) take an Idempotency-Key
+(console.api.creates): a retry with the same key and body answers what the first did; the same key with
+another body is a 409 too (not audited: no service was asked).
 Refusals (403 and 409 alike) are in the audit trail. Which of the two a refusal gets is the service's
 word, not this module's: PromotionRefused.forbidden.
 """
@@ -35,6 +38,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from evidence.api.serializers import ErrorSerializer
 from evidence.models import DomoDataset, SourceManifest
@@ -122,8 +126,9 @@ class _Action(APIView):
     def detail_response(self, promotion: PromotionRequest, code: int = status.HTTP_200_OK) -> Response:
         promotion = _detailed().get(pk=promotion.pk)
         body = PromotionRequestDetailSerializer(promotion, context={"request": self.request}).data
-        headers = {"Location": body["url"]} if code == status.HTTP_201_CREATED else None
-        return Response(body, status=code, headers=headers)
+        if code == status.HTTP_201_CREATED:
+            return created(body, body["url"])
+        return Response(body, status=code)
 
 
 class _OnRequest(_Action):
@@ -136,7 +141,7 @@ class _OnRequest(_Action):
 # --- requests ------------------------------------------------------------------------------------------
 
 
-class PromotionList(_Action, generics.ListAPIView):
+class PromotionList(IdempotentCreate, _Action, generics.ListAPIView):
     """Promotion requests, newest first, with the queue page's filters; POST requests a promotion."""
 
     queryset = selectors.promotion_requests().prefetch_related("datasets")
@@ -309,7 +314,7 @@ class PromotionFlaws(_FlawList):
         return self.flaws_response(promotion.manifest, list(promotion.datasets.order_by("pk")))
 
 
-class DispositionSet(_Action):
+class DispositionSet(IdempotentCreate, _Action):
     """Record (or replace) an operator's decision on one flaw of a manifest, with its note."""
 
     @extend_schema(
@@ -341,7 +346,7 @@ class DispositionClear(_Action):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SchemaDriftAcknowledge(_Action):
+class SchemaDriftAcknowledge(IdempotentCreate, _Action):
     """Accept that a dataset's schema differs from its current curated version's (this exact drift)."""
 
     @extend_schema(
@@ -391,7 +396,7 @@ class CuratedVersions(generics.GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class CuratedRollback(_Action):
+class CuratedRollback(IdempotentCreate, _Action):
     """Ask to point a curated dataset back at an earlier version: a rollback request, which goes through
     the same gates and four-eyes approval as a promotion."""
 

@@ -9,7 +9,10 @@ here on first use.
 - Each load goes into a fresh table `curated_<slug>__v<N>` (slug from the Domo id, never from
   export text), with a hidden `_row` bigint row number. Column names come from the export: they
   are validated and always quoted here, doubling embedded quotes (Django's quote_name does not
-  escape them, so `x"; DROP TABLE y; --` would break out of its quotes).
+  escape them, so `x"; DROP TABLE y; --` would break out of its quotes). A name longer than 63 bytes
+  (PostgreSQL's limit) is loaded under a deterministic, collision-free shortened identifier
+  (sql_identifiers), shown to the approver on the request page; the registry's schema keeps each
+  column's name, type and curated column.
 - `curated_registry` records every version (state loading → verified | failed; verified →
   current → superseded); `curated_current` is the pointer readers follow. The pointer moves with
   one UPDATE/INSERT in a short transaction, so readers see the old version or the new.
@@ -34,7 +37,7 @@ here on first use.
 
 from .backend import (
     VERIFIED_STATES, ChecksumMismatch, CuratedError, CurrentVersion, InvalidIdentifier, LoadBusy, LoadResult,
-    State, dataset_slug, ensure_registry, validate_columns,
+    State, dataset_slug, ensure_registry, sql_identifiers, validate_columns,
 )
 from .checksum import silver_checksum
 from .load import golden_key, load_dataset, load_golden
@@ -43,6 +46,7 @@ from .pointer import current_schema, current_versions, promote_version, read_cur
 __all__ = [
     "VERIFIED_STATES", "ChecksumMismatch", "CuratedError", "CurrentVersion", "InvalidIdentifier", "LoadBusy",
     "LoadResult", "State", "current_schema", "current_versions", "dataset_slug", "ensure_registry", "golden_key", "load_dataset",
-    "load_golden", "promote_version", "read_current", "rollback_to", "silver_checksum", "validate_columns",
+    "load_golden", "promote_version", "read_current", "rollback_to", "silver_checksum", "sql_identifiers",
+    "validate_columns",
     "verify_version", "versions",
 ]

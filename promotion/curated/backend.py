@@ -3,6 +3,7 @@ one Backend per connection (dialect, quoting, transactions) and the registry tab
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,19 +71,41 @@ def dataset_slug(dataset_key: str) -> str:
 
 
 def validate_columns(names: list[str]) -> None:
+    """Names a curated table can hold, each under its sql_identifiers() identifier (InvalidIdentifier
+    naming the column otherwise)."""
     seen = set()
-    for name in names:
+    for position, name in enumerate(names, start=1):
         if not isinstance(name, str) or not name:
-            raise InvalidIdentifier("a column name is empty")
+            raise InvalidIdentifier(f"column {position} has no name")
         if "\x00" in name:
             raise InvalidIdentifier(f"column {name!r} contains NUL")
-        if len(name.encode()) > MAX_IDENTIFIER_BYTES:
-            raise InvalidIdentifier(f"column {name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes")
-        if name == ROW_COLUMN:
-            raise InvalidIdentifier(f"column {name!r} is reserved for the row number")
         if name in seen:
             raise InvalidIdentifier(f"column {name!r} appears twice")
         seen.add(name)
+
+
+def sql_identifiers(names: list[str]) -> list[str]:
+    """The curated column of each name: the name itself when it fits in MAX_IDENTIFIER_BYTES (PostgreSQL
+    would cut it silently at 63 bytes, so two long names sharing their first 63 bytes would collide) and
+    is not ROW_COLUMN, otherwise its first bytes (whole characters) then `~` and the start of its SHA-256.
+
+    Deterministic (the same names always get the same identifiers, in any export) and collision-free:
+    should a shortened name equal another identifier, longer hashes are taken until none does. The
+    approver sees each shortened name beside its original before approving, and the registry keeps both."""
+    validate_columns(names)
+    for digits in (8, 16, 32, 64):
+        identifiers = [_fitted(name, digits) for name in names]
+        if len(set(identifiers)) == len(identifiers) and ROW_COLUMN not in identifiers:
+            return identifiers
+    raise InvalidIdentifier("column names that cannot be told apart within 63 bytes")  # a SHA-256 collision
+
+
+def _fitted(name: str, digits: int) -> str:
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES and name != ROW_COLUMN:
+        return name
+    suffix = "~" + hashlib.sha256(name.encode()).hexdigest()[:digits]
+    room = MAX_IDENTIFIER_BYTES - len(suffix)
+    return name.encode()[:room].decode("utf-8", "ignore") + suffix
 
 
 def column_sql_type(vendor: str, domo_type: str, scale: int) -> str:
@@ -221,9 +244,15 @@ def registry_exists(backend: Backend) -> bool:
 
 
 def columns_of(schema: list[dict]) -> list[tuple[str, str]]:
-    columns = [(c["name"], c["type"]) for c in schema]
-    validate_columns([name for name, _ in columns])
-    return columns
+    """(curated column, type) of each column of a schema [{name, type}]: the SQL side of a load."""
+    names = [c["name"] for c in schema]
+    return list(zip(sql_identifiers(names), (c["type"] for c in schema), strict=True))
+
+
+def schema_record(schema: list[dict]) -> list[dict]:
+    """The registry's copy of a schema: each column's name, type and curated column (the mapping)."""
+    identifiers = sql_identifiers([c["name"] for c in schema])
+    return [{"name": c["name"], "type": c["type"], "column": column} for c, column in zip(schema, identifiers)]
 
 
 

@@ -1,7 +1,6 @@
 """The load: silver record batches into a fresh versioned table through the backend's bulk path, then verified."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -12,9 +11,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, read_records
+
 from .backend import (
     BATCH_ROWS, REGISTRY, ROW_COLUMN, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, LoadResult,
-    State, column_sql_type, columns_of, dataset_slug, ensure_registry, set_state,
+    State, column_sql_type, columns_of, dataset_slug, ensure_registry, schema_record, set_state,
 )
 from . import pgcopy
 from .checksum import silver_checksum, table_checksum
@@ -76,10 +77,12 @@ def _bulk_load(backend: Backend, table: str, columns: list[tuple[str, str]], bat
     return rows
 
 
-def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: list[tuple[str, str]],
+def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, schema: list[dict],
           arrow_schema: pa.Schema, batches: Callable[[], Iterator[pa.RecordBatch]], load_id: str,
           manifest_sha256: str, on_progress) -> LoadResult:
+    """Load batches (columns in schema's order) under the schema's curated columns (columns_of)."""
     q = backend.quote
+    columns = columns_of(schema)
     ensure_registry(backend)
     registry = f"SELECT {q('version')}, {q('table_name')}, {q('rows')}, {q('checksum')}, {q('state')} FROM {q(REGISTRY)}"
     with backend.dataset_lock(key):
@@ -106,13 +109,13 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, columns: 
                 f"{q('load_id')}, {q('manifest_sha256')}, {q('schema')}, {q('state')}) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (key, version, kind, table, load_id, manifest_sha256,
-                 json.dumps([{"name": n, "type": t} for n, t in columns]), State.LOADING),
+                 json.dumps(schema_record(schema)), State.LOADING),
             )
 
-        decimal_scales = {f.name: getattr(f.type, "scale", 0) for f in arrow_schema}
         body = ", ".join(
             [f"{q(ROW_COLUMN)} BIGINT NOT NULL"]
-            + [f"{q(n)} {column_sql_type(backend.vendor, t, decimal_scales.get(n, 0))}" for n, t in columns]
+            + [f"{q(n)} {column_sql_type(backend.vendor, t, getattr(f.type, 'scale', 0))}"
+               for (n, t), f in zip(columns, arrow_schema, strict=True)]
         )
         expected: dict = {}
 
@@ -168,16 +171,16 @@ def load_dataset(*, connection, dataset_key: str, parquet_path: Path | str, sche
     this (load_id, manifest_sha256) already loaded. Raises ChecksumMismatch (version failed, table
     kept for inspection) when the table does not hold silver's rows. The pointer never moves here."""
     backend = Backend(connection)
-    columns = columns_of(schema)
+    schema = [{"name": c["name"], "type": c["type"]} for c in schema]
     parquet = pq.ParquetFile(parquet_path)
-    if parquet.schema_arrow.names != [name for name, _ in columns]:
+    if parquet.schema_arrow.names != [c["name"] for c in schema]:
         raise CuratedError(f"{parquet_path}: Parquet columns differ from the dataset's schema")
 
     def batches() -> Iterator[pa.RecordBatch]:
         return pq.ParquetFile(parquet_path).iter_batches(batch_size=BATCH_ROWS)
 
     return _load(backend, key=dataset_key, kind="dataset", table_prefix=f"curated_{dataset_slug(dataset_key)}",
-                 columns=columns, arrow_schema=parquet.schema_arrow, batches=batches, load_id=load_id,
+                 schema=schema, arrow_schema=parquet.schema_arrow, batches=batches, load_id=load_id,
                  manifest_sha256=manifest_sha256, on_progress=on_progress)
 
 
@@ -185,16 +188,18 @@ def golden_key(card_id: int) -> str:
     return f"golden:{int(card_id)}"
 
 
-def load_golden(*, connection, card_id: int, golden_csv: Path | str, load_id: str, manifest_sha256: str) -> LoadResult:
+def load_golden(*, connection, card_id: int, golden_csv: Path | str, load_id: str, manifest_sha256: str,
+                max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> LoadResult:
     """Load a card's golden.csv (all columns text) into `curated_golden_<card id>__v<N>`, registered
-    under golden_key(card_id) with kind "golden"; same idempotency and verification as datasets."""
+    under golden_key(card_id) with kind "golden"; same idempotency and verification as datasets. Fields
+    are read up to the intake's limit (max_field_bytes), as validation checked them."""
     with Path(golden_csv).open(newline="", encoding="utf-8-sig") as handle:
-        records = list(csv.reader(handle))
+        records = read_records(handle, max_field_bytes)
     header, body = (records[0] if records else []), records[1:]
-    columns = columns_of([{"name": name, "type": "STRING"} for name in header])
+    schema = [{"name": name, "type": "STRING"} for name in header]
     table = pa.table({name: [row[i] if i < len(row) else None for row in body] for i, name in enumerate(header)},
                      schema=pa.schema([pa.field(name, pa.string()) for name in header]))
     return _load(Backend(connection), key=golden_key(card_id), kind="golden",
-                 table_prefix=f"curated_golden_{int(card_id)}", columns=columns, arrow_schema=table.schema,
+                 table_prefix=f"curated_golden_{int(card_id)}", schema=schema, arrow_schema=table.schema,
                  batches=lambda: iter(table.to_batches(BATCH_ROWS)), load_id=load_id,
                  manifest_sha256=manifest_sha256, on_progress=None)

@@ -97,7 +97,8 @@ def read_current(connection, dataset_key: str) -> CurrentVersion | None:
 
 
 def current_schema(connection, dataset_key: str) -> tuple[int, list[dict]] | None:
-    """(version, [{name, type}]) of the current version, for the schema-compatibility gate."""
+    """(version, [{name, type, column}]) of the current version (column: its curated column), for the
+    schema-compatibility gate."""
     backend = Backend(connection)
     q = backend.quote
     if not registry_exists(backend):

@@ -10,6 +10,7 @@ from evidence.choices import ManifestStatus
 from evidence.formulas import ENGINE_VERSION
 from evidence.intake.validation.manifest import load_id_problem
 from evidence.models import DomoCard, GoldenReproduction, SourceManifest
+from promotion import curated
 from promotion.choices import PROMOTION_LOADED, PromotionKind
 from promotion.curated.aliases import curated_reader
 
@@ -86,7 +87,9 @@ class LoadId(Gate):
 
 
 class DatasetIds(Gate):
-    name, version, title = "dataset_ids", "1", "Every dataset has its Domo id, its silver data and a schema"
+    name, version, title = (
+        "dataset_ids", "2", "Every dataset has its Domo id, its silver data and a schema the curated store can hold"
+    )
 
     def run(self, request) -> GateRun:
         details, inputs = [], []
@@ -104,6 +107,10 @@ class DatasetIds(Gate):
                 details.append(detail("the dataset has no silver data (it failed its checks)", where, link))
             if not d.schema:
                 details.append(detail("the dataset has no schema", where, link))
+            try:
+                curated.sql_identifiers([str(c.get("name", "")) for c in d.schema or []])
+            except curated.InvalidIdentifier as exc:
+                details.append(detail(f"the curated table cannot hold its columns: {exc}", where, link))
         return _verdict(details, inputs)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
@@ -200,7 +201,8 @@ def _load_and_promote(request: PromotionRequest) -> dict:
         key = curated.golden_key(card.domo_id)
         _beat(request, stage="loading golden", dataset=key, rows=0)
         with _local_copy(bronze_path, ".csv") as golden_csv:
-            result = curated.load_golden(connection=connection, card_id=card.domo_id, golden_csv=golden_csv, **ids)
+            result = curated.load_golden(connection=connection, card_id=card.domo_id, golden_csv=golden_csv,
+                                         max_field_bytes=settings.INTAKE_MAX_FIELD_BYTES, **ids)
         loaded[key] = {"version": result.version, "rows": result.rows, "reused": result.reused}
         pointers.append((key, result.version))
         _beat(request, datasets=loaded)

@@ -104,6 +104,7 @@ def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: 
     fingerprints = sorted({row.fingerprint for row in flaws})
     context.update(
         datasets=datasets,
+        curated_columns=selectors.curated_columns(datasets),
         gates=gate_rows(promotion, datasets),
         live=promotion.state in LIVE_STATES,
         history=history_rows(

@@ -31,6 +31,12 @@ def seeded_roles(db):
 
 
 @pytest.fixture
+def personas_at():
+    """Personas are created (and their creation audited) at SEEDED_AT too, before the pinned events."""
+    return SEEDED_AT
+
+
+@pytest.fixture
 def lake(settings, tmp_path):
     """A lake of this test's own: heads recorded by one test must not meet another test's chain."""
     from console.lake import get_lake

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.env import ConfigError, check_lake_url, database_from_url, env_bool, env_int
+from console.env import ConfigError, check_lake_url, database_from_url, env_bool, env_int, shown_value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,3 +119,84 @@ def test_typed_helpers_name_the_variable():
     with pytest.raises(ConfigError, match="DJANGO_DEBUG="):
         env_bool("DJANGO_DEBUG", False, {"DJANGO_DEBUG": "perhaps"})
     assert env_bool("DJANGO_DEBUG", False, {"DJANGO_DEBUG": "on"}) is True
+
+
+# --- secrets are refused when weak and never printed ---------------------------------------------
+
+DEVELOPMENT_KEY = "development-only-not-secret-" + "x" * 40
+
+
+def refused(result, variable: str, secret: str, problem: str) -> str:
+    """The start-up failed naming the variable and the problem, and the secret appears nowhere."""
+    printed = result.stdout + result.stderr
+    assert result.returncode != 0, printed
+    assert f"{variable}=" in result.stderr and problem in result.stderr, result.stderr
+    assert secret not in printed
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (DEVELOPMENT_KEY, "starts with the console's public development key"),
+        (DEVELOPMENT_KEY + secrets.token_urlsafe(16), "starts with the console's public development key"),
+        ("development-only-not-secret-" + secrets.token_urlsafe(40), "starts with the console's public development key"),
+        ("django-insecure-" + secrets.token_urlsafe(48), "Django's marker of an insecure"),
+        (secrets.token_urlsafe(24), "too short: production needs at least 50 characters"),
+        ("ab0" * 30, "only 3 distinct characters"),
+    ],
+    ids=["development-key", "development-key-extended", "development-prefix", "django-insecure", "short", "repetitive"],
+)
+def test_production_refuses_a_public_or_weak_key_without_printing_it(key, problem, tmp_path):
+    result = run_manage(
+        "check", DJANGO_ENV="production", DJANGO_SECRET_KEY=key, DJANGO_ALLOWED_HOSTS="console.example",
+        CONSOLE_VAR_DIR=str(tmp_path),
+    )
+    stderr = refused(result, "DJANGO_SECRET_KEY", key, problem)
+    assert f"DJANGO_SECRET_KEY=<{len(key)} characters, not shown>" in stderr
+    assert "Configuration error" in stderr
+
+
+def test_a_server_importing_the_settings_refuses_the_development_key_without_printing_it(tmp_path):
+    # gunicorn and celery import the settings without manage.py: the traceback must not show the key either.
+    code = "import django; django.setup()"
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_ENV"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "console.settings", "DJANGO_ENV": "production",
+             "DJANGO_SECRET_KEY": DEVELOPMENT_KEY, "CONSOLE_VAR_DIR": str(tmp_path)},
+    )
+    refused(result, "DJANGO_SECRET_KEY", DEVELOPMENT_KEY, "public development key")
+    assert "x" * 40 not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "secret"),
+    [
+        ("DATABASE_URL", "postgres://leaf:Hunter2-db-pass@db.internal/console?sslmod=require", "Hunter2-db-pass"),
+        ("DATABASE_URL", "mysql://leaf:Hunter2-db-pass@db.internal/console", "Hunter2-db-pass"),
+        ("CURATED_DATABASE_URL", "postgres://leaf:Hunter2-db-pass@db.internal:notaport/x", "Hunter2-db-pass"),
+        ("CURATED_DATABASE_URL",
+         "mssql://leaf@sql.example/curated?extra_params=Encrypt%3Dyes%3BPWD%3DHunter2-odbc-pass&bogus=1",
+         "Hunter2-odbc-pass"),
+        ("CELERY_BROKER_URL", "kafka://:Hunter2-redis-pass@broker:6379/0", "Hunter2-redis-pass"),
+        ("LAKE_URL", "s3://AKIAEXAMPLE:Hunter2-storage-key@bucket/prefix", "Hunter2-storage-key"),
+        ("LAKE_URL", "https://leaf.blob.example/bronze?sv=2024&sig=Hunter2-sas-signature", "Hunter2-sas-signature"),
+    ],
+    ids=["postgres", "unknown-scheme", "bad-port", "odbc-password", "broker", "lake-key", "lake-sas"],
+)
+def test_a_refused_url_is_shown_without_its_credentials(variable, value, secret, tmp_path):
+    result = run_manage("check", **{variable: value, "CONSOLE_VAR_DIR": str(tmp_path)})
+    stderr = refused(result, variable, secret, "Configuration error")
+    assert "***" in stderr
+
+
+def test_shown_values_keep_what_helps_and_hide_credentials():
+    assert shown_value("DATABASE_URL", "postgres://leaf:pw@db:5432/console?sslmode=require") == (
+        "'postgres://leaf:***@db:5432/console?sslmode=require'"
+    )
+    assert shown_value("LAKE_URL", "abfss://bronze@leaf.dfs.core.windows.net/x") == (
+        "'abfss://bronze@leaf.dfs.core.windows.net/x'"
+    )
+    assert shown_value("LAKE_SAS_TOKEN", "sv=2024&sig=abc") == "<15 characters, not shown>"
+    assert shown_value("DJANGO_DEBUG", "maybe") == "'maybe'"

@@ -90,6 +90,8 @@ def test_bronze_keeps_every_file_byte_for_byte_with_a_receipt(db, complete_expor
 def test_same_export_twice_returns_the_first_record(db, complete_export):
     first = ingest(complete_export.path)
     second = ingest(complete_export.path)
+    assert second.pop("repeat_of_intake_run") == first.pop("intake_run")
+    assert first.pop("repeat_of_intake_run") is None and second.pop("intake_run") != first.get("intake_run")
     assert second == first
     assert SourceManifest.objects.count() == 1
     assert AuditEvent.objects.filter(action="intake.duplicate").count() == 1

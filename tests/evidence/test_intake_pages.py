@@ -260,7 +260,7 @@ def test_a_running_intake_shows_its_stage_and_progress_and_polls(client, olivia)
     client.force_login(olivia)
     body = text(client.get(f"/sources/intake/{run.pk}/"))
     assert "Running" in body and "writing bronze" in body
-    assert 'aria-valuenow="40"' in body and "width: 40%" in body
+    assert 'aria-valuenow="40"' in body and 'class="progress-fill" data-value="40"' in body
     assert f'hx-get="/sources/intake/{run.pk}/" hx-trigger="every 1s"' in body
 
 

@@ -10,7 +10,8 @@ class Command(BaseCommand):
     help = (
         "Recompute the audit chain from its first event, report the first broken link (edited, deleted, "
         "reordered rows, or a tail cut off since a head was recorded) and record the head hash in the lake. "
-        "Exits non-zero when the chain is broken."
+        "Reports how many events, and since when, were after the last head recorded (those a tail cut "
+        "could remove unnoticed). Exits non-zero when the chain is broken."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +34,7 @@ class Command(BaseCommand):
                 )
             )
             self.stdout.write(f"Checked against {report.heads_checked} head(s) recorded earlier.")
+            self.stdout.write(f"Before this run: {report.unanchored.describe()}.")
             if report.head_path:
                 self.stdout.write(f"Head recorded in the lake at {report.head_path}.")
         else:
@@ -40,6 +42,7 @@ class Command(BaseCommand):
                 f"Checked {report.checked} events intact (up to seq {report.head_seq}) "
                 f"and {report.heads_checked} recorded head(s)."
             )
+            self.stdout.write(f"Before this run: {report.unanchored.describe()}.")
         if not report.ok:
             broken = report.first_break
             raise CommandError(f"audit chain broken at seq {broken.seq} ({broken.kind}): {broken.detail}")

@@ -55,6 +55,12 @@ class IntakeRunSerializer(serializers.ModelSerializer):
     manifest = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     manifest_url = serializers.SerializerMethodField()
     is_final = serializers.BooleanField(read_only=True)
+    repeat_of = serializers.SerializerMethodField(
+        help_text="the run that first received the same export (same load id and content), when this run repeated "
+        "it: no second manifest was made, the verdict is the first one's"
+    )
+    repeat_of_url = serializers.SerializerMethodField()
+    verdict = serializers.SerializerMethodField(help_text="the manifest's verdict, once there is a manifest")
 
     class Meta:
         model = IntakeRun
@@ -73,6 +79,9 @@ class IntakeRunSerializer(serializers.ModelSerializer):
             "error",
             "manifest",
             "manifest_url",
+            "verdict",
+            "repeat_of",
+            "repeat_of_url",
             "queued_at",
             "started_at",
             "heartbeat_at",
@@ -95,6 +104,20 @@ class IntakeRunSerializer(serializers.ModelSerializer):
         return self.context["request"].build_absolute_uri(
             reverse("api-manifest-detail", args=[run.manifest_id])
         )
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_repeat_of(self, run) -> int | None:
+        return run.repeat_of_id
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_repeat_of_url(self, run) -> str | None:
+        if run.repeat_of_id is None:
+            return None
+        return self.context["request"].build_absolute_uri(reverse("api-intake-run-detail", args=[run.repeat_of_id]))
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_verdict(self, run) -> str | None:
+        return run.manifest.status if run.manifest_id else None
 
 
 # --- manifests and issues -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlglot.dialects.redshift import Redshift
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.parsers.redshift import RedshiftParser
 
-from evidence.formulas import Flaw
+from evidence.formulas import Flaw, nesting
 from evidence.formulas.dialect import DIALECT, SpannedParser
 from evidence.formulas.model import FLAW_CODES
 
@@ -50,8 +50,13 @@ def parse_statements(text: str, database_type: str) -> list[exp.Expr]:
     """The statements of one SQL text; Unparseable (with an UNPARSEABLE flaw) when it is not SQL."""
     dialect = _SQL_DIALECTS[database_type]
     parser = dialect.parser()
+    nesting.ensure_room()
     try:
         tokens = dialect.tokenize(text)
+        if (deepest := nesting.too_deep(tokens)) is not None:
+            too_deep = (f"it nests more than {nesting.MAX_NESTING} levels of parentheses, calls and CASE … END, "
+                        f"where the console reads at most {nesting.MAX_NESTING}")
+            raise Unparseable(_unparseable(text, too_deep, deepest.start, deepest.end + 1))
         trees = parser.parse(tokens, text)
     except TokenError as error:
         start = _unclosed_quote(text)
@@ -65,6 +70,8 @@ def parse_statements(text: str, database_type: str) -> list[exp.Expr]:
         raise Unparseable(_unparseable(text, description, start, end)) from error
     except SqlglotError as error:
         raise Unparseable(_unparseable(text, str(error), None, None)) from error
+    except RecursionError as error:  # a long chain of operators nests as deep as the parser can go
+        raise Unparseable(_unparseable(text, "the statement is nested too deeply to be read", None, None)) from error
     return [tree for tree in trees if tree is not None]
 
 

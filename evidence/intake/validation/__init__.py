@@ -28,7 +28,6 @@ from evidence.intake.validation.archive import (
     safe_extract,
 )
 from evidence.intake.validation.csvcheck import (
-    MAX_FIELD_CHARS,
     MAX_LISTED,
     SLOW_BATCH_ROWS,
     bad_values,
@@ -41,6 +40,7 @@ from evidence.intake.validation.issues import (
     CSV_BAD_VALUE,
     CSV_BOM,
     CSV_ENCODING,
+    CSV_FIELD_TOO_LARGE,
     CSV_HEADER_MISMATCH,
     CSV_RAGGED_ROW,
     CSV_ROW_COUNT_MISMATCH,
@@ -85,6 +85,7 @@ __all__ = [
     "CSV_BAD_VALUE",
     "CSV_BOM",
     "CSV_ENCODING",
+    "CSV_FIELD_TOO_LARGE",
     "CSV_HEADER_MISMATCH",
     "CSV_RAGGED_ROW",
     "CSV_ROW_COUNT_MISMATCH",
@@ -105,7 +106,6 @@ __all__ = [
     "MANIFEST",
     "MANIFEST_SCHEMA",
     "MANIFEST_UNREADABLE",
-    "MAX_FIELD_CHARS",
     "MAX_LISTED",
     "MAX_MANIFEST_BYTES",
     "MIB",

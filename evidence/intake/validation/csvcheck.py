@@ -16,12 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evidence.intake import leafiq
-from evidence.intake.domotypes import bad_values, convert, text_reader
-from evidence.intake.validation.archive import MIB
+from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, FieldTooLarge, field_limit, oversized
+from evidence.intake.domotypes import bad_values, convert, text_batches
 from evidence.intake.validation.issues import (
     CSV_BAD_VALUE,
     CSV_BOM,
     CSV_ENCODING,
+    CSV_FIELD_TOO_LARGE,
     CSV_HEADER_MISMATCH,
     CSV_RAGGED_ROW,
     CSV_ROW_COUNT_MISMATCH,
@@ -31,9 +32,6 @@ from evidence.intake.validation.issues import (
 
 # Records per type-checked batch when a file is read record by record.
 SLOW_BATCH_ROWS = 4096
-# The record-by-record reader's limit on one field: an unclosed quote otherwise reads the rest of
-# the file into a single field.
-MAX_FIELD_CHARS = 64 * MIB
 # Issues listed per file and kind (per column for values); the rest are counted in one more issue.
 MAX_LISTED = 20
 
@@ -99,8 +97,10 @@ class _Fallback(Exception):
 
 def check_csv(path: Path, *, file: str, object: str | None = None,
               columns: Sequence[leafiq.Column] | None = None, header: Sequence[str] | None = None,
-              expected_rows: int | None = None, stage: Stage | None = None) -> list[Issue]:
-    """A CSV's issues: encoding, header (the columns' names, or header), ragged rows, values, row count.
+              expected_rows: int | None = None, stage: Stage | None = None,
+              max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> list[Issue]:
+    """A CSV's issues: encoding, header (the columns' names, or header), ragged rows, values, row count,
+    fields over max_field_bytes (each named by row and column; an unclosed quote stops the reading there).
 
     stage, if given (with columns), gets every typed batch of a CSV whose values all convert, in order;
     it is spoiled instead when they do not, or when the CSV must be read record by record."""
@@ -109,7 +109,7 @@ def check_csv(path: Path, *, file: str, object: str | None = None,
     try:
         with path.open("rb") as handle:
             bom = handle.read(3) == b"\xef\xbb\xbf"
-        actual = _read_header(path)
+        actual = _read_header(path, max_field_bytes)
     except (OSError, csv.Error) as exc:
         sink.add(CSV_HEADER_MISMATCH, f"the header row cannot be read: {exc}", field="header")
         return sink.finish()
@@ -134,14 +134,14 @@ def check_csv(path: Path, *, file: str, object: str | None = None,
     if utf8:
         fast = sink.copy()
         try:
-            rows = _scan_fast(path, names, types, fast, stage)
+            rows = _scan_fast(path, names, types, fast, stage, max_field_bytes)
             sink = fast
-        except (_Fallback, pa.ArrowInvalid):
+        except (_Fallback, FieldTooLarge, pa.ArrowInvalid):
             rows = None
     if rows is None:
         if stage is not None:
             stage.spoil("the CSV had to be read record by record")
-        rows = _scan_slow(path, len(names), names, types, sink)
+        rows = _scan_slow(path, len(names), names, types, sink, max_field_bytes)
     if expected_rows is not None and rows is not None and rows != expected_rows:
         sink.add(CSV_ROW_COUNT_MISMATCH, f"holds {rows} data rows, the metadata says {expected_rows}")
     return sink.finish()
@@ -153,13 +153,9 @@ def _text(handle) -> io.TextIOWrapper:
     return io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
-def _read_header(path: Path) -> list[str] | None:
-    with path.open("rb") as handle, _text(handle) as text:
-        previous = csv.field_size_limit(MAX_FIELD_CHARS)
-        try:
-            return next(csv.reader(text), None)
-        finally:
-            csv.field_size_limit(previous)
+def _read_header(path: Path, max_field_bytes: int) -> list[str] | None:
+    with path.open("rb") as handle, _text(handle) as text, field_limit(max_field_bytes):
+        return next(csv.reader(text), None)
 
 
 def _check_header(sink: _CsvIssues, actual: list[str], expected: list[str] | None) -> bool:
@@ -181,15 +177,12 @@ def _check_header(sink: _CsvIssues, actual: list[str], expected: list[str] | Non
 
 
 def _scan_fast(path: Path, header: list[str], types: list[str] | None, sink: _CsvIssues,
-               stage: Stage | None) -> int:
-    """Arrow's streaming reader, every column as text, each batch converted to its types; raises _Fallback
-    or ArrowInvalid where it cannot tell."""
-    reader = text_reader(path, header)
-    if reader.schema.names != header:
-        raise _Fallback()
+               stage: Stage | None, max_field_bytes: int) -> int:
+    """Arrow's streaming reader (text_batches), every column as text, each batch converted to its types;
+    raises _Fallback, FieldTooLarge or ArrowInvalid where it cannot tell."""
     rows = 0
     scales = dict.fromkeys(header, 0)  # each DECIMAL column's scale so far
-    for batch in reader:
+    for batch in text_batches(path, header, max_field_bytes=max_field_bytes):
         if batch.num_columns > 1 and _blank_line(batch):
             raise _Fallback()  # Arrow reads a blank line as a row of empty fields; only the slow reader tells
         if types:
@@ -248,7 +241,8 @@ def _check_values(sink: _CsvIssues, arrays: Sequence[pa.Array], names: list[str]
             sink.skip(CSV_BAD_VALUE, count - room, row_of(indices[room].as_py()), name, f"values not {column_type}")
 
 
-def _scan_slow(path: Path, width: int, header: list[str], types: list[str] | None, sink: _CsvIssues) -> int | None:
+def _scan_slow(path: Path, width: int, header: list[str], types: list[str] | None, sink: _CsvIssues,
+               max_field_bytes: int) -> int | None:
     """Record by record with Python's csv module, for exact rows; type checks still run in Arrow batches."""
     rows = 0
     batch_rows: list[int] = []
@@ -262,9 +256,8 @@ def _scan_slow(path: Path, width: int, header: list[str], types: list[str] | Non
         batch_rows.clear()
         batch.clear()
 
-    previous = csv.field_size_limit(MAX_FIELD_CHARS)
     try:
-        with path.open("rb") as handle, _text(handle) as text:
+        with path.open("rb") as handle, _text(handle) as text, field_limit(max_field_bytes):
             reader = csv.reader(text)
             next(reader, None)
             for record in reader:
@@ -282,6 +275,12 @@ def _scan_slow(path: Path, width: int, header: list[str], types: list[str] | Non
                             sink.add(CSV_ENCODING, f"byte 0x{byte:02X} is not UTF-8 (a Windows-1252 export?)",
                                      row=rows, column=header[index], noun="values not UTF-8")
                             record[index] = ""  # reported; not type-checked as well
+                while (found := oversized(record, max_field_bytes)) is not None:
+                    index, size = found
+                    sink.add(CSV_FIELD_TOO_LARGE, str(FieldTooLarge(row=rows, column=header[index], size=size,
+                                                                     limit=max_field_bytes)),
+                             row=rows, column=header[index], noun="fields over the limit")
+                    record[index] = ""  # reported; not type-checked as well
                 if types:
                     batch_rows.append(rows)
                     batch.append(record)
@@ -289,8 +288,10 @@ def _scan_slow(path: Path, width: int, header: list[str], types: list[str] | Non
                         flush()
             flush()
     except csv.Error as exc:
-        sink.add(CSV_RAGGED_ROW, f"malformed CSV from here on: {exc}", row=rows + 1)
+        if "field larger than field limit" in str(exc):
+            too_large = FieldTooLarge(row=rows + 1, column=None, size=None, limit=max_field_bytes)
+            sink.add(CSV_FIELD_TOO_LARGE, f"{too_large}; the file is not read further", row=rows + 1)
+        else:
+            sink.add(CSV_RAGGED_ROW, f"malformed CSV from here on: {exc}", row=rows + 1)
         return None
-    finally:
-        csv.field_size_limit(previous)
     return rows

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evidence.intake import leafiq
+from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES
 from evidence.intake.validation.archive import (
     DEFAULT_LIMITS,
     FILE,
@@ -65,14 +66,15 @@ StageFor = Callable[[str, Sequence[leafiq.Column]], Stage | None]
 
 
 def validate_export(source: Path, *, limits: ArchiveLimits = DEFAULT_LIMITS, staging_dir: Path | None = None,
-                    on_identity: OnIdentity | None = None, stage_for: StageFor | None = None) -> ValidationReport:
+                    on_identity: OnIdentity | None = None, stage_for: StageFor | None = None,
+                    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> ValidationReport:
     """Validate an export folder, or a .zip of one (extracted under staging_dir, kept; or a temporary folder).
 
     Two hooks let the intake read each byte once: on_identity is called as soon as the manifest is
     read, and what it returns gives each listed file's hash instead of a second read here (the bronze
     copy, on its own thread); stage_for gives a dataset's silver stage, fed by the CSV check."""
     source = Path(source)
-    hooks = {"on_identity": on_identity, "stage_for": stage_for}
+    hooks = {"on_identity": on_identity, "stage_for": stage_for, "max_field_bytes": max_field_bytes}
     if source.is_dir():
         return _validate_folder(source, root_kept=True, **hooks)
     if not source.is_file():
@@ -103,8 +105,8 @@ def _report(issues: list[Issue], *, manifest_sha256: str | None = None, claimed:
 
 
 def _validate_folder(root: Path, *, root_kept: bool, on_identity: OnIdentity | None,
-                     stage_for: StageFor | None) -> ValidationReport:
-    check = _ExportCheck(root, on_identity=on_identity, stage_for=stage_for)
+                     stage_for: StageFor | None, max_field_bytes: int) -> ValidationReport:
+    check = _ExportCheck(root, on_identity=on_identity, stage_for=stage_for, max_field_bytes=max_field_bytes)
     check.run()
     content = check.content
     return _report(
@@ -120,8 +122,10 @@ _UNREADABLE = object()  # read_manifest's answer when there is no JSON value to 
 class _ExportCheck:
     """One validation of one export folder; collects issues, never raises on what the folder holds."""
 
-    def __init__(self, root: Path, *, on_identity: OnIdentity | None = None, stage_for: StageFor | None = None):
+    def __init__(self, root: Path, *, on_identity: OnIdentity | None = None, stage_for: StageFor | None = None,
+                 max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES):
         self.root = root
+        self.max_field_bytes = max_field_bytes
         self.on_identity = on_identity
         self.stage_for = stage_for
         self.digests: Digests | None = None
@@ -292,6 +296,7 @@ class _ExportCheck:
                     self.root / entry.data, file=entry.data, object=object,
                     columns=metadata.columns if metadata else None,
                     expected_rows=metadata.row_count if metadata else None, stage=stage,
+                    max_field_bytes=self.max_field_bytes,
                 ))
             if entry.policies and self.readable(entry.policies):
                 policies = self.read(entry.policies, leafiq.read_policies, object) or ()
@@ -333,7 +338,7 @@ class _ExportCheck:
             if entry.golden and self.readable(entry.golden):
                 self.issues.extend(check_csv(
                     self.root / entry.golden, file=entry.golden, object=object,
-                    header=_golden_header(card, held),
+                    header=_golden_header(card, held), max_field_bytes=self.max_field_bytes,
                 ))
 
     def check_dataflows(self, objects: _Objects) -> None:

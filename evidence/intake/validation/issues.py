@@ -28,6 +28,7 @@ CSV_HEADER_MISMATCH = "CSV_HEADER_MISMATCH"
 CSV_RAGGED_ROW = "CSV_RAGGED_ROW"
 CSV_ROW_COUNT_MISMATCH = "CSV_ROW_COUNT_MISMATCH"
 CSV_BAD_VALUE = "CSV_BAD_VALUE"
+CSV_FIELD_TOO_LARGE = "CSV_FIELD_TOO_LARGE"
 FILE_MISSING = "FILE_MISSING"
 DANGLING_REFERENCE = "DANGLING_REFERENCE"
 DECLARED_PARTIAL = "DECLARED_PARTIAL"
@@ -69,6 +70,8 @@ ISSUE_CODES: dict[str, IssueCode] = {entry.code: entry for entry in (
     IssueCode(CSV_ROW_COUNT_MISMATCH, INVALID, ERROR,
               "A dataset's data.csv holds another number of rows than its metadata says."),
     IssueCode(CSV_BAD_VALUE, INVALID, ERROR, "A CSV value does not parse as its column's type."),
+    IssueCode(CSV_FIELD_TOO_LARGE, INVALID, ERROR,
+              "A CSV field is longer than the console's limit on one field (INTAKE_MAX_FIELD_BYTES)."),
     IssueCode(FILE_MISSING, PARTIAL, WARNING, "A file the manifest lists is absent."),
     IssueCode(DANGLING_REFERENCE, PARTIAL, WARNING,
               "An object refers to a dataset, beast mode, user or group that the export does not hold."),

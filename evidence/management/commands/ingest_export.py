@@ -38,7 +38,7 @@ class Command(BaseCommand):
         run = IntakeRun.objects.get(pk=run.pk)
         if outcome is None:
             raise CommandError(f"intake #{run.pk} did not run: {run.status} {run.error}")
-        self._print(outcome.manifest, json, outcome.duplicate)
+        self._print(run, outcome.manifest, json)
 
     def _stage(self, source: Path) -> Path:
         """Copy what arrived into the staging area, so the run can be retried whatever happens to PATH."""
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             shutil.copyfile(source, target)
         return target
 
-    def _print(self, manifest, as_json: bool, duplicate: bool) -> None:
+    def _print(self, run, manifest, as_json: bool) -> None:
         issues = [
             {"code": i.code, "severity": i.severity, "file": i.file or None, "object": i.object or None,
              "field": i.field or None, "row": i.row, "column": i.column or None, "message": i.message}
@@ -59,10 +59,14 @@ class Command(BaseCommand):
             payload = {
                 "load_id": manifest.load_id, "status": manifest.status, "manifest_sha256": manifest.manifest_sha256,
                 "issues": issues, "bronze": manifest.bronze_prefix, "silver": manifest.silver_prefix or None,
+                "intake_run": run.pk, "repeat_of_intake_run": run.repeat_of_id,
             }
             self.stdout.write(json.dumps(payload, indent=2))
             return
-        again = " (received before: same load id and content)" if duplicate else ""
+        again = (
+            f" (a repeat: received before by intake #{run.repeat_of_id}, same load id and content)"
+            if run.repeat_of_id else ""
+        )
         self.stdout.write(f"{manifest.load_id or '(no load id)'}: {manifest.status}{again}, {len(issues)} issue(s)")
         for i in issues:
             where = ":".join(str(x) for x in (i["file"], i["row"], i["column"]) if x)

@@ -81,7 +81,7 @@ def test_text_the_parser_itself_trips_over_is_unparseable():
 
 def test_a_formula_nested_too_deeply_is_unparseable():
     (flaw,) = analyze("(" * 3000 + "1" + ")" * 3000).flaws
-    assert (flaw.code, flaw.message) == ("UNPARSEABLE", "The formula is nested too deeply to be read.")
+    assert flaw.code == "UNPARSEABLE" and flaw.message.startswith("The formula is nested too deeply to be read")
 
 
 @pytest.mark.parametrize("name", ["YEAR", "DATE", "TIMESTAMP", "CHAR", "BINARY", "DECIMAL"])
@@ -98,7 +98,7 @@ def test_calls_named_like_a_type_nested_past_the_limit_are_refused_with_the_plac
 
 
 def test_a_chain_too_long_to_translate_states_that_limit():
-    formula = "`Units`" + " + 1" * 1500
+    formula = "`Units`" + " + 1" * 6000  # longer than the room left for the limit on nesting (nesting.ROOM)
     for translation in translate_all(analyze(formula, schema=SCHEMA), SCHEMA).values():
         assert translation.sql is None
         assert translation.problems[0].startswith("The formula is nested too deeply to be written for")

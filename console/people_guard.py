@@ -1,0 +1,310 @@
+"""The model-layer guard of people and roles: every change is audited, self-changes are refused.
+
+Signals on the user, its groups and permissions, and a group's permissions, so no path bypasses it
+(screens, Django admin, API, shell, loaddata; only queryset.update() and raw SQL do, and no code of
+the console uses them on these tables). While a web request is served (console.middleware binds it):
+
+- no one changes their own groups, permissions or staff flag, nor a group they belong to;
+- is_superuser is never changed (createsuperuser in a shell makes a superuser);
+- a decision role (roles.DECISION_ROLES, or any group holding a decision permission) is added to a
+  person only as the confirmation of a grant (console.people.grant_confirm), and a decision
+  permission is never added from the web.
+
+Shell, management commands and tasks may change roles; they are audited with the command as actor.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
+
+from console import context, roles
+from console.audit import audit_record
+
+User = get_user_model()
+USER_FLAGS = ("is_active", "is_staff", "is_superuser")
+WATCHED = (*USER_FLAGS, "password")
+REFUSED_ACTION = "role.refused"
+
+# (user pk, group name) of the grant being confirmed: the one decision role a web request may add.
+_confirming: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar("confirming", default=None)
+
+
+class RoleChangeRefused(PermissionDenied):
+    """A change of people or roles that separation of duties forbids (the reason says which rule)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Who acts, when a service of console.people makes the change on their behalf (outside a request too).
+_acting: contextvars.ContextVar = contextvars.ContextVar("acting", default=None)
+
+
+@contextlib.contextmanager
+def acting(actor) -> Iterator[None]:
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+@contextlib.contextmanager
+def confirming(*, user, role: str) -> Iterator[None]:
+    token = _confirming.set((user.pk, role))
+    try:
+        yield
+    finally:
+        _confirming.reset(token)
+
+
+def refuse(*, actor, object_id: str, reason: str, attempted: dict, current: dict | None = None,
+           object_type: str = "auth.user") -> RoleChangeRefused:
+    """Audit a refusal and return the exception to raise.
+
+    Inside a web request the event is kept for the middleware, which records it once the request's
+    transactions are over (the refused change rolls back its transaction); elsewhere it is recorded now.
+    """
+    event = {
+        "actor": actor,
+        "action": REFUSED_ACTION,
+        "object_type": object_type,
+        "object_id": object_id,
+        "before": current,
+        "after": {"attempted": attempted, "reason": reason},
+    }
+    work = context.current()
+    if work is not None and work.request is not None:
+        work.refusals.append(event)
+    else:
+        audit_record(**event)
+    return RoleChangeRefused(reason)
+
+
+def groups_of(user) -> list[str]:
+    return sorted(user.groups.values_list("name", flat=True))
+
+
+def permission_labels(queryset) -> list[str]:
+    return sorted(f"{app}.{codename}" for app, codename in queryset.values_list("content_type__app_label", "codename"))
+
+
+def is_decision_group(group) -> bool:
+    if group.name in roles.DECISION_ROLES:
+        return True
+    return any(roles.is_decision_permission(label) for label in permission_labels(group.permissions.all()))
+
+
+def password_state(encoded: str | None) -> str:
+    """What may be said of a password: never its hash."""
+    if not encoded:
+        return "none"
+    return "unusable" if encoded.startswith("!") else "set"
+
+
+def _web_actor():
+    """Who acts: the user a console.people service acts for, else the web request's user (AnonymousUser
+    if nobody signed in), else None (shell, command, task: the work context names it)."""
+    return _acting.get() or context.web_user()
+
+
+# --- the user's flags and password ------------------------------------------------------------------
+
+
+def _user_row(user) -> dict | None:
+    if user.pk is None:
+        return None
+    return User._default_manager.filter(pk=user.pk).values(*WATCHED).first()
+
+
+def user_pre_save(sender, instance, raw=False, update_fields=None, **kwargs):
+    if update_fields is not None and not set(update_fields) & set(WATCHED):
+        instance._people_before = "skip"
+        return
+    before = _user_row(instance)
+    instance._people_before = before
+    actor = _web_actor()
+    if actor is None:
+        return
+    was_superuser = bool(before and before["is_superuser"])
+    label = instance.get_username()
+    if bool(instance.is_superuser) != was_superuser:
+        raise refuse(actor=actor, object_id=label, reason="is_superuser is never set from the web: a superuser is "
+                     "made with `manage.py createsuperuser` in a shell", attempted={"is_superuser": instance.is_superuser},
+                     current={"is_superuser": was_superuser})
+    if before and actor.pk == instance.pk and bool(before["is_staff"]) != bool(instance.is_staff):
+        raise refuse(actor=actor, object_id=label, reason="no one changes their own staff flag",
+                     attempted={"is_staff": instance.is_staff}, current={"is_staff": before["is_staff"]})
+
+
+def user_post_save(sender, instance, created, raw=False, **kwargs):
+    before = getattr(instance, "_people_before", None)
+    instance._people_before = None
+    if before == "skip":
+        return
+    actor, label = _web_actor(), instance.get_username()
+    after = {name: getattr(instance, name) for name in USER_FLAGS}
+    if before is None:
+        audit_record(actor=actor, action="user.created", object_type="auth.user", object_id=label, before=None,
+                     after={"username": label, **after, "password": password_state(instance.password),
+                            "loaded": bool(raw)})
+        return
+    changed = [name for name in USER_FLAGS if bool(before[name]) != bool(after[name])]
+    if changed:
+        audit_record(actor=actor, action="user.changed", object_type="auth.user", object_id=label,
+                     before={name: before[name] for name in changed},
+                     after={name: after[name] for name in changed} | ({"loaded": True} if raw else {}))
+    if before["password"] != instance.password:
+        audit_record(actor=actor, action="user.password_changed", object_type="auth.user", object_id=label,
+                     before={"password": password_state(before["password"])},
+                     after={"password": password_state(instance.password), "changed": True}
+                     | ({"loaded": True} if raw else {}))
+
+
+# --- many-to-many: a user's groups and permissions, a group's permissions ------------------------------
+
+
+def _pairs(instance, reverse: bool, action: str, pk_set, forward_model, related_name: str):
+    """The forward-side objects affected (users, or groups for group permissions)."""
+    if not reverse:
+        return [instance]
+    if action == "pre_clear":
+        return list(getattr(instance, related_name).all())
+    return list(forward_model._default_manager.filter(pk__in=pk_set or ()))
+
+
+def _stash(instance, key: str, value) -> None:
+    stashes = instance.__dict__.setdefault("_people_m2m", {})
+    stashes[key] = value
+
+
+def _unstash(instance, key: str):
+    return instance.__dict__.get("_people_m2m", {}).pop(key, None)
+
+
+def user_groups_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    if action.startswith("pre_"):
+        users = _pairs(instance, reverse, action, pk_set, User, "user_set")
+        added = list(Group.objects.filter(pk__in=pk_set)) if action == "pre_add" and not reverse else (
+            [instance] if action == "pre_add" else [])
+        actor = _web_actor()
+        if actor is not None:
+            for user in users:
+                _check_groups(actor, user, action, added)
+        _stash(instance, "groups", {user.pk: (user, groups_of(user)) for user in users})
+        return
+    if action.startswith("post_"):
+        for user, before in (_unstash(instance, "groups") or {}).values():
+            after = groups_of(user)
+            if after != before:
+                audit_record(actor=_web_actor(), action="user.groups_changed", object_type="auth.user",
+                             object_id=user.get_username(), before={"groups": before}, after={"groups": after})
+
+
+def _check_groups(actor, user, action: str, added: list) -> None:
+    current = {"groups": groups_of(user)}
+    if actor.pk == user.pk:
+        attempted = {"groups_added": sorted(g.name for g in added)} if added else {"groups": action.removeprefix("pre_")}
+        raise refuse(actor=actor, object_id=user.get_username(), reason="no one changes their own roles or groups",
+                     attempted=attempted, current=current)
+    for group in added:
+        if is_decision_group(group) and _confirming.get() != (user.pk, group.name):
+            raise refuse(actor=actor, object_id=user.get_username(),
+                         reason=f"{group.name} is a decision role: it is granted by two admins, one proposes "
+                                "and another confirms (People screen, /people/)",
+                         attempted={"groups_added": [group.name]}, current=current)
+
+
+def _permissions_of(owner) -> list[str]:
+    return permission_labels(owner.user_permissions.all() if isinstance(owner, User) else owner.permissions.all())
+
+
+def _check_user_permissions(actor, user, action: str, added: list[str]) -> None:
+    current = {"permissions": _permissions_of(user)}
+    if actor.pk == user.pk:
+        raise refuse(actor=actor, object_id=user.get_username(), current=current,
+                     reason="no one changes their own permissions",
+                     attempted={"permissions_added": added, "action": action.removeprefix("pre_")})
+    decision = [label for label in added if roles.is_decision_permission(label)]
+    if decision:
+        raise refuse(actor=actor, object_id=user.get_username(), current=current,
+                     reason="decision permissions come with a decision role, granted by two admins",
+                     attempted={"permissions_added": decision})
+
+
+def _check_group_permissions(actor, group, action: str, added: list[str]) -> None:
+    current = {"permissions": _permissions_of(group)}
+    if actor.is_authenticated and group.user_set.filter(pk=actor.pk).exists():
+        raise refuse(actor=actor, object_type="auth.group", object_id=group.name, current=current,
+                     reason="no one changes the permissions of a role they hold",
+                     attempted={"permissions_added": added, "action": action.removeprefix("pre_")})
+    decision = [label for label in added if roles.is_decision_permission(label)]
+    if decision:
+        raise refuse(actor=actor, object_type="auth.group", object_id=group.name, current=current,
+                     reason="decision permissions are set by `manage.py seed_roles`, never from the web",
+                     attempted={"permissions_added": decision})
+
+
+def _permissions_changed(instance, action: str, reverse: bool, pk_set, owner_model, check) -> None:
+    """A user's or a group's permissions (either side of the relation): checked before, audited after."""
+    if action.startswith("pre_"):
+        owners = _pairs(instance, reverse, action, pk_set, owner_model, "user_set" if owner_model is User else "group_set")
+        actor = _web_actor()
+        if actor is not None:
+            added = [] if action != "pre_add" else permission_labels(
+                Permission.objects.filter(pk__in=[instance.pk] if reverse else pk_set))
+            for owner in owners:
+                check(actor, owner, action, added)
+        _stash(instance, owner_model.__name__, {owner.pk: (owner, _permissions_of(owner)) for owner in owners})
+        return
+    if action.startswith("post_"):
+        for owner, before in (_unstash(instance, owner_model.__name__) or {}).values():
+            after = _permissions_of(owner)
+            if after == before:
+                continue
+            if owner_model is User:
+                event = {"action": "user.permissions_changed", "object_type": "auth.user",
+                         "object_id": owner.get_username()}
+            else:
+                event = {"action": "role.permissions_set", "object_type": "auth.group", "object_id": owner.name}
+            audit_record(actor=_web_actor(), **event, before={"permissions": before}, after={"permissions": after})
+
+
+def user_permissions_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    _permissions_changed(instance, action, reverse, pk_set, User, _check_user_permissions)
+
+
+def group_permissions_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    _permissions_changed(instance, action, reverse, pk_set, Group, _check_group_permissions)
+
+
+def group_pre_delete(sender, instance, **kwargs):
+    """Deleting a role drops its members' memberships without m2m signals: record who held it."""
+    audit_record(actor=_web_actor(), action="role.group_deleted", object_type="auth.group", object_id=instance.name,
+                 before={"members": sorted(instance.user_set.values_list("username", flat=True)),
+                         "permissions": _permissions_of(instance)}, after=None)
+
+
+def user_pre_delete(sender, instance, **kwargs):
+    audit_record(actor=_web_actor(), action="user.deleted", object_type="auth.user", object_id=instance.get_username(),
+                 before={"groups": groups_of(instance), **{name: getattr(instance, name) for name in USER_FLAGS}},
+                 after=None)
+
+
+def connect() -> None:
+    pre_save.connect(user_pre_save, sender=User, dispatch_uid="console.people.user_pre_save")
+    post_save.connect(user_post_save, sender=User, dispatch_uid="console.people.user_post_save")
+    pre_delete.connect(user_pre_delete, sender=User, dispatch_uid="console.people.user_pre_delete")
+    pre_delete.connect(group_pre_delete, sender=Group, dispatch_uid="console.people.group_pre_delete")
+    m2m_changed.connect(user_groups_changed, sender=User.groups.through, dispatch_uid="console.people.groups")
+    m2m_changed.connect(user_permissions_changed, sender=User.user_permissions.through,
+                        dispatch_uid="console.people.user_permissions")
+    m2m_changed.connect(group_permissions_changed, sender=Group.permissions.through,
+                        dispatch_uid="console.people.group_permissions")

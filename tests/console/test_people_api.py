@@ -1,0 +1,95 @@
+"""The people API: list people, propose a decision role, confirm or cancel it (four eyes), as the screens do."""
+from console import roles
+from console.choices import GrantState
+from console.models import RoleGrant
+from tests.conftest import PASSWORD
+from tests.console.people_helpers import events, refusals, roles_of
+from tests.support.api import Api
+
+
+def post(client, url: str, body: dict | None = None):
+    return client.post(url, body or {}, content_type="application/json")
+
+
+def test_people_lists_everyone_with_their_roles_for_admins_only(client, adam, olivia):
+    client.force_login(olivia)
+    assert client.get("/api/people/").status_code == 403
+    client.force_login(adam)
+    listed = {p["username"]: p["roles"] for p in client.get("/api/people/").json()["results"]}
+    assert listed == {"adam": ["admin"], "olivia": ["operator"]}
+
+
+def test_an_admin_proposing_a_role_for_himself_gets_403_and_it_is_audited(client, adam):
+    client.force_login(adam)
+    response = post(client, "/api/role-grants/", {"user": "adam", "role": roles.APPROVER})
+    assert response.status_code == 403 and "themselves" in response.json()["detail"]
+    assert roles_of(adam) == [roles.ADMIN] and refusals("adam").count() == 1
+
+
+def test_propose_answers_201_with_a_string_location_then_another_admin_confirms(client, adam, ada, olivia):
+    client.force_login(adam)
+    response = post(client, "/api/role-grants/", {"user": "olivia", "role": roles.APPROVER})
+    assert response.status_code == 201
+    grant = RoleGrant.objects.get()
+    assert isinstance(response["Location"], str) and response["Location"].endswith(f"/api/role-grants/{grant.pk}/")
+    assert response.json()["state"] == "pending"
+
+    own = post(client, f"/api/role-grants/{grant.pk}/confirm/")
+    assert own.status_code == 403 and "four eyes" in own.json()["detail"]
+
+    client.force_login(ada)
+    confirmed = post(client, f"/api/role-grants/{grant.pk}/confirm/")
+    assert confirmed.status_code == 200 and confirmed.json()["decided_by"] == "ada"
+    assert roles_of(olivia) == [roles.APPROVER, roles.OPERATOR]
+    assert events("role.grant_confirmed", "olivia").get().before == {"groups": ["operator"]}
+
+
+def test_cancel_and_unknown_grants(client, adam, ada, olivia):
+    client.force_login(adam)
+    grant_id = post(client, "/api/role-grants/", {"user": "olivia", "role": roles.ADMIN}).json()["id"]
+    client.force_login(ada)
+    assert post(client, f"/api/role-grants/{grant_id}/cancel/").json()["state"] == "cancelled"
+    assert post(client, f"/api/role-grants/{grant_id}/confirm/").status_code == 403
+    assert post(client, "/api/role-grants/999999/confirm/").status_code == 404
+
+
+def test_a_bad_proposal_names_the_field(client, adam):
+    client.force_login(adam)
+    response = post(client, "/api/role-grants/", {"user": "nobody", "role": roles.OPERATOR})
+    assert response.status_code == 400 and set(response.json()) == {"user", "role"}
+
+
+def test_the_attack_and_two_admin_grant_through_a_real_server(live_server, transactional_db, adam, ada, olivia):
+    attacker = Api.signed_in(live_server.url, "adam", PASSWORD)
+    answer = attacker.post("/api/role-grants/", {"user": "adam", "role": roles.APPROVER})
+    assert answer.status_code == 403 and roles_of(adam) == [roles.ADMIN] and refusals("adam").count() == 1
+
+    answer = attacker.post("/api/role-grants/", {"user": "olivia", "role": roles.APPROVER}, key="grant-olivia")
+    grant_id = answer.json()["id"]
+    assert answer.status_code == 201 and answer.headers["Location"] == f"{live_server.url}/api/role-grants/{grant_id}/"
+    retried = attacker.post("/api/role-grants/", {"user": "olivia", "role": roles.APPROVER}, key="grant-olivia")
+    assert retried.status_code == 201 and retried.json()["id"] == grant_id
+    assert attacker.post(f"/api/role-grants/{grant_id}/confirm/").status_code == 403
+
+    second = Api.with_token(live_server.url, ada)
+    answer = second.post(f"/api/role-grants/{grant_id}/confirm/")
+    assert answer.status_code == 200 and answer.json()["state"] == GrantState.CONFIRMED
+    assert roles_of(olivia) == [roles.APPROVER, roles.OPERATOR]
+    assert events("role.grant_confirmed", "olivia").get().actor == ada
+
+
+def test_a_grant_id_beyond_any_integer_is_404_not_500(client, adam):
+    client.force_login(adam)
+    assert post(client, f"/api/role-grants/{10**30}/confirm/").status_code == 404
+    assert client.get(f"/api/role-grants/{10**30}/").status_code == 404
+    assert client.post(f"/people/grants/{10**30}/cancel/").status_code == 404
+
+
+def test_a_retried_proposal_with_the_same_idempotency_key_returns_the_same_grant(client, adam, olivia):
+    client.force_login(adam)
+    body = {"user": "olivia", "role": roles.APPROVER}
+    first = client.post("/api/role-grants/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="grant-1")
+    again = client.post("/api/role-grants/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="grant-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again["Location"] == first["Location"]
+    assert RoleGrant.objects.count() == 1
