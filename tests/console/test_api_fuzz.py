@@ -118,8 +118,9 @@ def app():
 
 
 @pytest.fixture
-def seeded(db, states, olivia, arthur, cecilia, audrey, adam, oscar, tmp_path):
-    return seed_api_objects(states, tmp_path, requester=olivia)
+def seeded(seeded_roles, states, tmp_path):
+    """Every persona, and objects of every kind the API shows (tests.support.fuzz.seed_api_objects)."""
+    return seed_api_objects(states, tmp_path)
 
 
 @pytest.fixture

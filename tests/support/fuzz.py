@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import Client
 
-from console.models import AuditEvent
+from console import roles
+from console.models import AuditEvent, RoleGrant
+from console.people import grant_propose
 from evidence.models import (
     BeastMode,
     DomoCard,
@@ -22,6 +25,7 @@ from evidence.samples.export import write_sample_export
 from promotion import services
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import PromotionRequest
+from tests.conftest import PERSONAS, make_persona
 from tests.promotion.conftest import checked, dataset, disposition_all, ingest
 
 # A CSRF secret as Django keeps it in its cookie (32 characters of its alphabet); sent back in X-CSRFToken.
@@ -57,13 +61,16 @@ def _ready_request(manifest: SourceManifest, requester) -> PromotionRequest:
     return request
 
 
-def seed_api_objects(states, tmp_path: Path, *, requester) -> SourceManifest:
-    """A complete sample export and a partial one received, and a ready promotion request on the complete
-    one (every flaw behind it dispositioned); returns the complete manifest."""
+def seed_api_objects(states, tmp_path: Path) -> SourceManifest:
+    """Every persona; a complete sample export and a partial one received, a ready promotion request of
+    Olivia's on the complete one (every flaw behind it dispositioned), and Adam's proposal to make Cecilia an
+    approver, waiting for a second admin. Returns the complete manifest."""
+    people = {name: make_persona(name) for name in PERSONAS}
     manifest = states.get("sample manifest", lambda: ingest(write_sample_export(tmp_path / "complete", rows=30).path))
     states.get("partial sample manifest", lambda: ingest(
         write_sample_export(tmp_path / "partial", rows=30, seed=8, variant="partial").path))
-    states.get("ready request on the sample manifest", lambda: _ready_request(manifest, requester))
+    states.get("ready request on the sample manifest", lambda: _ready_request(manifest, people["olivia"]))
+    grant_propose(actor=people["adam"], user=people["cecilia"], role=roles.APPROVER)
     return manifest
 
 
@@ -73,13 +80,14 @@ def _fingerprints(manifest: SourceManifest) -> list[str]:
 
 def known_body_values(manifest: SourceManifest) -> dict[str, list]:
     """For the fields of request bodies that name objects, values that name existing ones: a promotion of
-    the sample's datasets, a disposition of one of its flaws."""
+    the sample's datasets, a disposition of one of its flaws, a role for a person."""
     datasets = list(manifest.datasets.order_by("pk").values_list("pk", flat=True))
     return {
         "manifest": list(SourceManifest.objects.order_by("pk").values_list("pk", flat=True)),
         "datasets": [datasets[:1], datasets],
         "fingerprint": _fingerprints(manifest),
         "version": [1, 2],
+        "user": sorted(get_user_model().objects.values_list("username", flat=True)),
     }
 
 
@@ -96,6 +104,7 @@ def known_path_values(manifest: SourceManifest) -> dict[str, dict[str, list]]:
         "intake-runs": ids(IntakeRun), "manifests": ids(SourceManifest), "issues": ids(ManifestIssue),
         "datasets": ids(DomoDataset), "cards": ids(DomoCard), "beast-modes": ids(BeastMode),
         "dataflows": ids(DomoDataflow), "policies": ids(PdpPolicy), "promotions": ids(PromotionRequest),
+        "role-grants": ids(RoleGrant),
     }
     known: dict[str, dict[str, list]] = {
         "/api/audit-events/{seq}/": {"seq": list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))},
@@ -104,7 +113,7 @@ def known_path_values(manifest: SourceManifest) -> dict[str, dict[str, list]]:
         "/api/manifests/{id}/dispositions/{fingerprint}/": {"id": [manifest.pk], "fingerprint": fingerprints},
     }
     for prefix, values in by_model.items():
-        for suffix in ["", "approve/", "reject/", "cancel/", "recheck/", "flaws/", "flaws-to-disposition/",
-                       "dispositions/", "schema-drift-acknowledgements/"]:
+        for suffix in ["", "approve/", "reject/", "cancel/", "recheck/", "confirm/", "flaws/",
+                       "flaws-to-disposition/", "dispositions/", "schema-drift-acknowledgements/"]:
             known.setdefault(f"/api/{prefix}/{{id}}/{suffix}", {"id": values})
     return {path: values for path, values in known.items() if all(values.values())}
