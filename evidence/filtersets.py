@@ -94,7 +94,9 @@ class DatasetFilterSet(django_filters.FilterSet):
 class CardFilterSet(django_filters.FilterSet):
     manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
     domo_id = django_filters.NumberFilter(label="Domo card id")
-    dataset = django_filters.NumberFilter(field_name="datasets", label="Reads dataset")
+    # Through the id, not the relation: an integer lookup answers "no match" for an id past bigint, where a
+    # relation lookup sends it to the database (SQLite: OverflowError, a 500).
+    dataset = django_filters.NumberFilter(field_name="datasets__id", label="Reads dataset")
 
     class Meta:
         model = DomoCard
