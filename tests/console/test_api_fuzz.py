@@ -157,6 +157,9 @@ def api_schema(app, cookies, seeded):
 
 
 @pytest.mark.django_db
+# Once, on the PostgreSQL pass (the deployment's database), to keep the suite's time; the edges test below,
+# which found the SQLite-only 500s, runs on both passes.
+@pytest.mark.postgres_only
 @pytest.mark.parametrize("persona", sorted(PERSONAS))
 @schema.parametrize()
 @settings(
