@@ -151,15 +151,17 @@ ACTIONS = [
 ]
 
 
-def fill_trail(target: int, users: list) -> None:
-    """Extend the chain to `target` events with COPY: a valid chain, hashed exactly as audit_record does."""
+def fill_trail(target: int, users: list, *, start: dt.datetime | None = None) -> None:
+    """Extend the chain to `target` events with COPY: a valid chain, hashed exactly as audit_record does.
+
+    Events are 200 ms apart, from the last event's time, or from `start` (default now) on an empty trail."""
     from django.db import connection
 
     from console import chain
     from console.models import AuditEvent
 
     last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash", "occurred_at").first()
-    seq, prev_hash, start = last if last else (0, chain.GENESIS_HASH, dt.datetime.now(dt.timezone.utc))
+    seq, prev_hash, start = last if last else (0, chain.GENESIS_HASH, start or dt.datetime.now(dt.UTC))
     if seq >= target:
         return
     actors = [(user.pk, user.get_username()) for user in users] + [

@@ -199,10 +199,14 @@ def database_from_url(name: str, url: str) -> dict:
         unknown = set(query) - set(options) - {"conn_max_age"}
         if unknown:
             raise ConfigError(name, url, f"unknown option(s) {', '.join(sorted(unknown))}")
+        max_age = _int_option(name, url, query.get("conn_max_age", "0"))
         return {
             "ENGINE": "django.db.backends.postgresql",
             **common,
-            "CONN_MAX_AGE": _int_option(name, url, query.get("conn_max_age", "0")),
+            "CONN_MAX_AGE": max_age,
+            # A kept connection is pinged before a request reuses it: after a database restart or
+            # failover the next request reconnects instead of answering 500.
+            "CONN_HEALTH_CHECKS": max_age != 0,
             "OPTIONS": options,
         }
     # mssql:// — SQL Server or Azure SQL through mssql-django and pyodbc.

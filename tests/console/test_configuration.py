@@ -89,6 +89,13 @@ def test_postgres_url_becomes_a_django_database():
     assert db["OPTIONS"] == {"sslmode": "require"}
 
 
+def test_kept_postgres_connections_are_checked_before_reuse():
+    kept = database_from_url("DATABASE_URL", "postgres://h/db?conn_max_age=60")
+    assert (kept["CONN_MAX_AGE"], kept["CONN_HEALTH_CHECKS"]) == (60, True)
+    per_request = database_from_url("DATABASE_URL", "postgres://h/db")
+    assert (per_request["CONN_MAX_AGE"], per_request["CONN_HEALTH_CHECKS"]) == (0, False)
+
+
 def test_azure_sql_url_carries_odbc_driver_and_extra_params():
     db = database_from_url(
         "DATABASE_URL",
