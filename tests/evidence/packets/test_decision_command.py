@@ -16,7 +16,14 @@ from tests.evidence.packets.builders import (
     rebate_packet,
     salesforce_packet,
 )
-from tests.evidence.packets.decision_support import YEAR, command_json, command_text, govern, receive, withdraw
+from tests.evidence.packets.decision_support import (
+    YEAR,
+    command_json,
+    command_text,
+    govern,
+    receive,
+    withdraw,
+)
 
 pytestmark = pytest.mark.django_db
 
