@@ -28,22 +28,22 @@ def _nullable(help_text: str) -> serializers.CharField:
     return serializers.CharField(help_text=help_text, allow_null=True)
 
 
-_COMPONENT = inline_serializer("DecisionComponent", fields={
-    "channel": _text("retail, mail or specialty"), "drug_class": _text("brand or generic"),
-})
-_PERIOD = inline_serializer("DecisionPeriod", fields={
-    "start": serializers.DateField(), "end": serializers.DateField(),
-})
+class DecisionComponentSerializer(serializers.Serializer):
+    channel = _text("retail, mail or specialty")
+    drug_class = _text("brand or generic")
+
+
+class DecisionPeriodSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
 _QUESTION = inline_serializer("DecisionQuestion", fields={
     "output": _text(f"one of {', '.join(OUTPUTS)}"),
     "client": _text("the client's Salesforce account id"),
-    "period": inline_serializer("DecisionQuestionPeriod", fields={
-        "start": serializers.DateField(), "end": serializers.DateField()}, allow_null=True,
-        help_text="the reporting period (contract_guarantee), else null"),
-    "component": inline_serializer("DecisionQuestionComponent", fields={
-        "channel": _text("retail, mail or specialty"), "drug_class": _text("brand or generic")},
-        allow_null=True, help_text="the one component asked about, else null"),
-    "components": serializers.ListField(child=_COMPONENT,
+    "period": DecisionPeriodSerializer(allow_null=True, help_text="the reporting period (contract_guarantee), else null"),
+    "component": DecisionComponentSerializer(allow_null=True, help_text="the one component asked about, else null"),
+    "components": serializers.ListField(child=DecisionComponentSerializer(),
                                         help_text="the combined conclusion's components with claims, sorted"),
     "quarter": _nullable("YYYYQn (rebate_claim), else null"),
     "ndc": _nullable("11 digits (pricing_finding, rebate_claim), else null"),
@@ -71,13 +71,9 @@ _SEEN = inline_serializer("DecisionCandidateSeen", fields={
 _MISSING = inline_serializer("DecisionMissing", fields={
     "kind": _text(f"the evidence kind that is missing: one of {', '.join(KINDS)}"),
     "client": _text("the client's Salesforce account id"),
-    "period": inline_serializer("DecisionMissingPeriod", fields={
-        "start": serializers.DateField(), "end": serializers.DateField()}, allow_null=True,
-        help_text="the days missing (contract), else null"),
+    "period": DecisionPeriodSerializer(allow_null=True, help_text="the days missing (contract), else null"),
     "date": serializers.DateField(allow_null=True, help_text="the one day missing (a fill date), else null"),
-    "component": inline_serializer("DecisionMissingComponent", fields={
-        "channel": _text("retail, mail or specialty"), "drug_class": _text("brand or generic")},
-        allow_null=True, help_text="the component missing, if any"),
+    "component": DecisionComponentSerializer(allow_null=True, help_text="the component missing, if any"),
     "ndc": _nullable("the NDC missing, if any"),
     "quarter": _nullable("the quarter missing, if any"),
     "price_list": _nullable("the price list the price is missing on, if any"),
