@@ -4,7 +4,8 @@
 What is loaded, and why it is enough:
 - accepted revisions (refusals are no evidence) of packets whose `client_account_ids` hold the client, and
   pricing packets that name no client (a price list serves every client on it); another client's packets
-  are not loaded at all: they speak for nobody asked about, so the rules would never use them;
+  are dropped before any of their records is read: they speak for nobody asked about, so the rules would
+  never use them;
 - every revision of those packets, whatever its class: the rules pick the latest verified revision of a
   packet and show the others as candidate evidence; the status is read from the revision's class and its
   withdrawal (governed: verified; candidate and withdrawn: withdrawn; candidate otherwise: received);
@@ -27,8 +28,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Q
-
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.packets import model
 from evidence.packets.authority import RECEIVED, VERIFIED, WITHDRAWN, Evidence, Revision
@@ -47,6 +46,11 @@ def _status(revision: PacketRevision) -> str:
     if revision.evidence_class == EvidenceClass.GOVERNED:
         return VERIFIED
     return WITHDRAWN if revision.withdrawn_at is not None else RECEIVED
+
+
+def _speaks_for(packet, client: str) -> bool:
+    ids = packet.client_account_ids
+    return client in ids or (packet.kind == model.PRICING and not ids)
 
 
 def _record(kind: str, row) -> model.Record:
@@ -78,14 +82,14 @@ def evidence_for(client: str, *, period: tuple[dt.date, dt.date] | None = None,
         raise ValueError(f"kind {unknown[0]!r} is not one of {', '.join(model.KINDS)}")
     revisions = (
         PacketRevision.objects.filter(status=PacketStatus.ACCEPTED, kind__in=kinds)
-        .filter(Q(packet__client_account_ids__contains=[client])
-                | Q(kind=model.PRICING, packet__client_account_ids=[]))
         .select_related("packet")
         .order_by("packet__packet_id", "revision")
     )
     if period is not None:
         revisions = revisions.filter(period_start__lte=period[1])
-    revisions = list(revisions)
+    # Which clients a packet speaks for is a JSON list: filtered here, as SQLite (the embedded default)
+    # has no JSON containment lookup. Only the revisions' own rows are read; records come below, by client.
+    revisions = [r for r in revisions if _speaks_for(r.packet, client)]
     records: dict[int, list[model.Record]] = {}
     for kind in kinds:
         ids = [r.pk for r in revisions if r.kind == kind]
