@@ -4,9 +4,9 @@ Rebate: governed invoices matching client, quarter and NDC exactly, from rebate 
 invoice's quarter: the packet's period holds the whole quarter, and no governed packet supersedes it by the
 quarter's first day (a superseding rebate packet replaces the quarters from its start). The invoice's own
 date does not decide it: an invoice comes after its quarter, often after the packet's period (the format
-allows it). Invoices for the
-client and quarter but another NDC are a partial match: not concluded, and said so. The same invoice and
-NDC in two governed packets that do not supersede one another would be counted twice: a conflict.
+allows it). Invoices for the client and quarter but another NDC are a partial match: not concluded, and
+said so. The same invoice and NDC in two governed packets that do not supersede one another would be
+counted twice: a conflict.
 
 Client scope: a governed Salesforce account row for the client's account id, in a packet that speaks for
 the client and that no governed packet supersedes (scope is about the accounts as they stand now, not a
