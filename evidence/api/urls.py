@@ -3,6 +3,7 @@
 from django.urls import path
 
 from evidence.api import views
+from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
     path("intake-runs/", views.IntakeRunList.as_view(), name="api-intake-run-list"),
@@ -23,4 +24,5 @@ urlpatterns = [
     path("policies/<int:pk>/", views.PolicyDetail.as_view(), name="api-policy-detail"),
     path("calculation-flaws/", views.CalculationFlawList.as_view(), name="api-calculation-flaw-list"),
     path("formulas/analyze/", views.FormulaAnalyze.as_view(), name="api-formula-analyze"),
+    path("evidence/decision/", EvidenceDecision.as_view(), name="api-evidence-decision"),
 ]
