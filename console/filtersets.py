@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Subquery, Value
 from django.db.models.functions import Coalesce
+from django_filters.fields import IsoDateTimeField
 
 from console.models import AuditEvent
 
@@ -20,6 +23,27 @@ def _first_seq_at_or_after(when) -> Subquery:
     return Subquery(
         AuditEvent.objects.filter(occurred_at__gte=when).order_by("occurred_at", "seq").values("seq")[:1]
     )
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time that has a UTC reading. The trail compares and records times in UTC; a time at the edge
+    of the calendar with an offset (0001-01-01T00:00+14:00 is in year 0 in UTC) has none, and is refused
+    here with a message instead of failing when the read is audited."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                parsed.astimezone(dt.UTC)
+            except OverflowError:
+                raise ValidationError(
+                    f"{value} falls outside the years 1 to 9999 in UTC", code="out_of_range"
+                ) from None
+        return parsed
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class AuditEventFilterSet(django_filters.FilterSet):
@@ -41,12 +65,12 @@ class AuditEventFilterSet(django_filters.FilterSet):
     object_type = django_filters.CharFilter(label="Object type")
     object_id = django_filters.CharFilter(label="Object id")
     correlation_id = django_filters.CharFilter(label="Correlation id")
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcDateTimeFilter(
         method="filter_since",
         label="From (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"),
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcDateTimeFilter(
         method="filter_until",
         label="Until (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"),

@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView
 from console import views
 from console.api_docs import ApiDocsView
 
+handler404 = views.not_found
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

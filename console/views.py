@@ -8,6 +8,7 @@ from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpRespo
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,6 +22,14 @@ from console.paging import cursor_param, page_urls
 from console.services import UNLOCK_KINDS, login_unlock
 from console.tables import AuditEventTable, csv_lines
 from evidence.selectors import intake_summary
+
+
+def not_found(request, exception=None):
+    """404 for a URL that matches nothing: JSON with a message under /api/ (an API client reads JSON, and
+    `/api/promotions/abc/` is as unknown as `/api/promotions/0/`), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"no API endpoint at {request.path}"}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 @login_required

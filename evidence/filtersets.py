@@ -62,6 +62,8 @@ class ManifestFilterSet(django_filters.FilterSet):
         return queryset.filter(received_at__gte=_day_start(value))
 
     def filter_received_until(self, queryset, name, value: dt.date):
+        if value == dt.date.max:  # the calendar's last day has no next day to stop before: no bound
+            return queryset
         return queryset.filter(received_at__lt=_day_start(value + dt.timedelta(days=1)))
 
 
@@ -92,7 +94,9 @@ class DatasetFilterSet(django_filters.FilterSet):
 class CardFilterSet(django_filters.FilterSet):
     manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
     domo_id = django_filters.NumberFilter(label="Domo card id")
-    dataset = django_filters.NumberFilter(field_name="datasets", label="Reads dataset")
+    # Through the id, not the relation: an integer lookup answers "no match" for an id past bigint, where a
+    # relation lookup sends it to the database (SQLite: OverflowError, a 500).
+    dataset = django_filters.NumberFilter(field_name="datasets__id", label="Reads dataset")
 
     class Meta:
         model = DomoCard

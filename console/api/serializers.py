@@ -7,6 +7,12 @@ from console import roles
 from console.models import AuditEvent, RoleGrant
 
 
+class ErrorSerializer(serializers.Serializer):
+    """A refusal's message: what every 401, 403, 404, 409, 413 and 415 of the API carries."""
+
+    detail = serializers.CharField()
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label", read_only=True)
 
@@ -48,7 +54,8 @@ class RoleGrantSerializer(serializers.ModelSerializer):
 
     user = serializers.CharField(source="user.get_username", read_only=True)
     proposed_by = serializers.CharField(source="proposed_by.get_username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.get_username", read_only=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.get_username", read_only=True, default=None,
+                                       allow_null=True)
 
     class Meta:
         model = RoleGrant
@@ -57,9 +64,21 @@ class RoleGrantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UsernameField(serializers.SlugRelatedField):
+    """A person named by username. A name with a NUL byte names no one: said so here, before PostgreSQL
+    (which refuses NUL in text) is asked and the call answers 500."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", queryset=get_user_model().objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
+        return super().to_internal_value(data)
+
+
 class GrantProposeSerializer(serializers.Serializer):
     """Who gets which decision role."""
 
-    user = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model().objects.all(),
-                                        help_text="the person's username")
+    user = UsernameField(help_text="the person's username")
     role = serializers.ChoiceField(choices=list(roles.DECISION_ROLES))

@@ -18,6 +18,7 @@ from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
 from console.api.serializers import (
     AuditEventSerializer,
+    ErrorSerializer,
     GrantProposeSerializer,
     PersonSerializer,
     RoleGrantSerializer,
@@ -25,7 +26,6 @@ from console.api.serializers import (
 from console.audit import audit_trail_read
 from console.filtersets import AuditEventFilterSet
 from console.models import AuditEvent, RoleGrant
-from evidence.api.serializers import ErrorSerializer
 
 
 class AuditEventList(generics.ListAPIView):
@@ -111,8 +111,9 @@ class GrantList(IdempotentCreate, generics.ListAPIView):
     pagination_class = KeysetPagination
     queryset = RoleGrant.objects.select_related("user", "proposed_by", "decided_by")
 
-    @extend_schema(request=GrantProposeSerializer, responses={201: RoleGrantSerializer, 400: ErrorSerializer,
-                                                              **REFUSED},
+    @extend_schema(request=GrantProposeSerializer,
+                   responses={201: RoleGrantSerializer, **REFUSED,
+                              400: OpenApiResponse(description="no such person, or not a decision role")},
                    summary="Propose a decision role (approver, admin) for a person; another admin confirms it")
     def post(self, request):
         serializer = GrantProposeSerializer(data=request.data)

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from evidence.api import packets, views
+from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
     path("intake-runs/", views.IntakeRunList.as_view(), name="api-intake-run-list"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("policies/<int:pk>/", views.PolicyDetail.as_view(), name="api-policy-detail"),
     path("calculation-flaws/", views.CalculationFlawList.as_view(), name="api-calculation-flaw-list"),
     path("formulas/analyze/", views.FormulaAnalyze.as_view(), name="api-formula-analyze"),
+    path("evidence/decision/", EvidenceDecision.as_view(), name="api-evidence-decision"),
     path("evidence-packets/", packets.PacketList.as_view(), name="api-evidence-packet-list"),
     path("evidence-packets/<int:pk>/", packets.PacketDetail.as_view(), name="api-evidence-packet-detail"),
     path("evidence-packets/<int:pk>/revisions/<int:number>/records/", packets.RevisionRecords.as_view(),

@@ -132,3 +132,11 @@ RECORD_TYPES = {CONTRACT: ContractTerm, PRICING: PriceRow, REBATE: RebateInvoice
 def quarter_of(day: dt.date) -> str:
     """The YYYYQn quarter a date falls in."""
     return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a YYYYQn quarter."""
+    year, number = int(quarter[:4]), int(quarter[5])
+    first = dt.date(year, 3 * number - 2, 1)
+    last = dt.date(year + 1, 1, 1) if number == 4 else dt.date(year, 3 * number + 1, 1)
+    return first, last - dt.timedelta(days=1)

@@ -51,10 +51,15 @@ class RollbackSerializer(serializers.Serializer):
     )
 
 
-class DispositionSetSerializer(serializers.Serializer):
+class FlawFingerprintSerializer(serializers.Serializer):
+    """A flaw's fingerprint, in a body or in a URL (withdrawing a disposition)."""
+
     fingerprint = serializers.RegexField(
         r"^[0-9a-f]{64}$", help_text="the flaw's fingerprint, as the flaws endpoint gives it"
     )
+
+
+class DispositionSetSerializer(FlawFingerprintSerializer):
     decision = serializers.ChoiceField(choices=FlawDecision.choices)
     note = serializers.CharField(max_length=10_000, help_text="why this decision (required)")
 

@@ -4,7 +4,8 @@ One view per operation; each write calls one service of promotion.services, whic
 permission and the rules and audits the attempt (a refused one as "promotion.refused").
 
 Errors, the same on every endpoint (and the same rule as the pages):
-- 400: the body does not validate; the answer names the fields ({"comment": ["This field is required."]}).
+- 400: the body (or a fingerprint in the URL) does not validate; the answer names the fields
+  ({"comment": ["This field is required."]}).
   A 400 never reached a service.
 - 401/403 with DRF's own detail: not signed in (session with its CSRF token, or a token), or, for
   reads, none of the console.view_provenance, request_promotion or approve_promotion capabilities.
@@ -47,6 +48,7 @@ from promotion.api.serializers import (
     CommentSerializer,
     DispositionSerializer,
     DispositionSetSerializer,
+    FlawFingerprintSerializer,
     FlawToDispositionSerializer,
     PromotionRequestCreateSerializer,
     PromotionRequestDetailSerializer,
@@ -271,6 +273,7 @@ def _flaws_to_disposition(manifest: SourceManifest, datasets: list[DomoDataset])
 
 class _FlawList(generics.GenericAPIView):
     permission_classes = [CanRead]
+    filter_backends = ()  # lists computed in Python: no queryset to filter
     serializer_class = FlawToDispositionSerializer
     pagination_class = InMemoryPagination
 
@@ -286,14 +289,20 @@ class ManifestFlaws(_FlawList):
     @extend_schema(
         operation_id="manifests_flaws_to_disposition",
         parameters=[OpenApiParameter("dataset", int, many=True, description="dataset ids (default: all)")],
+        responses={
+            200: FlawToDispositionSerializer(many=True),
+            400: OpenApiResponse(description="a dataset id that is not an integer"),
+        },
     )
     def get(self, request, pk: int):
         manifest = get_object_or_404(SourceManifest, pk=pk)
         datasets = manifest.datasets.order_by("pk")
         wanted = request.query_params.getlist("dataset")
         if wanted:
-            if not all(w.isdigit() for w in wanted):
-                return Response({"dataset": ["dataset ids are integers"]}, status=status.HTTP_400_BAD_REQUEST)
+            # Past bigint no id exists, and SQLite cannot even be asked (OverflowError: a 500).
+            if not all(w.isdigit() and int(w) < 2**63 for w in wanted):
+                return Response({"dataset": ["dataset ids are integers below 2**63"]},
+                                status=status.HTTP_400_BAD_REQUEST)
             datasets = datasets.filter(pk__in=wanted)
         return self.flaws_response(manifest, list(datasets))
 
@@ -301,7 +310,7 @@ class ManifestFlaws(_FlawList):
 class PromotionFlaws(_FlawList):
     """Flaws behind a request's datasets, each once per fingerprint, with its disposition."""
 
-    @extend_schema(operation_id="promotions_flaws")
+    @extend_schema(operation_id="promotions_flaws", responses=FlawToDispositionSerializer(many=True))
     def get(self, request, pk: int):
         promotion = get_object_or_404(PromotionRequest.objects.select_related("manifest"), pk=pk)
         return self.flaws_response(promotion.manifest, list(promotion.datasets.order_by("pk")))
@@ -329,10 +338,12 @@ class DispositionClear(_Action):
 
     @extend_schema(
         operation_id="manifests_dispositions_clear", summary="Withdraw a disposition",
-        responses=_answers(204, None, invalid=None),
+        responses=_answers(204, None, invalid="a fingerprint that is not one (64 lowercase hex digits)"),
     )
     def delete(self, request, pk: int, fingerprint: str):
         manifest = get_object_or_404(SourceManifest, pk=pk)
+        # Checked before the service: a NUL byte in the URL reached PostgreSQL and answered 500.
+        FlawFingerprintSerializer(data={"fingerprint": fingerprint}).is_valid(raise_exception=True)
         services.flaw_disposition_clear(actor=request.user, manifest=manifest, fingerprint=fingerprint)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -362,7 +373,9 @@ class CuratedList(generics.GenericAPIView):
     permission_classes = [CanRead]
     serializer_class = RegistryVersionSerializer
     pagination_class = InMemoryPagination
+    filter_backends = ()  # the registry lives in its own database: no queryset to filter
 
+    @extend_schema(responses=RegistryVersionSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(selectors.registry_current())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -374,7 +387,9 @@ class CuratedVersions(generics.GenericAPIView):
     permission_classes = [CanRead]
     serializer_class = RegistryVersionSerializer
     pagination_class = InMemoryPagination
+    filter_backends = ()  # the registry lives in its own database: no queryset to filter
 
+    @extend_schema(responses=RegistryVersionSerializer(many=True))
     def get(self, request, key: str):
         versions = selectors.registry_versions(key)
         if not versions:

@@ -73,6 +73,19 @@ def test_a_time_range_returns_exactly_the_events_stamped_in_it(client, audrey, t
     assert api_ids(client, **filters) == expected
 
 
+@pytest.mark.parametrize("name, value", [("since", "0001-01-01T00:00:00+14:00"), ("until", "9999-12-31T23:59:59-14:00")])
+def test_a_time_with_no_utc_reading_is_refused_with_the_filter_named(client, audrey, name, value):
+    """Found by the API fuzz: year 0 or 10000 in UTC passed the form, then failed (500) where the read was
+    audited; the page, the API and the export now refuse it, naming the filter."""
+    client.force_login(audrey)
+    api = client.get("/api/audit-events/", {name: value})
+    assert api.status_code == 400 and "outside the years 1 to 9999" in api.json()[name][0]
+    page = client.get("/audit/", {name: value})
+    assert page.status_code == 200 and "outside the years 1 to 9999" in page.content.decode()
+    assert client.get("/audit/export.csv", {name: value}).status_code == 400
+    assert not AuditEvent.objects.filter(action="audit.read").exists()
+
+
 def test_the_filter_form_says_from_is_inclusive_and_until_exclusive_in_utc(client, audrey, timed):
     client.force_login(audrey)
     form = client.get("/audit/").context["filterset"].form

@@ -59,6 +59,23 @@ def test_a_bad_proposal_names_the_field(client, adam):
     assert response.status_code == 400 and set(response.json()) == {"user", "role"}
 
 
+def test_a_username_with_a_nul_byte_names_no_one_400_not_500(client, adam):
+    """Found by the API fuzz: the NUL reached PostgreSQL, which refuses it in text (500)."""
+    client.force_login(adam)
+    response = post(client, "/api/role-grants/", {"user": "olivia\x00", "role": roles.APPROVER})
+    assert response.status_code == 400 and "does not exist" in response.json()["user"][0]
+    assert not RoleGrant.objects.exists()
+
+
+def test_a_pending_grant_is_read_back_with_no_decider_as_the_schema_says(client, adam, ada, olivia):
+    """Found by the API fuzz: a pending grant's decided_by is null; the schema said it was always text."""
+    client.force_login(adam)
+    created = post(client, "/api/role-grants/", {"user": "olivia", "role": roles.APPROVER}).json()
+    assert created["decided_by"] is None
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert schema["components"]["schemas"]["RoleGrant"]["properties"]["decided_by"]["nullable"] is True
+
+
 def test_the_attack_and_two_admin_grant_through_a_real_server(live_server, transactional_db, adam, ada, olivia):
     attacker = Api.signed_in(live_server.url, "adam", PASSWORD)
     answer = attacker.post("/api/role-grants/", {"user": "adam", "role": roles.APPROVER})

@@ -372,6 +372,8 @@ def test_the_manifest_list_shows_claim_verdict_and_issue_counts_newest_first(cli
         ({"received_until": "2026-11-21"}, [1, 0]),
         ({"received_from": "2026-11-21", "received_until": "2026-11-21"}, [1]),
         ({"status": "complete", "received_until": "2026-11-21"}, []),
+        # The calendar's edges (found by the API fuzz: the day after 9999-12-31 answered 500).
+        ({"received_from": "0001-01-01", "received_until": "9999-12-31"}, [2, 1, 0]),
     ],
 )
 def test_manifest_filters_are_the_same_on_the_page_and_the_api(

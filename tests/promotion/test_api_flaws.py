@@ -78,6 +78,23 @@ def test_a_disposition_of_an_unknown_fingerprint_is_409(client, manifest, olivia
     assert refusals("disposition").count() == 1
 
 
+def test_withdrawing_a_disposition_by_a_malformed_fingerprint_is_400_before_the_service(client, manifest, olivia):
+    """Found by the API fuzz: a NUL byte in the URL's fingerprint reached PostgreSQL (500)."""
+    client = as_user(client, olivia)
+    for malformed in ["%00", "0" * 63, "Z" * 64]:
+        response = client.delete(f"/api/manifests/{manifest.pk}/dispositions/{malformed}/")
+        assert response.status_code == 400, (malformed, response.content)
+        assert response.json()["fingerprint"]
+    assert not refusals("disposition_clear").exists()
+
+
+def test_flaws_to_disposition_refuses_a_dataset_id_past_bigint(client, manifest, olivia):
+    """Found by the API fuzz: an id past bigint reached the database (SQLite: OverflowError, a 500)."""
+    response = as_user(client, olivia).get(f"/api/manifests/{manifest.pk}/flaws-to-disposition/",
+                                           {"dataset": 2**63})
+    assert response.status_code == 400 and "below 2**63" in response.json()["dataset"][0]
+
+
 def test_an_outsider_cannot_disposition(client, manifest, oscar):
     fingerprint = flaw_fingerprint(flaws_behind(manifest, [dataset(manifest)]).first())
     response = post(as_user(client, oscar), f"/api/manifests/{manifest.pk}/dispositions/",

@@ -6,12 +6,15 @@ They validate and shape; they never save.
 - `objects`: the Domo objects inside a manifest (datasets, cards, beast modes, DataFlows, PDP policies);
 - `calculations`: calculation flaws and ad-hoc formula analyses.
 """
+# The API's one refusal shape, named here for evidence's views.
+from console.api.serializers import ErrorSerializer
+
 from .calculations import (
     CalculationFlawSerializer, FormulaAnalyzeSerializer, FormulaFlawSerializer, FormulaReportSerializer,
     TranslationSerializer, TranslationsSerializer,
 )
 from .intake import (
-    MISSING_KINDS, ErrorSerializer, IntakeAcceptedSerializer, IntakeRunSerializer, IntakeUploadSerializer,
+    MISSING_KINDS, IntakeAcceptedSerializer, IntakeRunSerializer, IntakeUploadSerializer,
     IssueSerializer, ManifestSerializer, MissingSerializer,
 )
 from .objects import (

@@ -48,10 +48,6 @@ class IntakeAcceptedSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 class IntakeRunSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-intake-run-detail")
     page_url = serializers.SerializerMethodField(help_text="the run's page in the console")

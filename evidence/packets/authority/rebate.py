@@ -1,9 +1,12 @@
 """The rebate conclusion (or a rebate-backed claim) and the client scope.
 
 Rebate: governed invoices matching client, quarter and NDC exactly, from rebate packets that govern the
-invoice's date (a superseding rebate packet replaces the invoices dated from its start). Invoices for the
-client and quarter but another NDC are a partial match: not concluded, and said so. The same invoice and
-NDC in two governed packets that do not supersede one another would be counted twice: a conflict.
+invoice's quarter: the packet's period holds the whole quarter, and no governed packet supersedes it by the
+quarter's first day (a superseding rebate packet replaces the quarters from its start). The invoice's own
+date does not decide it: an invoice comes after its quarter, often after the packet's period (the format
+allows it). Invoices for the client and quarter but another NDC are a partial match: not concluded, and
+said so. The same invoice and NDC in two governed packets that do not supersede one another would be
+counted twice: a conflict.
 
 Client scope: a governed Salesforce account row for the client's account id, in a packet that speaks for
 the client and that no governed packet supersedes (scope is about the accounts as they stand now, not a
@@ -20,8 +23,8 @@ from evidence.packets.authority.governance import (
     seen_revision,
     used,
 )
-from evidence.packets.authority.inputs import Evidence
-from evidence.packets.model import REBATE, SALESFORCE, Account, RebateInvoice
+from evidence.packets.authority.inputs import Evidence, Revision
+from evidence.packets.model import REBATE, SALESFORCE, Account, RebateInvoice, quarter_bounds
 
 
 def _invoices(records, client: str, quarter: str) -> list[RebateInvoice]:
@@ -31,17 +34,27 @@ def _invoices(records, client: str, quarter: str) -> list[RebateInvoice]:
     ]
 
 
+def _governs_quarter(governance: Governance, packet: Revision, quarter: str) -> bool:
+    first, last = quarter_bounds(quarter)
+    return governance.governs(packet, first) and packet.holds(last)
+
+
+def _holds_quarter(packet: Revision, quarter: str) -> bool:
+    first, last = quarter_bounds(quarter)
+    return packet.holds(first) and packet.holds(last)
+
+
 def decide_rebate(question: Question, evidence: Evidence) -> Decision:
     client, quarter, ndc = question.client, question.quarter, question.ndc
     governance = Governance(evidence, REBATE, client)
     in_quarter = [
         (p, r) for p in governance.packets for r in _invoices(p.records, client, quarter)
-        if governance.governs(p, r.invoice_date)
+        if _governs_quarter(governance, p, quarter)
     ]
     exact = [(p, r) for p, r in in_quarter if r.ndc == ndc]
     candidates = [
         seen_revision(p) for p in candidate_revisions(evidence, REBATE, client)
-        if any(r.ndc == ndc and p.holds(r.invoice_date) for r in _invoices(p.records, client, quarter))
+        if _holds_quarter(p, quarter) and any(r.ndc == ndc for r in _invoices(p.records, client, quarter))
     ] + [
         seen_domo(d) for d in evidence.domo_of_kind(REBATE)
         if any(r.ndc == ndc for r in _invoices((d.record,), client, quarter))

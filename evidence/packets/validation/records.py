@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evidence.intake.validation.archive import MIB
-from evidence.packets.model import COLUMNS, CONTRACT, KEYS, PRICING, REBATE, RECORD_TYPES, SALESFORCE, Record
+from evidence.packets.model import (
+    COLUMNS,
+    CONTRACT,
+    KEYS,
+    PRICING,
+    REBATE,
+    RECORD_TYPES,
+    SALESFORCE,
+    Record,
+    quarter_bounds,
+)
 from evidence.packets.validation.issues import (
     CLIENT_UNLISTED,
     DUPLICATE_KEY,
@@ -246,9 +256,3 @@ class _RowChecks:
                                             "next takes effect", number)
 
 
-def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
-    """The first and last day of a YYYYQn quarter."""
-    year, number = int(quarter[:4]), int(quarter[5])
-    first = dt.date(year, 3 * number - 2, 1)
-    last = dt.date(year + 1, 1, 1) if number == 4 else dt.date(year, 3 * number + 1, 1)
-    return first, last - dt.timedelta(days=1)
