@@ -52,7 +52,7 @@ class DocumentSerializer(serializers.Serializer):
 
 
 class RevisionSerializer(serializers.ModelSerializer):
-    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     records_url = serializers.SerializerMethodField()
     documents = serializers.SerializerMethodField()
     issues = serializers.SerializerMethodField()
