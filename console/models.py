@@ -24,6 +24,8 @@ class Capability(models.Model):
             ("view_audit", "Read the audit trail"),
             ("export_audit", "Export the audit trail"),
             ("unlock_login", "Unlock a username or address locked after failed logins"),
+            ("receive_evidence", "Receive evidence packets from the systems of record"),
+            ("verify_evidence", "Verify or withdraw evidence packet revisions (four eyes)"),
         ]
 
 

@@ -14,6 +14,7 @@ ADMIN = "admin"
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OPERATOR: (
         "console.receive_export",
+        "console.receive_evidence",
         "console.request_promotion",
         "console.build_deliverable",
         "console.publish_output",
@@ -22,6 +23,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     APPROVER: (
         "console.approve_promotion",
         "console.approve_publication",
+        "console.verify_evidence",
         "console.view_provenance",
     ),
     REVIEWER: ("console.view_provenance",),
@@ -32,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     ADMIN: (
         "console.receive_export",
+        "console.receive_evidence",
         "console.request_promotion",
         "console.request_contract_promotion",
         "console.build_deliverable",
@@ -49,9 +52,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 ROLE_DESCRIPTIONS = {
-    OPERATOR: "receives exports, requests promotions, builds deliverables",
-    APPROVER: "approves or rejects promotions and publications",
-    REVIEWER: "C-suite: read-only, provenance pages",
+    OPERATOR: "receives exports and evidence packets, requests promotions, builds deliverables",
+    APPROVER: "approves or rejects promotions and publications; verifies and withdraws evidence (not their own)",
+    REVIEWER: "C-suite: read-only, provenance and evidence pages",
     AUDITOR: "reads and exports the audit trail",
     ADMIN: "manages people and roles; may request contract promotions",
 }

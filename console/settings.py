@@ -305,6 +305,7 @@ SPECTACULAR_SETTINGS = {
         "ManifestStatusEnum": "evidence.choices.ManifestStatus",
         "KindEnum": "evidence.api.serializers.MISSING_KINDS",
         "PromotionKindEnum": "promotion.choices.PromotionKind",
+        "PacketKindEnum": "evidence.choices.PacketKind",
         "GrantStateEnum": "console.choices.GrantState",
         "PromotionStateEnum": "promotion.choices.PromotionState",
     },

@@ -27,6 +27,7 @@ urlpatterns = [
     path("people/grants/<int:pk>/confirm/", views.grant_decide, {"decision": "confirm"}, name="grant-confirm"),
     path("people/grants/<int:pk>/cancel/", views.grant_decide, {"decision": "cancel"}, name="grant-cancel"),
     path("sources/", include("evidence.urls")),
+    path("evidence/packets/", include("evidence.packets.urls")),
     path("promotions/", include("promotion.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),

@@ -9,9 +9,11 @@ from evidence.models import (
     DomoCard,
     DomoDataflow,
     DomoDataset,
+    EvidencePacket,
     IntakeRun,
     ManifestFile,
     ManifestIssue,
+    PacketRevision,
     PdpPolicy,
     SourceManifest,
 )
@@ -159,3 +161,21 @@ class DirectoryEntryAdmin(ReadOnlyAdmin):
     list_display = ["id", "manifest", "kind", "domo_id", "name"]
     list_filter = ["kind"]
     list_select_related = ["manifest"]
+
+
+# Evidence packets: read-only too, so a revision is verified or withdrawn only through
+# evidence.packets.verification (four eyes, audited); the database refuses self-verification as well.
+@admin.register(EvidencePacket)
+class EvidencePacketAdmin(ReadOnlyAdmin):
+    list_display = ["id", "packet_id", "kind", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["packet_id"]
+
+
+@admin.register(PacketRevision)
+class PacketRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "claimed_packet_id", "revision", "status", "evidence_class", "received_by_label",
+                    "verified_by", "verified_at", "withdrawn_at"]
+    list_filter = ["status", "evidence_class", "kind"]
+    list_select_related = ["verified_by"]
+    search_fields = ["claimed_packet_id", "sha256"]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evidence.api import views
+from evidence.api import packets, views
 from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
@@ -25,4 +25,12 @@ urlpatterns = [
     path("calculation-flaws/", views.CalculationFlawList.as_view(), name="api-calculation-flaw-list"),
     path("formulas/analyze/", views.FormulaAnalyze.as_view(), name="api-formula-analyze"),
     path("evidence/decision/", EvidenceDecision.as_view(), name="api-evidence-decision"),
+    path("evidence-packets/", packets.PacketList.as_view(), name="api-evidence-packet-list"),
+    path("evidence-packets/<int:pk>/", packets.PacketDetail.as_view(), name="api-evidence-packet-detail"),
+    path("evidence-packets/<int:pk>/revisions/<int:number>/records/", packets.RevisionRecords.as_view(),
+         name="api-evidence-packet-records"),
+    path("evidence-packets/<int:pk>/revisions/<int:number>/verify/", packets.RevisionVerify.as_view(),
+         name="api-evidence-packet-verify"),
+    path("evidence-packets/<int:pk>/revisions/<int:number>/withdraw/", packets.RevisionWithdraw.as_view(),
+         name="api-evidence-packet-withdraw"),
 ]

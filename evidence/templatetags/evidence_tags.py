@@ -22,6 +22,11 @@ _BADGES = {
     "error": "badge-bad",
     "warning": "badge-warn",
     "info": "badge-muted",
+    # evidence classes (evidence-packets-v1), and a refused packet receipt
+    "governed": "badge-ok",
+    "candidate": "badge-warn",
+    "missing": "badge-bad",
+    "refused": "badge-bad",
 }
 
 

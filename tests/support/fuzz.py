@@ -21,11 +21,14 @@ from evidence.models import (
     PdpPolicy,
     SourceManifest,
 )
+from evidence.packets.models import EvidencePacket
+from evidence.packets.services import packet_receive
 from evidence.samples.export import write_sample_export
 from promotion import services
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import PromotionRequest
 from tests.conftest import PERSONAS, make_persona
+from tests.evidence.packets.builders import contract_packet
 from tests.promotion.conftest import checked, dataset, disposition_all, ingest
 
 # A CSRF secret as Django keeps it in its cookie (32 characters of its alphabet); sent back in X-CSRFToken.
@@ -71,6 +74,9 @@ def seed_api_objects(states, tmp_path: Path) -> SourceManifest:
         write_sample_export(tmp_path / "partial", rows=30, seed=8, variant="partial").path))
     states.get("ready request on the sample manifest", lambda: _ready_request(manifest, people["olivia"]))
     grant_propose(actor=people["adam"], user=people["cecilia"], role=roles.APPROVER)
+    if not EvidencePacket.objects.exists():  # an evidence packet received by Arthur, candidate, to verify
+        source = contract_packet().write(tmp_path / "evidence-contract")
+        packet_receive(actor=people["arthur"], source=source, original_name=source.name)
     return manifest
 
 
@@ -104,7 +110,7 @@ def known_path_values(manifest: SourceManifest) -> dict[str, dict[str, list]]:
         "intake-runs": ids(IntakeRun), "manifests": ids(SourceManifest), "issues": ids(ManifestIssue),
         "datasets": ids(DomoDataset), "cards": ids(DomoCard), "beast-modes": ids(BeastMode),
         "dataflows": ids(DomoDataflow), "policies": ids(PdpPolicy), "promotions": ids(PromotionRequest),
-        "role-grants": ids(RoleGrant),
+        "role-grants": ids(RoleGrant), "evidence-packets": ids(EvidencePacket),
     }
     known: dict[str, dict[str, list]] = {
         "/api/audit-events/{seq}/": {"seq": list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))},
@@ -112,6 +118,9 @@ def known_path_values(manifest: SourceManifest) -> dict[str, dict[str, list]]:
         "/api/curated/{key}/rollback/": {"key": keys},
         "/api/manifests/{id}/dispositions/{fingerprint}/": {"id": [manifest.pk], "fingerprint": fingerprints},
     }
+    for action in ("records", "verify", "withdraw"):
+        known[f"/api/evidence-packets/{{id}}/revisions/{{number}}/{action}/"] = {
+            "id": ids(EvidencePacket), "number": [1]}
     for prefix, values in by_model.items():
         for suffix in ["", "approve/", "reject/", "cancel/", "recheck/", "confirm/", "flaws/",
                        "flaws-to-disposition/", "dispositions/", "schema-drift-acknowledgements/"]:

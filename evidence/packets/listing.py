@@ -1,0 +1,111 @@
+"""What the packet pages and the packet API read: packets with their current class, the packet list's filters
+(the same query parameters on the page and the API), a packet's revisions and a revision's records.
+
+A packet's class is its latest accepted revision's (governed or candidate); a packet whose newest receipt
+was refused also shows `refused` (that receipt is no evidence: the earlier revisions still stand).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from evidence.choices import EvidenceClass, PacketKind, PacketStatus
+from evidence.filtersets import _DATE
+from evidence.packets.models import (
+    AccountRow,
+    ContractTermRow,
+    EvidencePacket,
+    PacketRevision,
+    PriceRow,
+    RebateInvoiceRow,
+)
+
+REFUSED = "refused"
+CLASS_CHOICES = [*EvidenceClass.choices, (REFUSED, "Newest receipt refused")]
+RECORD_TABLES = {
+    PacketKind.CONTRACT: ContractTermRow,
+    PacketKind.PRICING: PriceRow,
+    PacketKind.REBATE: RebateInvoiceRow,
+    PacketKind.SALESFORCE: AccountRow,
+}
+
+
+def packets() -> QuerySet[EvidencePacket]:
+    """Every packet, annotated with its latest accepted revision (number, class, period, sha256) and the
+    status of its newest receipt."""
+    latest = PacketRevision.objects.filter(packet=OuterRef("pk"), status=PacketStatus.ACCEPTED).order_by("-revision")
+    newest = PacketRevision.objects.filter(packet=OuterRef("pk")).order_by("-id")
+    return EvidencePacket.objects.annotate(
+        latest_revision=Subquery(latest.values("revision")[:1]),
+        latest_class=Subquery(latest.values("evidence_class")[:1]),
+        latest_sha256=Subquery(latest.values("sha256")[:1]),
+        period_start=Subquery(latest.values("period_start")[:1]),
+        period_end=Subquery(latest.values("period_end")[:1]),
+        newest_status=Subquery(newest.values("status")[:1]),
+    )
+
+
+def revisions_of(packet: EvidencePacket) -> QuerySet[PacketRevision]:
+    """A packet's receipts, newest first: accepted revisions and refusals alike."""
+    return packet.revisions.select_related("verified_by").order_by("-id")
+
+
+def revision_of(packet: EvidencePacket, number: int) -> PacketRevision | None:
+    return revisions_of(packet).filter(status=PacketStatus.ACCEPTED, revision=number).first()
+
+
+def records_of(revision: PacketRevision) -> QuerySet:
+    """The typed records of an accepted revision, in file order (a refusal has none)."""
+    table = RECORD_TABLES.get(revision.kind)
+    if table is None or revision.status != PacketStatus.ACCEPTED:
+        return ContractTermRow.objects.none()
+    return table.objects.filter(revision=revision).order_by("row")
+
+
+def record_columns(kind: str) -> list[str]:
+    table = RECORD_TABLES[kind]
+    return [f.name for f in table._meta.concrete_fields if f.name not in ("id", "revision")]
+
+
+def documents_of(revision: PacketRevision) -> list[dict]:
+    """The source documents packet.json lists, each with its index (the download's id) and lake path."""
+    found = []
+    for index, entry in enumerate(revision.header.get("documents") or []):
+        found.append({**entry, "index": index, "lake_path": f"{revision.bronze_prefix}/files/{entry['path']}"})
+    return found
+
+
+class PacketFilterSet(django_filters.FilterSet):
+    """/evidence/packets/ and /api/evidence-packets/. The period filters keep the packets whose latest
+    revision's period overlaps [period_from, period_until]."""
+
+    kind = django_filters.ChoiceFilter(choices=PacketKind.choices, label="Kind")
+    evidence_class = django_filters.ChoiceFilter(choices=CLASS_CHOICES, method="filter_class", label="Class")
+    client = django_filters.CharFilter(
+        method="filter_client", label="Client account id",
+        widget=forms.TextInput(attrs={"placeholder": "0015e00000Qm7AcAAJ"}),
+    )
+    period_from = django_filters.DateFilter(method="filter_period_from", label="Period from", widget=_DATE)
+    period_until = django_filters.DateFilter(method="filter_period_until", label="Period until", widget=_DATE)
+
+    class Meta:
+        model = EvidencePacket
+        fields: list[str] = []
+
+    def filter_class(self, queryset, name, value: str):
+        if value == REFUSED:
+            return queryset.filter(newest_status=PacketStatus.REFUSED)
+        return queryset.filter(latest_class=value)
+
+    def filter_client(self, queryset, name, value: str):
+        value = value.strip()
+        return queryset.filter(client_account_ids__contains=[value]) if value else queryset
+
+    def filter_period_from(self, queryset, name, value: dt.date):
+        return queryset.filter(Q(period_end__gte=value))
+
+    def filter_period_until(self, queryset, name, value: dt.date):
+        return queryset.filter(Q(period_start__lte=value))

@@ -1,0 +1,16 @@
+"""Pages of evidence packets, mounted at /evidence/packets/."""
+
+from django.urls import path
+
+from evidence.packets import views
+
+app_name = "packets"
+urlpatterns = [
+    path("", views.packet_list, name="packet-list"),
+    path("<int:pk>/", views.packet_detail, name="packet-detail"),
+    path("<int:pk>/revisions/<int:number>/", views.packet_detail, name="revision-detail"),
+    path("<int:pk>/revisions/<int:number>/verify/", views.revision_verify, name="revision-verify"),
+    path("<int:pk>/revisions/<int:number>/withdraw/", views.revision_withdraw, name="revision-withdraw"),
+    path("<int:pk>/revisions/<int:number>/documents/<int:index>/", views.document_download,
+         name="document-download"),
+]
