@@ -101,8 +101,18 @@ class PacketFilterSet(django_filters.FilterSet):
         return queryset.filter(latest_class=value)
 
     def filter_client(self, queryset, name, value: str):
+        # Which clients a packet speaks for is a JSON list, matched here as evidence_for matches it: SQLite
+        # (the embedded default) has no JSON containment lookup, and packets are few (one per source
+        # document set), so their client lists are read and the matching ids filter the page's query.
         value = value.strip()
-        return queryset.filter(client_account_ids__contains=[value]) if value else queryset
+        if not value:
+            return queryset
+        ids = [
+            packet_id
+            for packet_id, clients in EvidencePacket.objects.values_list("pk", "client_account_ids").iterator()
+            if value in (clients or ())
+        ]
+        return queryset.filter(pk__in=ids)
 
     def filter_period_from(self, queryset, name, value: dt.date):
         return queryset.filter(Q(period_end__gte=value))

@@ -190,6 +190,7 @@ def test_the_roles_hold_the_evidence_capabilities(seeded_roles):
     assert roles.is_decision_permission("console.verify_evidence")
 
 
+@pytest.mark.postgres_only  # row locks: SQLite serializes whole transactions instead
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_racing_verify_once(tmp_path, seeded_roles):
     vera, walt = second_approver(), second_approver("walt")
