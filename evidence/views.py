@@ -25,7 +25,7 @@ from evidence.filtersets import (
 )
 from evidence.forms import ExportUploadForm
 from evidence.intake.uploads import intake_upload as intake_upload_service
-from evidence.intake.uploads import receiving_uploads, size_text
+from evidence.intake.uploads import receiving_uploads, size_text, upload_refusal_text
 from evidence.models import SourceManifest
 
 PAGE_SIZE = 50
@@ -92,6 +92,8 @@ def _upload_page(request, form, *, refusal: str = "", status: int = 200):
         "refusal": refusal,
         "limit": settings.INTAKE_MAX_UPLOAD_BYTES,
         "limit_text": size_text(settings.INTAKE_MAX_UPLOAD_BYTES),
+        "upload_url": reverse("evidence:intake-upload"),
+        "too_large": upload_refusal_text(),
     }
     return render_page(
         request, "evidence/intake_upload.html", "evidence/partials/upload_form.html", context, status=status

@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from evidence.packets import views
+from evidence.packets import receipt_views, views
 
 app_name = "packets"
 urlpatterns = [
     path("", views.packet_list, name="packet-list"),
+    path("receive/", receipt_views.packet_receive_page, name="packet-receive"),
+    path("receipts/<int:pk>/", receipt_views.receipt_detail, name="receipt-detail"),
     path("<int:pk>/", views.packet_detail, name="packet-detail"),
     path("<int:pk>/revisions/<int:number>/", views.packet_detail, name="revision-detail"),
     path("<int:pk>/revisions/<int:number>/verify/", views.revision_verify, name="revision-verify"),
