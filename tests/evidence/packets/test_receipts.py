@@ -201,3 +201,36 @@ def test_a_receipt_whose_staged_bytes_are_gone_fails_with_the_reason(tmp_path):
     receipt.refresh_from_db()
     assert receipt.status == ReceiptStatus.FAILED and "no packet folder or archive" in receipt.error
     assert AuditEvent.objects.filter(action="evidence_packet.receipt_failed", object_id=str(receipt.pk)).exists()
+
+
+def test_an_upload_past_the_limit_is_a_413_naming_the_limit_and_the_command(client, olivia, settings, tmp_path):
+    settings.INTAKE_MAX_UPLOAD_BYTES = 256
+    client.force_login(olivia)
+    staged_before = upload_folders()
+
+    response = client.post(API, {"file": _zip_upload(tmp_path)})
+
+    assert response.status_code == 413
+    detail = response.json()["detail"]
+    assert "packets of at most 256 bytes" in detail and "manage.py receive_evidence PATH" in detail
+    assert not PacketReceipt.objects.exists() and upload_folders() == staged_before
+
+
+def test_the_sweeper_fails_a_receipt_a_lost_worker_left_running(tmp_path):
+    import datetime
+
+    from console import clock
+    from evidence.packets.receipts import receipt_sweep_abandoned
+
+    folder = pricing_packet().write(tmp_path / "prices")
+    call_command("receive_evidence", str(folder), "--queue", stdout=io.StringIO())
+    receipt = PacketReceipt.objects.get()
+    PacketReceipt.objects.filter(pk=receipt.pk).update(
+        status=ReceiptStatus.RUNNING, started_at=clock.now() - datetime.timedelta(hours=2))
+
+    assert receipt_sweep_abandoned(older_than=datetime.timedelta(hours=1)) == [receipt.pk]
+
+    receipt.refresh_from_db()
+    assert receipt.status == ReceiptStatus.FAILED and "worker lost" in receipt.error
+    assert receipt_execute(receipt_id=receipt.pk) is None  # a late redelivery finds it final
+    assert not PacketRevision.objects.exists()
