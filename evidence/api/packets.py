@@ -20,7 +20,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,8 +37,8 @@ from evidence.api.serializers.packets import (
     WithdrawSerializer,
 )
 from evidence.api.serializers.receipts import PacketReceiptSerializer, PacketUploadSerializer
+from evidence.api.uploads import StagedUploadCreate
 from evidence.choices import IntakeSource
-from evidence.intake.uploads import receiving_uploads
 from evidence.packets import listing, verification
 from evidence.packets.models import PacketReceipt, PacketRevision
 from evidence.packets.receipts import receipt_upload
@@ -53,7 +52,7 @@ class InFileOrder(KeysetPagination):
     page_size = 100
 
 
-class PacketList(IdempotentCreate, generics.ListAPIView):
+class PacketList(IdempotentCreate, StagedUploadCreate, generics.ListAPIView):
     """Evidence packets, newest first, with the packet page's filters (kind, evidence_class, client,
     period_from, period_until). A packet's class is its latest accepted revision's. POST a multipart upload
     of a packet to receive it."""
@@ -63,17 +62,10 @@ class PacketList(IdempotentCreate, generics.ListAPIView):
     filterset_class = listing.PacketFilterSet
     pagination_class = KeysetPagination
     permission_classes = [CanRead]
-    parser_classes = [MultiPartParser]
+    upload_what, upload_command = "packet", "receive_evidence"
 
     def get_permissions(self):
         return [CanReceive()] if self.request.method == "POST" else [CanRead()]
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.method != "POST":
-            return super().dispatch(request, *args, **kwargs)
-        # In place before anything reads the body (session authentication's CSRF check does).
-        with receiving_uploads(request, what="packet", command="receive_evidence") as self.uploads:
-            return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(operation_id="evidence_packets_list", summary="List evidence packets")
     def get(self, request, *args, **kwargs):
@@ -98,13 +90,8 @@ class PacketList(IdempotentCreate, generics.ListAPIView):
         },
     )
     def post(self, request, *args, **kwargs):
-        if self.uploads.refusal:
-            return Response({"detail": self.uploads.refusal}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        body = PacketUploadSerializer(data=request.data)
-        if self.uploads.refusal:  # the file passed the limit while it streamed
-            return Response({"detail": self.uploads.refusal}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        body.is_valid(raise_exception=True)
-        receipt = receipt_upload(actor=request.user, upload=body.validated_data["file"], source=IntakeSource.API)
+        upload = self.uploaded_file(PacketUploadSerializer)
+        receipt = receipt_upload(actor=request.user, upload=upload, source=IntakeSource.API)
         data = PacketReceiptSerializer(receipt, context={"request": request}).data
         return created(data, data["url"], code=status.HTTP_202_ACCEPTED)
 

@@ -8,25 +8,21 @@ admins); a receipt's page, console.view_provenance.
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
-from django_htmx.http import HttpResponseClientRedirect
 
-from console.htmx import render_page, wants_fragment
+from console.htmx import render_page
 from evidence.choices import IntakeSource
-from evidence.intake.uploads import receiving_uploads, size_text, upload_refusal_text
 from evidence.packets.models import PacketReceipt
 from evidence.packets.receipts import packet_name_problem, receipt_result, receipt_upload
+from evidence.upload_page import UploadPage
 
 RECEIVE = "console.receive_evidence"
 VIEW = "console.view_provenance"
 POLL_SECONDS = 1
-UPLOAD = {"what": "packet", "command": "receive_evidence"}
 
 
 class PacketUploadForm(forms.Form):
@@ -46,44 +42,20 @@ class PacketUploadForm(forms.Form):
         return upload
 
 
-def _receive_page(request, form, *, refusal: str = "", status: int = 200):
-    context = {
-        "form": form, "refusal": refusal, "limit": settings.INTAKE_MAX_UPLOAD_BYTES,
-        "limit_text": size_text(settings.INTAKE_MAX_UPLOAD_BYTES), "upload_url": reverse("packets:packet-receive"),
-        "too_large": upload_refusal_text(**UPLOAD),
-    }
-    return render_page(request, "evidence/packets/receive.html", "evidence/partials/upload_form.html", context,
-                       status=status)
+RECEIVE_PAGE = UploadPage("evidence/packets/receive.html", PacketUploadForm, "packets:packet-receive",
+                          what="packet", command="receive_evidence")
 
 
-# The upload handler must be in place before anything reads the body, and the CSRF check reads it: the view
-# is exempt and `_receive`, which runs once the handler is in place, is CSRF-protected (as the intake's).
-@csrf_exempt
+@csrf_exempt  # CSRF is checked once the upload handler is in place (evidence.upload_page)
 @login_required
 @permission_required(RECEIVE, raise_exception=True)
 def packet_receive_page(request):
-    if request.method == "GET":
-        return _receive_page(request, PacketUploadForm())
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["GET", "POST"])
-    with receiving_uploads(request, **UPLOAD) as uploads:
-        if uploads.refusal:  # the declared size is over the limit: the body is never read
-            return _receive_page(request, PacketUploadForm(), refusal=uploads.refusal, status=413)
-        return _receive(request, uploads)
+    return RECEIVE_PAGE.handle(request, _queue_receipt)
 
 
-@csrf_protect
-def _receive(request, uploads):
-    form = PacketUploadForm(request.POST, request.FILES)
-    if uploads.refusal:  # the file passed the limit while it streamed
-        return _receive_page(request, PacketUploadForm(), refusal=uploads.refusal, status=413)
-    if not form.is_valid():
-        return _receive_page(request, form, status=400)
-    receipt = receipt_upload(actor=request.user, upload=form.cleaned_data["file"], source=IntakeSource.UPLOAD)
-    url = reverse("packets:receipt-detail", args=[receipt.pk])
-    if wants_fragment(request):
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+def _queue_receipt(request, upload) -> str:
+    receipt = receipt_upload(actor=request.user, upload=upload, source=IntakeSource.UPLOAD)
+    return reverse("packets:receipt-detail", args=[receipt.pk])
 
 
 @login_required
