@@ -2,14 +2,15 @@
 
 Without --queue the packet is received here, from PATH as it is (the service reads it, copies it to bronze,
 then records it). With --queue PATH is first copied to the staging area and a receipt is queued; the command
-prints the receipt (its id and API URL) and a worker receives the packet."""
+prints the receipt (its id and API URL; with --json, the receipt as the API shows it) and a worker receives the
+packet."""
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.urls import reverse
 
 from console import context
+from evidence.api.serializers.receipts import PacketReceiptSerializer
 from evidence.choices import IntakeSource
 from evidence.intake.services import stage_path
 from evidence.intake.validation.archive import file_sha256, regular_files, tree_sha256
@@ -46,13 +47,11 @@ class Command(BaseCommand):
             sha256, size = tree_sha256(staged), sum((staged / f).stat().st_size for f in regular_files(staged))
         receipt = receipt_create(actor=None, source=IntakeSource.COMMAND, original_name=source.name,
                                  staged_path=staged, upload_sha256=sha256, upload_bytes=size)
-        url = reverse("api-evidence-packet-receipt-detail", args=[receipt.pk])
+        shown = PacketReceiptSerializer(receipt).data  # what GET /api/evidence-packet-receipts/<id>/ answers
         if as_json:
-            payload = {"id": receipt.pk, "url": url, "status": receipt.status, "original_name": receipt.original_name,
-                       "sha256": sha256, "bytes": size, "requested_by": receipt.requested_by_label}
-            self.stdout.write(json.dumps(payload, indent=2))
+            self.stdout.write(json.dumps(shown, indent=2))
             return
-        self.stdout.write(f"packet receipt #{receipt.pk} queued for the workers: {url}")
+        self.stdout.write(f"packet receipt #{receipt.pk} queued for the workers: {shown['url']}")
 
     def _print(self, payload: dict, *, as_json: bool) -> None:
         if as_json:

@@ -168,7 +168,9 @@ def test_receive_evidence_queue_stages_the_folder_and_queues_a_receipt(tmp_path)
     queued = json.loads(out.getvalue())
     assert queued["id"] == receipt.pk and queued["status"] == "queued"
     assert queued["url"] == f"/api/evidence-packet-receipts/{receipt.pk}/"
-    assert queued["requested_by"] == "system:command:receive_evidence"
+    assert queued["requested_by"] == "system:command:receive_evidence" and queued["source"] == "command"
+    assert queued["upload_sha256"] == receipt.upload_sha256 and queued["upload_bytes"] > 0
+    assert queued["result"] is None
     assert not PacketRevision.objects.exists()  # queued, not received here
 
     outcome = receipt_execute(receipt_id=receipt.pk)
