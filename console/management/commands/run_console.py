@@ -1,7 +1,8 @@
 """Set up and run the whole console on the configured services (embedded defaults: no server to install).
 
 Migrates, seeds roles, creates the demo users (printing their fresh passwords), writes a sample
-Leaf IQ export and ingests it, starts a real Celery worker with its beat scheduler in a child process, then
+Leaf IQ export and ingests it, receives the sample evidence packets of the same seed as the demo operator and
+verifies the verifiable ones as the demo approver (evidence.samples.demo), starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
 """
 from __future__ import annotations
@@ -19,6 +20,9 @@ from django.core.management.base import BaseCommand
 
 from console import context
 from console.services import demo_users_create
+from evidence.samples.demo import demo_evidence_load
+
+SAMPLE_SEED = 7  # the sample export's and the sample evidence's: their clients and terms match
 
 
 def _interrupt(signum, frame):
@@ -39,6 +43,8 @@ class Command(BaseCommand):
         with context.for_command("run_console"):
             users = demo_users_create(reset_passwords=True)
         sample = self._write_sample(sample_rows)
+        with context.for_command("run_console"):
+            evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=sample_rows)
 
         worker = None if no_worker else self._start_worker()
         # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
@@ -47,6 +53,7 @@ class Command(BaseCommand):
             self.stdout.write("")
             self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
             self.stdout.write(f"Sample Leaf IQ export (ingested): {sample}")
+            self.stdout.write(evidence.line())
             self.stdout.write("Demo logins (fresh passwords each start):")
             for user in users:
                 self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
@@ -66,7 +73,7 @@ class Command(BaseCommand):
 
         out = Path(settings.VAR_DIR) / "exports" / "sample"
         if not (out / "manifest.json").exists():
-            write_sample_export(out, rows=rows)
+            write_sample_export(out, rows=rows, seed=SAMPLE_SEED)
         load_id = json.loads((out / "manifest.json").read_text())["load_id"]
         if not SourceManifest.objects.filter(load_id=load_id).exists():
             call_command("ingest_export", str(out), stdout=self.stdout)
