@@ -1,6 +1,7 @@
 """`make run` (run_console) on the embedded defaults (SQLite, a local lake), as a user's shell starts it: the
 console comes up with the sample evidence received and verified, and says so in one line; a second start
-finds every packet unchanged and verifies nothing again."""
+finds every packet unchanged and verifies nothing again, even asked for other sample rows (the export
+written first stands, and the evidence matching it)."""
 import os
 import signal
 import socket
@@ -20,13 +21,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start(var_dir: Path) -> str:
+def _start(var_dir: Path, rows: int = 300) -> str:
     """Run the console until it serves, stop it (SIGTERM, as a supervisor would), return what it printed."""
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY} | {"CONSOLE_VAR_DIR": str(var_dir),
                                                                                   "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_console", f"127.0.0.1:{_free_port()}", "--no-worker",
-         "--sample-rows", "300"],
+         "--sample-rows", str(rows)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines = []
@@ -55,5 +56,6 @@ def test_make_run_loads_the_sample_evidence_once(tmp_path):
     assert "EVP-CONTRACT-0015e00000Qm7CaAAJ-2025 is left unverified by the demo" in first
     assert (tmp_path / "var" / "evidence" / "sample" / "EVP-SALESFORCE-2025" / "packet.json").is_file()
 
-    again = _evidence_line(_start(tmp_path / "var"))
+    # Other rows asked for later: the export of the first start stands, and the evidence matching it.
+    again = _evidence_line(_start(tmp_path / "var", rows=400))
     assert "(0 new, 21 unchanged, 0 refused), 20 governed (0 verified now by arthur.approver)" in again
