@@ -92,3 +92,19 @@ def test_an_outsider_is_refused_403(path, client, tmp_path, olivia, oscar):
     refusal = _refused(tmp_path, olivia)
     assert client.login(username="oscar", password=PASSWORD)
     assert client.get(path.format(pk=refusal.pk)).status_code == 403
+
+
+def test_a_refused_receipt_of_an_accepted_packet_links_to_the_packet_that_still_stands(client, tmp_path, olivia,
+                                                                                       cecilia):
+    accepted = packet_receive(actor=olivia, source=contract_packet().write(tmp_path / "good"),
+                              original_name="good").revision
+    other_clients = contract_packet()
+    other_clients.fields["client_account_ids"] = ["0015e00000Qm7BwAAJ"]  # REVISION_CONFLICT
+    refusal = packet_receive(actor=olivia, source=other_clients.write(tmp_path / "conflict"),
+                             original_name="conflict").revision
+    assert client.login(username="cecilia", password=PASSWORD)
+
+    page = client.get(f"/evidence/packets/refusals/{refusal.pk}/").content.decode()
+
+    assert "REVISION_CONFLICT" in page
+    assert f'href="/evidence/packets/{accepted.packet_id}/"' in page and "still stand" in page
