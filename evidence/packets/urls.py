@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from evidence.packets import views
+from evidence.packets import refusal_views, views
 
 app_name = "packets"
 urlpatterns = [
     path("", views.packet_list, name="packet-list"),
+    path("refusals/", refusal_views.refusal_list, name="refusal-list"),
+    path("refusals/<int:pk>/", refusal_views.refusal_detail, name="refusal-detail"),
     path("<int:pk>/", views.packet_detail, name="packet-detail"),
     path("<int:pk>/revisions/<int:number>/", views.packet_detail, name="revision-detail"),
     path("<int:pk>/revisions/<int:number>/verify/", views.revision_verify, name="revision-verify"),
