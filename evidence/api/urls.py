@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evidence.api import packets, views
+from evidence.api import packets, refusals, views
 from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
@@ -26,6 +26,9 @@ urlpatterns = [
     path("formulas/analyze/", views.FormulaAnalyze.as_view(), name="api-formula-analyze"),
     path("evidence/decision/", EvidenceDecision.as_view(), name="api-evidence-decision"),
     path("evidence-packets/", packets.PacketList.as_view(), name="api-evidence-packet-list"),
+    path("evidence-packet-refusals/", refusals.RefusalList.as_view(), name="api-evidence-packet-refusal-list"),
+    path("evidence-packet-refusals/<int:pk>/", refusals.RefusalDetail.as_view(),
+         name="api-evidence-packet-refusal-detail"),
     path("evidence-packets/<int:pk>/", packets.PacketDetail.as_view(), name="api-evidence-packet-detail"),
     path("evidence-packet-receipts/<int:pk>/", packets.PacketReceiptDetail.as_view(),
          name="api-evidence-packet-receipt-detail"),

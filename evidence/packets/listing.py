@@ -1,5 +1,6 @@
 """What the packet pages and the packet API read: packets with their current class, the packet list's filters
-(the same query parameters on the page and the API), a packet's revisions and a revision's records.
+(the same query parameters on the page and the API), a packet's revisions and a revision's records, and the
+refused receipts with their located issues.
 
 A packet's class is its latest accepted revision's (governed or candidate); a packet whose newest receipt
 was refused also shows `refused` (that receipt is no evidence: the earlier revisions still stand).
@@ -10,7 +11,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from evidence.choices import EvidenceClass, PacketKind, PacketStatus
 from evidence.filtersets import _DATE
@@ -19,6 +20,7 @@ from evidence.packets.models import (
     ContractTermRow,
     EvidencePacket,
     PacketRevision,
+    PacketRevisionIssue,
     PriceRow,
     RebateInvoiceRow,
 )
@@ -119,3 +121,36 @@ class PacketFilterSet(django_filters.FilterSet):
 
     def filter_period_until(self, queryset, name, value: dt.date):
         return queryset.filter(Q(period_start__lte=value))
+
+
+# --- refusals ------------------------------------------------------------------------------------
+
+
+def refusals() -> QuerySet[PacketRevision]:
+    """Every refused receipt (a refused revision: no records, no class), with its issue count; the pages and
+    the API order them newest first by id."""
+    return PacketRevision.objects.filter(status=PacketStatus.REFUSED).select_related("packet").annotate(
+        issue_count=Count("issues"))
+
+
+def issues_of(refusal: PacketRevision) -> QuerySet[PacketRevisionIssue]:
+    """Every issue of a refused receipt, in the order the validation reported them, each with where it is."""
+    return refusal.issues.order_by("position")
+
+
+class RefusalFilterSet(django_filters.FilterSet):
+    """/evidence/packets/refusals/ and /api/evidence-packet-refusals/."""
+
+    packet_id = django_filters.CharFilter(field_name="claimed_packet_id", label="Packet id (as sent)")
+    code = django_filters.CharFilter(method="filter_code", label="Issue code",
+                                     widget=forms.TextInput(attrs={"placeholder": "HASH_MISMATCH"}))
+
+    class Meta:
+        model = PacketRevision
+        fields: list[str] = []
+
+    def filter_code(self, queryset, name, value: str):
+        value = value.strip().upper()
+        if not value:
+            return queryset
+        return queryset.filter(Exists(PacketRevisionIssue.objects.filter(revision=OuterRef("pk"), code=value)))

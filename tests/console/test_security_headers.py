@@ -87,6 +87,8 @@ def pages(manifest, seeded_roles):  # noqa: F811
         reverse("evidence:dataset-detail", args=[claims.pk]),
         reverse("evidence:card-detail", args=[card.pk]),
         reverse("evidence:dataflow-detail", args=[dataflow.pk]),
+        reverse("packets:packet-list"),
+        reverse("packets:refusal-list"),
         reverse("promotion:request-list"),
         reverse("promotion:request-new") + f"?manifest={manifest.pk}",
         reverse("promotion:request-detail", args=[request.pk]),

@@ -21,7 +21,7 @@ from evidence.models import (
     PdpPolicy,
     SourceManifest,
 )
-from evidence.packets.models import EvidencePacket
+from evidence.packets.models import EvidencePacket, PacketRevision
 from evidence.packets.services import packet_receive
 from evidence.samples.export import write_sample_export
 from promotion import services
@@ -77,6 +77,11 @@ def seed_api_objects(states, tmp_path: Path) -> SourceManifest:
     if not EvidencePacket.objects.exists():  # an evidence packet received by Arthur, candidate, to verify
         source = contract_packet().write(tmp_path / "evidence-contract")
         packet_receive(actor=people["arthur"], source=source, original_name=source.name)
+    if not PacketRevision.objects.filter(status="refused").exists():  # a refused receipt, with a located issue
+        broken = contract_packet()
+        broken.rows[2][5] = "17.5%"
+        source = broken.write(tmp_path / "evidence-refused")
+        packet_receive(actor=people["olivia"], source=source, original_name=source.name)
     return manifest
 
 
@@ -111,6 +116,8 @@ def known_path_values(manifest: SourceManifest) -> dict[str, dict[str, list]]:
         "datasets": ids(DomoDataset), "cards": ids(DomoCard), "beast-modes": ids(BeastMode),
         "dataflows": ids(DomoDataflow), "policies": ids(PdpPolicy), "promotions": ids(PromotionRequest),
         "role-grants": ids(RoleGrant), "evidence-packets": ids(EvidencePacket),
+        "evidence-packet-refusals": list(PacketRevision.objects.filter(status="refused").order_by("pk")
+                                         .values_list("pk", flat=True)),
     }
     known: dict[str, dict[str, list]] = {
         "/api/audit-events/{seq}/": {"seq": list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))},

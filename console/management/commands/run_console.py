@@ -1,7 +1,8 @@
 """Set up and run the whole console on the configured services (embedded defaults: no server to install).
 
 Migrates, seeds roles, creates the demo users (printing their fresh passwords), writes a sample
-Leaf IQ export and ingests it, starts a real Celery worker with its beat scheduler in a child process, then
+Leaf IQ export and ingests it, receives the sample evidence packets of the same seed as the demo operator and
+verifies the verifiable ones as the demo approver (evidence.samples.demo), starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
 """
 from __future__ import annotations
@@ -19,6 +20,9 @@ from django.core.management.base import BaseCommand
 
 from console import context
 from console.services import demo_users_create
+from evidence.samples.demo import demo_evidence_load
+
+SAMPLE_SEED = 7  # the sample export's and the sample evidence's: their clients and terms match
 
 
 def _interrupt(signum, frame):
@@ -38,7 +42,9 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         with context.for_command("run_console"):
             users = demo_users_create(reset_passwords=True)
-        sample = self._write_sample(sample_rows)
+        sample, rows = self._write_sample(sample_rows)
+        with context.for_command("run_console"):
+            evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows)
 
         worker = None if no_worker else self._start_worker()
         # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
@@ -47,6 +53,7 @@ class Command(BaseCommand):
             self.stdout.write("")
             self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
             self.stdout.write(f"Sample Leaf IQ export (ingested): {sample}")
+            self.stdout.write(evidence.line())
             self.stdout.write("Demo logins (fresh passwords each start):")
             for user in users:
                 self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
@@ -59,18 +66,24 @@ class Command(BaseCommand):
                 os.killpg(worker.pid, signal.SIGTERM)
                 worker.wait(timeout=30)
 
-    def _write_sample(self, rows: int) -> Path:
-        """Generate the sample export once and ingest it (in this process) unless it already was."""
+    def _write_sample(self, rows: int) -> tuple[Path, int]:
+        """Generate the sample export once and ingest it (in this process) unless it already was. Returns
+        its folder and the claims rows it was written with (kept beside it: the sample evidence must match
+        the export that exists, even when a later start asks for other rows)."""
         from evidence.models import SourceManifest
         from evidence.samples.export import write_sample_export
 
         out = Path(settings.VAR_DIR) / "exports" / "sample"
+        written_with = out.parent / "sample.json"
         if not (out / "manifest.json").exists():
-            write_sample_export(out, rows=rows)
+            write_sample_export(out, rows=rows, seed=SAMPLE_SEED)
+            written_with.write_text(json.dumps({"seed": SAMPLE_SEED, "rows": rows}))
+        if written_with.exists():
+            rows = json.loads(written_with.read_text())["rows"]
         load_id = json.loads((out / "manifest.json").read_text())["load_id"]
         if not SourceManifest.objects.filter(load_id=load_id).exists():
             call_command("ingest_export", str(out), stdout=self.stdout)
-        return out
+        return out, rows
 
     def _start_worker(self) -> subprocess.Popen:
         log_dir = Path(settings.VAR_DIR) / "log"

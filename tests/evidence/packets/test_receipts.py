@@ -154,6 +154,8 @@ def test_a_refused_packet_s_receipt_shows_every_issue_located(client, olivia, tm
     assert result["status"] == "refused" and result["issues"]
     page = _text(client.get(reverse("packets:receipt-detail", args=[receipt.pk])))
     assert 'id="receipt-refusal"' in page
+    refusal_url = reverse("packets:refusal-detail", args=[PacketRevision.objects.get().pk])
+    assert f'href="{refusal_url}"' in page and client.get(refusal_url).status_code == 200
     for issue in result["issues"]:
         assert issue["code"] in page
 
