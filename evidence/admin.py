@@ -13,6 +13,7 @@ from evidence.models import (
     IntakeRun,
     ManifestFile,
     ManifestIssue,
+    PacketReceipt,
     PacketRevision,
     PdpPolicy,
     SourceManifest,
@@ -179,3 +180,10 @@ class PacketRevisionAdmin(ReadOnlyAdmin):
     list_filter = ["status", "evidence_class", "kind"]
     list_select_related = ["verified_by"]
     search_fields = ["claimed_packet_id", "sha256"]
+
+
+@admin.register(PacketReceipt)
+class PacketReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["id", "original_name", "source", "requested_by_label", "status", "outcome", "queued_at"]
+    list_filter = ["status", "source", "outcome"]
+    search_fields = ["original_name", "upload_sha256"]

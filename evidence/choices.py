@@ -83,3 +83,15 @@ class PacketKind(models.TextChoices):
     PRICING = "pricing", "Pricing"
     REBATE = "rebate", "Rebate"
     SALESFORCE = "salesforce", "Salesforce"
+
+
+class ReceiptStatus(models.TextChoices):
+    """Where a queued receipt of an evidence packet stands (its outcome is on the receipt once done)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+RECEIPT_TERMINAL = (ReceiptStatus.DONE, ReceiptStatus.FAILED)

@@ -458,6 +458,7 @@ from evidence.packets.models import (  # noqa: F401
     AccountRow,
     ContractTermRow,
     EvidencePacket,
+    PacketReceipt,
     PacketRevision,
     PacketRevisionIssue,
     PriceRow,

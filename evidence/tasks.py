@@ -3,6 +3,7 @@ from celery import shared_task
 
 from console import context
 from evidence.intake.services import INTAKE_TASK, IntakeHeld, intake_execute
+from evidence.packets.receipts import RECEIPT_TASK, ReceiptHeld, receipt_execute
 
 
 # Routed to the "intake" queue by CELERY_TASK_ROUTES.
@@ -24,14 +25,37 @@ def intake_run(self, run_id: int) -> None:
             raise self.retry(countdown=held.retry_in)
 
 
+# Routed to the "intake" queue by CELERY_TASK_ROUTES, like the intake's runs.
+@shared_task(
+    name=RECEIPT_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=10,  # looks at a receipt held by a live worker (ReceiptHeld), never retries of a failure
+    soft_time_limit=3600,
+    time_limit=3600 + 300,
+    bind=True,
+)
+def packet_receipt_run(self, receipt_id: int) -> None:
+    """Receive one queued evidence packet as its requester. A worker killed mid-run leaves the task
+    unacknowledged; it is redelivered, and receiving again is safe (accepted bytes answer unchanged)."""
+    with context.for_task(self.request.id or "eager", run_id=f"packet-receipt-{receipt_id}"):
+        try:
+            receipt_execute(receipt_id=receipt_id)
+        except ReceiptHeld as held:
+            raise self.retry(countdown=held.retry_in)
+
+
 @shared_task(name="evidence.tasks.intake_sweep", acks_late=True, time_limit=300, bind=True)
 def intake_sweep(self) -> list[int]:
-    """Beat: fail intakes abandoned by a lost worker."""
+    """Beat: fail intakes and queued packet receipts abandoned by a lost worker (returns the intakes')."""
     import datetime
 
     from django.conf import settings
 
     from evidence.intake.services import intake_sweep_abandoned
+    from evidence.packets.receipts import receipt_sweep_abandoned
 
+    older_than = datetime.timedelta(seconds=settings.INTAKE_ABANDONED_SECONDS)
     with context.for_task(self.request.id or "eager"):
-        return intake_sweep_abandoned(older_than=datetime.timedelta(seconds=settings.INTAKE_ABANDONED_SECONDS))
+        receipt_sweep_abandoned(older_than=older_than)
+        return intake_sweep_abandoned(older_than=older_than)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
@@ -25,8 +22,8 @@ from evidence.filtersets import (
 )
 from evidence.forms import ExportUploadForm
 from evidence.intake.uploads import intake_upload as intake_upload_service
-from evidence.intake.uploads import receiving_uploads, size_text
 from evidence.models import SourceManifest
+from evidence.upload_page import UploadPage
 
 PAGE_SIZE = 50
 VIEW = "console.view_provenance"
@@ -86,48 +83,19 @@ def intake_running(request):
     return render(request, "evidence/partials/running_intakes.html", {"running": selectors.running_intakes()})
 
 
-def _upload_page(request, form, *, refusal: str = "", status: int = 200):
-    context = {
-        "form": form,
-        "refusal": refusal,
-        "limit": settings.INTAKE_MAX_UPLOAD_BYTES,
-        "limit_text": size_text(settings.INTAKE_MAX_UPLOAD_BYTES),
-    }
-    return render_page(
-        request, "evidence/intake_upload.html", "evidence/partials/upload_form.html", context, status=status
-    )
+INTAKE_UPLOAD = UploadPage("evidence/intake_upload.html", ExportUploadForm, "evidence:intake-upload")
 
 
-# The upload handler must be installed before anything reads the body, and the CSRF check reads it:
-# the view is exempt and `_receive`, which runs once the handler is in place, is CSRF-protected.
-@csrf_exempt
+@csrf_exempt  # CSRF is checked once the upload handler is in place (evidence.upload_page)
 @login_required
 @permission_required(RECEIVE, raise_exception=True)
 def intake_upload(request):
-    if request.method == "GET":
-        return _upload_page(request, ExportUploadForm())
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["GET", "POST"])
-    with receiving_uploads(request) as uploads:
-        if uploads.refusal:  # the declared size is over the limit: the body is never read
-            return _upload_page(request, ExportUploadForm(), refusal=uploads.refusal, status=413)
-        return _receive(request, uploads)
+    return INTAKE_UPLOAD.handle(request, _queue_intake)
 
 
-@csrf_protect
-def _receive(request, uploads):
-    form = ExportUploadForm(request.POST, request.FILES)
-    if uploads.refusal:  # the file passed the limit while it streamed
-        return _upload_page(request, ExportUploadForm(), refusal=uploads.refusal, status=413)
-    if not form.is_valid():
-        return _upload_page(request, form, status=400)
-    run = intake_upload_service(
-        actor=request.user, upload=form.cleaned_data["file"], source=IntakeSource.UPLOAD
-    )
-    url = reverse("evidence:intake-detail", args=[run.pk])
-    if wants_fragment(request):
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+def _queue_intake(request, upload) -> str:
+    run = intake_upload_service(actor=request.user, upload=upload, source=IntakeSource.UPLOAD)
+    return reverse("evidence:intake-detail", args=[run.pk])
 
 
 # --- manifests -------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """Evidence packet API: the packet list (the page's filters, keyset pages), a packet with its revisions, a
 revision's typed records (keyset pages, file order), and the four-eyes decisions Verify and Withdraw.
 
+`POST /api/evidence-packets/` receives a packet (multipart, .zip) in Celery: 202 with the queued receipt at
+`/api/evidence-packet-receipts/<id>/` (its Location), needing console.receive_evidence.
+
 Reading needs console.view_provenance. Verify and Withdraw are open to any signed-in user; the service
 (evidence.packets.verification) decides and audits every attempt. Their answers:
 - 200 with the revision;
@@ -21,6 +24,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
 from evidence.api.serializers import ErrorSerializer
@@ -32,10 +36,15 @@ from evidence.api.serializers.packets import (
     VerifySerializer,
     WithdrawSerializer,
 )
+from evidence.api.serializers.receipts import PacketReceiptSerializer, PacketUploadSerializer
+from evidence.api.uploads import StagedUploadCreate
+from evidence.choices import IntakeSource
 from evidence.packets import listing, verification
-from evidence.packets.models import PacketRevision
+from evidence.packets.models import PacketReceipt, PacketRevision
+from evidence.packets.receipts import receipt_upload
 
 CanRead = capability("console.view_provenance")
+CanReceive = capability("console.receive_evidence")
 
 
 class InFileOrder(KeysetPagination):
@@ -43,17 +52,59 @@ class InFileOrder(KeysetPagination):
     page_size = 100
 
 
-class PacketList(generics.ListAPIView):
+class PacketList(IdempotentCreate, StagedUploadCreate, generics.ListAPIView):
     """Evidence packets, newest first, with the packet page's filters (kind, evidence_class, client,
-    period_from, period_until). A packet's class is its latest accepted revision's."""
+    period_from, period_until). A packet's class is its latest accepted revision's. POST a multipart upload
+    of a packet to receive it."""
 
     queryset = listing.packets()
     serializer_class = PacketSerializer
     filterset_class = listing.PacketFilterSet
     pagination_class = KeysetPagination
     permission_classes = [CanRead]
+    upload_what, upload_command = "packet", "receive_evidence"
+
+    def get_permissions(self):
+        return [CanReceive()] if self.request.method == "POST" else [CanRead()]
 
     @extend_schema(operation_id="evidence_packets_list", summary="List evidence packets")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="evidence_packets_receive",
+        summary="Receive an evidence packet",
+        description=(
+            "Multipart upload of one evidence packet (.zip of its folder) in the field `file`. A receipt is "
+            "recorded and queued; a worker receives the packet as you (you are its receiver: another person "
+            "verifies it). Follow the receipt at the returned `url` (also the Location header): when done it "
+            "shows the result `receive_evidence --json` prints. Uploads past INTAKE_MAX_UPLOAD_BYTES are refused "
+            "with 413 before their body is read."
+        ),
+        request={"multipart/form-data": PacketUploadSerializer},
+        responses={
+            202: PacketReceiptSerializer,
+            400: OpenApiResponse(description="no file, or not a .zip"),
+            409: OpenApiResponse(ErrorSerializer, description="an Idempotency-Key first used with another upload"),
+            413: OpenApiResponse(ErrorSerializer, description="over the upload limit (the message says it)"),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        upload = self.uploaded_file(PacketUploadSerializer)
+        receipt = receipt_upload(actor=request.user, upload=upload, source=IntakeSource.API)
+        data = PacketReceiptSerializer(receipt, context={"request": request}).data
+        return created(data, data["url"], code=status.HTTP_202_ACCEPTED)
+
+
+class PacketReceiptDetail(generics.RetrieveAPIView):
+    """One queued receipt of a packet: queued, running, done (with the result) or failed (with the error)."""
+
+    queryset = PacketReceipt.objects.select_related("packet_revision")
+    serializer_class = PacketReceiptSerializer
+    permission_classes = [CanRead]
+    filterset_class = None
+
+    @extend_schema(operation_id="evidence_packet_receipts_retrieve", summary="A queued receipt of a packet")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -30,6 +30,8 @@ urlpatterns = [
     path("evidence-packet-refusals/<int:pk>/", refusals.RefusalDetail.as_view(),
          name="api-evidence-packet-refusal-detail"),
     path("evidence-packets/<int:pk>/", packets.PacketDetail.as_view(), name="api-evidence-packet-detail"),
+    path("evidence-packet-receipts/<int:pk>/", packets.PacketReceiptDetail.as_view(),
+         name="api-evidence-packet-receipt-detail"),
     path("evidence-packets/<int:pk>/revisions/<int:number>/records/", packets.RevisionRecords.as_view(),
          name="api-evidence-packet-records"),
     path("evidence-packets/<int:pk>/revisions/<int:number>/verify/", packets.RevisionVerify.as_view(),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,6 +31,7 @@ from evidence.api.serializers import (
     ManifestSerializer,
     PolicySerializer,
 )
+from evidence.api.uploads import StagedUploadCreate
 from evidence.calculations.reports import formula_report
 from evidence.choices import IntakeSource
 from evidence.filtersets import (
@@ -45,7 +45,7 @@ from evidence.filtersets import (
     ManifestFilterSet,
     PolicyFilterSet,
 )
-from evidence.intake.uploads import intake_upload, receiving_uploads
+from evidence.intake.uploads import intake_upload
 from evidence.models import BeastMode, DomoCard, DomoDataflow, DomoDataset, PdpPolicy
 
 CanRead = capability("console.view_provenance")
@@ -66,23 +66,15 @@ class _Read:
 # --- intake runs -----------------------------------------------------------------------------------
 
 
-class IntakeRunList(IdempotentCreate, _Read, generics.ListAPIView):
+class IntakeRunList(IdempotentCreate, StagedUploadCreate, _Read, generics.ListAPIView):
     """Intake runs, newest first; POST a multipart upload of an export to start one."""
 
     queryset = selectors.intake_runs()
     serializer_class = IntakeRunSerializer
     filterset_class = IntakeRunFilterSet
-    parser_classes = [MultiPartParser]
 
     def get_permissions(self):
         return [CanReceive()] if self.request.method == "POST" else [CanRead()]
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.method != "POST":
-            return super().dispatch(request, *args, **kwargs)
-        # In place before anything reads the body (session authentication's CSRF check does).
-        with receiving_uploads(request) as self.uploads:
-            return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="intake_runs_upload",
@@ -103,15 +95,8 @@ class IntakeRunList(IdempotentCreate, _Read, generics.ListAPIView):
         },
     )
     def post(self, request, *args, **kwargs):
-        if self.uploads.refusal:
-            return Response({"detail": self.uploads.refusal}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        serializer = IntakeUploadSerializer(data=request.data)
-        if self.uploads.refusal:  # the file passed the limit while it streamed
-            return Response({"detail": self.uploads.refusal}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        serializer.is_valid(raise_exception=True)
-        run = intake_upload(
-            actor=request.user, upload=serializer.validated_data["file"], source=IntakeSource.API
-        )
+        upload = self.uploaded_file(IntakeUploadSerializer)
+        run = intake_upload(actor=request.user, upload=upload, source=IntakeSource.API)
         body = IntakeAcceptedSerializer(run, context=self.get_serializer_context()).data
         return created(body, body["url"], code=status.HTTP_202_ACCEPTED)
 

@@ -87,6 +87,21 @@ def _enqueue(run_id: int) -> None:
     IntakeRun.objects.filter(pk=run_id, task_id="").update(task_id=result.id)
 
 
+def stage_path(source: Path) -> Path:
+    """Copy a folder or file a command was given into the staging area (links copied as links, never
+    followed), so that its run can be retried whatever happens to the original."""
+    target = Path(tempfile.mkdtemp(prefix="command-", dir=staging_root())) / source.name
+    try:
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=True)
+        else:
+            shutil.copyfile(source, target)
+    except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    return target
+
+
 def stage_upload(chunks: Iterator[bytes], *, name: str) -> Path:
     """Copy an upload to the staging area, chunk by chunk (never the whole body in memory)."""
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=staging_root()))
@@ -225,8 +240,12 @@ def _execute(run: IntakeRun) -> IntakeOutcome:
 
 
 def _discard_staged(run: IntakeRun) -> None:
+    discard_staged(run.staged_path)
+
+
+def discard_staged(staged_path: str) -> None:
     """Bronze holds every received byte now: the staged copy under var/intake can go."""
-    staged = Path(run.staged_path)
+    staged = Path(staged_path)
     folder = staged.parent
     if folder.parent == staging_root() and folder.name.startswith(("upload-", "command-")):
         shutil.rmtree(folder, ignore_errors=True)

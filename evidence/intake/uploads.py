@@ -50,12 +50,23 @@ def size_text(size: int) -> str:
     return f"{size:,} bytes"
 
 
-def limit_message(limit: int, received: int | None = None) -> str:
-    what = f"This upload is {size_text(received)}; t" if received is not None else "T"
+def limit_message(limit: int, received: int | None = None, *, what: str = "export",
+                  command: str = "ingest_export") -> str:
+    """Why an upload past the limit is refused, and where such a file is received instead."""
+    said = f"This upload is {size_text(received)}; t" if received is not None else "T"
     return (
-        f"{what}he console receives exports of at most {size_text(limit)} (INTAKE_MAX_UPLOAD_BYTES). "
-        "Receive a larger export on the server with manage.py ingest_export PATH, "
+        f"{said}he console receives {what}s of at most {size_text(limit)} (INTAKE_MAX_UPLOAD_BYTES). "
+        f"Receive a larger {what} on the server with manage.py {command} PATH, "
         "or ask an admin to raise the limit."
+    )
+
+
+def upload_refusal_text(*, what: str = "export", command: str = "ingest_export") -> str:
+    """What an upload page says, before sending, of a file past the limit (after "This file is N bytes; ")."""
+    limit = settings.INTAKE_MAX_UPLOAD_BYTES
+    return (
+        f"the console receives {what}s of at most {size_text(limit)} (INTAKE_MAX_UPLOAD_BYTES). "
+        f"Receive it on the server with manage.py {command} PATH, or ask an admin to raise the limit."
     )
 
 
@@ -95,9 +106,10 @@ class StagedUpload(UploadedFile):
 class StagingUploadHandler(FileUploadHandler):
     """First upload handler of the chain: refuses past the limit, stages to disk, counts and hashes."""
 
-    def __init__(self, request=None, *, limit: int):
+    def __init__(self, request=None, *, limit: int, what: str = "export", command: str = "ingest_export"):
         super().__init__(request)
         self.limit = limit
+        self.what, self.command = what, command  # what the refusal names
         self.received = 0  # bytes of every file of this request so far
         self.refusal: str | None = None
         self.folders: list[Path] = []  # every staging folder this request created
@@ -109,7 +121,7 @@ class StagingUploadHandler(FileUploadHandler):
     # --- before the body is read ------------------------------------------------------------------
     def check_declared_length(self, content_length: int) -> None:
         if content_length > self.limit + MULTIPART_ALLOWANCE:
-            self.refusal = limit_message(self.limit, content_length)
+            self.refusal = limit_message(self.limit, content_length, what=self.what, command=self.command)
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         self.check_declared_length(content_length)
@@ -133,7 +145,7 @@ class StagingUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
         if self.received > self.limit:
-            self.refusal = limit_message(self.limit)
+            self.refusal = limit_message(self.limit, what=self.what, command=self.command)
             self._abandon()
             raise StopUpload(connection_reset=False)  # drains at most MULTIPART_ALLOWANCE more bytes
         self._handle.write(raw_data)
@@ -174,13 +186,16 @@ class StagingUploadHandler(FileUploadHandler):
 
 
 @contextlib.contextmanager
-def receiving_uploads(request, *, limit: int | None = None) -> Iterator[StagingUploadHandler]:
-    """Install the staging handler on a request whose body is still unread; clean up after the view."""
+def receiving_uploads(
+    request, *, limit: int | None = None, what: str = "export", command: str = "ingest_export"
+) -> Iterator[StagingUploadHandler]:
+    """Install the staging handler on a request whose body is still unread; clean up after the view.
+    `what` and `command` name the upload and the command for larger ones in the refusal."""
     if hasattr(request, "_files") or getattr(request, "_read_started", False):
         # Too late: Django's own handlers have taken the body, unlimited. A programming error.
         raise RuntimeError("the request body was read before the upload handler was installed")
     handler = StagingUploadHandler(
-        request, limit=settings.INTAKE_MAX_UPLOAD_BYTES if limit is None else limit
+        request, limit=settings.INTAKE_MAX_UPLOAD_BYTES if limit is None else limit, what=what, command=command
     )
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -197,38 +212,45 @@ def receiving_uploads(request, *, limit: int | None = None) -> Iterator[StagingU
 # --- the service the page and the API call --------------------------------------------------------
 
 
+@contextlib.contextmanager
+def staged_upload(upload: UploadedFile) -> Iterator[tuple[Path, int, str]]:
+    """The staged path, size and SHA-256 of an upload, for the block that records its run.
+
+    A StagedUpload (through StagingUploadHandler) is already staged and counted: it is handed over when the
+    block succeeds. Any other upload (e.g. a test's in-memory file) is staged here, and removed again if the
+    block raises."""
+    if isinstance(upload, StagedUpload):
+        yield upload.staged_path, upload.size, upload.sha256
+        upload.keep()
+        return
+    digest = hashlib.sha256()
+
+    def chunks():
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            yield chunk
+
+    staged = stage_upload(chunks(), name=upload.name)
+    try:
+        yield staged, staged.stat().st_size, digest.hexdigest()
+    except BaseException:
+        shutil.rmtree(staged.parent, ignore_errors=True)
+        raise
+
+
 def intake_upload(*, actor, upload: UploadedFile, source: str) -> IntakeRun:
     """Record an intake run for an uploaded export, audit who uploaded what, and queue it.
 
     The run and its two audit events (the service's `intake.queued` and `intake.uploaded` with the
     bytes' size and SHA-256) commit together; the task is enqueued after the commit.
     """
-    if isinstance(upload, StagedUpload):
-        staged, size, sha256 = upload.staged_path, upload.size, upload.sha256
-    else:  # an upload that did not come through StagingUploadHandler (e.g. a test's in-memory file)
-        digest = hashlib.sha256()
-
-        def chunks():
-            for chunk in upload.chunks():
-                digest.update(chunk)
-                yield chunk
-
-        staged = stage_upload(chunks(), name=upload.name)
-        size, sha256 = staged.stat().st_size, digest.hexdigest()
-    try:
-        with transaction.atomic():
-            run = intake_create(actor=actor, source=source, original_name=upload.name, staged_path=staged)
-            audit_record(
-                actor=actor,
-                action="intake.uploaded",
-                object_type="evidence.intakerun",
-                object_id=str(run.pk),
-                after={"source": source, "original_name": run.original_name, "bytes": size, "sha256": sha256},
-            )
-    except BaseException:
-        if not isinstance(upload, StagedUpload):
-            shutil.rmtree(staged.parent, ignore_errors=True)
-        raise
-    if isinstance(upload, StagedUpload):
-        upload.keep()
+    with staged_upload(upload) as (staged, size, sha256), transaction.atomic():
+        run = intake_create(actor=actor, source=source, original_name=upload.name, staged_path=staged)
+        audit_record(
+            actor=actor,
+            action="intake.uploaded",
+            object_type="evidence.intakerun",
+            object_id=str(run.pk),
+            after={"source": source, "original_name": run.original_name, "bytes": size, "sha256": sha256},
+        )
     return run

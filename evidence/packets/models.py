@@ -11,7 +11,15 @@ from django.conf import settings
 from django.db import models
 
 from console import clock
-from evidence.choices import EvidenceClass, PacketKind, PacketStatus, Severity
+from evidence.choices import (
+    RECEIPT_TERMINAL,
+    EvidenceClass,
+    IntakeSource,
+    PacketKind,
+    PacketStatus,
+    ReceiptStatus,
+    Severity,
+)
 
 # Every decimal the packets carry is stored exactly: the service refuses a value with more places or digits
 # (VALUE_INVALID) rather than let the database round it.
@@ -207,3 +215,48 @@ class AccountRow(_RecordRow):
         ordering = ["revision", "row"]
         indexes = [models.Index(fields=["account_id"])]
         constraints = [models.UniqueConstraint(fields=["revision", "row"], name="account_row_unique")]
+
+
+class PacketReceipt(models.Model):
+    """One queued receipt of a packet (the upload page, the API, `receive_evidence --queue`): created first, then
+    worked by a Celery task that calls the receiving service as the person who asked (the receiver, for four
+    eyes). Done: `outcome` is accepted, unchanged or refused and `packet_revision` the revision it answered."""
+
+    source = models.CharField(max_length=16, choices=IntakeSource.choices)
+    original_name = models.CharField(max_length=255)
+    staged_path = models.CharField(max_length=1024, help_text="where the received bytes wait for the worker")
+    upload_sha256 = models.CharField(max_length=64, help_text="of the bytes as they arrived (archive or folder tree)")
+    upload_bytes = models.PositiveBigIntegerField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=255, help_text="the username or the system actor, as audited")
+    status = models.CharField(max_length=16, choices=ReceiptStatus.choices, default=ReceiptStatus.QUEUED)
+    outcome = models.CharField(max_length=16, blank=True, help_text="accepted, unchanged or refused, once done")
+    packet_revision = models.ForeignKey(
+        PacketRevision, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=clock.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status=ReceiptStatus.DONE)
+                | (models.Q(packet_revision__isnull=False) & ~models.Q(outcome="")),
+                name="packet_receipt_done_has_outcome",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"packet receipt #{self.pk} ({self.original_name})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in RECEIPT_TERMINAL

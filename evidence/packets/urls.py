@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from evidence.packets import refusal_views, views
+from evidence.packets import receipt_views, refusal_views, views
 
 app_name = "packets"
 urlpatterns = [
     path("", views.packet_list, name="packet-list"),
+    path("receive/", receipt_views.packet_receive_page, name="packet-receive"),
+    path("receipts/<int:pk>/", receipt_views.receipt_detail, name="receipt-detail"),
     path("refusals/", refusal_views.refusal_list, name="refusal-list"),
     path("refusals/<int:pk>/", refusal_views.refusal_detail, name="refusal-detail"),
     path("<int:pk>/", views.packet_detail, name="packet-detail"),

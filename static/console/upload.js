@@ -1,4 +1,4 @@
-// The upload page (evidence/intake_upload.html): upload progress, and the size checked before sending
+// The upload pages (evidence/intake_upload.html, evidence/packets/receive.html): upload progress, and the size checked before sending
 // (the server checks it again).
 (function () {
   "use strict";
@@ -22,8 +22,7 @@
     var problem = form.querySelector("#upload-client-error");
     if (file && file.size > Number(form.dataset.limit)) {
       evt.preventDefault();
-      problem.textContent = "This file is " + file.size.toLocaleString("en") + " bytes; the console receives exports of at most " +
-        form.dataset.limitText + " (INTAKE_MAX_UPLOAD_BYTES). Receive it on the server with manage.py ingest_export PATH, or ask an admin to raise the limit.";
+      problem.textContent = "This file is " + file.size.toLocaleString("en") + " bytes; " + form.dataset.tooLarge;
       problem.hidden = false;
       return;
     }

@@ -1,14 +1,12 @@
 """Receive a Leaf IQ export (a folder or a .zip) into bronze and silver and record its manifest."""
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from console import context
 from evidence.choices import IntakeSource
-from evidence.intake.services import intake_create, intake_execute, staging_root
+from evidence.intake.services import intake_create, intake_execute, stage_path
 from evidence.models import IntakeRun
 
 
@@ -27,7 +25,7 @@ class Command(BaseCommand):
         if not (source.is_dir() or source.is_file()):
             raise CommandError(f"{source}: neither a folder nor a file")
         with context.for_command("ingest_export"):
-            staged = self._stage(source)
+            staged = stage_path(source)
             run = intake_create(
                 actor=None, source=IntakeSource.COMMAND, original_name=source.name, staged_path=staged, enqueue=queue
             )
@@ -39,15 +37,6 @@ class Command(BaseCommand):
         if outcome is None:
             raise CommandError(f"intake #{run.pk} did not run: {run.status} {run.error}")
         self._print(run, outcome.manifest, json)
-
-    def _stage(self, source: Path) -> Path:
-        """Copy what arrived into the staging area, so the run can be retried whatever happens to PATH."""
-        target = Path(tempfile.mkdtemp(prefix="command-", dir=staging_root())) / source.name
-        if source.is_dir():
-            shutil.copytree(source, target, symlinks=True)
-        else:
-            shutil.copyfile(source, target)
-        return target
 
     def _print(self, run, manifest, as_json: bool) -> None:
         issues = [

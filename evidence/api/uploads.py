@@ -1,0 +1,41 @@
+"""API creates whose body is a multipart upload staged by the intake's handler (size limit, SHA-256):
+`POST /api/intake-runs/` and `POST /api/evidence-packets/`.
+
+`StagedUploadCreate` (after IdempotentCreate among the bases) installs the handler before anything reads the
+body (session authentication's CSRF check does); `self.uploaded_file(serializer_class)` in the view's `post`
+answers 413 for an upload past INTAKE_MAX_UPLOAD_BYTES (declared, or found while it streamed) and 400 for a
+body its serializer refuses, and returns the file otherwise.
+"""
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import MultiPartParser
+
+from evidence.intake.uploads import receiving_uploads
+
+
+class UploadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"
+
+
+class StagedUploadCreate:
+    parser_classes = [MultiPartParser]
+    upload_what = "export"  # what the size refusal calls the upload
+    upload_command = "ingest_export"  # where the size refusal sends a larger one
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method != "POST":
+            return super().dispatch(request, *args, **kwargs)
+        with receiving_uploads(request, what=self.upload_what, command=self.upload_command) as self.uploads:
+            return super().dispatch(request, *args, **kwargs)
+
+    def uploaded_file(self, serializer_class):
+        if self.uploads.refusal:  # the declared size is over the limit: the body is never read
+            raise UploadTooLarge(self.uploads.refusal)
+        body = serializer_class(data=self.request.data)
+        if self.uploads.refusal:  # the file passed the limit while it streamed
+            raise UploadTooLarge(self.uploads.refusal)
+        body.is_valid(raise_exception=True)
+        return body.validated_data["file"]
