@@ -107,6 +107,16 @@ def states(request, lake):
 
 # --- real worker ---------------------------------------------------------------------------------
 @pytest.fixture
+def broker():
+    """This run's broker keys, emptied before and after (enqueued messages are real, no worker reads them)."""
+    from tests.support.worker import flush_test_broker
+
+    flush_test_broker()
+    yield
+    flush_test_broker()
+
+
+@pytest.fixture
 def celery_worker(transactional_db, lake):
     """A real Celery worker on the test Redis; tests using it see committed data only."""
     from tests.support.worker import Worker, flush_test_broker

@@ -183,11 +183,3 @@ def contract_then_migration(manifest, tmp_path, olivia, adam, arthur, curated_db
     return rebates.domo_id
 
 
-@pytest.fixture
-def broker():
-    """This run's broker keys, emptied before and after (enqueued messages are real, no worker reads them)."""
-    from tests.support.worker import flush_test_broker
-
-    flush_test_broker()
-    yield
-    flush_test_broker()

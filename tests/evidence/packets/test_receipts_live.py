@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from console.models import AuditEvent
 from evidence.models import PacketReceipt
 from tests.evidence.packets.builders import contract_packet, pricing_packet
 from tests.evidence.test_intake_pages import upload_folders
 from tests.support.api import Api
-
-
-@pytest.fixture
-def broker():
-    """The queued receipts' messages go to this run's broker keys; emptied before and after."""
-    from tests.support.worker import flush_test_broker
-
-    flush_test_broker()
-    yield
-    flush_test_broker()
 
 
 def upload(api: Api, path, *, key: str | None = None):
