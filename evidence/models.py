@@ -464,3 +464,5 @@ from evidence.packets.models import (  # noqa: F401
     PriceRow,
     RebateInvoiceRow,
 )
+from evidence.candidates.models import DomoCandidateRow, DomoCandidateSet  # noqa: F401, E402
+from evidence.flags.models import ClientNeeds, FlagRun, MissingEvidenceFlag  # noqa: F401, E402
