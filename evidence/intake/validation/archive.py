@@ -46,7 +46,7 @@ def path_problem(path: str) -> str | None:
         return "is absolute"
     segments = path.split("/")
     if ".." in segments:
-        return "leaves the export root ('..')"
+        return "leaves its root ('..')"
     if any(segment in ("", ".") for segment in segments):
         return "has an empty or '.' segment"
     return None

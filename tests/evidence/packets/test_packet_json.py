@@ -171,7 +171,7 @@ def test_salesforce_id_checksum_is_case_sensitive():
 
 @pytest.mark.parametrize("path, words", [
     ("/etc/passwd", "is absolute"),
-    ("documents/../../secret.pdf", "leaves the export root"),
+    ("documents/../../secret.pdf", "leaves its root"),
     ("documents\\contract.pdf", "backslash"),
 ])
 def test_unsafe_document_path_is_refused(tmp_path, path, words):

@@ -170,7 +170,7 @@ def test_zip_with_a_member_leaving_the_root_is_refused_and_nothing_extracted(tmp
     assert report.status == REFUSED
     assert report.codes() == {UNSAFE_PATH}
     assert [i.file for i in report.issues] == ["../evil.txt"]
-    assert "leaves the export root" in report.issues[0].message
+    assert "leaves its root" in report.issues[0].message
     assert not (tmp_path / "evil.txt").exists()
     assert not staging.exists() or not any(staging.iterdir())
     assert report.records is None and report.header is None
