@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.lake.base import SIDECAR_SUFFIX
 from evidence.intake.validation.archive import MIB, path_problem
 from evidence.packets.model import FORMAT, KINDS, PACKET_FILE, PRICING, RECORDS_FILE, FileEntry, PacketHeader
 from evidence.packets.validation.issues import (
@@ -238,6 +239,10 @@ def check_header(data: dict[str, Any], sink: _Issues) -> _HeaderContent | None:
     if packet_id is not None and not PACKET_ID.fullmatch(packet_id):
         check.bad("packet_id", f"{packet_id[:80]!r} is not a packet id: letters, digits, '.', '_' and '-', "
                                "starting with a letter or digit, at most 128 characters")
+        packet_id = None
+    elif packet_id is not None and packet_id.lower().endswith(SIDECAR_SUFFIX):
+        check.bad("packet_id", f"{packet_id[:80]!r} ends in {SIDECAR_SUFFIX!r}, which the lake keeps for its own "
+                               "hash files: choose another packet id")
         packet_id = None
     content.packet_id = packet_id
 

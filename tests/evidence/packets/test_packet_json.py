@@ -105,6 +105,8 @@ def _break(path: str, value):
     ("kind", ..., "kind", "is required"),
     ("packet_id", ..., "packet_id", "is required"),
     ("packet_id", "EVP/../x", "packet_id", "is not a packet id"),
+    # The lake reserves names ending in .sha256 for its hash files: refused here, not by the lake mid-write.
+    ("packet_id", "EVP-CONTRACT-2025.SHA256", "packet_id", "ends in '.sha256', which the lake keeps"),
     ("packet_id", 42, "packet_id", "must be a string, is an integer"),
     ("period.start", "2025-13-01", "period.start", "is not a real date"),
     ("period.end", "31/12/2025", "period.end", "is not a date YYYY-MM-DD"),

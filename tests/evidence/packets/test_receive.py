@@ -298,6 +298,18 @@ def test_a_file_name_the_lake_reserves_is_refused_not_dropped(tmp_path, olivia, 
     assert b'"kept": false' in lake.read(receipt_paths[0])
 
 
+def test_a_packet_id_the_lake_reserves_is_refused_and_recorded(tmp_path, olivia, lake):
+    packet = contract_packet()
+    packet.fields["packet_id"] = "EVP-CONTRACT-2025.sha256"  # the lake's hash-file suffix, as a folder name
+
+    outcome = _receive(packet, tmp_path, olivia)
+
+    assert outcome.status == PacketStatus.REFUSED
+    assert list(outcome.revision.issues.values_list("code", "field")) == [("FIELD_INVALID", "packet_id")]
+    assert not EvidencePacket.objects.exists()
+    assert any("/receipts/" in p for p in lake.list(outcome.revision.bronze_prefix))
+
+
 @pytest.mark.postgres_only  # SQLite serializes writers with "database is locked", not row locks
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_receipts_of_the_same_new_packet_record_it_once(tmp_path, seeded_roles):
