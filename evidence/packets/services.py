@@ -66,6 +66,16 @@ def packet_receive(*, actor, source: Path, original_name: str) -> ReceiveOutcome
     source = Path(source)
     if not (source.is_dir() or source.is_file()):
         raise ReceiveError(f"{source}: no packet folder or archive there")
+    try:
+        return _receive_once(actor, source, original_name)
+    except PacketChangedMeanwhile:
+        # A concurrent first receipt of this packet_id committed another kind or other clients while this one
+        # was validated: validated again, this receipt now meets that revision and is recorded as refused
+        # (REVISION_CONFLICT), like any later receipt would be.
+        return _receive_once(actor, source, original_name)
+
+
+def _receive_once(actor, source: Path, original_name: str) -> ReceiveOutcome:
     work = Path(tempfile.mkdtemp(prefix="packet-", dir=_staging_root()))
     try:
         report = validation.validate_packet(

@@ -393,3 +393,43 @@ def test_a_reserved_file_name_is_refused_in_a_packet_without_records_too(tmp_pat
 
     assert outcome.status == PacketStatus.REFUSED
     assert ("UNSAFE_PATH", "documents/prices.xlsx.sha256") in set(outcome.revision.issues.values_list("code", "file"))
+
+
+@pytest.mark.postgres_only  # SQLite serializes writers with "database is locked", not row locks
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_first_receipts_with_other_clients_record_one_and_refuse_the_other(tmp_path, seeded_roles):
+    """The loser of a race on a new packet_id that names other clients is recorded as a REVISION_CONFLICT
+    refusal (with its receipt in the lake), never lost to an exception."""
+    import threading
+
+    from django.db import connection
+
+    from tests.conftest import make_persona
+
+    olivia, arthur = make_persona("olivia"), make_persona("arthur")
+    widened = contract_packet()
+    widened.fields["client_account_ids"] = [ACME, BLUEWATER]
+    sources = [contract_packet().write(tmp_path / "acme"), widened.write(tmp_path / "widened")]
+    start = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def receive(actor, source):
+        try:
+            start.wait()
+            outcomes.append(packet_receive(actor=actor, source=source, original_name=source.name))
+        except Exception as exc:  # noqa: BLE001 (a thread's error is asserted on below, not lost)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=receive, args=pair) for pair in zip((olivia, arthur), sources)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert not errors, errors
+    assert sorted(o.status for o in outcomes) == [PacketStatus.ACCEPTED, PacketStatus.REFUSED]
+    refused = next(o.revision for o in outcomes if o.status == PacketStatus.REFUSED)
+    assert list(refused.issues.values_list("code", flat=True)) == ["REVISION_CONFLICT"]
+    assert PacketRevision.objects.filter(status=PacketStatus.ACCEPTED).count() == 1
