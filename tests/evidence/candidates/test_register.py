@@ -18,7 +18,6 @@ from evidence.packets import verification
 from tests.evidence.candidates.conftest import (
     ACCOUNTS,
     ACME,
-    CONTRACT_TERMS,
     MAC_PRICING,
     REBATES,
     dataset,
