@@ -87,8 +87,7 @@ class CandidateSetList(IdempotentCreate, generics.ListAPIView):
         except CandidateRefused as refused:
             return Response({"detail": str(refused), "issues": [i.as_dict() for i in refused.issues]},
                             status=status.HTTP_400_BAD_REQUEST)
-        answer = RegisteredSerializer(outcome.candidate_set, context={"request": request}).data
-        answer["status"] = outcome.status
+        answer = RegisteredSerializer(outcome.candidate_set, context={"request": request, "status": outcome.status}).data
         code = status.HTTP_200_OK if outcome.status == UNCHANGED else status.HTTP_201_CREATED
         return created(answer, answer["url"], code=code)
 

@@ -3,6 +3,7 @@ proposed mapping, the register body and its refusal (every issue located)."""
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from evidence.candidates.models import DomoCandidateRow, DomoCandidateSet
@@ -40,12 +41,18 @@ class CandidateSetSerializer(serializers.ModelSerializer):
 
 
 class RegisteredSerializer(CandidateSetSerializer):
-    status = serializers.ChoiceField(choices=["registered", "unchanged"], help_text=(
-        "registered: a new registration (201); unchanged: this dataset, kind and mapping were registered before "
-        "(200, nothing stored)"))
+    """A registration as POST answers it; `status` comes from the service's outcome (the serializer's context)."""
+
+    status = serializers.SerializerMethodField()
 
     class Meta(CandidateSetSerializer.Meta):
         fields = [*CandidateSetSerializer.Meta.fields, "status"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["registered", "unchanged"], help_text=(
+        "registered: a new registration (201); unchanged: this dataset, kind and mapping were registered before "
+        "(200, nothing stored)")))
+    def get_status(self, candidate_set) -> str:
+        return self.context["status"]
 
 
 class CandidateRowSerializer(serializers.ModelSerializer):
