@@ -56,6 +56,9 @@ def test_the_dataset_page_links_to_the_form_for_those_who_may_register(manifest,
 
     assert 'id="register-candidate"' in signed_in(olivia).get(url).content.decode()
     assert 'id="register-candidate"' not in signed_in(arthur).get(url).content.decode()
+    candidate_set = register(olivia, manifest).candidate_set
+    shown = signed_in(arthur).get(url).content.decode()
+    assert f'<span class="badge badge-warn">candidate</span> <a href="/evidence/candidates/{candidate_set.pk}/">' in shown
 
 
 def test_the_form_proposes_the_mapping_and_marks_required_columns(manifest, olivia):
