@@ -108,3 +108,23 @@ def test_only_operators_and_admins_may_register(manifest, persona, request):
 
 def test_an_admin_may_register(manifest, adam):
     assert signed_in(adam).post("/evidence/candidates/register/", _form(manifest)).status_code == 302
+
+
+def _queries(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_list_and_detail_query_counts_do_not_grow_with_the_registrations(manifest, olivia, cecilia):
+    client = signed_in(cecilia)
+    first = register(olivia, manifest).candidate_set
+    few = (_queries(client, "/evidence/candidates/"), _queries(client, f"/evidence/candidates/{first.pk}/"))
+
+    register(olivia, manifest, component="")
+    register(olivia, manifest, "MAC Pricing", "pricing")
+
+    assert (_queries(client, "/evidence/candidates/"), _queries(client, f"/evidence/candidates/{first.pk}/")) == few
