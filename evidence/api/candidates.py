@@ -72,7 +72,8 @@ class CandidateSetList(IdempotentCreate, generics.ListAPIView):
         responses={
             201: RegisteredSerializer,
             200: OpenApiResponse(RegisteredSerializer, description="registered before: nothing stored"),
-            400: OpenApiResponse(CandidateRefusedSerializer, description="refused: every issue located"),
+            400: OpenApiResponse(CandidateRefusedSerializer, description=(
+                "refused: every issue located (detail, issues); or the body's fields named with their errors")),
             403: OpenApiResponse(ErrorSerializer, description="no receive_evidence capability"),
             409: OpenApiResponse(ErrorSerializer, description="an Idempotency-Key first used with another body"),
         },

@@ -114,5 +114,8 @@ class CandidateIssueSerializer(serializers.Serializer):
 
 
 class CandidateRefusedSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    issues = CandidateIssueSerializer(many=True)
+    """A refused registration: `detail` and every issue located. A body that does not validate (no such dataset,
+    an unknown kind) is answered instead with its fields named, each with its errors (DRF's shape)."""
+
+    detail = serializers.CharField(required=False)
+    issues = CandidateIssueSerializer(many=True, required=False)
