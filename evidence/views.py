@@ -13,6 +13,7 @@ from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence import selectors
 from evidence.calculations.analysis import calculations_analyze_manifest
+from evidence.candidates.selectors import candidate_sets
 from evidence.choices import IntakeSource
 from evidence.filtersets import (
     CalculationFlawFilterSet,
@@ -160,7 +161,9 @@ def calculation_reanalyze(request, pk: int):
 @_reader
 def dataset_detail(request, pk: int):
     detail = selectors.dataset_detail(pk)
-    return render(request, "evidence/dataset_detail.html", {"detail": detail, "dataset": detail.dataset})
+    registered = candidate_sets().filter(dataset=detail.dataset).order_by("-id")
+    return render(request, "evidence/dataset_detail.html",
+                  {"detail": detail, "dataset": detail.dataset, "candidate_sets": registered})
 
 
 @_reader

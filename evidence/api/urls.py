@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evidence.api import packets, refusals, views
+from evidence.api import candidates, packets, refusals, views
 from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
@@ -38,4 +38,10 @@ urlpatterns = [
          name="api-evidence-packet-verify"),
     path("evidence-packets/<int:pk>/revisions/<int:number>/withdraw/", packets.RevisionWithdraw.as_view(),
          name="api-evidence-packet-withdraw"),
+    path("evidence-candidates/", candidates.CandidateSetList.as_view(), name="api-evidence-candidate-list"),
+    path("evidence-candidates/proposal/", candidates.CandidateProposal.as_view(),
+         name="api-evidence-candidate-proposal"),
+    path("evidence-candidates/<int:pk>/", candidates.CandidateSetDetail.as_view(),
+         name="api-evidence-candidate-detail"),
+    path("evidence-candidates/<int:pk>/rows/", candidates.CandidateRows.as_view(), name="api-evidence-candidate-rows"),
 ]

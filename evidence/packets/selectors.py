@@ -16,11 +16,12 @@ What is loaded, and why it is enough:
   rows for contract terms, rebate invoices and Salesforce accounts (the rules look at no other client's
   rows), every row of a price list.
 
-Domo candidate rows: no model holds Domo rows registered as candidate evidence yet (issue 11, point 3), so
-`domo_rows` is empty for now.
+Domo candidate rows (evidence.candidates): the rows of Domo datasets registered as candidate evidence of the
+kinds asked for, the client's for contract terms, rebate invoices and Salesforce accounts, every price row
+(evidence.candidates.selectors.domo_rows_for); always candidate, with their load id, dataset id and row.
 
 The query count is fixed: one for the revisions (with their packets), then one per record kind asked for,
-whatever the number of revisions.
+whatever the number of revisions, and one for the Domo rows.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
+from evidence.candidates.selectors import domo_rows_for
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.packets import model
 from evidence.packets.authority import RECEIVED, VERIFIED, WITHDRAWN, Evidence, Revision
@@ -75,7 +77,8 @@ def _records(kind: str, revision_ids: list[int], client: str) -> dict[int, list[
 def evidence_for(client: str, *, period: tuple[dt.date, dt.date] | None = None,
                  kinds: Iterable[str] | None = None) -> Evidence:
     """Every accepted packet revision that may speak for `client` (of `kinds`, default all; starting by the
-    end of `period` when given), with its records, as the authority rules' Evidence."""
+    end of `period` when given), with its records, and the registered Domo rows that may, as the authority
+    rules' Evidence."""
     kinds = tuple(model.KINDS if kinds is None else kinds)
     unknown = [k for k in kinds if k not in model.KINDS]
     if unknown:
@@ -95,7 +98,7 @@ def evidence_for(client: str, *, period: tuple[dt.date, dt.date] | None = None,
         ids = [r.pk for r in revisions if r.kind == kind]
         if ids:
             records.update(_records(kind, ids, client))
-    return Evidence(revisions=tuple(
+    return Evidence(domo_rows=domo_rows_for(client, kinds=kinds, period=period), revisions=tuple(
         Revision(
             packet_id=r.packet.packet_id, revision=r.revision, sha256=r.sha256, kind=r.kind,
             client_account_ids=tuple(r.packet.client_account_ids), period_start=r.period_start,

@@ -74,6 +74,7 @@ def is_receiver(user, revision: PacketRevision) -> bool:
 def packet_verify(*, actor, revision: PacketRevision, sha256: str, comment: str) -> PacketRevision:
     """Verify a candidate revision into governed evidence: another person than its receiver, with the
     verify capability and a comment, on the revision whose sha256 they were shown."""
+    _packet_revision_only(revision)
     comment = (comment or "").strip()
     with _refusals_audited(actor, VERIFY_REFUSED, revision, attempt={"sha256": sha256, "comment": comment}):
         if not _holds_capability(actor):
@@ -109,6 +110,7 @@ def packet_verify(*, actor, revision: PacketRevision, sha256: str, comment: str)
 
 def packet_withdraw(*, actor, revision: PacketRevision, sha256: str, reason: str) -> PacketRevision:
     """Withdraw a governed revision, with a reason: from then on it is candidate evidence."""
+    _packet_revision_only(revision)
     reason = (reason or "").strip()
     with _refusals_audited(actor, WITHDRAW_REFUSED, revision, attempt={"sha256": sha256, "reason": reason}):
         if not _holds_capability(actor):
@@ -152,6 +154,13 @@ def decisions_of(revision: PacketRevision, limit: int = 20) -> list:
 
 
 # --- shared --------------------------------------------------------------------------------------
+
+
+def _packet_revision_only(revision) -> None:
+    """Governed evidence comes only from packets: anything else (a Domo candidate set) is never verified."""
+    if not isinstance(revision, PacketRevision):
+        raise VerificationRefused(f"{revision} is not an evidence packet revision: only a packet revision can be "
+                                  "verified; candidate evidence from Domo is never governed")
 
 
 def _holds_capability(user) -> bool:

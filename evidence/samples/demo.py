@@ -12,6 +12,10 @@ missing evidence at once.
 - A second start changes nothing: identical bytes are answered `unchanged` (nothing stored, nothing audited)
   and governed revisions are skipped.
 
+After the packets, the sample export's Domo dataset "Contract Terms 2025" is registered as candidate contract
+evidence (as the demo operator, with the proposed mapping): the client without a contract packet then has Domo's
+candidate terms, indicative at most. A second start answers `unchanged`.
+
 The gaps the sample plants (no contract for one client, a pricing gap, a missing rebate quarter, a mid-year
 amendment) are reported as the sample names them.
 """
@@ -25,12 +29,16 @@ from django.contrib.auth import get_user_model
 
 from console import roles
 from console.services import DEMO_USERS
+from evidence.candidates.services import candidate_register, mapping_proposal
 from evidence.choices import EvidenceClass, PacketStatus
+from evidence.models import DomoDataset
 from evidence.packets import verification
 from evidence.packets.services import UNCHANGED, packet_receive
 from evidence.samples.evidence import write_sample_evidence
 
 VERIFY_COMMENT = "demo: verified on first start"
+CANDIDATE_DATASET = "Contract Terms 2025"  # the sample export's Domo contract terms (evidence.samples.world)
+CANDIDATE_NOTE = "demo: Domo's keyed contract terms, registered on first start"
 
 
 @dataclass(frozen=True)
@@ -48,17 +56,19 @@ class DemoEvidence:
     operator: str
     approver: str
     gaps: tuple[str, ...]
+    domo_candidates: str = "no sample export to register candidate evidence from"
 
     def line(self) -> str:
         return (f"Sample evidence: {self.packets} packets received as {self.operator} ({self.accepted} new, "
                 f"{self.unchanged} unchanged, {self.refused} refused), {self.governed} governed "
                 f"({self.verified} verified now by {self.approver}), {self.candidate} left candidate; "
-                f"gaps: {'; '.join(self.gaps)}")
+                f"gaps: {'; '.join(self.gaps)}; candidate evidence from Domo: {self.domo_candidates}")
 
 
-def demo_evidence_load(var_dir: Path, *, seed: int, rows: int) -> DemoEvidence:
+def demo_evidence_load(var_dir: Path, *, seed: int, rows: int, export_load_id: str | None = None) -> DemoEvidence:
     """Write the sample evidence for `seed` and `rows` under var_dir, receive every packet as the demo
-    operator and verify the verifiable ones as the demo approver (the demo users must exist)."""
+    operator and verify the verifiable ones as the demo approver (the demo users must exist); then register
+    the Contract Terms dataset of the sample export received as `export_load_id` as candidate evidence."""
     User = get_user_model()
     operator = User.objects.get(username=DEMO_USERS[roles.OPERATOR])
     approver = User.objects.get(username=DEMO_USERS[roles.APPROVER])
@@ -89,4 +99,17 @@ def demo_evidence_load(var_dir: Path, *, seed: int, rows: int) -> DemoEvidence:
         path=out, packets=len(sample.packets), accepted=counts[PacketStatus.ACCEPTED], unchanged=counts[UNCHANGED],
         refused=counts[PacketStatus.REFUSED], verified=verified, governed=governed, candidate=candidate,
         operator=operator.get_username(), approver=approver.get_username(), gaps=tuple(sample.gaps()),
+        **({"domo_candidates": _register_contract_terms(operator, export_load_id)} if export_load_id else {}),
     )
+
+
+def _register_contract_terms(operator, load_id: str) -> str:
+    """Register the export's Domo contract terms as candidate contract evidence; what happened, in words."""
+    dataset = (DomoDataset.objects.filter(manifest__load_id=load_id, name=CANDIDATE_DATASET)
+               .select_related("manifest").order_by("-id").first())
+    if dataset is None or not dataset.silver_path:
+        return f"no {CANDIDATE_DATASET} with silver data in export {load_id}"
+    mapping = {line.column: line.domo_column for line in mapping_proposal(dataset, "contract")}
+    outcome = candidate_register(actor=operator, dataset=dataset, kind="contract", mapping=mapping,
+                                 note=CANDIDATE_NOTE)
+    return f"{CANDIDATE_DATASET} as contract terms ({outcome.candidate_set.rows} rows, {outcome.status})"

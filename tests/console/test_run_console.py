@@ -1,6 +1,7 @@
 """`make run` (run_console) on the embedded defaults (SQLite, a local lake), as a user's shell starts it: the
-console comes up with the sample evidence received and verified, and says so in one line; a second start
-finds every packet unchanged and verifies nothing again, even asked for other sample rows (the export
+console comes up with the sample evidence received and verified and the sample's Domo contract terms registered
+as candidate evidence, and says so in one line; a second start finds every packet and the registration unchanged
+and verifies nothing again, even asked for other sample rows (the export
 written first stands, and the evidence matching it)."""
 import os
 import signal
@@ -55,7 +56,9 @@ def test_make_run_loads_the_sample_evidence_once(tmp_path):
     assert "20 governed (20 verified now by arthur.approver), 1 left candidate" in first
     assert "EVP-CONTRACT-0015e00000Qm7CaAAJ-2025 is left unverified by the demo" in first
     assert (tmp_path / "var" / "evidence" / "sample" / "EVP-SALESFORCE-2025" / "packet.json").is_file()
+    assert first.endswith("candidate evidence from Domo: Contract Terms 2025 as contract terms (24 rows, registered)")
 
     # Other rows asked for later: the export of the first start stands, and the evidence matching it.
     again = _evidence_line(_start(tmp_path / "var", rows=400))
     assert "(0 new, 21 unchanged, 0 refused), 20 governed (0 verified now by arthur.approver)" in again
+    assert again.endswith("candidate evidence from Domo: Contract Terms 2025 as contract terms (24 rows, unchanged)")

@@ -689,8 +689,8 @@ PAGE_QUERIES = {
     "intake": 1,
     "running": 1,
     # dataset, policies, dataflows, directory, beast modes, cards (the claims dataset has no beast
-    # mode, so their analyses are not asked for)
-    "dataset": 6,
+    # mode, so their analyses are not asked for), its registrations as candidate evidence
+    "dataset": 7,
     "card": 6,  # card, beast modes, their analyses, their flaws, datasets, the golden packet's bronze path
     "dataflow": 5,  # dataflow, datasets in and out, steps, their analyses, their flaws
 }

@@ -2,7 +2,8 @@
 
 Migrates, seeds roles, creates the demo users (printing their fresh passwords), writes a sample
 Leaf IQ export and ingests it, receives the sample evidence packets of the same seed as the demo operator and
-verifies the verifiable ones as the demo approver (evidence.samples.demo), starts a real Celery worker with its beat scheduler in a child process, then
+verifies the verifiable ones as the demo approver and registers the export's Domo contract terms as candidate
+evidence (evidence.samples.demo), starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
 """
 from __future__ import annotations
@@ -43,8 +44,9 @@ class Command(BaseCommand):
         with context.for_command("run_console"):
             users = demo_users_create(reset_passwords=True)
         sample, rows = self._write_sample(sample_rows)
+        load_id = json.loads((sample / "manifest.json").read_text())["load_id"]
         with context.for_command("run_console"):
-            evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows)
+            evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows, export_load_id=load_id)
 
         worker = None if no_worker else self._start_worker()
         # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.

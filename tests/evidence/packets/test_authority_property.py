@@ -137,3 +137,22 @@ def test_no_candidate_withdrawn_out_of_period_or_other_client_evidence_authorize
             assert not never_used & set(decision.governed_used), (name, decision.as_json())
         else:
             assert decision.decision == AUTHORIZED, (name, decision.as_json())
+
+
+def _every_domo_row() -> list:
+    """Domo rows of every kind that match the client and every question exactly (as complete packets would)."""
+    return [row for kind, packet in complete().items() for number, record in enumerate(packet.records, start=1)
+            for row in [domo(kind, record, row=number)]]
+
+
+@settings(derandomize=True, max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(range(len(_every_domo_row()))), unique=True))
+def test_domo_rows_alone_never_authorize(picked):
+    rows = _every_domo_row()
+    given_evidence = evidence(domo_rows=[rows[index] for index in picked])
+
+    for name, (kwargs, _needs) in QUESTIONS.items():
+        kwargs = dict(kwargs)
+        decision = decide(kwargs.pop("output"), client=CLIENT, evidence=given_evidence, **kwargs)
+        assert decision.decision != AUTHORIZED and not decision.governed_used, (name, decision.as_json())
+        assert all(seen.source == "domo" for seen in decision.candidates_seen), (name, decision.as_json())
