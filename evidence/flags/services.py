@@ -52,9 +52,16 @@ STALE_SECONDS = 3600  # a running run older than this, redelivered to a worker, 
 
 
 # --- request ---------------------------------------------------------------------------------------------
-def request_flags_recompute(*, trigger: str, ref: str = "", actor=None, enqueue: bool = True) -> FlagRun:
+def request_flags_recompute(*, trigger: str, ref: str = "", actor=None, enqueue: bool = True,
+                            audited: bool = True) -> FlagRun:
     """A queued run of the flags (the one already queued and not started, when there is one: coalesced),
-    sent to the worker after commit. Never called on a page view."""
+    sent to the worker after commit. Never called on a page view.
+
+    Called inside the transaction of what moved the flags (a revision verified, a pointer moved), the run
+    exists exactly when that change committed. `audited=False` for those triggers: their own audit event
+    is the action; an explicit request (the API, the command) is audited as evidence.flag_run.queued."""
+    from console import context
+
     with transaction.atomic():
         # Locking the queued run holds a worker's claim of it until this transaction commits, so the run
         # it coalesces into reads what this transaction changed.
@@ -62,12 +69,16 @@ def request_flags_recompute(*, trigger: str, ref: str = "", actor=None, enqueue:
         if queued is not None:
             return queued
         user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-        run = FlagRun.objects.create(trigger=trigger[:64], trigger_ref=str(ref)[:255], requested_by=user)
-        event = audit_record(actor=actor, action="evidence.flag_run.queued", object_type=RUN_TYPE,
-                             object_id=str(run.pk), after={"trigger": run.trigger, "ref": run.trigger_ref,
-                                                           "status": run.status})
-        run.requested_by_label = event.actor_label
-        run.save(update_fields=["requested_by_label"])
+        work = context.current()
+        label = user.get_username() if user else ((work.system_actor if work else None) or "system")
+        run = FlagRun.objects.create(trigger=trigger[:64], trigger_ref=str(ref)[:255], requested_by=user,
+                                     requested_by_label=label[:255])
+        if audited:
+            event = audit_record(actor=actor, action="evidence.flag_run.queued", object_type=RUN_TYPE,
+                                 object_id=str(run.pk), after={"trigger": run.trigger, "ref": run.trigger_ref,
+                                                               "status": run.status})
+            FlagRun.objects.filter(pk=run.pk).update(requested_by_label=event.actor_label[:255])
+            run.requested_by_label = event.actor_label[:255]
         if enqueue:
             run_id = run.pk
             transaction.on_commit(lambda: _enqueue(run_id))
@@ -80,13 +91,12 @@ def _enqueue(run_id: int) -> None:
     FlagRun.objects.filter(pk=run_id, task_id="").update(task_id=result.id)
 
 
-def request_on_commit(*, trigger: str, ref: str = "", actor=None) -> None:
+def flags_moved(*, trigger: str, ref: str = "", actor=None) -> FlagRun:
     """For the services whose changes move the flags (a revision accepted, verified or withdrawn; a curated
-    pointer moved): queue a run once their transaction commits (never inside it, never if it rolls back)."""
-    transaction.on_commit(lambda: request_flags_recompute(trigger=trigger, ref=ref, actor=actor))
+    pointer moved): inside their transaction, a queued run sent once it commits."""
+    return request_flags_recompute(trigger=trigger, ref=ref, actor=actor, audited=False)
 
 
-# --- execute ---------------------------------------------------------------------------------------------
 def flag_run_execute(*, run_id: int, task_id: str = "", worker: str = "") -> FlagRun | None:
     """Claim the run (queued, or running but stale: a redelivery after a lost worker), recompute, and end it
     succeeded or failed (the error kept). None when it is gone, final, or held by a live worker."""

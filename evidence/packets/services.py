@@ -32,6 +32,7 @@ from evidence.choices import EvidenceClass, PacketStatus
 from evidence.intake.services import archive_limits
 from evidence.intake.storage import canonical_json
 from evidence.intake.validation.archive import file_sha256, regular_files, tree_sha256
+from evidence.flags.services import flags_moved
 from evidence.packets import model, validation
 from evidence.packets.models import (
     FRACTION,
@@ -163,6 +164,7 @@ def _record_accepted(actor, original_name, report, prefix: str, received_sha256:
     )
     revision.received_by_label = event.actor_label  # the same name the audit trail gives the receiver
     revision.save(update_fields=["received_by_label"])
+    flags_moved(trigger="packet.accepted", ref=f"{header.packet_id} revision {revision.revision}", actor=actor)
     return revision
 
 
