@@ -49,6 +49,9 @@ FLAG_TASK = "evidence.tasks.flags_recompute_run"
 RUN_TYPE = "evidence.flagrun"
 FLAG_TYPE = "evidence.missingevidenceflag"
 STALE_SECONDS = 3600  # a running run older than this, redelivered to a worker, is taken over
+# A queued run older than this is not coalesced into: its message may be lost (a flushed broker); a new run
+# is queued beside it (it stays queued until a worker or the command takes it).
+COALESCE_SECONDS = 300
 
 
 # --- request ---------------------------------------------------------------------------------------------
@@ -65,7 +68,9 @@ def request_flags_recompute(*, trigger: str, ref: str = "", actor=None, enqueue:
     with transaction.atomic():
         # Locking the queued run holds a worker's claim of it until this transaction commits, so the run
         # it coalesces into reads what this transaction changed.
-        queued = FlagRun.objects.select_for_update().filter(status=FlagRunStatus.QUEUED).order_by("id").first()
+        recent = clock.now() - datetime.timedelta(seconds=COALESCE_SECONDS)
+        queued = (FlagRun.objects.select_for_update().filter(status=FlagRunStatus.QUEUED, queued_at__gte=recent)
+                  .order_by("-id").first())
         if queued is not None:
             return queued
         user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
