@@ -100,15 +100,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _select(source: ClaimsSource) -> str:
+def _select(source: ClaimsSource, index: int) -> str:
     c = source.columns
     name = f"CAST({_q(c[CLIENT_NAME_COLUMN])} AS VARCHAR)" if CLIENT_NAME_COLUMN in c else "NULL::VARCHAR"
     return (
-        f"SELECT CAST({_q(c['Client Account ID'])} AS VARCHAR) AS client, {name} AS client_name, "
+        f"SELECT {index} AS source, CAST({_q(c['Client Account ID'])} AS VARCHAR) AS client, {name} AS client_name, "
         f"lower(trim(CAST({_q(c['Channel'])} AS VARCHAR))) AS channel, "
         f"lower(trim(CAST({_q(c['Brand/Generic'])} AS VARCHAR))) AS drug_class, "
-        f"CAST({_q(c['NDC'])} AS VARCHAR) AS ndc, TRY_CAST({_q(c['Fill Date'])} AS DATE) AS fill_date, "
-        f"CAST({_q(c['Fill Date'])} AS VARCHAR) AS fill_text "
+        f"CAST({_q(c['NDC'])} AS VARCHAR) AS ndc, TRY_CAST({_q(c['Fill Date'])} AS DATE) AS fill_date "
         f"FROM read_parquet({_literal(str(source.path))})"
     )
 
@@ -122,40 +121,49 @@ CHECKS = (
     ("NDC", "ndc IS NULL OR NOT regexp_full_match(ndc, '[0-9]{11}')", "is not 11 digits"),
     ("Fill Date", "fill_date IS NULL", "is not a date"),
 )
+FIELDS = {"Client Account ID": "client", "Channel": "channel", "Brand/Generic": "drug_class", "NDC": "ndc"}
+
+
+def _check(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> None:
+    """Every group of claims can be a need: else FlagInputError naming the dataset, its column, the first value."""
+    counts = ", ".join(f"count(*) FILTER (WHERE {bad})" for _, bad, _ in CHECKS)
+    for index, *found in con.execute(f"SELECT source, {counts} FROM claim_groups GROUP BY source ORDER BY source"
+                                     ).fetchall():
+        for (column, bad, what), count in zip(CHECKS, found):
+            if not count:
+                continue
+            source = sources[index]
+            if column == "Fill Date":  # the value as the file has it (the groups hold the failed cast)
+                value = con.execute(f"SELECT CAST({_q(source.columns[column])} AS VARCHAR) FROM "
+                                    f"read_parquet({_literal(str(source.path))}) WHERE "
+                                    f"TRY_CAST({_q(source.columns[column])} AS DATE) IS NULL LIMIT 1").fetchone()[0]
+            else:
+                value = con.execute(f"SELECT {FIELDS[column]} FROM claim_groups WHERE source = ? AND ({bad}) "
+                                    f"ORDER BY {FIELDS[column]} NULLS FIRST LIMIT 1", [index]).fetchone()[0]
+            raise FlagInputError(f"{source.label} ({source.path.name}): column {source.columns[column]!r} {what} "
+                                 f"in {count} group(s) of claims (first value: {value!r})")
 
 
 def build_needs(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> None:
     """Create the needs tables in `con` from the claims of `sources` (one scan each). Raises FlagInputError
     naming the dataset, the column and the first bad value when a claim cannot be read as a need."""
-    parts = []
-    for index, source in enumerate(sources):
-        select = _select(source)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE claim_rows_{index} AS "
-                    f"SELECT client, max(client_name) AS client_name, channel, drug_class, ndc, fill_date, "
-                    f"any_value(fill_text) AS fill_text, count(*) AS claims FROM ({select}) "
-                    "GROUP BY client, channel, drug_class, ndc, fill_date")
-        for column, bad, what in CHECKS:
-            found = con.execute(f"SELECT count(*) FROM claim_rows_{index} WHERE {bad}").fetchone()
-            if found[0]:
-                sample = con.execute(
-                    f"SELECT client, channel, drug_class, ndc, fill_text FROM claim_rows_{index} WHERE {bad} "
-                    "ORDER BY ALL LIMIT 1").fetchone()
-                value = dict(zip(("Client Account ID", "Channel", "Brand/Generic", "NDC", "Fill Date"), sample))
-                raise FlagInputError(
-                    f"{source.label} ({source.path.name}): column {source.columns[column]!r} {what} "
-                    f"in {found[0]} group(s) of claims (first value: {value[column]!r})")
-        parts.append(f"SELECT * EXCLUDE (fill_text), {index} AS source FROM claim_rows_{index}")
-    if not parts:
-        parts.append("SELECT NULL::VARCHAR AS client, NULL::VARCHAR AS client_name, NULL::VARCHAR AS channel, "
-                     "NULL::VARCHAR AS drug_class, NULL::VARCHAR AS ndc, NULL::DATE AS fill_date, "
-                     "0::BIGINT AS claims, 0 AS source WHERE false")
-    con.execute("CREATE OR REPLACE TEMP TABLE claim_days AS "
-                "SELECT client, max(client_name) AS client_name, channel, drug_class, ndc, fill_date, "
-                "sum(claims)::BIGINT AS claims, list(DISTINCT source ORDER BY source) AS sources "
-                f"FROM ({' UNION ALL '.join(parts)}) GROUP BY client, channel, drug_class, ndc, fill_date")
-    for index in range(len(sources)):
-        con.execute(f"DROP TABLE claim_rows_{index}")
-    con.execute("CREATE OR REPLACE TEMP TABLE generic_needs AS SELECT client, channel, ndc, fill_date, claims "
+    parts = [_select(source, index) for index, source in enumerate(sources)] or [
+        "SELECT 0 AS source, NULL::VARCHAR AS client, NULL::VARCHAR AS client_name, NULL::VARCHAR AS channel, "
+        "NULL::VARCHAR AS drug_class, NULL::VARCHAR AS ndc, NULL::DATE AS fill_date WHERE false"]
+    con.execute("CREATE OR REPLACE TEMP TABLE claim_groups AS "
+                "SELECT source, client, max(client_name) AS client_name, channel, drug_class, ndc, fill_date, "
+                f"count(*)::BIGINT AS claims FROM ({' UNION ALL '.join(parts)}) "
+                "GROUP BY source, client, channel, drug_class, ndc, fill_date")
+    _check(con, sources)
+    if len(sources) <= 1:  # the groups are the claim days already: no second aggregation
+        con.execute("CREATE OR REPLACE TEMP VIEW claim_days AS SELECT client, client_name, channel, drug_class, "
+                    "ndc, fill_date, claims, [source] AS sources FROM claim_groups")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE claim_days AS "
+                    "SELECT client, max(client_name) AS client_name, channel, drug_class, ndc, fill_date, "
+                    "sum(claims)::BIGINT AS claims, list(DISTINCT source ORDER BY source) AS sources "
+                    "FROM claim_groups GROUP BY client, channel, drug_class, ndc, fill_date")
+    con.execute("CREATE OR REPLACE TEMP VIEW generic_needs AS SELECT client, channel, ndc, fill_date, claims "
                 "FROM claim_days WHERE drug_class = 'generic'")
     con.execute("CREATE OR REPLACE TEMP TABLE brand_needs AS "
                 "SELECT client, ndc, year(fill_date) || 'Q' || quarter(fill_date) AS quarter, "
