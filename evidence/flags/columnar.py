@@ -27,12 +27,12 @@ from collections.abc import Mapping
 import duckdb
 import pyarrow as pa
 
+from evidence.flags.computed import source_text
 from evidence.packets.authority import PRICING_FINDING, Evidence, Question
 from evidence.packets.authority.governance import Governance, candidate_revisions, seen_domo, seen_revision
 from evidence.packets.authority.pricing import _price_list
 from evidence.packets.authority.rebate import _governs_quarter, _holds_quarter
 from evidence.packets.model import CONTRACT, PRICING, REBATE, ContractTerm, PriceRow, RebateInvoice
-from evidence.flags.computed import source_text
 
 ONE_DAY = dt.timedelta(days=1)
 FAR = dt.date(9999, 12, 31)

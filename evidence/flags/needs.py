@@ -6,13 +6,17 @@ A claims dataset has the columns `Client Account ID`, `Channel`, `Brand/Generic`
 claim is the calendar year of its fill date (a choice: the sample contracts and the authority rules speak of plan
 years that are calendar years).
 
-One scan of each Parquet aggregates the claims per client, channel, drug class, NDC and fill date (`claim_days`);
-every need is derived from that table, inside DuckDB:
+One scan of the Parquet files aggregates the claims per dataset, client, channel, drug class, NDC and fill date
+(`claim_groups`; `claim_days` the same across datasets); every need is derived from it, inside DuckDB:
 
-- `client_periods`: per client and year, the claims, the client's name, the months with claims, the NDC counts;
+- `client_periods()`: per client and year, the claims, the client's name, the months with claims, the NDC counts;
 - `contract_needs`: per client, year and component (channel, drug class) with claims;
-- `generic_needs`: per client, channel, generic NDC and fill date (the pricing findings' questions);
+- `generic_needs`: per client, channel, generic NDC and fill date (the pricing findings' questions; a view);
 - `brand_needs`: per client, brand NDC and quarter (the rebate conclusions' questions).
+
+A group that cannot be a need (a channel that is not retail, mail or specialty; a drug class that is not brand
+or generic; an NDC that is not 11 digits; a fill date that is not a date; an account id that is not 18
+characters) stops the computation with FlagInputError naming the dataset, the column and the first value.
 
 Nothing here holds the claims in Python: only the per-client summaries (a few rows per client) come out.
 """
@@ -147,9 +151,9 @@ def _check(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> N
 def build_needs(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> None:
     """Create the needs tables in `con` from the claims of `sources` (one scan each). Raises FlagInputError
     naming the dataset, the column and the first bad value when a claim cannot be read as a need."""
-    parts = [_select(source, index) for index, source in enumerate(sources)] or [
-        "SELECT 0 AS source, NULL::VARCHAR AS client, NULL::VARCHAR AS client_name, NULL::VARCHAR AS channel, "
-        "NULL::VARCHAR AS drug_class, NULL::VARCHAR AS ndc, NULL::DATE AS fill_date WHERE false"]
+    nothing = ("SELECT 0 AS source, NULL::VARCHAR AS client, NULL::VARCHAR AS client_name, NULL::VARCHAR AS channel, "
+               "NULL::VARCHAR AS drug_class, NULL::VARCHAR AS ndc, NULL::DATE AS fill_date WHERE false")
+    parts = [_select(source, index) for index, source in enumerate(sources)] or [nothing]
     con.execute("CREATE OR REPLACE TEMP TABLE claim_groups AS "
                 "SELECT source, client, max(client_name) AS client_name, channel, drug_class, ndc, fill_date, "
                 f"count(*)::BIGINT AS claims FROM ({' UNION ALL '.join(parts)}) "

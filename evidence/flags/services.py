@@ -211,7 +211,8 @@ def flags_recompute(*, run: FlagRun) -> dict:
             evidence = {client: evidence_for(client) for client in sorted({p.client for p in periods})}
             flags = coverage.compute_flags(con, periods, evidence)
             computed = {f.key for f in flags}
-            stale = MissingEvidenceFlag.objects.filter(status=FlagStatus.OPEN).exclude(key__in=computed)
+            # Filtered here, not with key__in: the computed keys can be many more than a query's parameters.
+            stale = [f for f in MissingEvidenceFlag.objects.filter(status=FlagStatus.OPEN) if f.key not in computed]
             resolutions = {flag.pk: _resolution(con, flag, evidence) for flag in stale}
             counts = con.execute("SELECT (SELECT count(*) FROM contract_needs), (SELECT count(*) FROM generic_needs), "
                                  "(SELECT count(*) FROM brand_needs)").fetchone()

@@ -29,10 +29,10 @@ from console.audit import audit_record
 from console.lake import get_lake
 from console.lake.base import Lake, LakePathError, clean_path
 from evidence.choices import EvidenceClass, PacketStatus
+from evidence.flags.services import flags_moved
 from evidence.intake.services import archive_limits
 from evidence.intake.storage import canonical_json
 from evidence.intake.validation.archive import file_sha256, regular_files, tree_sha256
-from evidence.flags.services import flags_moved
 from evidence.packets import model, validation
 from evidence.packets.models import (
     FRACTION,

@@ -15,8 +15,7 @@ from evidence.packets.services import packet_receive
 from evidence.packets.verification import packet_verify
 from evidence.samples.evidence import SampleEvidenceSummary, write_sample_evidence
 from evidence.samples.export import DEFAULT_EXPORTED_AT, write_sample_export
-from tests.promotion.conftest import CLAIMS, CURATED_DB, dataset, ingest, promoted
-from tests.promotion.conftest import curated_db, no_enqueue  # noqa: F401 (fixtures)
+from tests.promotion.conftest import CLAIMS, CURATED_DB, curated_db, dataset, ingest, no_enqueue, promoted  # noqa: F401 (fixtures)
 
 ROWS = 600
 LATER = DEFAULT_EXPORTED_AT + dt.timedelta(days=1)
@@ -46,7 +45,7 @@ def recompute(trigger: str = "test") -> FlagRun:
 
 
 @pytest.fixture
-def sample(tmp_path, states, olivia, arthur, curated_db, no_enqueue, broker) -> Sample:
+def sample(tmp_path, states, olivia, arthur, curated_db, no_enqueue, broker) -> Sample:  # noqa: F811
     def build():
         first = ingest(write_sample_export(tmp_path / "first", rows=30).path)
         promoted(first, CLAIMS, olivia, arthur)

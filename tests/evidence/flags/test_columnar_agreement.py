@@ -14,8 +14,8 @@ from evidence.packets.authority import (
     AUTHORIZED,
     INDICATIVE,
     PRICING_FINDING,
-    RECEIVED,
     REBATE_CLAIM,
+    RECEIVED,
     WITHDRAWN,
     decide,
 )

@@ -29,7 +29,7 @@ def make_flags() -> list[MissingEvidenceFlag]:
     for client, kind, ndc, status in [(CLIENT, "pricing", "00093015001", "open"), (CLIENT, "rebate", "00006027731",
                                       "open"), (OTHER, "pricing", "00093015001", "open"),
                                       (OTHER, "contract", "", "resolved")]:
-        resolved = dict(resolved_at=clock.now(), resolved_by_run=run, resolution="no_longer_needed") \
+        resolved = {"resolved_at": clock.now(), "resolved_by_run": run, "resolution": "no_longer_needed"} \
             if status == "resolved" else {}
         made.append(MissingEvidenceFlag.objects.create(
             key=flag_key(kind, client, dt.date(2025, 4, 1), "", ndc), kind=kind, client_account_id=client,
