@@ -8,10 +8,12 @@ Domo rows), so the answer is decide()'s, need by need (tests/evidence/flags prov
 - `price_lists` (client, channel, seg_start, seg_end, price_list, list_governed, list_candidate, list_sources):
   the claim's price list as pricing._price_list answers it, evaluated once per stretch of days over which
   nothing in the client's contract evidence changes (packet and term periods, supersession starts);
-- `gov_prices` (grp, price_list, ndc, start, stop, price): each governed price row clipped to the days its
-  packet governs for the clients of the group (clients whose governing pricing packets are the same share
-  one group, so a price list serving every client is held once); `cand_prices` the candidate rows, clipped
-  to their packet's period (Domo rows: their own dates);
+- `price_cover` (grp, price_list, ndc, start, stop, prices): from each governed price row clipped to the days
+  its packet governs for the clients of the group (clients whose pricing evidence is the same share one group,
+  so a price list serving every client is held once), the disjoint runs of days with one distinct price in
+  force (covered) or several (a conflict); a day in no run has none. One match per need at most: the need
+  joins it like a hand-written query joins price rows. `cand_prices`: the candidate rows, clipped to their
+  packet's period (Domo rows: their own dates), looked up only for the needs left uncovered;
 - `gov_invoices` (client, quarter, ndc, invoice_id, pkey): governed invoices from packets governing their
   quarter; `cand_invoices` the candidate ones.
 
@@ -72,19 +74,19 @@ def _contract_breaks(evidence: Evidence, client: str, first: dt.date, last: dt.d
     return sorted(d for d in days if first <= d <= last)
 
 
-PRICE_LISTS = pa.schema([("client", pa.string()), ("channel", pa.string()), ("seg_start", pa.date32()),
-                         ("seg_end", pa.date32()), ("price_list", pa.string()), ("list_governed", pa.bool_()),
-                         ("list_candidate", pa.bool_()), ("list_sources", pa.list_(pa.string()))])
-GOV_PRICES = pa.schema([("grp", pa.int32()), ("price_list", pa.string()), ("ndc", pa.string()),
-                        ("start", pa.date32()), ("stop", pa.date32()), ("price", pa.string())])
+PRICE_LISTS = pa.schema([("seg", pa.int32()), ("client", pa.string()), ("channel", pa.string()), ("grp", pa.int32()),
+                         ("seg_start", pa.date32()), ("seg_end", pa.date32()), ("price_list", pa.string()),
+                         ("list_governed", pa.bool_()), ("list_candidate", pa.bool_()),
+                         ("list_sources", pa.list_(pa.string()))])
+PRICE_COVER = pa.schema([("grp", pa.int32()), ("price_list", pa.string()), ("ndc", pa.string()),
+                         ("start", pa.date32()), ("stop", pa.date32()), ("prices", pa.int32())])
 CAND_PRICES = pa.schema([("grp", pa.int32()), ("price_list", pa.string()), ("ndc", pa.string()),
                          ("start", pa.date32()), ("stop", pa.date32()), ("source", pa.string())])
-PRICE_GROUPS = pa.schema([("client", pa.string()), ("grp", pa.int32())])
 
 
-def _price_lists(con, evidence: Mapping[str, Evidence]) -> None:
-    ranges = con.execute("SELECT client, channel, min(fill_date), max(fill_date) FROM generic_needs "
-                         "GROUP BY ALL ORDER BY ALL").fetchall()
+def _price_lists(con, evidence: Mapping[str, Evidence], groups: dict[str, int]) -> None:
+    ranges = con.execute("SELECT client, channel, min(first_day), max(last_day) FROM contract_needs "
+                         "WHERE drug_class = 'generic' GROUP BY ALL ORDER BY ALL").fetchall()
     out = {f.name: [] for f in PRICE_LISTS}
     for client, channel, first, last in ranges:
         found = evidence.get(client, Evidence())
@@ -95,45 +97,73 @@ def _price_lists(con, evidence: Mapping[str, Evidence]) -> None:
             question = Question(output=PRICING_FINDING, client=client, component=(channel, "generic"), ndc=NO_NDC,
                                 fill_date=start)
             price_list, missing = _price_list(question, found, set(), seen)
-            for name, value in (("client", client), ("channel", channel), ("seg_start", start), ("seg_end", end),
-                                ("price_list", price_list), ("list_governed", missing is None),
+            for name, value in (("seg", len(out["seg"])), ("client", client), ("channel", channel), ("grp", groups[client]),
+                                ("seg_start", start), ("seg_end", end), ("price_list", price_list),
+                                ("list_governed", missing is None),
                                 ("list_candidate", bool(missing and missing.candidate_exists)),
                                 ("list_sources", sorted(source_text(s) for s in seen))):
                 out[name].append(value)
     _register(con, "price_lists", PRICE_LISTS, out)
 
 
-def _price_groups(con, evidence: Mapping[str, Evidence]) -> None:
-    clients = [c for (c,) in con.execute("SELECT DISTINCT client FROM generic_needs ORDER BY 1").fetchall()]
+def _cover(rows: list[tuple[str, str, dt.date, dt.date, str]], grp: int, out: dict) -> None:
+    """The days of each (price list, NDC) with at least one governed price in force, as disjoint runs carrying
+    how many distinct prices are in force (1: covered; 2: a conflict). A day in no run has no price."""
+    by_key: dict[tuple[str, str], list[tuple[dt.date, dt.date, str]]] = {}
+    for price_list, ndc, start, stop, price in rows:
+        by_key.setdefault((price_list, ndc), []).append((start, stop, price))
+    for (price_list, ndc), spans in sorted(by_key.items()):
+        cuts = sorted({d for start, stop, _ in spans for d in (start, stop + ONE_DAY if stop < FAR else FAR)})
+        runs: list[list] = []
+        for lo, hi in zip(cuts, cuts[1:] + [FAR]):
+            last = hi - ONE_DAY if hi < FAR else FAR
+            if lo > last:
+                continue
+            prices = min(len({p for start, stop, p in spans if start <= lo and last <= stop}), 2)
+            if not prices:
+                continue
+            if runs and runs[-1][1] + ONE_DAY == lo and runs[-1][2] == prices:
+                runs[-1][1] = last
+            else:
+                runs.append([lo, last, prices])
+        for lo, last, prices in runs:
+            for name, value in (("grp", grp), ("price_list", price_list), ("ndc", ndc), ("start", lo),
+                                ("stop", last), ("prices", prices)):
+                out[name].append(value)
+
+
+def _price_groups(con, evidence: Mapping[str, Evidence]) -> dict[str, int]:
+    """Each client's price group (clients whose governing and candidate pricing evidence is the same share one),
+    with the groups' `price_cover` and `cand_prices` tables."""
+    clients = [c for (c,) in con.execute("SELECT DISTINCT client FROM contract_needs WHERE drug_class = 'generic' "
+                                         "ORDER BY 1").fetchall()]
     groups: dict[tuple, int] = {}
-    members = {"client": [], "grp": []}
-    gov = {f.name: [] for f in GOV_PRICES}
+    members: dict[str, int] = {}
+    cover = {f.name: [] for f in PRICE_COVER}
     cand = {f.name: [] for f in CAND_PRICES}
     for client in clients:
         found = evidence.get(client, Evidence())
         governance = Governance(found, PRICING, client)
         windows = [(p, w) for p in governance.packets if (w := _window(governance, p)) is not None]
-        candidates = [p for p in candidate_revisions(found, PRICING, client)]
+        candidates = candidate_revisions(found, PRICING, client)
         domo = found.domo_of_kind(PRICING)
         signature = (tuple((p.packet_id, p.revision, p.sha256, w) for p, w in windows),
                      tuple((p.packet_id, p.revision, p.sha256) for p in candidates),
                      tuple(source_text(seen_domo(d)) for d in domo))
         if signature not in groups:
             grp = groups[signature] = len(groups)
+            rows = []
             for packet, (start, stop) in windows:
                 for row in packet.records:
-                    if not isinstance(row, PriceRow):
-                        continue
-                    lo, hi = max(start, row.effective_date), min(stop, row.end_date or FAR)
-                    if lo <= hi:
-                        for name, value in (("grp", grp), ("price_list", row.price_list), ("ndc", row.ndc),
-                                            ("start", lo), ("stop", hi), ("price", str(row.mac_unit_price.normalize()))):
-                            gov[name].append(value)
-            sources = [(p, p.period_start, p.period_end, source_text(seen_revision(p))) for p in candidates]
-            sources += [(None, None, None, source_text(seen_domo(d))) for d in domo]
-            for index, (packet, start, stop, text) in enumerate(sources):
-                rows = packet.records if packet is not None else (domo[index - len(candidates)].record,)
-                for row in rows:
+                    if isinstance(row, PriceRow):
+                        lo, hi = max(start, row.effective_date), min(stop, row.end_date or FAR)
+                        if lo <= hi:
+                            rows.append((row.price_list, row.ndc, lo, hi, str(row.mac_unit_price.normalize())))
+            _cover(rows, grp, cover)
+            sources = [(p.records, p.period_start, p.period_end, source_text(seen_revision(p))) for p in candidates]
+            sources += [((d.record,), None, None, source_text(seen_domo(d))) for d in domo]
+            for records, start, stop, text in sources:
+                for row in records:
                     if not isinstance(row, PriceRow):
                         continue
                     lo = max(start, row.effective_date) if start else row.effective_date
@@ -142,54 +172,63 @@ def _price_groups(con, evidence: Mapping[str, Evidence]) -> None:
                         for name, value in (("grp", grp), ("price_list", row.price_list), ("ndc", row.ndc),
                                             ("start", lo), ("stop", hi), ("source", text)):
                             cand[name].append(value)
-        members["client"].append(client)
-        members["grp"].append(groups[signature])
-    _register(con, "price_groups", PRICE_GROUPS, members)
-    _register(con, "gov_prices", GOV_PRICES, gov)
+        members[client] = groups[signature]
+    _register(con, "price_cover", PRICE_COVER, cover)
     _register(con, "cand_prices", CAND_PRICES, cand)
+    return members
 
 
+PRICING_OPEN = """
+CREATE OR REPLACE TEMP TABLE pricing_open AS
+SELECT g.client, g.channel, g.ndc, g.fill_date, g.claims, l.grp, l.seg, l.price_list, l.list_governed,
+       l.list_candidate, coalesce(c.prices, 0) AS prices
+FROM generic_needs g
+JOIN price_lists l ON l.client = g.client AND l.channel = g.channel AND g.fill_date BETWEEN l.seg_start AND l.seg_end
+LEFT JOIN price_cover c ON c.grp = l.grp AND c.price_list = l.price_list AND c.ndc = g.ndc
+     AND g.fill_date BETWEEN c.start AND c.stop
+WHERE NOT (l.list_governed AND coalesce(c.prices, 0) = 1)
+"""
+PRICING_CANDIDATES = """
+CREATE OR REPLACE TEMP TABLE pricing_candidates AS
+SELECT DISTINCT o.client, o.channel, o.ndc, o.fill_date, c.source
+FROM pricing_open o JOIN cand_prices c ON c.grp = o.grp AND c.price_list = o.price_list AND c.ndc = o.ndc
+     AND o.fill_date BETWEEN c.start AND c.stop
+WHERE o.prices <> 1
+"""
 PRICING_STATUS = """
 CREATE OR REPLACE TEMP TABLE pricing_flagged AS
-WITH needs AS (
-    SELECT g.client, g.channel, g.ndc, g.fill_date, g.claims, m.grp, l.price_list,
-           coalesce(l.list_governed, false) AS list_governed, coalesce(l.list_candidate, false) AS list_candidate,
-           coalesce(l.list_sources, []) AS list_sources
-    FROM generic_needs g
-    JOIN price_groups m ON m.client = g.client
-    LEFT JOIN price_lists l ON l.client = g.client AND l.channel = g.channel
-         AND g.fill_date BETWEEN l.seg_start AND l.seg_end
-), priced AS (
-    SELECT n.client, n.channel, n.ndc, n.fill_date, count(DISTINCT p.price) AS prices
-    FROM needs n JOIN gov_prices p ON p.grp = n.grp AND p.price_list = n.price_list AND p.ndc = n.ndc
-         AND n.fill_date BETWEEN p.start AND p.stop
-    GROUP BY ALL
-), open_needs AS (
-    SELECT n.*, coalesce(p.prices, 0) AS prices
-    FROM needs n LEFT JOIN priced p USING (client, channel, ndc, fill_date)
-    WHERE NOT (n.list_governed AND coalesce(p.prices, 0) = 1)
-), candidates AS (
-    SELECT o.client, o.channel, o.ndc, o.fill_date, list(DISTINCT c.source ORDER BY c.source) AS sources
-    FROM open_needs o JOIN cand_prices c ON c.grp = o.grp AND c.price_list = o.price_list AND c.ndc = o.ndc
-         AND o.fill_date BETWEEN c.start AND c.stop
-    WHERE o.prices <> 1
-    GROUP BY ALL
-)
-SELECT o.client, o.channel, o.ndc, o.fill_date, o.claims, o.price_list, o.list_governed, o.list_candidate,
-       o.prices, c.sources IS NOT NULL AS price_candidate,
-       (o.list_governed OR o.list_candidate) AND (o.prices = 1 OR c.sources IS NOT NULL) AS indicative,
-       list_sort(list_distinct(list_concat(o.list_sources, coalesce(c.sources, [])))) AS sources
-FROM open_needs o LEFT JOIN candidates c USING (client, channel, ndc, fill_date)
+SELECT o.client, o.channel, o.ndc, o.fill_date, o.claims, o.seg, o.price_list, o.list_governed, o.list_candidate,
+       o.prices, c.client IS NOT NULL AS price_candidate,
+       (o.list_governed OR o.list_candidate) AND (o.prices = 1 OR c.client IS NOT NULL) AS indicative
+FROM pricing_open o
+LEFT JOIN (SELECT DISTINCT client, channel, ndc, fill_date FROM pricing_candidates) c
+     USING (client, channel, ndc, fill_date)
+"""
+# The candidate evidence seen for each flag (client, generic NDC, month): candidate price rows of its needs, and
+# candidate terms of the stretches of days its needs fall in.
+PRICING_SOURCES = """
+CREATE OR REPLACE TEMP TABLE pricing_sources AS
+SELECT client, ndc, month, list(source ORDER BY source) AS sources FROM (
+    SELECT client, ndc, date_trunc('month', fill_date)::DATE AS month, source FROM pricing_candidates
+    UNION
+    SELECT f.client, f.ndc, f.month, unnest(l.list_sources) AS source
+    FROM (SELECT DISTINCT client, ndc, date_trunc('month', fill_date)::DATE AS month, seg FROM pricing_flagged) f
+    JOIN price_lists l ON l.seg = f.seg
+) GROUP BY ALL
 """
 
 
 def pricing_coverage(con: duckdb.DuckDBPyConnection, evidence: Mapping[str, Evidence]) -> None:
     """Create `pricing_flagged`: every generic need (client, channel, NDC, fill date) decide() would not
-    authorize, with why (list governed or candidate, distinct governed prices, candidate rows) and whether it
-    is indicative."""
-    _price_lists(con, evidence)
-    _price_groups(con, evidence)
+    authorize, with why (list governed or candidate, distinct governed prices: 0, 1 or 2 for several, candidate
+    rows) and whether it is indicative."""
+    groups = _price_groups(con, evidence)
+    _price_lists(con, evidence, groups)
+    con.execute(PRICING_OPEN)
+    con.execute(PRICING_CANDIDATES)
     con.execute(PRICING_STATUS)
+    con.execute(PRICING_SOURCES)
+    con.execute("DROP TABLE pricing_open")
 
 
 # --- rebate --------------------------------------------------------------------------------------------------
@@ -203,32 +242,33 @@ def _invoices(records, client: str):
     return [r for r in records if isinstance(r, RebateInvoice) and r.client_account_id == client]
 
 
+def _rows_register(con, name: str, schema: pa.Schema, rows: list[tuple]) -> None:
+    columns = list(zip(*rows)) if rows else [[] for _ in schema]
+    _register(con, name, schema, {f.name: list(values) for f, values in zip(schema, columns)})
+
+
 def _rebate_tables(con, evidence: Mapping[str, Evidence]) -> None:
-    wanted = {}
+    wanted: dict[str, set[str]] = {}
     for client, quarter in con.execute("SELECT DISTINCT client, quarter FROM brand_needs ORDER BY ALL").fetchall():
         wanted.setdefault(client, set()).add(quarter)
-    gov = {f.name: [] for f in GOV_INVOICES}
-    cand = {f.name: [] for f in CAND_INVOICES}
+    gov: list[tuple] = []
+    cand: list[tuple] = []
     for client, quarters in wanted.items():
         found = evidence.get(client, Evidence())
         governance = Governance(found, REBATE, client)
         for packet in governance.packets:
             pkey = f"{packet.packet_id}#{packet.revision}"
-            for invoice in _invoices(packet.records, client):
-                if invoice.quarter in quarters and _governs_quarter(governance, packet, invoice.quarter):
-                    for name, value in (("client", client), ("quarter", invoice.quarter), ("ndc", invoice.ndc),
-                                        ("invoice_id", invoice.invoice_id), ("pkey", pkey)):
-                        gov[name].append(value)
-        sources = [(p.records, p, source_text(seen_revision(p))) for p in candidate_revisions(found, REBATE, client)]
-        sources += [((d.record,), None, source_text(seen_domo(d))) for d in found.domo_of_kind(REBATE)]
-        for records, packet, text in sources:
-            for invoice in _invoices(records, client):
-                if invoice.quarter in quarters and (packet is None or _holds_quarter(packet, invoice.quarter)):
-                    for name, value in (("client", client), ("quarter", invoice.quarter), ("ndc", invoice.ndc),
-                                        ("source", text)):
-                        cand[name].append(value)
-    _register(con, "gov_invoices", GOV_INVOICES, gov)
-    _register(con, "cand_invoices", CAND_INVOICES, cand)
+            governed = {q for q in quarters if _governs_quarter(governance, packet, q)}
+            gov += [(client, i.quarter, i.ndc, i.invoice_id, pkey) for i in _invoices(packet.records, client)
+                    if i.quarter in governed]
+        for packet in candidate_revisions(found, REBATE, client):
+            text, held = source_text(seen_revision(packet)), {q for q in quarters if _holds_quarter(packet, q)}
+            cand += [(client, i.quarter, i.ndc, text) for i in _invoices(packet.records, client) if i.quarter in held]
+        for row in found.domo_of_kind(REBATE):
+            cand += [(client, i.quarter, i.ndc, source_text(seen_domo(row))) for i in _invoices((row.record,), client)
+                     if i.quarter in quarters]
+    _rows_register(con, "gov_invoices", GOV_INVOICES, gov)
+    _rows_register(con, "cand_invoices", CAND_INVOICES, cand)
 
 
 REBATE_STATUS = """

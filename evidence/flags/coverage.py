@@ -9,12 +9,13 @@ quarter) and given a reason a person reads.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 
 import duckdb
 
 from evidence.flags import columnar
-from evidence.flags.computed import Flag, seen_json, source_json, span
+from evidence.flags.computed import Flag, gc_paused, seen_json, source_json, source_text, span
 from evidence.flags.needs import ClientPeriod
 from evidence.packets.authority import (
     AUTHORIZED,
@@ -36,14 +37,22 @@ HOLDS_BACK = {
 }
 
 
-def _candidates_clause(indicative: bool, sources: Sequence[dict], what: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _candidates_clause(indicative: bool, sources: tuple[str, ...], what: str) -> str:
+    """The end of a reason: whether candidate evidence covers it, and from where (packets, Domo)."""
     if not indicative:
         return f"; no candidate {what} would cover it either" if not sources else \
             f"; candidate {what} exists but does not cover all of it"
-    domo = any(s["source"] == "domo" for s in sources)
-    packets = any(s["source"] == "packet" for s in sources)
+    domo = any(s.startswith("domo:") for s in sources)
+    packets = any(s.startswith("packet:") for s in sources)
     where = " and ".join(w for w, present in (("unverified or withdrawn packets", packets), ("Domo", domo)) if present)
     return f"; candidate {what} from {where or 'candidate evidence'} exists"
+
+
+@functools.lru_cache(maxsize=4096)
+def _candidates(sources: tuple[str, ...]) -> list[dict]:
+    """The flag's `candidates` (cached: flags with the same sources share one list, which nobody changes)."""
+    return [dict(source_json(s)) for s in sources]
 
 
 # --- contract and Salesforce: decide() per need -----------------------------------------------------------
@@ -65,7 +74,7 @@ def contract_flags(periods: Sequence[ClientPeriod], evidence: Mapping[str, Evide
             reason = (f"No governed contract covers {what}" if whole
                       else f"No governed contract covers {what} on {days} of its days")
             reason += ": " + "; ".join(f"{span(m.start, m.end)}: {m.reason}" for m in decision.missing)
-            reason += _candidates_clause(indicative, candidates, "terms")
+            reason += _candidates_clause(indicative, tuple(source_text(s) for s in decision.candidates_seen), "terms")
             flags.append(Flag(
                 kind=CONTRACT, client=period.client, period_start=period.period_start, period_end=period.period_end,
                 component=f"{channel}/{drug_class}", holds_back=list(HOLDS_BACK[CONTRACT]), reason=reason,
@@ -102,52 +111,60 @@ def salesforce_flags(periods: Sequence[ClientPeriod], evidence: Mapping[str, Evi
 
 
 # --- pricing and rebate: columnar ------------------------------------------------------------------------
+# Grouped, worded and shaped in DuckDB (a few Python objects a flag, not a loop of string work per flag).
 PRICING_FLAGS = """
-SELECT client, ndc, date_trunc('month', fill_date)::DATE AS month, count(DISTINCT fill_date) AS dates,
-       sum(claims)::BIGINT AS claims, min(fill_date), max(fill_date),
-       list(DISTINCT channel ORDER BY channel),
-       coalesce(list(DISTINCT price_list ORDER BY price_list) FILTER (WHERE price_list IS NOT NULL), []),
-       count(*) FILTER (WHERE NOT list_governed) AS no_list,
-       count(*) FILTER (WHERE price_list IS NOT NULL AND prices = 0) AS gap,
-       count(*) FILTER (WHERE prices > 1) AS conflict,
-       bool_and(indicative), count(*) FILTER (WHERE indicative), count(*) AS needs,
-       list_sort(list_distinct(flatten(list(sources)))),
-       arg_min(channel, fill_date), min(fill_date)
-FROM pricing_flagged GROUP BY client, ndc, month ORDER BY client, ndc, month
+WITH flags AS (
+    SELECT client, ndc, date_trunc('month', fill_date)::DATE AS month, count(DISTINCT fill_date) AS dates,
+           sum(claims)::BIGINT AS claims, min(fill_date) AS first, max(fill_date) AS last,
+           list(DISTINCT channel ORDER BY channel) AS channels,
+           coalesce(list(DISTINCT price_list ORDER BY price_list) FILTER (WHERE price_list IS NOT NULL), [])
+               AS lists,
+           count(*) FILTER (WHERE NOT list_governed) AS no_list,
+           count(*) FILTER (WHERE price_list IS NOT NULL AND prices = 0) AS gap,
+           count(*) FILTER (WHERE prices > 1) AS conflict,
+           bool_and(indicative) AS indicative, count(*) FILTER (WHERE indicative) AS indicative_needs,
+           count(*) AS needs, split_part(min(strftime(fill_date, '%Y-%m-%d') || '|' || channel), '|', 2) AS first_channel
+    FROM pricing_flagged GROUP BY client, ndc, month
+)
+SELECT client, ndc, month, (month + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS month_end, indicative,
+       coalesce(s.sources, []) AS sources,
+       printf('No governed price for generic NDC %s for %s on %d fill date(s) in %s (%s; %d claims, %s; '
+              '%d fill date × channel needs): ',
+              ndc, client, dates, strftime(month, '%Y-%m'),
+              CASE WHEN first = last THEN strftime(first, '%Y-%m-%d')
+                   ELSE strftime(first, '%Y-%m-%d') || '…' || strftime(last, '%Y-%m-%d') END,
+              claims, array_to_string(channels, ', '), needs)
+       || array_to_string(list_filter([
+              CASE WHEN no_list > 0 THEN printf('the governed contract does not settle the price list for %d of them',
+                                                no_list) END,
+              CASE WHEN gap > 0 THEN printf('no governed price row on %s is in force for %d of them',
+                                            array_to_string(lists, ', '), gap) END,
+              CASE WHEN conflict > 0 THEN printf('governed price rows disagree for %d of them', conflict) END],
+              lambda x: x IS NOT NULL), '; ') AS reason,
+       dates, claims, strftime(first, '%Y-%m-%d') AS first_day, strftime(last, '%Y-%m-%d') AS last_day,
+       channels, lists, no_list, gap, conflict, needs, indicative_needs, first_channel
+FROM flags LEFT JOIN pricing_sources s USING (client, ndc, month) ORDER BY client, ndc, month
 """
 
 
-def _month_end(month: dt.date) -> dt.date:
-    following = dt.date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-    return following - dt.timedelta(days=1)
-
-
 def pricing_flags(con: duckdb.DuckDBPyConnection) -> list[Flag]:
-    flags = []
-    for (client, ndc, month, dates, claims, first, last, channels, lists, no_list, gap, conflict, indicative,
-         indicative_needs, needs, sources, rep_channel, rep_day) in con.execute(PRICING_FLAGS).fetchall():
-        candidates = [source_json(s) for s in sources]
-        parts = []
-        if no_list:
-            parts.append(f"the governed contract does not settle the price list on {no_list} of them")
-        if gap:
-            parts.append(f"no governed price row on {', '.join(lists)} is in force on {gap} of them")
-        if conflict:
-            parts.append(f"governed price rows disagree on {conflict} of them")
-        reason = (f"No governed price for generic NDC {ndc} for {client} on {dates} fill date(s) in "
-                  f"{month:%Y-%m} ({span(first, last)}; {claims} claims, {', '.join(channels)}): " + "; ".join(parts))
-        reason += _candidates_clause(bool(indicative), candidates, "pricing")
-        flags.append(Flag(
-            kind=PRICING, client=client, period_start=month, period_end=_month_end(month), ndc=ndc,
-            holds_back=list(HOLDS_BACK[PRICING]), reason=reason, candidate_exists=bool(indicative),
-            candidates=candidates, key_period=month,
-            detail={"fill_dates": dates, "claims": claims, "first_day": first.isoformat(), "last_day": last.isoformat(),
-                    "channels": list(channels), "price_lists": list(lists), "no_price_list": no_list,
-                    "no_price_row": gap, "conflicting_prices": conflict, "needs": needs,
-                    "indicative_needs": indicative_needs,
-                    "first_need": {"channel": rep_channel, "fill_date": rep_day.isoformat()}},
-        ))
-    return flags
+    with gc_paused():
+        return _pricing_flags(con.execute(PRICING_FLAGS).fetchall())
+
+
+def _pricing_flags(rows) -> list[Flag]:
+    holds_back = HOLDS_BACK[PRICING]
+    return [
+        Flag(kind=PRICING, client=client, period_start=month, period_end=end, ndc=ndc, holds_back=holds_back,
+             reason=reason + _candidates_clause(bool(indicative), tuple(sources), "pricing"),
+             candidate_exists=bool(indicative), candidates=_candidates(tuple(sources)), key_period=month,
+             detail={"fill_dates": dates, "claims": claims, "first_day": first, "last_day": last, "channels": channels,
+                     "price_lists": lists, "no_price_list": no_list, "no_price_row": gap,
+                     "conflicting_prices": conflict, "needs": needs, "indicative_needs": indicative_needs,
+                     "first_need": {"channel": first_channel, "fill_date": first}})
+        for (client, ndc, month, end, indicative, sources, reason, dates, claims, first, last, channels, lists, no_list,
+             gap, conflict, needs, indicative_needs, first_channel) in rows
+    ]
 
 
 REBATE_FLAGS = """
@@ -157,9 +174,14 @@ FROM rebate_flagged ORDER BY client, ndc, quarter
 
 
 def rebate_flags(con: duckdb.DuckDBPyConnection) -> list[Flag]:
+    with gc_paused():
+        return _rebate_flags(con.execute(REBATE_FLAGS).fetchall())
+
+
+def _rebate_flags(rows) -> list[Flag]:
     flags = []
-    for client, ndc, quarter, claims, twice, packets, indicative, sources in con.execute(REBATE_FLAGS).fetchall():
-        candidates = [source_json(s) for s in sources]
+    for client, ndc, quarter, claims, twice, packets, indicative, sources in rows:
+        candidates = _candidates(tuple(sources))
         what = f"{client}, brand NDC {ndc}, {quarter} ({claims} claims)"
         if twice:
             reason = (f"Governed rebate invoices for {what} are counted twice: invoice(s) {', '.join(twice)} are in "
@@ -170,7 +192,7 @@ def rebate_flags(con: duckdb.DuckDBPyConnection) -> list[Flag]:
                       "match (a partial match)")
         else:
             reason = f"No governed rebate invoice for {what}"
-        reason += _candidates_clause(bool(indicative), candidates, "invoices")
+        reason += _candidates_clause(bool(indicative), tuple(sources), "invoices")
         first, last = quarter_bounds(quarter)
         flags.append(Flag(
             kind=REBATE, client=client, period_start=first, period_end=last, ndc=ndc, quarter=quarter,

@@ -6,13 +6,15 @@ A claims dataset has the columns `Client Account ID`, `Channel`, `Brand/Generic`
 claim is the calendar year of its fill date (a choice: the sample contracts and the authority rules speak of plan
 years that are calendar years).
 
-One scan of the Parquet files aggregates the claims per dataset, client, channel, drug class, NDC and fill date
-(`claim_groups`; `claim_days` the same across datasets); every need is derived from it, inside DuckDB:
+Three aggregations over the Parquet files (DuckDB reads only the columns each needs; nothing is normalised per
+row: the few distinct channel and drug class values are mapped once, case-insensitively, after grouping):
 
-- `client_periods()`: per client and year, the claims, the client's name, the months with claims, the NDC counts;
+- `claim_months`: per dataset, client, month and raw component (small): the checks, the months, the sources;
 - `contract_needs`: per client, year and component (channel, drug class) with claims;
-- `generic_needs`: per client, channel, generic NDC and fill date (the pricing findings' questions; a view);
-- `brand_needs`: per client, brand NDC and quarter (the rebate conclusions' questions).
+- `generic_needs`: per client, channel, generic NDC and fill date (the pricing findings' questions; a view
+  over the Parquet, aggregated where it is read);
+- `brand_needs`: per client, brand NDC and quarter (the rebate conclusions' questions);
+- `client_periods()`: per client and year, the claims, the client's name, the months with claims, NDC counts.
 
 A group that cannot be a need (a channel that is not retail, mail or specialty; a drug class that is not brand
 or generic; an NDC that is not 11 digits; a fill date that is not a date; an account id that is not 18
@@ -104,96 +106,140 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _select(source: ClaimsSource, index: int) -> str:
+def _from(source: ClaimsSource) -> str:
+    return f"read_parquet({_literal(str(source.path))})"
+
+
+def _raw(source: ClaimsSource, index: int) -> str:
+    """The claims of one source, as read (no per-row normalisation: the few distinct channel and drug class
+    values are mapped after grouping, see _mapping)."""
     c = source.columns
-    name = f"CAST({_q(c[CLIENT_NAME_COLUMN])} AS VARCHAR)" if CLIENT_NAME_COLUMN in c else "NULL::VARCHAR"
-    return (
-        f"SELECT {index} AS source, CAST({_q(c['Client Account ID'])} AS VARCHAR) AS client, {name} AS client_name, "
-        f"lower(trim(CAST({_q(c['Channel'])} AS VARCHAR))) AS channel, "
-        f"lower(trim(CAST({_q(c['Brand/Generic'])} AS VARCHAR))) AS drug_class, "
-        f"CAST({_q(c['NDC'])} AS VARCHAR) AS ndc, TRY_CAST({_q(c['Fill Date'])} AS DATE) AS fill_date "
-        f"FROM read_parquet({_literal(str(source.path))})"
+    return (f"SELECT {index} AS source, CAST({_q(c['Client Account ID'])} AS VARCHAR) AS client, "
+            f"CAST({_q(c['Channel'])} AS VARCHAR) AS channel_raw, CAST({_q(c['Brand/Generic'])} AS VARCHAR) AS bg_raw, "
+            f"CAST({_q(c['NDC'])} AS VARCHAR) AS ndc, TRY_CAST({_q(c['Fill Date'])} AS DATE) AS fill_date "
+            f"FROM {_from(source)}")
+
+
+def _fail(source: ClaimsSource, column: str, what: str, count: int, value) -> FlagInputError:
+    return FlagInputError(f"{source.label} ({source.path.name}): column {source.columns[column]!r} {what} "
+                          f"in {count} claim(s) (first value: {value!r})")
+
+
+def _normal(value: str | None) -> str | None:
+    return value.strip().lower() if value is not None else None
+
+
+def _case(column: str, mapping: dict[str, str]) -> str:
+    if not mapping:
+        return "NULL::VARCHAR"
+    arms = " ".join(f"WHEN {_literal(raw)} THEN {_literal(normal)}" for raw, normal in sorted(mapping.items()))
+    return f"CASE {column} {arms} END"
+
+
+def _check_months(con, sources: Sequence[ClaimsSource]) -> tuple[dict[str, str], dict[str, str]]:
+    """Check the small `claim_months` table (client, month, channel, drug class per source) and return the
+    raw → normal mappings of the channel and drug class values."""
+    channels, classes = {}, {}
+    problems = (
+        ("Client Account ID", "client IS NULL OR length(client) <> 18", "client", "is not an 18-character account id"),
+        ("Fill Date", "month IS NULL", None, "is not a date"),
     )
-
-
-CHECKS = (
-    ("Client Account ID", "client IS NULL OR length(client) <> 18", "is not an 18-character account id"),
-    ("Channel", f"channel IS NULL OR channel NOT IN ({', '.join(map(_literal, CHANNELS))})",
-     f"is not {', '.join(CHANNELS)}"),
-    ("Brand/Generic", f"drug_class IS NULL OR drug_class NOT IN ({', '.join(map(_literal, DRUG_CLASSES))})",
-     "is not Brand or Generic"),
-    ("NDC", "ndc IS NULL OR NOT regexp_full_match(ndc, '[0-9]{11}')", "is not 11 digits"),
-    ("Fill Date", "fill_date IS NULL", "is not a date"),
-)
-FIELDS = {"Client Account ID": "client", "Channel": "channel", "Brand/Generic": "drug_class", "NDC": "ndc"}
-
-
-def _check(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> None:
-    """Every group of claims can be a need: else FlagInputError naming the dataset, its column, the first value."""
-    counts = ", ".join(f"count(*) FILTER (WHERE {bad})" for _, bad, _ in CHECKS)
-    for index, *found in con.execute(f"SELECT source, {counts} FROM claim_groups GROUP BY source ORDER BY source"
-                                     ).fetchall():
-        for (column, bad, what), count in zip(CHECKS, found):
-            if not count:
-                continue
+    for column, bad, field, what in problems:
+        for index, count, value in con.execute(
+                f"SELECT source, sum(claims), min({field or 'NULL'}) FROM claim_months WHERE {bad} "
+                "GROUP BY source ORDER BY source LIMIT 1").fetchall():
             source = sources[index]
-            if column == "Fill Date":  # the value as the file has it (the groups hold the failed cast)
-                value = con.execute(f"SELECT CAST({_q(source.columns[column])} AS VARCHAR) FROM "
-                                    f"read_parquet({_literal(str(source.path))}) WHERE "
-                                    f"TRY_CAST({_q(source.columns[column])} AS DATE) IS NULL LIMIT 1").fetchone()[0]
-            else:
-                value = con.execute(f"SELECT {FIELDS[column]} FROM claim_groups WHERE source = ? AND ({bad}) "
-                                    f"ORDER BY {FIELDS[column]} NULLS FIRST LIMIT 1", [index]).fetchone()[0]
-            raise FlagInputError(f"{source.label} ({source.path.name}): column {source.columns[column]!r} {what} "
-                                 f"in {count} group(s) of claims (first value: {value!r})")
+            if field is None:  # the value as the file has it (the month holds the failed cast)
+                c = _q(source.columns[column])
+                value = con.execute(f"SELECT CAST({c} AS VARCHAR) FROM {_from(source)} WHERE TRY_CAST({c} AS DATE) "
+                                    "IS NULL LIMIT 1").fetchone()[0]
+            raise _fail(source, column, what, count, value)
+    for index, channel, drug_class, count in con.execute(
+            "SELECT source, channel_raw, bg_raw, sum(claims) FROM claim_months GROUP BY ALL ORDER BY ALL").fetchall():
+        if _normal(channel) not in CHANNELS:
+            raise _fail(sources[index], "Channel", f"is not {', '.join(CHANNELS)}", count, channel)
+        if _normal(drug_class) not in DRUG_CLASSES:
+            raise _fail(sources[index], "Brand/Generic", "is not Brand or Generic", count, drug_class)
+        channels[channel], classes[drug_class] = _normal(channel), _normal(drug_class)
+    return channels, classes
 
 
 def build_needs(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> None:
-    """Create the needs tables in `con` from the claims of `sources` (one scan each). Raises FlagInputError
-    naming the dataset, the column and the first bad value when a claim cannot be read as a need."""
-    nothing = ("SELECT 0 AS source, NULL::VARCHAR AS client, NULL::VARCHAR AS client_name, NULL::VARCHAR AS channel, "
-               "NULL::VARCHAR AS drug_class, NULL::VARCHAR AS ndc, NULL::DATE AS fill_date WHERE false")
-    parts = [_select(source, index) for index, source in enumerate(sources)] or [nothing]
-    con.execute("CREATE OR REPLACE TEMP TABLE claim_groups AS "
-                "SELECT source, client, max(client_name) AS client_name, channel, drug_class, ndc, fill_date, "
-                f"count(*)::BIGINT AS claims FROM ({' UNION ALL '.join(parts)}) "
-                "GROUP BY source, client, channel, drug_class, ndc, fill_date")
-    _check(con, sources)
-    if len(sources) <= 1:  # the groups are the claim days already: no second aggregation
-        con.execute("CREATE OR REPLACE TEMP VIEW claim_days AS SELECT client, client_name, channel, drug_class, "
-                    "ndc, fill_date, claims, [source] AS sources FROM claim_groups")
-    else:
-        con.execute("CREATE OR REPLACE TEMP TABLE claim_days AS "
-                    "SELECT client, max(client_name) AS client_name, channel, drug_class, ndc, fill_date, "
-                    "sum(claims)::BIGINT AS claims, list(DISTINCT source ORDER BY source) AS sources "
-                    "FROM claim_groups GROUP BY client, channel, drug_class, ndc, fill_date")
-    con.execute("CREATE OR REPLACE TEMP VIEW generic_needs AS SELECT client, channel, ndc, fill_date, claims "
-                "FROM claim_days WHERE drug_class = 'generic'")
+    """Create the needs tables in `con` from the claims of `sources`. Raises FlagInputError naming the dataset,
+    the column and the first bad value when a claim cannot be read as a need.
+
+    Three aggregations over the Parquet (DuckDB reads only the columns each needs): per client, month and
+    component (small: it carries the checks, the months and the contract needs); the generic claims per client,
+    channel, NDC and fill date; the brand claims per client, NDC and quarter."""
+    nothing = ("SELECT 0 AS source, NULL::VARCHAR AS client, NULL::VARCHAR AS channel_raw, NULL::VARCHAR AS bg_raw, "
+               "NULL::VARCHAR AS ndc, NULL::DATE AS fill_date WHERE false")
+    claims = " UNION ALL ".join(_raw(source, index) for index, source in enumerate(sources)) or nothing
+    # Grouped on year and month numbers (cheaper per row than truncating dates), the month made after.
+    con.execute("CREATE OR REPLACE TEMP TABLE claim_months AS "
+                "SELECT source, client, make_date(y, m, 1) AS month, channel_raw, bg_raw, claims, first_day, last_day "
+                "FROM (SELECT source, client, year(fill_date) AS y, month(fill_date) AS m, channel_raw, bg_raw, "
+                "count(*)::BIGINT AS claims, min(fill_date) AS first_day, max(fill_date) AS last_day "
+                f"FROM ({claims}) GROUP BY ALL)")
+    channels, classes = _check_months(con, sources)
+    channel = _case("channel_raw", channels)
+    # Grouped by the raw channel when no two raw values mean the same channel (the usual case): no per-row work.
+    by = "channel_raw" if len(set(channels.values())) == len(channels) else channel
+    generic = [raw for raw, normal in classes.items() if normal == "generic"] or [""]
+    brand = [raw for raw, normal in classes.items() if normal == "brand"] or [""]
+    # A view: the pricing join aggregates the claims in the same pipeline (no table of every need written first).
+    con.execute("CREATE OR REPLACE TEMP VIEW generic_needs AS "
+                f"SELECT client, {channel} AS channel, ndc, fill_date, count(*)::BIGINT AS claims FROM ({claims}) "
+                f"WHERE bg_raw IN ({', '.join(map(_literal, generic))}) GROUP BY client, {by}, ndc, fill_date")
     con.execute("CREATE OR REPLACE TEMP TABLE brand_needs AS "
-                "SELECT client, ndc, year(fill_date) || 'Q' || quarter(fill_date) AS quarter, "
-                "sum(claims)::BIGINT AS claims FROM claim_days WHERE drug_class = 'brand' GROUP BY ALL")
+                "SELECT client, ndc, y || 'Q' || q AS quarter, claims FROM ("
+                "SELECT client, ndc, year(fill_date) AS y, quarter(fill_date) AS q, count(*)::BIGINT AS claims "
+                f"FROM ({claims}) WHERE bg_raw IN ({', '.join(map(_literal, brand))}) GROUP BY ALL)")
+    # The NDCs checked once each (a Parquet column of a few thousand distinct values), not once a claim.
+    ndcs = " UNION ALL ".join(f"SELECT {index} AS source, CAST({_q(source.columns['NDC'])} AS VARCHAR) AS ndc "
+                              f"FROM {_from(source)}" for index, source in enumerate(sources))
+    bad = con.execute(
+        f"SELECT source, ndc, claims FROM (SELECT source, ndc, count(*) AS claims FROM ({ndcs}) GROUP BY ALL) "
+        "WHERE ndc IS NULL OR NOT regexp_full_match(ndc, '[0-9]{11}') ORDER BY source, ndc NULLS FIRST"
+    ).fetchall() if sources else []
+    if bad:
+        raise _fail(sources[bad[0][0]], "NDC", "is not 11 digits", sum(c for s, _, c in bad if s == bad[0][0]),
+                    bad[0][1])
     con.execute("CREATE OR REPLACE TEMP TABLE contract_needs AS "
-                "SELECT client, year(fill_date) AS year, channel, drug_class, sum(claims)::BIGINT AS claims, "
-                "min(fill_date) AS first_day, max(fill_date) AS last_day FROM claim_days GROUP BY ALL")
+                f"SELECT client, year(month) AS year, {channel} AS channel, {_case('bg_raw', classes)} AS drug_class, "
+                "sum(claims)::BIGINT AS claims, min(first_day) AS first_day, max(last_day) AS last_day "
+                "FROM claim_months GROUP BY ALL")
 
 
 def client_periods(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> list[ClientPeriod]:
-    """The ClientNeeds rows, by client and year (a few rows a client: fetched into Python)."""
+    """The ClientNeeds rows, by client and year (a few rows a client: fetched into Python). The client's name
+    (the largest `Client Account` value, when the datasets have that column) is one more small scan."""
+    names: dict[str, str] = {}
+    named = [s for s in sources if CLIENT_NAME_COLUMN in s.columns]
+    if named:
+        union = " UNION ALL ".join(
+            f"SELECT CAST({_q(s.columns['Client Account ID'])} AS VARCHAR) AS client, "
+            f"CAST({_q(s.columns[CLIENT_NAME_COLUMN])} AS VARCHAR) AS name FROM {_from(s)}" for s in named)
+        names = dict(con.execute(f"SELECT client, max(name) FROM ({union}) GROUP BY client").fetchall())
+    ndcs = {(c, y): (g, b) for c, y, g, b in con.execute(
+        "SELECT client, year, count(DISTINCT ndc) FILTER (WHERE generic), count(DISTINCT ndc) FILTER (WHERE NOT generic) "
+        "FROM (SELECT client, year(fill_date) AS year, ndc, true AS generic FROM generic_needs UNION ALL "
+        "SELECT client, CAST(left(quarter, 4) AS INTEGER), ndc, false FROM brand_needs) GROUP BY ALL").fetchall()}
     rows = con.execute(
-        "SELECT client, year(fill_date) AS year, coalesce(max(client_name), '') AS name, sum(claims)::BIGINT, "
-        "list(DISTINCT strftime(fill_date, '%Y-%m') ORDER BY strftime(fill_date, '%Y-%m')), "
-        "list(DISTINCT [channel, drug_class] ORDER BY [channel, drug_class]), "
-        "count(DISTINCT ndc) FILTER (WHERE drug_class = 'generic'), "
-        "count(DISTINCT ndc) FILTER (WHERE drug_class = 'brand'), "
-        "list_sort(list_distinct(flatten(list(sources)))) "
-        "FROM claim_days GROUP BY client, year ORDER BY client, year"
-    ).fetchall()
+        "SELECT m.client, year(m.month) AS year, sum(m.claims)::BIGINT, "
+        "list(DISTINCT strftime(m.month, '%Y-%m') ORDER BY strftime(m.month, '%Y-%m')), "
+        "list(DISTINCT m.source ORDER BY m.source) "
+        "FROM claim_months m GROUP BY ALL ORDER BY 1, 2").fetchall()
+    components = {}
+    for client, year, channel, drug_class in con.execute(
+            "SELECT client, year, channel, drug_class FROM contract_needs ORDER BY ALL").fetchall():
+        components.setdefault((client, year), []).append([channel, drug_class])
     return [
         ClientPeriod(
-            client=client, client_name=name, period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31),
-            claims=claims, months=list(months), components=[list(c) for c in components], generic_ndcs=generics,
-            brand_ndcs=brands,
+            client=client, client_name=names.get(client) or "", period_start=dt.date(year, 1, 1),
+            period_end=dt.date(year, 12, 31), claims=claims, months=list(months),
+            components=components.get((client, year), []), generic_ndcs=ndcs.get((client, year), (0, 0))[0],
+            brand_ndcs=ndcs.get((client, year), (0, 0))[1],
             sources=[{"dataset_key": sources[s].dataset_key, "version": sources[s].version} for s in used],
         )
-        for client, year, name, claims, months, components, generics, brands, used in rows
+        for client, year, claims, months, used in rows
     ]

@@ -15,28 +15,39 @@ from evidence.packets.authority import (
 from evidence.packets.model import CONTRACT, PRICING, REBATE, SALESFORCE
 
 
-def need_exists(con, flag) -> dict | None:
-    """One need of the current claims at the flag's grain (the first, for pricing), or None."""
-    client = flag.client_account_id
-    if flag.kind == CONTRACT:
-        channel, drug_class = flag.component.split("/")
-        found = con.execute("SELECT 1 FROM contract_needs WHERE client = ? AND year = ? AND channel = ? "
-                            "AND drug_class = ? LIMIT 1",
-                            [client, flag.period_start.year, channel, drug_class]).fetchone()
-        return {"component": [channel, drug_class]} if found else None
-    if flag.kind == SALESFORCE:
-        found = con.execute("SELECT 1 FROM claim_days WHERE client = ? LIMIT 1", [client]).fetchone()
-        return {} if found else None
-    if flag.kind == PRICING:
-        found = con.execute("SELECT channel, fill_date FROM generic_needs WHERE client = ? AND ndc = ? "
-                            "AND fill_date BETWEEN ? AND ? ORDER BY fill_date, channel LIMIT 1",
-                            [client, flag.ndc, flag.period_start, flag.period_end]).fetchone()
-        return {"channel": found[0], "fill_date": found[1].isoformat()} if found else None
-    if flag.kind == REBATE:
-        found = con.execute("SELECT 1 FROM brand_needs WHERE client = ? AND ndc = ? AND quarter = ? LIMIT 1",
-                            [client, flag.ndc, flag.quarter]).fetchone()
-        return {} if found else None
-    return None
+def needs_of(con, flags) -> dict[int, dict | None]:
+    """For each flag (by pk): one need of the current claims at its grain (for pricing, its first fill date and
+    channel), or None when the claims that needed it are gone. One query per kind, whatever the number of flags."""
+    found: dict[int, dict | None] = {flag.pk: None for flag in flags}
+    by_kind: dict[str, list] = {}
+    for flag in flags:
+        by_kind.setdefault(flag.kind, []).append(flag)
+    if by_kind.get(CONTRACT):
+        rows = [(f.pk, f.client_account_id, f.period_start.year, *f.component.split("/")) for f in by_kind[CONTRACT]]
+        con.execute("CREATE OR REPLACE TEMP TABLE wanted (pk BIGINT, client VARCHAR, year INTEGER, channel VARCHAR, "
+                    "drug_class VARCHAR)")
+        con.executemany("INSERT INTO wanted VALUES (?, ?, ?, ?, ?)", rows)
+        for pk, channel, drug_class in con.execute(
+                "SELECT DISTINCT w.pk, w.channel, w.drug_class FROM wanted w JOIN contract_needs n "
+                "USING (client, year, channel, drug_class)").fetchall():
+            found[pk] = {"component": [channel, drug_class]}
+    if by_kind.get(SALESFORCE):
+        present = {c for (c,) in con.execute("SELECT DISTINCT client FROM contract_needs").fetchall()}
+        found.update({f.pk: {} for f in by_kind[SALESFORCE] if f.client_account_id in present})
+    if by_kind.get(PRICING):
+        rows = [(f.pk, f.client_account_id, f.ndc, f.period_start, f.period_end) for f in by_kind[PRICING]]
+        con.execute("CREATE OR REPLACE TEMP TABLE wanted (pk BIGINT, client VARCHAR, ndc VARCHAR, first DATE, "
+                    "last DATE)")
+        con.executemany("INSERT INTO wanted VALUES (?, ?, ?, ?, ?)", rows)
+        for pk, channel, day in con.execute(
+                "SELECT w.pk, arg_min(n.channel, [n.fill_date::VARCHAR, n.channel]), min(n.fill_date) "
+                "FROM wanted w JOIN generic_needs n ON n.client = w.client AND n.ndc = w.ndc "
+                "AND n.fill_date BETWEEN w.first AND w.last GROUP BY w.pk").fetchall():
+            found[pk] = {"channel": channel, "fill_date": day.isoformat()}
+    if by_kind.get(REBATE):
+        present = set(con.execute("SELECT client, ndc, quarter FROM brand_needs").fetchall())
+        found.update({f.pk: {} for f in by_kind[REBATE] if (f.client_account_id, f.ndc, f.quarter) in present})
+    return found
 
 
 def _decision(flag, need: dict, evidence: Evidence):

@@ -43,7 +43,7 @@ from evidence.flags.models import (
     FlagStatus,
     MissingEvidenceFlag,
 )
-from evidence.flags.resolution import covering_revision, need_exists
+from evidence.flags.resolution import covering_revision, needs_of
 
 FLAG_TASK = "evidence.tasks.flags_recompute_run"
 RUN_TYPE = "evidence.flagrun"
@@ -213,7 +213,8 @@ def flags_recompute(*, run: FlagRun) -> dict:
             computed = {f.key for f in flags}
             # Filtered here, not with key__in: the computed keys can be many more than a query's parameters.
             stale = [f for f in MissingEvidenceFlag.objects.filter(status=FlagStatus.OPEN) if f.key not in computed]
-            resolutions = {flag.pk: _resolution(con, flag, evidence) for flag in stale}
+            present = needs_of(con, stale)
+            resolutions = {flag.pk: _resolution(flag, present[flag.pk], evidence) for flag in stale}
             counts = con.execute("SELECT (SELECT count(*) FROM contract_needs), (SELECT count(*) FROM generic_needs), "
                                  "(SELECT count(*) FROM brand_needs)").fetchone()
         finally:
@@ -224,9 +225,9 @@ def flags_recompute(*, run: FlagRun) -> dict:
     return _persist(run, periods, flags, resolutions, inputs, needs_summary)
 
 
-def _resolution(con, flag: MissingEvidenceFlag, evidence: dict) -> tuple[str, int | None, dict]:
-    """How an open flag no longer computed ends: (resolution, covering revision id, detail)."""
-    found = need_exists(con, flag)
+def _resolution(flag: MissingEvidenceFlag, found: dict | None, evidence: dict) -> tuple[str, int | None, dict]:
+    """How an open flag no longer computed ends: (resolution, covering revision id, detail); `found` is a need of
+    the current claims at its grain, or None."""
     if found is None:
         return FlagResolution.NO_LONGER_NEEDED, None, {}
     revision = covering_revision(flag, found, evidence.get(flag.client_account_id))

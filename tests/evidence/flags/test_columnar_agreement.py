@@ -170,5 +170,5 @@ def test_a_claims_column_that_cannot_be_a_need_is_named(tmp_path):
     con = needs.connect(memory_limit="128MB", threads=1)
 
     with pytest.raises(needs.FlagInputError, match=r"claims dataset abc v3 \(bad.parquet\): column 'Channel' is "
-                                                   r"not retail, mail, specialty in 1 group\(s\).*'drive-thru'"):
+                                                   r"not retail, mail, specialty in 1 claim\(s\) \(first value: 'drive-thru'\)"):
         needs.build_needs(con, [source])

@@ -68,29 +68,31 @@ def test_the_triggers_queued_one_run_and_it_flags_every_planted_gap(sample):
 
 
 def test_pricing_and_rebate_flags_agree_with_decide_for_every_need_of_the_sample(sample):
-    with claims_sources(claims_versions(curated_reader())) as sources:
+    with claims_sources(claims_versions(curated_reader())) as sources:  # the needs read the files: stay inside
         con = needs.connect(memory_limit="256MB", threads=1)
         needs.build_needs(con, sources)
-    clients = [c for (c,) in con.execute("SELECT DISTINCT client FROM claim_days ORDER BY 1").fetchall()]
-    evidence = {client: evidence_for(client) for client in clients}
-    columnar.pricing_coverage(con, evidence)
-    columnar.rebate_coverage(con, evidence)
+        clients = [c for (c,) in con.execute("SELECT DISTINCT client FROM contract_needs ORDER BY 1").fetchall()]
+        evidence = {client: evidence_for(client) for client in clients}
+        columnar.pricing_coverage(con, evidence)
+        columnar.rebate_coverage(con, evidence)
 
-    pricing = {row[:4]: row[4] for row in con.execute(
-        "SELECT client, channel, ndc, fill_date, indicative FROM pricing_flagged").fetchall()}
-    rebate = {row[:3]: row[3] for row in con.execute(
-        "SELECT client, ndc, quarter, indicative FROM rebate_flagged").fetchall()}
-    for client, channel, ndc, day in con.execute("SELECT client, channel, ndc, fill_date FROM generic_needs").fetchall():
-        decision = decide(PRICING_FINDING, client=client, ndc=ndc, fill_date=day, component=(channel, "generic"),
-                          evidence=evidence[client]).decision
-        assert ((client, channel, ndc, day) in pricing) == (decision != AUTHORIZED), (client, channel, ndc, day)
-        assert pricing.get((client, channel, ndc, day), False) == (decision == INDICATIVE)
-    for client, ndc, quarter in con.execute("SELECT client, ndc, quarter FROM brand_needs").fetchall():
-        decision = decide(REBATE_CLAIM, client=client, ndc=ndc, quarter=quarter, evidence=evidence[client]).decision
-        assert ((client, ndc, quarter) in rebate) == (decision != AUTHORIZED), (client, ndc, quarter)
-        assert rebate.get((client, ndc, quarter), False) == (decision == INDICATIVE)
-    assert pricing and rebate
-    con.close()
+        pricing = {row[:4]: row[4] for row in con.execute(
+            "SELECT client, channel, ndc, fill_date, indicative FROM pricing_flagged").fetchall()}
+        rebate = {row[:3]: row[3] for row in con.execute(
+            "SELECT client, ndc, quarter, indicative FROM rebate_flagged").fetchall()}
+        generic = con.execute("SELECT client, channel, ndc, fill_date FROM generic_needs").fetchall()
+        for client, channel, ndc, day in generic:
+            decision = decide(PRICING_FINDING, client=client, ndc=ndc, fill_date=day, component=(channel, "generic"),
+                              evidence=evidence[client]).decision
+            assert ((client, channel, ndc, day) in pricing) == (decision != AUTHORIZED), (client, channel, ndc, day)
+            assert pricing.get((client, channel, ndc, day), False) == (decision == INDICATIVE)
+        for client, ndc, quarter in con.execute("SELECT client, ndc, quarter FROM brand_needs").fetchall():
+            decision = decide(REBATE_CLAIM, client=client, ndc=ndc, quarter=quarter,
+                              evidence=evidence[client]).decision
+            assert ((client, ndc, quarter) in rebate) == (decision != AUTHORIZED), (client, ndc, quarter)
+            assert rebate.get((client, ndc, quarter), False) == (decision == INDICATIVE)
+        assert pricing and rebate and len(generic) > len(pricing)
+        con.close()
 
 
 def test_verifying_the_candidate_contract_resolves_its_flags_as_covered_by_it_and_withdrawing_it_raises_them_again(
