@@ -178,11 +178,37 @@ def _price_groups(con, evidence: Mapping[str, Evidence]) -> dict[str, int]:
     return members
 
 
+# The (client, raw channel, NDC) whose every claim is covered, known from the evidence alone: every stretch of
+# the client's days for that channel has a governed price list, and one run of a single governed price on that
+# list covers the whole stretch. Their claims need no look at all: only the others are aggregated and joined.
+PRICING_SAFE = """
+CREATE OR REPLACE TEMP TABLE price_safe AS
+WITH stretches AS (
+    SELECT client, channel, count(*) AS segments FROM price_lists GROUP BY ALL
+), safe AS (
+    SELECT l.client, l.channel, c.ndc
+    FROM price_lists l JOIN price_cover c ON c.grp = l.grp AND c.price_list = l.price_list AND c.prices = 1
+         AND c.start <= l.seg_start AND l.seg_end <= c.stop
+    WHERE l.list_governed
+    GROUP BY ALL HAVING count(*) = any_value((SELECT s.segments FROM stretches s
+                                             WHERE s.client = l.client AND s.channel = l.channel))
+)
+SELECT s.client, m.channel_raw, s.ndc FROM safe s JOIN channel_map m ON m.channel = s.channel
+"""
 PRICING_OPEN = """
 CREATE OR REPLACE TEMP TABLE pricing_open AS
+WITH raw AS (
+    SELECT c.client, c.channel_raw, c.ndc, c.fill_date, count(*)::BIGINT AS claims
+    FROM generic_claims c ANTI JOIN price_safe s
+         ON s.client = c.client AND s.channel_raw = c.channel_raw AND s.ndc = c.ndc
+    GROUP BY ALL
+), g AS (
+    SELECT r.client, m.channel, r.ndc, r.fill_date, sum(r.claims)::BIGINT AS claims
+    FROM raw r JOIN channel_map m USING (channel_raw) GROUP BY ALL
+)
 SELECT g.client, g.channel, g.ndc, g.fill_date, g.claims, l.grp, l.seg, l.price_list, l.list_governed,
        l.list_candidate, coalesce(c.prices, 0) AS prices
-FROM generic_needs g
+FROM g
 JOIN price_lists l ON l.client = g.client AND l.channel = g.channel AND g.fill_date BETWEEN l.seg_start AND l.seg_end
 LEFT JOIN price_cover c ON c.grp = l.grp AND c.price_list = l.price_list AND c.ndc = g.ndc
      AND g.fill_date BETWEEN c.start AND c.stop
@@ -224,6 +250,7 @@ def pricing_coverage(con: duckdb.DuckDBPyConnection, evidence: Mapping[str, Evid
     rows) and whether it is indicative."""
     groups = _price_groups(con, evidence)
     _price_lists(con, evidence, groups)
+    con.execute(PRICING_SAFE)
     con.execute(PRICING_OPEN)
     con.execute(PRICING_CANDIDATES)
     con.execute(PRICING_STATUS)

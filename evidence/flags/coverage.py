@@ -111,7 +111,8 @@ def salesforce_flags(periods: Sequence[ClientPeriod], evidence: Mapping[str, Evi
 
 
 # --- pricing and rebate: columnar ------------------------------------------------------------------------
-# Grouped, worded and shaped in DuckDB (a few Python objects a flag, not a loop of string work per flag).
+# Grouped, worded and shaped in DuckDB (a few Python objects a flag, not a loop of string work per flag);
+# in no order: compute_flags sorts every flag by key.
 PRICING_FLAGS = """
 WITH flags AS (
     SELECT client, ndc, date_trunc('month', fill_date)::DATE AS month, count(DISTINCT fill_date) AS dates,
@@ -127,7 +128,7 @@ WITH flags AS (
     FROM pricing_flagged GROUP BY client, ndc, month
 )
 SELECT client, ndc, month, (month + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS month_end, indicative,
-       coalesce(s.sources, []) AS sources,
+       coalesce(array_to_string(s.sources, '\n'), '') AS sources,
        printf('No governed price for generic NDC %s for %s on %d fill date(s) in %s (%s; %d claims, %s; '
               '%d fill date × channel needs): ',
               ndc, client, dates, strftime(month, '%Y-%m'),
@@ -142,8 +143,9 @@ SELECT client, ndc, month, (month + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS 
               CASE WHEN conflict > 0 THEN printf('governed price rows disagree for %d of them', conflict) END],
               lambda x: x IS NOT NULL), '; ') AS reason,
        dates, claims, strftime(first, '%Y-%m-%d') AS first_day, strftime(last, '%Y-%m-%d') AS last_day,
-       channels, lists, no_list, gap, conflict, needs, indicative_needs, first_channel
-FROM flags LEFT JOIN pricing_sources s USING (client, ndc, month) ORDER BY client, ndc, month
+       array_to_string(channels, ','), array_to_string(lists, '\n'), no_list, gap, conflict, needs, indicative_needs,
+       first_channel
+FROM flags LEFT JOIN pricing_sources s USING (client, ndc, month)
 """
 
 
@@ -153,18 +155,21 @@ def pricing_flags(con: duckdb.DuckDBPyConnection) -> list[Flag]:
 
 
 def _pricing_flags(rows) -> list[Flag]:
+    # Lists come out of DuckDB as joined text: far cheaper to fetch than lists, split here.
     holds_back = HOLDS_BACK[PRICING]
-    return [
-        Flag(kind=PRICING, client=client, period_start=month, period_end=end, ndc=ndc, holds_back=holds_back,
-             reason=reason + _candidates_clause(bool(indicative), tuple(sources), "pricing"),
-             candidate_exists=bool(indicative), candidates=_candidates(tuple(sources)), key_period=month,
-             detail={"fill_dates": dates, "claims": claims, "first_day": first, "last_day": last, "channels": channels,
-                     "price_lists": lists, "no_price_list": no_list, "no_price_row": gap,
-                     "conflicting_prices": conflict, "needs": needs, "indicative_needs": indicative_needs,
-                     "first_need": {"channel": first_channel, "fill_date": first}})
-        for (client, ndc, month, end, indicative, sources, reason, dates, claims, first, last, channels, lists, no_list,
-             gap, conflict, needs, indicative_needs, first_channel) in rows
-    ]
+    flags = []
+    for (client, ndc, month, end, indicative, sources, reason, dates, claims, first, last, channels, lists, no_list,
+         gap, conflict, needs, indicative_needs, first_channel) in rows:
+        sources = tuple(sources.split("\n")) if sources else ()
+        flags.append(Flag(
+            kind=PRICING, client=client, period_start=month, period_end=end, ndc=ndc, holds_back=holds_back,
+            reason=reason + _candidates_clause(bool(indicative), sources, "pricing"),
+            candidate_exists=bool(indicative), candidates=_candidates(sources), key_period=month,
+            detail={"fill_dates": dates, "claims": claims, "first_day": first, "last_day": last,
+                    "channels": channels.split(","), "price_lists": lists.split("\n") if lists else [],
+                    "no_price_list": no_list, "no_price_row": gap, "conflicting_prices": conflict, "needs": needs,
+                    "indicative_needs": indicative_needs, "first_need": {"channel": first_channel, "fill_date": first}}))
+    return flags
 
 
 REBATE_FLAGS = """

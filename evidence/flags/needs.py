@@ -164,6 +164,12 @@ def _check_months(con, sources: Sequence[ClaimsSource]) -> tuple[dict[str, str],
     return channels, classes
 
 
+def _register_map(con: duckdb.DuckDBPyConnection, channels: dict[str, str]) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE channel_map (channel_raw VARCHAR, channel VARCHAR)")
+    if channels:
+        con.executemany("INSERT INTO channel_map VALUES (?, ?)", sorted(channels.items()))
+
+
 def build_needs(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource]) -> None:
     """Create the needs tables in `con` from the claims of `sources`. Raises FlagInputError naming the dataset,
     the column and the first bad value when a claim cannot be read as a need.
@@ -186,10 +192,14 @@ def build_needs(con: duckdb.DuckDBPyConnection, sources: Sequence[ClaimsSource])
     by = "channel_raw" if len(set(channels.values())) == len(channels) else channel
     generic = [raw for raw, normal in classes.items() if normal == "generic"] or [""]
     brand = [raw for raw, normal in classes.items() if normal == "brand"] or [""]
-    # A view: the pricing join aggregates the claims in the same pipeline (no table of every need written first).
+    # Views: the pricing join filters and aggregates the claims in its own pipeline (no table of every need
+    # written first). `channel_map` names each raw channel value's channel, for joins on the raw value.
+    _register_map(con, channels)
+    con.execute("CREATE OR REPLACE TEMP VIEW generic_claims AS SELECT client, channel_raw, ndc, fill_date "
+                f"FROM ({claims}) WHERE bg_raw IN ({', '.join(map(_literal, generic))})")
     con.execute("CREATE OR REPLACE TEMP VIEW generic_needs AS "
-                f"SELECT client, {channel} AS channel, ndc, fill_date, count(*)::BIGINT AS claims FROM ({claims}) "
-                f"WHERE bg_raw IN ({', '.join(map(_literal, generic))}) GROUP BY client, {by}, ndc, fill_date")
+                f"SELECT client, {channel} AS channel, ndc, fill_date, count(*)::BIGINT AS claims FROM generic_claims "
+                f"GROUP BY client, {by}, ndc, fill_date")
     con.execute("CREATE OR REPLACE TEMP TABLE brand_needs AS "
                 "SELECT client, ndc, y || 'Q' || q AS quarter, claims FROM ("
                 "SELECT client, ndc, year(fill_date) AS y, quarter(fill_date) AS q, count(*)::BIGINT AS claims "
