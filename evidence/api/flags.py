@@ -15,7 +15,11 @@ from rest_framework.permissions import IsAuthenticated
 from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
-from evidence.api.serializers.flags import FlagRunRequestSerializer, FlagRunSerializer, MissingEvidenceFlagSerializer
+from evidence.api.serializers.flags import (
+    FlagRunRequestSerializer,
+    FlagRunSerializer,
+    MissingEvidenceFlagSerializer,
+)
 from evidence.choices import PacketKind
 from evidence.flags.models import FlagRun, FlagStatus, MissingEvidenceFlag
 from evidence.flags.services import request_flags_recompute

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import functools
+import gc
 import hashlib
 import json
 from collections.abc import Iterator

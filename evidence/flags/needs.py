@@ -144,12 +144,12 @@ def _check_months(con, sources: Sequence[ClaimsSource]) -> tuple[dict[str, str],
         ("Client Account ID", "client IS NULL OR length(client) <> 18", "client", "is not an 18-character account id"),
         ("Fill Date", "month IS NULL", None, "is not a date"),
     )
-    for column, bad, field, what in problems:
+    for column, bad, name, what in problems:
         for index, count, value in con.execute(
-                f"SELECT source, sum(claims), min({field or 'NULL'}) FROM claim_months WHERE {bad} "
+                f"SELECT source, sum(claims), min({name or 'NULL'}) FROM claim_months WHERE {bad} "
                 "GROUP BY source ORDER BY source LIMIT 1").fetchall():
             source = sources[index]
-            if field is None:  # the value as the file has it (the month holds the failed cast)
+            if name is None:  # the value as the file has it (the month holds the failed cast)
                 c = _q(source.columns[column])
                 value = con.execute(f"SELECT CAST({c} AS VARCHAR) FROM {_from(source)} WHERE TRY_CAST({c} AS DATE) "
                                     "IS NULL LIMIT 1").fetchone()[0]

@@ -172,3 +172,22 @@ def test_a_claims_column_that_cannot_be_a_need_is_named(tmp_path):
     with pytest.raises(needs.FlagInputError, match=r"claims dataset abc v3 \(bad.parquet\): column 'Channel' is "
                                                    r"not retail, mail, specialty in 1 claim\(s\) \(first value: 'drive-thru'\)"):
         needs.build_needs(con, [source])
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("NDC", "12345", r"column 'NDC' is not 11 digits in 1 claim\(s\) \(first value: '12345'\)"),
+    ("Fill Date", "2025-02-30", r"column 'Fill Date' is not a date in 1 claim\(s\) \(first value: '2025-02-30'\)"),
+    ("Brand/Generic", "OTC", r"column 'Brand/Generic' is not Brand or Generic in 1 claim\(s\) \(first value: 'OTC'\)"),
+    ("Client Account ID", "0015", r"column 'Client Account ID' is not an 18-character account id in 1 claim\(s\)"),
+])
+def test_each_claims_column_that_cannot_make_a_need_is_named_with_its_first_value(tmp_path, column, value, message):
+    row = {"Client Account ID": CLIENT, "Channel": "Retail", "Brand/Generic": "Generic", "NDC": GENERICS[0],
+           "Fill Date": "2025-01-02"}
+    good = dict(row)
+    row[column] = value
+    path = tmp_path / "claims.parquet"
+    pq.write_table(pa.table({k: [good[k], row[k]] for k in row}), path)
+    source = needs.ClaimsSource(dataset_key="abc", version=3, path=path, columns={c: c for c in needs.CLAIMS_COLUMNS})
+
+    with pytest.raises(needs.FlagInputError, match=r"claims dataset abc v3 \(claims.parquet\): " + message):
+        needs.build_needs(needs.connect(memory_limit="128MB", threads=1), [source])
