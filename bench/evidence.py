@@ -18,10 +18,11 @@ The hand query reads the same Parquet and the same evidence written as three fla
 price list by date range, the price rows' date ranges, the invoices): the straightforward SQL an analyst would
 write, with no governance (the bench's evidence has no conflicts and no candidates that could change coverage).
 
-Each side runs in its own subprocess (so its ru_maxrss is its own peak), --repeat times, alternating; the
-median seconds count. Ours = the needs (one scan of the Parquet) + pricing and rebate coverage + the flags at
-their grain (client × generic NDC × month; client × brand NDC × quarter), exactly what the hand query answers;
-the full compute_flags (with the contract and Salesforce decide() calls) is timed once beside it. Both sides'
+Each side runs in its own subprocess (its peak resident memory, VmHWM, is its own), --repeat times,
+alternating; the median seconds count. Ours = the needs (evidence.flags.needs over the Parquet) + pricing and
+rebate coverage + the flags at their grain as Python objects with their reasons (client × generic NDC × month;
+client × brand NDC × quarter): what the hand query answers, and more (why, candidates, claims); the full
+compute_flags (with the contract and Salesforce decide() calls) is timed once beside it. Both sides'
 flags are compared (must be equal). The last line is one JSON object: value = our seconds, baseline = the hand
 query's seconds, ratio = baseline / value (goal at least 0.5), peak_mb = the larger peak of the two sides.
 """
@@ -275,8 +276,16 @@ def run_side(side: str, folder: Path, args) -> dict:
         found = {(f.kind, f.client, f.ndc, f.period_start.strftime("%Y-%m") if f.kind == "pricing" else f.quarter)
                  for f in flags if f.kind in ("pricing", "rebate")}
     con.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak, "flags": sorted(found)}
+    return {"seconds": seconds, "peak_mb": peak_mb(), "flags": sorted(found)}
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory: VmHWM (per address space, so a child started by a parent that built
+    the data reports its own; ru_maxrss would carry the parent's across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def spawn(side: str, folder: Path, args) -> dict:

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import duckdb
 import pyarrow as pa
 
-from evidence.flags.computed import source_text
+from evidence.flags.computed import gc_paused, source_text
 from evidence.packets.authority import PRICING_FINDING, Evidence, Question
 from evidence.packets.authority.governance import Governance, candidate_revisions, seen_domo, seen_revision
 from evidence.packets.authority.pricing import _price_list
@@ -248,8 +248,9 @@ def pricing_coverage(con: duckdb.DuckDBPyConnection, evidence: Mapping[str, Evid
     """Create `pricing_flagged`: every generic need (client, channel, NDC, fill date) decide() would not
     authorize, with why (list governed or candidate, distinct governed prices: 0, 1 or 2 for several, candidate
     rows) and whether it is indicative."""
-    groups = _price_groups(con, evidence)
-    _price_lists(con, evidence, groups)
+    with gc_paused():
+        groups = _price_groups(con, evidence)
+        _price_lists(con, evidence, groups)
     con.execute(PRICING_SAFE)
     con.execute(PRICING_OPEN)
     con.execute(PRICING_CANDIDATES)
@@ -324,5 +325,6 @@ WHERE e.client IS NULL OR e.holders > 1
 
 def rebate_coverage(con: duckdb.DuckDBPyConnection, evidence: Mapping[str, Evidence]) -> None:
     """Create `rebate_flagged`: every brand need (client, NDC, quarter) decide() would not authorize."""
-    _rebate_tables(con, evidence)
+    with gc_paused():
+        _rebate_tables(con, evidence)
     con.execute(REBATE_STATUS)
