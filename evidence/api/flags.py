@@ -15,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
+from evidence.api.serializers import ErrorSerializer
 from evidence.api.serializers.flags import (
     FlagRunRequestSerializer,
     FlagRunSerializer,
@@ -94,7 +95,11 @@ class FlagRunList(IdempotentCreate, generics.ListAPIView):
                      "and not started). Follow it at the returned `url` (also the Location header)."),
         request=FlagRunRequestSerializer,
         responses={202: FlagRunSerializer,
-                   403: OpenApiResponse(description="not an operator, approver or admin")},
+                   400: OpenApiResponse(description="invalid body (reason: text up to 255 characters) or "
+                                                    "Idempotency-Key"),
+                   403: OpenApiResponse(description="not an operator, approver or admin"),
+                   409: OpenApiResponse(ErrorSerializer, description="an Idempotency-Key first used with another "
+                                                                     "body")},
     )
     def post(self, request, *args, **kwargs):
         body = FlagRunRequestSerializer(data=request.data)
