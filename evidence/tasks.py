@@ -59,3 +59,21 @@ def intake_sweep(self) -> list[int]:
     with context.for_task(self.request.id or "eager"):
         receipt_sweep_abandoned(older_than=older_than)
         return intake_sweep_abandoned(older_than=older_than)
+
+
+# Routed to the "intake" queue by CELERY_TASK_ROUTES (evidence.tasks.*).
+@shared_task(
+    name="evidence.tasks.flags_recompute_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=0,  # a failed run keeps its error; the next trigger queues a new one
+    soft_time_limit=3600,
+    time_limit=3600 + 300,
+    bind=True,
+)
+def flags_recompute_run(self, run_id: int) -> None:
+    """Recompute the missing-evidence flags for one queued FlagRun (coalesced requests share it)."""
+    from evidence.flags.services import flag_run_execute
+
+    with context.for_task(self.request.id or "eager", run_id=f"flag-run-{run_id}"):
+        flag_run_execute(run_id=run_id, task_id=self.request.id or "", worker=self.request.hostname or "")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evidence.api import candidates, packets, refusals, views
+from evidence.api import candidates, flags, packets, refusals, views
 from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
@@ -25,6 +25,10 @@ urlpatterns = [
     path("calculation-flaws/", views.CalculationFlawList.as_view(), name="api-calculation-flaw-list"),
     path("formulas/analyze/", views.FormulaAnalyze.as_view(), name="api-formula-analyze"),
     path("evidence/decision/", EvidenceDecision.as_view(), name="api-evidence-decision"),
+    path("evidence-flags/", flags.FlagList.as_view(), name="api-evidence-flag-list"),
+    path("evidence-flags/<int:pk>/", flags.FlagDetail.as_view(), name="api-evidence-flag-detail"),
+    path("evidence-flag-runs/", flags.FlagRunList.as_view(), name="api-evidence-flag-run-list"),
+    path("evidence-flag-runs/<int:pk>/", flags.FlagRunDetail.as_view(), name="api-evidence-flag-run-detail"),
     path("evidence-packets/", packets.PacketList.as_view(), name="api-evidence-packet-list"),
     path("evidence-packet-refusals/", refusals.RefusalList.as_view(), name="api-evidence-packet-refusal-list"),
     path("evidence-packet-refusals/<int:pk>/", refusals.RefusalDetail.as_view(),

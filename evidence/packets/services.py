@@ -29,6 +29,7 @@ from console.audit import audit_record
 from console.lake import get_lake
 from console.lake.base import Lake, LakePathError, clean_path
 from evidence.choices import EvidenceClass, PacketStatus
+from evidence.flags.services import flags_moved
 from evidence.intake.services import archive_limits
 from evidence.intake.storage import canonical_json
 from evidence.intake.validation.archive import file_sha256, regular_files, tree_sha256
@@ -173,6 +174,7 @@ def _record_accepted(actor, original_name, report, prefix: str, received_sha256:
     )
     revision.received_by_label = event.actor_label  # the same name the audit trail gives the receiver
     revision.save(update_fields=["received_by_label"])
+    flags_moved(trigger="packet.accepted", ref=f"{header.packet_id} revision {revision.revision}", actor=actor)
     return revision
 
 

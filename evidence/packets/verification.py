@@ -31,6 +31,7 @@ from console import clock
 from console.audit import audit_record
 from console.models import AuditEvent
 from evidence.choices import EvidenceClass, PacketStatus
+from evidence.flags.services import flags_moved
 from evidence.packets.models import PacketRevision
 
 VERIFY_PERMISSION = "console.verify_evidence"
@@ -104,6 +105,8 @@ def packet_verify(*, actor, revision: PacketRevision, sha256: str, comment: str)
                                        "withdrawal_reason"])
             audit_record(actor=actor, action=VERIFIED, object_type=REVISION_TYPE, object_id=str(locked.pk),
                          before=before, after={**state(locked), "comment": comment})
+            flags_moved(trigger="packet.verified", ref=f"{locked.claimed_packet_id} revision {locked.revision}",
+                        actor=actor)
     revision.refresh_from_db()
     return revision
 
@@ -131,6 +134,8 @@ def packet_withdraw(*, actor, revision: PacketRevision, sha256: str, reason: str
             locked.save(update_fields=["evidence_class", "withdrawn_at", "withdrawal_reason"])
             audit_record(actor=actor, action=WITHDRAWN, object_type=REVISION_TYPE, object_id=str(locked.pk),
                          before=before, after={**state(locked), "reason": reason})
+            flags_moved(trigger="packet.withdrawn", ref=f"{locked.claimed_packet_id} revision {locked.revision}",
+                        actor=actor)
     revision.refresh_from_db()
     return revision
 

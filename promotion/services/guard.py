@@ -7,6 +7,7 @@ from django.db.models import F
 from console import clock
 from console.audit import audit_record
 from evidence.choices import ManifestStatus
+from evidence.flags.services import flags_moved
 from evidence.models import SourceManifest
 from promotion.choices import PromotionState
 from promotion.gates import approval_fingerprint, gates_for, run_all
@@ -90,6 +91,10 @@ def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> Prom
         locked.fail_load(error)
     else:
         locked.finish_load()
+    if not error or locked.load_progress.get("stage") in ("promoting", "rolling back"):
+        # The curated pointers moved (all of them, or some before the failure): the flags follow the claims.
+        flags_moved(trigger="curated.rolled_back" if locked.is_rollback else "curated.promoted",
+                    ref=f"promotion request {locked.pk}")
     if locked.is_rollback and not error:
         moved = locked.load_progress.get("datasets") or {}
         key = locked.rollback_key
