@@ -28,6 +28,7 @@ urlpatterns = [
     path("people/grants/<int:pk>/cancel/", views.grant_decide, {"decision": "cancel"}, name="grant-cancel"),
     path("sources/", include("evidence.urls")),
     path("evidence/packets/", include("evidence.packets.urls")),
+    path("evidence/", include("evidence.flags.urls")),
     path("promotions/", include("promotion.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),
