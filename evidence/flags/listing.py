@@ -148,8 +148,9 @@ def _beyond(order, values, *, backwards: bool) -> Q:
 
 
 def flag_page(queryset: QuerySet, status: str, *, after: str | None = None, before: str | None = None,
-              size: int = PAGE_SIZE) -> FlagPage:
-    """One page of `queryset` in the order of `status`'s tab: one query."""
+              size: int | None = None) -> FlagPage:
+    """One page of `queryset` in the order of `status`'s tab (PAGE_SIZE rows unless `size`): one query."""
+    size = size or PAGE_SIZE
     order = ORDERS[status]
     forward = [f"{'-' if desc else ''}{name}" for name, desc in order]
     backward = [f"{'' if desc else '-'}{name}" for name, desc in order]

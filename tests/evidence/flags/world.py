@@ -95,7 +95,8 @@ def build(tmp_path: Path, olivia, arthur) -> World:
         )
     world.march = [flag(flag_run, "pricing", ACME, D(2025, 3, 1), D(2025, 3, 31), candidate=True, ndc=ndc,
                         raised=AT + dt.timedelta(seconds=i)) for i, ndc in enumerate(["00093505601", "00093111101"])]
-    world.may = flag(flag_run, "pricing", ACME, D(2025, 5, 1), D(2025, 5, 31), ndc="00093104801")
+    world.may = flag(flag_run, "pricing", ACME, D(2025, 5, 1), D(2025, 5, 31), ndc="00093104801",
+                     raised=AT + dt.timedelta(hours=1))
     world.q2 = flag(flag_run, "rebate", ACME, D(2025, 4, 1), D(2025, 6, 30), ndc="00003089421", quarter="2025Q2")
     world.bluewater_contract = flag(flag_run, "contract", BLUEWATER, D(2025, 1, 1), D(2025, 12, 31),
                                     component="retail/brand")
