@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evidence.api import packets, refusals, views
+from evidence.api import flags, packets, refusals, views
 from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
@@ -25,6 +25,10 @@ urlpatterns = [
     path("calculation-flaws/", views.CalculationFlawList.as_view(), name="api-calculation-flaw-list"),
     path("formulas/analyze/", views.FormulaAnalyze.as_view(), name="api-formula-analyze"),
     path("evidence/decision/", EvidenceDecision.as_view(), name="api-evidence-decision"),
+    path("evidence/overview/", flags.OverviewIndex.as_view(), name="api-evidence-overview"),
+    path("evidence/overview/<str:client>/", flags.OverviewClient.as_view(), name="api-evidence-overview-client"),
+    path("evidence/missing/", flags.MissingList.as_view(), name="api-evidence-missing-list"),
+    path("evidence/missing/<int:pk>/", flags.MissingDetail.as_view(), name="api-evidence-missing-detail"),
     path("evidence-packets/", packets.PacketList.as_view(), name="api-evidence-packet-list"),
     path("evidence-packet-refusals/", refusals.RefusalList.as_view(), name="api-evidence-packet-refusal-list"),
     path("evidence-packet-refusals/<int:pk>/", refusals.RefusalDetail.as_view(),
