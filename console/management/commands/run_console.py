@@ -2,7 +2,8 @@
 
 Migrates, seeds roles, creates the demo users (printing their fresh passwords), writes a sample
 Leaf IQ export and ingests it, receives the sample evidence packets of the same seed as the demo operator and
-verifies the verifiable ones as the demo approver (evidence.samples.demo), starts a real Celery worker with its beat scheduler in a child process, then
+verifies the verifiable ones as the demo approver (evidence.samples.demo), promotes the sample claims into the
+curated registry as the demo operator and approver (evidence.samples.demo_claims), starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.core.management.base import BaseCommand
 from console import context
 from console.services import demo_users_create
 from evidence.samples.demo import demo_evidence_load
+from evidence.samples.demo_claims import demo_claims_promote
 
 SAMPLE_SEED = 7  # the sample export's and the sample evidence's: their clients and terms match
 
@@ -45,6 +47,7 @@ class Command(BaseCommand):
         sample, rows = self._write_sample(sample_rows)
         with context.for_command("run_console"):
             evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows)
+            claims = demo_claims_promote(load_id=json.loads((sample / "manifest.json").read_text())["load_id"])
 
         worker = None if no_worker else self._start_worker()
         # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
@@ -54,6 +57,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
             self.stdout.write(f"Sample Leaf IQ export (ingested): {sample}")
             self.stdout.write(evidence.line())
+            self.stdout.write(claims.line())
             self.stdout.write("Demo logins (fresh passwords each start):")
             for user in users:
                 self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
