@@ -48,7 +48,7 @@ def test_open_flags_are_grouped_by_client_then_kind_oldest_first(client, world, 
 
 def test_each_open_flag_shows_what_is_missing_what_it_holds_back_its_candidate_and_when(client, world, arthur):
     html = _signed_in(client, arthur).get(reverse("flags:missing-list"), {"kind": "pricing"}).content.decode()
-    row = re.search(rf'<tr data-flag="{world.march[0].pk}".*?</tr>', html, re.S).group(0)
+    row = re.search(rf'<tr data-flag="{world.march[0].pk}".*?</tr>', html, re.DOTALL).group(0)
     assert "no governed pricing evidence" in row and "pricing_finding" in row
     assert 'class="badge badge-warn"' in row and "candidate" in row
     assert "NDC <span class=\"mono\">00093505601</span>" in row

@@ -36,7 +36,7 @@ def _cells(grid_json) -> dict:
 
 
 def _page_cells(html: str, client: str) -> dict:
-    table = re.search(rf'<table class="evidence-grid" data-client="{client}".*?</table>', html, re.S).group(0)
+    table = re.search(rf'<table class="evidence-grid" data-client="{client}".*?</table>', html, re.DOTALL).group(0)
     found = {}
     for kind, month, state, rest in re.findall(
             r'<td data-kind="(\w+)" data-month="([\d-]+)" data-state="(\w+)">(.*?)</td>', table):
