@@ -176,3 +176,20 @@ def test_the_outsider_and_the_anonymous_are_refused(client, oscar):
     _signed_in(client, oscar)
     assert client.get(reverse("flags:overview")).status_code == 403
     assert client.get(reverse("flags:overview-client", args=[ACME])).status_code == 403
+
+
+def test_domo_rows_naming_the_client_are_candidate_evidence_for_their_dates(world, received, olivia):
+    from evidence.candidates.models import DomoCandidateRow, DomoCandidateSet
+
+    registered = DomoCandidateSet.objects.create(
+        manifest=received, dataset=received.datasets.first(), load_id=received.load_id, dataset_domo_id="domo-1",
+        kind="contract", mapping={"client_account_id": "Account"}, mapping_sha256="0" * 64,
+        silver_sha256="0" * 64, rows=2, client_account_ids=[SUMMIT], registered_by=olivia)
+    DomoCandidateRow.objects.create(candidate_set=registered, row=1, values={}, client_account_id=SUMMIT,
+                                    start_date=dt.date(2025, 1, 1), end_date=dt.date(2025, 6, 30))
+    DomoCandidateRow.objects.create(candidate_set=registered, row=2, values={}, client_account_id="",
+                                    start_date=dt.date(2025, 1, 1), end_date=dt.date(2025, 12, 31))
+    summit = overview.client_overview(SUMMIT, period=2025).grids[0]
+    assert _states(summit, "contract") == ["candidate"] * 6 + ["."] * 6
+    assert _cell(summit, "contract", "2025-01").title == "candidate only: rows recovered from Domo"
+    assert _states(overview.client_overview(CASCADE, period=2025).grids[0], "contract") == ["."] * 12
