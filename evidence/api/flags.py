@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from console.api.permissions import capability
 from evidence.flags import listing, overview
-from evidence.flags.models import FlagRun, MissingEvidenceFlag
+from evidence.flags.models import FlagRun, FlagStatus, MissingEvidenceFlag
 
 CanRead = capability("console.view_provenance")
 PERIOD = OpenApiParameter("period", OpenApiTypes.INT, description="reporting year (YYYY); default: the client's "
@@ -180,7 +180,7 @@ class FlagKeysetPagination(BasePagination):
         self.request = request
         token = request.query_params.get("cursor", "")
         direction, _, key = token.partition(".")
-        status = view.filterset.status_asked() if getattr(view, "filterset", None) else listing.FlagStatus.OPEN
+        status = view.filterset.status_asked() if getattr(view, "filterset", None) else FlagStatus.OPEN
         self.page = listing.flag_page(queryset, status, after=key if direction == "n" else None,
                                       before=key if direction == "p" else None)
         return self.page.items

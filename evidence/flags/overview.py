@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from console import clock
+from evidence.candidates.models import DomoCandidateRow
 from evidence.choices import EvidenceClass, PacketKind, PacketStatus
 from evidence.flags.models import ClientNeeds, FlagRun, FlagRunStatus, FlagStatus, MissingEvidenceFlag
 from evidence.packets.models import AccountRow, PacketRevision
@@ -151,7 +152,7 @@ class _Evidence:
 
     def clients(self) -> list[str]:
         named = set(self.needs) | {client for client, _kind in self.flags}
-        for *_rest, kind, _packet_id, clients in self.revisions:
+        for *_rest, clients in self.revisions:
             named.update(clients or ())
         return sorted(named)
 
@@ -165,10 +166,9 @@ def _domo_candidates(clients: list[str] | None) -> dict[tuple[str, str], list[tu
     """{(client, kind): [(start, end), …]} of Domo candidate rows naming a client: distinct spans only.
 
     Kept apart: the Domo candidate sets are registered by another part of the console; here a set of a kind
-    whose rows name the client is candidate evidence of that kind for the rows' dates.
+    whose rows name the client is candidate evidence of that kind for the rows' dates (a row without dates, such
+    as Domo's copy of a Salesforce account, for every month).
     """
-    from evidence.candidates.models import DomoCandidateRow
-
     rows = DomoCandidateRow.objects.exclude(client_account_id="")
     if clients is not None:
         rows = rows.filter(client_account_id__in=clients)
