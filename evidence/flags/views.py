@@ -9,22 +9,16 @@ Reading needs console.view_provenance. The pages read what the flag runs stored;
 """
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from console.htmx import render_page
 from console.paging import page_urls
 from evidence.flags import listing, overview
 from evidence.flags.models import FlagStatus
+from evidence.views import _reader  # the evidence pages' reader: signed in, console.view_provenance, GET only
 
-VIEW = "console.view_provenance"
 TABS = {"open": FlagStatus.OPEN, "resolved": FlagStatus.RESOLVED}
-
-
-def _reader(view):
-    return login_required(permission_required(VIEW, raise_exception=True)(require_GET(view)))
 
 
 def _period(request):
