@@ -308,6 +308,7 @@ SPECTACULAR_SETTINGS = {
         "PacketKindEnum": "evidence.choices.PacketKind",
         "GrantStateEnum": "console.choices.GrantState",
         "PromotionStateEnum": "promotion.choices.PromotionState",
+        "MissingFlagStatusEnum": "evidence.flags.models.FlagStatus",
     },
     # Swagger UI from the installed sidecar package: no CDN, the console works offline.
     "SWAGGER_UI_DIST": "SIDECAR",

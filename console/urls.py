@@ -29,6 +29,7 @@ urlpatterns = [
     path("sources/", include("evidence.urls")),
     path("evidence/packets/", include("evidence.packets.urls")),
     path("evidence/candidates/", include("evidence.candidates.urls")),
+    path("evidence/", include("evidence.flags.urls")),
     path("promotions/", include("promotion.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),

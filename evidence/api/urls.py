@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evidence.api import candidates, flags, packets, refusals, views
+from evidence.api import candidates, flags, overview, packets, refusals, views
 from evidence.api.decision import EvidenceDecision
 
 urlpatterns = [
@@ -29,6 +29,10 @@ urlpatterns = [
     path("evidence-flags/<int:pk>/", flags.FlagDetail.as_view(), name="api-evidence-flag-detail"),
     path("evidence-flag-runs/", flags.FlagRunList.as_view(), name="api-evidence-flag-run-list"),
     path("evidence-flag-runs/<int:pk>/", flags.FlagRunDetail.as_view(), name="api-evidence-flag-run-detail"),
+    path("evidence/overview/", overview.OverviewIndex.as_view(), name="api-evidence-overview"),
+    path("evidence/overview/<str:client>/", overview.OverviewClient.as_view(), name="api-evidence-overview-client"),
+    path("evidence/missing/", overview.MissingList.as_view(), name="api-evidence-missing-list"),
+    path("evidence/missing/<int:pk>/", overview.MissingDetail.as_view(), name="api-evidence-missing-detail"),
     path("evidence-packets/", packets.PacketList.as_view(), name="api-evidence-packet-list"),
     path("evidence-packet-refusals/", refusals.RefusalList.as_view(), name="api-evidence-packet-refusal-list"),
     path("evidence-packet-refusals/<int:pk>/", refusals.RefusalDetail.as_view(),

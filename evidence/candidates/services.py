@@ -26,6 +26,7 @@ from console.lake import get_lake
 from console.lake.base import LakeError
 from evidence.candidates import mapping as mapper
 from evidence.candidates.models import DomoCandidateRow, DomoCandidateSet
+from evidence.flags.services import flags_moved
 from evidence.models import DomoDataset
 from evidence.packets.model import COLUMNS, CONTRACT, KINDS, PRICING, REBATE, RECORD_TYPES, SALESFORCE, Record
 
@@ -187,7 +188,7 @@ def _record(actor, dataset: DomoDataset, kind: str, full: dict[str, str], digest
     candidate_set.save(update_fields=["rows", "client_account_ids"])
     audit_record(actor=actor, action=AUDIT_ACTION, object_type=OBJECT_TYPE, object_id=str(candidate_set.pk),
                  before=None, after=summary(candidate_set))
-    # flags: recompute on commit (the missing-evidence flags hook is added here at merge time)
+    flags_moved(trigger="candidate.registered", ref=f"Domo {candidate_set.dataset_domo_id} as {kind}", actor=actor)
     return candidate_set
 
 

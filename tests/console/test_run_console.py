@@ -6,6 +6,7 @@ written first stands, and the evidence matching it)."""
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,15 +51,67 @@ def _evidence_line(output: str) -> str:
     return found[0]
 
 
+def _line(output: str, prefix: str) -> str:
+    found = [line for line in output.splitlines() if line.startswith(prefix)]
+    assert len(found) == 1, output
+    return found[0]
+
+
+def _curated(var_dir: Path) -> tuple[list, list]:
+    """(the current pointers, the registry's versions) of the datasets (not the golden tables a load adds beside
+    them) in the embedded curated registry (the console's SQLite), and who requested and approved them."""
+    with sqlite3.connect(var_dir / "console.sqlite3") as db:
+        current = db.execute("SELECT dataset_key, version FROM curated_current "
+                             "WHERE dataset_key NOT LIKE 'golden:%'").fetchall()
+        versions = db.execute("SELECT dataset_key, version, load_id, state FROM curated_registry "
+                              "WHERE dataset_key NOT LIKE 'golden:%'").fetchall()
+        requests = db.execute(
+            "SELECT r.state, r.target, q.username, a.username FROM promotion_promotionrequest r "
+            "JOIN auth_user q ON q.id = r.requested_by_id JOIN auth_user a ON a.id = r.approved_by_id").fetchall()
+    return current, versions, requests
+
+
+def _flags(var_dir: Path) -> list[tuple[str, int]]:
+    """(kind, candidate exists) of every open missing-evidence flag, in a stable order."""
+    with sqlite3.connect(var_dir / "console.sqlite3") as db:
+        return db.execute("SELECT kind, candidate_exists FROM evidence_missingevidenceflag WHERE status = 'open' "
+                          "ORDER BY key").fetchall()
+
+
 def test_make_run_loads_the_sample_evidence_once(tmp_path):
-    first = _evidence_line(_start(tmp_path / "var"))
+    output = _start(tmp_path / "var")
+    first = _evidence_line(output)
     assert "21 packets received as olivia.operator (21 new, 0 unchanged, 0 refused)" in first
     assert "20 governed (20 verified now by arthur.approver), 1 left candidate" in first
     assert "EVP-CONTRACT-0015e00000Qm7CaAAJ-2025 is left unverified by the demo" in first
     assert (tmp_path / "var" / "evidence" / "sample" / "EVP-SALESFORCE-2025" / "packet.json").is_file()
     assert first.endswith("candidate evidence from Domo: Contract Terms 2025 as contract terms (24 rows, registered)")
 
+    # The sample claims are promoted into the curated registry through the promotion services, once.
+    claims = _line(output, "Sample claims:")
+    assert "Sample claims: PBM Claims 2025 promoted now (request #1, " in claims
+    assert "; curated version 1 (300 rows)" in claims
+    current, versions, requests = curated = _curated(tmp_path / "var")
+    assert len(current) == 1 and current[0][1] == 1
+    assert [(v[1], v[3]) for v in versions] == [(1, "current")]
+    assert requests == [("promoted", "migration", "olivia.operator", "arthur.approver")]
+
+    # The flags are computed before the console serves: open flags of every planted gap on the first page view.
+    flags_line = _line(output, "Missing-evidence flags:")
+    opened = _flags(tmp_path / "var")
+    assert f": {len(opened)} open ({len(opened)} raised, 0 resolved now)" in flags_line
+    assert {kind for kind, _ in opened} >= {"contract", "pricing", "rebate"}
+    # Every contract flag has candidate terms (Domo's, or the packet left unverified); some pricing has none.
+    assert {candidate for kind, candidate in opened if kind == "contract"} == {1}
+    assert ("pricing", 0) in opened
+
     # Other rows asked for later: the export of the first start stands, and the evidence matching it.
-    again = _evidence_line(_start(tmp_path / "var", rows=400))
+    output = _start(tmp_path / "var", rows=400)
+    again = _evidence_line(output)
     assert "(0 new, 21 unchanged, 0 refused), 20 governed (0 verified now by arthur.approver)" in again
     assert again.endswith("candidate evidence from Domo: Contract Terms 2025 as contract terms (24 rows, unchanged)")
+    assert _line(output, "Sample claims:") == ("Sample claims: PBM Claims 2025 already current from this export; "
+                                               "curated version 1 (300 rows)")
+    assert _curated(tmp_path / "var") == curated
+    assert f": {len(opened)} open (0 raised, 0 resolved now)" in _line(output, "Missing-evidence flags:")
+    assert _flags(tmp_path / "var") == opened

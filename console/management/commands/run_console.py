@@ -3,7 +3,8 @@
 Migrates, seeds roles, creates the demo users (printing their fresh passwords), writes a sample
 Leaf IQ export and ingests it, receives the sample evidence packets of the same seed as the demo operator and
 verifies the verifiable ones as the demo approver and registers the export's Domo contract terms as candidate
-evidence (evidence.samples.demo), starts a real Celery worker with its beat scheduler in a child process, then
+evidence (evidence.samples.demo), promotes the sample claims into the curated registry as the demo operator and
+approver (evidence.samples.demo_claims), computes the missing-evidence flags (evidence.samples.demo_flags), starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from django.core.management.base import BaseCommand
 from console import context
 from console.services import demo_users_create
 from evidence.samples.demo import demo_evidence_load
+from evidence.samples.demo_claims import demo_claims_promote
+from evidence.samples.demo_flags import demo_flags_compute
 
 SAMPLE_SEED = 7  # the sample export's and the sample evidence's: their clients and terms match
 
@@ -47,6 +50,8 @@ class Command(BaseCommand):
         load_id = json.loads((sample / "manifest.json").read_text())["load_id"]
         with context.for_command("run_console"):
             evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows, export_load_id=load_id)
+            claims = demo_claims_promote(load_id=load_id)
+            flags = demo_flags_compute()
 
         worker = None if no_worker else self._start_worker()
         # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
@@ -56,6 +61,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
             self.stdout.write(f"Sample Leaf IQ export (ingested): {sample}")
             self.stdout.write(evidence.line())
+            self.stdout.write(claims.line())
+            self.stdout.write(flags.line())
             self.stdout.write("Demo logins (fresh passwords each start):")
             for user in users:
                 self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
