@@ -1,5 +1,6 @@
-"""Missing-evidence flags API: the flags (open or resolved, by client and kind; keyset pages), one flag, the
-runs that compute them, and a request for a recomputation (POST: 202, the queued run at its Location).
+"""Missing-evidence flag runs API: the runs that compute the flags, and a request for a recomputation (POST: 202,
+the queued run at its Location). The flags themselves are read at /api/evidence/missing/ (evidence/api/overview.py),
+in the order of the missing-evidence page.
 
 Reading needs console.view_provenance. Requesting a run needs console.receive_evidence or
 console.verify_evidence (operators, approvers, admins). A request while a run is queued and not started
@@ -7,7 +8,6 @@ answers that run (coalesced): the flags are recomputed once for both.
 """
 from __future__ import annotations
 
-import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -16,13 +16,8 @@ from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
 from evidence.api.serializers import ErrorSerializer
-from evidence.api.serializers.flags import (
-    FlagRunRequestSerializer,
-    FlagRunSerializer,
-    MissingEvidenceFlagSerializer,
-)
-from evidence.choices import PacketKind
-from evidence.flags.models import FlagRun, FlagStatus, MissingEvidenceFlag
+from evidence.api.serializers.flags import FlagRunRequestSerializer, FlagRunSerializer
+from evidence.flags.models import FlagRun
 from evidence.flags.services import request_flags_recompute
 
 CanRead = capability("console.view_provenance")
@@ -35,43 +30,6 @@ class CanRequestRun(IsAuthenticated):
         user = request.user
         return super().has_permission(request, view) and (
             user.has_perm("console.receive_evidence") or user.has_perm("console.verify_evidence"))
-
-
-class FlagFilterSet(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=FlagStatus.choices)
-    client = django_filters.CharFilter(field_name="client_account_id")
-    kind = django_filters.ChoiceFilter(choices=PacketKind.choices)
-
-    class Meta:
-        model = MissingEvidenceFlag
-        fields = ["status", "client", "kind"]
-
-
-class FlagList(generics.ListAPIView):
-    """Missing-evidence flags, newest first (keyset pages), filtered by status, client and kind."""
-
-    queryset = MissingEvidenceFlag.objects.select_related("resolved_by_revision")
-    serializer_class = MissingEvidenceFlagSerializer
-    filterset_class = FlagFilterSet
-    pagination_class = KeysetPagination
-    permission_classes = [CanRead]
-
-    @extend_schema(operation_id="evidence_flags_list", summary="List missing-evidence flags")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-
-class FlagDetail(generics.RetrieveAPIView):
-    """One missing-evidence flag."""
-
-    queryset = MissingEvidenceFlag.objects.select_related("resolved_by_revision")
-    serializer_class = MissingEvidenceFlagSerializer
-    permission_classes = [CanRead]
-    filterset_class = None
-
-    @extend_schema(operation_id="evidence_flags_retrieve", summary="A missing-evidence flag")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
 
 class FlagRunList(IdempotentCreate, generics.ListAPIView):

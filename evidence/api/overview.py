@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination
@@ -24,21 +24,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.permissions import capability
+from evidence.api.serializers.flags import FlagRunSerializer
 from evidence.flags import listing, overview
-from evidence.flags.models import FlagRun, FlagStatus, MissingEvidenceFlag
+from evidence.flags.models import FlagStatus, MissingEvidenceFlag
 
 CanRead = capability("console.view_provenance")
 PERIOD = OpenApiParameter("period", OpenApiTypes.INT, description="reporting year (YYYY); default: the client's "
                           "latest reporting period in the latest succeeded flag run")
+BAD_PERIOD = OpenApiResponse(description='`period` is not a year YYYY: {"period": ["…"]}')
 STATES = [(overview.GOVERNED, "governed"), (overview.CANDIDATE, "candidate"), (overview.MISSING, "missing"),
           (overview.BLANK, "blank: no need flagged, no evidence")]
-
-
-class FlagRunSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = FlagRun
-        fields = ["id", "status", "trigger", "trigger_ref", "requested_by_label", "queued_at", "started_at",
-                  "finished_at", "summary", "error"]
 
 
 class MonthSerializer(serializers.Serializer):
@@ -104,7 +99,7 @@ class ClientOverviewSerializer(serializers.Serializer):
 
     @extend_schema_field(GridSerializer)
     def get_client(self, found) -> dict:
-        return GridSerializer(found.grids[0]).data
+        return GridSerializer(found.grids[0], context=self.context).data
 
 
 def _period(request) -> int | None:
@@ -122,9 +117,10 @@ class OverviewIndex(APIView):
     permission_classes = [CanRead]
 
     @extend_schema(operation_id="evidence_overview", summary="Evidence overview of every client",
-                   parameters=[PERIOD], responses=OverviewSerializer)
+                   parameters=[PERIOD], responses={200: OverviewSerializer, 400: BAD_PERIOD})
     def get(self, request):
-        return Response(OverviewSerializer(overview.overview_index(period=_period(request))).data)
+        found = overview.overview_index(period=_period(request))
+        return Response(OverviewSerializer(found, context={"request": request}).data)
 
 
 class OverviewClient(APIView):
@@ -133,15 +129,21 @@ class OverviewClient(APIView):
     permission_classes = [CanRead]
 
     @extend_schema(operation_id="evidence_overview_client", summary="Evidence overview of one client",
-                   parameters=[PERIOD], responses=ClientOverviewSerializer)
+                   parameters=[PERIOD], responses={
+                       200: ClientOverviewSerializer, 400: BAD_PERIOD,
+                       404: OpenApiResponse(description="no such client: not an account id, or no claims need evidence "
+                                                        "for it and no packet speaks for it")})
     def get(self, request, client: str):
         found = overview.client_overview(client, period=_period(request))
         if found is None:
             raise NotFound(f"no client {client}: no claims need evidence for it and no packet speaks for it")
-        return Response(ClientOverviewSerializer(found).data)
+        return Response(ClientOverviewSerializer(found, context={"request": request}).data)
 
 
-class FlagSerializer(serializers.ModelSerializer):
+class MissingFlagSerializer(serializers.ModelSerializer):
+    """One need without governed coverage: what is missing, what it holds back, whether candidate evidence
+    exists, when it was raised, and when and by which revision it was resolved."""
+
     url = serializers.HyperlinkedIdentityField(view_name="api-evidence-missing-detail")
     page_url = serializers.SerializerMethodField(help_text="the flag's page in the console")
     resolved_by_revision = serializers.SerializerMethodField(
@@ -158,18 +160,20 @@ class FlagSerializer(serializers.ModelSerializer):
         return reverse("flags:missing-detail", args=[flag.pk])
 
     @extend_schema_field({"type": "object", "nullable": True, "properties": {
-        "packet_id": {"type": "string"}, "revision": {"type": "integer"}, "page_url": {"type": "string"}}})
+        "id": {"type": "integer"}, "packet_id": {"type": "string"}, "revision": {"type": "integer"},
+        "sha256": {"type": "string"}, "page_url": {"type": "string"}}})
     def get_resolved_by_revision(self, flag):
         revision = flag.resolved_by_revision
         if revision is None:
             return None
-        return {"packet_id": revision.packet.packet_id, "revision": revision.revision,
+        return {"id": revision.pk, "packet_id": revision.packet.packet_id, "revision": revision.revision,
+                "sha256": revision.sha256,
                 "page_url": reverse("packets:revision-detail", args=[revision.packet_id, revision.revision])}
 
 
-class FlagDetailSerializer(FlagSerializer):
-    class Meta(FlagSerializer.Meta):
-        fields = [*FlagSerializer.Meta.fields, "key", "detail", "candidates"]
+class MissingFlagDetailSerializer(MissingFlagSerializer):
+    class Meta(MissingFlagSerializer.Meta):
+        fields = [*MissingFlagSerializer.Meta.fields, "key", "detail", "candidates"]
 
 
 class FlagKeysetPagination(BasePagination):
@@ -212,7 +216,7 @@ class MissingList(generics.ListAPIView):
     period overlaps it)."""
 
     queryset = listing.flags()
-    serializer_class = FlagSerializer
+    serializer_class = MissingFlagSerializer
     filterset_class = listing.FlagFilterSet
     pagination_class = FlagKeysetPagination
     permission_classes = [CanRead]
@@ -233,7 +237,7 @@ class MissingDetail(generics.RetrieveAPIView):
     and last saw it, and the revision that resolved it."""
 
     queryset = listing.flags()
-    serializer_class = FlagDetailSerializer
+    serializer_class = MissingFlagDetailSerializer
     permission_classes = [CanRead]
     filterset_class = None
 

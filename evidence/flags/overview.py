@@ -21,10 +21,12 @@ needs, the open flags, the accepted revisions, the Domo candidate rows, the Sale
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.db.models import Q, Subquery
 from django.urls import reverse
 
 from console import clock
@@ -32,6 +34,8 @@ from evidence.candidates.models import DomoCandidateRow
 from evidence.choices import EvidenceClass, PacketKind, PacketStatus
 from evidence.flags.models import ClientNeeds, FlagRun, FlagRunStatus, FlagStatus, MissingEvidenceFlag
 from evidence.packets.models import AccountRow, PacketRevision
+
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")  # a Salesforce account id, 15 or 18 characters
 
 KINDS = (PacketKind.CONTRACT, PacketKind.PRICING, PacketKind.REBATE, PacketKind.SALESFORCE)
 GOVERNED, CANDIDATE, MISSING, BLANK = "governed", "candidate", "missing", ""
@@ -104,11 +108,14 @@ class Overview:
 
 
 def latest_runs() -> tuple[FlagRun | None, FlagRun | None]:
-    """(the latest succeeded run, the latest run): one query, two when the latest has not succeeded."""
-    latest = FlagRun.objects.order_by("-id").first()
-    if latest is None or latest.status == FlagRunStatus.SUCCEEDED:
-        return latest, latest
-    return FlagRun.objects.filter(status=FlagRunStatus.SUCCEEDED).order_by("-id").first(), latest
+    """(the latest succeeded run, the latest run), in one query whatever their statuses."""
+    newest = FlagRun.objects.order_by("-id").values("id")[:1]
+    succeeded = FlagRun.objects.filter(status=FlagRunStatus.SUCCEEDED).order_by("-id").values("id")[:1]
+    runs = list(FlagRun.objects.filter(Q(pk__in=Subquery(newest)) | Q(pk__in=Subquery(succeeded)))
+                .order_by("-id"))
+    latest = runs[0] if runs else None
+    done = next((run for run in runs if run.status == FlagRunStatus.SUCCEEDED), None)
+    return done, latest
 
 
 def _months(start: dt.date, end: dt.date, with_claims: set[str]) -> list[Month]:
@@ -237,7 +244,10 @@ def _grid(evidence: _Evidence, client: str, year: int | None) -> Grid:
 
 
 def client_overview(client: str, *, period: int | None = None) -> Overview | None:
-    """The grid of one client (None if the console knows nothing of it: no needs, no packet)."""
+    """The grid of one client (None if the console knows nothing of it: no needs, no packet; or if `client` is
+    not an account id at all, which is never looked up)."""
+    if not ACCOUNT_ID.fullmatch(client):
+        return None
     run, latest = latest_runs()
     evidence = _Evidence(run, [client])
     if client not in evidence.clients():

@@ -381,7 +381,8 @@ PAGE_QUERIES = {
     "flaws": 5,  # manifest, one keyset page, severity counts, beast modes and steps left to analyze
     "flaws-fragment": 2 - 1,  # manifest, one keyset page; no layout, so not the header's groups
     "card": 6,  # card, beast modes, their analyses, their flaws, datasets, the golden packet's bronze path
-    "dataset": 8,  # dataset, policies, dataflows, directory, beast modes, their analyses, their flaws, cards
+    "dataset": 9,  # dataset, policies, dataflows, directory, beast modes, their analyses, their flaws, cards,
+    # its registrations as candidate evidence
     "dataflow": 5,  # dataflow, datasets in and out, steps, their analyses, their flaws
     "manifest": 10,
 }

@@ -45,25 +45,8 @@ def test_flags_and_runs_are_read_with_view_provenance(request, persona, code):
     make_flags()
     user = request.getfixturevalue(persona)
 
-    for path in ("/api/evidence-flags/", "/api/evidence-flag-runs/"):
+    for path in ("/api/evidence/missing/", "/api/evidence-flag-runs/"):
         assert api(user).get(path).status_code == code
-
-
-@pytest.mark.django_db
-def test_the_flag_list_filters_by_status_client_and_kind_in_keyset_pages(cecilia):
-    made = make_flags()
-
-    def ids(query: str) -> list[int]:
-        return [f["id"] for f in api(cecilia).get(f"/api/evidence-flags/?{query}").json()["results"]]
-
-    assert ids("status=open&client=" + CLIENT) == [made[1].pk, made[0].pk]
-    assert ids("status=open&kind=pricing") == [made[2].pk, made[0].pk]
-    assert ids("status=resolved") == [made[3].pk]
-    page = api(cecilia).get("/api/evidence-flags/?page_size=2").json()
-    assert len(page["results"]) == 2 and "cursor=" in page["next"]
-    shown = api(cecilia).get(f"/api/evidence-flags/{made[0].pk}/").json()
-    assert shown["key"] == made[0].key and shown["status"] == "open" and shown["resolved_by_revision"] is None
-    assert api(cecilia).get("/api/evidence-flags/?kind=nonsense").status_code == 400
 
 
 @pytest.mark.django_db
@@ -107,6 +90,6 @@ def test_the_schema_documents_the_flag_endpoints_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
 
     paths = yaml.safe_load(target.read_text())["paths"]
-    assert {"/api/evidence-flags/", "/api/evidence-flags/{id}/", "/api/evidence-flag-runs/",
+    assert {"/api/evidence/missing/", "/api/evidence/missing/{id}/", "/api/evidence-flag-runs/",
             "/api/evidence-flag-runs/{id}/"} <= set(paths)
     assert "202" in paths["/api/evidence-flag-runs/"]["post"]["responses"]

@@ -96,7 +96,8 @@ def test_the_missing_api_filters_by_client_kind_month_and_status(world, arthur):
     resolved = api.get("/api/evidence/missing/", {"status": "resolved"}).json()["results"]
     assert [flag["id"] for flag in resolved] == [world.q2.pk]
     assert resolved[0]["resolved_by_revision"] == {
-        "packet_id": world.rebate.packet.packet_id, "revision": 1,
+        "id": world.rebate.pk, "packet_id": world.rebate.packet.packet_id, "revision": 1,
+        "sha256": world.rebate.sha256,
         "page_url": reverse("packets:revision-detail", args=[world.rebate.packet_id, 1])}
     bad = api.get("/api/evidence/missing/", {"month": "2025-13"})
     assert bad.status_code == 400 and bad.json() == {"month": ["expected a month YYYY-MM, got '2025-13'"]}
