@@ -61,6 +61,7 @@ def may_verify(user, revision: PacketRevision) -> bool:
         and revision.status == PacketStatus.ACCEPTED
         and revision.evidence_class == EvidenceClass.CANDIDATE
         and not is_receiver(user, revision)
+        and not keyed_it(user, revision)
     )
 
 
@@ -70,6 +71,16 @@ def may_withdraw(user, revision: PacketRevision) -> bool:
 
 def is_receiver(user, revision: PacketRevision) -> bool:
     return revision.received_by_id is not None and revision.received_by_id == getattr(user, "pk", None)
+
+
+def keyed_it(user, revision: PacketRevision) -> bool:
+    """Whether this person keyed the packet's records (packet.json's `keyed_by` is their email or username,
+    compared case-insensitively): checking one's own keying is no second pair of eyes either."""
+    keyed_by = str((revision.header or {}).get("keyed_by") or "").strip().casefold()
+    if not keyed_by or not getattr(user, "is_authenticated", False):
+        return False
+    names = {str(getattr(user, "email", "") or "").strip().casefold(), user.get_username().strip().casefold()}
+    return keyed_by in names - {""}
 
 
 def packet_verify(*, actor, revision: PacketRevision, sha256: str, comment: str) -> PacketRevision:
@@ -83,6 +94,9 @@ def packet_verify(*, actor, revision: PacketRevision, sha256: str, comment: str)
         if is_receiver(actor, revision):
             _forbid(f"{revision.received_by_label} received this revision and cannot verify it (four eyes): "
                     "another approver verifies it")
+        if keyed_it(actor, revision):
+            _forbid(f"{actor.get_username()} keyed this packet's records (keyed_by) and cannot verify them "
+                    "(four eyes): another approver verifies it")
         if not comment:
             _refuse("a verification needs a comment: what was checked against the source documents")
         with transaction.atomic():

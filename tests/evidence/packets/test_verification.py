@@ -18,6 +18,7 @@ from evidence.packets.verification import (
     WITHDRAW_REFUSED,
     WITHDRAWN,
     VerificationRefused,
+    may_verify,
     packet_verify,
     packet_withdraw,
 )
@@ -63,6 +64,30 @@ def test_the_receiver_cannot_verify_their_own_revision(tmp_path, arthur):
     assert event.actor_label == "arthur" and event.after["forbidden"] is True
     assert "four eyes" in event.after["reason"] and event.before["class"] == "candidate"
     assert not events(revision, VERIFIED)
+
+
+@pytest.mark.parametrize("as_email", [True, False], ids=["by email", "by username"])
+def test_the_person_who_keyed_the_records_cannot_verify_them(tmp_path, olivia, arthur, as_email):
+    """packet.json's keyed_by names who keyed the records: that approver is no second pair of eyes either."""
+    keyer = second_approver("ana")
+    keyer.email = "Ana.Ferreira@LeafHealth.com"  # keyed_by is ana.ferreira@leafhealth.com, compared without case
+    keyer.save()
+    packet = contract_packet()
+    packet.fields["keyed_by"] = "ana.ferreira@leafhealth.com" if as_email else "ANA"
+    revision = received(tmp_path, olivia, packet)
+
+    assert not may_verify(keyer, revision) and may_verify(arthur, revision)
+    with pytest.raises(VerificationRefused) as refused:
+        _verify(keyer, revision)
+
+    assert refused.value.forbidden and "keyed this packet's records" in refused.value.reason
+    revision.refresh_from_db()
+    assert revision.evidence_class == EvidenceClass.CANDIDATE
+    (event,) = events(revision, VERIFY_REFUSED)
+    assert event.actor_label == "ana" and "keyed" in event.after["reason"]
+    _verify(arthur, revision)
+    revision.refresh_from_db()
+    assert revision.evidence_class == EvidenceClass.GOVERNED and revision.verified_by == arthur
 
 
 def test_the_database_refuses_a_raw_update_that_makes_the_receiver_the_verifier(tmp_path, arthur):
