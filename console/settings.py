@@ -269,6 +269,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "intake-sweep-abandoned": {"task": "evidence.tasks.intake_sweep", "schedule": 300.0},
     "promotion-sweep-stale-loads": {"task": "promotion.tasks.promotion_sweep", "schedule": 300.0},
+    "flags-sweep-lost-runs": {"task": "evidence.tasks.flags_sweep", "schedule": 300.0},
     "idempotency-keys-sweep": {
         "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
     },

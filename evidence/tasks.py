@@ -77,3 +77,12 @@ def flags_recompute_run(self, run_id: int) -> None:
 
     with context.for_task(self.request.id or "eager", run_id=f"flag-run-{run_id}"):
         flag_run_execute(run_id=run_id, task_id=self.request.id or "", worker=self.request.hostname or "")
+
+
+@shared_task(name="evidence.tasks.flags_sweep", acks_late=True, time_limit=300, bind=True)
+def flags_sweep(self) -> dict:
+    """Beat: send again the flag runs whose message was lost; fail the ones that lost their worker too often."""
+    from evidence.flags.sweep import flag_runs_sweep
+
+    with context.for_task(self.request.id or "eager"):
+        return flag_runs_sweep()
