@@ -46,6 +46,10 @@ UNIT_SCALE = 6  # AWP and MAC unit prices, rates
 QUANTITY_SCALE = 3
 MONEY_SCALE = 2  # amounts paid, invoice amounts
 FEE_SCALE = 4  # contracted fees and rebates per script
+# The exact allowed amount of a finding (unit price x quantity x (1 - rate): 6 + 3 + 6 places). Every branch of a
+# UNION casts to it: DuckDB types the UNION of DECIMAL(38, 9), (38, 15), (38, 4) and (38, 2) as DECIMAL(38, 2),
+# which would round the allowed amount to cents before the overpayment is taken (PostgreSQL keeps it exact).
+ALLOWED_SCALE = UNIT_SCALE + QUANTITY_SCALE + UNIT_SCALE
 
 
 def _dec(expression: str, scale: int) -> str:
@@ -193,7 +197,8 @@ PRICING_FINDINGS = f"""WITH {_CURRENT},
 {_TERMED},
 found AS (
   SELECT 'mac' AS kind, ct.client_account_id, ct.claim_id, ct.fill_date, ct.ndc, ct.pharmacy_npi,
-         ct.ingredient_cost_paid AS paid, {_dec('p.mac_unit_price', UNIT_SCALE)} * ct.quantity AS allowed,
+         ct.ingredient_cost_paid AS paid,
+         {_dec(_dec('p.mac_unit_price', UNIT_SCALE) + ' * ct.quantity', ALLOWED_SCALE)} AS allowed,
          p.price_list || ' ' || CAST(p.effective_date AS VARCHAR) AS reference
   FROM ct
   JOIN prices AS p
@@ -203,19 +208,19 @@ found AS (
     AND ct.ingredient_cost_paid > {_dec('p.mac_unit_price', UNIT_SCALE)} * ct.quantity
   UNION ALL
   SELECT 'brand_awp' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
-         ingredient_cost_paid AS paid, awp_unit_price * quantity * (1 - rate) AS allowed,
+         ingredient_cost_paid AS paid, {_dec('awp_unit_price * quantity * (1 - rate)', ALLOWED_SCALE)} AS allowed,
          component AS reference
   FROM ct
   WHERE drug_class = 'brand' AND awp_unit_price IS NOT NULL AND rate IS NOT NULL
     AND ingredient_cost_paid > awp_unit_price * quantity * (1 - rate)
   UNION ALL
   SELECT 'dispensing_fee' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
-         dispensing_fee_paid AS paid, fee AS allowed, component AS reference
+         dispensing_fee_paid AS paid, {_dec('fee', ALLOWED_SCALE)} AS allowed, component AS reference
   FROM ct
   WHERE fee IS NOT NULL AND dispensing_fee_paid > fee
   UNION ALL
   SELECT 'duplicate' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
-         ingredient_cost_paid + dispensing_fee_paid AS paid, {_dec('0', MONEY_SCALE)} AS allowed,
+         ingredient_cost_paid + dispensing_fee_paid AS paid, {_dec('0', ALLOWED_SCALE)} AS allowed,
          first_claim AS reference
   FROM (
     SELECT cur.*,
