@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 
 import pyarrow as pa
@@ -76,7 +77,10 @@ OPTIONAL_FLAGS = {
     "compound": ("Compound Code", "TRIM(CAST({col} AS VARCHAR)) = '2'"),
     "out_of_network": ("Network Status", "LOWER(TRIM(CAST({col} AS VARCHAR))) IN ('out', 'out_of_network')"),
 }
+_SCALES = {"quantity": QUANTITY_SCALE, "awp_unit_price": UNIT_SCALE, "ingredient_cost_paid": MONEY_SCALE,
+           "dispensing_fee_paid": MONEY_SCALE, "plan_paid": MONEY_SCALE}
 _CASTS = {
+    "claim_status": "UPPER(TRIM(CAST({col} AS VARCHAR)))",
     "fill_date": "CAST({col} AS DATE)", "adjudicated_at": "CAST({col} AS TIMESTAMP)",
     "quantity": f"CAST({{col}} AS DECIMAL(38, {QUANTITY_SCALE}))",
     "awp_unit_price": f"CAST(NULLIF(TRIM(CAST({{col}} AS VARCHAR)), '') AS DECIMAL(38, {UNIT_SCALE}))",
@@ -140,11 +144,16 @@ def _claims_view(con, path: Path, needed: set[str]) -> str:
         f"SELECT name FROM parquet_schema({_literal(str(path))}) WHERE num_children IS NULL OR num_children = 0"
     ).fetchall()]
     lowered = {name.lower(): name for name in names}
+    scales = dict(con.execute(f"SELECT name, scale FROM parquet_schema({_literal(str(path))}) "
+                              "WHERE scale IS NOT NULL").fetchall())
     select = []
     for ours, theirs in CLAIMS_COLUMNS.items():
         found = lowered.get(theirs.lower())
         if found is None:
             raise CalculationInputError(f"claims file {path.name}: column {theirs!r} is missing")
+        if (scales.get(found) or 0) > _SCALES.get(ours, 38):
+            raise CalculationInputError(f"claims file {path.name}: column {theirs!r} has {scales[found]} decimal "
+                                        f"places, more than the {_SCALES[ours]} it is calculated with")
         cast = _CASTS.get(ours, "CAST({col} AS VARCHAR)").format(col=_q(found))
         select.append(f"{cast} AS {ours}")
     for exclusion, (theirs, predicate) in OPTIONAL_FLAGS.items():
@@ -159,23 +168,28 @@ def _claims_view(con, path: Path, needed: set[str]) -> str:
 
 def _check_terms(con) -> set[str]:
     """The exclusions the terms name (each a known one), after checking that no two rows of one client,
-    channel and drug class overlap in time."""
+    channel and drug class overlap in time (the terms are a few rows: checked here, not in SQL)."""
     needed: set[str] = set()
-    for row, (text,) in enumerate(con.execute("SELECT exclusions FROM terms").fetchall(), start=1):
+    rows = con.execute("SELECT client_account_id, LOWER(TRIM(channel)), LOWER(TRIM(drug_class)), period_start, "
+                       "period_end, exclusions FROM terms").fetchall()
+    spans: dict[tuple, list] = {}
+    for row, (client, channel, drug_class, start, end, text) in enumerate(rows, start=1):
         for name in filter(None, (part.strip() for part in (text or "").split(";"))):
             if name not in EXCLUSIONS:
                 raise CalculationInputError(f"terms row {row}, column 'exclusions': {name!r} is not one of "
                                             f"{', '.join(EXCLUSIONS)}")
             needed.add(name)
-    overlap = con.execute(
-        "SELECT a.client_account_id, a.channel, a.drug_class, a.period_start, b.period_start FROM terms a "
-        "JOIN terms b ON a.client_account_id = b.client_account_id AND LOWER(a.channel) = LOWER(b.channel) "
-        "AND LOWER(a.drug_class) = LOWER(b.drug_class) AND a.period_start < b.period_start "
-        "AND b.period_start <= a.period_end ORDER BY 1, 2, 3, 4 LIMIT 1").fetchone()
-    if overlap:
-        raise CalculationInputError(
-            f"terms: the rows of client {overlap[0]}, {overlap[1]} {overlap[2]} starting {overlap[3]} and "
-            f"{overlap[4]} overlap; an amendment's row must start after the row it replaces ends")
+        if start is None or end is None or start > end:
+            raise CalculationInputError(f"terms row {row}, column 'period_start': the period {start} to {end} "
+                                        "is not a period")
+        spans.setdefault((client, channel, drug_class), []).append((start, end, row))
+    for (client, channel, drug_class), periods in sorted(spans.items()):
+        periods.sort()
+        for (_, end, first), (start, _, second) in pairwise(periods):
+            if start <= end:
+                raise CalculationInputError(
+                    f"terms rows {first} and {second} (client {client}, {channel} {drug_class}) overlap; an "
+                    "amendment's row must start after the row it replaces ends (resolve supersession first)")
     return needed
 
 

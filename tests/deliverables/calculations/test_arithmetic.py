@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from deliverables.calculations import engine
@@ -136,11 +137,25 @@ def test_a_mid_year_amendment_applies_from_its_start(tmp_path):
         (dt.date(2025, 1, 1), D("50.00"), D("0.00")), (dt.date(2025, 7, 1), D("60.00"), D("5.00"))]
 
 
-def test_overlapping_term_rows_are_refused(tmp_path):
+@pytest.mark.parametrize("start", ["2025-07-01", "2025-01-01", "2025-12-31"])
+def test_overlapping_term_rows_are_refused(tmp_path, start):
     terms = [term("Retail Generic", "retail", "generic", rate="0.5000"),
-             term("Retail Generic", "retail", "generic", rate="0.6000", start="2025-07-01")]
-    with pytest.raises(engine.CalculationInputError, match="overlap"):
+             term("Retail Generic", "retail", "generic", rate="0.6000", start=start)]
+    with pytest.raises(engine.CalculationInputError, match=r"terms rows 1 and 2 \(client .*, retail generic\) overlap"):
         calculate(tmp_path, [claim(icp="1")], terms)
+
+
+def test_claims_with_more_decimal_places_than_calculated_are_refused(tmp_path):
+    path = write_claims(tmp_path / "claims.parquet", [claim(icp="1")])
+    table = pq.read_table(path)
+    index = table.schema.get_field_index("AWP Unit Price")
+    table = table.set_column(index, "AWP Unit Price", table.column(index).cast(pa.decimal128(38, 7)))
+    pq.write_table(table, path)
+    con = engine.connect(memory_limit="256MB", threads=1)
+    with pytest.raises(engine.CalculationInputError,
+                       match="claims file claims.parquet: column 'AWP Unit Price' has 7 decimal places"):
+        engine.run(con, path, [term("Retail Generic", "retail", "generic", rate="0.5")], [], [])
+    con.close()
 
 
 def test_a_mac_price_change_on_the_fill_date(tmp_path):
