@@ -26,6 +26,8 @@ zero_balance -> plan_paid = 0; no_awp -> awp_unit_price IS NULL; specialty_carve
 usual_and_customary, compound, out_of_network -> the claim's 0/1 flags of those names (from optional Parquet
 columns, see engine; a term naming one whose column is absent is refused there, never ignored).
 An excluded claim counts in no guarantee (AWP, fee, rebate); findings are per claim and do not use exclusions.
+A finding is a claim whose overpayment, rounded to cents, is at least 0.01: a generic paid at MAC x quantity
+rounded up to the cent (0.004 over) is not one.
 A claim without AWP that is not excluded counts with AWP 0 (its ingredient cost still counts).
 """
 from __future__ import annotations
@@ -235,6 +237,7 @@ found AS (
 SELECT {_FINDING_COLUMNS.replace('paid, allowed', 'paid, ' + _cents('allowed') + ' AS allowed')},
        {_cents('paid - allowed')} AS overpayment
 FROM found
+WHERE {_cents('paid - allowed')} > 0
 ORDER BY kind, client_account_id, claim_id"""
 
 DEFINITIONS = {

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from decimal import Decimal
 
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -73,3 +76,40 @@ def invoice(invoice_id, quarter, ndc, amount, client=CLIENT) -> dict:
 def as_dicts(name, rows):
     from deliverables.calculations.definitions import COLUMNS
     return [dict(zip(COLUMNS[name], row, strict=True)) for row in rows]
+
+
+def _pg_type(duck: str) -> str:
+    if match := re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", duck.replace(" ", "")):
+        return f"NUMERIC({match[1]}, {match[2]})"
+    return {"VARCHAR": "TEXT", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP", "INTEGER": "INTEGER",
+            "BIGINT": "BIGINT"}[duck]
+
+
+def postgres_results(con) -> dict[str, list[tuple]]:
+    """The PostgreSQL form of every definition run on the real PostgreSQL, over copies of the four relations
+    registered on the DuckDB connection `con` (tables of the same types, in a schema of this process, dropped
+    after). No float on the way: NUMERIC in, Decimal out."""
+    from deliverables.calculations import dialects
+    from deliverables.calculations.definitions import DEFINITIONS
+    schema = f"calc_test_{os.getpid()}"
+    results = {}
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as pg:
+        try:
+            pg.execute(f"CREATE SCHEMA {schema}")
+            pg.execute(f"SET search_path TO {schema}")
+            for relation in ("claims", "terms", "prices", "invoices"):
+                described = con.execute(f"DESCRIBE {relation}").fetchall()
+                names = [row[0] for row in described]
+                pg.execute(f"CREATE TABLE {relation} ("
+                           + ", ".join(f"{row[0]} {_pg_type(row[1])}" for row in described) + ")")
+                with pg.cursor() as cursor:
+                    cursor.executemany(
+                        f"INSERT INTO {relation} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})",
+                        con.execute(f"SELECT * FROM {relation}").fetchall())
+            for name, sql in DEFINITIONS.items():
+                rows = [tuple(row) for row in pg.execute(dialects.transpile(sql, "postgres")).fetchall()]
+                assert not any(isinstance(value, float) for row in rows for value in row), name
+                results[name] = rows
+        finally:
+            pg.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    return results

@@ -162,7 +162,9 @@ def test_a_mac_price_change_on_the_fill_date(tmp_path):
     terms = [term("Retail Generic", "retail", "generic", rate="0.5000")]
     prices = [price(GENERIC_NDC, "1.000000", "2025-01-01", "2025-03-14"), price(GENERIC_NDC, "0.800000", "2025-03-15")]
     claims = [claim(claim_id="RX-BEFORE", fill="2025-03-14", qty="10", icp="9.00"),  # MAC x qty 10.00: fine
-              claim(claim_id="RX-ON", fill="2025-03-15", qty="10", icp="9.00")]  # 8.00: 1.00 over
+              claim(claim_id="RX-ON", fill="2025-03-15", qty="10", icp="9.00"),  # 8.00: 1.00 over
+              # 0.8 x 12.345 = 9.876 paid as 9.88: 0.004 over, 0.00 in cents: not a finding
+              claim(claim_id="RX-CENT", member="M0000007", fill="2025-03-15", qty="12.345", icp="9.88")]
     findings = calculate(tmp_path, claims, terms, prices)["pricing_findings"]
     assert findings == [{"kind": "mac", "client_account_id": CLIENT, "claim_id": "RX-ON",
                          "fill_date": dt.date(2025, 3, 15), "ndc": GENERIC_NDC, "pharmacy_npi": "1000000001",
