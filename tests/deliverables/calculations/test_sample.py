@@ -61,6 +61,7 @@ def test_the_sample_gives_the_same_numbers_on_duckdb_and_postgresql(tmp_path):
         levels = {row[3] for row in duck["awp_discount_guarantee"]}
         assert levels == {"component", "combined"}
         assert len(duck["rebate_guarantee"]) >= 12
+        assert not any(isinstance(value, float) for rows in duck.values() for row in rows for value in row)
         assert postgres_results(con) == duck
     finally:
         con.close()
