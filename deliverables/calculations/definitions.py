@@ -4,7 +4,7 @@ Plain module, no Django. Each definition is ONE SQL text over four named relatio
 
 - `claims`: one row per claim line, columns `claim_id, claim_status, client_account_id, member_id, pharmacy_npi,
   channel, drug_class, ndc, fill_date, adjudicated_at, quantity, awp_unit_price, ingredient_cost_paid,
-  dispensing_fee_paid, plan_paid, usual_and_customary, compound, out_of_network` (engine.CLAIMS_READ builds it
+  dispensing_fee_paid, plan_paid, usual_and_customary, compound, out_of_network` (engine.register builds it
   from the PBM claims Parquet; `channel` and `drug_class` lower-case; the three last are 0/1 flags);
 - `terms`, `prices`, `invoices`: the evidence records with the columns of evidence-packets-v1.md.
 
@@ -186,12 +186,22 @@ sums AS (
   LEFT JOIN received AS r
     ON r.client_account_id = b.client_account_id AND r.quarter = b.quarter AND r.ndc = b.ndc
   GROUP BY b.client_account_id, b.quarter
+),
+unmatched AS (
+  SELECT r.client_account_id, r.quarter, SUM(r.amount) AS amount
+  FROM received AS r
+  LEFT JOIN brand AS b
+    ON b.client_account_id = r.client_account_id AND b.quarter = r.quarter AND b.ndc = r.ndc
+  WHERE b.ndc IS NULL
+  GROUP BY r.client_account_id, r.quarter
 )
-SELECT client_account_id, quarter, brand_claims, ndcs, ndcs_without_invoice,
-       {_cents('guaranteed')} AS guaranteed_rebates, {_cents('received')} AS rebates_received,
-       {_cents(_positive('guaranteed - received'))} AS shortfall
-FROM sums
-ORDER BY client_account_id, quarter"""
+SELECT s.client_account_id, s.quarter, s.brand_claims, s.ndcs, s.ndcs_without_invoice,
+       {_cents('s.guaranteed')} AS guaranteed_rebates, {_cents('s.received')} AS rebates_received,
+       {_cents(_positive('s.guaranteed - s.received'))} AS shortfall,
+       {_cents('COALESCE(u.amount, ' + _dec('0', MONEY_SCALE) + ')')} AS unmatched_invoices
+FROM sums AS s
+LEFT JOIN unmatched AS u ON u.client_account_id = s.client_account_id AND u.quarter = s.quarter
+ORDER BY s.client_account_id, s.quarter"""
 
 _FINDING_COLUMNS = "kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, paid, allowed, reference"
 
@@ -255,7 +265,7 @@ COLUMNS = {
     "dispensing_fee_guarantee": ("client_account_id", "period_start", "period_end", "component", "scripts",
                                  "contracted_fee", "fees_paid", "guaranteed_fees", "shortfall"),
     "rebate_guarantee": ("client_account_id", "quarter", "brand_claims", "ndcs", "ndcs_without_invoice",
-                         "guaranteed_rebates", "rebates_received", "shortfall"),
+                         "guaranteed_rebates", "rebates_received", "shortfall", "unmatched_invoices"),
     "pricing_findings": ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "paid",
                          "allowed", "reference", "overpayment"),
 }

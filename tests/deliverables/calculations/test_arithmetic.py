@@ -218,13 +218,15 @@ def test_a_rebate_quarter_with_a_missing_invoice(tmp_path):
               claim(ndc=BRAND_NDC_2, fill="2025-02-01", **brand),  # no invoice for it in 2025Q1
               claim(ndc=BRAND_NDC, fill="2025-04-01", **brand)]
     invoices = [invoice("INV-1", "2025Q1", BRAND_NDC, "350.00"), invoice("INV-2", "2025Q2", BRAND_NDC, "200.00"),
-                invoice("INV-3", "2025Q1", BRAND_NDC_2, "999.00", client=OTHER)]  # another client's: no match
+                invoice("INV-3", "2025Q1", BRAND_NDC_2, "999.00", client=OTHER),  # another client's: no match
+                invoice("INV-5", "2025Q2", BRAND_NDC_2, "123.45")]  # no brand claim of that NDC in 2025Q2
     lines = calculate(tmp_path, claims, terms, invoices=invoices)["rebate_guarantee"]
     assert [(r["quarter"], r["brand_claims"], r["ndcs"], r["ndcs_without_invoice"], r["guaranteed_rebates"],
-             r["rebates_received"], r["shortfall"]) for r in lines] == [
+             r["rebates_received"], r["shortfall"], r["unmatched_invoices"]) for r in lines] == [
         # 3 brand claims x 200.00 = 600.00 against 350.00 received: 250.00
-        ("2025Q1", 3, 2, 1, D("600.00"), D("350.00"), D("250.00")),
-        ("2025Q2", 1, 1, 0, D("200.00"), D("200.00"), D("0.00")),
+        ("2025Q1", 3, 2, 1, D("600.00"), D("350.00"), D("250.00"), D("0.00")),
+        # INV-5 matches no claim: shown beside, never counted as received
+        ("2025Q2", 1, 1, 0, D("200.00"), D("200.00"), D("0.00"), D("123.45")),
     ]
 
 
