@@ -125,13 +125,14 @@ _AWP_SUMS = """SUM(awp) AS awp, SUM(ingredient_cost_paid) AS icp, SUM(awp * rate
 AWP_DISCOUNT_GUARANTEE = f"""WITH {_CURRENT},
 {_TERMED},
 component_sums AS (
-  SELECT client_account_id, period_start, period_end, component, guarantee_basis, COUNT(*) AS claims, {_AWP_SUMS}
+  SELECT client_account_id, period_start, period_end, component, channel, drug_class, guarantee_basis,
+         COUNT(*) AS claims, {_AWP_SUMS}
   FROM ct WHERE excluded = 0 AND rate IS NOT NULL
-  GROUP BY client_account_id, period_start, period_end, component, guarantee_basis
+  GROUP BY client_account_id, period_start, period_end, component, channel, drug_class, guarantee_basis
 ),
 combined_sums AS (
   SELECT client_account_id, MIN(period_start) AS period_start, MAX(period_end) AS period_end,
-         'combined' AS component, guarantee_basis, COUNT(*) AS claims, {_AWP_SUMS}
+         'combined' AS component, '' AS channel, '' AS drug_class, guarantee_basis, COUNT(*) AS claims, {_AWP_SUMS}
   FROM ct WHERE excluded = 0 AND rate IS NOT NULL AND guarantee_basis = 'combined'
   GROUP BY client_account_id, guarantee_basis
 ),
@@ -140,7 +141,7 @@ lines AS (
   UNION ALL
   SELECT 'combined' AS level, s.* FROM combined_sums AS s
 )
-SELECT client_account_id, period_start, period_end, level, component, guarantee_basis, claims,
+SELECT client_account_id, period_start, period_end, level, component, channel, drug_class, guarantee_basis, claims,
        {_cents('awp')} AS awp, {_cents('icp')} AS ingredient_cost_paid,
        {_cents('guaranteed')} AS guaranteed_discount, {_cents('awp - icp')} AS actual_discount,
        {_rate('awp - icp', 'awp')} AS effective_rate,
@@ -148,21 +149,21 @@ SELECT client_account_id, period_start, period_end, level, component, guarantee_
        CASE WHEN level = 'combined' OR guarantee_basis = 'per_component'
             THEN {_cents(_positive("guaranteed - (awp - icp)"))} ELSE {_dec("0", MONEY_SCALE)} END AS shortfall_owed
 FROM lines
-ORDER BY client_account_id, level DESC, component, period_start"""
+ORDER BY client_account_id, level DESC, component, channel, drug_class, period_start"""
 
 DISPENSING_FEE_GUARANTEE = f"""WITH {_CURRENT},
 {_TERMED},
 sums AS (
-  SELECT client_account_id, period_start, period_end, component, COUNT(*) AS scripts, fee,
+  SELECT client_account_id, period_start, period_end, component, channel, drug_class, COUNT(*) AS scripts, fee,
          SUM(dispensing_fee_paid) AS fees_paid, SUM(fee) AS guaranteed
   FROM ct WHERE excluded = 0 AND fee IS NOT NULL
-  GROUP BY client_account_id, period_start, period_end, component, fee
+  GROUP BY client_account_id, period_start, period_end, component, channel, drug_class, fee
 )
-SELECT client_account_id, period_start, period_end, component, scripts, fee AS contracted_fee,
+SELECT client_account_id, period_start, period_end, component, channel, drug_class, scripts, fee AS contracted_fee,
        {_cents('fees_paid')} AS fees_paid, {_cents('guaranteed')} AS guaranteed_fees,
        {_cents(_positive('fees_paid - guaranteed'))} AS shortfall
 FROM sums
-ORDER BY client_account_id, component, period_start"""
+ORDER BY client_account_id, component, channel, drug_class, period_start"""
 
 _QUARTER = ("CAST(EXTRACT(YEAR FROM fill_date) AS VARCHAR) || 'Q' || "
             "CAST(EXTRACT(QUARTER FROM fill_date) AS VARCHAR)")
@@ -248,7 +249,7 @@ SELECT {_FINDING_COLUMNS.replace('paid, allowed', 'paid, ' + _cents('allowed') +
        {_cents('paid - allowed')} AS overpayment
 FROM found
 WHERE {_cents('paid - allowed')} > 0
-ORDER BY kind, client_account_id, claim_id"""
+ORDER BY kind, client_account_id, claim_id, reference"""
 
 DEFINITIONS = {
     "awp_discount_guarantee": AWP_DISCOUNT_GUARANTEE,
@@ -260,9 +261,10 @@ DEFINITIONS = {
 # The columns of each result, in order.
 COLUMNS = {
     "awp_discount_guarantee": ("client_account_id", "period_start", "period_end", "level", "component",
-                               "guarantee_basis", "claims", "awp", "ingredient_cost_paid", "guaranteed_discount",
+                               "channel", "drug_class", "guarantee_basis", "claims", "awp", "ingredient_cost_paid", "guaranteed_discount",
                                "actual_discount", "effective_rate", "shortfall", "shortfall_owed"),
-    "dispensing_fee_guarantee": ("client_account_id", "period_start", "period_end", "component", "scripts",
+    "dispensing_fee_guarantee": ("client_account_id", "period_start", "period_end", "component", "channel",
+                                 "drug_class", "scripts",
                                  "contracted_fee", "fees_paid", "guaranteed_fees", "shortfall"),
     "rebate_guarantee": ("client_account_id", "quarter", "brand_claims", "ndcs", "ndcs_without_invoice",
                          "guaranteed_rebates", "rebates_received", "shortfall", "unmatched_invoices"),

@@ -65,3 +65,14 @@ def test_the_sample_gives_the_same_numbers_on_duckdb_and_postgresql(tmp_path):
         assert postgres_results(con) == duck
     finally:
         con.close()
+
+
+def test_the_same_inputs_give_the_same_rows_in_the_same_order(tmp_path):
+    terms, prices, invoices = _evidence()
+    claims = _claims_parquet(tmp_path)
+    results = []
+    for threads in (1, 4):
+        con = engine.connect(memory_limit="256MB", threads=threads)
+        results.append(engine.run(con, claims, terms, prices, invoices))
+        con.close()
+    assert results[0] == results[1]
