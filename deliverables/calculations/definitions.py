@@ -1,0 +1,273 @@
+"""The guarantee and audit arithmetic, each calculation written once as set-based SQL (DuckDB's dialect).
+
+Plain module, no Django. Each definition is ONE SQL text over four named relations:
+
+- `claims`: one row per claim line, columns `claim_id, claim_status, client_account_id, member_id, pharmacy_npi,
+  channel, drug_class, ndc, fill_date, adjudicated_at, quantity, awp_unit_price, ingredient_cost_paid,
+  dispensing_fee_paid, plan_paid, usual_and_customary, compound, out_of_network` (engine.register builds it
+  from the PBM claims Parquet; `channel` and `drug_class` lower-case; the three last are 0/1 flags);
+- `terms`, `prices`, `invoices`: the evidence records with the columns of evidence-packets-v1.md.
+
+Arithmetic (../shared/domain-pbm.md): every amount is exact DECIMAL(38, s) (cast on read, never DOUBLE), summed
+exactly and rounded ONCE, at the end of each reported amount, to cents with ROUND: on DECIMAL, DuckDB,
+PostgreSQL and SQL Server all round half away from zero, which is half up for the non-negative amounts
+(shortfalls, overpayments, totals) and gives -0.01 for -0.005 (like Python's ROUND_HALF_UP) for the only amounts
+that can be negative (an actual discount when more was paid than AWP). Rates (effective rate) are exact to six
+places, rounded the same way, by integer division (a DECIMAL division is a DOUBLE in DuckDB).
+
+Claims. The current state of a claim id is its latest line (`adjudicated_at`, then REVERSED before PAID on a tie):
+a reversed and rebilled claim counts once, at its rebilled amounts; a claim whose latest line is REVERSED counts
+nowhere. A claim uses the term row of its client, channel and drug class in force on its fill date
+(`period_start <= fill_date <= period_end`; a mid-year amendment is a second row from its start; rows must not
+overlap, engine.run checks). A claim with no term row is in no guarantee and no finding except duplicates.
+
+Exclusions come only from the term row's `exclusions`, mapped to claim columns:
+zero_balance -> plan_paid = 0; no_awp -> awp_unit_price IS NULL; specialty_carve_out -> channel = 'specialty';
+usual_and_customary, compound, out_of_network -> the claim's 0/1 flags of those names (from optional Parquet
+columns, see engine; a term naming one whose column is absent is refused there, never ignored).
+An excluded claim counts in no guarantee (AWP, fee, rebate); findings are per claim and do not use exclusions.
+A finding is a claim whose overpayment, rounded to cents, is at least 0.01: a generic paid at MAC x quantity
+rounded up to the cent (0.004 over) is not one.
+A claim without AWP that is not excluded counts with AWP 0 (its ingredient cost still counts).
+"""
+from __future__ import annotations
+
+EXCLUSIONS = ("zero_balance", "usual_and_customary", "compound", "no_awp", "out_of_network", "specialty_carve_out")
+
+# The claim predicate of each exclusion (over the `ct` rows below).
+EXCLUSION_PREDICATES = {
+    "zero_balance": "ct0.plan_paid = 0",
+    "usual_and_customary": "ct0.usual_and_customary = 1",
+    "compound": "ct0.compound = 1",
+    "no_awp": "ct0.awp_unit_price IS NULL",
+    "out_of_network": "ct0.out_of_network = 1",
+    "specialty_carve_out": "ct0.channel = 'specialty'",
+}
+
+UNIT_SCALE = 6  # AWP and MAC unit prices, rates
+QUANTITY_SCALE = 3
+MONEY_SCALE = 2  # amounts paid, invoice amounts
+FEE_SCALE = 4  # contracted fees and rebates per script
+# The exact allowed amount of a finding (unit price x quantity x (1 - rate): 6 + 3 + 6 places). Every branch of a
+# UNION casts to it: DuckDB types the UNION of DECIMAL(38, 9), (38, 15), (38, 4) and (38, 2) as DECIMAL(38, 2),
+# which would round the allowed amount to cents before the overpayment is taken (PostgreSQL keeps it exact).
+ALLOWED_SCALE = UNIT_SCALE + QUANTITY_SCALE + UNIT_SCALE
+
+
+def _dec(expression: str, scale: int) -> str:
+    return f"CAST({expression} AS DECIMAL(38, {scale}))"
+
+
+def _cents(expression: str) -> str:
+    """The one rounding of a reported amount: cents, half away from zero (half up for non-negative amounts)."""
+    return f"ROUND({expression}, 2)"
+
+
+def _positive(expression: str) -> str:
+    return f"CASE WHEN {expression} > 0 THEN {expression} ELSE 0 END"
+
+
+def _rate(numerator: str, denominator: str, scale: int = 9, places: int = 6) -> str:
+    """numerator / denominator (both DECIMAL(38, <= scale), denominator >= 0) to `places`, half away from zero,
+    exactly: sign(n) * floor((2|n| 10^places + d) / 2d) over integers scaled by 10^scale."""
+    n = f"CAST(ABS({numerator}) * {10 ** scale} AS HUGEINT)"
+    d = f"CAST({denominator} * {10 ** scale} AS HUGEINT)"
+    quotient = f"(2 * {n} * {10 ** places} + {d}) // (2 * {d})"
+    return (f"CASE WHEN {denominator} = 0 THEN NULL ELSE CAST(SIGN({numerator}) * {quotient} AS DECIMAL(38, 0)) "
+            f"* CAST(0.{'0' * (places - 1)}1 AS DECIMAL(38, {places})) END")
+
+
+def _excluded() -> str:
+    arms = " OR ".join(
+        f"(POSITION(';{name};' IN ';' || COALESCE(REPLACE(ct0.exclusions, ' ', ''), '') || ';') > 0 AND {predicate})"
+        for name, predicate in EXCLUSION_PREDICATES.items())
+    return f"CASE WHEN {arms} THEN 1 ELSE 0 END"
+
+
+# The current claims, cast on read.
+_CURRENT = f"""cur AS (
+  SELECT x.claim_id, x.client_account_id, x.member_id, x.pharmacy_npi, x.channel, x.drug_class, x.ndc, x.fill_date,
+         x.adjudicated_at, x.quantity, x.awp_unit_price, x.ingredient_cost_paid, x.dispensing_fee_paid, x.plan_paid,
+         x.usual_and_customary, x.compound, x.out_of_network
+  FROM (
+    SELECT c.claim_id, c.claim_status, c.client_account_id, c.member_id, c.pharmacy_npi,
+           LOWER(TRIM(c.channel)) AS channel, LOWER(TRIM(c.drug_class)) AS drug_class, c.ndc, c.fill_date,
+           c.adjudicated_at, {_dec('c.quantity', QUANTITY_SCALE)} AS quantity,
+           {_dec('c.awp_unit_price', UNIT_SCALE)} AS awp_unit_price,
+           {_dec('c.ingredient_cost_paid', MONEY_SCALE)} AS ingredient_cost_paid,
+           {_dec('c.dispensing_fee_paid', MONEY_SCALE)} AS dispensing_fee_paid,
+           {_dec('c.plan_paid', MONEY_SCALE)} AS plan_paid,
+           c.usual_and_customary, c.compound, c.out_of_network,
+           ROW_NUMBER() OVER (PARTITION BY c.claim_id ORDER BY c.adjudicated_at DESC, c.claim_status DESC) AS line
+    FROM claims AS c
+  ) AS x
+  WHERE x.line = 1 AND x.claim_status = 'PAID'
+)"""
+
+# The current claims with the term row in force on the fill date, and whether the terms exclude them.
+_TERMED = f"""ct0 AS (
+  SELECT cur.*, t.contract_id, t.component, t.guarantee_basis, t.exclusions, t.price_list, t.period_start,
+         t.period_end, {_dec('t.awp_discount_guarantee', UNIT_SCALE)} AS rate,
+         {_dec('t.dispensing_fee_guarantee', FEE_SCALE)} AS fee,
+         {_dec('t.rebate_per_brand_claim', FEE_SCALE)} AS rebate,
+         COALESCE(cur.awp_unit_price * cur.quantity, {_dec('0', UNIT_SCALE + QUANTITY_SCALE)}) AS awp
+  FROM cur
+  JOIN terms AS t
+    ON t.client_account_id = cur.client_account_id AND LOWER(TRIM(t.channel)) = cur.channel
+   AND LOWER(TRIM(t.drug_class)) = cur.drug_class AND cur.fill_date BETWEEN t.period_start AND t.period_end
+),
+ct AS (
+  SELECT ct0.*, {_excluded()} AS excluded FROM ct0
+)"""
+
+_AWP_SUMS = """SUM(awp) AS awp, SUM(ingredient_cost_paid) AS icp, SUM(awp * rate) AS guaranteed"""
+
+AWP_DISCOUNT_GUARANTEE = f"""WITH {_CURRENT},
+{_TERMED},
+component_sums AS (
+  SELECT client_account_id, period_start, period_end, component, channel, drug_class, guarantee_basis,
+         COUNT(*) AS claims, {_AWP_SUMS}
+  FROM ct WHERE excluded = 0 AND rate IS NOT NULL
+  GROUP BY client_account_id, period_start, period_end, component, channel, drug_class, guarantee_basis
+),
+combined_sums AS (
+  SELECT client_account_id, MIN(period_start) AS period_start, MAX(period_end) AS period_end,
+         'combined' AS component, '' AS channel, '' AS drug_class, guarantee_basis, COUNT(*) AS claims, {_AWP_SUMS}
+  FROM ct WHERE excluded = 0 AND rate IS NOT NULL AND guarantee_basis = 'combined'
+  GROUP BY client_account_id, guarantee_basis
+),
+lines AS (
+  SELECT 'component' AS level, s.* FROM component_sums AS s
+  UNION ALL
+  SELECT 'combined' AS level, s.* FROM combined_sums AS s
+)
+SELECT client_account_id, period_start, period_end, level, component, channel, drug_class, guarantee_basis, claims,
+       {_cents('awp')} AS awp, {_cents('icp')} AS ingredient_cost_paid,
+       {_cents('guaranteed')} AS guaranteed_discount, {_cents('awp - icp')} AS actual_discount,
+       {_rate('awp - icp', 'awp')} AS effective_rate,
+       {_cents(_positive('guaranteed - (awp - icp)'))} AS shortfall,
+       CASE WHEN level = 'combined' OR guarantee_basis = 'per_component'
+            THEN {_cents(_positive("guaranteed - (awp - icp)"))} ELSE {_dec("0", MONEY_SCALE)} END AS shortfall_owed
+FROM lines
+ORDER BY client_account_id, level DESC, component, channel, drug_class, period_start"""
+
+DISPENSING_FEE_GUARANTEE = f"""WITH {_CURRENT},
+{_TERMED},
+sums AS (
+  SELECT client_account_id, period_start, period_end, component, channel, drug_class, COUNT(*) AS scripts, fee,
+         SUM(dispensing_fee_paid) AS fees_paid, SUM(fee) AS guaranteed
+  FROM ct WHERE excluded = 0 AND fee IS NOT NULL
+  GROUP BY client_account_id, period_start, period_end, component, channel, drug_class, fee
+)
+SELECT client_account_id, period_start, period_end, component, channel, drug_class, scripts, fee AS contracted_fee,
+       {_cents('fees_paid')} AS fees_paid, {_cents('guaranteed')} AS guaranteed_fees,
+       {_cents(_positive('fees_paid - guaranteed'))} AS shortfall
+FROM sums
+ORDER BY client_account_id, component, channel, drug_class, period_start"""
+
+_QUARTER = ("CAST(EXTRACT(YEAR FROM fill_date) AS VARCHAR) || 'Q' || "
+            "CAST(EXTRACT(QUARTER FROM fill_date) AS VARCHAR)")
+
+REBATE_GUARANTEE = f"""WITH {_CURRENT},
+{_TERMED},
+brand AS (
+  SELECT client_account_id, {_QUARTER} AS quarter, ndc, COUNT(*) AS brand_claims, SUM(rebate) AS guaranteed
+  FROM ct WHERE excluded = 0 AND drug_class = 'brand' AND rebate IS NOT NULL
+  GROUP BY client_account_id, {_QUARTER}, ndc
+),
+received AS (
+  SELECT client_account_id, quarter, ndc, SUM({_dec('rebate_amount', MONEY_SCALE)}) AS amount
+  FROM invoices GROUP BY client_account_id, quarter, ndc
+),
+sums AS (
+  SELECT b.client_account_id, b.quarter, SUM(b.brand_claims) AS brand_claims, COUNT(*) AS ndcs,
+         SUM(CASE WHEN r.ndc IS NULL THEN 1 ELSE 0 END) AS ndcs_without_invoice,
+         SUM(b.guaranteed) AS guaranteed, SUM(COALESCE(r.amount, {_dec('0', MONEY_SCALE)})) AS received
+  FROM brand AS b
+  LEFT JOIN received AS r
+    ON r.client_account_id = b.client_account_id AND r.quarter = b.quarter AND r.ndc = b.ndc
+  GROUP BY b.client_account_id, b.quarter
+),
+unmatched AS (
+  SELECT r.client_account_id, r.quarter, SUM(r.amount) AS amount
+  FROM received AS r
+  LEFT JOIN brand AS b
+    ON b.client_account_id = r.client_account_id AND b.quarter = r.quarter AND b.ndc = r.ndc
+  WHERE b.ndc IS NULL
+  GROUP BY r.client_account_id, r.quarter
+)
+SELECT s.client_account_id, s.quarter, s.brand_claims, s.ndcs, s.ndcs_without_invoice,
+       {_cents('s.guaranteed')} AS guaranteed_rebates, {_cents('s.received')} AS rebates_received,
+       {_cents(_positive('s.guaranteed - s.received'))} AS shortfall,
+       {_cents('COALESCE(u.amount, ' + _dec('0', MONEY_SCALE) + ')')} AS unmatched_invoices
+FROM sums AS s
+LEFT JOIN unmatched AS u ON u.client_account_id = s.client_account_id AND u.quarter = s.quarter
+ORDER BY s.client_account_id, s.quarter"""
+
+_FINDING_COLUMNS = "kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, paid, allowed, reference"
+
+PRICING_FINDINGS = f"""WITH {_CURRENT},
+{_TERMED},
+found AS (
+  SELECT 'mac' AS kind, ct.client_account_id, ct.claim_id, ct.fill_date, ct.ndc, ct.pharmacy_npi,
+         ct.ingredient_cost_paid AS paid,
+         {_dec(_dec('p.mac_unit_price', UNIT_SCALE) + ' * ct.quantity', ALLOWED_SCALE)} AS allowed,
+         p.price_list || ' ' || CAST(p.effective_date AS VARCHAR) AS reference
+  FROM ct
+  JOIN prices AS p
+    ON p.price_list = ct.price_list AND p.ndc = ct.ndc AND p.effective_date <= ct.fill_date
+   AND (p.end_date IS NULL OR ct.fill_date <= p.end_date)
+  WHERE ct.drug_class = 'generic'
+    AND ct.ingredient_cost_paid > {_dec('p.mac_unit_price', UNIT_SCALE)} * ct.quantity
+  UNION ALL
+  SELECT 'brand_awp' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
+         ingredient_cost_paid AS paid, {_dec('awp_unit_price * quantity * (1 - rate)', ALLOWED_SCALE)} AS allowed,
+         component AS reference
+  FROM ct
+  WHERE drug_class = 'brand' AND awp_unit_price IS NOT NULL AND rate IS NOT NULL
+    AND ingredient_cost_paid > awp_unit_price * quantity * (1 - rate)
+  UNION ALL
+  SELECT 'dispensing_fee' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
+         dispensing_fee_paid AS paid, {_dec('fee', ALLOWED_SCALE)} AS allowed, component AS reference
+  FROM ct
+  WHERE fee IS NOT NULL AND dispensing_fee_paid > fee
+  UNION ALL
+  SELECT 'duplicate' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
+         ingredient_cost_paid + dispensing_fee_paid AS paid, {_dec('0', ALLOWED_SCALE)} AS allowed,
+         first_claim AS reference
+  FROM (
+    SELECT cur.*,
+           ROW_NUMBER() OVER (PARTITION BY member_id, ndc, fill_date, pharmacy_npi
+                              ORDER BY adjudicated_at, claim_id) AS copy,
+           FIRST_VALUE(claim_id) OVER (PARTITION BY member_id, ndc, fill_date, pharmacy_npi
+                                       ORDER BY adjudicated_at, claim_id) AS first_claim
+    FROM cur
+  ) AS d
+  WHERE copy > 1
+)
+SELECT {_FINDING_COLUMNS.replace('paid, allowed', 'paid, ' + _cents('allowed') + ' AS allowed')},
+       {_cents('paid - allowed')} AS overpayment
+FROM found
+WHERE {_cents('paid - allowed')} > 0
+ORDER BY kind, client_account_id, claim_id, reference"""
+
+DEFINITIONS = {
+    "awp_discount_guarantee": AWP_DISCOUNT_GUARANTEE,
+    "dispensing_fee_guarantee": DISPENSING_FEE_GUARANTEE,
+    "rebate_guarantee": REBATE_GUARANTEE,
+    "pricing_findings": PRICING_FINDINGS,
+}
+
+# The columns of each result, in order.
+COLUMNS = {
+    "awp_discount_guarantee": ("client_account_id", "period_start", "period_end", "level", "component",
+                               "channel", "drug_class", "guarantee_basis", "claims", "awp", "ingredient_cost_paid", "guaranteed_discount",
+                               "actual_discount", "effective_rate", "shortfall", "shortfall_owed"),
+    "dispensing_fee_guarantee": ("client_account_id", "period_start", "period_end", "component", "channel",
+                                 "drug_class", "scripts",
+                                 "contracted_fee", "fees_paid", "guaranteed_fees", "shortfall"),
+    "rebate_guarantee": ("client_account_id", "quarter", "brand_claims", "ndcs", "ndcs_without_invoice",
+                         "guaranteed_rebates", "rebates_received", "shortfall", "unmatched_invoices"),
+    "pricing_findings": ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "paid",
+                         "allowed", "reference", "overpayment"),
+}

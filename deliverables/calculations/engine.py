@@ -1,0 +1,209 @@
+"""Run the calculation definitions on DuckDB over a claims Parquet and the evidence records. Plain module, no Django.
+
+`run(con, claims_parquet, terms, prices, invoices)` reads the claims Parquet (the PBM Claims columns of
+evidence/samples/world.py, matched case-insensitively) as the `claims` view, registers the evidence records as
+Arrow tables (money and rates decimal128(38, s), dates date32; never float) and executes each definition,
+returning {name: [row tuples]} in each definition's ORDER BY. `connect()` is evidence.flags.needs.connect.
+
+Claims columns read: Claim ID, Claim Status, Client Account ID, Member ID, Pharmacy NPI, Channel, NDC,
+Brand/Generic, Fill Date, Adjudicated At, Quantity, AWP Unit Price (empty = no AWP), Ingredient Cost Paid,
+Dispensing Fee Paid, Plan Paid. Optional, for the exclusions that need them: `Basis of Cost` (usual_and_customary
+when it is `04`, the NCPDP code, or `U&C`), `Compound Code` (compound when `2`), `Network Status`
+(out_of_network when `out` or `out_of_network`). A term row naming an exclusion whose column is absent is
+refused (CalculationInputError), never silently ignored. Quantity (a DOUBLE in the sample) is cast to
+DECIMAL(38, 3) on read.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from itertools import pairwise
+from pathlib import Path
+
+import pyarrow as pa
+
+from deliverables.calculations.definitions import (
+    DEFINITIONS,
+    EXCLUSIONS,
+    FEE_SCALE,
+    MONEY_SCALE,
+    QUANTITY_SCALE,
+    UNIT_SCALE,
+)
+from evidence.flags.needs import connect  # noqa: F401  (re-exported: the same bounded DuckDB)
+
+
+class CalculationInputError(ValueError):
+    """The inputs cannot be calculated on: names the relation (or file), the row and the column."""
+
+
+def _string():
+    return pa.string()
+
+
+def _decimal(scale: int):
+    return pa.decimal128(38, scale)
+
+
+TERMS_SCHEMA = pa.schema([
+    ("contract_id", _string()), ("client_account_id", _string()), ("component", _string()),
+    ("channel", _string()), ("drug_class", _string()), ("awp_discount_guarantee", _decimal(UNIT_SCALE)),
+    ("dispensing_fee_guarantee", _decimal(FEE_SCALE)), ("rebate_per_brand_claim", _decimal(FEE_SCALE)),
+    ("guarantee_basis", _string()), ("exclusions", _string()), ("price_list", _string()),
+    ("period_start", pa.date32()), ("period_end", pa.date32()),
+])
+PRICES_SCHEMA = pa.schema([
+    ("price_list", _string()), ("ndc", _string()), ("drug_name", _string()),
+    ("mac_unit_price", _decimal(UNIT_SCALE)), ("effective_date", pa.date32()), ("end_date", pa.date32()),
+])
+INVOICES_SCHEMA = pa.schema([
+    ("invoice_id", _string()), ("client_account_id", _string()), ("quarter", _string()), ("ndc", _string()),
+    ("drug_name", _string()), ("manufacturer", _string()), ("brand_claims", pa.int64()),
+    ("rebate_amount", _decimal(MONEY_SCALE)), ("invoice_date", pa.date32()),
+])
+SCHEMAS = {"terms": TERMS_SCHEMA, "prices": PRICES_SCHEMA, "invoices": INVOICES_SCHEMA}
+
+CLAIMS_COLUMNS = {
+    "claim_id": "Claim ID", "claim_status": "Claim Status", "client_account_id": "Client Account ID",
+    "member_id": "Member ID", "pharmacy_npi": "Pharmacy NPI", "channel": "Channel", "ndc": "NDC",
+    "drug_class": "Brand/Generic", "fill_date": "Fill Date", "adjudicated_at": "Adjudicated At",
+    "quantity": "Quantity", "awp_unit_price": "AWP Unit Price", "ingredient_cost_paid": "Ingredient Cost Paid",
+    "dispensing_fee_paid": "Dispensing Fee Paid", "plan_paid": "Plan Paid",
+}
+# exclusion -> (optional claims column, the SQL predicate over it)
+OPTIONAL_FLAGS = {
+    "usual_and_customary": ("Basis of Cost", "UPPER(TRIM(CAST({col} AS VARCHAR))) IN ('04', 'U&C')"),
+    "compound": ("Compound Code", "TRIM(CAST({col} AS VARCHAR)) = '2'"),
+    "out_of_network": ("Network Status", "LOWER(TRIM(CAST({col} AS VARCHAR))) IN ('out', 'out_of_network')"),
+}
+_SCALES = {"quantity": QUANTITY_SCALE, "awp_unit_price": UNIT_SCALE, "ingredient_cost_paid": MONEY_SCALE,
+           "dispensing_fee_paid": MONEY_SCALE, "plan_paid": MONEY_SCALE}
+_CASTS = {
+    "claim_status": "UPPER(TRIM(CAST({col} AS VARCHAR)))",
+    "fill_date": "CAST({col} AS DATE)", "adjudicated_at": "CAST({col} AS TIMESTAMP)",
+    "quantity": f"CAST({{col}} AS DECIMAL(38, {QUANTITY_SCALE}))",
+    "awp_unit_price": f"CAST(NULLIF(TRIM(CAST({{col}} AS VARCHAR)), '') AS DECIMAL(38, {UNIT_SCALE}))",
+    "ingredient_cost_paid": f"CAST({{col}} AS DECIMAL(38, {MONEY_SCALE}))",
+    "dispensing_fee_paid": f"CAST({{col}} AS DECIMAL(38, {MONEY_SCALE}))",
+    "plan_paid": f"CAST({{col}} AS DECIMAL(38, {MONEY_SCALE}))",
+}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value(relation: str, row: int, column: str, kind: pa.DataType, value):
+    where = f"{relation} row {row}, column {column!r}"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float):
+        raise CalculationInputError(f"{where}: {value!r} is a float; money and rates must be exact decimals")
+    if pa.types.is_decimal(kind):
+        try:
+            number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+        except InvalidOperation:
+            raise CalculationInputError(f"{where}: {value!r} is not a decimal") from None
+        if not number.is_finite() or number.as_tuple().exponent < -kind.scale:
+            raise CalculationInputError(f"{where}: {value!r} has more than {kind.scale} decimal places")
+        return number
+    if pa.types.is_date32(kind):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise CalculationInputError(f"{where}: {value!r} is not a YYYY-MM-DD date") from None
+    if pa.types.is_integer(kind):
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise CalculationInputError(f"{where}: {value!r} is not an integer") from None
+    return str(value)
+
+
+def arrow_table(relation: str, records: Iterable[Mapping]) -> pa.Table:
+    """The records of one evidence relation as an Arrow table of its schema (missing column: an error)."""
+    schema = SCHEMAS[relation]
+    columns: dict[str, list] = {field.name: [] for field in schema}
+    for row, record in enumerate(records, start=1):
+        for field in schema:
+            if field.name not in record:
+                raise CalculationInputError(f"{relation} row {row}: column {field.name!r} is missing")
+            columns[field.name].append(_value(relation, row, field.name, field.type, record[field.name]))
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def _claims_view(con, path: Path, needed: set[str]) -> str:
+    names = [row[0] for row in con.execute(
+        f"SELECT name FROM parquet_schema({_literal(str(path))}) WHERE num_children IS NULL OR num_children = 0"
+    ).fetchall()]
+    lowered = {name.lower(): name for name in names}
+    scales = dict(con.execute(f"SELECT name, scale FROM parquet_schema({_literal(str(path))}) "
+                              "WHERE scale IS NOT NULL").fetchall())
+    select = []
+    for ours, theirs in CLAIMS_COLUMNS.items():
+        found = lowered.get(theirs.lower())
+        if found is None:
+            raise CalculationInputError(f"claims file {path.name}: column {theirs!r} is missing")
+        if (scales.get(found) or 0) > _SCALES.get(ours, 38):
+            raise CalculationInputError(f"claims file {path.name}: column {theirs!r} has {scales[found]} decimal "
+                                        f"places, more than the {_SCALES[ours]} it is calculated with")
+        cast = _CASTS.get(ours, "CAST({col} AS VARCHAR)").format(col=_q(found))
+        select.append(f"{cast} AS {ours}")
+    for exclusion, (theirs, predicate) in OPTIONAL_FLAGS.items():
+        found = lowered.get(theirs.lower())
+        if found is None and exclusion in needed:
+            raise CalculationInputError(f"claims file {path.name}: column {theirs!r} is missing, and the terms "
+                                        f"exclude {exclusion} claims, which that column identifies")
+        flag = "0" if found is None else f"CASE WHEN {predicate.format(col=_q(found))} THEN 1 ELSE 0 END"
+        select.append(f"{flag} AS {exclusion}")
+    return f"SELECT {', '.join(select)} FROM read_parquet({_literal(str(path))})"
+
+
+def _check_terms(con) -> set[str]:
+    """The exclusions the terms name (each a known one), after checking that no two rows of one client,
+    channel and drug class overlap in time (the terms are a few rows: checked here, not in SQL)."""
+    needed: set[str] = set()
+    rows = con.execute("SELECT client_account_id, LOWER(TRIM(channel)), LOWER(TRIM(drug_class)), period_start, "
+                       "period_end, exclusions FROM terms").fetchall()
+    spans: dict[tuple, list] = {}
+    for row, (client, channel, drug_class, start, end, text) in enumerate(rows, start=1):
+        for name in filter(None, (part.strip() for part in (text or "").split(";"))):
+            if name not in EXCLUSIONS:
+                raise CalculationInputError(f"terms row {row}, column 'exclusions': {name!r} is not one of "
+                                            f"{', '.join(EXCLUSIONS)}")
+            needed.add(name)
+        if start is None or end is None or start > end:
+            raise CalculationInputError(f"terms row {row}, column 'period_start': the period {start} to {end} "
+                                        "is not a period")
+        spans.setdefault((client, channel, drug_class), []).append((start, end, row))
+    for (client, channel, drug_class), periods in sorted(spans.items()):
+        periods.sort()
+        for (_, end, first), (start, _, second) in pairwise(periods):
+            if start <= end:
+                raise CalculationInputError(
+                    f"terms rows {first} and {second} (client {client}, {channel} {drug_class}) overlap; an "
+                    "amendment's row must start after the row it replaces ends (resolve supersession first)")
+    return needed
+
+
+def register(con, claims_parquet, terms, prices, invoices) -> None:
+    """Register the four relations on `con` (claims as a view over the Parquet)."""
+    path = Path(claims_parquet)
+    for name, records in (("terms", terms), ("prices", prices), ("invoices", invoices)):
+        table = records if isinstance(records, pa.Table) else arrow_table(name, records)
+        con.register(name, table)
+    needed = _check_terms(con)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW claims AS {_claims_view(con, path, needed)}")
+
+
+def run(con, claims_parquet, terms, prices, invoices) -> dict[str, list[tuple]]:
+    """Every definition's rows, in its own ORDER BY."""
+    register(con, claims_parquet, terms, prices, invoices)
+    return {name: con.execute(sql).fetchall() for name, sql in DEFINITIONS.items()}
