@@ -310,18 +310,15 @@ def test_a_packet_id_the_lake_reserves_is_refused_and_recorded(tmp_path, olivia,
     assert any("/receipts/" in p for p in lake.list(outcome.revision.bronze_prefix))
 
 
-@pytest.mark.postgres_only  # SQLite serializes writers with "database is locked", not row locks
-@pytest.mark.django_db(transaction=True)
-def test_two_concurrent_receipts_of_the_same_new_packet_record_it_once(tmp_path, seeded_roles):
+def _receive_at_once(pairs) -> list:
+    """Each (actor, packet folder) received in its own thread, all released together; the outcomes, after
+    asserting that no thread raised."""
     import threading
 
     from django.db import connection
 
-    from tests.conftest import make_persona
-
-    olivia, arthur = make_persona("olivia"), make_persona("arthur")
-    sources = [contract_packet().write(tmp_path / name) for name in ("one", "two")]
-    start = threading.Barrier(2)
+    pairs = list(pairs)
+    start = threading.Barrier(len(pairs))
     outcomes, errors = [], []
 
     def receive(actor, source):
@@ -333,13 +330,23 @@ def test_two_concurrent_receipts_of_the_same_new_packet_record_it_once(tmp_path,
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=receive, args=pair) for pair in zip((olivia, arthur), sources)]
+    threads = [threading.Thread(target=receive, args=pair) for pair in pairs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-
     assert not errors, errors
+    return outcomes
+
+
+@pytest.mark.postgres_only  # SQLite serializes writers with "database is locked", not row locks
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_receipts_of_the_same_new_packet_record_it_once(tmp_path, seeded_roles):
+    from tests.conftest import make_persona
+
+    olivia, arthur = make_persona("olivia"), make_persona("arthur")
+    sources = [contract_packet().write(tmp_path / name) for name in ("one", "two")]
+    outcomes = _receive_at_once(zip((olivia, arthur), sources))
     assert sorted(o.status for o in outcomes) == [PacketStatus.ACCEPTED, UNCHANGED]
     assert PacketRevision.objects.count() == 1 and ContractTermRow.objects.count() == 6
     assert AuditEvent.objects.filter(action="evidence_packet.received").count() == 1
@@ -400,35 +407,13 @@ def test_a_reserved_file_name_is_refused_in_a_packet_without_records_too(tmp_pat
 def test_two_concurrent_first_receipts_with_other_clients_record_one_and_refuse_the_other(tmp_path, seeded_roles):
     """The loser of a race on a new packet_id that names other clients is recorded as a REVISION_CONFLICT
     refusal (with its receipt in the lake), never lost to an exception."""
-    import threading
-
-    from django.db import connection
-
     from tests.conftest import make_persona
 
     olivia, arthur = make_persona("olivia"), make_persona("arthur")
     widened = contract_packet()
     widened.fields["client_account_ids"] = [ACME, BLUEWATER]
     sources = [contract_packet().write(tmp_path / "acme"), widened.write(tmp_path / "widened")]
-    start = threading.Barrier(2)
-    outcomes, errors = [], []
-
-    def receive(actor, source):
-        try:
-            start.wait()
-            outcomes.append(packet_receive(actor=actor, source=source, original_name=source.name))
-        except Exception as exc:  # noqa: BLE001 (a thread's error is asserted on below, not lost)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=receive, args=pair) for pair in zip((olivia, arthur), sources)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert not errors, errors
+    outcomes = _receive_at_once(zip((olivia, arthur), sources))
     assert sorted(o.status for o in outcomes) == [PacketStatus.ACCEPTED, PacketStatus.REFUSED]
     refused = next(o.revision for o in outcomes if o.status == PacketStatus.REFUSED)
     assert list(refused.issues.values_list("code", flat=True)) == ["REVISION_CONFLICT"]
