@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
@@ -19,14 +19,10 @@ from evidence.candidates.services import UNCHANGED, CandidateRefused, candidate_
 from evidence.choices import PacketKind
 from evidence.models import DomoDataset
 from evidence.packets.model import COLUMNS
-from evidence.views import _list_context  # the list pages' shared shape: filters, a keyset page, its links
+from evidence.views import _list_context, _reader  # the list pages' shape; the evidence pages' reader
 
 ROWS_PAGE_SIZE = 100
-VIEW, REGISTER = "console.view_provenance", "console.receive_evidence"
-
-
-def _reader(view):
-    return login_required(permission_required(VIEW, raise_exception=True)(require_GET(view)))
+REGISTER = "console.receive_evidence"
 
 
 @_reader

@@ -11,11 +11,11 @@ import datetime as dt
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from console.htmx import render_page
 from console.lake import get_lake
@@ -23,14 +23,10 @@ from console.lake.base import LakeError, LakeIntegrityError, LakeNotFound
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence.packets import listing, verification
 from evidence.packets.models import EvidencePacket, PacketRevision
-from evidence.views import _list_context  # the list pages' shared shape: filters, a keyset page, its links
+from evidence.views import _list_context, _reader  # the list pages' shape; the evidence pages' reader
 
 RECORDS_PAGE_SIZE = 100
 VIEW = "console.view_provenance"
-
-
-def _reader(view):
-    return login_required(permission_required(VIEW, raise_exception=True)(require_GET(view)))
 
 
 class VerifyForm(forms.Form):
