@@ -27,12 +27,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from celery import current_app
 from django.conf import settings
 from django.db import connection, models, transaction
 
 from console import clock
 from console.audit import audit_record
+from console.dispatch import send_after_commit
 from evidence.flags import coverage, needs
 from evidence.flags.computed import Flag
 from evidence.flags.models import (
@@ -85,15 +85,8 @@ def request_flags_recompute(*, trigger: str, ref: str = "", actor=None, enqueue:
             FlagRun.objects.filter(pk=run.pk).update(requested_by_label=event.actor_label[:255])
             run.requested_by_label = event.actor_label[:255]
         if enqueue:
-            run_id = run.pk
-            transaction.on_commit(lambda: _enqueue(run_id))
+            send_after_commit(FLAG_TASK, FlagRun, run.pk)
     return run
-
-
-def _enqueue(run_id: int) -> None:
-    # Sent by name (routed to the intake queue by CELERY_TASK_ROUTES): the service never imports the tasks.
-    result = current_app.send_task(FLAG_TASK, args=(run_id,))
-    FlagRun.objects.filter(pk=run_id, task_id="").update(task_id=result.id)
 
 
 def flags_moved(*, trigger: str, ref: str = "", actor=None) -> FlagRun:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import datetime
 import logging
 
-from celery import current_app
-
 from console import clock
+from console.dispatch import send
 from evidence.flags.models import FlagRun, FlagRunStatus
 from evidence.flags.services import COALESCE_SECONDS, FLAG_TASK, STALE_SECONDS
 
@@ -42,8 +41,7 @@ def flag_runs_sweep() -> dict[str, list[int]]:
     resent = []
     for run_id in [*queued.values_list("pk", flat=True), *stale.filter(attempts__lt=MAX_ATTEMPTS).values_list(
             "pk", flat=True)]:
-        result = current_app.send_task(FLAG_TASK, args=(run_id,))
-        FlagRun.objects.filter(pk=run_id).update(task_id=result.id)
+        send(FLAG_TASK, FlagRun, run_id, replace=True)
         resent.append(run_id)
     if failed or resent:
         log.warning("flag runs swept: re-sent %s, failed %s", resent, failed)

@@ -24,12 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from console import clock, context
 from console.audit import audit_record
+from console.dispatch import send_after_commit
 from console.lake import get_lake
 from evidence.calculations.analysis import calculations_analyze_manifest
 from evidence.choices import IntakeStatus, ManifestStatus
@@ -75,16 +75,8 @@ def intake_create(*, actor, source: str, original_name: str, staged_path: Path, 
     run.requested_by_label = event.actor_label  # the same name the audit trail gives the requester
     run.save(update_fields=["requested_by_label"])
     if enqueue:
-        run_id = run.pk
-        transaction.on_commit(lambda: _enqueue(run_id))
+        send_after_commit(INTAKE_TASK, IntakeRun, run.pk)
     return run
-
-
-def _enqueue(run_id: int) -> None:
-    # Sent by name (routed to the intake queue by CELERY_TASK_ROUTES): the task module imports this
-    # service, so the service never imports the task module.
-    result = current_app.send_task(INTAKE_TASK, args=(run_id,))
-    IntakeRun.objects.filter(pk=run_id, task_id="").update(task_id=result.id)
 
 
 def stage_path(source: Path) -> Path:

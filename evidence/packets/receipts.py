@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from celery import current_app
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 
 from console import clock, context
 from console.audit import audit_record
+from console.dispatch import send_after_commit
 from evidence.choices import ReceiptStatus
 from evidence.intake.services import discard_staged
 from evidence.intake.uploads import staged_upload
@@ -60,15 +60,8 @@ def receipt_create(
     receipt.requested_by_label = event.actor_label  # the name the audit trail gives the receiver
     receipt.save(update_fields=["requested_by_label"])
     if enqueue:
-        receipt_id = receipt.pk
-        transaction.on_commit(lambda: _enqueue(receipt_id))
+        send_after_commit(RECEIPT_TASK, PacketReceipt, receipt.pk)
     return receipt
-
-
-def _enqueue(receipt_id: int) -> None:
-    # Sent by name (routed to the intake queue by CELERY_TASK_ROUTES): the service never imports the tasks.
-    result = current_app.send_task(RECEIPT_TASK, args=(receipt_id,))
-    PacketReceipt.objects.filter(pk=receipt_id, task_id="").update(task_id=result.id)
 
 
 def receipt_upload(*, actor, upload: UploadedFile, source: str) -> PacketReceipt:
