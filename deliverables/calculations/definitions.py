@@ -2,7 +2,8 @@
 
 Plain module, no Django. Each definition is ONE SQL text over four named relations:
 
-- `claims`: one row per claim line, columns `claim_id, claim_status, client_account_id, member_id, pharmacy_npi,
+- `claims`: one row per claim line, columns `_row` (the line's 0-based row number in the dataset version: the
+  curated table's `_row`, the silver Parquet's file row number), `claim_id, claim_status, client_account_id, member_id, pharmacy_npi,
   channel, drug_class, ndc, fill_date, adjudicated_at, quantity, awp_unit_price, ingredient_cost_paid,
   dispensing_fee_paid, plan_paid, usual_and_customary, compound, out_of_network` (engine.register builds it
   from the PBM claims Parquet; `channel` and `drug_class` lower-case; the three last are 0/1 flags);
@@ -86,11 +87,11 @@ def _excluded() -> str:
 
 # The current claims, cast on read.
 _CURRENT = f"""cur AS (
-  SELECT x.claim_id, x.client_account_id, x.member_id, x.pharmacy_npi, x.channel, x.drug_class, x.ndc, x.fill_date,
+  SELECT x._row, x.claim_id, x.client_account_id, x.member_id, x.pharmacy_npi, x.channel, x.drug_class, x.ndc, x.fill_date,
          x.adjudicated_at, x.quantity, x.awp_unit_price, x.ingredient_cost_paid, x.dispensing_fee_paid, x.plan_paid,
          x.usual_and_customary, x.compound, x.out_of_network
   FROM (
-    SELECT c.claim_id, c.claim_status, c.client_account_id, c.member_id, c.pharmacy_npi,
+    SELECT c._row, c.claim_id, c.claim_status, c.client_account_id, c.member_id, c.pharmacy_npi,
            LOWER(TRIM(c.channel)) AS channel, LOWER(TRIM(c.drug_class)) AS drug_class, c.ndc, c.fill_date,
            c.adjudicated_at, {_dec('c.quantity', QUANTITY_SCALE)} AS quantity,
            {_dec('c.awp_unit_price', UNIT_SCALE)} AS awp_unit_price,
@@ -107,7 +108,7 @@ _CURRENT = f"""cur AS (
 # The current claims with the term row in force on the fill date, and whether the terms exclude them.
 _TERMED = f"""ct0 AS (
   SELECT cur.*, t.contract_id, t.component, t.guarantee_basis, t.exclusions, t.price_list, t.period_start,
-         t.period_end, {_dec('t.awp_discount_guarantee', UNIT_SCALE)} AS rate,
+         t.period_end, t.source AS term_source, t.evidence_class AS term_class, {_dec('t.awp_discount_guarantee', UNIT_SCALE)} AS rate,
          {_dec('t.dispensing_fee_guarantee', FEE_SCALE)} AS fee,
          {_dec('t.rebate_per_brand_claim', FEE_SCALE)} AS rebate,
          COALESCE(cur.awp_unit_price * cur.quantity, {_dec('0', UNIT_SCALE + QUANTITY_SCALE)}) AS awp
@@ -122,9 +123,7 @@ ct AS (
 
 _AWP_SUMS = """SUM(awp) AS awp, SUM(ingredient_cost_paid) AS icp, SUM(awp * rate) AS guaranteed"""
 
-AWP_DISCOUNT_GUARANTEE = f"""WITH {_CURRENT},
-{_TERMED},
-component_sums AS (
+_AWP_DISCOUNT_GUARANTEE_BODY = f"""component_sums AS (
   SELECT client_account_id, period_start, period_end, component, channel, drug_class, guarantee_basis,
          COUNT(*) AS claims, {_AWP_SUMS}
   FROM ct WHERE excluded = 0 AND rate IS NOT NULL
@@ -151,9 +150,7 @@ SELECT client_account_id, period_start, period_end, level, component, channel, d
 FROM lines
 ORDER BY client_account_id, level DESC, component, channel, drug_class, period_start"""
 
-DISPENSING_FEE_GUARANTEE = f"""WITH {_CURRENT},
-{_TERMED},
-sums AS (
+_DISPENSING_FEE_GUARANTEE_BODY = f"""sums AS (
   SELECT client_account_id, period_start, period_end, component, channel, drug_class, COUNT(*) AS scripts, fee,
          SUM(dispensing_fee_paid) AS fees_paid, SUM(fee) AS guaranteed
   FROM ct WHERE excluded = 0 AND fee IS NOT NULL
@@ -168,9 +165,7 @@ ORDER BY client_account_id, component, channel, drug_class, period_start"""
 _QUARTER = ("CAST(EXTRACT(YEAR FROM fill_date) AS VARCHAR) || 'Q' || "
             "CAST(EXTRACT(QUARTER FROM fill_date) AS VARCHAR)")
 
-REBATE_GUARANTEE = f"""WITH {_CURRENT},
-{_TERMED},
-brand AS (
+_REBATE_GUARANTEE_BODY = f"""brand AS (
   SELECT client_account_id, {_QUARTER} AS quarter, ndc, COUNT(*) AS brand_claims, SUM(rebate) AS guaranteed
   FROM ct WHERE excluded = 0 AND drug_class = 'brand' AND rebate IS NOT NULL
   GROUP BY client_account_id, {_QUARTER}, ndc
@@ -204,15 +199,15 @@ FROM sums AS s
 LEFT JOIN unmatched AS u ON u.client_account_id = s.client_account_id AND u.quarter = s.quarter
 ORDER BY s.client_account_id, s.quarter"""
 
-_FINDING_COLUMNS = "kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, paid, allowed, reference"
+_FINDING_COLUMNS = ("kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, paid, allowed, reference, "
+                    "channel, drug_class, claim_row, term_source, term_class, price_source")
 
-PRICING_FINDINGS = f"""WITH {_CURRENT},
-{_TERMED},
-found AS (
+_PRICING_FINDINGS_BODY = f"""found AS (
   SELECT 'mac' AS kind, ct.client_account_id, ct.claim_id, ct.fill_date, ct.ndc, ct.pharmacy_npi,
          ct.ingredient_cost_paid AS paid,
          {_dec(_dec('p.mac_unit_price', UNIT_SCALE) + ' * ct.quantity', ALLOWED_SCALE)} AS allowed,
-         p.price_list || ' ' || CAST(p.effective_date AS VARCHAR) AS reference
+         p.price_list || ' ' || CAST(p.effective_date AS VARCHAR) AS reference,
+         ct.channel, ct.drug_class, ct._row AS claim_row, ct.term_source, ct.term_class, p.source AS price_source
   FROM ct
   JOIN prices AS p
     ON p.price_list = ct.price_list AND p.ndc = ct.ndc AND p.effective_date <= ct.fill_date
@@ -222,19 +217,22 @@ found AS (
   UNION ALL
   SELECT 'brand_awp' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
          ingredient_cost_paid AS paid, {_dec('awp_unit_price * quantity * (1 - rate)', ALLOWED_SCALE)} AS allowed,
-         component AS reference
+         component AS reference, channel, drug_class, _row AS claim_row, term_source, term_class,
+         CAST(NULL AS VARCHAR) AS price_source
   FROM ct
   WHERE drug_class = 'brand' AND awp_unit_price IS NOT NULL AND rate IS NOT NULL
     AND ingredient_cost_paid > awp_unit_price * quantity * (1 - rate)
   UNION ALL
   SELECT 'dispensing_fee' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
-         dispensing_fee_paid AS paid, {_dec('fee', ALLOWED_SCALE)} AS allowed, component AS reference
+         dispensing_fee_paid AS paid, {_dec('fee', ALLOWED_SCALE)} AS allowed, component AS reference,
+         channel, drug_class, _row AS claim_row, term_source, term_class, CAST(NULL AS VARCHAR) AS price_source
   FROM ct
   WHERE fee IS NOT NULL AND dispensing_fee_paid > fee
   UNION ALL
   SELECT 'duplicate' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
          ingredient_cost_paid + dispensing_fee_paid AS paid, {_dec('0', ALLOWED_SCALE)} AS allowed,
-         first_claim AS reference
+         first_claim AS reference, channel, drug_class, _row AS claim_row, CAST(NULL AS VARCHAR) AS term_source,
+         CAST(NULL AS VARCHAR) AS term_class, CAST(NULL AS VARCHAR) AS price_source
   FROM (
     SELECT cur.*,
            ROW_NUMBER() OVER (PARTITION BY member_id, ndc, fill_date, pharmacy_npi
@@ -251,12 +249,64 @@ FROM found
 WHERE {_cents('paid - allowed')} > 0
 ORDER BY kind, client_account_id, claim_id, reference"""
 
-DEFINITIONS = {
-    "awp_discount_guarantee": AWP_DISCOUNT_GUARANTEE,
-    "dispensing_fee_guarantee": DISPENSING_FEE_GUARANTEE,
-    "rebate_guarantee": REBATE_GUARANTEE,
-    "pricing_findings": PRICING_FINDINGS,
+# Each definition's own CTEs and SELECT, over `cur` and `ct`.
+BODIES = {
+    "awp_discount_guarantee": _AWP_DISCOUNT_GUARANTEE_BODY,
+    "dispensing_fee_guarantee": _DISPENSING_FEE_GUARANTEE_BODY,
+    "rebate_guarantee": _REBATE_GUARANTEE_BODY,
+    "pricing_findings": _PRICING_FINDINGS_BODY,
 }
+# The definitions, whole: each reads the four relations and nothing else.
+DEFINITIONS = {name: f"WITH {_CURRENT},\n{_TERMED},\n{body}" for name, body in BODIES.items()}
+AWP_DISCOUNT_GUARANTEE = DEFINITIONS["awp_discount_guarantee"]
+DISPENSING_FEE_GUARANTEE = DEFINITIONS["dispensing_fee_guarantee"]
+REBATE_GUARANTEE = DEFINITIONS["rebate_guarantee"]
+PRICING_FINDINGS = DEFINITIONS["pricing_findings"]
+
+# A run computes `cur` and `ct` once, as tables, and runs each body over them (`WITH <body>`): the same SQL
+# text as the definition, without recomputing the current claims four times.
+MATERIALIZE = (
+    f"CREATE OR REPLACE TEMP TABLE cur AS WITH {_CURRENT} SELECT * FROM cur",
+    f"CREATE OR REPLACE TEMP TABLE ct AS WITH {_TERMED.replace('FROM cur', 'FROM cur', 1)} SELECT * FROM ct",
+)
+
+
+def over_materialized(name: str) -> str:
+    """Definition `name` over the tables `cur` and `ct` made by MATERIALIZE."""
+    return f"WITH {BODIES[name]}"
+
+
+# --- provenance: which rows each reported line adds up ----------------------------------------------------
+def rows_checksum(column: str = "_row") -> str:
+    """The checksum of a set of row numbers: MD5 of the numbers in ascending order, comma-separated (the same
+    text on DuckDB and PostgreSQL; re-derived by recomputing it over the line's predicate)."""
+    return f"MD5(STRING_AGG(CAST({column} AS VARCHAR), ',' ORDER BY {column}))"
+
+
+# line key columns -> the predicate (over `ct`) of the rows each line adds up. {placeholders} are the line's values.
+CONTRIBUTIONS = {
+    "awp_discount_guarantee": {
+        "component": ("client_account_id, period_start, period_end, component, channel, drug_class",
+                      "excluded = 0 AND rate IS NOT NULL"),
+        "combined": ("client_account_id", "excluded = 0 AND rate IS NOT NULL AND guarantee_basis = 'combined'"),
+    },
+    "dispensing_fee_guarantee": {
+        "component": ("client_account_id, period_start, period_end, component, channel, drug_class",
+                      "excluded = 0 AND fee IS NOT NULL"),
+    },
+    "rebate_guarantee": {
+        "quarter": (f"client_account_id, {_QUARTER.replace('fill_date', 'fill_date')} AS quarter",
+                    "excluded = 0 AND drug_class = 'brand' AND rebate IS NOT NULL"),
+    },
+}
+
+
+def contributions_sql(name: str, level: str) -> str:
+    """Per line of `name` at `level`: its key columns, the count of its rows and their checksum (over `ct`)."""
+    keys, where = CONTRIBUTIONS[name][level]
+    group = ", ".join(str(i + 1) for i in range(len(keys.split(", "))))
+    return (f"SELECT {keys}, COUNT(*) AS row_count, {rows_checksum()} AS rows_checksum FROM ct WHERE {where} "
+            f"GROUP BY {group} ORDER BY {group}")
 
 # The columns of each result, in order.
 COLUMNS = {
@@ -269,5 +319,6 @@ COLUMNS = {
     "rebate_guarantee": ("client_account_id", "quarter", "brand_claims", "ndcs", "ndcs_without_invoice",
                          "guaranteed_rebates", "rebates_received", "shortfall", "unmatched_invoices"),
     "pricing_findings": ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "paid",
-                         "allowed", "reference", "overpayment"),
+                         "allowed", "reference", "channel", "drug_class", "claim_row", "term_source", "term_class",
+                         "price_source", "overpayment"),
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from pathlib import Path
@@ -52,17 +53,23 @@ TERMS_SCHEMA = pa.schema([
     ("dispensing_fee_guarantee", _decimal(FEE_SCALE)), ("rebate_per_brand_claim", _decimal(FEE_SCALE)),
     ("guarantee_basis", _string()), ("exclusions", _string()), ("price_list", _string()),
     ("period_start", pa.date32()), ("period_end", pa.date32()),
+    ("source", _string()), ("evidence_class", _string()),
 ])
 PRICES_SCHEMA = pa.schema([
     ("price_list", _string()), ("ndc", _string()), ("drug_name", _string()),
     ("mac_unit_price", _decimal(UNIT_SCALE)), ("effective_date", pa.date32()), ("end_date", pa.date32()),
+    ("source", _string()),
 ])
 INVOICES_SCHEMA = pa.schema([
     ("invoice_id", _string()), ("client_account_id", _string()), ("quarter", _string()), ("ndc", _string()),
     ("drug_name", _string()), ("manufacturer", _string()), ("brand_claims", pa.int64()),
     ("rebate_amount", _decimal(MONEY_SCALE)), ("invoice_date", pa.date32()),
+    ("source", _string()),
 ])
 SCHEMAS = {"terms": TERMS_SCHEMA, "prices": PRICES_SCHEMA, "invoices": INVOICES_SCHEMA}
+# Where an evidence row came from ("<packet id>#<revision>", a Domo candidate row) and its class (governed,
+# candidate): optional in the records (blank), carried into the findings for their decisions.
+OPTIONAL = {"source", "evidence_class"}
 
 CLAIMS_COLUMNS = {
     "claim_id": "Claim ID", "claim_status": "Claim Status", "client_account_id": "Client Account ID",
@@ -133,13 +140,23 @@ def arrow_table(relation: str, records: Iterable[Mapping]) -> pa.Table:
     columns: dict[str, list] = {field.name: [] for field in schema}
     for row, record in enumerate(records, start=1):
         for field in schema:
-            if field.name not in record:
+            if field.name not in record and field.name not in OPTIONAL:
                 raise CalculationInputError(f"{relation} row {row}: column {field.name!r} is missing")
-            columns[field.name].append(_value(relation, row, field.name, field.type, record[field.name]))
+            columns[field.name].append(_value(relation, row, field.name, field.type, record.get(field.name)))
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def _claims_view(con, path: Path, needed: set[str]) -> str:
+@dataclass(frozen=True)
+class Scope:
+    """Which claims a run calculates on: one client's (or every client's, `client` None) with fill dates in
+    `period` (inclusive; None: every fill date). All lines of a claim share its client and fill date, so the
+    current line of each claim is found within the scope."""
+
+    client: str | None = None
+    period: tuple[dt.date, dt.date] | None = None
+
+
+def _claims_view(con, path: Path, needed: set[str], scope: Scope | None = None) -> str:
     names = [row[0] for row in con.execute(
         f"SELECT name FROM parquet_schema({_literal(str(path))}) WHERE num_children IS NULL OR num_children = 0"
     ).fetchall()]
@@ -163,7 +180,17 @@ def _claims_view(con, path: Path, needed: set[str]) -> str:
                                         f"exclude {exclusion} claims, which that column identifies")
         flag = "0" if found is None else f"CASE WHEN {predicate.format(col=_q(found))} THEN 1 ELSE 0 END"
         select.append(f"{flag} AS {exclusion}")
-    return f"SELECT {', '.join(select)} FROM read_parquet({_literal(str(path))})"
+    where = []
+    if scope is not None and scope.client:
+        where.append(f"CAST({_q(lowered[CLAIMS_COLUMNS['client_account_id'].lower()])} AS VARCHAR) = "
+                     f"{_literal(scope.client)}")
+    if scope is not None and scope.period is not None:
+        fill = _q(lowered[CLAIMS_COLUMNS["fill_date"].lower()])
+        where.append(f"CAST({fill} AS DATE) BETWEEN DATE '{scope.period[0].isoformat()}' "
+                     f"AND DATE '{scope.period[1].isoformat()}'")
+    return (f"SELECT file_row_number AS _row, {', '.join(select)} "
+            f"FROM read_parquet({_literal(str(path))}, file_row_number = true)"
+            + (f" WHERE {' AND '.join(where)}" if where else ""))
 
 
 def _check_terms(con) -> set[str]:
@@ -193,17 +220,17 @@ def _check_terms(con) -> set[str]:
     return needed
 
 
-def register(con, claims_parquet, terms, prices, invoices) -> None:
-    """Register the four relations on `con` (claims as a view over the Parquet)."""
+def register(con, claims_parquet, terms, prices, invoices, *, scope: Scope | None = None) -> None:
+    """Register the four relations on `con` (claims as a view over the Parquet, within `scope`)."""
     path = Path(claims_parquet)
     for name, records in (("terms", terms), ("prices", prices), ("invoices", invoices)):
         table = records if isinstance(records, pa.Table) else arrow_table(name, records)
         con.register(name, table)
     needed = _check_terms(con)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW claims AS {_claims_view(con, path, needed)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW claims AS {_claims_view(con, path, needed, scope)}")
 
 
-def run(con, claims_parquet, terms, prices, invoices) -> dict[str, list[tuple]]:
+def run(con, claims_parquet, terms, prices, invoices, *, scope: Scope | None = None) -> dict[str, list[tuple]]:
     """Every definition's rows, in its own ORDER BY."""
-    register(con, claims_parquet, terms, prices, invoices)
+    register(con, claims_parquet, terms, prices, invoices, scope=scope)
     return {name: con.execute(sql).fetchall() for name, sql in DEFINITIONS.items()}

@@ -169,7 +169,8 @@ def test_a_mac_price_change_on_the_fill_date(tmp_path):
     assert findings == [{"kind": "mac", "client_account_id": CLIENT, "claim_id": "RX-ON",
                          "fill_date": dt.date(2025, 3, 15), "ndc": GENERIC_NDC, "pharmacy_npi": "1000000001",
                          "paid": D("9.00"), "allowed": D("8.00"), "reference": "LEAF-MAC 2025-03-15",
-                         "overpayment": D("1.00")}]
+                         "channel": "retail", "drug_class": "generic", "claim_row": 1, "term_source": None,
+                         "term_class": None, "price_source": None, "overpayment": D("1.00")}]
 
 
 def test_brand_and_dispensing_fee_findings_and_fee_guarantee(tmp_path):

@@ -17,8 +17,9 @@ from evidence.samples.world import _SCHEMAS, CLAIMS
 from tests.deliverables.calculations.builders import postgres_results
 
 ROWS = 3000
-_COLUMNS = {"contract": [name for name in engine.TERMS_SCHEMA.names],
-            "pricing": engine.PRICES_SCHEMA.names, "rebate": engine.INVOICES_SCHEMA.names}
+_COLUMNS = {kind: [name for name in schema.names if name not in engine.OPTIONAL]
+            for kind, schema in (("contract", engine.TERMS_SCHEMA), ("pricing", engine.PRICES_SCHEMA),
+                                 ("rebate", engine.INVOICES_SCHEMA))}
 
 
 def _claims_parquet(tmp_path: Path) -> Path:
