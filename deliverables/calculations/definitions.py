@@ -211,6 +211,7 @@ _PRICING_FINDINGS_BODY = f"""found AS (
   FROM ct
   JOIN prices AS p
     ON p.price_list = ct.price_list AND p.ndc = ct.ndc AND p.effective_date <= ct.fill_date
+   AND (p.client_account_id IS NULL OR p.client_account_id = ct.client_account_id)
    AND (p.end_date IS NULL OR ct.fill_date <= p.end_date)
   WHERE ct.drug_class = 'generic'
     AND ct.ingredient_cost_paid > {_dec('p.mac_unit_price', UNIT_SCALE)} * ct.quantity

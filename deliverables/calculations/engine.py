@@ -58,7 +58,7 @@ TERMS_SCHEMA = pa.schema([
 PRICES_SCHEMA = pa.schema([
     ("price_list", _string()), ("ndc", _string()), ("drug_name", _string()),
     ("mac_unit_price", _decimal(UNIT_SCALE)), ("effective_date", pa.date32()), ("end_date", pa.date32()),
-    ("source", _string()),
+    ("source", _string()), ("client_account_id", _string()),
 ])
 INVOICES_SCHEMA = pa.schema([
     ("invoice_id", _string()), ("client_account_id", _string()), ("quarter", _string()), ("ndc", _string()),
@@ -68,8 +68,10 @@ INVOICES_SCHEMA = pa.schema([
 ])
 SCHEMAS = {"terms": TERMS_SCHEMA, "prices": PRICES_SCHEMA, "invoices": INVOICES_SCHEMA}
 # Where an evidence row came from ("<packet id>#<revision>", a Domo candidate row) and its class (governed,
-# candidate): optional in the records (blank), carried into the findings for their decisions.
-OPTIONAL = {"source", "evidence_class"}
+# candidate): optional in the records (blank), carried into the findings for their decisions. A price row's
+# client_account_id (optional; blank: every client) limits it to the client whose governance it was cut for.
+OPTIONAL = {"terms": {"source", "evidence_class"}, "prices": {"source", "client_account_id"},
+            "invoices": {"source"}}
 
 CLAIMS_COLUMNS = {
     "claim_id": "Claim ID", "claim_status": "Claim Status", "client_account_id": "Client Account ID",
@@ -140,7 +142,7 @@ def arrow_table(relation: str, records: Iterable[Mapping]) -> pa.Table:
     columns: dict[str, list] = {field.name: [] for field in schema}
     for row, record in enumerate(records, start=1):
         for field in schema:
-            if field.name not in record and field.name not in OPTIONAL:
+            if field.name not in record and field.name not in OPTIONAL[relation]:
                 raise CalculationInputError(f"{relation} row {row}: column {field.name!r} is missing")
             columns[field.name].append(_value(relation, row, field.name, field.type, record.get(field.name)))
     return pa.Table.from_pydict(columns, schema=schema)

@@ -17,9 +17,8 @@ from evidence.samples.world import _SCHEMAS, CLAIMS
 from tests.deliverables.calculations.builders import postgres_results
 
 ROWS = 3000
-_COLUMNS = {kind: [name for name in schema.names if name not in engine.OPTIONAL]
-            for kind, schema in (("contract", engine.TERMS_SCHEMA), ("pricing", engine.PRICES_SCHEMA),
-                                 ("rebate", engine.INVOICES_SCHEMA))}
+_COLUMNS = {kind: [name for name in engine.SCHEMAS[relation].names if name not in engine.OPTIONAL[relation]]
+            for kind, relation in (("contract", "terms"), ("pricing", "prices"), ("rebate", "invoices"))}
 
 
 def _claims_parquet(tmp_path: Path) -> Path:
