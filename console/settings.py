@@ -262,14 +262,16 @@ CELERY_TASK_ROUTES = {
     "evidence.tasks.*": {"queue": "intake"},
     "console.tasks.*": {"queue": "console"},
     "promotion.tasks.*": {"queue": "promotion"},
+    "deliverables.tasks.*": {"queue": "runs"},
 }
-CONSOLE_WORKER_QUEUES = "console,intake,promotion"  # what `run_console` and the test worker consume
+CONSOLE_WORKER_QUEUES = "console,intake,promotion,runs"  # what `run_console` and the test worker consume
 CELERY_TASK_ALWAYS_EAGER = False  # never eager: the console always runs a real worker
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "intake-sweep-abandoned": {"task": "evidence.tasks.intake_sweep", "schedule": 300.0},
     "promotion-sweep-stale-loads": {"task": "promotion.tasks.promotion_sweep", "schedule": 300.0},
     "flags-sweep-lost-runs": {"task": "evidence.tasks.flags_sweep", "schedule": 300.0},
+    "runs-sweep-abandoned": {"task": "deliverables.tasks.runs_sweep", "schedule": 300.0},
     "idempotency-keys-sweep": {
         "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
     },
@@ -345,6 +347,15 @@ INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
 PROMOTION_STALE_SECONDS = env_int("PROMOTION_STALE_SECONDS", 900, minimum=1)
 # The sweeper fails a loading promotion silent for this long: past any broker redelivery.
 PROMOTION_ABANDONED_SECONDS = env_int("PROMOTION_ABANDONED_SECONDS", 7200, minimum=60)
+# Calculation runs (deliverables.runs): a running run whose heartbeat is older than RUN_STALE_SECONDS may be
+# taken over by its redelivered task; older than RUN_ABANDONED_SECONDS, the beat sweeper fails it.
+RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 60, minimum=1)
+RUN_ABANDONED_SECONDS = env_int("RUN_ABANDONED_SECONDS", 1800, minimum=60)
+RUN_DUCKDB_MEMORY = os.environ.get("RUN_DUCKDB_MEMORY", "1GB")
+# Where a run calculates: "auto" (pushed down into PostgreSQL when the curated store is PostgreSQL, DuckDB over
+# the silver Parquet otherwise), "duckdb" or "postgres".
+CALCULATION_ENGINE = os.environ.get("CALCULATION_ENGINE", "auto")
 # An API create's Idempotency-Key answers its retries this long (console.idempotency): 24 hours at least.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=24 * 3600)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).

@@ -118,8 +118,13 @@ def _value(relation: str, row: int, column: str, kind: pa.DataType, value):
             number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
         except InvalidOperation:
             raise CalculationInputError(f"{where}: {value!r} is not a decimal") from None
-        if not number.is_finite() or number.as_tuple().exponent < -kind.scale:
-            raise CalculationInputError(f"{where}: {value!r} has more than {kind.scale} decimal places")
+        if not number.is_finite():
+            raise CalculationInputError(f"{where}: {value!r} is not a finite decimal")
+        if number.as_tuple().exponent < -kind.scale:
+            exact = number.quantize(Decimal(1).scaleb(-kind.scale))
+            if exact != number:  # trailing zeros (a database's scale) are not more places
+                raise CalculationInputError(f"{where}: {value!r} has more than {kind.scale} decimal places")
+            number = exact
         return number
     if pa.types.is_date32(kind):
         if isinstance(value, dt.date):

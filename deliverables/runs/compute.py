@@ -1,0 +1,453 @@
+"""One run's numbers: the calculations' rows, each with its decision and its provenance. Plain module, no Django
+models (the services store what it returns).
+
+`calculate(con, source, tables, scope, claims)` takes a DuckDB connection on which the engine's relations are
+registered and `cur`/`ct` materialised (deliverables.runs.engines), the evidence tables and the claims input, and
+returns a Computed: the numbers (guarantee lines, rebate lines, findings totals, savings), the findings table
+`run_findings` left on the connection (decided, ordered), and the result hash.
+
+Decisions (the authority module's, never a default):
+- a guarantee line (AWP component or combined, dispensing fee): decide(CONTRACT_GUARANTEE) over the line's own
+  days and component (the combined line: every component with claims). A component with claims and no line
+  at all (no terms, governed or candidate) is a number too: not concluded, naming what is missing;
+- a rebate line (client, quarter): decide(REBATE_CLAIM) for every brand NDC it adds up; authorized only when
+  every NDC is, and its terms rows are governed;
+- a finding: a duplicate needs no evidence (the claims alone); a brand or fee finding is authorized when its
+  terms row is governed, indicative when it is a candidate's; a MAC finding is authorized when its terms row
+  (the price list) is governed and one governed price is in force, not concluded when governed prices
+  disagree (one finding kept, the conflict named), indicative on candidate terms.
+Only an authorized number has an `amount`; an indicative one an `indicative_amount`; a number not concluded
+has neither, and its missing evidence is named, with the key of the flag it raises.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from deliverables.calculations import definitions
+from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, contributions_sql, rows_checksum
+from evidence.flags.computed import flag_key
+from evidence.packets.authority import (
+    AUTHORIZED,
+    CONTRACT_GUARANTEE,
+    INDICATIVE,
+    NOT_CONCLUDED,
+    REBATE_CLAIM,
+    Decision,
+    Evidence,
+    decide,
+)
+from evidence.packets.authority.rebate import quarter_bounds
+from evidence.packets.model import CONTRACT, PRICING, REBATE
+
+ZERO = Decimal("0.00")
+
+
+def calculation_versions() -> dict[str, str]:
+    """sha256 of each calculation's SQL (what it computes), and of them all with the engine's source."""
+    import inspect
+
+    from deliverables.calculations import engine
+
+    versions = {name: hashlib.sha256(sql.encode()).hexdigest() for name, sql in definitions.DEFINITIONS.items()}
+    whole = hashlib.sha256()
+    for module in (definitions, engine):
+        whole.update(inspect.getsource(module).encode())
+    whole.update(inspect.getsource(inspect.getmodule(calculation_versions)).encode())
+    versions["all"] = whole.hexdigest()
+    return versions
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _literal(value) -> str:
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _predicate(keys: dict, where: str) -> str:
+    parts = [f"{column} = {_literal(value)}" for column, value in keys.items()]
+    return " AND ".join([*parts, where])
+
+
+@dataclass
+class Number:
+    key: str
+    kind: str
+    client: str
+    label: str
+    calculation: str
+    decision: str
+    figures: dict
+    evidence: dict
+    relation: str
+    predicate: str
+    row_count: int
+    rows_checksum: str
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    headline: Decimal | None = None  # the amount, placed by decision (amount / indicative_amount / none)
+
+    @property
+    def amount(self) -> Decimal | None:
+        return self.headline if self.decision == AUTHORIZED else None
+
+    @property
+    def indicative_amount(self) -> Decimal | None:
+        return self.headline if self.decision == INDICATIVE else None
+
+    def canonical(self) -> dict:
+        return {"key": self.key, "kind": self.kind, "client": self.client, "calculation": self.calculation,
+                "decision": self.decision, "amount": _text(self.amount),
+                "indicative_amount": _text(self.indicative_amount), "figures": self.figures,
+                "evidence": self.evidence, "predicate": self.predicate, "row_count": self.row_count,
+                "rows_checksum": self.rows_checksum, "period": [_text(self.period_start), _text(self.period_end)]}
+
+
+@dataclass
+class Computed:
+    numbers: list[Number]
+    findings: int
+    findings_sha256: str  # of the findings' canonical text
+    result_sha256: str
+    counts: dict = field(default_factory=dict)
+
+
+# --- decisions ---------------------------------------------------------------------------------------------
+def _component_text(channel: str, drug_class: str) -> str:
+    return f"{channel}/{drug_class}"
+
+
+def _flag_for(missing, client: str) -> str:
+    """The key of the missing-evidence flag that a missing piece raises (evidence.flags' grain)."""
+    if missing.kind == CONTRACT and missing.component and missing.start:
+        return flag_key(CONTRACT, client, dt.date(missing.start.year, 1, 1), _component_text(*missing.component))
+    if missing.kind == PRICING and missing.ndc and missing.start:
+        return flag_key(PRICING, client, missing.start.replace(day=1), ndc=missing.ndc)
+    if missing.kind == REBATE and missing.quarter and missing.ndc:
+        return flag_key(REBATE, client, quarter_bounds(missing.quarter)[0], ndc=missing.ndc, quarter=missing.quarter)
+    return ""
+
+
+def _evidence_json(decisions: list[Decision], client: str) -> dict:
+    used = sorted({(u.kind, u.packet_id, u.revision, u.sha256) for d in decisions for u in d.governed_used})
+    seen = {json.dumps(s.to_dict(), sort_keys=True) for d in decisions for s in d.candidates_seen}
+    missing = []
+    for d in decisions:
+        for m in d.missing:
+            entry = m.to_dict()
+            entry["flag_key"] = _flag_for(m, client)
+            missing.append(entry)
+    missing.sort(key=lambda m: json.dumps(m, sort_keys=True))
+    return {"used": [{"kind": k, "packet_id": p, "revision": r, "sha256": h} for k, p, r, h in used],
+            "seen": [json.loads(s) for s in sorted(seen)], "missing": missing}
+
+
+def _combine(decisions: list[str]) -> str:
+    if all(d == AUTHORIZED for d in decisions):
+        return AUTHORIZED
+    if NOT_CONCLUDED in decisions:
+        return NOT_CONCLUDED
+    return INDICATIVE
+
+
+# --- the lines ---------------------------------------------------------------------------------------------
+def _contributions(query, name: str, level: str) -> dict[tuple, tuple[int, str]]:
+    keys, _ = CONTRIBUTIONS[name][level]
+    width = len(keys.split(", "))
+    return {tuple(row[:width]): (row[width], row[width + 1]) for row in query(contributions_sql(name, level))}
+
+
+def _figures(name: str, row: tuple) -> dict:
+    return {column: _text(value) for column, value in zip(COLUMNS[name], row, strict=True)}
+
+
+def _guarantee_numbers(query, results: dict, evidence: dict[str, Evidence], scope_period, components: dict,
+                       claims_label: str) -> list[Number]:
+    numbers: list[Number] = []
+    awp_rows = _contributions(query, "awp_discount_guarantee", "component")
+    combined_rows = _contributions(query, "awp_discount_guarantee", "combined")
+    fee_rows = _contributions(query, "dispensing_fee_guarantee", "component")
+    lined: set[tuple[str, str, str]] = set()
+    for row in results["awp_discount_guarantee"]:
+        f = dict(zip(COLUMNS["awp_discount_guarantee"], row, strict=True))
+        client = f["client_account_id"]
+        ev = evidence.get(client, Evidence())
+        if f["level"] == "combined":
+            with_claims = sorted(components.get(client, {}))
+            decision = decide(CONTRACT_GUARANTEE, client=client, period=(f["period_start"], f["period_end"]),
+                              components=with_claims, evidence=ev)
+            count, checksum = combined_rows.get((client,), (0, ""))
+            keys = {"client_account_id": client}
+            where = CONTRIBUTIONS["awp_discount_guarantee"]["combined"][1]
+            key = f"awp:{client}:combined:{f['period_start']}"
+            label = f"AWP discount guarantee, combined, {f['period_start']} to {f['period_end']}"
+        else:
+            component = (f["channel"], f["drug_class"])
+            lined.add((client, *component))
+            decision = decide(CONTRACT_GUARANTEE, client=client, period=(f["period_start"], f["period_end"]),
+                              component=component, evidence=ev)
+            line_key = (client, f["period_start"], f["period_end"], f["component"], f["channel"], f["drug_class"])
+            count, checksum = awp_rows.get(line_key, (0, ""))
+            keys = dict(zip(("client_account_id", "period_start", "period_end", "component", "channel", "drug_class"),
+                            line_key, strict=True))
+            where = CONTRIBUTIONS["awp_discount_guarantee"]["component"][1]
+            key = f"awp:{client}:{f['channel']}-{f['drug_class']}:{f['period_start']}"
+            label = (f"AWP discount guarantee, {f['component']}, {f['period_start']} to {f['period_end']}")
+        numbers.append(Number(
+            key=key, kind="awp_guarantee", client=client, label=label, calculation="awp_discount_guarantee",
+            decision=decision.decision, figures=_figures("awp_discount_guarantee", row),
+            evidence=_evidence_json([decision], client), relation="ct", predicate=_predicate(keys, where),
+            row_count=count, rows_checksum=checksum, period_start=f["period_start"], period_end=f["period_end"],
+            headline=f["shortfall_owed"]))
+    for row in results["dispensing_fee_guarantee"]:
+        f = dict(zip(COLUMNS["dispensing_fee_guarantee"], row, strict=True))
+        client = f["client_account_id"]
+        component = (f["channel"], f["drug_class"])
+        decision = decide(CONTRACT_GUARANTEE, client=client, period=(f["period_start"], f["period_end"]),
+                          component=component, evidence=evidence.get(client, Evidence()))
+        line_key = (client, f["period_start"], f["period_end"], f["component"], f["channel"], f["drug_class"])
+        count, checksum = fee_rows.get(line_key, (0, ""))
+        keys = dict(zip(("client_account_id", "period_start", "period_end", "component", "channel", "drug_class"),
+                        line_key, strict=True))
+        numbers.append(Number(
+            key=f"fee:{client}:{f['channel']}-{f['drug_class']}:{f['period_start']}", kind="fee_guarantee",
+            client=client, label=f"Dispensing-fee guarantee, {f['component']}, {f['period_start']} to {f['period_end']}",
+            calculation="dispensing_fee_guarantee", decision=decision.decision,
+            figures=_figures("dispensing_fee_guarantee", row), evidence=_evidence_json([decision], client),
+            relation="ct", predicate=_predicate(keys, CONTRIBUTIONS["dispensing_fee_guarantee"]["component"][1]),
+            row_count=count, rows_checksum=checksum, period_start=f["period_start"], period_end=f["period_end"],
+            headline=f["shortfall"]))
+    # Components with claims and no line: the guarantee is held back, and says why.
+    for client in sorted(components):
+        for (channel, drug_class), (count, checksum) in sorted(components[client].items()):
+            if (client, channel, drug_class) in lined:
+                continue
+            decision = decide(CONTRACT_GUARANTEE, client=client, period=scope_period,
+                              component=(channel, drug_class), evidence=evidence.get(client, Evidence()))
+            if decision.decision == AUTHORIZED:
+                continue  # governed terms with no guarantee rate for it: nothing is guaranteed there
+            keys = {"client_account_id": client, "channel": channel, "drug_class": drug_class}
+            numbers.append(Number(
+                key=f"awp:{client}:{channel}-{drug_class}:held", kind="awp_guarantee", client=client,
+                label=f"AWP discount guarantee, {channel} {drug_class}: no terms to calculate with",
+                calculation="awp_discount_guarantee", decision=NOT_CONCLUDED if decision.decision == NOT_CONCLUDED
+                else decision.decision, figures={"claims": str(count), "claims_source": claims_label},
+                evidence=_evidence_json([decision], client), relation="cur", predicate=_predicate(keys, "1 = 1"),
+                row_count=count, rows_checksum=checksum, period_start=scope_period[0], period_end=scope_period[1],
+                headline=None))
+    return numbers
+
+
+def _rebate_numbers(query, results: dict, evidence: dict[str, Evidence]) -> list[Number]:
+    lines = _contributions(query, "rebate_guarantee", "quarter")
+    quarter_sql = CONTRIBUTIONS["rebate_guarantee"]["quarter"][0].split(", ", 1)[1].rsplit(" AS ", 1)[0]
+    where = CONTRIBUTIONS["rebate_guarantee"]["quarter"][1]
+    ndcs: dict[tuple, list[tuple[str, int]]] = defaultdict(list)
+    for client, quarter, ndc, candidate_rows in query(
+            f"SELECT client_account_id, {quarter_sql} AS quarter, ndc, "
+            f"SUM(CASE WHEN term_class = 'governed' THEN 0 ELSE 1 END) FROM ct WHERE {where} "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"):
+        ndcs[(client, quarter)].append((ndc, candidate_rows))
+    numbers = []
+    for row in results["rebate_guarantee"]:
+        f = dict(zip(COLUMNS["rebate_guarantee"], row, strict=True))
+        client, quarter = f["client_account_id"], f["quarter"]
+        ev = evidence.get(client, Evidence())
+        decisions = [decide(REBATE_CLAIM, client=client, quarter=quarter, ndc=ndc, evidence=ev)
+                     for ndc, _ in ndcs[(client, quarter)]]
+        decision = _combine([d.decision for d in decisions])
+        if decision == AUTHORIZED and any(candidate for _, candidate in ndcs[(client, quarter)]):
+            decision = INDICATIVE  # the invoices match, the contracted amount per claim is a candidate's
+        count, checksum = lines.get((client, quarter), (0, ""))
+        first, last = quarter_bounds(quarter)
+        predicate = f"client_account_id = {_literal(client)} AND {quarter_sql} = {_literal(quarter)} AND {where}"
+        numbers.append(Number(
+            key=f"rebate:{client}:{quarter}", kind="rebate_guarantee", client=client,
+            label=f"Rebate guarantee, {quarter}", calculation="rebate_guarantee", decision=decision,
+            figures=_figures("rebate_guarantee", row), evidence=_evidence_json(decisions, client), relation="ct",
+            predicate=predicate, row_count=count, rows_checksum=checksum, period_start=first, period_end=last,
+            headline=f["shortfall"]))
+    return numbers
+
+
+# --- findings ----------------------------------------------------------------------------------------------
+FINDINGS_COLUMNS = ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "channel",
+                    "drug_class", "paid", "allowed", "reference", "claim_row", "term_source", "price_source",
+                    "decision", "overpayment", "indicative_overpayment", "flag_key", "conflict")
+
+
+def _decide_findings(con) -> None:
+    """`run_findings`: the findings, one per kind and claim, decided, with the overpayment placed by decision."""
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE run_findings AS
+WITH f AS (
+  SELECT *, COUNT(*) OVER (PARTITION BY kind, claim_id) AS copies,
+         ROW_NUMBER() OVER (PARTITION BY kind, claim_id ORDER BY reference, price_source) AS copy
+  FROM findings_raw
+), d AS (
+  SELECT *, CASE WHEN kind = 'duplicate' THEN '{AUTHORIZED}'
+                 WHEN kind = 'mac' AND copies > 1 THEN '{NOT_CONCLUDED}'
+                 WHEN term_class = 'governed' THEN '{AUTHORIZED}'
+                 ELSE '{INDICATIVE}' END AS decision
+  FROM f WHERE copy = 1
+)
+SELECT kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, channel, drug_class, paid, allowed,
+       reference, claim_row, COALESCE(term_source, '') AS term_source, COALESCE(price_source, '') AS price_source,
+       decision,
+       CASE WHEN decision = '{AUTHORIZED}' THEN overpayment END AS overpayment,
+       CASE WHEN decision = '{INDICATIVE}' THEN overpayment END AS indicative_overpayment,
+       CAST('' AS VARCHAR) AS flag_key, copies > 1 AS conflict
+FROM d
+ORDER BY kind, client_account_id, claim_id""")
+
+
+def _name_finding_flags(con) -> None:
+    """The flag each finding that is not authorized raises: pricing (client, NDC, month) for a MAC finding,
+    contract (client, year, component) otherwise."""
+    rows = con.execute(
+        f"SELECT DISTINCT kind, client_account_id, ndc, fill_date, channel, drug_class FROM run_findings "
+        f"WHERE decision <> '{AUTHORIZED}'").fetchall()
+    if not rows:
+        return
+    keys = []
+    for kind, client, ndc, fill_date, channel, drug_class in rows:
+        if kind == "mac":
+            key = flag_key(PRICING, client, fill_date.replace(day=1), ndc=ndc)
+        else:
+            key = flag_key(CONTRACT, client, dt.date(fill_date.year, 1, 1), _component_text(channel, drug_class))
+        keys.append((kind, client, ndc, fill_date, key))
+    import pyarrow as pa
+
+    table = pa.table({name: [k[i] for k in keys] for i, name in
+                      enumerate(("kind", "client_account_id", "ndc", "fill_date", "flag_key"))})
+    con.register("finding_flag_keys", table)
+    con.execute("""UPDATE run_findings SET flag_key = k.flag_key FROM finding_flag_keys k
+                   WHERE run_findings.kind = k.kind AND run_findings.client_account_id = k.client_account_id
+                     AND run_findings.ndc = k.ndc AND run_findings.fill_date = k.fill_date
+                     AND run_findings.decision <> 'authorized'""")
+    con.unregister("finding_flag_keys")
+
+
+def _finding_numbers(con, dataset_label: str) -> list[Number]:
+    numbers = []
+    for (client, kind, decision, count, paid, total, checksum, flags) in con.execute(f"""
+        SELECT client_account_id, kind, decision, COUNT(*), SUM(paid),
+               SUM(COALESCE(overpayment, indicative_overpayment, 0)), {rows_checksum('claim_row')},
+               STRING_AGG(DISTINCT NULLIF(flag_key, ''), ',' ORDER BY NULLIF(flag_key, ''))
+        FROM run_findings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").fetchall():
+        flag_keys = sorted(filter(None, (flags or "").split(",")))
+        numbers.append(Number(
+            key=f"findings:{client}:{kind}:{decision}", kind="finding", client=client,
+            label=f"Pricing audit findings, {kind.replace('_', ' ')} ({decision.replace('_', ' ')})",
+            calculation="pricing_findings", decision=decision,
+            figures={"findings": str(count), "paid": _text(paid),
+                     "overpayment": _text(total) if decision != NOT_CONCLUDED else None},
+            evidence={"used": [], "seen": [], "missing": [{"flag_key": k} for k in flag_keys]},
+            relation="findings",
+            predicate=f"client_account_id = {_literal(client)} AND kind = {_literal(kind)} AND decision = {_literal(decision)}",
+            row_count=count, rows_checksum=checksum, headline=total if decision != NOT_CONCLUDED else None))
+    return numbers
+
+
+# --- savings -----------------------------------------------------------------------------------------------
+def _savings(numbers: list[Number]) -> list[Number]:
+    """Per client: what is recoverable, split into authorized, indicative and not concluded.
+
+    The total adds the guarantee shortfalls owed (AWP, combined or per component, and dispensing fee), the
+    rebate shortfalls (rebate-backed: only where the invoices match exactly) and the overpayments of MAC and
+    duplicate findings. Brand-AWP and dispensing-fee findings are shown but not added: the claim-level view of
+    what the guarantee shortfalls already recover in aggregate."""
+    parts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    members: dict[tuple[str, str], list[Number]] = defaultdict(list)
+    clients = sorted({n.client for n in numbers})
+    for n in numbers:
+        value = n.headline if n.headline is not None else ZERO
+        bucket = (n.client, n.decision)
+        if n.kind in ("awp_guarantee", "fee_guarantee"):
+            parts[bucket]["guarantee_shortfalls"] += value if n.decision != NOT_CONCLUDED else ZERO
+        elif n.kind == "rebate_guarantee":
+            parts[bucket]["rebate_shortfalls"] += value if n.decision != NOT_CONCLUDED else ZERO
+        elif n.kind == "finding":
+            kind = n.key.split(":")[2]
+            name = "overpayments" if kind in ("mac", "duplicate") else "overpayments_not_added"
+            parts[bucket][name] += value if n.decision != NOT_CONCLUDED else ZERO
+        else:
+            continue
+        members[bucket].append(n)
+    out = []
+    for client in clients:
+        for decision in (AUTHORIZED, INDICATIVE, NOT_CONCLUDED):
+            bucket = (client, decision)
+            included = members.get(bucket, [])
+            figures = {name: _text(parts[bucket][name]) for name in
+                       ("guarantee_shortfalls", "rebate_shortfalls", "overpayments", "overpayments_not_added")}
+            total = sum((parts[bucket][n] for n in ("guarantee_shortfalls", "rebate_shortfalls", "overpayments")),
+                        ZERO)
+            figures["numbers"] = str(len(included))
+            missing = sorted({m["flag_key"] for n in included for m in n.evidence.get("missing", []) if m.get("flag_key")})
+            if decision == NOT_CONCLUDED:
+                figures = {"numbers": str(len(included)), "flags": str(len(missing))}
+            else:
+                figures["total"] = _text(total)
+            out.append(Number(
+                key=f"savings:{client}:{decision}", kind="savings", client=client,
+                label=f"Savings, {decision.replace('_', ' ')}", calculation="savings", decision=decision,
+                figures=figures, evidence={"used": [], "seen": [], "missing": [{"flag_key": k} for k in missing],
+                                           "numbers": sorted(n.key for n in included)},
+                relation="numbers", predicate=f"client_account_id = {_literal(client)} AND decision = {_literal(decision)}",
+                row_count=sum(n.row_count for n in included), rows_checksum="",
+                headline=total if decision != NOT_CONCLUDED else None))
+    return out
+
+
+def _component_claims(query) -> dict[str, dict[tuple[str, str], tuple[int, str]]]:
+    out: dict[str, dict] = defaultdict(dict)
+    for client, channel, drug_class, count, checksum in query(
+            f"SELECT client_account_id, channel, drug_class, COUNT(*), {rows_checksum()} FROM cur "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"):
+        out[client][(channel, drug_class)] = (count, checksum)
+    return out
+
+
+def _findings_hash(con) -> str:
+    """SHA-256 of the findings' canonical text: every column as text (`~` for none), `|`-joined, one line each, in
+    the findings' order."""
+    fields = ", ".join(f"COALESCE(CAST({c} AS VARCHAR), '~')" for c in FINDINGS_COLUMNS)
+    return con.execute(f"SELECT SHA256(COALESCE(STRING_AGG(CONCAT_WS('|', {fields}), CHR(10) "
+                       "ORDER BY kind, client_account_id, claim_id), '')) FROM run_findings").fetchone()[0]
+
+
+def calculate(con, query, *, results: dict, evidence: dict[str, Evidence], period: tuple[dt.date, dt.date],
+              dataset_label: str) -> Computed:
+    """Decide and prove every number of `results`. `query(sql)` runs DuckDB SQL where the claims are (`cur` and
+    `ct`: DuckDB itself, or the curated PostgreSQL database, transpiled) and returns the rows; `con` is the
+    local DuckDB holding `findings_raw` (the pricing_findings rows), where the findings are decided and hashed."""
+    components = _component_claims(query)
+    numbers = _guarantee_numbers(query, results, evidence, period, components, dataset_label)
+    numbers += _rebate_numbers(query, results, evidence)
+    _decide_findings(con)
+    _name_finding_flags(con)
+    numbers += _finding_numbers(con, dataset_label)
+    numbers += _savings(numbers)
+    findings_sha = _findings_hash(con)
+    findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchone()[0]
+    canonical = json.dumps({"numbers": [n.canonical() for n in numbers], "findings": findings_sha},
+                           sort_keys=True, separators=(",", ":"))
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for n in numbers:
+        counts[n.kind][n.decision] += 1
+    return Computed(numbers=numbers, findings=findings, findings_sha256=findings_sha,
+                    result_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+                    counts={k: dict(v) for k, v in counts.items()})

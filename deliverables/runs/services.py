@@ -1,0 +1,413 @@
+"""Calculation runs: start one (a queued row, audited, sent to the `runs` queue after commit), execute it (claimed
+by one worker, taken over after a lost worker, with progress and a heartbeat), cancel it, and sweep the runs
+gone silent.
+
+Executing, step by step (each recorded in `progress` with its time):
+1. inputs: the claims dataset promoted into a backend contract (deliverables.runs.inputs.claims_input, which
+   refuses a migration-only one), its silver Parquet copied from the lake (the registry verified it against
+   the table by checksum when it was loaded);
+2. evidence: the clients with claims in scope, the authority module's evidence for each, the engine's tables;
+3. calculate: the definitions, on DuckDB or pushed down into the curated PostgreSQL database;
+4. decide: every number's decision and provenance (deliverables.runs.compute);
+5. store: the findings artifact written once in the lake under its SHA-256, then, in ONE transaction, the
+   numbers, the run's exact inputs, its result hash and `succeeded`: a run killed before that shows no number.
+
+A redelivered task (the worker was killed) finds the run `running`: once its heartbeat is older than
+RUN_STALE_SECONDS it takes the run over (attempts + 1, audited) and computes again from the start; a heartbeat
+still fresh means another worker holds it (RunHeld: the task looks again later). The beat sweeper fails runs
+silent for RUN_ABANDONED_SECONDS. Whoever no longer holds the run (cancelled, swept, taken over) stores nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, models, transaction
+
+from console import clock
+from console.audit import audit_record
+from console.dispatch import send_after_commit
+from deliverables.choices import RUN_ACTIVE, RUN_TYPE, Engine, RunState
+from deliverables.models import CalculationRun, RunNumber
+from deliverables.runs.inputs import RunRefused
+
+RUN_TASK = "deliverables.tasks.run_execute"
+RUN_QUEUE = "runs"
+START_PERMISSION = "console.build_deliverable"
+MAX_ATTEMPTS = 3
+STEPS = ("inputs", "evidence", "calculate", "decide", "store")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+FINDINGS_PREFIX = "runs/findings"
+
+
+class RunHeld(Exception):
+    """A live worker holds the run; look again in `retry_in` seconds."""
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"held by a live worker; look again in {retry_in:.0f}s")
+        self.retry_in = retry_in
+
+
+class RunLost(Exception):
+    """The run is no longer this worker's (cancelled, swept, taken over): stop, store nothing."""
+
+
+class RunForbidden(RunRefused):
+    """Who asks may not start runs (HTTP 403)."""
+
+
+# --- trace ---------------------------------------------------------------------------------------------------
+def traceparent_for(incoming: str | None = "") -> str:
+    """A W3C traceparent for a new run: the caller's trace id kept when its traceparent is well-formed (a new
+    span id for the run), a new trace otherwise."""
+    match = TRACEPARENT.match((incoming or "").strip().lower())
+    trace_id = match.group(1) if match and set(match.group(1)) != {"0"} else secrets.token_hex(16)
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+# --- start ---------------------------------------------------------------------------------------------------
+def _refused(actor, reason: str, *, forbidden: bool = False, details: dict | None = None):
+    with transaction.atomic():
+        audit_record(actor=actor, action="deliverables.run.refused", object_type=RUN_TYPE, object_id="",
+                     after={"reason": reason, **(details or {})})
+    raise (RunForbidden if forbidden else RunRefused)(reason)
+
+
+def run_start(*, actor, period_start: dt.date, period_end: dt.date, client: str = "", dataset: str = "",
+              traceparent: str = "", enqueue: bool = True) -> CalculationRun:
+    """A queued run for the client (blank: every client) and period, sent to the `runs` queue after commit.
+
+    Refused (RunRefused, audited): a period that ends before it starts, a client id that is not a Salesforce
+    account id, claims that are not promoted into a backend contract (the message says which and why)."""
+    from deliverables.runs.inputs import claims_input
+    from promotion.curated.aliases import curated_reader
+
+    asked = {"client": client, "period": [str(period_start), str(period_end)], "dataset": dataset}
+    if not actor.has_perm(START_PERMISSION):
+        _refused(actor, "starting a calculation run needs the build_deliverable permission", forbidden=True,
+                 details=asked)
+    if period_start > period_end:
+        _refused(actor, f"period: {period_start} is after {period_end}", details=asked)
+    if client and not CLIENT_ID.match(client):
+        _refused(actor, f"client: {client!r} is not a Salesforce account id (15 or 18 letters and digits)",
+                 details=asked)
+    try:
+        claims = claims_input(curated_reader(), dataset)
+    except RunRefused as refusal:
+        _refused(actor, str(refusal), details=asked)
+    trace = traceparent_for(traceparent)
+    with transaction.atomic():
+        run = CalculationRun.objects.create(
+            client_account_id=client, period_start=period_start, period_end=period_end,
+            dataset_key=dataset or claims.dataset_key, requested_by=actor, traceparent=trace,
+            trace_id=trace.split("-")[1], queue=RUN_QUEUE,
+            progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in STEPS]})
+        audit_record(actor=actor, action="deliverables.run.queued", object_type=RUN_TYPE, object_id=str(run.pk),
+                     after={**asked, "dataset": run.dataset_key, "state": run.state, "traceparent": trace})
+        if enqueue:
+            send_after_commit(RUN_TASK, CalculationRun, run.pk)
+    return run
+
+
+def run_cancel(*, actor, run: CalculationRun) -> CalculationRun:
+    """Cancel a queued or running run (its worker stops at its next step and stores nothing)."""
+    if not (actor.has_perm(START_PERMISSION) and (actor.pk == run.requested_by_id or actor.is_superuser
+                                                    or actor.has_perm("console.approve_promotion"))):
+        _refused(actor, f"run #{run.pk}: only who started it (or an approver) may cancel it", forbidden=True,
+                 details={"run": run.pk})
+    with transaction.atomic():
+        before = run.state
+        moved = CalculationRun.objects.filter(pk=run.pk, state__in=RUN_ACTIVE).update(
+            state=RunState.CANCELLED, finished_at=clock.now(), cancelled_by=actor)
+        if not moved:
+            run.refresh_from_db()
+            _refused(actor, f"run #{run.pk} is {run.state}: only a queued or running run can be cancelled",
+                     details={"run": run.pk})
+        audit_record(actor=actor, action="deliverables.run.cancelled", object_type=RUN_TYPE, object_id=str(run.pk),
+                     before={"state": before}, after={"state": RunState.CANCELLED})
+    run.refresh_from_db()
+    return run
+
+
+# --- execute -------------------------------------------------------------------------------------------------
+def _stale_before() -> dt.datetime:
+    return clock.now() - dt.timedelta(seconds=settings.RUN_STALE_SECONDS)
+
+
+def _claim(run_id: int, *, task_id: str, queue: str) -> CalculationRun | None:
+    fresh = CalculationRun.objects.filter(pk=run_id).first()
+    if fresh is None or fresh.is_final:
+        return None
+    worker = {"task_id": (task_id or fresh.task_id)[:64], "queue": queue or fresh.queue or RUN_QUEUE,
+              "worker_host": socket.gethostname()[:255], "worker_pid": os.getpid()}
+    now = clock.now()
+    if fresh.state == RunState.QUEUED:
+        claimed = CalculationRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(
+            state=RunState.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1, **worker)
+        if not claimed:
+            return _claim(run_id, task_id=task_id, queue=queue)
+        with transaction.atomic():
+            audit_record(actor=None, action="deliverables.run.started", object_type=RUN_TYPE, object_id=str(run_id),
+                         before={"state": RunState.QUEUED}, after={"state": RunState.RUNNING, **worker,
+                                                                    "traceparent": fresh.traceparent})
+        return CalculationRun.objects.get(pk=run_id)
+    beat = fresh.heartbeat_at or fresh.started_at or now
+    if beat >= _stale_before():
+        raise RunHeld((beat - _stale_before()).total_seconds() + 1)
+    if fresh.attempts >= MAX_ATTEMPTS:
+        _fail(fresh, f"gave up after {fresh.attempts} attempts (each worker was lost mid-run)")
+        return None
+    with transaction.atomic():
+        claimed = CalculationRun.objects.filter(pk=run_id, state=RunState.RUNNING, attempts=fresh.attempts).update(
+            attempts=models.F("attempts") + 1, heartbeat_at=now, **worker)
+        if not claimed:
+            return None
+        audit_record(actor=None, action="deliverables.run.taken_over", object_type=RUN_TYPE, object_id=str(run_id),
+                     before={"attempt": fresh.attempts, "worker_host": fresh.worker_host,
+                             "worker_pid": fresh.worker_pid, "heartbeat_at": str(fresh.heartbeat_at)},
+                     after={"attempt": fresh.attempts + 1, **worker, "traceparent": fresh.traceparent})
+    return CalculationRun.objects.get(pk=run_id)
+
+
+def _held(run: CalculationRun):
+    return CalculationRun.objects.filter(pk=run.pk, state=RunState.RUNNING, attempts=run.attempts)
+
+
+def _step(run: CalculationRun, name: str, state: str, detail: str = "") -> None:
+    """Record a step's state (and beat); RunLost when the run is no longer ours."""
+    progress = run.progress or {}
+    steps = progress.get("steps") or [{"name": s, "state": "pending"} for s in STEPS]
+    for step in steps:
+        if step["name"] == name:
+            step["state"] = state
+            step["at"] = clock.now().isoformat()
+            if detail:
+                step["detail"] = detail
+    run.progress = {"step": name, "steps": steps}
+    if not _held(run).update(progress=run.progress, heartbeat_at=clock.now()):
+        raise RunLost(f"run #{run.pk} is no longer held by this worker")
+
+
+class _Heartbeat:
+    """Beats every RUN_HEARTBEAT_SECONDS while a long step runs (its own database connection)."""
+
+    def __init__(self, run: CalculationRun) -> None:
+        self.run, self.stop = run, threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"run-{run.pk}-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self.stop.wait(settings.RUN_HEARTBEAT_SECONDS):
+                _held(self.run).update(heartbeat_at=clock.now())
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def _fail(run: CalculationRun, error: str) -> None:
+    with transaction.atomic():
+        moved = CalculationRun.objects.filter(pk=run.pk, state=RunState.RUNNING, attempts=run.attempts).update(
+            state=RunState.FAILED, finished_at=clock.now(), error=error[:10000])
+        if moved:
+            audit_record(actor=None, action="deliverables.run.failed", object_type=RUN_TYPE, object_id=str(run.pk),
+                         before={"state": RunState.RUNNING}, after={"state": RunState.FAILED, "error": error[:2000]})
+
+
+def _sha256(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _engine_for() -> str:
+    from promotion.curated.aliases import curated_reader
+
+    choice = settings.CALCULATION_ENGINE
+    if choice in (Engine.DUCKDB, Engine.POSTGRES):
+        return choice
+    vendor = "postgresql" if "psycopg" in type(curated_reader()).__module__ else "other"
+    return Engine.POSTGRES if vendor == "postgresql" else Engine.DUCKDB
+
+
+def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> CalculationRun | None:
+    """Claim the run and compute it; None when it is gone, final, or no longer ours."""
+    run = _claim(run_id, task_id=task_id, queue=queue)
+    if run is None:
+        return None
+    try:
+        _compute_and_store(run)
+    except RunLost:
+        return None
+    except Exception as exc:  # a refusal, bad input, or a fault: the run fails, saying why
+        _fail(run, f"{type(exc).__name__}: {exc}" if not isinstance(exc, RunRefused) else str(exc))
+        if not isinstance(exc, (RunRefused, ValueError)):  # bad input is permanent; a fault is logged too
+            raise
+    run.refresh_from_db()
+    return run
+
+
+def _compute_and_store(run: CalculationRun) -> None:
+    from deliverables.calculations import engine
+    from deliverables.runs import compute, engines
+    from deliverables.runs.inputs import claims_input, evidence_tables
+    from evidence.flags.services import claims_sources
+    from promotion.curated.aliases import curated_reader
+
+    timings: dict[str, float] = {}
+    period = (run.period_start, run.period_end)
+    scope = engine.Scope(client=run.client_account_id or None, period=period)
+    started = time.perf_counter()
+    _step(run, "inputs", "running")
+    claims = claims_input(curated_reader(), run.dataset_key)
+    kind = _engine_for()
+    version = {"dataset_key": claims.dataset_key, "version": claims.version, "rows": claims.rows,
+               "checksum": claims.checksum, "load_id": claims.load_id, "manifest_sha256": claims.manifest_sha256,
+               "columns": claims.columns}
+    folder = Path(settings.VAR_DIR) / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    with claims_sources([version]) as sources, _Heartbeat(run):
+        parquet = sources[0].path
+        timings["inputs"] = time.perf_counter() - started
+        _step(run, "inputs", "done", f"{claims.name} v{claims.version}, {claims.rows} rows")
+        con = engine.connect(memory_limit=settings.RUN_DUCKDB_MEMORY, temp_directory=str(folder))
+        try:
+            mark = time.perf_counter()
+            _step(run, "evidence", "running")
+            clients = engines.clients_in_scope_duckdb(con, parquet, claims.columns, scope)
+            tables = evidence_tables(clients, period)
+            timings["evidence"] = time.perf_counter() - mark
+            _step(run, "evidence", "done", f"{len(clients)} client(s), {tables.terms.num_rows} terms rows")
+            mark = time.perf_counter()
+            _step(run, "calculate", "running")
+            prepared = _prepare(kind, con, parquet, claims, tables, scope)
+            timings["calculate"] = time.perf_counter() - mark
+            _step(run, "calculate", "done")
+            mark = time.perf_counter()
+            _step(run, "decide", "running")
+            computed = compute.calculate(con, prepared.query, results=prepared.results, evidence=tables.evidence,
+                                         period=period, dataset_label=f"{claims.name} v{claims.version}")
+            timings["decide"] = time.perf_counter() - mark
+            _step(run, "decide", "done", f"{len(computed.numbers)} numbers, {computed.findings} findings")
+            mark = time.perf_counter()
+            _step(run, "store", "running")
+            path, sha = _write_findings(con, folder)
+        finally:
+            con.close()
+    versions = compute.calculation_versions()
+    inputs = {
+        "claims": claims.as_json(),
+        "evidence": tables.revisions(),
+        "domo": tables.domo_rows(),
+        "evidence_tables": {"terms": tables.terms.num_rows, "prices": tables.prices.num_rows,
+                            "invoices": tables.invoices.num_rows, "conflicts": tables.conflicts},
+        "calculations": versions,
+        "parameters": {"client": run.client_account_id, "period": [str(p) for p in period],
+                       "dataset": run.dataset_key, "engine": kind},
+    }
+    _store(run, computed, inputs, versions, kind, path, sha, timings, mark)
+
+
+def _prepare(kind: str, con, parquet: Path, claims, tables, scope):
+    from deliverables.runs import engines
+
+    if kind == Engine.POSTGRES:
+        from deliverables.runs.pushdown_run import prepare_postgres
+
+        return prepare_postgres(con, claims, tables, scope)
+    return engines.prepare_duckdb(con, parquet, tables, scope)
+
+
+def _write_findings(con, folder: Path) -> tuple[str, str]:
+    """The decided findings as one Parquet file (fixed order and options: the same findings, the same bytes),
+    written once in the lake under its SHA-256."""
+    import pyarrow.parquet as pq
+
+    from console.lake import get_lake
+
+    table = con.execute("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id").to_arrow_table()
+    handle, name = tempfile.mkstemp(dir=folder, suffix=".parquet")
+    os.close(handle)
+    try:
+        pq.write_table(table, name, compression="zstd", row_group_size=128 * 1024, write_statistics=True,
+                       store_schema=True)
+        digest = hashlib.sha256()
+        with open(name, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        path = f"{FINDINGS_PREFIX}/{sha}.parquet"
+        with open(name, "rb") as stream:
+            get_lake().put(path, stream)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return path, sha
+
+
+def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> None:
+    with transaction.atomic():
+        locked = CalculationRun.objects.select_for_update().get(pk=run.pk)
+        if locked.state != RunState.RUNNING or locked.attempts != run.attempts:
+            raise RunLost(f"run #{run.pk} is no longer held by this worker")
+        RunNumber.objects.filter(run=run).delete()
+        RunNumber.objects.bulk_create([
+            RunNumber(run=run, key=n.key, kind=n.kind, client_account_id=n.client, label=n.label[:255],
+                      calculation=n.calculation, calculation_version=versions.get(n.calculation, versions["all"]),
+                      period_start=n.period_start, period_end=n.period_end, decision=n.decision, amount=n.amount,
+                      indicative_amount=n.indicative_amount, figures=n.figures, evidence=n.evidence,
+                      dataset_key=inputs["claims"]["dataset_key"], dataset_version=inputs["claims"]["version"],
+                      relation=n.relation, predicate=n.predicate, row_count=n.row_count,
+                      rows_checksum=n.rows_checksum, position=position)
+            for position, n in enumerate(computed.numbers)
+        ], batch_size=500)
+        timings["store"] = time.perf_counter() - mark
+        steps = [{**s, "state": "done", "at": s.get("at") or clock.now().isoformat()} if s["name"] == "store" else s
+                 for s in (run.progress or {}).get("steps", [])]
+        summary = {"numbers": len(computed.numbers), "findings": computed.findings, "counts": computed.counts,
+                   "seconds": {k: round(v, 3) for k, v in timings.items()}}
+        CalculationRun.objects.filter(pk=run.pk).update(
+            state=RunState.SUCCEEDED, finished_at=clock.now(), heartbeat_at=clock.now(), engine=kind,
+            calculation_version=versions["all"], inputs=inputs, inputs_sha256=_sha256(inputs),
+            result_sha256=computed.result_sha256, findings_path=path, findings_sha256=sha,
+            findings_count=computed.findings, summary=summary, progress={"step": "done", "steps": steps})
+        audit_record(actor=None, action="deliverables.run.succeeded", object_type=RUN_TYPE, object_id=str(run.pk),
+                     before={"state": RunState.RUNNING},
+                     after={"state": RunState.SUCCEEDED, "result_sha256": computed.result_sha256,
+                            "inputs_sha256": _sha256(inputs), "numbers": len(computed.numbers),
+                            "findings": computed.findings, "findings_sha256": sha})
+
+
+# --- sweep ---------------------------------------------------------------------------------------------------
+def runs_sweep_stale(*, older_than: dt.timedelta | None = None) -> list[int]:
+    """Fail running runs whose heartbeat is older than RUN_ABANDONED_SECONDS; returns their ids."""
+    cutoff = clock.now() - (older_than or dt.timedelta(seconds=settings.RUN_ABANDONED_SECONDS))
+    failed = []
+    for run in CalculationRun.objects.filter(state=RunState.RUNNING, heartbeat_at__lt=cutoff).order_by("pk"):
+        with transaction.atomic():
+            moved = CalculationRun.objects.filter(pk=run.pk, state=RunState.RUNNING, attempts=run.attempts,
+                                                  heartbeat_at__lt=cutoff).update(
+                state=RunState.FAILED, finished_at=clock.now(),
+                error=f"abandoned: no heartbeat since {run.heartbeat_at.isoformat()} (worker {run.worker_host} "
+                      f"pid {run.worker_pid} lost)")
+            if moved:
+                audit_record(actor=None, action="deliverables.run.abandoned", object_type=RUN_TYPE,
+                             object_id=str(run.pk), before={"state": RunState.RUNNING,
+                                                            "heartbeat_at": str(run.heartbeat_at)},
+                             after={"state": RunState.FAILED})
+                failed.append(run.pk)
+    return failed

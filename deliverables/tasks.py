@@ -1,0 +1,35 @@
+"""Celery tasks of the deliverables app: thin, they re-read the run and call the service.
+
+Routed to the "runs" queue by CELERY_TASK_ROUTES.
+"""
+from celery import shared_task
+
+from console import context
+from deliverables.runs import services
+
+
+@shared_task(
+    name=services.RUN_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=20,
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 300,
+    bind=True,
+)
+def run_execute(self, run_id: int) -> None:
+    """Compute a queued run (or take over one whose worker was lost); a run held by a live worker is looked at
+    again later."""
+    queue = (self.request.delivery_info or {}).get("routing_key") or services.RUN_QUEUE
+    with context.for_task(self.request.id or "eager", run_id=f"run-{run_id}"):
+        try:
+            services.run_execute(run_id=run_id, task_id=self.request.id or "", queue=queue)
+        except services.RunHeld as held:
+            raise self.retry(countdown=held.retry_in) from None
+
+
+@shared_task(name="deliverables.tasks.runs_sweep", acks_late=True, time_limit=300, bind=True)
+def runs_sweep(self) -> list[int]:
+    """Beat: fail running runs abandoned by a lost worker (RUN_ABANDONED_SECONDS)."""
+    with context.for_task(self.request.id or "eager"):
+        return services.runs_sweep_stale()
