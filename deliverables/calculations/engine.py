@@ -4,6 +4,13 @@
 evidence/samples/world.py, matched case-insensitively) as the `claims` view, registers the evidence records as
 Arrow tables (money and rates decimal128(38, s), dates date32; never float) and executes each definition,
 returning {name: [row tuples]} in each definition's ORDER BY. `connect()` is evidence.flags.needs.connect.
+`run_duckdb(...)` is a run as the runs service makes it: definitions.MATERIALIZE, each body over cur and ct, each
+line's contributions (`calculate`), returned as Results; pushdown.run_postgres makes the same run in the curated
+PostgreSQL database and returns the same Results.
+
+The `claims` relation is one projection for every source (`claims_query` over a ClaimsSource: the Parquet here,
+a curated table in pushdown), written in DuckDB SQL and transpiled for PostgreSQL: the column mapping, the casts,
+the flags, the refusals and the Scope filter exist once.
 
 Claims columns read: Claim ID, Claim Status, Client Account ID, Member ID, Pharmacy NPI, Channel, NDC,
 Brand/Generic, Fill Date, Adjudicated At, Quantity, AWP Unit Price (empty = no AWP), Ingredient Cost Paid,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
@@ -74,20 +75,49 @@ def _a_quarter_of_one_client(tables):
     return engine.Scope(client=first["client_account_id"], period=(dt.date(2025, 1, 1), dt.date(2025, 3, 31)))
 
 
+LONG = "A column name longer than PostgreSQL's sixty-three bytes, curated under a shortened identifier"
+FLAGS = {"Basis of Cost": ("04", "01", 17), "Compound Code": ("2", "0", 23), "Network Status": ("out", "in", 29),
+         LONG: ("x", "y", 2)}
+
+
+def _with_flags(path, tmp_path, tables):
+    """The sample with the optional exclusion columns (every 17th claim U&C, 23rd compound, 29th out of network)
+    and a long-named column, and terms excluding all three."""
+    table = pq.read_table(path)
+    for name, (hit, miss, every) in FLAGS.items():
+        table = table.append_column(name, pa.array([hit if row % every == 0 else miss for row in range(len(table))]))
+    flagged = tmp_path / "claims-flagged.parquet"
+    pq.write_table(table, flagged)
+    terms = tables["terms"].to_pylist()
+    for record in terms:
+        record["exclusions"] = ";".join(filter(None, [record["exclusions"], "usual_and_customary", "compound",
+                                                      "out_of_network"]))
+    schema = SCHEMA + [{"name": name, "type": "STRING"} for name in FLAGS]
+    return flagged, schema, dict(tables, terms=engine.arrow_table("terms", terms))
+
+
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True, databases=["default", "curated"])
-@pytest.mark.parametrize("scoped", [False, True], ids=["every client", "one client, one quarter"])
-def test_postgres_over_the_curated_table_gives_duckdbs_results(curated_db, sample, scoped):
+@pytest.mark.parametrize("variant", ["every client", "one client, one quarter", "optional exclusion columns"])
+def test_postgres_over_the_curated_table_gives_duckdbs_results(curated_db, sample, tmp_path, variant):
     path, tables = sample
-    scope = _a_quarter_of_one_client(tables) if scoped else None
-    table = load(curated_db, path)
+    schema, scope = SCHEMA, None
+    if variant == "one client, one quarter":
+        scope = _a_quarter_of_one_client(tables)
+    if variant == "optional exclusion columns":
+        unflagged = duckdb_results(path, tables, None)
+        path, schema, tables = _with_flags(path, tmp_path, tables)
     expected = duckdb_results(path, tables, scope)
     assert all(expected.results.values()) and all(expected.contributions.values())  # rows to compare
-    if scoped:
+    if scope is not None:
         assert {row[COLUMNS[name].index("client_account_id")]
                 for name, rows in expected.results.items() for row in rows} == {scope.client}
-    curated.promote_version(connection=curated_db, dataset_key=KEY, version=table.version)
+    if variant == "optional exclusion columns":  # the flags exclude claims
+        assert expected.results["awp_discount_guarantee"] != unflagged.results["awp_discount_guarantee"]
+    loaded = load(curated_db, path, schema=schema)
+    curated.promote_version(connection=curated_db, dataset_key=KEY, version=loaded.version)
     _, schema = curated.current_schema(curated_db, KEY)  # [{name, type, column}]: what a run is given
+    assert any(column["column"] != column["name"] for column in schema) == (variant == "optional exclusion columns")
 
     found = run_postgres(curated_db, table=curated.read_current(curated_db, KEY).table, schema=schema,
                          terms=tables["terms"], prices=tables["prices"], invoices=tables["invoices"], scope=scope)
@@ -148,3 +178,35 @@ def test_the_tsql_form_of_each_step_of_a_run_parses_back(step, sql):
     assert "INT128" not in out.upper() and "HUGEINT" not in out.upper() and "DOUBLE" not in out.upper()
     assert tree.find(sqlglot.exp.Group) is None or not any(
         isinstance(key, sqlglot.exp.Literal) for key in tree.find(sqlglot.exp.Group).expressions)  # no GROUP BY 1
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["every client", "one client, one quarter"])
+def test_a_duckdb_run_gives_the_whole_definitions_rows_and_each_lines_row_count(sample, scoped):
+    path, tables = sample
+    scope = _a_quarter_of_one_client(tables) if scoped else None
+    run = duckdb_results(path, tables, scope)
+    con = engine.connect(memory_limit="256MB", threads=1)
+    try:
+        assert run.results == engine.run(con, path, tables["terms"], tables["prices"], tables["invoices"],
+                                         scope=scope)
+    finally:
+        con.close()
+    # Each line's contributing rows are as many as the line counts, and come with a 32-digit MD5.
+    counted = {
+        ("awp_discount_guarantee", "component"): ("claims", lambda line: line["level"] == "component",
+                                                  ("client_account_id", "period_start", "period_end", "component",
+                                                   "channel", "drug_class")),
+        ("awp_discount_guarantee", "combined"): ("claims", lambda line: line["level"] == "combined",
+                                                 ("client_account_id",)),
+        ("dispensing_fee_guarantee", "component"): ("scripts", lambda line: True,
+                                                    ("client_account_id", "period_start", "period_end",
+                                                     "component", "channel", "drug_class")),
+        ("rebate_guarantee", "quarter"): ("brand_claims", lambda line: True, ("client_account_id", "quarter")),
+    }
+    assert set(counted) == set(run.contributions)
+    for (name, level), (count, chosen, keys) in counted.items():
+        lines = [dict(zip(COLUMNS[name], row, strict=True)) for row in run.results[name]]
+        expected = {tuple(line[key] for key in keys): line[count] for line in lines if chosen(line)}
+        found = {row[:-2]: row[-2] for row in run.contributions[(name, level)]}
+        assert found == expected, (name, level)
+        assert all(len(row[-1]) == 32 for row in run.contributions[(name, level)])
