@@ -1,5 +1,6 @@
 """The calculations pushed down into the curated PostgreSQL database: the sample claims loaded with the real
-curated loader, then run there, give DuckDB's results over the same Parquet, to the cent and type for type."""
+curated loader, then run there, give DuckDB's results over the same Parquet, to the cent and type for type.
+The PostgreSQL tests are transactional: the curated loader runs its own transactions, never inside atomic()."""
 from __future__ import annotations
 
 import datetime as dt
