@@ -175,7 +175,7 @@ received AS (
   FROM invoices GROUP BY client_account_id, quarter, ndc
 ),
 sums AS (
-  SELECT b.client_account_id, b.quarter, SUM(b.brand_claims) AS brand_claims, COUNT(*) AS ndcs,
+  SELECT b.client_account_id, b.quarter, CAST(SUM(b.brand_claims) AS BIGINT) AS brand_claims, COUNT(*) AS ndcs,
          SUM(CASE WHEN r.ndc IS NULL THEN 1 ELSE 0 END) AS ndcs_without_invoice,
          SUM(b.guaranteed) AS guaranteed, SUM(COALESCE(r.amount, {_dec('0', MONEY_SCALE)})) AS received
   FROM brand AS b
@@ -305,9 +305,12 @@ CONTRIBUTIONS = {
 def contributions_sql(name: str, level: str) -> str:
     """Per line of `name` at `level`: its key columns, the count of its rows and their checksum (over `ct`)."""
     keys, where = CONTRIBUTIONS[name][level]
-    group = ", ".join(str(i + 1) for i in range(len(keys.split(", "))))
+    # Grouped by the key expressions and ordered by their names, not by position: T-SQL has no GROUP BY 1.
+    parts = [key.rsplit(" AS ", 1) for key in keys.split(", ")]  # "expression AS name" or a column
+    group = ", ".join(part[0] for part in parts)
+    order = ", ".join(part[-1] for part in parts)
     return (f"SELECT {keys}, COUNT(*) AS row_count, {rows_checksum()} AS rows_checksum FROM ct WHERE {where} "
-            f"GROUP BY {group} ORDER BY {group}")
+            f"GROUP BY {group} ORDER BY {order}")
 
 # The columns of each result, in order.
 COLUMNS = {

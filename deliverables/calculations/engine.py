@@ -4,6 +4,13 @@
 evidence/samples/world.py, matched case-insensitively) as the `claims` view, registers the evidence records as
 Arrow tables (money and rates decimal128(38, s), dates date32; never float) and executes each definition,
 returning {name: [row tuples]} in each definition's ORDER BY. `connect()` is evidence.flags.needs.connect.
+`run_duckdb(...)` is a run as the runs service makes it: definitions.MATERIALIZE, each body over cur and ct, each
+line's contributions (`calculate`), returned as Results; pushdown.run_postgres makes the same run in the curated
+PostgreSQL database and returns the same Results.
+
+The `claims` relation is one projection for every source (`claims_query` over a ClaimsSource: the Parquet here,
+a curated table in pushdown), written in DuckDB SQL and transpiled for PostgreSQL: the column mapping, the casts,
+the flags, the refusals and the Scope filter exist once.
 
 Claims columns read: Claim ID, Claim Status, Client Account ID, Member ID, Pharmacy NPI, Channel, NDC,
 Brand/Generic, Fill Date, Adjudicated At, Quantity, AWP Unit Price (empty = no AWP), Ingredient Cost Paid,
@@ -16,7 +23,7 @@ DECIMAL(38, 3) on read.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
@@ -24,13 +31,19 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from deliverables.calculations import dialects
 from deliverables.calculations.definitions import (
+    BODIES,
+    CONTRIBUTIONS,
     DEFINITIONS,
     EXCLUSIONS,
     FEE_SCALE,
+    MATERIALIZE,
     MONEY_SCALE,
     QUANTITY_SCALE,
     UNIT_SCALE,
+    contributions_sql,
+    over_materialized,
 )
 from evidence.flags.needs import connect  # noqa: F401  (re-exported: the same bounded DuckDB)
 
@@ -163,52 +176,80 @@ class Scope:
     period: tuple[dt.date, dt.date] | None = None
 
 
-def _claims_view(con, path: Path, needed: set[str], scope: Scope | None = None) -> str:
-    names = [row[0] for row in con.execute(
-        f"SELECT name FROM parquet_schema({_literal(str(path))}) WHERE num_children IS NULL OR num_children = 0"
-    ).fetchall()]
-    lowered = {name.lower(): name for name in names}
-    scales = dict(con.execute(f"SELECT name, scale FROM parquet_schema({_literal(str(path))}) "
-                              "WHERE scale IS NOT NULL").fetchall())
+@dataclass(frozen=True)
+class ClaimsSource:
+    """Where a run reads the claims: the relation (DuckDB SQL: a Parquet file, a curated table), its 0-based
+    row number, and its columns, each exported (Domo) name with the SQL identifier it has there and its decimal
+    scale where it is a decimal. `label` names the source in errors ("claims file x.parquet")."""
+
+    label: str
+    relation: str
+    row: str
+    columns: Mapping[str, str]
+    scales: Mapping[str, int]
+
+
+def claims_query(source: ClaimsSource, needed: set[str], scope: Scope | None = None) -> str:
+    """The `claims` relation the definitions read, as DuckDB SQL over `source` (PostgreSQL: transpiled): the
+    CLAIMS_COLUMNS found by their exported names (case-insensitively) and cast, the OPTIONAL_FLAGS as 0/1, the
+    rows within `scope`. Refuses a missing column, a decimal column with more places than it is calculated
+    with, and an exclusion in `needed` whose column is absent."""
+    lowered = {name.lower(): name for name in source.columns}
+
+    def column(theirs: str) -> str | None:
+        found = lowered.get(theirs.lower())
+        return None if found is None else _q(source.columns[found])
+
     select = []
     for ours, theirs in CLAIMS_COLUMNS.items():
         found = lowered.get(theirs.lower())
         if found is None:
-            raise CalculationInputError(f"claims file {path.name}: column {theirs!r} is missing")
-        if (scales.get(found) or 0) > _SCALES.get(ours, 38):
-            raise CalculationInputError(f"claims file {path.name}: column {theirs!r} has {scales[found]} decimal "
+            raise CalculationInputError(f"{source.label}: column {theirs!r} is missing")
+        if (source.scales.get(found) or 0) > _SCALES.get(ours, 38):
+            raise CalculationInputError(f"{source.label}: column {theirs!r} has {source.scales[found]} decimal "
                                         f"places, more than the {_SCALES[ours]} it is calculated with")
-        cast = _CASTS.get(ours, "CAST({col} AS VARCHAR)").format(col=_q(found))
+        cast = _CASTS.get(ours, "CAST({col} AS VARCHAR)").format(col=column(theirs))
         select.append(f"{cast} AS {ours}")
     for exclusion, (theirs, predicate) in OPTIONAL_FLAGS.items():
-        found = lowered.get(theirs.lower())
+        found = column(theirs)
         if found is None and exclusion in needed:
-            raise CalculationInputError(f"claims file {path.name}: column {theirs!r} is missing, and the terms "
+            raise CalculationInputError(f"{source.label}: column {theirs!r} is missing, and the terms "
                                         f"exclude {exclusion} claims, which that column identifies")
-        flag = "0" if found is None else f"CASE WHEN {predicate.format(col=_q(found))} THEN 1 ELSE 0 END"
+        flag = "0" if found is None else f"CASE WHEN {predicate.format(col=found)} THEN 1 ELSE 0 END"
         select.append(f"{flag} AS {exclusion}")
     where = []
     if scope is not None and scope.client:
-        where.append(f"CAST({_q(lowered[CLAIMS_COLUMNS['client_account_id'].lower()])} AS VARCHAR) = "
-                     f"{_literal(scope.client)}")
+        where.append(f"CAST({column(CLAIMS_COLUMNS['client_account_id'])} AS VARCHAR) = {_literal(scope.client)}")
     if scope is not None and scope.period is not None:
-        fill = _q(lowered[CLAIMS_COLUMNS["fill_date"].lower()])
-        where.append(f"CAST({fill} AS DATE) BETWEEN DATE '{scope.period[0].isoformat()}' "
-                     f"AND DATE '{scope.period[1].isoformat()}'")
-    return (f"SELECT file_row_number AS _row, {', '.join(select)} "
-            f"FROM read_parquet({_literal(str(path))}, file_row_number = true)"
+        where.append(f"CAST({column(CLAIMS_COLUMNS['fill_date'])} AS DATE) BETWEEN "
+                     f"DATE '{scope.period[0].isoformat()}' AND DATE '{scope.period[1].isoformat()}'")
+    return (f"SELECT {source.row} AS _row, {', '.join(select)} FROM {source.relation}"
             + (f" WHERE {' AND '.join(where)}" if where else ""))
 
 
-def _check_terms(con) -> set[str]:
+def _parquet_source(con, path: Path) -> ClaimsSource:
+    leaves = con.execute(f"SELECT name, scale FROM parquet_schema({_literal(str(path))}) "
+                         "WHERE num_children IS NULL OR num_children = 0").fetchall()
+    return ClaimsSource(label=f"claims file {path.name}",
+                        relation=f"read_parquet({_literal(str(path))}, file_row_number = true)",
+                        row="file_row_number", columns={name: name for name, _ in leaves},
+                        scales={name: scale for name, scale in leaves if scale is not None})
+
+
+def check_terms(terms: pa.Table) -> set[str]:
     """The exclusions the terms name (each a known one), after checking that no two rows of one client,
-    channel and drug class overlap in time (the terms are a few rows: checked here, not in SQL)."""
+    channel and drug class overlap in time (the terms are a few rows: checked here, not in SQL). Channel and
+    drug class are compared as the definitions join them: spaces trimmed, lower case."""
     needed: set[str] = set()
-    rows = con.execute("SELECT client_account_id, LOWER(TRIM(channel)), LOWER(TRIM(drug_class)), period_start, "
-                       "period_end, exclusions FROM terms").fetchall()
     spans: dict[tuple, list] = {}
-    for row, (client, channel, drug_class, start, end, text) in enumerate(rows, start=1):
-        for name in filter(None, (part.strip() for part in (text or "").split(";"))):
+
+    def key(text):
+        return None if text is None else text.strip(" ").lower()
+
+    for row, record in enumerate(terms.select(["client_account_id", "channel", "drug_class", "period_start",
+                                               "period_end", "exclusions"]).to_pylist(), start=1):
+        start, end = record["period_start"], record["period_end"]
+        for name in filter(None, (part.strip() for part in (record["exclusions"] or "").split(";"))):
             if name not in EXCLUSIONS:
                 raise CalculationInputError(f"terms row {row}, column 'exclusions': {name!r} is not one of "
                                             f"{', '.join(EXCLUSIONS)}")
@@ -216,8 +257,10 @@ def _check_terms(con) -> set[str]:
         if start is None or end is None or start > end:
             raise CalculationInputError(f"terms row {row}, column 'period_start': the period {start} to {end} "
                                         "is not a period")
-        spans.setdefault((client, channel, drug_class), []).append((start, end, row))
-    for (client, channel, drug_class), periods in sorted(spans.items()):
+        spans.setdefault((record["client_account_id"], key(record["channel"]), key(record["drug_class"])),
+                         []).append((start, end, row))
+    for (client, channel, drug_class), periods in sorted(
+            spans.items(), key=lambda item: tuple("" if part is None else part for part in item[0])):
         periods.sort()
         for (_, end, first), (start, _, second) in pairwise(periods):
             if start <= end:
@@ -227,17 +270,55 @@ def _check_terms(con) -> set[str]:
     return needed
 
 
+def evidence_tables(terms, prices, invoices) -> dict[str, pa.Table]:
+    """The three evidence relations as Arrow tables (records are converted with arrow_table; tables pass)."""
+    return {name: records if isinstance(records, pa.Table) else arrow_table(name, records)
+            for name, records in (("terms", terms), ("prices", prices), ("invoices", invoices))}
+
+
 def register(con, claims_parquet, terms, prices, invoices, *, scope: Scope | None = None) -> None:
     """Register the four relations on `con` (claims as a view over the Parquet, within `scope`)."""
-    path = Path(claims_parquet)
-    for name, records in (("terms", terms), ("prices", prices), ("invoices", invoices)):
-        table = records if isinstance(records, pa.Table) else arrow_table(name, records)
+    tables = evidence_tables(terms, prices, invoices)
+    needed = check_terms(tables["terms"])
+    for name, table in tables.items():
         con.register(name, table)
-    needed = _check_terms(con)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW claims AS {_claims_view(con, path, needed, scope)}")
+    query = claims_query(_parquet_source(con, Path(claims_parquet)), needed, scope)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW claims AS {query}")
 
 
 def run(con, claims_parquet, terms, prices, invoices, *, scope: Scope | None = None) -> dict[str, list[tuple]]:
-    """Every definition's rows, in its own ORDER BY."""
+    """Every definition's rows, in its own ORDER BY (each definition whole, as written)."""
     register(con, claims_parquet, terms, prices, invoices, scope=scope)
     return {name: con.execute(sql).fetchall() for name, sql in DEFINITIONS.items()}
+
+
+@dataclass(frozen=True)
+class Results:
+    """A run's rows: each definition's (`results`, by name) and each line's contributing rows
+    (`contributions`, by (name, level): the line's key columns, row_count, rows_checksum)."""
+
+    results: dict[str, list[tuple]]
+    contributions: dict[tuple[str, str], list[tuple]]
+
+
+def calculate(query: Callable[[str], list[tuple]], dialect: str | None = None) -> Results:
+    """A run over the four relations of a connection: MATERIALIZE (cur, ct), each definition's body over them,
+    each line's contributions. `query(sql)` executes one statement and returns its rows; `dialect` None runs
+    the DuckDB text as written, otherwise its dialects.transpile form."""
+    def say(sql: str) -> str:
+        return sql if dialect is None else dialects.transpile(sql, dialect)
+
+    for statement in MATERIALIZE:
+        query(say(statement))
+    return Results(
+        results={name: query(say(over_materialized(name))) for name in BODIES},
+        contributions={(name, level): query(say(contributions_sql(name, level)))
+                       for name, levels in CONTRIBUTIONS.items() for level in levels},
+    )
+
+
+def run_duckdb(con, claims_parquet, terms, prices, invoices, scope: Scope | None = None) -> Results:
+    """A run on DuckDB over the claims Parquet: the same steps and the same Results as
+    pushdown.run_postgres over the curated table."""
+    register(con, claims_parquet, terms, prices, invoices, scope=scope)
+    return calculate(lambda sql: con.execute(sql).fetchall())
