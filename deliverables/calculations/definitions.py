@@ -312,6 +312,22 @@ def contributions_sql(name: str, level: str) -> str:
     return (f"SELECT {keys}, COUNT(*) AS row_count, {rows_checksum()} AS rows_checksum FROM ct WHERE {where} "
             f"GROUP BY {group} ORDER BY {order}")
 
+
+# What a run's decisions need to know of the claims, beside the lines (over `cur` and `ct`, like the lines):
+# the components with claims (each held back when no terms cover it) and the brand NDCs each rebate line adds up
+# (the rebate decision is per NDC), with how many of their rows were calculated on candidate terms.
+_REBATE_KEYS = CONTRIBUTIONS["rebate_guarantee"]["quarter"]
+ANCILLARY = {
+    "claims_components": (
+        f"SELECT client_account_id, channel, drug_class, COUNT(*) AS row_count, {rows_checksum()} AS rows_checksum "
+        "FROM cur GROUP BY client_account_id, channel, drug_class ORDER BY client_account_id, channel, drug_class"),
+    "rebate_ndcs": (
+        f"SELECT client_account_id, {_QUARTER} AS quarter, ndc, "
+        "SUM(CASE WHEN term_class = 'governed' THEN 0 ELSE 1 END) AS candidate_rows "
+        f"FROM ct WHERE {_REBATE_KEYS[1]} GROUP BY client_account_id, {_QUARTER}, ndc "
+        "ORDER BY client_account_id, quarter, ndc"),
+}
+
 # The columns of each result, in order.
 COLUMNS = {
     "awp_discount_guarantee": ("client_account_id", "period_start", "period_end", "level", "component",

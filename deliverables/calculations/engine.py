@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from deliverables.calculations import dialects
 from deliverables.calculations.definitions import (
+    ANCILLARY,
     BODIES,
     CONTRIBUTIONS,
     DEFINITIONS,
@@ -294,31 +295,44 @@ def run(con, claims_parquet, terms, prices, invoices, *, scope: Scope | None = N
 
 @dataclass(frozen=True)
 class Results:
-    """A run's rows: each definition's (`results`, by name) and each line's contributing rows
-    (`contributions`, by (name, level): the line's key columns, row_count, rows_checksum)."""
+    """A run's rows: each definition's (`results`, by name; the findings None when kept where they were computed),
+    each line's contributing rows (`contributions`, by (name, level): the line's key columns, row_count,
+    rows_checksum) and the ancillary answers the decisions need (definitions.ANCILLARY, by name)."""
 
-    results: dict[str, list[tuple]]
+    results: dict[str, list[tuple] | None]
     contributions: dict[tuple[str, str], list[tuple]]
+    ancillary: dict[str, list[tuple]]
 
 
-def calculate(query: Callable[[str], list[tuple]], dialect: str | None = None) -> Results:
+def calculate(query: Callable[[str], list[tuple]], dialect: str | None = None, *,
+              findings_into: str | None = None) -> Results:
     """A run over the four relations of a connection: MATERIALIZE (cur, ct), each definition's body over them,
-    each line's contributions. `query(sql)` executes one statement and returns its rows; `dialect` None runs
-    the DuckDB text as written, otherwise its dialects.transpile form."""
+    each line's contributions, the ancillary answers. `query(sql)` executes one statement and returns its rows;
+    `dialect` None runs the DuckDB text as written, otherwise its dialects.transpile form. `findings_into` (DuckDB
+    only) keeps the findings in a table of that name instead of fetching them (there can be millions)."""
     def say(sql: str) -> str:
         return sql if dialect is None else dialects.transpile(sql, dialect)
 
     for statement in MATERIALIZE:
         query(say(statement))
+    results: dict[str, list[tuple] | None] = {}
+    for name in BODIES:
+        if name == "pricing_findings" and findings_into:
+            query(f"CREATE OR REPLACE TEMP TABLE {findings_into} AS {over_materialized(name)}")
+            results[name] = None
+        else:
+            results[name] = query(say(over_materialized(name)))
     return Results(
-        results={name: query(say(over_materialized(name))) for name in BODIES},
+        results=results,
         contributions={(name, level): query(say(contributions_sql(name, level)))
                        for name, levels in CONTRIBUTIONS.items() for level in levels},
+        ancillary={name: query(say(sql)) for name, sql in ANCILLARY.items()},
     )
 
 
-def run_duckdb(con, claims_parquet, terms, prices, invoices, scope: Scope | None = None) -> Results:
+def run_duckdb(con, claims_parquet, terms, prices, invoices, scope: Scope | None = None, *,
+               findings_into: str | None = None) -> Results:
     """A run on DuckDB over the claims Parquet: the same steps and the same Results as
     pushdown.run_postgres over the curated table."""
     register(con, claims_parquet, terms, prices, invoices, scope=scope)
-    return calculate(lambda sql: con.execute(sql).fetchall())
+    return calculate(lambda sql: con.execute(sql).fetchall(), findings_into=findings_into)

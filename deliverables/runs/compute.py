@@ -1,10 +1,10 @@
 """One run's numbers: the calculations' rows, each with its decision and its provenance. Plain module, no Django
 models (the services store what it returns).
 
-`calculate(con, source, tables, scope, claims)` takes a DuckDB connection on which the engine's relations are
-registered and `cur`/`ct` materialised (deliverables.runs.engines), the evidence tables and the claims input, and
-returns a Computed: the numbers (guarantee lines, rebate lines, findings totals, savings), the findings table
-`run_findings` left on the connection (decided, ordered), and the result hash.
+`calculate(con, calculated, ...)` takes the engine's Results (deliverables.calculations.engine: the lines, each
+line's contributing rows, the ancillary answers) and a local DuckDB connection holding the findings as
+`findings_raw`, and returns a Computed: the numbers (guarantee lines, rebate lines, findings totals, savings) and
+the result hash; the decided findings are left on the connection as `run_findings`.
 
 Decisions (the authority module's, never a default):
 - a guarantee line (AWP component or combined, dispensing fee): decide(CONTRACT_GUARANTEE) over the line's own
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from deliverables.calculations import definitions
-from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, contributions_sql, rows_checksum
+from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, rows_checksum
 from evidence.flags.computed import flag_key
 from evidence.packets.authority import (
     AUTHORIZED,
@@ -163,22 +163,22 @@ def _combine(decisions: list[str]) -> str:
 
 
 # --- the lines ---------------------------------------------------------------------------------------------
-def _contributions(query, name: str, level: str) -> dict[tuple, tuple[int, str]]:
+def _contributions(calculated, name: str, level: str) -> dict[tuple, tuple[int, str]]:
     keys, _ = CONTRIBUTIONS[name][level]
     width = len(keys.split(", "))
-    return {tuple(row[:width]): (row[width], row[width + 1]) for row in query(contributions_sql(name, level))}
+    return {tuple(row[:width]): (row[width], row[width + 1]) for row in calculated.contributions[(name, level)]}
 
 
 def _figures(name: str, row: tuple) -> dict:
     return {column: _text(value) for column, value in zip(COLUMNS[name], row, strict=True)}
 
 
-def _guarantee_numbers(query, results: dict, evidence: dict[str, Evidence], scope_period, components: dict,
+def _guarantee_numbers(calculated, results: dict, evidence: dict[str, Evidence], scope_period, components: dict,
                        claims_label: str) -> list[Number]:
     numbers: list[Number] = []
-    awp_rows = _contributions(query, "awp_discount_guarantee", "component")
-    combined_rows = _contributions(query, "awp_discount_guarantee", "combined")
-    fee_rows = _contributions(query, "dispensing_fee_guarantee", "component")
+    awp_rows = _contributions(calculated, "awp_discount_guarantee", "component")
+    combined_rows = _contributions(calculated, "awp_discount_guarantee", "combined")
+    fee_rows = _contributions(calculated, "dispensing_fee_guarantee", "component")
     lined: set[tuple[str, str, str]] = set()
     for row in results["awp_discount_guarantee"]:
         f = dict(zip(COLUMNS["awp_discount_guarantee"], row, strict=True))
@@ -250,15 +250,12 @@ def _guarantee_numbers(query, results: dict, evidence: dict[str, Evidence], scop
     return numbers
 
 
-def _rebate_numbers(query, results: dict, evidence: dict[str, Evidence]) -> list[Number]:
-    lines = _contributions(query, "rebate_guarantee", "quarter")
+def _rebate_numbers(calculated, results: dict, evidence: dict[str, Evidence]) -> list[Number]:
+    lines = _contributions(calculated, "rebate_guarantee", "quarter")
     quarter_sql = CONTRIBUTIONS["rebate_guarantee"]["quarter"][0].split(", ", 1)[1].rsplit(" AS ", 1)[0]
     where = CONTRIBUTIONS["rebate_guarantee"]["quarter"][1]
     ndcs: dict[tuple, list[tuple[str, int]]] = defaultdict(list)
-    for client, quarter, ndc, candidate_rows in query(
-            f"SELECT client_account_id, {quarter_sql} AS quarter, ndc, "
-            f"SUM(CASE WHEN term_class = 'governed' THEN 0 ELSE 1 END) FROM ct WHERE {where} "
-            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"):
+    for client, quarter, ndc, candidate_rows in calculated.ancillary["rebate_ndcs"]:
         ndcs[(client, quarter)].append((ndc, candidate_rows))
     numbers = []
     for row in results["rebate_guarantee"]:
@@ -412,11 +409,9 @@ def _savings(numbers: list[Number]) -> list[Number]:
     return out
 
 
-def _component_claims(query) -> dict[str, dict[tuple[str, str], tuple[int, str]]]:
+def _component_claims(calculated) -> dict[str, dict[tuple[str, str], tuple[int, str]]]:
     out: dict[str, dict] = defaultdict(dict)
-    for client, channel, drug_class, count, checksum in query(
-            f"SELECT client_account_id, channel, drug_class, COUNT(*), {rows_checksum()} FROM cur "
-            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"):
+    for client, channel, drug_class, count, checksum in calculated.ancillary["claims_components"]:
         out[client][(channel, drug_class)] = (count, checksum)
     return out
 
@@ -429,14 +424,15 @@ def _findings_hash(con) -> str:
                        "ORDER BY kind, client_account_id, claim_id), '')) FROM run_findings").fetchone()[0]
 
 
-def calculate(con, query, *, results: dict, evidence: dict[str, Evidence], period: tuple[dt.date, dt.date],
+def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[dt.date, dt.date],
               dataset_label: str) -> Computed:
-    """Decide and prove every number of `results`. `query(sql)` runs DuckDB SQL where the claims are (`cur` and
-    `ct`: DuckDB itself, or the curated PostgreSQL database, transpiled) and returns the rows; `con` is the
-    local DuckDB holding `findings_raw` (the pricing_findings rows), where the findings are decided and hashed."""
-    components = _component_claims(query)
-    numbers = _guarantee_numbers(query, results, evidence, period, components, dataset_label)
-    numbers += _rebate_numbers(query, results, evidence)
+    """Decide and prove every number of `calculated` (an engine.Results, from DuckDB or PostgreSQL alike); `con`
+    is the local DuckDB holding `findings_raw` (the pricing_findings rows), where the findings are decided and
+    hashed."""
+    results = calculated.results
+    components = _component_claims(calculated)
+    numbers = _guarantee_numbers(calculated, results, evidence, period, components, dataset_label)
+    numbers += _rebate_numbers(calculated, results, evidence)
     _decide_findings(con)
     _name_finding_flags(con)
     numbers += _finding_numbers(con, dataset_label)

@@ -2,26 +2,16 @@
 the curated PostgreSQL database when the curated store is PostgreSQL. Either way the same definitions, and the
 same answer (tests/deliverables compare them to the cent).
 
-`prepare(...)` registers the relations, materialises `cur` and `ct` where the claims are, runs the three line
-definitions and leaves the findings as `findings_raw` on the local DuckDB connection; it returns the line rows
-and a `query(sql)` that runs further DuckDB-dialect SQL where the claims are.
+`on_duckdb` and `on_postgres` return the engine's Results (the lines, each line's contributing rows, the
+ancillary answers the decisions need) and leave the findings as `findings_raw` on the run's local DuckDB.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from deliverables.calculations import definitions, engine
-from deliverables.calculations.dialects import transpile
+from deliverables.calculations import engine
 
-LINES = ("awp_discount_guarantee", "dispensing_fee_guarantee", "rebate_guarantee")
-
-
-@dataclass
-class Prepared:
-    results: dict[str, list[tuple]]
-    query: Callable[[str], list[tuple]]
+FINDINGS = "findings_raw"
 
 
 def clients_in_scope_duckdb(con, parquet: Path, columns: dict, scope: engine.Scope) -> list[str]:
@@ -35,18 +25,42 @@ def clients_in_scope_duckdb(con, parquet: Path, columns: dict, scope: engine.Sco
     return [row[0] for row in rows if row[0]]
 
 
-def prepare_duckdb(con, parquet: Path, tables, scope: engine.Scope) -> Prepared:
-    engine.register(con, parquet, tables.terms, tables.prices, tables.invoices, scope=scope)
-    for statement in definitions.MATERIALIZE:
-        con.execute(statement)
-    results = {name: con.execute(definitions.over_materialized(name)).fetchall() for name in LINES}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE findings_raw AS {definitions.over_materialized('pricing_findings')}")
-    return Prepared(results=results, query=lambda sql: con.execute(sql).fetchall())
+def on_duckdb(con, parquet: Path, tables, scope: engine.Scope) -> engine.Results:
+    """The calculations on DuckDB over the silver Parquet; the findings stay on `con` as `findings_raw`."""
+    return engine.run_duckdb(con, parquet, tables.terms, tables.prices, tables.invoices, scope,
+                             findings_into=FINDINGS)
 
 
-def postgres_query(connection) -> Callable[[str], list[tuple]]:
-    def query(sql: str) -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(transpile(sql, "postgres"))
-            return [tuple(row) for row in cursor.fetchall()]
-    return query
+def on_postgres(con, claims, tables, scope: engine.Scope) -> engine.Results:
+    """The calculations pushed down into the curated PostgreSQL database, over the promoted version's table; the
+    findings come back and are put on `con` as `findings_raw` (the decisions and the hash are computed there)."""
+    import pyarrow as pa
+
+    from deliverables.calculations.definitions import COLUMNS
+    from deliverables.calculations.pushdown import run_postgres
+    from promotion.curated.aliases import curated_reader
+
+    calculated = run_postgres(curated_reader(), table=claims.table_name, schema=claims.schema, terms=tables.terms,
+                              prices=tables.prices, invoices=tables.invoices, scope=scope)
+    rows = calculated.results["pricing_findings"] or []
+    columns = COLUMNS["pricing_findings"]
+    findings = pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in rows], schema=_findings_schema())
+    con.register("findings_arrow", findings)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {FINDINGS} AS SELECT * FROM findings_arrow")
+    con.unregister("findings_arrow")
+    return calculated
+
+
+def _findings_schema():
+    import pyarrow as pa
+
+    from deliverables.calculations.definitions import MONEY_SCALE
+
+    money = pa.decimal128(38, MONEY_SCALE)
+    return pa.schema([
+        ("kind", pa.string()), ("client_account_id", pa.string()), ("claim_id", pa.string()),
+        ("fill_date", pa.date32()), ("ndc", pa.string()), ("pharmacy_npi", pa.string()), ("paid", money),
+        ("allowed", money), ("reference", pa.string()), ("channel", pa.string()),
+        ("drug_class", pa.string()), ("claim_row", pa.int64()), ("term_source", pa.string()),
+        ("term_class", pa.string()), ("price_source", pa.string()), ("overpayment", money),
+    ])

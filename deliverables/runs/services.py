@@ -29,6 +29,7 @@ import socket
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from django.conf import settings
@@ -49,6 +50,7 @@ STEPS = ("inputs", "evidence", "calculate", "decide", "store")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 FINDINGS_PREFIX = "runs/findings"
+EVIDENCE_PREFIX = "runs/evidence"  # the evidence tables a run calculated with (re-derivation reads them)
 
 
 class RunHeld(Exception):
@@ -295,18 +297,26 @@ def _compute_and_store(run: CalculationRun) -> None:
             _step(run, "evidence", "done", f"{len(clients)} client(s), {tables.terms.num_rows} terms rows")
             mark = time.perf_counter()
             _step(run, "calculate", "running")
-            prepared = _prepare(kind, con, parquet, claims, tables, scope)
+            if kind == Engine.POSTGRES:
+                calculated = engines.on_postgres(con, claims, tables, scope)
+            else:
+                calculated = engines.on_duckdb(con, parquet, tables, scope)
             timings["calculate"] = time.perf_counter() - mark
             _step(run, "calculate", "done")
             mark = time.perf_counter()
             _step(run, "decide", "running")
-            computed = compute.calculate(con, prepared.query, results=prepared.results, evidence=tables.evidence,
-                                         period=period, dataset_label=f"{claims.name} v{claims.version}")
+            computed = compute.calculate(con, calculated, evidence=tables.evidence, period=period,
+                                         dataset_label=f"{claims.name} v{claims.version}")
             timings["decide"] = time.perf_counter() - mark
             _step(run, "decide", "done", f"{len(computed.numbers)} numbers, {computed.findings} findings")
             mark = time.perf_counter()
             _step(run, "store", "running")
             path, sha = _write_findings(con, folder)
+            stored_tables = {}
+            for relation in ("terms", "prices", "invoices"):
+                table_path, table_sha = write_artifact(getattr(tables, relation), folder, EVIDENCE_PREFIX)
+                stored_tables[relation] = {"path": table_path, "sha256": table_sha,
+                                           "rows": getattr(tables, relation).num_rows}
         finally:
             con.close()
     versions = compute.calculation_versions()
@@ -314,8 +324,7 @@ def _compute_and_store(run: CalculationRun) -> None:
         "claims": claims.as_json(),
         "evidence": tables.revisions(),
         "domo": tables.domo_rows(),
-        "evidence_tables": {"terms": tables.terms.num_rows, "prices": tables.prices.num_rows,
-                            "invoices": tables.invoices.num_rows, "conflicts": tables.conflicts},
+        "evidence_tables": {**stored_tables, "conflicts": tables.conflicts},
         "calculations": versions,
         "parameters": {"client": run.client_account_id, "period": [str(p) for p in period],
                        "dataset": run.dataset_key, "engine": kind},
@@ -323,24 +332,22 @@ def _compute_and_store(run: CalculationRun) -> None:
     _store(run, computed, inputs, versions, kind, path, sha, timings, mark)
 
 
-def _prepare(kind: str, con, parquet: Path, claims, tables, scope):
-    from deliverables.runs import engines
-
-    if kind == Engine.POSTGRES:
-        from deliverables.runs.pushdown_run import prepare_postgres
-
-        return prepare_postgres(con, claims, tables, scope)
-    return engines.prepare_duckdb(con, parquet, tables, scope)
-
-
 def _write_findings(con, folder: Path) -> tuple[str, str]:
-    """The decided findings as one Parquet file (fixed order and options: the same findings, the same bytes),
-    written once in the lake under its SHA-256."""
+    """The decided findings as one Parquet file, written once in the lake under its SHA-256."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # DuckDB's note that the Arrow read copies: it is small
+        table = con.execute("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id"
+                            ).to_arrow_reader().read_all()
+    return write_artifact(table, folder, FINDINGS_PREFIX)
+
+
+def write_artifact(table, folder: Path, prefix: str) -> tuple[str, str]:
+    """An Arrow table as one Parquet file (fixed options: the same table, the same bytes), written once in the
+    lake as `<prefix>/<sha256>.parquet`; returns (path, sha256)."""
     import pyarrow.parquet as pq
 
     from console.lake import get_lake
 
-    table = con.execute("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id").to_arrow_table()
     handle, name = tempfile.mkstemp(dir=folder, suffix=".parquet")
     os.close(handle)
     try:
@@ -351,7 +358,7 @@ def _write_findings(con, folder: Path) -> tuple[str, str]:
             for chunk in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(chunk)
         sha = digest.hexdigest()
-        path = f"{FINDINGS_PREFIX}/{sha}.parquet"
+        path = f"{prefix}/{sha}.parquet"
         with open(name, "rb") as stream:
             get_lake().put(path, stream)
     finally:
