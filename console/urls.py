@@ -31,10 +31,12 @@ urlpatterns = [
     path("evidence/candidates/", include("evidence.candidates.urls")),
     path("evidence/", include("evidence.flags.urls")),
     path("promotions/", include("promotion.urls")),
+    path("runs/", include("deliverables.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),
     path("api/", include("evidence.api.urls")),
     path("api/", include("promotion.api.urls")),
+    path("api/", include("deliverables.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]

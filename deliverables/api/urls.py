@@ -1,0 +1,7 @@
+"""Calculation-run API, mounted under /api/."""
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("deliverables.runs.api_urls")),
+    path("runs/<int:run_id>/numbers/", include("deliverables.provenance.api_urls")),
+]

@@ -1,0 +1,2 @@
+"""(filled in by its feature)."""
+urlpatterns: list = []
