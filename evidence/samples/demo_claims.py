@@ -1,10 +1,12 @@
 """The demo's claims on first start (`make run`): the sample export's claims dataset ("PBM Claims 2025") promoted
-into the curated registry through the real promotion services, as the demo users would, so that what the
-missing-evidence flags read (the claims current in the curated registry) is there on the first page view.
+**into a backend contract** through the real promotion services, as the demo users would, so that what the
+missing-evidence flags read (the claims current in the curated registry) is there on the first page view, and a
+calculation run can be started from the browser at once (runs calculate only on claims promoted into a contract).
 
-- The demo operator dispositions every calculation flaw behind the dataset (`legacy_fixture_only`, with a demo
-  note), requests its promotion (target: migration), the gates are checked; the demo approver approves (four
-  eyes: another person than the requester), and the load runs **in this process** (the approval also enqueues
+- The demo admin (who holds request_contract_promotion; an operator may request migration promotions only)
+  dispositions every calculation flaw behind the dataset (`legacy_fixture_only`, with a demo note), requests its
+  promotion (target: contract), the gates are checked; the demo approver approves (four eyes: another person than
+  the requester), and the load runs **in this process** (the approval also enqueues
   it, as always: the worker that starts next finds the request promoted and the guard leaves it). In-process
   because the start-up must not wait on the worker it has not started yet, and a first page must show flags.
 - Idempotent: when the claims' current curated version already comes from this manifest (same load id and
@@ -23,7 +25,7 @@ from console import roles
 from console.services import DEMO_USERS
 from evidence.models import SourceManifest
 from promotion import services, tasks
-from promotion.choices import PROMOTION_TERMINAL, PromotionState
+from promotion.choices import PROMOTION_TERMINAL, PromotionState, PromotionTarget
 from promotion.curated import current_versions
 from promotion.gates import flaw_fingerprint, flaws_behind
 from promotion.models import PromotionRequest
@@ -62,19 +64,19 @@ def _current(dataset_key: str) -> dict | None:
                 None)
 
 
-def _disposition_all(operator, manifest: SourceManifest, dataset) -> int:
+def _disposition_all(requester, manifest: SourceManifest, dataset) -> int:
     fingerprints = sorted({flaw_fingerprint(flaw) for flaw in flaws_behind(manifest, [dataset])})
     for fingerprint in fingerprints:
-        services.flaw_disposition_set(actor=operator, manifest=manifest, fingerprint=fingerprint,
+        services.flaw_disposition_set(actor=requester, manifest=manifest, fingerprint=fingerprint,
                                       decision=DISPOSITION, note=DISPOSITION_NOTE)
     return len(fingerprints)
 
 
 def demo_claims_promote(*, load_id: str) -> DemoClaims:
-    """Promote the claims dataset of the manifest `load_id` as the demo operator and approver (the demo users
+    """Promote the claims dataset of the manifest `load_id` into a backend contract as the demo admin and approver (the demo users
     must exist), unless its current curated version already comes from that manifest."""
     User = get_user_model()
-    operator = User.objects.get(username=DEMO_USERS[roles.OPERATOR])
+    requester = User.objects.get(username=DEMO_USERS[roles.ADMIN])
     approver = User.objects.get(username=DEMO_USERS[roles.APPROVER])
     manifest = SourceManifest.objects.get(load_id=load_id)
     dataset = manifest.datasets.get(name=CLAIMS)
@@ -84,11 +86,12 @@ def demo_claims_promote(*, load_id: str) -> DemoClaims:
         return DemoClaims(CLAIMS, "unchanged", None, current["version"], current["rows"], 0)
 
     dispositioned = 0
-    request = (PromotionRequest.objects.filter(manifest=manifest, datasets=dataset, requested_by=operator)
+    request = (PromotionRequest.objects.filter(manifest=manifest, datasets=dataset, requested_by=requester)
                .exclude(state__in=[*PROMOTION_TERMINAL, PromotionState.CANCELLED]).order_by("-id").first())
     if request is None:
-        dispositioned = _disposition_all(operator, manifest, dataset)
-        request = services.promotion_request(actor=operator, manifest=manifest, datasets=[dataset], enqueue=False)
+        dispositioned = _disposition_all(requester, manifest, dataset)
+        request = services.promotion_request(actor=requester, manifest=manifest, datasets=[dataset],
+                                             target=PromotionTarget.CONTRACT, enqueue=False)
     if request.state in (PromotionState.DRAFT, PromotionState.CHECKING):
         services.promotion_check(request_id=request.pk)
         request.refresh_from_db()

@@ -22,8 +22,8 @@ def test_the_demo_promotes_the_sample_claims_once_as_the_demo_users(manifest, cu
     assert (first.outcome, first.version, first.rows) == ("promoted", 1, claims.silver_rows)
     assert first.dispositioned > 0
     request = PromotionRequest.objects.get()
-    assert (request.state, request.target) == ("promoted", "migration")
-    assert (request.requested_by.username, request.approved_by.username) == ("olivia.operator", "arthur.approver")
+    assert (request.state, request.target) == ("promoted", "contract")
+    assert (request.requested_by.username, request.approved_by.username) == ("adam.admin", "arthur.approver")
     assert curated.read_current(curated_db, claims.domo_id).version == 1
     assert AuditEvent.objects.filter(action="promotion.approved", object_id=str(request.pk)).count() == 1
 
@@ -38,10 +38,11 @@ def test_the_demo_promotes_the_sample_claims_once_as_the_demo_users(manifest, cu
 @CURATED_DB
 def test_a_request_left_half_way_is_carried_on(manifest, curated_db, broker):
     users = {user.role: user.username for user in demo_users_create()}
-    operator = get_user_model().objects.get(username=users["operator"])
+    operator = get_user_model().objects.get(username=users["admin"])
     claims = dataset(manifest, CLAIMS)
     disposition_all(operator, manifest, [claims])
-    left = services.promotion_request(actor=operator, manifest=manifest, datasets=[claims], enqueue=False)
+    left = services.promotion_request(actor=operator, manifest=manifest, datasets=[claims], target="contract",
+                                      enqueue=False)
 
     done = demo_claims_promote(load_id=manifest.load_id)
 
