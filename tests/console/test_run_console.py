@@ -87,14 +87,14 @@ def test_make_run_loads_the_sample_evidence_once(tmp_path):
     assert (tmp_path / "var" / "evidence" / "sample" / "EVP-SALESFORCE-2025" / "packet.json").is_file()
     assert first.endswith("candidate evidence from Domo: Contract Terms 2025 as contract terms (24 rows, registered)")
 
-    # The sample claims are promoted into the curated registry through the promotion services, once.
+    # The sample claims are promoted into a backend contract through the promotion services, once.
     claims = _line(output, "Sample claims:")
     assert "Sample claims: PBM Claims 2025 promoted now (request #1, " in claims
     assert "; curated version 1 (300 rows)" in claims
     current, versions, requests = curated = _curated(tmp_path / "var")
     assert len(current) == 1 and current[0][1] == 1
     assert [(v[1], v[3]) for v in versions] == [(1, "current")]
-    assert requests == [("promoted", "migration", "olivia.operator", "arthur.approver")]
+    assert requests == [("promoted", "contract", "adam.admin", "arthur.approver")]
 
     # The flags are computed before the console serves: open flags of every planted gap on the first page view.
     flags_line = _line(output, "Missing-evidence flags:")
