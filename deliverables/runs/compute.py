@@ -265,15 +265,24 @@ def _rebate_numbers(calculated, results: dict, evidence: dict[str, Evidence]) ->
         decisions = [decide(REBATE_CLAIM, client=client, quarter=quarter, ndc=ndc, evidence=ev)
                      for ndc, _ in ndcs[(client, quarter)]]
         decision = _combine([d.decision for d in decisions])
-        if decision == AUTHORIZED and any(candidate for _, candidate in ndcs[(client, quarter)]):
-            decision = INDICATIVE  # the invoices match, the contracted amount per claim is a candidate's
-        count, checksum = lines.get((client, quarter), (0, ""))
+        evidence_json = _evidence_json(decisions, client)
         first, last = quarter_bounds(quarter)
+        if any(candidate for _, candidate in ndcs[(client, quarter)]):
+            # The contracted rebate per brand claim comes from candidate terms: at most indicative, and the
+            # missing contract is named like the guarantee lines name it.
+            if decision == AUTHORIZED:
+                decision = INDICATIVE
+            evidence_json["missing"].append({
+                "kind": CONTRACT, "client": client, "candidate_exists": True,
+                "reason": f"the rebate per brand claim of {quarter} comes from candidate contract terms: no governed "
+                          "contract packet for the client covers these days",
+                "flag_key": "", "start": first.isoformat(), "end": last.isoformat()})
+        count, checksum = lines.get((client, quarter), (0, ""))
         predicate = f"client_account_id = {_literal(client)} AND {quarter_sql} = {_literal(quarter)} AND {where}"
         numbers.append(Number(
             key=f"rebate:{client}:{quarter}", kind="rebate_guarantee", client=client,
             label=f"Rebate guarantee, {quarter}", calculation="rebate_guarantee", decision=decision,
-            figures=_figures("rebate_guarantee", row), evidence=_evidence_json(decisions, client), relation="ct",
+            figures=_figures("rebate_guarantee", row), evidence=evidence_json, relation="ct",
             predicate=predicate, row_count=count, rows_checksum=checksum, period_start=first, period_end=last,
             headline=f["shortfall"]))
     return numbers
