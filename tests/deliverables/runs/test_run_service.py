@@ -34,3 +34,38 @@ def test_duckdb_and_postgresql_runs_store_the_same_numbers(contract_sample, oliv
         assert run.engine == kind
         hashes[kind] = run.result_sha256
     assert hashes["duckdb"] == hashes["postgres"]
+
+
+@CURATED_DB
+def test_every_finding_carries_the_decision_the_authority_module_gives_it(contract_sample, olivia, settings):
+    """The findings are decided in bulk (SQL over the evidence tables); each one's decision is decide()'s for
+    that claim: PRICING_FINDING (NDC, fill date, component) for a MAC finding, the contract on the fill date
+    for a brand-AWP or dispensing-fee finding; a duplicate needs no evidence."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from console.lake import get_lake
+    from evidence.packets.authority import CONTRACT_GUARANTEE, PRICING_FINDING, decide
+    from evidence.packets.selectors import evidence_for
+
+    settings.CALCULATION_ENGINE = "duckdb"
+    run = execute(runs.run_start(actor=olivia, period_start=PERIOD[0], period_end=PERIOD[1], enqueue=False))
+    findings = pq.read_table(io.BytesIO(get_lake().read(run.findings_path))).to_pylist()
+    assert {f["kind"] for f in findings} >= {"mac", "brand_awp", "dispensing_fee"}
+    evidence = {}
+    for finding in findings:
+        client = finding["client_account_id"]
+        found = evidence.setdefault(client, evidence_for(client, period=PERIOD))
+        component = (finding["channel"], finding["drug_class"])
+        day = finding["fill_date"]
+        if finding["kind"] == "duplicate":
+            expected = "authorized"
+        elif finding["kind"] == "mac":
+            expected = decide(PRICING_FINDING, client=client, ndc=finding["ndc"], fill_date=day, component=component,
+                              evidence=found).decision
+        else:
+            expected = decide(CONTRACT_GUARANTEE, client=client, period=(day, day), component=component,
+                              evidence=found).decision
+        assert finding["decision"] == expected, finding
+        assert (finding["overpayment"] is not None) == (expected == "authorized"), finding
