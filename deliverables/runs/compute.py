@@ -55,6 +55,8 @@ def calculation_versions() -> dict[str, str]:
 
     versions = {name: hashlib.sha256(sql.encode()).hexdigest() for name, sql in definitions.DEFINITIONS.items()}
     whole = hashlib.sha256()
+    for name in sorted(definitions.DEFINITIONS):  # the SQL as it will run (not only as the file says)
+        whole.update(f"{name}\n{definitions.DEFINITIONS[name]}\n".encode())
     for module in (definitions, engine):
         whole.update(inspect.getsource(module).encode())
     whole.update(inspect.getsource(inspect.getmodule(calculation_versions)).encode())

@@ -287,7 +287,8 @@ def _compute_and_store(run: CalculationRun) -> None:
         parquet = sources[0].path
         timings["inputs"] = time.perf_counter() - started
         _step(run, "inputs", "done", f"{claims.name} v{claims.version}, {claims.rows} rows")
-        con = engine.connect(memory_limit=settings.RUN_DUCKDB_MEMORY, temp_directory=str(folder))
+        con = engine.connect(memory_limit=settings.RUN_DUCKDB_MEMORY, temp_directory=str(folder),
+                             threads=getattr(settings, "RUN_DUCKDB_THREADS", None))
         try:
             mark = time.perf_counter()
             _step(run, "evidence", "running")
