@@ -119,6 +119,8 @@ def test_a_run_started_through_the_service_is_executed_by_a_worker_on_the_runs_q
         assert run.state == "queued"
         wait_until(lambda: CalculationRun.objects.get(pk=run.pk).is_final, timeout=180,
                    message="the worker to finish the run")
+        run.refresh_from_db()
+        assert run.worker_pid and os.getpgid(run.worker_pid) == worker.process.pid  # the worker's pool child
     finally:
         worker.stop()
     run.refresh_from_db()
@@ -171,10 +173,12 @@ def test_a_worker_killed_mid_run_shows_no_number_and_the_redelivered_task_takes_
         wait_until(lambda: CalculationRun.objects.get(pk=run.pk).progress.get("step") in ("calculate", "decide"),
                    timeout=180, interval=0.01, message="the run to reach its calculate step")
         first.kill()
+        killed_group = first.process.pid
     finally:
         first.stop()
     run.refresh_from_db()
     assert run.state == "running" and run.attempts == 1, run.error
+    assert run.progress["step"] in ("calculate", "decide")  # killed mid-run, before its store step
     assert RunNumber.objects.filter(run=run).count() == 0  # nothing visible from the killed attempt
     assert not run.result_sha256 and not run.findings_path
     first_pid, first_task = run.worker_pid, run.task_id
@@ -184,6 +188,9 @@ def test_a_worker_killed_mid_run_shows_no_number_and_the_redelivered_task_takes_
     try:
         wait_until(lambda: CalculationRun.objects.get(pk=run.pk).is_final, timeout=300,
                    message="the redelivered task to finish the run")
+        run.refresh_from_db()
+        # the pid recorded is a process of the second worker (its pool child), not of the killed one
+        assert os.getpgid(run.worker_pid) == second.process.pid != killed_group
     finally:
         second.stop()
     run.refresh_from_db()
