@@ -55,6 +55,8 @@ def calculation_versions() -> dict[str, str]:
 
     versions = {name: hashlib.sha256(sql.encode()).hexdigest() for name, sql in definitions.DEFINITIONS.items()}
     whole = hashlib.sha256()
+    for name in sorted(definitions.DEFINITIONS):  # the SQL as it will run (not only as the file says)
+        whole.update(f"{name}\n{definitions.DEFINITIONS[name]}\n".encode())
     for module in (definitions, engine):
         whole.update(inspect.getsource(module).encode())
     whole.update(inspect.getsource(inspect.getmodule(calculation_versions)).encode())
@@ -333,15 +335,19 @@ def _name_finding_flags(con) -> None:
             key = flag_key(PRICING, client, fill_date.replace(day=1), ndc=ndc)
         else:
             key = flag_key(CONTRACT, client, dt.date(fill_date.year, 1, 1), _component_text(channel, drug_class))
-        keys.append((kind, client, ndc, fill_date, key))
+        keys.append((kind, client, ndc, fill_date, channel, drug_class, key))
     import pyarrow as pa
 
-    table = pa.table({name: [k[i] for k in keys] for i, name in
-                      enumerate(("kind", "client_account_id", "ndc", "fill_date", "flag_key"))})
+    table = pa.table({name: [k[i] for k in keys] for i, name in enumerate(
+        ("kind", "client_account_id", "ndc", "fill_date", "channel", "drug_class", "flag_key"))})
     con.register("finding_flag_keys", table)
+    # Joined on every column the key is made of: the same NDC filled the same day in two channels raises two
+    # contract flags (one per component), and each finding names its own.
     con.execute("""UPDATE run_findings SET flag_key = k.flag_key FROM finding_flag_keys k
                    WHERE run_findings.kind = k.kind AND run_findings.client_account_id = k.client_account_id
                      AND run_findings.ndc = k.ndc AND run_findings.fill_date = k.fill_date
+                     AND run_findings.channel IS NOT DISTINCT FROM k.channel
+                     AND run_findings.drug_class IS NOT DISTINCT FROM k.drug_class
                      AND run_findings.decision <> 'authorized'""")
     con.unregister("finding_flag_keys")
 

@@ -287,7 +287,8 @@ def _compute_and_store(run: CalculationRun) -> None:
         parquet = sources[0].path
         timings["inputs"] = time.perf_counter() - started
         _step(run, "inputs", "done", f"{claims.name} v{claims.version}, {claims.rows} rows")
-        con = engine.connect(memory_limit=settings.RUN_DUCKDB_MEMORY, temp_directory=str(folder))
+        con = engine.connect(memory_limit=settings.RUN_DUCKDB_MEMORY, temp_directory=str(folder),
+                             threads=getattr(settings, "RUN_DUCKDB_THREADS", None))
         try:
             mark = time.perf_counter()
             _step(run, "evidence", "running")
@@ -338,6 +339,9 @@ def _write_findings(con, folder: Path) -> tuple[str, str]:
         warnings.simplefilter("ignore", UserWarning)  # DuckDB's note that the Arrow read copies: it is small
         table = con.execute("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id"
                             ).to_arrow_reader().read_all()
+    # Sorted again in Arrow: DuckDB's batches (preserve_insertion_order off, several threads) do not always come
+    # back in the ORDER BY's order, and the artifact's bytes (its SHA-256) must not depend on that.
+    table = table.sort_by([("kind", "ascending"), ("client_account_id", "ascending"), ("claim_id", "ascending")])
     return write_artifact(table, folder, FINDINGS_PREFIX)
 
 
@@ -351,6 +355,7 @@ def write_artifact(table, folder: Path, prefix: str) -> tuple[str, str]:
     handle, name = tempfile.mkstemp(dir=folder, suffix=".parquet")
     os.close(handle)
     try:
+        table = table.combine_chunks()  # the same rows, the same pages, however the batches came
         pq.write_table(table, name, compression="zstd", row_group_size=128 * 1024, write_statistics=True,
                        store_schema=True)
         digest = hashlib.sha256()
