@@ -30,5 +30,5 @@ def var_dir(settings, tmp_path):
 
 
 @pytest.fixture
-def sample_run(contract_sample, olivia, settings, var_dir):
+def sample_run(contract_sample, olivia, settings, var_dir):  # noqa: F811
     return run_over_sample(olivia, "duckdb", settings)

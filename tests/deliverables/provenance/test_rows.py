@@ -88,8 +88,8 @@ def test_csv_cells_that_look_like_formulas_are_defused():
 
 @CURATED_DB
 def test_a_finding_is_one_claim_row(sample_run):
-    import pyarrow.parquet as pq
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from console.lake import get_lake
 
