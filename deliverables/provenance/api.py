@@ -32,7 +32,7 @@ KEY = OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH,
 RUN_ID = OpenApiParameter("run_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="the run's id")
 
 
-class MissingSerializer(serializers.Serializer):
+class NumberMissingSerializer(serializers.Serializer):
     kind = serializers.CharField(required=False, allow_null=True)
     what = serializers.CharField()
     reason = serializers.CharField()
@@ -40,7 +40,7 @@ class MissingSerializer(serializers.Serializer):
     flag_url = serializers.CharField(allow_blank=True)
 
 
-class RevisionUsedSerializer(serializers.Serializer):
+class NumberRevisionUsedSerializer(serializers.Serializer):
     kind = serializers.CharField()
     packet_id = serializers.CharField(allow_null=True)
     revision = serializers.IntegerField(allow_null=True)
@@ -90,11 +90,12 @@ class NumberProvenanceSerializer(serializers.Serializer):
     kind = serializers.CharField()
     client_account_id = serializers.CharField()
     period = serializers.ListField(child=serializers.CharField(allow_null=True))
-    decision = serializers.ChoiceField(choices=["authorized", "indicative", "not_concluded"])
+    # Text, not an enum: the schema's `decision` enums are the authority module's (one name, several sets).
+    decision = serializers.CharField(help_text="authorized, indicative or not_concluded")
     amount = serializers.CharField(allow_null=True, help_text="only when authorized (exact decimal text)")
     indicative_amount = serializers.CharField(allow_null=True, help_text="only when indicative: not a conclusion")
     figures = serializers.DictField(child=serializers.CharField(allow_null=True))
-    missing = MissingSerializer(many=True)
+    missing = NumberMissingSerializer(many=True)
     dataset = NumberDatasetSerializer()
     relation = serializers.CharField()
     predicate = serializers.CharField()
@@ -102,7 +103,7 @@ class NumberProvenanceSerializer(serializers.Serializer):
     rows_checksum = serializers.CharField(allow_blank=True)
     calculation = serializers.CharField()
     calculation_version = serializers.CharField(allow_blank=True)
-    evidence_used = RevisionUsedSerializer(many=True)
+    evidence_used = NumberRevisionUsedSerializer(many=True)
     evidence_seen = serializers.ListField(child=serializers.DictField())
     evidence_sources = serializers.ListField(child=serializers.CharField())
     numbers = serializers.ListField(child=serializers.CharField(), help_text="a savings summary's numbers")
@@ -117,15 +118,15 @@ class NumberRowsSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True, help_text="the next page, or null on the last")
 
 
-class RowsFiguresSerializer(serializers.Serializer):
+class NumberRowsFiguresSerializer(serializers.Serializer):
     rows = serializers.IntegerField()
     checksum = serializers.CharField(allow_blank=True)
 
 
-class RederivedSerializer(serializers.Serializer):
+class NumberRederivedSerializer(serializers.Serializer):
     matches = serializers.BooleanField()
-    stored = RowsFiguresSerializer()
-    derived = RowsFiguresSerializer()
+    stored = NumberRowsFiguresSerializer()
+    derived = NumberRowsFiguresSerializer()
     difference = serializers.CharField(allow_blank=True, help_text="what differs, in words; blank when it matches")
     notes = serializers.ListField(child=serializers.CharField())
 
@@ -190,7 +191,7 @@ class NumberRederive(APIView):
                                "the run stored, and compares them with the stored row count and checksum. Audited; "
                                "changes nothing else.",
                    parameters=[RUN_ID, KEY], request=None,
-                   responses={200: RederivedSerializer,
+                   responses={200: NumberRederivedSerializer,
                               409: OpenApiResponse(ErrorSerializer,
                                                    description="the run stored too little to find the rows"),
                               **_COMMON})
