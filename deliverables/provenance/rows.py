@@ -186,7 +186,7 @@ def number_of(run: CalculationRun, key: str):
         figures["conflict"] = "governed prices in force disagree"
     missing = []
     if row.get("flag_key"):
-        missing.append({"kind": "pricing" if kind_of(row) == "mac" else "contract", "flag_key": row["flag_key"],
+        missing.append({"kind": "pricing" if row["kind"] == "mac" else "contract", "flag_key": row["flag_key"],
                         "reason": _finding_reason(row)})
     return FindingNumber(
         run=run, key=key, finding=row, client_account_id=row["client_account_id"],
@@ -200,10 +200,6 @@ def number_of(run: CalculationRun, key: str):
         dataset_key=claims.get("dataset_key", ""), dataset_version=claims.get("version"),
         relation="cur", predicate=f"{ROW} = {claim_row}", row_count=1, rows_checksum=checksum_of([claim_row]),
         period_start=row.get("fill_date"), period_end=row.get("fill_date"))
-
-
-def kind_of(row: dict) -> str:
-    return row["kind"]
 
 
 def _finding_reason(row: dict) -> str:
@@ -303,7 +299,8 @@ def _findings_file(run: CalculationRun, number):
 
 
 def _cache_path(run: CalculationRun, number) -> Path:
-    name = hashlib.sha256(number.key.encode()).hexdigest()
+    # The key names the number; its relation and predicate say which rows: all three name the file.
+    name = hashlib.sha256(f"{number.key}\n{number.relation}\n{number.predicate}".encode()).hexdigest()
     return _folder() / (run.inputs_sha256 or f"run-{run.pk}") / f"{name}.parquet"
 
 

@@ -72,6 +72,15 @@ def _missing(entry: dict) -> dict:
             "flag_url": _flag_link(entry.get("flag_key", ""))}
 
 
+def _ordered_figures(number) -> dict:
+    """The figures in the calculation's column order (the JSON column keeps them in its own order)."""
+    from deliverables.calculations.definitions import COLUMNS
+
+    figures = number.figures or {}
+    order = {name: i for i, name in enumerate(COLUMNS.get(number.calculation, ()))}
+    return dict(sorted(figures.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
 def number_detail(run: CalculationRun, number) -> dict:
     """Everything the page shows of `number`, as plain data (the API answers it as JSON)."""
     inputs = run.inputs or {}
@@ -89,7 +98,7 @@ def number_detail(run: CalculationRun, number) -> dict:
         # Only an authorized number has an amount; an indicative one is labelled; a number not concluded has none.
         "amount": rows._text(number.amount) if decision == Decision.AUTHORIZED else None,
         "indicative_amount": rows._text(number.indicative_amount) if decision == Decision.INDICATIVE else None,
-        "figures": number.figures or {},
+        "figures": _ordered_figures(number),
         "missing": [_missing(m) for m in evidence.get("missing", [])],
         "dataset": {"name": claims.get("name", ""), "key": number.dataset_key or claims.get("dataset_key", ""),
                     "version": number.dataset_version or claims.get("version"), "rows": claims.get("rows"),

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page, wants_fragment
@@ -35,10 +36,15 @@ def _rows_context(request, run, number) -> dict:
         page = rows.contributing_rows(run, number, after=request.GET.get("after"), limit=request.GET.get("limit"))
     except rows.ProvenanceError as exc:
         problem, bad = str(exc), isinstance(exc, rows.BadRowsQuery)
-    cells = [[row.get(c) for c in page.columns] for row in page.rows] if page else []
+    cells = []
+    for row in page.rows if page else []:
+        # A savings summary's rows are numbers of the run: each links to its own page.
+        cells.append([{"value": row.get(c), "url": reverse("run-number", args=[run.pk, row[c]])
+                       if c == "key" and number.relation == "numbers" else ""} for c in page.columns])
     next_url = ""
     if page and page.next_after is not None:
-        next_url = f"{request.path}?{urlencode({'after': page.next_after})}"
+        limit = request.GET.get("limit")
+        next_url = f"{request.path}?{urlencode({'after': page.next_after, **({'limit': limit} if limit else {})})}"
     return {"page": page, "cells": cells, "next_url": next_url, "first_url": request.path if request.GET.get("after")
             else "", "rows_problem": problem, "rows_bad": bad}
 

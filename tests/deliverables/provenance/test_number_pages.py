@@ -173,3 +173,38 @@ def test_the_schema_documents_the_provenance_api_without_warnings(tmp_path):
     assert {base, f"{base}rows/", f"{base}rederive/"} <= set(paths)
     assert {"200", "401", "403", "404"} <= set(paths[base]["get"]["responses"])
     assert {"200", "400", "409"} <= set(paths[f"{base}rows/"]["get"]["responses"])
+
+
+@CURATED_DB
+def test_an_indicative_numbers_amount_is_labelled_indicative(sample_run, audrey):
+    number = (RunNumber.objects.filter(run=sample_run, decision="indicative", indicative_amount__isnull=False)
+              .exclude(relation="numbers").order_by("position").first())
+    html = browser(audrey).get(page_url(number)).content.decode()
+    assert f'id="indicative-value">{number.indicative_amount}<' in html and 'id="amount-value"' not in html
+    assert 'id="decision" title="internal only, not a conclusion">indicative' in html
+    body = api(audrey).get(f"/api{page_url(number)}").json()
+    assert body["amount"] is None and body["indicative_amount"] == str(number.indicative_amount)
+
+
+@CURATED_DB
+def test_a_savings_summary_lists_and_links_the_numbers_it_adds_up(sample_run, audrey):
+    number = RunNumber.objects.filter(run=sample_run, kind="savings", decision="authorized").first()
+    html = browser(audrey).get(page_url(number)).content.decode()
+    for key in number.evidence["numbers"][:5]:
+        assert f'href="/runs/{sample_run.pk}/numbers/{key}/"' in html
+
+
+@CURATED_DB
+def test_the_api_answers_a_finding(sample_run, audrey):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from console.lake import get_lake
+
+    finding = pq.read_table(pa.BufferReader(get_lake().read(sample_run.findings_path))).to_pylist()[0]
+    base = f"/api/runs/{sample_run.pk}/numbers/finding:{finding['kind']}:{finding['claim_id']}/"
+    body = api(audrey).get(base).json()
+    assert body["kind"] == "finding" and body["row_count"] == 1
+    assert body["predicate"] == f"_row = {finding['claim_row']}"
+    assert [r["_row"] for r in api(audrey).get(f"{base}rows/").json()["results"]] == [finding["claim_row"]]
+    assert api(audrey).post(f"{base}rederive/").json()["matches"] is True
