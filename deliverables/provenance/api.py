@@ -48,6 +48,11 @@ class NumberRevisionUsedSerializer(serializers.Serializer):
     url = serializers.CharField(allow_blank=True)
 
 
+class NumberSourceSerializer(serializers.Serializer):
+    source = serializers.CharField(help_text="<packet id>#<revision>, or domo:<load>/<dataset>/<row>")
+    url = serializers.CharField(allow_blank=True)
+
+
 class NumberDatasetSerializer(serializers.Serializer):
     name = serializers.CharField(allow_blank=True)
     key = serializers.CharField(allow_blank=True)
@@ -105,7 +110,7 @@ class NumberProvenanceSerializer(serializers.Serializer):
     calculation_version = serializers.CharField(allow_blank=True)
     evidence_used = NumberRevisionUsedSerializer(many=True)
     evidence_seen = serializers.ListField(child=serializers.DictField())
-    evidence_sources = serializers.ListField(child=serializers.CharField())
+    evidence_sources = NumberSourceSerializer(many=True, help_text="a finding's terms and price rows' sources")
     numbers = serializers.ListField(child=serializers.CharField(), help_text="a savings summary's numbers")
     run = NumberRunSerializer()
     links = NumberLinksSerializer()

@@ -28,7 +28,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -244,13 +244,22 @@ def _evidence_tables(run: CalculationRun) -> dict:
 def _prepared(run: CalculationRun, *, hash_silver: bool = False):
     """A DuckDB connection with `claims`, the evidence tables, `cur` and `ct` of the run, and `raw`: the silver
     Parquet with its row numbers. Yields (con, facts)."""
+    from console.lake import LakeError
+    from evidence.flags.needs import FlagInputError
     from evidence.flags.services import claims_sources
     from evidence.models import DomoDataset
 
     version = _claims_version(run)
-    evidence = _evidence_tables(run)
+    try:
+        evidence = _evidence_tables(run)
+    except LakeError as exc:
+        raise ProvenanceError(f"run #{run.pk}: its evidence tables cannot be read from the lake ({exc})") from exc
     facts = {"evidence_tables_intact": evidence["checked"]}
-    with claims_sources([version]) as sources:
+    with ExitStack() as stack:
+        try:
+            sources = stack.enter_context(claims_sources([version]))
+        except (FlagInputError, LakeError) as exc:
+            raise ProvenanceError(f"run #{run.pk}: the claims version it read cannot be copied ({exc})") from exc
         parquet = sources[0].path
         if hash_silver:
             dataset = DomoDataset.objects.filter(
@@ -263,18 +272,16 @@ def _prepared(run: CalculationRun, *, hash_silver: bool = False):
             facts["silver_sha256"] = digest.hexdigest()
             facts["silver_sha256_recorded"] = dataset.silver_sha256 if dataset else ""
         con = _connect()
-        try:
-            tables = evidence["tables"]
-            engine.register(con, parquet, tables["terms"], tables["prices"], tables["invoices"],
-                            scope=engine.Scope(client=run.client_account_id or None,
-                                               period=(run.period_start, run.period_end)))
-            for statement in definitions.MATERIALIZE:
-                con.execute(statement)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM read_parquet({_literal(str(parquet))}, "
-                        "file_row_number = true)")
-            yield con, facts
-        finally:
-            con.close()
+        stack.callback(con.close)
+        tables = evidence["tables"]
+        engine.register(con, parquet, tables["terms"], tables["prices"], tables["invoices"],
+                        scope=engine.Scope(client=run.client_account_id or None,
+                                           period=(run.period_start, run.period_end)))
+        for statement in definitions.MATERIALIZE:
+            con.execute(statement)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM read_parquet({_literal(str(parquet))}, "
+                    "file_row_number = true)")
+        yield con, facts
 
 
 def _row_numbers_sql(run: CalculationRun, number, findings_path: Path | None) -> str:

@@ -58,6 +58,13 @@ def _revision_link(packet_id: str | None, revision: int | None) -> str:
                                                                                          packet.pk)
 
 
+def _source(text: str) -> dict:
+    """An evidence row's source as the run wrote it: "<packet id>#<revision>" (linked) or a Domo row."""
+    packet_id, _, revision = text.rpartition("#")
+    url = _revision_link(packet_id, int(revision)) if packet_id and revision.isdigit() else ""
+    return {"source": text, "url": url}
+
+
 def _missing(entry: dict) -> dict:
     what = entry.get("kind") or "evidence"
     parts = [p for p in (entry.get("component"), entry.get("ndc") and f"NDC {entry['ndc']}", entry.get("quarter"),
@@ -115,7 +122,7 @@ def number_detail(run: CalculationRun, number) -> dict:
                           for u in evidence.get("used", [])],
         "evidence_seen": [{**s, "url": _revision_link(s.get("packet_id"), s.get("revision"))}
                           for s in evidence.get("seen", [])],
-        "evidence_sources": evidence.get("sources", []),
+        "evidence_sources": [_source(text) for text in evidence.get("sources", [])],
         "numbers": evidence.get("numbers", []),
         "run": {"id": run.pk, "state": run.state, "engine": run.engine, "queue": run.queue,
                 "worker_host": run.worker_host, "worker_pid": run.worker_pid, "task_id": run.task_id,

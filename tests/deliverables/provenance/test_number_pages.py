@@ -208,3 +208,17 @@ def test_the_api_answers_a_finding(sample_run, audrey):
     assert body["predicate"] == f"_row = {finding['claim_row']}"
     assert [r["_row"] for r in api(audrey).get(f"{base}rows/").json()["results"]] == [finding["claim_row"]]
     assert api(audrey).post(f"{base}rederive/").json()["matches"] is True
+
+
+@CURATED_DB
+def test_a_run_without_its_evidence_tables_says_what_is_missing(sample_run, audrey):
+    from deliverables.models import CalculationRun
+
+    number = shortfall_line(sample_run)
+    inputs = {**sample_run.inputs, "evidence_tables": {}}
+    CalculationRun.objects.filter(pk=sample_run.pk).update(inputs=inputs, inputs_sha256="tampered")
+    answer = api(audrey).post(f"/api{page_url(number)}rederive/")
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == f"run #{sample_run.pk}: the terms table it calculated with is not recorded"
+    html = browser(audrey).get(page_url(number)).content.decode()
+    assert "the terms table it calculated with is not recorded" in html
