@@ -100,6 +100,8 @@ class NumberProvenanceSerializer(serializers.Serializer):
     amount = serializers.CharField(allow_null=True, help_text="only when authorized (exact decimal text)")
     indicative_amount = serializers.CharField(allow_null=True, help_text="only when indicative: not a conclusion")
     figures = serializers.DictField(child=serializers.CharField(allow_null=True))
+    figures_withheld = serializers.ListField(child=serializers.CharField(),
+                                             help_text="amount figures not shown: the number is not concluded")
     missing = NumberMissingSerializer(many=True)
     dataset = NumberDatasetSerializer()
     relation = serializers.CharField()

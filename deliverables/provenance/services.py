@@ -65,9 +65,15 @@ def _source(text: str) -> dict:
     return {"source": text, "url": url}
 
 
+def _component_text(component) -> str | None:
+    if isinstance(component, dict):
+        return " ".join(str(v) for v in (component.get("channel"), component.get("drug_class")) if v) or None
+    return component or None
+
+
 def _missing(entry: dict) -> dict:
     what = entry.get("kind") or "evidence"
-    parts = [p for p in (entry.get("component"), entry.get("ndc") and f"NDC {entry['ndc']}", entry.get("quarter"),
+    parts = [p for p in (_component_text(entry.get("component")), entry.get("ndc") and f"NDC {entry['ndc']}", entry.get("quarter"),
                          entry.get("price_list") and f"price list {entry['price_list']}") if p]
     period = entry.get("period")
     if period:
@@ -79,11 +85,18 @@ def _missing(entry: dict) -> dict:
             "flag_url": _flag_link(entry.get("flag_key", ""))}
 
 
+# The figures that are the number's amount (or add up to it): a number not concluded shows none of them.
+AMOUNT_FIGURES = ("shortfall", "shortfall_owed", "overpayment", "indicative_overpayment", "total")
+
+
 def _ordered_figures(number) -> dict:
-    """The figures in the calculation's column order (the JSON column keeps them in its own order)."""
+    """The figures in the calculation's column order (the JSON column keeps them in its own order), without the
+    amount figures of a number that is not concluded."""
     from deliverables.calculations.definitions import COLUMNS
 
     figures = number.figures or {}
+    if number.decision == Decision.NOT_CONCLUDED:
+        figures = {name: value for name, value in figures.items() if name not in AMOUNT_FIGURES}
     order = {name: i for i, name in enumerate(COLUMNS.get(number.calculation, ()))}
     return dict(sorted(figures.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
@@ -106,6 +119,8 @@ def number_detail(run: CalculationRun, number) -> dict:
         "amount": rows._text(number.amount) if decision == Decision.AUTHORIZED else None,
         "indicative_amount": rows._text(number.indicative_amount) if decision == Decision.INDICATIVE else None,
         "figures": _ordered_figures(number),
+        "figures_withheld": sorted(set(number.figures or {}) & set(AMOUNT_FIGURES))
+        if decision == Decision.NOT_CONCLUDED else [],
         "missing": [_missing(m) for m in evidence.get("missing", [])],
         "dataset": {"name": claims.get("name", ""), "key": number.dataset_key or claims.get("dataset_key", ""),
                     "version": number.dataset_version or claims.get("version"), "rows": claims.get("rows"),

@@ -102,7 +102,9 @@ def test_a_not_concluded_numbers_page_shows_no_amount_and_names_the_missing_cont
     assert 'id="not-concluded"' in html and 'id="amount-value"' not in html and 'id="indicative-value"' not in html
     missing = number.evidence["missing"][0]
     assert missing["kind"] == "contract"
-    assert "contract evidence" in html and escape(missing["reason"]) in html
+    component = missing["component"]
+    assert f"contract evidence ({component['channel']} {component['drug_class']}, " in html
+    assert escape(missing["reason"]) in html and "{&#x27;channel" not in html
     assert 'class="flag-link"' in html and "/evidence/missing/" in html
 
 
@@ -222,3 +224,14 @@ def test_a_run_without_its_evidence_tables_says_what_is_missing(sample_run, audr
     assert answer.json()["detail"] == f"run #{sample_run.pk}: the terms table it calculated with is not recorded"
     html = browser(audrey).get(page_url(number)).content.decode()
     assert "the terms table it calculated with is not recorded" in html
+
+
+@CURATED_DB
+def test_a_not_concluded_rebate_line_withholds_its_shortfall_figure(sample_run, audrey):
+    number = RunNumber.objects.filter(run=sample_run, kind="rebate_guarantee", decision="not_concluded").first()
+    assert number.figures["shortfall"] not in (None, "0.00")
+    html = browser(audrey).get(page_url(number)).content.decode()
+    assert 'id="figures-withheld"' in html and "<dt>shortfall</dt>" not in html
+    assert "rebate evidence (NDC " in html
+    body = api(audrey).get(f"/api{page_url(number)}").json()
+    assert "shortfall" not in body["figures"] and body["figures_withheld"] == ["shortfall"]
