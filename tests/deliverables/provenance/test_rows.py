@@ -125,3 +125,16 @@ def test_a_savings_summary_lists_the_numbers_it_adds_up(sample_run):
 def test_an_unknown_key_is_no_number(sample_run):
     assert rows.number_of(sample_run, "awp:nobody:retail-brand:2025-01-01") is None
     assert rows.number_of(sample_run, "finding:mac:NO-SUCH-CLAIM") is None
+
+
+@CURATED_DB
+def test_the_prepared_rows_are_cached_under_var_dir_and_safe_to_delete(sample_run, var_dir):
+    number = shortfall_line(sample_run)
+    first = rows.contributing_rows(sample_run, number, limit=3)
+    cached = list((var_dir / "provenance" / sample_run.inputs_sha256).glob("*.parquet"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    assert rows.contributing_rows(sample_run, number, after=first.next_after, limit=3).rows
+    assert cached[0].stat().st_mtime_ns == stamp  # the next page read the cache, it did not rebuild it
+    cached[0].unlink()
+    assert rows.contributing_rows(sample_run, number, limit=3).rows == first.rows
