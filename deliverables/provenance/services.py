@@ -1,0 +1,158 @@
+"""What the provenance page and its API twin show of one number, and the audited re-derivation.
+
+`number_detail(run, number)` is one plain dict (links as site paths) both render; `number_rederive(actor=...,
+run=..., number=...)` re-derives the number's rows (rows.rederive) and writes the audit row
+"deliverables.number.rederived" (it changes nothing else).
+"""
+from __future__ import annotations
+
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+
+from console.audit import audit_record
+from deliverables.choices import RUN_TYPE, Decision
+from deliverables.models import CalculationRun
+from deliverables.provenance import rows
+
+VIEW_PERMISSION = "console.view_provenance"
+NUMBER_TYPE = "deliverables.runnumber"
+
+
+def _path(name: str, *args) -> str:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def number_links(run: CalculationRun, key: str) -> dict:
+    return {
+        "self": reverse("run-number", args=[run.pk, key]),
+        "rows_csv": reverse("run-number-rows-csv", args=[run.pk, key]),
+        "rederive": reverse("run-number-rederive", args=[run.pk, key]),
+        "run": f"/runs/{run.pk}/",
+        "api": reverse("api-run-number", args=[run.pk, key]),
+        "api_rows": reverse("api-run-number-rows", args=[run.pk, key]),
+        "api_rederive": reverse("api-run-number-rederive", args=[run.pk, key]),
+    }
+
+
+def _flag_link(flag_key: str) -> str:
+    from evidence.flags.models import MissingEvidenceFlag
+
+    if not flag_key:
+        return ""
+    flag = MissingEvidenceFlag.objects.filter(key=flag_key).order_by("-pk").only("pk").first()
+    return _path("flags:missing-detail", flag.pk) if flag else ""
+
+
+def _revision_link(packet_id: str | None, revision: int | None) -> str:
+    from evidence.packets.models import EvidencePacket
+
+    if not packet_id:
+        return ""
+    packet = EvidencePacket.objects.filter(packet_id=packet_id).only("pk").first()
+    if packet is None:
+        return ""
+    return _path("packets:revision-detail", packet.pk, revision) if revision else _path("packets:packet-detail",
+                                                                                         packet.pk)
+
+
+def _source(text: str) -> dict:
+    """An evidence row's source as the run wrote it: "<packet id>#<revision>" (linked) or a Domo row."""
+    packet_id, _, revision = text.rpartition("#")
+    url = _revision_link(packet_id, int(revision)) if packet_id and revision.isdigit() else ""
+    return {"source": text, "url": url}
+
+
+def _component_text(component) -> str | None:
+    if isinstance(component, dict):
+        return " ".join(str(v) for v in (component.get("channel"), component.get("drug_class")) if v) or None
+    return component or None
+
+
+def _missing(entry: dict) -> dict:
+    what = entry.get("kind") or "evidence"
+    parts = [p for p in (_component_text(entry.get("component")), entry.get("ndc") and f"NDC {entry['ndc']}", entry.get("quarter"),
+                         entry.get("price_list") and f"price list {entry['price_list']}") if p]
+    period = entry.get("period")
+    if period:
+        parts.append(f"{period.get('start')} to {period.get('end')}")
+    elif entry.get("date"):
+        parts.append(str(entry["date"]))
+    return {**entry, "what": f"{what} evidence" + (f" ({', '.join(map(str, parts))})" if parts else ""),
+            "reason": entry.get("reason") or "no governed evidence covers it",
+            "flag_url": _flag_link(entry.get("flag_key", ""))}
+
+
+# The figures that are the number's amount (or add up to it): a number not concluded shows none of them.
+AMOUNT_FIGURES = ("shortfall", "shortfall_owed", "overpayment", "indicative_overpayment", "total")
+
+
+def _ordered_figures(number) -> dict:
+    """The figures in the calculation's column order (the JSON column keeps them in its own order), without the
+    amount figures of a number that is not concluded."""
+    from deliverables.calculations.definitions import COLUMNS
+
+    figures = number.figures or {}
+    if number.decision == Decision.NOT_CONCLUDED:
+        figures = {name: value for name, value in figures.items() if name not in AMOUNT_FIGURES}
+    order = {name: i for i, name in enumerate(COLUMNS.get(number.calculation, ()))}
+    return dict(sorted(figures.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
+def number_detail(run: CalculationRun, number) -> dict:
+    """Everything the page shows of `number`, as plain data (the API answers it as JSON)."""
+    inputs = run.inputs or {}
+    claims = inputs.get("claims", {})
+    evidence = number.evidence or {}
+    decision = number.decision
+    request_id = claims.get("promotion_request")
+    return {
+        "key": number.key,
+        "label": number.label,
+        "kind": number.kind,
+        "client_account_id": number.client_account_id,
+        "period": [rows._text(number.period_start), rows._text(number.period_end)],
+        "decision": decision,
+        # Only an authorized number has an amount; an indicative one is labelled; a number not concluded has none.
+        "amount": rows._text(number.amount) if decision == Decision.AUTHORIZED else None,
+        "indicative_amount": rows._text(number.indicative_amount) if decision == Decision.INDICATIVE else None,
+        "figures": _ordered_figures(number),
+        "figures_withheld": sorted(set(number.figures or {}) & set(AMOUNT_FIGURES))
+        if decision == Decision.NOT_CONCLUDED else [],
+        "missing": [_missing(m) for m in evidence.get("missing", [])],
+        "dataset": {"name": claims.get("name", ""), "key": number.dataset_key or claims.get("dataset_key", ""),
+                    "version": number.dataset_version or claims.get("version"), "rows": claims.get("rows"),
+                    "checksum": claims.get("checksum", ""), "load_id": claims.get("load_id", ""),
+                    "promotion_request": request_id,
+                    "promotion_url": _path("promotion:request-detail", request_id) if request_id else ""},
+        "relation": number.relation,
+        "predicate": number.predicate,
+        "row_count": int(number.row_count),
+        "rows_checksum": number.rows_checksum,
+        "calculation": number.calculation,
+        "calculation_version": number.calculation_version,
+        "evidence_used": [{**u, "url": _revision_link(u.get("packet_id"), u.get("revision"))}
+                          for u in evidence.get("used", [])],
+        "evidence_seen": [{**s, "url": _revision_link(s.get("packet_id"), s.get("revision"))}
+                          for s in evidence.get("seen", [])],
+        "evidence_sources": [_source(text) for text in evidence.get("sources", [])],
+        "numbers": evidence.get("numbers", []),
+        "run": {"id": run.pk, "state": run.state, "engine": run.engine, "queue": run.queue,
+                "worker_host": run.worker_host, "worker_pid": run.worker_pid, "task_id": run.task_id,
+                "trace_id": run.trace_id, "traceparent": run.traceparent, "inputs_sha256": run.inputs_sha256,
+                "result_sha256": run.result_sha256, "scope": run.scope_label},
+        "links": number_links(run, number.key),
+    }
+
+
+def number_rederive(*, actor, run: CalculationRun, number) -> dict:
+    """Re-derive the rows of `number` (rows.rederive) and audit that it was done and what it found."""
+    result = rows.rederive(run, number)
+    with transaction.atomic():
+        audit_record(actor=actor, action="deliverables.number.rederived", object_type=RUN_TYPE,
+                     object_id=str(run.pk),
+                     after={"key": number.key, "matches": result["matches"], "stored": result["stored"],
+                            "derived": result["derived"], "difference": result["difference"]})
+    return result

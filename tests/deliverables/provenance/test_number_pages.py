@@ -1,0 +1,237 @@
+"""The provenance page of a number (/runs/<id>/numbers/<key>/), its CSV, its re-derivation, and the API twin."""
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+from django.test import Client
+from django.utils.html import escape
+from rest_framework.test import APIClient
+
+from console.models import AuditEvent
+from deliverables.models import RunNumber
+from deliverables.provenance import rows
+from tests.deliverables.provenance.conftest import CURATED_DB
+from tests.deliverables.provenance.test_rows import shortfall_line
+
+
+def browser(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def api(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def page_url(number) -> str:
+    return f"/runs/{number.run_id}/numbers/{number.key}/"
+
+
+def row_numbers(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<td class="mono row-number">(\d+)</td>', html)]
+
+
+@CURATED_DB
+def test_a_shortfall_lines_page_shows_its_figures_predicate_rows_and_checksum(sample_run, audrey):
+    number = shortfall_line(sample_run)
+    client = browser(audrey)
+    response = client.get(page_url(number))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert number.label in html and 'id="decision">authorized' in html
+    assert f'id="amount-value">{number.amount}<' in html
+    assert number.figures["shortfall_owed"] in html and number.figures["awp"] in html
+    assert f'<code class="mono" id="predicate">{escape(number.predicate)}</code>' in html
+    assert f'id="row-count">{number.row_count}<' in html and number.rows_checksum in html
+    assert number.calculation_version in html
+    assert f'href="/runs/{sample_run.pk}/"' in html and sample_run.trace_id in html
+    # Paging through the rows with the page's own "next" links lists exactly row_count rows.
+    seen = row_numbers(html)
+    while 'id="rows-next"' in html:
+        next_url = re.search(r'href="([^"]+)"[^>]*id="rows-next"', html).group(1).replace("&amp;", "&")
+        html = client.get(next_url).content.decode()
+        seen += row_numbers(html)
+    assert len(seen) == number.row_count and seen == sorted(set(seen))
+    assert rows.checksum_of(seen) == number.rows_checksum
+
+
+@CURATED_DB
+def test_the_csv_download_has_row_count_data_rows(sample_run, audrey):
+    number = shortfall_line(sample_run)
+    response = browser(audrey).get(f"{page_url(number)}rows.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    lines = list(csv.reader(b"".join(response.streaming_content).decode().splitlines()))
+    assert lines[0][-1] == "_row" and len(lines) - 1 == number.row_count
+
+
+@CURATED_DB
+def test_rederive_answers_matches_and_is_audited(sample_run, audrey):
+    number = shortfall_line(sample_run)
+    response = browser(audrey).post(f"{page_url(number)}rederive/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"Matches: {number.row_count} rows, checksum" in html and number.rows_checksum in html
+    event = AuditEvent.objects.filter(action="deliverables.number.rederived").get()
+    assert event.after["key"] == number.key and event.after["matches"] is True
+
+
+@CURATED_DB
+def test_rederive_names_the_difference_when_the_stored_count_was_tampered(sample_run, audrey):
+    number = shortfall_line(sample_run)
+    RunNumber.objects.filter(pk=number.pk).update(row_count=number.row_count - 1)
+    html = browser(audrey).post(f"{page_url(number)}rederive/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Differs:" in html
+    assert f"the run stored {number.row_count - 1} rows, the dataset version gives {number.row_count}" in html
+
+
+@CURATED_DB
+def test_a_not_concluded_numbers_page_shows_no_amount_and_names_the_missing_contract(sample_run, audrey):
+    from evidence.flags.services import flag_run_execute, request_flags_recompute
+
+    flag_run = request_flags_recompute(trigger="test", enqueue=False)
+    flag_run_execute(run_id=flag_run.pk, task_id="test")
+    number = (RunNumber.objects.filter(run=sample_run, decision="not_concluded", kind="awp_guarantee")
+              .order_by("position").first())
+    assert number is not None and number.amount is None and number.indicative_amount is None
+    html = browser(audrey).get(page_url(number)).content.decode()
+    assert 'id="not-concluded"' in html and 'id="amount-value"' not in html and 'id="indicative-value"' not in html
+    missing = number.evidence["missing"][0]
+    assert missing["kind"] == "contract"
+    component = missing["component"]
+    assert f"contract evidence ({component['channel']} {component['drug_class']}, " in html
+    assert escape(missing["reason"]) in html and "{&#x27;channel" not in html
+    assert 'class="flag-link"' in html and "/evidence/missing/" in html
+
+
+@CURATED_DB
+def test_a_findings_page_shows_its_one_claim_row(sample_run, audrey):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from console.lake import get_lake
+
+    finding = pq.read_table(pa.BufferReader(get_lake().read(sample_run.findings_path))).to_pylist()[0]
+    key = f"finding:{finding['kind']}:{finding['claim_id']}"
+    html = browser(audrey).get(f"/runs/{sample_run.pk}/numbers/{key}/").content.decode()
+    assert finding["claim_id"] in html and f"_row = {finding['claim_row']}" in html
+    assert row_numbers(html) == [finding["claim_row"]]
+    assert 'id="row-count">1<' in html
+
+
+@CURATED_DB
+def test_an_unknown_key_is_404_on_the_page_and_the_api(sample_run, audrey):
+    assert browser(audrey).get(f"/runs/{sample_run.pk}/numbers/awp:nobody:x:2025-01-01/").status_code == 404
+    assert api(audrey).get(f"/api/runs/{sample_run.pk}/numbers/awp:nobody:x:2025-01-01/").status_code == 404
+    assert api(audrey).get(f"/api/runs/{sample_run.pk + 1000}/numbers/x/").status_code == 404
+
+
+@CURATED_DB
+def test_someone_without_view_provenance_is_refused(sample_run, oscar):
+    number = shortfall_line(sample_run)
+    assert browser(oscar).get(page_url(number)).status_code == 403
+    assert api(oscar).get(f"/api{page_url(number)}").status_code == 403
+    assert api(oscar).post(f"/api{page_url(number)}rederive/").status_code == 403
+    assert not AuditEvent.objects.filter(action="deliverables.number.rederived").exists()
+
+
+@CURATED_DB
+def test_the_api_twin_answers_the_same(sample_run, audrey):
+    number = shortfall_line(sample_run)
+    client = api(audrey)
+    body = client.get(f"/api{page_url(number)}").json()
+    assert body["key"] == number.key and body["decision"] == "authorized" and body["amount"] == str(number.amount)
+    assert body["predicate"] == number.predicate and body["row_count"] == number.row_count
+    assert body["rows_checksum"] == number.rows_checksum and body["figures"] == number.figures
+    assert body["links"]["rows_csv"] == f"{page_url(number)}rows.csv"
+    assert body["dataset"]["version"] == sample_run.inputs["claims"]["version"]
+    seen, url = [], f"/api{page_url(number)}rows/?limit=9"
+    while url:
+        page = client.get(url).json()
+        assert len(page["results"]) <= 9 and page["total"] == number.row_count
+        seen += [r["_row"] for r in page["results"]]
+        url = page["next"]
+    assert len(seen) == number.row_count and rows.checksum_of(seen) == number.rows_checksum
+    assert client.get(f"/api{page_url(number)}rows/?after=x").status_code == 400
+    assert client.get(f"/api{page_url(number)}rows/?limit=0").status_code == 400
+    answer = client.post(f"/api{page_url(number)}rederive/").json()
+    assert answer["matches"] is True and answer["derived"] == {"rows": number.row_count,
+                                                               "checksum": number.rows_checksum}
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_provenance_api_without_warnings(tmp_path):
+    import yaml
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    paths = yaml.safe_load(target.read_text())["paths"]
+    base = "/api/runs/{run_id}/numbers/{key}/"
+    assert {base, f"{base}rows/", f"{base}rederive/"} <= set(paths)
+    assert {"200", "401", "403", "404"} <= set(paths[base]["get"]["responses"])
+    assert {"200", "400", "409"} <= set(paths[f"{base}rows/"]["get"]["responses"])
+
+
+@CURATED_DB
+def test_an_indicative_numbers_amount_is_labelled_indicative(sample_run, audrey):
+    number = (RunNumber.objects.filter(run=sample_run, decision="indicative", indicative_amount__isnull=False)
+              .exclude(relation="numbers").order_by("position").first())
+    html = browser(audrey).get(page_url(number)).content.decode()
+    assert f'id="indicative-value">{number.indicative_amount}<' in html and 'id="amount-value"' not in html
+    assert 'id="decision" title="internal only, not a conclusion">indicative' in html
+    body = api(audrey).get(f"/api{page_url(number)}").json()
+    assert body["amount"] is None and body["indicative_amount"] == str(number.indicative_amount)
+
+
+@CURATED_DB
+def test_a_savings_summary_lists_and_links_the_numbers_it_adds_up(sample_run, audrey):
+    number = RunNumber.objects.filter(run=sample_run, kind="savings", decision="authorized").first()
+    html = browser(audrey).get(page_url(number)).content.decode()
+    for key in number.evidence["numbers"][:5]:
+        assert f'href="/runs/{sample_run.pk}/numbers/{key}/"' in html
+
+
+@CURATED_DB
+def test_the_api_answers_a_finding(sample_run, audrey):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from console.lake import get_lake
+
+    finding = pq.read_table(pa.BufferReader(get_lake().read(sample_run.findings_path))).to_pylist()[0]
+    base = f"/api/runs/{sample_run.pk}/numbers/finding:{finding['kind']}:{finding['claim_id']}/"
+    body = api(audrey).get(base).json()
+    assert body["kind"] == "finding" and body["row_count"] == 1
+    assert body["predicate"] == f"_row = {finding['claim_row']}"
+    assert [r["_row"] for r in api(audrey).get(f"{base}rows/").json()["results"]] == [finding["claim_row"]]
+    assert api(audrey).post(f"{base}rederive/").json()["matches"] is True
+
+
+@CURATED_DB
+def test_a_run_without_its_evidence_tables_says_what_is_missing(sample_run, audrey):
+    from deliverables.models import CalculationRun
+
+    number = shortfall_line(sample_run)
+    inputs = {**sample_run.inputs, "evidence_tables": {}}
+    CalculationRun.objects.filter(pk=sample_run.pk).update(inputs=inputs, inputs_sha256="tampered")
+    answer = api(audrey).post(f"/api{page_url(number)}rederive/")
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == f"run #{sample_run.pk}: the terms table it calculated with is not recorded"
+    html = browser(audrey).get(page_url(number)).content.decode()
+    assert "the terms table it calculated with is not recorded" in html
+
+
+@CURATED_DB
+def test_a_not_concluded_rebate_line_withholds_its_shortfall_figure(sample_run, audrey):
+    number = RunNumber.objects.filter(run=sample_run, kind="rebate_guarantee", decision="not_concluded").first()
+    assert number.figures["shortfall"] not in (None, "0.00")
+    html = browser(audrey).get(page_url(number)).content.decode()
+    assert 'id="figures-withheld"' in html and "<dt>shortfall</dt>" not in html
+    assert "rebate evidence (NDC " in html
+    body = api(audrey).get(f"/api{page_url(number)}").json()
+    assert "shortfall" not in body["figures"] and body["figures_withheld"] == ["shortfall"]
