@@ -13,6 +13,7 @@ from console.audit import audit_record
 from deliverables.choices import RUN_TYPE, Decision
 from deliverables.models import CalculationRun
 from deliverables.provenance import rows
+from deliverables.runs.compute import AMOUNT_FIGURES  # the run withholds them for a number not concluded
 
 VIEW_PERMISSION = "console.view_provenance"
 NUMBER_TYPE = "deliverables.runnumber"
@@ -83,10 +84,6 @@ def _missing(entry: dict) -> dict:
     return {**entry, "what": f"{what} evidence" + (f" ({', '.join(map(str, parts))})" if parts else ""),
             "reason": entry.get("reason") or "no governed evidence covers it",
             "flag_url": _flag_link(entry.get("flag_key", ""))}
-
-
-# The figures that are the number's amount (or add up to it): a number not concluded shows none of them.
-AMOUNT_FIGURES = ("shortfall", "shortfall_owed", "overpayment", "indicative_overpayment", "total")
 
 
 def _ordered_figures(number) -> dict:

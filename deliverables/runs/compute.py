@@ -83,6 +83,11 @@ def _predicate(keys: dict, where: str) -> str:
     return " AND ".join([*parts, where])
 
 
+# The figures that are a conclusion (an amount owed or overpaid): a number not concluded stores none of them (null),
+# the figures that do not depend on the missing evidence stay (claims, AWP, amounts paid, ...).
+AMOUNT_FIGURES = ("shortfall", "shortfall_owed", "overpayment", "indicative_overpayment", "total")
+
+
 @dataclass
 class Number:
     key: str
@@ -108,6 +113,11 @@ class Number:
     @property
     def indicative_amount(self) -> Decimal | None:
         return self.headline if self.decision == INDICATIVE else None
+
+    def __post_init__(self) -> None:
+        if self.decision == NOT_CONCLUDED:
+            self.headline = None
+            self.figures = {name: (None if name in AMOUNT_FIGURES else value) for name, value in self.figures.items()}
 
     def canonical(self) -> dict:
         return {"key": self.key, "kind": self.kind, "client": self.client, "calculation": self.calculation,
