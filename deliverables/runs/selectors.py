@@ -144,19 +144,31 @@ def numbers(run: CalculationRun):
     return RunNumber.objects.filter(run=run).order_by("position", "pk")
 
 
-def flag_urls(keys) -> dict[str, str]:
-    """flag_key -> the missing-evidence flag page (the open flag of that key preferred, then the newest)."""
+def flags_by_key(keys) -> dict[str, dict]:
+    """flag_key -> {url, reason} of its missing-evidence flag (the open flag of that key preferred, then the newest)."""
     from evidence.flags.models import FlagStatus, MissingEvidenceFlag
 
     keys = {k for k in keys if k}
     if not keys:
         return {}
-    found: dict[str, tuple[int, int]] = {}
-    for pk, key, status in MissingEvidenceFlag.objects.filter(key__in=keys).values_list("pk", "key", "status"):
+    found: dict[str, tuple] = {}
+    for pk, key, status, reason in MissingEvidenceFlag.objects.filter(key__in=keys).values_list(
+            "pk", "key", "status", "reason"):
         rank = (1 if status == FlagStatus.OPEN else 0, pk)
-        if key not in found or rank > found[key]:
-            found[key] = rank
-    return {key: reverse("flags:missing-detail", args=[rank[1]]) for key, rank in found.items()}
+        if key not in found or rank > found[key][0]:
+            found[key] = (rank, reason)
+    return {key: {"url": reverse("flags:missing-detail", args=[rank[1]]), "reason": reason}
+            for key, (rank, reason) in found.items()}
+
+
+def missing_of(number: RunNumber, flags: dict[str, dict]) -> list[dict]:
+    """[{reason, flag_key, flag_url}] of a not-concluded number (a savings total names flags only: their reason)."""
+    out = []
+    for m in (number.evidence or {}).get("missing") or []:
+        flag = flags.get(m.get("flag_key") or "", {})
+        out.append({"reason": m.get("reason") or flag.get("reason") or "evidence is missing",
+                    "flag_key": m.get("flag_key", ""), "flag_url": flag.get("url", "")})
+    return out
 
 
 @dataclass
@@ -182,14 +194,11 @@ class NumberRow:
 
 def number_rows(run: CalculationRun, queryset=None) -> list[NumberRow]:
     items = list(queryset if queryset is not None else numbers(run))
-    urls = flag_urls(m.get("flag_key") for n in items for m in (n.evidence or {}).get("missing") or [])
+    flags = flags_by_key(m.get("flag_key") for n in items if n.decision == Decision.NOT_CONCLUDED
+                         for m in (n.evidence or {}).get("missing") or [])
     rows = []
     for n in items:
-        missing = []
-        if n.decision == Decision.NOT_CONCLUDED:
-            for m in (n.evidence or {}).get("missing") or []:
-                missing.append({"reason": m.get("reason", ""), "flag_key": m.get("flag_key", ""),
-                                "flag_url": urls.get(m.get("flag_key", ""), "")})
+        missing = missing_of(n, flags) if n.decision == Decision.NOT_CONCLUDED else []
         rows.append(NumberRow(number=n, url=number_url(run.pk, n.key), missing=missing))
     return rows
 

@@ -20,7 +20,7 @@ def start(actor, **options) -> CalculationRun:
 
 
 def row_of(html: str, key: str) -> str:
-    found = re.search(rf'<tr data-key="{re.escape(key)}".*?</tr>', html, re.S)
+    found = re.search(rf'<tr data-key="{re.escape(key)}".*?</tr>', html, re.DOTALL)
     assert found, key
     return found.group(0)
 
@@ -53,7 +53,7 @@ def test_a_succeeded_run_page_shows_decisions_and_never_an_amount_not_concluded(
 
     page = client.get(f"/runs/{run.pk}/").content.decode()
 
-    assert 'class="badge badge-ok">Succeeded' in page
+    assert re.search(r'class="badge badge-ok"[^>]*>Succeeded<', page)
     assert run.result_sha256 in page
     assert 'class="badge badge-ok">Authorized' in page and 'class="badge badge-warn">Indicative' in page
     not_concluded = RunNumber.objects.filter(run=run, decision="not_concluded")
@@ -63,7 +63,8 @@ def test_a_succeeded_run_page_shows_decisions_and_never_an_amount_not_concluded(
         assert "not concluded" in row
         assert not re.search(r"\d,?\d*\.\d\d", row.split('class="num"', 1)[1].split("<ul", 1)[0]), row
         for missing in number.evidence["missing"]:
-            assert missing["reason"].split("'")[0][:40] in row.replace("&#x27;", "'")
+            if "reason" in missing:
+                assert missing["reason"].split("'")[0][:40] in row.replace("&#x27;", "'")
         assert number_url(run.pk, number.key) in row
     authorized = RunNumber.objects.filter(run=run, decision="authorized").first()
     row = row_of(page, authorized.key)
@@ -143,7 +144,7 @@ def test_the_start_form_cancel_button_cancels_a_queued_run(contract_sample, oliv
 
 
 @pytest.fixture
-def migration_sample(tmp_path, states, adam, arthur, curated_db, no_enqueue, broker):  # noqa: F811
+def migration_sample(tmp_path, states, adam, arthur, curated_db, no_enqueue, broker):
     def build():
         manifest = ingest(write_sample_export(tmp_path / "export", rows=ROWS, exported_at=LATER).path)
         promote(manifest, adam, arthur, target=PromotionTarget.MIGRATION)
