@@ -5,8 +5,8 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from deliverables.choices import Decision, FindingKind, RunState
-from deliverables.models import CalculationRun
+from deliverables.choices import Decision, FindingKind, NumberKind, RunState
+from deliverables.models import CalculationRun, RunNumber
 
 
 class RunFilterSet(django_filters.FilterSet):
@@ -51,3 +51,15 @@ class FindingFilterForm(forms.Form):
     client = forms.CharField(required=False, max_length=18, label="Client")
     pharmacy_npi = forms.CharField(required=False, max_length=10, label="Pharmacy NPI")
     decision = forms.ChoiceField(required=False, choices=[("", "Any decision"), *Decision.choices], label="Decision")
+
+
+class NumberFilterSet(django_filters.FilterSet):
+    """/api/runs/<id>/results/: a run's numbers by kind, client and decision."""
+
+    kind = django_filters.ChoiceFilter(choices=NumberKind.choices, label="Kind")
+    client = django_filters.CharFilter(field_name="client_account_id", label="Client")
+    decision = django_filters.ChoiceFilter(choices=Decision.choices, label="Decision")
+
+    class Meta:
+        model = RunNumber
+        fields: list[str] = []
