@@ -2,6 +2,7 @@
 provenance links, the comparison with the earlier run), the Start run form and its refusals, cancel."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -182,3 +183,26 @@ def test_the_start_form_names_a_period_that_ends_before_it_starts(olivia, client
 
     assert answer.status_code == 400
     assert "The period ends (2025-01-01) before it starts (2025-12-31)." in answer.content.decode()
+
+
+@CURATED_DB
+def test_a_not_concluded_number_links_to_its_missing_evidence_flag(contract_sample, olivia, client):
+    from django.core.management import call_command
+
+    from evidence.flags.models import MissingEvidenceFlag
+
+    call_command("recompute_evidence_flags", stdout=io.StringIO())
+    run = execute(start(olivia))
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+
+    linked = 0
+    for number in RunNumber.objects.filter(run=run, decision="not_concluded"):
+        row = row_of(page, number.key)
+        for missing in number.evidence["missing"]:
+            flag = MissingEvidenceFlag.objects.filter(key=missing.get("flag_key"), status="open").first()
+            if flag:
+                assert f'href="/evidence/missing/{flag.pk}/" class="flag-link"' in row
+                linked += 1
+    assert linked
