@@ -206,3 +206,27 @@ def test_a_not_concluded_number_links_to_its_missing_evidence_flag(contract_samp
                 assert f'href="/evidence/missing/{flag.pk}/" class="flag-link"' in row
                 linked += 1
     assert linked
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@CURATED_DB
+def test_in_a_browser_an_operator_starts_a_run_and_its_page_follows_it_to_the_results(
+        contract_sample, celery_worker, olivia, page, live_server):
+    from tests.conftest import login
+
+    login(page, "olivia")
+    page.goto("/runs/")
+    page.get_by_role("link", name="Start a run").click()
+    page.fill("#id_period_start", "2025-01-01")
+    page.fill("#id_period_end", "2025-12-31")
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+
+    # The progress panel polls; once the run is final the page reloads with its results.
+    page.locator('#run-state-head[data-state="succeeded"]').wait_for(timeout=120_000)
+    run = CalculationRun.objects.get()
+    assert run.state == "succeeded" and run.worker_pid
+    assert page.locator("#run-progress").get_attribute("hx-trigger") is None
+    assert page.locator('tr[data-decision="not_concluded"] .not-concluded').count() > 0
+    assert page.locator("table.findings tbody tr").count() == min(50, run.findings_count)
