@@ -312,6 +312,9 @@ SPECTACULAR_SETTINGS = {
         "GrantStateEnum": "console.choices.GrantState",
         "PromotionStateEnum": "promotion.choices.PromotionState",
         "MissingFlagStatusEnum": "evidence.flags.models.FlagStatus",
+        "RunStateEnum": "deliverables.choices.RunState",
+        "RunDecisionEnum": "deliverables.choices.Decision",
+        "DecisionEnum": "promotion.choices.FlawDecision",  # its name before the runs' decision enum came
     },
     # Swagger UI from the installed sidecar package: no CDN, the console works offline.
     "SWAGGER_UI_DIST": "SIDECAR",

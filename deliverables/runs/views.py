@@ -1,0 +1,161 @@
+"""Pages of the calculation runs (mounted at /runs/):
+
+- /runs/: the runs, newest first, filtered by client, period and state;
+- /runs/new/: start a run (client optional, period, claims dataset optional);
+- /runs/<id>/: one run: scope, progress (polled while queued or running), worker, trace, inputs, result hash,
+  results per client, findings (keyset pages read from the run's findings artifact);
+- /runs/<id>/progress/: the progress fragment the run page polls;
+- /runs/<id>/cancel/: cancel a queued or running run (POST).
+
+Reading needs console.view_provenance; starting needs console.build_deliverable (the service decides and audits a
+refusal: 403 for who asks, the form shows the rest).
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from console.htmx import render_page
+from console.paging import cursor_param, keyset_page, page_urls
+from deliverables.choices import RunState
+from deliverables.runs import selectors, services
+from deliverables.runs.forms import FindingFilterForm, RunFilterSet, RunStartForm
+from deliverables.runs.inputs import RunRefused
+
+VIEW = "console.view_provenance"
+PAGE_SIZE = 50
+POLL_SECONDS = 2
+
+
+def _reader(view):
+    """Pages every runs reader may see: logged in, the provenance capability, GET only."""
+    return login_required(permission_required(VIEW, raise_exception=True)(require_GET(view)))
+
+
+@_reader
+def run_list(request):
+    filterset = RunFilterSet(request.GET, queryset=selectors.runs())
+    page = None
+    if filterset.is_valid():
+        page = keyset_page(filterset.qs, key="id", size=PAGE_SIZE, after=cursor_param(request.GET, "after"),
+                           before=cursor_param(request.GET, "before"))
+    next_url, prev_url = page_urls(request.GET, page)
+    context = {"filterset": filterset, "page": page, "next_url": next_url, "prev_url": prev_url,
+               "filtered": any(request.GET.get(name) for name in filterset.filters),
+               "rows": [selectors.run_row(run) for run in page.items] if page else []}
+    return render_page(request, "deliverables/runs/run_list.html", "deliverables/runs/partials/run_results.html",
+                       context)
+
+
+def _new_page(request, form, *, refusal: str = "", status: int = 200):
+    return render(request, "deliverables/runs/run_new.html", {"form": form, "refusal": refusal}, status=status)
+
+
+@login_required
+def run_new(request):
+    """The Start run form; POST asks services.run_start (which checks the permission and audits a refusal)."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    if request.method == "GET":
+        if not request.user.has_perm(services.START_PERMISSION):
+            raise PermissionDenied
+        return _new_page(request, RunStartForm(initial=request.GET.dict() or None))
+    form = RunStartForm(request.POST)
+    if not form.is_valid():
+        if not request.user.has_perm(services.START_PERMISSION):
+            raise PermissionDenied
+        return _new_page(request, form, status=400)
+    data = form.cleaned_data
+    try:
+        run = services.run_start(actor=request.user, period_start=data["period_start"], period_end=data["period_end"],
+                                 client=data["client"].strip(), dataset=data["dataset"].strip(),
+                                 traceparent=request.headers.get("traceparent", ""))
+    except services.RunForbidden as refused:
+        raise PermissionDenied(str(refused)) from refused
+    except RunRefused as refused:
+        return _new_page(request, form, refusal=str(refused), status=409)
+    messages.success(request, f"Run #{run.pk} queued; this page follows it.")
+    return redirect("runs:run-detail", pk=run.pk)
+
+
+def _progress_context(run) -> dict:
+    return {"run": run, "steps": selectors.step_rows(run), "live": not run.is_final, "poll_seconds": POLL_SECONDS,
+            "state_badge": selectors.state_badge(run.state)}
+
+
+def _findings_context(request, run) -> dict:
+    form = FindingFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    context = {"run": run, "finding_form": form, "findings": None, "findings_problem": "",
+               "next_url": None, "prev_url": None}
+    if run.state != RunState.SUCCEEDED:
+        return context
+    try:
+        page = selectors.findings_page(run, filters, after=request.GET.get("after"), before=request.GET.get("before"))
+    except selectors.FindingsUnavailable as problem:
+        context["findings_problem"] = str(problem)
+        return context
+    query = request.GET.copy()
+    for name in ("after", "before"):
+        query.pop(name, None)
+
+    def url_with(name, value):
+        params = query.copy()
+        params[name] = value
+        return f"?{params.urlencode()}"
+
+    context.update(findings=[selectors.finding_row(row) for row in page.items],
+                   next_url=url_with("after", page.next) if page.next else None,
+                   prev_url=url_with("before", page.prev) if page.prev else None,
+                   filtered=any(filters.values()))
+    return context
+
+
+@_reader
+def run_detail(request, pk: int):
+    run = get_object_or_404(selectors.runs(), pk=pk)
+    context = {**_progress_context(run), **_findings_context(request, run)}
+    context.update(
+        comparison=selectors.comparison(run),
+        results=selectors.results_by_client(run) if run.state == RunState.SUCCEEDED else [],
+        inputs=selectors.inputs_view(run),
+        may_cancel=not run.is_final and request.user.has_perm(services.START_PERMISSION),
+    )
+    return render_page(request, "deliverables/runs/run_detail.html", "deliverables/runs/partials/findings.html",
+                       context)
+
+
+@_reader
+def run_findings(request, pk: int):
+    """The findings section alone (its filters and pages swap it in place)."""
+    run = get_object_or_404(selectors.runs(), pk=pk)
+    return render(request, "deliverables/runs/partials/findings.html", _findings_context(request, run))
+
+
+@_reader
+def run_progress(request, pk: int):
+    """The progress panel; once the run is final, the whole page reloads (results appear) via HX-Refresh."""
+    run = get_object_or_404(selectors.runs(), pk=pk)
+    response = render(request, "deliverables/runs/partials/progress.html", _progress_context(run))
+    if run.is_final and request.GET.get("state") in ("queued", "running"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk: int):
+    run = get_object_or_404(selectors.runs(), pk=pk)
+    try:
+        services.run_cancel(actor=request.user, run=run)
+    except services.RunForbidden as refused:
+        raise PermissionDenied(str(refused)) from refused
+    except RunRefused as refused:
+        messages.error(request, f"Refused: {refused}")
+    else:
+        messages.success(request, f"Run #{run.pk} cancelled.")
+    return redirect("runs:run-detail", pk=run.pk)

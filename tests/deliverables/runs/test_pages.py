@@ -1,0 +1,232 @@
+"""Runs pages: the list and its filters, a succeeded run's page (badges, not-concluded numbers without an amount,
+provenance links, the comparison with the earlier run), the Start run form and its refusals, cancel."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from deliverables.models import CalculationRun, RunNumber
+from deliverables.runs import services as runs
+from deliverables.runs.selectors import money, number_url
+from evidence.samples.export import write_sample_export
+from promotion.choices import PromotionTarget
+from tests.deliverables.runs.conftest import CURATED_DB, LATER, PERIOD, ROWS, execute, promote
+from tests.promotion.conftest import ingest
+
+
+def start(actor, **options) -> CalculationRun:
+    return runs.run_start(actor=actor, period_start=PERIOD[0], period_end=PERIOD[1], enqueue=False, **options)
+
+
+def row_of(html: str, key: str) -> str:
+    found = re.search(rf'<tr data-key="{re.escape(key)}".*?</tr>', html, re.DOTALL)
+    assert found, key
+    return found.group(0)
+
+
+@CURATED_DB
+def test_the_runs_list_filters_by_state_and_client(contract_sample, olivia, client):
+    client_id = contract_sample.client_of(contract_sample.evidence.packets[0][0])
+    everyone = execute(start(olivia))
+    one = start(olivia, client=client_id)
+    client.force_login(olivia)
+
+    page = client.get("/runs/").content.decode()
+    assert f'data-run="{everyone.pk}"' in page and f'data-run="{one.pk}"' in page
+    assert everyone.result_sha256[:12] in page
+
+    succeeded = client.get("/runs/?state=succeeded").content.decode()
+    assert f'data-run="{everyone.pk}"' in succeeded and f'data-run="{one.pk}"' not in succeeded
+
+    for_client = client.get(f"/runs/?client={client_id}").content.decode()
+    assert f'data-run="{one.pk}"' in for_client and f'data-run="{everyone.pk}"' not in for_client
+
+    outside = client.get("/runs/?period_from=2030-01-01").content.decode()
+    assert "No run matches these filters." in outside
+
+
+@CURATED_DB
+def test_a_succeeded_run_page_shows_decisions_and_never_an_amount_not_concluded(contract_sample, olivia, client):
+    run = execute(start(olivia))
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+
+    assert re.search(r'class="badge badge-ok"[^>]*>Succeeded<', page)
+    assert run.result_sha256 in page
+    assert 'class="badge badge-ok">Authorized' in page and 'class="badge badge-warn">Indicative' in page
+    not_concluded = RunNumber.objects.filter(run=run, decision="not_concluded")
+    assert not_concluded.exists()
+    for number in not_concluded:
+        row = row_of(page, number.key)
+        assert "not concluded" in row
+        assert not re.search(r"\d,?\d*\.\d\d", row.split('class="num"', 1)[1].split("<ul", 1)[0]), row
+        for missing in number.evidence["missing"]:
+            if "reason" in missing:
+                assert missing["reason"].split("'")[0][:40] in row.replace("&#x27;", "'")
+        assert number_url(run.pk, number.key) in row
+    authorized = RunNumber.objects.filter(run=run, decision="authorized").first()
+    row = row_of(page, authorized.key)
+    assert money(authorized.amount) in row and number_url(run.pk, authorized.key) in row
+    # The findings section: the first page read from the Parquet artifact, each linking to its provenance.
+    assert 'data-finding="finding:' in page
+    first = re.search(r'data-finding="(finding:[^"]+)"', page).group(1)
+    assert number_url(run.pk, first) in page
+
+
+@CURATED_DB
+def test_a_second_run_of_the_same_scope_says_it_has_the_same_result(contract_sample, olivia, client):
+    first = execute(start(olivia))
+    second = execute(start(olivia))
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{second.pk}/").content.decode()
+
+    assert f"Same result as <a href=\"/runs/{first.pk}/\">run #{first.pk}</a>" in page
+
+
+@CURATED_DB
+def test_the_findings_filter_by_kind_and_page_by_keyset(contract_sample, olivia, client):
+    run = execute(start(olivia))
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{run.pk}/findings/?kind=duplicate").content.decode()
+    kinds = set(re.findall(r'data-finding="finding:([a-z_]+):', page))
+    assert kinds <= {"duplicate"}
+    everything = client.get(f"/runs/{run.pk}/findings/").content.decode()
+    shown = re.findall(r'data-finding="([^"]+)"', everything)
+    assert len(shown) == min(50, run.findings_count)
+    if run.findings_count > 50:
+        following = re.search(r'hx-get="([^"]+)"[^>]*rel="next"', everything).group(1).replace("&amp;", "&")
+        second = re.findall(r'data-finding="([^"]+)"', client.get(following).content.decode())
+        assert second and not set(second) & set(shown)
+        assert len(shown) + len(second) == min(100, run.findings_count)
+
+
+@CURATED_DB
+def test_a_running_run_page_polls_and_a_final_one_does_not(contract_sample, olivia, client):
+    queued = start(olivia)
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{queued.pk}/").content.decode()
+    assert f'hx-get="/runs/{queued.pk}/progress/?state=queued"' in page and 'hx-trigger="every 2s"' in page
+    assert 'id="cancel-button"' in page
+
+    execute(queued)
+    fragment = client.get(f"/runs/{queued.pk}/progress/?state=queued", HTTP_HX_REQUEST="true")
+    assert fragment["HX-Refresh"] == "true"
+    assert "hx-trigger" not in fragment.content.decode()
+
+
+@CURATED_DB
+def test_the_start_form_starts_a_run_and_follows_it(contract_sample, olivia, client):
+    client.force_login(olivia)
+    trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+
+    answer = client.post("/runs/new/", {"period_start": "2025-01-01", "period_end": "2025-12-31"},
+                         HTTP_TRACEPARENT=trace)
+
+    run = CalculationRun.objects.get()
+    assert answer.status_code == 302 and answer["Location"] == f"/runs/{run.pk}/"
+    assert run.state == "queued" and run.trace_id == "ab" * 16 and run.requested_by == olivia
+
+
+@CURATED_DB
+def test_the_start_form_cancel_button_cancels_a_queued_run(contract_sample, olivia, client):
+    run = start(olivia)
+    client.force_login(olivia)
+
+    answer = client.post(f"/runs/{run.pk}/cancel/")
+
+    run.refresh_from_db()
+    assert answer.status_code == 302 and run.state == "cancelled" and run.cancelled_by == olivia
+
+
+@pytest.fixture
+def migration_sample(tmp_path, states, adam, arthur, curated_db, no_enqueue, broker):
+    def build():
+        manifest = ingest(write_sample_export(tmp_path / "export", rows=ROWS, exported_at=LATER).path)
+        promote(manifest, adam, arthur, target=PromotionTarget.MIGRATION)
+        return manifest
+
+    return states.get("runs: sample claims promoted for migration only", build)
+
+
+@CURATED_DB
+def test_the_start_form_shows_the_refusal_of_migration_only_claims(migration_sample, olivia, client):
+    client.force_login(olivia)
+
+    answer = client.post("/runs/new/", {"period_start": "2025-01-01", "period_end": "2025-12-31"})
+
+    page = answer.content.decode()
+    assert answer.status_code == 409
+    assert "Refused:" in page and "promoted for migration and reconciliation only" in page
+    assert not CalculationRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_start_form_is_forbidden_to_a_reviewer(cecilia, client):
+    client.force_login(cecilia)
+
+    assert client.get("/runs/new/").status_code == 403
+    assert client.post("/runs/new/", {"period_start": "2025-01-01", "period_end": "2025-12-31"}).status_code == 403
+    assert client.get("/runs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_start_form_names_a_period_that_ends_before_it_starts(olivia, client):
+    client.force_login(olivia)
+
+    answer = client.post("/runs/new/", {"period_start": "2025-12-31", "period_end": "2025-01-01"})
+
+    assert answer.status_code == 400
+    assert "The period ends (2025-01-01) before it starts (2025-12-31)." in answer.content.decode()
+
+
+@CURATED_DB
+def test_a_not_concluded_number_links_to_its_missing_evidence_flag(contract_sample, olivia, client):
+    from django.core.management import call_command
+
+    from evidence.flags.models import MissingEvidenceFlag
+
+    call_command("recompute_evidence_flags", stdout=io.StringIO())
+    run = execute(start(olivia))
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+
+    linked = 0
+    for number in RunNumber.objects.filter(run=run, decision="not_concluded"):
+        row = row_of(page, number.key)
+        for missing in number.evidence["missing"]:
+            flag = MissingEvidenceFlag.objects.filter(key=missing.get("flag_key"), status="open").first()
+            if flag:
+                assert f'href="/evidence/missing/{flag.pk}/" class="flag-link"' in row
+                linked += 1
+    assert linked
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@CURATED_DB
+def test_in_a_browser_an_operator_starts_a_run_and_its_page_follows_it_to_the_results(
+        contract_sample, celery_worker, olivia, page, live_server):
+    from tests.conftest import login
+
+    login(page, "olivia")
+    page.goto("/runs/")
+    page.get_by_role("link", name="Start a run").click()
+    page.fill("#id_period_start", "2025-01-01")
+    page.fill("#id_period_end", "2025-12-31")
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+
+    # The progress panel polls; once the run is final the page reloads with its results.
+    page.locator('#run-state-head[data-state="succeeded"]').wait_for(timeout=120_000)
+    run = CalculationRun.objects.get()
+    assert run.state == "succeeded" and run.worker_pid
+    assert page.locator("#run-progress").get_attribute("hx-trigger") is None
+    assert page.locator('tr[data-decision="not_concluded"] .not-concluded').count() > 0
+    assert page.locator("table.findings tbody tr").count() == min(50, run.findings_count)
