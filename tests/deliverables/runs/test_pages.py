@@ -211,7 +211,7 @@ def test_a_not_concluded_number_links_to_its_missing_evidence_flag(contract_samp
 @pytest.mark.browser
 @pytest.mark.worker
 @CURATED_DB
-def test_in_a_browser_an_operator_starts_a_run_and_its_page_follows_it_to_the_results(
+def test_in_a_browser_an_operator_starts_a_run_follows_it_opens_a_shortfalls_provenance_and_sees_what_is_not_concluded(
         contract_sample, celery_worker, olivia, page, live_server):
     from tests.conftest import login
 
@@ -230,3 +230,35 @@ def test_in_a_browser_an_operator_starts_a_run_and_its_page_follows_it_to_the_re
     assert page.locator("#run-progress").get_attribute("hx-trigger") is None
     assert page.locator('tr[data-decision="not_concluded"] .not-concluded').count() > 0
     assert page.locator("table.findings tbody tr").count() == min(50, run.findings_count)
+
+    # A shortfall's provenance, from the run page: its rows, downloaded.
+    shortfall = (RunNumber.objects.filter(run=run, kind="awp_guarantee", decision="authorized", amount__gt=0)
+                 .order_by("-amount").first())
+    assert shortfall is not None
+    page.locator(f'tr[data-key="{shortfall.key}"] td a').first.click()
+    page.wait_for_url(re.compile(rf".*/runs/{run.pk}/numbers/.+/$"))
+    assert page.locator("#decision").inner_text() == "authorized"
+    assert page.locator("#amount-value").inner_text() == str(shortfall.amount)
+    assert page.locator("#row-count").inner_text() == str(shortfall.row_count)
+    with page.expect_download() as download:
+        page.click("#rows-csv")
+    lines = [line for line in io.StringIO(download.value.path().read_text(encoding="utf-8")) if line.strip()]
+    assert len(lines) == 1 + shortfall.row_count  # the header and every contributing row
+
+    # A client without a governed contract (nor a candidate one, which would make its numbers indicative): its
+    # guarantees are not concluded, the missing contract named, never a number.
+    from evidence.models import PacketRevision
+
+    contracted = {client for revision in PacketRevision.objects.filter(kind="contract")
+                  for client in revision.packet.client_account_ids}
+    without = sorted(set(RunNumber.objects.filter(run=run).values_list("client_account_id", flat=True)) - contracted)
+    assert without, "the sample has a client without a contract packet"
+    page.goto(f"/runs/{run.pk}/")
+    rows = page.locator(f'table.run-numbers[data-client="{without[0]}"][data-kind="awp_guarantee"] tbody tr')
+    assert rows.count() > 0
+    for index in range(rows.count()):
+        row = rows.nth(index)
+        assert row.get_attribute("data-decision") == "not_concluded"
+        amount = row.locator("td.num").inner_text()
+        assert "not concluded" in amount and "no governed contract" in amount
+        assert not re.search(r"\d+\.\d\d", amount), amount  # never a number
