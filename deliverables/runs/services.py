@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -41,6 +42,8 @@ from console.dispatch import send_after_commit
 from deliverables.choices import RUN_ACTIVE, RUN_TYPE, Engine, RunState
 from deliverables.models import CalculationRun, RunNumber
 from deliverables.runs.inputs import RunRefused
+
+log = logging.getLogger("deliverables.runs")  # every line names the run and its trace id
 
 RUN_TASK = "deliverables.tasks.run_execute"
 RUN_QUEUE = "runs"
@@ -119,6 +122,7 @@ def run_start(*, actor, period_start: dt.date, period_end: dt.date, client: str 
                      after={**asked, "dataset": run.dataset_key, "state": run.state, "traceparent": trace})
         if enqueue:
             send_after_commit(RUN_TASK, CalculationRun, run.pk)
+    log.info("run #%s queued for %s trace_id=%s traceparent=%s", run.pk, run.scope_label, run.trace_id, trace)
     return run
 
 
@@ -199,6 +203,7 @@ def _step(run: CalculationRun, name: str, state: str, detail: str = "") -> None:
     run.progress = {"step": name, "steps": steps}
     if not _held(run).update(progress=run.progress, heartbeat_at=clock.now()):
         raise RunLost(f"run #{run.pk} is no longer held by this worker")
+    log.info("run #%s step %s %s%s trace_id=%s", run.pk, name, state, f" ({detail})" if detail else "", run.trace_id)
 
 
 class _Heartbeat:
@@ -229,6 +234,7 @@ def _fail(run: CalculationRun, error: str) -> None:
         moved = CalculationRun.objects.filter(pk=run.pk, state=RunState.RUNNING, attempts=run.attempts).update(
             state=RunState.FAILED, finished_at=clock.now(), error=error[:10000])
         if moved:
+            log.warning("run #%s failed: %s trace_id=%s", run.pk, error[:500], run.trace_id)
             audit_record(actor=None, action="deliverables.run.failed", object_type=RUN_TYPE, object_id=str(run.pk),
                          before={"state": RunState.RUNNING}, after={"state": RunState.FAILED, "error": error[:2000]})
 
@@ -252,6 +258,8 @@ def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> Calculati
     run = _claim(run_id, task_id=task_id, queue=queue)
     if run is None:
         return None
+    log.info("run #%s claimed by %s pid %s on queue %s (attempt %s, task %s) trace_id=%s traceparent=%s", run.pk,
+             run.worker_host, run.worker_pid, run.queue, run.attempts, run.task_id, run.trace_id, run.traceparent)
     try:
         _compute_and_store(run)
     except RunLost:
@@ -402,6 +410,8 @@ def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> N
                      after={"state": RunState.SUCCEEDED, "result_sha256": computed.result_sha256,
                             "inputs_sha256": _sha256(inputs), "numbers": len(computed.numbers),
                             "findings": computed.findings, "findings_sha256": sha})
+    log.info("run #%s succeeded: %s numbers, %s findings, result %s trace_id=%s", run.pk, len(computed.numbers),
+             computed.findings, computed.result_sha256, run.trace_id)
 
 
 # --- sweep ---------------------------------------------------------------------------------------------------

@@ -133,6 +133,10 @@ def test_a_run_started_through_the_service_is_executed_by_a_worker_on_the_runs_q
     [started] = events(run, "deliverables.run.started")
     assert started.after["task_id"] == run.task_id and started.after["traceparent"] == run.traceparent
     assert events(run, "deliverables.run.succeeded")
+    # The trace id minted at the request is carried into the worker's log, line by line.
+    logged = [line for line in worker.output().splitlines() if f"run #{run.pk} " in line]
+    assert any("claimed by" in line for line in logged) and any("succeeded" in line for line in logged)
+    assert all(f"trace_id={run.trace_id}" in line for line in logged), logged
 
 
 BIG_ROWS = int(os.environ.get("RUNS_KILL_TEST_ROWS", "60000"))
