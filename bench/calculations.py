@@ -643,11 +643,12 @@ def run_pandas(folder: Path, args) -> dict:
                                 "end_date"]], on=["price_list", "ndc", "client_account_id"])
     mac = mac[(mac["fill_date"] >= mac["effective_date"])
               & (mac["end_date"].isna() | (mac["fill_date"] <= mac["end_date"]))]
+    brands = ct[(ct["drug_class"] == "brand") & ct["awp_unit_price"].notna() & ct["rate"].notna()]
+    with_fee = ct[ct["fee"].notna()]
     found = {
         "mac": (mac["icp"] - mac["mac_unit_price"] * mac["quantity"]).round(2),
-        "brand_awp": (lambda b: (b["icp"] - b["awp_unit_price"] * b["quantity"] * (1 - b["rate"])).round(2))(
-            ct[(ct["drug_class"] == "brand") & ct["awp_unit_price"].notna() & ct["rate"].notna()]),
-        "dispensing_fee": (lambda f: (f["fee_paid"] - f["fee"]).round(2))(ct[ct["fee"].notna()]),
+        "brand_awp": (brands["icp"] - brands["awp_unit_price"] * brands["quantity"] * (1 - brands["rate"])).round(2),
+        "dispensing_fee": (with_fee["fee_paid"] - with_fee["fee"]).round(2),
     }
     cur = cur.sort_values(["adjudicated_at", "claim_id"])
     copy = cur.groupby(["member_id", "ndc", "fill_date", "pharmacy_npi"]).cumcount()
