@@ -702,7 +702,11 @@ def main(argv: list[str] | None = None) -> dict | None:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         started = time.perf_counter()
-        build_world(folder, args)
+        shape = {"claims": args.claims, "clients": args.clients, "generics": args.generics, "brands": args.brands}
+        marker = folder / "world.json"
+        if not (marker.exists() and json.loads(marker.read_text()) == shape):  # --keep: built once per shape
+            build_world(folder, args)
+            marker.write_text(json.dumps(shape))
         size = (folder / "claims.parquet").stat().st_size / 2**20
         say(f"generate: {args.claims:,} claims lines ({size:.0f} MiB Parquet), {args.clients} clients, "
             f"{args.generics} generic and {args.brands} brand NDCs, evidence as Revisions in "

@@ -45,6 +45,7 @@ from evidence.packets.authority.rebate import quarter_bounds
 from evidence.packets.model import CONTRACT, PRICING, REBATE
 
 ZERO = Decimal("0.00")
+HASH_BATCH = 100_000  # findings lines hashed at a time
 
 
 def calculation_versions() -> dict[str, str]:
@@ -417,11 +418,22 @@ def _component_claims(calculated) -> dict[str, dict[tuple[str, str], tuple[int, 
 
 
 def _findings_hash(con) -> str:
-    """SHA-256 of the findings' canonical text: every column as text (`~` for none), `|`-joined, one line each, in
-    the findings' order."""
+    """SHA-256 of the findings' canonical text: every column as text (`~` for none), `|`-joined, one line each
+    (newline-separated, none after the last), in the findings' order. Hashed as the lines stream out of DuckDB,
+    a batch at a time: the whole text of millions of findings is never held (one string of them all does not
+    fit the run's DuckDB memory limit)."""
     fields = ", ".join(f"COALESCE(CAST({c} AS VARCHAR), '~')" for c in FINDINGS_COLUMNS)
-    return con.execute(f"SELECT SHA256(COALESCE(STRING_AGG(CONCAT_WS('|', {fields}), CHR(10) "
-                       "ORDER BY kind, client_account_id, claim_id), '')) FROM run_findings").fetchone()[0]
+    reader = con.sql(f"SELECT CONCAT_WS('|', {fields}) AS line FROM run_findings "
+                     "ORDER BY kind, client_account_id, claim_id").to_arrow_reader(HASH_BATCH)
+    digest = hashlib.sha256()
+    first = True
+    for batch in reader:
+        if not batch.num_rows:
+            continue
+        text = "\n".join(batch.column(0).to_pylist())
+        digest.update(text.encode() if first else b"\n" + text.encode())
+        first = False
+    return digest.hexdigest()
 
 
 def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[dt.date, dt.date],
