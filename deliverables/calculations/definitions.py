@@ -272,9 +272,17 @@ MATERIALIZE = (
 )
 
 
-def over_materialized(name: str) -> str:
-    """Definition `name` over the tables `cur` and `ct` made by MATERIALIZE."""
-    return f"WITH {BODIES[name]}"
+def over_materialized(name: str, *, ordered: bool = True) -> str:
+    """Definition `name` over the tables `cur` and `ct` made by MATERIALIZE. `ordered` False leaves out its final
+    ORDER BY: for rows kept in a table (a table has no order; whoever reads it orders them), where sorting
+    millions of findings would cost more than the rest of their definition."""
+    sql = f"WITH {BODIES[name]}"
+    if ordered:
+        return sql
+    body, order = sql.rsplit("\nORDER BY ", 1)
+    if "\n" in order or ")" in order:
+        raise ValueError(f"{name}: the definition does not end with its ORDER BY line")
+    return body
 
 
 # --- provenance: which rows each reported line adds up ----------------------------------------------------

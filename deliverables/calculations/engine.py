@@ -318,7 +318,7 @@ def calculate(query: Callable[[str], list[tuple]], dialect: str | None = None, *
     results: dict[str, list[tuple] | None] = {}
     for name in BODIES:
         if name == "pricing_findings" and findings_into:
-            query(f"CREATE OR REPLACE TEMP TABLE {findings_into} AS {over_materialized(name)}")
+            query(f"CREATE OR REPLACE TEMP TABLE {findings_into} AS {over_materialized(name, ordered=False)}")
             results[name] = None
         else:
             results[name] = query(say(over_materialized(name)))

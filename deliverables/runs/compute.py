@@ -307,8 +307,8 @@ SELECT kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, channel,
        CASE WHEN decision = '{AUTHORIZED}' THEN overpayment END AS overpayment,
        CASE WHEN decision = '{INDICATIVE}' THEN overpayment END AS indicative_overpayment,
        CAST('' AS VARCHAR) AS flag_key, copies > 1 AS conflict
-FROM d
-ORDER BY kind, client_account_id, claim_id""")
+FROM d""")  # unordered: a table; every reader orders (kind, client_account_id, claim_id) is unique here
+    con.execute("DROP TABLE IF EXISTS findings_raw")  # decided; its memory goes back to the run
 
 
 def _name_finding_flags(con) -> None:
@@ -450,7 +450,7 @@ def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[d
     numbers += _finding_numbers(con, dataset_label)
     numbers += _savings(numbers)
     findings_sha = _findings_hash(con)
-    findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchone()[0]
+    findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchall()[0][0]  # read out: the connection is free
     canonical = json.dumps({"numbers": [n.canonical() for n in numbers], "findings": findings_sha},
                            sort_keys=True, separators=(",", ":"))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
