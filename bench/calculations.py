@@ -2,7 +2,7 @@
 script of the same arithmetic without provenance or storage, and against pandas doing the same arithmetic.
 
     python -m bench.calculations [--claims 5000000] [--clients 20] [--generics 300] [--brands 100]
-                                 [--memory-limit 1GB] [--threads 2] [--skip-pandas] [--keep DIR]
+                                 [--memory-limit 1GB] [--threads 2] [--repeat 1] [--skip-pandas] [--keep DIR]
 
 The bench builds, deterministically (seed 12), with numpy/pyarrow in batches of one million lines:
 - one claims Parquet of --claims lines with the PBM claims columns (tests/deliverables/calculations/builders.py
@@ -33,7 +33,7 @@ Three sides, each in its own subprocess (its peak resident memory, VmHWM, is its
   only; its totals are compared to the cent-ish, not exactly). Needs pandas (not a project dependency:
   `pip install pandas`); --skip-pandas leaves it out.
 
-Ours and hand must agree exactly (the AWP, dispensing-fee and rebate shortfall totals, the findings count and
+Ours and hand run --repeat rounds, alternating; the median round counts. Ours and hand must agree exactly (the AWP, dispensing-fee and rebate shortfall totals, the findings count and
 overpayment by kind), or the bench fails. The last line is one JSON object: value = our seconds, baseline = the
 hand script's seconds, ratio = baseline / value (goal at least 0.5), pandas_seconds, vs_pandas = pandas / ours
 (goal at least 5), peak_mb = our side's peak resident memory (goal under 2048).
@@ -83,6 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit, ours and hand (default 1GB, "
                         "the service's RUN_DUCKDB_MEMORY)")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads, ours and hand (default 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of ours and hand, alternating (median)")
     parser.add_argument("--skip-pandas", action="store_true", help="leave the pandas baseline out")
     parser.add_argument("--keep", help="build into this folder and keep it (default: a temp folder, removed)")
     parser.add_argument("--side", choices=["ours", "hand", "pandas"], help=argparse.SUPPRESS)
@@ -711,12 +712,19 @@ def main(argv: list[str] | None = None) -> dict | None:
         say(f"generate: {args.claims:,} claims lines ({size:.0f} MiB Parquet), {args.clients} clients, "
             f"{args.generics} generic and {args.brands} brand NDCs, evidence as Revisions in "
             f"{time.perf_counter() - started:.2f} s")
-        ours = spawn("ours", folder, args)
-        say(f"ours: {ours['seconds']:.2f} s ({_phases(ours)}); {ours['numbers']} numbers, "
-            f"{ours['findings_count']:,} findings stored; peak {ours['peak_mb']:.0f} MiB")
-        hand = spawn("hand", folder, args)
-        say(f"hand-written DuckDB: {hand['seconds']:.2f} s ({_phases(hand)}); {hand['findings_count']:,} findings "
-            f"fetched; peak {hand['peak_mb']:.0f} MiB")
+        rounds: dict[str, list[dict]] = {"ours": [], "hand": []}
+        for _ in range(max(1, args.repeat)):  # alternating: a busy machine slows both sides alike
+            ours = spawn("ours", folder, args)
+            say(f"ours: {ours['seconds']:.2f} s ({_phases(ours)}); {ours['numbers']} numbers, "
+                f"{ours['findings_count']:,} findings stored; peak {ours['peak_mb']:.0f} MiB")
+            hand = spawn("hand", folder, args)
+            say(f"hand-written DuckDB: {hand['seconds']:.2f} s ({_phases(hand)}); {hand['findings_count']:,} "
+                f"findings fetched; peak {hand['peak_mb']:.0f} MiB")
+            rounds["ours"].append(ours)
+            rounds["hand"].append(hand)
+        ours, hand = (sorted(rounds[side], key=lambda r: r["seconds"])[(len(rounds[side]) - 1) // 2]
+                      for side in ("ours", "hand"))  # the median round (the lower middle one of an even count)
+        ours_peak = max(r["peak_mb"] for r in rounds["ours"])
         pandas = None
         if not args.skip_pandas:
             pandas = spawn("pandas", folder, args)
@@ -740,9 +748,9 @@ def main(argv: list[str] | None = None) -> dict | None:
                   "ratio": round(baseline / value, 3),
                   "pandas_seconds": None if pandas is None else round(pandas["seconds"], 3),
                   "vs_pandas": None if pandas is None else round(pandas["seconds"] / value, 3),
-                  "peak_mb": round(ours["peak_mb"], 1), "hand_peak_mb": round(hand["peak_mb"], 1),
+                  "peak_mb": round(ours_peak, 1), "hand_peak_mb": round(max(r["peak_mb"] for r in rounds["hand"]), 1),
                   "pandas_peak_mb": None if pandas is None else round(pandas["peak_mb"], 1),
-                  "claims": args.claims, "numbers": ours["numbers"], "findings": ours["findings_count"],
+                  "claims": args.claims, "rounds": len(rounds["ours"]), "numbers": ours["numbers"], "findings": ours["findings_count"],
                   "phases": {k: round(v, 3) for k, v in ours["phases"].items()}, "agree": same}
         print(json.dumps(result), flush=True)
         if pandas_close is False:

@@ -292,6 +292,19 @@ def rows_checksum(column: str = "_row") -> str:
     return f"MD5(STRING_AGG(CAST({column} AS VARCHAR), ',' ORDER BY {column}))"
 
 
+def rows_checksum_duckdb(column: str = "_row") -> str:
+    """rows_checksum's text computed DuckDB's faster way (the rows collected unordered, the list sorted: about
+    half the time of an ordered STRING_AGG over millions of rows). The same checksum: the row numbers are never
+    NULL, and DuckDB writes a BIGINT list joined with ',' as the numbers' own text."""
+    return f"MD5(ARRAY_TO_STRING(LIST_SORT(LIST({column})), ','))"
+
+
+def on_duckdb(sql: str) -> str:
+    """A definition's text (DuckDB's dialect, portable to the others) as a DuckDB run executes it: the rows
+    checksums the DuckDB way (rows_checksum_duckdb)."""
+    return sql.replace(rows_checksum(), rows_checksum_duckdb())
+
+
 # line key columns -> the predicate (over `ct`) of the rows each line adds up. {placeholders} are the line's values.
 CONTRIBUTIONS = {
     "awp_discount_guarantee": {

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from deliverables.calculations import definitions
-from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, rows_checksum
+from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, rows_checksum_duckdb
 from evidence.flags.computed import flag_key
 from evidence.packets.authority import (
     AUTHORIZED,
@@ -342,7 +342,7 @@ def _finding_numbers(con, dataset_label: str) -> list[Number]:
     numbers = []
     for (client, kind, decision, count, paid, total, checksum, flags) in con.execute(f"""
         SELECT client_account_id, kind, decision, COUNT(*), SUM(paid),
-               SUM(COALESCE(overpayment, indicative_overpayment, 0)), {rows_checksum('claim_row')},
+               SUM(COALESCE(overpayment, indicative_overpayment, 0)), {rows_checksum_duckdb('claim_row')},
                STRING_AGG(DISTINCT NULLIF(flag_key, ''), ',' ORDER BY NULLIF(flag_key, ''))
         FROM run_findings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").fetchall():
         flag_keys = sorted(filter(None, (flags or "").split(",")))
