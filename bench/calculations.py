@@ -506,10 +506,9 @@ HAND_FINDINGS = """
 WITH found AS (  -- each allowed amount exact (a UNION of DECIMALs of several scales would round it to cents)
   SELECT 'mac' AS kind, ct.client_account_id, ct.claim_id, ct.fill_date, ct.ndc, ct.pharmacy_npi, ct.claim_row,
          ct.icp AS paid, CAST(p.mac_unit_price * ct.quantity AS DECIMAL(38, 15)) AS allowed
-  FROM ct JOIN prices p
-    ON p.price_list = ct.price_list AND p.ndc = ct.ndc AND ct.fill_date >= p.effective_date
-   AND (p.end_date IS NULL OR ct.fill_date <= p.end_date)
-   AND (p.client_account_id IS NULL OR p.client_account_id = ct.client_account_id)
+  FROM ct JOIN prices p  -- the price rows are cut per client: the client is a join key
+    ON p.price_list = ct.price_list AND p.ndc = ct.ndc AND p.client_account_id = ct.client_account_id
+   AND ct.fill_date >= p.effective_date AND (p.end_date IS NULL OR ct.fill_date <= p.end_date)
   WHERE ct.drug_class = 'generic'
   UNION ALL
   SELECT 'brand_awp', client_account_id, claim_id, fill_date, ndc, pharmacy_npi, claim_row, icp,

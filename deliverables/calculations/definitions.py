@@ -202,19 +202,29 @@ ORDER BY s.client_account_id, s.quarter"""
 _FINDING_COLUMNS = ("kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, paid, allowed, reference, "
                     "channel, drug_class, claim_row, term_source, term_class, price_source")
 
-_PRICING_FINDINGS_BODY = f"""found AS (
-  SELECT 'mac' AS kind, ct.client_account_id, ct.claim_id, ct.fill_date, ct.ndc, ct.pharmacy_npi,
+
+def _mac_findings(client_match: str) -> str:
+    """The MAC findings against the price rows whose client matches `client_match`: a price row cut for one
+    client (its client_account_id) or for every client (none). Two joins, one per kind of row, rather than one
+    join ON (none OR the client): the client is then a join key, where the OR joined each claim to every
+    client's copy of its price list's row before filtering them (ten times the rows with ten clients on a list)."""
+    return f"""SELECT 'mac' AS kind, ct.client_account_id, ct.claim_id, ct.fill_date, ct.ndc, ct.pharmacy_npi,
          ct.ingredient_cost_paid AS paid,
          {_dec(_dec('p.mac_unit_price', UNIT_SCALE) + ' * ct.quantity', ALLOWED_SCALE)} AS allowed,
          p.price_list || ' ' || CAST(p.effective_date AS VARCHAR) AS reference,
          ct.channel, ct.drug_class, ct._row AS claim_row, ct.term_source, ct.term_class, p.source AS price_source
   FROM ct
   JOIN prices AS p
-    ON p.price_list = ct.price_list AND p.ndc = ct.ndc AND p.effective_date <= ct.fill_date
-   AND (p.client_account_id IS NULL OR p.client_account_id = ct.client_account_id)
-   AND (p.end_date IS NULL OR ct.fill_date <= p.end_date)
+    ON p.price_list = ct.price_list AND p.ndc = ct.ndc AND {client_match}
+   AND p.effective_date <= ct.fill_date AND (p.end_date IS NULL OR ct.fill_date <= p.end_date)
   WHERE ct.drug_class = 'generic'
-    AND ct.ingredient_cost_paid > {_dec('p.mac_unit_price', UNIT_SCALE)} * ct.quantity
+    AND ct.ingredient_cost_paid > {_dec('p.mac_unit_price', UNIT_SCALE)} * ct.quantity"""
+
+
+_PRICING_FINDINGS_BODY = f"""found AS (
+  {_mac_findings('p.client_account_id = ct.client_account_id')}
+  UNION ALL
+  {_mac_findings('p.client_account_id IS NULL')}
   UNION ALL
   SELECT 'brand_awp' AS kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi,
          ingredient_cost_paid AS paid, {_dec('awp_unit_price * quantity * (1 - rate)', ALLOWED_SCALE)} AS allowed,
