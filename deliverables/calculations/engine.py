@@ -44,6 +44,7 @@ from deliverables.calculations.definitions import (
     QUANTITY_SCALE,
     UNIT_SCALE,
     contributions_sql,
+    on_duckdb,
     over_materialized,
 )
 from evidence.flags.needs import connect  # noqa: F401  (re-exported: the same bounded DuckDB)
@@ -308,17 +309,18 @@ def calculate(query: Callable[[str], list[tuple]], dialect: str | None = None, *
               findings_into: str | None = None) -> Results:
     """A run over the four relations of a connection: MATERIALIZE (cur, ct), each definition's body over them,
     each line's contributions, the ancillary answers. `query(sql)` executes one statement and returns its rows;
-    `dialect` None runs the DuckDB text as written, otherwise its dialects.transpile form. `findings_into` (DuckDB
+    `dialect` None runs the DuckDB text (definitions.on_duckdb: its rows checksums computed DuckDB's faster way),
+    otherwise its dialects.transpile form. `findings_into` (DuckDB
     only) keeps the findings in a table of that name instead of fetching them (there can be millions)."""
     def say(sql: str) -> str:
-        return sql if dialect is None else dialects.transpile(sql, dialect)
+        return on_duckdb(sql) if dialect is None else dialects.transpile(sql, dialect)
 
     for statement in MATERIALIZE:
         query(say(statement))
     results: dict[str, list[tuple] | None] = {}
     for name in BODIES:
         if name == "pricing_findings" and findings_into:
-            query(f"CREATE OR REPLACE TEMP TABLE {findings_into} AS {over_materialized(name)}")
+            query(f"CREATE OR REPLACE TEMP TABLE {findings_into} AS {over_materialized(name, ordered=False)}")
             results[name] = None
         else:
             results[name] = query(say(over_materialized(name)))

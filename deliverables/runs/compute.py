@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from deliverables.calculations import definitions
-from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, rows_checksum
+from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, rows_checksum_duckdb
 from evidence.flags.computed import flag_key
 from evidence.packets.authority import (
     AUTHORIZED,
@@ -45,6 +45,7 @@ from evidence.packets.authority.rebate import quarter_bounds
 from evidence.packets.model import CONTRACT, PRICING, REBATE
 
 ZERO = Decimal("0.00")
+HASH_BATCH = 100_000  # findings lines hashed at a time
 
 
 def calculation_versions() -> dict[str, str]:
@@ -327,8 +328,8 @@ SELECT kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, channel,
        CASE WHEN decision = '{AUTHORIZED}' THEN overpayment END AS overpayment,
        CASE WHEN decision = '{INDICATIVE}' THEN overpayment END AS indicative_overpayment,
        CAST('' AS VARCHAR) AS flag_key, copies > 1 AS conflict
-FROM d
-ORDER BY kind, client_account_id, claim_id""")
+FROM d""")  # unordered: a table; every reader orders (kind, client_account_id, claim_id) is unique here
+    con.execute("DROP TABLE IF EXISTS findings_raw")  # decided; its memory goes back to the run
 
 
 def _name_finding_flags(con) -> None:
@@ -366,7 +367,7 @@ def _finding_numbers(con, dataset_label: str) -> list[Number]:
     numbers = []
     for (client, kind, decision, count, paid, total, checksum, flags) in con.execute(f"""
         SELECT client_account_id, kind, decision, COUNT(*), SUM(paid),
-               SUM(COALESCE(overpayment, indicative_overpayment, 0)), {rows_checksum('claim_row')},
+               SUM(COALESCE(overpayment, indicative_overpayment, 0)), {rows_checksum_duckdb('claim_row')},
                STRING_AGG(DISTINCT NULLIF(flag_key, ''), ',' ORDER BY NULLIF(flag_key, ''))
         FROM run_findings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").fetchall():
         flag_keys = sorted(filter(None, (flags or "").split(",")))
@@ -442,11 +443,22 @@ def _component_claims(calculated) -> dict[str, dict[tuple[str, str], tuple[int, 
 
 
 def _findings_hash(con) -> str:
-    """SHA-256 of the findings' canonical text: every column as text (`~` for none), `|`-joined, one line each, in
-    the findings' order."""
+    """SHA-256 of the findings' canonical text: every column as text (`~` for none), `|`-joined, one line each
+    (newline-separated, none after the last), in the findings' order. Hashed as the lines stream out of DuckDB,
+    a batch at a time: the whole text of millions of findings is never held (one string of them all does not
+    fit the run's DuckDB memory limit)."""
     fields = ", ".join(f"COALESCE(CAST({c} AS VARCHAR), '~')" for c in FINDINGS_COLUMNS)
-    return con.execute(f"SELECT SHA256(COALESCE(STRING_AGG(CONCAT_WS('|', {fields}), CHR(10) "
-                       "ORDER BY kind, client_account_id, claim_id), '')) FROM run_findings").fetchone()[0]
+    reader = con.sql(f"SELECT CONCAT_WS('|', {fields}) AS line FROM run_findings "
+                     "ORDER BY kind, client_account_id, claim_id").to_arrow_reader(HASH_BATCH)
+    digest = hashlib.sha256()
+    first = True
+    for batch in reader:
+        if not batch.num_rows:
+            continue
+        text = "\n".join(batch.column(0).to_pylist())
+        digest.update(text.encode() if first else b"\n" + text.encode())
+        first = False
+    return digest.hexdigest()
 
 
 def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[dt.date, dt.date],
@@ -463,7 +475,7 @@ def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[d
     numbers += _finding_numbers(con, dataset_label)
     numbers += _savings(numbers)
     findings_sha = _findings_hash(con)
-    findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchone()[0]
+    findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchall()[0][0]  # read out: the connection is free
     canonical = json.dumps({"numbers": [n.canonical() for n in numbers], "findings": findings_sha},
                            sort_keys=True, separators=(",", ":"))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

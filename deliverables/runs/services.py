@@ -30,7 +30,6 @@ import socket
 import tempfile
 import threading
 import time
-import warnings
 from pathlib import Path
 
 from django.conf import settings
@@ -341,21 +340,21 @@ def _compute_and_store(run: CalculationRun) -> None:
     _store(run, computed, inputs, versions, kind, path, sha, timings, mark)
 
 
+ARTIFACT_ROW_GROUP = 128 * 1024
+
+
 def _write_findings(con, folder: Path) -> tuple[str, str]:
-    """The decided findings as one Parquet file, written once in the lake under its SHA-256."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # DuckDB's note that the Arrow read copies: it is small
-        table = con.execute("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id"
-                            ).to_arrow_reader().read_all()
-    # Sorted again in Arrow: DuckDB's batches (preserve_insertion_order off, several threads) do not always come
-    # back in the ORDER BY's order, and the artifact's bytes (its SHA-256) must not depend on that.
-    table = table.sort_by([("kind", "ascending"), ("client_account_id", "ascending"), ("claim_id", "ascending")])
-    return write_artifact(table, folder, FINDINGS_PREFIX)
+    """The decided findings as one Parquet file, written once in the lake under its SHA-256. They stream from
+    DuckDB a row group at a time (millions of findings are never all in Python's memory)."""
+    reader = con.sql("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id"
+                     ).to_arrow_reader(ARTIFACT_ROW_GROUP)
+    return write_artifact(reader, folder, FINDINGS_PREFIX)
 
 
 def write_artifact(table, folder: Path, prefix: str) -> tuple[str, str]:
-    """An Arrow table as one Parquet file (fixed options: the same table, the same bytes), written once in the
-    lake as `<prefix>/<sha256>.parquet`; returns (path, sha256)."""
+    """An Arrow table, or a RecordBatchReader's batches, as one Parquet file (fixed options: the same rows, the
+    same bytes), written once in the lake as `<prefix>/<sha256>.parquet`; returns (path, sha256)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from console.lake import get_lake
@@ -363,9 +362,29 @@ def write_artifact(table, folder: Path, prefix: str) -> tuple[str, str]:
     handle, name = tempfile.mkstemp(dir=folder, suffix=".parquet")
     os.close(handle)
     try:
-        table = table.combine_chunks()  # the same rows, the same pages, however the batches came
-        pq.write_table(table, name, compression="zstd", row_group_size=128 * 1024, write_statistics=True,
-                       store_schema=True)
+        options = {"compression": "zstd", "write_statistics": True, "store_schema": True}
+        if isinstance(table, pa.RecordBatchReader):
+            # Row groups of ARTIFACT_ROW_GROUP rows, each written from contiguous arrays, whatever the sizes of
+            # the batches: the same rows give the same bytes (as write_table of the whole table).
+            with pq.ParquetWriter(name, table.schema, **options) as writer:
+                pending: list = []
+                size = 0
+                written = False
+                for batch in table:
+                    pending.append(batch)
+                    size += batch.num_rows
+                    while size >= ARTIFACT_ROW_GROUP:
+                        rows = pa.Table.from_batches(pending, table.schema)
+                        writer.write_table(rows.slice(0, ARTIFACT_ROW_GROUP).combine_chunks(),
+                                           row_group_size=ARTIFACT_ROW_GROUP)
+                        written = True
+                        rest = rows.slice(ARTIFACT_ROW_GROUP)
+                        pending, size = rest.to_batches(), rest.num_rows
+                if size or not written:
+                    writer.write_table(pa.Table.from_batches(pending, table.schema).combine_chunks(),
+                                       row_group_size=ARTIFACT_ROW_GROUP)
+        else:
+            pq.write_table(table, name, row_group_size=ARTIFACT_ROW_GROUP, **options)
         digest = hashlib.sha256()
         with open(name, "rb") as stream:
             for chunk in iter(lambda: stream.read(1 << 20), b""):

@@ -1,0 +1,32 @@
+"""The findings hash is the SHA-256 of the findings' canonical text, however many findings there are."""
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+
+from deliverables.runs.compute import FINDINGS_COLUMNS, HASH_BATCH, _findings_hash
+
+
+def _canonical(rows) -> str:
+    return "\n".join("|".join("~" if value is None else str(value) for value in row) for row in rows)
+
+
+def test_the_findings_hash_is_the_hash_of_their_canonical_text_across_many_batches():
+    con = duckdb.connect()
+    count = 2 * HASH_BATCH + 7
+    columns = ", ".join(
+        "range::VARCHAR AS claim_id" if name == "claim_id"
+        else f"CASE WHEN range % 11 = 0 THEN NULL ELSE 'x' || (range % {index + 3})::VARCHAR END AS {name}"
+        for index, name in enumerate(FINDINGS_COLUMNS))
+    con.execute(f"CREATE TEMP TABLE run_findings AS SELECT {columns} FROM range({count})")
+    rows = con.execute(f"SELECT {', '.join(FINDINGS_COLUMNS)} FROM run_findings "
+                       "ORDER BY kind, client_account_id, claim_id").fetchall()
+    assert _findings_hash(con) == hashlib.sha256(_canonical(rows).encode()).hexdigest()
+
+
+def test_no_findings_hash_as_the_empty_text():
+    con = duckdb.connect()
+    con.execute(f"CREATE TEMP TABLE run_findings AS SELECT {', '.join(f'NULL::VARCHAR AS {c}' for c in FINDINGS_COLUMNS)} "
+                "WHERE false")
+    assert _findings_hash(con) == hashlib.sha256(b"").hexdigest()
