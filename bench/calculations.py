@@ -59,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench.support import say
+from bench.support import peak_mb, say
 
 SEED = 12
 YEAR_START = dt.date(2025, 1, 1)
@@ -663,16 +663,6 @@ def run_pandas(folder: Path, args) -> dict:
 
 
 # --- the run ------------------------------------------------------------------------------------------------
-def peak_mb() -> float:
-    """This process's peak resident memory (VmHWM: its own, not the parent's carried across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def spawn(side: str, folder: Path, args) -> dict:
     command = [sys.executable, "-m", "bench.calculations", "--side", side, "--dir", str(folder),
                "--memory-limit", args.memory_limit, "--threads", str(args.threads), "--claims", str(args.claims)]

@@ -33,7 +33,6 @@ import datetime as dt
 import json
 import os
 import pickle
-import resource
 import shutil
 import statistics
 import subprocess
@@ -47,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.support import say
+from bench.support import peak_mb, say
 
 SEED = 7
 YEAR_START = dt.date(2025, 1, 1)
@@ -277,15 +276,6 @@ def run_side(side: str, folder: Path, args) -> dict:
                  for f in flags if f.kind in ("pricing", "rebate")}
     con.close()
     return {"seconds": seconds, "peak_mb": peak_mb(), "flags": sorted(found)}
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory: VmHWM (per address space, so a child started by a parent that built
-    the data reports its own; ru_maxrss would carry the parent's across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def spawn(side: str, folder: Path, args) -> dict:

@@ -1,9 +1,21 @@
-"""What every benchmark shares: its own PostgreSQL database, created, set up for Django and dropped."""
+"""What every benchmark shares: its own PostgreSQL database, created, set up for Django and dropped; a process's
+peak memory."""
 from __future__ import annotations
 
 import os
+import resource
 import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory: VmHWM (per address space, so a child started by a parent that built
+    the data reports its own; ru_maxrss would carry the parent's across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _admin_url(url: str) -> tuple[str, str]:

@@ -60,8 +60,9 @@ def promote(manifest, requester, approver, *, target=PromotionTarget.CONTRACT):
     return request
 
 
-def receive_evidence(tmp_path, olivia, arthur) -> SampleEvidenceSummary:
-    summary = write_sample_evidence(tmp_path / "evidence", seed=7, rows=ROWS, exported_at=LATER)
+def receive_evidence(tmp_path, olivia, arthur, *, rows: int = ROWS) -> SampleEvidenceSummary:
+    """The sample evidence of the export's seed received by the operator, all but one verified by the approver."""
+    summary = write_sample_evidence(tmp_path / "evidence", seed=7, rows=rows, exported_at=LATER)
     for packet_id, _kind, path in summary.packets:
         outcome = packet_receive(actor=olivia, source=path, original_name=path.name)
         assert outcome.status == "accepted", packet_id

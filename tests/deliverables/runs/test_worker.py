@@ -14,9 +14,6 @@ from console.models import AuditEvent
 from deliverables.choices import RUN_TYPE
 from deliverables.models import CalculationRun, RunNumber
 from deliverables.runs import services as runs
-from evidence.packets.services import packet_receive
-from evidence.packets.verification import packet_verify
-from evidence.samples.evidence import write_sample_evidence
 from evidence.samples.export import write_sample_export
 from tests.deliverables.runs.conftest import (
     CURATED_DB,
@@ -26,6 +23,7 @@ from tests.deliverables.runs.conftest import (
     execute,
     ingest,
     promote,
+    receive_evidence,
 )
 from tests.promotion.conftest import CLAIMS, dataset
 
@@ -151,13 +149,7 @@ def big_contract_sample(tmp_path, states, olivia, arthur, adam, curated_db, no_e
         return manifest
 
     manifest = states.get(f"runs: sample of {BIG_ROWS} rows promoted into a backend contract", build)
-    summary = write_sample_evidence(tmp_path / "evidence", seed=7, rows=BIG_ROWS, exported_at=LATER)
-    for packet_id, _kind, path in summary.packets:
-        outcome = packet_receive(actor=olivia, source=path, original_name=path.name)
-        assert outcome.status == "accepted", packet_id
-        if packet_id != summary.unverified_packet_id:
-            packet_verify(actor=arthur, revision=outcome.revision, sha256=outcome.revision.sha256,
-                          comment="checked against the source documents")
+    summary = receive_evidence(tmp_path, olivia, arthur, rows=BIG_ROWS)
     return Sample(evidence=summary, manifest=manifest, claims_key=dataset(manifest, CLAIMS).domo_id)
 
 
