@@ -271,7 +271,9 @@ CELERY_BEAT_SCHEDULE = {
     "intake-sweep-abandoned": {"task": "evidence.tasks.intake_sweep", "schedule": 300.0},
     "promotion-sweep-stale-loads": {"task": "promotion.tasks.promotion_sweep", "schedule": 300.0},
     "flags-sweep-lost-runs": {"task": "evidence.tasks.flags_sweep", "schedule": 300.0},
-    "runs-sweep-abandoned": {"task": "deliverables.tasks.runs_sweep", "schedule": 300.0},
+    # On the console queue: a sweep must not wait behind the long runs it may have to fail.
+    "runs-sweep-abandoned": {"task": "deliverables.tasks.runs_sweep", "schedule": 300.0,
+                             "options": {"queue": "console"}},
     "idempotency-keys-sweep": {
         "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
     },
