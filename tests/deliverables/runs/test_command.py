@@ -57,6 +57,7 @@ def worker_thread(monkeypatch):
 
 
 @CURATED_DB
+@pytest.mark.postgres_only  # the worker thread writes beside the command: the SQLite test database locks its tables
 def test_wait_follows_the_queued_run_to_its_end_and_prints_it_as_json(contract_sample, olivia, worker_thread,
                                                                        settings):
     settings.CALCULATION_ENGINE = "duckdb"
