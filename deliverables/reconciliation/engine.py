@@ -206,7 +206,7 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
             parts = ", ".join(f"COUNT(*) FILTER (WHERE {raw} IS NOT NULL AND {parsed} IS NULL), "
                               f"MIN({raw}) FILTER (WHERE {raw} IS NOT NULL AND {parsed} IS NULL)"
                               for _, raw, parsed in checks)
-            found = con.execute(f"SELECT {parts} FROM {name}").fetchone()
+            found = con.execute(f"SELECT {parts} FROM {name}").fetchall()[0]
             for index, (label, _, _) in enumerate(checks):
                 bad, first = found[2 * index], found[2 * index + 1]
                 if bad:
@@ -214,8 +214,9 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
                                               f"{_kind_of(keys, label) or 'a decimal'}, first {first!r}")
         key_list = ", ".join(f"k{i}" for i in range(len(keys)))
         dup = con.execute(f"SELECT {key_list}, COUNT(*) AS n, COUNT(*) OVER () AS keys FROM {name} "
-                          f"GROUP BY ALL HAVING COUNT(*) > 1 ORDER BY {key_list} LIMIT 1").fetchone()
+                          f"GROUP BY ALL HAVING COUNT(*) > 1 ORDER BY {key_list} LIMIT 1").fetchall()
         if dup:
+            dup = dup[0]
             shown = ", ".join(f"{k.name}={v!s}" for k, v in zip(keys, dup[:len(keys)], strict=True))
             raise ReconciliationError(f"{side}: duplicate key ({shown}) appears {dup[len(keys)]} times "
                                       f"({dup[len(keys) + 1]} duplicated key(s) in all); each key must be unique "
@@ -239,7 +240,7 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
         parts.append(
             f"SELECT {', '.join(f'k{i}' for i in range(len(keys)))}, {lit(m.name)} AS measure, "
             f"CAST({b} AS DECIMAL(38, {top})) AS backend_value, CAST({g} AS DECIMAL(38, {top})) AS golden_value, "
-            f"CAST({b} - {g} AS DECIMAL(38, {m.scale})) AS difference, "
+            f"CAST({b} - {g} AS DECIMAL(38, {top})) AS difference, "
             f"CASE WHEN NOT g_seen THEN 'only_backend' WHEN NOT b_seen THEN 'only_domo' "
             f"WHEN {b} IS NOT DISTINCT FROM {g} THEN 'match' "
             f"WHEN {b} IS NULL OR {g} IS NULL THEN 'variance' "
