@@ -34,7 +34,6 @@ polars_peak_mb, agree.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib.util
 import json
 import os
@@ -115,7 +114,6 @@ def build(folder: Path, rows: int) -> dict:
     component = pc.binary_join_element_wise("Component ", pc.utf8_lpad(
         pc.cast(pa.array((i // QUARTERS) % COMPONENTS), pa.string()), 2, "0"), "")
     q = i % QUARTERS
-    years, months = 2024 + q // 4, 1 + 3 * (q % 4)
     quarter = np.array([np.datetime64(f"{y}-{m:02d}-01") for y, m in ((2024 + k // 4, 1 + 3 * (k % 4))
                                                                       for k in range(QUARTERS))])[q]
     paid = rng.integers(100, 10_000_000, size=rows)  # cents: $1.00 - $100,000.00
@@ -133,7 +131,6 @@ def build(folder: Path, rows: int) -> dict:
     g_client[padded] = ["  " + c + " " for c in g_client[padded]]
     quarter_text = np.array([f"{m:02d}/01/{y}" for y, m in ((2024 + k // 4, 1 + 3 * (k % 4))
                                                             for k in range(QUARTERS))], dtype=object)[q]
-    del years, months
     golden = pa.table({
         "Client": pa.array(g_client, pa.string()), "Component": component,
         "Quarter": pa.array(quarter_text, pa.string()),

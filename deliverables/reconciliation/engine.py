@@ -223,13 +223,22 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
                                       f"on a side")
         norm[side] = name
 
-    key_cols = ", ".join(f"COALESCE(b.k{i}, g.k{i}) AS k{i}" for i in range(len(keys)))
-    on = " AND ".join(f"b.k{i} IS NOT DISTINCT FROM g.k{i}" for i in range(len(keys)))
+    n = len(keys)
+    key_cols = ", ".join(f"COALESCE(b.k{i}, g.k{i}) AS k{i}" for i in range(n))
+    on = " AND ".join(f"b.k{i} IS NOT DISTINCT FROM g.k{i}" for i in range(n))
     measure_cols = ", ".join(f"b.m{j} AS b{j}, g.m{j} AS g{j}" for j in range(len(measures)))
+    order = ", ".join(f"k{i}" for i in range(n))
+    joined = q(f"__recon_joined_{run}")
+    # The join once; its rows per measure come out by UNNEST (the key text of the fingerprint built once per
+    # key), sorted by keys and measure at the end.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {joined} AS SELECT {key_cols}, b.__seen IS NOT NULL AS b_seen, "
+        f"g.__seen IS NOT NULL AS g_seen, {measure_cols} "
+        f"FROM (SELECT *, TRUE AS __seen FROM {norm['backend']}) b "
+        f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM {norm['golden']}) g ON {on}")
     top = max(m.scale for m in measures)
-    key_text = ", ".join(f"COALESCE(CAST(k{i} AS VARCHAR), '~')" for i in range(len(keys)))
-    parts = []
-    for j, m in enumerate(measures):
+    structs = []
+    for j, m in sorted(enumerate(measures), key=lambda pair: pair[1].name):
         b, g = f"b{j}", f"g{j}"
         tolerance = []
         if m.abs_tolerance is not None:
@@ -237,27 +246,25 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
         if m.rel_tolerance is not None:
             tolerance.append(f"ABS({b} - {g}) <= {_decimal_literal(m.rel_tolerance)} * ABS({g})")
         within = " OR ".join(tolerance) or "FALSE"
-        parts.append(
-            f"SELECT {', '.join(f'k{i}' for i in range(len(keys)))}, {lit(m.name)} AS measure, "
-            f"CAST({b} AS DECIMAL(38, {top})) AS backend_value, CAST({g} AS DECIMAL(38, {top})) AS golden_value, "
-            f"CAST({b} - {g} AS DECIMAL(38, {top})) AS difference, "
-            f"CASE WHEN NOT g_seen THEN 'only_backend' WHEN NOT b_seen THEN 'only_domo' "
-            f"WHEN {b} IS NOT DISTINCT FROM {g} THEN 'match' "
-            f"WHEN {b} IS NULL OR {g} IS NULL THEN 'variance' "
-            f"WHEN {within} THEN 'within_tolerance' ELSE 'variance' END AS class, "
-            f"SHA256(CONCAT_WS('|', {lit(mapping.name)}, {key_text}, {lit(m.name)}, "
-            f"COALESCE(CAST({b} AS VARCHAR), '~'), COALESCE(CAST({g} AS VARCHAR), '~'))) AS fingerprint "
-            f"FROM joined")
+        klass = (f"CASE WHEN NOT g_seen THEN 'only_backend' WHEN NOT b_seen THEN 'only_domo' "
+                 f"WHEN {b} IS NOT DISTINCT FROM {g} THEN 'match' WHEN {b} IS NULL OR {g} IS NULL THEN 'variance' "
+                 f"WHEN {within} THEN 'within_tolerance' ELSE 'variance' END")
+        text = (f"CONCAT_WS('|', {lit(m.name)}, COALESCE(CAST({b} AS VARCHAR), '~'), "
+                f"COALESCE(CAST({g} AS VARCHAR), '~'))")  # each value's text at its own measure's scale
+        structs.append(f"{{'measure': {lit(m.name)}, 'b': CAST({b} AS DECIMAL(38, {top})), "
+                       f"'g': CAST({g} AS DECIMAL(38, {top})), 'd': CAST({b} - {g} AS DECIMAL(38, {top})), "
+                       f"'class': {klass}, 'text': {text}}}")
+    key_text = ", ".join(f"COALESCE(CAST(k{i} AS VARCHAR), '~')" for i in range(n))
     named = ", ".join(f"k{i} AS {q(k.name)}" for i, k in enumerate(keys))
-    order = ", ".join(f"k{i}" for i in range(len(keys)))
-    con.execute(
-        f"CREATE OR REPLACE TABLE {q(table)} AS "
-        f"WITH joined AS (SELECT {key_cols}, b.__seen IS NOT NULL AS b_seen, "
-        f"g.__seen IS NOT NULL AS g_seen, {measure_cols} "
-        f"FROM (SELECT *, TRUE AS __seen FROM {norm['backend']}) b "
-        f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM {norm['golden']}) g ON {on}) "
-        f"SELECT {named}, measure, backend_value, golden_value, difference, class, fingerprint "
-        f"FROM ({' UNION ALL '.join(parts)}) ORDER BY {order}, measure")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {q(table)} AS SELECT {named}, u.measure AS measure, u.b AS backend_value, "
+            f"u.g AS golden_value, u.d AS difference, u.class AS class, "
+            f"SHA256(prefix || '|' || u.text) AS fingerprint "
+            f"FROM (SELECT *, CONCAT_WS('|', {lit(mapping.name)}, {key_text}) AS prefix, "
+            f"UNNEST([{', '.join(structs)}]) AS u FROM {joined}) ORDER BY {order}, measure")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {joined}")
     rows = 0
     summary: dict = {"total": dict.fromkeys(CLASSES, 0), "measures": {m.name: dict.fromkeys(CLASSES, 0)
                                                                       for m in measures}}
