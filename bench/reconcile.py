@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000, help="composite keys (default 1000000)")
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit, ours (default 1GB)")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads, ours (default 2)")
+    parser.add_argument("--on-disk", action="store_true", help="ours keeps its result in a DuckDB file, not in "
+                        "memory")
     parser.add_argument("--skip-datacompy", action="store_true", help="leave the datacompy baselines out")
     parser.add_argument("--keep", help="build into this folder and keep it (default: a temp folder, removed)")
     parser.add_argument("--side", choices=["ours", "pandas", "polars"], help=argparse.SUPPRESS)
@@ -160,7 +162,10 @@ def run_ours(folder: Path, args) -> dict:
 
     the_mapping = mapping()
     started = time.perf_counter()
-    con = duckdb.connect()
+    database = folder / "ours.duckdb" if args.on_disk else None  # --on-disk: the result kept in a file
+    if database is not None:
+        database.unlink(missing_ok=True)
+    con = duckdb.connect(str(database) if database else ":memory:")
     con.execute(f"SET memory_limit = '{args.memory_limit}'")
     con.execute(f"SET threads = {int(args.threads)}")
     con.execute(f"SET temp_directory = '{folder / 'duckdb.tmp'}'")
@@ -240,7 +245,7 @@ def run_polars(folder: Path, args) -> dict:
 # --- the run ------------------------------------------------------------------------------------------------
 def spawn(side: str, folder: Path, args) -> dict:
     command = [sys.executable, "-m", "bench.reconcile", "--side", side, "--dir", str(folder), "--rows",
-               str(args.rows), "--memory-limit", args.memory_limit, "--threads", str(args.threads)]
+               str(args.rows), "--memory-limit", args.memory_limit, "--threads", str(args.threads)] + (["--on-disk"] if args.on_disk else [])
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the {side} side failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")

@@ -116,34 +116,32 @@ def _text(col: str) -> str:
     return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
 
 
-def _key_sql(key: KeySpec, col: str, typ: str) -> str:
+def _parsed_from_text(typ: str) -> bool:
+    return not (typ in NUMERIC_TYPES or typ.startswith(("DECIMAL", "DATE", "TIMESTAMP")))
+
+
+def _key_sql(key: KeySpec, col: str, typ: str, raw: str) -> str:
+    """A key's normalised value; `raw` names its trimmed text (computed once, below) when parsed from text."""
     if key.kind == "text":
         text = _text(col)
         return f"LOWER({text})" if key.casefold else text
+    if not _parsed_from_text(typ):
+        return {"date": f"CAST({col} AS DATE)", "integer": f"CAST({col} AS HUGEINT)",
+                "decimal": f"CAST({col} AS DECIMAL(38, {key.scale}))"}[key.kind]
     if key.kind == "date":
-        if typ == "DATE":
-            return col
-        if typ.startswith("TIMESTAMP"):
-            return f"CAST({col} AS DATE)"
-        text = _text(col)
-        return (f"CAST(COALESCE(TRY_STRPTIME({text}, ['%Y-%m-%d', '%m/%d/%Y']), TRY_CAST({text} AS TIMESTAMP))"
-                f" AS DATE)")
+        return f"CAST(COALESCE(TRY_STRPTIME({raw}, ['%Y-%m-%d', '%m/%d/%Y']), TRY_CAST({raw} AS TIMESTAMP)) AS DATE)"
     if key.kind == "integer":
-        return col if typ in NUMERIC_TYPES else f"TRY_CAST({_text(col)} AS HUGEINT)"
-    return f"TRY_CAST({col if typ.startswith('DECIMAL') or typ in NUMERIC_TYPES else _text(col)} " \
-           f"AS DECIMAL(38, {key.scale}))"
+        return f"TRY_CAST({raw} AS HUGEINT)"
+    return f"TRY_CAST({raw} AS DECIMAL(38, {key.scale}))"
 
 
-def _measure_sql(measure: MeasureSpec, col: str, typ: str) -> str:
+def _measure_sql(measure: MeasureSpec, col: str, typ: str, raw: str) -> str:
+    """A measure's exact value; `raw` names its cleaned text ($, commas and spaces gone) when parsed from text."""
     target = f"DECIMAL(38, {measure.scale})"
-    if typ.startswith("DECIMAL") or typ in NUMERIC_TYPES:
+    if not _parsed_from_text(typ):
         return f"CAST({col} AS {target})"
-    if typ in ("FLOAT", "DOUBLE", "REAL"):
-        raise ReconciliationError(f"measure column {col} is {typ}: money is compared exactly, give it as "
-                                  f"DECIMAL or text")
-    cleaned = f"NULLIF(REGEXP_REPLACE(CAST({col} AS VARCHAR), '[$,\\s]', '', 'g'), '')"
-    return (f"CASE WHEN {cleaned} LIKE '(%)' THEN -TRY_CAST({cleaned}[2:-2] AS {target}) "
-            f"ELSE TRY_CAST({cleaned} AS {target}) END")
+    return (f"CASE WHEN {raw} LIKE '(%)' THEN -TRY_CAST({raw}[2:-2] AS {target}) "
+            f"ELSE TRY_CAST({raw} AS {target}) END")
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, backend, golden, mapping: Mapping, *,
@@ -181,27 +179,31 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
         if missing:
             raise ReconciliationError(f"{side}: no column {', '.join(map(repr, missing))} in {relation} "
                                       f"(it has {', '.join(types)})")
-        select, checks = [], []
+        select, inner, checks = [], [], []
         for i, key in enumerate(keys):
             raw = key.backend_column if side == "backend" else key.golden_column
             col, typ = q(raw), types[raw]
-            select.append(f"{_key_sql(key, col, typ)} AS k{i}")
-            if key.kind != "text" and typ not in NUMERIC_TYPES and not typ.startswith(("DECIMAL", "DATE", "TIMESTAMP")):
-                select.append(f"{_text(col)} AS raw_k{i}")
+            inner.append(col)
+            select.append(f"{_key_sql(key, col, typ, f'raw_k{i}')} AS k{i}")
+            if key.kind != "text" and _parsed_from_text(typ):
+                inner.append(f"{_text(col)} AS raw_k{i}")
+                select.append(f"raw_k{i}")
                 checks.append((f"key {key.name!r} (column {col})", f"raw_k{i}", f"k{i}"))
         for j, m in enumerate(measures):
-            col = q(m.backend_column if side == "backend" else m.golden_column)
-            typ = types[m.backend_column if side == "backend" else m.golden_column]
+            raw = m.backend_column if side == "backend" else m.golden_column
+            col, typ = q(raw), types[raw]
             if typ in ("FLOAT", "DOUBLE", "REAL"):
                 raise ReconciliationError(f"{side}: measure {m.name!r} (column {col}) is {typ}: money is "
                                           f"compared exactly, give it as DECIMAL or text")
-            select.append(f"{_measure_sql(m, col, typ)} AS m{j}")
-            if not (typ.startswith("DECIMAL") or typ in NUMERIC_TYPES):
-                select.append(f"NULLIF(REGEXP_REPLACE(CAST({col} AS VARCHAR), '[$,\\s]', '', 'g'), '') "
-                              f"AS raw_m{j}")
+            inner.append(col)
+            select.append(f"{_measure_sql(m, col, typ, f'raw_m{j}')} AS m{j}")
+            if _parsed_from_text(typ):
+                inner.append(f"NULLIF(REGEXP_REPLACE(CAST({col} AS VARCHAR), '[$,\\s]', '', 'g'), '') AS raw_m{j}")
+                select.append(f"raw_m{j}")
                 checks.append((f"measure {m.name!r} (column {col})", f"raw_m{j}", f"m{j}"))
         name = q(f"__recon_{side}_norm_{run}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(select)} FROM {relation}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(select)} "
+                    f"FROM (SELECT {', '.join(dict.fromkeys(inner))} FROM {relation})")
         if checks:
             parts = ", ".join(f"COUNT(*) FILTER (WHERE {raw} IS NOT NULL AND {parsed} IS NULL), "
                               f"MIN({raw}) FILTER (WHERE {raw} IS NOT NULL AND {parsed} IS NULL)"
