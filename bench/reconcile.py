@@ -173,7 +173,7 @@ def run_ours(folder: Path, args) -> dict:
         con.execute(f"CREATE VIEW {side} AS SELECT * FROM read_parquet('{folder / f'{side}.parquet'}')")
     result = reconcile(con, "backend", "golden", the_mapping)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": result.rows, "counts": result.summary["measures"]}
+    return {"seconds": seconds, "rows": result.rows, "counts": result.summary["measures"], "phases": result.seconds}
 
 
 def _compare_counts(compare, measures=MEASURES) -> dict:
@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         say(f"generate: {args.rows:,} keys, {shape['backend_rows']:,} backend and {shape['golden_rows']:,} golden "
             f"rows ({size:.0f} MiB Parquet) in {time.perf_counter() - started:.2f} s")
         ours = spawn("ours", folder, args)
-        say(f"ours (DuckDB engine): {ours['seconds']:.2f} s, {ours['rows']:,} key x measure rows; "
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in ours["phases"].items())
+        say(f"ours (DuckDB engine): {ours['seconds']:.2f} s ({phases}), {ours['rows']:,} key x measure rows; "
             f"peak {ours['peak_mb']:.0f} MiB; {ours['counts']}")
         mine = folded(ours["counts"])
         baselines, agree = {}, True
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> dict | None:
                   "peak_mb": round(ours["peak_mb"], 1),
                   "pandas_peak_mb": None if pandas is None else round(pandas["peak_mb"], 1),
                   "polars_peak_mb": None if polars is None else round(polars["peak_mb"], 1),
+                  "phases": {k: round(v, 3) for k, v in ours["phases"].items()},
                   "rows": args.rows, "result_rows": ours["rows"], "counts": ours["counts"],
                   "agree": agree if with_datacompy else None}
         print(json.dumps(result), flush=True)

@@ -22,6 +22,7 @@ No row-by-row Python, no floats.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -90,6 +91,7 @@ class Reconciliation:
     table: str  # the DuckDB table holding the rows (keys..., measure, backend_value, golden_value, ...)
     rows: int
     summary: dict = field(default_factory=dict)  # {"total": {class: n}, "measures": {measure: {class: n}}}
+    seconds: dict = field(default_factory=dict)  # per phase: normalise, check, join, classify
 
 
 # --- SQL pieces ---------------------------------------------------------------------------------------------
@@ -171,6 +173,15 @@ def reconcile(con: duckdb.DuckDBPyConnection, backend, golden, mapping: Mapping,
 def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run: int) -> Reconciliation:
     keys, measures = mapping.keys, mapping.measures
     norm = {}
+    seconds = dict.fromkeys(("normalise", "check", "join", "classify"), 0.0)
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[phase] += now - clock
+        clock = now
+
     for side in ("backend", "golden"):
         relation = relations[side]
         types = _types(con, relation)
@@ -204,6 +215,7 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
         name = q(f"__recon_{side}_norm_{run}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(select)} "
                     f"FROM (SELECT {', '.join(dict.fromkeys(inner))} FROM {relation})")
+        lap("normalise")
         if checks:
             parts = ", ".join(f"COUNT(*) FILTER (WHERE {raw} IS NOT NULL AND {parsed} IS NULL), "
                               f"MIN({raw}) FILTER (WHERE {raw} IS NOT NULL AND {parsed} IS NULL)"
@@ -224,6 +236,7 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
                                       f"({dup[len(keys) + 1]} duplicated key(s) in all); each key must be unique "
                                       f"on a side")
         norm[side] = name
+        lap("check")
 
     n = len(keys)
     key_cols = ", ".join(f"COALESCE(b.k{i}, g.k{i}) AS k{i}" for i in range(n))
@@ -238,6 +251,7 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
         f"g.__seen IS NOT NULL AS g_seen, {measure_cols} "
         f"FROM (SELECT *, TRUE AS __seen FROM {norm['backend']}) b "
         f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM {norm['golden']}) g ON {on}")
+    lap("join")
     top = max(m.scale for m in measures)
     structs = []
     for j, m in sorted(enumerate(measures), key=lambda pair: pair[1].name):
@@ -274,7 +288,8 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
         summary["measures"][measure][klass] = n
         summary["total"][klass] += n
         rows += n
-    return Reconciliation(table=table, rows=rows, summary=summary)
+    lap("classify")
+    return Reconciliation(table=table, rows=rows, summary=summary, seconds=seconds)
 
 
 def _kind_of(keys, label: str) -> str:
