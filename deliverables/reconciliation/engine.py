@@ -15,6 +15,10 @@ difference = backend - golden (exact DECIMAL; NULL for only_* and where a side's
 a fingerprint: sha256 of mapping name, normalised keys, measure and both values' canonical text, '|'-joined with
 NULL as '~' (so a later reconciliation finds the same fingerprint while the values are unchanged).
 
+A measure is compared at its mapping's scale: a value with more decimals is rounded to it by the cast (half away
+from zero), as the card would show it. `backend` and `golden` given as names go into the SQL as they are (the
+caller's relations, not user text).
+
 Bad input is refused, never guessed at: a key or measure value that does not parse (naming side, column, the
 first bad value in sort order and how many), a duplicate key on one side (naming the key and its count).
 No row-by-row Python, no floats.
@@ -244,13 +248,17 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
     measure_cols = ", ".join(f"b.m{j} AS b{j}, g.m{j} AS g{j}" for j in range(len(measures)))
     order = ", ".join(f"k{i}" for i in range(n))
     joined = q(f"__recon_joined_{run}")
-    # The join once; its rows per measure come out by UNNEST (the key text of the fingerprint built once per
-    # key), sorted by keys and measure at the end.
+    # The join, sorted by the keys once (one row per key, no fingerprints yet: a smaller sort than the rows per
+    # measure); its rows per measure come out by UNNEST in measure-name order, so the table is ordered by keys,
+    # measure without a second sort, as long as DuckDB keeps insertion order (its default); if the connection
+    # turned that off, the rows are sorted at the end instead.
+    keeps_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    final_order = "" if keeps_order else f" ORDER BY {order}, measure"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {joined} AS SELECT {key_cols}, b.__seen IS NOT NULL AS b_seen, "
         f"g.__seen IS NOT NULL AS g_seen, {measure_cols} "
         f"FROM (SELECT *, TRUE AS __seen FROM {norm['backend']}) b "
-        f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM {norm['golden']}) g ON {on}")
+        f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM {norm['golden']}) g ON {on} ORDER BY {order}")
     lap("join")
     top = max(m.scale for m in measures)
     structs = []
@@ -278,7 +286,7 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
             f"u.g AS golden_value, u.d AS difference, u.class AS class, "
             f"SHA256(prefix || '|' || u.text) AS fingerprint "
             f"FROM (SELECT *, CONCAT_WS('|', {lit(mapping.name)}, {key_text}) AS prefix, "
-            f"UNNEST([{', '.join(structs)}]) AS u FROM {joined}) ORDER BY {order}, measure")
+            f"UNNEST([{', '.join(structs)}]) AS u FROM {joined}){final_order}")
     finally:
         con.execute(f"DROP TABLE IF EXISTS {joined}")
     rows = 0

@@ -185,3 +185,22 @@ def test_a_float_measure_is_refused():
     b = pa.table({"client": ["A"], "quarter": pa.array([Q1], pa.date32()), "paid": [1.0]})
     with pytest.raises(ReconciliationError, match=r"backend: measure 'paid' .* DOUBLE"):
         reconcile(con, b, golden([("A", "2025-01-01", "1.00")]), mapping())
+
+
+@pytest.mark.parametrize("keep_order", [True, False])
+def test_many_shuffled_keys_come_out_ordered_by_keys_and_measure(keep_order):
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
+    con.execute("CREATE TABLE run_out AS SELECT 'C' || (i % 997) AS client, DATE '2025-01-01' + (i // 997)::INTEGER "
+                "AS quarter, (i % 5000)::DECIMAL(18, 2) AS paid, i::DECIMAL(18, 2) AS fee FROM range(60000) r(i) "
+                "ORDER BY hash(i)")
+    con.execute("CREATE TABLE card AS SELECT lower(client) AS Client, strftime(quarter, '%m/%d/%Y') AS Quarter, "
+                "paid::VARCHAR AS Paid, fee::VARCHAR AS Fee FROM run_out ORDER BY hash(paid, fee)")
+    m = Mapping("card-3", keys=(KeySpec("client", "client", "Client", "text", True),
+                                KeySpec("quarter", "quarter", "Quarter", "date")),
+                measures=(MeasureSpec("paid", "paid", "Paid", 2), MeasureSpec("fee", "fee", "Fee", 2)))
+    result = reconcile(con, "run_out", "card", m)
+    assert result.summary["total"]["match"] == 120000
+    got = con.execute("SELECT client, quarter, measure FROM reconciliation").fetchall()
+    assert got == sorted(got) and got[:2] == [("c0", Q1, "fee"), ("c0", Q1, "paid")]
