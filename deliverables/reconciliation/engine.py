@@ -228,8 +228,9 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
             for index, (label, _, _) in enumerate(checks):
                 bad, first = found[2 * index], found[2 * index + 1]
                 if bad:
+                    cleaned = "" if label.startswith("key") else " (with $, commas and spaces removed)"
                     raise ReconciliationError(f"{side}: {label}: {bad} value(s) that cannot be parsed as "
-                                              f"{_kind_of(keys, label) or 'a decimal'}, first {first!r}")
+                                              f"{_kind_of(keys, label) or 'a decimal'}, first {first!r}{cleaned}")
         key_list = ", ".join(f"k{i}" for i in range(len(keys)))
         dup = con.execute(f"SELECT {key_list}, COUNT(*) AS n, COUNT(*) OVER () AS keys FROM {name} "
                           f"GROUP BY ALL HAVING COUNT(*) > 1 ORDER BY {key_list} LIMIT 1").fetchall()
