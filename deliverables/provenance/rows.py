@@ -118,22 +118,6 @@ def parse_finding_key(key: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-@contextmanager
-def _local_copy(path: str, suffix: str = ".parquet") -> Iterator[Path]:
-    """A lake file copied to a local temp file (the lake verifies its SHA-256 as it hands the bytes over)."""
-    from console.lake import get_lake, iter_chunks
-
-    folder = _folder()
-    handle, name = tempfile.mkstemp(dir=folder, suffix=suffix)
-    try:
-        with os.fdopen(handle, "wb") as out, get_lake().open(path) as stream:
-            for chunk in iter_chunks(stream):
-                out.write(chunk)
-        yield Path(name)
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
 def _folder() -> Path:
     folder = Path(settings.VAR_DIR) / "provenance"
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,17 +135,15 @@ def _literal(text: str) -> str:
 def _finding(run: CalculationRun, kind: str, claim_id: str) -> dict | None:
     if not run.findings_path:
         return None
-    with _local_copy(run.findings_path) as path:
-        con = _connect()
-        try:
-            cursor = con.execute(f"SELECT * FROM read_parquet({_literal(str(path))}) WHERE kind = ? AND claim_id = ? "
-                                 "ORDER BY client_account_id LIMIT 1", [kind, claim_id])
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            return dict(zip([d[0] for d in cursor.description], row, strict=True))
-        finally:
-            con.close()
+    path = _findings_path(run)
+    con = _connect()
+    try:
+        cursor = con.execute(f"SELECT * FROM read_parquet({_literal(str(path))}) WHERE kind = ? AND claim_id = ? "
+                             "ORDER BY client_account_id LIMIT 1", [kind, claim_id])
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row, strict=True))
+    finally:
+        con.close()
 
 
 def number_of(run: CalculationRun, key: str):
@@ -294,13 +276,22 @@ def _row_numbers_sql(run: CalculationRun, number, findings_path: Path | None) ->
     raise ProvenanceError(f"number {number.key}: relation {number.relation!r} has no dataset rows")
 
 
+def _findings_path(run: CalculationRun) -> Path:
+    """The run's findings artifact, through the runs' local cache (copied once, checked against its SHA-256)."""
+    from deliverables.runs.selectors import FindingsUnavailable, findings_file
+
+    try:
+        return findings_file(run)
+    except FindingsUnavailable as missing:
+        raise ProvenanceError(str(missing)) from None
+
+
 @contextmanager
 def _findings_file(run: CalculationRun, number):
     if number.relation == "findings":
         if not run.findings_path:
             raise ProvenanceError(f"run #{run.pk} stored no findings artifact")
-        with _local_copy(run.findings_path) as path:
-            yield path
+        yield _findings_path(run)
     else:
         yield None
 

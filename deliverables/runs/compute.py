@@ -255,8 +255,7 @@ def _guarantee_numbers(calculated, results: dict, evidence: dict[str, Evidence],
             numbers.append(Number(
                 key=f"awp:{client}:{channel}-{drug_class}:held", kind="awp_guarantee", client=client,
                 label=f"AWP discount guarantee, {channel} {drug_class}: no terms to calculate with",
-                calculation="awp_discount_guarantee", decision=NOT_CONCLUDED if decision.decision == NOT_CONCLUDED
-                else decision.decision, figures={"claims": str(count), "claims_source": claims_label},
+                calculation="awp_discount_guarantee", decision=decision.decision, figures={"claims": str(count), "claims_source": claims_label},
                 evidence=_evidence_json([decision], client), relation="cur", predicate=_predicate(keys, "1 = 1"),
                 row_count=count, rows_checksum=checksum, period_start=scope_period[0], period_end=scope_period[1],
                 headline=None))
@@ -363,7 +362,7 @@ def _name_finding_flags(con) -> None:
     con.unregister("finding_flag_keys")
 
 
-def _finding_numbers(con, dataset_label: str) -> list[Number]:
+def _finding_numbers(con) -> list[Number]:
     numbers = []
     for (client, kind, decision, count, paid, total, checksum, flags) in con.execute(f"""
         SELECT client_account_id, kind, decision, COUNT(*), SUM(paid),
@@ -396,16 +395,16 @@ def _savings(numbers: list[Number]) -> list[Number]:
     members: dict[tuple[str, str], list[Number]] = defaultdict(list)
     clients = sorted({n.client for n in numbers})
     for n in numbers:
-        value = n.headline if n.headline is not None else ZERO
+        value = n.headline if n.headline is not None else ZERO  # a number not concluded has none: it adds nothing
         bucket = (n.client, n.decision)
         if n.kind in ("awp_guarantee", "fee_guarantee"):
-            parts[bucket]["guarantee_shortfalls"] += value if n.decision != NOT_CONCLUDED else ZERO
+            parts[bucket]["guarantee_shortfalls"] += value
         elif n.kind == "rebate_guarantee":
-            parts[bucket]["rebate_shortfalls"] += value if n.decision != NOT_CONCLUDED else ZERO
+            parts[bucket]["rebate_shortfalls"] += value
         elif n.kind == "finding":
             kind = n.key.split(":")[2]
             name = "overpayments" if kind in ("mac", "duplicate") else "overpayments_not_added"
-            parts[bucket][name] += value if n.decision != NOT_CONCLUDED else ZERO
+            parts[bucket][name] += value
         else:
             continue
         members[bucket].append(n)
@@ -472,7 +471,7 @@ def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[d
     numbers += _rebate_numbers(calculated, results, evidence)
     _decide_findings(con)
     _name_finding_flags(con)
-    numbers += _finding_numbers(con, dataset_label)
+    numbers += _finding_numbers(con)
     numbers += _savings(numbers)
     findings_sha = _findings_hash(con)
     findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchall()[0][0]  # read out: the connection is free

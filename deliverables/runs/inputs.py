@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from deliverables.calculations import engine
 from evidence.packets.authority import Evidence
-from evidence.packets.authority.governance import ONE_DAY, Governance, candidate_revisions
+from evidence.packets.authority.governance import Governance, candidate_revisions
 from evidence.packets.authority.rebate import _governs_quarter
 from evidence.packets.model import CONTRACT, PRICING, REBATE, ContractTerm, PriceRow, RebateInvoice
 
@@ -139,15 +139,6 @@ def claims_input(reader, dataset_key: str = "") -> ClaimsInput:
 
 
 # --- evidence tables ---------------------------------------------------------------------------------------
-def _window(governance: Governance, packet) -> tuple[dt.date, dt.date] | None:
-    """The days a governed packet governs for the governance's client."""
-    end = packet.period_end
-    replaced = governance.superseded_from.get(packet.packet_id)
-    if replaced is not None:
-        end = min(end, replaced - ONE_DAY)
-    return (packet.period_start, end) if packet.period_start <= end else None
-
-
 def source_of(revision) -> str:
     return f"{revision.packet_id}#{revision.revision}"
 
@@ -192,7 +183,7 @@ def _terms(client: str, evidence: Evidence, period: tuple[dt.date, dt.date]) -> 
     governance = Governance(evidence, CONTRACT, client)
     governed: dict[tuple, list[dict]] = defaultdict(list)
     for packet in governance.packets:
-        window = _window(governance, packet)
+        window = governance.window(packet)
         if window is None:
             continue
         for term in packet.records:
@@ -241,7 +232,7 @@ def _prices(client: str, evidence: Evidence, period: tuple[dt.date, dt.date]) ->
     governance = Governance(evidence, PRICING, client)
     out = []
     for packet in governance.packets:
-        window = _window(governance, packet)
+        window = governance.window(packet)
         if window is None:
             continue
         for row in packet.records:

@@ -243,12 +243,15 @@ def _sha256(value) -> str:
 
 
 def _engine_for() -> str:
-    from promotion.curated.aliases import curated_reader
+    """CALCULATION_ENGINE, or for "auto" the curated store's: pushed down when it is PostgreSQL."""
+    from django.db import connections
+
+    from promotion.curated.aliases import curated_is_default
 
     choice = settings.CALCULATION_ENGINE
     if choice in (Engine.DUCKDB, Engine.POSTGRES):
         return choice
-    vendor = "postgresql" if "psycopg" in type(curated_reader()).__module__ else "other"
+    vendor = connections["default" if curated_is_default() else "curated"].vendor
     return Engine.POSTGRES if vendor == "postgresql" else Engine.DUCKDB
 
 

@@ -48,15 +48,6 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema, colu
     con.unregister(f"{name}_arrow")
 
 
-def _window(governance: Governance, packet) -> tuple[dt.date, dt.date] | None:
-    """The days a governed packet governs for the governance's client (its period, cut at its supersession)."""
-    end = packet.period_end
-    replaced = governance.superseded_from.get(packet.packet_id)
-    if replaced is not None:
-        end = min(end, replaced - ONE_DAY)
-    return (packet.period_start, end) if packet.period_start <= end else None
-
-
 # --- pricing -------------------------------------------------------------------------------------------------
 def _contract_breaks(evidence: Evidence, client: str, first: dt.date, last: dt.date) -> list[dt.date]:
     """The days from which the client's contract evidence may answer differently (segment starts)."""
@@ -144,7 +135,7 @@ def _price_groups(con, evidence: Mapping[str, Evidence]) -> dict[str, int]:
     for client in clients:
         found = evidence.get(client, Evidence())
         governance = Governance(found, PRICING, client)
-        windows = [(p, w) for p in governance.packets if (w := _window(governance, p)) is not None]
+        windows = [(p, w) for p in governance.packets if (w := governance.window(p)) is not None]
         candidates = candidate_revisions(found, PRICING, client)
         domo = found.domo_of_kind(PRICING)
         signature = (tuple((p.packet_id, p.revision, p.sha256, w) for p, w in windows),

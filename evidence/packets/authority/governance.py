@@ -54,6 +54,14 @@ class Governance:
         replaced = self.superseded_from.get(packet.packet_id)
         return packet.holds(day) and (replaced is None or day < replaced)
 
+    def window(self, packet: Revision) -> tuple[dt.date, dt.date] | None:
+        """The days the governed packet governs for the client: its period, cut at its supersession (None: none)."""
+        end = packet.period_end
+        replaced = self.superseded_from.get(packet.packet_id)
+        if replaced is not None:
+            end = min(end, replaced - ONE_DAY)
+        return (packet.period_start, end) if packet.period_start <= end else None
+
     def governing(self, day: dt.date) -> list[Revision]:
         return [p for p in self.packets if self.governs(p, day)]
 
