@@ -44,3 +44,52 @@ class Engine(models.TextChoices):
 
 # The object types of the app's audit rows.
 RUN_TYPE = "deliverables.calculationrun"
+
+
+# --- golden reconciliation -------------------------------------------------------------------------------------
+class SubjectKind(models.TextChoices):
+    """What a mapping reconciles: a Domo card's golden packet, or a DataFlow's output dataset."""
+
+    CARD = "card", "Card"
+    DATAFLOW = "dataflow", "DataFlow"
+
+
+class ItemClass(models.TextChoices):
+    """The class of one key x measure (deliverables.reconciliation.engine.CLASSES)."""
+
+    MATCH = "match", "Match"
+    WITHIN_TOLERANCE = "within_tolerance", "Within tolerance"
+    VARIANCE = "variance", "Variance"
+    ONLY_BACKEND = "only_backend", "Only in the backend"
+    ONLY_DOMO = "only_domo", "Only in Domo"
+
+
+# The classes a person must account for (explained by a flaw, or adjudicated).
+DIFFERING = (ItemClass.VARIANCE, ItemClass.ONLY_BACKEND, ItemClass.ONLY_DOMO)
+
+
+class Verdict(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted: Domo was wrong"
+    BACKEND_DEFECT = "backend_defect", "Backend defect: ours is wrong"
+    INVESTIGATING = "investigating", "Investigating"
+
+
+class CardState(models.TextChoices):
+    """A card's place on the takeover scoreboard."""
+
+    NOT_MAPPED = "not_mapped", "Not mapped"
+    MAPPED = "mapped", "Mapped"
+    OPEN = "open", "Reconciled with open variances"
+    RECONCILED = "reconciled", "Reconciled"
+    RETIRED = "retired", "Retired"
+
+
+class Trigger(models.TextChoices):
+    MANUAL = "manual", "Started by a person"
+    AFTER_RUN = "after_run", "After a calculation run"
+    DEMO = "demo", "First start (demo)"
+
+
+MAPPING_TYPE = "deliverables.cardmapping"
+RECONCILIATION_TYPE = "deliverables.reconciliation"
+ADJUDICATION_TYPE = "deliverables.adjudication"

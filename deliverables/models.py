@@ -12,16 +12,23 @@ from django.conf import settings
 from django.db import models
 
 from console import clock
-from deliverables.choices import RUN_TERMINAL, Decision, Engine, NumberKind, RunState
+from deliverables.choices import (
+    RUN_TERMINAL,
+    Decision,
+    Engine,
+    ItemClass,
+    NumberKind,
+    RunState,
+    SubjectKind,
+    Trigger,
+    Verdict,
+)
 
 
-class CalculationRun(models.Model):
-    """One calculation run: what it was asked, what it read (exact inputs), who ran it where, what it found."""
+class QueuedWork(models.Model):
+    """What a queue-backed run records about its request and its worker: claimed, beating, taken over when its
+    worker is lost, never run twice at once (deliverables.jobs)."""
 
-    client_account_id = models.CharField(max_length=18, blank=True, help_text="blank: every client")
-    period_start = models.DateField()
-    period_end = models.DateField()
-    dataset_key = models.CharField(max_length=64, blank=True, help_text="the claims dataset asked for (Domo id)")
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=clock.now)
@@ -36,6 +43,26 @@ class CalculationRun(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0, help_text="claims of the run (first + takeovers)")
     traceparent = models.CharField(max_length=55, help_text="W3C traceparent minted at the request")
     trace_id = models.CharField(max_length=32, db_index=True)
+    error = models.TextField(blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in RUN_TERMINAL
+
+
+class CalculationRun(QueuedWork):
+    """One calculation run: what it was asked, what it read (exact inputs), who ran it where, what it found."""
+
+    client_account_id = models.CharField(max_length=18, blank=True, help_text="blank: every client")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    dataset_key = models.CharField(max_length=64, blank=True, help_text="the claims dataset asked for (Domo id)")
     engine = models.CharField(max_length=16, choices=Engine.choices, blank=True)
     calculation_version = models.CharField(max_length=64, blank=True, help_text="sha256 of the calculations' source")
     inputs = models.JSONField(default=dict, blank=True,
@@ -46,10 +73,6 @@ class CalculationRun(models.Model):
     findings_sha256 = models.CharField(max_length=64, blank=True)
     findings_count = models.PositiveBigIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True, help_text="counts by kind and decision, phase times")
-    error = models.TextField(blank=True)
-    cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
 
     class Meta:
         ordering = ["-id"]
@@ -66,10 +89,6 @@ class CalculationRun(models.Model):
 
     def __str__(self) -> str:
         return f"run #{self.pk} ({self.state})"
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in RUN_TERMINAL
 
     @property
     def scope_label(self) -> str:
@@ -121,3 +140,156 @@ class RunNumber(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.decision})"
+
+
+# --- golden reconciliation -------------------------------------------------------------------------------------
+class CardMapping(models.Model):
+    """One version of how a Domo card's golden packet (or a DataFlow's output dataset) maps onto a backend output
+    of the calculation runs: keys, measures, the backend field each measure compares with, tolerances, and the
+    recorded calculation flaws that may explain a variance. Versions are never changed: a new one is added."""
+
+    subject_kind = models.CharField(max_length=16, choices=SubjectKind.choices)
+    subject_id = models.CharField(max_length=64, help_text="the Domo card id, or the DataFlow id")
+    title = models.CharField(max_length=255, help_text="the card's title or the DataFlow's name when mapped")
+    version = models.PositiveIntegerField()
+    output = models.CharField(max_length=64, help_text="the backend output (deliverables.reconciliation.outputs)")
+    golden_dataset = models.CharField(max_length=64, blank=True,
+                                      help_text="a DataFlow's output dataset compared (Domo id); blank for a card")
+    keys = models.JSONField(help_text="[{name, backend, golden, kind, casefold}]")
+    measures = models.JSONField(
+        help_text="[{name, backend, golden, scale, abs_tolerance, rel_tolerance, flaws: [{fingerprint, code, ...}]}]")
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=clock.now)
+    source = models.CharField(max_length=16, default="console", help_text="console, api or shipped (sample data)")
+
+    class Meta:
+        ordering = ["subject_kind", "subject_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject_kind", "subject_id", "version"], name="cardmapping_version_unique"),
+            models.CheckConstraint(condition=models.Q(subject_kind__in=SubjectKind.values),
+                                   name="cardmapping_kind_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_kind} {self.subject_id} mapping v{self.version}"
+
+    @property
+    def subject_name(self) -> str:
+        return f"{self.subject_kind}:{self.subject_id}"
+
+
+class Reconciliation(QueuedWork):
+    """One reconciliation of a mapped card against a calculation run: its inputs (run, mapping version, the golden
+    packet and its hash), its summary, and the rows that differ (ReconciliationItem); every row, matches included,
+    is the Parquet artifact in the lake."""
+
+    mapping = models.ForeignKey(CardMapping, on_delete=models.PROTECT, related_name="reconciliations")
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="reconciliations")
+    subject_kind = models.CharField(max_length=16, choices=SubjectKind.choices)
+    subject_id = models.CharField(max_length=64)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    manifest = models.ForeignKey("evidence.SourceManifest", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", help_text="the export the golden packet came from")
+    golden = models.JSONField(default=dict, blank=True, help_text="{source, path, sha256, rows, captured_at}")
+    backend = models.JSONField(default=dict, blank=True, help_text="{output, rows, sha256}")
+    summary = models.JSONField(default=dict, blank=True,
+                               help_text="{total: {class: n}, measures, explained, accepted, open, seconds}")
+    rows = models.PositiveBigIntegerField(default=0)
+    artifact_path = models.CharField(max_length=512, blank=True, help_text="every classified row, in the lake")
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["subject_kind", "subject_id", "-id"]),
+            models.Index(fields=["state", "heartbeat_at"], name="recon_state_heartbeat"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=RunState.values), name="recon_state_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reconciliation #{self.pk} ({self.state})"
+
+
+class ReconciliationItem(models.Model):
+    """One key x measure of a reconciliation that is not an exact match: within tolerance, a variance, or a key
+    on one side only; with its exact values, its fingerprint and, for a variance a recorded flaw accounts for,
+    the explanation."""
+
+    reconciliation = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    keys = models.JSONField(help_text="{key name: normalised text}")
+    key_label = models.CharField(max_length=512)
+    measure = models.CharField(max_length=128)
+    item_class = models.CharField(max_length=16, choices=ItemClass.choices)
+    backend_value = models.CharField(max_length=64, blank=True, help_text="exact decimal text; blank: none")
+    golden_value = models.CharField(max_length=64, blank=True)
+    difference = models.CharField(max_length=64, blank=True, help_text="backend - golden, exact")
+    backend_decision = models.CharField(max_length=16, blank=True, help_text="the backend row's decision")
+    fingerprint = models.CharField(max_length=64, db_index=True, help_text="card, keys, measure, both values")
+    locator = models.CharField(max_length=64, db_index=True, help_text="card, keys, measure: the same place")
+    explanation = models.JSONField(null=True, blank=True,
+                                   help_text="{flaw_id, fingerprint, code, beast_mode, formula, how}")
+
+    class Meta:
+        ordering = ["reconciliation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["reconciliation", "position"], name="reconitem_position_unique"),
+            models.CheckConstraint(condition=models.Q(item_class__in=ItemClass.values), name="reconitem_class_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_label} {self.measure} ({self.item_class})"
+
+
+class Adjudication(models.Model):
+    """A person's verdict on a difference, remembered by its fingerprint: it holds for every later
+    reconciliation while the card, keys, measure and both values are unchanged. Never changed: a new verdict on
+    the same fingerprint is a new row (the latest holds)."""
+
+    subject_kind = models.CharField(max_length=16, choices=SubjectKind.choices)
+    subject_id = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    locator = models.CharField(max_length=64, db_index=True)
+    measure = models.CharField(max_length=128)
+    keys = models.JSONField()
+    key_label = models.CharField(max_length=512)
+    item_class = models.CharField(max_length=16, choices=ItemClass.choices)
+    backend_value = models.CharField(max_length=64, blank=True)
+    golden_value = models.CharField(max_length=64, blank=True)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    comment = models.TextField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=clock.now)
+    reconciliation = models.ForeignKey(Reconciliation, on_delete=models.PROTECT, related_name="adjudications")
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(verdict__in=Verdict.values), name="adjudication_verdict_known"),
+            models.CheckConstraint(condition=~models.Q(comment=""), name="adjudication_comment_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} on {self.key_label} {self.measure}"
+
+
+class CardRetirement(models.Model):
+    """An approver's mark that a reconciled card is retired: the backend output is the one to use."""
+
+    subject_kind = models.CharField(max_length=16, choices=SubjectKind.choices)
+    subject_id = models.CharField(max_length=64)
+    reconciliation = models.ForeignKey(Reconciliation, on_delete=models.PROTECT, related_name="+")
+    retired_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    retired_at = models.DateTimeField(default=clock.now)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject_kind", "subject_id"], name="cardretirement_subject_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_kind} {self.subject_id} retired"

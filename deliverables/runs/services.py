@@ -26,19 +26,20 @@ import logging
 import os
 import re
 import secrets
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import transaction
 
 from console import clock
 from console.audit import audit_record
 from console.dispatch import send_after_commit
+from deliverables import jobs
 from deliverables.choices import RUN_ACTIVE, RUN_TYPE, Engine, RunState
+from deliverables.jobs import JobHeld as RunHeld  # noqa: F401 (the task catches services.RunHeld)
+from deliverables.jobs import JobLost as RunLost
 from deliverables.models import CalculationRun, RunNumber
 from deliverables.runs.inputs import RunRefused
 
@@ -47,24 +48,12 @@ log = logging.getLogger("deliverables.runs")  # every line names the run and its
 RUN_TASK = "deliverables.tasks.run_execute"
 RUN_QUEUE = "runs"
 START_PERMISSION = "console.build_deliverable"
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = jobs.MAX_ATTEMPTS
 STEPS = ("inputs", "evidence", "calculate", "decide", "store")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 FINDINGS_PREFIX = "runs/findings"
 EVIDENCE_PREFIX = "runs/evidence"  # the evidence tables a run calculated with (re-derivation reads them)
-
-
-class RunHeld(Exception):
-    """A live worker holds the run; look again in `retry_in` seconds."""
-
-    def __init__(self, retry_in: float):
-        super().__init__(f"held by a live worker; look again in {retry_in:.0f}s")
-        self.retry_in = retry_in
-
-
-class RunLost(Exception):
-    """The run is no longer this worker's (cancelled, swept, taken over): stop, store nothing."""
 
 
 class RunForbidden(RunRefused):
@@ -146,96 +135,16 @@ def run_cancel(*, actor, run: CalculationRun) -> CalculationRun:
 
 
 # --- execute -------------------------------------------------------------------------------------------------
-def _stale_before() -> dt.datetime:
-    return clock.now() - dt.timedelta(seconds=settings.RUN_STALE_SECONDS)
-
-
-def _claim(run_id: int, *, task_id: str, queue: str) -> CalculationRun | None:
-    fresh = CalculationRun.objects.filter(pk=run_id).first()
-    if fresh is None or fresh.is_final:
-        return None
-    worker = {"task_id": (task_id or fresh.task_id)[:64], "queue": queue or fresh.queue or RUN_QUEUE,
-              "worker_host": socket.gethostname()[:255], "worker_pid": os.getpid()}
-    now = clock.now()
-    if fresh.state == RunState.QUEUED:
-        claimed = CalculationRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(
-            state=RunState.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1, **worker)
-        if not claimed:
-            return _claim(run_id, task_id=task_id, queue=queue)
-        with transaction.atomic():
-            audit_record(actor=None, action="deliverables.run.started", object_type=RUN_TYPE, object_id=str(run_id),
-                         before={"state": RunState.QUEUED}, after={"state": RunState.RUNNING, **worker,
-                                                                    "traceparent": fresh.traceparent})
-        return CalculationRun.objects.get(pk=run_id)
-    beat = fresh.heartbeat_at or fresh.started_at or now
-    if beat >= _stale_before():
-        raise RunHeld((beat - _stale_before()).total_seconds() + 1)
-    if fresh.attempts >= MAX_ATTEMPTS:
-        _fail(fresh, f"gave up after {fresh.attempts} attempts (each worker was lost mid-run)")
-        return None
-    with transaction.atomic():
-        claimed = CalculationRun.objects.filter(pk=run_id, state=RunState.RUNNING, attempts=fresh.attempts).update(
-            attempts=models.F("attempts") + 1, heartbeat_at=now, **worker)
-        if not claimed:
-            return None
-        audit_record(actor=None, action="deliverables.run.taken_over", object_type=RUN_TYPE, object_id=str(run_id),
-                     before={"attempt": fresh.attempts, "worker_host": fresh.worker_host,
-                             "worker_pid": fresh.worker_pid, "heartbeat_at": str(fresh.heartbeat_at)},
-                     after={"attempt": fresh.attempts + 1, **worker, "traceparent": fresh.traceparent})
-    return CalculationRun.objects.get(pk=run_id)
-
-
-def _held(run: CalculationRun):
-    return CalculationRun.objects.filter(pk=run.pk, state=RunState.RUNNING, attempts=run.attempts)
+RUNS = jobs.JobKind(model=CalculationRun, object_type=RUN_TYPE, prefix="deliverables.run", label="run",
+                    steps=STEPS, queue=RUN_QUEUE, log=log)
 
 
 def _step(run: CalculationRun, name: str, state: str, detail: str = "") -> None:
-    """Record a step's state (and beat); RunLost when the run is no longer ours."""
-    progress = run.progress or {}
-    steps = progress.get("steps") or [{"name": s, "state": "pending"} for s in STEPS]
-    for step in steps:
-        if step["name"] == name:
-            step["state"] = state
-            step["at"] = clock.now().isoformat()
-            if detail:
-                step["detail"] = detail
-    run.progress = {"step": name, "steps": steps}
-    if not _held(run).update(progress=run.progress, heartbeat_at=clock.now()):
-        raise RunLost(f"run #{run.pk} is no longer held by this worker")
-    log.info("run #%s step %s %s%s trace_id=%s", run.pk, name, state, f" ({detail})" if detail else "", run.trace_id)
-
-
-class _Heartbeat:
-    """Beats every RUN_HEARTBEAT_SECONDS while a long step runs (its own database connection)."""
-
-    def __init__(self, run: CalculationRun) -> None:
-        self.run, self.stop = run, threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"run-{run.pk}-heartbeat", daemon=True)
-
-    def _beat(self) -> None:
-        try:
-            while not self.stop.wait(settings.RUN_HEARTBEAT_SECONDS):
-                _held(self.run).update(heartbeat_at=clock.now())
-        finally:
-            connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=30)
+    jobs.step(RUNS, run, name, state, detail)
 
 
 def _fail(run: CalculationRun, error: str) -> None:
-    with transaction.atomic():
-        moved = CalculationRun.objects.filter(pk=run.pk, state=RunState.RUNNING, attempts=run.attempts).update(
-            state=RunState.FAILED, finished_at=clock.now(), error=error[:10000])
-        if moved:
-            log.warning("run #%s failed: %s trace_id=%s", run.pk, error[:500], run.trace_id)
-            audit_record(actor=None, action="deliverables.run.failed", object_type=RUN_TYPE, object_id=str(run.pk),
-                         before={"state": RunState.RUNNING}, after={"state": RunState.FAILED, "error": error[:2000]})
+    jobs.fail(RUNS, run, error)
 
 
 def _sha256(value) -> str:
@@ -257,7 +166,7 @@ def _engine_for() -> str:
 
 def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> CalculationRun | None:
     """Claim the run and compute it; None when it is gone, final, or no longer ours."""
-    run = _claim(run_id, task_id=task_id, queue=queue)
+    run = jobs.claim(RUNS, run_id, task_id=task_id, queue=queue)
     if run is None:
         return None
     log.info("run #%s claimed by %s pid %s on queue %s (attempt %s, task %s) trace_id=%s traceparent=%s", run.pk,
@@ -293,7 +202,7 @@ def _compute_and_store(run: CalculationRun) -> None:
                "columns": claims.columns}
     folder = Path(settings.VAR_DIR) / "runs"
     folder.mkdir(parents=True, exist_ok=True)
-    with claims_sources([version]) as sources, _Heartbeat(run):
+    with claims_sources([version]) as sources, jobs.Heartbeat(RUNS, run):
         parquet = sources[0].path
         timings["inputs"] = time.perf_counter() - started
         _step(run, "inputs", "done", f"{claims.name} v{claims.version}, {claims.rows} rows")
@@ -418,15 +327,13 @@ def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> N
             for position, n in enumerate(computed.numbers)
         ], batch_size=500)
         timings["store"] = time.perf_counter() - mark
-        steps = [{**s, "state": "done", "at": s.get("at") or clock.now().isoformat()} if s["name"] == "store" else s
-                 for s in (run.progress or {}).get("steps", [])]
         summary = {"numbers": len(computed.numbers), "findings": computed.findings, "counts": computed.counts,
                    "seconds": {k: round(v, 3) for k, v in timings.items()}}
         CalculationRun.objects.filter(pk=run.pk).update(
             state=RunState.SUCCEEDED, finished_at=clock.now(), heartbeat_at=clock.now(), engine=kind,
             calculation_version=versions["all"], inputs=inputs, inputs_sha256=_sha256(inputs),
             result_sha256=computed.result_sha256, findings_path=path, findings_sha256=sha,
-            findings_count=computed.findings, summary=summary, progress={"step": "done", "steps": steps})
+            findings_count=computed.findings, summary=summary, progress=jobs.done_steps(run))
         audit_record(actor=None, action="deliverables.run.succeeded", object_type=RUN_TYPE, object_id=str(run.pk),
                      before={"state": RunState.RUNNING},
                      after={"state": RunState.SUCCEEDED, "result_sha256": computed.result_sha256,
@@ -439,19 +346,4 @@ def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> N
 # --- sweep ---------------------------------------------------------------------------------------------------
 def runs_sweep_stale(*, older_than: dt.timedelta | None = None) -> list[int]:
     """Fail running runs whose heartbeat is older than RUN_ABANDONED_SECONDS; returns their ids."""
-    cutoff = clock.now() - (older_than or dt.timedelta(seconds=settings.RUN_ABANDONED_SECONDS))
-    failed = []
-    for run in CalculationRun.objects.filter(state=RunState.RUNNING, heartbeat_at__lt=cutoff).order_by("pk"):
-        with transaction.atomic():
-            moved = CalculationRun.objects.filter(pk=run.pk, state=RunState.RUNNING, attempts=run.attempts,
-                                                  heartbeat_at__lt=cutoff).update(
-                state=RunState.FAILED, finished_at=clock.now(),
-                error=f"abandoned: no heartbeat since {run.heartbeat_at.isoformat()} (worker {run.worker_host} "
-                      f"pid {run.worker_pid} lost)")
-            if moved:
-                audit_record(actor=None, action="deliverables.run.abandoned", object_type=RUN_TYPE,
-                             object_id=str(run.pk), before={"state": RunState.RUNNING,
-                                                            "heartbeat_at": str(run.heartbeat_at)},
-                             after={"state": RunState.FAILED})
-                failed.append(run.pk)
-    return failed
+    return jobs.sweep_stale(RUNS, older_than=older_than)

@@ -1,0 +1,176 @@
+"""Queue-backed work of the deliverables app (calculation runs, reconciliations): claimed by one worker, beating
+while it works, taken over when its worker is lost, failed after MAX_ATTEMPTS, swept when silent.
+
+A row of a QueuedWork model is the job. A delivered task claims it (queued -> running, attempts + 1, audited as
+`<prefix>.started`); a redelivered task (its worker was killed) finds it `running`: once the heartbeat is older
+than RUN_STALE_SECONDS it takes it over (attempts + 1, audited as `<prefix>.taken_over`), and a heartbeat still
+fresh means another worker holds it (JobHeld: the task looks again later). Every step records progress and
+beats; a job no longer held by this worker (cancelled, swept, taken over) raises JobLost at its next step and
+must store nothing. The beat's sweeper fails jobs silent for RUN_ABANDONED_SECONDS (`<prefix>.abandoned`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, models, transaction
+
+from console import clock
+from console.audit import audit_record
+from deliverables.choices import RunState
+
+MAX_ATTEMPTS = 3
+
+
+class JobHeld(Exception):
+    """A live worker holds the job; look again in `retry_in` seconds."""
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"held by a live worker; look again in {retry_in:.0f}s")
+        self.retry_in = retry_in
+
+
+class JobLost(Exception):
+    """The job is no longer this worker's (cancelled, swept, taken over): stop, store nothing."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What differs between kinds of job: the model, the audit names, the steps and the queue."""
+
+    model: type[models.Model]
+    object_type: str  # the audit rows' object type
+    prefix: str  # the audit actions' prefix, e.g. "deliverables.run"
+    label: str  # in messages: "run #12"
+    steps: tuple[str, ...]
+    queue: str
+    log: logging.Logger
+
+
+def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
+    """The job, now held by this worker; None when it is gone, final, given up or taken by another."""
+    model = kind.model
+    fresh = model.objects.filter(pk=pk).first()
+    if fresh is None or fresh.is_final:
+        return None
+    worker = {"task_id": (task_id or fresh.task_id)[:64], "queue": queue or fresh.queue or kind.queue,
+              "worker_host": socket.gethostname()[:255], "worker_pid": os.getpid()}
+    now = clock.now()
+    if fresh.state == RunState.QUEUED:
+        claimed = model.objects.filter(pk=pk, state=RunState.QUEUED).update(
+            state=RunState.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1, **worker)
+        if not claimed:
+            return claim(kind, pk, task_id=task_id, queue=queue)
+        with transaction.atomic():
+            audit_record(actor=None, action=f"{kind.prefix}.started", object_type=kind.object_type,
+                         object_id=str(pk), before={"state": RunState.QUEUED},
+                         after={"state": RunState.RUNNING, **worker, "traceparent": fresh.traceparent})
+        return model.objects.get(pk=pk)
+    stale_before = clock.now() - dt.timedelta(seconds=settings.RUN_STALE_SECONDS)
+    beat = fresh.heartbeat_at or fresh.started_at or now
+    if beat >= stale_before:
+        raise JobHeld((beat - stale_before).total_seconds() + 1)
+    if fresh.attempts >= MAX_ATTEMPTS:
+        fail(kind, fresh, f"gave up after {fresh.attempts} attempts (each worker was lost mid-run)")
+        return None
+    with transaction.atomic():
+        claimed = model.objects.filter(pk=pk, state=RunState.RUNNING, attempts=fresh.attempts).update(
+            attempts=models.F("attempts") + 1, heartbeat_at=now, **worker)
+        if not claimed:
+            return None
+        audit_record(actor=None, action=f"{kind.prefix}.taken_over", object_type=kind.object_type,
+                     object_id=str(pk),
+                     before={"attempt": fresh.attempts, "worker_host": fresh.worker_host,
+                             "worker_pid": fresh.worker_pid, "heartbeat_at": str(fresh.heartbeat_at)},
+                     after={"attempt": fresh.attempts + 1, **worker, "traceparent": fresh.traceparent})
+    return model.objects.get(pk=pk)
+
+
+def held(kind: JobKind, job):
+    """The job's row while this worker holds it (an empty queryset once it does not)."""
+    return kind.model.objects.filter(pk=job.pk, state=RunState.RUNNING, attempts=job.attempts)
+
+
+def step(kind: JobKind, job, name: str, state: str, detail: str = "") -> None:
+    """Record a step's state (and beat); JobLost when the job is no longer ours."""
+    progress = job.progress or {}
+    steps = progress.get("steps") or [{"name": s, "state": "pending"} for s in kind.steps]
+    for entry in steps:
+        if entry["name"] == name:
+            entry["state"] = state
+            entry["at"] = clock.now().isoformat()
+            if detail:
+                entry["detail"] = detail
+    job.progress = {"step": name, "steps": steps}
+    if not held(kind, job).update(progress=job.progress, heartbeat_at=clock.now()):
+        raise JobLost(f"{kind.label} #{job.pk} is no longer held by this worker")
+    kind.log.info("%s #%s step %s %s%s trace_id=%s", kind.label, job.pk, name, state,
+                  f" ({detail})" if detail else "", job.trace_id)
+
+
+def done_steps(job) -> dict:
+    """The progress with every step done (stored with the result)."""
+    steps = [{**s, "state": "done", "at": s.get("at") or clock.now().isoformat()}
+             for s in (job.progress or {}).get("steps", [])]
+    return {"step": "done", "steps": steps}
+
+
+class Heartbeat:
+    """Beats every RUN_HEARTBEAT_SECONDS while a long step runs (its own database connection)."""
+
+    def __init__(self, kind: JobKind, job) -> None:
+        self.kind, self.job, self.stop = kind, job, threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"{kind.label}-{job.pk}-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self.stop.wait(settings.RUN_HEARTBEAT_SECONDS):
+                held(self.kind, self.job).update(heartbeat_at=clock.now())
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def fail(kind: JobKind, job, error: str) -> None:
+    """running -> failed, saying why (audited), if this worker still holds the job."""
+    with transaction.atomic():
+        moved = kind.model.objects.filter(pk=job.pk, state=RunState.RUNNING, attempts=job.attempts).update(
+            state=RunState.FAILED, finished_at=clock.now(), error=error[:10000])
+        if moved:
+            kind.log.warning("%s #%s failed: %s trace_id=%s", kind.label, job.pk, error[:500], job.trace_id)
+            audit_record(actor=None, action=f"{kind.prefix}.failed", object_type=kind.object_type,
+                         object_id=str(job.pk), before={"state": RunState.RUNNING},
+                         after={"state": RunState.FAILED, "error": error[:2000]})
+
+
+def sweep_stale(kind: JobKind, *, older_than: dt.timedelta | None = None) -> list[int]:
+    """Fail running jobs whose heartbeat is older than RUN_ABANDONED_SECONDS; returns their ids."""
+    model = kind.model
+    cutoff = clock.now() - (older_than or dt.timedelta(seconds=settings.RUN_ABANDONED_SECONDS))
+    failed = []
+    for job in model.objects.filter(state=RunState.RUNNING, heartbeat_at__lt=cutoff).order_by("pk"):
+        with transaction.atomic():
+            moved = model.objects.filter(pk=job.pk, state=RunState.RUNNING, attempts=job.attempts,
+                                         heartbeat_at__lt=cutoff).update(
+                state=RunState.FAILED, finished_at=clock.now(),
+                error=f"abandoned: no heartbeat since {job.heartbeat_at.isoformat()} (worker {job.worker_host} "
+                      f"pid {job.worker_pid} lost)")
+            if moved:
+                audit_record(actor=None, action=f"{kind.prefix}.abandoned", object_type=kind.object_type,
+                             object_id=str(job.pk), before={"state": RunState.RUNNING,
+                                                            "heartbeat_at": str(job.heartbeat_at)},
+                             after={"state": RunState.FAILED})
+                failed.append(job.pk)
+    return failed
