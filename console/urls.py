@@ -32,6 +32,7 @@ urlpatterns = [
     path("evidence/", include("evidence.flags.urls")),
     path("promotions/", include("promotion.urls")),
     path("runs/", include("deliverables.urls")),
+    path("reconciliation/", include("deliverables.reconciliation.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),
     path("api/", include("evidence.api.urls")),

@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("deliverables.runs.api_urls")),
+    path("", include("deliverables.reconciliation.api_urls")),
     path("runs/<int:run_id>/numbers/", include("deliverables.provenance.api_urls")),
 ]

@@ -180,7 +180,23 @@ def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> Calculati
         if not isinstance(exc, (RunRefused, ValueError)):  # bad input is permanent; a fault is logged too
             raise
     run.refresh_from_db()
+    if run.state == RunState.SUCCEEDED:
+        _reconcile_mapped(run)
     return run
+
+
+def _reconcile_mapped(run: CalculationRun) -> None:
+    """A new run re-reconciles every mapped card (queued; a failure to queue them does not undo the run)."""
+    from deliverables.reconciliation.services import reconcile_after_run
+
+    try:
+        started = reconcile_after_run(run)
+    except Exception:  # the run stands; the cards stay as they were, and the log says why
+        log.exception("run #%s: the mapped cards could not be queued for reconciliation trace_id=%s", run.pk,
+                      run.trace_id)
+        return
+    if started:
+        log.info("run #%s: %s reconciliation(s) queued trace_id=%s", run.pk, len(started), run.trace_id)
 
 
 def _compute_and_store(run: CalculationRun) -> None:

@@ -1,0 +1,4 @@
+"""Golden reconciliation API, mounted under /api/."""
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
