@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from django.db.models import Q
 
 from console.lake import get_lake
+from console.lake.base import LakeIntegrityError
 from deliverables.choices import SubjectKind
 from evidence.choices import ManifestStatus
 from evidence.models import CalculationFlaw, DomoCard, DomoDataflow, DomoDataset, ManifestFile, SourceManifest
@@ -109,6 +110,10 @@ def _read_verified(path: str, expected: str, where: str, suffix: str) -> Path:
     except FileNotFoundError as missing:
         Path(handle.name).unlink(missing_ok=True)
         raise SourceError(f"{where}: {path} is not in the lake") from missing
+    except LakeIntegrityError as changed:
+        Path(handle.name).unlink(missing_ok=True)
+        raise SourceError(f"{where}: {changed}: the file changed after it was received; it is not compared"
+                          ) from changed
     if digest.hexdigest() != expected:
         Path(handle.name).unlink(missing_ok=True)
         raise SourceError(f"{where}: {path} has sha256 {digest.hexdigest()}, the export recorded {expected}: "

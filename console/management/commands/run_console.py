@@ -4,7 +4,8 @@ Migrates, seeds roles, creates the demo users (printing their fresh passwords), 
 Leaf IQ export and ingests it, receives the sample evidence packets of the same seed as the demo operator and
 verifies the verifiable ones as the demo approver and registers the export's Domo contract terms as candidate
 evidence (evidence.samples.demo), promotes the sample claims into the curated registry as the demo operator and
-approver (evidence.samples.demo_claims), computes the missing-evidence flags (evidence.samples.demo_flags), starts a real Celery worker with its beat scheduler in a child process, then
+approver (evidence.samples.demo_claims), computes the missing-evidence flags (evidence.samples.demo_flags), loads the sample's card mappings, runs the
+calculations for the plan year and reconciles the mapped cards against it (deliverables.reconciliation.demo), starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.core.management.base import BaseCommand
 
 from console import context
 from console.services import demo_users_create
+from deliverables.reconciliation.demo import demo_reconciliation
 from evidence.samples.demo import demo_evidence_load
 from evidence.samples.demo_claims import demo_claims_promote
 from evidence.samples.demo_flags import demo_flags_compute
@@ -52,6 +54,7 @@ class Command(BaseCommand):
             evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows, export_load_id=load_id)
             claims = demo_claims_promote(load_id=load_id)
             flags = demo_flags_compute()
+            reconciliation = demo_reconciliation()
 
         worker = None if no_worker else self._start_worker()
         # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
@@ -63,6 +66,7 @@ class Command(BaseCommand):
             self.stdout.write(evidence.line())
             self.stdout.write(claims.line())
             self.stdout.write(flags.line())
+            self.stdout.write(reconciliation.line())
             self.stdout.write("Demo logins (fresh passwords each start):")
             for user in users:
                 self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
