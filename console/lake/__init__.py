@@ -38,8 +38,7 @@ def lake_from_url(url: str, **options) -> Lake:
         from console.lake.adls import AdlsLake
 
         return AdlsLake.from_url(url, **options)
-    if url.startswith("file://"):
-        url = url[len("file://"):]
+    url = url.removeprefix("file://")
     return LocalLake(url)
 
 
@@ -73,4 +72,4 @@ def _configured_url(settings) -> str:
     url = settings.LAKE_URL
     if url.startswith("abfss://"):
         return url
-    return str(Path(url[len("file://"):] if url.startswith("file://") else url).resolve())
+    return str(Path(url.removeprefix("file://")).resolve())
