@@ -7,7 +7,8 @@ rows and the calculation flaws recorded on them.
 - The export used is the newest one holding the subject's golden rows whose verdict is not `invalid` (an invalid
   export's files are not trusted; a partial export's received files are).
 - Flaws: those the formula analysis recorded in that export on the card's beast modes (by the golden column's
-  name) or on the DataFlow's steps; each with the stable fingerprint the promotion gates use.
+  name), on the steps of the DataFlow that outputs the card's dataset, or on the DataFlow's own steps; each with
+  the stable fingerprint the promotion gates use.
 """
 from __future__ import annotations
 
@@ -146,8 +147,11 @@ def golden(kind: str, subject_id: str, dataset: str = "") -> Golden:
             raise SourceError(f"{where}: the header repeats a column name: {header}")
         table = pa.table({name: pa.array([row[i] if i < len(row) else None for row in rows], pa.string())
                           for i, name in enumerate(header)})
+        domo_ids = set(card.datasets.values_list("domo_id", flat=True))
+        flows = [f.pk for f in card.manifest.dataflows.all() if domo_ids & set(f.output_ids or [])]
         flaws = list(CalculationFlaw.objects.filter(manifest=card.manifest).filter(
-            Q(analysis__beast_mode__card=card) | Q(analysis__beast_mode__dataset__in=card.datasets.all()))
+            Q(analysis__beast_mode__card=card) | Q(analysis__beast_mode__dataset__in=card.datasets.all())
+            | Q(analysis__dataflow_step__dataflow__in=flows))
             .select_related("analysis__beast_mode", "analysis__dataflow_step__dataflow").order_by("pk"))
         return Golden(found, card.manifest, "golden.csv", received.bronze_path, received.sha256, table,
                       card.golden_captured_at.isoformat() if card.golden_captured_at else "", flaws=flaws)
@@ -192,12 +196,12 @@ def flaw_json(flaw: CalculationFlaw) -> dict:
 
 
 def flaws_for_column(golden_rows: Golden, column: str) -> list[dict]:
-    """The flaws that may explain a golden column: a card's flaws on the beast mode of that name; a DataFlow's
-    flaws on any of its steps."""
+    """The flaws that may explain a golden column: a card's flaws on the beast mode of that name, and the flaws of
+    the DataFlow that outputs the card's dataset (or of the DataFlow itself) on any of its steps."""
     out = []
     for flaw in golden_rows.flaws:
         beast_mode = flaw.analysis.beast_mode
-        if golden_rows.subject.kind == SubjectKind.CARD and (beast_mode is None or beast_mode.name != column):
+        if beast_mode is not None and beast_mode.name != column:
             continue
         out.append(flaw_json(flaw))
     return sorted({f["fingerprint"]: f for f in out}.values(), key=lambda f: (f["code"], f["fingerprint"]))
