@@ -11,11 +11,16 @@ must store nothing. The beat's sweeper fails jobs silent for RUN_ABANDONED_SECON
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
+import re
+import secrets
 import socket
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -25,6 +30,8 @@ from console.audit import audit_record
 from deliverables.choices import RunState
 
 MAX_ATTEMPTS = 3
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+ARTIFACT_ROW_GROUP = 128 * 1024
 
 
 class JobHeld(Exception):
@@ -174,3 +181,59 @@ def sweep_stale(kind: JobKind, *, older_than: dt.timedelta | None = None) -> lis
                              after={"state": RunState.FAILED})
                 failed.append(job.pk)
     return failed
+
+
+# --- trace and artifacts --------------------------------------------------------------------------------------
+def traceparent_for(incoming: str | None = "") -> str:
+    """A W3C traceparent for a new run: the caller's trace id kept when its traceparent is well-formed (a new
+    span id for the run), a new trace otherwise."""
+    match = TRACEPARENT.match((incoming or "").strip().lower())
+    trace_id = match.group(1) if match and set(match.group(1)) != {"0"} else secrets.token_hex(16)
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def write_artifact(table, folder: Path, prefix: str) -> tuple[str, str]:
+    """An Arrow table, or a RecordBatchReader's batches, as one Parquet file (fixed options: the same rows, the
+    same bytes), written once in the lake as `<prefix>/<sha256>.parquet`; returns (path, sha256)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from console.lake import get_lake
+
+    handle, name = tempfile.mkstemp(dir=folder, suffix=".parquet")
+    os.close(handle)
+    try:
+        options = {"compression": "zstd", "write_statistics": True, "store_schema": True}
+        if isinstance(table, pa.RecordBatchReader):
+            # Row groups of ARTIFACT_ROW_GROUP rows, each written from contiguous arrays, whatever the sizes of
+            # the batches: the same rows give the same bytes (as write_table of the whole table).
+            with pq.ParquetWriter(name, table.schema, **options) as writer:
+                pending: list = []
+                size = 0
+                written = False
+                for batch in table:
+                    pending.append(batch)
+                    size += batch.num_rows
+                    while size >= ARTIFACT_ROW_GROUP:
+                        rows = pa.Table.from_batches(pending, table.schema)
+                        writer.write_table(rows.slice(0, ARTIFACT_ROW_GROUP).combine_chunks(),
+                                           row_group_size=ARTIFACT_ROW_GROUP)
+                        written = True
+                        rest = rows.slice(ARTIFACT_ROW_GROUP)
+                        pending, size = rest.to_batches(), rest.num_rows
+                if size or not written:
+                    writer.write_table(pa.Table.from_batches(pending, table.schema).combine_chunks(),
+                                       row_group_size=ARTIFACT_ROW_GROUP)
+        else:
+            pq.write_table(table, name, row_group_size=ARTIFACT_ROW_GROUP, **options)
+        digest = hashlib.sha256()
+        with open(name, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        path = f"{prefix}/{sha}.parquet"
+        with open(name, "rb") as stream:
+            get_lake().put(path, stream)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return path, sha

@@ -23,10 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import re
-import secrets
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +37,7 @@ from deliverables import jobs
 from deliverables.choices import RUN_ACTIVE, RUN_TYPE, Engine, RunState
 from deliverables.jobs import JobHeld as RunHeld  # noqa: F401 (the task catches services.RunHeld)
 from deliverables.jobs import JobLost as RunLost
+from deliverables.jobs import traceparent_for, write_artifact
 from deliverables.models import CalculationRun, RunNumber
 from deliverables.runs.inputs import RunRefused
 
@@ -51,22 +49,12 @@ START_PERMISSION = "console.build_deliverable"
 MAX_ATTEMPTS = jobs.MAX_ATTEMPTS
 STEPS = ("inputs", "evidence", "calculate", "decide", "store")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
-TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 FINDINGS_PREFIX = "runs/findings"
 EVIDENCE_PREFIX = "runs/evidence"  # the evidence tables a run calculated with (re-derivation reads them)
 
 
 class RunForbidden(RunRefused):
     """Who asks may not start runs (HTTP 403)."""
-
-
-# --- trace ---------------------------------------------------------------------------------------------------
-def traceparent_for(incoming: str | None = "") -> str:
-    """A W3C traceparent for a new run: the caller's trace id kept when its traceparent is well-formed (a new
-    span id for the run), a new trace otherwise."""
-    match = TRACEPARENT.match((incoming or "").strip().lower())
-    trace_id = match.group(1) if match and set(match.group(1)) != {"0"} else secrets.token_hex(16)
-    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
 
 
 # --- start ---------------------------------------------------------------------------------------------------
@@ -268,7 +256,7 @@ def _compute_and_store(run: CalculationRun) -> None:
     _store(run, computed, inputs, versions, kind, path, sha, timings, mark)
 
 
-ARTIFACT_ROW_GROUP = 128 * 1024
+ARTIFACT_ROW_GROUP = jobs.ARTIFACT_ROW_GROUP
 
 
 def _write_findings(con, folder: Path) -> tuple[str, str]:
@@ -277,53 +265,6 @@ def _write_findings(con, folder: Path) -> tuple[str, str]:
     reader = con.sql("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id"
                      ).to_arrow_reader(ARTIFACT_ROW_GROUP)
     return write_artifact(reader, folder, FINDINGS_PREFIX)
-
-
-def write_artifact(table, folder: Path, prefix: str) -> tuple[str, str]:
-    """An Arrow table, or a RecordBatchReader's batches, as one Parquet file (fixed options: the same rows, the
-    same bytes), written once in the lake as `<prefix>/<sha256>.parquet`; returns (path, sha256)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from console.lake import get_lake
-
-    handle, name = tempfile.mkstemp(dir=folder, suffix=".parquet")
-    os.close(handle)
-    try:
-        options = {"compression": "zstd", "write_statistics": True, "store_schema": True}
-        if isinstance(table, pa.RecordBatchReader):
-            # Row groups of ARTIFACT_ROW_GROUP rows, each written from contiguous arrays, whatever the sizes of
-            # the batches: the same rows give the same bytes (as write_table of the whole table).
-            with pq.ParquetWriter(name, table.schema, **options) as writer:
-                pending: list = []
-                size = 0
-                written = False
-                for batch in table:
-                    pending.append(batch)
-                    size += batch.num_rows
-                    while size >= ARTIFACT_ROW_GROUP:
-                        rows = pa.Table.from_batches(pending, table.schema)
-                        writer.write_table(rows.slice(0, ARTIFACT_ROW_GROUP).combine_chunks(),
-                                           row_group_size=ARTIFACT_ROW_GROUP)
-                        written = True
-                        rest = rows.slice(ARTIFACT_ROW_GROUP)
-                        pending, size = rest.to_batches(), rest.num_rows
-                if size or not written:
-                    writer.write_table(pa.Table.from_batches(pending, table.schema).combine_chunks(),
-                                       row_group_size=ARTIFACT_ROW_GROUP)
-        else:
-            pq.write_table(table, name, row_group_size=ARTIFACT_ROW_GROUP, **options)
-        digest = hashlib.sha256()
-        with open(name, "rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-        sha = digest.hexdigest()
-        path = f"{prefix}/{sha}.parquet"
-        with open(name, "rb") as stream:
-            get_lake().put(path, stream)
-    finally:
-        Path(name).unlink(missing_ok=True)
-    return path, sha
 
 
 def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> None:
