@@ -55,6 +55,7 @@ from deliverables.runs.selectors import step_rows
 CanRead = capability("console.view_provenance")
 BIGINT = 2**63 - 1
 STATES = f"the card's state: one of {', '.join(CardState.values)}"
+ITEM_CLASSES = tuple(c for c in ItemClass.values if c != ItemClass.MATCH)  # exact matches are not items
 ITEM_STATUSES = ("all", "open", "explained", "within_tolerance", *Verdict.values)
 
 
@@ -845,8 +846,8 @@ class ReconciliationItems(generics.ListAPIView):
         if wanted not in ITEM_STATUSES:
             problems["status"] = [f"{wanted[:40]!r} is not one of {', '.join(ITEM_STATUSES)}"]
         klass = query.get("class", "").strip()
-        if klass and klass not in ItemClass.values:
-            problems["class"] = [f"{klass[:40]!r} is not one of {', '.join(ItemClass.values)}"]
+        if klass and klass not in ITEM_CLASSES:
+            problems["class"] = [f"{klass[:40]!r} is not one of {', '.join(ITEM_CLASSES)}"]
         if problems:
             get_object_or_404(Reconciliation, pk=self.kwargs["pk"])
             return _bad(problems)
@@ -865,7 +866,7 @@ class ReconciliationItems(generics.ListAPIView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=[*ITEM_STATUSES],
                              description="all (default); open: what keeps the card open (no verdict, backend_defect "
                                          "or investigating); or one status"),
-            OpenApiParameter("class", OpenApiTypes.STR, enum=[c for c in ItemClass.values if c != ItemClass.MATCH],
+            OpenApiParameter("class", OpenApiTypes.STR, enum=[*ITEM_CLASSES],
                              description="the item's class (exact matches are not items)"),
         ],
         responses={200: ItemSerializer(many=True), **BAD_QUERY, **READ_REFUSED, **NOT_FOUND},
