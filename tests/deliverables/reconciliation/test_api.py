@@ -6,6 +6,9 @@ who may not, four eyes included; 400 without a comment), remembered by the next 
 (409 while open, 201 once reconciled); the OpenAPI schema."""
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 import pytest
 import yaml
 from django.contrib.auth.models import Group
@@ -54,7 +57,7 @@ def all_items(client, recon_id: int, query: str = "") -> list[dict]:
 
 # --- reading -------------------------------------------------------------------------------------------------
 def test_the_scoreboard_counts_every_card_filters_by_state_and_export_and_links_each_reconciliation(
-        mapped, olivia, cecilia, client):
+        mapped, olivia, cecilia, oscar, client):
     brand = reconcile(olivia, mapped.subject(BRAND_REBATE))
     reconcile(olivia, mapped.subject(REBATE_PER_CLAIM))
     client.force_login(cecilia)  # the C-suite reads it
@@ -86,6 +89,9 @@ def test_the_scoreboard_counts_every_card_filters_by_state_and_export_and_links_
         answer = client.get(f"{SCOREBOARD}?{query}")
         assert answer.status_code == 400 and list(answer.json()) == [field], query
 
+    client.force_login(oscar)  # an account without a role reads nothing
+    assert client.get(SCOREBOARD).status_code == 403
+    assert client.get(f"/api/reconciliations/{brand.pk}/items/").status_code == 403
     client.logout()
     assert client.get(SCOREBOARD).status_code == 401
 
@@ -123,7 +129,8 @@ def test_a_card_shows_its_golden_source_mapping_versions_reconciliations_and_a_p
         assert answer.status_code == 404 and answer.json()["detail"], path
 
 
-def test_a_reconciliation_shows_its_inputs_progress_and_its_differences_in_keyset_pages(mapped, olivia, client):
+def test_a_reconciliation_shows_its_inputs_progress_and_its_differences_in_keyset_pages(
+        mapped, olivia, arthur, client):
     recon = reconcile(olivia, mapped.subject(REBATE_PER_CLAIM))
     brand = reconcile(olivia, mapped.subject(BRAND_REBATE))
     client.force_login(olivia)
@@ -155,6 +162,25 @@ def test_a_reconciliation_shows_its_inputs_progress_and_its_differences_in_keyse
     assert {i["explanation"]["code"] for i in explained} == {"HARDCODED_ASSUMPTION"}
     assert all(i["explanation"]["how"] and not i["is_open"] and not i["can_adjudicate"] for i in explained)
     assert [i["key_label"] for i in all_items(client, brand.pk, "&status=open")] == ["Summit Logistics Group"] * 2
+
+    # a verdict on the variance's place under other values (the backend said 1.00 then) is shown, the item open;
+    # an `investigating` verdict on an only_domo row keeps it open too
+    item = recon.items.get(pk=variance["id"])
+    olds = {"subject_kind": recon.subject_kind, "subject_id": recon.subject_id, "measure": item.measure,
+            "keys": item.keys, "key_label": item.key_label, "item_class": item.item_class, "reconciliation": recon,
+            "decided_by": arthur}
+    Adjudication.objects.create(**olds, fingerprint="0" * 64, locator=item.locator, backend_value="1.00",
+                                golden_value=item.golden_value, verdict="accepted", comment="a cent off")
+    only = recon.items.filter(item_class="only_domo").order_by("position").first()
+    Adjudication.objects.create(**olds, fingerprint=only.fingerprint, locator=only.locator, verdict="investigating",
+                                comment="asked Summit")
+    reopened = next(i for i in all_items(client, recon.pk, "&status=open") if i["id"] == item.pk)
+    assert reopened["status"] == "open" and reopened["adjudication"] is None
+    assert (reopened["earlier"]["verdict"], reopened["earlier"]["backend_value"]) == ("accepted", "1.00")
+    assert [i["id"] for i in all_items(client, recon.pk, "&status=investigating")] == [only.pk]
+    assert len(all_items(client, recon.pk, "&status=open")) == 9 == client.get(
+        f"/api/reconciliations/{recon.pk}/").json()["open"]
+    assert all_items(client, recon.pk, "&status=accepted") == []
 
     first = client.get(f"/api/reconciliations/{recon.pk}/items/?page_size=4").json()
     second = client.get(first["next"]).json()
@@ -322,3 +348,45 @@ def test_the_schema_documents_the_reconciliation_api_without_warnings(tmp_path):
     assert {p["name"] for p in paths["/api/reconciliations/{id}/items/"]["get"]["parameters"]} >= {"status", "class"}
     assert "Idempotency-Key" in {p["name"] for p in paths[f"{subject}mappings/"]["post"]["parameters"]}
     assert "traceparent" in {p["name"] for p in paths[f"{subject}reconciliations/"]["post"]["parameters"]}
+
+
+@pytest.mark.parametrize("persona", ["adam", "arthur"])  # mapping and starting; adjudicating and retiring
+def test_the_edges_of_every_parameter_on_real_cards_answer_no_server_error_and_a_message(
+        mapped, olivia, persona, client, django_user_model):
+    """The API fuzz's edge values (a NUL byte, 5,000 characters, integers past bigint, ...) on every reconciliation
+    operation, its path naming a mapped card, its reconciliation, a difference and a verdict that exist."""
+    from tests.console.test_api_fuzz import _edge_calls, _says_something
+    from tests.support.fuzz import served_schema
+
+    subject = mapped.subject(REBATE_PER_CLAIM)
+    recon = reconcile(olivia, subject)
+    item = recon.items.order_by("position").first()
+    verdict = Adjudication.objects.create(
+        subject_kind=subject.kind, subject_id=subject.id, fingerprint=item.fingerprint, locator=item.locator,
+        measure=item.measure, keys=item.keys, key_label=item.key_label, item_class=item.item_class,
+        backend_value=item.backend_value, golden_value=item.golden_value, verdict="investigating",
+        comment="asked the client", decided_by=django_user_model.objects.get(username="arthur"),
+        reconciliation=recon)
+    client.force_login(django_user_model.objects.get(username=persona))
+    client.raise_request_exception = False
+    served = served_schema(client)
+    card = {"kind": [subject.kind], "subject_id": [subject.id]}
+    real = {path: card for path in served["paths"] if path.startswith("/api/reconciliation/subjects/")}
+    real["/api/reconciliation/subjects/{kind}/{subject_id}/mappings/{version}/"] = {**card, "version": [1]}
+    real.update({path: {"id": [recon.pk]} for path in served["paths"] if path.startswith("/api/reconciliations/{id}")})
+    real["/api/reconciliation-items/{id}/adjudications/"] = {"id": [item.pk]}
+    real["/api/adjudications/{id}/"] = {"id": [verdict.pk]}
+    paths = {path: operations for path, operations in served["paths"].items()
+             if path.startswith(("/api/reconciliation", "/api/adjudications/"))}
+
+    failures, calls = [], 0
+    for method, url, query, body in _edge_calls(paths, served["components"]["schemas"], real):
+        target = f"{url}?{urlencode(query)}" if query else url
+        response = client.generic(method.upper(), target, "" if body is None else json.dumps(body),
+                                  content_type="application/json")
+        calls += 1
+        if response.status_code >= 500:
+            failures.append(f"{method.upper()} {target[:200]}: {response.status_code}")
+        elif response.status_code >= 400 and not _says_something(response.json()):
+            failures.append(f"{method.upper()} {target[:200]}: {response.status_code} without a message")
+    assert calls > 60 and not failures, "\n".join(failures)
