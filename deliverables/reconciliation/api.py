@@ -262,6 +262,8 @@ class GoldenSerializer(serializers.Serializer):
     captured_at = serializers.CharField(allow_blank=True)
     dataset = serializers.CharField(allow_blank=True)
     columns = serializers.ListField(child=serializers.CharField())
+    as_of = serializers.IntegerField(allow_null=True, help_text="the reconciliation that read them (recorded); null: "
+                                                                "read now, as a reconciliation would")
 
 
 class ReconciliationRowSerializer(serializers.ModelSerializer):
@@ -301,7 +303,8 @@ class ReconciliationRowSerializer(serializers.ModelSerializer):
 class SubjectSerializer(ScoreboardRowSerializer):
     outputs = serializers.ListField(child=serializers.DictField(), help_text="a DataFlow's output datasets: "
                                                                              "[{id, name}]")
-    golden = GoldenSerializer(allow_null=True, help_text="the golden rows compared: the newest usable export's")
+    golden = GoldenSerializer(allow_null=True, help_text="the golden rows: those its reconciliation read, or "
+                                                         "else the newest usable export's")
     golden_problem = serializers.CharField(allow_blank=True, help_text="why the golden rows cannot be read")
     mapping = MappingSerializer(allow_null=True, help_text="the current version")
     mappings = MappingSerializer(many=True, help_text="every version, newest first")
@@ -583,10 +586,14 @@ class SubjectDetail(APIView):
         versions = list(CardMapping.objects.filter(subject_kind=kind, subject_id=subject.id)
                         .select_related("created_by").order_by("-version"))
         golden, problem = None, ""
-        try:
-            golden = sources.golden(kind, subject.id, versions[0].golden_dataset if versions else "").as_json()
-        except sources.SourceError as unusable:
-            problem = str(unusable)
+        if row.reconciliation is not None and (row.reconciliation.golden or {}).get("sha256"):
+            golden = {**row.reconciliation.golden, "as_of": row.reconciliation.pk}  # as read: no re-read of a file
+        else:
+            try:
+                golden = {**sources.golden(kind, subject.id, versions[0].golden_dataset if versions else "").as_json(),
+                          "as_of": None}
+            except sources.SourceError as unusable:
+                problem = str(unusable)
         context = {"request": request}
         body = {**_row(request, row), "outputs": list(subject.outputs), "golden": golden, "golden_problem": problem,
                 "mapping": versions[0] if versions else None, "mappings": versions,

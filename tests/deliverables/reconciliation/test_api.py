@@ -106,6 +106,14 @@ def test_a_card_shows_its_golden_source_mapping_versions_reconciliations_and_a_p
     assert card["title"] == REBATE_PER_CLAIM and card["state"] == "open" and card["open"] == 9
     assert card["golden"]["sha256"] == recon.golden["sha256"] and card["golden"]["source"] == "golden.csv"
     assert card["golden"]["columns"][:3] == ["Client Account", "Quarter", "Rebate Amount"]
+    assert card["golden"]["as_of"] == recon.pk  # as the reconciliation read them
+    effective = client.get(subject_path(mapped.subject(EFFECTIVE))).json()  # not reconciled yet: read now
+    assert effective["golden"]["as_of"] is None and effective["golden"]["source"] == "golden.csv"
+    assert effective["golden"]["sha256"] and effective["golden_problem"] == ""
+    no_golden = next(r for r in client.get(SCOREBOARD).json()["subjects"] if not r["has_golden"])
+    answer = client.get(no_golden["url"]).json()
+    assert answer["golden"] is None and "golden.csv" in answer["golden_problem"]
+    assert client.get(f"{no_golden['url']}proposal/").status_code == 409
     assert card["mapping"]["version"] == 1 and card["mapping"]["created_by"] == "olivia"
     assert card["mapping"]["output"] == "rebate_guarantee_lines" and card["mapping"]["source"] == "shipped"
     assert [m["version"] for m in card["mappings"]] == [1]
