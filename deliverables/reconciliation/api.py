@@ -373,7 +373,7 @@ class ReconciliationDetailSerializer(ReconciliationRowSerializer):
                 "golden": recon.golden, "backend": recon.backend}
 
     def get_open(self, recon) -> int | None:
-        return selectors.open_count(recon) if recon.state == RunState.SUCCEEDED else None
+        return items_with_status(recon, "open").count() if recon.state == RunState.SUCCEEDED else None
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_items_url(self, recon) -> str:

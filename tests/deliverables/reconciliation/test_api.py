@@ -303,6 +303,7 @@ def test_an_approver_adjudicates_the_open_differences_a_new_reconciliation_keeps
             "accepted", "arthur", item["fingerprint"])
     row = by_title(approver.get(SCOREBOARD).json())[BRAND_REBATE]
     assert row["state"] == "reconciled" and row["open"] == 0
+    assert approver.get(f"/api/reconciliations/{recon.pk}/").json()["open"] == 0
 
     again = reconcile(olivia, subject)
     kept = approver.get(f"/api/reconciliations/{again.pk}/items/?status=accepted").json()["results"]
