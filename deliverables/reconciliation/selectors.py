@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.db.models import OuterRef, Q, Subquery
+
 from deliverables.choices import DIFFERING, CardState, ItemClass, RunState, Verdict
 from deliverables.models import Adjudication, CardMapping, CardRetirement, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import sources
 
 OPEN = "open"
-CLOSED_VERDICTS = (Verdict.ACCEPTED,)
+
 
 
 @dataclass
@@ -69,8 +71,33 @@ def item_statuses(recon: Reconciliation, items=None) -> list[ItemStatus]:
     return out
 
 
+def _latest_verdict(recon: Reconciliation):
+    """The verdict in force on each item's fingerprint (the latest on the card), as selectors.item_statuses
+    reads it."""
+    return Subquery(Adjudication.objects.filter(subject_kind=recon.subject_kind, subject_id=recon.subject_id,
+                                                fingerprint=OuterRef("fingerprint"))
+                    .order_by("-decided_at", "-id").values("verdict")[:1])
+
+
+def items_with_status(recon: Reconciliation, wanted: str):
+    """The reconciliation's items whose status is `wanted` (selectors.item_statuses's, as a query): `open` is
+    every item that keeps the card open (no verdict, backend_defect or investigating)."""
+    items = ReconciliationItem.objects.filter(reconciliation=recon)
+    if wanted == "all":
+        return items
+    if wanted == "explained":
+        return items.filter(explanation__isnull=False)
+    if wanted == "within_tolerance":
+        return items.filter(explanation__isnull=True, item_class=ItemClass.WITHIN_TOLERANCE)
+    differing = items.filter(explanation__isnull=True, item_class__in=DIFFERING).annotate(
+        verdict=_latest_verdict(recon))
+    if wanted == "open":
+        return differing.filter(Q(verdict__isnull=True) | ~Q(verdict=Verdict.ACCEPTED))
+    return differing.filter(verdict=wanted)
+
+
 def open_count(recon: Reconciliation) -> int:
-    return sum(1 for s in item_statuses(recon, recon.items.filter(item_class__in=DIFFERING)) if s.is_open)
+    return items_with_status(recon, "open").count()
 
 
 @dataclass

@@ -401,6 +401,9 @@ def retire(*, actor, kind: str, subject_id: str, comment: str = "") -> CardRetir
         _refuse(actor, "deliverables.retirement.refused", MAPPING_TYPE, object_id,
                 f"{actor.get_username()} mapped this card: four eyes, another approver retires it", forbidden=True)
     state: CardStateRow = card_state(kind, subject_id)
+    if state.retirement is not None:
+        _refuse(actor, "deliverables.retirement.refused", MAPPING_TYPE, object_id,
+                f"{state.title} is already retired (by {state.retirement.retired_by.get_username()})")
     if state.state != "reconciled":
         _refuse(actor, "deliverables.retirement.refused", MAPPING_TYPE, object_id,
                 f"{state.title} is {state.state_label.lower()}: only a reconciled card (every difference matched, "
@@ -409,9 +412,8 @@ def retire(*, actor, kind: str, subject_id: str, comment: str = "") -> CardRetir
         retirement, created = CardRetirement.objects.get_or_create(
             subject_kind=kind, subject_id=str(subject_id),
             defaults={"reconciliation": state.reconciliation, "retired_by": actor, "comment": comment.strip()})
-        if not created:
-            _refuse(actor, "deliverables.retirement.refused", MAPPING_TYPE, object_id,
-                    f"{state.title} is already retired")
+        if not created:  # retired meanwhile by another approver
+            raise Refused(f"{state.title} is already retired")
         audit_record(actor=actor, action="deliverables.card.retired", object_type=MAPPING_TYPE, object_id=object_id,
                      before={"state": state.state}, after={"state": "retired", "reconciliation": state.reconciliation.pk,
                                                            "comment": comment.strip()})

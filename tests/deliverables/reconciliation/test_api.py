@@ -317,7 +317,7 @@ def test_an_approver_adjudicates_the_open_differences_a_new_reconciliation_keeps
     assert answer.json()["retired"]["by"] == "arthur" and answer.json()["retired"]["reconciliation"]["id"] == again.pk
     assert approver.get(subject_path(subject)).json()["state"] == "retired"
     answer = approver.post(retire, {})
-    assert answer.status_code == 409 and "is retired" in answer.json()["detail"]
+    assert answer.status_code == 409 and "is already retired (by arthur)" in answer.json()["detail"]
 
 
 def test_an_approver_who_mapped_the_card_may_not_adjudicate_it(mapped, olivia, arthur, live_server):
