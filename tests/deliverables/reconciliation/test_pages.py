@@ -324,7 +324,7 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
     page.get_by_text("No open difference.").wait_for()
     page.screenshot(path="/tmp/reconui-detail-1280.png", full_page=True)
 
-    page.get_by_role("link", name="Takeover").click()
+    page.get_by_role("link", name="Scoreboard", exact=True).click()
     assert page.locator(f'tr[data-subject="{per_claim.name}"]').get_attribute("data-state") == "reconciled"
 
     # The operator reconciles again from the subject page; the worker's part runs here, in-process.
