@@ -23,8 +23,10 @@ class ScoreboardFilterForm(forms.Form):
 
     def __init__(self, *args, manifests=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.manifests = {m.load_id: m for m in manifests}
-        self.fields["manifest"].choices = [("", "Every export"), *((m.load_id, m.load_id) for m in manifests)]
+        self.manifests: dict = {}
+        for m in manifests:  # newest first: a load id received twice filters by its newest export
+            self.manifests.setdefault(m.load_id, m)
+        self.fields["manifest"].choices = [("", "Every export"), *((load_id, load_id) for load_id in self.manifests)]
 
     def manifest_ids(self) -> int | None:
         load_id = self.cleaned_data.get("manifest")
@@ -53,7 +55,8 @@ class MappingForm(forms.Form):
     c<i>-casefold, c<i>-scale, c<i>-abs, c<i>-rel, c<i>-flaws."""
 
     output = forms.ChoiceField(label="Backend output", choices=outputs.choices())
-    note = forms.CharField(required=False, label="Note", max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(required=False, label="Note", max_length=4000,
+                           widget=forms.Textarea(attrs={"rows": 3, "cols": 100}))
 
     def __init__(self, *args, columns: list[str], output_name: str, flaws: dict[str, list[dict]], **kwargs):
         super().__init__(*args, **kwargs)

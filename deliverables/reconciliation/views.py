@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from console.htmx import render_page
+from console.htmx import render_page, wants_fragment
 from deliverables.choices import DIFFERING, MAPPING_TYPE, SubjectKind
 from deliverables.models import CardMapping, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import outputs, selectors, services, sources
@@ -46,6 +46,13 @@ STATUS_BADGES = {"explained": "badge badge-info", "within_tolerance": "badge bad
 STATUS_LABELS = {"explained": "Explained", "within_tolerance": "Within tolerance", "accepted": "Accepted",
                  "backend_defect": "Backend defect", "investigating": "Investigating", "open": "Open"}
 CLASSES = ("match", "within_tolerance", "variance", "only_backend", "only_domo")
+CLASS_BADGES = {"match": "badge badge-ok", "within_tolerance": "badge badge-ok", "variance": "badge badge-warn",
+                "only_backend": "badge badge-bad", "only_domo": "badge badge-bad"}
+
+
+def _class_counts(counts: dict) -> list[tuple[str, int, str]]:
+    """(class, count, badge) for each class with rows, in the classes' order."""
+    return [(c, counts.get(c, 0), CLASS_BADGES[c]) for c in CLASSES if counts.get(c)]
 
 
 def _reader(view):
@@ -71,7 +78,7 @@ def _summary_rows(recon: Reconciliation | None) -> dict:
     """A reconciliation's counts per class, overall and per measure, in the classes' order."""
     summary = (recon.summary or {}) if recon else {}
     total = summary.get("total") or {}
-    return {"total": [(c, total.get(c, 0)) for c in CLASSES],
+    return {"total": [(c, total.get(c, 0)) for c in CLASSES], "badges": _class_counts(total),
             "measures": [(m, [(c, counts.get(c, 0)) for c in CLASSES])
                          for m, counts in (summary.get("measures") or {}).items()],
             "explained": summary.get("explained", 0), "rows": summary.get("rows", 0),
@@ -95,16 +102,17 @@ def scoreboard(request):
     context = {"form": form, "problem": problem, "summary": summary,
                "rows": [{"row": r, "badge": STATE_BADGES.get(r.state, "badge"),
                          "exports": [load_ids.get(pk, pk) for pk in r.manifests],
-                         "counts": [(c, r.counts.get(c, 0)) for c in CLASSES]} for r in rows],
+                         "counts": _class_counts(r.counts)} for r in rows],
                "filtered": any(request.GET.get(n) for n in ("manifest", "state")),
                "state_counts": [("total", "Cards and DataFlows", summary.get("total", 0)),
                                 *((s, label, summary.get(s, 0)) for s, label in
                                   (("not_mapped", "Not mapped"), ("mapped", "Mapped"),
                                    ("open", "Reconciled with open variances"), ("reconciled", "Reconciled"),
                                    ("retired", "Retired")))]}
+    # A bad filter is a 400 page; an htmx swap gets 200 (htmx swaps no error response) with the same message.
     return render_page(request, "deliverables/reconciliation/scoreboard.html",
                        "deliverables/reconciliation/partials/scoreboard_rows.html", context,
-                       status=400 if problem else 200)
+                       status=400 if problem and not wants_fragment(request) else 200)
 
 
 # --- a subject -----------------------------------------------------------------------------------------------

@@ -345,8 +345,16 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
         assert "by arthur" in kept.first.inner_text()
     page.set_viewport_size({"width": 1920, "height": 1000})
     page.goto("/reconciliation/")
+    page.select_option("#id_state", "reconciled")
+    page.get_by_role("button", name="Filter").click()  # htmx swaps the rows and pushes the URL
+    page.wait_for_url("**/reconciliation/?*state=reconciled*")
+    assert page.locator("tr[data-subject]").count() == 1
     assert page.locator(f'tr[data-subject="{per_claim.name}"]').get_attribute("data-state") == "reconciled"
     page.screenshot(path="/tmp/reconui-scoreboard-1920.png", full_page=True)
     page.goto(f"/reconciliation/{per_claim.kind}/{per_claim.id}/")
     assert page.locator("#subject-state").get_attribute("data-state") == "reconciled"
     page.screenshot(path="/tmp/reconui-subject-1920.png", full_page=True)
+    page.get_by_role("link", name="Edit mapping").click()
+    page.wait_for_url(f"**/reconciliation/{per_claim.kind}/{per_claim.id}/map/")
+    assert page.locator('tr[data-column="Rebate Amount"] select[name$="-role"]').input_value() == "measure"
+    page.screenshot(path="/tmp/reconui-map-1920.png", full_page=True)
