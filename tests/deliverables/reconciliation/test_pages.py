@@ -15,6 +15,7 @@ from deliverables.reconciliation import services
 from tests.conftest import login
 from tests.deliverables.reconciliation.conftest import (
     BRAND_REBATE,
+    GUARANTEE_FLOW,
     REBATE_PER_CLAIM,
     mapped,  # noqa: F401 (fixture)
     reconcile,
@@ -358,3 +359,56 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
     page.wait_for_url(f"**/reconciliation/{per_claim.kind}/{per_claim.id}/map/")
     assert page.locator('tr[data-column="Rebate Amount"] select[name$="-role"]').input_value() == "measure"
     page.screenshot(path="/tmp/reconui-map-1920.png", full_page=True)
+
+
+@CURATED_DB
+def test_a_difference_whose_value_changed_is_open_again_and_shows_the_earlier_verdict(
+        mapped, olivia, arthur, client):  # noqa: F811
+    per_claim = mapped.subject(REBATE_PER_CLAIM)
+    first = reconcile(olivia, per_claim)
+    accepted = {i.locator: i for i in open_items(first)}
+    accept_open(arthur, first)
+
+    # The operator compares Domo's Rebate Amount with another backend field: the backend values change.
+    client.force_login(olivia)
+    url = f"/reconciliation/{per_claim.kind}/{per_claim.id}/map/"
+    form = _form_values(client.get(url).content.decode())
+    index = next(i for i in range(50) if form.get(f"c{i}-column") == "Rebate Amount")
+    response = client.post(url, {**form, f"c{index}-backend": "guaranteed_rebates"}, follow=True)
+    assert "mapping v2 saved" in response.content.decode()
+    second = reconcile(olivia, per_claim)
+
+    client.force_login(arthur)
+    page = client.get(f"/reconciliation/{second.pk}/").content.decode()
+    reopened = [i for i in open_items(second) if i.locator in accepted]
+    assert reopened, "a difference accepted under other values"
+    for item in reopened:
+        row = rows_with(page, "data-item")[str(item.pk)]
+        before = accepted[item.locator]
+        assert 'data-status="open"' in row
+        assert ("earlier: accepted: domo was wrong by arthur on" in row
+                and f"when the values were {before.backend_value or '—'} / {before.golden_value or '—'}" in row), row
+        assert "Adjudicate</button>" in row
+
+
+@CURATED_DB
+def test_a_dataflow_and_a_card_without_golden_rows_have_their_pages(mapped, olivia, client):  # noqa: F811
+    flow = mapped.subject(GUARANTEE_FLOW)
+    client.force_login(olivia)
+    page = client.get(f"/reconciliation/{flow.kind}/{flow.id}/").content.decode()
+    assert "Domo DataFlow" in page and "dataflow output of export" in page and "Version 1" in page
+    form = client.get(f"/reconciliation/{flow.kind}/{flow.id}/map/").content.decode()
+    assert 'id="mapping-form"' in form and "current mapping" in form
+
+    board = client.get("/reconciliation/?state=not_mapped").content.decode()
+    without = [s for s in services.sources.subjects() if not s.has_golden]
+    assert without, "the sample has a card without golden rows"
+    row = row_of(board, "data-subject", without[0].name)
+    assert "no golden rows" in row
+    subject_page = client.get(f"/reconciliation/{without[0].kind}/{without[0].id}/").content.decode()
+    assert "holds its golden.csv" in subject_page and "Not mapped yet." in subject_page
+    response = client.get(f"/reconciliation/{without[0].kind}/{without[0].id}/map/")
+    assert response.status_code == 409
+    assert "The golden rows cannot be read" in response.content.decode()
+    refused = client.post(f"/reconciliation/{without[0].kind}/{without[0].id}/reconcile/")
+    assert refused.status_code == 409 and "is not mapped: map it to a backend output first" in refused.content.decode()
