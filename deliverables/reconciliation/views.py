@@ -118,10 +118,7 @@ def scoreboard(request):
 # --- a subject -----------------------------------------------------------------------------------------------
 def _subject_context(request, subject: sources.Subject) -> dict:
     state = selectors.card_state(subject.kind, subject.id)
-    try:
-        golden, golden_problem = sources.golden(subject.kind, subject.id), ""
-    except sources.SourceError as problem:
-        golden, golden_problem = None, str(problem)
+    golden, golden_problem = _golden_facts(subject, state.reconciliation)
     mapping = services.current_mapping(subject.kind, subject.id)
     versions = list(CardMapping.objects.filter(subject_kind=subject.kind, subject_id=subject.id)
                     .select_related("created_by").order_by("-version"))
@@ -142,6 +139,18 @@ def _subject_context(request, subject: sources.Subject) -> dict:
         "audit_url": (f"{reverse('audit-trail')}?object_type={MAPPING_TYPE}&object_id={subject.kind}:{subject.id}"
                       if user.has_perm("console.view_audit") else ""),
     }
+
+
+def _golden_facts(subject: sources.Subject, recon: Reconciliation | None) -> tuple[dict | None, str]:
+    """The golden rows a page names: those the subject's reconciliation read (as recorded, no re-read of a large
+    file), or else the ones a reconciliation would read now (read and sha256-checked); or why there are none."""
+    if recon is not None and (recon.golden or {}).get("sha256"):
+        return {**recon.golden, "as_of": recon.pk}, ""
+    try:
+        found = sources.golden(subject.kind, subject.id)
+    except sources.SourceError as problem:
+        return None, str(problem)
+    return {**found.as_json(), "as_of": None}, ""
 
 
 @_reader
@@ -340,4 +349,4 @@ def item_adjudicate(request, item_id: int):
                 row.update(form=form, refusal=str(refused))
         return render(request, "deliverables/reconciliation/detail.html", context, status=409)
     messages.success(request, f"{item.key_label} {item.measure}: {verdict} recorded.")
-    return redirect(f"{back}?{request.GET.urlencode()}" if request.GET else back)
+    return redirect(f"{back}?{request.GET.urlencode()}#recon-items" if request.GET else f"{back}#recon-items")
