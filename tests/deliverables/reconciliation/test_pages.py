@@ -412,3 +412,35 @@ def test_a_dataflow_and_a_card_without_golden_rows_have_their_pages(mapped, oliv
     assert "The golden rows cannot be read" in response.content.decode()
     refused = client.post(f"/reconciliation/{without[0].kind}/{without[0].id}/reconcile/")
     assert refused.status_code == 409 and "is not mapped: map it to a backend output first" in refused.content.decode()
+
+
+@CURATED_DB
+def test_an_unmapped_card_is_mapped_from_the_proposal_and_shows_mapped_on_the_scoreboard(
+        mapped, olivia, client):  # noqa: F811
+    from deliverables.reconciliation.selectors import scoreboard
+
+    rows, _ = scoreboard(state="not_mapped")
+    card = next(r for r in rows if r.has_golden and r.kind == "card")
+    url = f"/reconciliation/{card.kind}/{card.id}/map/"
+    client.force_login(olivia)
+    subject_page = client.get(f"/reconciliation/{card.kind}/{card.id}/").content.decode()
+    assert f'href="{url}">Map</a>' in subject_page and 'id="reconcile-button"' not in subject_page
+
+    page = client.get(url).content.decode()
+    assert "This is a proposal by the columns" in page
+    form = _form_values(page)
+    keys = [i for i in range(50) if form.get(f"c{i}-role") == "key"]
+    assert keys and any(form.get(f"c{i}-role") == "measure" for i in range(50))
+
+    # Every key set to ignore: refused, naming what is missing; nothing saved.
+    refused = client.post(url, {**form, **{f"c{i}-role": "ignore" for i in keys}})
+    assert refused.status_code == 409
+    assert "keys: map at least one key" in refused.content.decode()
+    assert not CardMapping.objects.filter(subject_kind=card.kind, subject_id=card.id).exists()
+
+    response = client.post(url, form, follow=True)
+    assert f"{card.title}: mapping v1 saved." in response.content.decode().replace("&#x27;", "'")
+    saved = CardMapping.objects.get(subject_kind=card.kind, subject_id=card.id)
+    assert saved.created_by == olivia and saved.source == "console" and saved.version == 1
+    board = client.get("/reconciliation/?state=mapped").content.decode()
+    assert 'data-state="mapped"' in row_of(board, "data-subject", f"{card.kind}:{card.id}")
