@@ -38,7 +38,7 @@ class ItemFilterForm(forms.Form):
 
 
 class AdjudicateForm(forms.Form):
-    verdict = forms.ChoiceField(choices=Verdict.choices, label="Verdict")
+    verdict = forms.ChoiceField(choices=[("", "— verdict —"), *Verdict.choices], label="Verdict")
     comment = forms.CharField(label="Comment", max_length=4000, widget=forms.TextInput(
         attrs={"placeholder": "why (required)"}))
 

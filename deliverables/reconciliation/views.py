@@ -272,7 +272,7 @@ def _status_row(status: selectors.ItemStatus, user, *, form=None, refusal: str =
     may = (user.has_perm(services.DECIDE_PERMISSION) and status.can_adjudicate)
     return {"s": status, "item": status.item, "badge": STATUS_BADGES.get(status.status, "badge"),
             "label": STATUS_LABELS.get(status.status, status.status),
-            "form": (form or AdjudicateForm(initial={"verdict": "accepted"}, prefix=f"i{status.item.pk}"))
+            "form": (form or AdjudicateForm(prefix=f"i{status.item.pk}"))
             if may else None, "refusal": refusal}
 
 

@@ -260,6 +260,9 @@ def test_only_an_approver_adjudicates_with_a_comment_and_a_mapper_approver_is_re
     refused = client.post(url, {**decision, f"i{item.pk}-comment": "  "})
     assert refused.status_code == 409
     assert "comment: say why" in refused.content.decode()
+    refused = client.post(url, {**decision, f"i{item.pk}-verdict": ""})
+    assert refused.status_code == 409
+    assert "verdict: &#x27;&#x27; is not one of accepted, backend_defect, investigating" in refused.content.decode()
     assert not Adjudication.objects.exists()
 
     done = client.post(url, decision, follow=True)
@@ -314,6 +317,7 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
     page.screenshot(path="/tmp/reconui-scoreboard-1280.png", full_page=True)
     card_row.get_by_role("link", name=f"#{first.pk}").click()
     page.wait_for_url(f"**/reconciliation/{first.pk}/")
+    page.screenshot(path="/tmp/reconui-open-1280.png", full_page=True)
     for item in to_accept:
         row = page.locator(f'tr[data-item="{item.pk}"]')
         row.locator("select").select_option("accepted")
