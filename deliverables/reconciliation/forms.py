@@ -38,9 +38,17 @@ class ItemFilterForm(forms.Form):
 
 
 class AdjudicateForm(forms.Form):
-    verdict = forms.ChoiceField(choices=[("", "— verdict —"), *Verdict.choices], label="Verdict")
+    """One difference's verdict. Its fields carry no id (a row swapped in place by htmx must not match the old
+    row's elements by id: htmx would then settle their attributes, which the Content-Security-Policy refuses)."""
+
+    verdict = forms.ChoiceField(choices=[("", "— verdict —"), *Verdict.choices], label="Verdict",
+                                widget=forms.Select(attrs={"aria-label": "Verdict"}))
     comment = forms.CharField(label="Comment", max_length=4000, widget=forms.TextInput(
-        attrs={"placeholder": "why (required)"}))
+        attrs={"placeholder": "why (required)", "aria-label": "Comment (required)"}))
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", False)
+        super().__init__(*args, **kwargs)
 
 
 class RetireForm(forms.Form):

@@ -326,10 +326,19 @@ def reconciliation_cancel(request, pk: int):
     return redirect("reconciliation:detail", pk=recon.pk)
 
 
+def _row_fragment(request, item: ReconciliationItem, *, form=None, refusal: str = ""):
+    """One difference's row as it stands now (htmx swaps it in place of the one adjudicated). A refusal comes back
+    with status 200 and its reason in the row: htmx swaps no error response, and the reason must show."""
+    status = selectors.item_statuses(item.reconciliation, [item])[0]
+    return render(request, "deliverables/reconciliation/partials/item_row.html",
+                  {"row": _status_row(status, request.user, form=form, refusal=refusal), "show": "open"})
+
+
 @login_required
 @require_POST
 def item_adjudicate(request, item_id: int):
-    """An approver's verdict on one difference (services.adjudicate decides: four eyes, a comment required)."""
+    """An approver's verdict on one difference (services.adjudicate decides: four eyes, a comment required).
+    A page POST returns to the differences (a refusal: 403 or 409 with the reason); an htmx one swaps the row."""
     item = get_object_or_404(ReconciliationItem.objects.select_related("reconciliation"), pk=item_id)
     recon = item.reconciliation
     back = reverse("reconciliation:detail", args=[recon.pk])
@@ -338,15 +347,19 @@ def item_adjudicate(request, item_id: int):
     comment = request.POST.get(f"i{item.pk}-comment", "")
     try:
         services.adjudicate(actor=request.user, item=item, verdict=verdict, comment=comment)
-    except services.Forbidden as refused:
-        return _refused_page(request, str(refused), back=back)
     except services.Refused as refused:
         form.is_valid()
+        if wants_fragment(request):
+            return _row_fragment(request, item, form=form, refusal=f"Refused: {refused}")
+        if isinstance(refused, services.Forbidden):
+            return _refused_page(request, str(refused), back=back)
         context = _detail_context(request, recon)
         context["adjudication_refusal"] = f"{item.key_label} {item.measure}: {refused}"
         for row in context["items"]:
             if row["item"].pk == item.pk:
                 row.update(form=form, refusal=str(refused))
         return render(request, "deliverables/reconciliation/detail.html", context, status=409)
+    if wants_fragment(request):
+        return _row_fragment(request, item)
     messages.success(request, f"{item.key_label} {item.measure}: {verdict} recorded.")
     return redirect(f"{back}?{request.GET.urlencode()}#recon-items" if request.GET else f"{back}#recon-items")

@@ -318,14 +318,23 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
     card_row.get_by_role("link", name=f"#{first.pk}").click()
     page.wait_for_url(f"**/reconciliation/{first.pk}/")
     page.screenshot(path="/tmp/reconui-open-1280.png", full_page=True)
-    for item in to_accept:
+    # A verdict without a comment: the row says why, in place.
+    row = page.locator(f'tr[data-item="{to_accept[0].pk}"]')
+    row.locator("select").select_option("accepted")
+    row.get_by_role("button", name="Adjudicate").click()  # the browser asks for the required comment first
+    assert page.locator(f'tr[data-item="{to_accept[0].pk}"] .refusal').count() == 0
+    row.locator('input[name$="-comment"]').fill("   ")
+    row.get_by_role("button", name="Adjudicate").click()
+    page.locator(f'tr[data-item="{to_accept[0].pk}"] .refusal', has_text="comment: say why").wait_for()
+    for item in to_accept:  # each verdict swaps its row in place (htmx)
         row = page.locator(f'tr[data-item="{item.pk}"]')
         row.locator("select").select_option("accepted")
         row.locator('input[name$="-comment"]').fill(f"Domo's figure for {item.key_label} was wrong")
-        with page.expect_navigation():
-            row.get_by_role("button", name="Adjudicate").click()
-        assert "accepted recorded" in page.locator(".messages").inner_text()
-    assert page.locator("tr[data-item]").count() == 0
+        row.get_by_role("button", name="Adjudicate").click()
+        page.locator(f'tr[data-item="{item.pk}"][data-status="accepted"]').wait_for()
+        assert "by arthur" in page.locator(f'tr[data-item="{item.pk}"]').inner_text()
+    assert page.locator('tr[data-status="open"]').count() == 0
+    page.reload()
     page.get_by_text("No open difference.").wait_for()
     page.screenshot(path="/tmp/reconui-detail-1280.png", full_page=True)
 
