@@ -241,6 +241,9 @@ def test_only_an_approver_adjudicates_with_a_comment_and_a_mapper_approver_is_re
     refused = client.post(url, decision)
     assert refused.status_code == 403
     assert "adjudicating a variance needs the approver&#x27;s permission" in refused.content.decode()
+    in_place = client.post(url, decision, HTTP_HX_REQUEST="true")  # htmx swaps the row: the reason shows in it
+    assert in_place.status_code == 200 and in_place.content.decode().strip().startswith("<tr")
+    assert "Refused: adjudicating a variance needs the approver&#x27;s permission" in in_place.content.decode()
 
     # An approver who also mapped the card (four eyes): 403 with the service's reason on the page.
     adam.groups.add(Group.objects.get(name="approver"))
@@ -267,10 +270,16 @@ def test_only_an_approver_adjudicates_with_a_comment_and_a_mapper_approver_is_re
 
     done = client.post(url, decision, follow=True)
     assert "accepted recorded" in done.content.decode()
+    again = client.post(url, {**decision, f"i{item.pk}-verdict": "investigating"}, HTTP_HX_REQUEST="true")
+    row = again.content.decode()
+    assert 'data-status="investigating"' in row and "Change verdict" in row
+    decision_kept = client.post(url, decision, HTTP_HX_REQUEST="true")
+    assert 'data-status="accepted"' in decision_kept.content.decode()
     page = client.get(f"/reconciliation/{recon.pk}/?status=all").content.decode()
     row = rows_with(page, "data-item")[str(item.pk)]
     assert 'data-status="accepted"' in row and "by arthur" in row and "Domo billed the Q3 invoices twice" in row
-    assert Adjudication.objects.get().decided_by == arthur
+    assert set(Adjudication.objects.values_list("verdict", "decided_by__username")) == {
+        ("accepted", "arthur"), ("investigating", "arthur")}
 
 
 @CURATED_DB
