@@ -9,7 +9,8 @@ from __future__ import annotations
 from django import forms
 
 from deliverables.choices import CardState, Verdict
-from deliverables.reconciliation import outputs, services
+from deliverables.reconciliation import outputs
+from deliverables.reconciliation.mappings import KEY_KINDS
 
 ROLES = (("key", "Key"), ("measure", "Measure"), ("ignore", "Ignore"))
 ITEM_STATUSES = (("open", "Open (to adjudicate)"), ("all", "All differences"))
@@ -79,7 +80,7 @@ class MappingForm(forms.Form):
                 required=False, label=f"{column}: backend field",
                 choices=[("", "—"), ("Keys", keys), ("Measures", measures)])
             self.fields[p + "kind"] = forms.ChoiceField(
-                required=False, label=f"{column}: key kind", choices=[(k, k) for k in services.KEY_KINDS])
+                required=False, label=f"{column}: key kind", choices=[(k, k) for k in KEY_KINDS])
             self.fields[p + "casefold"] = forms.BooleanField(required=False, label=f"{column}: ignore case")
             self.fields[p + "scale"] = forms.IntegerField(required=False, min_value=0, max_value=18,
                                                           label=f"{column}: scale")
