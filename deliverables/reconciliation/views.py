@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page, wants_fragment
-from deliverables.choices import DIFFERING, MAPPING_TYPE, SubjectKind
+from deliverables.choices import MAPPING_TYPE, RunState, SubjectKind
 from deliverables.models import CardMapping, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import outputs, selectors, services, sources
 from deliverables.reconciliation.forms import (
@@ -277,15 +277,16 @@ def _status_row(status: selectors.ItemStatus, user, *, form=None, refusal: str =
 
 
 def _items_context(request, recon: Reconciliation) -> dict:
+    """The differences shown: the open ones (default) or all, the first ITEMS_SHOWN of them by position, each with
+    its status (selectors.items_with_status filters in the database; item_statuses reads the verdicts)."""
     form = ItemFilterForm(request.GET or None)
     show = (form.cleaned_data.get("status") if form.is_bound and form.is_valid() else "") or "open"
-    statuses = selectors.item_statuses(recon) if recon.state == "succeeded" else []
-    counts = {"open": sum(1 for s in statuses if s.is_open and s.item.item_class in DIFFERING),
-              "all": len(statuses)}
-    chosen = [s for s in statuses if show == "all" or (s.is_open and s.item.item_class in DIFFERING)]
-    return {"recon": recon, "item_form": form, "show": show, "item_counts": counts, "shown_total": len(chosen),
-            "items": [_status_row(s, request.user) for s in chosen[:ITEMS_SHOWN]], "items_cap": ITEMS_SHOWN,
-            "key_names": [k["name"] for k in recon.mapping.keys]}
+    succeeded = recon.state == RunState.SUCCEEDED
+    counts = {name: selectors.items_with_status(recon, name).count() if succeeded else 0 for name in ("open", "all")}
+    chosen = list(selectors.items_with_status(recon, show).order_by("position")[:ITEMS_SHOWN]) if succeeded else []
+    return {"recon": recon, "item_form": form, "show": show, "item_counts": counts, "shown_total": counts[show],
+            "items": [_status_row(s, request.user) for s in selectors.item_statuses(recon, chosen)],
+            "items_cap": ITEMS_SHOWN, "key_names": [k["name"] for k in recon.mapping.keys]}
 
 
 def _detail_context(request, recon: Reconciliation) -> dict:
