@@ -323,9 +323,11 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
     page.goto("/reconciliation/")
     card_row = page.locator(f'tr[data-subject="{per_claim.name}"]')
     assert card_row.get_attribute("data-state") == "open"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # no sideways scrolling at 1280 px
     page.screenshot(path="/tmp/reconui-scoreboard-1280.png", full_page=True)
     card_row.get_by_role("link", name=f"#{first.pk}").click()
     page.wait_for_url(f"**/reconciliation/{first.pk}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     page.screenshot(path="/tmp/reconui-open-1280.png", full_page=True)
     # A verdict without a comment: the row says why, in place.
     row = page.locator(f'tr[data-item="{to_accept[0].pk}"]')
@@ -373,6 +375,7 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
     page.wait_for_url("**/reconciliation/?*state=reconciled*")
     assert page.locator("tr[data-subject]").count() == 1
     assert page.locator(f'tr[data-subject="{per_claim.name}"]').get_attribute("data-state") == "reconciled"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1920
     page.screenshot(path="/tmp/reconui-scoreboard-1920.png", full_page=True)
     page.goto(f"/reconciliation/{per_claim.kind}/{per_claim.id}/")
     assert page.locator("#subject-state").get_attribute("data-state") == "reconciled"
