@@ -17,7 +17,6 @@ from tests.deliverables.reconciliation.conftest import (
     BRAND_REBATE,
     GUARANTEE_FLOW,
     REBATE_PER_CLAIM,
-    mapped,  # noqa: F401 (fixture)
     reconcile,
 )
 from tests.deliverables.runs.conftest import CURATED_DB
@@ -50,7 +49,7 @@ def accept_open(approver, recon: Reconciliation) -> int:
 
 
 @CURATED_DB
-def test_the_scoreboard_counts_states_filters_and_says_a_bad_filter(mapped, olivia, arthur, cecilia, client):  # noqa: F811
+def test_the_scoreboard_counts_states_filters_and_says_a_bad_filter(mapped, olivia, arthur, cecilia, client):
     brand, per_claim = mapped.subject(BRAND_REBATE), mapped.subject(REBATE_PER_CLAIM)
     brand_recon = reconcile(olivia, brand)
     assert accept_open(arthur, brand_recon)  # the sample's client without contract names: only in Domo
@@ -87,7 +86,7 @@ def test_the_scoreboard_counts_states_filters_and_says_a_bad_filter(mapped, oliv
 
 @CURATED_DB
 def test_a_subject_page_shows_golden_source_mapping_versions_reconciliations_and_who_may_act(
-        mapped, olivia, arthur, audrey, client):  # noqa: F811
+        mapped, olivia, arthur, audrey, client):
     brand = mapped.subject(BRAND_REBATE)
     recon = reconcile(olivia, brand)
     accept_open(arthur, recon)
@@ -128,7 +127,7 @@ def test_a_subject_page_shows_golden_source_mapping_versions_reconciliations_and
 
 @CURATED_DB
 def test_the_mapping_form_proposes_by_names_saves_a_version_says_unchanged_and_names_a_refused_field(
-        mapped, olivia, cecilia, client):  # noqa: F811
+        mapped, olivia, cecilia, client):
     brand = mapped.subject(BRAND_REBATE)
     url = f"/reconciliation/{brand.kind}/{brand.id}/map/"
     client.force_login(cecilia)
@@ -197,7 +196,7 @@ def _form_values(page: str) -> dict:
 
 @CURATED_DB
 def test_a_reconciliation_page_shows_inputs_summary_and_explained_and_open_differences(
-        mapped, olivia, cecilia, client):  # noqa: F811
+        mapped, olivia, cecilia, client):
     brand, per_claim = mapped.subject(BRAND_REBATE), mapped.subject(REBATE_PER_CLAIM)
     explained = reconcile(olivia, brand)
     open_one = reconcile(olivia, per_claim)
@@ -228,7 +227,7 @@ def test_a_reconciliation_page_shows_inputs_summary_and_explained_and_open_diffe
 
 @CURATED_DB
 def test_only_an_approver_adjudicates_with_a_comment_and_a_mapper_approver_is_refused_on_the_page(
-        mapped, olivia, arthur, adam, client):  # noqa: F811
+        mapped, olivia, arthur, adam, client):
     per_claim = mapped.subject(REBATE_PER_CLAIM)
     recon = reconcile(olivia, per_claim)
     item = next(i for i in open_items(recon) if i.item_class == "variance")
@@ -283,7 +282,7 @@ def test_only_an_approver_adjudicates_with_a_comment_and_a_mapper_approver_is_re
 
 
 @CURATED_DB
-def test_reconcile_now_queues_one_and_retire_is_refused_until_reconciled(mapped, olivia, arthur, client):  # noqa: F811
+def test_reconcile_now_queues_one_and_retire_is_refused_until_reconciled(mapped, olivia, arthur, client):
     per_claim, brand = mapped.subject(REBATE_PER_CLAIM), mapped.subject(BRAND_REBATE)
     client.force_login(olivia)
     response = client.post(f"/reconciliation/{per_claim.kind}/{per_claim.id}/reconcile/", follow=True)
@@ -311,7 +310,7 @@ def test_reconcile_now_queues_one_and_retire_is_refused_until_reconciled(mapped,
 
 @CURATED_DB
 def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_reconciliation_keeps_it(
-        mapped, olivia, arthur, page, live_server):  # noqa: F811
+        mapped, olivia, arthur, page, live_server):
     per_claim = mapped.subject(REBATE_PER_CLAIM)
     first = reconcile(olivia, per_claim)
     to_accept = open_items(first)
@@ -388,7 +387,7 @@ def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_rec
 
 @CURATED_DB
 def test_a_difference_whose_value_changed_is_open_again_and_shows_the_earlier_verdict(
-        mapped, olivia, arthur, client):  # noqa: F811
+        mapped, olivia, arthur, client):
     per_claim = mapped.subject(REBATE_PER_CLAIM)
     first = reconcile(olivia, per_claim)
     accepted = {i.locator: i for i in open_items(first)}
@@ -417,7 +416,7 @@ def test_a_difference_whose_value_changed_is_open_again_and_shows_the_earlier_ve
 
 
 @CURATED_DB
-def test_a_dataflow_and_a_card_without_golden_rows_have_their_pages(mapped, olivia, client):  # noqa: F811
+def test_a_dataflow_and_a_card_without_golden_rows_have_their_pages(mapped, olivia, client):
     flow = mapped.subject(GUARANTEE_FLOW)
     client.force_login(olivia)
     page = client.get(f"/reconciliation/{flow.kind}/{flow.id}/").content.decode()
@@ -441,7 +440,7 @@ def test_a_dataflow_and_a_card_without_golden_rows_have_their_pages(mapped, oliv
 
 @CURATED_DB
 def test_an_unmapped_card_is_mapped_from_the_proposal_and_shows_mapped_on_the_scoreboard(
-        mapped, olivia, client):  # noqa: F811
+        mapped, olivia, client):
     from deliverables.reconciliation.selectors import scoreboard
 
     rows, _ = scoreboard(state="not_mapped")
