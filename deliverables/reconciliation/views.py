@@ -98,11 +98,9 @@ def scoreboard(request):
         data = form.cleaned_data if form.is_bound else {}
         rows, summary = selectors.scoreboard(manifest=form.manifest_ids() if form.is_bound else None,
                                              state=data.get("state") or None)
-    load_ids = {m.pk: m.load_id for m in manifests}
     context = {"form": form, "problem": problem, "summary": summary,
-               "rows": [{"row": r, "badge": STATE_BADGES.get(r.state, "badge"),
-                         "exports": [load_ids.get(pk, pk) for pk in r.manifests],
-                         "counts": _class_counts(r.counts)} for r in rows],
+               "rows": [{"row": r, "badge": STATE_BADGES.get(r.state, "badge"), "counts": _class_counts(r.counts)}
+                        for r in rows],
                "filtered": any(request.GET.get(n) for n in ("manifest", "state")),
                "state_counts": [("total", "Cards and DataFlows", summary.get("total", 0)),
                                 *((s, label, summary.get(s, 0)) for s, label in
