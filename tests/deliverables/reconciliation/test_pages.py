@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from django.contrib.auth.models import Group
 
 from deliverables.models import Adjudication, CardMapping, CardRetirement, Reconciliation
@@ -308,6 +309,7 @@ def test_reconcile_now_queues_one_and_retire_is_refused_until_reconciled(mapped,
     assert brand.name in board and per_claim.name not in board
 
 
+@pytest.mark.browser
 @CURATED_DB
 def test_browser_an_approver_adjudicates_the_card_turns_reconciled_and_a_new_reconciliation_keeps_it(
         mapped, olivia, arthur, page, live_server):
