@@ -44,13 +44,13 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from bench.support import peak_mb, say
+
+if TYPE_CHECKING:  # numpy and pyarrow are imported where used: the engine's side needs neither (its peak memory
+    import numpy as np  # is its own, not theirs; likewise datacompy-polars)
+    import pyarrow as pa
 
 SEED = 13
 PER_CLIENT, COMPONENTS, QUARTERS = 200, 25, 8
@@ -76,6 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # --- the two tables -----------------------------------------------------------------------------------------
 def _money_text(cents: np.ndarray) -> pa.Array:
     """Non-negative cents as "1234.50" text, built with Arrow compute (no Python loop)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = pa.array(cents, pa.int64())
     dollars = pc.cast(pc.divide(arr, 100), pa.string())
     rest = pc.utf8_lpad(pc.cast(pc.subtract(arr, pc.multiply(pc.divide(arr, 100), 100)), pa.string()), 2, "0")
@@ -84,6 +87,9 @@ def _money_text(cents: np.ndarray) -> pa.Array:
 
 def _dressed(cents: np.ndarray, plain: pa.Array, dressed: np.ndarray) -> pa.Array:
     """2% of the money text as "$1,234.50" (a Python format for those few only)."""
+    import numpy as np
+    import pyarrow as pa
+
     idx = np.flatnonzero(dressed)
     text = np.array(plain.to_numpy(zero_copy_only=False), dtype=object)
     text[idx] = [f"${c // 100:,}.{c % 100:02d}" for c in cents[idx].tolist()]
@@ -91,6 +97,9 @@ def _dressed(cents: np.ndarray, plain: pa.Array, dressed: np.ndarray) -> pa.Arra
 
 
 def _decimal_array(cents: np.ndarray) -> pa.Array:
+    import numpy as np
+    import pyarrow as pa
+
     words = np.zeros((len(cents), 2), dtype=np.int64)
     words[:, 0] = cents
     return pa.Array.from_buffers(pa.decimal128(38, 2), len(cents), [None, pa.py_buffer(words.tobytes())])
@@ -98,6 +107,8 @@ def _decimal_array(cents: np.ndarray) -> pa.Array:
 
 def _off(rng, golden: np.ndarray, within_max: np.ndarray, beyond_min: np.ndarray, beyond_max: np.ndarray):
     """Golden values: 2% off within the tolerance, 3% beyond it (either direction), the rest the backend's."""
+    import numpy as np
+
     n = len(golden)
     draw = rng.random(n)
     sign = np.where(rng.random(n) < 0.5, -1, 1)
@@ -109,6 +120,11 @@ def _off(rng, golden: np.ndarray, within_max: np.ndarray, beyond_min: np.ndarray
 
 
 def build(folder: Path, rows: int) -> dict:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     rng = np.random.default_rng(SEED)
     i = np.arange(rows, dtype=np.int64)
     client = pc.binary_join_element_wise("Client ", pc.utf8_lpad(pc.cast(pa.array(i // PER_CLIENT), pa.string()),
@@ -187,6 +203,9 @@ def _compare_counts(compare, measures=MEASURES) -> dict:
 def run_pandas(folder: Path, args) -> dict:
     import datacompy
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     started = time.perf_counter()
 
