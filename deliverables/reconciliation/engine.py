@@ -143,9 +143,9 @@ def _key_sql(key: KeySpec, col: str, typ: str, raw: str) -> str:
     return f"TRY_CAST({raw} AS DECIMAL(38, {key.scale}))"
 
 
-def _measure_sql(measure: MeasureSpec, col: str, typ: str, raw: str) -> str:
+def _measure_sql(measure: MeasureSpec, col: str, typ: str, raw: str, precision: int = 38) -> str:
     """A measure's exact value; `raw` names its cleaned text ($, commas and spaces gone) when parsed from text."""
-    target = f"DECIMAL(38, {measure.scale})"
+    target = f"DECIMAL({precision}, {measure.scale})"
     if not _parsed_from_text(typ):
         return f"CAST({col} AS {target})"
     return (f"CASE WHEN {raw} LIKE '(%)' THEN -TRY_CAST({raw}[2:-2] AS {target}) "
@@ -202,12 +202,14 @@ def _clean(col: str) -> str:
     return f"NULLIF(REGEXP_REPLACE(CAST({col} AS VARCHAR), '[$,\\s]', '', 'g'), '')"
 
 
-def _normalised(side: str, relation: str, types: dict[str, str], mapping: Mapping) -> tuple[str, bool]:
+def _normalised(side: str, relation: str, types: dict[str, str], mapping: Mapping,
+                precision: int) -> tuple[str, bool]:
     """One side as SQL: keys k0.., measures m0.. (exact) and, when anything is parsed from text, `bad`: TRUE on a
     row where a value did not parse (the message is found later, only then). Money text is cast as it is first
     and cleaned ($, commas, spaces, parentheses) only where that fails: a value that casts as it is has nothing
     to clean but surrounding spaces, the same number either way. Each step is its own projection so that DuckDB
-    runs the regular expression on those few values only."""
+    runs the regular expression on those few values only. Measures are DECIMAL(`precision`, scale): at 18 a value
+    too large for it fails to cast (an error, or a `bad` row when parsed from text), and the caller goes wide."""
     columns = list(dict.fromkeys([getattr(k, f"{side}_column") for k in mapping.keys]
                                  + [getattr(m, f"{side}_column") for m in mapping.measures]))
     alias = {raw: f"c{n}" for n, raw in enumerate(columns)}
@@ -229,12 +231,13 @@ def _normalised(side: str, relation: str, types: dict[str, str], mapping: Mappin
         col, typ = alias[raw], types[raw]
         out.append(f"m{j}")
         if _parsed_from_text(typ):
-            first.append(f"TRY_CAST(CAST({col} AS VARCHAR) AS DECIMAL(38, {m.scale})) AS fast_m{j}")
+            first.append(f"TRY_CAST(CAST({col} AS VARCHAR) AS DECIMAL({precision}, {m.scale})) AS fast_m{j}")
             second += [f"fast_m{j}", f"CASE WHEN fast_m{j} IS NULL THEN {_clean(col)} END AS raw_m{j}"]
-            third += [f"COALESCE(fast_m{j}, {_measure_sql(m, col, typ, f'raw_m{j}')}) AS m{j}", f"raw_m{j}"]
+            parsed = _measure_sql(m, col, typ, f"raw_m{j}", precision)
+            third += [f"COALESCE(fast_m{j}, {parsed}) AS m{j}", f"raw_m{j}"]
             bad.append(f"(raw_m{j} IS NOT NULL AND m{j} IS NULL)")
         else:
-            second.append(f"{_measure_sql(m, col, typ, '')} AS m{j}")
+            second.append(f"{_measure_sql(m, col, typ, '', precision)} AS m{j}")
             third.append(f"m{j}")
     if bad:
         out.append(f"({' OR '.join(bad)}) AS bad")
@@ -309,10 +312,24 @@ def _drop(con, name: str) -> None:
             continue
 
 
+class _TooNarrow(Exception):
+    """A measure value does not fit DECIMAL(18, scale): the reconciliation is done again at DECIMAL(38, scale)."""
+
+
 def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run: int,
                materialise: bool) -> Reconciliation:
-    keys, measures = mapping.keys, mapping.measures
+    """Measures as DECIMAL(18, scale) first (half the bytes of 38 to hash, join and keep; the same values and the
+    same text, so the same classes and fingerprints), as DECIMAL(38, scale) when a value does not fit."""
     seconds = dict.fromkeys(("normalise", "check", "join", "classify"), 0.0)
+    try:
+        return _attempt(con, relations, mapping, table, run, materialise, 18, seconds)
+    except _TooNarrow:
+        return _attempt(con, relations, mapping, table, run, materialise, 38, seconds)
+
+
+def _attempt(con, relations: dict[str, str], mapping: Mapping, table: str, run: int, materialise: bool,
+             precision: int, seconds: dict) -> Reconciliation:
+    keys, measures = mapping.keys, mapping.measures
     clock = time.perf_counter()
 
     def lap(phase: str) -> None:
@@ -323,8 +340,8 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
 
     sides, checked = {}, {}
     for side in ("backend", "golden"):
-        sides[side], checked[side] = _normalised(side, relations[side], _columns(con, side, relations[side], mapping),
-                                                 mapping)
+        types = _columns(con, side, relations[side], mapping)
+        sides[side], checked[side] = _normalised(side, relations[side], types, mapping, precision)
     lap("normalise")
     # One pass: both sides normalised and joined (no table per side), a row per key with both sides' values.
     n = len(keys)
@@ -334,11 +351,17 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
     flags = "".join(f", {s[0]}.bad AS {s[0]}_bad" for s in ("backend", "golden") if checked[s])
     building_name = f"__recon_by_key_{run}"
     building = q(building_name)
-    with _insertion_order(con, False):  # the by-key table needs no order (the rows view sorts): built in parallel
-        con.execute(f"CREATE OR REPLACE TABLE {building} AS SELECT {key_cols}, b.__seen IS NOT NULL AS b_seen, "
-                    f"g.__seen IS NOT NULL AS g_seen, {measure_cols}{flags} "
-                    f"FROM (SELECT *, TRUE AS __seen FROM ({sides['backend']})) b "
-                    f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM ({sides['golden']})) g ON {on}")
+    try:
+        with _insertion_order(con, False):  # the by-key table needs no order (the rows view sorts): in parallel
+            con.execute(f"CREATE OR REPLACE TABLE {building} AS SELECT {key_cols}, b.__seen IS NOT NULL AS b_seen, "
+                        f"g.__seen IS NOT NULL AS g_seen, {measure_cols}{flags} "
+                        f"FROM (SELECT *, TRUE AS __seen FROM ({sides['backend']})) b "
+                        f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM ({sides['golden']})) g ON {on}")
+    except duckdb.ConversionException:  # a typed measure value too large for DECIMAL(18, scale)
+        if precision < 38:
+            lap("join")
+            raise _TooNarrow from None
+        raise
     lap("join")
     # The checks and the summary in one scan. A duplicated key shows as more joined rows than a side has (when
     # the other side has the key) or as an unmatched key joined twice (when it has not).
@@ -356,6 +379,9 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
         key_list = ", ".join(f"k{i}" for i in range(n))
         problem = bool(con.execute(f"SELECT 1 FROM {building} WHERE NOT (b_seen AND g_seen) "
                                    f"GROUP BY b_seen, {key_list} HAVING COUNT(*) > 1 LIMIT 1").fetchall())
+    if problem and precision < 38:  # perhaps only a value too large for DECIMAL(18, scale)
+        lap("check")
+        raise _TooNarrow
     if problem:
         _explain(con, relations, mapping, run)  # raises, naming side, column or key and value
         raise ReconciliationError("the inputs have unparseable values or duplicate keys")  # not reached
