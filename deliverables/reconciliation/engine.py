@@ -136,8 +136,11 @@ def _key_sql(key: KeySpec, col: str, typ: str, raw: str) -> str:
     if not _parsed_from_text(typ):
         return {"date": f"CAST({col} AS DATE)", "integer": f"CAST({col} AS HUGEINT)",
                 "decimal": f"CAST({col} AS DECIMAL(38, {key.scale}))"}[key.kind]
-    if key.kind == "date":
-        return f"CAST(COALESCE(TRY_STRPTIME({raw}, ['%Y-%m-%d', '%m/%d/%Y']), TRY_CAST({raw} AS TIMESTAMP)) AS DATE)"
+    if key.kind == "date":  # YYYY-MM-DD, MM/DD/YYYY, else a timestamp; the format tried first is the one that can
+        # match (a text with a slash never matches YYYY-MM-DD, one without never MM/DD/YYYY): a failed parse is slow
+        return (f"CAST(CASE WHEN CONTAINS({raw}, '/') THEN COALESCE(TRY_STRPTIME({raw}, '%m/%d/%Y'), "
+                f"TRY_CAST({raw} AS TIMESTAMP)) ELSE COALESCE(TRY_STRPTIME({raw}, '%Y-%m-%d'), "
+                f"TRY_CAST({raw} AS TIMESTAMP)) END AS DATE)")
     if key.kind == "integer":
         return f"TRY_CAST({raw} AS HUGEINT)"
     return f"TRY_CAST({raw} AS DECIMAL(38, {key.scale}))"
