@@ -315,23 +315,26 @@ def _drop(con, name: str) -> None:
             continue
 
 
-class _TooNarrow(Exception):
-    """A measure value does not fit DECIMAL(18, scale): the reconciliation is done again at DECIMAL(38, scale)."""
+class _Again(Exception):
+    """The fast attempt met something it does not vouch for: the reconciliation is done again the plain way."""
 
 
 def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run: int,
                materialise: bool) -> Reconciliation:
-    """Measures as DECIMAL(18, scale) first (half the bytes of 38 to hash, join and keep; the same values and the
-    same text, so the same classes and fingerprints), as DECIMAL(38, scale) when a value does not fit."""
+    """A fast attempt first, the plain way when it meets anything unusual (which the plain way then refuses with
+    its message, or reconciles). Fast: measures as DECIMAL(18, scale), half the bytes of 38 to carry and keep (the
+    same values and the same text, so the same classes and fingerprints), and the sides joined on a 64-bit hash of
+    the keys, not the key texts, then every joined pair's keys compared (a hash collision, however unlikely, is
+    seen and sends it the plain way). Plain: DECIMAL(38, scale) and the join on the keys themselves."""
     seconds = dict.fromkeys(("normalise", "check", "join", "classify"), 0.0)
     try:
-        return _attempt(con, relations, mapping, table, run, materialise, 18, seconds)
-    except _TooNarrow:
-        return _attempt(con, relations, mapping, table, run, materialise, 38, seconds)
+        return _attempt(con, relations, mapping, table, run, materialise, True, seconds)
+    except _Again:
+        return _attempt(con, relations, mapping, table, run, materialise, False, seconds)
 
 
 def _attempt(con, relations: dict[str, str], mapping: Mapping, table: str, run: int, materialise: bool,
-             precision: int, seconds: dict) -> Reconciliation:
+             fast: bool, seconds: dict) -> Reconciliation:
     keys, measures = mapping.keys, mapping.measures
     clock = time.perf_counter()
 
@@ -344,26 +347,32 @@ def _attempt(con, relations: dict[str, str], mapping: Mapping, table: str, run: 
     sides, checked = {}, {}
     for side in ("backend", "golden"):
         types = _columns(con, side, relations[side], mapping)
-        sides[side], checked[side] = _normalised(side, relations[side], types, mapping, precision)
+        sides[side], checked[side] = _normalised(side, relations[side], types, mapping, 18 if fast else 38)
     lap("normalise")
     # One pass: both sides normalised and joined (no table per side), a row per key with both sides' values.
     n = len(keys)
+    key_list = ", ".join(f"k{i}" for i in range(n))
     key_cols = ", ".join(f"COALESCE(b.k{i}, g.k{i}) AS k{i}" for i in range(n))
-    on = " AND ".join(f"b.k{i} IS NOT DISTINCT FROM g.k{i}" for i in range(n))
+    same = " AND ".join(f"b.k{i} IS NOT DISTINCT FROM g.k{i}" for i in range(n))
     measure_cols = ", ".join(f"b.m{j} AS b{j}, g.m{j} AS g{j}" for j in range(len(measures)))
-    flags = "".join(f", {s[0]}.bad AS {s[0]}_bad" for s in ("backend", "golden") if checked[s])
+    # `problem`: a value that did not parse, or (fast) two different keys joined by their hash
+    problems = [f"COALESCE({s[0]}.bad, FALSE)" for s in ("backend", "golden") if checked[s]]
+    if fast:
+        problems.append(f"(b.__seen IS NOT NULL AND g.__seen IS NOT NULL AND NOT ({same}))")
+    flag = f", {' OR '.join(problems)} AS problem" if problems else ""
+    extra, on = (f", HASH({key_list}) AS __h", "b.__h = g.__h") if fast else ("", same)
     building_name = f"__recon_by_key_{run}"
     building = q(building_name)
     try:
         with _insertion_order(con, False):  # the by-key table needs no order (the rows view sorts): in parallel
             con.execute(f"CREATE OR REPLACE TABLE {building} AS SELECT {key_cols}, b.__seen IS NOT NULL AS b_seen, "
-                        f"g.__seen IS NOT NULL AS g_seen, {measure_cols}{flags} "
-                        f"FROM (SELECT *, TRUE AS __seen FROM ({sides['backend']})) b "
-                        f"FULL OUTER JOIN (SELECT *, TRUE AS __seen FROM ({sides['golden']})) g ON {on}")
+                        f"g.__seen IS NOT NULL AS g_seen, {measure_cols}{flag} "
+                        f"FROM (SELECT *, TRUE AS __seen{extra} FROM ({sides['backend']})) b "
+                        f"FULL OUTER JOIN (SELECT *, TRUE AS __seen{extra} FROM ({sides['golden']})) g ON {on}")
     except duckdb.ConversionException:  # a typed measure value too large for DECIMAL(18, scale)
-        if precision < 38:
+        if fast:
             lap("join")
-            raise _TooNarrow from None
+            raise _Again from None
         raise
     lap("join")
     # The checks and the summary in one scan. A duplicated key shows as more joined rows than a side has (when
@@ -371,20 +380,18 @@ def _attempt(con, relations: dict[str, str], mapping: Mapping, table: str, run: 
     _, counts = _classes_sql(mapping)
     parts = ["COUNT(*)", "COUNT(*) FILTER (WHERE b_seen)", "COUNT(*) FILTER (WHERE g_seen)",
              "COUNT(*) FILTER (WHERE b_seen AND g_seen)",
-             "COUNT(*) FILTER (WHERE b_bad)" if checked["backend"] else "0",
-             "COUNT(*) FILTER (WHERE g_bad)" if checked["golden"] else "0",
+             "COUNT(*) FILTER (WHERE problem)" if problems else "0",
              f"(SELECT COUNT(*) FROM {relations['backend']})", f"(SELECT COUNT(*) FROM {relations['golden']})"]
     parts += [f"COUNT(*) FILTER (WHERE {c})" for pair in counts for c in pair]
-    total, b_seen, g_seen, both, b_bad, g_bad, b_rows, g_rows, *per = con.execute(
+    total, b_seen, g_seen, both, flagged, b_rows, g_rows, *per = con.execute(
         f"SELECT {', '.join(parts)} FROM {building}").fetchall()[0]
-    problem = b_bad or g_bad or b_seen != b_rows or g_seen != g_rows
+    problem = flagged or b_seen != b_rows or g_seen != g_rows
     if not problem and total > both:
-        key_list = ", ".join(f"k{i}" for i in range(n))
         problem = bool(con.execute(f"SELECT 1 FROM {building} WHERE NOT (b_seen AND g_seen) "
                                    f"GROUP BY b_seen, {key_list} HAVING COUNT(*) > 1 LIMIT 1").fetchall())
-    if problem and precision < 38:  # perhaps only a value too large for DECIMAL(18, scale)
+    if problem and fast:  # perhaps only a value too large for DECIMAL(18, scale), or a hash collision
         lap("check")
-        raise _TooNarrow
+        raise _Again
     if problem:
         _explain(con, relations, mapping, run)  # raises, naming side, column or key and value
         raise ReconciliationError("the inputs have unparseable values or duplicate keys")  # not reached
