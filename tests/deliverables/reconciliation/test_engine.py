@@ -188,8 +188,9 @@ def test_a_float_measure_is_refused():
         reconcile(con, b, golden([("A", "2025-01-01", "1.00")]), mapping())
 
 
+@pytest.mark.parametrize("materialise", [False, True])
 @pytest.mark.parametrize("keep_order", [True, False])
-def test_many_shuffled_keys_come_out_ordered_by_keys_and_measure(keep_order):
+def test_many_shuffled_keys_come_out_ordered_by_keys_and_measure(keep_order, materialise):
     con = duckdb.connect()
     con.execute("SET threads = 2")
     con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
@@ -201,10 +202,12 @@ def test_many_shuffled_keys_come_out_ordered_by_keys_and_measure(keep_order):
     m = Mapping("card-3", keys=(KeySpec("client", "client", "Client", "text", True),
                                 KeySpec("quarter", "quarter", "Quarter", "date")),
                 measures=(MeasureSpec("paid", "paid", "Paid", 2), MeasureSpec("fee", "fee", "Fee", 2)))
-    result = reconcile(con, "run_out", "card", m)
+    result = reconcile(con, "run_out", "card", m, materialise=materialise)
     assert result.summary["total"]["match"] == 120000
     got = con.execute("SELECT client, quarter, measure FROM reconciliation").fetchall()
     assert got == sorted(got) and got[:2] == [("c0", Q1, "fee"), ("c0", Q1, "paid")]
+    setting = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    assert setting is keep_order  # the connection's own setting, put back
 
 
 def test_the_fingerprint_is_sha256_of_mapping_keys_measure_and_both_values_with_null_as_tilde():
