@@ -22,6 +22,16 @@ caller's relations, not user text).
 Bad input is refused, never guessed at: a key or measure value that does not parse (naming side, column, the
 first bad value in sort order and how many), a duplicate key on one side (naming the key and its count).
 No row-by-row Python, no floats.
+
+The result, by default: the table `<table>__by_key`, one row per key (k0.. the normalised keys, b_seen, g_seen,
+b0, g0, b1, g1, .. both sides' values per measure in mapping order, and a `problem` flag, FALSE throughout), built
+in one statement (both sides normalised inside the join, no table per side), and the view `<table>` over it: the
+rows per key x measure, ordered by keys and measure, whose class, difference and fingerprint are computed when
+read. What the result holds is the same as a stored table's, row for row, fingerprint for fingerprint; the work
+of classes and fingerprints moves to whoever reads (and only to the rows read: reading the rows that are not
+`match` computes only their fingerprints). `materialise=True` stores the rows as the table `<table>` instead.
+The checks (values that did not parse, keys duplicated on a side) and the summary come from one scan of the
+by-key table; only when something is wrong are the sides read again to name it.
 """
 from __future__ import annotations
 
@@ -93,7 +103,7 @@ class Mapping:
 
 @dataclass
 class Reconciliation:
-    table: str  # the DuckDB table holding the rows (keys..., measure, backend_value, golden_value, ...)
+    table: str  # the DuckDB view (or, materialised, table) of the rows (keys..., measure, backend_value, ...)
     rows: int
     summary: dict = field(default_factory=dict)  # {"total": {class: n}, "measures": {measure: {class: n}}}
     seconds: dict = field(default_factory=dict)  # per phase: normalise, check, join, classify
