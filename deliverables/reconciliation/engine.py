@@ -282,10 +282,15 @@ def _classes_sql(mapping: Mapping) -> tuple[list[str], list[tuple[str, str]]]:
                  f"WHEN {within} THEN 'within_tolerance' ELSE 'variance' END")
         text = (f"CONCAT_WS('|', {lit(m.name)}, COALESCE(CAST({b} AS VARCHAR), '~'), "
                 f"COALESCE(CAST({g} AS VARCHAR), '~'))")  # each value's text at its own measure's scale
+        own = "" if _one_scale(mapping) else f", 'text': {text}"  # one scale: the text is made from b and g later
         structs.append(f"{{'measure': {lit(m.name)}, 'b': CAST({b} AS DECIMAL(38, {top})), "
                        f"'g': CAST({g} AS DECIMAL(38, {top})), 'd': CAST({b} - {g} AS DECIMAL(38, {top})), "
-                       f"'class': {klass}, 'text': {text}}}")
+                       f"'class': {klass}{own}}}")
     return structs, counts
+
+
+def _one_scale(mapping: Mapping) -> bool:
+    return len({m.scale for m in mapping.measures}) == 1
 
 
 def _rows_sql(mapping: Mapping, by_key: str) -> str:
@@ -296,9 +301,13 @@ def _rows_sql(mapping: Mapping, by_key: str) -> str:
     key_text = ", ".join(f"COALESCE(CAST(k{i} AS VARCHAR), '~')" for i in range(n))
     named = ", ".join(f"k{i} AS {q(k.name)}" for i, k in enumerate(mapping.keys))
     order = ", ".join(str(i) for i in range(1, n + 2))  # the keys, then measure: by position, never by a name
+    # the values' text at their measure's scale: the struct's b and g are at it when every measure has one scale
+    # (the text is then made only for the rows read, after any filter on them), else the struct carries it
+    text = ("CONCAT_WS('|', u.measure, COALESCE(CAST(u.b AS VARCHAR), '~'), COALESCE(CAST(u.g AS VARCHAR), '~'))"
+            if _one_scale(mapping) else "u.text")
     return (f"SELECT {named}, u.measure AS measure, u.b AS backend_value, u.g AS golden_value, "
             f"u.d AS difference, u.class AS class, "
-            f"SHA256(CONCAT_WS('|', {lit(mapping.name)}, {key_text}) || '|' || u.text) AS fingerprint "
+            f"SHA256(CONCAT_WS('|', {lit(mapping.name)}, {key_text}) || '|' || {text}) AS fingerprint "
             f"FROM (SELECT *, UNNEST([{', '.join(structs)}]) AS u FROM {q(by_key)}) ORDER BY {order}")
 
 

@@ -271,3 +271,17 @@ def test_a_failed_reconciliation_leaves_no_table_of_its_own_behind():
     with pytest.raises(ReconciliationError):
         reconcile(con, backend([("A", Q1, "1.00")]), golden([("A", "2025-01-01", "n/a")]), mapping())
     assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == []
+
+
+def test_each_fingerprint_writes_values_at_their_own_measure_scale_when_scales_differ():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE run_out AS SELECT 'A' AS client, DATE '2025-04-01' AS quarter, 1.25::DECIMAL(18, 2) AS paid, "
+                "3 AS claims")
+    con.execute("CREATE TABLE card AS SELECT 'a' AS Client, '04/01/2025' AS Quarter, '1.25' AS Paid, '4' AS Claims")
+    m = Mapping("card-9", keys=(KeySpec("client", "client", "Client", "text", True),
+                                KeySpec("quarter", "quarter", "Quarter", "date")),
+                measures=(MeasureSpec("paid", "paid", "Paid", 2), MeasureSpec("claims", "claims", "Claims", 0)))
+    reconcile(con, "run_out", "card", m)
+    got = dict(con.execute("SELECT measure, fingerprint FROM reconciliation").fetchall())
+    expected = {"claims": "card-9|a|2025-04-01|claims|3|4", "paid": "card-9|a|2025-04-01|paid|1.25|1.25"}
+    assert got == {k: hashlib.sha256(v.encode()).hexdigest() for k, v in expected.items()}
