@@ -166,12 +166,13 @@ def _measure_sql(measure: MeasureSpec, col: str, typ: str, raw: str, precision: 
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, backend, golden, mapping: Mapping, *,
-              table: str = "reconciliation", materialise: bool = False) -> Reconciliation:
+              table: str = "reconciliation", materialise: bool = False, ordered: bool = True) -> Reconciliation:
     """Reconcile `backend` against `golden` (relation names, or Arrow tables registered for the call) by
     `mapping`. The rows (one per key x measure) are the DuckDB view `table`, ordered by keys and measure, over
     the table `table + "__by_key"` (one row per key, both sides' values: `Reconciliation.by_key`); both are
     replaced. With `materialise=True` the rows are a table `table` instead (the old form: classes and
-    fingerprints computed once for every row, slower), and there is no by-key table."""
+    fingerprints computed once for every row, slower), and there is no by-key table. `ordered=False` leaves the
+    order out: a reader that counts or filters every row does not pay for a sort it does not need."""
     run = next(_counter)
     registered = []
     relations = {}
@@ -184,7 +185,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, backend, golden, mapping: Mapping,
             registered.append(name)
             relations[side] = q(name)
     try:
-        return _reconcile(con, relations, mapping, table, run, materialise)
+        return _reconcile(con, relations, mapping, table, run, materialise, ordered)
     finally:
         for name in registered:
             con.unregister(name)
@@ -293,14 +294,15 @@ def _one_scale(mapping: Mapping) -> bool:
     return len({m.scale for m in mapping.measures}) == 1
 
 
-def _rows_sql(mapping: Mapping, by_key: str) -> str:
-    """The rows per key x measure over the by-key table, ordered by keys and measure; the fingerprint is
-    sha256 of mapping name, keys, measure and both values ('|'-joined, NULL as '~')."""
+def _rows_sql(mapping: Mapping, by_key: str, ordered: bool) -> str:
+    """The rows per key x measure over the by-key table, ordered by keys and measure (unless not `ordered`); the
+    fingerprint is sha256 of mapping name, keys, measure and both values ('|'-joined, NULL as '~')."""
     n = len(mapping.keys)
     structs, _ = _classes_sql(mapping)
     key_text = ", ".join(f"COALESCE(CAST(k{i} AS VARCHAR), '~')" for i in range(n))
     named = ", ".join(f"k{i} AS {q(k.name)}" for i, k in enumerate(mapping.keys))
-    order = ", ".join(str(i) for i in range(1, n + 2))  # the keys, then measure: by position, never by a name
+    # the keys, then measure: by position, never by a name
+    order = (" ORDER BY " + ", ".join(str(i) for i in range(1, n + 2))) if ordered else ""
     # the values' text at their measure's scale: the struct's b and g are at it when every measure has one scale
     # (the text is then made only for the rows read, after any filter on them), else the struct carries it
     text = ("CONCAT_WS('|', u.measure, COALESCE(CAST(u.b AS VARCHAR), '~'), COALESCE(CAST(u.g AS VARCHAR), '~'))"
@@ -308,7 +310,7 @@ def _rows_sql(mapping: Mapping, by_key: str) -> str:
     return (f"SELECT {named}, u.measure AS measure, u.b AS backend_value, u.g AS golden_value, "
             f"u.d AS difference, u.class AS class, "
             f"SHA256(CONCAT_WS('|', {lit(mapping.name)}, {key_text}) || '|' || {text}) AS fingerprint "
-            f"FROM (SELECT *, UNNEST([{', '.join(structs)}]) AS u FROM {q(by_key)}) ORDER BY {order}")
+            f"FROM (SELECT *, UNNEST([{', '.join(structs)}]) AS u FROM {q(by_key)}){order}")
 
 
 @contextmanager
@@ -339,7 +341,7 @@ class _Again(Exception):
 
 
 def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run: int,
-               materialise: bool) -> Reconciliation:
+               materialise: bool, ordered: bool) -> Reconciliation:
     """A fast attempt first, the plain way when it meets anything unusual (which the plain way then refuses with
     its message, or reconciles). Fast: measures as DECIMAL(18, scale), half the bytes of 38 to carry and keep (the
     same values and the same text, so the same classes and fingerprints); a value that does not fit sends it the
@@ -347,13 +349,13 @@ def _reconcile(con, relations: dict[str, str], mapping: Mapping, table: str, run
     no faster here, so not done.)"""
     seconds = dict.fromkeys(("normalise", "check", "join", "classify"), 0.0)
     try:
-        return _attempt(con, relations, mapping, table, run, materialise, True, seconds)
+        return _attempt(con, relations, mapping, table, run, materialise, ordered, True, seconds)
     except _Again:
-        return _attempt(con, relations, mapping, table, run, materialise, False, seconds)
+        return _attempt(con, relations, mapping, table, run, materialise, ordered, False, seconds)
 
 
 def _attempt(con, relations: dict[str, str], mapping: Mapping, table: str, run: int, materialise: bool,
-             fast: bool, seconds: dict) -> Reconciliation:
+             ordered: bool, fast: bool, seconds: dict) -> Reconciliation:
     keys, measures = mapping.keys, mapping.measures
     clock = time.perf_counter()
 
@@ -422,13 +424,13 @@ def _attempt(con, relations: dict[str, str], mapping: Mapping, table: str, run: 
     by_key = f"{table}__by_key"
     _drop(con, table)
     if materialise:
-        with _insertion_order(con, True):  # the table keeps the view's order
-            con.execute(f"CREATE TABLE {q(table)} AS {_rows_sql(mapping, building_name)}")
+        with _insertion_order(con, ordered):  # the table keeps the order, if any
+            con.execute(f"CREATE TABLE {q(table)} AS {_rows_sql(mapping, building_name, ordered)}")
         by_key = None
     else:
         _drop(con, by_key)
         con.execute(f"ALTER TABLE {building} RENAME TO {q(by_key)}")
-        con.execute(f"CREATE VIEW {q(table)} AS {_rows_sql(mapping, by_key)}")
+        con.execute(f"CREATE VIEW {q(table)} AS {_rows_sql(mapping, by_key, ordered)}")
     lap("classify")
     return Reconciliation(table=table, rows=total * len(measures), summary=summary, seconds=seconds, by_key=by_key)
 

@@ -285,3 +285,14 @@ def test_each_fingerprint_writes_values_at_their_own_measure_scale_when_scales_d
     got = dict(con.execute("SELECT measure, fingerprint FROM reconciliation").fetchall())
     expected = {"claims": "card-9|a|2025-04-01|claims|3|4", "paid": "card-9|a|2025-04-01|paid|1.25|1.25"}
     assert got == {k: hashlib.sha256(v.encode()).hexdigest() for k, v in expected.items()}
+
+
+@pytest.mark.parametrize("materialise", [False, True])
+def test_unordered_rows_are_the_same_rows(materialise):
+    con = duckdb.connect()
+    b = backend([("B", Q1, "20.00"), ("A", Q1, "10.00"), ("D", Q1, "5.00")])
+    g = golden([("E", "2025-01-01", "7.00"), ("A", "2025-01-01", "10.00"), ("B", "2025-01-01", "20.01")])
+    reconcile(con, b, g, mapping())
+    ordered = con.execute("SELECT * FROM reconciliation").fetchall()
+    result = reconcile(con, b, g, mapping(), materialise=materialise, ordered=False)
+    assert sorted(con.execute("SELECT * FROM reconciliation").fetchall()) == ordered and result.rows == 4
