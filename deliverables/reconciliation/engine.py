@@ -406,11 +406,11 @@ def _attempt(con, relations: dict[str, str], mapping: Mapping, table: str, run: 
     if not problem and total > both:
         problem = bool(con.execute(f"SELECT 1 FROM {building} WHERE NOT (b_seen AND g_seen) "
                                    f"GROUP BY b_seen, {key_list} HAVING COUNT(*) > 1 LIMIT 1").fetchall())
-    if problem and fast:  # perhaps only a value too large for DECIMAL(18, scale)
-        lap("check")
-        raise _Again
     if problem:
         _explain(con, relations, mapping, run)  # raises, naming side, column or key and value
+        if fast:  # nothing wrong at 38 digits: a value too large for DECIMAL(18, scale), so the plain way
+            lap("check")
+            raise _Again
         raise ReconciliationError("the inputs have unparseable values or duplicate keys")  # not reached
     lap("check")
     summary: dict = {"total": dict.fromkeys(CLASSES, 0), "measures": {}}
