@@ -1,7 +1,8 @@
 """Golden reconciliation: our engine (deliverables.reconciliation.engine, DuckDB over the Parquet) against datacompy
 with its pandas and its polars back ends, on the same two tables with the same keys and tolerances.
 
-    python -m bench.reconcile [--rows 1000000] [--memory-limit 1GB] [--threads 2] [--skip-datacompy] [--keep DIR]
+    python -m bench.reconcile [--rows 1000000] [--memory-limit SIZE] [--threads 2] [--materialise] [--skip-datacompy]
+                              [--keep DIR]
 
 The bench builds, deterministically (seed 13), a key universe of --rows composite keys (client x component x
 quarter: 200 keys per client, 25 components, 8 quarters) and two Parquet files:
@@ -17,7 +18,11 @@ quarter: 200 keys per client, 25 components, 8 quarters) and two Parquet files:
 Three sides, each in its own subprocess (its peak resident memory, VmHWM, is its own), the clock started after
 the imports, each reading the two Parquet files:
 - ours: engine.reconcile over two DuckDB views on the Parquet (keys normalised, measures parsed exactly, full
-  outer join, classes, differences, fingerprints, the ordered `reconciliation` table and its summary);
+  outer join, the by-key table, the checks, the counts per class and the `reconciliation` view of the rows per
+  key x measure, whose classes, differences and fingerprints are computed when read; --materialise: the rows
+  computed and stored as a table instead, fingerprints and all). After the clock stops (not in its seconds, nor
+  in its peak memory), the rows are read twice and timed apart: those not `match` with their fingerprints (what
+  adjudication reads), then every row with its fingerprint;
 - datacompy-pandas: pandas reads the Parquet (decimals cast to float64 by Arrow on the way), trims and
   lower-cases the text keys, parses the golden dates and money text (datacompy trims join keys but cannot
   case-fold them, nor parse text), then datacompy.PandasCompare with abs_tol {paid: 0.05} and rel_tol
@@ -29,7 +34,7 @@ df2, variance = the column's unequal count, match + within_tolerance = the rows 
 (datacompy does not tell an exact match from one within tolerance). The last line is one JSON object:
 value = our seconds, baseline = datacompy-pandas seconds, ratio = pandas / ours (goal at least 10),
 polars_seconds, vs_polars = polars / ours (goal at least 3), peak_mb, pandas_peak_mb (goal: ours at most half),
-polars_peak_mb, agree.
+polars_peak_mb, agree; reads = our two timed reads after the clock (seconds), peak_after_reads_mb.
 """
 from __future__ import annotations
 
@@ -44,13 +49,13 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from bench.support import peak_mb, say
+
+if TYPE_CHECKING:  # numpy and pyarrow are imported where used: the engine's side needs neither (its peak memory
+    import numpy as np  # is its own, not theirs; likewise datacompy-polars)
+    import pyarrow as pa
 
 SEED = 13
 PER_CLIENT, COMPONENTS, QUARTERS = 200, 25, 8
@@ -62,8 +67,11 @@ CLASSES = ("match", "within_tolerance", "variance", "only_backend", "only_domo")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.reconcile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="composite keys (default 1000000)")
-    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit, ours (default 1GB)")
+    parser.add_argument("--memory-limit", default="", help="DuckDB memory_limit, ours (default: DuckDB's own, "
+                        "80%% of RAM; its peak is measured either way)")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads, ours (default 2)")
+    parser.add_argument("--materialise", action="store_true", help="ours stores the rows per key x measure as a "
+                        "table (fingerprints and all) instead of the view over the by-key table")
     parser.add_argument("--on-disk", action="store_true", help="ours keeps its result in a DuckDB file, not in "
                         "memory")
     parser.add_argument("--skip-datacompy", action="store_true", help="leave the datacompy baselines out")
@@ -76,6 +84,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # --- the two tables -----------------------------------------------------------------------------------------
 def _money_text(cents: np.ndarray) -> pa.Array:
     """Non-negative cents as "1234.50" text, built with Arrow compute (no Python loop)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = pa.array(cents, pa.int64())
     dollars = pc.cast(pc.divide(arr, 100), pa.string())
     rest = pc.utf8_lpad(pc.cast(pc.subtract(arr, pc.multiply(pc.divide(arr, 100), 100)), pa.string()), 2, "0")
@@ -84,6 +95,9 @@ def _money_text(cents: np.ndarray) -> pa.Array:
 
 def _dressed(cents: np.ndarray, plain: pa.Array, dressed: np.ndarray) -> pa.Array:
     """2% of the money text as "$1,234.50" (a Python format for those few only)."""
+    import numpy as np
+    import pyarrow as pa
+
     idx = np.flatnonzero(dressed)
     text = np.array(plain.to_numpy(zero_copy_only=False), dtype=object)
     text[idx] = [f"${c // 100:,}.{c % 100:02d}" for c in cents[idx].tolist()]
@@ -91,6 +105,9 @@ def _dressed(cents: np.ndarray, plain: pa.Array, dressed: np.ndarray) -> pa.Arra
 
 
 def _decimal_array(cents: np.ndarray) -> pa.Array:
+    import numpy as np
+    import pyarrow as pa
+
     words = np.zeros((len(cents), 2), dtype=np.int64)
     words[:, 0] = cents
     return pa.Array.from_buffers(pa.decimal128(38, 2), len(cents), [None, pa.py_buffer(words.tobytes())])
@@ -98,6 +115,8 @@ def _decimal_array(cents: np.ndarray) -> pa.Array:
 
 def _off(rng, golden: np.ndarray, within_max: np.ndarray, beyond_min: np.ndarray, beyond_max: np.ndarray):
     """Golden values: 2% off within the tolerance, 3% beyond it (either direction), the rest the backend's."""
+    import numpy as np
+
     n = len(golden)
     draw = rng.random(n)
     sign = np.where(rng.random(n) < 0.5, -1, 1)
@@ -109,6 +128,11 @@ def _off(rng, golden: np.ndarray, within_max: np.ndarray, beyond_min: np.ndarray
 
 
 def build(folder: Path, rows: int) -> dict:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     rng = np.random.default_rng(SEED)
     i = np.arange(rows, dtype=np.int64)
     client = pc.binary_join_element_wise("Client ", pc.utf8_lpad(pc.cast(pa.array(i // PER_CLIENT), pa.string()),
@@ -166,14 +190,24 @@ def run_ours(folder: Path, args) -> dict:
     if database is not None:
         database.unlink(missing_ok=True)
     con = duckdb.connect(str(database) if database else ":memory:")
-    con.execute(f"SET memory_limit = '{args.memory_limit}'")
+    if args.memory_limit:
+        con.execute(f"SET memory_limit = '{args.memory_limit}'")
     con.execute(f"SET threads = {int(args.threads)}")
     con.execute(f"SET temp_directory = '{folder / 'duckdb.tmp'}'")
     for side in ("backend", "golden"):
         con.execute(f"CREATE VIEW {side} AS SELECT * FROM read_parquet('{folder / f'{side}.parquet'}')")
-    result = reconcile(con, "backend", "golden", the_mapping)
+    result = reconcile(con, "backend", "golden", the_mapping, materialise=args.materialise)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": result.rows, "counts": result.summary["measures"], "phases": result.seconds}
+    peak = peak_mb()
+    reads = {}
+    for name, where in (("not_match", "WHERE class <> 'match'"), ("all", "")):
+        begun = time.perf_counter()
+        counted = con.execute(f"SELECT COUNT(*), COUNT(fingerprint) FROM {result.table} {where}").fetchall()[0]
+        reads[name] = {"seconds": time.perf_counter() - begun, "rows": counted[0]}
+        if counted[0] != counted[1]:
+            raise SystemExit(f"ours: {counted[0] - counted[1]} row(s) read without a fingerprint ({name})")
+    return {"seconds": seconds, "rows": result.rows, "counts": result.summary["measures"], "phases": result.seconds,
+            "peak_mb": peak, "reads": reads, "peak_after_reads_mb": peak_mb()}
 
 
 def _compare_counts(compare, measures=MEASURES) -> dict:
@@ -187,6 +221,9 @@ def _compare_counts(compare, measures=MEASURES) -> dict:
 def run_pandas(folder: Path, args) -> dict:
     import datacompy
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     started = time.perf_counter()
 
@@ -245,7 +282,8 @@ def run_polars(folder: Path, args) -> dict:
 # --- the run ------------------------------------------------------------------------------------------------
 def spawn(side: str, folder: Path, args) -> dict:
     command = [sys.executable, "-m", "bench.reconcile", "--side", side, "--dir", str(folder), "--rows",
-               str(args.rows), "--memory-limit", args.memory_limit, "--threads", str(args.threads)] + (["--on-disk"] if args.on_disk else [])
+               str(args.rows), "--memory-limit", args.memory_limit, "--threads", str(args.threads)]
+    command += ["--on-disk"] * args.on_disk + ["--materialise"] * args.materialise
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the {side} side failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
@@ -263,7 +301,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     if args.side:  # a child: one side, its result written beside the data
         side = {"ours": run_ours, "pandas": run_pandas, "polars": run_polars}[args.side]
         result = side(Path(args.dir), args)
-        result["peak_mb"] = peak_mb()
+        result.setdefault("peak_mb", peak_mb())
         (Path(args.dir) / f"{args.side}.json").write_text(json.dumps(result, default=str))
         return None
     with_datacompy = not args.skip_datacompy
@@ -287,6 +325,10 @@ def main(argv: list[str] | None = None) -> dict | None:
         phases = ", ".join(f"{k} {v:.2f} s" for k, v in ours["phases"].items())
         say(f"ours (DuckDB engine): {ours['seconds']:.2f} s ({phases}), {ours['rows']:,} key x measure rows; "
             f"peak {ours['peak_mb']:.0f} MiB; {ours['counts']}")
+        reads = ours["reads"]
+        say(f"ours, read after the clock: the {reads['not_match']['rows']:,} rows not `match` with fingerprints in "
+            f"{reads['not_match']['seconds']:.2f} s, all {reads['all']['rows']:,} in {reads['all']['seconds']:.2f} s; "
+            f"peak then {ours['peak_after_reads_mb']:.0f} MiB")
         mine = folded(ours["counts"])
         baselines, agree = {}, True
         if with_datacompy:
@@ -308,6 +350,8 @@ def main(argv: list[str] | None = None) -> dict | None:
                   "pandas_peak_mb": None if pandas is None else round(pandas["peak_mb"], 1),
                   "polars_peak_mb": None if polars is None else round(polars["peak_mb"], 1),
                   "phases": {k: round(v, 3) for k, v in ours["phases"].items()},
+                  "reads": {k: round(v["seconds"], 3) for k, v in ours["reads"].items()},
+                  "peak_after_reads_mb": round(ours["peak_after_reads_mb"], 1),
                   "rows": args.rows, "result_rows": ours["rows"], "counts": ours["counts"],
                   "agree": agree if with_datacompy else None}
         print(json.dumps(result), flush=True)

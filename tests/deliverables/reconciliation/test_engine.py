@@ -3,6 +3,7 @@ text, refusals, fingerprints, exact types. No database: an in-memory DuckDB."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import duckdb
@@ -187,8 +188,9 @@ def test_a_float_measure_is_refused():
         reconcile(con, b, golden([("A", "2025-01-01", "1.00")]), mapping())
 
 
+@pytest.mark.parametrize("materialise", [False, True])
 @pytest.mark.parametrize("keep_order", [True, False])
-def test_many_shuffled_keys_come_out_ordered_by_keys_and_measure(keep_order):
+def test_many_shuffled_keys_come_out_ordered_by_keys_and_measure(keep_order, materialise):
     con = duckdb.connect()
     con.execute("SET threads = 2")
     con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
@@ -200,7 +202,97 @@ def test_many_shuffled_keys_come_out_ordered_by_keys_and_measure(keep_order):
     m = Mapping("card-3", keys=(KeySpec("client", "client", "Client", "text", True),
                                 KeySpec("quarter", "quarter", "Quarter", "date")),
                 measures=(MeasureSpec("paid", "paid", "Paid", 2), MeasureSpec("fee", "fee", "Fee", 2)))
-    result = reconcile(con, "run_out", "card", m)
+    result = reconcile(con, "run_out", "card", m, materialise=materialise)
     assert result.summary["total"]["match"] == 120000
     got = con.execute("SELECT client, quarter, measure FROM reconciliation").fetchall()
     assert got == sorted(got) and got[:2] == [("c0", Q1, "fee"), ("c0", Q1, "paid")]
+    setting = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    assert setting is keep_order  # the connection's own setting, put back
+
+
+def test_the_fingerprint_is_sha256_of_mapping_keys_measure_and_both_values_with_null_as_tilde():
+    con = duckdb.connect()
+    reconcile(con, backend([("A", Q1, "10.00"), ("B", Q1, "1.00")]),
+              golden([("A", "2025-01-01", "$10.50"), ("C", "01/01/2025", "2.5")]), mapping())
+    got = {r["client"]: r["fingerprint"] for r in rows(con)}
+    expected = {"a": "card-7 v1|a|2025-01-01|paid|10.00|10.50", "b": "card-7 v1|b|2025-01-01|paid|1.00|~",
+                "c": "card-7 v1|c|2025-01-01|paid|~|2.50"}
+    assert got == {k: hashlib.sha256(v.encode()).hexdigest() for k, v in expected.items()}
+
+
+def test_values_too_large_for_18_digits_are_compared_exactly_typed_or_text():
+    con = duckdb.connect()
+    big = "12345678901234567890.12"
+    reconcile(con, backend([("A", Q1, big), ("B", Q1, "1.00")]),
+              golden([("A", "2025-01-01", "$12,345,678,901,234,567,890.13"), ("B", "2025-01-01", "1.00")]),
+              mapping(abs_tolerance=Decimal("0.01")))
+    got = {r["client"]: (r["class"], r["backend_value"], r["difference"], r["fingerprint"]) for r in rows(con)}
+    text = f"card-7 v1|a|2025-01-01|paid|{big}|12345678901234567890.13"
+    assert got["a"] == ("within_tolerance", Decimal(big), Decimal("-0.01"), hashlib.sha256(text.encode()).hexdigest())
+    assert got["b"][0] == "match"
+    reconcile(con, backend([("A", Q1, "1.00")]), golden([("A", "2025-01-01", "99999999999999999999.99")]), mapping())
+    assert [(r["class"], r["difference"]) for r in rows(con)] == [("variance", Decimal("-99999999999999999998.99"))]
+
+
+def test_a_key_duplicated_on_the_backend_and_missing_from_the_golden_rows_is_refused():
+    con = duckdb.connect()
+    with pytest.raises(ReconciliationError, match=r"backend: duplicate key \(client=z, quarter=2025-01-01\) "
+                                                  r"appears 3 times \(1 duplicated key\(s\) in all\)"):
+        reconcile(con, backend([("A", Q1, "1.00"), ("Z", Q1, "1.00"), ("z ", Q1, "2.00"), ("Z", Q1, "3.00")]),
+                  golden([("A", "2025-01-01", "1.00")]), mapping())
+
+
+def test_an_unparseable_backend_value_is_named_before_a_golden_duplicate():
+    con = duckdb.connect()
+    b = pa.table({"client": ["A"], "quarter": ["2025-01-01"], "paid": ["1.0x"]})
+    with pytest.raises(ReconciliationError, match=r"backend: measure 'paid' .* first '1\.0x'"):
+        reconcile(con, b, golden([("A", "2025-01-01", "1.00"), ("a", "2025-01-01", "1.00")]), mapping())
+
+
+def test_the_rows_are_a_view_over_one_row_per_key_and_materialise_gives_the_same_rows_as_a_table():
+    con = duckdb.connect()
+    b = backend([("A", Q1, "10.00"), ("B", Q1, "20.00"), ("D", Q1, "5.00")])
+    g = golden([("A", "2025-01-01", "10.00"), ("B", "2025-01-01", "20.01"), ("E", "2025-01-01", "7.00")])
+    result = reconcile(con, b, g, mapping())
+    assert result.by_key == "reconciliation__by_key"
+    assert con.execute(f"SELECT COUNT(*) FROM {result.by_key}").fetchall() == [(4,)]  # a, b, d, e
+    lazy = con.execute("SELECT * FROM reconciliation").fetchall()
+    again = reconcile(con, b, g, mapping(), materialise=True)
+    assert again.by_key is None and again.summary == result.summary and again.rows == result.rows == 4
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    assert kinds["reconciliation"] == "BASE TABLE"
+    assert con.execute("SELECT * FROM reconciliation").fetchall() == lazy
+    reconcile(con, b, g, mapping())  # and back to the view over its table
+    assert con.execute("SELECT * FROM reconciliation").fetchall() == lazy
+
+
+def test_a_failed_reconciliation_leaves_no_table_of_its_own_behind():
+    con = duckdb.connect()
+    with pytest.raises(ReconciliationError):
+        reconcile(con, backend([("A", Q1, "1.00")]), golden([("A", "2025-01-01", "n/a")]), mapping())
+    assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == []
+
+
+def test_each_fingerprint_writes_values_at_their_own_measure_scale_when_scales_differ():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE run_out AS SELECT 'A' AS client, DATE '2025-04-01' AS quarter, 1.25::DECIMAL(18, 2) AS paid, "
+                "3 AS claims")
+    con.execute("CREATE TABLE card AS SELECT 'a' AS Client, '04/01/2025' AS Quarter, '1.25' AS Paid, '4' AS Claims")
+    m = Mapping("card-9", keys=(KeySpec("client", "client", "Client", "text", True),
+                                KeySpec("quarter", "quarter", "Quarter", "date")),
+                measures=(MeasureSpec("paid", "paid", "Paid", 2), MeasureSpec("claims", "claims", "Claims", 0)))
+    reconcile(con, "run_out", "card", m)
+    got = dict(con.execute("SELECT measure, fingerprint FROM reconciliation").fetchall())
+    expected = {"claims": "card-9|a|2025-04-01|claims|3|4", "paid": "card-9|a|2025-04-01|paid|1.25|1.25"}
+    assert got == {k: hashlib.sha256(v.encode()).hexdigest() for k, v in expected.items()}
+
+
+@pytest.mark.parametrize("materialise", [False, True])
+def test_unordered_rows_are_the_same_rows(materialise):
+    con = duckdb.connect()
+    b = backend([("B", Q1, "20.00"), ("A", Q1, "10.00"), ("D", Q1, "5.00")])
+    g = golden([("E", "2025-01-01", "7.00"), ("A", "2025-01-01", "10.00"), ("B", "2025-01-01", "20.01")])
+    reconcile(con, b, g, mapping())
+    ordered = con.execute("SELECT * FROM reconciliation").fetchall()
+    result = reconcile(con, b, g, mapping(), materialise=materialise, ordered=False)
+    assert sorted(con.execute("SELECT * FROM reconciliation").fetchall()) == ordered and result.rows == 4
