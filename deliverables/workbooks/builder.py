@@ -42,6 +42,7 @@ FINDINGS_BATCH = 8192
 # Excel keeps at most 65,530 hyperlinks on a worksheet and, past that, "repairs" the file by dropping every one:
 # the findings (one link a row) continue on "Findings 2", "Findings 3", ... every FINDINGS_PER_SHEET rows.
 FINDINGS_PER_SHEET = 65_000
+NOT_SHOWN = "—"  # an amount the finding's decision does not give (never a zero)
 FINDINGS_WIDTHS = [30, 16, 12, 14, 24, 14, 24, 10, 10, 28, 30, 14, 14, 14, 14, 16, 60]
 
 # The figures of each kind of number, in order: (figure, heading, type); type is money, rate, count or text.
@@ -261,13 +262,18 @@ class _Builder:
             sheets.append(made)
             return made
 
-        self.summary(sheet("Summary", [44, 26, 18, 18, 18, 18, 18, 14, 14, 18, 60]))
-        self.guarantees(sheet("Guarantees", [58, 14, 12, 12] + [18] * 10 + [60]))
-        self.rebates(sheet("Rebates", [30, 14] + [16] * 8 + [60]))
-        self.findings(sheet)
-        self.evidence(sheet("Evidence", [12, 30, 10, 14, 66, 60]))
-        self.not_concluded(sheet("Not concluded", [58, 16, 12, 80, 48, 14, 60]))
-        self.provenance(sheet("Provenance", [28, 40, 90]))
+        try:
+            self.summary(sheet("Summary", [44, 26, 18, 18, 18, 18, 18, 14, 14, 18, 60]))
+            self.guarantees(sheet("Guarantees", [58, 14, 12, 12] + [18] * 10 + [60]))
+            self.rebates(sheet("Rebates", [30, 14] + [16] * 8 + [60]))
+            self.findings(sheet)
+            self.evidence(sheet("Evidence", [12, 30, 10, 14, 66, 60]))
+            self.not_concluded(sheet("Not concluded", [58, 16, 12, 80, 48, 14, 60]))
+            self.provenance(sheet("Provenance", [28, 40, 90]))
+        except BaseException:
+            for made in sheets:
+                made.abandon()
+            raise
         xlsx.save(book, sheets, out, stamp=stamp)
         self.rows = {s.title: s.rows for s in sheets}
 
@@ -322,7 +328,9 @@ class _Builder:
     def summary(self, sheet: xlsx.Sheet) -> None:
         d = self.data
         self.title(sheet, f"Pharmacy-benefit audit: {self.client_title()}")
-        for label, value in (("Period", f"{_day(d.period_start)} to {_day(d.period_end)}"),
+        for label, value in (("Client", d.client_name or d.client_account_id),
+                             ("Client account id", d.client_account_id),
+                             ("Period", f"{_day(d.period_start)} to {_day(d.period_end)}"),
                              ("Calculation run", f"#{d.run.run_id}, finished {_day(xlsx.excel_datetime(d.run.finished_at))} UTC"),
                              ("Calculation version", d.run.calculation_version),
                              ("Result SHA-256", d.run.result_sha256),
@@ -389,11 +397,13 @@ class _Builder:
         missing = [c for c in wanted if c not in names]
         if missing:
             raise xlsx.WorkbookError(f"findings artifact {path}: no column {', '.join(missing)}")
-        headings = [h for _, h in columns] + [h for _, h in FINDING_MONEY] + ["Missing evidence", "Provenance"]
+        # The link of a row spans its amounts and its provenance URL: a range with no blank cell in it (a reader
+        # such as openpyxl fills a blank linked cell with the URL), so an amount the decision leaves out is "—".
+        headings = [h for _, h in columns] + ["Missing evidence"] + [h for _, h in FINDING_MONEY] + ["Provenance"]
         self.heading(sheet, headings)
         part = 1
-        first_money, last_money = len(columns) + 1, len(columns) + len(FINDING_MONEY)
-        provenance_col = last_money + 2
+        first_money = len(columns) + 2
+        provenance_col = first_money + len(FINDING_MONEY)
         kind_labels = dict(FINDING_LABELS)
         decision_labels = dict(DECISION_LABELS)
         text, money, date = sheet.text, sheet.money, sheet.date
@@ -431,12 +441,14 @@ class _Builder:
                     reason = self.data.flag_reasons.get(flag) or (
                         "governed prices disagree for this claim" if values["conflict"][i] else "evidence is missing")
                     note = f"Not concluded: {reason}" + (f" (flag {flag})" if flag else "")
-                    row += [money(values["paid"][i], link=True), text(note, missing_style), text(note, missing_style),
-                            None, text(flag)]
+                    row += [text(note, missing_style), money(values["paid"][i], link=True),
+                            text(note, missing_style), text(note, missing_style), NOT_SHOWN]
                 else:
-                    row += [money(values["paid"][i], link=True), money(values["allowed"][i], link=True),
-                            money(values["overpayment"][i], link=True),
-                            money(values["indicative_overpayment"][i], link=True), text(flag)]
+                    row += [text(flag), money(values["paid"][i], link=True),
+                            money(values["allowed"][i], link=True) if values["allowed"][i] is not None else NOT_SHOWN,
+                            money(values["overpayment"][i], link=True) if decision == AUTHORIZED else NOT_SHOWN,
+                            money(values["indicative_overpayment"][i], link=True) if decision == INDICATIVE
+                            else NOT_SHOWN]
                 url = f"{base}{quote(f'{kind}:{claim}', safe=':')}/"
                 row.append(text(url))
                 sheet.append(row, ((first_money, provenance_col, url),))

@@ -317,6 +317,14 @@ class Sheet:
     def blank(self) -> None:
         self.append([])
 
+    def abandon(self) -> None:
+        """Close the sheet's streams after a failed build (its files go with the build's folder)."""
+        for close in (self.ws._rows.close, self.writer.close, self.writer.discard, self.writer.cleanup):
+            try:
+                close()
+            except Exception:  # noqa: BLE001, S110 - the build failed already; its error is the one to raise
+                pass
+
     def _write_rows(self):
         """WriteOnlyWorksheet._write_rows for finished cells: each row written as it is sent."""
         writer = self.writer
