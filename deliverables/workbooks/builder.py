@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -167,8 +168,8 @@ class WorkbookResult:
 
 
 # --- entry points --------------------------------------------------------------------------------------------
-def build_workbook(run, client_account_id: str, *, out: BinaryIO | str | os.PathLike, base_url: str
-                   ) -> WorkbookResult:
+def build_workbook(run, client_account_id: str, *, out: BinaryIO | str | os.PathLike, base_url: str,
+                   progress: Callable[[str, int], None] | None = None) -> WorkbookResult:
     """The workbook of `client_account_id` from a succeeded CalculationRun (or a WorkbookData), into `out`."""
     if isinstance(run, WorkbookData):
         data = run
@@ -178,18 +179,22 @@ def build_workbook(run, client_account_id: str, *, out: BinaryIO | str | os.Path
         from deliverables.workbooks.data import workbook_data
 
         data = workbook_data(run, client_account_id)
-    return write_workbook(data, out=out, base_url=base_url)
+    return write_workbook(data, out=out, base_url=base_url, progress=progress)
 
 
-def write_workbook(data: WorkbookData, *, out: BinaryIO | str | os.PathLike, base_url: str) -> WorkbookResult:
-    """Write the workbook of `data` into `out` (a path, or a binary stream that can seek and be read back for its hash); returns its SHA-256,
-    size, sheets and rows."""
+def write_workbook(data: WorkbookData, *, out: BinaryIO | str | os.PathLike, base_url: str,
+                   progress: Callable[[str, int], None] | None = None) -> WorkbookResult:
+    """Write the workbook of `data` into `out` (a path, or a binary stream that can seek and be read back for its
+    hash); returns its SHA-256, size, sheets and rows. `progress(sheet, rows)` is called as each sheet is done and
+    after each batch of findings (a task's progress)."""
+    if data.run.finished_at is None:
+        raise xlsx.WorkbookError(f"run #{data.run.run_id} has not finished: its workbook takes its date from the end")
     if isinstance(out, (str, os.PathLike)):
         with open(out, "w+b") as stream:
-            result = write_workbook(data, out=stream, base_url=base_url)
+            result = write_workbook(data, out=stream, base_url=base_url, progress=progress)
         return result
     start = out.tell()
-    builder = _Builder(data, base_url.rstrip("/"))
+    builder = _Builder(data, base_url.rstrip("/"), progress)
     with tempfile.TemporaryDirectory(prefix="workbook-") as folder:
         builder.write(out, folder)
     end = out.tell()
@@ -221,9 +226,10 @@ def _day(value) -> str:
 
 
 class _Builder:
-    def __init__(self, data: WorkbookData, base_url: str):
+    def __init__(self, data: WorkbookData, base_url: str, progress: Callable[[str, int], None] | None = None):
         self.data = data
         self.base_url = base_url
+        self.progress = progress or (lambda sheet, rows: None)
         self.rows: dict[str, int] = {}
         self.numbers = {kind: [n for n in data.numbers if n.kind == kind]
                         for kind in ("awp_guarantee", "fee_guarantee", "rebate_guarantee", "finding", "savings")}
@@ -251,13 +257,16 @@ class _Builder:
         props.lastModifiedBy = CREATOR
         props.created = stamp
         props.modified = stamp
-        props.title = f"{self.client_title()}, {_day(self.data.period_start)} to {_day(self.data.period_end)}"
+        props.title = xlsx.xstring(f"{self.client_title()}, {_day(self.data.period_start)} to "
+                                   f"{_day(self.data.period_end)}")
         props.subject = f"Calculation run #{self.data.run.run_id}"
         props.identifier = f"run-{self.data.run.run_id}-{self.data.client_account_id}"
         styles = xlsx.Styles(book)
         sheets = []
 
         def sheet(title: str, widths: list[float]) -> xlsx.Sheet:
+            if sheets:
+                self.progress(sheets[-1].title, sheets[-1].rows)
             made = xlsx.Sheet(book, styles, title, widths, folder)
             sheets.append(made)
             return made
@@ -274,6 +283,7 @@ class _Builder:
             for made in sheets:
                 made.abandon()
             raise
+        self.progress(sheets[-1].title, sheets[-1].rows)
         xlsx.save(book, sheets, out, stamp=stamp)
         self.rows = {s.title: s.rows for s in sheets}
 
@@ -320,7 +330,7 @@ class _Builder:
                  *self.headline_cells(sheet, number)]
         cells += [self.figure_cell(sheet, number, name, kind) for name, _, kind in figures]
         cells.append(sheet.text(url))
-        links = [(i, i, url) for i, cell in enumerate(cells, 1) if _is_number(cell)]
+        links = [(i, i, url) for i, cell in enumerate(cells, 1) if _is_number(cell) or _is_missing(sheet, cell)]
         links.append((len(cells), len(cells), url))
         sheet.append(cells, links)
 
@@ -452,6 +462,7 @@ class _Builder:
                 url = f"{base}{quote(f'{kind}:{claim}', safe=':')}/"
                 row.append(text(url))
                 sheet.append(row, ((first_money, provenance_col, url),))
+            self.progress(sheet.title, sheet.rows)
 
     # Evidence
     def evidence(self, sheet: xlsx.Sheet) -> None:
@@ -556,6 +567,12 @@ class _Builder:
 
 def _is_number(cell) -> bool:
     return getattr(cell, "data_type", None) == "n" and getattr(cell, "_value", None) is not None
+
+
+def _is_missing(sheet: xlsx.Sheet, cell) -> bool:
+    """A cell naming missing evidence where a number would be (it links to the number's page too)."""
+    style = getattr(cell, "_style", None)
+    return style is not None and style in (sheet.styles.missing, sheet.styles.missing_quoted)
 
 
 def _keys_text(keys: list[str]) -> str:

@@ -233,6 +233,7 @@ def test_a_not_concluded_figure_names_its_missing_evidence_never_a_number(tmp_pa
     for heading in ("Amount", "Shortfall"):
         cell = row[headings.index(heading)]
         assert cell.data_type == "s" and "no governed rebate invoice for 2025Q1" in cell.value, heading
+        assert cell.hyperlink.target == f"{BASE}/runs/77/numbers/rebate:{CLIENT}:2025Q1/", heading
     # the figures that do not depend on the missing invoices stay numbers
     assert row[headings.index("Guaranteed rebates")].value == 60000
 
@@ -292,6 +293,22 @@ def test_findings_continue_on_another_sheet_before_excels_link_limit(tmp_path, m
     assert claims == [f"C{i:02d}" for i in range(10)]
     for part, xml in sheet_xml(path).items():
         assert xml.count("<hyperlink ") <= 65_530, part
+
+
+def test_progress_is_reported_by_sheet_and_findings_batch(tmp_path):
+    seen = []
+    build_workbook(make_data(tmp_path), CLIENT, out=tmp_path / "book.xlsx", base_url=BASE,
+                   progress=lambda sheet, rows: seen.append((sheet, rows)))
+    assert ("Findings", 4) in seen
+    assert [s for s, _ in seen if s != "Findings"] == ["Summary", "Guarantees", "Rebates", "Evidence",
+                                                       "Not concluded", "Provenance"]
+
+
+def test_a_run_that_has_not_finished_has_no_workbook(tmp_path):
+    data = make_data(tmp_path)
+    data.run = RunFacts(**{**data.run.__dict__, "finished_at": None})
+    with pytest.raises(WorkbookError, match="run #77 has not finished"):
+        build(data, tmp_path)
 
 
 # --- evidence and provenance ---------------------------------------------------------------------------------
