@@ -264,10 +264,10 @@ class _Builder:
         styles = xlsx.Styles(book)
         sheets = []
 
-        def sheet(title: str, widths: list[float]) -> xlsx.Sheet:
+        def sheet(title: str, widths: list[float], freeze: str | None = None) -> xlsx.Sheet:
             if sheets:
                 self.progress(sheets[-1].title, sheets[-1].rows)
-            made = xlsx.Sheet(book, styles, title, widths, folder)
+            made = xlsx.Sheet(book, styles, title, widths, folder, freeze=freeze)
             sheets.append(made)
             return made
 
@@ -391,7 +391,7 @@ class _Builder:
     def findings(self, new_sheet) -> None:
         path = self.data.findings_file
         columns = [c for c in FINDING_TEXT if c[0] not in OPTIONAL_FINDING_COLUMNS]
-        sheet = new_sheet("Findings", FINDINGS_WIDTHS)
+        sheet = new_sheet("Findings", FINDINGS_WIDTHS, "A2")
         if path is None:
             self.heading(sheet, [h for _, h in columns])
             sheet.append([sheet.text("This run has no findings artifact.")])
@@ -430,7 +430,7 @@ class _Builder:
             for i in range(batch.num_rows):
                 if sheet.rows > FINDINGS_PER_SHEET:  # the heading and FINDINGS_PER_SHEET findings
                     part += 1
-                    sheet = new_sheet(f"Findings {part}", FINDINGS_WIDTHS)
+                    sheet = new_sheet(f"Findings {part}", FINDINGS_WIDTHS, "A2")
                     text, money, date = sheet.text, sheet.money, sheet.date
                     self.heading(sheet, headings)
                 kind, claim, decision = values["kind"][i], values["claim_id"][i], values["decision"][i]

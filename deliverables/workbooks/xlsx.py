@@ -232,12 +232,15 @@ class Sheet:
     """One write-only worksheet: typed cells (text never a formula, money, rates, counts, dates), rows appended
     in order, links recorded by row."""
 
-    def __init__(self, book: Workbook, styles: Styles, title: str, widths: list[float], folder: str):
+    def __init__(self, book: Workbook, styles: Styles, title: str, widths: list[float], folder: str, *,
+                 freeze: str | None = None):
         self.ws = book.create_sheet(title)
         self.title = title
         self.styles = styles
         for index, width in enumerate(widths, 1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
+        if freeze:
+            self.ws.freeze_panes = freeze  # before the sheet's top is written
         self.writer = LinkingWriter(self.ws, folder)
         self.ws._writer = self.writer  # the write-only sheet writes through ours (it makes one only when none)
         self.writer.write_top()

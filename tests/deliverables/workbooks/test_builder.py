@@ -276,9 +276,10 @@ def test_every_number_cell_links_to_its_provenance_page(tmp_path):
 def test_the_findings_sheet_holds_the_clients_findings_only(tmp_path):
     result, path = build(make_data(tmp_path), tmp_path)
     assert result.rows["Findings"] == 1 + 3  # the heading, C1-C3 (C9 is another client's)
-    findings = openpyxl.load_workbook(path, read_only=True)["Findings"]
+    findings = openpyxl.load_workbook(path)["Findings"]
     claims = [row[1] for row in findings.iter_rows(min_row=2, values_only=True)]
     assert claims == ["C1", "C2", "C3"]
+    assert findings.freeze_panes == "A2"  # the heading stays in view
 
 
 def test_findings_continue_on_another_sheet_before_excels_link_limit(tmp_path, monkeypatch):
@@ -337,6 +338,7 @@ def test_a_workbook_from_a_run_over_the_sample(contract_sample, olivia, settings
     from deliverables.models import RunNumber
     from deliverables.runs import services as runs
     from deliverables.runs.selectors import findings_file, number_url
+    from evidence.packets.models import AccountRow
 
     settings.VAR_DIR = tmp_path / "var"
     settings.VAR_DIR.mkdir()
@@ -363,5 +365,9 @@ def test_a_workbook_from_a_run_over_the_sample(contract_sample, olivia, settings
         for m in number.evidence.get("missing") or []:
             if m.get("reason"):
                 assert any(m["reason"] in text for text in missing), number.key
+    summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2, max_row=8)}
+    governed_names = set(AccountRow.objects.filter(account_id=client, revision__status="accepted")
+                         .values_list("account_name", flat=True))
+    assert summary["Client"] in governed_names and summary["Client account id"] == client
     provenance = {r[1].value: r[2].value for r in book["Provenance"].iter_rows(min_row=3)}
     assert provenance["task"] == "test" and provenance["trace id"] == run.trace_id
