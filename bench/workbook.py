@@ -117,7 +117,7 @@ def _rows(rng, kind: str, index: np.ndarray) -> pa.Table:
 
 def bench_data(folder: Path, rows: int):
     """The generated run as a WorkbookData (findings artifact written once into `folder`)."""
-    from deliverables.workbooks.builder import NumberLine, RunFacts, WorkbookData
+    from deliverables.workbooks.model import NumberLine, RunFacts, WorkbookData
 
     path = folder / "findings.parquet"
     if not path.exists():

@@ -10,7 +10,7 @@ from django.urls import NoReverseMatch, reverse
 
 from deliverables.choices import RunState
 from deliverables.models import CalculationRun, RunNumber
-from deliverables.workbooks.builder import NumberLine, RunFacts, WorkbookData
+from deliverables.workbooks.model import NumberLine, RunFacts, WorkbookData
 from deliverables.workbooks.xlsx import WorkbookError
 
 

@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deliverables.workbooks import builder
-from deliverables.workbooks.builder import NumberLine, RunFacts, WorkbookData, build_workbook
+from deliverables.workbooks import sheets
+from deliverables.workbooks.builder import build_workbook
+from deliverables.workbooks.model import NumberLine, RunFacts, WorkbookData
 from deliverables.workbooks.xlsx import MONEY_FORMAT, RATE_FORMAT, WorkbookError, xstring_decode
 from tests.deliverables.runs.conftest import (  # noqa: F401 (fixtures)
     PERIOD,
@@ -283,7 +284,7 @@ def test_the_findings_sheet_holds_the_clients_findings_only(tmp_path):
 
 
 def test_findings_continue_on_another_sheet_before_excels_link_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(builder, "FINDINGS_PER_SHEET", 4)
+    monkeypatch.setattr(sheets, "FINDINGS_PER_SHEET", 4)
     rows = [finding(f"C{i:02d}") for i in range(10)]
     result, path = build(make_data(tmp_path, rows), tmp_path)
     assert result.sheets == ("Summary", "Guarantees", "Rebates", "Findings", "Findings 2", "Findings 3", "Evidence",
