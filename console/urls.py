@@ -33,6 +33,8 @@ urlpatterns = [
     path("promotions/", include("promotion.urls")),
     path("runs/", include("deliverables.urls")),
     path("reconciliation/", include("deliverables.reconciliation.urls")),
+    path("deliverables/", include("deliverables.workbooks.urls")),
+    path("scope/", include("deliverables.scope.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),
     path("api/", include("evidence.api.urls")),

@@ -93,3 +93,12 @@ class Trigger(models.TextChoices):
 MAPPING_TYPE = "deliverables.cardmapping"
 RECONCILIATION_TYPE = "deliverables.reconciliation"
 ADJUDICATION_TYPE = "deliverables.adjudication"
+
+
+# --- deliverables ----------------------------------------------------------------------------------------------
+class DeliverableKind(models.TextChoices):
+    WORKBOOK = "workbook", "Client workbook (xlsx)"
+    DASHBOARD_PAYLOAD = "dashboard_payload", "Dashboard payload (JSON, v1)"
+
+
+DELIVERABLE_TYPE = "deliverables.deliverable"

@@ -15,6 +15,7 @@ from console import clock
 from deliverables.choices import (
     RUN_TERMINAL,
     Decision,
+    DeliverableKind,
     Engine,
     ItemClass,
     NumberKind,
@@ -293,3 +294,40 @@ class CardRetirement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_kind} {self.subject_id} retired"
+
+
+# --- deliverables ----------------------------------------------------------------------------------------------
+class Deliverable(QueuedWork):
+    """One built deliverable of a client and period from a succeeded run: a workbook or a dashboard payload, built on
+    the worker and stored write-once in the lake under `deliverables/<client>/<period>/<sha256>.<ext>`; its hash is
+    checked whenever it is read back."""
+
+    kind = models.CharField(max_length=24, choices=DeliverableKind.choices)
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="deliverables")
+    client_account_id = models.CharField(max_length=18)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    path = models.CharField(max_length=512, blank=True, help_text="in the lake, written once")
+    sha256 = models.CharField(max_length=64, blank=True)
+    bytes = models.PositiveBigIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True, help_text="sheets and rows, or the payload's figures")
+    builder_version = models.CharField(max_length=64, blank=True,
+                                       help_text="sha256 of the builder's source and its library versions")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["client_account_id", "kind", "-id"]),
+            models.Index(fields=["state", "heartbeat_at"], name="deliverable_state_heartbeat"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=RunState.values), name="deliverable_state_known"),
+            models.CheckConstraint(condition=models.Q(kind__in=DeliverableKind.values), name="deliverable_kind_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.state})"
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.period_start.isoformat()}_{self.period_end.isoformat()}"

@@ -4,5 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("deliverables.runs.api_urls")),
     path("", include("deliverables.reconciliation.api_urls")),
+    path("", include("deliverables.workbooks.api_urls")),
+    path("", include("deliverables.payloads.api_urls")),
     path("runs/<int:run_id>/numbers/", include("deliverables.provenance.api_urls")),
 ]

@@ -1,0 +1,1 @@
+"""Client scope: governed Salesforce accounts mapped to Domo groups, against the Domo PDP policies received."""
