@@ -95,7 +95,7 @@ class _Missing:
             else:
                 kind = m.get("kind") or ""
             reason = m.get("reason") or self.texts.get(key) or (
-                f"no governed {kind or 'required'} evidence covers {number.label[:1].lower()}{number.label[1:]}")
+                f"no governed {kind} evidence covers some of its claims" if kind else "governed evidence is missing")
             items.append({"kind": kind or "evidence", "reason": reason, "flag_key": key})
         return _unique(items)
 
@@ -142,10 +142,15 @@ def _savings(numbers: list[RunNumber], by_key: dict[str, RunNumber], missing: _M
     for number in numbers:
         figures = number.figures or {}
         where = f"number {number.key}"
-        members = [by_key[k] for k in (number.evidence or {}).get("numbers") or [] if k in by_key]
+        # What holds the bucket's figures back is what holds each figure back (named as the figure names it);
+        # a flag the bucket names that none of its figures does is named by itself.
+        members = [m for k in (number.evidence or {}).get("numbers") or [] if k in by_key
+                   for m in missing.of(by_key[k])]
+        named = {m["flag_key"] for m in members if m["flag_key"]}
+        members += [m for m in missing.of(number) if not m["flag_key"] or m["flag_key"] not in named]
         bucket = {"key": number.key, "decision": number.decision,
                   "numbers": _count(figures.get("numbers"), f"{where}.figures.numbers"),
-                  "missing": _unique([m for n in members for m in missing.of(n)] + missing.of(number)),
+                  "missing": _unique(members),
                   "provenance_url": url(number)}
         if number.decision != Decision.NOT_CONCLUDED:
             bucket.update(_amounts(number, "amount", "indicative_amount", where))
