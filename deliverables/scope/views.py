@@ -37,13 +37,23 @@ def _reader(view):
     return login_required(permission_required(VIEW, raise_exception=True)(require_GET(view)))
 
 
+USER_FLAGS = (compare.DOMO_ONLY, compare.BACKEND_ONLY, compare.UNDECIDED_USER)
+
+
 def _badges(scope: compare.ClientScope) -> list[dict]:
-    """One badge per kind of flag, with how many."""
-    counts: dict[str, int] = {}
+    """One badge per kind of flag, with how many and what: the users for a user's flag, else the messages."""
+    found: dict[str, list[compare.Flag]] = {}
     for flag in scope.flags:
-        counts[flag.code] = counts.get(flag.code, 0) + 1
-    return [{"code": code, "label": compare.FLAG_LABELS.get(code, code), "count": count,
-             "css": FLAG_BADGES.get(code, "badge")} for code, count in counts.items()]
+        found.setdefault(flag.code, []).append(flag)
+    badges = []
+    for code, flags in found.items():
+        if code in USER_FLAGS:
+            details = [", ".join(u.name for u in scope.users_flagged(code))]
+        else:
+            details = [f.message for f in flags]
+        badges.append({"code": code, "label": compare.FLAG_LABELS.get(code, code), "count": len(flags),
+                       "css": FLAG_BADGES.get(code, "badge"), "details": details})
+    return badges
 
 
 def _row(scope: compare.ClientScope) -> dict:
