@@ -71,6 +71,7 @@ def test_the_sample_scope_and_what_domo_let_see(scope_sample):
     assert riverbend.flags[0].code == "unscoped"
     assert "names no Domo group" in riverbend.flags[0].message
     assert riverbend.backend_users == () and riverbend.account.domo_group == ""
+    assert scope_report() == report  # the same inputs, the same report
 
 
 def test_hand_made_policies_and_directory_rows_are_flagged(scope_sample):
@@ -194,3 +195,18 @@ def test_unknown_client_is_404_and_the_pages_need_the_provenance_capability(scop
     assert client.get(f"/scope/{ACME}/").status_code == 403
     client.logout()
     assert client.get("/scope/").status_code == 302
+
+
+def test_a_withdrawn_salesforce_packet_leaves_every_client_unscoped(scope_sample, arthur):
+    from evidence.packets.models import PacketRevision
+    from evidence.packets.verification import packet_withdraw
+
+    revision = PacketRevision.objects.get(claimed_packet_id="EVP-SALESFORCE-2025", status="accepted")
+    packet_withdraw(actor=arthur, revision=revision, sha256=revision.sha256, reason="wrong report")
+    report = scope_report()
+    acme = report.client(ACME)
+    assert acme.account.name == "ACME Manufacturing"  # named from the candidate row, never used for the scope
+    assert acme.account.evidence == ("EVP-SALESFORCE-2025 r1 (candidate, not used)",)
+    assert acme.flags[0].code == "unscoped" and "no governed Salesforce account row" in acme.flags[0].message
+    assert acme.backend_users == () and "Dana Whitfield" in names(acme.domo_only)
+    assert all(c.flags[0].code == "unscoped" for c in report.clients)
