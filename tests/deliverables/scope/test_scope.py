@@ -74,7 +74,7 @@ def test_the_sample_scope_and_what_domo_let_see(scope_sample):
     assert scope_report() == report  # the same inputs, the same report
 
 
-def test_hand_made_policies_and_directory_rows_are_flagged(scope_sample):
+def test_hand_made_policies_and_directory_rows_are_flagged(scope_sample, cecilia, client):
     manifest = scope_sample.manifest
     DirectoryEntry.objects.create(manifest=manifest, kind="user", domo_id=42, name="Olga Outsider",
                                   email="olga@example.com")
@@ -110,6 +110,14 @@ def test_hand_made_policies_and_directory_rows_are_flagged(scope_sample):
     per_client = next(p for d in northwind.datasets for p in d.policies if p.policy.name == "ACME Manufacturing"
                       and d.dataset.name == "Contract Terms 2025")
     assert "the client's Client Account ID is not known" in per_client.verdict.reason
+
+    client.force_login(cecilia)
+    listing = client.get("/scope/").content.decode()
+    assert 'href="/scope/Northwind%20Traders/"' in listing
+    assert 'data-flag="backend_only"' in row(listing, SUMMIT) and "Tom Becker" in row(listing, SUMMIT)
+    assert 'data-flag="undecided"' in row(listing, ACME) and "Dyna Mic" in row(listing, ACME)
+    page = client.get("/scope/Northwind%20Traders/").content.decode()
+    assert "<h1>Northwind Traders</h1>" in page and "no Salesforce account" in page
 
 
 def test_an_invalid_newer_export_is_not_read(scope_sample):
