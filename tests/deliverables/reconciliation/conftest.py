@@ -10,7 +10,14 @@ import pytest
 from deliverables.models import CalculationRun, Reconciliation
 from deliverables.reconciliation import services, sources
 from deliverables.runs import services as runs
-from tests.deliverables.runs.conftest import PERIOD, Sample, contract_sample, execute  # noqa: F401 (fixtures)
+from tests.deliverables.runs.conftest import (  # noqa: F401 (fixtures)
+    PERIOD,
+    Sample,
+    build_contract_sample,
+    contract_sample,
+    execute,
+    sample_of,
+)
 from tests.promotion.conftest import curated_db, no_enqueue  # noqa: F401 (fixtures)
 
 BRAND_REBATE = "Brand Rebate Estimate"  # both measures explained by their planted flaws: reconciled
@@ -38,8 +45,15 @@ def reconcile(actor, subject: sources.Subject, run: CalculationRun | None = None
 
 
 @pytest.fixture
-def mapped(contract_sample, olivia) -> Mapped:  # noqa: F811
-    run = execute(runs.run_start(actor=olivia, period_start=PERIOD[0], period_end=PERIOD[1], enqueue=False))
-    loaded = services.mappings_load(actor=olivia)
-    assert {e.outcome for e in loaded} == {"saved"}, loaded
-    return Mapped(contract_sample, run)
+def mapped(tmp_path, states, olivia, arthur, adam, curated_db, no_enqueue, broker) -> Mapped:  # noqa: F811
+    def build():
+        manifest = build_contract_sample(tmp_path, olivia, arthur, adam)
+        run = execute(runs.run_start(actor=olivia, period_start=PERIOD[0], period_end=PERIOD[1], enqueue=False))
+        loaded = services.mappings_load(actor=olivia)
+        assert {e.outcome for e in loaded} == {"saved"}, loaded
+        return manifest, run
+
+    # Built once per test process, restored afterwards (tests/support/states.py).
+    manifest, run = states.get("reconciliation: the contract sample, a run over every client, the shipped mappings",
+                               build)
+    return Mapped(sample_of(manifest, tmp_path), run)

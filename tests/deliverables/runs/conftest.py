@@ -74,13 +74,25 @@ def receive_evidence(tmp_path, olivia, arthur, *, rows: int = ROWS) -> SampleEvi
 
 @pytest.fixture
 def contract_sample(tmp_path, states, olivia, arthur, adam, curated_db, no_enqueue, broker) -> Sample:  # noqa: F811
-    def build():
-        manifest = ingest(write_sample_export(tmp_path / "export", rows=ROWS, exported_at=LATER).path)
-        promote(manifest, adam, arthur)
-        return manifest
+    # Built once per test process (the receipts and verifications included), restored afterwards.
+    manifest = states.get("runs: sample claims promoted into a backend contract, the sample evidence received",
+                          lambda: build_contract_sample(tmp_path, olivia, arthur, adam))
+    return sample_of(manifest, tmp_path)
 
-    manifest = states.get("runs: sample claims promoted into a backend contract", build)
-    summary = receive_evidence(tmp_path, olivia, arthur)
+
+def build_contract_sample(tmp_path, olivia, arthur, adam):
+    """The sample export ingested, its claims promoted into a backend contract, the sample evidence received and
+    all but one packet verified: the real services, in that order."""
+    manifest = ingest(write_sample_export(tmp_path / "export", rows=ROWS, exported_at=LATER).path)
+    promote(manifest, adam, arthur)
+    receive_evidence(tmp_path, olivia, arthur)
+    return manifest
+
+
+def sample_of(manifest, tmp_path) -> Sample:
+    """The Sample of a restored state: the evidence's summary is the generator's, written again (files only: the
+    same seed gives the same packets)."""
+    summary = write_sample_evidence(tmp_path / "evidence-summary", seed=7, rows=ROWS, exported_at=LATER)
     return Sample(evidence=summary, manifest=manifest, claims_key=dataset(manifest, CLAIMS).domo_id)
 
 
