@@ -221,6 +221,6 @@ class DeliverableDownload(APIView):
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
         services.record_download(actor=request.user, deliverable=deliverable, via="api")
         response = FileResponse(stream, as_attachment=True, filename=services.download_name(deliverable),
-                                content_type=services.CONTENT_TYPES[deliverable.kind])
+                                content_type=services.content_type(deliverable))
         response["X-Content-SHA256"] = deliverable.sha256
         return response

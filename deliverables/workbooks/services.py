@@ -231,6 +231,8 @@ def _build_and_store(deliverable: Deliverable) -> None:
         path = lake_path(deliverable, result.sha256)
         with open(out, "rb") as stream:
             put = get_lake().put(path, stream)
+        if not put.created:
+            _check_stored(deliverable, path, result.sha256)
     version = builder_version()
     summary = {"sheets": list(result.sheets), "rows": dict(result.rows), "client_name": data.client_name,
                "numbers": len(data.numbers), "base_url": links, "already_stored": not put.created,
@@ -252,6 +254,28 @@ def _build_and_store(deliverable: Deliverable) -> None:
                             "bytes": result.bytes, "builder_version": version, "already_stored": not put.created})
     log.info("deliverable #%s built: %s (%s bytes, sha256 %s%s) trace_id=%s", deliverable.pk, path, result.bytes,
              result.sha256, ", already in the lake" if not put.created else "", deliverable.trace_id)
+
+
+def _check_stored(deliverable: Deliverable, path: str, sha256: str) -> None:
+    """A rebuild whose bytes were already in the lake: the file there must still be them (write-once: a changed
+    file cannot be replaced, and a deliverable is never recorded over it)."""
+    from console.lake import LakeError, get_lake
+
+    try:
+        with get_lake().open(path) as stream:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except LakeError as bad:
+        raise Refused(f"deliverable #{deliverable.pk}: the lake already holds {path} and it fails its check "
+                      f"({bad}); it cannot be overwritten") from None
+    if digest.hexdigest() != sha256:
+        raise Refused(f"deliverable #{deliverable.pk}: the lake already holds {path} with other bytes "
+                      f"(sha256 {digest.hexdigest()}); it cannot be overwritten")
+
+
+def content_type(deliverable: Deliverable) -> str:
+    return CONTENT_TYPES.get(deliverable.kind, "application/octet-stream")
 
 
 def deliverables_sweep_stale(*, older_than: dt.timedelta | None = None) -> list[int]:

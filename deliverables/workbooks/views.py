@@ -108,7 +108,7 @@ def deliverable_download(request, pk: int):
         return _refused_page(request, str(refused), status=409, back=back)
     services.record_download(actor=request.user, deliverable=deliverable, via="console")
     return FileResponse(stream, as_attachment=True, filename=services.download_name(deliverable),
-                        content_type=services.CONTENT_TYPES[deliverable.kind])
+                        content_type=services.content_type(deliverable))
 
 
 @login_required

@@ -108,6 +108,21 @@ def test_building_the_same_run_again_gives_the_same_bytes_at_the_same_path(sampl
     assert get_lake().list(f"deliverables/{client}/") == [first.path]
 
 
+def test_a_rebuild_over_a_stored_file_that_changed_fails_naming_it(sample_run, olivia):
+    client = a_client(sample_run)
+    first = build(olivia, sample_run, client)
+    stored = _lake_file(first.path)
+    stored.chmod(0o644)
+    content = bytearray(stored.read_bytes())
+    content[-1] ^= 1
+    stored.write_bytes(bytes(content))
+    queued = services.deliverable_start(actor=olivia, run=sample_run, client=client, enqueue=False)
+    again = services.deliverable_execute(deliverable_id=queued.pk, task_id="t-2")
+    assert again.state == RunState.FAILED and not again.sha256
+    assert first.path in again.error and "cannot be overwritten" in again.error
+    assert _events("deliverables.deliverable.failed", str(again.pk))
+
+
 def test_the_progress_names_the_sheet_being_written(sample_run, olivia, monkeypatch):
     monkeypatch.setattr(services, "PROGRESS_SECONDS", 0)  # every callback of the builder is recorded
     seen = []
