@@ -179,10 +179,8 @@ class _Progress:
     def __init__(self, deliverable: Deliverable) -> None:
         self.deliverable = deliverable
         self.last = 0.0
-        self.done: dict[str, int] = {}
 
     def __call__(self, sheet: str, rows: int) -> None:
-        self.done[sheet] = rows
         now = time.monotonic()
         if now - self.last < PROGRESS_SECONDS:
             return
