@@ -32,6 +32,9 @@ DJANGO_ENV = env_choice("DJANGO_ENV", "development", ("development", "test", "pr
 PRODUCTION = DJANGO_ENV == "production"
 
 VAR_DIR = resolve_path(BASE_DIR, env_str("CONSOLE_VAR_DIR", "var"))
+# Where the console is reached: the start of the absolute links a deliverable carries (a workbook's cells, a
+# payload's provenance_url) when no request is there to say it (the worker builds them).
+CONSOLE_BASE_URL = env_str("CONSOLE_BASE_URL", "http://127.0.0.1:8000")
 
 SECRET_KEY = check_secret_key("DJANGO_SECRET_KEY", os.environ.get("DJANGO_SECRET_KEY"), production=PRODUCTION)
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)

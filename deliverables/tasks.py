@@ -7,6 +7,7 @@ from celery import shared_task
 from console import context
 from deliverables.reconciliation import services as reconciliations
 from deliverables.runs import services
+from deliverables.workbooks import services as deliverables
 
 
 @shared_task(
@@ -31,9 +32,11 @@ def run_execute(self, run_id: int) -> None:
 
 @shared_task(name="deliverables.tasks.runs_sweep", acks_late=True, time_limit=300, bind=True)
 def runs_sweep(self) -> list[int]:
-    """Beat: fail running runs and reconciliations abandoned by a lost worker (RUN_ABANDONED_SECONDS)."""
+    """Beat: fail running runs, reconciliations and deliverable builds abandoned by a lost worker
+    (RUN_ABANDONED_SECONDS)."""
     with context.for_task(self.request.id or "eager"):
-        return services.runs_sweep_stale() + reconciliations.reconciliations_sweep_stale()
+        return (services.runs_sweep_stale() + reconciliations.reconciliations_sweep_stale()
+                + deliverables.deliverables_sweep_stale())
 
 
 @shared_task(
@@ -54,4 +57,25 @@ def reconciliation_execute(self, reconciliation_id: int) -> None:
             reconciliations.reconciliation_execute(reconciliation_id=reconciliation_id, task_id=self.request.id or "",
                                                    queue=queue)
         except reconciliations.jobs.JobHeld as held:
+            raise self.retry(countdown=held.retry_in) from None
+
+
+@shared_task(
+    name=deliverables.TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=20,
+    soft_time_limit=3600,
+    time_limit=3600 + 300,
+    bind=True,
+)
+def deliverable_build(self, deliverable_id: int) -> None:
+    """Build a queued deliverable (or take over one whose worker was lost); one held by a live worker is looked at
+    again later."""
+    queue = (self.request.delivery_info or {}).get("routing_key") or deliverables.QUEUE
+    with context.for_task(self.request.id or "eager", run_id=f"deliverable-{deliverable_id}"):
+        try:
+            deliverables.deliverable_execute(deliverable_id=deliverable_id, task_id=self.request.id or "",
+                                             queue=queue)
+        except deliverables.jobs.JobHeld as held:
             raise self.retry(countdown=held.retry_in) from None

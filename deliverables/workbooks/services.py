@@ -1,0 +1,331 @@
+"""Workbook deliverables: start one (a queued Deliverable, audited, sent to the `runs` queue after commit), build it
+on the worker (claimed, beating, taken over after a lost worker: deliverables.jobs), store it write-once in the
+lake, and open it again with its hash checked.
+
+Building, step by step (each recorded in `progress` with its time):
+1. data: what the run stored for the client (deliverables.workbooks.data.workbook_data);
+2. sheets: the workbook written to a temporary file (deliverables.workbooks.builder), the step's detail naming
+   the sheet and rows written (at most once a second: each update is also the heartbeat);
+3. store: the file put in the lake at `deliverables/<client>/<period_start>_<period_end>/<sha256>.xlsx` (the same
+   bytes give the same path: a rebuild of the same run finds its file already there, which is fine), then in
+   ONE transaction its path, hash, size, sheets and rows, the builder's version and `succeeded`, audited as
+   `deliverables.deliverable.built`.
+
+Reading back (`deliverable_open`): the lake checks the bytes against the hash it recorded when they were written,
+and the bytes are checked again against the hash the deliverable recorded; either mismatch refuses the read
+(DeliverableIntegrityError naming the file), so a changed file is never handed out.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+
+from console import clock
+from console.audit import audit_record
+from console.dispatch import send_after_commit
+from deliverables import jobs
+from deliverables.choices import DELIVERABLE_TYPE, DeliverableKind, RunState
+from deliverables.models import CalculationRun, Deliverable, RunNumber
+
+log = logging.getLogger("deliverables.deliverables")  # every line names the deliverable and its trace id
+
+TASK = "deliverables.tasks.deliverable_build"
+QUEUE = "runs"
+BUILD_PERMISSION = "console.build_deliverable"
+READ_PERMISSION = "console.view_provenance"
+STEPS = ("data", "sheets", "store")
+PREFIX = "deliverables"
+EXTENSIONS = {DeliverableKind.WORKBOOK: "xlsx"}
+CONTENT_TYPES = {DeliverableKind.WORKBOOK: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+BUILDER_MODULES = ("builder.py", "data.py", "model.py", "sheets.py", "xlsx.py")
+PROGRESS_SECONDS = 1.0
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+DELIVERABLES = jobs.JobKind(model=Deliverable, object_type=DELIVERABLE_TYPE, prefix="deliverables.deliverable",
+                            label="deliverable", steps=STEPS, queue=QUEUE, log=log)
+
+
+class Refused(ValueError):
+    """A deliverable that cannot be built or read as asked (the message says which field or object and why)."""
+
+
+class Forbidden(Refused):
+    """Who asks may not do it (HTTP 403)."""
+
+
+class DeliverableUnavailable(Refused):
+    """The deliverable has no stored file (not built, failed, cancelled)."""
+
+
+class DeliverableIntegrityError(Refused):
+    """The stored file is missing or its bytes no longer hash to what was recorded: never handed out."""
+
+
+def _refuse(actor, reason: str, object_id: str = "", *, forbidden: bool = False, details: dict | None = None):
+    with transaction.atomic():
+        audit_record(actor=actor, action="deliverables.deliverable.refused", object_type=DELIVERABLE_TYPE,
+                     object_id=object_id, after={"reason": reason, **(details or {})})
+    raise (Forbidden if forbidden else Refused)(reason)
+
+
+def base_url() -> str:
+    """What a workbook's links to the provenance pages start with: settings.CONSOLE_BASE_URL, else the console's
+    local address. A setting, not the request's host: the same run gives the same bytes whoever asks."""
+    return (getattr(settings, "CONSOLE_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def builder_version() -> str:
+    """sha256 of the workbook builder's source and the openpyxl version it writes with."""
+    import openpyxl
+
+    folder = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in BUILDER_MODULES:
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
+    digest.update(f"openpyxl=={openpyxl.__version__}".encode())
+    return digest.hexdigest()
+
+
+def run_clients(run: CalculationRun) -> list[str]:
+    """The clients a run stored numbers for (what a workbook can be built for), sorted."""
+    return sorted(set(RunNumber.objects.filter(run=run).values_list("client_account_id", flat=True)))
+
+
+def lake_path(deliverable: Deliverable, sha256: str) -> str:
+    return (f"{PREFIX}/{deliverable.client_account_id}/{deliverable.period_label}/"
+            f"{sha256}.{EXTENSIONS[deliverable.kind]}")
+
+
+def download_name(deliverable: Deliverable) -> str:
+    """`<client>-<period>-<sha8>.xlsx`: what a download is saved as."""
+    return (f"{deliverable.client_account_id}-{deliverable.period_label}-{deliverable.sha256[:8]}."
+            f"{EXTENSIONS.get(deliverable.kind, 'bin')}")
+
+
+# --- start ---------------------------------------------------------------------------------------------------
+def deliverable_start(*, actor, run: CalculationRun, client: str, kind: str = DeliverableKind.WORKBOOK,
+                      traceparent: str = "", enqueue: bool = True) -> Deliverable:
+    """A queued deliverable of `client` from `run`, sent to the `runs` queue after commit.
+
+    Refused (audited): without the build_deliverable permission (Forbidden); a kind this service does not build;
+    a run that has not succeeded; a client the run stored no number for (the message names it)."""
+    client = (client or "").strip()
+    asked = {"run": run.pk, "client": client, "kind": kind}
+    if not actor.has_perm(BUILD_PERMISSION):
+        _refuse(actor, "building a deliverable needs the build_deliverable permission", forbidden=True,
+                details=asked)
+    if kind not in EXTENSIONS:
+        _refuse(actor, f"kind: {kind!r} is not built here (one of {', '.join(str(k) for k in EXTENSIONS)})",
+                details=asked)
+    if run.state != RunState.SUCCEEDED:
+        _refuse(actor, f"run #{run.pk} is {run.state}: only a succeeded run has deliverables", details=asked)
+    if not client:
+        _refuse(actor, f"client: name the client whose workbook to build from run #{run.pk}", details=asked)
+    if not RunNumber.objects.filter(run=run, client_account_id=client).exists():
+        clients = run_clients(run)
+        _refuse(actor, f"client: run #{run.pk} has no number for client {client} (its clients: "
+                       f"{', '.join(clients) or 'none'})", details=asked)
+    trace = jobs.traceparent_for(traceparent or run.traceparent)
+    with transaction.atomic():
+        deliverable = Deliverable.objects.create(
+            kind=kind, run=run, client_account_id=client, period_start=run.period_start, period_end=run.period_end,
+            requested_by=actor, traceparent=trace, trace_id=trace.split("-")[1], queue=QUEUE,
+            progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in STEPS]})
+        audit_record(actor=actor, action="deliverables.deliverable.queued", object_type=DELIVERABLE_TYPE,
+                     object_id=str(deliverable.pk),
+                     after={**asked, "period": [str(run.period_start), str(run.period_end)],
+                            "state": deliverable.state, "traceparent": trace})
+        if enqueue:
+            send_after_commit(TASK, Deliverable, deliverable.pk)
+    log.info("deliverable #%s (%s of client %s from run #%s) queued trace_id=%s", deliverable.pk, kind, client,
+             run.pk, deliverable.trace_id)
+    return deliverable
+
+
+# --- build ---------------------------------------------------------------------------------------------------
+def deliverable_execute(*, deliverable_id: int, task_id: str = "", queue: str = "") -> Deliverable | None:
+    """Claim the deliverable and build it; None when it is gone, final, or no longer ours."""
+    from deliverables.workbooks.xlsx import WorkbookError
+
+    deliverable = jobs.claim(DELIVERABLES, deliverable_id, task_id=task_id, queue=queue)
+    if deliverable is None:
+        return None
+    log.info("deliverable #%s claimed by %s pid %s (attempt %s) trace_id=%s", deliverable.pk,
+             deliverable.worker_host, deliverable.worker_pid, deliverable.attempts, deliverable.trace_id)
+    try:
+        _build_and_store(deliverable)
+    except jobs.JobLost:
+        return None
+    except (Refused, WorkbookError) as bad:  # bad input: permanent, said plainly
+        jobs.fail(DELIVERABLES, deliverable, str(bad))
+    except Exception as exc:
+        jobs.fail(DELIVERABLES, deliverable, f"{type(exc).__name__}: {exc}")
+        raise
+    deliverable.refresh_from_db()
+    return deliverable
+
+
+class _Progress:
+    """The builder's progress callback: the `sheets` step's detail, updated at most once a second."""
+
+    def __init__(self, deliverable: Deliverable) -> None:
+        self.deliverable = deliverable
+        self.last = 0.0
+
+    def __call__(self, sheet: str, rows: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_SECONDS:
+            return
+        self.last = now
+        jobs.step(DELIVERABLES, self.deliverable, "sheets", "running", f"{sheet}: {rows} rows")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _build_and_store(deliverable: Deliverable) -> None:
+    from console.lake import get_lake
+    from deliverables.workbooks.builder import write_workbook
+    from deliverables.workbooks.data import workbook_data
+
+    timings: dict[str, float] = {}
+    run = CalculationRun.objects.select_related("requested_by").get(pk=deliverable.run_id)
+    folder = Path(settings.VAR_DIR) / "deliverables"
+    folder.mkdir(parents=True, exist_ok=True)
+    links = base_url()
+    with jobs.Heartbeat(DELIVERABLES, deliverable), tempfile.TemporaryDirectory(dir=folder) as scratch:
+        mark = time.perf_counter()
+        jobs.step(DELIVERABLES, deliverable, "data", "running")
+        data = workbook_data(run, deliverable.client_account_id)
+        timings["data"] = time.perf_counter() - mark
+        jobs.step(DELIVERABLES, deliverable, "data", "done",
+                  f"{len(data.numbers)} numbers of run #{run.pk}, {run.findings_count} findings in the run")
+        mark = time.perf_counter()
+        jobs.step(DELIVERABLES, deliverable, "sheets", "running")
+        out = Path(scratch) / "workbook.xlsx"
+        progress = _Progress(deliverable)
+        progress.last = time.monotonic()
+        result = write_workbook(data, out=out, base_url=links, progress=progress)
+        timings["sheets"] = time.perf_counter() - mark
+        jobs.step(DELIVERABLES, deliverable, "sheets", "done",
+                  f"{len(result.sheets)} sheets, {sum(result.rows.values())} rows")
+        mark = time.perf_counter()
+        jobs.step(DELIVERABLES, deliverable, "store", "running")
+        if _sha256_file(out) != result.sha256:  # what the builder hashed is what goes to the lake
+            raise Refused(f"deliverable #{deliverable.pk}: the written workbook changed before it was stored")
+        path = lake_path(deliverable, result.sha256)
+        with open(out, "rb") as stream:
+            put = get_lake().put(path, stream)
+        if not put.created:
+            _check_stored(deliverable, path, result.sha256)
+    version = builder_version()
+    summary = {"sheets": list(result.sheets), "rows": dict(result.rows), "client_name": data.client_name,
+               "numbers": len(data.numbers), "base_url": links, "already_stored": not put.created,
+               "seconds": {k: round(v, 3) for k, v in timings.items()}}
+    with transaction.atomic():
+        locked = Deliverable.objects.select_for_update().get(pk=deliverable.pk)
+        if locked.state != RunState.RUNNING or locked.attempts != deliverable.attempts:
+            raise jobs.JobLost(f"deliverable #{deliverable.pk} is no longer held by this worker")
+        timings["store"] = time.perf_counter() - mark
+        summary["seconds"]["store"] = round(timings["store"], 3)
+        Deliverable.objects.filter(pk=deliverable.pk).update(
+            state=RunState.SUCCEEDED, finished_at=clock.now(), heartbeat_at=clock.now(), path=path,
+            sha256=result.sha256, bytes=result.bytes, summary=summary, builder_version=version,
+            progress=jobs.done_steps(deliverable))
+        audit_record(actor=None, action="deliverables.deliverable.built", object_type=DELIVERABLE_TYPE,
+                     object_id=str(deliverable.pk), before={"state": RunState.RUNNING},
+                     after={"state": RunState.SUCCEEDED, "kind": deliverable.kind, "run": run.pk,
+                            "client": deliverable.client_account_id, "path": path, "sha256": result.sha256,
+                            "bytes": result.bytes, "builder_version": version, "already_stored": not put.created})
+    log.info("deliverable #%s built: %s (%s bytes, sha256 %s%s) trace_id=%s", deliverable.pk, path, result.bytes,
+             result.sha256, ", already in the lake" if not put.created else "", deliverable.trace_id)
+
+
+def _check_stored(deliverable: Deliverable, path: str, sha256: str) -> None:
+    """A rebuild whose bytes were already in the lake: the file there must still be them (write-once: a changed
+    file cannot be replaced, and a deliverable is never recorded over it)."""
+    from console.lake import LakeError, get_lake
+
+    try:
+        with get_lake().open(path) as stream:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except LakeError as bad:
+        raise Refused(f"deliverable #{deliverable.pk}: the lake already holds {path} and it fails its check "
+                      f"({bad}); it cannot be overwritten") from None
+    if digest.hexdigest() != sha256:
+        raise Refused(f"deliverable #{deliverable.pk}: the lake already holds {path} with other bytes "
+                      f"(sha256 {digest.hexdigest()}); it cannot be overwritten")
+
+
+def content_type(deliverable: Deliverable) -> str:
+    return CONTENT_TYPES.get(deliverable.kind, "application/octet-stream")
+
+
+def deliverables_sweep_stale(*, older_than: dt.timedelta | None = None) -> list[int]:
+    return jobs.sweep_stale(DELIVERABLES, older_than=older_than)
+
+
+# --- read ----------------------------------------------------------------------------------------------------
+def deliverable_open(deliverable: Deliverable) -> BinaryIO:
+    """A readable stream of the deliverable's stored file, its bytes checked against the deliverable's sha256 (and
+    by the lake against the hash it recorded): DeliverableUnavailable when there is no file, and
+    DeliverableIntegrityError, naming the file, when it is missing or its bytes changed."""
+    from console.lake import LakeError, LakeNotFound, get_lake
+
+    if deliverable.state != RunState.SUCCEEDED or not deliverable.path or not deliverable.sha256:
+        raise DeliverableUnavailable(f"deliverable #{deliverable.pk} is {deliverable.state}: it has no stored file")
+    try:
+        stream = get_lake().open(deliverable.path)
+    except LakeNotFound:
+        raise DeliverableIntegrityError(
+            f"deliverable #{deliverable.pk}: its file {deliverable.path} is missing from the lake") from None
+    except LakeError as bad:
+        raise DeliverableIntegrityError(f"deliverable #{deliverable.pk}: its file {deliverable.path} failed the "
+                                        f"lake's check ({bad})") from None
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+        if digest.hexdigest() != deliverable.sha256 or size != deliverable.bytes:
+            raise DeliverableIntegrityError(
+                f"deliverable #{deliverable.pk}: its file {deliverable.path} now hashes to {digest.hexdigest()} "
+                f"({size} bytes), not the recorded {deliverable.sha256} ({deliverable.bytes} bytes): it is not "
+                "handed out")
+        stream.seek(0)
+    except BaseException:
+        stream.close()
+        raise
+    return stream
+
+
+def record_download(*, actor, deliverable: Deliverable, via: str) -> None:
+    """An audit event for a console download (who, which deliverable, which file): auditors see every copy."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="deliverables.deliverable.downloaded", object_type=DELIVERABLE_TYPE,
+                     object_id=str(deliverable.pk),
+                     after={"path": deliverable.path, "sha256": deliverable.sha256, "bytes": deliverable.bytes,
+                            "client": deliverable.client_account_id, "via": via})
+
+
+def record_refused_read(*, actor, deliverable: Deliverable, reason: str, via: str) -> None:
+    """A refused download (the file changed or is missing) is audited too: it is what an auditor must see."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="deliverables.deliverable.download_refused", object_type=DELIVERABLE_TYPE,
+                     object_id=str(deliverable.pk), after={"path": deliverable.path, "reason": reason, "via": via})

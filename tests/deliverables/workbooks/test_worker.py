@@ -1,0 +1,73 @@
+"""Workbook builds through the queue: a real worker on the `runs` queue builds a workbook asked through the service
+and stores it in the lake; a redelivered task takes over a build whose worker went silent (and leaves one a live
+worker holds). (The claim, heartbeat and take-over are deliverables.jobs, shared with the calculation runs.)"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+
+import pytest
+
+from console import clock
+from console.lake import get_lake
+from console.models import AuditEvent
+from deliverables import jobs
+from deliverables.choices import DELIVERABLE_TYPE, RunState
+from deliverables.models import Deliverable
+from deliverables.workbooks import services
+from tests.deliverables.workbooks.conftest import a_client
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+
+
+def _running(run, olivia, *, heartbeat: dt.datetime) -> Deliverable:
+    queued = services.deliverable_start(actor=olivia, run=run, client=a_client(run), enqueue=False)
+    Deliverable.objects.filter(pk=queued.pk).update(
+        state=RunState.RUNNING, started_at=heartbeat, heartbeat_at=heartbeat, attempts=1, worker_host="lost-host",
+        worker_pid=4242, task_id="t-1")
+    return Deliverable.objects.get(pk=queued.pk)
+
+
+def test_a_redelivered_task_takes_over_a_silent_build_and_finishes_it_once(sample_run, olivia, settings):
+    settings.RUN_STALE_SECONDS = 60
+    silent = _running(sample_run, olivia, heartbeat=clock.now() - dt.timedelta(seconds=61))
+    done = services.deliverable_execute(deliverable_id=silent.pk, task_id="t-2", queue="runs")
+    assert done.state == RunState.SUCCEEDED and done.attempts == 2 and done.task_id == "t-2"
+    assert AuditEvent.objects.filter(object_type=DELIVERABLE_TYPE, object_id=str(done.pk),
+                                     action="deliverables.deliverable.taken_over").exists()
+    assert services.deliverable_execute(deliverable_id=silent.pk, task_id="t-3") is None  # final: once
+
+
+def test_a_redelivered_task_leaves_a_build_a_live_worker_holds(sample_run, olivia, settings):
+    settings.RUN_STALE_SECONDS = 60
+    held = _running(sample_run, olivia, heartbeat=clock.now() - dt.timedelta(seconds=10))
+    with pytest.raises(jobs.JobHeld):
+        services.deliverable_execute(deliverable_id=held.pk, task_id="t-2")
+    held.refresh_from_db()
+    assert held.state == RunState.RUNNING and held.worker_host == "lost-host" and not held.path
+
+
+@pytest.mark.worker
+def test_a_worker_on_the_runs_queue_builds_the_workbook_and_stores_it(sample_run, olivia):
+    from tests.support.worker import Worker, flush_test_broker, wait_until
+
+    flush_test_broker()
+    worker = Worker(queues=services.QUEUE).start()
+    try:
+        queued = services.deliverable_start(actor=olivia, run=sample_run, client=a_client(sample_run))
+        wait_until(lambda: Deliverable.objects.get(pk=queued.pk).is_final, timeout=120,
+                   message="the worker to build the workbook")
+        done = Deliverable.objects.get(pk=queued.pk)
+        assert os.getpgid(done.worker_pid) == worker.process.pid  # the worker's pool child
+    finally:
+        worker.stop()
+    assert done.state == RunState.SUCCEEDED, done.error
+    assert done.queue == "runs" and done.task_id and done.worker_pid != os.getpid()
+    assert [s["state"] for s in done.progress["steps"]] == ["done"] * len(services.STEPS)
+    assert hashlib.sha256(get_lake().read(done.path)).hexdigest() == done.sha256
+    started = AuditEvent.objects.get(object_type=DELIVERABLE_TYPE, object_id=str(done.pk),
+                                     action="deliverables.deliverable.started")
+    assert started.after["task_id"] == done.task_id
+    logged = [line for line in worker.output().splitlines() if f"deliverable #{done.pk} " in line]
+    assert logged and all(f"trace_id={done.trace_id}" in line for line in logged)
