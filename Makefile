@@ -33,12 +33,13 @@ test: setup browser-deps services test-postgres test-sqlite
 
 ## The inner loop: the PostgreSQL pass without the real-worker and browser tests (make test runs them all).
 test-fast: setup services
-	$(BIN)/python -m pytest -n 2 -m "not worker and not browser"
+	$(BIN)/python -m pytest -n 3 -m "not worker and not browser"
 
-# Two pytest-xdist processes for everything but the real-worker and browser tests, which run on their
-# own afterwards: their kill-and-redeliver timings are not shared with a second CPU-bound process.
+# Three pytest-xdist processes (on two cores: much of a test is waiting on PostgreSQL, a third process fills
+# those waits) for everything but the real-worker and browser tests, which run on their own afterwards: their
+# kill-and-redeliver timings are not shared with another CPU-bound process.
 test-postgres:
-	$(BIN)/python -m pytest -n 2 -m "not worker and not browser"
+	$(BIN)/python -m pytest -n 3 -m "not worker and not browser"
 	$(BIN)/python -m pytest -m "worker or browser"
 
 test-sqlite:
