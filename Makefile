@@ -36,11 +36,12 @@ test-fast: setup services
 	$(BIN)/python -m pytest -n 3 -m "not worker and not browser"
 
 # Three pytest-xdist processes (on two cores: much of a test is waiting on PostgreSQL, a third process fills
-# those waits) for everything but the real-worker and browser tests, which run on their own afterwards: their
-# kill-and-redeliver timings are not shared with another CPU-bound process.
+# those waits) for everything but the real-worker tests, which run on their own afterwards: their
+# kill-and-redeliver timings are not shared with another CPU-bound process. The browser tests that start no
+# worker run in the parallel pass.
 test-postgres:
-	$(BIN)/python -m pytest -n 3 -m "not worker and not browser"
-	$(BIN)/python -m pytest -m "worker or browser"
+	$(BIN)/python -m pytest -n 3 -m "not worker"
+	$(BIN)/python -m pytest -m "worker"
 
 test-sqlite:
 	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" --db-tests-only -q
