@@ -26,6 +26,7 @@ class Capability(models.Model):
             ("unlock_login", "Unlock a username or address locked after failed logins"),
             ("receive_evidence", "Receive evidence packets from the systems of record"),
             ("verify_evidence", "Verify or withdraw evidence packet revisions (four eyes)"),
+            ("manage_consumer_tokens", "Create and revoke consumer tokens of presentation surfaces (Domo)"),
         ]
 
 

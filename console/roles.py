@@ -43,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "console.view_audit",
         "console.export_audit",
         "console.unlock_login",
+        "console.manage_consumer_tokens",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",

@@ -102,3 +102,23 @@ class DeliverableKind(models.TextChoices):
 
 
 DELIVERABLE_TYPE = "deliverables.deliverable"
+
+
+# --- publication and the consumer API --------------------------------------------------------------------------
+class PublicationState(models.TextChoices):
+    """A publication request's life: requested, then published or rejected (or withdrawn by its requester); a
+    published one is later superseded by the next publication of its client and kind, or retracted with a reason."""
+
+    REQUESTED = "requested", "Requested"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    PUBLISHED = "published", "Published"
+    SUPERSEDED = "superseded", "Superseded"
+    RETRACTED = "retracted", "Retracted"
+
+
+PUBLICATION_OPEN = (PublicationState.REQUESTED,)
+PUBLICATION_LIVE = (PublicationState.PUBLISHED,)
+
+PUBLICATION_TYPE = "deliverables.publication"
+CONSUMER_TOKEN_TYPE = "deliverables.consumertoken"

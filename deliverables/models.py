@@ -19,6 +19,7 @@ from deliverables.choices import (
     Engine,
     ItemClass,
     NumberKind,
+    PublicationState,
     RunState,
     SubjectKind,
     Trigger,
@@ -331,3 +332,103 @@ class Deliverable(QueuedWork):
     @property
     def period_label(self) -> str:
         return f"{self.period_start.isoformat()}_{self.period_end.isoformat()}"
+
+
+# --- publication -----------------------------------------------------------------------------------------------
+class Publication(models.Model):
+    """A request to publish one built deliverable (a workbook or a dashboard payload) to a client, bound to the
+    artifact's hash, and what came of it (deliverables.publication.services).
+
+    Four eyes: the approver is never the requester (checked by the service and by the database). Publishing copies
+    the artifact, write-once, to the lake under `published/<client>/<kind>/<version>/<file>`; the next publication
+    of the same client and kind supersedes it; a retraction keeps the row (and the file) with its reason."""
+
+    deliverable = models.ForeignKey(Deliverable, on_delete=models.PROTECT, related_name="publications")
+    client_account_id = models.CharField(max_length=18)
+    kind = models.CharField(max_length=24, choices=DeliverableKind.choices)
+    sha256 = models.CharField(max_length=64, help_text="the artifact's hash the request (and the approval) is bound to")
+    state = models.CharField(max_length=16, choices=PublicationState.choices, default=PublicationState.REQUESTED)
+    version = models.PositiveIntegerField(null=True, blank=True,
+                                          help_text="per client and kind, 1, 2, ... given when published")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=clock.now)
+    request_comment = models.TextField(blank=True)
+    gates = models.JSONField(default=list, blank=True,
+                             help_text="[{gate, passed, detail}] as checked at the request and again at approval")
+    reconciliation = models.JSONField(default=dict, blank=True,
+                                      help_text="the card reconciliation state at the request (shown, not gating)")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+    path = models.CharField(max_length=512, blank=True, help_text="in the lake under published/, written once")
+    published_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    retracted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    retracted_at = models.DateTimeField(null=True, blank=True)
+    retraction_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["client_account_id", "kind", "state", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=PublicationState.values),
+                                   name="publication_state_known"),
+            models.CheckConstraint(condition=models.Q(kind__in=DeliverableKind.values), name="publication_kind_known"),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("requested_by")),
+                name="publication_four_eyes",
+            ),
+            models.UniqueConstraint(fields=["client_account_id", "kind", "version"], name="publication_version_unique",
+                                    condition=models.Q(version__isnull=False)),
+            models.UniqueConstraint(fields=["client_account_id", "kind"], name="publication_one_live",
+                                    condition=models.Q(state=PublicationState.PUBLISHED)),
+        ]
+
+    def __str__(self) -> str:
+        version = f" v{self.version}" if self.version else ""
+        return f"Publication #{self.pk} {self.client_account_id} {self.kind}{version} ({self.state})"
+
+
+class ConsumerToken(models.Model):
+    """A presentation surface's (Domo's) credential for the consumer API: bound to a set of clients, created by an
+    admin, shown once; only its SHA-256 is stored. Revocable; expires."""
+
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=16, unique=True, help_text="the token's first characters, shown to find it")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    clients = models.JSONField(default=list, help_text="the Salesforce account ids it may read, sorted")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.TextField(blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class ConsumerRead(models.Model):
+    """One read through the consumer API: which token, which client and endpoint, which publication it was
+    served (none when refused), the answer's status, when and from where."""
+
+    token = models.ForeignKey(ConsumerToken, null=True, blank=True, on_delete=models.PROTECT, related_name="reads")
+    client_account_id = models.CharField(max_length=18, blank=True)
+    endpoint = models.CharField(max_length=64)
+    publication = models.ForeignKey(Publication, null=True, blank=True, on_delete=models.PROTECT, related_name="reads")
+    status = models.PositiveSmallIntegerField()
+    at = models.DateTimeField(default=clock.now)
+    remote_addr = models.CharField(max_length=64, blank=True)
+    trace_id = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["token", "-id"]), models.Index(fields=["publication", "-id"])]
