@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from itertools import pairwise
 
 from evidence.packets.authority.decision import Component, Decision, Missing, Question, Seen, Used, conclude
 from evidence.packets.authority.governance import (
+    ONE_DAY,
     Governance,
     candidate_revisions,
     days,
@@ -75,6 +77,31 @@ def contract_gap(governance: Governance, governing: list[Revision], holding: lis
     return f"the governed contract {' and '.join(named(p) for p in governing)} has no terms row {what} in force"
 
 
+def _spans(start: dt.date, end: dt.date, governance: Governance, candidate_terms: CandidateTerms,
+           client: str) -> list[tuple[dt.date, dt.date]]:
+    """The period cut where anything a day's answer reads can change: a governed packet's period or its
+    supersession, a terms row's period (governed or candidate), a candidate row's packet period. Within a span
+    every day gets the same answer, so a year is asked a handful of times, not 365."""
+    cuts = {start, end + ONE_DAY}
+
+    def cut(first: dt.date, last: dt.date) -> None:
+        cuts.add(first)
+        if last < dt.date.max:
+            cuts.add(last + ONE_DAY)
+
+    for packet in governance.packets:
+        cut(packet.period_start, packet.period_end)
+        for term in packet.records:
+            if isinstance(term, ContractTerm) and term.client_account_id == client:
+                cut(term.period_start, term.period_end)
+    cuts.update(governance.superseded_from.values())
+    for _, term, first, last in candidate_terms.rows:
+        cut(first, last)
+        cut(term.period_start, term.period_end)
+    bounds = sorted(day for day in cuts if start <= day <= end + ONE_DAY)
+    return [(first, following - ONE_DAY) for first, following in pairwise(bounds)]
+
+
 def decide_contract(question: Question, evidence: Evidence) -> Decision:
     client = question.client
     needs = (question.component,) if question.component else question.components
@@ -83,17 +110,18 @@ def decide_contract(question: Question, evidence: Evidence) -> Decision:
     used_: set[Used] = set()
     seen: set[Seen] = set()
     marks: dict[Component, list[tuple[dt.date, tuple[str, bool]]]] = {c: [] for c in needs}
-    for day in days(question.period_start, question.period_end):
-        governing = governance.governing(day)
+    for first, last in _spans(question.period_start, question.period_end, governance, candidate_terms, client):
+        # Nothing the answer depends on changes within a span: asked on its first day, it holds for every day.
+        governing = governance.governing(first)
         for component in needs:
-            candidates = candidate_terms.on(day, component)
+            candidates = candidate_terms.on(first, component)
             seen.update(s for s, _ in candidates)
-            holding = [p for p in governing if terms_in_force(p.records, client, day, component)]
+            holding = [p for p in governing if terms_in_force(p.records, client, first, component)]
             if len(holding) == 1:
                 used_.add(used(holding[0]))
                 continue
-            reason = contract_gap(governance, governing, holding, component, day)
-            marks[component].append((day, (reason, bool(candidates))))
+            reason = contract_gap(governance, governing, holding, component, first)
+            marks[component].extend((day, (reason, bool(candidates))) for day in days(first, last))
     missing = [
         Missing(kind=CONTRACT, client=client, reason=reason, candidate_exists=candidate, start=start, end=end,
                 component=component)

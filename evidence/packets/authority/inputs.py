@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
-from evidence.packets.model import KINDS, PRICING, RECORD_TYPES, PacketHeader, Record
+from evidence.packets.model import KINDS, PRICING, RECORD_TYPES, PacketHeader, RebateInvoice, Record
 
 GOVERNED, CANDIDATE = "governed", "candidate"
 # A revision's verification status; only VERIFIED is governed.
@@ -67,6 +68,19 @@ class Revision:
 
     def holds(self, day: dt.date) -> bool:
         return self.period_start <= day <= self.period_end
+
+    def invoices_of(self, client: str, quarter: str) -> tuple[RebateInvoice, ...]:
+        """The revision's rebate invoices for the client and quarter, in record order (indexed once: a run asks
+        for every client, quarter and NDC)."""
+        return self._invoices_by_quarter.get((client, quarter), ())
+
+    @cached_property
+    def _invoices_by_quarter(self) -> dict[tuple[str, str], tuple[RebateInvoice, ...]]:
+        index: dict[tuple[str, str], list[RebateInvoice]] = {}
+        for record in self.records:
+            if isinstance(record, RebateInvoice):
+                index.setdefault((record.client_account_id, record.quarter), []).append(record)
+        return {key: tuple(invoices) for key, invoices in index.items()}
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,13 @@ def decide_rebate(question: Question, evidence: Evidence) -> Decision:
     client, quarter, ndc = question.client, question.quarter, question.ndc
     governance = Governance(evidence, REBATE, client)
     in_quarter = [
-        (p, r) for p in governance.packets for r in _invoices(p.records, client, quarter)
-        if _governs_quarter(governance, p, quarter)
+        (p, r) for p in governance.packets if _governs_quarter(governance, p, quarter)
+        for r in p.invoices_of(client, quarter)
     ]
     exact = [(p, r) for p, r in in_quarter if r.ndc == ndc]
     candidates = [
         seen_revision(p) for p in candidate_revisions(evidence, REBATE, client)
-        if _holds_quarter(p, quarter) and any(r.ndc == ndc for r in _invoices(p.records, client, quarter))
+        if _holds_quarter(p, quarter) and any(r.ndc == ndc for r in p.invoices_of(client, quarter))
     ] + [
         seen_domo(d) for d in evidence.domo_of_kind(REBATE)
         if any(r.ndc == ndc for r in _invoices((d.record,), client, quarter))
