@@ -259,8 +259,14 @@ class SampleExportSummary:
     bytes: int
 
 
-def load_id_for(exported_at: datetime, seed: int) -> str:
-    return f"LIQ-{exported_at.astimezone(timezone.utc):%Y%m%d}-{seed % 10000:04d}"
+# Each variant numbers its load ids in its own range, so that the partial and invalid samples of a seed never
+# reuse the load id of that seed's complete sample (which `make run` has already ingested: LOAD_ID_CONFLICT).
+VARIANT_LOAD_OFFSETS = {"complete": 0, "partial": 5000, "invalid": 8000}
+
+
+def load_id_for(exported_at: datetime, seed: int, variant: str = "complete") -> str:
+    number = (seed + VARIANT_LOAD_OFFSETS[variant]) % 10000
+    return f"LIQ-{exported_at.astimezone(timezone.utc):%Y%m%d}-{number:04d}"
 
 
 def write_sample_export(out: Path, *, rows: int = 5000, seed: int = 7, variant: str = "complete",
@@ -347,7 +353,7 @@ def write_sample_export(out: Path, *, rows: int = 5000, seed: int = 7, variant: 
     files.write("directory/users.json", _json_bytes(_users(world)))
     files.write("directory/groups.json", _json_bytes(_groups(world)))
 
-    load_id = load_id_for(exported_at, seed)
+    load_id = load_id_for(exported_at, seed, variant)
     manifest = {
         "format": FORMAT,
         "load_id": load_id,

@@ -228,3 +228,15 @@ def test_a_redelivered_intake_held_by_a_live_worker_is_looked_at_again_not_dropp
     run.refresh_from_db()
     assert run.status == IntakeStatus.SUCCEEDED and run.attempts == 2
     assert outcome.manifest == run.manifest
+
+
+def test_the_partial_and_invalid_samples_of_the_default_seed_ingest_after_the_complete_one(db, tmp_path):
+    """`make run` ingests the default seed's complete sample; its partial and invalid variants then ingest as
+    what they are, never refused as LOAD_ID_CONFLICT."""
+    samples = {variant: write_sample_export(tmp_path / variant, rows=300, variant=variant)
+               for variant in ("complete", "partial", "invalid")}
+    assert len({sample.load_id for sample in samples.values()}) == 3
+    results = {variant: ingest(sample.path) for variant, sample in samples.items()}
+    assert [results[v]["status"] for v in ("complete", "partial", "invalid")] == ["complete", "partial", "invalid"]
+    codes = {issue["code"] for result in results.values() for issue in result["issues"]}
+    assert "LOAD_ID_CONFLICT" not in codes

@@ -671,7 +671,7 @@ def test_command_writes_the_export_and_a_zip(tmp_path):
     call_command("make_sample_export", str(tmp_path / "cmd"), "--rows", "300", "--seed", "11",
                  "--variant", "partial", "--zip", stdout=out)
     line = out.getvalue().strip()
-    assert line.startswith("LIQ-20261120-0011 partial (partial): 300 claims")
+    assert line.startswith("LIQ-20261120-5011: the partial sample (its manifest claims partial): 300 claims")
     assert _manifest(tmp_path / "cmd")["status"] == "partial"
     with zipfile.ZipFile(tmp_path / "cmd.zip") as archive:
         assert set(archive.namelist()) == set(_digests(tmp_path / "cmd"))

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             zip_path = write_export_zip(out, out.parent / f"{out.name}.zip", date_time=exported_at)
             archive = f", zip {zip_path}"
         self.stdout.write(
-            f"{summary.load_id} {summary.variant} ({summary.status}): {summary.rows} claims, "
+            f"{summary.load_id}: the {summary.variant} sample (its manifest claims {summary.status}): {summary.rows} claims, "
             f"{len(summary.datasets)} datasets, {len(summary.cards)} cards ({len(summary.goldens)} golden), "
             f"{len(summary.planted_flaws)} planted flaws, {summary.files} files, {summary.bytes} bytes "
             f"at {summary.path}{archive}"
