@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 ## Set up and run the console on the embedded defaults (SQLite, var/lake, a real worker on the filesystem broker).
+# make run PORT=8010 (ADDR=0.0.0.0 to listen beyond this machine)
+ADDR ?= 127.0.0.1
+PORT ?= 8000
+
 run: setup
-	$(BIN)/python manage.py run_console
+	$(BIN)/python manage.py run_console $(ADDR):$(PORT)
 
 ## Debian's Chromium for the browser tests (never a downloaded browser).
 browser-deps:

@@ -3,6 +3,7 @@ console comes up with the sample evidence received and verified and the sample's
 as candidate evidence, and says so in one line; a second start finds every packet and the registration unchanged
 and verifies nothing again, even asked for other sample rows (the export
 written first stands, and the evidence matching it)."""
+import contextlib
 import os
 import signal
 import socket
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_ONLY = {"DATABASE_URL", "DJANGO_ENV", "LAKE_URL", "CELERY_BROKER_URL", "DJANGO_ALLOW_ASYNC_UNSAFE",
@@ -115,3 +118,98 @@ def test_make_run_loads_the_sample_evidence_once(tmp_path):
     assert _curated(tmp_path / "var") == curated
     assert f": {len(opened)} open (0 raised, 0 resolved now)" in _line(output, "Missing-evidence flags:")
     assert _flags(tmp_path / "var") == opened
+
+
+def _env(var_dir: Path) -> dict:
+    return {k: v for k, v in os.environ.items() if k not in TEST_ONLY} | {"CONSOLE_VAR_DIR": str(var_dir),
+                                                                         "PYTHONUNBUFFERED": "1"}
+
+
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, process group, state) of every process on the machine."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            found[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[0])
+    return found
+
+
+def _family(root: int, groups: set[int]) -> set[int]:
+    """The live processes descending from `root` or in one of `groups` (the worker's own session and group)."""
+    table = _processes()
+    family = {pid for pid, (_, group, state) in table.items() if group in groups and state != "Z"} | {root}
+    grew = True
+    while grew:
+        more = {pid for pid, (parent, _, state) in table.items() if parent in family and state != "Z"} - family
+        family |= more
+        grew = bool(more)
+    return family
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_stops_the_console_and_every_worker_process_within_ten_seconds(tmp_path, stop_with):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_console", f"127.0.0.1:{port}", "--no-sample"],
+        cwd=ROOT, env=_env(tmp_path / "var"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    worker = None
+    try:
+        for line in process.stdout:
+            if line.startswith("Celery worker + beat: pid "):
+                worker = int(line.split("pid ")[1].split(",")[0])
+                break
+        assert worker, "the console did not start its worker"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # serving, and the worker's pool and beat started
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(_family(worker, {worker})) < 3:
+            time.sleep(0.2)
+        started = _family(process.pid, {worker})
+        assert worker in started and len(started) >= 4, started  # console, worker, its pool and beat
+
+        signalled = time.monotonic()
+        process.send_signal(stop_with)
+        process.wait(timeout=10)
+        while time.monotonic() - signalled < 10 and any(_alive(pid) for pid in started):
+            time.sleep(0.1)
+        left = sorted(pid for pid in started if _alive(pid))
+        assert left == [], f"still running {time.monotonic() - signalled:.1f} s after the signal: {left}"
+        assert "Console and worker stopped." in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if worker:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker, signal.SIGKILL)
+
+
+def test_a_taken_port_ends_the_command_at_once_naming_it_and_starts_no_worker(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "manage.py", "run_console", f"127.0.0.1:{port}"], cwd=ROOT,
+                              env=_env(tmp_path / "var"), capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert f"port {port} on 127.0.0.1 is taken" in done.stderr
+    assert f"make run PORT={port + 10}" in done.stderr
+    assert not (tmp_path / "var" / "log" / "worker.log").exists()  # no worker was started
+    assert not (tmp_path / "var" / "console.sqlite3").exists()  # nor anything else

@@ -7,19 +7,28 @@ evidence (evidence.samples.demo), promotes the sample claims into the curated re
 approver (evidence.samples.demo_claims), computes the missing-evidence flags (evidence.samples.demo_flags), loads the sample's card mappings, runs the
 calculations for the plan year and reconciles the mapped cards against it (deliverables.reconciliation.demo), starts a real Celery worker with its beat scheduler in a child process, then
 serves the console until interrupted; the worker is stopped with it.
+
+The address is checked before anything starts: a taken port ends the command at once, with no worker started.
+Ctrl-C and SIGTERM end the console and its worker within STOP_SECONDS: the worker's process group gets SIGTERM
+(a warm shutdown; an unfinished task is redelivered, its run taken over), then SIGKILL when it is still there;
+the worker also gets SIGTERM from the kernel should the console die without its cleanup (PR_SET_PDEATHSIG).
 """
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from console import context
 from console.services import demo_users_create
@@ -29,10 +38,68 @@ from evidence.samples.demo_claims import demo_claims_promote
 from evidence.samples.demo_flags import demo_flags_compute
 
 SAMPLE_SEED = 7  # the sample export's and the sample evidence's: their clients and terms match
+STOP_SECONDS = 8  # SIGTERM to the worker's group, then SIGKILL: the console and its worker are gone within 10 s
+PR_SET_PDEATHSIG = 1
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def address(addrport: str) -> tuple[str, int]:
+    """"ADDR:PORT" or "PORT" as runserver reads them (ADDR defaults to 127.0.0.1)."""
+    host, _, port = addrport.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise CommandError(f"{addrport!r} is not ADDR:PORT or PORT (for example 127.0.0.1:8010)")
+    return host, int(port)
+
+
+def check_free(host: str, port: int) -> None:
+    """Refuse at once, before a worker starts, when the address is taken (another console, another server)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as problem:
+            if problem.errno == errno.EADDRINUSE:
+                raise CommandError(f"port {port} on {host} is taken (another console or server is listening): "
+                                   f"stop it, or choose another port: make run PORT={port + 10}") from None
+            raise CommandError(f"cannot listen on {host}:{port}: {problem.strerror}") from None
+
+
+def _die_with_parent() -> None:  # in the worker's process, before celery starts
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the console's own cleanup still stops it
+        pass
+
+
+def stop(worker: subprocess.Popen, seconds: float = STOP_SECONDS) -> None:
+    """The worker's whole process group (main process, pool children, beat): SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, seconds), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(worker.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if worker.poll() is not None and not _group_alive(worker.pid):
+                return
+            time.sleep(0.1)
+    worker.poll()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Command(BaseCommand):
@@ -42,42 +109,51 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--sample-rows", type=int, default=5000, help="claims in the sample export")
         parser.add_argument("--no-worker", action="store_true", help="do not start a worker (one runs elsewhere)")
+        parser.add_argument("--no-sample", action="store_true",
+                            help="an empty console: migrate and create the demo users only (no sample, no demo data)")
 
-    def handle(self, *args, addrport, sample_rows, no_worker, **options):
+    def handle(self, *args, addrport, sample_rows, no_worker, no_sample, **options):
+        host, port = address(addrport)
+        check_free(host, port)
+        # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
+        signal.signal(signal.SIGTERM, _interrupt)
         Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         with context.for_command("run_console"):
             users = demo_users_create(reset_passwords=True)
-        sample, rows = self._write_sample(sample_rows)
-        load_id = json.loads((sample / "manifest.json").read_text())["load_id"]
-        with context.for_command("run_console"):
-            evidence = demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows, export_load_id=load_id)
-            claims = demo_claims_promote(load_id=load_id)
-            flags = demo_flags_compute()
-            reconciliation = demo_reconciliation()
+        lines = []
+        if not no_sample:
+            sample, rows = self._write_sample(sample_rows)
+            load_id = json.loads((sample / "manifest.json").read_text())["load_id"]
+            with context.for_command("run_console"):
+                lines = [f"Sample Leaf IQ export (ingested): {sample}",
+                         demo_evidence_load(Path(settings.VAR_DIR), seed=SAMPLE_SEED, rows=rows,
+                                            export_load_id=load_id).line(),
+                         demo_claims_promote(load_id=load_id).line(),
+                         demo_flags_compute().line(),
+                         demo_reconciliation().line()]
+        check_free(host, port)  # taken while the sample was prepared: still before the worker starts
 
         worker = None if no_worker else self._start_worker()
-        # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
-        signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.stdout.write("")
             self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
-            self.stdout.write(f"Sample Leaf IQ export (ingested): {sample}")
-            self.stdout.write(evidence.line())
-            self.stdout.write(claims.line())
-            self.stdout.write(flags.line())
-            self.stdout.write(reconciliation.line())
+            for line in lines:
+                self.stdout.write(line)
             self.stdout.write("Demo logins (fresh passwords each start):")
             for user in users:
                 self.stdout.write(f"  {user.role:9} {user.username:18} {user.password}")
             if worker:
                 self.stdout.write(f"Celery worker + beat: pid {worker.pid}, log {self._worker_log}")
             self.stdout.write("")
+            self.stdout.flush()
             call_command("runserver", addrport, use_reloader=False)
+        except KeyboardInterrupt:
+            pass
         finally:
-            if worker and worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=30)
+            if worker:
+                stop(worker)
+                self.stdout.write("Console and worker stopped.")
 
     def _write_sample(self, rows: int) -> tuple[Path, int]:
         """Generate the sample export once and ingest it (in this process) unless it already was. Returns
@@ -108,5 +184,5 @@ class Command(BaseCommand):
             cwd=settings.BASE_DIR,
             stdout=self._worker_log.open("a"),
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            preexec_fn=_die_with_parent,  # its own session and group (stopped as a whole), and gone with us
         )
