@@ -184,5 +184,5 @@ class Command(BaseCommand):
             cwd=settings.BASE_DIR,
             stdout=self._worker_log.open("a"),
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # its own session and group (stopped as a whole), and gone with us
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (no other thread yet) its own session and group, gone with us
         )
