@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page, wants_fragment
+from console.paging import cursor_param, keyset_page, page_urls
 from deliverables.choices import MAPPING_TYPE, RunState, SubjectKind
 from deliverables.models import CardMapping, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import outputs, selectors, services, sources
@@ -38,7 +39,7 @@ from evidence.models import SourceManifest
 
 VIEW = "console.view_provenance"
 POLL_SECONDS = 2
-ITEMS_SHOWN = 500
+ITEMS_SHOWN = 200  # differences per page
 STATE_BADGES = {"not_mapped": "badge badge-muted", "mapped": "badge badge-info", "open": "badge badge-warn",
                 "reconciled": "badge badge-ok", "retired": "badge"}
 STATUS_BADGES = {"explained": "badge badge-info", "within_tolerance": "badge badge-ok", "accepted": "badge badge-ok",
@@ -275,16 +276,21 @@ def _status_row(status: selectors.ItemStatus, user, *, form=None, refusal: str =
 
 
 def _items_context(request, recon: Reconciliation) -> dict:
-    """The differences shown: the open ones (default) or all, the first ITEMS_SHOWN of them by position, each with
-    its status (selectors.items_with_status filters in the database; item_statuses reads the verdicts)."""
+    """The differences shown: the open ones (default) or all, a page of ITEMS_SHOWN by position (keyset: `after` /
+    `before` a position), each with its status (selectors.items_with_status filters in the database;
+    item_statuses reads the verdicts)."""
     form = ItemFilterForm(request.GET or None)
     show = (form.cleaned_data.get("status") if form.is_bound and form.is_valid() else "") or "open"
     succeeded = recon.state == RunState.SUCCEEDED
     counts = {name: selectors.items_with_status(recon, name).count() if succeeded else 0 for name in ("open", "all")}
-    chosen = list(selectors.items_with_status(recon, show).order_by("position")[:ITEMS_SHOWN]) if succeeded else []
+    page = keyset_page(selectors.items_with_status(recon, show), key="position", size=ITEMS_SHOWN, descending=False,
+                       after=cursor_param(request.GET, "after"),
+                       before=cursor_param(request.GET, "before")) if succeeded else None
+    next_url, prev_url = page_urls(request.GET, page)
     return {"recon": recon, "item_form": form, "show": show, "item_counts": counts, "shown_total": counts[show],
-            "items": [_status_row(s, request.user) for s in selectors.item_statuses(recon, chosen)],
-            "items_cap": ITEMS_SHOWN, "key_names": [k["name"] for k in recon.mapping.keys]}
+            "items": [_status_row(s, request.user) for s in selectors.item_statuses(recon, page.items if page else [])],
+            "next_url": next_url, "prev_url": prev_url,
+            "key_names": [k["name"] for k in recon.mapping.keys]}
 
 
 def _detail_context(request, recon: Reconciliation) -> dict:

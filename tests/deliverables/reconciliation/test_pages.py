@@ -470,3 +470,30 @@ def test_an_unmapped_card_is_mapped_from_the_proposal_and_shows_mapped_on_the_sc
     assert saved.created_by == olivia and saved.source == "console" and saved.version == 1
     board = client.get("/reconciliation/?state=mapped").content.decode()
     assert 'data-state="mapped"' in row_of(board, "data-subject", f"{card.kind}:{card.id}")
+
+
+@CURATED_DB
+def test_the_differences_page_in_key_order_forward_and_back(mapped, olivia, cecilia, client, monkeypatch):
+    from deliverables.reconciliation import views
+
+    recon = reconcile(olivia, mapped.subject(REBATE_PER_CLAIM))
+    every = list(recon.items.order_by("position").values_list("pk", flat=True))
+    assert len(every) > 2
+    monkeypatch.setattr(views, "ITEMS_SHOWN", 2)  # the page size, so that the sample's differences fill pages
+    client.force_login(cecilia)
+    seen, url, pages = [], f"/reconciliation/{recon.pk}/?status=all", []
+    while url:
+        page = client.get(url).content.decode()
+        shown = [int(pk) for pk in rows_with(page, "data-item")]
+        assert 0 < len(shown) <= 2
+        seen += shown
+        pages.append((url, shown))
+        found = re.search(r'href="(\?[^"]*)"[^>]*rel="next"', page)
+        url = f"/reconciliation/{recon.pk}/" + html.unescape(found.group(1)) if found else None
+    assert seen == every  # each difference once, in key order
+    last = client.get(pages[-1][0]).content.decode()
+    assert f"{len(every)} in all" in last
+    back = re.search(r'href="(\?[^"]*)"[^>]*rel="prev"', last)
+    assert back
+    earlier = client.get(f"/reconciliation/{recon.pk}/" + html.unescape(back.group(1))).content.decode()
+    assert [int(pk) for pk in rows_with(earlier, "data-item")] == pages[-2][1]
