@@ -147,6 +147,7 @@ def reconciliation_execute(*, reconciliation_id: int, task_id: str = "", queue: 
         jobs.fail(RECONCILIATIONS, recon, f"{type(exc).__name__}: {exc}")
         raise
     recon.refresh_from_db()
+    jobs.completed(RECONCILIATIONS, recon)
     return recon
 
 

@@ -168,6 +168,7 @@ def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> Calculati
         if not isinstance(exc, (RunRefused, ValueError)):  # bad input is permanent; a fault is logged too
             raise
     run.refresh_from_db()
+    jobs.completed(RUNS, run)
     if run.state == RunState.SUCCEEDED:
         _reconcile_mapped(run)
     return run
