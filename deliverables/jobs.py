@@ -10,7 +10,8 @@ must store nothing. The beat's sweeper fails jobs silent for RUN_ABANDONED_SECON
 
 Lineage (deliverables.lineage): every attempt is one OpenLineage run, emitted here and only here, after the
 transaction that moved it: START when claimed (a takeover first FAILs the lost attempt), COMPLETE when the service
-reports its committed success (`completed`), FAIL with the error when it fails, gives up or is swept.
+reports its committed success (`completed`), FAIL with the error when it fails, gives up or is swept, ABORT when
+it is cancelled after its claim (`cancelled`).
 """
 from __future__ import annotations
 
@@ -173,6 +174,13 @@ def fail(kind: JobKind, job, error: str) -> None:
                          after={"state": RunState.FAILED, "error": error[:2000]})
     if moved:
         job_event("FAIL", job, error=error[:10000])
+
+
+def cancelled(kind: JobKind, job) -> None:
+    """The lineage ABORT of a job cancelled after a worker claimed it (call it with the re-read row); a job
+    cancelled while queued never started a lineage run."""
+    if job.state == RunState.CANCELLED and job.attempts:
+        job_event("ABORT", job)
 
 
 def completed(kind: JobKind, job) -> None:

@@ -333,6 +333,7 @@ def reconciliation_cancel(*, actor, reconciliation: Reconciliation) -> Reconcili
                      object_id=str(reconciliation.pk), before={"state": reconciliation.state},
                      after={"state": RunState.CANCELLED})
     reconciliation.refresh_from_db()
+    jobs.cancelled(RECONCILIATIONS, reconciliation)
     return reconciliation
 
 

@@ -119,6 +119,7 @@ def run_cancel(*, actor, run: CalculationRun) -> CalculationRun:
         audit_record(actor=actor, action="deliverables.run.cancelled", object_type=RUN_TYPE, object_id=str(run.pk),
                      before={"state": before}, after={"state": RunState.CANCELLED})
     run.refresh_from_db()
+    jobs.cancelled(RUNS, run)
     return run
 
 

@@ -2,6 +2,7 @@
 back from the lake and received by a Marquez-like endpoint; a run that fails; an endpoint that is down."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
@@ -71,7 +72,7 @@ def _check_run(run: CalculationRun) -> None:
 
 
 def test_a_run_its_workbook_and_its_publication_are_in_the_lake_and_at_the_endpoint(
-        contract_sample, olivia, arthur, var_dir, settings, receiver, dead_url, caplog):
+        contract_sample, olivia, arthur, var_dir, settings, receiver, dead_url, caplog):  # noqa: F811
     settings.OPENLINEAGE_URL = receiver.url
     run = execute(runs.run_start(actor=olivia, period_start=PERIOD[0], period_end=PERIOD[1], enqueue=False))
     assert run.state == "succeeded", run.error
@@ -141,3 +142,31 @@ def test_a_run_that_fails_reports_its_error(curated_db, olivia, var_dir):  # noq
     assert error["message"] == run.error and error["programmingLanguage"] == "python"
     assert [i["name"] for i in fail["inputs"]] == ["curated/no-such-dataset"]
     assert fail["outputs"] == []
+
+
+def test_a_lost_worker_a_cancelled_run_and_a_silent_run_each_end_their_lineage_run(olivia, var_dir):  # noqa: F811
+    from deliverables import jobs
+
+    trace = "ef" * 16
+    old = clock.now() - dt.timedelta(hours=2)
+    rows = {"period_start": PERIOD[0], "period_end": PERIOD[1], "dataset_key": "claims", "requested_by": olivia,
+            "traceparent": f"00-{trace}-{'01' * 8}-01", "trace_id": trace, "queue": "runs", "state": "running",
+            "attempts": 1, "started_at": old, "heartbeat_at": old, "worker_host": "lost-host", "worker_pid": 4242}
+    lost = CalculationRun.objects.create(**rows)
+    silent = CalculationRun.objects.create(**rows)
+    first_attempt = lineage.run_id(lost)
+
+    taken = jobs.claim(runs.RUNS, lost.pk, task_id="again", queue="runs")  # the redelivered task takes it over
+    assert taken.attempts == 2
+    runs.run_cancel(actor=olivia, run=taken)
+    fail, start, abort = events_of(lost)
+    assert (fail["eventType"], fail["run"]["runId"]) == ("FAIL", first_attempt)
+    assert "worker lost-host pid 4242 lost; taken over" in fail["run"]["facets"]["errorMessage"]["message"]
+    assert (start["eventType"], abort["eventType"]) == ("START", "ABORT")
+    assert start["run"]["runId"] == abort["run"]["runId"] == lineage.run_id(taken) != first_attempt
+
+    CalculationRun.objects.filter(pk=silent.pk).update(heartbeat_at=old)
+    assert runs.runs_sweep_stale() == [silent.pk]
+    [swept] = events_of(silent)
+    assert swept["eventType"] == "FAIL" and swept["run"]["runId"] == lineage.run_id(silent)
+    assert swept["run"]["facets"]["errorMessage"]["message"].startswith("abandoned: no heartbeat since")

@@ -17,7 +17,7 @@ from tests.deliverables.reconciliation.conftest import (  # noqa: F401 (fixtures
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 
 
-def test_a_reconciliation_reports_its_inputs_its_class_counts_and_its_result(mapped, olivia):
+def test_a_reconciliation_reports_its_inputs_its_class_counts_and_its_result(mapped, olivia):  # noqa: F811
     recon = reconcile(olivia, mapped.subject(REBATE_PER_CLAIM), mapped.run)
     start, complete = events_of(recon)
     assert [start["eventType"], complete["eventType"]] == ["START", "COMPLETE"]
