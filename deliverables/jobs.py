@@ -33,7 +33,6 @@ from django.db import connection, models, transaction
 from console import clock
 from console.audit import audit_record
 from deliverables.choices import RunState
-from deliverables.lineage.kinds import job_event
 
 MAX_ATTEMPTS = 3
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -65,6 +64,14 @@ class JobKind:
     log: logging.Logger
 
 
+def _lineage(event_type: str, job, *, error: str = "") -> None:
+    """The job's lineage event (deliverables.lineage; it never raises). Imported when first used: the client
+    library loads in the processes that run jobs, not in every one that imports this module."""
+    from deliverables.lineage.kinds import job_event
+
+    job_event(event_type, job, error=error)
+
+
 def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
     """The job, now held by this worker; None when it is gone, final, given up or taken by another."""
     model = kind.model
@@ -84,7 +91,7 @@ def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
                          object_id=str(pk), before={"state": RunState.QUEUED},
                          after={"state": RunState.RUNNING, **worker, "traceparent": fresh.traceparent})
         job = model.objects.get(pk=pk)
-        job_event("START", job)
+        _lineage("START", job)
         return job
     stale_before = clock.now() - dt.timedelta(seconds=settings.RUN_STALE_SECONDS)
     beat = fresh.heartbeat_at or fresh.started_at or now
@@ -103,10 +110,10 @@ def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
                      before={"attempt": fresh.attempts, "worker_host": fresh.worker_host,
                              "worker_pid": fresh.worker_pid, "heartbeat_at": str(fresh.heartbeat_at)},
                      after={"attempt": fresh.attempts + 1, **worker, "traceparent": fresh.traceparent})
-    job_event("FAIL", fresh, error=f"worker {fresh.worker_host} pid {fresh.worker_pid} lost; taken over by "
+    _lineage("FAIL", fresh, error=f"worker {fresh.worker_host} pid {fresh.worker_pid} lost; taken over by "
                                    f"{worker['worker_host']} pid {worker['worker_pid']}")
     job = model.objects.get(pk=pk)
-    job_event("START", job)
+    _lineage("START", job)
     return job
 
 
@@ -173,21 +180,21 @@ def fail(kind: JobKind, job, error: str) -> None:
                          object_id=str(job.pk), before={"state": RunState.RUNNING},
                          after={"state": RunState.FAILED, "error": error[:2000]})
     if moved:
-        job_event("FAIL", job, error=error[:10000])
+        _lineage("FAIL", job, error=error[:10000])
 
 
 def cancelled(kind: JobKind, job) -> None:
     """The lineage ABORT of a job cancelled after a worker claimed it (call it with the re-read row); a job
     cancelled while queued never started a lineage run."""
     if job.state == RunState.CANCELLED and job.attempts:
-        job_event("ABORT", job)
+        _lineage("ABORT", job)
 
 
 def completed(kind: JobKind, job) -> None:
     """The lineage COMPLETE of a job whose success its service has committed (call it with the re-read row);
     nothing for a job in any other state."""
     if job.state == RunState.SUCCEEDED:
-        job_event("COMPLETE", job)
+        _lineage("COMPLETE", job)
 
 
 def sweep_stale(kind: JobKind, *, older_than: dt.timedelta | None = None) -> list[int]:
@@ -210,7 +217,7 @@ def sweep_stale(kind: JobKind, *, older_than: dt.timedelta | None = None) -> lis
                 failed.append(job.pk)
         if moved:
             job.refresh_from_db()
-            job_event("FAIL", job, error=job.error)
+            _lineage("FAIL", job, error=job.error)
     return failed
 
 
