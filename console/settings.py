@@ -364,6 +364,14 @@ RUN_DUCKDB_MEMORY = os.environ.get("RUN_DUCKDB_MEMORY", "1GB")
 # Where a run calculates: "auto" (pushed down into PostgreSQL when the curated store is PostgreSQL, DuckDB over
 # the silver Parquet otherwise), "duckdb" or "postgres".
 CALCULATION_ENGINE = os.environ.get("CALCULATION_ENGINE", "auto")
+# Lineage (deliverables.lineage): every run, reconciliation, deliverable build and publication emits OpenLineage
+# run events, written to the lake under lineage/; when OPENLINEAGE_URL is set they are also POSTed to
+# <OPENLINEAGE_URL>/api/v1/lineage (Marquez), each waiting at most OPENLINEAGE_TIMEOUT_SECONDS.
+OPENLINEAGE_NAMESPACE = env_str("OPENLINEAGE_NAMESPACE", "leaf-takeover-console").strip() or "leaf-takeover-console"
+OPENLINEAGE_URL = env_str("OPENLINEAGE_URL", "").strip()
+if OPENLINEAGE_URL and not OPENLINEAGE_URL.startswith(("http://", "https://")):
+    raise ConfigError("OPENLINEAGE_URL", OPENLINEAGE_URL, "expected an http:// or https:// address (Marquez)")
+OPENLINEAGE_TIMEOUT_SECONDS = env_int("OPENLINEAGE_TIMEOUT_SECONDS", 2, minimum=1)
 # An API create's Idempotency-Key answers its retries this long (console.idempotency): 24 hours at least.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=24 * 3600)
 # Uploads stream to disk past this size instead of memory (Django's own threshold, kept small).

@@ -7,6 +7,11 @@ than RUN_STALE_SECONDS it takes it over (attempts + 1, audited as `<prefix>.take
 fresh means another worker holds it (JobHeld: the task looks again later). Every step records progress and
 beats; a job no longer held by this worker (cancelled, swept, taken over) raises JobLost at its next step and
 must store nothing. The beat's sweeper fails jobs silent for RUN_ABANDONED_SECONDS (`<prefix>.abandoned`).
+
+Lineage (deliverables.lineage): every attempt is one OpenLineage run, emitted here and only here, after the
+transaction that moved it: START when claimed (a takeover first FAILs the lost attempt), COMPLETE when the service
+reports its committed success (`completed`), FAIL with the error when it fails, gives up or is swept, ABORT when
+it is cancelled after its claim (`cancelled`).
 """
 from __future__ import annotations
 
@@ -59,6 +64,14 @@ class JobKind:
     log: logging.Logger
 
 
+def _lineage(event_type: str, job, *, error: str = "") -> None:
+    """The job's lineage event (deliverables.lineage; it never raises). Imported when first used: the client
+    library loads in the processes that run jobs, not in every one that imports this module."""
+    from deliverables.lineage.kinds import job_event
+
+    job_event(event_type, job, error=error)
+
+
 def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
     """The job, now held by this worker; None when it is gone, final, given up or taken by another."""
     model = kind.model
@@ -77,7 +90,9 @@ def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
             audit_record(actor=None, action=f"{kind.prefix}.started", object_type=kind.object_type,
                          object_id=str(pk), before={"state": RunState.QUEUED},
                          after={"state": RunState.RUNNING, **worker, "traceparent": fresh.traceparent})
-        return model.objects.get(pk=pk)
+        job = model.objects.get(pk=pk)
+        _lineage("START", job)
+        return job
     stale_before = clock.now() - dt.timedelta(seconds=settings.RUN_STALE_SECONDS)
     beat = fresh.heartbeat_at or fresh.started_at or now
     if beat >= stale_before:
@@ -95,7 +110,11 @@ def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
                      before={"attempt": fresh.attempts, "worker_host": fresh.worker_host,
                              "worker_pid": fresh.worker_pid, "heartbeat_at": str(fresh.heartbeat_at)},
                      after={"attempt": fresh.attempts + 1, **worker, "traceparent": fresh.traceparent})
-    return model.objects.get(pk=pk)
+    _lineage("FAIL", fresh, error=f"worker {fresh.worker_host} pid {fresh.worker_pid} lost; taken over by "
+                                   f"{worker['worker_host']} pid {worker['worker_pid']}")
+    job = model.objects.get(pk=pk)
+    _lineage("START", job)
+    return job
 
 
 def held(kind: JobKind, job):
@@ -160,6 +179,22 @@ def fail(kind: JobKind, job, error: str) -> None:
             audit_record(actor=None, action=f"{kind.prefix}.failed", object_type=kind.object_type,
                          object_id=str(job.pk), before={"state": RunState.RUNNING},
                          after={"state": RunState.FAILED, "error": error[:2000]})
+    if moved:
+        _lineage("FAIL", job, error=error[:10000])
+
+
+def cancelled(kind: JobKind, job) -> None:
+    """The lineage ABORT of a job cancelled after a worker claimed it (call it with the re-read row); a job
+    cancelled while queued never started a lineage run."""
+    if job.state == RunState.CANCELLED and job.attempts:
+        _lineage("ABORT", job)
+
+
+def completed(kind: JobKind, job) -> None:
+    """The lineage COMPLETE of a job whose success its service has committed (call it with the re-read row);
+    nothing for a job in any other state."""
+    if job.state == RunState.SUCCEEDED:
+        _lineage("COMPLETE", job)
 
 
 def sweep_stale(kind: JobKind, *, older_than: dt.timedelta | None = None) -> list[int]:
@@ -180,6 +215,9 @@ def sweep_stale(kind: JobKind, *, older_than: dt.timedelta | None = None) -> lis
                                                             "heartbeat_at": str(job.heartbeat_at)},
                              after={"state": RunState.FAILED})
                 failed.append(job.pk)
+        if moved:
+            job.refresh_from_db()
+            _lineage("FAIL", job, error=job.error)
     return failed
 
 

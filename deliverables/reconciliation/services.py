@@ -147,6 +147,7 @@ def reconciliation_execute(*, reconciliation_id: int, task_id: str = "", queue: 
         jobs.fail(RECONCILIATIONS, recon, f"{type(exc).__name__}: {exc}")
         raise
     recon.refresh_from_db()
+    jobs.completed(RECONCILIATIONS, recon)
     return recon
 
 
@@ -332,6 +333,7 @@ def reconciliation_cancel(*, actor, reconciliation: Reconciliation) -> Reconcili
                      object_id=str(reconciliation.pk), before={"state": reconciliation.state},
                      after={"state": RunState.CANCELLED})
     reconciliation.refresh_from_db()
+    jobs.cancelled(RECONCILIATIONS, reconciliation)
     return reconciliation
 
 

@@ -119,6 +119,7 @@ def run_cancel(*, actor, run: CalculationRun) -> CalculationRun:
         audit_record(actor=actor, action="deliverables.run.cancelled", object_type=RUN_TYPE, object_id=str(run.pk),
                      before={"state": before}, after={"state": RunState.CANCELLED})
     run.refresh_from_db()
+    jobs.cancelled(RUNS, run)
     return run
 
 
@@ -168,6 +169,7 @@ def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> Calculati
         if not isinstance(exc, (RunRefused, ValueError)):  # bad input is permanent; a fault is logged too
             raise
     run.refresh_from_db()
+    jobs.completed(RUNS, run)
     if run.state == RunState.SUCCEEDED:
         _reconcile_mapped(run)
     return run

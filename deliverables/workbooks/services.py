@@ -170,6 +170,7 @@ def deliverable_execute(*, deliverable_id: int, task_id: str = "", queue: str = 
         jobs.fail(DELIVERABLES, deliverable, f"{type(exc).__name__}: {exc}")
         raise
     deliverable.refresh_from_db()
+    jobs.completed(DELIVERABLES, deliverable)
     return deliverable
 
 
