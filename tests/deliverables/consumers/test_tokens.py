@@ -104,7 +104,11 @@ def test_an_admin_creates_a_token_whose_secret_is_shown_once_and_never_stored_or
 
 
 @pytest.mark.django_db
-def test_a_token_asked_with_an_unknown_client_or_too_long_a_life_is_refused_naming_the_field(clients, adam):
+def test_a_token_asked_with_an_unknown_client_or_too_long_a_life_is_refused_naming_the_field(clients, adam, client):
+    client.force_login(adam)
+    page = client.post("/consumers/new/", {"name": "Domo", "clients": ["001NOTACLIENT0000X"], "expires_in_days": 400})
+    assert page.status_code == 400
+    assert set(page.context["form"].errors) == {"clients", "expires_in_days"}
     api = APIClient()
     api.force_authenticate(adam)
 
