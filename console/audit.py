@@ -51,6 +51,8 @@ DECISION_ACTIONS = frozenset({
     "auth.unlocked",
     "evidence_packet.verified",
     "evidence_packet.withdrawn",
+    "consumer_token.created",  # grants a presentation surface access to clients' published outputs
+    "consumer_token.revoked",
 })
 DECISION_PREFIXES = ("role.", "publication.")  # every grant, proposal, confirmation; every publication
 
