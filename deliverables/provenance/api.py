@@ -6,7 +6,8 @@
 - POST <key>/rederive/: recount and rechecksum the rows from the dataset version and the stored evidence
   tables (audited "deliverables.number.rederived"; changes nothing else).
 
-Every endpoint needs console.view_provenance.
+`answers` in GET <key>/ holds the six answers of the provenance page (deliverables.provenance.answers). Reading
+needs console.view_provenance; re-deriving is an operator's act (console.build_deliverable), as on the pages.
 """
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from console.api.permissions import capability
 from console.api.serializers import ErrorSerializer
 from deliverables.models import CalculationRun
 from deliverables.provenance import rows, services
+from deliverables.provenance.api_serializers import ProvenanceAnswersSerializer
 
 CanRead = capability(services.VIEW_PERMISSION)
+CanRederive = capability(services.REDERIVE_PERMISSION)
 
 KEY = OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH,
                        description="the number's key (e.g. awp:<client>:retail-brand:2025-01-01, or "
@@ -81,6 +84,7 @@ class NumberRunSerializer(serializers.Serializer):
 
 class NumberLinksSerializer(serializers.Serializer):
     self = serializers.CharField()
+    rows = serializers.CharField(help_text="the rows page (keyset pages)")
     rows_csv = serializers.CharField()
     rederive = serializers.CharField()
     run = serializers.CharField()
@@ -116,6 +120,7 @@ class NumberProvenanceSerializer(serializers.Serializer):
     numbers = serializers.ListField(child=serializers.CharField(), help_text="a savings summary's numbers")
     run = NumberRunSerializer()
     links = NumberLinksSerializer()
+    answers = ProvenanceAnswersSerializer(help_text="the six questions of the provenance page, answered")
 
 
 class NumberRowsSerializer(serializers.Serializer):
@@ -191,7 +196,7 @@ class NumberRows(APIView):
 
 
 class NumberRederive(APIView):
-    permission_classes = [CanRead]
+    permission_classes = [CanRederive]
 
     @extend_schema(operation_id="run_number_rederive", summary="Re-derive a number's rows",
                    description="Recounts and rechecksums the rows from the dataset version and the evidence tables "
@@ -201,7 +206,9 @@ class NumberRederive(APIView):
                    responses={200: NumberRederivedSerializer,
                               409: OpenApiResponse(ErrorSerializer,
                                                    description="the run stored too little to find the rows"),
-                              **_COMMON})
+                              **_COMMON,
+                              403: OpenApiResponse(ErrorSerializer, description="no console.build_deliverable "
+                                                                                "(re-deriving is an operator's act)")})
     def post(self, request, run_id: int, key: str):
         run, number = _number(run_id, key)
         try:

@@ -1,8 +1,9 @@
 """What the provenance page and its API twin show of one number, and the audited re-derivation.
 
-`number_detail(run, number)` is one plain dict (links as site paths) both render; `number_rederive(actor=...,
-run=..., number=...)` re-derives the number's rows (rows.rederive) and writes the audit row
-"deliverables.number.rederived" (it changes nothing else).
+`number_detail(run, number)` is one plain dict (links as site paths) both render, its `answers` the six questions
+(deliverables.provenance.answers); `number_rederive(actor=..., run=..., number=...)` re-derives the number's rows
+(rows.rederive) and writes the audit row "deliverables.number.rederived" (it changes nothing else). Reading needs
+console.view_provenance; re-deriving is an operator's act (console.build_deliverable), kept off the page.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from django.urls import NoReverseMatch, reverse
 from console.audit import audit_record
 from deliverables.choices import RUN_TYPE, Decision
 from deliverables.models import CalculationRun
-from deliverables.provenance import rows
+from deliverables.provenance import answers, rows
 from deliverables.runs.compute import AMOUNT_FIGURES  # the run withholds them for a number not concluded
 
 VIEW_PERMISSION = "console.view_provenance"
+REDERIVE_PERMISSION = "console.build_deliverable"
 NUMBER_TYPE = "deliverables.runnumber"
 
 
@@ -29,9 +31,10 @@ def _path(name: str, *args) -> str:
 def number_links(run: CalculationRun, key: str) -> dict:
     return {
         "self": reverse("run-number", args=[run.pk, key]),
+        "rows": reverse("run-number-rows", args=[run.pk, key]),
         "rows_csv": reverse("run-number-rows-csv", args=[run.pk, key]),
         "rederive": reverse("run-number-rederive", args=[run.pk, key]),
-        "run": f"/runs/{run.pk}/",
+        "run": _path("runs:run-detail", run.pk) or f"/runs/{run.pk}/",
         "api": reverse("api-run-number", args=[run.pk, key]),
         "api_rows": reverse("api-run-number-rows", args=[run.pk, key]),
         "api_rederive": reverse("api-run-number-rederive", args=[run.pk, key]),
@@ -105,7 +108,7 @@ def number_detail(run: CalculationRun, number) -> dict:
     evidence = number.evidence or {}
     decision = number.decision
     request_id = claims.get("promotion_request")
-    return {
+    detail = {
         "key": number.key,
         "label": number.label,
         "kind": number.kind,
@@ -142,6 +145,8 @@ def number_detail(run: CalculationRun, number) -> dict:
                 "result_sha256": run.result_sha256, "scope": run.scope_label},
         "links": number_links(run, number.key),
     }
+    detail["answers"] = answers.six_answers(run, number, detail)
+    return detail
 
 
 def number_rederive(*, actor, run: CalculationRun, number) -> dict:
