@@ -19,7 +19,14 @@ from django.db.models import Count, Max, Q
 from django.urls import NoReverseMatch, reverse
 
 from deliverables.choices import Decision, RunState
-from deliverables.models import CalculationRun, CardMapping, CardRetirement, ConsumerRead, Deliverable, Publication
+from deliverables.models import (
+    CalculationRun,
+    CardMapping,
+    CardRetirement,
+    ConsumerRead,
+    Deliverable,
+    Publication,
+)
 from deliverables.provenance.words import arithmetic
 
 KIND_LABELS = {"contract": "Contract", "pricing": "Pricing", "rebate": "Rebate", "salesforce": "Salesforce"}

@@ -22,13 +22,13 @@ QUESTIONS = ("1. Which source rows does it come from?", "2. Which formulas calcu
 
 
 def section(html: str, name: str) -> str:
-    match = re.search(rf'<section class="question" id="q-{name}">(.*?)</section>', html, re.S)
+    match = re.search(rf'<section class="question" id="q-{name}">(.*?)</section>', html, re.DOTALL)
     assert match, f"no section q-{name}"
     return match.group(1)
 
 
 def main_of(html: str) -> str:
-    return re.search(r"<main[^>]*>(.*)</main>", html, re.S).group(1)
+    return re.search(r"<main[^>]*>(.*)</main>", html, re.DOTALL).group(1)
 
 
 def published_workbook(run, client: str, requester, approver) -> tuple[Deliverable, Publication]:
@@ -133,7 +133,7 @@ def test_a_not_concluded_numbers_page_names_the_missing_evidence_and_shows_no_am
     missing = number.evidence["missing"][0]
     component = missing["component"]
     what = f"contract evidence ({component['channel']} {component['drug_class']}, "
-    callout = re.search(r'<div class="callout callout-bad" id="not-concluded">(.*?)</div>', html, re.S).group(1)
+    callout = re.search(r'<div class="callout callout-bad" id="not-concluded">(.*?)</div>', html, re.DOTALL).group(1)
     assert "No amount: this number is not concluded." in callout and what in callout
     section_missing = section(html, "missing")
     assert what in section_missing and escape(missing["reason"]) in section_missing
