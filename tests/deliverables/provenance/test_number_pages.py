@@ -180,7 +180,10 @@ def test_the_schema_documents_the_provenance_api_without_warnings(tmp_path):
 
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
-    paths = yaml.safe_load(target.read_text())["paths"]
+    schema = yaml.safe_load(target.read_text())
+    paths = schema["paths"]
+    answers = schema["components"]["schemas"]["ProvenanceAnswers"]["properties"]
+    assert set(answers) == {"rows", "formulas", "evidence", "missing", "production", "publications"}
     base = "/api/runs/{run_id}/numbers/{key}/"
     assert {base, f"{base}rows/", f"{base}rederive/"} <= set(paths)
     assert {"200", "401", "403", "404"} <= set(paths[base]["get"]["responses"])

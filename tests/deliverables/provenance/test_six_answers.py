@@ -15,6 +15,7 @@ from tests.deliverables.provenance.conftest import CURATED_DB
 from tests.deliverables.provenance.test_number_pages import api, browser, page_url
 from tests.deliverables.provenance.test_rows import shortfall_line
 
+QUERIES = 13  # session (read and saved), user, permissions, groups (nav), client names, clients, periods, count, page
 QUESTIONS = ("1. Which source rows does it come from?", "2. Which formulas calculated it?",
              "3. Which evidence stands behind it?", "4. What was missing, or only candidate evidence?",
              "5. Which queue, worker, task, trace and artifact produced it?",
@@ -151,7 +152,7 @@ def test_a_not_concluded_numbers_page_names_the_missing_evidence_and_shows_no_am
 
 @CURATED_DB
 def test_the_search_finds_numbers_by_client_and_period_and_marks_the_published(sample_run, cecilia, olivia, arthur,
-                                                                              oscar):
+                                                                              oscar, django_assert_max_num_queries):
     number = shortfall_line(sample_run)
     client = number.client_account_id
     published_workbook(sample_run, client, olivia, arthur)
@@ -159,7 +160,8 @@ def test_the_search_finds_numbers_by_client_and_period_and_marks_the_published(s
     reader = browser(cecilia)
     home = reader.get("/").content.decode()
     assert 'href="/provenance/"' in home and ">Provenance<" in home
-    response = reader.get("/provenance/", {"client": client, "period": period})
+    with django_assert_max_num_queries(QUERIES):  # a page costs the same whatever the numbers on it
+        response = reader.get("/provenance/", {"client": client, "period": period})
     html = response.content.decode()
     assert response.status_code == 200
     assert f'href="{page_url(number)}" class="number-link">{escape(number.label)}<' in html
