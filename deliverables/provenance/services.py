@@ -101,8 +101,9 @@ def _ordered_figures(number) -> dict:
     return dict(sorted(figures.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
-def number_detail(run: CalculationRun, number) -> dict:
-    """Everything the page shows of `number`, as plain data (the API answers it as JSON)."""
+def number_detail(run: CalculationRun, number, *, with_answers: bool = True) -> dict:
+    """Everything the page shows of `number`, as plain data (the API answers it as JSON); without the six answers
+    for the pages that show only the number's rows or its re-derivation."""
     inputs = run.inputs or {}
     claims = inputs.get("claims", {})
     evidence = number.evidence or {}
@@ -145,7 +146,8 @@ def number_detail(run: CalculationRun, number) -> dict:
                 "result_sha256": run.result_sha256, "scope": run.scope_label},
         "links": number_links(run, number.key),
     }
-    detail["answers"] = answers.six_answers(run, number, detail)
+    if with_answers:
+        detail["answers"] = answers.six_answers(run, number, detail)
     return detail
 
 

@@ -77,7 +77,7 @@ def number_search(request):
 @require_GET
 def number_rows(request, run_id: int, key: str):
     run, number = _number(run_id, key)
-    context = {"run": run, "number": number, "detail": services.number_detail(run, number),
+    context = {"run": run, "number": number, "detail": services.number_detail(run, number, with_answers=False),
                **_rows_context(request, run, number)}
     status = 400 if context["rows_bad"] else 200
     return render_page(request, "deliverables/provenance/rows.html", "deliverables/provenance/partials/rows.html",
@@ -98,8 +98,8 @@ def number_rows_csv(request, run_id: int, key: str):
 @require_http_methods(["GET", "POST"])
 def number_rederive(request, run_id: int, key: str):
     run, number = _number(run_id, key)
-    context = {"run": run, "number": number, "detail": services.number_detail(run, number), "result": None,
-               "problem": ""}
+    context = {"run": run, "number": number, "detail": services.number_detail(run, number, with_answers=False),
+               "result": None, "problem": ""}
     if request.method == "GET":
         return render(request, "deliverables/provenance/rederive.html", context)
     try:
