@@ -28,12 +28,14 @@ from deliverables.models import (
     Publication,
 )
 from deliverables.provenance.words import arithmetic
+from evidence.choices import PacketKind
 
-KIND_LABELS = {"contract": "Contract", "pricing": "Pricing", "rebate": "Rebate", "salesforce": "Salesforce"}
+KIND_LABELS = dict(PacketKind.choices)
 APPROVED_STATES = ("published", "superseded", "retracted")
 
 
-def _path(name: str, *args) -> str:
+def site_path(name: str, *args) -> str:
+    """The path of a named page, or "" when that page is not mounted."""
     try:
         return reverse(name, args=args)
     except NoReverseMatch:
@@ -57,7 +59,7 @@ def rows_answer(detail: dict) -> dict:
 
 # --- 2. formulas -----------------------------------------------------------------------------------------------
 def _flaw(flaw) -> dict:
-    url = _path("evidence:calculation-flaws", flaw.manifest_id)
+    url = site_path("evidence:calculation-flaws", flaw.manifest_id)
     return {"code": flaw.code, "severity": flaw.severity, "message": flaw.message, "snippet": flaw.snippet,
             "suggestion": flaw.suggestion, "url": f"{url}?code={flaw.code}" if url else ""}
 
@@ -83,7 +85,7 @@ def _card_formulas(subject_id: str, golden_names: list[str]) -> tuple[str, list[
         for flaw in (f for a in mode.analyses.all() for f in a.flaws.all()):
             if all((flaw.code, flaw.message) != (known["code"], known["message"]) for known in entry["flaws"]):
                 entry["flaws"].append(_flaw(flaw))
-    return _path("evidence:card-detail", card.pk), list(formulas.values())
+    return site_path("evidence:card-detail", card.pk), list(formulas.values())
 
 
 def _dataflow_formulas(subject_id: str) -> tuple[str, list[dict]]:
@@ -101,7 +103,7 @@ def _dataflow_formulas(subject_id: str) -> tuple[str, list[dict]]:
                 .select_related("dataflow_step").prefetch_related("flaws").order_by("dataflow_step__position", "part"))
     formulas = [{"kind": "DataFlow step", "name": f"step {a.dataflow_step.position} {a.dataflow_step.name}".rstrip(),
                  "formula": a.formula, "flaws": [_flaw(f) for f in a.flaws.all()]} for a in analyses]
-    return _path("evidence:dataflow-detail", flow.pk), formulas
+    return site_path("evidence:dataflow-detail", flow.pk), formulas
 
 
 def replaced_cards(kind: str) -> list[dict]:
@@ -174,7 +176,7 @@ def missing_answer(detail: dict) -> dict:
 # --- 5. queue, worker, task, trace and artifact ----------------------------------------------------------------
 def production_answer(run: CalculationRun) -> dict:
     built = Deliverable.objects.filter(run=run).order_by("pk")
-    return {"run": run.pk, "run_url": _path("runs:run-detail", run.pk), "state": run.state,
+    return {"run": run.pk, "run_url": site_path("runs:run-detail", run.pk), "state": run.state,
             "queue": run.queue, "worker_host": run.worker_host, "worker_pid": run.worker_pid, "task_id": run.task_id,
             "trace_id": run.trace_id, "traceparent": run.traceparent, "requested_by": _who(run.requested_by),
             "finished_at": run.finished_at, "engine": run.engine,
@@ -184,7 +186,7 @@ def production_answer(run: CalculationRun) -> dict:
             "deliverables": [{"id": d.pk, "kind": d.kind, "kind_label": d.get_kind_display(), "state": d.state,
                               "client_account_id": d.client_account_id, "sha256": d.sha256, "path": d.path,
                               "finished_at": d.finished_at,
-                              "url": _path("deliverables:deliverable-detail", d.pk)}
+                              "url": site_path("deliverables:deliverable-detail", d.pk)}
                              for d in built if d.state == RunState.SUCCEEDED]}
 
 

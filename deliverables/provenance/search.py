@@ -1,7 +1,8 @@
 """The provenance search (/provenance/): the numbers of succeeded runs by client, period and label text, the
 latest run of each client and period first, the published ones marked; each links to its provenance page.
 
-The filters are a form (deliverables.provenance.forms; its errors name the bad value); the list is paged by page number (Django's Paginator).
+The filters are a form (deliverables.provenance.forms; its errors name the bad value); the list is paged by page
+number (Django's Paginator).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ console.view_provenance; re-deriving is an operator's act (console.build_deliver
 from __future__ import annotations
 
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from console.audit import audit_record
 from deliverables.choices import RUN_TYPE, Decision
@@ -21,20 +21,13 @@ REDERIVE_PERMISSION = "console.build_deliverable"
 NUMBER_TYPE = "deliverables.runnumber"
 
 
-def _path(name: str, *args) -> str:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return ""
-
-
 def number_links(run: CalculationRun, key: str) -> dict:
     return {
         "self": reverse("run-number", args=[run.pk, key]),
         "rows": reverse("run-number-rows", args=[run.pk, key]),
         "rows_csv": reverse("run-number-rows-csv", args=[run.pk, key]),
         "rederive": reverse("run-number-rederive", args=[run.pk, key]),
-        "run": _path("runs:run-detail", run.pk) or f"/runs/{run.pk}/",
+        "run": answers.site_path("runs:run-detail", run.pk) or f"/runs/{run.pk}/",
         "api": reverse("api-run-number", args=[run.pk, key]),
         "api_rows": reverse("api-run-number-rows", args=[run.pk, key]),
         "api_rederive": reverse("api-run-number-rederive", args=[run.pk, key]),
@@ -47,7 +40,7 @@ def _flag_link(flag_key: str) -> str:
     if not flag_key:
         return ""
     flag = MissingEvidenceFlag.objects.filter(key=flag_key).order_by("-pk").only("pk").first()
-    return _path("flags:missing-detail", flag.pk) if flag else ""
+    return answers.site_path("flags:missing-detail", flag.pk) if flag else ""
 
 
 def _revision_link(packet_id: str | None, revision: int | None) -> str:
@@ -58,8 +51,9 @@ def _revision_link(packet_id: str | None, revision: int | None) -> str:
     packet = EvidencePacket.objects.filter(packet_id=packet_id).only("pk").first()
     if packet is None:
         return ""
-    return _path("packets:revision-detail", packet.pk, revision) if revision else _path("packets:packet-detail",
-                                                                                         packet.pk)
+    if revision:
+        return answers.site_path("packets:revision-detail", packet.pk, revision)
+    return answers.site_path("packets:packet-detail", packet.pk)
 
 
 def _source(text: str) -> dict:
@@ -127,7 +121,7 @@ def number_detail(run: CalculationRun, number, *, with_answers: bool = True) -> 
                     "version": number.dataset_version or claims.get("version"), "rows": claims.get("rows"),
                     "checksum": claims.get("checksum", ""), "load_id": claims.get("load_id", ""),
                     "promotion_request": request_id,
-                    "promotion_url": _path("promotion:request-detail", request_id) if request_id else ""},
+                    "promotion_url": answers.site_path("promotion:request-detail", request_id) if request_id else ""},
         "relation": number.relation,
         "predicate": number.predicate,
         "row_count": int(number.row_count),
