@@ -182,3 +182,28 @@ class ProvenanceAnswersSerializer(serializers.Serializer):
     missing = ProvenanceMissingSerializer(help_text="4. what was missing or candidate-only")
     production = ProvenanceProductionSerializer(help_text="5. which queue, worker, task, trace and artifact")
     publications = ProvenancePublicationsSerializer(help_text="6. which publications put it in front of whom")
+
+
+class ProvenanceSearchResultSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    key = serializers.CharField()
+    label = serializers.CharField()
+    kind = serializers.CharField()
+    client_account_id = serializers.CharField()
+    client = serializers.CharField(help_text="the governed Salesforce name and id")
+    period = serializers.ListField(child=serializers.DateField(), help_text="the run's period")
+    decision = serializers.CharField()
+    is_latest = serializers.BooleanField(help_text="from the latest succeeded run of its client and period")
+    published = serializers.BooleanField(help_text="a live publication of its client is built from its run")
+    was_published = serializers.BooleanField(help_text="one was, since superseded or retracted")
+    url = serializers.CharField(help_text="its provenance page")
+    api = serializers.CharField()
+
+
+class ProvenanceSearchSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = ProvenanceSearchResultSerializer(many=True)

@@ -185,7 +185,7 @@ def test_the_schema_documents_the_provenance_api_without_warnings(tmp_path):
     answers = schema["components"]["schemas"]["ProvenanceAnswers"]["properties"]
     assert set(answers) == {"rows", "formulas", "evidence", "missing", "production", "publications"}
     base = "/api/runs/{run_id}/numbers/{key}/"
-    assert {base, f"{base}rows/", f"{base}rederive/"} <= set(paths)
+    assert {base, f"{base}rows/", f"{base}rederive/", "/api/provenance/numbers/"} <= set(paths)
     assert {"200", "401", "403", "404"} <= set(paths[base]["get"]["responses"])
     assert {"200", "400", "409"} <= set(paths[f"{base}rows/"]["get"]["responses"])
 

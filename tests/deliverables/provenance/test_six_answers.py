@@ -170,6 +170,12 @@ def test_the_search_finds_numbers_by_client_and_period_and_marks_the_published(s
     assert 'class="badge badge-ok published">published<' in html and "badge-info\">latest<" in html
     other = RunNumber.objects.filter(run=sample_run).exclude(client_account_id=client).first()
     assert other.key not in html
+    # The API twin finds the same numbers, in the same order.
+    found = api(cecilia).get("/api/provenance/numbers/", {"client": client, "period": period}).json()
+    assert [r["key"] for r in found["results"]] == links and found["count"] == len(links)
+    assert next(r for r in found["results"] if r["key"] == number.key)["published"] is True
+    refused = api(cecilia).get("/api/provenance/numbers/", {"period": "2025"})
+    assert refused.status_code == 400 and "period '2025': give it as START:END" in refused.json()["detail"]
     text = reader.get("/provenance/", {"client": client, "q": "rebate guarantee"}).content.decode()
     labels = re.findall(r'class="number-link">([^<]+)<', text)
     assert labels and all("rebate guarantee" in label.lower() for label in labels)
