@@ -139,10 +139,17 @@ def test_a_not_concluded_numbers_page_names_the_missing_evidence_and_shows_no_am
     section_missing = section(html, "missing")
     assert what in section_missing and escape(missing["reason"]) in section_missing
     assert "It holds back the number&#x27;s amount" in section_missing
-    # No amount anywhere: none of its figures (money or count) is on the page, nor an amount element.
     assert 'id="amount-value"' not in html and 'id="indicative-value"' not in html and 'id="figures"' not in html
-    for value in (v for v in number.figures.values() if v and re.fullmatch(r"-?\d+\.\d+", str(v))):
-        assert f">{value}<" not in html and f" {value}" not in html
+    # No amount anywhere: a not-concluded rebate line's figures (what was received, what was guaranteed) are not
+    # on its page, nor any amount at all.
+    rebate = RunNumber.objects.filter(run=sample_run, kind="rebate_guarantee", decision="not_concluded").first()
+    amounts = [v for v in rebate.figures.values() if v and re.fullmatch(r"-?\d+\.\d+", str(v))]
+    assert amounts
+    article = re.search(r"<article.*</article>", browser(cecilia).get(page_url(rebate)).content.decode(),
+                        re.DOTALL).group(0)
+    assert "rebate evidence (NDC " in article
+    assert not [v for v in amounts if v in article]
+    assert not re.findall(r"(?<![\w.])\d[\d,]*\.\d{2}(?![\w.])", article)
     for question in QUESTIONS:
         assert f"<h2>{question}</h2>" in html
     body = api(cecilia).get(f"/api{page_url(number)}").json()
