@@ -36,6 +36,7 @@ urlpatterns = [
     path("deliverables/", include("deliverables.workbooks.urls")),
     path("scope/", include("deliverables.scope.urls")),
     path("consumers/", include("deliverables.consumers.urls")),
+    path("provenance/", include("deliverables.provenance.search_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),
     path("api/", include("evidence.api.urls")),

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("deliverables.payloads.api_urls")),
     path("", include("deliverables.consumers.api_urls")),
     path("runs/<int:run_id>/numbers/", include("deliverables.provenance.api_urls")),
+    path("provenance/", include("deliverables.provenance.search_api_urls")),
 ]

@@ -6,12 +6,17 @@
 - POST <key>/rederive/: recount and rechecksum the rows from the dataset version and the stored evidence
   tables (audited "deliverables.number.rederived"; changes nothing else).
 
-Every endpoint needs console.view_provenance.
+GET /api/provenance/numbers/?client=&period=START:END&q=&page= is the search page's twin (the numbers of
+succeeded runs, the latest run of each client and period first).
+
+`answers` in GET <key>/ holds the six answers of the provenance page (deliverables.provenance.answers). Reading
+needs console.view_provenance; re-deriving is an operator's act (console.build_deliverable), as on the pages.
 """
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -22,9 +27,11 @@ from rest_framework.views import APIView
 from console.api.permissions import capability
 from console.api.serializers import ErrorSerializer
 from deliverables.models import CalculationRun
-from deliverables.provenance import rows, services
+from deliverables.provenance import rows, search, services
+from deliverables.provenance.api_serializers import ProvenanceAnswersSerializer, ProvenanceSearchSerializer
 
 CanRead = capability(services.VIEW_PERMISSION)
+CanRederive = capability(services.REDERIVE_PERMISSION)
 
 KEY = OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH,
                        description="the number's key (e.g. awp:<client>:retail-brand:2025-01-01, or "
@@ -81,6 +88,7 @@ class NumberRunSerializer(serializers.Serializer):
 
 class NumberLinksSerializer(serializers.Serializer):
     self = serializers.CharField()
+    rows = serializers.CharField(help_text="the rows page (keyset pages)")
     rows_csv = serializers.CharField()
     rederive = serializers.CharField()
     run = serializers.CharField()
@@ -116,6 +124,7 @@ class NumberProvenanceSerializer(serializers.Serializer):
     numbers = serializers.ListField(child=serializers.CharField(), help_text="a savings summary's numbers")
     run = NumberRunSerializer()
     links = NumberLinksSerializer()
+    answers = ProvenanceAnswersSerializer(help_text="the six questions of the provenance page, answered")
 
 
 class NumberRowsSerializer(serializers.Serializer):
@@ -191,7 +200,7 @@ class NumberRows(APIView):
 
 
 class NumberRederive(APIView):
-    permission_classes = [CanRead]
+    permission_classes = [CanRederive]
 
     @extend_schema(operation_id="run_number_rederive", summary="Re-derive a number's rows",
                    description="Recounts and rechecksums the rows from the dataset version and the evidence tables "
@@ -201,7 +210,9 @@ class NumberRederive(APIView):
                    responses={200: NumberRederivedSerializer,
                               409: OpenApiResponse(ErrorSerializer,
                                                    description="the run stored too little to find the rows"),
-                              **_COMMON})
+                              **_COMMON,
+                              403: OpenApiResponse(ErrorSerializer, description="no console.build_deliverable "
+                                                                                "(re-deriving is an operator's act)")})
     def post(self, request, run_id: int, key: str):
         run, number = _number(run_id, key)
         try:
@@ -209,3 +220,37 @@ class NumberRederive(APIView):
         except rows.ProvenanceError as exc:
             return Response({"detail": str(exc)}, status=409)
         return Response(result)
+
+
+class NumberSearch(APIView):
+    permission_classes = [CanRead]
+
+    @extend_schema(
+        operation_id="provenance_numbers_search", summary="Find numbers by client, period and label",
+        parameters=[OpenApiParameter("client", OpenApiTypes.STR, description="a client's Salesforce account id"),
+                    OpenApiParameter("period", OpenApiTypes.STR, description="a run's period, START:END"),
+                    OpenApiParameter("q", OpenApiTypes.STR, description="text in the number's label"),
+                    OpenApiParameter("page", OpenApiTypes.INT, description=f"{search.PAGE_SIZE} numbers a page")],
+        responses={200: ProvenanceSearchSerializer,
+                   400: OpenApiResponse(ErrorSerializer, description="a filter or the page is not valid (named)"),
+                   401: _COMMON[401], 403: _COMMON[403]})
+    def get(self, request):
+        found = search.search(request.query_params)
+        if found["problems"]:
+            return Response({"detail": "; ".join(found["problems"])}, status=400)
+        page = found["page"]
+        base = request.build_absolute_uri(request.path)
+
+        def link(number: int) -> str:
+            return f"{base}?{urlencode({**found['query'], 'page': number})}"
+
+        return Response({
+            "count": page.paginator.count, "page": page.number, "pages": page.paginator.num_pages,
+            "next": link(page.next_page_number()) if page.has_next() else None,
+            "previous": link(page.previous_page_number()) if page.has_previous() else None,
+            "results": [{"run": n.run_id, "key": n.key, "label": n.label, "kind": n.kind,
+                         "client_account_id": n.client_account_id, "client": n.client_label,
+                         "period": [n.run.period_start, n.run.period_end], "decision": n.decision,
+                         "is_latest": n.is_latest, "published": n.published, "was_published": n.was_published,
+                         "url": reverse("run-number", args=[n.run_id, n.key]),
+                         "api": reverse("api-run-number", args=[n.run_id, n.key])} for n in page.object_list]})

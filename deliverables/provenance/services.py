@@ -1,37 +1,33 @@
 """What the provenance page and its API twin show of one number, and the audited re-derivation.
 
-`number_detail(run, number)` is one plain dict (links as site paths) both render; `number_rederive(actor=...,
-run=..., number=...)` re-derives the number's rows (rows.rederive) and writes the audit row
-"deliverables.number.rederived" (it changes nothing else).
+`number_detail(run, number)` is one plain dict (links as site paths) both render, its `answers` the six questions
+(deliverables.provenance.answers); `number_rederive(actor=..., run=..., number=...)` re-derives the number's rows
+(rows.rederive) and writes the audit row "deliverables.number.rederived" (it changes nothing else). Reading needs
+console.view_provenance; re-deriving is an operator's act (console.build_deliverable), kept off the page.
 """
 from __future__ import annotations
 
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from console.audit import audit_record
 from deliverables.choices import RUN_TYPE, Decision
 from deliverables.models import CalculationRun
-from deliverables.provenance import rows
+from deliverables.provenance import answers, rows
 from deliverables.runs.compute import AMOUNT_FIGURES  # the run withholds them for a number not concluded
 
 VIEW_PERMISSION = "console.view_provenance"
+REDERIVE_PERMISSION = "console.build_deliverable"
 NUMBER_TYPE = "deliverables.runnumber"
-
-
-def _path(name: str, *args) -> str:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return ""
 
 
 def number_links(run: CalculationRun, key: str) -> dict:
     return {
         "self": reverse("run-number", args=[run.pk, key]),
+        "rows": reverse("run-number-rows", args=[run.pk, key]),
         "rows_csv": reverse("run-number-rows-csv", args=[run.pk, key]),
         "rederive": reverse("run-number-rederive", args=[run.pk, key]),
-        "run": f"/runs/{run.pk}/",
+        "run": answers.site_path("runs:run-detail", run.pk) or f"/runs/{run.pk}/",
         "api": reverse("api-run-number", args=[run.pk, key]),
         "api_rows": reverse("api-run-number-rows", args=[run.pk, key]),
         "api_rederive": reverse("api-run-number-rederive", args=[run.pk, key]),
@@ -44,7 +40,7 @@ def _flag_link(flag_key: str) -> str:
     if not flag_key:
         return ""
     flag = MissingEvidenceFlag.objects.filter(key=flag_key).order_by("-pk").only("pk").first()
-    return _path("flags:missing-detail", flag.pk) if flag else ""
+    return answers.site_path("flags:missing-detail", flag.pk) if flag else ""
 
 
 def _revision_link(packet_id: str | None, revision: int | None) -> str:
@@ -55,8 +51,9 @@ def _revision_link(packet_id: str | None, revision: int | None) -> str:
     packet = EvidencePacket.objects.filter(packet_id=packet_id).only("pk").first()
     if packet is None:
         return ""
-    return _path("packets:revision-detail", packet.pk, revision) if revision else _path("packets:packet-detail",
-                                                                                         packet.pk)
+    if revision:
+        return answers.site_path("packets:revision-detail", packet.pk, revision)
+    return answers.site_path("packets:packet-detail", packet.pk)
 
 
 def _source(text: str) -> dict:
@@ -98,14 +95,15 @@ def _ordered_figures(number) -> dict:
     return dict(sorted(figures.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
-def number_detail(run: CalculationRun, number) -> dict:
-    """Everything the page shows of `number`, as plain data (the API answers it as JSON)."""
+def number_detail(run: CalculationRun, number, *, with_answers: bool = True) -> dict:
+    """Everything the page shows of `number`, as plain data (the API answers it as JSON); without the six answers
+    for the pages that show only the number's rows or its re-derivation."""
     inputs = run.inputs or {}
     claims = inputs.get("claims", {})
     evidence = number.evidence or {}
     decision = number.decision
     request_id = claims.get("promotion_request")
-    return {
+    detail = {
         "key": number.key,
         "label": number.label,
         "kind": number.kind,
@@ -123,7 +121,7 @@ def number_detail(run: CalculationRun, number) -> dict:
                     "version": number.dataset_version or claims.get("version"), "rows": claims.get("rows"),
                     "checksum": claims.get("checksum", ""), "load_id": claims.get("load_id", ""),
                     "promotion_request": request_id,
-                    "promotion_url": _path("promotion:request-detail", request_id) if request_id else ""},
+                    "promotion_url": answers.site_path("promotion:request-detail", request_id) if request_id else ""},
         "relation": number.relation,
         "predicate": number.predicate,
         "row_count": int(number.row_count),
@@ -142,6 +140,9 @@ def number_detail(run: CalculationRun, number) -> dict:
                 "result_sha256": run.result_sha256, "scope": run.scope_label},
         "links": number_links(run, number.key),
     }
+    if with_answers:
+        detail["answers"] = answers.six_answers(run, number, detail)
+    return detail
 
 
 def number_rederive(*, actor, run: CalculationRun, number) -> dict:

@@ -1,7 +1,9 @@
-"""The provenance page of one number (/runs/<id>/numbers/<key>/): its figures, decision, dataset version,
-predicate, rows (keyset pages), the rows as CSV, and a re-derivation (POST, audited, answered as an htmx fragment).
+"""The provenance page of one number (/runs/<id>/numbers/<key>/): the six questions answered in plain language,
+read-only and printable; its contributing rows (<key>/rows/, keyset pages) and their CSV; and the re-derivation
+(<key>/rederive/: a page with one button, POST audited, answered as an htmx fragment).
 
-Reading and re-deriving need console.view_provenance (re-deriving changes nothing; it is audited).
+Reading needs console.view_provenance. Re-deriving changes nothing but is an operator's act
+(console.build_deliverable): it is linked from the page for operators only, never a form on it.
 """
 from __future__ import annotations
 
@@ -9,17 +11,21 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
-from console.htmx import render_page, wants_fragment
+from console.htmx import render_page
 from deliverables.models import CalculationRun
-from deliverables.provenance import rows, services
+from deliverables.provenance import rows, search, services
 
 
 def _reader(view):
     return login_required(permission_required(services.VIEW_PERMISSION, raise_exception=True)(view))
+
+
+def _operator(view):
+    return login_required(permission_required(services.REDERIVE_PERMISSION, raise_exception=True)(view))
 
 
 def _number(run_id: int, key: str):
@@ -53,10 +59,28 @@ def _rows_context(request, run, number) -> dict:
 @require_GET
 def number_detail(request, run_id: int, key: str):
     run, number = _number(run_id, key)
-    context = {"run": run, "number": number, "detail": services.number_detail(run, number),
+    detail = services.number_detail(run, number)
+    return render(request, "deliverables/provenance/number.html",
+                  {"run": run, "number": number, "detail": detail, "answers": detail["answers"],
+                   "page_url": request.build_absolute_uri(request.path)})
+
+
+@_reader
+@require_GET
+def number_search(request):
+    """/provenance/: the numbers of succeeded runs by client, period and label text."""
+    context = search.search(request.GET)
+    return render(request, "deliverables/provenance/search.html", context, status=400 if context["problems"] else 200)
+
+
+@_reader
+@require_GET
+def number_rows(request, run_id: int, key: str):
+    run, number = _number(run_id, key)
+    context = {"run": run, "number": number, "detail": services.number_detail(run, number, with_answers=False),
                **_rows_context(request, run, number)}
     status = 400 if context["rows_bad"] else 200
-    return render_page(request, "deliverables/provenance/number.html", "deliverables/provenance/partials/rows.html",
+    return render_page(request, "deliverables/provenance/rows.html", "deliverables/provenance/partials/rows.html",
                        context, status=status)
 
 
@@ -70,17 +94,18 @@ def number_rows_csv(request, run_id: int, key: str):
     return response
 
 
-@_reader
-@require_POST
+@_operator
+@require_http_methods(["GET", "POST"])
 def number_rederive(request, run_id: int, key: str):
     run, number = _number(run_id, key)
+    context = {"run": run, "number": number, "detail": services.number_detail(run, number, with_answers=False),
+               "result": None, "problem": ""}
+    if request.method == "GET":
+        return render(request, "deliverables/provenance/rederive.html", context)
     try:
-        result = services.number_rederive(actor=request.user, run=run, number=number)
-        problem = ""
+        context["result"] = services.number_rederive(actor=request.user, run=run, number=number)
     except rows.ProvenanceError as exc:
-        result, problem = None, str(exc)
-    context = {"result": result, "problem": problem, "run": run, "number": number}
-    if not wants_fragment(request):  # without htmx: the whole page, with the answer in place
-        context.update(detail=services.number_detail(run, number), **_rows_context(request, run, number))
-    return render_page(request, "deliverables/provenance/number.html",
-                       "deliverables/provenance/partials/rederive.html", context, status=409 if problem else 200)
+        context["problem"] = str(exc)
+    return render_page(request, "deliverables/provenance/rederive.html",
+                       "deliverables/provenance/partials/rederive.html", context,
+                       status=409 if context["problem"] else 200)

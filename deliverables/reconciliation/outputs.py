@@ -172,6 +172,11 @@ _TABLES = {
 }
 
 
+def outputs_holding(kind: str) -> list[str]:
+    """The outputs whose rows are made of numbers of `kind` (a card mapped onto one of them shows those numbers)."""
+    return [o.name for o in OUTPUTS.values() if any(_TABLES[table][0] == kind for table in o.tables)]
+
+
 def choices() -> list[tuple[str, str]]:
     return [(o.name, o.label) for o in OUTPUTS.values()]
 

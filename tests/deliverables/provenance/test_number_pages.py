@@ -1,4 +1,5 @@
-"""The provenance page of a number (/runs/<id>/numbers/<key>/), its CSV, its re-derivation, and the API twin."""
+"""The provenance page of a number (/runs/<id>/numbers/<key>/), its rows page and CSV, its re-derivation (an
+operator's page), and the API twin."""
 from __future__ import annotations
 
 import csv
@@ -50,7 +51,10 @@ def test_a_shortfall_lines_page_shows_its_figures_predicate_rows_and_checksum(sa
     assert f'id="row-count">{number.row_count}<' in html and number.rows_checksum in html
     assert number.calculation_version in html
     assert f'href="/runs/{sample_run.pk}/"' in html and sample_run.trace_id in html
-    # Paging through the rows with the page's own "next" links lists exactly row_count rows.
+    assert f'href="{page_url(number)}rows/" id="rows-page"' in html
+    # Paging through the rows page with its own "next" links lists exactly row_count rows.
+    html = client.get(f"{page_url(number)}rows/").content.decode()
+    assert f'id="row-count">{number.row_count}<' in html
     seen = row_numbers(html)
     while 'id="rows-next"' in html:
         next_url = re.search(r'href="([^"]+)"[^>]*id="rows-next"', html).group(1).replace("&amp;", "&")
@@ -70,21 +74,26 @@ def test_the_csv_download_has_row_count_data_rows(sample_run, audrey):
 
 
 @CURATED_DB
-def test_rederive_answers_matches_and_is_audited(sample_run, audrey):
+def test_rederive_answers_matches_and_is_audited(sample_run, olivia):
     number = shortfall_line(sample_run)
-    response = browser(audrey).post(f"{page_url(number)}rederive/", HTTP_HX_REQUEST="true")
+    operator = browser(olivia)
+    page = operator.get(f"{page_url(number)}rederive/").content.decode()
+    assert f'action="{page_url(number)}rederive/"' in page and 'id="rederive"' in page
+    assert not AuditEvent.objects.filter(action="deliverables.number.rederived").exists()  # opening it did nothing
+    response = operator.post(f"{page_url(number)}rederive/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
     assert f"Matches: {number.row_count} rows, checksum" in html and number.rows_checksum in html
     event = AuditEvent.objects.filter(action="deliverables.number.rederived").get()
     assert event.after["key"] == number.key and event.after["matches"] is True
+    assert event.actor_id == olivia.pk
 
 
 @CURATED_DB
-def test_rederive_names_the_difference_when_the_stored_count_was_tampered(sample_run, audrey):
+def test_rederive_names_the_difference_when_the_stored_count_was_tampered(sample_run, olivia):
     number = shortfall_line(sample_run)
     RunNumber.objects.filter(pk=number.pk).update(row_count=number.row_count - 1)
-    html = browser(audrey).post(f"{page_url(number)}rederive/", HTTP_HX_REQUEST="true").content.decode()
+    html = browser(olivia).post(f"{page_url(number)}rederive/", HTTP_HX_REQUEST="true").content.decode()
     assert "Differs:" in html
     assert f"the run stored {number.row_count - 1} rows, the dataset version gives {number.row_count}" in html
 
@@ -118,9 +127,9 @@ def test_a_findings_page_shows_its_one_claim_row(sample_run, audrey):
     finding = pq.read_table(pa.BufferReader(get_lake().read(sample_run.findings_path))).to_pylist()[0]
     key = f"finding:{finding['kind']}:{finding['claim_id']}"
     html = browser(audrey).get(f"/runs/{sample_run.pk}/numbers/{key}/").content.decode()
-    assert finding["claim_id"] in html and f"_row = {finding['claim_row']}" in html
-    assert row_numbers(html) == [finding["claim_row"]]
-    assert 'id="row-count">1<' in html
+    assert f"_row = {finding['claim_row']}" in html and 'id="row-count">1<' in html
+    rows_page = browser(audrey).get(f"/runs/{sample_run.pk}/numbers/{key}/rows/").content.decode()
+    assert finding["claim_id"] in rows_page and row_numbers(rows_page) == [finding["claim_row"]]
 
 
 @CURATED_DB
@@ -140,7 +149,7 @@ def test_someone_without_view_provenance_is_refused(sample_run, oscar):
 
 
 @CURATED_DB
-def test_the_api_twin_answers_the_same(sample_run, audrey):
+def test_the_api_twin_answers_the_same(sample_run, audrey, olivia):
     number = shortfall_line(sample_run)
     client = api(audrey)
     body = client.get(f"/api{page_url(number)}").json()
@@ -158,7 +167,8 @@ def test_the_api_twin_answers_the_same(sample_run, audrey):
     assert len(seen) == number.row_count and rows.checksum_of(seen) == number.rows_checksum
     assert client.get(f"/api{page_url(number)}rows/?after=x").status_code == 400
     assert client.get(f"/api{page_url(number)}rows/?limit=0").status_code == 400
-    answer = client.post(f"/api{page_url(number)}rederive/").json()
+    assert client.post(f"/api{page_url(number)}rederive/").status_code == 403  # an operator's act
+    answer = api(olivia).post(f"/api{page_url(number)}rederive/").json()
     assert answer["matches"] is True and answer["derived"] == {"rows": number.row_count,
                                                                "checksum": number.rows_checksum}
 
@@ -170,9 +180,12 @@ def test_the_schema_documents_the_provenance_api_without_warnings(tmp_path):
 
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
-    paths = yaml.safe_load(target.read_text())["paths"]
+    schema = yaml.safe_load(target.read_text())
+    paths = schema["paths"]
+    answers = schema["components"]["schemas"]["ProvenanceAnswers"]["properties"]
+    assert set(answers) == {"rows", "formulas", "evidence", "missing", "production", "publications"}
     base = "/api/runs/{run_id}/numbers/{key}/"
-    assert {base, f"{base}rows/", f"{base}rederive/"} <= set(paths)
+    assert {base, f"{base}rows/", f"{base}rederive/", "/api/provenance/numbers/"} <= set(paths)
     assert {"200", "401", "403", "404"} <= set(paths[base]["get"]["responses"])
     assert {"200", "400", "409"} <= set(paths[f"{base}rows/"]["get"]["responses"])
 
@@ -197,7 +210,7 @@ def test_a_savings_summary_lists_and_links_the_numbers_it_adds_up(sample_run, au
 
 
 @CURATED_DB
-def test_the_api_answers_a_finding(sample_run, audrey):
+def test_the_api_answers_a_finding(sample_run, audrey, olivia):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -209,20 +222,20 @@ def test_the_api_answers_a_finding(sample_run, audrey):
     assert body["kind"] == "finding" and body["row_count"] == 1
     assert body["predicate"] == f"_row = {finding['claim_row']}"
     assert [r["_row"] for r in api(audrey).get(f"{base}rows/").json()["results"]] == [finding["claim_row"]]
-    assert api(audrey).post(f"{base}rederive/").json()["matches"] is True
+    assert api(olivia).post(f"{base}rederive/").json()["matches"] is True
 
 
 @CURATED_DB
-def test_a_run_without_its_evidence_tables_says_what_is_missing(sample_run, audrey):
+def test_a_run_without_its_evidence_tables_says_what_is_missing(sample_run, audrey, olivia):
     from deliverables.models import CalculationRun
 
     number = shortfall_line(sample_run)
     inputs = {**sample_run.inputs, "evidence_tables": {}}
     CalculationRun.objects.filter(pk=sample_run.pk).update(inputs=inputs, inputs_sha256="tampered")
-    answer = api(audrey).post(f"/api{page_url(number)}rederive/")
+    answer = api(olivia).post(f"/api{page_url(number)}rederive/")
     assert answer.status_code == 409
     assert answer.json()["detail"] == f"run #{sample_run.pk}: the terms table it calculated with is not recorded"
-    html = browser(audrey).get(page_url(number)).content.decode()
+    html = browser(audrey).get(f"{page_url(number)}rows/").content.decode()
     assert "the terms table it calculated with is not recorded" in html
 
 
