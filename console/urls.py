@@ -35,6 +35,7 @@ urlpatterns = [
     path("reconciliation/", include("deliverables.reconciliation.urls")),
     path("deliverables/", include("deliverables.workbooks.urls")),
     path("scope/", include("deliverables.scope.urls")),
+    path("publications/", include("deliverables.publication.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),
     path("api/", include("evidence.api.urls")),

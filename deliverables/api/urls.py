@@ -6,5 +6,6 @@ urlpatterns = [
     path("", include("deliverables.reconciliation.api_urls")),
     path("", include("deliverables.workbooks.api_urls")),
     path("", include("deliverables.payloads.api_urls")),
+    path("", include("deliverables.publication.api_urls")),
     path("runs/<int:run_id>/numbers/", include("deliverables.provenance.api_urls")),
 ]
