@@ -7,7 +7,8 @@ Each gate is a {gate, passed, detail} (stored in Publication.gates with the stag
   is read, so the gates run outside any transaction);
 - inputs_current: the claims dataset version the run read is still the current version of that dataset in the
   curated registry (no newer promoted version, no rollback since), and no evidence revision the run read as
-  governed has been withdrawn since (deliverables.runs.inputs records both in CalculationRun.inputs);
+  governed for the client has been withdrawn since (deliverables.runs.inputs records both in
+  CalculationRun.inputs);
 - client_scope_governed: the client's Salesforce account is governed evidence that names one Domo group
   (deliverables.scope: the backend scope is decided).
 
@@ -78,8 +79,12 @@ def _claims_problem(run: CalculationRun) -> str:
     return ""
 
 
-def _withdrawn(run: CalculationRun) -> list[str]:
+def _withdrawn(run: CalculationRun, client: str) -> list[str]:
+    """The governed revisions the run read for `client` that are no longer governed (a run over every client
+    read every client's packets: another client's withdrawal does not hold this one back). A packet speaks for
+    the clients it names, and a pricing packet naming none for every client (evidence.packets.selectors)."""
     from evidence.choices import EvidenceClass
+    from evidence.packets.model import PRICING
     from evidence.packets.models import PacketRevision
 
     read = [(e["packet_id"], e["revision"]) for e in (run.inputs or {}).get("evidence") or []
@@ -92,17 +97,19 @@ def _withdrawn(run: CalculationRun) -> list[str]:
     found = (PacketRevision.objects.filter(wanted).exclude(evidence_class=EvidenceClass.GOVERNED)
              .select_related("packet").order_by("packet__packet_id", "revision"))
     return [f"{r.packet.packet_id} revision {r.revision} was withdrawn"
-            f"{' (' + r.withdrawal_reason + ')' if r.withdrawal_reason else ''}" for r in found]
+            f"{' (' + r.withdrawal_reason + ')' if r.withdrawal_reason else ''}" for r in found
+            if client in (r.packet.client_account_ids or []) or (r.packet.kind == PRICING
+                                                                  and not r.packet.client_account_ids)]
 
 
-def inputs_current(run: CalculationRun) -> dict:
-    problems = [p for p in [_claims_problem(run)] if p] + _withdrawn(run)
+def inputs_current(run: CalculationRun, client: str) -> dict:
+    problems = [p for p in [_claims_problem(run)] if p] + _withdrawn(run, client)
     if problems:
         return _gate("inputs_current", False, "; ".join(problems))
     claims = run.inputs["claims"]
-    governed = sum(1 for e in run.inputs.get("evidence") or [] if e.get("class") == "governed")
-    return _gate("inputs_current", True, f"claims {claims['dataset_key']} v{claims['version']} still current; "
-                                         f"none of the {governed} governed evidence revisions read was withdrawn")
+    return _gate("inputs_current", True, f"claims {claims['dataset_key']} v{claims['version']} still current; no "
+                                         f"governed evidence revision the run read for client {client} was "
+                                         "withdrawn")
 
 
 def client_scope_governed(client: str) -> dict:
@@ -119,7 +126,7 @@ def client_scope_governed(client: str) -> dict:
 def check(deliverable: Deliverable, sha256: str) -> list[dict]:
     """Every gate of publishing `deliverable` bound to `sha256`, in GATES order."""
     run = CalculationRun.objects.get(pk=deliverable.run_id)
-    return [run_succeeded(deliverable, run), artifact_intact(deliverable, sha256), inputs_current(run),
+    return [run_succeeded(deliverable, run), artifact_intact(deliverable, sha256), inputs_current(run, deliverable.client_account_id),
             client_scope_governed(deliverable.client_account_id)]
 
 

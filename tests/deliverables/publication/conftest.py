@@ -31,7 +31,7 @@ def build(actor, run, client, kind=DeliverableKind.WORKBOOK) -> Deliverable:
 
 
 @pytest.fixture
-def workbook(sample_run, olivia) -> Deliverable:
+def workbook(sample_run, olivia) -> Deliverable:  # noqa: F811
     return build(olivia, sample_run, a_client(sample_run))
 
 
