@@ -31,6 +31,7 @@ from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
 from console.api.serializers import ErrorSerializer
+from deliverables.choices import DeliverableKind, PublicationState
 from deliverables.models import Deliverable, Publication
 from deliverables.publication import selectors, services
 from deliverables.publication.forms import PublicationFilterSet
@@ -53,19 +54,19 @@ class PublicationRequestSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class ApproveSerializer(serializers.Serializer):
+class PublicationApproveSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
                                     help_text="required (refused with 409 when empty)")
     sha256 = serializers.CharField(required=False, allow_blank=True, default="", max_length=64,
                                    help_text="the artifact's hash the approver checked: it must be the bound one")
 
 
-class CommentSerializer(serializers.Serializer):
+class PublicationCommentSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
                                     help_text="required (refused with 409 when empty)")
 
 
-class ReasonSerializer(serializers.Serializer):
+class PublicationReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
                                    help_text="required to retract; optional to withdraw")
 
@@ -81,6 +82,8 @@ class GateSerializer(serializers.Serializer):
 
 class PublicationSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    kind = serializers.CharField(help_text=f"one of {', '.join(DeliverableKind.values)}")
+    state = serializers.CharField(help_text=f"one of {', '.join(PublicationState.values)}")
     requested_by = serializers.SerializerMethodField()
     decided_by = serializers.SerializerMethodField()
 
@@ -215,10 +218,10 @@ class PublicationDetail(generics.RetrieveAPIView):
 class PublicationApprove(_Action):
     """Approve and publish (an approver who is not the requester), bound to the hash they checked."""
 
-    @extend_schema(operation_id="publications_approve", summary="Approve (publish)", request=ApproveSerializer,
+    @extend_schema(operation_id="publications_approve", summary="Approve (publish)", request=PublicationApproveSerializer,
                    responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
-        data = self.validated(ApproveSerializer)
+        data = self.validated(PublicationApproveSerializer)
         return Response(self.detail(services.publication_approve(
             actor=request.user, publication=self.publication(pk), comment=data["comment"], sha256=data["sha256"])))
 
@@ -226,10 +229,10 @@ class PublicationApprove(_Action):
 class PublicationReject(_Action):
     """Reject a requested publication with a comment (an approver who is not the requester)."""
 
-    @extend_schema(operation_id="publications_reject", summary="Reject", request=CommentSerializer,
+    @extend_schema(operation_id="publications_reject", summary="Reject", request=PublicationCommentSerializer,
                    responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
-        data = self.validated(CommentSerializer)
+        data = self.validated(PublicationCommentSerializer)
         return Response(self.detail(services.publication_reject(
             actor=request.user, publication=self.publication(pk), comment=data["comment"])))
 
@@ -237,10 +240,10 @@ class PublicationReject(_Action):
 class PublicationWithdraw(_Action):
     """The requester takes back a publication not yet decided."""
 
-    @extend_schema(operation_id="publications_withdraw", summary="Withdraw", request=ReasonSerializer,
+    @extend_schema(operation_id="publications_withdraw", summary="Withdraw", request=PublicationReasonSerializer,
                    responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
-        data = self.validated(ReasonSerializer)
+        data = self.validated(PublicationReasonSerializer)
         return Response(self.detail(services.publication_withdraw(
             actor=request.user, publication=self.publication(pk), reason=data["reason"])))
 
@@ -248,10 +251,10 @@ class PublicationWithdraw(_Action):
 class PublicationRetract(_Action):
     """Retract the live publication, with a reason: no longer served; its history and file stay."""
 
-    @extend_schema(operation_id="publications_retract", summary="Retract", request=ReasonSerializer,
+    @extend_schema(operation_id="publications_retract", summary="Retract", request=PublicationReasonSerializer,
                    responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
-        data = self.validated(ReasonSerializer)
+        data = self.validated(PublicationReasonSerializer)
         return Response(self.detail(services.publication_retract(
             actor=request.user, publication=self.publication(pk), reason=data["reason"])))
 
