@@ -142,6 +142,7 @@ REFUSED = {
                                                       "comment or reason"),
 }
 NOT_FOUND = {404: OpenApiResponse(description="no such publication")}
+INVALID = {400: OpenApiResponse(description="invalid body: the fields are named")}
 READ_REFUSED = {403: OpenApiResponse(description="not signed in, or without console.view_provenance")}
 
 
@@ -191,7 +192,7 @@ class PublicationList(IdempotentCreate, _Action, generics.ListAPIView):
                      "succeeded, artifact intact, inputs current, client scope governed): a failing one is a 409 "
                      "naming it. The card reconciliation state is recorded and shown, not gating."),
         request=PublicationRequestSerializer,
-        responses={201: PublicationDetailSerializer, 400: OpenApiResponse(description="invalid body"), **REFUSED},
+        responses={201: PublicationDetailSerializer, **INVALID, **REFUSED},
     )
     def post(self, request, *args, **kwargs):
         data = self.validated(PublicationRequestSerializer)
@@ -219,7 +220,7 @@ class PublicationApprove(_Action):
     """Approve and publish (an approver who is not the requester), bound to the hash they checked."""
 
     @extend_schema(operation_id="publications_approve", summary="Approve (publish)", request=PublicationApproveSerializer,
-                   responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
+                   responses={200: PublicationDetailSerializer, **INVALID, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
         data = self.validated(PublicationApproveSerializer)
         return Response(self.detail(services.publication_approve(
@@ -230,7 +231,7 @@ class PublicationReject(_Action):
     """Reject a requested publication with a comment (an approver who is not the requester)."""
 
     @extend_schema(operation_id="publications_reject", summary="Reject", request=PublicationCommentSerializer,
-                   responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
+                   responses={200: PublicationDetailSerializer, **INVALID, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
         data = self.validated(PublicationCommentSerializer)
         return Response(self.detail(services.publication_reject(
@@ -241,7 +242,7 @@ class PublicationWithdraw(_Action):
     """The requester takes back a publication not yet decided."""
 
     @extend_schema(operation_id="publications_withdraw", summary="Withdraw", request=PublicationReasonSerializer,
-                   responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
+                   responses={200: PublicationDetailSerializer, **INVALID, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
         data = self.validated(PublicationReasonSerializer)
         return Response(self.detail(services.publication_withdraw(
@@ -252,7 +253,7 @@ class PublicationRetract(_Action):
     """Retract the live publication, with a reason: no longer served; its history and file stay."""
 
     @extend_schema(operation_id="publications_retract", summary="Retract", request=PublicationReasonSerializer,
-                   responses={200: PublicationDetailSerializer, **REFUSED, **NOT_FOUND})
+                   responses={200: PublicationDetailSerializer, **INVALID, **REFUSED, **NOT_FOUND})
     def post(self, request, pk: int):
         data = self.validated(PublicationReasonSerializer)
         return Response(self.detail(services.publication_retract(

@@ -142,5 +142,6 @@ def deliverable_new(request):
         raise PermissionDenied(str(refused)) from refused
     except services.Refused as refused:
         return _refused_page(request, str(refused), status=409, back=back)
-    messages.success(request, f"{deliverable.get_kind_display()} #{deliverable.pk} queued; this page follows it.")
+    what = "Dashboard payload" if deliverable.kind == DeliverableKind.DASHBOARD_PAYLOAD else "Workbook"
+    messages.success(request, f"{what} #{deliverable.pk} queued; this page follows it.")
     return redirect("deliverables:deliverable-detail", pk=deliverable.pk)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deliverables.models import Publication
+from deliverables.models import Deliverable, Publication
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 
@@ -14,6 +14,13 @@ def test_an_operator_requests_on_the_deliverable_page_and_an_approver_publishes_
     client.force_login(olivia)
     page = client.get(f"/deliverables/{workbook.pk}/").content.decode()
     assert 'id="request-publication-form"' in page and 'href="/publications/"' in page  # the form, the nav
+    assert "Build dashboard payload" in page
+    assert 'id="build-payload"' in client.get(f"/runs/{workbook.run_id}/").content.decode()
+    payload = client.post("/deliverables/new/", {"run": workbook.run_id, "client": workbook.client_account_id,
+                                                 "kind": "dashboard_payload"})
+    queued = Deliverable.objects.get(kind="dashboard_payload")
+    assert payload["Location"] == f"/deliverables/{queued.pk}/" and queued.state == "queued"
+    assert [s["name"] for s in queued.progress["steps"]] == ["data", "payload", "store"]
 
     asked = client.post("/publications/request/", {"deliverable": workbook.pk, "comment": "Q4 for the client"})
     publication = Publication.objects.get()
