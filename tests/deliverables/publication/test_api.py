@@ -1,15 +1,20 @@
-"""The publication API says what the services say (201/200, 403 for who asks, 409 for what or when), and one
-request and approval go through a real HTTP server."""
+"""The publication API says what the services say (201/200, 403 for who asks, 409 for what or when), and a
+dashboard payload goes from its build to its publication through a real HTTP server."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
+from console.lake import get_lake
 from deliverables.choices import PublicationState
 from deliverables.models import Publication
+from deliverables.payloads.builder import errors, payload_bytes, payload_for
+from deliverables.publication import selectors
+from deliverables.workbooks import services as deliverables
 from tests.conftest import PASSWORD
-from tests.deliverables.publication.conftest import events, grant
+from tests.deliverables.publication.conftest import a_client, events, grant
 from tests.support.api import Api
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
@@ -65,19 +70,36 @@ def test_the_api_requests_decides_and_refuses_as_the_services_do(workbook, olivi
     assert Publication.objects.count() == 2
 
 
-def test_an_operator_requests_and_an_approver_publishes_through_a_real_http_server(workbook, olivia, arthur,
-                                                                                    live_server):
+def test_a_dashboard_payload_built_requested_and_approved_through_a_real_http_server(sample_run, olivia, arthur,
+                                                                                      live_server):
+    client_id = a_client(sample_run)
     operator = Api.with_token(live_server.url, olivia)
-    asked = operator.post("/api/publications/", {"deliverable": workbook.pk, "comment": "Q4"}, key="publish-q4")
+    queued = operator.post("/api/deliverables/", {"run": sample_run.pk, "client": client_id,
+                                                  "kind": "dashboard_payload"})
+    assert queued.status_code == 201, queued.text
+    payload = deliverables.deliverable_execute(deliverable_id=queued.json()["id"], task_id="test")  # the worker
+
+    stored = get_lake().read(payload.path)
+    assert payload.state == "succeeded" and [s["name"] for s in payload.progress["steps"]] == [
+        "data", "payload", "store"]
+    assert payload.path == f"deliverables/{client_id}/{payload.period_label}/{payload.sha256}.json"
+    assert hashlib.sha256(stored).hexdigest() == payload.sha256
+    assert stored == payload_bytes(payload_for(sample_run, client_id, deliverables.base_url()))
+    assert errors(json.loads(stored)) == []
+    download = operator.get(f"/api/deliverables/{payload.pk}/download/")
+    assert download.content == stored and download.headers["Content-Type"] == "application/json"
+
+    asked = operator.post("/api/publications/", {"deliverable": payload.pk, "comment": "Q4"}, key="publish-q4")
     assert asked.status_code == 201, asked.text
     assert asked.headers["Location"] == f"{live_server.url}/api/publications/{asked.json()['id']}/"
-
     approver = Api.signed_in(live_server.url, "arthur", PASSWORD)
-    path = f"/api/publications/{asked.json()['id']}/approve/"
-    approved = approver.post(path, {"comment": "figures checked", "sha256": workbook.sha256})
+    approved = approver.post(f"/api/publications/{asked.json()['id']}/approve/",
+                             {"comment": "figures checked", "sha256": payload.sha256})
 
     assert approved.status_code == 200, approved.text
     body = approved.json()
     assert body["state"] == "published" and body["decided_by"] == "arthur" and body["version"] == 1
-    download = approver.get(body["download_url"].removeprefix(live_server.url))
-    assert hashlib.sha256(download.content).hexdigest() == workbook.sha256
+    assert body["path"] == f"published/{client_id}/dashboard_payload/1/{deliverables.download_name(payload)}"
+    assert approver.get(body["download_url"].removeprefix(live_server.url)).content == stored
+    assert selectors.live_publication(client_id, "dashboard_payload").pk == body["id"]
+    assert selectors.live_publication(client_id, "workbook") is None

@@ -2,18 +2,14 @@
 retract, the gates (stale inputs, hash) and self-approval."""
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pytest
 
 from console.lake import get_lake
 from deliverables.choices import DeliverableKind, PublicationState
 from deliverables.models import Publication
-from deliverables.payloads.builder import errors, payload_bytes, payload_for
 from deliverables.publication import selectors, services
 from deliverables.workbooks import services as deliverables
-from tests.deliverables.publication.conftest import a_client, build, events, flip_last_bit
+from tests.deliverables.publication.conftest import events, flip_last_bit
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 
@@ -23,7 +19,7 @@ def _read(stream) -> bytes:
         return stream.read()
 
 
-def test_an_approved_request_publishes_the_same_bytes_the_next_supersedes_it_and_a_retraction_keeps_history(
+def test_an_approval_bound_to_the_hash_publishes_the_same_bytes_the_next_supersedes_it_a_retraction_keeps_it(
         workbook, olivia, arthur):
     first = services.publication_request(actor=olivia, deliverable=workbook, comment="Q4 workbook")
     assert first.state == PublicationState.REQUESTED and first.sha256 == workbook.sha256
@@ -32,6 +28,15 @@ def test_an_approved_request_publishes_the_same_bytes_the_next_supersedes_it_and
     assert all(g["passed"] and g["stage"] == "request" for g in first.gates)
     assert "summary" in first.reconciliation
     assert selectors.live_publication(workbook.client_account_id, DeliverableKind.WORKBOOK) is None
+
+    # The approval is bound to the hash: another hash, or stored bytes that changed, publish nothing.
+    with pytest.raises(services.PublicationRefused, match="sha256: the approval names 0{64}, the request is bound"):
+        services.publication_approve(actor=arthur, publication=first, comment="ok", sha256="0" * 64)
+    flip_last_bit(workbook.path)
+    with pytest.raises(services.PublicationRefused, match="gate artifact_intact failed") as refused:
+        services.publication_approve(actor=arthur, publication=first, comment="ok", sha256=workbook.sha256)
+    assert workbook.path in refused.value.reason and not get_lake().list("published")
+    flip_last_bit(workbook.path)  # back as built
 
     published = services.publication_approve(actor=arthur, publication=first, comment="checked",
                                              sha256=workbook.sha256)
@@ -72,32 +77,11 @@ def test_an_approved_request_publishes_the_same_bytes_the_next_supersedes_it_and
     assert _read(selectors.publication_open(retracted)) == get_lake().read(workbook.path)  # the file stays
     assert events("publication.retracted", retracted.pk)[0].after["reason"] == "wrong period"
     assert [e.after["attempt"] for e in events("publication.refused", retracted.pk)] == ["retract", "retract"]
+    assert [e.after["attempt"] for e in events("publication.refused", first.pk)] == ["approve", "approve"]
 
-
-def test_a_dashboard_payload_is_built_stored_under_its_hash_and_published_as_its_own_kind(sample_run, olivia,
-                                                                                         arthur):
-    client = a_client(sample_run)
-    payload = build(olivia, sample_run, client, DeliverableKind.DASHBOARD_PAYLOAD)
-
-    stored = get_lake().read(payload.path)
-    assert payload.path == f"deliverables/{client}/{payload.period_label}/{payload.sha256}.json"
-    assert hashlib.sha256(stored).hexdigest() == payload.sha256 and len(stored) == payload.bytes
-    assert stored == payload_bytes(payload_for(sample_run, client, deliverables.base_url()))
-    assert errors(json.loads(stored)) == []
-    assert [s["name"] for s in payload.progress["steps"]] == ["data", "payload", "store"]
-    assert payload.summary["schema"] == "dashboard-payload-v1" and payload.summary["figures"] > 0
-    assert _read(deliverables.deliverable_open(payload)) == stored
-    assert deliverables.content_type(payload) == "application/json"
-
-    published = services.publication_approve(
-        actor=arthur, publication=services.publication_request(actor=olivia, deliverable=payload),
-        comment="payload checked", sha256=payload.sha256)
-
-    assert published.path == (f"published/{client}/dashboard_payload/1/"
-                              f"{client}-{payload.period_label}-{payload.sha256[:8]}.json")
-    assert get_lake().read(published.path) == stored
-    assert selectors.live_publication(client, DeliverableKind.DASHBOARD_PAYLOAD) == published
-    assert selectors.live_publication(client, DeliverableKind.WORKBOOK) is None
+    flip_last_bit(retracted.path)  # a published file that changed is never served
+    with pytest.raises(selectors.PublicationIntegrityError, match=retracted.path):
+        selectors.publication_open(retracted)
 
 
 PERSONAS = ("olivia", "arthur", "cecilia", "audrey", "adam", "ada", "oscar")
@@ -181,26 +165,6 @@ def newer_claims_promoted(tmp_path, requester, approver):
     from tests.deliverables.runs.conftest import LATER, ROWS, promote
     from tests.promotion.conftest import ingest
 
-    manifest = ingest(write_sample_export(tmp_path / "export-2", rows=ROWS,
+    manifest = ingest(write_sample_export(tmp_path / "export-2", rows=ROWS // 10,
                                           exported_at=LATER + dt.timedelta(days=1)).path)
     promote(manifest, requester, approver)
-
-
-def test_an_approval_is_bound_to_the_hash_and_changed_bytes_are_never_published_or_served(workbook, olivia,
-                                                                                           arthur):
-    asked = services.publication_request(actor=olivia, deliverable=workbook)
-    with pytest.raises(services.PublicationRefused, match="sha256: the approval names 0{64}, the request is bound"):
-        services.publication_approve(actor=arthur, publication=asked, comment="ok", sha256="0" * 64)
-
-    flip_last_bit(workbook.path)
-    with pytest.raises(services.PublicationRefused, match="gate artifact_intact failed") as refused:
-        services.publication_approve(actor=arthur, publication=asked, comment="ok", sha256=workbook.sha256)
-    assert workbook.path in refused.value.reason
-    asked.refresh_from_db()
-    assert asked.state == PublicationState.REQUESTED and not get_lake().list("published")
-    flip_last_bit(workbook.path)  # back as built
-
-    published = services.publication_approve(actor=arthur, publication=asked, comment="ok", sha256=workbook.sha256)
-    flip_last_bit(published.path)
-    with pytest.raises(selectors.PublicationIntegrityError, match=published.path):
-        selectors.publication_open(published)
