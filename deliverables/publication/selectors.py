@@ -2,7 +2,6 @@
 a client and kind's history, and a published file read back with its hash checked."""
 from __future__ import annotations
 
-import hashlib
 from typing import BinaryIO
 
 from deliverables.choices import PublicationState
@@ -63,28 +62,11 @@ def publication_open(publication: Publication) -> BinaryIO:
 
     Any publication that was published can be read (the history keeps superseded and retracted ones); what is
     served to a client is only `live_publication`'s."""
-    from console.lake import LakeError, LakeNotFound, get_lake
+    from deliverables.workbooks.services import DeliverableIntegrityError, open_checked
 
     if not publication.path or publication.published_at is None:
         raise PublicationUnavailable(f"publication #{publication.pk} is {publication.state}: nothing was published")
     try:
-        stream = get_lake().open(publication.path)
-    except LakeNotFound:
-        raise PublicationIntegrityError(
-            f"publication #{publication.pk}: its file {publication.path} is missing from the lake") from None
-    except LakeError as bad:
-        raise PublicationIntegrityError(
-            f"publication #{publication.pk}: its file {publication.path} failed the lake's check ({bad})") from None
-    try:
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-        if digest.hexdigest() != publication.sha256:
-            raise PublicationIntegrityError(
-                f"publication #{publication.pk}: its file {publication.path} now hashes to {digest.hexdigest()}, "
-                f"not the published {publication.sha256}: it is not handed out")
-        stream.seek(0)
-    except BaseException:
-        stream.close()
-        raise
-    return stream
+        return open_checked(publication.path, sha256=publication.sha256, what=f"publication #{publication.pk}")
+    except DeliverableIntegrityError as bad:
+        raise PublicationIntegrityError(str(bad)) from None

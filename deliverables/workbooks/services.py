@@ -347,29 +347,35 @@ def deliverable_open(deliverable: Deliverable) -> BinaryIO:
     """A readable stream of the deliverable's stored file, its bytes checked against the deliverable's sha256 (and
     by the lake against the hash it recorded): DeliverableUnavailable when there is no file, and
     DeliverableIntegrityError, naming the file, when it is missing or its bytes changed."""
-    from console.lake import LakeError, LakeNotFound, get_lake
-
     if deliverable.state != RunState.SUCCEEDED or not deliverable.path or not deliverable.sha256:
         raise DeliverableUnavailable(f"deliverable #{deliverable.pk} is {deliverable.state}: it has no stored file")
+    return open_checked(deliverable.path, sha256=deliverable.sha256, size=deliverable.bytes,
+                        what=f"deliverable #{deliverable.pk}")
+
+
+def open_checked(path: str, *, sha256: str, what: str, size: int | None = None) -> BinaryIO:
+    """A readable stream of the lake file at `path` once its bytes hash to `sha256` (and number `size`, if given),
+    the lake having checked them against its own record first; DeliverableIntegrityError naming `what` and the file
+    otherwise (a published copy is read the same way: deliverables.publication.selectors)."""
+    from console.lake import LakeError, LakeNotFound, get_lake
+
     try:
-        stream = get_lake().open(deliverable.path)
+        stream = get_lake().open(path)
     except LakeNotFound:
-        raise DeliverableIntegrityError(
-            f"deliverable #{deliverable.pk}: its file {deliverable.path} is missing from the lake") from None
+        raise DeliverableIntegrityError(f"{what}: its file {path} is missing from the lake") from None
     except LakeError as bad:
-        raise DeliverableIntegrityError(f"deliverable #{deliverable.pk}: its file {deliverable.path} failed the "
-                                        f"lake's check ({bad})") from None
+        raise DeliverableIntegrityError(f"{what}: its file {path} failed the lake's check ({bad})") from None
     try:
         digest = hashlib.sha256()
-        size = 0
+        read = 0
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
-            size += len(chunk)
-        if digest.hexdigest() != deliverable.sha256 or size != deliverable.bytes:
+            read += len(chunk)
+        if digest.hexdigest() != sha256 or (size is not None and read != size):
+            sizes = (f" ({read} bytes)", f" ({size} bytes)") if size is not None else ("", "")
             raise DeliverableIntegrityError(
-                f"deliverable #{deliverable.pk}: its file {deliverable.path} now hashes to {digest.hexdigest()} "
-                f"({size} bytes), not the recorded {deliverable.sha256} ({deliverable.bytes} bytes): it is not "
-                "handed out")
+                f"{what}: its file {path} now hashes to {digest.hexdigest()}{sizes[0]}, not the recorded "
+                f"{sha256}{sizes[1]}: it is not handed out")
         stream.seek(0)
     except BaseException:
         stream.close()
