@@ -37,6 +37,7 @@ urlpatterns = [
     path("scope/", include("deliverables.scope.urls")),
     path("consumers/", include("deliverables.consumers.urls")),
     path("provenance/", include("deliverables.provenance.search_urls")),
+    path("publications/", include("deliverables.publication.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api.urls")),
     path("api/", include("evidence.api.urls")),

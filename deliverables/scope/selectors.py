@@ -67,6 +67,11 @@ def _account(account_id: str) -> compare.Account:
                            domo_groups=groups, governed=True, unscoped_reason=reason, evidence=tuple(read))
 
 
+def client_account(account_id: str) -> compare.Account:
+    """One client's account as the backend scope knows it: governed or not, its Domo group, why it is unscoped."""
+    return _account(account_id)
+
+
 def accounts() -> list[compare.Account]:
     ids = (AccountRow.objects.filter(revision__status=PacketStatus.ACCEPTED, revision__kind=model.SALESFORCE)
            .order_by("account_id").values_list("account_id", flat=True).distinct())

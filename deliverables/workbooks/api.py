@@ -49,7 +49,8 @@ class DeliverableStartSerializer(serializers.Serializer):
     client = serializers.RegexField(CLIENT_ID.pattern, help_text="a client the run stored numbers for (Salesforce "
                                                                  "account id, 15 or 18 letters and digits)")
     kind = serializers.ChoiceField(choices=DeliverableKind.choices, default=DeliverableKind.WORKBOOK,
-                                   help_text="workbook (the only kind built here so far)")
+                                   help_text="workbook (xlsx) or dashboard_payload (JSON, "
+                                             "dashboard-payload-v1)")
 
 
 # --- serializers: what goes out ------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class DeliverableList(IdempotentCreate, _DeliverablesView, generics.ListAPIView)
 
     @extend_schema(
         operation_id="deliverables_build", summary="Build a deliverable",
-        description=("Queues the build of a client's workbook from a succeeded calculation run, on the `runs` queue. "
+        description=("Queues the build of a client's workbook or dashboard payload from a succeeded calculation run, on the `runs` queue. "
                      "Follow it at the returned `url` (also the Location header); once built, `download_url` gives "
                      "the file, stored once in the lake under its SHA-256."),
         request=DeliverableStartSerializer, parameters=[TRACEPARENT],
@@ -206,6 +207,7 @@ class DeliverableDownload(APIView):
     @extend_schema(
         operation_id="deliverables_download", summary="Download a deliverable's file",
         responses={(200, services.CONTENT_TYPES[DeliverableKind.WORKBOOK]): OpenApiTypes.BINARY,
+                   (200, services.CONTENT_TYPES[DeliverableKind.DASHBOARD_PAYLOAD]): OpenApiTypes.BINARY,
                    **READ_REFUSED, **NOT_FOUND,
                    409: OpenApiResponse(ErrorSerializer, description="not built, or the stored file no longer "
                                                                      "matches its SHA-256 (named; audited)")},

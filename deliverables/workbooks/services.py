@@ -1,14 +1,17 @@
-"""Workbook deliverables: start one (a queued Deliverable, audited, sent to the `runs` queue after commit), build it
-on the worker (claimed, beating, taken over after a lost worker: deliverables.jobs), store it write-once in the
-lake, and open it again with its hash checked.
+"""Deliverables (a client workbook or a dashboard payload): start one (a queued Deliverable, audited, sent to the
+`runs` queue after commit), build it on the worker (claimed, beating, taken over after a lost worker:
+deliverables.jobs), store it write-once in the lake, and open it again with its hash checked. The one build path
+of both kinds.
 
 Building, step by step (each recorded in `progress` with its time):
-1. data: what the run stored for the client (deliverables.workbooks.data.workbook_data);
-2. sheets: the workbook written to a temporary file (deliverables.workbooks.builder), the step's detail naming
-   the sheet and rows written (at most once a second: each update is also the heartbeat);
-3. store: the file put in the lake at `deliverables/<client>/<period_start>_<period_end>/<sha256>.xlsx` (the same
-   bytes give the same path: a rebuild of the same run finds its file already there, which is fine), then in
-   ONE transaction its path, hash, size, sheets and rows, the builder's version and `succeeded`, audited as
+1. data: what the run stored for the client (deliverables.workbooks.data.workbook_data; for a payload,
+   deliverables.payloads.builder.payload_for, validated against its schema);
+2. sheets (a workbook): the workbook written to a temporary file (deliverables.workbooks.builder), the step's
+   detail naming the sheet and rows written (at most once a second: each update is also the heartbeat);
+   payload (a dashboard payload): its canonical bytes (payload_bytes: the same run gives the same bytes);
+3. store: the file put in the lake at `deliverables/<client>/<period_start>_<period_end>/<sha256>.<xlsx|json>`
+   (the same bytes give the same path: a rebuild of the same run finds its file already there, which is fine),
+   then in ONE transaction its path, hash, size, summary, the builder's version and `succeeded`, audited as
    `deliverables.deliverable.built`.
 
 Reading back (`deliverable_open`): the lake checks the bytes against the hash it recorded when they were written,
@@ -22,6 +25,7 @@ import hashlib
 import logging
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,10 +46,18 @@ QUEUE = "runs"
 BUILD_PERMISSION = "console.build_deliverable"
 READ_PERMISSION = "console.view_provenance"
 STEPS = ("data", "sheets", "store")
+PAYLOAD_STEPS = ("data", "payload", "store")
+KIND_STEPS = {DeliverableKind.WORKBOOK: STEPS, DeliverableKind.DASHBOARD_PAYLOAD: PAYLOAD_STEPS}
 PREFIX = "deliverables"
-EXTENSIONS = {DeliverableKind.WORKBOOK: "xlsx"}
-CONTENT_TYPES = {DeliverableKind.WORKBOOK: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-BUILDER_MODULES = ("builder.py", "data.py", "model.py", "sheets.py", "xlsx.py")
+EXTENSIONS = {DeliverableKind.WORKBOOK: "xlsx", DeliverableKind.DASHBOARD_PAYLOAD: "json"}
+CONTENT_TYPES = {DeliverableKind.WORKBOOK: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                 DeliverableKind.DASHBOARD_PAYLOAD: "application/json"}
+# The source each kind's bytes depend on (package, modules), and the library that writes them.
+BUILDER_MODULES = {
+    DeliverableKind.WORKBOOK: (("workbooks", ("builder.py", "data.py", "model.py", "sheets.py", "xlsx.py")),),
+    DeliverableKind.DASHBOARD_PAYLOAD: (("payloads", ("builder.py", "schema.py")), ("workbooks", ("data.py",))),
+}
+BUILDER_LIBRARIES = {DeliverableKind.WORKBOOK: "openpyxl", DeliverableKind.DASHBOARD_PAYLOAD: "jsonschema"}
 PROGRESS_SECONDS = 1.0
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -82,15 +94,17 @@ def base_url() -> str:
     return (getattr(settings, "CONSOLE_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
 
 
-def builder_version() -> str:
-    """sha256 of the workbook builder's source and the openpyxl version it writes with."""
-    import openpyxl
+def builder_version(kind: str = DeliverableKind.WORKBOOK) -> str:
+    """sha256 of the kind's builder source and the version of the library it writes (or validates) with."""
+    from importlib.metadata import version
 
-    folder = Path(__file__).resolve().parent
+    app = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for name in BUILDER_MODULES:
-        digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
-    digest.update(f"openpyxl=={openpyxl.__version__}".encode())
+    for package, names in BUILDER_MODULES[kind]:
+        for name in names:
+            digest.update(f"{package}/{name}".encode() + b"\0" + (app / package / name).read_bytes() + b"\0")
+    library = BUILDER_LIBRARIES[kind]
+    digest.update(f"{library}=={version(library)}".encode())
     return digest.hexdigest()
 
 
@@ -128,7 +142,8 @@ def deliverable_start(*, actor, run: CalculationRun, client: str, kind: str = De
     if run.state != RunState.SUCCEEDED:
         _refuse(actor, f"run #{run.pk} is {run.state}: only a succeeded run has deliverables", details=asked)
     if not client:
-        _refuse(actor, f"client: name the client whose workbook to build from run #{run.pk}", details=asked)
+        _refuse(actor, f"client: name the client whose {DeliverableKind(kind).label.lower()} to build from run "
+                       f"#{run.pk}", details=asked)
     if not RunNumber.objects.filter(run=run, client_account_id=client).exists():
         clients = run_clients(run)
         _refuse(actor, f"client: run #{run.pk} has no number for client {client} (its clients: "
@@ -138,7 +153,7 @@ def deliverable_start(*, actor, run: CalculationRun, client: str, kind: str = De
         deliverable = Deliverable.objects.create(
             kind=kind, run=run, client_account_id=client, period_start=run.period_start, period_end=run.period_end,
             requested_by=actor, traceparent=trace, trace_id=trace.split("-")[1], queue=QUEUE,
-            progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in STEPS]})
+            progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in KIND_STEPS[kind]]})
         audit_record(actor=actor, action="deliverables.deliverable.queued", object_type=DELIVERABLE_TYPE,
                      object_id=str(deliverable.pk),
                      after={**asked, "period": [str(run.period_start), str(run.period_end)],
@@ -197,10 +212,72 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _build_and_store(deliverable: Deliverable) -> None:
-    from console.lake import get_lake
+@dataclass
+class _Built:
+    """What a kind's writer left in the scratch folder: the file, its hash and size, and its summary."""
+
+    out: Path
+    sha256: str
+    bytes: int
+    summary: dict
+
+
+def _write_workbook(deliverable: Deliverable, run: CalculationRun, scratch: str, links: str,
+                    timings: dict) -> _Built:
     from deliverables.workbooks.builder import write_workbook
     from deliverables.workbooks.data import workbook_data
+
+    mark = time.perf_counter()
+    jobs.step(DELIVERABLES, deliverable, "data", "running")
+    data = workbook_data(run, deliverable.client_account_id)
+    timings["data"] = time.perf_counter() - mark
+    jobs.step(DELIVERABLES, deliverable, "data", "done",
+              f"{len(data.numbers)} numbers of run #{run.pk}, {run.findings_count} findings in the run")
+    mark = time.perf_counter()
+    jobs.step(DELIVERABLES, deliverable, "sheets", "running")
+    out = Path(scratch) / "workbook.xlsx"
+    progress = _Progress(deliverable)
+    progress.last = time.monotonic()
+    result = write_workbook(data, out=out, base_url=links, progress=progress)
+    timings["sheets"] = time.perf_counter() - mark
+    jobs.step(DELIVERABLES, deliverable, "sheets", "done",
+              f"{len(result.sheets)} sheets, {sum(result.rows.values())} rows")
+    return _Built(out, result.sha256, result.bytes,
+                  {"sheets": list(result.sheets), "rows": dict(result.rows), "client_name": data.client_name,
+                   "numbers": len(data.numbers)})
+
+
+def _write_payload(deliverable: Deliverable, run: CalculationRun, scratch: str, links: str,
+                   timings: dict) -> _Built:
+    from deliverables.payloads.builder import PayloadError, payload_bytes, payload_for
+
+    mark = time.perf_counter()
+    jobs.step(DELIVERABLES, deliverable, "data", "running")
+    try:
+        payload = payload_for(run, deliverable.client_account_id, links)
+    except PayloadError as bad:
+        raise Refused(f"deliverable #{deliverable.pk}: {bad}") from None
+    timings["data"] = time.perf_counter() - mark
+    jobs.step(DELIVERABLES, deliverable, "data", "done",
+              f"{len(payload['figures'])} figures of run #{run.pk}, validated against {payload['schema']}")
+    mark = time.perf_counter()
+    jobs.step(DELIVERABLES, deliverable, "payload", "running")
+    content = payload_bytes(payload)
+    out = Path(scratch) / "payload.json"
+    out.write_bytes(content)
+    timings["payload"] = time.perf_counter() - mark
+    jobs.step(DELIVERABLES, deliverable, "payload", "done", f"{len(content)} bytes")
+    return _Built(out, hashlib.sha256(content).hexdigest(), len(content),
+                  {"schema": payload["schema"], "client_name": payload["client"]["name"],
+                   "figures": len(payload["figures"]), "findings": len(payload["findings"]),
+                   "numbers": payload["generated_from"]["numbers"]})
+
+
+WRITERS = {DeliverableKind.WORKBOOK: _write_workbook, DeliverableKind.DASHBOARD_PAYLOAD: _write_payload}
+
+
+def _build_and_store(deliverable: Deliverable) -> None:
+    from console.lake import get_lake
 
     timings: dict[str, float] = {}
     run = CalculationRun.objects.select_related("requested_by").get(pk=deliverable.run_id)
@@ -208,33 +285,18 @@ def _build_and_store(deliverable: Deliverable) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     links = base_url()
     with jobs.Heartbeat(DELIVERABLES, deliverable), tempfile.TemporaryDirectory(dir=folder) as scratch:
-        mark = time.perf_counter()
-        jobs.step(DELIVERABLES, deliverable, "data", "running")
-        data = workbook_data(run, deliverable.client_account_id)
-        timings["data"] = time.perf_counter() - mark
-        jobs.step(DELIVERABLES, deliverable, "data", "done",
-                  f"{len(data.numbers)} numbers of run #{run.pk}, {run.findings_count} findings in the run")
-        mark = time.perf_counter()
-        jobs.step(DELIVERABLES, deliverable, "sheets", "running")
-        out = Path(scratch) / "workbook.xlsx"
-        progress = _Progress(deliverable)
-        progress.last = time.monotonic()
-        result = write_workbook(data, out=out, base_url=links, progress=progress)
-        timings["sheets"] = time.perf_counter() - mark
-        jobs.step(DELIVERABLES, deliverable, "sheets", "done",
-                  f"{len(result.sheets)} sheets, {sum(result.rows.values())} rows")
+        built = WRITERS[deliverable.kind](deliverable, run, scratch, links, timings)
         mark = time.perf_counter()
         jobs.step(DELIVERABLES, deliverable, "store", "running")
-        if _sha256_file(out) != result.sha256:  # what the builder hashed is what goes to the lake
-            raise Refused(f"deliverable #{deliverable.pk}: the written workbook changed before it was stored")
-        path = lake_path(deliverable, result.sha256)
-        with open(out, "rb") as stream:
+        if _sha256_file(built.out) != built.sha256:  # what the builder hashed is what goes to the lake
+            raise Refused(f"deliverable #{deliverable.pk}: the written file changed before it was stored")
+        path = lake_path(deliverable, built.sha256)
+        with open(built.out, "rb") as stream:
             put = get_lake().put(path, stream)
         if not put.created:
-            _check_stored(deliverable, path, result.sha256)
-    version = builder_version()
-    summary = {"sheets": list(result.sheets), "rows": dict(result.rows), "client_name": data.client_name,
-               "numbers": len(data.numbers), "base_url": links, "already_stored": not put.created,
+            _check_stored(deliverable, path, built.sha256)
+    version = builder_version(deliverable.kind)
+    summary = {**built.summary, "base_url": links, "already_stored": not put.created,
                "seconds": {k: round(v, 3) for k, v in timings.items()}}
     with transaction.atomic():
         locked = Deliverable.objects.select_for_update().get(pk=deliverable.pk)
@@ -244,15 +306,15 @@ def _build_and_store(deliverable: Deliverable) -> None:
         summary["seconds"]["store"] = round(timings["store"], 3)
         Deliverable.objects.filter(pk=deliverable.pk).update(
             state=RunState.SUCCEEDED, finished_at=clock.now(), heartbeat_at=clock.now(), path=path,
-            sha256=result.sha256, bytes=result.bytes, summary=summary, builder_version=version,
+            sha256=built.sha256, bytes=built.bytes, summary=summary, builder_version=version,
             progress=jobs.done_steps(deliverable))
         audit_record(actor=None, action="deliverables.deliverable.built", object_type=DELIVERABLE_TYPE,
                      object_id=str(deliverable.pk), before={"state": RunState.RUNNING},
                      after={"state": RunState.SUCCEEDED, "kind": deliverable.kind, "run": run.pk,
-                            "client": deliverable.client_account_id, "path": path, "sha256": result.sha256,
-                            "bytes": result.bytes, "builder_version": version, "already_stored": not put.created})
-    log.info("deliverable #%s built: %s (%s bytes, sha256 %s%s) trace_id=%s", deliverable.pk, path, result.bytes,
-             result.sha256, ", already in the lake" if not put.created else "", deliverable.trace_id)
+                            "client": deliverable.client_account_id, "path": path, "sha256": built.sha256,
+                            "bytes": built.bytes, "builder_version": version, "already_stored": not put.created})
+    log.info("deliverable #%s built: %s (%s bytes, sha256 %s%s) trace_id=%s", deliverable.pk, path, built.bytes,
+             built.sha256, ", already in the lake" if not put.created else "", deliverable.trace_id)
 
 
 def _check_stored(deliverable: Deliverable, path: str, sha256: str) -> None:
@@ -286,29 +348,35 @@ def deliverable_open(deliverable: Deliverable) -> BinaryIO:
     """A readable stream of the deliverable's stored file, its bytes checked against the deliverable's sha256 (and
     by the lake against the hash it recorded): DeliverableUnavailable when there is no file, and
     DeliverableIntegrityError, naming the file, when it is missing or its bytes changed."""
-    from console.lake import LakeError, LakeNotFound, get_lake
-
     if deliverable.state != RunState.SUCCEEDED or not deliverable.path or not deliverable.sha256:
         raise DeliverableUnavailable(f"deliverable #{deliverable.pk} is {deliverable.state}: it has no stored file")
+    return open_checked(deliverable.path, sha256=deliverable.sha256, size=deliverable.bytes,
+                        what=f"deliverable #{deliverable.pk}")
+
+
+def open_checked(path: str, *, sha256: str, what: str, size: int | None = None) -> BinaryIO:
+    """A readable stream of the lake file at `path` once its bytes hash to `sha256` (and number `size`, if given),
+    the lake having checked them against its own record first; DeliverableIntegrityError naming `what` and the file
+    otherwise (a published copy is read the same way: deliverables.publication.selectors)."""
+    from console.lake import LakeError, LakeNotFound, get_lake
+
     try:
-        stream = get_lake().open(deliverable.path)
+        stream = get_lake().open(path)
     except LakeNotFound:
-        raise DeliverableIntegrityError(
-            f"deliverable #{deliverable.pk}: its file {deliverable.path} is missing from the lake") from None
+        raise DeliverableIntegrityError(f"{what}: its file {path} is missing from the lake") from None
     except LakeError as bad:
-        raise DeliverableIntegrityError(f"deliverable #{deliverable.pk}: its file {deliverable.path} failed the "
-                                        f"lake's check ({bad})") from None
+        raise DeliverableIntegrityError(f"{what}: its file {path} failed the lake's check ({bad})") from None
     try:
         digest = hashlib.sha256()
-        size = 0
+        read = 0
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
-            size += len(chunk)
-        if digest.hexdigest() != deliverable.sha256 or size != deliverable.bytes:
+            read += len(chunk)
+        if digest.hexdigest() != sha256 or (size is not None and read != size):
+            sizes = (f" ({read} bytes)", f" ({size} bytes)") if size is not None else ("", "")
             raise DeliverableIntegrityError(
-                f"deliverable #{deliverable.pk}: its file {deliverable.path} now hashes to {digest.hexdigest()} "
-                f"({size} bytes), not the recorded {deliverable.sha256} ({deliverable.bytes} bytes): it is not "
-                "handed out")
+                f"{what}: its file {path} now hashes to {digest.hexdigest()}{sizes[0]}, not the recorded "
+                f"{sha256}{sizes[1]}: it is not handed out")
         stream.seek(0)
     except BaseException:
         stream.close()

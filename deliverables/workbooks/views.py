@@ -1,7 +1,7 @@
 """Pages of the built deliverables (mounted at /deliverables/):
 
 - /deliverables/: the deliverables, newest first, filtered by client, kind, state (and run);
-- /deliverables/new/: build one (POST, from the Build workbook form of a run's page);
+- /deliverables/new/: build one (POST, from the Build workbook / Build dashboard payload form of a run's page);
 - /deliverables/<id>/: one deliverable: progress (polled while queued or running), then its sheets and rows,
   hash, lake path, run, who asked when, worker and trace, and its Download button;
 - /deliverables/<id>/progress/: the progress fragment the page polls;
@@ -81,8 +81,17 @@ def deliverable_detail(request, pk: int):
     summary = deliverable.summary or {}
     context = {**_progress_context(deliverable), "row": row(deliverable),
                "sheets": [(name, (summary.get("rows") or {}).get(name, 0)) for name in summary.get("sheets") or []],
-               "download_name": services.download_name(deliverable) if deliverable.sha256 else ""}
+               "download_name": services.download_name(deliverable) if deliverable.sha256 else "",
+               "publications": publication_rows(deliverable)}
     return render(request, "deliverables/workbooks/detail.html", context)
+
+
+def publication_rows(deliverable: Deliverable) -> list[dict]:
+    """The publication requests of this deliverable, newest first (the deliverable page's Publication panel)."""
+    from deliverables.publication.selectors import badge, publications
+
+    return [{"publication": p, "badge": badge(p), "sha_short": p.sha256[:12]}
+            for p in publications().filter(deliverable=deliverable).order_by("-id")[:20]]
 
 
 @_reader
@@ -114,8 +123,8 @@ def deliverable_download(request, pk: int):
 @login_required
 @require_POST
 def deliverable_new(request):
-    """Build a deliverable of a run's client (the Build workbook form of the run's page); the service checks the
-    permission and audits a refusal."""
+    """Build a deliverable of a run's client (the Build workbook and Build dashboard payload buttons of the run's
+    page); the service checks the permission and audits a refusal."""
     form = DeliverableStartForm(request.POST)
     if not form.is_valid():
         if not request.user.has_perm(services.BUILD_PERMISSION):
@@ -133,5 +142,6 @@ def deliverable_new(request):
         raise PermissionDenied(str(refused)) from refused
     except services.Refused as refused:
         return _refused_page(request, str(refused), status=409, back=back)
-    messages.success(request, f"Workbook #{deliverable.pk} queued; this page follows it.")
+    what = "Dashboard payload" if deliverable.kind == DeliverableKind.DASHBOARD_PAYLOAD else "Workbook"
+    messages.success(request, f"{what} #{deliverable.pk} queued; this page follows it.")
     return redirect("deliverables:deliverable-detail", pk=deliverable.pk)

@@ -64,9 +64,9 @@ def test_a_client_the_run_did_not_calculate_is_refused_naming_it(sample_run, oli
 
 
 def test_a_kind_not_built_here_is_refused(sample_run, olivia):
-    with pytest.raises(services.Refused, match="kind: 'dashboard_payload' is not built here"):
+    with pytest.raises(services.Refused, match="kind: 'poster' is not built here"):
         services.deliverable_start(actor=olivia, run=sample_run, client=a_client(sample_run),
-                                   kind="dashboard_payload", enqueue=False)
+                                   kind="poster", enqueue=False)
 
 
 # --- building ------------------------------------------------------------------------------------------------

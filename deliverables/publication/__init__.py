@@ -1,0 +1,1 @@
+"""Four-eyes publication of built deliverables (deliverables.publication.services)."""

@@ -1,0 +1,49 @@
+"""The publication pages: the request form of a deliverable's page, the publication's page (hash, gates,
+reconciliation state, the forms each person may use), the decisions through the pages, the list and the nav."""
+from __future__ import annotations
+
+import pytest
+
+from deliverables.models import Deliverable, Publication
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+
+
+def test_an_operator_requests_on_the_deliverable_page_and_an_approver_publishes_on_the_publication_page(
+        workbook, olivia, arthur, client):
+    client.force_login(olivia)
+    page = client.get(f"/deliverables/{workbook.pk}/").content.decode()
+    assert 'id="request-publication-form"' in page and 'href="/publications/"' in page  # the form, the nav
+    assert "Build dashboard payload" in page
+    assert 'id="build-payload"' in client.get(f"/runs/{workbook.run_id}/").content.decode()
+    payload = client.post("/deliverables/new/", {"run": workbook.run_id, "client": workbook.client_account_id,
+                                                 "kind": "dashboard_payload"})
+    queued = Deliverable.objects.get(kind="dashboard_payload")
+    assert payload["Location"] == f"/deliverables/{queued.pk}/" and queued.state == "queued"
+    assert [s["name"] for s in queued.progress["steps"]] == ["data", "payload", "store"]
+
+    asked = client.post("/publications/request/", {"deliverable": workbook.pk, "comment": "Q4 for the client"})
+    publication = Publication.objects.get()
+    assert asked.status_code == 302 and asked["Location"] == f"/publications/{publication.pk}/"
+    mine = client.get(asked["Location"]).content.decode()
+    assert workbook.sha256 in mine and 'data-gate="inputs_current" data-passed="true"' in mine
+    assert 'id="publication-reconciliation"' in mine and "(shown, not gating)" in mine
+    assert 'id="approve-form"' not in mine and 'id="withdraw-form"' in mine and "you requested it" in mine
+    assert client.post(f"/publications/{publication.pk}/approve/",
+                       {"comment": "mine", "sha256": workbook.sha256}).status_code == 403
+
+    client.force_login(arthur)
+    theirs = client.get(f"/publications/{publication.pk}/").content.decode()
+    assert 'id="approve-form"' in theirs and f'value="{workbook.sha256}"' in theirs
+    no_comment = client.post(f"/publications/{publication.pk}/approve/", {"comment": "", "sha256": workbook.sha256})
+    assert no_comment.status_code == 409 and "comment: an approval needs a comment" in no_comment.content.decode()
+    done = client.post(f"/publications/{publication.pk}/approve/", {"comment": "ok", "sha256": workbook.sha256},
+                       follow=True).content.decode()
+    assert "Published as version 1." in done and 'id="retract-form"' in done
+    assert f"published/{workbook.client_account_id}/workbook/1/" in done
+
+    listed = client.get("/publications/?state=published&kind=workbook").content.decode()
+    assert f'data-publication="{publication.pk}"' in listed
+    assert 'data-publication' not in client.get("/publications/?state=retracted").content.decode()
+    download = client.get(f"/publications/{publication.pk}/download/")
+    assert download.status_code == 200 and download["Content-Disposition"].endswith('.xlsx"')
