@@ -42,6 +42,7 @@ from deliverables import jobs
 from deliverables.consumers import selectors, services
 from deliverables.consumers.auth import ConsumerTokenAuthentication, IsConsumer, TokenRefused
 from deliverables.models import ConsumerToken
+from deliverables.publication import selectors as publication_selectors
 
 CanManage = capability(services.MANAGE_PERMISSION)
 WORKBOOK_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -63,7 +64,7 @@ class _AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class PublicationSerializer(serializers.Serializer):
+class LivePublicationSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     sha256 = serializers.CharField()
     published_at = serializers.DateTimeField()
@@ -73,8 +74,8 @@ class PublicationSerializer(serializers.Serializer):
 class PublishedClientSerializer(serializers.Serializer):
     client = serializers.CharField(help_text="Salesforce account id")
     name = serializers.CharField(help_text="the account's name")
-    dashboard = PublicationSerializer(allow_null=True, help_text="the live dashboard payload, null if none")
-    workbook = PublicationSerializer(allow_null=True, help_text="the live workbook, null if none")
+    dashboard = LivePublicationSerializer(allow_null=True, help_text="the live dashboard payload, null if none")
+    workbook = LivePublicationSerializer(allow_null=True, help_text="the live workbook, null if none")
 
 
 class PublishedListSerializer(serializers.Serializer):
@@ -159,8 +160,8 @@ class _PublishedFile(_ConsumerView):
             raise NotFound(NOTHING_HERE)
         self.publication = publication
         try:
-            stream = services.published_open(publication)
-        except services.PublishedIntegrityError as refused:
+            stream = publication_selectors.publication_open(publication)
+        except (publication_selectors.PublicationIntegrityError, publication_selectors.PublicationUnavailable) as refused:
             services.consumer_read_refused(token=request.auth, publication=publication, reason=str(refused))
             return Response({"detail": f"The published {self.endpoint} of {client} (version {publication.version}) "
                                        "failed its integrity check and is not served; the console has recorded it."},

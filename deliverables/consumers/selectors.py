@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from console import clock
 from deliverables.choices import DeliverableKind, PublicationState
 from deliverables.models import ConsumerRead, ConsumerToken, Publication
+from deliverables.publication import selectors as publication_selectors
 from evidence.choices import PacketStatus
 from evidence.packets import model as packet_model
 from evidence.packets.models import AccountRow
@@ -67,16 +68,12 @@ def known_clients(ids: list[str] | None = None) -> dict[str, str]:
 
 
 # --- live publications -----------------------------------------------------------------------------------------
-def live_publication(client: str, kind: str) -> Publication | None:
-    return Publication.objects.filter(client_account_id=client, kind=kind, state=PublicationState.PUBLISHED).first()
-
-
 def published_for(token: ConsumerToken, client: str, kind: str) -> Publication | None:
     """What the token may read of this client and kind: the live publication, or None when the client is outside
     the token's scope or has nothing published (the caller must not tell the two apart)."""
     if client not in (token.clients or []):
         return None
-    return live_publication(client, kind)
+    return publication_selectors.live_publication(client, kind)
 
 
 def live_by_client(clients: list[str]) -> dict[str, dict[str, Publication]]:

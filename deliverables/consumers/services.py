@@ -4,8 +4,8 @@
   (Salesforce account ids known to the console) and an expiry (90 days by default, at most 365). The secret is
   returned once, in the IssuedToken; only its SHA-256 and its first characters (the prefix, to find it) are stored.
 - `consumer_token_revoke`: with a reason; compare-and-set, so a token is revoked once.
-- `published_open`: the live publication's file from the lake, its bytes checked against the publication's
-  SHA-256 before any is handed out (PublishedIntegrityError otherwise, audited by `consumer_read_refused`).
+- the live publication's file is read with deliverables.publication.selectors.publication_open (its bytes checked
+  against the publication's SHA-256 before any is handed out; a failed check is audited by `consumer_read_refused`).
 - `consumer_read_record`: every read of the consumer API, refused ones included, as a ConsumerRead; the token's
   `last_used_at` moves to it (a revoked or expired token still in use shows so).
 
@@ -16,11 +16,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from django.db import IntegrityError, transaction
 
@@ -55,10 +53,6 @@ class Invalid(Refused):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-
-class PublishedIntegrityError(Exception):
-    """The published file is missing or its bytes do not hash to the publication's SHA-256: never handed out."""
 
 
 @dataclass(frozen=True)
@@ -141,30 +135,6 @@ def consumer_token_revoke(*, actor, token: ConsumerToken, reason: str) -> Consum
 
 
 # --- reads -----------------------------------------------------------------------------------------------------
-def published_open(publication: Publication) -> BinaryIO:
-    """A readable stream of the publication's file, its bytes checked against the publication's SHA-256 (and by
-    the lake against the hash it recorded on writing): PublishedIntegrityError when missing or changed."""
-    from console.lake import LakeError, get_lake
-
-    where = f"publication #{publication.pk} ({publication.client_account_id} {publication.kind} v{publication.version})"
-    try:
-        stream = get_lake().open(publication.path)
-    except LakeError as bad:
-        raise PublishedIntegrityError(f"{where}: its file {publication.path} cannot be read ({bad})") from None
-    try:
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-        if digest.hexdigest() != publication.sha256:
-            raise PublishedIntegrityError(f"{where}: its file {publication.path} hashes to {digest.hexdigest()}, "
-                                          f"not the published {publication.sha256}")
-        stream.seek(0)
-    except BaseException:
-        stream.close()
-        raise
-    return stream
-
-
 @contextlib.contextmanager
 def _as_consumer(token: ConsumerToken | None):
     """Audit events of a consumer read name the token as their actor ("system:consumer-token:<prefix>")."""

@@ -30,6 +30,7 @@ from django.db.models import Max
 from console import clock
 from console.audit import audit_record
 from deliverables.choices import PUBLICATION_TYPE, PublicationState, RunState
+from deliverables.lineage import lineage_publication
 from deliverables.models import Deliverable, Publication
 from deliverables.publication import gates as publication_gates
 from deliverables.publication.selectors import published_path
@@ -207,6 +208,7 @@ def _publish(actor, fresh: Publication, *, comment: str, version: int, path: str
                      object_id=str(locked.pk), before=before,
                      after={**_json(locked), "comment": comment, "gates": checked,
                             "supersedes": live.pk if live else None})
+        transaction.on_commit(lambda: lineage_publication(locked))  # its OpenLineage START and COMPLETE
     return locked
 
 

@@ -1,7 +1,7 @@
 """Published outputs for the consumer API tests: a succeeded run over the sample (tests/deliverables/runs), a real
-workbook and a real dashboard payload of two of its clients, put in the lake under
-`published/<client>/<kind>/<version>/<file>` and recorded as live Publications (requested by the operator, decided
-by the approver), as the publication services leave them; a third known client has nothing published."""
+workbook and a real dashboard payload of two of its clients, published through the publication services (requested by
+the operator, approved by the approver: the files under `published/<client>/<kind>/<version>/<file>`); a third known
+client has nothing published."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,17 +9,16 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
-from console import clock
 from console.lake import get_lake
-from deliverables.choices import DeliverableKind, PublicationState, RunState
+from deliverables.choices import DeliverableKind
 from deliverables.consumers import selectors, services
 from deliverables.models import Deliverable, Publication
-from deliverables.payloads import builder
+from deliverables.publication.services import publication_approve, publication_request
 from deliverables.workbooks.services import run_clients
+from tests.deliverables.publication.conftest import build
 from tests.deliverables.workbooks.conftest import (  # noqa: F401 (fixtures)
     CURATED_DB,
     PERIOD,
-    build,
     contract_sample,
     curated_db,
     no_enqueue,
@@ -39,22 +38,10 @@ class Published:
     publications: dict  # (client, endpoint) -> Publication
 
 
-def publish(deliverable: Deliverable, data: bytes, filename: str, requester, approver) -> Publication:
-    path = f"published/{deliverable.client_account_id}/{deliverable.kind}/1/{filename}"
-    put = get_lake().put(path, data)
-    return Publication.objects.create(
-        deliverable=deliverable, client_account_id=deliverable.client_account_id, kind=deliverable.kind,
-        sha256=put.sha256, state=PublicationState.PUBLISHED, version=1, requested_by=requester, decided_by=approver,
-        decided_at=clock.now(), decision_comment="checked", path=path, published_at=clock.now())
-
-
-def payload_deliverable(workbook: Deliverable, data: bytes) -> Deliverable:
-    """The payload as a built deliverable of the same run and client (its bytes: the payload builder's)."""
-    return Deliverable.objects.create(
-        kind=DeliverableKind.DASHBOARD_PAYLOAD, run=workbook.run, client_account_id=workbook.client_account_id,
-        period_start=workbook.period_start, period_end=workbook.period_end, state=RunState.SUCCEEDED,
-        requested_by=workbook.requested_by, traceparent=workbook.traceparent, trace_id=workbook.trace_id,
-        bytes=len(data))
+def publish(deliverable: Deliverable, requester, approver) -> Publication:
+    """Published through the publication services: requested by one person, approved by another."""
+    requested = publication_request(actor=requester, deliverable=deliverable, comment="for the client's dashboard")
+    return publication_approve(actor=approver, publication=requested, comment="checked", sha256=deliverable.sha256)
 
 
 @pytest.fixture
@@ -66,12 +53,11 @@ def published(sample_run, olivia, arthur) -> Published:  # noqa: F811
     files, publications = {}, {}
     for client in (a, b):
         workbook = build(olivia, sample_run, client)
-        book = get_lake().read(workbook.path)
-        payload = builder.payload_bytes(builder.payload_for(sample_run, client, BASE_URL))
-        publications[client, "workbook"] = publish(workbook, book, f"{workbook.sha256}.xlsx", olivia, arthur)
-        publications[client, "dashboard"] = publish(payload_deliverable(workbook, payload), payload,
-                                                    "payload.json", olivia, arthur)
-        files[client, "workbook"], files[client, "dashboard"] = book, payload
+        payload = build(olivia, sample_run, client, kind=DeliverableKind.DASHBOARD_PAYLOAD)
+        publications[client, "workbook"] = publish(workbook, olivia, arthur)
+        publications[client, "dashboard"] = publish(payload, olivia, arthur)
+        files[client, "workbook"] = get_lake().read(workbook.path)
+        files[client, "dashboard"] = get_lake().read(payload.path)
     return Published(a=a, b=b, c=c, files=files, publications=publications)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from console.lake import get_lake
 from deliverables.choices import DeliverableKind, PublicationState
+from deliverables.lineage import lineage_events
 from deliverables.models import Publication
 from deliverables.publication import selectors, services
 from deliverables.workbooks import services as deliverables
@@ -50,6 +51,9 @@ def test_an_approval_bound_to_the_hash_publishes_the_same_bytes_the_next_superse
     assert [g["stage"] for g in published.gates].count("approval") == 4
     assert selectors.live_publication(workbook.client_account_id, DeliverableKind.WORKBOOK) == published
     assert events("publication.published", published.pk)[0].before["state"] == "requested"
+    job = f"deliverables.publication.{workbook.client_account_id}.workbook"
+    lineage = [(e["eventType"], [o["name"] for o in e["outputs"]]) for e in lineage_events() if e["job"]["name"] == job]
+    assert lineage[0][0] == "START" and lineage[-1] == ("COMPLETE", [published.path])  # OpenLineage, once committed
 
     second = services.publication_request(actor=olivia, deliverable=workbook)
     again = services.publication_approve(actor=arthur, publication=second, comment="re-issued",
