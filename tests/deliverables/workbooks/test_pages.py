@@ -169,31 +169,5 @@ def test_the_form_posted_through_a_real_server_queues_a_workbook(sample_run, oli
     assert page.status_code == 200 and f"Workbook #{deliverable.pk} queued" in page.text
 
 
-@pytest.mark.browser
-@pytest.mark.worker
-def test_in_a_browser_an_operator_builds_a_workbook_from_the_run_page_follows_it_and_downloads_it(
-        sample_run, celery_worker, olivia, page, live_server):
-    from tests.conftest import login
-
-    chosen = a_client(sample_run)
-    login(page, "olivia")
-    page.goto(f"/runs/{sample_run.pk}/")
-    page.select_option("#build-client", chosen)
-    page.get_by_role("button", name="Build workbook").click()
-    page.wait_for_url(re.compile(r".*/deliverables/\d+/$"))
-
-    # The progress panel polls; once the workbook is built the page reloads with its file.
-    page.locator('#deliverable-state-head[data-state="succeeded"]').wait_for(timeout=120_000)
-    deliverable = Deliverable.objects.get()
-    assert deliverable.client_account_id == chosen and deliverable.worker_pid
-    assert page.locator("#deliverable-progress").get_attribute("hx-trigger") is None
-    assert page.locator("#deliverable-sha256").inner_text() == deliverable.sha256
-    assert page.locator("#deliverable-sheets tbody tr").count() == len(deliverable.summary["sheets"])
-
-    with page.expect_download() as download:
-        page.click("#download-button")
-    assert download.value.suggested_filename == services.download_name(deliverable)
-    assert hashlib.sha256(download.value.path().read_bytes()).hexdigest() == deliverable.sha256
-
-    page.get_by_role("link", name="Deliverables", exact=True).first.click()
-    assert page.locator(f'tr[data-deliverable="{deliverable.pk}"]').count() == 1
+# The browser test of building a workbook, following it and downloading it is the first part of
+# tests/deliverables/publication/test_done_when.py.
