@@ -94,6 +94,8 @@ RULES: dict[str, Rule] = {
                  four_eyes="the requester cannot reject their own request; cancel it"),
     CANCEL: Rule(OPEN_STATES, _requester_or(APPROVE_PERMISSION), "only the requester or an approver can cancel a request",
                  "a {state} request cannot be cancelled"),
+    # A disposition decides a flaw of the manifest (every request on it reads it): its service asks who
+    # only; the states are where a request's page offers the form.
     DISPOSE: Rule(OPEN_STATES, _holds(REQUEST_PERMISSION), "dispositioning a flaw needs the request_promotion permission",
                   "the flaws of a {state} request are no longer offered for a decision"),
 }
