@@ -6,7 +6,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 
-from console import clock
+from console import clock, jobs
 from evidence.choices import (
     INTAKE_TERMINAL,
     BeastModeScope,
@@ -70,20 +70,16 @@ class IntakeRun(models.Model):
         return self.manifest.intake_run_id
 
     def claim(self, *, stale_after: dt.timedelta) -> bool:
-        """Compare-and-set to running: a queued run, or a running one whose worker stopped beating.
+        """Compare-and-set to running (console.jobs): a queued run, or a running one whose worker stopped beating.
 
         False when another live worker holds it or it is final ("someone else got there").
         """
-        now = clock.now()
         claimable = models.Q(status=IntakeStatus.QUEUED) | models.Q(
-            status=IntakeStatus.RUNNING, heartbeat_at__lt=now - stale_after
+            status=IntakeStatus.RUNNING, heartbeat_at__lt=clock.now() - stale_after
         )
-        claimed = IntakeRun.objects.filter(claimable, pk=self.pk).update(
-            status=IntakeStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1,
-            stage="starting", progress=0,
-        )
+        claimed = jobs.claim(INTAKE_JOBS, self.pk, claimable, stage="starting", progress=0)
         self.refresh_from_db()
-        return bool(claimed)
+        return claimed
 
     def report(self, stage: str, progress: int) -> None:
         """Record progress and a heartbeat (its own short write, visible to pages at once). A stage longer
@@ -91,9 +87,7 @@ class IntakeRun(models.Model):
         limit = IntakeRun._meta.get_field("stage").max_length
         stage = stage if len(stage) <= limit else stage[: limit - 1] + "…"
         self.stage, self.progress, self.heartbeat_at = stage, max(0, min(progress, 100)), clock.now()
-        IntakeRun.objects.filter(pk=self.pk, status=IntakeStatus.RUNNING).update(
-            stage=self.stage, progress=self.progress, heartbeat_at=self.heartbeat_at
-        )
+        jobs.beat(INTAKE_JOBS, self, at=self.heartbeat_at, stage=self.stage, progress=self.progress)
 
     def succeed(self, manifest: "SourceManifest") -> None:
         if self.status != IntakeStatus.RUNNING:
@@ -107,6 +101,10 @@ class IntakeRun(models.Model):
             raise IllegalTransition(f"{self} is already {self.status}")
         self.status, self.error, self.finished_at = IntakeStatus.FAILED, error, clock.now()
         self.save(update_fields=["status", "error", "finished_at"])
+
+
+# Where an intake run keeps its claim (console.jobs).
+INTAKE_JOBS = jobs.JobTable(IntakeRun, state="status", running=IntakeStatus.RUNNING)
 
 
 class SourceManifest(models.Model):

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from console import clock
+from promotion import policy
 from promotion.choices import (
     PROMOTION_TERMINAL,
     FlawDecision,
@@ -116,8 +117,9 @@ class PromotionRequest(models.Model):
     def is_final(self) -> bool:
         return self.state in PROMOTION_TERMINAL
 
-    def _move(self, allowed: tuple[str, ...], state: str, **fields) -> None:
-        if self.state not in allowed:
+    def _move(self, action: str, state: str, **fields) -> None:
+        """The transition of `action` (its source states are promotion.policy's) to `state`."""
+        if self.state not in policy.from_states(action):
             raise IllegalTransition(f"{self} cannot become {state} from {self.state}")
         self.state = state
         for name, value in fields.items():
@@ -127,7 +129,7 @@ class PromotionRequest(models.Model):
     def start_check(self) -> None:
         """Draft, or an earlier verdict (an approval included, which the new check replaces), to checking."""
         self._move(
-            (PromotionState.DRAFT, PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED),
+            policy.START_CHECK,
             PromotionState.CHECKING,
             check_started_at=clock.now(),
             approved_by=None,
@@ -139,14 +141,14 @@ class PromotionRequest(models.Model):
 
     def finish_check(self, *, passed: bool) -> None:
         self._move(
-            (PromotionState.CHECKING,),
+            policy.FINISH_CHECK,
             PromotionState.READY if passed else PromotionState.BLOCKED,
             checked_at=clock.now(),
         )
 
     def reject(self, *, actor, comment: str) -> None:
         self._move(
-            (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED),
+            policy.REJECT,
             PromotionState.REJECTED,
             rejected_by=actor,
             rejected_at=clock.now(),
@@ -155,23 +157,17 @@ class PromotionRequest(models.Model):
 
     def cancel(self, *, actor) -> None:
         self._move(
-            (
-                PromotionState.DRAFT,
-                PromotionState.CHECKING,
-                PromotionState.BLOCKED,
-                PromotionState.READY,
-                PromotionState.APPROVED,
-            ),
+            policy.CANCEL,
             PromotionState.CANCELLED,
             cancelled_by=actor,
             cancelled_at=clock.now(),
         )
 
     def finish_load(self) -> None:
-        self._move((PromotionState.LOADING,), PromotionState.PROMOTED, finished_at=clock.now())
+        self._move(policy.FINISH_LOAD, PromotionState.PROMOTED, finished_at=clock.now())
 
     def fail_load(self, error: str) -> None:
-        self._move((PromotionState.LOADING,), PromotionState.FAILED, finished_at=clock.now(), error=error)
+        self._move(policy.FINISH_LOAD, PromotionState.FAILED, finished_at=clock.now(), error=error)
 
     # Approval and the start of a load are claims (compare-and-set on the state): see
     # promotion.services.promotion_approve and promotion_load_claim.

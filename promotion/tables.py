@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from promotion.choices import DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE, GateOutcome, PromotionState
 from promotion.forms import FlawDispositionForm
-from promotion.gates import flaw_fingerprint, flaws_behind, gates_for
-from promotion.models import FlawDisposition, PromotionRequest
+from promotion.gates import FlawGroup, flaw_groups, gates_for
+from promotion.models import PromotionRequest
 
 QUEUE_COLUMNS = (
     "Request", "Kind", "Manifest", "Datasets", "Target", "Requested by", "Approved by", "State", "Requested (UTC)",
@@ -58,40 +58,23 @@ def short_checksum(checksum: str | None) -> str:
 
 
 @dataclass
-class FlawRow:
-    """One flaw behind the datasets (flaws sharing a fingerprint shown once), its disposition and form."""
+class FlawRow(FlawGroup):
+    """One flaw group (promotion.gates.flaw_groups) on a request's page, with its disposition form."""
 
-    fingerprint: str
-    flaw: object
-    count: int
-    also: list  # the other flaws with this fingerprint (the same beast mode seen from another card)
-    disposition: FlawDisposition | None
-    prefix: str
+    prefix: str = ""
     form: FlawDispositionForm | None = None
 
 
 def flaw_rows(promotion: PromotionRequest, datasets: list, forms: dict) -> list[FlawRow]:
-    decided = {
-        d.fingerprint: d
-        for d in FlawDisposition.objects.filter(manifest_id=promotion.manifest_id).select_related(
-            "decided_by"
-        )
-    }
-    rows: dict[str, FlawRow] = {}
-    for flaw in flaws_behind(promotion.manifest, datasets):
-        fingerprint = flaw_fingerprint(flaw)
-        if fingerprint in rows:
-            rows[fingerprint].count += 1
-            rows[fingerprint].also.append(flaw)
-            continue
-        prefix = f"f{fingerprint[:12]}"
-        row = FlawRow(fingerprint, flaw, 1, [], decided.get(fingerprint), prefix)
+    rows = []
+    for group in flaw_groups(promotion.manifest, datasets):
+        row = FlawRow(**vars(group), prefix=f"f{group.fingerprint[:12]}")
         if row.disposition is None:
-            row.form = forms.get(f"flaw:{prefix}") or FlawDispositionForm(
-                prefix=prefix, initial={"fingerprint": fingerprint}
+            row.form = forms.get(f"flaw:{row.prefix}") or FlawDispositionForm(
+                prefix=row.prefix, initial={"fingerprint": row.fingerprint}
             )
-        rows[fingerprint] = row
-    return list(rows.values())
+        rows.append(row)
+    return rows
 
 
 def gate_rows(promotion: PromotionRequest, datasets: list) -> list[dict]:

@@ -43,11 +43,11 @@ def promotion_load(self, request_id: int, resume_attempt: int | None = None) -> 
         if request is None or request.is_final:
             return
         try:
-            if request.state == PromotionState.LOADING:  # redelivered after a lost worker, or our retry
-                services.load_requested_datasets(request=request, resume_attempt=resume_attempt)
-                return
-            request = services.promotion_assert_loadable(request)
-            services.load_requested_datasets(request=request)
+            # Redelivered after a lost worker, or our retry, resumes a loading request; else the load's
+            # claim passes the guard (its one run of the gates) first.
+            services.load_requested_datasets(
+                request=request, resume_attempt=resume_attempt if request.state == PromotionState.LOADING else None
+            )
         except services.PromotionRefused:
             return  # permanent: audited as promotion.refused; retrying would not change the answer
         except services.LoadInterrupted as interrupted:

@@ -27,7 +27,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from console import clock, context
+from console import clock, context, jobs
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from console.lake import get_lake
@@ -37,7 +37,7 @@ from evidence.intake import silver, validation
 from evidence.intake.objects import record_objects
 from evidence.intake.reproduction import record_reproductions, reproduce_goldens
 from evidence.intake.storage import BronzeCopy, BronzeReceipt, SilverStaging, silver_prefix, write_silver
-from evidence.models import IntakeRun, ManifestFile, ManifestIssue, SourceManifest
+from evidence.models import INTAKE_JOBS, IntakeRun, ManifestFile, ManifestIssue, SourceManifest
 
 INTAKE_TASK = "evidence.tasks.intake_run"  # the name evidence.tasks registers
 
@@ -117,16 +117,12 @@ class IntakeOutcome:
     duplicate: bool  # the same load id and content had been received before
 
 
-class IntakeHeld(Exception):
+class IntakeHeld(jobs.Held):
     """Another worker beat on this running intake too recently to take it over: look again in `retry_in`.
 
     A task the broker redelivers while the first worker is alive (a long run), or moments after it
     died (its heartbeat still fresh), must not be dropped: the caller retries after the stale time.
     """
-
-    def __init__(self, retry_in: float):
-        super().__init__(f"held by a live worker; look again in {retry_in:.0f}s")
-        self.retry_in = retry_in
 
 
 def intake_execute(*, run_id: int) -> IntakeOutcome | None:
@@ -139,8 +135,7 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
     if not run.claim(stale_after=stale_after):
         if run.is_final:
             return None
-        beat = run.heartbeat_at or run.started_at or clock.now()
-        raise IntakeHeld(max((beat + stale_after - clock.now()).total_seconds(), 0) + 1)
+        raise IntakeHeld(jobs.retry_in(INTAKE_JOBS, run, stale_after))
     with context.bind(context.WorkContext(correlation_id=f"intake-{run.pk}", system_actor=_system_actor(run))):
         with transaction.atomic():
             audit_record(
@@ -368,21 +363,14 @@ def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, 
 
 def intake_sweep_abandoned(*, older_than: datetime.timedelta) -> list[int]:
     """Fail running intakes whose heartbeat stopped long ago (their task will not come back)."""
-    from console import clock
-
     cutoff = clock.now() - older_than
-    failed = []
-    for run_id in IntakeRun.objects.filter(status=IntakeStatus.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True):
-        with transaction.atomic():
-            # Compare-and-set: a worker that beats in the meantime keeps its run.
-            error = f"abandoned: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} UTC (worker lost)"
-            if not IntakeRun.objects.filter(pk=run_id, status=IntakeStatus.RUNNING, heartbeat_at__lt=cutoff).update(
-                status=IntakeStatus.FAILED, error=error, finished_at=clock.now()
-            ):
-                continue
-            audit_record(
-                actor=None, action="intake.failed", object_type="evidence.intakerun", object_id=str(run_id),
-                before={"status": IntakeStatus.RUNNING}, after={"status": IntakeStatus.FAILED, "error": error},
-            )
-            failed.append(run_id)
-    return failed
+    error = f"abandoned: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} UTC (worker lost)"
+
+    def fail(run: IntakeRun, last_beat) -> None:
+        IntakeRun.objects.filter(pk=run.pk).update(status=IntakeStatus.FAILED, error=error, finished_at=clock.now())
+        audit_record(
+            actor=None, action="intake.failed", object_type="evidence.intakerun", object_id=str(run.pk),
+            before={"status": IntakeStatus.RUNNING}, after={"status": IntakeStatus.FAILED, "error": error},
+        )
+
+    return jobs.sweep(INTAKE_JOBS, cutoff, fail)

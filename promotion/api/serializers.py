@@ -8,6 +8,7 @@ from rest_framework import serializers
 from evidence.calculations.reports import flaw_title
 from evidence.choices import Severity
 from evidence.models import DomoDataset, SourceManifest
+from promotion import policy
 from promotion.choices import FlawDecision, PromotionKind, PromotionTarget
 from promotion.models import FlawDisposition, GateResult, PromotionRequest
 from promotion.selectors import curated_columns
@@ -164,6 +165,11 @@ class PromotionRequestDetailSerializer(PromotionRequestSerializer):
     rejected_by = serializers.SerializerMethodField()
     cancelled_by = serializers.SerializerMethodField()
     gate_results = serializers.SerializerMethodField(help_text="the gate results of the latest check")
+    actions = serializers.SerializerMethodField(
+        help_text="what the caller may do on this request now (promotion.policy, the rules the endpoints enforce): "
+                  "recheck, approve, reject, cancel, dispose; awaiting_second when a ready request waits for "
+                  "another person's approval"
+    )
     load_progress = serializers.DictField(
         read_only=True, help_text="{stage, dataset, rows, datasets: {domo id: {version, rows}}}"
     )
@@ -184,6 +190,7 @@ class PromotionRequestDetailSerializer(PromotionRequestSerializer):
             "check_started_at",
             "checked_at",
             "gate_results",
+            "actions",
             "load_started_at",
             "load_progress",
             "heartbeat_at",
@@ -191,6 +198,11 @@ class PromotionRequestDetailSerializer(PromotionRequestSerializer):
             "error",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField(child=serializers.BooleanField()))
+    def get_actions(self, request) -> dict[str, bool]:
+        caller = self.context.get("request")
+        return policy.offered(caller.user, request) if caller is not None else {}
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_rejected_by(self, request) -> str | None:

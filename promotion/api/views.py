@@ -42,7 +42,7 @@ from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from evidence.api.serializers import ErrorSerializer
 from evidence.models import DomoDataset, SourceManifest
-from promotion import selectors, services
+from promotion import policy, selectors, services
 from promotion.api.serializers import (
     CancelSerializer,
     CommentSerializer,
@@ -58,10 +58,8 @@ from promotion.api.serializers import (
     SchemaDriftSerializer,
 )
 from promotion.filtersets import PromotionRequestFilterSet
-from promotion.gates import flaw_fingerprint, flaw_object, flaws_behind
-from promotion.models import FlawDisposition, PromotionRequest
-
-READ_CAPABILITIES = ("console.view_provenance", services.REQUEST_PERMISSION, services.APPROVE_PERMISSION)
+from promotion.gates import flaw_groups, flaw_object
+from promotion.models import PromotionRequest
 
 
 class CanRead(IsAuthenticated):
@@ -70,7 +68,7 @@ class CanRead(IsAuthenticated):
     def has_permission(self, request, view):
         if not super().has_permission(request, view):
             return False
-        return any(request.user.has_perm(c) for c in READ_CAPABILITIES)
+        return policy.may_read(request.user)
 
 
 class InMemoryPagination(PageNumberPagination):
@@ -254,21 +252,16 @@ def _place(flaw) -> dict:
 
 
 def _flaws_to_disposition(manifest: SourceManifest, datasets: list[DomoDataset]) -> list[dict]:
-    """One entry per fingerprint of the flaws behind these datasets, every place it occurs, and its
-    disposition (or None): a disposition is per fingerprint, so one decision covers every place."""
-    recorded = FlawDisposition.objects.filter(manifest=manifest).select_related("decided_by")
-    dispositions = {d.fingerprint: d for d in recorded}
-    found: dict[str, dict] = {}
-    for flaw in flaws_behind(manifest, datasets):
-        fingerprint = flaw_fingerprint(flaw)
-        if fingerprint not in found:
-            kind, object_id = flaw_object(flaw)
-            found[fingerprint] = {
-                "fingerprint": fingerprint, "flaw": flaw, "object_kind": kind, "object_id": object_id,
-                "places": [], "disposition": dispositions.get(fingerprint),
-            }
-        found[fingerprint]["places"].append(_place(flaw))
-    return list(found.values())
+    """One entry per fingerprint of the flaws behind these datasets (promotion.gates.flaw_groups), every
+    place it occurs, and its disposition (or None): one decision covers every place."""
+    found = []
+    for group in flaw_groups(manifest, datasets):
+        kind, object_id = flaw_object(group.flaw)
+        found.append({
+            "fingerprint": group.fingerprint, "flaw": group.flaw, "object_kind": kind, "object_id": object_id,
+            "places": [_place(flaw) for flaw in group.flaws], "disposition": group.disposition,
+        })
+    return found
 
 
 class _FlawList(generics.GenericAPIView):

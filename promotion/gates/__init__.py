@@ -18,7 +18,7 @@ from .base import (
     register_curated_schema_source, requested_datasets, run_gate, schema_columns, sha256_of,
     use_curated_schema_source, _table_scans_set,
 )
-from .flaws import dispositions_of, flaw_fingerprint, flaw_object, flaws_behind
+from .flaws import FlawGroup, dispositions_of, flaw_fingerprint, flaw_groups, flaw_object, flaws_behind
 from .golden import golden_held_back
 from .promotion import (
     GATES, CalculationFlawsDispositioned, DatasetIds, GoldenReproduced, LoadId, ManifestComplete, SchemaCompatible,
@@ -50,9 +50,9 @@ def run_all(request, *, table_scans: bool = True) -> dict[str, GateRun]:
 
 __all__ = [
     "ALL_GATES", "GATES", "ROLLBACK_GATES", "CalculationFlawsDispositioned", "CuratedSchema", "CuratedSchemaSource",
-    "DatasetIds", "Gate", "GateRun", "GoldenReproduced", "LoadId", "ManifestComplete", "PointerMove",
+    "DatasetIds", "FlawGroup", "Gate", "GateRun", "GoldenReproduced", "LoadId", "ManifestComplete", "PointerMove",
     "RollbackTarget", "SchemaCompatible", "approval_fingerprint", "curated_schema_of", "detail", "dispositions_of",
-    "flaw_fingerprint", "flaw_object", "flaws_behind", "gate_named", "gates_for", "golden_held_back",
+    "flaw_fingerprint", "flaw_groups", "flaw_object", "flaws_behind", "gate_named", "gates_for", "golden_held_back",
     "register_curated_schema_source",
     "registry_link", "requested_datasets", "rollback_moves", "run_all", "run_gate", "schema_columns", "sha256_of",
     "use_curated_schema_source",

@@ -1,6 +1,8 @@
 """Calculation flaws behind a request's datasets, and their stable fingerprints."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Q
 from django.urls import reverse
 
@@ -73,3 +75,38 @@ def dispositions_of(manifest: SourceManifest) -> dict[str, tuple[str, int]]:
             "fingerprint", "decision", "pk"
         )
     }
+
+
+@dataclass
+class FlawGroup:
+    """The flaws behind some datasets that share one fingerprint (the same formula seen from several cards),
+    with the operator's disposition of that fingerprint: one disposition covers every place."""
+
+    fingerprint: str
+    flaw: CalculationFlaw  # the first place it occurs
+    also: list[CalculationFlaw]  # the other places
+    disposition: object | None  # promotion.models.FlawDisposition
+
+    @property
+    def count(self) -> int:
+        return 1 + len(self.also)
+
+    @property
+    def flaws(self) -> list[CalculationFlaw]:
+        return [self.flaw, *self.also]
+
+
+def flaw_groups(manifest: SourceManifest, datasets: list[DomoDataset]) -> list[FlawGroup]:
+    """The flaws behind these datasets grouped by fingerprint, in the order they first occur, each with its
+    disposition (or None): what the request's page and the API's flaw lists show."""
+    from promotion.models import FlawDisposition
+
+    decided = {d.fingerprint: d for d in FlawDisposition.objects.filter(manifest=manifest).select_related("decided_by")}
+    groups: dict[str, FlawGroup] = {}
+    for flaw in flaws_behind(manifest, datasets):
+        fingerprint = flaw_fingerprint(flaw)
+        if fingerprint in groups:
+            groups[fingerprint].also.append(flaw)
+        else:
+            groups[fingerprint] = FlawGroup(fingerprint, flaw, [], decided.get(fingerprint))
+    return list(groups.values())

@@ -14,16 +14,27 @@ from collections.abc import Iterator
 from celery import current_app
 from django.db import transaction
 
+from console import jobs
 from console.audit import audit_record
 from evidence.models import DomoDataset
-from promotion.choices import CURATED_TYPE, DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE  # noqa: F401
+from promotion import policy
+from promotion.choices import (  # noqa: F401
+    CURATED_TYPE,
+    DATASET_TYPE,
+    DISPOSITION_TYPE,
+    MANIFEST_TYPE,
+    REQUEST_TYPE,
+    PromotionState,
+)
 from promotion.curated.aliases import curated_reader
 from promotion.gates import CuratedSchema
 from promotion.models import PromotionRequest
 
-REQUEST_PERMISSION = "console.request_promotion"
-CONTRACT_PERMISSION = "console.request_contract_promotion"
-APPROVE_PERMISSION = "console.approve_promotion"
+REQUEST_PERMISSION = policy.REQUEST_PERMISSION
+CONTRACT_PERMISSION = policy.CONTRACT_PERMISSION
+APPROVE_PERMISSION = policy.APPROVE_PERMISSION
+# Where a load keeps its claim (console.jobs): a loading request, its heartbeat, its attempts.
+LOAD_JOBS = jobs.JobTable(PromotionRequest, state="state", running=PromotionState.LOADING, started="load_started_at")
 
 
 class PromotionRefused(Exception):
@@ -45,9 +56,18 @@ def _refuse(reason: str):
     raise PromotionRefused(reason)
 
 
-def _forbid(reason: str):
-    """Refuse because of who asks (see PromotionRefused.forbidden)."""
-    raise PromotionRefused(reason, forbidden=True)
+def _enforce_who(actor, action: str, request: PromotionRequest | None = None, *, denied: str = "") -> None:
+    """Refuse (403) unless promotion.policy lets this person take the action (on this request)."""
+    found = policy.who_refusal(actor, action, request, denied=denied)
+    if found:
+        raise PromotionRefused(found.reason, forbidden=True)
+
+
+def _enforce_state(action: str, request: PromotionRequest) -> None:
+    """Refuse (409) unless promotion.policy allows the action in the request's present state."""
+    found = policy.state_refusal(action, request.state)
+    if found:
+        raise PromotionRefused(found.reason)
 
 
 def _audit_refusal(*, actor, attempt: str, object_type: str, object_id, reason: str, extra: dict | None = None):

@@ -6,14 +6,12 @@ from django.db import transaction
 from console import clock
 from console.audit import audit_record
 from evidence.models import DomoDataset, SourceManifest
+from promotion import policy
 from promotion.choices import FlawDecision
 from promotion.gates import curated_schema_of, flaw_fingerprint, schema_columns, sha256_of
 from promotion.models import FlawDisposition, SchemaDriftAcknowledgement
 
-from ._common import (
-    DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_PERMISSION, _forbid, _refuse,
-    _refusals_audited,
-)
+from ._common import DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, _enforce_who, _refuse, _refusals_audited
 
 
 def _manifest_flaw(manifest: SourceManifest, fingerprint: str):
@@ -30,8 +28,7 @@ def flaw_disposition_set(*, actor, manifest: SourceManifest, fingerprint: str, d
     note = (note or "").strip()
     extra = {"fingerprint": fingerprint, "decision": str(decision)}
     with _refusals_audited(actor=actor, attempt="disposition", object_type=MANIFEST_TYPE, object_id=manifest.pk, extra=extra):
-        if not actor.has_perm(REQUEST_PERMISSION):
-            _forbid("dispositioning a flaw needs the request_promotion permission")
+        _enforce_who(actor, policy.DISPOSE)
         if decision not in FlawDecision.values:
             _refuse(f"unknown decision {decision!r}")
         if not note:
@@ -60,8 +57,7 @@ def flaw_disposition_clear(*, actor, manifest: SourceManifest, fingerprint: str)
     """Withdraw a disposition: the flaw is undecided again (and the gates that saw it go stale)."""
     with _refusals_audited(actor=actor, attempt="disposition_clear", object_type=MANIFEST_TYPE,
                            object_id=manifest.pk, extra={"fingerprint": fingerprint}):
-        if not actor.has_perm(REQUEST_PERMISSION):
-            _forbid("withdrawing a disposition needs the request_promotion permission")
+        _enforce_who(actor, policy.DISPOSE, denied="withdrawing a disposition needs the request_promotion permission")
         with transaction.atomic():
             existing = FlawDisposition.objects.select_for_update().filter(manifest=manifest, fingerprint=fingerprint).first()
             if existing is None:
@@ -78,8 +74,8 @@ def schema_drift_acknowledge(*, actor, dataset: DomoDataset, note: str) -> Schem
     """Accept that a dataset's schema differs from its current curated version's (this exact drift)."""
     note = (note or "").strip()
     with _refusals_audited(actor=actor, attempt="acknowledge_drift", object_type=DATASET_TYPE, object_id=dataset.pk):
-        if not actor.has_perm(REQUEST_PERMISSION):
-            _forbid("acknowledging a schema drift needs the request_promotion permission")
+        _enforce_who(actor, policy.DISPOSE,
+                     denied="acknowledging a schema drift needs the request_promotion permission")
         if not note:
             _refuse("an acknowledgement needs a note")
         curated = curated_schema_of(dataset)

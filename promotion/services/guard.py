@@ -2,26 +2,28 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Q
 
-from console import clock
+from console import jobs
 from console.audit import audit_record
 from evidence.choices import ManifestStatus
 from evidence.flags.services import flags_moved
 from evidence.models import SourceManifest
+from promotion import policy
 from promotion.choices import PromotionState
 from promotion.gates import approval_fingerprint, gates_for, run_all
 from promotion.models import PromotionRequest
 
-from ._common import REQUEST_TYPE, PromotionRefused, _audit_refusal, _refuse, _refusals_audited
+from ._common import LOAD_JOBS, REQUEST_TYPE, PromotionRefused, _audit_refusal, _refuse, _refusals_audited
 
 
 def _load_refusal(request: PromotionRequest, *, resuming: bool = False) -> str | None:
     manifest = SourceManifest.objects.get(pk=request.manifest_id)
     if manifest.status != ManifestStatus.COMPLETE:
         return f"the manifest is {manifest.status}: only a complete manifest can be loaded"
-    if request.state != (PromotionState.LOADING if resuming else PromotionState.APPROVED):
-        return f"the request is {request.state}, not approved"
+    wrong_state = policy.state_refusal(policy.RESUME_LOAD if resuming else policy.LOAD, request.state)
+    if wrong_state:
+        return wrong_state.reason
     if not request.approval_fingerprint or request.approved_by_id is None:
         return "no approval is recorded"
     if request.approved_by_id == request.requested_by_id:
@@ -70,10 +72,8 @@ def promotion_load_start(*, request: PromotionRequest) -> PromotionRequest:
     fresh = promotion_assert_loadable(request)
     with _refusals_audited(actor=None, attempt="load", object_type=REQUEST_TYPE, object_id=fresh.pk):
         with transaction.atomic():
-            claimed = PromotionRequest.objects.filter(
-                pk=fresh.pk, state=PromotionState.APPROVED, approval_fingerprint=fresh.approval_fingerprint
-            ).update(state=PromotionState.LOADING, load_started_at=clock.now(), heartbeat_at=clock.now(),
-                     attempts=F("attempts") + 1, load_progress={"stage": "claimed"})
+            claimable = Q(state__in=policy.from_states(policy.LOAD), approval_fingerprint=fresh.approval_fingerprint)
+            claimed = jobs.claim(LOAD_JOBS, fresh.pk, claimable, load_progress={"stage": "claimed"})
             if not claimed:
                 _refuse("another load claimed this request first, or its approval changed")
             audit_record(actor=None, action="promotion.load_started", object_type=REQUEST_TYPE,

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 
-from console import clock
+from console import clock, jobs
 from console.audit import audit_record
 from evidence.models import DomoCard, DomoDataset, ManifestFile
 from promotion.choices import PromotionState
@@ -21,7 +20,7 @@ from promotion.curated.aliases import curated_is_default
 from promotion.gates import golden_held_back, requested_datasets
 from promotion.models import PromotionRequest
 
-from ._common import REQUEST_TYPE, _audit_refusal
+from ._common import LOAD_JOBS, REQUEST_TYPE, _audit_refusal
 from .guard import _load_refusal, promotion_load_finish, promotion_load_start
 from .rollback import roll_back_pointers
 
@@ -39,12 +38,8 @@ class LoadInterrupted(Exception):
         self.reason = reason
 
 
-class LoadHeld(Exception):
+class LoadHeld(jobs.Held):
     """A live worker still beats on this loading request: look again once its heartbeat could be stale."""
-
-    def __init__(self, retry_in: float):
-        super().__init__(f"held by a live worker; look again in {retry_in:.0f}s")
-        self.retry_in = retry_in
 
 
 class LoadLost(Exception):
@@ -68,10 +63,8 @@ def _is_transient(exc: BaseException) -> bool:
     )
 
 
-def _stale_before():
-    from django.conf import settings
-
-    return clock.now() - timedelta(seconds=settings.PROMOTION_STALE_SECONDS)
+def _stale_after() -> timedelta:
+    return timedelta(seconds=settings.PROMOTION_STALE_SECONDS)
 
 
 def _take_over(request: PromotionRequest, *, resume_attempt: int | None) -> PromotionRequest | None:
@@ -81,10 +74,9 @@ def _take_over(request: PromotionRequest, *, resume_attempt: int | None) -> Prom
     if fresh.state != PromotionState.LOADING:
         return None
     ours = resume_attempt is not None and resume_attempt == fresh.attempts
-    beat = fresh.heartbeat_at or fresh.load_started_at or clock.now()
-    if not ours and beat >= _stale_before():
+    if not ours and not jobs.stale(LOAD_JOBS, fresh, _stale_after()):
         # A live worker holds it (Redis redelivered a long task), or died a moment ago: look again later.
-        raise LoadHeld((beat - _stale_before()).total_seconds() + 1)
+        raise LoadHeld(jobs.retry_in(LOAD_JOBS, fresh, _stale_after()))
     if fresh.attempts >= MAX_LOAD_ATTEMPTS:
         _finish_if_ours(fresh, error=f"gave up after {fresh.attempts} load attempts")
         return None
@@ -95,10 +87,7 @@ def _take_over(request: PromotionRequest, *, resume_attempt: int | None) -> Prom
         _finish_if_ours(fresh, error=f"refused on resume: {reason}")
         return None
     with transaction.atomic():
-        claimed = PromotionRequest.objects.filter(
-            pk=fresh.pk, state=PromotionState.LOADING, attempts=fresh.attempts
-        ).update(attempts=F("attempts") + 1, heartbeat_at=clock.now())
-        if not claimed:
+        if not jobs.take_over(LOAD_JOBS, fresh):
             return None  # another worker took it over first
         audit_record(actor=None, action="promotion.load_resumed", object_type=REQUEST_TYPE, object_id=str(fresh.pk),
                      after={"attempt": fresh.attempts + 1, "after": "transient error" if ours else "stale heartbeat",
@@ -119,10 +108,7 @@ def _finish_if_ours(request: PromotionRequest, *, error: str = "") -> PromotionR
 def _beat(request: PromotionRequest, **progress) -> None:
     """Write progress and the heartbeat; raise LoadLost when this attempt no longer holds the request."""
     request.load_progress = {**request.load_progress, **progress}
-    alive = PromotionRequest.objects.filter(
-        pk=request.pk, state=PromotionState.LOADING, attempts=request.attempts
-    ).update(load_progress=request.load_progress, heartbeat_at=clock.now())
-    if not alive:
+    if not jobs.beat(LOAD_JOBS, request, attempt=request.attempts, load_progress=request.load_progress):
         raise LoadLost(f"promotion #{request.pk} attempt {request.attempts} no longer holds the load")
 
 
@@ -257,20 +243,10 @@ def promotion_sweep_stale(*, older_than: timedelta | None = None) -> list[int]:
     The cutoff (PROMOTION_ABANDONED_SECONDS) is longer than the takeover's (PROMOTION_STALE_SECONDS),
     so a task the broker redelivers still finds its load to resume before the sweeper fails it.
     """
-    from django.conf import settings
-
     cutoff = clock.now() - (older_than or timedelta(seconds=settings.PROMOTION_ABANDONED_SECONDS))
-    stale = PromotionRequest.objects.filter(state=PromotionState.LOADING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, load_started_at__lt=cutoff)
-    )
-    failed = []
-    for request in stale.order_by("pk"):
-        with transaction.atomic():
-            locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
-            beat = locked.heartbeat_at or locked.load_started_at
-            if locked.state != PromotionState.LOADING or beat is None or beat >= cutoff:
-                continue  # it beat (or finished) since the scan
-            promotion_load_finish(request=locked, error=f"the load's heartbeat stopped at {beat.isoformat()} "
-                                                         f"(attempt {locked.attempts})")
-            failed.append(locked.pk)
-    return failed
+
+    def fail(locked: PromotionRequest, last_beat) -> None:
+        promotion_load_finish(request=locked, error=f"the load's heartbeat stopped at {last_beat.isoformat()} "
+                                                    f"(attempt {locked.attempts})")
+
+    return jobs.sweep(LOAD_JOBS, cutoff, fail)

@@ -9,13 +9,14 @@ from console import clock
 from console.audit import audit_record
 from evidence.choices import ManifestStatus
 from evidence.models import DomoDataset, SourceManifest
+from promotion import policy
 from promotion.choices import GateOutcome, PromotionState, PromotionTarget
 from promotion.gates import approval_fingerprint, gates_for, run_all
 from promotion.models import GateResult, PromotionRequest
 
 from ._common import (
-    APPROVE_PERMISSION, CONTRACT_PERMISSION, MANIFEST_TYPE, REQUEST_PERMISSION, REQUEST_TYPE, _enqueue_check,
-    _enqueue_load, _forbid, _refuse, _refusals_audited, _request_json,
+    MANIFEST_TYPE, REQUEST_TYPE, _enforce_state, _enforce_who, _enqueue_check, _enqueue_load, _refuse,
+    _refusals_audited, _request_json,
 )
 
 
@@ -36,10 +37,9 @@ def promotion_request(
     with _refusals_audited(actor=actor, attempt="request", object_type=MANIFEST_TYPE, object_id=manifest.pk, extra=extra):
         if target not in PromotionTarget.values:
             _refuse(f"unknown target {target!r}")
-        if not actor.has_perm(REQUEST_PERMISSION):
-            _forbid("requesting a promotion needs the request_promotion permission")
-        if target == PromotionTarget.CONTRACT and not actor.has_perm(CONTRACT_PERMISSION):
-            _forbid("promoting into a backend contract needs the request_contract_promotion permission")
+        _enforce_who(actor, policy.REQUEST)
+        if target == PromotionTarget.CONTRACT:
+            _enforce_who(actor, policy.CONTRACT)
         with transaction.atomic():
             fresh = SourceManifest.objects.select_for_update().get(pk=manifest.pk)
             if fresh.status != ManifestStatus.COMPLETE:
@@ -66,14 +66,12 @@ def promotion_request(
 def promotion_recheck(*, actor, request: PromotionRequest, enqueue: bool = True) -> PromotionRequest:
     """Run the gates again (after a disposition, a re-analysis...); an approval is replaced by the new check."""
     with _refusals_audited(actor=actor, attempt="recheck", object_type=REQUEST_TYPE, object_id=request.pk):
-        if not (actor.has_perm(REQUEST_PERMISSION) or actor.has_perm(APPROVE_PERMISSION)):
-            _forbid("re-running the gates needs the request or approve permission")
+        _enforce_who(actor, policy.RECHECK, request)
         with transaction.atomic():
             locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
             before = {"state": locked.state, "approved_by": locked.approved_by_id,
                       "approval_fingerprint": locked.approval_fingerprint}
-            if locked.state not in (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED):
-                _refuse(f"a {locked.state} request cannot be checked again")
+            _enforce_state(policy.RECHECK, locked)
             locked.start_check()
             audit_record(
                 actor=actor, action="promotion.recheck_requested", object_type=REQUEST_TYPE,
@@ -95,12 +93,12 @@ def promotion_check(*, request_id: int) -> PromotionRequest | None:
     the write transaction; what changes in between makes a result stale, which approval catches.
     """
     request = PromotionRequest.objects.select_related("manifest").filter(pk=request_id).first()
-    if request is None or request.state != PromotionState.CHECKING:
+    if request is None or request.state not in policy.from_states(policy.FINISH_CHECK):
         return None
     runs = run_all(request)
     with transaction.atomic():
         request = PromotionRequest.objects.select_for_update().select_related("manifest").get(pk=request_id)
-        if request.state != PromotionState.CHECKING:
+        if request.state not in policy.from_states(policy.FINISH_CHECK):
             return None
         GateResult.objects.filter(request=request, current=True).update(current=False)
         now = clock.now()
@@ -169,16 +167,12 @@ def promotion_approve(*, actor, request: PromotionRequest, comment: str) -> Prom
     """
     comment = (comment or "").strip()
     with _refusals_audited(actor=actor, attempt="approve", object_type=REQUEST_TYPE, object_id=request.pk):
-        if not actor.has_perm(APPROVE_PERMISSION):
-            _forbid("approving needs the approve_promotion permission")
-        if actor.pk == request.requested_by_id:
-            _forbid("the requester cannot approve their own request (four eyes)")
+        _enforce_who(actor, policy.APPROVE, request)
         if not comment:
             _refuse("an approval needs a comment")
         with transaction.atomic():
             fresh = PromotionRequest.objects.select_related("manifest").get(pk=request.pk)
-            if fresh.state != PromotionState.READY:
-                _refuse(f"only a ready request can be approved; this one is {fresh.state}")
+            _enforce_state(policy.APPROVE, fresh)
             problem = _gate_problem(fresh)
             if problem:
                 _refuse(problem)
@@ -188,7 +182,7 @@ def promotion_approve(*, actor, request: PromotionRequest, comment: str) -> Prom
                 [(r.gate, r.version, r.outcome, r.inputs_fingerprint) for r in results],
             )
             seen = [{"id": r.pk, "gate": r.gate, "version": r.version, "outcome": r.outcome} for r in results]
-            claimed = PromotionRequest.objects.filter(pk=fresh.pk, state=PromotionState.READY).update(
+            claimed = PromotionRequest.objects.filter(pk=fresh.pk, state=fresh.state).update(
                 state=PromotionState.APPROVED, approved_by=actor, approved_at=clock.now(),
                 approval_comment=comment, approval_fingerprint=fingerprint, approved_gate_results=seen,
             )
@@ -209,17 +203,13 @@ def promotion_reject(*, actor, request: PromotionRequest, comment: str) -> Promo
     """Reject a blocked, ready or approved request, with a comment (the requester cancels instead)."""
     comment = (comment or "").strip()
     with _refusals_audited(actor=actor, attempt="reject", object_type=REQUEST_TYPE, object_id=request.pk):
-        if not actor.has_perm(APPROVE_PERMISSION):
-            _forbid("rejecting needs the approve_promotion permission")
-        if actor.pk == request.requested_by_id:
-            _forbid("the requester cannot reject their own request; cancel it")
+        _enforce_who(actor, policy.REJECT, request)
         if not comment:
             _refuse("a rejection needs a comment")
         with transaction.atomic():
             locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
             before = locked.state
-            if locked.state not in (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED):
-                _refuse(f"a {locked.state} request cannot be rejected")
+            _enforce_state(policy.REJECT, locked)
             locked.reject(actor=actor, comment=comment)
             audit_record(actor=actor, action="promotion.rejected", object_type=REQUEST_TYPE, object_id=str(locked.pk),
                          before={"state": before}, after={"state": locked.state, "comment": comment})
@@ -230,13 +220,11 @@ def promotion_reject(*, actor, request: PromotionRequest, comment: str) -> Promo
 def promotion_cancel(*, actor, request: PromotionRequest, reason: str = "") -> PromotionRequest:
     """The requester (or an approver) withdraws a request that has not started loading."""
     with _refusals_audited(actor=actor, attempt="cancel", object_type=REQUEST_TYPE, object_id=request.pk):
-        if actor.pk != request.requested_by_id and not actor.has_perm(APPROVE_PERMISSION):
-            _forbid("only the requester or an approver can cancel a request")
+        _enforce_who(actor, policy.CANCEL, request)
         with transaction.atomic():
             locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
             before = locked.state
-            if locked.is_final or locked.state == PromotionState.LOADING:
-                _refuse(f"a {locked.state} request cannot be cancelled")
+            _enforce_state(policy.CANCEL, locked)
             locked.cancel(actor=actor)
             audit_record(actor=actor, action="promotion.cancelled", object_type=REQUEST_TYPE, object_id=str(locked.pk),
                          before={"state": before}, after={"state": locked.state, "reason": reason})

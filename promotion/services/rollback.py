@@ -20,13 +20,14 @@ from console import clock
 from console.audit import audit_record
 from evidence.choices import ManifestStatus
 from evidence.models import SourceManifest
+from promotion import policy
 from promotion.choices import PromotionKind, PromotionState, PromotionTarget
 from promotion.gates import rollback_moves
 from promotion.models import PromotionRequest
 
 from ._common import (
-    CONTRACT_PERMISSION, CURATED_TYPE, REQUEST_PERMISSION, REQUEST_TYPE, _enqueue_check, _forbid, _refuse,
-    _refusals_audited, _request_json, curated_reader,
+    CURATED_TYPE, REQUEST_TYPE, _enforce_who, _enqueue_check, _refuse, _refusals_audited, _request_json,
+    curated_reader,
 )
 
 GOLDEN_PREFIX = "golden:"
@@ -53,8 +54,7 @@ def promotion_rollback_request(*, actor, dataset_key: str, version: int, enqueue
     extra = {"dataset_key": dataset_key, "version": version}
     with _refusals_audited(actor=actor, attempt="rollback", object_type=CURATED_TYPE, object_id=dataset_key,
                            extra=extra):
-        if not actor.has_perm(REQUEST_PERMISSION):
-            _forbid("requesting a rollback needs the request_promotion permission")
+        _enforce_who(actor, policy.ROLLBACK)
         if dataset_key.startswith(GOLDEN_PREFIX):
             _refuse("golden packets follow their datasets: roll back the dataset of the card instead")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -80,9 +80,9 @@ def promotion_rollback_request(*, actor, dataset_key: str, version: int, enqueue
             _refuse(f"manifest {manifest.load_id} has no dataset {dataset_key}")
         original = original_request(manifest, dataset_key)
         target = original.target if original else PromotionTarget.MIGRATION
-        if target == PromotionTarget.CONTRACT and not actor.has_perm(CONTRACT_PERMISSION):
-            _forbid("v{} went into a backend contract: rolling back to it needs the request_contract_promotion "
-                    "permission".format(version))
+        if target == PromotionTarget.CONTRACT:
+            _enforce_who(actor, policy.CONTRACT, denied=f"v{version} went into a backend contract: rolling back to "
+                                                        "it needs the request_contract_promotion permission")
         with transaction.atomic():
             fresh = SourceManifest.objects.select_for_update().get(pk=manifest.pk)
             if fresh.status != ManifestStatus.COMPLETE:

@@ -2,6 +2,7 @@
 
 from django import template
 
+from promotion import policy
 from promotion.tables import badge_class, short_checksum
 
 register = template.Library()
@@ -20,3 +21,9 @@ def short_sum(value) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def may_promote(user, action: str) -> bool:
+    """`{% if user|may_promote:"request" %}`: promotion.policy's answer, for a template that offers an action."""
+    return policy.allowed(user, action)

@@ -19,7 +19,8 @@ refused attempt (views never write audit rows). The answer comes from the refusa
   service, the form comes back with its errors.
 
 Each of these re-renders the page (or, for htmx, the fragment) with the reason shown; someone who may not
-read the page at all gets the reason alone, with the same status. `_may` only decides what is *shown*.
+read the page at all gets the reason alone, with the same status. What is *shown* is asked of
+promotion.policy (`offered`), the same table the services enforce.
 
 Modules: `queue` (the queue and a new request), `detail` (a request's page, its polls and its actions),
 `registry` (the curated registry and rollback), `_common` (what they share). The URLs import the views

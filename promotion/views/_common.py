@@ -1,5 +1,5 @@
-"""What the promotion pages share: permissions, the refusal rule, which actions are offered, and a
-request's detail context."""
+"""What the promotion pages share: the refusal rule and a request's detail context (which actions are
+offered is promotion.policy's word)."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from promotion import selectors, services
-from promotion.choices import REQUEST_TYPE, PromotionKind, PromotionState
+from promotion import policy, selectors, services
+from promotion.choices import REQUEST_TYPE, PromotionKind
 from promotion.forms import (
     CommentForm,
 )
@@ -16,24 +16,12 @@ from promotion.models import PromotionRequest
 from promotion.tables import flaw_rows, gate_rows, history_rows
 
 PAGE_SIZE = 50
-VIEW = "console.view_provenance"
-REQUEST = "console.request_promotion"
-CONTRACT = "console.request_contract_promotion"
-APPROVE = "console.approve_promotion"
 POLL_SECONDS = 2
 LIVE_SECONDS = 5  # how often an open request's page asks whether someone else changed it
 HISTORY_SIZE = 50  # the newest audit rows that concern a request; the audit trail (linked) has them all
-# While a request is in one of these, its page polls (the gates run, or the load is queued or running).
-LIVE_STATES = (PromotionState.CHECKING, PromotionState.APPROVED, PromotionState.LOADING)
-DECIDABLE_STATES = (PromotionState.BLOCKED, PromotionState.READY, PromotionState.APPROVED)
-OPEN_STATES = (
-    PromotionState.DRAFT, PromotionState.CHECKING, PromotionState.BLOCKED, PromotionState.READY,
-    PromotionState.APPROVED,
-)
+LIVE_STATES = policy.LIVE_STATES
 
-
-def may_read(user) -> bool:
-    return user.has_perm(VIEW) or user.has_perm(REQUEST) or user.has_perm(APPROVE)
+may_read = policy.may_read  # the pages' reading rule is the policy's
 
 
 def _reader(view):
@@ -54,18 +42,6 @@ def _writer(view):
     return login_required(require_POST(view))
 
 
-def _may(user, action: str, promotion: PromotionRequest | None = None) -> bool:
-    """May this person take this action at all (whatever the request's state)? Decides what is offered;
-    what a refusal answers is the service's (`_status`)."""
-    if action in ("approve", "reject"):
-        return user.has_perm(APPROVE) and promotion is not None and user.pk != promotion.requested_by_id
-    if action == "recheck":
-        return user.has_perm(REQUEST) or user.has_perm(APPROVE)
-    if action == "cancel":
-        return promotion is not None and (user.pk == promotion.requested_by_id or user.has_perm(APPROVE))
-    return user.has_perm(REQUEST)  # request, dispositions, drift acknowledgements, rollback
-
-
 def _status(refused: services.PromotionRefused) -> int:
     """403 for who asks (a permission, four eyes), 409 for when or what (see the module docstring)."""
     return 403 if refused.forbidden else 409
@@ -76,26 +52,13 @@ def _bare(refused: services.PromotionRefused) -> HttpResponse:
     return HttpResponse(f"Refused: {refused.reason}", status=_status(refused), content_type="text/plain")
 
 
-def _actions(user, promotion: PromotionRequest) -> dict[str, bool]:
-    """What this person is offered on this request now (the rest is hidden)."""
-    state = promotion.state
-    return {
-        "recheck": _may(user, "recheck") and state in DECIDABLE_STATES,
-        "approve": _may(user, "approve", promotion) and state == PromotionState.READY,
-        "reject": _may(user, "reject", promotion) and state in DECIDABLE_STATES,
-        "cancel": _may(user, "cancel", promotion) and state in OPEN_STATES,
-        "dispose": _may(user, "disposition") and state in OPEN_STATES,
-        "awaiting_second": state == PromotionState.READY and not _may(user, "approve", promotion),
-    }
-
-
 def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: tuple = ("all",)) -> dict:
     datasets = sorted(promotion.datasets.all(), key=lambda d: d.pk)
     # A rollback points at a version already loaded: its gates do not look at calculation flaws.
     flaws = flaw_rows(promotion, datasets, forms) if promotion.kind == PromotionKind.PROMOTION else []
     context = {
         "promotion": promotion,
-        "actions": _actions(user, promotion),
+        "actions": policy.offered(user, promotion),
         "awaiting": [row for row in flaws if row.disposition is None],
         "decided": [row for row in flaws if row.disposition is not None],
     }

@@ -12,7 +12,7 @@ from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence.choices import ManifestStatus
 from evidence.models import SourceManifest
-from promotion import selectors, services
+from promotion import policy, selectors, services
 from promotion.filtersets import PromotionRequestFilterSet
 from promotion.forms import (
     PromotionRequestForm,
@@ -20,9 +20,7 @@ from promotion.forms import (
 from promotion.models import PromotionRequest
 from promotion.tables import QUEUE_TABS
 from promotion.views._common import (
-    CONTRACT,
     PAGE_SIZE,
-    REQUEST,
     _bare,
     _reader,
     _status,
@@ -69,7 +67,7 @@ def _new_page(request, manifest, form, *, status: int = 200):
         "manifest": manifest,
         "form": form,
         "offered": manifest is not None and manifest.status == ManifestStatus.COMPLETE,
-        "may_contract": request.user.has_perm(CONTRACT),
+        "may_contract": policy.allowed(request.user, policy.CONTRACT),
     }
     if manifest is None:
         complete = SourceManifest.objects.filter(status=ManifestStatus.COMPLETE)
@@ -84,9 +82,9 @@ def request_new(request):
         return HttpResponseNotAllowed(["GET", "POST"])
     manifest_pk = cursor_param(request.GET, "manifest") or cursor_param(request.POST, "manifest")
     manifest = get_object_or_404(SourceManifest, pk=manifest_pk) if manifest_pk else None
-    may_contract = request.user.has_perm(CONTRACT)
+    may_contract = policy.allowed(request.user, policy.CONTRACT)
     if request.method == "GET":
-        if not request.user.has_perm(REQUEST):
+        if not policy.allowed(request.user, policy.REQUEST):
             raise PermissionDenied
         form = PromotionRequestForm(manifest=manifest, may_contract=may_contract) if manifest else None
         return _new_page(request, manifest, form)
@@ -94,7 +92,7 @@ def request_new(request):
         raise Http404("name the manifest to promote from")
     form = PromotionRequestForm(request.POST, manifest=manifest, may_contract=may_contract)
     if not form.is_valid():
-        if not request.user.has_perm(REQUEST):
+        if not policy.allowed(request.user, policy.REQUEST):
             raise PermissionDenied
         return _new_page(request, manifest, form, status=400)
     try:

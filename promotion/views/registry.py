@@ -6,14 +6,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from evidence.models import DomoDataset
-from promotion import selectors, services
+from promotion import policy, selectors, services
 from promotion.choices import PromotionTarget
 from promotion.forms import (
     RollbackForm,
 )
 from promotion.views._common import (
-    CONTRACT,
-    REQUEST,
     _bare,
     _reader,
     _status,
@@ -36,7 +34,7 @@ def _versions_page(request, key: str, *, status: int = 200):
         raise Http404("no curated dataset has that key")
     current = next((v for v in versions if v.state == "current"), None)
     # Golden packets follow their dataset back: a golden key is never rolled back on its own.
-    may_rollback = request.user.has_perm(REQUEST) and current is not None and not versions[0].is_golden
+    may_rollback = policy.allowed(request.user, policy.ROLLBACK) and current is not None and not versions[0].is_golden
     rows = [
         (
             v,
@@ -80,4 +78,4 @@ def _may_roll_back_to(user, version) -> bool:
     """Is a rollback to this version offered: the contract permission when it went into a backend
     contract (a rollback inherits its target)."""
     request = version.request
-    return request is None or request.target != PromotionTarget.CONTRACT or user.has_perm(CONTRACT)
+    return request is None or request.target != PromotionTarget.CONTRACT or policy.allowed(user, policy.CONTRACT)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError, connection
 
 from console.models import AuditEvent
 from evidence.calculations import analysis as calculations
@@ -123,17 +123,22 @@ def test_the_intake_audits_one_analysis_event_with_counts_by_code(received_sampl
     assert event.before is None
 
 
-def test_an_analyzer_failure_leaves_the_receipt_and_the_command_analyzes_it_later(db, tmp_path, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("engine bug")
-
-    monkeypatch.setattr(calculations, "analyze", broken)
-    with pytest.raises(RuntimeError, match="engine bug"):
+@pytest.mark.postgres_only  # the failure is a PostgreSQL trigger refusing the analysis rows
+def test_an_analyzer_failure_leaves_the_receipt_and_the_command_analyzes_it_later(db, tmp_path):
+    table = CalculationAnalysis._meta.db_table
+    with connection.cursor() as cursor:  # the analyses cannot be stored (a real failure, no code replaced)
+        cursor.execute("CREATE FUNCTION test_refuse_analysis() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'analysis store unavailable'; END $$")
+        cursor.execute(f'CREATE TRIGGER test_refuse_analysis BEFORE INSERT ON "{table}" '
+                       "FOR EACH ROW EXECUTE FUNCTION test_refuse_analysis()")
+    with pytest.raises(DatabaseError, match="analysis store unavailable"):
         ingest(write_sample_export(tmp_path / "sample", rows=20).path)
     manifest = SourceManifest.objects.get()  # the receipt committed before the analysis ran
     assert not CalculationAnalysis.objects.exists()
     assert pending_analyses(manifest) > 0
-    monkeypatch.undo()
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TRIGGER test_refuse_analysis ON "{table}"')
+        cursor.execute("DROP FUNCTION test_refuse_analysis()")
     assert "calculation(s) analyzed" in reanalyze()
     assert pending_analyses(manifest) == 0
 

@@ -1,12 +1,15 @@
 """Fixtures of the promotion tests: sample exports received through the real intake, and requests on them."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
+import json
+import os
 from pathlib import Path
 
 import pytest
-from celery import current_app
+import redis
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -123,36 +126,51 @@ def curated_db():
             cursor.execute(f'DROP TABLE "{name}"')
 
 
+def queued(queue: str = "promotion") -> list[tuple[str, tuple]]:
+    """(task name, args) of the messages waiting in one queue of this run's real broker, oldest first
+    (the test Redis, under this run's key prefix: no worker of the test reads them)."""
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    found = []
+    for raw in reversed(client.lrange(os.environ["CELERY_REDIS_KEY_PREFIX"] + queue, 0, -1)):  # LPUSHed
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        found.append((message["headers"]["task"], tuple(args)))
+    return found
+
+
+class LoadMessages:
+    """The load tasks an approval sent (after its commit) to the real broker, where no worker reads them:
+    the tests run the task themselves (`tasks.promotion_load(pk)`, the body the worker would run)."""
+
+    def sent(self) -> list[tuple]:
+        return [args for name, args in queued() if name == services.LOAD_TASK]
+
+
 @pytest.fixture
-def no_enqueue(monkeypatch):
-    """Approval sends the load task after commit; these tests keep that message (its arguments are
-    returned) and run the task themselves. Every other message goes to the broker as usual."""
-    sent = []
-    app = current_app._get_current_object()
-    send_task = app.send_task
-
-    def keep_the_load(name, args=None, kwargs=None, **options):
-        if name == services.LOAD_TASK:
-            sent.append(tuple(args or ()))
-            return None
-        return send_task(name, args=args, kwargs=kwargs, **options)
-
-    monkeypatch.setattr(app, "send_task", keep_the_load)
-    return sent
+def no_enqueue(broker) -> LoadMessages:
+    """The load messages of this test, on the real broker emptied before and after it (no worker reads them)."""
+    return LoadMessages()
 
 
 def approve(request: PromotionRequest, approver) -> PromotionRequest:
     return services.promotion_approve(actor=approver, request=request, comment="figures match Domo")
 
 
-def promoted(manifest: SourceManifest, name: str, requester, approver) -> PromotionRequest:
-    """One dataset of a manifest requested, dispositioned, checked, approved and loaded (the task in-process)."""
+def promoted(manifest: SourceManifest, name: str, requester, approver, *, worker=None) -> PromotionRequest:
+    """One dataset of a manifest requested, dispositioned, checked, approved and loaded: by the real `worker`
+    when the test runs one (it reads the load message the approval sent), else by the task in-process."""
     chosen = dataset(manifest, name)
     disposition_all(requester, manifest, [chosen])
     request = checked(services.promotion_request(actor=requester, manifest=manifest, datasets=[chosen], enqueue=False))
     assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
     approve(request, approver)
-    tasks.promotion_load(request.pk)
+    if worker is None:
+        tasks.promotion_load(request.pk)
+    else:
+        from tests.support.worker import wait_until
+
+        wait_until(lambda: PromotionRequest.objects.get(pk=request.pk).is_final, timeout=120,
+                   message=f"the worker to load promotion #{request.pk}")
     request.refresh_from_db()
     assert request.state == "promoted", request.error
     return request

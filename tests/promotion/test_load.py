@@ -68,7 +68,7 @@ def test_approval_enqueues_the_load_after_commit(ready_request, arthur, no_enque
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         approve(ready_request, arthur)
     assert len(callbacks) == 2  # the audit head's anchor (console.anchors), then the load
-    assert no_enqueue == [(ready_request.pk,)]
+    assert no_enqueue.sent() == [(ready_request.pk,)]
 
 
 # --- the load, end to end --------------------------------------------------------------------------
@@ -400,3 +400,36 @@ def test_a_worker_killed_mid_load_leaves_the_pointer_and_the_redelivered_task_pr
         cursor.execute(f'SELECT count(*), count(DISTINCT "_row") FROM "{current.table}"')
         assert cursor.fetchone() == (claims.silver_rows, claims.silver_rows)  # no duplicate rows
     assert_same_totals(current_totals(curated_db, claims), silver_totals(claims))
+
+
+# --- the gates run once per action -----------------------------------------------------------------
+
+
+def gate_runs(queries) -> int:
+    """How many times the load_id gate ran: its one query, for promotions of the same load id with other content."""
+    return sum(1 for q in queries if "promotion_promotionrequest" in q["sql"] and "manifest_sha256" in q["sql"]
+               and "'loading', 'promoted'" in q["sql"])
+
+
+@CURATED_DB
+def test_the_gates_run_once_for_the_check_once_for_the_approval_and_once_for_the_load(
+    manifest, olivia, arthur, curated_db, broker
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rebates = dataset(manifest, REBATES)
+    disposition_all(olivia, manifest, [rebates])
+    request = services.promotion_request(actor=olivia, manifest=manifest, datasets=[rebates], enqueue=False)
+    runs = {}
+    for action, step in (
+        ("check", lambda: services.promotion_check(request_id=request.pk)),
+        ("approve", lambda: approve(request, arthur)),
+        ("load", lambda: tasks.promotion_load(request.pk)),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            step()
+        runs[action] = gate_runs(queries.captured_queries)
+    request.refresh_from_db()
+    assert request.state == "promoted", request.error
+    assert runs == {"check": 1, "approve": 1, "load": 1}

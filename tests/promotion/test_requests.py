@@ -143,19 +143,13 @@ def test_assert_loadable_refuses_a_partial_manifest_forced_into_approved(partial
 
 def test_a_crafted_load_message_for_a_partial_manifest_is_refused_and_audited(partial_manifest, olivia, arthur):
     request = forced(partial_manifest, requested_by=olivia, approved_by=arthur)
-    loaded = []
-    original = services.load_requested_datasets
-    services.load_requested_datasets = lambda **kwargs: loaded.append(kwargs)
-    try:
-        tasks.promotion_load(request.pk)  # what a worker would run for a hand-written message
-    finally:
-        services.load_requested_datasets = original
-    assert loaded == []
+    tasks.promotion_load(request.pk)  # what a worker would run for a hand-written message
+    assert not AuditEvent.objects.filter(action="promotion.load_started").exists()  # nothing was claimed
     event = refusals("load").get()
     assert event.actor_label.startswith("system:task:")
     assert event.after["manifest_status"] == "partial"
     request.refresh_from_db()
-    assert request.state == "approved"
+    assert (request.state, request.attempts, request.load_started_at) == ("approved", 0, None)
 
 
 def test_a_crafted_load_message_for_an_invalid_manifest_is_refused_and_audited(invalid_manifest, olivia, arthur):
@@ -177,13 +171,15 @@ def test_assert_loadable_refuses_an_approval_forged_in_the_database(manifest, ol
         services.promotion_assert_loadable(request)
 
 
-def test_the_load_task_reaches_the_load_hook_only_past_the_guard(ready_request, arthur, monkeypatch):
-    services.promotion_approve(actor=arthur, request=ready_request, comment="figures match the contract")
-    loaded = []
-    monkeypatch.setattr(services, "load_requested_datasets", lambda *, request: loaded.append(request.pk))
-    tasks.promotion_load(ready_request.pk)
-    assert loaded == [ready_request.pk]
-    assert not refusals("load").exists()
+def test_the_load_task_stops_at_the_guard_and_claims_nothing(manifest, olivia, arthur):
+    """An approval forged in the database never reaches the load: the guard refuses it (audited), nothing is
+    claimed. (Past the guard, the task claims and loads: tests/promotion/test_load.py runs it end to end.)"""
+    request = forced(manifest, requested_by=olivia, approved_by=arthur)
+    tasks.promotion_load(request.pk)
+    request.refresh_from_db()
+    assert (request.state, request.attempts, request.load_started_at) == ("approved", 0, None)
+    assert refusals("load").count() == 1
+    assert not AuditEvent.objects.filter(action="promotion.load_started").exists()
 
 
 def test_a_load_claims_an_approved_request_once(ready_request, arthur):

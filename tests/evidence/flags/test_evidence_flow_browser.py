@@ -17,7 +17,7 @@ from evidence.packets.verification import packet_verify
 from evidence.samples.evidence import write_sample_evidence
 from evidence.samples.export import write_sample_export
 from tests.conftest import login
-from tests.promotion.conftest import CLAIMS, CURATED_DB, curated_db, ingest, no_enqueue, promoted  # noqa: F401
+from tests.promotion.conftest import CLAIMS, CURATED_DB, curated_db, ingest, promoted  # noqa: F401
 from tests.support.worker import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.postgres_only, CURATED_DB]
@@ -38,8 +38,9 @@ def _cell(page, client: str) -> str:
 
 
 def test_a_received_contract_verified_by_a_second_person_turns_the_cell_governed_and_resolves_the_flag(
-        curated_db, no_enqueue, celery_worker, olivia, arthur, page, tmp_path):  # noqa: F811
-    promoted(ingest(write_sample_export(tmp_path / "export", rows=ROWS).path), CLAIMS, olivia, arthur)
+        curated_db, celery_worker, olivia, arthur, page, tmp_path):  # noqa: F811
+    promoted(ingest(write_sample_export(tmp_path / "export", rows=ROWS).path), CLAIMS, olivia, arthur,
+             worker=celery_worker)
     evidence = write_sample_evidence(tmp_path / "evidence", rows=ROWS, zip=True)
     archive = None
     for packet_id, _kind, path in evidence.packets:
