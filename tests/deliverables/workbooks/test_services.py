@@ -18,6 +18,7 @@ from deliverables.choices import DELIVERABLE_TYPE, RunState
 from deliverables.models import Deliverable
 from deliverables.runs import services as runs
 from deliverables.workbooks import services
+from deliverables.workbooks.builder import build_workbook
 from tests.deliverables.runs.conftest import PERIOD
 from tests.deliverables.workbooks.conftest import a_client, build
 
@@ -123,19 +124,23 @@ def test_a_rebuild_over_a_stored_file_that_changed_fails_naming_it(sample_run, o
     assert _events("deliverables.deliverable.failed", str(again.pk))
 
 
-def test_the_progress_names_the_sheet_being_written(sample_run, olivia, monkeypatch):
-    monkeypatch.setattr(services, "PROGRESS_SECONDS", 0)  # every callback of the builder is recorded
-    seen = []
-    original = services.jobs.step
+def test_the_progress_names_the_sheet_being_written(sample_run, olivia, tmp_path):
+    """The builder reports each sheet as it writes it, and the build's progress records what it reports."""
+    deliverable = services.deliverable_start(actor=olivia, run=sample_run, client=a_client(sample_run),
+                                             enqueue=False)
+    deliverable = services.jobs.claim(services.DELIVERABLES, deliverable.pk, task_id="t", queue="runs")
+    progress = services._Progress(deliverable)
+    recorded = []
 
-    def watch(kind, job, name, state, detail=""):
-        seen.append((name, state, detail))
-        return original(kind, job, name, state, detail)
+    def report(sheet: str, rows: int) -> None:
+        progress.last = 0.0  # each report recorded (not at most once a second), and read back
+        progress(sheet, rows)
+        deliverable.refresh_from_db()
+        recorded.append(deliverable.progress["steps"][1]["detail"])
 
-    monkeypatch.setattr(services.jobs, "step", watch)
-    build(olivia, sample_run, a_client(sample_run))
-    details = [d for name, state, d in seen if name == "sheets" and state == "running" and d]
-    assert any(d.startswith("Summary: ") for d in details) and any(d.startswith("Provenance: ") for d in details)
+    build_workbook(sample_run, deliverable.client_account_id, out=tmp_path / "w.xlsx", base_url="http://x",
+                   progress=report)
+    assert any(d.startswith("Summary: ") for d in recorded) and any(d.startswith("Provenance: ") for d in recorded)
 
 
 def test_progress_is_recorded_at_most_once_a_second(sample_run, olivia):
