@@ -115,6 +115,9 @@ class Command(BaseCommand):
     def handle(self, *args, addrport, sample_rows, no_worker, no_sample, **options):
         host, port = address(addrport)
         check_free(host, port)
+        if not os.environ.get("CONSOLE_BASE_URL"):  # the deliverables' links point at this console (worker included)
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            os.environ["CONSOLE_BASE_URL"] = settings.CONSOLE_BASE_URL = f"http://{shown}:{port}"
         # SIGTERM (a supervisor, `timeout`, `kill`) ends the console like Ctrl-C, worker included.
         signal.signal(signal.SIGTERM, _interrupt)
         Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
