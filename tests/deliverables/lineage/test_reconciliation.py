@@ -17,9 +17,15 @@ from tests.deliverables.reconciliation.conftest import (  # noqa: F401 (fixtures
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 
 
-def test_a_reconciliation_reports_its_inputs_its_class_counts_and_its_result(mapped, olivia):  # noqa: F811
+def test_a_reconciliation_reports_its_inputs_its_class_counts_and_its_result(mapped, olivia, settings,  # noqa: F811
+                                                                            receiver):
+    settings.OPENLINEAGE_URL = receiver.url
     recon = reconcile(olivia, mapped.subject(REBATE_PER_CLAIM), mapped.run)
     start, complete = events_of(recon)
+    # The same two events reached the Marquez-compatible endpoint.
+    sent = [event for path, event in receiver.received
+            if path == "/api/v1/lineage" and event["job"]["name"] == complete["job"]["name"]]
+    assert sent == [start, complete]
     assert [start["eventType"], complete["eventType"]] == ["START", "COMPLETE"]
     assert start["run"]["runId"] == complete["run"]["runId"]
     assert complete["job"]["name"] == f"deliverables.reconciliation.{recon.subject_kind}.{recon.subject_id}"
