@@ -2,7 +2,7 @@
 
 from django import template
 
-from promotion.tables import badge_class, short_checksum
+from promotion.tables import badge_class, hex_checksum, short_checksum
 
 register = template.Library()
 
@@ -20,3 +20,8 @@ def short_sum(value) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def hex_sum(value) -> str:
+    return hex_checksum(value)
