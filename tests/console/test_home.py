@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 def sections(client, user) -> dict[str, str]:
     client.force_login(user)
     body = client.get("/").content.decode()
-    return {m.group(1): m.group(2) for m in re.finditer(r'<section class="work" id="work-([a-z-]+)">(.*?)</section>\s*(?=<section class="work"|<table class="layers">)', body, re.S)}
+    found = re.finditer(r'<section class="work" id="work-([a-z-]+)">(.*?)</section>\s*(?=<section class="work"|<table)',
+                        body, re.DOTALL)
+    return {m.group(1): m.group(2) for m in found}
 
 
 def test_each_role_sees_its_own_work_on_the_home_page(client, ready_request, olivia, arthur, audrey, cecilia,  # noqa: F811
