@@ -12,7 +12,7 @@ person holding several roles sees each role's part, and nothing of a role they d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from console.audit import ChainStatus, audit_chain_status
 from deliverables.choices import RUN_ACTIVE, PublicationState
@@ -42,7 +42,6 @@ class Section:
 class HomeWork:
     """The work of each role the person holds (None: the person does not hold that role)."""
 
-    roles: list[str] = field(default_factory=list)
     approvals: dict[str, Section] | None = None
     in_flight: dict[str, Section] | None = None
     chain: ChainStatus | None = None
@@ -102,7 +101,7 @@ def published_now() -> Section:
 def home_work(user) -> HomeWork:
     """The sections of the home page this person's capabilities give them (an admin holds an operator's and an
     auditor's; read by capability, so each role's part follows console.roles)."""
-    work = HomeWork(roles=list(user.groups.order_by("name").values_list("name", flat=True)))
+    work = HomeWork()
     if any(user.has_perm(p) for p in ("console.approve_promotion", "console.approve_publication",
                                       "console.verify_evidence")):
         work.approvals = approver_work(user)

@@ -227,8 +227,10 @@ def promotion_reject(*, actor, request: PromotionRequest, comment: str) -> Promo
     return request
 
 
-def promotion_cancel(*, actor, request: PromotionRequest, reason: str = "") -> PromotionRequest:
-    """The requester (or an approver) withdraws a request that has not started loading."""
+def promotion_cancel(*, actor, request: PromotionRequest, reason: str) -> PromotionRequest:
+    """The requester (or an approver) withdraws a request that has not started loading, saying why (as a
+    rejection does)."""
+    reason = (reason or "").strip()
     with _refusals_audited(actor=actor, attempt="cancel", object_type=REQUEST_TYPE, object_id=request.pk):
         if actor.pk != request.requested_by_id and not actor.has_perm(APPROVE_PERMISSION):
             _forbid("only the requester or an approver can cancel a request")
@@ -237,6 +239,8 @@ def promotion_cancel(*, actor, request: PromotionRequest, reason: str = "") -> P
             before = locked.state
             if locked.is_final or locked.state == PromotionState.LOADING:
                 _refuse(f"a {locked.state} request cannot be cancelled")
+            if not reason:
+                _refuse("a cancellation needs a reason")
             locked.cancel(actor=actor)
             audit_record(actor=actor, action="promotion.cancelled", object_type=REQUEST_TYPE, object_id=str(locked.pk),
                          before={"state": before}, after={"state": locked.state, "reason": reason})
