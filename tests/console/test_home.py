@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def sections(client, user) -> dict[str, str]:
     client.force_login(user)
     body = client.get("/").content.decode()
-    found = re.finditer(r'<section class="work" id="work-([a-z-]+)">(.*?)</section>\s*(?=<section class="work"|<table)',
+    found = re.finditer(r'<section class="work" id="work-([a-z-]+)">(.*?)</section>\s*(?=<section class="work"|<h2>From evidence)',
                         body, re.DOTALL)
     return {m.group(1): m.group(2) for m in found}
 
