@@ -440,7 +440,12 @@ def test_the_registry_lists_a_loaded_version_and_its_people(client, cecilia, man
     loaded = request.load_progress["datasets"][rebates.domo_id]
     assert f"v{loaded['version']}" in row and manifest.load_id in row
     assert "<td>olivia</td>" in row and "<td>arthur</td>" in row
-    assert re.search(r'data-key="golden:\d+">.*?golden packet', page)
+    assert f">{REBATES}</a>" in row and f">{rebates.domo_id}</span>" in row  # the name first, its Domo id beneath
+    assert re.search(r'<code class="checksum" title="checksum -?\d+">[0-9a-f]{8} [0-9a-f]{8} [0-9a-f]{8}</code>', row)
+    golden = re.search(r'<tr data-key="golden:(\d+)">(.*?)</tr>', page, re.DOTALL)
+    card = manifest.cards.get(domo_id=int(golden.group(1)))
+    assert f">{card.title}</a>" in golden.group(2) and "golden packet" in golden.group(2)
+    assert f">card {card.domo_id}</span>" in golden.group(2)
 
     versions = text(client.get(f"/promotions/curated/{rebates.domo_id}/"))
     assert 'data-state="current"' in versions and f"request #{request.pk}" in versions
