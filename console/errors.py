@@ -104,8 +104,11 @@ def _reason(exception) -> str:
 @requires_csrf_token
 def permission_denied(request, exception=None, template_name="403.html"):
     resolver_match = getattr(request, "resolver_match", None)
-    needed = describe(needed_permissions(resolver_match.func if resolver_match else None))
     user = getattr(request, "user", None)
+    # Only what the person lacks: a service's refusal on a page they may read names its own reason.
+    lacking = {label for label in needed_permissions(resolver_match.func if resolver_match else None)
+               if user is None or not user.has_perm(label)}
+    needed = describe(lacking)
     held = list(user.groups.order_by("name").values_list("name", flat=True)) if user and user.is_authenticated else []
     context = {
         "reason": _reason(exception),

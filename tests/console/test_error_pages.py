@@ -43,6 +43,15 @@ def test_a_refused_page_names_the_capability_the_roles_holding_it_and_the_admins
     assert 'Your roles: <span class="badge">operator</span>' in body
 
 
+def test_a_services_refusal_on_a_page_the_person_reads_says_its_reason(client, cecilia):
+    client.force_login(cecilia)  # a reviewer reads runs; starting one is refused by the service
+    response = client.post("/runs/new/", {"period_start": "2025-01-01", "period_end": "2025-12-31"})
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert '<p class="error-reason">starting a calculation run needs the build_deliverable permission</p>' in body
+    assert "console.view_provenance" not in body  # what the page needs to be read, she holds
+
+
 def test_a_url_that_matches_nothing_answers_a_styled_404_and_json_under_the_api(client, cecilia):
     client.force_login(cecilia)
     response = client.get("/no/such/page/")
