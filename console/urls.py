@@ -7,7 +7,9 @@ from drf_spectacular.views import SpectacularAPIView
 from console import views
 from console.api_docs import ApiDocsView
 
+handler403 = "console.errors.permission_denied"
 handler404 = views.not_found
+handler500 = "console.errors.server_error"
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -16,6 +16,7 @@ from console import clock, logins, people, roles
 from console.audit import audit_chain_status, audit_trail_export, audit_trail_page, audit_trail_read
 from console.filtersets import AuditEventFilterSet
 from console.forms import GrantProposeForm, PersonRolesForm
+from console.home import home_work
 from console.htmx import render_page, wants_fragment
 from console.models import AuditEvent, RoleGrant
 from console.paging import cursor_param, page_urls
@@ -34,7 +35,7 @@ def not_found(request, exception=None):
 
 @login_required
 def home(request):
-    context = {}
+    context = {"work": home_work(request.user)}
     if request.user.has_perm("console.view_provenance"):
         context["intake"] = intake_summary()
     return render(request, "console/home.html", context)

@@ -189,6 +189,7 @@ class DomoDataset(models.Model):
     silver_rows = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "Domo dataset"
         ordering = ["manifest", "name"]
         constraints = [models.UniqueConstraint(fields=["manifest", "domo_id"], name="dataset_unique_in_manifest")]
 
@@ -209,6 +210,7 @@ class DomoCard(models.Model):
     golden_captured_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "Domo card"
         ordering = ["manifest", "title"]
         constraints = [models.UniqueConstraint(fields=["manifest", "domo_id"], name="card_unique_in_manifest")]
 
@@ -246,6 +248,7 @@ class DomoDataflow(models.Model):
     output_ids = models.JSONField(default=list)
 
     class Meta:
+        verbose_name = "Domo dataflow"
         ordering = ["manifest", "name"]
         constraints = [models.UniqueConstraint(fields=["manifest", "domo_id"], name="dataflow_unique_in_manifest")]
 
@@ -282,6 +285,8 @@ class PdpPolicy(models.Model):
 
     class Meta:
         ordering = ["dataset", "name"]
+        verbose_name = "PDP policy"
+        verbose_name_plural = "PDP policies"
 
 
 class DirectoryEntry(models.Model):
@@ -296,6 +301,7 @@ class DirectoryEntry(models.Model):
 
     class Meta:
         ordering = ["manifest", "kind", "name"]
+        verbose_name_plural = "directory entries"
         constraints = [models.UniqueConstraint(fields=["manifest", "kind", "domo_id"], name="directory_unique")]
 
 
@@ -328,6 +334,7 @@ class CalculationAnalysis(models.Model):
 
     class Meta:
         ordering = ["manifest", "id"]
+        verbose_name_plural = "calculation analyses"
         constraints = [
             models.CheckConstraint(
                 condition=(

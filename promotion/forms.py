@@ -43,6 +43,16 @@ class CommentForm(forms.Form):
     )
 
 
+class CancelForm(forms.Form):
+    """Cancel a request: a reason is required, as a rejection's comment is."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason",
+        error_messages={"required": "Write a reason: it is kept with the cancellation."},
+    )
+
+
 class FlawDispositionForm(forms.Form):
     """An operator's decision on one flaw, with its note."""
 

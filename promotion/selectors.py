@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from console.models import AuditEvent
-from evidence.models import SourceManifest
+from evidence.models import DomoCard, DomoDataset, SourceManifest
 from promotion import curated
 from promotion.choices import (
     DATASET_TYPE, DISPOSITION_TYPE, MANIFEST_TYPE, REQUEST_TYPE, PromotionKind, PromotionState,
@@ -40,10 +40,16 @@ class RegistryVersion:
     manifest: SourceManifest | None
     request: PromotionRequest | None
     rollback: PromotionRequest | None = None
+    name: str = ""  # the dataset's name, or the golden packet's card title, as the export gave it
 
     @property
     def is_golden(self) -> bool:
         return self.dataset_key.startswith(GOLDEN_PREFIX)
+
+    @property
+    def domo_id(self) -> str:
+        """The Domo id behind the key: the dataset's, or the card's of a golden packet."""
+        return self.dataset_key.removeprefix(GOLDEN_PREFIX)
 
     @property
     def requested_by(self):
@@ -100,6 +106,24 @@ def _rollbacks(keys: set[str]) -> dict[tuple[str, int], PromotionRequest]:
     return {found: request for found, request in latest.items() if request.kind == PromotionKind.ROLLBACK}
 
 
+def _names(rows: list[dict]) -> dict[str, str]:
+    """What people call each key: the dataset's name, the card's title for a golden packet, as the latest
+    manifest that has it says (names change between exports; the newest is the one people know)."""
+    datasets = {r["dataset_key"] for r in rows if not r["dataset_key"].startswith(GOLDEN_PREFIX)}
+    cards = {
+        int(card_id) for r in rows
+        if (card_id := r["dataset_key"].removeprefix(GOLDEN_PREFIX)) != r["dataset_key"] and card_id.isdigit()
+    }
+    names: dict[str, str] = {}
+    for domo_id, name in DomoDataset.objects.filter(domo_id__in=datasets).order_by("manifest_id").values_list(
+            "domo_id", "name"):
+        names[domo_id] = name
+    for domo_id, title in DomoCard.objects.filter(domo_id__in=cards).order_by("manifest_id").values_list(
+            "domo_id", "title"):
+        names[f"{GOLDEN_PREFIX}{domo_id}"] = title
+    return names
+
+
 def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
     manifests = {
         (m.load_id, m.manifest_sha256): m
@@ -121,6 +145,7 @@ def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
             requests.setdefault((request.manifest_id, dataset.domo_id), request)
         requests.setdefault((request.manifest_id, "*"), request)  # golden packets ride with their datasets
     rollbacks = _rollbacks({r["dataset_key"] for r in rows}) if rows else {}
+    names = _names(rows) if rows else {}
     found = []
     for row in rows:
         manifest = manifests.get((row["load_id"], row["manifest_sha256"]))
@@ -129,7 +154,8 @@ def _with_provenance(rows: list[dict]) -> list[RegistryVersion]:
             key = "*" if row["dataset_key"].startswith(GOLDEN_PREFIX) else row["dataset_key"]
             request = requests.get((manifest.pk, key))
         found.append(RegistryVersion(**{**row, "loaded_at": _when(row["loaded_at"])}, manifest=manifest,
-                                     request=request, rollback=rollbacks.get((row["dataset_key"], row["version"]))))
+                                     request=request, rollback=rollbacks.get((row["dataset_key"], row["version"])),
+                                     name=names.get(row["dataset_key"], "")))
     return found
 
 

@@ -54,6 +54,19 @@ def short_checksum(checksum: str | None) -> str:
     return (checksum or "")[:12]
 
 
+# A content checksum is the exact sum of one signed 64-bit hash per row (promotion.curated.checksum), below
+# 2**32 rows: it fits 96 bits. Shown as their two's complement in 24 hex digits, every checksum has one width.
+CHECKSUM_BITS = 96
+
+
+def hex_checksum(checksum: str | int | None) -> str:
+    """The checksum in hexadecimal, fixed width (24 digits, in groups of 8); "" when there is none."""
+    if checksum in (None, ""):
+        return ""
+    digits = f"{int(checksum) % (1 << CHECKSUM_BITS):0{CHECKSUM_BITS // 4}x}"
+    return " ".join(digits[i:i + 8] for i in range(0, len(digits), 8))
+
+
 # --- a request's page -------------------------------------------------------------------------------
 
 

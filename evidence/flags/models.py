@@ -91,6 +91,8 @@ class ClientNeeds(models.Model):
 
     class Meta:
         ordering = ["client_account_id", "period_start"]
+        verbose_name = "client needs"
+        verbose_name_plural = "client needs"
         constraints = [
             models.UniqueConstraint(fields=["run", "client_account_id", "period_start"], name="client_needs_unique"),
         ]

@@ -43,7 +43,7 @@ class CommentSerializer(serializers.Serializer):
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=10_000, help_text="why: kept with the cancellation")
 
 
 class RollbackSerializer(serializers.Serializer):

@@ -217,14 +217,18 @@ def promotion_reject(*, actor, request: PromotionRequest, comment: str) -> Promo
     return request
 
 
-def promotion_cancel(*, actor, request: PromotionRequest, reason: str = "") -> PromotionRequest:
-    """The requester (or an approver) withdraws a request that has not started loading."""
+def promotion_cancel(*, actor, request: PromotionRequest, reason: str) -> PromotionRequest:
+    """The requester (or an approver) withdraws a request that has not started loading, saying why (as a
+    rejection does)."""
+    reason = (reason or "").strip()
     with _refusals_audited(actor=actor, attempt="cancel", object_type=REQUEST_TYPE, object_id=request.pk):
         _enforce_who(actor, policy.CANCEL, request)
         with transaction.atomic():
             locked = PromotionRequest.objects.select_for_update().get(pk=request.pk)
             before = locked.state
             _enforce_state(policy.CANCEL, locked)
+            if not reason:
+                _refuse("a cancellation needs a reason")
             locked.cancel(actor=actor)
             audit_record(actor=actor, action="promotion.cancelled", object_type=REQUEST_TYPE, object_id=str(locked.pk),
                          before={"state": before}, after={"state": locked.state, "reason": reason})

@@ -3,7 +3,7 @@
 from django import template
 
 from promotion import policy
-from promotion.tables import badge_class, short_checksum
+from promotion.tables import badge_class, hex_checksum, short_checksum
 
 register = template.Library()
 
@@ -27,3 +27,8 @@ def get_item(mapping, key):
 def may_promote(user, action: str) -> bool:
     """`{% if user|may_promote:"request" %}`: promotion.policy's answer, for a template that offers an action."""
     return policy.allowed(user, action)
+
+
+@register.filter
+def hex_sum(value) -> str:
+    return hex_checksum(value)

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 from console.htmx import wants_fragment
 from promotion import selectors, services
 from promotion.forms import (
+    CancelForm,
     CommentForm,
     DriftAcknowledgeForm,
     FlawDispositionForm,
@@ -44,6 +45,7 @@ def _promotion(pk: int) -> PromotionRequest:
 
 def _detail_page(request, promotion, *, status: int = 200, forms: dict | None = None):
     context = detail_context(request.user, promotion, forms=forms or {})
+    context["cancel_form"] = (forms or {}).get("cancel")
     context["poll_seconds"] = POLL_SECONDS
     return render(request, "promotion/request_detail.html", context, status=status)
 
@@ -149,10 +151,13 @@ def request_reject(request, pk: int):
 @_writer
 def request_cancel(request, pk: int):
     promotion = _promotion(pk)
+    form = CancelForm(request.POST, prefix="cancel")
+    if not form.is_valid():
+        if not may_read(request.user):
+            return HttpResponseForbidden("Refused")
+        return _detail_page(request, promotion, status=400, forms={"cancel": form})
     try:
-        services.promotion_cancel(
-            actor=request.user, request=promotion, reason=request.POST.get("reason", "")
-        )
+        services.promotion_cancel(actor=request.user, request=promotion, reason=form.cleaned_data["reason"])
     except services.PromotionRefused as refused:
         return _refused(request, promotion, refused)
     return _done(request, promotion, "Cancelled.")

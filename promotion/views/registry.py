@@ -44,6 +44,7 @@ def _versions_page(request, key: str, *, status: int = 200):
         for v in versions
     ]
     context = {"key": key, "rows": rows, "current": current, "is_golden": versions[0].is_golden,
+               "name": versions[0].name, "domo_id": versions[0].domo_id,
                "dataset": DomoDataset.objects.filter(domo_id=key).order_by("-id").first()}
     return render(request, "promotion/registry_versions.html", context, status=status)
 

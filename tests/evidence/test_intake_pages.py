@@ -708,8 +708,9 @@ def test_page_query_counts_are_locked(client, olivia, received, name, django_ass
 def test_home_query_count_is_locked(client, olivia, received, django_assert_num_queries):
     client.force_login(olivia)
     client.get("/")
-    # the shell; the intake section: run counts, manifest counts, recent runs, running runs; the roles section
-    with django_assert_num_queries(SHELL + 4 + 1):
+    # the shell; the intake section: run counts, manifest counts, recent runs, running runs; the roles section;
+    # an operator's work in flight (intakes, promotion requests, builds, publications) and what is published
+    with django_assert_num_queries(SHELL + 4 + 1 + 4 + 1):
         client.get("/")
 
 

@@ -104,7 +104,7 @@ def test_the_requester_cancels_and_an_outsider_cannot(client, ready_request, oli
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     event = AuditEvent.objects.get(action="promotion.cancelled")
     assert event.actor == olivia and event.after["reason"] == "wrong datasets"
-    again = post(client, f"/api/promotions/{ready_request.pk}/cancel/")
+    again = post(client, f"/api/promotions/{ready_request.pk}/cancel/", {"reason": "again"})
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
 
 

@@ -284,14 +284,20 @@ def test_a_rejection_with_a_comment_rejects_and_shows_it(client, arthur, blocked
     assert 'id="rejection-comment">wrong export' in text(client.get(f"/promotions/{blocked_request.pk}/"))
 
 
-def test_the_requester_cancels_and_a_reader_may_not(client, olivia, cecilia, blocked_request):
+def test_the_requester_cancels_with_a_reason_and_a_reader_may_not(client, olivia, cecilia, blocked_request):
+    url, reason = f"/promotions/{blocked_request.pk}/cancel/", {"cancel-reason": "wrong export"}
     client.force_login(cecilia)
-    assert client.post(f"/promotions/{blocked_request.pk}/cancel/").status_code == 403
+    assert client.post(url, reason).status_code == 403
     client.force_login(olivia)
-    assert client.post(f"/promotions/{blocked_request.pk}/cancel/").status_code == 302
+    blank = client.post(url, {"cancel-reason": "  "})  # a cancellation asks for a reason, as a rejection does
+    assert blank.status_code == 400 and "Write a reason: it is kept with the cancellation." in text(blank)
+    blocked_request.refresh_from_db()
+    assert blocked_request.state == "blocked"
+    assert client.post(url, reason).status_code == 302
     blocked_request.refresh_from_db()
     assert blocked_request.state == "cancelled"
-    assert client.post(f"/promotions/{blocked_request.pk}/cancel/").status_code == 409  # not now: already final
+    assert AuditEvent.objects.get(action="promotion.cancelled").after["reason"] == "wrong export"
+    assert client.post(url, reason).status_code == 409  # not now: already final
 
 
 def test_recheck_runs_the_gates_again(client, olivia, blocked_request):
@@ -434,7 +440,12 @@ def test_the_registry_lists_a_loaded_version_and_its_people(client, cecilia, man
     loaded = request.load_progress["datasets"][rebates.domo_id]
     assert f"v{loaded['version']}" in row and manifest.load_id in row
     assert "<td>olivia</td>" in row and "<td>arthur</td>" in row
-    assert re.search(r'data-key="golden:\d+">.*?golden packet', page)
+    assert f">{REBATES}</a>" in row and f">{rebates.domo_id}</span>" in row  # the name first, its Domo id beneath
+    assert re.search(r'<code class="checksum" title="checksum -?\d+">[0-9a-f]{8} [0-9a-f]{8} [0-9a-f]{8}</code>', row)
+    golden = re.search(r'<tr data-key="golden:(\d+)">(.*?)</tr>', page, re.DOTALL)
+    card = manifest.cards.get(domo_id=int(golden.group(1)))
+    assert f">{card.title}</a>" in golden.group(2) and "golden packet" in golden.group(2)
+    assert f">card {card.domo_id}</span>" in golden.group(2)
 
     versions = text(client.get(f"/promotions/curated/{rebates.domo_id}/"))
     assert 'data-state="current"' in versions and f"request #{request.pk}" in versions
@@ -656,7 +667,7 @@ def test_a_promotions_history_shows_its_load_and_the_rollback_that_moved_its_ver
 
 def test_another_requests_rows_are_not_in_this_history(client, cecilia, olivia, manifest, ready_request):
     other = services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)], enqueue=False)
-    services.promotion_cancel(actor=olivia, request=other)
+    services.promotion_cancel(actor=olivia, request=other, reason="a duplicate")
     client.force_login(cecilia)
     rows = history_of(text(client.get(f"/promotions/{ready_request.pk}/")))
     assert not [subject for _, subject in rows if subject == f"promotion.promotionrequest:{other.pk}"]
@@ -723,7 +734,7 @@ def test_a_refused_attempt_or_the_viewers_own_change_is_no_news(client, arthur, 
 def test_a_request_that_became_final_shows_the_notice_and_stops_the_polling(client, arthur, olivia, ready_request):
     client.force_login(arthur)
     url = live_url(text(client.get(f"/promotions/{ready_request.pk}/")))
-    services.promotion_cancel(actor=olivia, request=ready_request)
+    services.promotion_cancel(actor=olivia, request=ready_request, reason="wrong datasets")
 
     response = client.get(url, HTTP_HX_REQUEST="true")
 
@@ -734,7 +745,7 @@ def test_a_request_that_became_final_shows_the_notice_and_stops_the_polling(clie
 
 
 def test_the_poll_of_a_final_request_with_its_own_stamp_stops_with_nothing(client, arthur, olivia, ready_request):
-    services.promotion_cancel(actor=olivia, request=ready_request)
+    services.promotion_cancel(actor=olivia, request=ready_request, reason="wrong datasets")
     client.force_login(arthur)
     datasets = list(ready_request.datasets.all())
     stamp = selectors.request_live_stamp(ready_request, viewer=arthur, datasets=datasets,

@@ -121,12 +121,20 @@ def test_the_requester_cancels_and_it_is_audited(ready_request, olivia):
     assert ready_request.state == "cancelled" and ready_request.cancelled_by == olivia
     assert AuditEvent.objects.get(action="promotion.cancelled").after["reason"] == "wrong datasets"
     with pytest.raises(services.PromotionRefused):
-        services.promotion_cancel(actor=olivia, request=ready_request)
+        services.promotion_cancel(actor=olivia, request=ready_request, reason="again")
+
+
+def test_a_cancellation_without_a_reason_is_refused_and_audited(ready_request, olivia):
+    with pytest.raises(services.PromotionRefused, match="a cancellation needs a reason"):
+        services.promotion_cancel(actor=olivia, request=ready_request, reason="   ")
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready" and ready_request.cancelled_by is None
+    assert refusals("cancel").get().actor == olivia
 
 
 def test_an_outsider_cannot_cancel(ready_request, oscar):
     with pytest.raises(services.PromotionRefused):
-        services.promotion_cancel(actor=oscar, request=ready_request)
+        services.promotion_cancel(actor=oscar, request=ready_request, reason="mine now")
     assert refusals("cancel").get().actor == oscar
 
 
