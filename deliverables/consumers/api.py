@@ -310,7 +310,9 @@ class ConsumerTokenList(_TokensView, generics.ListAPIView):
     @extend_schema(
         operation_id="consumer_tokens_create", summary="Create a consumer token",
         description="Binds a new token to a name, a set of clients and an expiry (90 days unless asked, at most "
-                    "365). The answer carries the `secret` this once: only its SHA-256 is kept. Audited.",
+                    "365). The answer carries the `secret` this once: only its SHA-256 is kept. Audited. It takes no "
+                    "Idempotency-Key (a replay store would keep the secret): a retry creates another token; "
+                    "revoke the one you did not receive.",
         request=ConsumerTokenCreateSerializer, responses={201: IssuedTokenSerializer, **REFUSED})
     def post(self, request):
         body = ConsumerTokenCreateSerializer(data=request.data)
