@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from console import chain
+from console.diffs import details_diff
 from console.models import AuditEvent
 
 # Spreadsheets run a cell that starts with one of these as a formula; an attempted username at
@@ -46,6 +47,15 @@ class AuditEventTable:
                 if event.before is None
                 else json.dumps(event.before, indent=2, sort_keys=True),
                 "after": None if event.after is None else json.dumps(event.after, indent=2, sort_keys=True),
+                "changes": [
+                    {
+                        "key": change.key,
+                        "kind": change.kind.value,
+                        "before": chain.canonical_json(change.before),
+                        "after": chain.canonical_json(change.after),
+                    }
+                    for change in details_diff(event.before, event.after)
+                ],
                 "correlation_id": event.correlation_id,
                 "hash": event.hash,
             }
