@@ -187,7 +187,9 @@ def audit_chain_status() -> ChainStatus:
     """Cheap enough for every page view: no recomputation (that is verify_audit_chain's)."""
     last = (
         AuditEvent.objects.filter(action=VERIFIED_ACTION)
-        .order_by("-seq")
+        # Ordered as console_audit_action_seq is, so that PostgreSQL reads that index backwards: ordered by
+        # seq alone it walks the primary key from the end, through every event when none is a verification.
+        .order_by("-action", "-seq")
         .values_list("occurred_at", "after", "actor_label")
         .first()
     )

@@ -12,7 +12,7 @@ from django.test import RequestFactory
 
 from console import chain, clock, context
 from console.audit import audit_record
-from console.audit_verify import VerifyState, audit_verify_progress, audit_verify_request, audit_verify_run
+from console.audit_verify import VerifyState, audit_verify_progress, audit_verify_run
 from console.diffs import ChangeKind, KeyChange, details_diff
 from console.models import AuditEvent
 
@@ -151,7 +151,7 @@ def test_each_row_shows_its_diff_with_the_full_json_one_click_away(client, audre
     client.force_login(audrey)
     response = client.get("/audit/", {"object_type": "promotion.request", "object_id": "1", "action": "promotion.approved"})
     [row] = response.context["rows"]
-    assert [(change["key"], change["kind"]) for change in row["changes"]] == [
+    assert [(change.key, change.kind) for change in row["changes"]] == [
         ("amount", "added"), ("gates", "added"), ("note", "removed"), ("state", "changed"),
     ]
     body = response.content.decode()

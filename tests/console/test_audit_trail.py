@@ -226,7 +226,7 @@ def test_reading_the_page_is_audited_with_its_filters_and_request_id(client, aud
         "console.auditevent",
         "auditor-read-0001",
     )
-    assert event.after == {"via": "page", "filters": {"action": "promotion.approved"}, "cursor": None}
+    assert event.after == {"via": "page", "filters": {"action": ["promotion.approved"]}, "cursor": None}
     assert response["X-Request-ID"] == event.correlation_id
 
 
