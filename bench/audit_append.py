@@ -12,7 +12,10 @@ database it creates and drops. In one run it measures:
    the auditor's page takes to serve by keyset: the whole request through Django, unfiltered at
    random depths and with each filter; an OFFSET query at the same depths is printed for contrast.
    Filters use values the trail holds (correlation ids, actions, an actor below the cursor), so a
-   small --trail (even one smaller than the appends) works too;
+   small --trail (even one smaller than the appends) works too. Every filter kind of the page is
+   timed: actor (exact and prefix), one action and several, object, correlation id, a custom time
+   range, the period presets (console.clock frozen half an hour after the trail's middle), and text
+   in the details (rare, one event in a thousand, and common words; first and deep pages);
 3. verify_audit_chain over the whole trail (time and peak memory).
 
 The last line is one JSON object: value = chained appends/s, baseline = plain inserts/s.

@@ -116,6 +116,8 @@ def test_the_page_offers_the_actions_by_area_and_the_known_actors(client, audrey
     [
         ({"action": ["promotion.approved", "promotion.teleported"]}, "action",
          "no event has the action promotion.teleported"),
+        ({"action": "a\x00"}, "action", "no event has the action a"),  # never sent to the database
+        ({"text": "a\x00"}, "text", "Null characters are not allowed"),
         ({"since": "2026-13-40"}, "since", "Enter a valid date/time"),
         ({"period": "fortnight"}, "period", "Select a valid choice"),
         ({"period": "last_hour", "since": "2026-11-26T10:00"}, "since", "choose Custom range"),
