@@ -204,6 +204,14 @@ class AuditEventFilterSet(django_filters.FilterSet):
         bound = Coalesce(_first_seq_at_or_after(value), Value(_SEQ_MAX), output_field=BigIntegerField())
         return queryset.filter(seq__lt=bound)
 
+    def period_range(self) -> tuple[str, dt.datetime, dt.datetime] | None:
+        """(name, from, to) of the chosen preset period, as the page applies it (valid filter sets only)."""
+        period = self.form.cleaned_data.get("period")
+        if not period or period == PERIOD_CUSTOM:
+            return None
+        now = clock.now()
+        return dict(PERIODS)[period], period_start(period, now), now
+
     def active_filters(self) -> dict[str, Any]:
         """The filters in use, as recorded on the audit event of the read (valid filter sets only)."""
         return {name: value for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}

@@ -79,6 +79,7 @@ def audit_trail(request):
         "newer_url": newer_url,
         "export_url": reverse("audit-export") + query,
         "export_jsonl_url": reverse("audit-export-jsonl") + query,
+        "period_range": filterset.period_range() if page else None,
     }
     if not wants_fragment(request):
         # The pickers: the actions the trail holds, grouped by area; the known actors.
