@@ -11,8 +11,8 @@ CREATE INDEX IF NOT EXISTS console_audit_details_trgm ON console_auditevent USIN
 
 
 def create_details_index(apps, schema_editor):
-    # pg_trgm is a trusted extension (PostgreSQL 13+): a database owner may create it. Other backends
-    # search the details by scanning, which the keyset page bounds to what it reads.
+    # pg_trgm is a trusted extension (PostgreSQL 13+): a role with CREATE on the database may create it.
+    # Other backends search the details by scanning newest first until the page is full (no index).
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
