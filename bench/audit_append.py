@@ -12,7 +12,10 @@ database it creates and drops. In one run it measures:
    the auditor's page takes to serve by keyset: the whole request through Django, unfiltered at
    random depths and with each filter; an OFFSET query at the same depths is printed for contrast.
    Filters use values the trail holds (correlation ids, actions, an actor below the cursor), so a
-   small --trail (even one smaller than the appends) works too;
+   small --trail (even one smaller than the appends) works too. Every filter kind of the page is
+   timed: actor (exact and prefix), one action and several, object, correlation id, a custom time
+   range, the period presets (console.clock frozen half an hour after the trail's middle), and text
+   in the details (rare, one event in a thousand, and common words; first and deep pages);
 3. verify_audit_chain over the whole trail (time and peak memory).
 
 The last line is one JSON object: value = chained appends/s, baseline = plain inserts/s.
@@ -21,6 +24,7 @@ The last line is one JSON object: value = chained appends/s, baseline = plain in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -228,6 +232,7 @@ def deep_cursor(rng: random.Random, top: int) -> int:
 
 
 def time_pages(client, requests: int, top: int) -> dict[str, float]:
+    from console import clock
     from console.models import AuditEvent
 
     rng = random.Random(11)
@@ -245,8 +250,16 @@ def time_pages(client, requests: int, top: int) -> dict[str, float]:
         at a small --trail whoever acted there)."""
         actor = AuditEvent.objects.filter(seq__lt=cursor).order_by("-seq").values_list("actor_label", flat=True)[0]
         return {"actor": actor, "older": cursor}
+    actor_prefixes = sorted({label[:3] for label in events.values_list("actor_label", flat=True)})
+    # Words in the details: rare (one event's number), in one event of a thousand (an amount), common.
+    texts = [f'"n": {rng.randrange(1, top + 1)}' for _ in range(3)] + [f"{rng.randrange(1000)}.25", "approved"]
+    preset_at = sample.occurred_at + dt.timedelta(minutes=30)
+
+    def preset(period: str) -> dict:
+        return {"period": period}
+
     kinds = {
-        "first page": lambda: {},
+        "first page": dict,
         "deep page (keyset)": lambda: {"older": deep_cursor(rng, top)},
         "actor filter, deep": lambda: actor_below(deep_cursor(rng, top)),
         "action filter": lambda: {"action": rng.choice(actions)},
@@ -256,16 +269,25 @@ def time_pages(client, requests: int, top: int) -> dict[str, float]:
             "since": (when - dt.timedelta(minutes=30)).isoformat(),
             "until": (when + dt.timedelta(minutes=30)).isoformat(),
         },
+        "actions (several)": lambda: {"action": rng.sample(actions, min(3, len(actions)))},
+        "actor prefix, deep": lambda: {"actor": rng.choice(actor_prefixes), "older": deep_cursor(rng, top)},
+        "text in details": lambda: {"text": rng.choice(texts)},
+        "text in details, deep": lambda: {"text": rng.choice(texts), "older": deep_cursor(rng, top)},
+        "preset: last hour": lambda: preset("last_hour"),
+        "preset: today": lambda: preset("today"),
+        "preset: last 7 days": lambda: preset("last_7_days"),
     }
     medians = {}
     for name, params in kinds.items():
         samples = []
         for _ in range(requests):
             query = params()
-            started = time.perf_counter()
-            response = client.get("/audit/", query)
-            samples.append(time.perf_counter() - started)
-            assert response.status_code == 200 and b'class="audit-trail"' in response.content, (name, query)
+            # Presets read console.clock: "now" is half an hour after the middle of the trail.
+            with clock.frozen(preset_at) if name.startswith("preset") else contextlib.nullcontext():
+                started = time.perf_counter()
+                response = client.get("/audit/", query)
+                samples.append(time.perf_counter() - started)
+            assert response.status_code == 200 and b'id="filter-errors"' not in response.content, (name, query)
         medians[name] = median_ms(samples)
         say(f"page served by keyset, {name}: median {medians[name]} ms over {requests} requests")
     return medians

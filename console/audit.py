@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -175,22 +175,6 @@ def audit_trail_read(
     )
 
 
-def audit_trail_export(
-    *, actor, queryset, filters: Mapping[str, Any], chunk_size: int = 2000
-) -> Iterator[list[str]]:
-    """Record the export, then stream the matching events oldest first as CSV rows (header first)."""
-    from console.tables import AuditEventTable
-
-    audit_record(
-        actor=actor,
-        action="audit.exported",
-        object_type=TRAIL_OBJECT_TYPE,
-        object_id="*",
-        after={"format": "csv", "filters": dict(filters)},
-    )
-    return AuditEventTable.csv_rows(queryset.order_by("seq").iterator(chunk_size=chunk_size))
-
-
 @dataclass(frozen=True)
 class ChainStatus:
     """The trail page's chain status: the last verification's result, and the anchors against the table."""
@@ -198,15 +182,24 @@ class ChainStatus:
     verified_at: Any  # datetime of the last audit.verified event, or None
     verified: dict | None  # that run's report (ok, first_break, head_seq, ...)
     anchor: anchors.AnchorStatus
+    verified_by: str = ""  # who ran it: "system:task:<id>" (beat or verify now), "system:command:verify_audit_chain"
 
 
 def audit_chain_status() -> ChainStatus:
     """Cheap enough for every page view: no recomputation (that is verify_audit_chain's)."""
     last = (
-        AuditEvent.objects.filter(action=VERIFIED_ACTION).order_by("-seq").values_list("occurred_at", "after").first()
+        AuditEvent.objects.filter(action=VERIFIED_ACTION)
+        # Ordered as console_audit_action_seq is, so that PostgreSQL reads that index backwards: ordered by
+        # seq alone it walks the primary key from the end, through every event when none is a verification.
+        .order_by("-action", "-seq")
+        .values_list("occurred_at", "after", "actor_label")
+        .first()
     )
     return ChainStatus(
-        verified_at=last[0] if last else None, verified=last[1] if last else None, anchor=anchors.anchor_status()
+        verified_at=last[0] if last else None,
+        verified=last[1] if last else None,
+        anchor=anchors.anchor_status(),
+        verified_by=last[2] if last else "",
     )
 
 

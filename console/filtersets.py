@@ -8,11 +8,13 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Subquery, Value
+from django.db.models import BigIntegerField, BooleanField, F, Func, Subquery, Value
 from django.db.models.functions import Coalesce
 from django_filters.fields import IsoDateTimeField
 
+from console import clock
 from console.models import AuditEvent
+from console.selectors import actions_present
 
 # Past any seq: "until" after the last event bounds nothing.
 _SEQ_MAX = 2**63 - 1
@@ -46,11 +48,106 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
+_ACTION_MAX_LENGTH = AuditEvent._meta.get_field("action").max_length
+
+
+class ActionsField(forms.MultipleChoiceField):
+    """Several actions at once. Any action the trail holds is valid, whether or not the picker lists it
+    (the API never builds the picker); one the trail has never seen is refused by name."""
+
+    def valid_value(self, value) -> bool:
+        return True
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        # A value no action could be (a NUL, longer than the column) is unknown without asking the database.
+        storable = [action for action in value if "\x00" not in action and len(action) <= _ACTION_MAX_LENGTH]
+        unknown = sorted(set(value) - actions_present(storable))
+        if unknown:
+            raise ValidationError(
+                f"no event has the action {', '.join(unknown)}: pick actions from the list", code="unknown_action"
+            )
+
+
+class ActionsFilter(django_filters.MultipleChoiceFilter):
+    field_class = ActionsField
+
+
+# The SQL of the text the details filter searches: the event's before and after as JSON text. The
+# trigram index console_audit_details_trgm (migration 0009) is built on exactly UPPER(this), so that
+# PostgreSQL answers `contains` from the index when the words are rare in the trail.
+DETAILS_TEXT_SQL = "COALESCE(CAST({before} AS TEXT), '') || ' ' || COALESCE(CAST({after} AS TEXT), '')"
+
+
+class DetailsContain(Func):
+    """True where the event's before/after JSON text contains the pattern's words, case-insensitively."""
+
+    output_field = BooleanField()
+
+    def __init__(self, text: str):
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        super().__init__(F("before"), F("after"), Value(f"%{escaped}%"))
+
+    def as_sql(self, compiler, connection, details_sql: str = DETAILS_TEXT_SQL, **extra_context):
+        (before, before_params), (after, after_params), (pattern, pattern_params) = (
+            compiler.compile(expression) for expression in self.source_expressions
+        )
+        details = details_sql.format(before=before, after=after)
+        return f"UPPER({details}) LIKE UPPER({pattern}) ESCAPE '\\'", [*before_params, *after_params, *pattern_params]
+
+    def as_microsoft(self, compiler, connection, **extra_context):
+        # SQL Server joins text with + and has no TEXT cast of JSON (not exercised by the suite: no SQL Server here).
+        details_sql = (
+            "COALESCE(CAST({before} AS NVARCHAR(MAX)), '') + ' ' + COALESCE(CAST({after} AS NVARCHAR(MAX)), '')"
+        )
+        return self.as_sql(compiler, connection, details_sql=details_sql, **extra_context)
+
+
+PERIOD_CUSTOM = "custom"
+PERIODS = (
+    ("last_hour", "Last hour"),
+    ("today", "Today (UTC)"),
+    ("last_7_days", "Last 7 days"),
+    (PERIOD_CUSTOM, "Custom range"),
+)
+
+
+def period_start(period: str, now: dt.datetime) -> dt.datetime:
+    """Where a preset period begins, read from console.clock's now (it ends now)."""
+    if period == "last_hour":
+        return now - dt.timedelta(hours=1)
+    if period == "last_7_days":
+        return now - dt.timedelta(days=7)
+    if period == "today":
+        return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    raise ValueError(f"no preset period {period!r}")
+
+
+class AuditFilterForm(forms.Form):
+    """The filters' form: a preset period and a custom From/Until together are refused, not one dropped."""
+
+    def clean(self):
+        cleaned = super().clean()
+        period = cleaned.get("period")
+        if period and period != PERIOD_CUSTOM:
+            for bound in ("since", "until"):
+                if cleaned.get(bound):
+                    self.add_error(
+                        bound,
+                        f"the period {dict(PERIODS)[period]} sets the range itself; "
+                        "choose Custom range to give From and Until",
+                    )
+        return cleaned
+
+
 class AuditEventFilterSet(django_filters.FilterSet):
     """The audit trail's filters: the same query parameters on /audit/ and /api/audit-events/.
 
-    Exact matches only, each backed by an index ending in seq (see AuditEvent.Meta.indexes).
-    Times without an offset are UTC; From is inclusive, Until exclusive.
+    Each filter is backed by an index ending in seq (see AuditEvent.Meta.indexes), or, for the text in
+    the details, a trigram index: a filtered page is still one keyset query on seq. Actor is a prefix
+    ("system:task:" finds every task); action takes several values, each one the trail holds; a
+    period preset (last hour, today, last 7 days) is computed from console.clock, "custom" takes
+    From and Until. Times without an offset are UTC; From is inclusive, Until exclusive.
 
     A time range is read as a seq range: occurred_at never decreases along the chain (audit_record
     holds it, PostgreSQL's insert trigger refuses otherwise, verify_audit_chain reports a reversal),
@@ -60,11 +157,22 @@ class AuditEventFilterSet(django_filters.FilterSet):
     every event of the range and sort it for each page: ~110 ms for an hour at 1,000,000 events.
     """
 
-    actor = django_filters.CharFilter(field_name="actor_label", label="Actor")
-    action = django_filters.CharFilter(label="Action")
+    actor = django_filters.CharFilter(
+        field_name="actor_label",
+        lookup_expr="startswith",
+        label="Actor starts with",
+        widget=forms.TextInput(attrs={"list": "audit-actors", "autocomplete": "off"}),
+    )
+    action = ActionsFilter(
+        method="filter_action", label="Actions", widget=forms.SelectMultiple(attrs={"size": 8})
+    )
     object_type = django_filters.CharFilter(label="Object type")
     object_id = django_filters.CharFilter(label="Object id")
+    text = django_filters.CharFilter(method="filter_text", label="Details contain")
     correlation_id = django_filters.CharFilter(label="Correlation id")
+    period = django_filters.ChoiceFilter(
+        method="filter_period", choices=PERIODS, label="Period", empty_label="Any time"
+    )
     since = UtcDateTimeFilter(
         method="filter_since",
         label="From (UTC)",
@@ -78,7 +186,24 @@ class AuditEventFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
+        form = AuditFilterForm
         fields: list[str] = []  # declared above
+
+    def filter_action(self, queryset, name, value):
+        # IN, not OR-ed Q objects with DISTINCT (MultipleChoiceFilter's default): the page stays one
+        # ordered read on seq.
+        return queryset.filter(action__in=value) if value else queryset
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(DetailsContain(value))
+
+    def filter_period(self, queryset, name, value):
+        if value == PERIOD_CUSTOM:
+            return queryset  # From and Until say it
+        now = clock.now()
+        # Up to and including now: Until is exclusive, and an event stamped this very microsecond counts.
+        queryset = self.filter_until(queryset, "until", now + dt.timedelta(microseconds=1))
+        return self.filter_since(queryset, "since", period_start(value, now))
 
     def filter_since(self, queryset, name, value):
         # No event at or after `value`: the subquery is NULL and seq >= NULL matches nothing.
@@ -88,6 +213,14 @@ class AuditEventFilterSet(django_filters.FilterSet):
         bound = Coalesce(_first_seq_at_or_after(value), Value(_SEQ_MAX), output_field=BigIntegerField())
         return queryset.filter(seq__lt=bound)
 
+    def period_range(self) -> tuple[str, dt.datetime, dt.datetime] | None:
+        """(name, from, to) of the chosen preset period, as the page applies it (valid filter sets only)."""
+        period = self.form.cleaned_data.get("period")
+        if not period or period == PERIOD_CUSTOM:
+            return None
+        now = clock.now()
+        return dict(PERIODS)[period], period_start(period, now), now
+
     def active_filters(self) -> dict[str, Any]:
         """The filters in use, as recorded on the audit event of the read (valid filter sets only)."""
-        return {name: value for name, value in self.form.cleaned_data.items() if value not in (None, "")}
+        return {name: value for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}

@@ -95,6 +95,13 @@ class AuditEvent(models.Model):
         # range read backwards (ORDER BY seq DESC LIMIT n), not a sort of every matching row.
         indexes = [
             models.Index(fields=["actor_label", "seq"], name="console_audit_actor_seq"),
+            # The actor filter is a prefix (LIKE 'x%'): a pattern-ops index serves it under any collation
+            # (PostgreSQL only; other backends ignore the operator class).
+            models.Index(
+                fields=["actor_label", "seq"],
+                name="console_audit_actor_prefix",
+                opclasses=["varchar_pattern_ops", "int8_ops"],
+            ),
             models.Index(fields=["action", "seq"], name="console_audit_action_seq"),
             models.Index(fields=["object_type", "object_id", "seq"], name="console_audit_object_seq"),
             models.Index(fields=["correlation_id", "seq"], name="console_audit_corr_seq"),

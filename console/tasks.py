@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from console import audit, context, idempotency
+from console import audit, audit_verify, context, idempotency
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,23 @@ def audit_verify_chain(self) -> dict:
         report = audit.audit_verify_chain()
     logger.info("audit chain %s before this run: %s", "intact" if report.ok else "BROKEN", report.unanchored.describe())
     return report.as_dict()
+
+
+@shared_task(
+    name="console.tasks.audit_verify_now",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    max_retries=3,
+    soft_time_limit=50 * 60,
+    time_limit=55 * 60,
+)
+def audit_verify_now(self, run_id: str) -> None:
+    """An auditor's "verify now" (console.audit_verify): its events carry the run id as correlation id."""
+    with context.for_task(self.request.id, run_id=run_id):
+        audit_verify.audit_verify_run(run_id=run_id)
 
 
 @shared_task(

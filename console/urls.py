@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_trail, name="audit-trail"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("audit/", include("console.audit_urls")),
     path("logins/locked/", views.login_lockouts, name="login-lockouts"),
     path("logins/locked/unlock/", views.login_unlock_view, name="login-unlock"),
     path("people/", views.people_list, name="people"),

@@ -13,15 +13,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from console import clock, logins, people, roles
-from console.audit import audit_chain_status, audit_trail_export, audit_trail_page, audit_trail_read
+from console.audit import audit_chain_status, audit_trail_page, audit_trail_read
+from console.audit_export import EXPORT_FORMATS, audit_trail_export
+from console.audit_verify import audit_verify_progress
 from console.filtersets import AuditEventFilterSet
 from console.forms import GrantProposeForm, PersonRolesForm
 from console.home import home_work
 from console.htmx import render_page, wants_fragment
 from console.models import AuditEvent, RoleGrant
 from console.paging import cursor_param, page_urls
+from console.selectors import actions_by_area, known_actors, trail_actions
 from console.services import UNLOCK_KINDS, login_unlock
-from console.tables import AuditEventTable, csv_lines
+from console.tables import AuditEventTable
 from evidence.selectors import intake_summary
 
 
@@ -66,35 +69,45 @@ def audit_trail(request):
         audit_trail_read(actor=request.user, filters=filterset.active_filters(), via="page", cursor=older or newer)
     older_url, newer_url = page_urls(request.GET, page, after="older", before="newer")
     filters = request.GET.copy()
-    for name in ("older", "newer"):
+    for name in ("older", "newer", "verify"):
         filters.pop(name, None)
+    query = f"?{filters.urlencode()}" if filters else ""
     context = {
         "filterset": filterset,
         "page": page,
         "rows": AuditEventTable.display_rows(page.items) if page else [],
         "older_url": older_url,
         "newer_url": newer_url,
-        "export_url": reverse("audit-export") + (f"?{filters.urlencode()}" if filters else ""),
+        "export_url": reverse("audit-export") + query,
+        "export_jsonl_url": reverse("audit-export-jsonl") + query,
+        "period_range": filterset.period_range() if page else None,
     }
     if not wants_fragment(request):
+        # The pickers: the actions the trail holds, grouped by area; the known actors.
+        filterset.form.fields["action"].choices = actions_by_area(trail_actions())
+        context["actors"] = known_actors()
         context["chain"] = audit_chain_status()
+        verify = request.GET.get("verify", "")
+        context["verify_run"] = audit_verify_progress(verify) if verify else None
     return render_page(request, "console/audit_trail.html", "console/partials/audit_results.html", context)
 
 
 @login_required
 @permission_required("console.export_audit", raise_exception=True)
 @require_GET
-def audit_export(request):
+def audit_export(request, fmt: str = "csv"):
     filterset = AuditEventFilterSet(request.GET, queryset=AuditEvent.objects.all())
     if not filterset.is_valid():
         return HttpResponseBadRequest("Invalid filters: " + "; ".join(
             f"{field}: {' '.join(errors)}" for field, errors in filterset.errors.items()
         ))
-    rows = audit_trail_export(actor=request.user, queryset=filterset.qs, filters=filterset.active_filters())
-    filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.csv"
+    lines = audit_trail_export(
+        actor=request.user, queryset=filterset.qs, filters=filterset.active_filters(), fmt=fmt
+    )
+    filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.{fmt}"
     return StreamingHttpResponse(
-        csv_lines(rows),
-        content_type="text/csv; charset=utf-8",
+        lines,
+        content_type=EXPORT_FORMATS[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 

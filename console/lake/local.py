@@ -162,8 +162,13 @@ class LocalLake(Lake):
             return []
         found = []
         for dirpath, _dirs, files in os.walk(base):
-            for name in files:
-                if name.endswith(self.SIDE) or name.startswith(INCOMING_PREFIX):
-                    continue
-                found.append(posixpath.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/"))
+            # One relpath per folder, not per file: the audit heads alone are thousands of files, listed on
+            # every trail page to find the newest anchor.
+            folder = posixpath.relpath(dirpath, self.root).replace(os.sep, "/")
+            folder = "" if folder == "." else folder + "/"
+            found.extend(
+                folder + name
+                for name in files
+                if not (name.endswith(self.SIDE) or name.startswith(INCOMING_PREFIX))
+            )
         return sorted(found)

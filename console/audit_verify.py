@@ -1,0 +1,104 @@
+"""'Verify now': an auditor asks for a verification of the chain, a worker runs it, the trail page follows it.
+
+A run is known by its id and by its events on the trail, which is the one place it is tracked:
+`audit.verify_requested` (who asked, when), `audit.verify_started` (a worker took it) and
+`audit.verified` (the report), all three with the run id as their correlation id. The task is sent by
+name once the request is committed (console.dispatch's rule: a service never imports its task).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+
+from console import context
+from console.audit import TRAIL_OBJECT_TYPE, VERIFIED_ACTION, ChainReport, audit_record, audit_verify_chain
+from console.models import AuditEvent
+
+VERIFY_TASK = "console.tasks.audit_verify_now"
+REQUESTED_ACTION = "audit.verify_requested"
+STARTED_ACTION = "audit.verify_started"
+
+
+class VerifyState:
+    QUEUED = "queued"  # asked, no worker has taken it yet
+    RUNNING = "running"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class VerifyRun:
+    """One requested verification, as its events on the trail tell it."""
+
+    run_id: str
+    requested_at: dt.datetime
+    requested_by: str
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    report: dict[str, Any] | None
+
+    @property
+    def state(self) -> str:
+        if self.report is not None:
+            return VerifyState.DONE
+        return VerifyState.RUNNING if self.started_at else VerifyState.QUEUED
+
+    @property
+    def live(self) -> bool:
+        return self.state != VerifyState.DONE
+
+
+@transaction.atomic
+def audit_verify_request(*, actor) -> str:
+    """Record the request and send the verification to a worker once it commits; the run's id."""
+    run_id = context.new_id()
+    audit_record(
+        actor=actor,
+        action=REQUESTED_ACTION,
+        object_type=TRAIL_OBJECT_TYPE,
+        object_id="*",
+        after={"run_id": run_id},
+        correlation_id=run_id,
+    )
+    transaction.on_commit(lambda: current_app.send_task(VERIFY_TASK, kwargs={"run_id": run_id}, task_id=run_id))
+    return run_id
+
+
+def audit_verify_run(*, run_id: str) -> ChainReport | None:
+    """The worker's part: mark the run started, verify (recording the head and the report). None when the
+    run was never requested or has already reported (a redelivered message)."""
+    events = AuditEvent.objects.filter(correlation_id=run_id)
+    if not events.filter(action=REQUESTED_ACTION).exists() or events.filter(action=VERIFIED_ACTION).exists():
+        return None
+    audit_record(
+        actor=None, action=STARTED_ACTION, object_type=TRAIL_OBJECT_TYPE, object_id="*",
+        after={"run_id": run_id}, correlation_id=run_id,
+    )
+    return audit_verify_chain()
+
+
+def audit_verify_progress(run_id: str) -> VerifyRun | None:
+    """The run as its events tell it (None: no such request). One index read on correlation id."""
+    rows = list(
+        AuditEvent.objects.filter(
+            correlation_id=run_id, action__in=(REQUESTED_ACTION, STARTED_ACTION, VERIFIED_ACTION)
+        ).values_list("action", "occurred_at", "actor_label", "after")
+    )
+    by_action = {action: (at, label, after) for action, at, label, after in rows}
+    if REQUESTED_ACTION not in by_action:
+        return None
+    requested_at, requested_by, _ = by_action[REQUESTED_ACTION]
+    started = by_action.get(STARTED_ACTION)
+    verified = by_action.get(VERIFIED_ACTION)
+    return VerifyRun(
+        run_id=run_id,
+        requested_at=requested_at,
+        requested_by=requested_by,
+        started_at=started[0] if started else None,
+        finished_at=verified[0] if verified else None,
+        report=verified[2] if verified else None,
+    )
