@@ -7,6 +7,7 @@ than RUN_STALE_SECONDS it takes it over (attempts + 1, audited as `<prefix>.take
 fresh means another worker holds it (JobHeld: the task looks again later). Every step records progress and
 beats; a job no longer held by this worker (cancelled, swept, taken over) raises JobLost at its next step and
 must store nothing. The beat's sweeper fails jobs silent for RUN_ABANDONED_SECONDS (`<prefix>.abandoned`).
+The compare-and-sets themselves (claim, take over, beat, sweep) are console.jobs's, as for intake runs and loads.
 
 Lineage (deliverables.lineage): every attempt is one OpenLineage run, emitted here and only here, after the
 transaction that moved it: START when claimed (a takeover first FAILs the lost attempt), COMPLETE when the service
@@ -31,6 +32,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 
 from console import clock
+from console import jobs as console_jobs
 from console.audit import audit_record
 from deliverables.choices import RunState
 
@@ -39,12 +41,8 @@ TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 ARTIFACT_ROW_GROUP = 128 * 1024
 
 
-class JobHeld(Exception):
+class JobHeld(console_jobs.Held):
     """A live worker holds the job; look again in `retry_in` seconds."""
-
-    def __init__(self, retry_in: float):
-        super().__init__(f"held by a live worker; look again in {retry_in:.0f}s")
-        self.retry_in = retry_in
 
 
 class JobLost(Exception):
@@ -63,6 +61,10 @@ class JobKind:
     queue: str
     log: logging.Logger
 
+    @property
+    def table(self) -> console_jobs.JobTable:
+        return console_jobs.JobTable(model=self.model, state="state", running=RunState.RUNNING)
+
 
 def _lineage(event_type: str, job, *, error: str = "") -> None:
     """The job's lineage event (deliverables.lineage; it never raises). Imported when first used: the client
@@ -80,11 +82,9 @@ def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
         return None
     worker = {"task_id": (task_id or fresh.task_id)[:64], "queue": queue or fresh.queue or kind.queue,
               "worker_host": socket.gethostname()[:255], "worker_pid": os.getpid()}
-    now = clock.now()
+    table = kind.table
     if fresh.state == RunState.QUEUED:
-        claimed = model.objects.filter(pk=pk, state=RunState.QUEUED).update(
-            state=RunState.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1, **worker)
-        if not claimed:
+        if not console_jobs.claim(table, pk, models.Q(state=RunState.QUEUED), **worker):
             return claim(kind, pk, task_id=task_id, queue=queue)
         with transaction.atomic():
             audit_record(actor=None, action=f"{kind.prefix}.started", object_type=kind.object_type,
@@ -93,17 +93,14 @@ def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
         job = model.objects.get(pk=pk)
         _lineage("START", job)
         return job
-    stale_before = clock.now() - dt.timedelta(seconds=settings.RUN_STALE_SECONDS)
-    beat = fresh.heartbeat_at or fresh.started_at or now
-    if beat >= stale_before:
-        raise JobHeld((beat - stale_before).total_seconds() + 1)
+    stale_after = dt.timedelta(seconds=settings.RUN_STALE_SECONDS)
+    if not console_jobs.stale(table, fresh, stale_after):
+        raise JobHeld(console_jobs.retry_in(table, fresh, stale_after))
     if fresh.attempts >= MAX_ATTEMPTS:
         fail(kind, fresh, f"gave up after {fresh.attempts} attempts (each worker was lost mid-run)")
         return None
     with transaction.atomic():
-        claimed = model.objects.filter(pk=pk, state=RunState.RUNNING, attempts=fresh.attempts).update(
-            attempts=models.F("attempts") + 1, heartbeat_at=now, **worker)
-        if not claimed:
+        if not console_jobs.take_over(table, fresh, **worker):
             return None
         audit_record(actor=None, action=f"{kind.prefix}.taken_over", object_type=kind.object_type,
                      object_id=str(pk),
@@ -119,7 +116,7 @@ def claim(kind: JobKind, pk: int, *, task_id: str, queue: str):
 
 def held(kind: JobKind, job):
     """The job's row while this worker holds it (an empty queryset once it does not)."""
-    return kind.model.objects.filter(pk=job.pk, state=RunState.RUNNING, attempts=job.attempts)
+    return kind.table.rows(job.pk, attempt=job.attempts)
 
 
 def step(kind: JobKind, job, name: str, state: str, detail: str = "") -> None:
@@ -133,7 +130,7 @@ def step(kind: JobKind, job, name: str, state: str, detail: str = "") -> None:
             if detail:
                 entry["detail"] = detail
     job.progress = {"step": name, "steps": steps}
-    if not held(kind, job).update(progress=job.progress, heartbeat_at=clock.now()):
+    if not console_jobs.beat(kind.table, job, attempt=job.attempts, progress=job.progress):
         raise JobLost(f"{kind.label} #{job.pk} is no longer held by this worker")
     kind.log.info("%s #%s step %s %s%s trace_id=%s", kind.label, job.pk, name, state,
                   f" ({detail})" if detail else "", job.trace_id)
@@ -156,7 +153,7 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self.stop.wait(settings.RUN_HEARTBEAT_SECONDS):
-                held(self.kind, self.job).update(heartbeat_at=clock.now())
+                console_jobs.beat(self.kind.table, self.job, attempt=self.job.attempts)
         finally:
             connection.close()
 
@@ -199,25 +196,20 @@ def completed(kind: JobKind, job) -> None:
 
 def sweep_stale(kind: JobKind, *, older_than: dt.timedelta | None = None) -> list[int]:
     """Fail running jobs whose heartbeat is older than RUN_ABANDONED_SECONDS; returns their ids."""
-    model = kind.model
     cutoff = clock.now() - (older_than or dt.timedelta(seconds=settings.RUN_ABANDONED_SECONDS))
-    failed = []
-    for job in model.objects.filter(state=RunState.RUNNING, heartbeat_at__lt=cutoff).order_by("pk"):
-        with transaction.atomic():
-            moved = model.objects.filter(pk=job.pk, state=RunState.RUNNING, attempts=job.attempts,
-                                         heartbeat_at__lt=cutoff).update(
-                state=RunState.FAILED, finished_at=clock.now(),
-                error=f"abandoned: no heartbeat since {job.heartbeat_at.isoformat()} (worker {job.worker_host} "
-                      f"pid {job.worker_pid} lost)")
-            if moved:
-                audit_record(actor=None, action=f"{kind.prefix}.abandoned", object_type=kind.object_type,
-                             object_id=str(job.pk), before={"state": RunState.RUNNING,
-                                                            "heartbeat_at": str(job.heartbeat_at)},
-                             after={"state": RunState.FAILED})
-                failed.append(job.pk)
-        if moved:
-            job.refresh_from_db()
-            _lineage("FAIL", job, error=job.error)
+
+    def abandon(job, last_beat: dt.datetime) -> None:
+        kind.model.objects.filter(pk=job.pk).update(
+            state=RunState.FAILED, finished_at=clock.now(),
+            error=f"abandoned: no heartbeat since {last_beat.isoformat()} (worker {job.worker_host} "
+                  f"pid {job.worker_pid} lost)")
+        audit_record(actor=None, action=f"{kind.prefix}.abandoned", object_type=kind.object_type,
+                     object_id=str(job.pk), before={"state": RunState.RUNNING, "heartbeat_at": str(job.heartbeat_at)},
+                     after={"state": RunState.FAILED})
+
+    failed = console_jobs.sweep(kind.table, cutoff, abandon)
+    for job in kind.model.objects.filter(pk__in=failed).order_by("pk"):
+        _lineage("FAIL", job, error=job.error)
     return failed
 
 

@@ -38,7 +38,7 @@ from evidence.samples.demo_claims import demo_claims_promote
 from evidence.samples.demo_flags import demo_flags_compute
 
 SAMPLE_SEED = 7  # the sample export's and the sample evidence's: their clients and terms match
-STOP_SECONDS = 8  # SIGTERM to the worker's group, then SIGKILL: the console and its worker are gone within 10 s
+STOP_SECONDS = 4  # SIGTERM to the worker's group, then SIGKILL: the console and its worker are gone within 10 s
 PR_SET_PDEATHSIG = 1
 
 
@@ -79,7 +79,7 @@ def _die_with_parent() -> None:  # in the worker's process, before celery starts
 
 def stop(worker: subprocess.Popen, seconds: float = STOP_SECONDS) -> None:
     """The worker's whole process group (main process, pool children, beat): SIGTERM, then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, seconds), (signal.SIGKILL, 5)):
+    for sig, wait in ((signal.SIGTERM, seconds), (signal.SIGKILL, 2)):
         try:
             os.killpg(worker.pid, sig)
         except ProcessLookupError:

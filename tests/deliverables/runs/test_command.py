@@ -1,15 +1,13 @@
 """`start_run`: as a named user, refused (exit 2) without the permission, for bad options or migration-only claims;
---wait follows the queued run to its end (a worker thread takes it from the broker's place here); --in-process
+--wait follows the queued run to its end (a worker thread of the test computes the queued run); --in-process
 computes it in the command; --json prints the run as the API shows it."""
 from __future__ import annotations
 
 import io
 import json
 import threading
-import types
 
 import pytest
-from celery import current_app
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -29,31 +27,29 @@ def run_command(*args: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def worker_thread(monkeypatch):
-    """The run's message is taken by a worker thread of this process (its own database connection), as a Celery
-    worker would take it from the `runs` queue; every other message goes to the broker as usual."""
-    app = current_app._get_current_object()
-    send_task = app.send_task
-    threads = []
+def worker_thread(broker):
+    """A worker thread of this process (its own database connection) does what a Celery worker on the `runs` queue
+    would: it takes the queued run and computes it. The command's message goes to the real (test) broker, emptied
+    after the test; nothing in the project is replaced."""
+    stop, done = threading.Event(), []
 
-    def work(run_id):
+    def work():
         try:
-            runs.run_execute(run_id=run_id, task_id=f"thread-{run_id}", queue=runs.RUN_QUEUE)
+            while not stop.is_set():
+                queued = CalculationRun.objects.filter(state="queued").order_by("pk").first()
+                if queued is None:
+                    stop.wait(0.05)
+                    continue
+                runs.run_execute(run_id=queued.pk, task_id=f"thread-{queued.pk}", queue=runs.RUN_QUEUE)
+                done.append(queued.pk)
         finally:
             connection.close()
 
-    def take_runs(name, args=None, kwargs=None, **options):
-        if name != runs.RUN_TASK:
-            return send_task(name, args=args, kwargs=kwargs, **options)
-        thread = threading.Thread(target=work, args=tuple(args or ()), daemon=True)
-        threads.append(thread)
-        thread.start()
-        return types.SimpleNamespace(id=f"thread-{args[0]}")
-
-    monkeypatch.setattr(app, "send_task", take_runs)
-    yield threads
-    for thread in threads:
-        thread.join(timeout=60)
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    yield done
+    stop.set()
+    thread.join(timeout=60)
 
 
 @CURATED_DB
