@@ -13,6 +13,12 @@ class ConsoleConfig(AppConfig):
 
         people_guard.connect()  # every change of people and roles audited, self-changes refused
 
+        from django.db.backends.signals import connection_created
+
+        from console.filtersets import register_sqlite_functions
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="console-sqlite-functions")
+
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # kombu's filesystem transport needs its folders before anyone publishes or consumes.
             for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):

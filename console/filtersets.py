@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import django_filters
@@ -79,6 +80,18 @@ class ActionsFilter(django_filters.MultipleChoiceFilter):
 DETAILS_TEXT_SQL = "COALESCE(CAST({before} AS TEXT), '') || ' ' || COALESCE(CAST({after} AS TEXT), '')"
 
 
+def details_contain(before: str | None, after: str | None, text: str) -> int:
+    """SQLite's form of DetailsContain: the before/after JSON as text (unescaped), upper-cased, contains the text."""
+    details = " ".join(json.dumps(json.loads(side), ensure_ascii=False) for side in (before, after) if side is not None)
+    return int(text.upper() in details.upper())
+
+
+def register_sqlite_functions(sender, connection, **kwargs) -> None:
+    """On each new SQLite connection (signal connection_created): the functions the console's queries call."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("console_details_contain", 3, details_contain, deterministic=True)
+
+
 class DetailsContain(Func):
     """True where the event's before/after JSON text contains the pattern's words, case-insensitively."""
 
@@ -87,6 +100,7 @@ class DetailsContain(Func):
     def __init__(self, text: str):
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         super().__init__(F("before"), F("after"), Value(f"%{escaped}%"))
+        self.text = text
 
     def as_sql(self, compiler, connection, details_sql: str = DETAILS_TEXT_SQL, **extra_context):
         (before, before_params), (after, after_params), (pattern, pattern_params) = (
@@ -94,6 +108,14 @@ class DetailsContain(Func):
         )
         details = details_sql.format(before=before, after=after)
         return f"UPPER({details}) LIKE UPPER({pattern}) ESCAPE '\\'", [*before_params, *after_params, *pattern_params]
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite stores JSON with its non-ASCII characters escaped and folds only ASCII case: the same search as
+        # PostgreSQL's is a function of the console's (details_contain, registered on each SQLite connection).
+        (before, before_params), (after, after_params) = (
+            compiler.compile(expression) for expression in self.source_expressions[:2]
+        )
+        return f"console_details_contain({before}, {after}, %s)", [*before_params, *after_params, self.text]
 
     def as_microsoft(self, compiler, connection, **extra_context):
         # SQL Server joins text with + and has no TEXT cast of JSON (not exercised by the suite: no SQL Server here).
