@@ -17,8 +17,10 @@ from tests.promotion.conftest import ingest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "curated"])]
 
 
-# What the sample gives no row to: a delivered workbook, a Domo candidate, a refused packet, a locked login.
-NOTHING_TO_LIST = {"deliverables", "candidate-evidence", "packet-refusals", "login-lockouts"}
+# What the sample gives no row to: a delivered workbook, a publication, a consumer token, a Domo candidate, a refused
+# packet, a locked login.
+NOTHING_TO_LIST = {"deliverables", "publications", "consumer-tokens", "candidate-evidence", "packet-refusals",
+                   "login-lockouts"}
 
 
 def list_pages(manifest: SourceManifest, request: PromotionRequest) -> dict[str, str]:
@@ -40,6 +42,9 @@ def list_pages(manifest: SourceManifest, request: PromotionRequest) -> dict[str,
         "runs": "/runs/",
         "scoreboard": "/reconciliation/",
         "deliverables": "/deliverables/",
+        "publications": "/publications/",
+        "provenance-search": "/provenance/",
+        "consumer-tokens": "/consumers/",
         "scope": "/scope/",
         "audit-trail": "/audit/",
         "people": "/people/",
