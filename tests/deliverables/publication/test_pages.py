@@ -2,8 +2,11 @@
 reconciliation state, the forms each person may use), the decisions through the pages, the list and the nav."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from console.models import AuditEvent
 from deliverables.models import Deliverable, Publication
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
@@ -47,3 +50,23 @@ def test_an_operator_requests_on_the_deliverable_page_and_an_approver_publishes_
     assert 'data-publication' not in client.get("/publications/?state=retracted").content.decode()
     download = client.get(f"/publications/{publication.pk}/download/")
     assert download.status_code == 200 and download["Content-Disposition"].endswith('.xlsx"')
+
+
+def test_the_run_deliverable_and_publication_pages_link_an_auditor_to_their_events(workbook, olivia, adam, client):
+    from deliverables.publication.services import publication_request
+
+    publication = publication_request(actor=olivia, deliverable=workbook, comment="for the client")
+    pages = {f"/runs/{workbook.run_id}/": ("deliverables.calculationrun", workbook.run_id),
+             f"/deliverables/{workbook.pk}/": ("deliverables.deliverable", workbook.pk),
+             f"/publications/{publication.pk}/": ("deliverables.publication", publication.pk)}
+    client.force_login(adam)  # an admin reads the trail
+    for url, (object_type, object_id) in pages.items():
+        link = f"/audit/?object_type={object_type}&amp;object_id={object_id}"
+        assert link in client.get(url).content.decode(), url
+        events = client.get(link.replace("&amp;", "&")).content.decode()
+        shown = {int(seq) for seq in re.findall(r'<tr data-seq="(\d+)"', events)}
+        expected = set(AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id))
+                       .values_list("seq", flat=True))
+        assert expected and shown == expected, url  # exactly that object's events
+    client.force_login(olivia)  # an operator does not read the trail: no link
+    assert "/audit/?object_type=" not in client.get(f"/publications/{publication.pk}/").content.decode()
