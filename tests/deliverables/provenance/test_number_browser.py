@@ -35,7 +35,8 @@ def test_a_reviewer_reads_a_numbers_provenance_and_an_operator_rederives_it(page
     # Printed: no navigation, each question on its own page, nothing wider than an A4 page.
     page.set_viewport_size({"width": A4_WIDTH_PX, "height": 1000})
     page.emulate_media(media="print")
-    assert not page.locator("header.topbar").is_visible() and page.locator("#q-publications").is_visible()
+    page.locator("header.topbar").wait_for(state="hidden", timeout=5000)  # the print rules applied
+    assert page.locator("#q-publications").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= A4_WIDTH_PX
     assert page.evaluate("getComputedStyle(document.querySelector('#q-formulas')).breakBefore") == "page"
     page.emulate_media(media="screen")
