@@ -97,9 +97,9 @@ def eviction_errors(broker_url: str, *, connect_timeout: float = 2.0) -> list[ch
 
 @checks.register(BROKER_TAG)
 def check_time_limits(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    from console.celery import app
+    from celery import current_app  # console.celery's app (console/__init__.py loads it first)
 
-    return time_limit_errors(app, settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    return time_limit_errors(current_app, settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS)
 
 
 @checks.register(BROKER_TAG)

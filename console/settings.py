@@ -284,6 +284,9 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-sweep": {
         "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
     },
+    "audit-verify-resend-lost": {
+        "task": "console.tasks.audit_verify_resend", "schedule": 300.0, "options": {"queue": "console"}
+    },
     "audit-verify-chain": {
         "task": "console.tasks.audit_verify_chain",
         "schedule": float(env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 3600, minimum=60)),
