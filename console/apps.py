@@ -9,7 +9,7 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from console import people_guard, signals  # noqa: F401  (login/logout auditing)
+        from console import checks, people_guard, signals  # noqa: F401  (broker checks; login/logout auditing)
 
         people_guard.connect()  # every change of people and roles audited, self-changes refused
 

@@ -12,11 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from celery import current_app
+from django.conf import settings
 from django.db import transaction
 
-from console import context
+from console import clock, context
 from console.audit import TRAIL_OBJECT_TYPE, VERIFIED_ACTION, ChainReport, audit_record, audit_verify_chain
+from console.dispatch import publish, publish_after_commit
 from console.models import AuditEvent
 
 VERIFY_TASK = "console.tasks.audit_verify_now"
@@ -64,8 +65,32 @@ def audit_verify_request(*, actor) -> str:
         after={"run_id": run_id},
         correlation_id=run_id,
     )
-    transaction.on_commit(lambda: current_app.send_task(VERIFY_TASK, kwargs={"run_id": run_id}, task_id=run_id))
+    publish_after_commit(VERIFY_TASK, kwargs={"run_id": run_id}, task_id=run_id)
     return run_id
+
+
+# A request no worker took for this long is not sent again: its auditor asks again (the page shows it queued).
+RESEND_FOR = dt.timedelta(days=1)
+
+
+def audit_verify_resend() -> list[str]:
+    """Send again the verifications asked for but not taken by a worker BROKER_RESEND_AFTER_SECONDS later (their
+    message was lost: console.dispatch), within RESEND_FOR; the run ids sent. A run that has reported is never
+    run again (audit_verify_run), so a copy that was not needed does nothing."""
+    now = clock.now()
+    waited = now - dt.timedelta(seconds=settings.BROKER_RESEND_AFTER_SECONDS)
+    asked = AuditEvent.objects.filter(action=REQUESTED_ACTION, occurred_at__lt=waited, occurred_at__gte=now - RESEND_FOR)
+    taken = AuditEvent.objects.filter(action__in=(STARTED_ACTION, VERIFIED_ACTION),
+                                      correlation_id__in=asked.values("correlation_id"))
+    waiting = sorted(set(asked.values_list("correlation_id", flat=True)) - set(taken.values_list("correlation_id",
+                                                                                                     flat=True)))
+    resent = []
+    for run_id in waiting:
+        if not publish(VERIFY_TASK, kwargs={"run_id": run_id}, task_id=run_id,
+                       expires=float(settings.BROKER_RESEND_AFTER_SECONDS)):
+            break  # the broker is down: the next sweep tries again
+        resent.append(run_id)
+    return resent
 
 
 def audit_verify_run(*, run_id: str) -> ChainReport | None:

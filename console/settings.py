@@ -242,7 +242,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    _visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    # Above every task's hard time limit (console.checks, E001: the longest, an intake or a load, is 6 h 05): a
+    # task that acks late and runs past the timeout would be handed to a second worker. A task whose worker is lost
+    # does not wait for it: the beat re-sends jobs whose heartbeat went stale, and a worker takes them over
+    # (console.dispatch.resend_lost).
+    _visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", 7 * 3600, minimum=1)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": _visibility_timeout,
         # kombu (5.7+) looks for unacknowledged messages to redeliver only on every 10th sweep of 10 s:
@@ -280,6 +284,9 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-sweep": {
         "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
     },
+    "audit-verify-resend-lost": {
+        "task": "console.tasks.audit_verify_resend", "schedule": 300.0, "options": {"queue": "console"}
+    },
     "audit-verify-chain": {
         "task": "console.tasks.audit_verify_chain",
         "schedule": float(env_int("AUDIT_VERIFY_INTERVAL_SECONDS", 3600, minimum=60)),
@@ -287,6 +294,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
+# A job still waiting for a worker this long after it was sent (queued, a promotion checking or approved) may have
+# lost its message (a broker down at the send, restarted empty, or evicting): the beat's sweepers send it again
+# (console.dispatch.resend_lost); the copy expires after the same time, so copies never pile up.
+BROKER_RESEND_AFTER_SECONDS = env_int("BROKER_RESEND_AFTER_SECONDS", 600, minimum=1)
+# Django's own list, from the environment (e.g. console.E001 for a test worker that shortens the visibility timeout
+# on purpose, to prove redelivery).
+SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", [])
 
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -348,12 +362,12 @@ INTAKE_ARCHIVE_MAX_RATIO = env_int("INTAKE_ARCHIVE_MAX_RATIO", 200, minimum=1)
 INTAKE_MAX_FIELD_BYTES = env_int("INTAKE_MAX_FIELD_BYTES", 64 * 1024**2, minimum=1024)
 # A running intake whose heartbeat is older than this is taken over by a redelivered task.
 INTAKE_STALE_SECONDS = env_int("INTAKE_STALE_SECONDS", 300, minimum=1)
-# The sweeper fails a running intake silent for this long: past any broker redelivery.
+# The sweeper fails a running intake silent for this long: past the beat's re-send of a stale one (a takeover).
 INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
 # A loading promotion whose heartbeat is older than this may be taken over by a redelivered task,
 # and the sweeper fails it (a live load beats every 64K rows).
 PROMOTION_STALE_SECONDS = env_int("PROMOTION_STALE_SECONDS", 900, minimum=1)
-# The sweeper fails a loading promotion silent for this long: past any broker redelivery.
+# The sweeper fails a loading promotion silent for this long: past the beat's re-send of a stale one.
 PROMOTION_ABANDONED_SECONDS = env_int("PROMOTION_ABANDONED_SECONDS", 7200, minimum=60)
 # Calculation runs (deliverables.runs): a running run whose heartbeat is older than RUN_STALE_SECONDS may be
 # taken over by its redelivered task; older than RUN_ABANDONED_SECONDS, the beat sweeper fails it.

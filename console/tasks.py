@@ -60,3 +60,9 @@ def audit_verify_now(self, run_id: str) -> None:
 def idempotency_sweep() -> int:
     """Delete the API's expired idempotency keys (scheduled by beat, hourly)."""
     return idempotency.idempotency_sweep()
+
+
+@shared_task(name="console.tasks.audit_verify_resend", acks_late=True, ignore_result=True, time_limit=300)
+def audit_verify_resend() -> list[str]:
+    """Beat: send again the "verify now" requests whose message was lost (console.dispatch)."""
+    return audit_verify.audit_verify_resend()

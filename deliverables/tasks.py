@@ -3,11 +3,24 @@
 Routed to the "runs" queue by CELERY_TASK_ROUTES.
 """
 from celery import shared_task
+from django.db.models import Q
 
 from console import context
+from console.dispatch import Handoff, resend_lost
+from deliverables import jobs
+from deliverables.choices import RunState
 from deliverables.reconciliation import services as reconciliations
 from deliverables.runs import services
 from deliverables.workbooks import services as deliverables
+
+# What the beat sends again when a message may be lost (console.dispatch): a queued job, or a running one whose
+# heartbeat is stale (a worker takes it over, up to jobs.MAX_ATTEMPTS).
+HANDOFFS = tuple(
+    Handoff(task, kind.model, Q(state=RunState.QUEUED), "requested_at", jobs=kind.table,
+            stale_setting="RUN_STALE_SECONDS", max_attempts=jobs.MAX_ATTEMPTS)
+    for task, kind in ((services.RUN_TASK, services.RUNS), (reconciliations.TASK, reconciliations.RECONCILIATIONS),
+                       (deliverables.TASK, deliverables.DELIVERABLES))
+)
 
 
 @shared_task(
@@ -33,10 +46,13 @@ def run_execute(self, run_id: int) -> None:
 @shared_task(name="deliverables.tasks.runs_sweep", acks_late=True, time_limit=300, bind=True)
 def runs_sweep(self) -> list[int]:
     """Beat: fail running runs, reconciliations and deliverable builds abandoned by a lost worker
-    (RUN_ABANDONED_SECONDS)."""
+    (RUN_ABANDONED_SECONDS), then send again the ones whose message may be lost."""
     with context.for_task(self.request.id or "eager"):
-        return (services.runs_sweep_stale() + reconciliations.reconciliations_sweep_stale()
-                + deliverables.deliverables_sweep_stale())
+        failed = (services.runs_sweep_stale() + reconciliations.reconciliations_sweep_stale()
+                  + deliverables.deliverables_sweep_stale())
+        for handoff in HANDOFFS:
+            resend_lost(handoff)
+        return failed
 
 
 @shared_task(

@@ -1,9 +1,25 @@
 """Celery tasks of the evidence app: thin, they re-read the run and call the service."""
 from celery import shared_task
+from django.db.models import Q
 
 from console import context
+from console.dispatch import Handoff, resend_lost
+from console.jobs import JobTable
+from evidence.choices import IntakeStatus, ReceiptStatus
 from evidence.intake.services import INTAKE_TASK, IntakeHeld, intake_execute
+from evidence.models import INTAKE_JOBS, IntakeRun
+from evidence.packets.models import PacketReceipt
 from evidence.packets.receipts import RECEIPT_TASK, ReceiptHeld, receipt_execute
+
+# What the beat sends again when a message may be lost (console.dispatch): a queued intake or receipt, or a running
+# one gone silent (a receipt beats only when it starts).
+INTAKE_HANDOFF = Handoff(INTAKE_TASK, IntakeRun, Q(status=IntakeStatus.QUEUED), "queued_at", jobs=INTAKE_JOBS,
+                         stale_setting="INTAKE_STALE_SECONDS")
+RECEIPT_HANDOFF = Handoff(
+    RECEIPT_TASK, PacketReceipt, Q(status=ReceiptStatus.QUEUED), "queued_at",
+    jobs=JobTable(PacketReceipt, state="status", running=ReceiptStatus.RUNNING, heartbeat="started_at"),
+    stale_setting="INTAKE_STALE_SECONDS",
+)
 
 
 # Routed to the "intake" queue by CELERY_TASK_ROUTES.
@@ -47,7 +63,8 @@ def packet_receipt_run(self, receipt_id: int) -> None:
 
 @shared_task(name="evidence.tasks.intake_sweep", acks_late=True, time_limit=300, bind=True)
 def intake_sweep(self) -> list[int]:
-    """Beat: fail intakes and queued packet receipts abandoned by a lost worker (returns the intakes')."""
+    """Beat: fail intakes and queued packet receipts abandoned by a lost worker (returns the intakes'), then send
+    again the ones whose message may be lost."""
     import datetime
 
     from django.conf import settings
@@ -58,7 +75,10 @@ def intake_sweep(self) -> list[int]:
     older_than = datetime.timedelta(seconds=settings.INTAKE_ABANDONED_SECONDS)
     with context.for_task(self.request.id or "eager"):
         receipt_sweep_abandoned(older_than=older_than)
-        return intake_sweep_abandoned(older_than=older_than)
+        failed = intake_sweep_abandoned(older_than=older_than)
+        resend_lost(RECEIPT_HANDOFF)
+        resend_lost(INTAKE_HANDOFF)
+        return failed
 
 
 # Routed to the "intake" queue by CELERY_TASK_ROUTES (evidence.tasks.*).

@@ -3,11 +3,22 @@
 Routed to the "promotion" queue by CELERY_TASK_ROUTES.
 """
 from celery import shared_task
+from django.db.models import Q
 
 from console import context
+from console.dispatch import Handoff, resend_lost
 from promotion import services
 from promotion.choices import PromotionState
 from promotion.models import PromotionRequest
+from promotion.services._common import LOAD_JOBS
+
+# What the beat sends again when a message may be lost (console.dispatch): a request checking, or approved and not
+# yet loading, or loading with a stale heartbeat (a worker takes the load over, up to MAX_LOAD_ATTEMPTS).
+CHECK_HANDOFF = Handoff(services.CHECK_TASK, PromotionRequest, Q(state=PromotionState.CHECKING), "check_started_at",
+                        records_task_id=False)
+LOAD_HANDOFF = Handoff(services.LOAD_TASK, PromotionRequest, Q(state=PromotionState.APPROVED), "approved_at",
+                       records_task_id=False, jobs=LOAD_JOBS, stale_setting="PROMOTION_STALE_SECONDS",
+                       max_attempts=services.MAX_LOAD_ATTEMPTS)
 
 
 @shared_task(
@@ -59,6 +70,10 @@ def promotion_load(self, request_id: int, resume_attempt: int | None = None) -> 
 
 @shared_task(name=services.SWEEP_TASK, acks_late=True, time_limit=300, bind=True)
 def promotion_sweep(self) -> list[int]:
-    """Beat: fail loading requests abandoned by a lost worker (PROMOTION_ABANDONED_SECONDS)."""
+    """Beat: fail loading requests abandoned by a lost worker (PROMOTION_ABANDONED_SECONDS), then send again the
+    requests whose message may be lost."""
     with context.for_task(self.request.id or "eager"):
-        return services.promotion_sweep_stale()
+        failed = services.promotion_sweep_stale()
+        resend_lost(CHECK_HANDOFF)
+        resend_lost(LOAD_HANDOFF)
+        return failed

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from celery import current_app
 from django.db import transaction
 
 from console import jobs
 from console.audit import audit_record
+from console.dispatch import publish_after_commit
 from evidence.models import DomoDataset
 from promotion import policy
 from promotion.choices import (  # noqa: F401
@@ -101,11 +101,11 @@ SWEEP_TASK = "promotion.tasks.promotion_sweep"
 
 
 def _enqueue_check(request_id: int) -> None:
-    transaction.on_commit(lambda: current_app.send_task(CHECK_TASK, args=(request_id,)))
+    publish_after_commit(CHECK_TASK, args=(request_id,))
 
 
 def _enqueue_load(request_id: int) -> None:
-    transaction.on_commit(lambda: current_app.send_task(LOAD_TASK, args=(request_id,)))
+    publish_after_commit(LOAD_TASK, args=(request_id,))
 
 
 def _request_json(request: PromotionRequest) -> dict:
