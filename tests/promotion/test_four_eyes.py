@@ -11,6 +11,7 @@ from console import roles
 from console.models import AuditEvent
 from evidence.models import CalculationFlaw
 from promotion import services
+from promotion.choices import REQUEST_TYPE
 from promotion.gates import flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.promotion.conftest import checked, dataset, disposition_all
@@ -193,6 +194,7 @@ def test_a_rejection_needs_a_comment_and_another_person(ready_request, arthur, o
 # --- racing approvers ----------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(30)
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_racing_record_exactly_one_approval(manifest, olivia, arthur, bruno):
@@ -229,3 +231,85 @@ def test_two_approvers_racing_record_exactly_one_approval(manifest, olivia, arth
     assert outcomes[request.approved_by.username] == "approved"
     assert AuditEvent.objects.filter(action="promotion.approved").count() == 1
     assert refusals("approve").count() == 1
+
+
+def _waiting_on_locks() -> int:
+    """Sessions of this database waiting for a lock (read afresh: inside a transaction PostgreSQL keeps showing
+    the activity it read first)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def _replays(events: list[AuditEvent], start: str) -> str:
+    """The state the request's decisions lead to from `start`, each event's `before` being the state it found."""
+    state = start
+    for event in events:
+        assert event.before["state"] == state, (event.action, event.before, state)
+        state = event.after["state"]
+    return state
+
+
+@pytest.mark.catalogue(30)
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_approve_racing_reject_and_cancel_ends_in_one_terminal_state_rechecked_under_the_row_lock(
+    manifest, olivia, arthur, bruno
+):
+    """All three read the request as ready while the test holds its row; released at once, whichever commits
+    first, the others re-check the state under the row lock: exactly one of reject/cancel ends it, an approval is
+    recorded at most once and only before it, and every loser's refusal is audited."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    disposition_all(olivia, manifest, [dataset(manifest)])
+    request = checked(
+        services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)], enqueue=False)
+    )
+    assert request.state == "ready"
+    outcomes: dict[str, str] = {}
+    attempts = {
+        "approve": lambda: services.promotion_approve(actor=arthur, request=request, comment="figures match"),
+        "reject": lambda: services.promotion_reject(actor=bruno, request=request, comment="wrong plan year"),
+        "cancel": lambda: services.promotion_cancel(actor=olivia, request=request, reason="sent too early"),
+    }
+
+    def attempt(name):
+        from django.db import connections
+
+        try:
+            attempts[name]()
+            outcomes[name] = "done"
+        except services.PromotionRefused as refused:
+            outcomes[name] = refused.reason
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(name,)) for name in attempts]
+    with transaction.atomic():
+        PromotionRequest.objects.select_for_update().get(pk=request.pk)  # held until all three wait on it
+        for thread in threads:
+            thread.start()
+        for _ in range(300):
+            if _waiting_on_locks() >= 3:
+                break
+            threading.Event().wait(0.05)
+        assert _waiting_on_locks() >= 3, outcomes  # all three read "ready" and now wait for the row
+    for thread in threads:
+        thread.join(timeout=60)
+
+    request.refresh_from_db()
+    assert request.state in ("rejected", "cancelled"), outcomes
+    assert [outcomes["reject"], outcomes["cancel"]].count("done") == 1, outcomes  # one terminal decision
+    decisions = list(AuditEvent.objects.filter(
+        object_type=REQUEST_TYPE, object_id=str(request.pk),
+        action__in=["promotion.approved", "promotion.rejected", "promotion.cancelled"]).order_by("seq"))
+    assert _replays(decisions, "ready") == request.state
+    approvals = [e.action for e in decisions].count("promotion.approved")
+    assert approvals == (1 if outcomes["approve"] == "done" else 0)
+    if outcomes["approve"] == "done":
+        assert decisions[0].action == "promotion.approved"
+    losers = [name for name, outcome in outcomes.items() if outcome != "done"]
+    assert sorted(e.after["attempt"] for e in AuditEvent.objects.filter(
+        action="promotion.refused", object_id=str(request.pk))) == sorted(losers)
