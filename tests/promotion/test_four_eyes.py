@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from console import roles
 from console.models import AuditEvent
 from evidence.models import CalculationFlaw
-from promotion import services
+from promotion import services, tasks
 from promotion.choices import REQUEST_TYPE
 from promotion.gates import flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
@@ -44,6 +44,7 @@ def test_an_approver_approves_with_a_comment_bound_to_the_gate_results(ready_req
     assert services.promotion_assert_loadable(ready_request).pk == ready_request.pk
 
 
+@pytest.mark.catalogue(28)
 def test_self_approval_is_refused_by_the_service_and_audited(ready_request, olivia_approver):
     with pytest.raises(services.PromotionRefused, match="own request") as refused:
         services.promotion_approve(actor=olivia_approver, request=ready_request, comment="looks fine to me")
@@ -58,6 +59,7 @@ def test_the_database_refuses_self_approval(ready_request, olivia):
         PromotionRequest.objects.filter(pk=ready_request.pk).update(approved_by=olivia, state="approved")
 
 
+@pytest.mark.catalogue(28)
 def test_self_approval_is_refused_through_the_admin_change_form(ready_request, olivia_approver, client):
     olivia_approver.is_staff = True
     olivia_approver.save()
@@ -133,6 +135,7 @@ def test_approval_is_refused_when_a_gate_result_went_stale(ready_request, manife
 # --- an approval goes stale ------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(29)
 def test_approval_goes_stale_when_a_disposition_is_withdrawn(ready_request, manifest, olivia, arthur):
     services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
     fingerprint = FlawDisposition.objects.filter(manifest=manifest).first().fingerprint
@@ -142,6 +145,7 @@ def test_approval_goes_stale_when_a_disposition_is_withdrawn(ready_request, mani
     assert refusals("load").count() == 1
 
 
+@pytest.mark.catalogue(29)
 def test_approval_is_replaced_when_the_gates_rerun_with_other_results(ready_request, manifest, olivia, arthur):
     services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
     fingerprint = FlawDisposition.objects.filter(manifest=manifest).first().fingerprint
@@ -163,12 +167,27 @@ def test_approval_goes_stale_when_reanalysis_changes_a_flaws_fingerprint(ready_r
         services.promotion_assert_loadable(ready_request)
 
 
-def test_approval_goes_stale_when_a_dataset_changes(ready_request, manifest, arthur):
+@pytest.mark.catalogue(29)
+def test_approval_goes_stale_when_a_dataset_changes(ready_request, manifest, olivia, arthur):
     services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
     claims = dataset(manifest)
-    type(claims).objects.filter(pk=claims.pk).update(silver_sha256="0" * 64)
+    type(claims).objects.filter(pk=claims.pk).update(silver_sha256="0" * 64)  # its content hash changed
     with pytest.raises(services.PromotionRefused, match="stale"):
         services.promotion_assert_loadable(ready_request)
+
+    tasks.promotion_load(ready_request.pk)  # the queued load, as the worker runs it: stopped at the guard
+    ready_request.refresh_from_db()
+    assert (ready_request.state, ready_request.attempts, ready_request.load_started_at) == ("approved", 0, None)
+    assert refusals("load").count() == 2 and not AuditEvent.objects.filter(action="promotion.load_started").exists()
+
+    # Re-running the gates invalidates the approval: it is gone from the request, the trail keeps what it was.
+    services.promotion_recheck(actor=olivia, request=ready_request, enqueue=False)
+    request = checked(ready_request)
+    assert request.approved_by is None and request.approval_fingerprint == ""
+    recheck = AuditEvent.objects.get(action="promotion.recheck_requested")
+    assert recheck.before["approved_by"] == arthur.pk and recheck.before["state"] == "approved"
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_assert_loadable(request)
 
 
 # --- rejecting -----------------------------------------------------------------------------------
