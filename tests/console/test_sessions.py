@@ -8,11 +8,12 @@ import re
 import time
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from console import clock, roles
-from console.models import AuditEvent
+from console.models import AuditEvent, RoleGrant
 from console.sessions import LOGIN_AT
 from tests.conftest import PASSWORD
 
@@ -118,8 +119,6 @@ def test_the_session_key_rotates_at_login(client, olivia):
 
     after = client.cookies["sessionid"].value
     assert after and after != before
-    from django.contrib.sessions.models import Session
-
     assert not Session.objects.filter(session_key=before).exists()  # the planted key signs no one in
     planted = Client()
     planted.cookies["sessionid"] = before
@@ -148,7 +147,6 @@ def test_the_login_form_needs_its_csrf_token(olivia):
 @pytest.mark.catalogue(33)
 def test_a_session_post_to_a_state_changing_api_needs_its_csrf_token(olivia, adam):
     strict = Client(enforce_csrf_checks=True)
-    strict.get("/login/")
     page = strict.get("/login/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     strict.post("/login/", {"username": "adam", "password": PASSWORD, "csrfmiddlewaretoken": token})
@@ -156,8 +154,6 @@ def test_a_session_post_to_a_state_changing_api_needs_its_csrf_token(olivia, ada
 
     refused = strict.post("/api/role-grants/", body, content_type="application/json")
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
-    from console.models import RoleGrant
-
     assert not RoleGrant.objects.exists()
     accepted = strict.post("/api/role-grants/", body, content_type="application/json",
                            HTTP_X_CSRFTOKEN=strict.cookies["csrftoken"].value)
