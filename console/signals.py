@@ -1,4 +1,5 @@
-"""Signal receivers of the console: logins, failed logins, lockouts and logouts are audited."""
+"""Signal receivers of the console: logins, failed logins, lockouts and logouts are audited; a login also stamps
+its time into the session, which the session's absolute lifetime counts from (console.sessions)."""
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.signals import user_locked_out
