@@ -1,4 +1,5 @@
-"""Signal receivers of the console: logins, failed logins, lockouts and logouts are audited."""
+"""Signal receivers of the console: logins, failed logins, lockouts and logouts are audited; a login also stamps
+its time into the session, which the session's absolute lifetime counts from (console.sessions)."""
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.signals import user_locked_out
@@ -10,6 +11,7 @@ from django.dispatch import receiver
 
 from console.audit import audit_record
 from console.logins import LOCKOUT_OBJECT_TYPE, client_ip, failure_limits
+from console.sessions import stamp_login
 
 _LOCKED_AS = {"username": "username", "ip_address": "address"}
 
@@ -29,6 +31,12 @@ def audit_login(sender, request, user, **kwargs):
     audit_record(
         actor=user, action="auth.login", object_type="auth.user", object_id=username, after=_client(request)
     )
+
+
+@receiver(user_logged_in, dispatch_uid="console.stamp_login")
+def session_login_time(sender, request, user, **kwargs):
+    """The session's login time, which its absolute lifetime counts from (console.sessions)."""
+    stamp_login(request)
 
 
 @receiver(user_login_failed, dispatch_uid="console.audit_login_failed")

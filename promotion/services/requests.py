@@ -163,7 +163,9 @@ def promotion_approve(*, actor, request: PromotionRequest, comment: str) -> Prom
     """Approve a ready request: another person than the requester, with the approve permission, on
     current, fresh, passed gate results of a complete manifest. The approval is bound to what it saw.
 
-    Two approvers racing: the compare-and-set on state=ready lets exactly one through.
+    Two approvers, or an approval racing a rejection, a cancellation or a re-run of the gates: the request's row
+    is locked before its state and gates are read, so each re-checks what the one before it committed, and the
+    compare-and-set on state=ready lets exactly one approval through.
     """
     comment = (comment or "").strip()
     with _refusals_audited(actor=actor, attempt="approve", object_type=REQUEST_TYPE, object_id=request.pk):
@@ -171,7 +173,8 @@ def promotion_approve(*, actor, request: PromotionRequest, comment: str) -> Prom
         if not comment:
             _refuse("an approval needs a comment")
         with transaction.atomic():
-            fresh = PromotionRequest.objects.select_related("manifest").get(pk=request.pk)
+            fresh = PromotionRequest.objects.select_for_update(of=("self",)).select_related("manifest").get(
+                pk=request.pk)
             _enforce_state(policy.APPROVE, fresh)
             problem = _gate_problem(fresh)
             if problem:

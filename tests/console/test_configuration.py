@@ -17,7 +17,7 @@ def run_manage(*args, **env):
     test_only = {"DATABASE_URL", "DJANGO_ENV", "LAKE_URL", "CELERY_BROKER_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     clean = {k: v for k, v in os.environ.items() if k not in test_only}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args], check=False, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
     )
 
 
@@ -42,6 +42,7 @@ def test_bad_value_stops_start_up_naming_the_variable(variable, value, tmp_path)
     assert "Configuration error" in result.stderr
 
 
+@pytest.mark.catalogue(34)
 def test_production_settings_pass_the_deploy_check(tmp_path):
     result = run_manage(
         "check", "--deploy", "--fail-level", "WARNING",
@@ -52,6 +53,41 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+# Answers of the production settings, over HTTPS and over HTTP (pages that need no collected static files: a
+# deployment runs collectstatic first, and these headers come from the middleware whatever the page).
+_PRODUCTION_ANSWERS = """
+import json
+from django.test import Client
+host = {"HTTP_HOST": "console.leafhealth.example"}
+answers = {url: Client().get(url, secure=True, **host) for url in ("/healthz", "/api/promotions/")}
+plain = Client().get("/login/", **host)
+print(json.dumps({"https": {url: {"status": a.status_code, **dict(a.headers)} for url, a in answers.items()},
+                  "http": {"status": plain.status_code, "location": plain.get("Location")}}))
+"""
+
+
+@pytest.mark.catalogue(34)
+def test_production_responses_carry_hsts_nosniff_referrer_policy_coop_and_frame_ancestors(tmp_path):
+    import json
+
+    result = run_manage(
+        "shell", "-c", _PRODUCTION_ANSWERS,
+        DJANGO_ENV="production", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_ALLOWED_HOSTS="console.leafhealth.example", CONSOLE_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["http"] == {"status": 301, "location": "https://console.leafhealth.example/login/"}
+    for url, headers in answers["https"].items():
+        assert headers["status"] in (200, 401), url
+        assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload", url
+        assert headers["X-Content-Type-Options"] == "nosniff", url
+        assert headers["Referrer-Policy"] == "same-origin", url
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin", url
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], url
+        assert headers["X-Frame-Options"] == "DENY", url
 
 
 def test_production_refuses_to_start_without_a_real_secret_key(tmp_path):
@@ -68,7 +104,7 @@ def test_embedded_defaults_use_sqlite_local_lake_and_filesystem_broker(tmp_path)
     )
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LAKE_URL", "CELERY_BROKER_URL"}}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={**clean, "DJANGO_SETTINGS_MODULE": "console.settings", "CONSOLE_VAR_DIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr

@@ -95,6 +95,7 @@ def test_a_claim_outside_a_transaction_is_a_programming_error(transactional_db, 
         idempotency.idempotency_claim(user=olivia, key="k1", **REQUEST)
 
 
+@pytest.mark.catalogue(56)
 @postgresql_only
 def test_a_second_claim_waits_for_the_first_and_replays_its_answer(transactional_db, olivia):
     first_holds, first_may_finish, outcome = threading.Event(), threading.Event(), {}

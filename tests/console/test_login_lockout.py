@@ -31,6 +31,7 @@ def logged_in(client) -> bool:
     return client.get("/").status_code == 200
 
 
+@pytest.mark.catalogue(54)
 def test_thirty_wrong_passwords_lock_the_username_with_a_clear_message(client, olivia, settings):
     responses = [attempt(client, "olivia", f"guess-{index}") for index in range(30)]
     limit = settings.LOGIN_FAILURES_PER_USERNAME
@@ -41,6 +42,7 @@ def test_thirty_wrong_passwords_lock_the_username_with_a_clear_message(client, o
     assert 'id="id_username"' in locked_page  # the login page itself, not a bare error text
 
 
+@pytest.mark.catalogue(54)
 def test_while_locked_even_the_right_password_is_refused(client, olivia, settings):
     for index in range(settings.LOGIN_FAILURES_PER_USERNAME):
         attempt(client, "olivia", f"guess-{index}")
@@ -65,6 +67,7 @@ def test_others_log_in_from_the_address_of_a_locked_username(client, olivia, art
     assert attempt(client, "arthur", PASSWORD).status_code == 302
 
 
+@pytest.mark.catalogue(54)
 def test_an_address_locks_after_failures_for_many_usernames(client, olivia, settings):
     spray = settings.LOGIN_FAILURES_PER_ADDRESS
     responses = [attempt(client, f"user{index}", "Winter2026!", address="203.0.113.9") for index in range(spray)]
@@ -76,6 +79,7 @@ def test_an_address_locks_after_failures_for_many_usernames(client, olivia, sett
     assert locked.after["failures"] == spray and locked.after["limit"] == spray
 
 
+@pytest.mark.catalogue(54)
 def test_failures_the_lockout_and_refusals_are_audited(client, olivia, settings):
     limit = settings.LOGIN_FAILURES_PER_USERNAME
     for index in range(limit + 2):
@@ -131,6 +135,7 @@ def lock_olivia(client, settings, address="127.0.0.1"):
         attempt(client, "olivia", f"guess-{index}", address=address)
 
 
+@pytest.mark.catalogue(54)
 def test_the_admin_sees_the_lock_and_unlocking_restores_login(client, olivia, adam, settings):
     lock_olivia(client, settings)
     client.force_login(adam)
@@ -143,6 +148,7 @@ def test_the_admin_sees_the_lock_and_unlocking_restores_login(client, olivia, ad
     assert attempt(client, "olivia", PASSWORD).status_code == 302
 
 
+@pytest.mark.catalogue(54)
 def test_an_unlock_is_audited_with_before_and_after(client, olivia, adam, settings):
     lock_olivia(client, settings, address="203.0.113.5")
     client.force_login(adam)
@@ -245,6 +251,7 @@ class Browserless:
             return error.code, error.read().decode(), error.url
 
 
+@pytest.mark.catalogue(54)
 def test_lockout_and_unlock_through_a_real_server(live_server, transactional_db, olivia, adam, settings):
     attacker = Browserless(live_server.url)
     statuses = [

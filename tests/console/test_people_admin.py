@@ -39,6 +39,7 @@ def test_the_change_form_never_offers_superuser(client, staff_adam, olivia):
     assert 'name="groups"' not in own and 'name="is_staff"' not in own  # shown read-only to himself
 
 
+@pytest.mark.catalogue(55)
 def test_an_admin_posting_his_own_change_form_with_approver_admin_and_superuser_gets_none(client, staff_adam):
     client.force_login(staff_adam)
     data = {}
@@ -94,6 +95,7 @@ def test_decision_permissions_are_refused_on_a_group_in_django_admin(client, sta
     assert refusals("operator").get().object_type == "auth.group"
 
 
+@pytest.mark.catalogue(55)
 def test_an_admin_cannot_change_the_permissions_of_his_own_role_in_django_admin(client, staff_adam):
     client.force_login(staff_adam)
     admin_group = group(roles.ADMIN)

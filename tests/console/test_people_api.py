@@ -1,4 +1,6 @@
 """The people API: list people, propose a decision role, confirm or cancel it (four eyes), as the screens do."""
+import pytest
+
 from console import roles
 from console.choices import GrantState
 from console.models import RoleGrant
@@ -19,6 +21,7 @@ def test_people_lists_everyone_with_their_roles_for_admins_only(client, adam, ol
     assert listed == {"adam": ["admin"], "olivia": ["operator"]}
 
 
+@pytest.mark.catalogue(55)
 def test_an_admin_proposing_a_role_for_himself_gets_403_and_it_is_audited(client, adam):
     client.force_login(adam)
     response = post(client, "/api/role-grants/", {"user": "adam", "role": roles.APPROVER})
@@ -26,6 +29,7 @@ def test_an_admin_proposing_a_role_for_himself_gets_403_and_it_is_audited(client
     assert roles_of(adam) == [roles.ADMIN] and refusals("adam").count() == 1
 
 
+@pytest.mark.catalogue(55)
 def test_propose_answers_201_with_a_string_location_then_another_admin_confirms(client, adam, ada, olivia):
     client.force_login(adam)
     response = post(client, "/api/role-grants/", {"user": "olivia", "role": roles.APPROVER})
@@ -102,6 +106,7 @@ def test_a_grant_id_beyond_any_integer_is_404_not_500(client, adam):
     assert client.post(f"/people/grants/{10**30}/cancel/").status_code == 404
 
 
+@pytest.mark.catalogue(56)
 def test_a_retried_proposal_with_the_same_idempotency_key_returns_the_same_grant(client, adam, olivia):
     client.force_login(adam)
     body = {"user": "olivia", "role": roles.APPROVER}

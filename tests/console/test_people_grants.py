@@ -8,6 +8,7 @@ from console.models import RoleGrant
 from tests.console.people_helpers import events, group, refusals, roles_of
 
 
+@pytest.mark.catalogue(55)
 def test_a_grant_proposed_by_one_admin_and_confirmed_by_another_is_in_the_trail_with_before_and_after(
     adam, ada, olivia
 ):
@@ -30,6 +31,7 @@ def test_a_grant_proposed_by_one_admin_and_confirmed_by_another_is_in_the_trail_
     assert changed.before == {"groups": ["operator"]} and changed.after == {"groups": ["approver", "operator"]}
 
 
+@pytest.mark.catalogue(55)
 def test_the_admin_who_proposed_cannot_confirm(adam, olivia):
     grant = people.grant_propose(actor=adam, user=olivia, role=roles.APPROVER)
     with pytest.raises(people.RoleChangeRefused, match="four eyes"):
@@ -107,6 +109,7 @@ def test_removing_a_decision_role_takes_effect_at_once(adam, arthur):
     assert events("user.groups_changed", "arthur").last().after == {"groups": []}
 
 
+@pytest.mark.catalogue(55)
 def test_no_admin_changes_their_own_roles_or_active_flag(adam):
     with pytest.raises(people.RoleChangeRefused, match="themselves"):
         people.user_change(actor=adam, user=adam, groups=[roles.ADMIN, roles.OPERATOR])

@@ -20,6 +20,7 @@ def web_request_of(user):
     return context.for_request(request, "test-request-0001")
 
 
+@pytest.mark.catalogue(55)
 def test_a_change_made_in_the_shell_is_audited_with_the_command_as_actor(oscar):
     call_command("shell", command=(
         "from django.contrib.auth.models import Group, User; "
@@ -77,6 +78,7 @@ def test_a_change_of_a_persons_own_permissions_is_audited(oscar):
     assert events("user.permissions_changed", "oscar").get().after == {"permissions": ["console.view_provenance"]}
 
 
+@pytest.mark.catalogue(55)
 def test_from_a_web_request_no_one_adds_a_group_to_themselves(adam):
     with web_request_of(adam) as work, pytest.raises(RoleChangeRefused, match="their own"), transaction.atomic():
         adam.groups.add(group(roles.APPROVER))
@@ -99,6 +101,7 @@ def test_from_a_web_request_a_decision_role_is_added_only_by_a_confirmed_grant(a
     assert roles_of(oscar) == [roles.AUDITOR]
 
 
+@pytest.mark.catalogue(55)
 def test_from_a_web_request_no_one_is_made_superuser(adam, oscar):
     oscar.is_superuser = True
     with web_request_of(adam), pytest.raises(RoleChangeRefused, match="createsuperuser"), transaction.atomic():
@@ -107,6 +110,7 @@ def test_from_a_web_request_no_one_is_made_superuser(adam, oscar):
     assert not oscar.is_superuser
 
 
+@pytest.mark.catalogue(55)
 def test_from_a_web_request_no_one_changes_their_own_staff_flag_or_permissions(oscar):
     oscar.is_staff = True
     with web_request_of(oscar), pytest.raises(RoleChangeRefused, match="staff"), transaction.atomic():
@@ -115,6 +119,7 @@ def test_from_a_web_request_no_one_changes_their_own_staff_flag_or_permissions(o
         oscar.user_permissions.add(Permission.objects.get(codename="view_provenance"))
 
 
+@pytest.mark.catalogue(55)
 def test_from_a_web_request_no_one_changes_the_permissions_of_a_role_they_hold(adam):
     with web_request_of(adam), pytest.raises(RoleChangeRefused, match="role they hold"), transaction.atomic():
         group(roles.ADMIN).permissions.add(Permission.objects.get(codename="approve_promotion"))

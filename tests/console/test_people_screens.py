@@ -1,4 +1,6 @@
 """The People screen: who holds which role, grants awaiting a second admin, each person's history."""
+import pytest
+
 from console import people, roles
 from console.choices import GrantState
 from console.models import RoleGrant
@@ -28,6 +30,7 @@ def test_people_page_is_for_admins(client, olivia):
     assert "People" not in client.get("/").content.decode().split("<main")[0]
 
 
+@pytest.mark.catalogue(55)
 def test_an_admin_giving_himself_approver_and_admin_on_the_screen_is_refused(client, adam):
     client.force_login(adam)
     response = client.post(f"/people/{adam.pk}/roles/", {"groups": [roles.APPROVER, roles.ADMIN], "is_active": "on"},
@@ -37,6 +40,7 @@ def test_an_admin_giving_himself_approver_and_admin_on_the_screen_is_refused(cli
     assert refusals("adam").get().after["attempted"]["groups"] == ["admin", "approver"]
 
 
+@pytest.mark.catalogue(55)
 def test_an_admin_proposing_a_role_for_himself_on_the_screen_is_refused(client, adam):
     client.force_login(adam)
     response = client.post("/people/grants/", {"user": adam.pk, "role": roles.APPROVER}, follow=True)
@@ -44,6 +48,7 @@ def test_an_admin_proposing_a_role_for_himself_on_the_screen_is_refused(client, 
     assert not RoleGrant.objects.exists() and refusals("adam").count() == 1
 
 
+@pytest.mark.catalogue(55)
 def test_two_admins_grant_a_role_on_the_screen(client, adam, ada, olivia):
     client.force_login(adam)
     client.post("/people/grants/", {"user": olivia.pk, "role": roles.APPROVER})

@@ -37,6 +37,7 @@ def test_logout_is_a_post_and_ends_the_session(client, olivia):
     assert client.get("/").status_code == 302
 
 
+@pytest.mark.catalogue(35)
 def test_session_expires_after_idle_timeout(client, olivia):
     client.force_login(olivia)
     client.get("/")
@@ -98,6 +99,7 @@ def test_api_answers_a_signed_in_person_without_the_capability_403(client, oscar
     assert response.status_code == 403 and "WWW-Authenticate" not in response
 
 
+@pytest.mark.catalogue(33)
 def test_api_session_posts_still_need_csrf(oscar):
     from django.test import Client
 

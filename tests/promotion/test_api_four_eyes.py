@@ -24,6 +24,7 @@ def olivia_approver(olivia):
 # --- four eyes -------------------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(28)
 def test_self_approval_through_the_api_is_refused_403_and_audited(client, ready_request, olivia_approver):
     response = act(client, olivia_approver, ready_request, "approve", {"comment": "looks fine to me"})
 

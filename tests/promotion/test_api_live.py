@@ -58,6 +58,7 @@ def test_a_request_by_a_signed_in_operator_answers_201_with_its_location(live_se
     assert api.get(response.headers["Location"].removeprefix(live_server.url)).json()["id"] == body["id"]
 
 
+@pytest.mark.catalogue(56)
 def test_a_retried_request_with_its_key_answers_the_first_answer_and_creates_nothing(
     live_server, manifest, olivia
 ):
@@ -73,6 +74,7 @@ def test_a_retried_request_with_its_key_answers_the_first_answer_and_creates_not
     assert AuditEvent.objects.filter(action="promotion.requested").count() == 1
 
 
+@pytest.mark.catalogue(56)
 def test_the_same_key_with_another_body_is_409_and_creates_nothing(live_server, manifest, olivia):
     api, key = Api.with_token(live_server.url, olivia), new_key()
     first = assert_created(api.post("/api/promotions/", request_body(manifest), key=key), "/api/promotions/")
@@ -101,6 +103,7 @@ def api_post(live_server, user, body, key) -> dict:
                           "/api/promotions/")
 
 
+@pytest.mark.catalogue(56)
 @pytest.mark.postgres_only
 def test_requests_racing_with_one_key_create_one_request(live_server, manifest, olivia):
     key, racers = new_key(), 4

@@ -167,6 +167,7 @@ def test_a_token_authenticates_an_api_client_without_a_session(ready_request, ar
     assert response.status_code == 200 and response.json()["rejected_by"] == "arthur"
 
 
+@pytest.mark.catalogue(33)
 def test_a_session_post_without_its_csrf_token_is_refused(ready_request, arthur):
     client = Client(enforce_csrf_checks=True)
     client.force_login(arthur)

@@ -10,7 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from console import roles
 from console.models import AuditEvent
 from evidence.models import CalculationFlaw
-from promotion import services
+from promotion import services, tasks
+from promotion.choices import REQUEST_TYPE
 from promotion.gates import flaws_behind
 from promotion.models import FlawDisposition, PromotionRequest
 from tests.promotion.conftest import checked, dataset, disposition_all
@@ -43,6 +44,7 @@ def test_an_approver_approves_with_a_comment_bound_to_the_gate_results(ready_req
     assert services.promotion_assert_loadable(ready_request).pk == ready_request.pk
 
 
+@pytest.mark.catalogue(28)
 def test_self_approval_is_refused_by_the_service_and_audited(ready_request, olivia_approver):
     with pytest.raises(services.PromotionRefused, match="own request") as refused:
         services.promotion_approve(actor=olivia_approver, request=ready_request, comment="looks fine to me")
@@ -57,6 +59,7 @@ def test_the_database_refuses_self_approval(ready_request, olivia):
         PromotionRequest.objects.filter(pk=ready_request.pk).update(approved_by=olivia, state="approved")
 
 
+@pytest.mark.catalogue(28)
 def test_self_approval_is_refused_through_the_admin_change_form(ready_request, olivia_approver, client):
     olivia_approver.is_staff = True
     olivia_approver.save()
@@ -132,6 +135,7 @@ def test_approval_is_refused_when_a_gate_result_went_stale(ready_request, manife
 # --- an approval goes stale ------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(29)
 def test_approval_goes_stale_when_a_disposition_is_withdrawn(ready_request, manifest, olivia, arthur):
     services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
     fingerprint = FlawDisposition.objects.filter(manifest=manifest).first().fingerprint
@@ -141,6 +145,7 @@ def test_approval_goes_stale_when_a_disposition_is_withdrawn(ready_request, mani
     assert refusals("load").count() == 1
 
 
+@pytest.mark.catalogue(29)
 def test_approval_is_replaced_when_the_gates_rerun_with_other_results(ready_request, manifest, olivia, arthur):
     services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
     fingerprint = FlawDisposition.objects.filter(manifest=manifest).first().fingerprint
@@ -162,12 +167,27 @@ def test_approval_goes_stale_when_reanalysis_changes_a_flaws_fingerprint(ready_r
         services.promotion_assert_loadable(ready_request)
 
 
-def test_approval_goes_stale_when_a_dataset_changes(ready_request, manifest, arthur):
+@pytest.mark.catalogue(29)
+def test_approval_goes_stale_when_a_dataset_changes(ready_request, manifest, olivia, arthur):
     services.promotion_approve(actor=arthur, request=ready_request, comment="ok")
     claims = dataset(manifest)
-    type(claims).objects.filter(pk=claims.pk).update(silver_sha256="0" * 64)
+    type(claims).objects.filter(pk=claims.pk).update(silver_sha256="0" * 64)  # its content hash changed
     with pytest.raises(services.PromotionRefused, match="stale"):
         services.promotion_assert_loadable(ready_request)
+
+    tasks.promotion_load(ready_request.pk)  # the queued load, as the worker runs it: stopped at the guard
+    ready_request.refresh_from_db()
+    assert (ready_request.state, ready_request.attempts, ready_request.load_started_at) == ("approved", 0, None)
+    assert refusals("load").count() == 2 and not AuditEvent.objects.filter(action="promotion.load_started").exists()
+
+    # Re-running the gates invalidates the approval: it is gone from the request, the trail keeps what it was.
+    services.promotion_recheck(actor=olivia, request=ready_request, enqueue=False)
+    request = checked(ready_request)
+    assert request.approved_by is None and request.approval_fingerprint == ""
+    recheck = AuditEvent.objects.get(action="promotion.recheck_requested")
+    assert recheck.before["approved_by"] == arthur.pk and recheck.before["state"] == "approved"
+    with pytest.raises(services.PromotionRefused):
+        services.promotion_assert_loadable(request)
 
 
 # --- rejecting -----------------------------------------------------------------------------------
@@ -193,6 +213,7 @@ def test_a_rejection_needs_a_comment_and_another_person(ready_request, arthur, o
 # --- racing approvers ----------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(30)
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_racing_record_exactly_one_approval(manifest, olivia, arthur, bruno):
@@ -229,3 +250,85 @@ def test_two_approvers_racing_record_exactly_one_approval(manifest, olivia, arth
     assert outcomes[request.approved_by.username] == "approved"
     assert AuditEvent.objects.filter(action="promotion.approved").count() == 1
     assert refusals("approve").count() == 1
+
+
+def _waiting_on_locks() -> int:
+    """Sessions of this database waiting for a lock (read afresh: inside a transaction PostgreSQL keeps showing
+    the activity it read first)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def _replays(events: list[AuditEvent], start: str) -> str:
+    """The state the request's decisions lead to from `start`, each event's `before` being the state it found."""
+    state = start
+    for event in events:
+        assert event.before["state"] == state, (event.action, event.before, state)
+        state = event.after["state"]
+    return state
+
+
+@pytest.mark.catalogue(30)
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_approve_racing_reject_and_cancel_ends_in_one_terminal_state_rechecked_under_the_row_lock(
+    manifest, olivia, arthur, bruno
+):
+    """All three read the request as ready while the test holds its row; released at once, whichever commits
+    first, the others re-check the state under the row lock: exactly one of reject/cancel ends it, an approval is
+    recorded at most once and only before it, and every loser's refusal is audited."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    disposition_all(olivia, manifest, [dataset(manifest)])
+    request = checked(
+        services.promotion_request(actor=olivia, manifest=manifest, datasets=[dataset(manifest)], enqueue=False)
+    )
+    assert request.state == "ready"
+    outcomes: dict[str, str] = {}
+    attempts = {
+        "approve": lambda: services.promotion_approve(actor=arthur, request=request, comment="figures match"),
+        "reject": lambda: services.promotion_reject(actor=bruno, request=request, comment="wrong plan year"),
+        "cancel": lambda: services.promotion_cancel(actor=olivia, request=request, reason="sent too early"),
+    }
+
+    def attempt(name):
+        from django.db import connections
+
+        try:
+            attempts[name]()
+            outcomes[name] = "done"
+        except services.PromotionRefused as refused:
+            outcomes[name] = refused.reason
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(name,)) for name in attempts]
+    with transaction.atomic():
+        PromotionRequest.objects.select_for_update().get(pk=request.pk)  # held until all three wait on it
+        for thread in threads:
+            thread.start()
+        for _ in range(300):
+            if _waiting_on_locks() >= 3:
+                break
+            threading.Event().wait(0.05)
+        assert _waiting_on_locks() >= 3, outcomes  # all three read "ready" and now wait for the row
+    for thread in threads:
+        thread.join(timeout=60)
+
+    request.refresh_from_db()
+    assert request.state in ("rejected", "cancelled"), outcomes
+    assert [outcomes["reject"], outcomes["cancel"]].count("done") == 1, outcomes  # one terminal decision
+    decisions = list(AuditEvent.objects.filter(
+        object_type=REQUEST_TYPE, object_id=str(request.pk),
+        action__in=["promotion.approved", "promotion.rejected", "promotion.cancelled"]).order_by("seq"))
+    assert _replays(decisions, "ready") == request.state
+    approvals = [e.action for e in decisions].count("promotion.approved")
+    assert approvals == (1 if outcomes["approve"] == "done" else 0)
+    if outcomes["approve"] == "done":
+        assert decisions[0].action == "promotion.approved"
+    losers = [name for name, outcome in outcomes.items() if outcome != "done"]
+    assert sorted(e.after["attempt"] for e in AuditEvent.objects.filter(
+        action="promotion.refused", object_id=str(request.pk))) == sorted(losers)

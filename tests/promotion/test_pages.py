@@ -240,6 +240,7 @@ def test_an_approval_without_a_comment_is_400_and_changes_nothing(client, arthur
     assert ready_request.state == "ready"
 
 
+@pytest.mark.catalogue(28)
 def test_self_approval_is_refused_with_403_the_state_unchanged_and_audited(client, olivia, ready_request):
     # Olivia holds both roles: she may approve others' requests, never her own.
     olivia.groups.add(Group.objects.get(name=roles.APPROVER))

@@ -93,6 +93,7 @@ def test_a_token_reads_the_live_publications_of_its_clients_and_each_read_is_rec
     assert event.actor_label == f"system:consumer-token:{token.prefix}"
 
 
+@pytest.mark.catalogue(24, 26, 31)
 def test_every_endpoint_answers_the_same_404_outside_the_scope_as_with_nothing_published(published, adam):
     api = consumer(issue(adam, [published.a, published.c]))
 
@@ -114,6 +115,7 @@ def test_every_endpoint_answers_the_same_404_outside_the_scope_as_with_nothing_p
                                                                          "001NOTACLIENT0000X"}
 
 
+@pytest.mark.catalogue(31, 32)
 def test_only_an_active_consumer_token_gets_in_and_every_refusal_is_recorded(published, adam, olivia):
     revoked = issue(adam, [published.a])
     services.consumer_token_revoke(actor=adam, token=ConsumerToken.objects.get(), reason="Domo instance retired")

@@ -2,15 +2,20 @@
 retract, the gates (stale inputs, hash) and self-approval."""
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection, connections, transaction
 
 from console.lake import get_lake
-from deliverables.choices import DeliverableKind, PublicationState
+from console.models import AuditEvent
+from deliverables.choices import PUBLICATION_TYPE, DeliverableKind, PublicationState
 from deliverables.lineage import lineage_events
 from deliverables.models import Publication
 from deliverables.publication import selectors, services
 from deliverables.workbooks import services as deliverables
 from tests.deliverables.publication.conftest import events, flip_last_bit
+from tests.promotion.conftest import make_approver
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 
@@ -172,3 +177,72 @@ def newer_claims_promoted(tmp_path, requester, approver):
     manifest = ingest(write_sample_export(tmp_path / "export-2", rows=ROWS // 10,
                                           exported_at=LATER + dt.timedelta(days=1)).path)
     promote(manifest, requester, approver)
+
+
+def _waiting_on_locks() -> int:
+    """Sessions of this database waiting for a lock (read afresh: inside a transaction PostgreSQL keeps showing
+    the activity it read first)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.catalogue(30)
+@pytest.mark.postgres_only
+def test_two_approvals_a_rejection_and_a_withdrawal_racing_end_in_exactly_one_decision(workbook, olivia, arthur):
+    """All four find the publication requested while the test holds its row; released at once, the first to take
+    the row decides and each of the others re-checks the state under the row lock and is refused, audited."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    bruno, carla = make_approver("bruno"), make_approver("carla")
+    requested = services.publication_request(actor=olivia, deliverable=workbook, comment="Q4 workbook")
+    attempts = {
+        "approve arthur": lambda: services.publication_approve(actor=arthur, publication=requested, comment="ok",
+                                                               sha256=workbook.sha256),
+        "approve bruno": lambda: services.publication_approve(actor=bruno, publication=requested, comment="ok",
+                                                              sha256=workbook.sha256),
+        "reject": lambda: services.publication_reject(actor=carla, publication=requested, comment="wrong quarter"),
+        "withdraw": lambda: services.publication_withdraw(actor=olivia, publication=requested, reason="too early"),
+    }
+    outcomes: dict[str, str] = {}
+
+    def attempt(name):
+        try:
+            attempts[name]()
+            outcomes[name] = "done"
+        except services.PublicationRefused as refused:
+            outcomes[name] = refused.reason
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(name,)) for name in attempts]
+    with transaction.atomic():
+        Publication.objects.select_for_update().get(pk=requested.pk)  # held until all four wait on it
+        for thread in threads:
+            thread.start()
+        for _ in range(600):
+            if _waiting_on_locks() >= len(threads):
+                break
+            threading.Event().wait(0.05)
+        assert _waiting_on_locks() >= len(threads), outcomes
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert list(outcomes.values()).count("done") == 1, outcomes
+    winner = next(name for name, outcome in outcomes.items() if outcome == "done")
+    requested.refresh_from_db()
+    expected = {"approve": "published", "reject": "rejected", "withdraw": "withdrawn"}[winner.split()[0]]
+    assert requested.state == expected
+    decided = [e for e in events_of(requested.pk) if e.action != "publication.refused"]
+    assert [e.action for e in decided] == ["publication.requested", f"publication.{expected}"]
+    refused = [e.after["attempt"] for e in events_of(requested.pk) if e.action == "publication.refused"]
+    assert sorted(refused) == sorted(name.split()[0] for name in outcomes if name != winner)
+    if expected == "published":
+        assert requested.version == 1 and requested.decided_by.username == winner.split()[1]
+        assert Publication.objects.filter(state=PublicationState.PUBLISHED).count() == 1
+
+
+def events_of(publication_id: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(object_type=PUBLICATION_TYPE, object_id=str(publication_id)).order_by("seq"))

@@ -205,6 +205,7 @@ def test_unknown_client_is_404_and_the_pages_need_the_provenance_capability(scop
     assert client.get("/scope/").status_code == 302
 
 
+@pytest.mark.catalogue(31)
 def test_a_withdrawn_salesforce_packet_leaves_every_client_unscoped(scope_sample, arthur):
     from evidence.packets.models import PacketRevision
     from evidence.packets.verification import packet_withdraw
