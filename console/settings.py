@@ -297,6 +297,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.IsAuthenticatedWithCapability"],
+    # DRF's three, JSON with limits: a deep, huge or non-finite body is a 400, never a 500 (console/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "console.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "console.api.schema.ConsoleAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "console.api.pagination.KeysetPagination",
