@@ -318,6 +318,7 @@ def test_a_live_load_holds_the_dataset(silver):
 
 
 # --- hostile text ----------------------------------------------------------------------------------
+@pytest.mark.catalogue(44)
 def test_a_crafted_column_name_loads_as_a_column(connection, tmp_path):
     schema = [{"name": CRAFTED, "type": "LONG"}, {"name": "name", "type": "STRING"}]
     path = tmp_path / "crafted.parquet"
@@ -336,6 +337,7 @@ def test_bad_column_names_are_refused(name):
         curated.validate_columns([name])
 
 
+@pytest.mark.catalogue(44)
 def test_a_dataset_key_must_be_a_domo_id():
     with pytest.raises(curated.InvalidIdentifier):
         curated.dataset_slug('x"; DROP TABLE y; --')
