@@ -70,8 +70,11 @@ def test_a_task_error_records_a_generic_reason_with_its_reference_and_logs_the_d
     blocked = staging_root() / f"run-{run.pk}"
     blocked.write_text(SECRET)
 
-    with log_lines() as lines:
-        intake_run.apply(args=[run.pk])  # the task as a worker runs it, in this process
+    try:
+        with log_lines() as lines:
+            intake_run.apply(args=[run.pk])  # the task as a worker runs it, in this process
+    finally:
+        blocked.unlink()  # the staging folder outlives the test (per process): leave no trap for the next run #1
 
     run.refresh_from_db()
     reference = f"intake-{run.pk}"
