@@ -7,25 +7,45 @@ reads it from there (the view the URL resolved to, through its `__wrapped__` cha
 its own reason (a service's, raised as PermissionDenied(reason)) shows that reason too.
 
 None of these pages shows a traceback or an exception's internals: the 500 page renders from the template
-alone, and falls back to plain text should the template itself fail.
+alone, and falls back to plain text should the template itself fail. Under /api/ the 500 is JSON: a generic
+detail and the request id. A background job that meets an unexpected error records `fault_message` on its
+run (what an operator and the API see) and logs the detail under the same reference (`log_fault`).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.http import HttpResponseForbidden, HttpResponseServerError
+from django.http import HttpResponseForbidden, HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
-from console import roles
+from console import context, roles
 from console.models import Capability
 
 # Labels of every permission a role holds: what a closure cell must match to count as "what the view needs".
 _KNOWN = frozenset(label for labels in roles.ROLE_PERMISSIONS.values() for label in labels)
 _CAPABILITY_NAMES = {f"console.{codename}": name for codename, name in Capability._meta.permissions}
 _DEPTH = 6  # decorators stack a few deep (login_required, permission_required, require_GET, a guard)
+API_PREFIX = "/api/"
+
+log = logging.getLogger(__name__)
+
+
+def fault_message(reference: str) -> str:
+    """What a run that met an unexpected error says: no exception text (it may hold SQL, paths or secrets)."""
+    return (f"An unexpected error stopped this job (reference {reference}); "
+            "an admin finds the detail in the console's log under that reference.")
+
+
+def log_fault(what: str, exc: BaseException) -> str:
+    """Log an unexpected error of a job with its traceback, under the work's correlation id; returns that id."""
+    work = context.current()
+    reference = work.correlation_id if work else context.new_id()
+    log.error("%s failed (reference %s): %s: %s", what, reference, type(exc).__name__, exc, exc_info=exc)
+    return reference
 
 
 @dataclass(frozen=True)
@@ -127,12 +147,20 @@ def permission_denied(request, exception=None, template_name="403.html"):
 
 @requires_csrf_token
 def server_error(request, template_name="500.html"):
-    """The 500 page in the console's layout, with the request id to quote; never the error itself."""
+    """The 500 page in the console's layout (JSON under /api/), with the request id to quote; never the error
+    itself (Django's django.request logger has logged it, with the request id: console.logs)."""
+    request_id = getattr(request, "request_id", "")
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({
+            "detail": f"The console failed to answer this request. Quote request {request_id} to an admin: the "
+                      "console's log has the detail under that id.",
+            "request_id": request_id,
+        }, status=500)
     try:
         body = loader.render_to_string(template_name, {}, request=request)
     except Exception:  # noqa: BLE001 (whatever broke the page may break its template too)
         return HttpResponseServerError(
-            f"500: the console failed to answer this request (request {getattr(request, 'request_id', '')}).",
+            f"500: the console failed to answer this request (request {request_id}).",
             content_type="text/plain",
         )
     return HttpResponseServerError(body)

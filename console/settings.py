@@ -315,6 +315,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.IsAuthenticatedWithCapability"],
+    # DRF's three, JSON with limits: a deep, huge or non-finite body is a 400, never a 500 (console/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "console.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "console.api.schema.ConsoleAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "console.api.pagination.KeysetPagination",
@@ -349,8 +355,16 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One event, one line (console/logs.py): control characters in what a message carries (a username, a
+    # file name) are escaped, a message longer than LOG_MAX_MESSAGE_CHARS is cut, a traceback stays on the line;
+    # every line names the request id (or task/command correlation id) an error page shows.
+    "formatters": {"plain": {
+        "()": "console.logs.OneLineFormatter",
+        "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        "max_chars": env_int("LOG_MAX_MESSAGE_CHARS", 4000, minimum=200),
+    }},
+    "filters": {"request_id": {"()": "console.logs.RequestIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -60,6 +60,7 @@ class AuditEventTable:
     @staticmethod
     def diff_html(changes: list[KeyChange]) -> str:
         """The diff of one event as table rows (built here, not in the template: 50 rows of it per page)."""
+        # reviewed-safe: a constant format string; every value (keys, JSON of before/after) goes in escaped.
         return format_html_join(
             "",
             '<tr class="diff-{}"><td class="mono">{}</td><td>{}</td><td class="mono">{}</td><td class="mono">{}</td></tr>',

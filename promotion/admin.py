@@ -53,6 +53,7 @@ class PromotionRequestAdmin(admin.ModelAdmin):
     @admin.display(description="current gate results")
     def gate_results(self, obj):
         rows = obj.gate_results.filter(current=True).order_by("gate") if obj.pk else []
+        # reviewed-safe: the separator is a constant "<br>" and the format string is constant; values are escaped.
         return format_html_join(
             mark_safe("<br>"), "{} v{}: {} ({} details)", ((r.gate, r.version, r.outcome, len(r.details)) for r in rows)
         ) or "none yet"

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.api.fields import ExactDecimalField
 from deliverables.choices import CardState, ItemClass, RunState, SubjectKind, Verdict
 from deliverables.models import Adjudication, CalculationRun, CardMapping, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import outputs, selectors, sources
@@ -64,12 +65,12 @@ class MeasureInSerializer(serializers.Serializer):
     backend = serializers.CharField(max_length=64, help_text="a measure of the backend output")
     scale = serializers.IntegerField(min_value=0, max_value=18, required=False,
                                      help_text="decimal places compared; default: the backend measure's")
-    abs_tolerance = serializers.DecimalField(max_digits=30, decimal_places=18, min_value=0, required=False,
-                                             allow_null=True, coerce_to_string=True,
-                                             help_text="absolute tolerance (0.01: one cent); null: none")
-    rel_tolerance = serializers.DecimalField(max_digits=30, decimal_places=18, min_value=0, required=False,
-                                             allow_null=True, coerce_to_string=True,
-                                             help_text="relative tolerance (0.001: a tenth of a percent); null: none")
+    abs_tolerance = ExactDecimalField(max_digits=30, decimal_places=18, min_value=0, required=False,
+                                      allow_null=True, help_text='absolute tolerance ("0.01": one cent, a JSON '
+                                                                 'string); null: none')
+    rel_tolerance = ExactDecimalField(max_digits=30, decimal_places=18, min_value=0, required=False,
+                                      allow_null=True, help_text='relative tolerance ("0.001": a tenth of a '
+                                                                 'percent, a JSON string); null: none')
     flaws = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list,
                                   help_text="fingerprints of flaws recorded on the card (see the proposal) that "
                                             "explain a variance of this measure")

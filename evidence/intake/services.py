@@ -27,10 +27,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from console import clock, context, jobs
+from console import clock, context, errors, jobs
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from console.lake import get_lake
+from console.lake.base import LakeError
 from evidence.calculations.analysis import calculations_analyze_manifest
 from evidence.choices import IntakeStatus, ManifestStatus
 from evidence.intake import silver, validation
@@ -144,11 +145,15 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
             )
         try:
             outcome = _execute(run)
-        except Exception as exc:  # recorded on the run for the operator, then re-raised for the logs
+        except Exception as exc:  # recorded on the run for the operator, then re-raised for the worker
+            # The console's own errors say what the operator must know; anything else may carry SQL or
+            # secrets: the run says only where the log has it.
+            reason = (f"{type(exc).__name__}: {exc}" if isinstance(exc, IntakeError | LakeError)
+                      else errors.fault_message(errors.log_fault(f"intake run #{run.pk}", exc)))
             with transaction.atomic():
                 run.refresh_from_db()
                 if not run.is_final:
-                    run.fail(f"{type(exc).__name__}: {exc}")
+                    run.fail(reason)
                     audit_record(
                         actor=None, action="intake.failed", object_type="evidence.intakerun",
                         object_id=str(run.pk), before={"status": IntakeStatus.RUNNING},

@@ -163,6 +163,7 @@ def test_an_upload_that_is_not_a_zip_is_a_400_and_is_not_kept(client, olivia):
     assert upload_folders() == before
 
 
+@pytest.mark.catalogue(39)
 def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(
     client, olivia, settings, export_zip
 ):
@@ -184,6 +185,7 @@ def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(
     assert upload_folders() == before
 
 
+@pytest.mark.catalogue(39)
 def test_an_upload_past_the_limit_while_streaming_is_a_413_and_leaves_nothing(client, olivia, settings):
     settings.INTAKE_MAX_UPLOAD_BYTES = 2 * KIB
     client.force_login(olivia)

@@ -73,6 +73,7 @@ def test_the_rollback_gates_pass_for_an_earlier_verified_version(two_versions, o
     assert {r.outcome for r in results.values()} == {"passed"}
 
 
+@pytest.mark.catalogue(50)
 def test_an_approved_rollback_moves_the_pointer_back_and_readers_see_the_old_version(
     two_versions, olivia, arthur, curated_db
 ):

@@ -24,6 +24,7 @@ from evidence.intake.validation.issues import (
     CSV_ENCODING,
     CSV_FIELD_TOO_LARGE,
     CSV_HEADER_MISMATCH,
+    CSV_NUL_BYTE,
     CSV_RAGGED_ROW,
     CSV_ROW_COUNT_MISMATCH,
     Issue,
@@ -161,6 +162,13 @@ def _read_header(path: Path, max_field_bytes: int) -> list[str] | None:
 def _check_header(sink: _CsvIssues, actual: list[str], expected: list[str] | None) -> bool:
     if expected is None or actual == expected:
         return True
+    seen: dict[str, int] = {}
+    for index, name in enumerate(actual):
+        if name in seen:
+            sink.add(CSV_HEADER_MISMATCH, f"header names {name!r} twice (columns {seen[name] + 1} and {index + 1})",
+                     field="header", column=name)
+            return False
+        seen[name] = index
     if len(actual) != len(expected):
         absent = [name for name in expected if name not in actual]
         extra = [name for name in actual if name not in expected]
@@ -185,6 +193,8 @@ def _scan_fast(path: Path, header: list[str], types: list[str] | None, sink: _Cs
     for batch in text_batches(path, header, max_field_bytes=max_field_bytes):
         if batch.num_columns > 1 and _blank_line(batch):
             raise _Fallback()  # Arrow reads a blank line as a row of empty fields; only the slow reader tells
+        if any(pc.any(pc.match_substring(column, "\x00")).as_py() for column in batch.columns):
+            raise _Fallback()  # the slow reader names each NUL's row and column
         if types:
             typed: list[pa.Array] | None = []
             for values, name, column_type in zip(batch.columns, header, types):
@@ -274,6 +284,13 @@ def _scan_slow(path: Path, width: int, header: list[str], types: list[str] | Non
                             byte = ord(match.group()) - 0xDC00
                             sink.add(CSV_ENCODING, f"byte 0x{byte:02X} is not UTF-8 (a Windows-1252 export?)",
                                      row=rows, column=header[index], noun="values not UTF-8")
+                            record[index] = ""  # reported; not type-checked as well
+                if "\x00" in "".join(record):
+                    for index, value in enumerate(record):
+                        if "\x00" in value:
+                            sink.add(CSV_NUL_BYTE, f"field holds a NUL byte (0x00) at character {value.index(chr(0)) + 1}; "
+                                                   "no database text column can store it", row=rows,
+                                     column=header[index], noun="fields with a NUL byte")
                             record[index] = ""  # reported; not type-checked as well
                 while (found := oversized(record, max_field_bytes)) is not None:
                     index, size = found

@@ -34,6 +34,7 @@ DANGLING_REFERENCE = "DANGLING_REFERENCE"
 DECLARED_PARTIAL = "DECLARED_PARTIAL"
 UNLISTED_FILE = "UNLISTED_FILE"
 CSV_BOM = "CSV_BOM"
+CSV_NUL_BYTE = "CSV_NUL_BYTE"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ ISSUE_CODES: dict[str, IssueCode] = {entry.code: entry for entry in (
     IssueCode(CSV_BAD_VALUE, INVALID, ERROR, "A CSV value does not parse as its column's type."),
     IssueCode(CSV_FIELD_TOO_LARGE, INVALID, ERROR,
               "A CSV field is longer than the console's limit on one field (INTAKE_MAX_FIELD_BYTES)."),
+    IssueCode(CSV_NUL_BYTE, INVALID, ERROR,
+              "A CSV field holds a NUL byte (0x00), which no database text column can store."),
     IssueCode(FILE_MISSING, PARTIAL, WARNING, "A file the manifest lists is absent."),
     IssueCode(DANGLING_REFERENCE, PARTIAL, WARNING,
               "An object refers to a dataset, beast mode, user or group that the export does not hold."),

@@ -164,6 +164,7 @@ def test_another_run_end_gives_other_bytes(tmp_path):
 
 
 # --- text, never a formula -----------------------------------------------------------------------------------
+@pytest.mark.catalogue(36)
 @pytest.mark.parametrize("prefix", PREFIXES, ids=["equals", "plus", "minus", "at", "tab", "carriage-return"])
 def test_data_beginning_with_a_formula_prefix_is_written_as_text(tmp_path, prefix):
     client = f"{prefix}HYPERLINK(\"http://evil.example\",\"Acme\")"
@@ -187,6 +188,31 @@ def test_data_beginning_with_a_formula_prefix_is_written_as_text(tmp_path, prefi
         assert not re.search(r"<f[ >/]", xml), part
 
 
+@pytest.mark.catalogue(36)
+def test_a_formula_behind_a_nul_is_text_and_comes_back_exactly(tmp_path):
+    client, drug = "\x00=HYPERLINK(\"http://evil.example\",\"Acme\")", "\x00@SUM(A1:A9)"
+    _, path = build(make_data(tmp_path, [finding("C1", drug=drug)], client_name=client), tmp_path)
+    written = {xstring_decode(c.value): c for _, c in cells(path) if isinstance(c.value, str)}
+    assert written[drug].data_type == "s" and any(client in text for text in written)
+    for part, xml in sheet_xml(path).items():
+        assert not re.search(r"<f[ >/]", xml), part
+
+
+@pytest.mark.catalogue(37)
+def test_every_control_character_is_written_and_read_back_exactly(tmp_path):
+    controls = "".join(chr(code) for code in range(0x20))
+    drug, pharmacy = f"A{controls}B", f"{controls}Pharmacy"
+    result, path = build(make_data(tmp_path, [finding("C1", drug=drug, pharmacy=pharmacy)],
+                                   client_name=f"Client{controls}"), tmp_path)
+    assert result.sha256
+    texts = [xstring_decode(c.value) for _, c in cells(path) if isinstance(c.value, str)]
+    assert drug in texts and pharmacy in texts and any(f"Client{controls}" in text for text in texts)
+    xml = sheet_xml(path)  # XML 1.0 cannot carry them raw: each is Excel's own _xHHHH_ escape, nothing dropped
+    assert not any(re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", text) for text in xml.values())
+    assert any("A_x0000__x0001_" in text and "_x001F_B" in text for text in xml.values())
+
+
+@pytest.mark.catalogue(37)
 def test_a_carriage_return_and_a_literal_escape_come_back_exactly(tmp_path):
     drug = "\rCR first_x0041_ kept"
     _, path = build(make_data(tmp_path, [finding("C1", drug=drug)]), tmp_path)

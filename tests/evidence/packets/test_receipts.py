@@ -207,6 +207,7 @@ def test_a_receipt_whose_staged_bytes_are_gone_fails_with_the_reason(tmp_path):
     assert AuditEvent.objects.filter(action="evidence_packet.receipt_failed", object_id=str(receipt.pk)).exists()
 
 
+@pytest.mark.catalogue(39)
 def test_an_upload_past_the_limit_is_a_413_naming_the_limit_and_the_command(client, olivia, settings, tmp_path):
     settings.INTAKE_MAX_UPLOAD_BYTES = 256
     client.force_login(olivia)
