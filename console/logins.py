@@ -23,6 +23,7 @@ from axes.helpers import get_lockout_parameters
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db.models import Max, Sum
 from django.shortcuts import render
 
@@ -133,10 +134,23 @@ def lockout_message() -> str:
     )
 
 
+class LoginForm(AuthenticationForm):
+    """Django's login form, refusing a username longer than the user model's before anyone authenticates it (the
+    stock form only sets the field's max_length for the widget, and a 300-character username reached axes' failure
+    record, a 500)."""
+
+    def clean_username(self):
+        username = self.cleaned_data.get("username") or ""
+        limit = self.fields["username"].max_length
+        if limit and len(username) > limit:
+            raise ValidationError(f"A username has at most {limit} characters.", code="max_length")
+        return username
+
+
 def lockout_response(request, original_response=None, credentials=None):
     """The login page again, with the lockout explained (HTTP 429), in place of axes' bare text."""
     username = (credentials or {}).get(settings.AXES_USERNAME_FORM_FIELD) or ""
-    form = AuthenticationForm(request, initial={"username": username})
+    form = LoginForm(request, initial={"username": username[:150]})
     context = {"form": form, "lockout_message": lockout_message(), "next": request.POST.get("next", "")}
     return render(request, "registration/login.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
 

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from console import views
 from console.api_docs import ApiDocsView
+from console.logins import LoginForm
 
 handler403 = "console.errors.permission_denied"
 handler404 = views.not_found
@@ -15,7 +16,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_trail, name="audit-trail"),
     path("audit/export.csv", views.audit_export, name="audit-export"),

@@ -44,7 +44,7 @@ PAGE_LIMIT = 50
 MAX_LIMIT = 500
 ROW = "_row"
 # A cell a spreadsheet would read as a formula starts with one of these: such cells are prefixed with '.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
 class ProvenanceError(ValueError):

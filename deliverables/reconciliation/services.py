@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from console import clock
+from console import clock, errors
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from deliverables import jobs
@@ -144,7 +144,7 @@ def reconciliation_execute(*, reconciliation_id: int, task_id: str = "", queue: 
     except (Refused, sources.SourceError, ReconciliationError) as bad:  # bad input: permanent, said plainly
         jobs.fail(RECONCILIATIONS, recon, str(bad))
     except Exception as exc:
-        jobs.fail(RECONCILIATIONS, recon, f"{type(exc).__name__}: {exc}")
+        jobs.fail(RECONCILIATIONS, recon, errors.fault_message(errors.log_fault(f"reconciliation #{recon.pk}", exc)))
         raise
     recon.refresh_from_db()
     jobs.completed(RECONCILIATIONS, recon)

@@ -30,7 +30,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from console import clock
+from console import clock, errors
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from deliverables import jobs
@@ -165,7 +165,8 @@ def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> Calculati
     except RunLost:
         return None
     except Exception as exc:  # a refusal, bad input, or a fault: the run fails, saying why
-        _fail(run, f"{type(exc).__name__}: {exc}" if not isinstance(exc, RunRefused) else str(exc))
+        _fail(run, str(exc) if isinstance(exc, RunRefused) else f"{type(exc).__name__}: {exc}"
+              if isinstance(exc, ValueError) else errors.fault_message(errors.log_fault(f"run #{run.pk}", exc)))
         if not isinstance(exc, (RunRefused, ValueError)):  # bad input is permanent; a fault is logged too
             raise
     run.refresh_from_db()

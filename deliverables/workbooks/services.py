@@ -32,7 +32,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import transaction
 
-from console import clock
+from console import clock, errors
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from deliverables import jobs
@@ -182,7 +182,8 @@ def deliverable_execute(*, deliverable_id: int, task_id: str = "", queue: str = 
     except (Refused, WorkbookError) as bad:  # bad input: permanent, said plainly
         jobs.fail(DELIVERABLES, deliverable, str(bad))
     except Exception as exc:
-        jobs.fail(DELIVERABLES, deliverable, f"{type(exc).__name__}: {exc}")
+        jobs.fail(DELIVERABLES, deliverable,
+                  errors.fault_message(errors.log_fault(f"deliverable #{deliverable.pk}", exc)))
         raise
     deliverable.refresh_from_db()
     jobs.completed(DELIVERABLES, deliverable)

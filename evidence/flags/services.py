@@ -30,7 +30,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from console import clock
+from console import clock, errors
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from evidence.flags import coverage, needs
@@ -111,7 +111,8 @@ def flag_run_execute(*, run_id: int, task_id: str = "", worker: str = "") -> Fla
         summary = flags_recompute(run=run)
     except Exception as exc:
         FlagRun.objects.filter(pk=run_id, status=FlagRunStatus.RUNNING).update(
-            status=FlagRunStatus.FAILED, finished_at=clock.now(), error=f"{type(exc).__name__}: {exc}")
+            status=FlagRunStatus.FAILED, finished_at=clock.now(),
+            error=errors.fault_message(errors.log_fault(f"flag run #{run_id}", exc)))
         raise
     FlagRun.objects.filter(pk=run_id, status=FlagRunStatus.RUNNING).update(
         status=FlagRunStatus.SUCCEEDED, finished_at=clock.now(), summary=summary)

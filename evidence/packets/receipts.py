@@ -17,14 +17,14 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 
-from console import clock, context
+from console import clock, context, errors
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from evidence.choices import ReceiptStatus
 from evidence.intake.services import discard_staged
 from evidence.intake.uploads import staged_upload
 from evidence.packets.models import PacketReceipt, PacketRevision
-from evidence.packets.services import ReceiveOutcome, packet_receive
+from evidence.packets.services import ReceiveError, ReceiveOutcome, packet_receive
 
 RECEIPT_TASK = "evidence.tasks.packet_receipt_run"  # the name evidence.tasks registers
 OBJECT_TYPE = "evidence.packetreceipt"
@@ -114,7 +114,8 @@ def receipt_execute(*, receipt_id: int) -> ReceiveOutcome | None:
             outcome = packet_receive(actor=receipt.requested_by, source=Path(receipt.staged_path),
                                      original_name=receipt.original_name)
         except Exception as exc:  # recorded on the receipt for the operator, then re-raised for the logs
-            _fail(receipt.pk, f"{type(exc).__name__}: {exc}")
+            _fail(receipt.pk, f"{type(exc).__name__}: {exc}" if isinstance(exc, ReceiveError | ValueError)
+                  else errors.fault_message(errors.log_fault(f"packet receipt #{receipt.pk}", exc)))
             raise
         with transaction.atomic():
             PacketReceipt.objects.filter(pk=receipt.pk, status=ReceiptStatus.RUNNING).update(

@@ -275,3 +275,10 @@ def test_lockout_and_unlock_through_a_real_server(live_server, transactional_db,
     assert [event.object_id for event in events("auth.locked_out")] == ["username:olivia"]
     assert [event.actor for event in events("auth.unlocked")] == [adam]
     assert [event.actor for event in events("auth.login")] == [adam, olivia]
+
+
+def test_a_username_longer_than_the_user_model_allows_is_refused_by_the_form_not_a_500(client):
+    response = attempt(client, "x" * 300, "wrong")
+    assert response.status_code == 200
+    assert WRONG in response.content.decode()  # the login page's one message, no hint what was wrong
+    assert not logged_in(client)
