@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_protect
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.htmx import render_page, wants_fragment
-from evidence.intake.uploads import receiving_uploads, size_text, upload_refusal_text
+from evidence.intake.uploads import ArchiveRefused, receiving_uploads, size_text, upload_refusal_text
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,10 @@ def _posted(request, page: UploadPage, uploads, accept):
         return page.render(request, refusal=uploads.refusal, status=413)
     if not form.is_valid():
         return page.render(request, form, status=400)
-    url = accept(request, form.cleaned_data["file"])
+    try:
+        url = accept(request, form.cleaned_data["file"])
+    except ArchiveRefused as refused:  # an unsafe archive, refused from its central directory (audited)
+        return page.render(request, form, refusal=str(refused), status=422)
     if wants_fragment(request):
         return HttpResponseClientRedirect(url)
     return redirect(url)

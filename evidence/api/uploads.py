@@ -20,6 +20,11 @@ class UploadTooLarge(APIException):
     default_code = "upload_too_large"
 
 
+class ArchiveUnsafe(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "archive_unsafe"
+
+
 class StagedUploadCreate:
     parser_classes = [MultiPartParser]
     upload_what = "export"  # what the size refusal calls the upload

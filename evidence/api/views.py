@@ -31,7 +31,7 @@ from evidence.api.serializers import (
     ManifestSerializer,
     PolicySerializer,
 )
-from evidence.api.uploads import StagedUploadCreate
+from evidence.api.uploads import ArchiveUnsafe, StagedUploadCreate
 from evidence.calculations.reports import formula_report
 from evidence.choices import IntakeSource
 from evidence.filtersets import (
@@ -45,7 +45,7 @@ from evidence.filtersets import (
     ManifestFilterSet,
     PolicyFilterSet,
 )
-from evidence.intake.uploads import intake_upload
+from evidence.intake.uploads import ArchiveRefused, intake_upload
 from evidence.models import BeastMode, DomoCard, DomoDataflow, DomoDataset, PdpPolicy
 
 CanRead = capability("console.view_provenance")
@@ -92,11 +92,16 @@ class IntakeRunList(IdempotentCreate, StagedUploadCreate, _Read, generics.ListAP
                 ErrorSerializer, description="an Idempotency-Key first used with another upload"
             ),
             413: OpenApiResponse(ErrorSerializer, description="over the upload limit (the message says it)"),
+            422: OpenApiResponse(ErrorSerializer, description="an unsafe archive (a zip bomb, a member path "
+                                 "outside the export, a link), refused from its central directory"),
         },
     )
     def post(self, request, *args, **kwargs):
         upload = self.uploaded_file(IntakeUploadSerializer)
-        run = intake_upload(actor=request.user, upload=upload, source=IntakeSource.API)
+        try:
+            run = intake_upload(actor=request.user, upload=upload, source=IntakeSource.API)
+        except ArchiveRefused as refused:
+            raise ArchiveUnsafe(str(refused)) from None
         body = IntakeAcceptedSerializer(run, context=self.get_serializer_context()).data
         return created(body, body["url"], code=status.HTTP_202_ACCEPTED)
 

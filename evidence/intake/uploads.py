@@ -32,6 +32,7 @@ from django.utils.datastructures import MultiValueDict
 
 from console.audit import audit_record
 from evidence.intake.services import intake_create, stage_upload, staging_root
+from evidence.intake.validation import archive
 from evidence.models import IntakeRun
 
 # Room in a multipart body for its boundaries, part headers and small fields (the CSRF token)
@@ -238,19 +239,35 @@ def staged_upload(upload: UploadedFile) -> Iterator[tuple[Path, int, str]]:
         raise
 
 
+class ArchiveRefused(Exception):
+    """An uploaded archive whose central directory is unsafe (a zip bomb, a path outside, a link): refused at the
+    door, nothing inflated; the message names the file and the member."""
+
+
 def intake_upload(*, actor, upload: UploadedFile, source: str) -> IntakeRun:
     """Record an intake run for an uploaded export, audit who uploaded what, and queue it.
 
     The run and its two audit events (the service's `intake.queued` and `intake.uploaded` with the
-    bytes' size and SHA-256) commit together; the task is enqueued after the commit.
+    bytes' size and SHA-256) commit together; the task is enqueued after the commit. An archive whose central
+    directory is unsafe (archive.screen) is refused before that: ArchiveRefused, audited as `intake.refused`,
+    the staged bytes removed.
     """
-    with staged_upload(upload) as (staged, size, sha256), transaction.atomic():
-        run = intake_create(actor=actor, source=source, original_name=upload.name, staged_path=staged)
-        audit_record(
-            actor=actor,
-            action="intake.uploaded",
-            object_type="evidence.intakerun",
-            object_id=str(run.pk),
-            after={"source": source, "original_name": run.original_name, "bytes": size, "sha256": sha256},
-        )
+    with staged_upload(upload) as (staged, size, sha256):
+        problems = archive.screen(staged)
+        if problems:
+            reasons = [f"{p.file or upload.name}: {p.message}" for p in problems[:20]]
+            with transaction.atomic():
+                audit_record(actor=actor, action="intake.refused", object_type="evidence.intakerun", object_id="",
+                             after={"source": source, "original_name": upload.name, "bytes": size,
+                                    "sha256": sha256, "reasons": reasons})
+            raise ArchiveRefused(f"{upload.name} is refused before anything is extracted: " + "; ".join(reasons))
+        with transaction.atomic():
+            run = intake_create(actor=actor, source=source, original_name=upload.name, staged_path=staged)
+            audit_record(
+                actor=actor,
+                action="intake.uploaded",
+                object_type="evidence.intakerun",
+                object_id=str(run.pk),
+                after={"source": source, "original_name": run.original_name, "bytes": size, "sha256": sha256},
+            )
     return run

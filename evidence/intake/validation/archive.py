@@ -93,6 +93,16 @@ def _archive_problems(members: list[zipfile.ZipInfo], limits: ArchiveLimits) -> 
     return problems
 
 
+def screen(zip_path: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> list[Issue]:
+    """The ARCHIVE_UNSAFE issues of an archive's central directory, nothing inflated (what an upload is refused
+    for at the door). A file that is not a readable zip has none here: the intake records it as it is."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            return _archive_problems(archive.infolist(), limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        return []
+
+
 def safe_extract(zip_path: Path, staging_dir: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> list[Issue]:
     """Extract zip_path into staging_dir, or refuse it whole; returns the ARCHIVE_UNSAFE issues (none: done).
 
