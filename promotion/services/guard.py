@@ -110,6 +110,9 @@ def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> Prom
         )
         return locked
     after = {"state": locked.state, "error": error}
+    if not error and locked.load_progress.get("datasets"):
+        # The curated versions this load wrote (raw SQL on the curated store) and made live: rows of each.
+        after["datasets"] = locked.load_progress["datasets"]
     if locked.load_progress.get("golden_kept"):
         after["golden_kept"] = locked.load_progress["golden_kept"]
     audit_record(actor=None, action="promotion.promoted" if not error else "promotion.load_failed",
