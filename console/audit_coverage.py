@@ -79,7 +79,7 @@ BULK_WRITES: tuple[BulkWrite, ...] = (
               "sets session_replication_role for the test database's flush (refused outside DJANGO_ENV=test)",
               calls=2),
     # --- promotion -----------------------------------------------------------------------------------------
-    BulkWrite("promotion/services/requests.py", "promotion_check", "GateResult", "update", SUMMARY,
+    BulkWrite("promotion/services/requests.py", "promotion_check", "superseded", "update", SUMMARY,
               "promotion.checked: after.superseded lists the gate results no longer current"),
     BulkWrite("promotion/services/requests.py", "promotion_check", "GateResult", "bulk_create", SUMMARY,
               "promotion.checked: after.gates lists every gate result created, with its id"),

@@ -7,8 +7,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from axes.models import AccessAttempt
 
 from console.audit_coverage import BULK_WRITES, EXEMPT, JOB_BOOKKEEPING, PER_ROW, SUMMARY
+from console.models import AuditEvent
+from console.services import login_unlock
 
 pytestmark = [pytest.mark.catalogue(18)]
 
@@ -113,3 +116,19 @@ def test_each_entry_says_how_it_is_audited_or_why_not():
         assert write.audit in (PER_ROW, SUMMARY, EXEMPT), write
         assert write.how.strip(), write
     assert all(JOB_BOOKKEEPING.values())
+
+
+def test_an_unlock_lists_every_failed_login_row_its_queryset_delete_removes(client, olivia, adam, settings):
+    addresses = ["203.0.113.5", "203.0.113.6", "203.0.113.7"]
+    for index in range(settings.LOGIN_FAILURES_PER_USERNAME):
+        client.post("/login/", {"username": "olivia", "password": f"guess-{index}"},
+                    REMOTE_ADDR=addresses[index % len(addresses)])
+    rows = {(row.username, row.ip_address, row.failures_since_start) for row in AccessAttempt.objects.all()}
+    assert len(rows) == 3
+
+    login_unlock(actor=adam, kind="username", value="olivia")
+
+    [event] = AuditEvent.objects.filter(action="auth.unlocked")
+    assert not AccessAttempt.objects.exists()
+    assert {(a["username"], a["ip"], a["failures"]) for a in event.before["attempts"]} == rows
+    assert len(event.before["attempts"]) == len(rows)
