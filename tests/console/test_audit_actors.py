@@ -48,6 +48,7 @@ def test_a_management_command_is_audited_as_the_system_command_under_one_correla
     assert len(correlation) >= 8
 
 
+@pytest.mark.catalogue(18)  # a Celery-side write: the record rows the worker stores, counted on its event
 @pytest.mark.worker
 @pytest.mark.postgres_only
 def test_tasks_dispatched_by_a_person_carry_that_person_or_the_system_with_them_named(
