@@ -3,6 +3,7 @@ business ones, run for real, leave as many audited rows as rows changed."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def _writes_in(function: ast.AST) -> list[tuple[str, str]]:
     return found
 
 
+@functools.cache  # one parse of the apps for the tests below
 def scan() -> Counter:
     """(module, function, target, method) -> calls, for every bulk or raw write call in the apps."""
     found: Counter = Counter()
