@@ -97,11 +97,13 @@ def audit_verify_run(*, run_id: str) -> ChainReport | None:
     """The worker's part: mark the run started, verify (recording the head and the report). None when the
     run was never requested or has already reported (a redelivered message)."""
     events = AuditEvent.objects.filter(correlation_id=run_id)
-    if not events.filter(action=REQUESTED_ACTION).exists() or events.filter(action=VERIFIED_ACTION).exists():
+    requested_by = events.filter(action=REQUESTED_ACTION).values_list("actor_label", flat=True).first()
+    if requested_by is None or events.filter(action=VERIFIED_ACTION).exists():
         return None
+    # The worker acts as the system (its task id), for the person who asked: named on its own event.
     audit_record(
         actor=None, action=STARTED_ACTION, object_type=TRAIL_OBJECT_TYPE, object_id="*",
-        after={"run_id": run_id}, correlation_id=run_id,
+        after={"run_id": run_id, "requested_by": requested_by}, correlation_id=run_id,
     )
     return audit_verify_chain()
 

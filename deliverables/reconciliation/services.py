@@ -227,7 +227,7 @@ def _reconcile_and_store(recon: Reconciliation) -> None:
         locked = Reconciliation.objects.select_for_update().get(pk=recon.pk)
         if locked.state != RunState.RUNNING or locked.attempts != recon.attempts:
             raise jobs.JobLost(f"reconciliation #{recon.pk} is no longer held by this worker")
-        ReconciliationItem.objects.filter(reconciliation=recon).delete()
+        replaced, _ = ReconciliationItem.objects.filter(reconciliation=recon).delete()
         ReconciliationItem.objects.bulk_create(items, batch_size=1000)
         timings["store"] = time.perf_counter() - mark
         summary["seconds"]["store"] = round(timings["store"], 3)
@@ -240,7 +240,8 @@ def _reconcile_and_store(recon: Reconciliation) -> None:
                      object_id=str(recon.pk), before={"state": RunState.RUNNING},
                      after={"state": RunState.SUCCEEDED, "subject": mapping.subject_name, "run": recon.run_id,
                             "mapping_version": mapping.version, "golden_sha256": golden.sha256,
-                            "artifact_sha256": sha, "total": result.summary["total"], "explained": explained})
+                            "artifact_sha256": sha, "total": result.summary["total"], "explained": explained,
+                            "items": len(items), "items_replaced": replaced})
     log.info("reconciliation #%s succeeded: %s rows, %s trace_id=%s", recon.pk, result.rows, result.summary["total"],
              recon.trace_id)
 

@@ -275,7 +275,7 @@ def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> N
         locked = CalculationRun.objects.select_for_update().get(pk=run.pk)
         if locked.state != RunState.RUNNING or locked.attempts != run.attempts:
             raise RunLost(f"run #{run.pk} is no longer held by this worker")
-        RunNumber.objects.filter(run=run).delete()
+        replaced, _ = RunNumber.objects.filter(run=run).delete()
         RunNumber.objects.bulk_create([
             RunNumber(run=run, key=n.key, kind=n.kind, client_account_id=n.client, label=n.label[:255],
                       calculation=n.calculation, calculation_version=versions.get(n.calculation, versions["all"]),
@@ -298,7 +298,7 @@ def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> N
                      before={"state": RunState.RUNNING},
                      after={"state": RunState.SUCCEEDED, "result_sha256": computed.result_sha256,
                             "inputs_sha256": _sha256(inputs), "numbers": len(computed.numbers),
-                            "findings": computed.findings, "findings_sha256": sha})
+                            "findings": computed.findings, "findings_sha256": sha, "numbers_replaced": replaced})
     log.info("run #%s succeeded: %s numbers, %s findings, result %s trace_id=%s", run.pk, len(computed.numbers),
              computed.findings, computed.result_sha256, run.trace_id)
 

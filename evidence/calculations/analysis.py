@@ -317,6 +317,7 @@ def _record(
         return summary
     before = Counter(CalculationFlaw.objects.filter(analysis__in=replaced).values_list("code", flat=True))
     before_versions = sorted(set(replaced.values_list("engine_version", flat=True)))
+    replaced_count = replaced.count()
     replaced.delete()  # their flaws go with them
     now = clock.now()
     pieces = [(result, piece) for result in results for piece in result.pieces]
@@ -359,7 +360,7 @@ def _record(
         action="calculations.analyzed",
         object_type="evidence.sourcemanifest",
         object_id=str(manifest.pk),
-        before={"engine_versions": before_versions, "flaws": dict(sorted(before.items()))}
+        before={"engine_versions": before_versions, "flaws": dict(sorted(before.items())), "analyses": replaced_count}
         if before_versions
         else None,
         after={
@@ -369,6 +370,7 @@ def _record(
             "dataflow_steps": summary.dataflow_steps,
             "skipped": summary.skipped,
             "flaws": summary.flaws_by_code,
+            "analyses": len(created),  # rows written: one per analyzed piece
         },
     )
     return summary

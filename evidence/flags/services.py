@@ -30,7 +30,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from console import clock, errors
+from console import chain, clock, errors
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from evidence.flags import coverage, needs
@@ -251,10 +251,15 @@ def _persist(run: FlagRun, periods, flags: list[Flag], resolutions: dict, inputs
                   "candidate_exists": flag.candidate_exists, "candidates": flag.candidates,
                   "period_start": flag.period_start, "period_end": flag.period_end}
         if held is not None:
+            before = chain.json_safe({name: getattr(held, name) for name in fields})
             for name, value in fields.items():
                 setattr(held, name, value)
-            held.last_seen_run = run
+            held.last_seen_run = run  # bookkeeping (console.audit_coverage.JOB_BOOKKEEPING)
             updates.append(held)
+            after = chain.json_safe(fields)
+            if after != before:  # one event per flag whose content changed
+                audit_record(actor=None, action="evidence.flag.updated", object_type=FLAG_TYPE,
+                             object_id=str(held.pk), before=before, after=after)
             continue
         created = MissingEvidenceFlag.objects.create(
             key=flag.key, kind=flag.kind, client_account_id=flag.client, component=flag.component, ndc=flag.ndc,

@@ -38,7 +38,15 @@ from evidence.intake import silver, validation
 from evidence.intake.objects import record_objects
 from evidence.intake.reproduction import record_reproductions, reproduce_goldens
 from evidence.intake.storage import BronzeCopy, BronzeReceipt, SilverStaging, silver_prefix, write_silver
-from evidence.models import INTAKE_JOBS, IntakeRun, ManifestFile, ManifestIssue, SourceManifest
+from evidence.models import (
+    INTAKE_JOBS,
+    DataflowStep,
+    GoldenReproduction,
+    IntakeRun,
+    ManifestFile,
+    ManifestIssue,
+    SourceManifest,
+)
 
 INTAKE_TASK = "evidence.tasks.intake_run"  # the name evidence.tasks registers
 
@@ -348,9 +356,12 @@ def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, 
         )
         for path in sorted(set(listed) | set(bronze.files))
     )
+    steps = reproductions = 0
     if manifest_obj is not None and root is not None:
         cards = record_objects(manifest, manifest_obj, root, silver_outputs)
         record_reproductions(cards, goldens)
+        steps = DataflowStep.objects.filter(dataflow__manifest=manifest).count()
+        reproductions = GoldenReproduction.objects.filter(card__manifest=manifest).count()
     run.succeed(manifest)
     audit_record(
         actor=None, action="intake.finished", object_type="evidence.sourcemanifest", object_id=str(manifest.pk),
@@ -358,6 +369,8 @@ def _record(run, report, issues, status, bronze: BronzeReceipt, silver_outputs, 
             "intake_run": run.pk, "load_id": manifest.load_id, "manifest_sha256": manifest.manifest_sha256,
             "status": manifest.status, "claimed_status": manifest.claimed_status,
             "issues": len(ordered), "bronze": manifest.bronze_prefix, "silver": manifest.silver_prefix,
+            # The rows the recording wrote in bulk, besides the issues.
+            "files": manifest.files.count(), "dataflow_steps": steps, "reproductions": reproductions,
         },
     )
     return manifest

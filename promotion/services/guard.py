@@ -110,6 +110,12 @@ def promotion_load_finish(*, request: PromotionRequest, error: str = "") -> Prom
         )
         return locked
     after = {"state": locked.state, "error": error}
+    if locked.load_progress.get("datasets"):
+        # The curated versions this load wrote (raw SQL on the curated store, another database than this
+        # event's) and the rows of each; on a failure, the stage says whether pointers had started to move.
+        after["datasets"] = locked.load_progress["datasets"]
+        if error:
+            after["stage"] = locked.load_progress.get("stage", "")
     if locked.load_progress.get("golden_kept"):
         after["golden_kept"] = locked.load_progress["golden_kept"]
     audit_record(actor=None, action="promotion.promoted" if not error else "promotion.load_failed",

@@ -100,7 +100,9 @@ def promotion_check(*, request_id: int) -> PromotionRequest | None:
         request = PromotionRequest.objects.select_for_update().select_related("manifest").get(pk=request_id)
         if request.state not in policy.from_states(policy.FINISH_CHECK):
             return None
-        GateResult.objects.filter(request=request, current=True).update(current=False)
+        superseded = GateResult.objects.filter(request=request, current=True)
+        superseded_ids = sorted(superseded.values_list("pk", flat=True))
+        superseded.update(current=False)
         now = clock.now()
         rows = GateResult.objects.bulk_create(
             GateResult(
@@ -126,6 +128,7 @@ def promotion_check(*, request_id: int) -> PromotionRequest | None:
                     r.gate: {"id": r.pk, "version": r.version, "outcome": r.outcome, "details": len(r.details)}
                     for r in rows
                 },
+                "superseded": superseded_ids,  # the gate results no longer current
             },
         )
     return request

@@ -145,6 +145,7 @@ def test_delete_is_refused(db):
     assert AuditEvent.objects.filter(seq=event.seq).exists()
 
 
+@pytest.mark.catalogue(19)  # the ORM's bulk paths
 @pytest.mark.parametrize(
     "operation",
     [

@@ -36,6 +36,7 @@ def test_the_command_reports_an_intact_chain(db, lake, record_events, capsys):
     assert "Audit chain intact: 3 events" in out
 
 
+@pytest.mark.catalogue(20)
 def test_an_edited_row_is_reported_at_its_seq(db, lake, record_events, capsys):
     record_events(6)
     with bypassing_triggers() as cursor:
@@ -48,6 +49,7 @@ def test_an_edited_row_is_reported_at_its_seq(db, lake, record_events, capsys):
     assert report["checked"] == 2
 
 
+@pytest.mark.catalogue(20)
 def test_a_deleted_middle_row_is_reported_at_its_seq(db, lake, record_events, capsys):
     record_events(6)
     with bypassing_triggers() as cursor:
@@ -56,6 +58,7 @@ def test_a_deleted_middle_row_is_reported_at_its_seq(db, lake, record_events, ca
     assert (report["first_break"]["seq"], report["first_break"]["kind"]) == (4, "deleted")
 
 
+@pytest.mark.catalogue(20)
 def test_reordered_rows_are_reported_at_the_first_moved_seq(db, lake, record_events, capsys):
     record_events(7)
     # Swap the content of events 3 and 5 (each keeps its hashes: only the order changes).
@@ -67,6 +70,7 @@ def test_reordered_rows_are_reported_at_the_first_moved_seq(db, lake, record_eve
     assert (report["first_break"]["seq"], report["first_break"]["kind"]) == (3, "reordered")
 
 
+@pytest.mark.catalogue(20)
 def test_a_truncated_tail_is_reported_from_the_head_recorded_in_the_lake(db, lake, record_events, capsys):
     record_events(8)
     recorded = audit_verify_chain()  # head seq 8 in the lake, then the verify event as seq 9
@@ -78,6 +82,7 @@ def test_a_truncated_tail_is_reported_from_the_head_recorded_in_the_lake(db, lak
     assert "000000000008.json" in report["first_break"]["detail"]
 
 
+@pytest.mark.catalogue(20)
 def test_a_recomputed_chain_is_reported_against_the_recorded_head(db, lake, record_events, capsys):
     record_events(6)
     audit_verify_chain(audit=False)  # head seq 6 in the lake
@@ -125,6 +130,7 @@ def test_a_broken_chain_records_no_head_and_audits_the_failed_run(db, lake, reco
 # --- PostgreSQL refuses the changes themselves ---------------------------------------------------
 
 
+@pytest.mark.catalogue(19)
 @postgresql_only
 @pytest.mark.parametrize(
     "statement",
@@ -142,6 +148,7 @@ def test_postgresql_refuses_update_and_delete(db, record_events, statement):
     assert audit_verify_chain(record_head=False, audit=False).ok
 
 
+@pytest.mark.catalogue(19)
 @postgresql_only
 def test_postgresql_refuses_truncate(transactional_db, record_events):
     # On its own connection: inside the test's transaction the deferred foreign key checks of
@@ -153,6 +160,7 @@ def test_postgresql_refuses_truncate(transactional_db, record_events):
     assert AuditEvent.objects.count() == 2
 
 
+@pytest.mark.catalogue(20)
 @postgresql_only
 def test_a_table_truncated_by_a_privileged_connection_is_reported(
     transactional_db, lake, record_events, capsys

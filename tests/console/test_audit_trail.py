@@ -217,6 +217,7 @@ def test_the_page_query_count_is_locked(client, audrey, record_events, django_as
 # --- reading and exporting are audited ----------------------------------------------------------
 
 
+@pytest.mark.catalogue(23)
 def test_reading_the_page_is_audited_with_its_filters_and_request_id(client, audrey, trail):
     client.force_login(audrey)
     response = client.get("/audit/", {"action": "promotion.approved"}, HTTP_X_REQUEST_ID="auditor-read-0001")
@@ -230,6 +231,7 @@ def test_reading_the_page_is_audited_with_its_filters_and_request_id(client, aud
     assert response["X-Request-ID"] == event.correlation_id
 
 
+@pytest.mark.catalogue(23)
 def test_reading_through_the_api_is_audited(client, audrey, trail):
     client.force_login(audrey)
     client.get("/api/audit-events/", {"since": "2026-11-26T10:00:00Z"})
@@ -296,6 +298,7 @@ def test_an_unfiltered_export_recomputes_to_the_same_chain(client, audrey, trail
         prev = values["hash"]
 
 
+@pytest.mark.catalogue(23)
 def test_exporting_is_audited_with_its_filters(client, audrey, trail):
     client.force_login(audrey)
     response = client.get("/audit/export.csv", {"object_type": "promotion.request", "object_id": "1"})
@@ -323,3 +326,17 @@ def test_a_filter_that_matches_nothing_says_what_to_do(client, audrey, trail):
     client.force_login(audrey)
     body = client.get("/audit/", {"actor": "nobody"}).content.decode()
     assert "No audit events match these filters." in body
+
+
+@pytest.mark.catalogue(23)
+def test_an_admins_queries_and_exports_are_recorded_too(client, adam, trail):
+    client.force_login(adam)
+    client.get("/audit/", {"actor": "olivia"})
+    client.get("/api/audit-events/", {"action": "promotion.approved"})
+    csv_response = client.get("/audit/export.csv", {"actor": "arthur"})
+    jsonl_response = client.get("/audit/export.jsonl")
+    b"".join(csv_response.streaming_content), b"".join(jsonl_response.streaming_content)
+    assert [(e.actor, e.after["via"], e.after["filters"]) for e in reads()] == [
+        (adam, "page", {"actor": "olivia"}), (adam, "api", {"action": ["promotion.approved"]})]
+    assert [(e.actor, e.after["format"], e.after["filters"]) for e in reads("audit.exported")] == [
+        (adam, "csv", {"actor": "arthur"}), (adam, "jsonl", {})]

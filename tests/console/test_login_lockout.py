@@ -149,6 +149,7 @@ def test_the_admin_sees_the_lock_and_unlocking_restores_login(client, olivia, ad
 
 
 @pytest.mark.catalogue(54)
+@pytest.mark.catalogue(21)  # a web request through a service: the signed-in admin, under the request id
 def test_an_unlock_is_audited_with_before_and_after(client, olivia, adam, settings):
     lock_olivia(client, settings, address="203.0.113.5")
     client.force_login(adam)

@@ -155,6 +155,7 @@ def test_reanalysis_at_the_same_engine_version_changes_nothing(received_sample):
     assert AuditEvent.objects.count() == events
 
 
+@pytest.mark.catalogue(18)  # QuerySet.delete and two bulk_create through the service: the event counts each
 def test_force_replaces_every_analysis_in_one_audited_event(received_sample):
     before = rows(received_sample)
     flaws_before = Counter(CalculationFlaw.objects.values_list("code", flat=True))
@@ -166,7 +167,10 @@ def test_force_replaces_every_analysis_in_one_audited_event(received_sample):
     event = AuditEvent.objects.filter(action="calculations.analyzed").latest("seq")
     assert event.actor_label == "system:command:reanalyze_calculations"
     assert event.after["force"] is True and event.after["flaws"] == dict(flaws_before)
-    assert event.before == {"engine_versions": [ENGINE_VERSION], "flaws": dict(sorted(flaws_before.items()))}
+    assert event.before == {"engine_versions": [ENGINE_VERSION], "flaws": dict(sorted(flaws_before.items())),
+                            "analyses": len(before)}
+    assert event.after["analyses"] == len(after)
+    assert sum(event.after["flaws"].values()) == CalculationFlaw.objects.filter(manifest=received_sample).count()
     assert f"manifest #{received_sample.pk}" in output
 
 
