@@ -464,6 +464,7 @@ def test_rollback_moves_the_pointer_back(connection, tmp_path):
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+@pytest.mark.catalogue(11)
 def test_readers_see_the_old_or_the_new_version_during_a_load_and_its_pointer_move(tmp_path):
     """A reader loops from before the second version's load until after its pointer moved: every total
     it reads is the old version's or the new one's, never a mix, never an empty or half-loaded table."""
