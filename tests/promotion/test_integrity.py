@@ -11,9 +11,8 @@ from django.conf import settings
 from console.lake import LakeIntegrityError, get_lake
 from console.models import AuditEvent
 from evidence.selectors.objects import golden_preview
-from promotion import curated, services, tasks
-from promotion.models import PromotionRequest
-from tests.promotion.conftest import CURATED_DB, REBATES, approve, checked, dataset, disposition_all
+from promotion import curated, tasks
+from tests.promotion.conftest import CURATED_DB, REBATES, dataset
 
 pytestmark = [pytest.mark.catalogue(17)]
 
@@ -29,16 +28,6 @@ def flip_one_byte(lake_path: str) -> None:
 
 def integrity_events(lake_path: str):
     return AuditEvent.objects.filter(action="lake.integrity_failed", object_type="lake file", object_id=lake_path)
-
-
-@pytest.fixture
-def approved_rebates(manifest, olivia, arthur) -> PromotionRequest:
-    """The rebate invoices (a dataset with a golden packet) requested, checked and approved."""
-    rebates = dataset(manifest, REBATES)
-    disposition_all(olivia, manifest, [rebates])
-    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[rebates], enqueue=False))
-    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
-    return approve(request, arthur)
 
 
 def golden_bronze(manifest) -> tuple:
