@@ -106,3 +106,34 @@ def test_a_load_killed_at_any_step_leaves_all_old_or_all_new_and_the_trail_says_
     moves = AuditEvent.objects.filter(action="curated.pointer_moved", object_id__in=keys)
     assert sorted(moves.values_list("object_id", flat=True)) == sorted(keys)  # each pointer moved, recorded once
     assert AuditEvent.objects.filter(action="promotion.promoted", object_id=str(approved_rebates.pk)).count() == 1
+
+
+def test_a_starting_worker_records_the_moves_of_a_load_killed_before_their_audit_rows_then_finishes_it(
+    no_enqueue, approved_rebates, curated_db
+):
+    """End to end with a real worker: the load dies right after its pointers' commit; a worker starting later
+    records the moves in the trail before it takes work (worker_ready), then runs the load message the
+    approval queued, which takes the dead load over and finishes it."""
+    from tests.support.worker import Worker, wait_until
+
+    keys = pointer_keys(approved_rebates)
+    assert no_enqueue.sent() == [(approved_rebates.pk,)]  # the approval's load message, for the worker to come
+    killed = load_killed_at("curated.pointer_moved", approved_rebates.pk)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    after_kill = live(curated_db, keys)
+    assert None not in after_kill.values() and set(trail(keys).values()) == {None}
+
+    worker = Worker(env={"PROMOTION_STALE_SECONDS": "1"}).start()
+    try:
+        wait_until(lambda: approved_rebates.__class__.objects.get(pk=approved_rebates.pk).is_final, timeout=90,
+                   message="the worker to finish the dead load")
+    finally:
+        worker.stop()
+
+    approved_rebates.refresh_from_db()
+    assert approved_rebates.state == "promoted", (approved_rebates.error, worker.output()[-3000:])
+    assert trail(keys) == live(curated_db, keys) == after_kill
+    recorded_by = set(AuditEvent.objects.filter(action="curated.pointer_moved", object_id__in=keys)
+                      .values_list("after__recorded_by", flat=True))
+    assert recorded_by == {"worker start-up"}
+    assert services.curated_trail_disagreements() == {}
