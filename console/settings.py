@@ -387,6 +387,15 @@ INTAKE_ABANDONED_SECONDS = env_int("INTAKE_ABANDONED_SECONDS", 7200, minimum=60)
 PROMOTION_STALE_SECONDS = env_int("PROMOTION_STALE_SECONDS", 900, minimum=1)
 # The sweeper fails a loading promotion silent for this long: past the beat's re-send of a stale one.
 PROMOTION_ABANDONED_SECONDS = env_int("PROMOTION_ABANDONED_SECONDS", 7200, minimum=60)
+# How long a pointer move waits for a lock held by another session of the curated database (a reader
+# pinning the pointer, a writer on the version's table) before it gives up for this attempt; the load is
+# then retried (promotion.services.load), and fails with the reason after its last attempt.
+CURATED_LOCK_TIMEOUT = env_int("CURATED_LOCK_TIMEOUT", 10, minimum=1)
+# Tests only (catalogue item 12): the promotion crash point at which the process kills itself for real
+# (promotion.faults). Refused outside the test environment.
+PROMOTION_CRASH_AT = env_str("PROMOTION_CRASH_AT", "")
+if PROMOTION_CRASH_AT and DJANGO_ENV != "test":
+    raise ConfigError("PROMOTION_CRASH_AT", PROMOTION_CRASH_AT, "a crash point is for tests only (DJANGO_ENV=test)")
 # Calculation runs (deliverables.runs): a running run whose heartbeat is older than RUN_STALE_SECONDS may be
 # taken over by its redelivered task; older than RUN_ABANDONED_SECONDS, the beat sweeper fails it.
 RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)

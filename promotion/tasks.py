@@ -2,7 +2,11 @@
 
 Routed to the "promotion" queue by CELERY_TASK_ROUTES.
 """
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
+from django.db import connections
 from django.db.models import Q
 
 from console import context
@@ -77,3 +81,16 @@ def promotion_sweep(self) -> list[int]:
         resend_lost(CHECK_HANDOFF)
         resend_lost(LOAD_HANDOFF)
         return failed
+
+
+@worker_ready.connect
+def audit_pointer_moves_at_start_up(**_) -> None:
+    """A worker killed between a curated pointer move and its audit row left a move the trail does not hold:
+    record it before taking work (services.reconcile). A failure here is logged; the sweeper tries again."""
+    try:
+        with context.for_task("worker-ready"):
+            services.curated_moves_audit(source="worker start-up")
+    except Exception:
+        logging.getLogger(__name__).exception("the curated pointer moves could not be reconciled at start-up")
+    finally:
+        connections.close_all()  # the pool's children never share this process's connections

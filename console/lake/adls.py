@@ -30,7 +30,6 @@ from console.lake.base import (
     Lake,
     LakeConflict,
     LakeError,
-    LakeIntegrityError,
     LakeNotFound,
     LakePathError,
     PutResult,
@@ -38,6 +37,7 @@ from console.lake.base import (
     clean_path,
     clean_prefix,
 )
+from console.lake.integrity import integrity_failed
 
 SHA256_KEY = "sha256"  # metadata key holding the hex SHA-256 of the content
 FOLDER_KEY = "hdi_isfolder"  # metadata ADLS sets on directories when they are read as blobs
@@ -171,7 +171,7 @@ class AdlsLake(Lake):
             raise LakeError(f"lake path {path!r} vanished while writing; retry the write") from None
         if _is_folder(props.metadata):
             raise LakePathError(f"lake path {path!r} is a folder")
-        return _recorded_sha(path, props.metadata)
+        return _recorded_sha(path, props.metadata, self.url)
 
     def open(self, path: str) -> BinaryIO:
         try:
@@ -183,7 +183,7 @@ class AdlsLake(Lake):
         metadata = download.properties.metadata
         if _is_folder(metadata):
             raise LakeNotFound(f"no file at lake path {path!r}: it is a folder")
-        expected = _recorded_sha(path, metadata)
+        expected = _recorded_sha(path, metadata, self.url)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         try:
             digest = hashlib.sha256()
@@ -192,9 +192,8 @@ class AdlsLake(Lake):
                 spool.write(chunk)
             actual = digest.hexdigest()
             if actual != expected:
-                raise LakeIntegrityError(
-                    f"lake path {path!r}: stored sha256 {expected}, content now hashes to {actual}"
-                )
+                raise integrity_failed(self.url, path, f"stored sha256 {expected}, content now hashes to {actual}",
+                                       recorded_sha256=expected, found_sha256=actual)
             spool.seek(0)
         except BaseException:
             spool.close()
@@ -209,7 +208,7 @@ class AdlsLake(Lake):
         return True
 
     def sha256(self, path: str) -> str:
-        return _recorded_sha(path, self._properties(path).metadata)
+        return _recorded_sha(path, self._properties(path).metadata, self.url)
 
     def list(self, prefix: str = "") -> list[str]:
         folder = self._full(clean_prefix(prefix)) if prefix else self.root
@@ -232,10 +231,10 @@ def _is_folder(metadata: dict[str, str] | None) -> bool:
     return (metadata or {}).get(FOLDER_KEY, "").lower() == "true"
 
 
-def _recorded_sha(path: str, metadata: dict[str, str] | None) -> str:
+def _recorded_sha(path: str, metadata: dict[str, str] | None, lake_url: str = "") -> str:
     sha = (metadata or {}).get(SHA256_KEY)
     if not sha:
-        raise LakeIntegrityError(f"lake path {path!r}: no sha256 recorded for this file")
+        raise integrity_failed(lake_url, path, "no sha256 recorded for this file")
     return sha
 
 

@@ -14,7 +14,6 @@ from console.lake.base import (
     SIDECAR_SUFFIX,
     Lake,
     LakeConflict,
-    LakeIntegrityError,
     LakeNotFound,
     LakePathError,
     PutResult,
@@ -22,6 +21,7 @@ from console.lake.base import (
     clean_path,
     clean_prefix,
 )
+from console.lake.integrity import integrity_failed
 
 
 class LocalLake(Lake):
@@ -104,12 +104,11 @@ class LocalLake(Lake):
         finally:
             os.unlink(tmp_name)
 
-    @staticmethod
-    def _read_sidecar(path: str, side: Path) -> str:
+    def _read_sidecar(self, path: str, side: Path) -> str:
         try:
             return side.read_text().strip()
         except FileNotFoundError:
-            raise LakeIntegrityError(f"lake path {path!r}: no sha256 recorded for this file") from None
+            raise integrity_failed(self.url, path, "no sha256 recorded for this file") from None
 
     @staticmethod
     def _hash_file(target: Path) -> str:
@@ -137,9 +136,8 @@ class LocalLake(Lake):
                 digest.update(chunk)
             actual = digest.hexdigest()
             if expected != actual:
-                raise LakeIntegrityError(
-                    f"lake path {path!r}: stored sha256 {expected}, content now hashes to {actual}"
-                )
+                raise integrity_failed(self.url, path, f"stored sha256 {expected}, content now hashes to {actual}",
+                                       recorded_sha256=expected, found_sha256=actual)
             handle.seek(0)
         except BaseException:
             handle.close()

@@ -14,8 +14,12 @@ here on first use.
   (sql_identifiers), shown to the approver on the request page; the registry's schema keeps each
   column's name, type and curated column.
 - `curated_registry` records every version (state loading → verified | failed; verified →
-  current → superseded); `curated_current` is the pointer readers follow. The pointer moves with
-  one UPDATE/INSERT in a short transaction, so readers see the old version or the new.
+  current → superseded); `curated_current` is the pointer readers follow. A promotion's pointers
+  (a dataset and its golden packets) move together with one UPDATE/INSERT each in one short
+  transaction (promote_versions), so readers see all the old versions or all the new, whatever
+  happens to the process; the move waits at most `lock_timeout` for another session's lock
+  (PointerBusy, "waiting for readers"). Each move is written to `curated_moves` in the same
+  transaction: the audit trail's outbox (promotion.services.reconcile records it in the trail).
 - Verification: row count and a content checksum computed the same way over silver (Arrow compute
   over the Parquet, checksum.py) and over the loaded table (one SQL scan on PostgreSQL, Python over
   the rows elsewhere): per row the XOR of one 64-bit PostgreSQL hash per column (hashint8extended,
@@ -37,16 +41,19 @@ here on first use.
 
 from .backend import (
     VERIFIED_STATES, ChecksumMismatch, CuratedError, CurrentVersion, InvalidIdentifier, LoadBusy, LoadResult,
-    State, dataset_slug, ensure_registry, sql_identifiers, validate_columns,
+    PointerBusy, State, dataset_slug, ensure_registry, sql_identifiers, validate_columns,
 )
 from .checksum import silver_checksum
 from .load import golden_key, load_dataset, load_golden
-from .pointer import current_schema, current_versions, promote_version, read_current, rollback_to, verify_version, versions
+from .pointer import (
+    current_schema, current_versions, mark_move_audited, pointer_moves, promote_version, promote_versions,
+    read_current, rollback_to, verify_version, versions,
+)
 
 __all__ = [
     "VERIFIED_STATES", "ChecksumMismatch", "CuratedError", "CurrentVersion", "InvalidIdentifier", "LoadBusy",
-    "LoadResult", "State", "current_schema", "current_versions", "dataset_slug", "ensure_registry", "golden_key", "load_dataset",
-    "load_golden", "promote_version", "read_current", "rollback_to", "silver_checksum", "sql_identifiers",
-    "validate_columns",
-    "verify_version", "versions",
+    "LoadResult", "PointerBusy", "State", "current_schema", "current_versions", "dataset_slug",
+    "ensure_registry", "golden_key", "load_dataset", "load_golden", "mark_move_audited", "pointer_moves",
+    "promote_version", "promote_versions", "read_current", "rollback_to", "silver_checksum",
+    "sql_identifiers", "validate_columns", "verify_version", "versions",
 ]

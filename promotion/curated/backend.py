@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 REGISTRY = "curated_registry"
 CURRENT = "curated_current"
+MOVES = "curated_moves"  # every pointer move, written in the move's own transaction (pointer.py)
 ROW_COLUMN = "_row"
 BATCH_ROWS = 64 * 1024
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1, the tightest of our backends
@@ -40,6 +41,10 @@ class InvalidIdentifier(CuratedError, ValueError):
 
 class LoadBusy(CuratedError):
     """Another live session is loading this dataset."""
+
+
+class PointerBusy(CuratedError):
+    """Another session held a lock the pointer move needs past the lock timeout: nothing moved; retry later."""
 
 
 class ChecksumMismatch(CuratedError):
@@ -225,6 +230,16 @@ def ensure_registry(connection) -> None:
             f"PRIMARY KEY ({q('dataset_key')}, {q('version')})"
         ),
         CURRENT: f"{q('dataset_key')} VARCHAR(100) NOT NULL PRIMARY KEY, {q('version')} INTEGER NOT NULL",
+        # The pointer's history, an outbox for the audit trail (which may live in another database): a move
+        # and its row commit together, and `audited_at` is set once the trail holds the move.
+        # Its ids are numbered by the mover under a lock (pointer._move), not by an identity column: the same
+        # on every backend, and a copy of the table (a backup, a test's snapshot) keeps numbering on.
+        MOVES: (
+            f"{q('id')} BIGINT NOT NULL PRIMARY KEY, {q('dataset_key')} VARCHAR(100) NOT NULL, "
+            f"{q('from_version')} INTEGER NULL, "
+            f"{q('to_version')} INTEGER NOT NULL, {q('moved_at')} {when[backend.vendor]} NOT NULL, "
+            f"{q('ref')} VARCHAR(200) NOT NULL, {q('audited_at')} {when[backend.vendor]} NULL"
+        ),
     }
     for name, body in tables.items():
         if backend.vendor == "microsoft":
@@ -233,14 +248,14 @@ def ensure_registry(connection) -> None:
             backend.execute(f"CREATE TABLE IF NOT EXISTS {q(name)} ({body})")
 
 
-def registry_exists(backend: Backend) -> bool:
+def registry_exists(backend: Backend, table: str = CURRENT) -> bool:
     """Whether the registry is there: readers check, they never create it (they may not be allowed to)."""
     probe = {
         "postgresql": "SELECT to_regclass(%s) IS NOT NULL",
         "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = %s",
         "microsoft": "SELECT CASE WHEN OBJECT_ID(%s) IS NULL THEN 0 ELSE 1 END",
     }[backend.vendor]
-    return bool(backend.execute(probe, (CURRENT,))[0][0])
+    return bool(backend.execute(probe, (table,))[0][0])
 
 
 def columns_of(schema: list[dict]) -> list[tuple[str, str]]:

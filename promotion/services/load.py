@@ -20,8 +20,11 @@ from promotion.curated.aliases import curated_is_default
 from promotion.gates import golden_held_back, requested_datasets
 from promotion.models import PromotionRequest
 
+from promotion.faults import crash_point
+
 from ._common import LOAD_JOBS, REQUEST_TYPE, _audit_refusal
 from .guard import _load_refusal, promotion_load_finish, promotion_load_start
+from .reconcile import curated_moves_audit
 from .rollback import roll_back_pointers
 
 # --- the load ------------------------------------------------------------------------------------
@@ -48,18 +51,19 @@ class LoadLost(Exception):
 
 def _is_transient(exc: BaseException) -> bool:
     """Worth another attempt: the database or the lake could not be reached, or another session
-    still holds a dataset's load lock. Refusals, checksum mismatches and bad data never are."""
+    still holds a dataset's load lock or a lock its pointer move needs (PointerBusy: waiting for readers).
+    Refusals, checksum mismatches and bad data never are."""
     import psycopg
     from django.db import OperationalError, InterfaceError
 
     from console.lake import LakeError, LakeIntegrityError, LakeNotFound, LakePathError
-    from promotion.curated import LoadBusy
+    from promotion.curated import LoadBusy, PointerBusy
 
     if isinstance(exc, (LakeIntegrityError, LakeNotFound, LakePathError)):
         return False
     return isinstance(
-        exc, (OperationalError, InterfaceError, psycopg.OperationalError, LoadBusy, LakeError, ConnectionError,
-              TimeoutError),
+        exc, (OperationalError, InterfaceError, psycopg.OperationalError, LoadBusy, PointerBusy, LakeError,
+              ConnectionError, TimeoutError),
     )
 
 
@@ -192,10 +196,12 @@ def _load_and_promote(request: PromotionRequest) -> dict:
         loaded[key] = {"version": result.version, "rows": result.rows, "reused": result.reused}
         pointers.append((key, result.version))
         _beat(request, datasets=loaded)
-    # Every version is verified: only now do readers move, one pointer at a time.
-    for key, version in pointers:
-        _beat(request, stage="promoting", dataset=key)
-        curated.promote_version(connection=connection, dataset_key=key, version=version)
+    # Every version is verified: only now do readers move, every pointer in one transaction (all old or all
+    # new, whatever happens to this process), then the trail records the moves (services.reconcile).
+    _beat(request, stage="promoting", dataset=", ".join(key for key, _ in pointers))
+    curated.promote_versions(connection=connection, moves=pointers, ref=f"promotion request {request.pk}",
+                             lock_timeout=settings.CURATED_LOCK_TIMEOUT)
+    curated_moves_audit(source="load")
     _beat(request, stage="promoted", dataset="")
     return loaded
 
@@ -234,6 +240,7 @@ def load_requested_datasets(*, request: PromotionRequest, resume_attempt: int | 
                                     "progress": claimed.load_progress})
             raise LoadInterrupted(claimed.attempts, reason) from exc
         return _finish_if_ours(claimed, error=reason)
+    crash_point("promotion.before_finish")
     return _finish_if_ours(claimed)
 
 
@@ -244,6 +251,7 @@ def promotion_sweep_stale(*, older_than: timedelta | None = None) -> list[int]:
     so a task the broker redelivers still finds its load to resume before the sweeper fails it.
     """
     cutoff = clock.now() - (older_than or timedelta(seconds=settings.PROMOTION_ABANDONED_SECONDS))
+    curated_moves_audit(source="sweeper")  # a lost worker's pointer moves are in the trail before its load fails
 
     def fail(locked: PromotionRequest, last_beat) -> None:
         promotion_load_finish(request=locked, error=f"the load's heartbeat stopped at {last_beat.isoformat()} "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 
 from console import clock
@@ -29,6 +30,7 @@ from ._common import (
     CURATED_TYPE, REQUEST_TYPE, _enforce_who, _enqueue_check, _refuse, _refusals_audited, _request_json,
     curated_reader,
 )
+from .reconcile import curated_moves_audit
 
 GOLDEN_PREFIX = "golden:"
 
@@ -130,11 +132,17 @@ def roll_back_pointers(request: PromotionRequest, *, beat: Callable[..., None]) 
     for move in moves:
         beat(stage="verifying", dataset=move.key)
         curated.verify_version(connection=connection, dataset_key=move.key, version=move.version)
+    # Every pointer in one transaction (readers see all of them back, or none), verified again inside it.
     done = dict(request.load_progress.get("datasets") or {})
+    beat(stage="rolling back", dataset=", ".join(move.key for move in moves))
     for move in moves:
-        beat(stage="rolling back", dataset=move.key)
-        curated.rollback_to(connection=connection, dataset_key=move.key, version=move.version, verify=True)
-        done[move.key] = {"version": move.version, "from": move.current}
-        beat(datasets=done)
+        current = curated.read_current(connection, move.key)
+        if current is None or move.version >= current.version:
+            raise curated.CuratedError(f"{move.key}: v{move.version} is not earlier than the current version")
+    curated.promote_versions(connection=connection, moves=[(move.key, move.version) for move in moves], verify=True,
+                             ref=f"promotion request {request.pk}", lock_timeout=settings.CURATED_LOCK_TIMEOUT)
+    curated_moves_audit(source="rollback")
+    done.update({move.key: {"version": move.version, "from": move.current} for move in moves})
+    beat(datasets=done)
     beat(stage="rolled back", dataset="")
     return done

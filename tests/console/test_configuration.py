@@ -33,6 +33,8 @@ def run_manage(*args, **env):
         ("SESSION_TIMEOUT_SECONDS", "soon"),
         ("DJANGO_DEBUG", "maybe"),
         ("DJANGO_ENV", "staging"),
+        ("CURATED_LOCK_TIMEOUT", "0"),
+        ("PROMOTION_CRASH_AT", "curated.pointer_moved"),  # a test's crash point, outside the test environment
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(variable, value, tmp_path):

@@ -168,6 +168,7 @@ def test_an_empty_file_round_trips(lake):
     assert lake.read("empty.txt") == b""
 
 
+@pytest.mark.catalogue(16)
 def test_putting_identical_bytes_again_is_a_no_op_with_the_same_hash(lake):
     first = lake.put("a.txt", b"same")
 
@@ -178,6 +179,7 @@ def test_putting_identical_bytes_again_is_a_no_op_with_the_same_hash(lake):
     assert lake.read("a.txt") == b"same"
 
 
+@pytest.mark.catalogue(16)
 def test_putting_different_bytes_at_an_existing_path_is_refused_and_keeps_the_original(backend):
     lake = backend.lake
     lake.put("a.txt", b"original")
@@ -192,6 +194,7 @@ def test_putting_different_bytes_at_an_existing_path_is_refused_and_keeps_the_or
     assert lake.list() == ["a.txt"]
 
 
+@pytest.mark.catalogue(16)
 def test_a_second_client_cannot_overwrite_either(backend):
     backend.lake.put("a.txt", b"original")
 
@@ -340,6 +343,7 @@ def test_a_file_whose_recorded_hash_was_removed_is_not_trusted(backend):
         backend.lake.sha256("a.txt")
 
 
+@pytest.mark.catalogue(16)
 def test_concurrent_puts_of_different_bytes_to_one_path_have_exactly_one_winner(backend):
     writers = 8
     payloads = [f"writer {n}\n".encode() * 1000 for n in range(writers)]
@@ -401,6 +405,7 @@ def test_local_a_writer_that_died_between_hash_and_file_is_completed_by_a_retry(
 
 
 # --- ADLS specifics ------------------------------------------------------------------------------
+@pytest.mark.catalogue(16, 53)
 def test_adls_the_write_that_creates_a_lake_path_is_create_only(fake_dfs):
     adls_lake(fake_dfs).put("exports/revenue.csv", b"data")
 

@@ -201,3 +201,14 @@ def contract_then_migration(manifest, tmp_path, olivia, adam, arthur, curated_db
     return rebates.domo_id
 
 
+
+
+@pytest.fixture
+def approved_rebates(manifest, olivia, arthur) -> PromotionRequest:
+    """The rebate invoices (a dataset with golden packets: several pointers) requested, checked and approved;
+    its load message waits in this run's broker (use with no_enqueue), the test runs the load."""
+    rebates = dataset(manifest, REBATES)
+    disposition_all(olivia, manifest, [rebates])
+    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[rebates], enqueue=False))
+    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
+    return approve(request, arthur)

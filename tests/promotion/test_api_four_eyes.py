@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 
 from console import roles
 from console.models import AuditEvent
+from promotion import curated, services, tasks
 from promotion.models import PromotionRequest
 from tests.promotion.api_helpers import act, post, queued_tasks, refusals, requested
 from tests.promotion.conftest import checked
@@ -70,10 +71,52 @@ def test_an_approval_without_a_comment_is_400_naming_the_field(client, ready_req
     assert ready_request.state == "ready"
 
 
-def test_approving_a_blocked_request_is_409(client, manifest, olivia, arthur):
-    blocked = checked(requested(olivia, manifest))
+@pytest.mark.catalogue(14)
+def test_approving_a_blocked_request_is_409_audited_and_queues_no_load(client, manifest, olivia, arthur, broker):
+    blocked = checked(requested(olivia, manifest, enqueue=False))
     response = act(client, arthur, blocked, "approve", {"comment": "ok"})
     assert response.status_code == 409 and "blocked" in response.json()["detail"]
+    blocked.refresh_from_db()
+    assert blocked.state == "blocked" and blocked.approved_by is None
+    assert refusals("approve").get().actor == arthur
+    assert queued_tasks("promotion") == []  # nothing will load
+    assert curated.read_current(services.curated_reader(), blocked.datasets.get().domo_id) is None
+
+
+def reuploaded(dataset) -> None:
+    """The dataset's data replaced after the gates ran (a later upload): what they passed on is stale."""
+    type(dataset).objects.filter(pk=dataset.pk).update(silver_sha256="0" * 64)
+
+
+@pytest.mark.catalogue(14)
+def test_approving_after_a_later_upload_is_409_stale_audited_and_queues_no_load(client, ready_request, arthur, broker):
+    reuploaded(ready_request.datasets.get())
+
+    response = act(client, arthur, ready_request, "approve", {"comment": "ok"})
+
+    assert response.status_code == 409 and "stale" in response.json()["detail"]
+    ready_request.refresh_from_db()
+    assert ready_request.state == "ready" and ready_request.approved_by is None
+    assert refusals("approve").get().actor == arthur
+    assert queued_tasks("promotion") == []
+    assert not AuditEvent.objects.filter(action="promotion.approved").exists()
+
+
+@pytest.mark.catalogue(14)
+def test_a_promotion_whose_gates_went_stale_after_approval_is_refused_at_load_and_promotes_nothing(
+    client, ready_request, arthur, broker
+):
+    """The load message the approval queued, delivered after a later upload: the guard refuses it."""
+    assert act(client, arthur, ready_request, "approve", {"comment": "ok"}).status_code == 200
+    claims = ready_request.datasets.get()
+    reuploaded(claims)
+
+    tasks.promotion_load(ready_request.pk)
+
+    ready_request.refresh_from_db()
+    assert ready_request.state == "approved" and ready_request.attempts == 0  # never claimed
+    assert "stale" in refusals("load").get().after["reason"]
+    assert curated.read_current(services.curated_reader(), claims.domo_id) is None
 
 
 def test_an_unknown_request_is_404(client, arthur):

@@ -468,6 +468,7 @@ def test_rollback_moves_the_pointer_back(connection, tmp_path):
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+@pytest.mark.catalogue(11)
 def test_readers_see_the_old_or_the_new_version_during_a_load_and_its_pointer_move(tmp_path):
     """A reader loops from before the second version's load until after its pointer moved: every total
     it reads is the old version's or the new one's, never a mix, never an empty or half-loaded table."""
@@ -504,6 +505,48 @@ def test_readers_see_the_old_or_the_new_version_during_a_load_and_its_pointer_mo
         thread.join()
     for (name,) in query(conn, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'curated\\_%'"):
         query(conn, f'DROP TABLE "{name}"')
+
+    assert set(seen) <= {old, new}
+    assert seen[0] == old and seen[-1] == new
+
+
+@pytest.mark.catalogue(11)
+def test_sqlite_readers_see_the_old_or_the_new_version_during_a_load_and_its_pointer_move(tmp_path):
+    """The same reader loop on a SQLite curated store (its own connection, the file's locks): every total is
+    the old version's or the new one's."""
+    path = tmp_path / "curated.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    rows = 5_000
+    first = load(writer, write_silver(tmp_path / "one.parquet", rows))
+    curated.promote_version(connection=writer, dataset_key=KEY, version=first.version)
+    second_silver = write_silver(tmp_path / "two.parquet", rows, bump=1)
+    old, new = expected_qty(rows), expected_qty(rows, bump=1)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def reader():
+        own = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            while not stop.is_set() or len(seen) < 5:
+                current = curated.read_current(own, KEY)
+                seen.append(own.execute(f'SELECT sum(qty) FROM "{current.table}"').fetchone()[0])
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        while len(seen) < 5:
+            stop.wait(0.01)
+        second = load(writer, second_silver, load_id="load-2")
+        curated.promote_version(connection=writer, dataset_key=KEY, version=second.version)
+        count_at_move = len(seen)
+        while len(seen) < count_at_move + 5:
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        thread.join()
+        writer.close()
 
     assert set(seen) <= {old, new}
     assert seen[0] == old and seen[-1] == new

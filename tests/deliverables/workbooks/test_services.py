@@ -186,6 +186,7 @@ def test_the_stored_file_is_read_back_with_its_hash_checked(sample_run, olivia):
     assert services.download_name(done) == f"{done.client_account_id}-{done.period_label}-{done.sha256[:8]}.xlsx"
 
 
+@pytest.mark.catalogue(17)
 def test_a_tampered_stored_file_is_never_handed_out(sample_run, olivia):
     done = build(olivia, sample_run, a_client(sample_run))
     stored = _lake_file(done.path)
@@ -193,6 +194,8 @@ def test_a_tampered_stored_file_is_never_handed_out(sample_run, olivia):
     stored.write_bytes(stored.read_bytes() + b"tampered")
     with pytest.raises(services.DeliverableIntegrityError, match=f"its file {done.path} failed the lake's check"):
         services.deliverable_open(done)
+    # The export's refusal is in the trail, naming the file (console.lake.integrity).
+    assert AuditEvent.objects.filter(action="lake.integrity_failed", object_id=done.path).count() == 1
 
 
 def test_a_file_replaced_with_its_lake_hash_too_is_still_refused(sample_run, olivia):
