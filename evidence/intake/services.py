@@ -40,6 +40,9 @@ from evidence.intake.storage import BronzeCopy, BronzeReceipt, SilverStaging, si
 from evidence.models import INTAKE_JOBS, IntakeRun, ManifestFile, ManifestIssue, SourceManifest
 
 INTAKE_TASK = "evidence.tasks.intake_run"  # the name evidence.tasks registers
+# Deliveries that may claim a run, as for promotion loads (promotion.services.MAX_LOAD_ATTEMPTS): a run whose
+# worker died this often (an export that kills its process every time) fails instead of being taken over again.
+MAX_INTAKE_ATTEMPTS = 3
 
 
 class IntakeError(Exception):
@@ -132,6 +135,9 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
     stale_after = datetime.timedelta(seconds=settings.INTAKE_STALE_SECONDS)
     if run is None or run.is_final:
         return None
+    if run.attempts >= MAX_INTAKE_ATTEMPTS and jobs.stale(INTAKE_JOBS, run, stale_after):
+        _give_up(run, stale_after)
+        return None
     if not run.claim(stale_after=stale_after):
         if run.is_final:
             return None
@@ -157,6 +163,24 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
             raise
     _discard_staged(run)
     return outcome
+
+
+def _give_up(run: IntakeRun, stale_after: datetime.timedelta) -> None:
+    """Fail a running intake whose worker was lost on each of its MAX_INTAKE_ATTEMPTS attempts (a compare-and-set
+    on that attempt and the stale heartbeat: a worker that took it over or beat meanwhile keeps it)."""
+    error = f"gave up after {run.attempts} attempts (each worker was lost mid-run)"
+    with transaction.atomic():
+        moved = (
+            INTAKE_JOBS.rows(run.pk, attempt=run.attempts)
+            .filter(heartbeat_at__lt=clock.now() - stale_after)
+            .update(status=IntakeStatus.FAILED, error=error, finished_at=clock.now())
+        )
+        if moved:
+            audit_record(
+                actor=None, action="intake.failed", object_type="evidence.intakerun", object_id=str(run.pk),
+                before={"status": IntakeStatus.RUNNING, "attempts": run.attempts},
+                after={"status": IntakeStatus.FAILED, "error": error},
+            )
 
 
 def _system_actor(run: IntakeRun) -> str:
