@@ -34,7 +34,7 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.log_path = Path(settings.VAR_DIR) / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         env = {
             **os.environ,
             "DATABASE_URL": database_url_for_current_test_db(),
@@ -71,6 +71,26 @@ class Worker:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+    def pool_children(self) -> list[int]:
+        """The pids of the worker's live pool processes (the children of its main process), from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended while we looked
+            if fields[0] != "Z" and int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
+
+    def kill_pool_child(self, pid: int | None = None) -> int:
+        """SIGKILL one pool process (the only one when not given) and leave the main process alive, as when
+        the kernel's OOM killer or a crash in a C extension ends the task's process only."""
+        if pid is None:
+            [pid] = self.pool_children()
+        os.kill(pid, signal.SIGKILL)
+        return pid
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
