@@ -67,11 +67,51 @@ def assert_same_totals(ours, silver) -> None:
 # --- enqueue ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(7)
 def test_approval_enqueues_the_load_after_commit(ready_request, arthur, no_enqueue, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         approve(ready_request, arthur)
     assert len(callbacks) == 2  # the audit head's anchor (console.anchors), then the load
     assert no_enqueue.sent() == [(ready_request.pk,)]
+
+
+@CURATED_DB
+@pytest.mark.postgres_only  # two writers at once (SQLite has one)
+@pytest.mark.catalogue(8)
+def test_two_deliveries_of_one_load_at_once_run_it_once(rebates_request, arthur, curated_db, no_enqueue):
+    """The same load submitted twice at the same moment (a duplicate message, a double click that sent two):
+    one delivery claims and runs it; the other finds it claimed and runs nothing."""
+    import threading
+
+    approve(rebates_request, arthur)
+    start, outcomes = threading.Barrier(2), []
+
+    def deliver():
+        try:
+            start.wait()
+            tasks.promotion_load(rebates_request.pk)
+            outcomes.append("returned")
+        except services.LoadHeld:
+            outcomes.append("held")  # a worker's task would look again later, and find it final
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(outcomes) == 2
+    rebates_request.refresh_from_db()
+    assert rebates_request.state == "promoted", rebates_request.error
+    assert rebates_request.attempts == 1
+    done = AuditEvent.objects.filter(object_id=str(rebates_request.pk))
+    assert done.filter(action="promotion.load_started").count() == 1
+    assert done.filter(action="promotion.promoted").count() == 1
+    assert not done.filter(action="promotion.load_resumed").exists()
+    key = dataset(rebates_request.manifest, REBATES).domo_id
+    assert [(v["version"], v["state"]) for v in curated.versions(curated_db, key)] == [(1, "current")]
 
 
 # --- the load, end to end --------------------------------------------------------------------------
