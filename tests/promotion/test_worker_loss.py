@@ -3,18 +3,16 @@ redelivered at once, the load is taken over and promotes once), or on every deli
 MAX_LOAD_ATTEMPTS, and nothing is left in the queue). (The whole worker killed mid-load: test_load.py.)"""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-import redis
 
 from console.models import AuditEvent
 from promotion import curated, services
 from promotion.models import PromotionRequest
 from tests.promotion.conftest import CURATED_DB, approve, dataset
 from tests.promotion.test_load import assert_same_totals, current_totals, silver_totals
-from tests.support.worker import Worker, flush_test_broker, wait_until
+from tests.support.worker import Worker, broker_backlog, flush_test_broker, wait_until
 
 pytestmark = [CURATED_DB, pytest.mark.worker, pytest.mark.postgres_only]
 
@@ -29,13 +27,6 @@ def current(request: PromotionRequest) -> PromotionRequest:
 
 def events(request: PromotionRequest, action: str) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(action=action, object_id=str(request.pk)).order_by("seq"))
-
-
-def broker_backlog(queue: str = "promotion") -> tuple[int, int]:
-    """(messages waiting in the queue, messages delivered and not acknowledged) on this run's broker."""
-    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
-    prefix = os.environ["CELERY_REDIS_KEY_PREFIX"]
-    return client.llen(prefix + queue), client.hlen(prefix + "unacked")
 
 
 @pytest.mark.catalogue(1)
@@ -94,9 +85,9 @@ def test_a_load_whose_process_dies_on_every_delivery_fails_after_three_attempts_
                        timeout=120, interval=0.02, message=f"attempt {attempt} to hold the load")
             worker.kill_pool_child()
         wait_until(lambda: current(request).is_final, timeout=60, message="the request to fail")
-        wait_until(lambda: broker_backlog() == (0, 0), timeout=30, message="the queue to drain")
+        wait_until(lambda: broker_backlog("promotion") == (0, 0), timeout=30, message="the queue to drain")
         time.sleep(4)  # past the visibility timeout: nothing comes back
-        assert broker_backlog() == (0, 0)
+        assert broker_backlog("promotion") == (0, 0)
     finally:
         worker.stop()
     request.refresh_from_db()

@@ -111,6 +111,13 @@ def flush_test_broker() -> None:
         client.delete(*keys)
 
 
+def broker_backlog(queue: str) -> tuple[int, int]:
+    """(messages waiting in `queue`, messages delivered and not acknowledged) on this run's broker."""
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    prefix = os.environ["CELERY_REDIS_KEY_PREFIX"]
+    return client.llen(prefix + queue), client.hlen(prefix + "unacked")
+
+
 def wait_until(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
