@@ -138,16 +138,21 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
     if run.attempts >= MAX_INTAKE_ATTEMPTS and jobs.stale(INTAKE_JOBS, run, stale_after):
         _give_up(run, stale_after)
         return None
-    if not run.claim(stale_after=stale_after):
-        if run.is_final:
-            return None
-        raise IntakeHeld(jobs.retry_in(INTAKE_JOBS, run, stale_after))
     with context.bind(context.WorkContext(correlation_id=f"intake-{run.pk}", system_actor=_system_actor(run))):
+        # The claim and its audit row commit together: every attempt that held the run is on the trail, also one
+        # whose process died the moment after its claim.
         with transaction.atomic():
-            audit_record(
-                actor=None, action="intake.started", object_type="evidence.intakerun", object_id=str(run.pk),
-                before={"status": IntakeStatus.QUEUED}, after={"status": IntakeStatus.RUNNING, "attempt": run.attempts},
-            )
+            claimed = run.claim(stale_after=stale_after)
+            if claimed:
+                audit_record(
+                    actor=None, action="intake.started", object_type="evidence.intakerun", object_id=str(run.pk),
+                    before={"status": IntakeStatus.QUEUED},
+                    after={"status": IntakeStatus.RUNNING, "attempt": run.attempts},
+                )
+        if not claimed:
+            if run.is_final:
+                return None
+            raise IntakeHeld(jobs.retry_in(INTAKE_JOBS, run, stale_after))
         try:
             outcome = _execute(run)
         except Exception as exc:  # recorded on the run for the operator, then re-raised for the logs
