@@ -1,7 +1,5 @@
 """A real Celery worker on Redis runs the intake; a worker killed mid-intake leaves nothing half-done."""
 import io
-import os
-import signal
 import time
 
 import pyarrow as pa
@@ -13,7 +11,6 @@ from console.models import AuditEvent
 from evidence.choices import IntakeStatus
 from evidence.models import DomoDataset, IntakeRun, SourceManifest
 from evidence.samples.export import write_sample_export
-from tests.promotion.conftest import queued
 from tests.support.worker import Worker, broker_backlog, flush_test_broker, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres_only]
@@ -84,60 +81,6 @@ def test_a_worker_killed_mid_intake_leaves_no_manifest_and_a_rerun_finishes(tran
 
 def started(run: IntakeRun) -> int:
     return AuditEvent.objects.filter(action="intake.started", object_id=str(run.pk)).count()
-
-
-def verify_events(run_id: str, action: str) -> int:
-    return AuditEvent.objects.filter(correlation_id=run_id, action=action).count()
-
-
-@pytest.mark.catalogue(6)
-def test_a_warm_shutdown_finishes_the_short_task_and_requeues_the_long_intake_once(
-    transactional_db, lake, big_export, audrey
-):
-    """SIGTERM to a worker with soft shutdown on (REMAP_SIGTERM=SIGQUIT; Celery's test_worker_shutdown_acks.py)
-    while a long intake and a short task (an auditor's "verify now") run: the short one finishes within the soft
-    timeout and is acknowledged; the long one is cancelled and requeued, once, and the next worker takes it over
-    and finishes it once."""
-    from console.audit import VERIFIED_ACTION
-    from console.audit_verify import STARTED_ACTION, audit_verify_request
-
-    long_export = big_export
-    env = {"REMAP_SIGTERM": "SIGQUIT", "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT": "3",
-           "CELERY_VISIBILITY_TIMEOUT": "3", "INTAKE_STALE_SECONDS": "2"}
-    flush_test_broker()
-    first = Worker(queues="console,intake", concurrency=2, env=env).start()
-    try:
-        long_run = queue(long_export.path)
-        wait_until(lambda: IntakeRun.objects.get(pk=long_run.pk).stage.startswith("checking dataset"), timeout=120,
-                   interval=0.05, message="the long intake to be under way")
-        verification = audit_verify_request(actor=audrey)
-        wait_until(lambda: verify_events(verification, STARTED_ACTION), timeout=60, interval=0.01,
-                   message="the verification to start")
-        os.kill(first.process.pid, signal.SIGTERM)  # the main process only, as a supervisor stops it
-        first.process.wait(timeout=60)
-    finally:
-        first.stop()
-    assert "Initiating Soft Shutdown" in first.output()
-    assert verify_events(verification, VERIFIED_ACTION) == 1, first.output()[-3000:]
-    long_run.refresh_from_db()
-    assert long_run.status == IntakeStatus.RUNNING and long_run.attempts == 1, first.output()[-3000:]
-    assert not SourceManifest.objects.filter(load_id=long_export.load_id).exists()
-    # The short task was acknowledged; the long one is back in its queue, once.
-    assert queued("console") == []
-    assert [args for _, args in queued("intake")] == [(long_run.pk,)], first.output()[-3000:]
-
-    second = Worker(queues="console,intake", env=env).start()
-    try:
-        wait_until(lambda: IntakeRun.objects.get(pk=long_run.pk).is_final, timeout=180,
-                   message="the requeued intake to finish")
-    finally:
-        second.stop()
-    long_run.refresh_from_db()
-    assert long_run.status == IntakeStatus.SUCCEEDED, long_run.error
-    assert long_run.attempts == 2 and started(long_run) == 2
-    assert SourceManifest.objects.filter(load_id=long_export.load_id).count() == 1
-    # The short task was never delivered again.
-    assert (verify_events(verification, STARTED_ACTION), verify_events(verification, VERIFIED_ACTION)) == (1, 1)
 
 
 @pytest.mark.catalogue(4)

@@ -3,6 +3,8 @@ redelivered at once, the load is taken over and promotes once), or on every deli
 MAX_LOAD_ATTEMPTS, and nothing is left in the queue). (The whole worker killed mid-load: test_load.py.)"""
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from console.models import AuditEvent
 from promotion import curated, services
 from promotion.models import PromotionRequest
-from tests.promotion.conftest import CURATED_DB, approve, dataset
+from tests.promotion.conftest import CURATED_DB, approve, dataset, queued
 from tests.promotion.test_load import assert_same_totals, current_totals, silver_totals
 from tests.support.worker import Worker, broker_backlog, flush_test_broker, wait_until
 
@@ -99,3 +101,56 @@ def test_a_load_whose_process_dies_on_every_delivery_fails_after_three_attempts_
     assert failed.after == {"state": "failed", "error": request.error}
     assert worker.output().count("WorkerLostError") >= services.MAX_LOAD_ATTEMPTS
     assert curated.read_current(curated_db, claims.domo_id) is None  # readers never moved
+
+
+def verify_events(run_id: str, action: str) -> int:
+    return AuditEvent.objects.filter(correlation_id=run_id, action=action).count()
+
+
+@pytest.mark.catalogue(6)
+def test_a_warm_shutdown_finishes_the_short_task_and_requeues_the_long_load_once(
+    big_ready_request, arthur, audrey, curated_db
+):
+    """SIGTERM to a worker with soft shutdown on (REMAP_SIGTERM=SIGQUIT; Celery's test_worker_shutdown_acks.py)
+    while a long load and a short task (an auditor's "verify now") run: the short one finishes within the soft
+    timeout and is acknowledged; the long one is cancelled and requeued, once, and the next worker takes it over
+    and promotes it once."""
+    from console.audit import VERIFIED_ACTION
+    from console.audit_verify import STARTED_ACTION, audit_verify_request
+
+    request = big_ready_request
+    claims = dataset(request.manifest)
+    env = {**FAST, "REMAP_SIGTERM": "SIGQUIT", "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT": "2"}
+    flush_test_broker()
+    first = Worker(queues="console,promotion", concurrency=2, env=env).start()
+    try:
+        approve(request, arthur)
+        wait_until(lambda: current(request).load_progress.get("stage") == "loading", timeout=120, interval=0.05,
+                   message="the load to be under way")
+        verification = audit_verify_request(actor=audrey)
+        wait_until(lambda: verify_events(verification, STARTED_ACTION), timeout=60, interval=0.01,
+                   message="the verification to start")
+        os.kill(first.process.pid, signal.SIGTERM)  # the main process only, as a supervisor stops it
+        first.process.wait(timeout=60)
+    finally:
+        first.stop()
+    assert "Initiating Soft Shutdown" in first.output()
+    assert verify_events(verification, VERIFIED_ACTION) == 1, first.output()[-3000:]
+    stopped = current(request)
+    assert stopped.state == "loading" and stopped.attempts == 1, first.output()[-3000:]
+    assert curated.read_current(curated_db, claims.domo_id) is None
+    # The short task was acknowledged; the long one is back in its queue, once.
+    assert queued("console") == []
+    assert queued("promotion") == [(services.LOAD_TASK, (request.pk,))], first.output()[-3000:]
+
+    second = Worker(queues="console,promotion", env=env).start()
+    try:
+        wait_until(lambda: current(request).is_final, timeout=180, message="the requeued load to finish")
+    finally:
+        second.stop()
+    request.refresh_from_db()
+    assert request.state == "promoted", (request.error, second.output()[-3000:])
+    assert request.attempts == 2 and len(events(request, "promotion.load_resumed")) == 1
+    assert len(events(request, "promotion.promoted")) == 1
+    # The short task was never delivered again.
+    assert (verify_events(verification, STARTED_ACTION), verify_events(verification, VERIFIED_ACTION)) == (1, 1)
