@@ -268,6 +268,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Soft shutdown (Celery 5.5+): on a cold shutdown (SIGQUIT, or SIGTERM when the worker runs with
+# REMAP_SIGTERM=SIGQUIT) running tasks get this many seconds to finish; the others are then cancelled and, being
+# late-ack, requeued for the next worker (their runs taken over). 0: off, a cold shutdown cancels at once.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env_int("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", 0, minimum=0)
 CELERY_TASK_DEFAULT_QUEUE = "console"
 CELERY_TASK_ROUTES = {
     "evidence.tasks.*": {"queue": "intake"},

@@ -22,6 +22,12 @@ logger = logging.getLogger(__name__)
 SHOWN = 200  # differences and one-sided rows kept per card; the counts are always whole
 
 
+def _interrupted(exc: Exception) -> bool:
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException) or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted")
+
+
 def reproduce_goldens(manifest: leafiq.Manifest, root: Path, parquet_paths: dict[str, Path]) -> dict[int, golden.GoldenComparison]:
     """Compare every card whose golden packet arrived; keyed by Domo card id."""
     dataset_beast_modes: dict[str, leafiq.BeastMode] = {}
@@ -47,6 +53,11 @@ def reproduce_goldens(manifest: leafiq.Manifest, root: Path, parquet_paths: dict
                 max_field_bytes=settings.INTAKE_MAX_FIELD_BYTES,
             )
         except Exception as exc:  # one card's failure must not stop the intake; it is shown on the card
+            if _interrupted(exc):
+                # A signal arrived mid-query (the worker cancelling the task at a soft shutdown, Ctrl-C): DuckDB
+                # turns it into this error and drops what the signal's handler raised. Leave as that handler meant
+                # to (the run stays running, its requeued task takes it over); this is no failure of the card.
+                raise SystemExit(f"interrupted during the golden reproduction of card {card.id}") from exc
             logger.exception("golden reproduction of card %s failed", card.id)
             results[card.id] = golden.GoldenComparison(
                 card_id=card.id, title=card.title, status="not_reproducible", sql=None, columns=(),

@@ -49,6 +49,9 @@ from evidence.models import (
 )
 
 INTAKE_TASK = "evidence.tasks.intake_run"  # the name evidence.tasks registers
+# Deliveries that may claim a run, as for promotion loads (promotion.services.MAX_LOAD_ATTEMPTS): a run whose
+# worker died this often (an export that kills its process every time) fails instead of being taken over again.
+MAX_INTAKE_ATTEMPTS = 3
 
 
 class IntakeError(Exception):
@@ -141,16 +144,24 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
     stale_after = datetime.timedelta(seconds=settings.INTAKE_STALE_SECONDS)
     if run is None or run.is_final:
         return None
-    if not run.claim(stale_after=stale_after):
-        if run.is_final:
-            return None
-        raise IntakeHeld(jobs.retry_in(INTAKE_JOBS, run, stale_after))
+    if run.attempts >= MAX_INTAKE_ATTEMPTS and jobs.stale(INTAKE_JOBS, run, stale_after):
+        _give_up(run, stale_after)
+        return None
     with context.bind(context.WorkContext(correlation_id=f"intake-{run.pk}", system_actor=_system_actor(run))):
+        # The claim and its audit row commit together: every attempt that held the run is on the trail, also one
+        # whose process died the moment after its claim.
         with transaction.atomic():
-            audit_record(
-                actor=None, action="intake.started", object_type="evidence.intakerun", object_id=str(run.pk),
-                before={"status": IntakeStatus.QUEUED}, after={"status": IntakeStatus.RUNNING, "attempt": run.attempts},
-            )
+            claimed = run.claim(stale_after=stale_after)
+            if claimed:
+                audit_record(
+                    actor=None, action="intake.started", object_type="evidence.intakerun", object_id=str(run.pk),
+                    before={"status": IntakeStatus.QUEUED},
+                    after={"status": IntakeStatus.RUNNING, "attempt": run.attempts},
+                )
+        if not claimed:
+            if run.is_final:
+                return None
+            raise IntakeHeld(jobs.retry_in(INTAKE_JOBS, run, stale_after))
         try:
             outcome = _execute(run)
         except Exception as exc:  # recorded on the run for the operator, then re-raised for the worker
@@ -170,6 +181,24 @@ def intake_execute(*, run_id: int) -> IntakeOutcome | None:
             raise
     _discard_staged(run)
     return outcome
+
+
+def _give_up(run: IntakeRun, stale_after: datetime.timedelta) -> None:
+    """Fail a running intake whose worker was lost on each of its MAX_INTAKE_ATTEMPTS attempts (a compare-and-set
+    on that attempt and the stale heartbeat: a worker that took it over or beat meanwhile keeps it)."""
+    error = f"gave up after {run.attempts} attempts (each worker was lost mid-run)"
+    with transaction.atomic():
+        moved = (
+            INTAKE_JOBS.rows(run.pk, attempt=run.attempts)
+            .filter(heartbeat_at__lt=clock.now() - stale_after)
+            .update(status=IntakeStatus.FAILED, error=error, finished_at=clock.now())
+        )
+        if moved:
+            audit_record(
+                actor=None, action="intake.failed", object_type="evidence.intakerun", object_id=str(run.pk),
+                before={"status": IntakeStatus.RUNNING, "attempts": run.attempts},
+                after={"status": IntakeStatus.FAILED, "error": error},
+            )
 
 
 def _system_actor(run: IntakeRun) -> str:

@@ -230,6 +230,38 @@ def test_a_redelivered_intake_held_by_a_live_worker_is_looked_at_again_not_dropp
     assert outcome.manifest == run.manifest
 
 
+@pytest.mark.catalogue(4)
+def test_an_intake_whose_worker_was_lost_on_every_attempt_fails_saying_so_instead_of_a_fourth(
+    db, complete_export, settings
+):
+    import datetime as dt
+
+    from console import clock
+    from evidence.intake.services import MAX_INTAKE_ATTEMPTS, IntakeHeld, intake_create, intake_execute
+
+    settings.INTAKE_STALE_SECONDS = 300
+    start = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
+    run = intake_create(actor=None, source="command", original_name="x", staged_path=complete_export.path, enqueue=False)
+    IntakeRun.objects.filter(pk=run.pk).update(status=IntakeStatus.RUNNING, heartbeat_at=start,
+                                               attempts=MAX_INTAKE_ATTEMPTS)
+    # Its worker may still be alive: held, never failed.
+    with clock.frozen(start + dt.timedelta(seconds=100)), pytest.raises(IntakeHeld):
+        intake_execute(run_id=run.pk)
+    assert IntakeRun.objects.get(pk=run.pk).status == IntakeStatus.RUNNING
+
+    with clock.frozen(start + dt.timedelta(seconds=301)):
+        assert intake_execute(run_id=run.pk) is None
+
+    run.refresh_from_db()
+    assert run.status == IntakeStatus.FAILED and run.attempts == MAX_INTAKE_ATTEMPTS
+    assert run.error == f"gave up after {MAX_INTAKE_ATTEMPTS} attempts (each worker was lost mid-run)"
+    failed = AuditEvent.objects.get(action="intake.failed", object_id=str(run.pk))
+    assert failed.after["error"] == run.error
+    assert not SourceManifest.objects.exists()
+    assert intake_execute(run_id=run.pk) is None  # a later redelivery finds it final
+    assert AuditEvent.objects.filter(action="intake.started", object_id=str(run.pk)).count() == 0
+
+
 def test_the_partial_and_invalid_samples_of_the_default_seed_ingest_after_the_complete_one(db, tmp_path):
     """`make run` ingests the default seed's complete sample; its partial and invalid variants then ingest as
     what they are, never refused as LOAD_ID_CONFLICT."""

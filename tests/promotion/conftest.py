@@ -212,3 +212,23 @@ def approved_rebates(manifest, olivia, arthur) -> PromotionRequest:
     request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[rebates], enqueue=False))
     assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
     return approve(request, arthur)
+
+
+BIG_ROWS = 200_000  # four record batches of the curated copy (64K rows each): a load long enough to kill mid-way
+
+
+@pytest.fixture
+def big_ready_request(states, tmp_path, olivia) -> PromotionRequest:
+    """Olivia's request for the claims of a 200 000-row export, its flaws dispositioned and its gates passed
+    (built once per test process, restored afterwards): the load a worker is killed in."""
+    def build() -> PromotionRequest:
+        manifest = ingest(write_sample_export(tmp_path / "big", rows=BIG_ROWS, seed=23).path)
+        claims = dataset(manifest)
+        disposition_all(olivia, manifest, [claims])
+        request = services.promotion_request(actor=olivia, manifest=manifest, datasets=[claims], enqueue=False)
+        return checked(request)
+
+    request = states.get(f"promotion: {BIG_ROWS}-row claims requested, gates passed", build)
+    request.refresh_from_db()
+    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
+    return request

@@ -105,6 +105,7 @@ def api_post(live_server, user, body, key) -> dict:
 
 @pytest.mark.catalogue(56)
 @pytest.mark.postgres_only
+@pytest.mark.catalogue(8)
 def test_requests_racing_with_one_key_create_one_request(live_server, manifest, olivia):
     key, racers = new_key(), 4
     clients = [Api.with_token(live_server.url, olivia) for _ in range(racers)]

@@ -5,20 +5,23 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+import time
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import psycopg
 import pytest
+import redis
 from django.db import connections
 
 from console import clock
 from console.lake import get_lake
 from console.models import AuditEvent
-from evidence.samples.export import write_sample_export
 from promotion import curated, services, tasks
 from promotion.models import PromotionRequest
+
 # Its card's golden packet has plain column names (see test_a_percent_sign_in_a_golden_column_...): REBATES.
 from tests.promotion.conftest import CURATED_DB, REBATES, checked, dataset, disposition_all, forced, promoted
 
@@ -64,11 +67,51 @@ def assert_same_totals(ours, silver) -> None:
 # --- enqueue ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(7)
 def test_approval_enqueues_the_load_after_commit(ready_request, arthur, no_enqueue, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         approve(ready_request, arthur)
     assert len(callbacks) == 2  # the audit head's anchor (console.anchors), then the load
     assert no_enqueue.sent() == [(ready_request.pk,)]
+
+
+@CURATED_DB
+@pytest.mark.postgres_only  # two writers at once (SQLite has one)
+@pytest.mark.catalogue(8)
+def test_two_deliveries_of_one_load_at_once_run_it_once(rebates_request, arthur, curated_db, no_enqueue):
+    """The same load submitted twice at the same moment (a duplicate message, a double click that sent two):
+    one delivery claims and runs it; the other finds it claimed and runs nothing."""
+    import threading
+
+    approve(rebates_request, arthur)
+    start, outcomes = threading.Barrier(2), []
+
+    def deliver():
+        try:
+            start.wait()
+            tasks.promotion_load(rebates_request.pk)
+            outcomes.append("returned")
+        except services.LoadHeld:
+            outcomes.append("held")  # a worker's task would look again later, and find it final
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(outcomes) == 2
+    rebates_request.refresh_from_db()
+    assert rebates_request.state == "promoted", rebates_request.error
+    assert rebates_request.attempts == 1
+    done = AuditEvent.objects.filter(object_id=str(rebates_request.pk))
+    assert done.filter(action="promotion.load_started").count() == 1
+    assert done.filter(action="promotion.promoted").count() == 1
+    assert not done.filter(action="promotion.load_resumed").exists()
+    key = dataset(rebates_request.manifest, REBATES).domo_id
+    assert [(v["version"], v["state"]) for v in curated.versions(curated_db, key)] == [(1, "current")]
 
 
 # --- the load, end to end --------------------------------------------------------------------------
@@ -354,20 +397,18 @@ def test_a_redelivered_task_leaves_a_live_load_alone(manifest, olivia, arthur, s
 @CURATED_DB
 @pytest.mark.worker
 @pytest.mark.postgres_only
+@pytest.mark.catalogue(2)
 def test_a_worker_killed_mid_load_leaves_the_pointer_and_the_redelivered_task_promotes(
-    lake, curated_db, olivia, arthur, tmp_path
+    big_ready_request, curated_db, arthur
 ):
-    from tests.promotion.conftest import ingest
     from tests.support.worker import Worker, flush_test_broker, wait_until
 
-    manifest = ingest(write_sample_export(tmp_path / "big", rows=200_000, seed=23).path)
-    claims = dataset(manifest)
-    disposition_all(olivia, manifest, [claims])
-    request = checked(services.promotion_request(actor=olivia, manifest=manifest, datasets=[claims], enqueue=False))
-    assert request.state == "ready", list(request.gate_results.values_list("gate", "outcome", "details"))
-
-    # Redelivery after 3 s of silence; a load whose heartbeat is 2 s old may be taken over.
-    fast_redelivery = {"CELERY_VISIBILITY_TIMEOUT": "3", "PROMOTION_STALE_SECONDS": "2"}
+    request = big_ready_request
+    claims = dataset(request.manifest)
+    # The unacknowledged message comes back 15 s after its delivery (longer than the load runs before it is
+    # killed); a load whose heartbeat is 2 s old may be taken over.
+    visibility = 15
+    fast_redelivery = {"CELERY_VISIBILITY_TIMEOUT": str(visibility), "PROMOTION_STALE_SECONDS": "2"}
     flush_test_broker()
     first = Worker(env=fast_redelivery).start()
     try:
@@ -382,16 +423,27 @@ def test_a_worker_killed_mid_load_leaves_the_pointer_and_the_redelivered_task_pr
     request.refresh_from_db()
     assert request.state == "loading" and request.attempts == 1
     assert curated.read_current(curated_db, claims.domo_id) is None  # readers never saw the half load
+    assert services.promotion_sweep_stale() == []  # the reaper leaves it to the redelivery
+    # The message is still the dead worker's: delivered, never acknowledged.
+    [(_, delivered_at)] = unacknowledged()
+    assert time.time() < delivered_at + visibility, f"the load ran {time.time() - delivered_at:.1f} s before the kill"
 
     second = Worker(env=fast_redelivery).start()
     try:
+        # Until the visibility timeout the message stays with the dead worker: nothing runs the load.
+        while time.time() < delivered_at + visibility - 0.5:
+            assert PromotionRequest.objects.get(pk=request.pk).attempts == 1
+            time.sleep(0.1)
         wait_until(lambda: PromotionRequest.objects.get(pk=request.pk).is_final, timeout=240,
                    message="the redelivered load to finish")
     finally:
         second.stop()
+    [resumed] = AuditEvent.objects.filter(action="promotion.load_resumed", object_id=str(request.pk))
+    assert resumed.occurred_at.timestamp() >= delivered_at + visibility
     request.refresh_from_db()
     assert request.state == "promoted", (request.error, second.output()[-3000:])
     assert request.attempts == 2
+    assert AuditEvent.objects.filter(action="promotion.promoted", object_id=str(request.pk)).count() == 1
     current = curated.read_current(curated_db, claims.domo_id)
     states = {v["version"]: v["state"] for v in curated.versions(curated_db, claims.domo_id)}
     assert states[current.version] == "current"
@@ -399,7 +451,13 @@ def test_a_worker_killed_mid_load_leaves_the_pointer_and_the_redelivered_task_pr
     with curated_db.cursor() as cursor:
         cursor.execute(f'SELECT count(*), count(DISTINCT "_row") FROM "{current.table}"')
         assert cursor.fetchone() == (claims.silver_rows, claims.silver_rows)  # no duplicate rows
-    assert_same_totals(current_totals(curated_db, claims), silver_totals(claims))
+    assert_same_totals(current_totals(curated_db, claims), silver_totals(claims))  # as a clean run's
+
+
+def unacknowledged() -> list[tuple[bytes, float]]:
+    """(delivery tag, when it was delivered) of the messages delivered and not acknowledged on this run's broker."""
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    return client.zrange(os.environ["CELERY_REDIS_KEY_PREFIX"] + "unacked_index", 0, -1, withscores=True)
 
 
 # --- the gates run once per action -----------------------------------------------------------------

@@ -77,6 +77,26 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def pool_children(self) -> list[int]:
+        """The pids of the worker's live pool processes (the children of its main process), from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended while we looked
+            if fields[0] != "Z" and int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
+
+    def kill_pool_child(self, pid: int | None = None) -> int:
+        """SIGKILL one pool process (the only one when not given) and leave the main process alive, as when
+        the kernel's OOM killer or a crash in a C extension ends the task's process only."""
+        if pid is None:
+            [pid] = self.pool_children()
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -94,6 +114,13 @@ def flush_test_broker() -> None:
     keys = list(client.scan_iter(match=os.environ["CELERY_REDIS_KEY_PREFIX"] + "*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+def broker_backlog(queue: str) -> tuple[int, int]:
+    """(messages waiting in `queue`, messages delivered and not acknowledged) on this run's broker."""
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    prefix = os.environ["CELERY_REDIS_KEY_PREFIX"]
+    return client.llen(prefix + queue), client.hlen(prefix + "unacked")
 
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):

@@ -71,3 +71,43 @@ def test_a_worker_on_the_runs_queue_builds_the_workbook_and_stores_it(sample_run
     assert started.after["task_id"] == done.task_id
     logged = [line for line in worker.output().splitlines() if f"deliverable #{done.pk} " in line]
     assert logged and all(f"trace_id={done.trace_id}" in line for line in logged)
+
+
+@pytest.mark.worker
+@pytest.mark.postgres_only
+@pytest.mark.catalogue(3)
+def test_a_build_whose_worker_is_killed_is_failed_by_the_reaper_within_two_heartbeats_and_stores_nothing(
+        sample_run, olivia, settings, tmp_path):
+    """The build is late-ack like every task here (no at-most-once task exists): with no worker to redeliver it to,
+    the reaper fails the silent build within two heartbeat intervals, nothing half-written reaches the lake, and
+    the message delivered later runs nothing."""
+    from deliverables.tasks import deliverable_build
+    from tests.support.worker import Worker, flush_test_broker, wait_until
+
+    heartbeat = 1
+    settings.RUN_HEARTBEAT_SECONDS = heartbeat
+    flush_test_broker()
+    worker = Worker(queues=services.QUEUE, env={"RUN_HEARTBEAT_SECONDS": str(heartbeat)}).start()
+    try:
+        queued = services.deliverable_start(actor=olivia, run=sample_run, client=a_client(sample_run))
+        wait_until(lambda: Deliverable.objects.get(pk=queued.pk).state == RunState.RUNNING, timeout=120,
+                   interval=0.005, message="the worker to start the build")
+        worker.kill()
+    finally:
+        worker.stop()
+    killed = Deliverable.objects.get(pk=queued.pk)
+    assert killed.state == RunState.RUNNING and killed.attempts == 1, killed.error
+    wait_until(lambda: services.deliverables_sweep_stale(older_than=dt.timedelta(seconds=2 * heartbeat)),
+               timeout=2 * heartbeat + 2, interval=0.1, message="the reaper to fail the silent build")
+
+    failed = Deliverable.objects.get(pk=queued.pk)
+    assert failed.state == RunState.FAILED and failed.error.startswith("abandoned: no heartbeat since")
+    assert failed.finished_at - (failed.heartbeat_at or failed.started_at) <= dt.timedelta(seconds=2 * heartbeat + 2)
+    assert AuditEvent.objects.filter(object_type=DELIVERABLE_TYPE, object_id=str(failed.pk),
+                                     action="deliverables.deliverable.abandoned").count() == 1
+    assert not failed.path and not failed.sha256
+    assert list(get_lake().list(services.PREFIX)) == []  # no partial blob
+
+    deliverable_build(failed.pk)  # the unacknowledged message, delivered again: finds it final
+    again = Deliverable.objects.get(pk=failed.pk)
+    assert again.state == RunState.FAILED and again.attempts == 1
