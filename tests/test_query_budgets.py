@@ -160,12 +160,13 @@ def _growers() -> dict[str, Grower]:
         CardMapping,
         ConsumerToken,
         Deliverable,
+        Publication,
         Reconciliation,
         ReconciliationItem,
         RunNumber,
     )
     from evidence import models as ev
-    from evidence.flags.models import FlagRun
+    from evidence.flags.models import FlagRun, MissingEvidenceFlag
     from evidence.packets.models import EvidencePacket, PacketReceipt, PacketRevision
     from promotion.models import FlawDisposition, GateResult, PromotionRequest, SchemaDriftAcknowledgement
 
@@ -189,6 +190,10 @@ def _growers() -> dict[str, Grower]:
         "api/evidence-flag-runs/": model_list("/api/evidence-flag-runs/", FlagRun.objects.all),
         "api/deliverables/": model_list("/api/deliverables/", Deliverable.objects.all),
         "api/consumer-tokens/": model_list("/api/consumer-tokens/", ConsumerToken.objects.all),
+        "api/evidence/missing/": model_list("/api/evidence/missing/", MissingEvidenceFlag.objects.all),
+        "api/publications/": model_list("/api/publications/", Publication.objects.all),
+        "admin:promotion.schemadriftacknowledgement": model_list("/admin/promotion/schemadriftacknowledgement/",
+                                                                 SchemaDriftAcknowledgement.objects.all),
         "api/runs/": model_list("/api/runs/", CalculationRun.objects.all),
         "api/runs/<int:pk>/results/": lambda world: (
             # Copies of a number not concluded: the page keeps one, and with it its one query for the flags.
@@ -227,7 +232,6 @@ def _growers() -> dict[str, Grower]:
         "admin:promotion.flawdisposition": model_list("/admin/promotion/flawdisposition/",
                                                       FlawDisposition.objects.all),
     }
-    del SchemaDriftAcknowledgement
     return growers
 
 
@@ -265,15 +269,12 @@ def _tokens(world) -> tuple[str, Callable[[], object]]:
 
 # Lists that are not grown here yet, each with its reason (the catalogue's table says item 46 holds in part).
 NOT_GROWN: dict[str, str] = {
-    "api/evidence/missing/": "the sample has no flag run, so no missing-evidence flag",
     "api/evidence-packet-refusals/": "the sample's packets were all accepted",
     "api/evidence-packets/<int:pk>/revisions/<int:number>/records/": "records live in per-kind tables: not copied yet",
     "api/evidence-candidates/": "the sample has no candidate set",
     "api/evidence-candidates/<int:pk>/rows/": "the sample has no candidate set",
     "api/promotions/<int:pk>/flaws/": "flaws are computed from the export's formulas, not rows of a table",
     "api/manifests/<int:pk>/flaws-to-disposition/": "flaws are computed from the export's formulas, not rows",
-    "api/publications/": "the sample has no publication",
-    "admin:promotion.schemadriftacknowledgement": "the sample has no schema drift",
 }
 
 
@@ -311,10 +312,13 @@ def first_rows(world: Mapped, actor) -> None:
 
     from console import people, roles
     from deliverables.consumers.services import consumer_token_create
+    from deliverables.models import Publication
     from deliverables.workbooks.services import deliverable_start
+    from evidence.flags.models import MissingEvidenceFlag
     from evidence.flags.services import request_flags_recompute
     from evidence.models import ManifestIssue
     from evidence.packets.models import PacketReceipt, PacketRevision
+    from promotion.models import SchemaDriftAcknowledgement
 
     ManifestIssue.objects.create(manifest=world.sample.manifest, position=1, code="row_count_mismatch",
                                  severity="warning", file="claims.csv", message="a test issue")
@@ -325,9 +329,19 @@ def first_rows(world: Mapped, actor) -> None:
     # Through their services, queued and never sent: a role proposed, a flag run, a workbook, a consumer's token.
     client = world.run.numbers.order_by("pk").values_list("client_account_id", flat=True).first()
     people.grant_propose(actor=actor, user=get_user_model().objects.get(username="olivia"), role=roles.APPROVER)
-    request_flags_recompute(trigger="api", actor=actor, enqueue=False)
-    deliverable_start(actor=actor, run=world.run, client=client, enqueue=False)
+    flag_run = request_flags_recompute(trigger="api", actor=actor, enqueue=False)
+    deliverable = deliverable_start(actor=actor, run=world.run, client=client, enqueue=False)
     consumer_token_create(actor=actor, name="budget", clients=[client])
+    # Rows a worker or a built workbook would leave, as they write them: a flag, a publication requested, a
+    # schema drift acknowledged.
+    MissingEvidenceFlag.objects.create(key="0" * 64, kind="contract", client_account_id=client,
+                                       period_start=world.run.period_start, period_end=world.run.period_end,
+                                       reason="no governed contract", raised_by_run=flag_run, last_seen_run=flag_run)
+    Publication.objects.create(deliverable=deliverable, client_account_id=client, kind=deliverable.kind,
+                               sha256="0" * 64, requested_by=actor)
+    SchemaDriftAcknowledgement.objects.create(dataset=world.sample.manifest.datasets.order_by("pk").first(),
+                                              curated_version="1", schema_sha256="0" * 64, note="a test drift",
+                                              acknowledged_by=actor)
 
 
 def _shape(sql: str) -> str:
