@@ -136,7 +136,7 @@ def _curated_rows(world: Mapped, *, new_keys: bool) -> Callable[[], object]:
         with connections["curated"].cursor() as cursor:
             cursor.execute(f'SELECT * FROM "{REGISTRY}" WHERE "dataset_key" = %s ORDER BY "version" LIMIT 1',
                            [world.sample.claims_key])
-            names = [column.name for column in cursor.description]
+            names = [column[0] for column in cursor.description]
             first = dict(zip(names, cursor.fetchone()))
             for index in range(MORE):
                 row = {**first, "version": first["version"] + 1000 + index}
