@@ -99,12 +99,13 @@ def _distinct(field: models.Field, value, index: int):
     return value
 
 
-def copies(queryset: models.QuerySet, count: int = MORE) -> list:
-    """`count` copies of the queryset's first row, inserted at once; unique fields given unique values."""
+def copies(queryset: models.QuerySet, count: int = MORE, keep: tuple[str, ...] = ()) -> list:
+    """`count` copies of the queryset's first row, inserted at once; unique fields given unique values (but those
+    in `keep`: what places the copies in the same list)."""
     model = queryset.model
     first = queryset.order_by("pk").first()
     assert first is not None, f"no {model._meta.label} to copy"
-    unique = _unique_fields(model)
+    unique = _unique_fields(model) - set(keep)
     made = []
     for _ in range(count):
         index = next(_COPY)  # unique across every list grown from the same model
@@ -201,11 +202,11 @@ def _growers() -> dict[str, Grower]:
             lambda: copies(RunNumber.objects.filter(run=world.run, decision="not_concluded").exclude(evidence={}))),
         "api/reconciliations/": model_list("/api/reconciliations/", Reconciliation.objects.all),
         "api/reconciliations/<int:pk>/items/": lambda world: (
-            f"/api/reconciliations/{reconciliation(world).pk}/items/",
+            f"/api/reconciliations/{reconciliation(world).pk}/items/?page_size=500",  # the copies come last
             lambda: copies(ReconciliationItem.objects.filter(reconciliation=reconciliation(world)))),
         "api/reconciliation/subjects/<str:kind>/<str:subject_id>/mappings/": lambda world: (
             "/api/reconciliation/subjects/{}/{}/mappings/".format(*_mapping_subject()),
-            lambda: copies(CardMapping.objects.filter(**_mapping_filter()))),
+            lambda: copies(CardMapping.objects.filter(**_mapping_filter()), keep=("subject_id",))),
         "api/curated/": lambda world: ("/api/curated/", _curated_rows(world, new_keys=True)),
         "api/curated/<str:key>/versions/": lambda world: (
             f"/api/curated/{world.sample.claims_key}/versions/", _curated_rows(world, new_keys=False)),
@@ -268,6 +269,21 @@ def _records(world) -> tuple[str, Callable[[], object]]:
             lambda: copies(listing.records_of(revision)))
 
 
+def _flaws(world, of_request: bool) -> tuple[str, Callable[[], object]]:
+    """The flaws behind the sample's datasets: copies of the first land in its group, as more places of it."""
+    from evidence.models import CalculationFlaw
+    from promotion.gates.flaws import flaws_behind
+    from promotion.models import PromotionRequest
+
+    manifest = world.sample.manifest
+    request = PromotionRequest.objects.filter(manifest=manifest).order_by("pk").first()
+    behind = flaws_behind(manifest, list(request.datasets.all()) if of_request else list(manifest.datasets.all()))
+    first = behind.first()
+    assert first is not None, "no flaw behind the sample's datasets"
+    url = f"/api/promotions/{request.pk}/flaws/" if of_request else f"/api/manifests/{manifest.pk}/flaws-to-disposition/"
+    return url, lambda: copies(CalculationFlaw.objects.filter(pk=first.pk))
+
+
 def _tokens(world) -> tuple[str, Callable[[], object]]:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
@@ -283,15 +299,15 @@ NOT_GROWN: dict[str, str] = {
     "api/evidence-packet-refusals/": "the sample's packets were all accepted",
     "api/evidence-candidates/": "the sample has no candidate set",
     "api/evidence-candidates/<int:pk>/rows/": "the sample has no candidate set",
-    "api/promotions/<int:pk>/flaws/": "flaws are computed from the export's formulas, not rows of a table",
-    "api/manifests/<int:pk>/flaws-to-disposition/": "flaws are computed from the export's formulas, not rows",
 }
 
 
 # --- the tests ---------------------------------------------------------------------------------------------
 def growers() -> dict[str, Grower]:
     return {**_growers(), "api/audit-events/": _audit_events, "admin:authtoken.tokenproxy": _tokens,
-            "api/evidence-packets/<int:pk>/revisions/<int:number>/records/": _records}
+            "api/evidence-packets/<int:pk>/revisions/<int:number>/records/": _records,
+            "api/promotions/<int:pk>/flaws/": lambda world: _flaws(world, of_request=True),
+            "api/manifests/<int:pk>/flaws-to-disposition/": lambda world: _flaws(world, of_request=False)}
 
 
 def test_every_list_route_has_a_budget():
@@ -302,8 +318,8 @@ def test_every_list_route_has_a_budget():
     assert not (set(growers()) | set(NOT_GROWN)) - listed, "budgets for lists that are gone"
 
 
-def queries(client, url: str) -> tuple[int, list[str]]:
-    """The queries one GET of `url` makes on every database (the curated registry has its own)."""
+def queries(client, url: str) -> tuple[int, list[str], bytes]:
+    """The queries one GET of `url` makes on every database (the curated registry has its own), and the page."""
     from django.db import connections
 
     with CaptureQueriesContext(connections["default"]) as default, \
@@ -313,7 +329,7 @@ def queries(client, url: str) -> tuple[int, list[str]]:
     sql = [q["sql"] for q in default.captured_queries]
     if connections["curated"] is not connections["default"]:
         sql += [q["sql"] for q in curated.captured_queries]
-    return len(sql), sql
+    return len(sql), sql, response.content
 
 
 def first_rows(world: Mapped, actor) -> None:
@@ -384,9 +400,12 @@ def test_every_list_answers_in_as_many_queries_with_25_more_rows(client, mapped,
         except AssertionError as error:
             unseeded.append(f"{name}: {error}")
     assert not unseeded, unseeded
-    grew = {}
+    grew, unseen = {}, []
     for name, (url, _) in plans.items():
         after = queries(client, url)
+        if after[2] == before[name][2]:
+            unseen.append(url)  # the copies must show in the answer, or the check proves nothing
         if after[0] != before[name][0]:
             grew[name] = f"{url}: {before[name][0]} -> {after[0]} queries; {_difference(before[name][1], after[1])}"
     assert not grew, "lists whose query count grows with their rows:\n" + "\n".join(grew.values())
+    assert not unseen, f"lists whose answer did not change with 25 more rows: {unseen}"
