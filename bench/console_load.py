@@ -1,6 +1,19 @@
 """Console under load: signed-in sessions walking its pages through gunicorn, idle and during an intake.
 
-    python -m bench.console_load [--sessions 50] [--seconds 60] [--export-mb 200] [--think 5] [--keep]
+    python -m bench.console_load [--load 2] [--duration 10m] [--export-mb 200] [--think 5] [--keep]
+    python -m bench.console_load [--sessions 50] [--seconds 60] ...      (the phases' sizes by hand)
+
+The expected operator load (README, benchmarks) is EXPECTED_SESSIONS = 25 people signed in at once, each
+opening a page every --think = 5 s on average: about 5 pages a second, several times what the team's
+operators, approvers, reviewers and auditors ask of the console on a busy day. --load is a multiple of it
+(default 2: 50 sessions, about 10 pages a second); --sessions sets the number of sessions instead.
+--duration is the time walked under that load, split evenly between the idle phase and the intake
+phase (10m: five minutes each); --seconds sets each phase's length instead (default 60).
+
+Gates, over every page of the idle and the intake phases (each phase on its own): p95 <= --gate-p95-ms
+(500), p99 <= --gate-p99-ms (1000), failed requests < --gate-failure-ratio (0.001, i.e. 0.1%), and the
+worker's intakes succeeded. The figures and each gate's verdict are printed; the exit status is 1 when a
+gate fails, 0 otherwise (the last line is the JSON object either way).
 
 Runs on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/leaf_console_bench_load) in
 a database it creates and drops, with a throwaway var/ and lake, and a real Celery worker on Redis
@@ -47,6 +60,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -60,14 +74,28 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/8"
 MIB = 2**20
 BYTES_PER_ROW = 208  # bytes of claims CSV per generated row, a little under (bench.intake measured ~211.6)
 GOAL_IDLE_MS, GOAL_INTAKE_MS = 300, 1000
+EXPECTED_SESSIONS = 25  # the expected operator load: 25 people at a page every 5 s each (module docstring)
+GATED_PHASES = ("idle", "intake")
 CLAIMS, REBATES = "PBM Claims 2025", "Rebate Invoices 2025"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.console_load",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=50, help="signed-in sessions walking at once")
-    parser.add_argument("--seconds", type=int, default=60, help="length of each phase (default 60)")
+    parser.add_argument("--load", type=float, default=2.0,
+                        help=f"multiple of the expected operator load ({EXPECTED_SESSIONS} sessions; default 2)")
+    parser.add_argument("--sessions", type=int, help="signed-in sessions walking at once (default: from --load)")
+    parser.add_argument("--duration", type=duration,
+                        help="time walked under load, both phases together: 600, 600s or 10m (half each)")
+    parser.add_argument("--seconds", type=int, help="length of each phase (default 60; --duration sets it)")
+    parser.add_argument("--gate-p95-ms", type=float, default=500.0, help="gate: p95 of each phase (ms)")
+    parser.add_argument("--gate-p99-ms", type=float, default=1000.0, help="gate: p99 of each phase (ms)")
+    parser.add_argument("--gate-failure-ratio", type=float, default=0.001,
+                        help="gate: failed requests per request in each phase must stay below it")
+    parser.add_argument("--seed-exports", type=int, default=3, choices=(1, 2, 3),
+                        help="exports received before the walk; the promotions are seeded with 3 only")
+    parser.add_argument("--large-repeat", type=int, default=3,
+                        help="visits of each page of the export received during the run (not gated)")
     parser.add_argument("--export-mb", type=int, default=200, help="MiB of the export ingested")
     parser.add_argument("--think", type=float, default=5.0, help="mean pause between a session's pages (s)")
     parser.add_argument("--conn-max-age", type=int, default=60, help="the web server's conn_max_age (s)")
@@ -84,9 +112,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if urlsplit(args.database_url).scheme not in {"postgres", "postgresql"}:
         parser.error("the bench needs a postgres:// DATABASE_URL")
+    if args.duration is not None and args.seconds is not None:
+        parser.error("give --duration or --seconds, not both")
+    if args.seconds is None:
+        args.seconds = max(1, round(args.duration / 2)) if args.duration is not None else 60
+    if args.sessions is None:
+        args.sessions = max(1, round(EXPECTED_SESSIONS * args.load))
     if args.sessions < 1 or args.seconds < 1:
         parser.error("--sessions and --seconds must be at least 1")
     return args
+
+
+def duration(text: str) -> int:
+    """Seconds from "600", "600s" or "10m"."""
+    match = re.fullmatch(r"\s*(\d+)\s*([sm]?)\s*", text)
+    if not match or int(match.group(1)) < 2:
+        raise argparse.ArgumentTypeError(f"not a duration of at least 2 s: {text!r} (600, 600s or 10m)")
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+def gates(phases: dict[str, dict], intake_status: str, args: argparse.Namespace) -> dict[str, dict]:
+    """Each gate's figure, limit and verdict, for the phases under load."""
+    verdicts = {}
+    for phase in GATED_PHASES:
+        figures = phases[phase]["all"]
+        ratio = figures["errors"] / figures["requests"] if figures["requests"] else 1.0
+        for name, value, limit, passed in (
+            ("p95_ms", figures["p95_ms"], args.gate_p95_ms, figures["p95_ms"] <= args.gate_p95_ms),
+            ("p99_ms", figures["p99_ms"], args.gate_p99_ms, figures["p99_ms"] <= args.gate_p99_ms),
+            ("failure_ratio", round(ratio, 5), args.gate_failure_ratio, ratio < args.gate_failure_ratio),
+        ):
+            verdicts[f"{phase}_{name}"] = {"value": value, "limit": limit, "passed": passed}
+    verdicts["intake_succeeded"] = {"value": intake_status, "limit": "succeeded",
+                                    "passed": intake_status == "succeeded"}
+    return verdicts
 
 
 # --- processes: the worker and gunicorn ------------------------------------------------------------------
@@ -96,15 +155,17 @@ def start_process(command: list[str], log: Path, env: dict | None = None) -> sub
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop_process(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+def stop_processes(*processes: subprocess.Popen | None) -> None:
+    """SIGTERM to all at once, then wait for each (SIGKILL after 30 s)."""
+    running = [p for p in processes if p is not None and p.poll() is None]
+    for process in running:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def wait_for(ready, what: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -118,7 +179,8 @@ def wait_for(ready, what: str, process: subprocess.Popen, log: Path, timeout: fl
     raise SystemExit(f"{what} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def start_worker(var: Path) -> subprocess.Popen:
+def start_worker(var: Path) -> tuple[subprocess.Popen, Callable[[], None]]:
+    """The worker's process, and a call that waits until it is ready (it boots while the caller works)."""
     from django.conf import settings
 
     log = var / "worker.log"
@@ -126,11 +188,11 @@ def start_worker(var: Path) -> subprocess.Popen:
         [sys.executable, "-m", "celery", "-A", "console", "worker", "--pool=prefork", "--concurrency=1",
          "-Q", settings.CONSOLE_WORKER_QUEUES, "--without-gossip", "--without-mingle", "--without-heartbeat",
          "-l", "INFO", "-n", f"bench-load-{os.getpid()}@%h"], log)
-    wait_for(lambda: " ready." in log.read_text(), "the Celery worker", process, log)
-    return process
+    return process, lambda: wait_for(lambda: " ready." in log.read_text(), "the Celery worker", process, log)
 
 
-def start_gunicorn(var: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(var: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str, Callable[[], None]]:
+    """gunicorn's process, its address, and a call that waits until it answers (it boots meanwhile)."""
     with socket.socket() as probe:  # a free loopback port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -154,8 +216,7 @@ def start_gunicorn(var: Path, args: argparse.Namespace) -> tuple[subprocess.Pope
         except OSError:
             return False
 
-    wait_for(healthy, "gunicorn", process, log)
-    return process, base
+    return process, base, lambda: wait_for(healthy, "gunicorn", process, log)
 
 
 def flush_broker(url: str, prefix: str) -> None:
@@ -243,15 +304,16 @@ def seed(work: Path, args: argparse.Namespace) -> None:
         manifests = [
             ingest(write_sample_export(work / f"seed-{day}", rows=args.seed_rows + 500 * day,
                                        exported_at=DEFAULT_EXPORTED_AT + dt.timedelta(days=day)).path)
-            for day in range(3)
+            for day in range(args.seed_exports)
         ]
-        for manifest in manifests[:2]:  # the rebate invoices promoted twice: v1, then v2 (the worker loads)
+        for manifest in manifests[:2] if len(manifests) == 3 else []:  # the rebate invoices promoted twice: v1, then v2 (the worker loads)
             request = request_checked(operator, manifest, REBATES)
             services.promotion_approve(actor=approver, request=request, comment="figures match Domo")
             wait_loaded(request.pk)
-        request_checked(operator, manifests[1], CLAIMS)  # awaiting approval
-        services.promotion_reject(actor=approver, request=request_checked(operator, manifests[2], CLAIMS),
-                                  comment="the claims of the last week are missing")
+        if len(manifests) == 3:
+            request_checked(operator, manifests[1], CLAIMS)  # awaiting approval
+            services.promotion_reject(actor=approver, request=request_checked(operator, manifests[2], CLAIMS),
+                                      comment="the claims of the last week are missing")
     states = sorted(PromotionRequest.objects.values_list("state", flat=True))
     say(f"seeded {args.audit_events:,} audit events, {len(manifests)} exports, promotions {states} "
         f"in {time.perf_counter() - started:.0f} s")
@@ -299,7 +361,7 @@ def export_again(export: Path, number: int) -> Path:
     shutil.copytree(export, copy, copy_function=os.link)
     path = copy / "manifest.json"
     manifest = json.loads(path.read_bytes())
-    exported_at = dt.datetime.fromisoformat(manifest["exported_at"].replace("Z", "+00:00"))
+    exported_at = dt.datetime.fromisoformat(manifest["exported_at"])
     exported_at += dt.timedelta(hours=number)
     manifest["exported_at"] = exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     manifest["load_id"] = load_id_for(exported_at, 11 + number)
@@ -383,14 +445,16 @@ def main(argv: list[str] | None = None) -> dict:
         from console.services import roles_seed
 
         var = Path(settings.VAR_DIR)
+        worker, worker_ready = start_worker(var)  # boots while the database is migrated (it reads none)
         call_command("migrate", verbosity=0)
         roles_seed()
         password = "bench-" + os.urandom(12).hex()
         users = make_users(args.sessions, password)
-        worker = start_worker(var)
+        gunicorn, base, gunicorn_ready = start_gunicorn(var, args)  # boots while the seed is made
+        worker_ready()
         seed(var / "seed", args)
         export, export_mib = generate_export(args.export_mb)
-        gunicorn, base = start_gunicorn(var, args)
+        gunicorn_ready()
         log = (var / "gunicorn.log").read_text()
         kind = re.search(r"Using worker: (\S+)", log)
         say(f"gunicorn on {base}: {log.count('Booting worker')} {kind and kind.group(1)} workers, "
@@ -420,7 +484,7 @@ def main(argv: list[str] | None = None) -> dict:
         # Not in the goals: what one person waits for the pages of the export just received, alone.
         large = large_pages(run_id)
         started = time.perf_counter()
-        summarize("large_export_single_user", [sessions[0].visit("detail", path) for path in large * 3],
+        summarize("large_export_single_user", [sessions[0].visit("detail", path) for path in large * args.large_repeat],
                   time.perf_counter() - started)
 
         value, base_p95 = intake["all"]["p95_ms"], baseline["all"]["p95_ms"]
@@ -428,6 +492,10 @@ def main(argv: list[str] | None = None) -> dict:
                   (("single_user", baseline), ("idle", idle), ("intake", intake))}
         met = (not any(errors.values()) and idle["all"]["p95_ms"] < GOAL_IDLE_MS and value < GOAL_INTAKE_MS
                and final == "succeeded")
+        checked = gates({"idle": idle, "intake": intake}, final, args)
+        for name, gate in checked.items():
+            say(f"gate {name}: {gate['value']} (limit {gate['limit']}): {'pass' if gate['passed'] else 'FAIL'}")
+        passed = all(gate["passed"] for gate in checked.values())
         say(f"p95 idle {idle['all']['p95_ms']:.0f} ms (goal {GOAL_IDLE_MS}), "
             f"during the intake {value:.0f} ms "
             f"(goal {GOAL_INTAKE_MS}), single user {base_p95:.0f} ms; errors {errors}: "
@@ -437,6 +505,8 @@ def main(argv: list[str] | None = None) -> dict:
             "ratio": round(base_p95 / value, 3) if value else None,
             "idle_p95_ms": idle["all"]["p95_ms"], "idle_p99_ms": idle["all"]["p99_ms"],
             "intake_p99_ms": intake["all"]["p99_ms"], "errors": errors, "goals_met": met,
+            "gates": checked, "gates_passed": passed, "failed_gates": [n for n, g in checked.items() if not g["passed"]],
+            "load": round(len(sessions) / EXPECTED_SESSIONS, 2),
             "sessions": len(sessions), "seconds": args.seconds, "think_s": args.think,
             "export_mib": round(export_mib, 1), "intake_seconds": round(intake_seconds, 1),
             "intake_status": final, "intakes": len(statuses), "intake_phase_seconds": round(covered, 1),
@@ -449,8 +519,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(result), flush=True)
         return result
     finally:
-        stop_process(gunicorn)
-        stop_process(worker)
+        stop_processes(gunicorn, worker)
         flush_broker(args.redis_url, prefix)
         from django.conf import settings
 
@@ -467,4 +536,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(0 if main(sys.argv[1:])["gates_passed"] else 1)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("audit/", views.audit_trail, name="audit-trail"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("audit/", include("console.audit_urls")),
+    path("operations/", views.operations, name="operations"),
     path("logins/locked/", views.login_lockouts, name="login-lockouts"),
     path("logins/locked/unlock/", views.login_unlock_view, name="login-unlock"),
     path("people/", views.people_list, name="people"),

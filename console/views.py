@@ -1,4 +1,4 @@
-"""The console's shell: home page, health check, the audit trail, login lockouts, people and roles."""
+"""The console's shell: home page, health check, the audit trail, login lockouts, people and roles, operations."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -11,8 +11,10 @@ from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from console import clock, logins, people, roles
+from console import operations as operations_figures
 from console.audit import audit_chain_status, audit_trail_page, audit_trail_read
 from console.audit_export import EXPORT_FORMATS, audit_trail_export
 from console.audit_verify import audit_verify_progress
@@ -235,3 +237,20 @@ def grant_decide(request, pk: int, decision: str):
     done = "confirmed" if decision == "confirm" else "cancelled"
     messages.success(request, f"Grant of {grant.role} to {grant.user.get_username()} {done}.")
     return redirect("people")
+
+
+@login_required
+@permission_required("console.view_provenance", raise_exception=True)
+@require_GET
+@never_cache
+def operations(request):
+    """Queue depth per worker queue, from the broker; htmx refreshes the figures in place."""
+    context = {"poll_seconds": operations_figures.POLL_SECONDS, "read_at": clock.now(),
+               "drain_seconds": operations_figures.BURST_DRAIN_SECONDS, "burst_jobs": operations_figures.BURST_JOBS}
+    try:
+        depths = operations_figures.queue_depths()
+    except (OSError, KombuOperationalError) as error:  # the page says so rather than failing
+        context["error"] = str(error) or type(error).__name__
+    else:
+        context.update(depths=depths, total=sum(d.waiting for d in depths), reserved=depths[0].reserved if depths else None)
+    return render_page(request, "console/operations.html", "console/partials/queue_depths.html", context)

@@ -88,6 +88,7 @@ def test_the_reviewer_can_read_but_not_upload(client, cecilia, export_zip):
 # --- upload ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(48)
 def test_an_upload_answers_202_with_the_runs_url_and_a_location(
     client, olivia, export_zip, django_capture_on_commit_callbacks
 ):
@@ -107,6 +108,7 @@ def test_an_upload_answers_202_with_the_runs_url_and_a_location(
     assert len(callbacks) == 1
 
 
+@pytest.mark.catalogue(48)
 def test_the_runs_url_shows_its_progress(client, olivia, export_zip):
     client.force_login(olivia)
     with export_zip.open("rb") as handle:

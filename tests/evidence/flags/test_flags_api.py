@@ -61,6 +61,7 @@ def test_operators_approvers_and_admins_may_ask_for_a_run_and_nobody_else(reques
     assert FlagRun.objects.count() == (1 if code == 202 else 0)
 
 
+@pytest.mark.catalogue(48)
 def test_a_run_is_requested_through_a_real_server_and_a_second_request_coalesces(live_server, broker, olivia,
                                                                                  arthur):
     response = Api.with_token(live_server.url, olivia).post("/api/evidence-flag-runs/", {"reason": "why not"})

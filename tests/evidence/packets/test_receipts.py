@@ -38,6 +38,7 @@ def _text(response) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
+@pytest.mark.catalogue(48)
 def test_an_api_upload_answers_202_and_its_receipt_ends_with_the_command_s_result(client, olivia, tmp_path):
     client.force_login(olivia)
     staged_before = upload_folders()
