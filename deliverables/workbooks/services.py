@@ -20,10 +20,11 @@ and the bytes are checked again against the hash the deliverable recorded; eithe
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
-import tempfile
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,11 +283,12 @@ def _build_and_store(deliverable: Deliverable) -> None:
 
     timings: dict[str, float] = {}
     run = CalculationRun.objects.select_related("requested_by").get(pk=deliverable.run_id)
-    folder = Path(settings.VAR_DIR) / "deliverables"
-    folder.mkdir(parents=True, exist_ok=True)
+    _clear_scratch(deliverable.pk, below=deliverable.attempts)  # what a killed earlier attempt left behind
+    scratch = _scratch(deliverable.pk, deliverable.attempts)
+    scratch.mkdir(parents=True, exist_ok=True)
     links = base_url()
-    with jobs.Heartbeat(DELIVERABLES, deliverable), tempfile.TemporaryDirectory(dir=folder) as scratch:
-        built = WRITERS[deliverable.kind](deliverable, run, scratch, links, timings)
+    with jobs.Heartbeat(DELIVERABLES, deliverable), _removed_after(scratch):
+        built = WRITERS[deliverable.kind](deliverable, run, str(scratch), links, timings)
         mark = time.perf_counter()
         jobs.step(DELIVERABLES, deliverable, "store", "running")
         if _sha256_file(built.out) != built.sha256:  # what the builder hashed is what goes to the lake
@@ -341,7 +343,36 @@ def content_type(deliverable: Deliverable) -> str:
 
 
 def deliverables_sweep_stale(*, older_than: dt.timedelta | None = None) -> list[int]:
-    return jobs.sweep_stale(DELIVERABLES, older_than=older_than)
+    failed = jobs.sweep_stale(DELIVERABLES, older_than=older_than)
+    for pk in failed:  # a build its worker abandoned (killed) leaves no scratch behind
+        _clear_scratch(pk)
+    return failed
+
+
+# --- scratch: one folder per build attempt, named so that a later attempt or the sweeper finds a dead one's -----
+def _scratch_root() -> Path:
+    return Path(settings.VAR_DIR) / "deliverables"
+
+
+def _scratch(pk: int, attempt: int) -> Path:
+    return _scratch_root() / f"build-{pk}-{attempt}"
+
+
+def _clear_scratch(pk: int, *, below: int | None = None) -> None:
+    """Remove deliverable `pk`'s scratch folders (those of attempts before `below`, when given: a live attempt's
+    own folder is never touched)."""
+    for folder in _scratch_root().glob(f"build-{pk}-*"):
+        attempt = folder.name.rsplit("-", 1)[-1]
+        if below is None or (attempt.isdigit() and int(attempt) < below):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _removed_after(folder: Path):
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- read ----------------------------------------------------------------------------------------------------

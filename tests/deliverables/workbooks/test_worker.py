@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import os
 
+from pathlib import Path
+
 import pytest
 
 from console import clock
@@ -90,8 +92,10 @@ def test_a_build_whose_worker_is_killed_is_failed_by_the_reaper_within_two_heart
     worker = Worker(queues=services.QUEUE, env={"RUN_HEARTBEAT_SECONDS": str(heartbeat)}).start()
     try:
         queued = services.deliverable_start(actor=olivia, run=sample_run, client=a_client(sample_run))
-        wait_until(lambda: Deliverable.objects.get(pk=queued.pk).state == RunState.RUNNING, timeout=120,
-                   interval=0.005, message="the worker to start the build")
+        scratch = Path(settings.VAR_DIR) / "deliverables"
+        wait_until(lambda: Deliverable.objects.get(pk=queued.pk).state == RunState.RUNNING
+                   and list(scratch.glob(f"build-{queued.pk}-*")), timeout=120, interval=0.005,
+                   message="the worker to start writing the build")
         worker.kill()
     finally:
         worker.stop()
@@ -107,6 +111,7 @@ def test_a_build_whose_worker_is_killed_is_failed_by_the_reaper_within_two_heart
                                      action="deliverables.deliverable.abandoned").count() == 1
     assert not failed.path and not failed.sha256
     assert list(get_lake().list(services.PREFIX)) == []  # no partial blob
+    assert list(scratch.glob(f"build-{failed.pk}-*")) == []  # and no orphan scratch files: the reaper removed them
 
     deliverable_build(failed.pk)  # the unacknowledged message, delivered again: finds it final
     again = Deliverable.objects.get(pk=failed.pk)
