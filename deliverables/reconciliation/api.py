@@ -286,8 +286,8 @@ class MappingDetail(APIView):
 def _detail(request, recon: Reconciliation, code: int = status.HTTP_200_OK) -> Response:
     recon = Reconciliation.objects.select_related("mapping", "requested_by", "cancelled_by").get(pk=recon.pk)
     body = ReconciliationDetailSerializer(recon, context={"request": request}).data
-    if code == status.HTTP_201_CREATED:
-        return created(body, body["url"])
+    if code in (status.HTTP_201_CREATED, status.HTTP_202_ACCEPTED):
+        return created(body, body["url"], code=code)
     return Response(body, status=code)
 
 
@@ -301,7 +301,7 @@ class ReconciliationStart(IdempotentCreate, _ReconciliationView, APIView):
         description=("Queues a reconciliation of the card's current mapping against the run (default: the newest "
                      "succeeded run over every client). Follow it at the returned `url` (also the Location header)."),
         parameters=[*SUBJECT, TRACEPARENT], request=ReconciliationStartSerializer,
-        responses={201: ReconciliationDetailSerializer, **INVALID, **REFUSED, **NOT_FOUND},
+        responses={202: ReconciliationDetailSerializer, **INVALID, **REFUSED, **NOT_FOUND},
     )
     def post(self, request, kind: str, subject_id: str):
         subject = _subject_or_404(kind, subject_id)
@@ -310,7 +310,7 @@ class ReconciliationStart(IdempotentCreate, _ReconciliationView, APIView):
         recon = services.reconciliation_start(actor=request.user, kind=subject.kind, subject_id=subject.id,
                                               run=body.validated_data.get("run"),
                                               traceparent=request.headers.get("traceparent", ""))
-        return _detail(request, recon, status.HTTP_201_CREATED)
+        return _detail(request, recon, status.HTTP_202_ACCEPTED)  # queued: the work runs on the worker
 
 
 class SubjectRetire(IdempotentCreate, _ReconciliationView, APIView):

@@ -246,8 +246,8 @@ class _RunsView:
 def _detail(request, run: CalculationRun, code: int = status.HTTP_200_OK) -> Response:
     run = selectors.runs().get(pk=run.pk)
     body = RunDetailSerializer(run, context={"request": request}).data
-    if code == status.HTTP_201_CREATED:
-        return created(body, body["url"])
+    if code in (status.HTTP_201_CREATED, status.HTTP_202_ACCEPTED):
+        return created(body, body["url"], code=code)
     return Response(body, status=code)
 
 
@@ -272,7 +272,7 @@ class RunList(IdempotentCreate, _RunsView, generics.ListAPIView):
         description=("Queues a run of the calculations for the client (blank: every client) and period, on the claims "
                      "promoted into a backend contract. Follow it at the returned `url` (also the Location header)."),
         request=RunStartSerializer, parameters=[TRACEPARENT],
-        responses={201: RunDetailSerializer, 400: OpenApiResponse(description="invalid body: the fields are named"),
+        responses={202: RunDetailSerializer, 400: OpenApiResponse(description="invalid body: the fields are named"),
                    **REFUSED},
     )
     def post(self, request, *args, **kwargs):
@@ -282,7 +282,7 @@ class RunList(IdempotentCreate, _RunsView, generics.ListAPIView):
         run = services.run_start(actor=request.user, period_start=data["period_start"],
                                  period_end=data["period_end"], client=data["client"], dataset=data["dataset"],
                                  traceparent=request.headers.get("traceparent", ""))
-        return _detail(request, run, status.HTTP_201_CREATED)
+        return _detail(request, run, status.HTTP_202_ACCEPTED)  # queued: the work runs on the worker
 
 
 class RunDetail(generics.RetrieveAPIView):

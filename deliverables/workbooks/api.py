@@ -1,7 +1,7 @@
 """Deliverables API (workbooks), mounted under /api/:
 
 - GET  /api/deliverables/: deliverables, newest first (keyset pages), filtered by client, kind, state, run;
-- POST /api/deliverables/: build one {run, client, kind} -> 201, the deliverable at its Location;
+- POST /api/deliverables/: build one {run, client, kind} -> 202 (queued), the deliverable at its Location;
 - GET  /api/deliverables/<id>/: everything its page shows (progress, worker, trace, path, sha256, sheets and rows);
 - GET  /api/deliverables/<id>/download/: the stored file's bytes, its hash checked before a byte is sent.
 
@@ -170,7 +170,7 @@ class DeliverableList(IdempotentCreate, _DeliverablesView, generics.ListAPIView)
                      "Follow it at the returned `url` (also the Location header); once built, `download_url` gives "
                      "the file, stored once in the lake under its SHA-256."),
         request=DeliverableStartSerializer, parameters=[TRACEPARENT],
-        responses={201: DeliverableDetailSerializer,
+        responses={202: DeliverableDetailSerializer,
                    400: OpenApiResponse(description="invalid body: the fields are named"), **REFUSED},
     )
     def post(self, request, *args, **kwargs):
@@ -180,7 +180,7 @@ class DeliverableList(IdempotentCreate, _DeliverablesView, generics.ListAPIView)
         deliverable = services.deliverable_start(actor=request.user, run=data["run"], client=data["client"],
                                                  kind=data["kind"], traceparent=request.headers.get("traceparent", ""))
         body = DeliverableDetailSerializer(deliverables().get(pk=deliverable.pk), context={"request": request}).data
-        return created(body, body["url"])
+        return created(body, body["url"], code=status.HTTP_202_ACCEPTED)  # queued: the work runs on the worker
 
 
 class DeliverableDetail(generics.RetrieveAPIView):

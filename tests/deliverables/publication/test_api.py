@@ -76,7 +76,7 @@ def test_a_dashboard_payload_built_requested_and_approved_through_a_real_http_se
     operator = Api.with_token(live_server.url, olivia)
     queued = operator.post("/api/deliverables/", {"run": sample_run.pk, "client": client_id,
                                                   "kind": "dashboard_payload"})
-    assert queued.status_code == 201, queued.text
+    assert queued.status_code == 202, queued.text
     payload = deliverables.deliverable_execute(deliverable_id=queued.json()["id"], task_id="test")  # the worker
 
     stored = get_lake().read(payload.path)

@@ -1,7 +1,7 @@
 """Reconciliation API: the scoreboard (counts, filters, links, 400 naming the filter), a card's page as JSON (golden
 source, mapping versions, reconciliations), the proposal, a reconciliation's inputs and progress, its differences
 (status, explanation, keyset pages); and through a real HTTP server: a mapping saved (201 + Location, then 200
-unchanged), a reconciliation started (201, the caller's trace) and cancelled, an approver's verdicts (201; 403 for
+unchanged), a reconciliation started (202, the caller's trace) and cancelled, an approver's verdicts (201; 403 for
 who may not, four eyes included; 400 without a comment), remembered by the next reconciliation, and the card retired
 (409 while open, 201 once reconciled); the OpenAPI schema."""
 from __future__ import annotations
@@ -248,7 +248,7 @@ def test_starting_a_reconciliation_queues_it_with_the_callers_trace_and_it_can_b
                               timeout=60)
 
     recon = Reconciliation.objects.get()
-    assert answer.status_code == 201, answer.text
+    assert answer.status_code == 202, answer.text
     assert answer.headers["Location"] == f"{live_server.url}/api/reconciliations/{recon.pk}/"
     body = answer.json()
     assert body["state"] == "queued" and body["trace_id"] == "ab" * 16 and body["run"] == mapped.run.pk
@@ -343,7 +343,7 @@ def test_the_schema_documents_the_reconciliation_api_without_warnings(tmp_path):
     paths = yaml.safe_load(target.read_text())["paths"]
     subject = "/api/reconciliation/subjects/{kind}/{subject_id}/"
     posts = {f"{subject}mappings/": {"200", "201", "400", "403", "409"},
-             f"{subject}reconciliations/": {"201", "400", "403", "409"},
+             f"{subject}reconciliations/": {"202", "400", "403", "409"},
              f"{subject}retire/": {"201", "400", "403", "409"},
              "/api/reconciliations/{id}/cancel/": {"200", "403", "404", "409"},
              "/api/reconciliation-items/{id}/adjudications/": {"201", "400", "403", "404", "409"}}

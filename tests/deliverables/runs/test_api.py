@@ -1,4 +1,4 @@
-"""Runs API: list with filters, start (201 + Location, refusals 409/403/400, Idempotency-Key, traceparent, through a
+"""Runs API: list with filters, start (202 + Location, refusals 409/403/400, Idempotency-Key, traceparent, through a
 real HTTP server too), detail, results (decisions, provenance links, never an amount not concluded), findings
 (keyset pages from the Parquet artifact), cancel; the OpenAPI schema."""
 from __future__ import annotations
@@ -49,7 +49,7 @@ def test_post_starts_a_run_with_the_callers_trace(contract_sample, olivia, clien
     answer = client.post("/api/runs/", BODY, content_type="application/json", HTTP_TRACEPARENT=trace)
 
     run = CalculationRun.objects.get()
-    assert answer.status_code == 201
+    assert answer.status_code == 202  # queued: the work runs on the worker
     assert answer["Location"] == f"http://testserver/api/runs/{run.pk}/"
     body = answer.json()
     assert body["state"] == "queued" and body["trace_id"] == "12" * 16 and body["requested_by"] == "olivia"
@@ -63,7 +63,7 @@ def test_post_with_an_idempotency_key_starts_one_run(contract_sample, olivia, cl
     first = client.post("/api/runs/", BODY, content_type="application/json", HTTP_IDEMPOTENCY_KEY="run-2025")
     again = client.post("/api/runs/", BODY, content_type="application/json", HTTP_IDEMPOTENCY_KEY="run-2025")
 
-    assert first.status_code == again.status_code == 201
+    assert first.status_code == again.status_code == 202
     assert again["Idempotent-Replayed"] == "true" and again["Location"] == first["Location"]
     assert CalculationRun.objects.count() == 1
 
@@ -147,13 +147,13 @@ def test_cancel_a_queued_run_then_a_second_cancel_is_409(contract_sample, olivia
 
 
 @CURATED_DB
-def test_post_through_a_real_server_answers_201_with_location(contract_sample, olivia, live_server):
+def test_post_through_a_real_server_answers_202_with_location(contract_sample, olivia, live_server):
     api = Api.with_token(live_server.url, olivia)
 
     answer = api.post("/api/runs/", BODY)
 
     run = CalculationRun.objects.get()
-    assert answer.status_code == 201 and answer.headers["Location"] == f"{live_server.url}/api/runs/{run.pk}/"
+    assert answer.status_code == 202 and answer.headers["Location"] == f"{live_server.url}/api/runs/{run.pk}/"
     assert api.get(answer.headers["Location"].removeprefix(live_server.url)).json()["id"] == run.pk
 
 
@@ -169,7 +169,7 @@ def test_the_schema_documents_the_runs_api_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     paths = yaml.safe_load(target.read_text())["paths"]
     assert {"get", "post"} <= set(paths["/api/runs/"])
-    assert set(paths["/api/runs/"]["post"]["responses"]) >= {"201", "400", "403", "409"}
+    assert set(paths["/api/runs/"]["post"]["responses"]) >= {"202", "400", "403", "409"}
     assert set(paths["/api/runs/{id}/cancel/"]["post"]["responses"]) >= {"200", "403", "404", "409"}
     for url in ["/api/runs/{id}/", "/api/runs/{id}/results/", "/api/runs/{id}/findings/"]:
         assert "get" in paths[url], url

@@ -1,4 +1,4 @@
-"""Deliverables API through a real HTTP server: build (201 + Location, Idempotency-Key, refusals 403/409/400 naming
+"""Deliverables API through a real HTTP server: build (202 + Location, Idempotency-Key, refusals 403/409/400 naming
 what is wrong), detail, list (keyset pages, filters), download (the bytes, their hash checked: a changed file is a
 409 naming it); and the OpenAPI schema."""
 from __future__ import annotations
@@ -26,14 +26,14 @@ def _lake_file(path: str) -> Path:
     return Path(settings.LAKE_URL.removeprefix("file://")) / path
 
 
-def test_post_builds_a_workbook_answering_201_with_its_location(sample_run, olivia, live_server):
+def test_post_builds_a_workbook_answering_202_with_its_location(sample_run, olivia, live_server):
     api = Api.with_token(live_server.url, olivia)
     chosen = a_client(sample_run)
 
     answer = api.post("/api/deliverables/", {"run": sample_run.pk, "client": chosen, "kind": "workbook"})
 
     deliverable = Deliverable.objects.get()
-    assert answer.status_code == 201, answer.text
+    assert answer.status_code == 202, answer.text
     assert answer.headers["Location"] == f"{live_server.url}/api/deliverables/{deliverable.pk}/"
     body = answer.json()
     assert body["state"] == "queued" and body["client_account_id"] == chosen and body["run"] == sample_run.pk
@@ -49,7 +49,7 @@ def test_post_with_an_idempotency_key_builds_one_workbook(sample_run, olivia, li
     first = api.post("/api/deliverables/", body, key="book-2025")
     again = api.post("/api/deliverables/", body, key="book-2025")
 
-    assert first.status_code == again.status_code == 201
+    assert first.status_code == again.status_code == 202
     assert again.headers["Idempotent-Replayed"] == "true" and again.headers["Location"] == first.headers["Location"]
     assert Deliverable.objects.count() == 1
 
@@ -129,7 +129,7 @@ def test_the_schema_documents_the_deliverables_api_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     paths = yaml.safe_load(target.read_text())["paths"]
     assert {"get", "post"} <= set(paths["/api/deliverables/"])
-    assert set(paths["/api/deliverables/"]["post"]["responses"]) >= {"201", "400", "403", "409"}
+    assert set(paths["/api/deliverables/"]["post"]["responses"]) >= {"202", "400", "403", "409"}
     assert "Idempotency-Key" in {p["name"] for p in paths["/api/deliverables/"]["post"]["parameters"]}
     assert {"client", "kind", "state", "run"} <= {p["name"] for p in paths["/api/deliverables/"]["get"]["parameters"]}
     download = paths["/api/deliverables/{id}/download/"]["get"]["responses"]
