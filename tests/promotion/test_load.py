@@ -77,7 +77,7 @@ def test_approval_enqueues_the_load_after_commit(ready_request, arthur, no_enque
 
 @CURATED_DB
 @pytest.mark.postgres_only  # two writers at once (SQLite has one)
-@pytest.mark.catalogue(8)
+@pytest.mark.catalogue(5, 8)
 def test_two_deliveries_of_one_load_at_once_run_it_once(rebates_request, arthur, curated_db, no_enqueue):
     """The same load submitted twice at the same moment (a duplicate message, a double click that sent two):
     one delivery claims and runs it; the other finds it claimed and runs nothing."""
