@@ -40,14 +40,12 @@ test-fast: setup services
 	$(BIN)/python -m pytest -n 3 -m "not worker and not browser"
 
 # Three pytest-xdist processes (on two cores: much of a test is waiting on PostgreSQL, a third process fills
-# those waits) for everything but the real-worker tests, which run afterwards in two processes of their own
-# (a test file stays in one process, sharing its set-up; each process has its own database and broker prefix):
-# those tests mostly wait on their workers (heartbeats, redeliveries, a broker outage), so two of them side by
-# side take half the time without taking each other's CPU. The browser tests that start no worker run in the
-# first pass. --durations lists the slowest tests in CI's log.
+# those waits) for everything but the real-worker tests, which run on their own afterwards:
+# their kill-and-redeliver timings are not shared with another busy process. The browser tests that start no
+# worker run in the first pass. --durations lists the slowest tests in CI's log.
 test-postgres:
 	$(BIN)/python -m pytest -n 3 -m "not worker" --durations=15
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "worker" --durations=15
+	$(BIN)/python -m pytest -m "worker" --durations=15
 
 test-sqlite:
 	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" --db-tests-only -q
