@@ -15,10 +15,16 @@ from promotion.gates import approval_fingerprint, gates_for, run_all
 from promotion.models import GateResult, PromotionRequest
 
 from ._common import (
-    MANIFEST_TYPE, REQUEST_TYPE, _enforce_state, _enforce_who, _enqueue_check, _enqueue_load, _refuse,
-    _refusals_audited, _request_json,
+    MANIFEST_TYPE,
+    REQUEST_TYPE,
+    _enforce_state,
+    _enforce_who,
+    _enqueue_check,
+    _enqueue_load,
+    _refusals_audited,
+    _refuse,
+    _request_json,
 )
-
 
 # --- request -------------------------------------------------------------------------------------
 
@@ -77,11 +83,10 @@ def _in_flight(manifest: SourceManifest, target: str, datasets: list, actor) -> 
     manifest's row lock, held by the caller, makes two concurrent asks see each other). Another person's ask is
     their own request: who asked is part of the record."""
     wanted = sorted(d.pk for d in datasets)
-    for open_request in PromotionRequest.objects.filter(manifest=manifest, target=target, requested_by=actor, state__in=IN_FLIGHT,
-                                                        kind=PromotionKind.PROMOTION).order_by("pk"):
-        if sorted(open_request.datasets.values_list("pk", flat=True)) == wanted:
-            return open_request
-    return None
+    open_requests = (PromotionRequest.objects.filter(manifest=manifest, target=target, requested_by=actor,
+                                                     state__in=IN_FLIGHT, kind=PromotionKind.PROMOTION)
+                     .prefetch_related("datasets").order_by("pk"))
+    return next((r for r in open_requests if sorted(d.pk for d in r.datasets.all()) == wanted), None)
 
 
 def promotion_recheck(*, actor, request: PromotionRequest, enqueue: bool = True) -> PromotionRequest:

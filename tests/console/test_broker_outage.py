@@ -13,7 +13,6 @@ import os
 import time
 
 import pytest
-from celery import current_app
 from django.core.management import call_command
 
 from console.models import AuditEvent
@@ -22,7 +21,7 @@ from evidence.models import IntakeRun
 from evidence.samples.export import write_sample_export
 from evidence.tasks import intake_sweep
 from tests.evidence import exports
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, publishing_to
 from tests.support.worker import Worker, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres_only]
@@ -36,20 +35,10 @@ FAST = {"BROKER_RESEND_AFTER_SECONDS": "3", "INTAKE_STALE_SECONDS": "2"}
 @pytest.fixture
 def own_broker(tmp_path, settings):
     """A Redis of the test's own; this process publishes to it (the app's connection pools are rebuilt on it)."""
-    server = RedisServer(tmp_path).start()
-    previous = current_app.conf.broker_url, current_app.conf.broker_write_url
-
-    def point_at(url: str, write_url: str | None = None) -> None:
-        current_app.conf.broker_url, current_app.conf.broker_write_url = url, write_url or url
-        current_app._pool = None
-        current_app.amqp._producer_pool = None
-
-    point_at(server.url)
     settings.BROKER_RESEND_AFTER_SECONDS = int(FAST["BROKER_RESEND_AFTER_SECONDS"])
     settings.INTAKE_STALE_SECONDS = int(FAST["INTAKE_STALE_SECONDS"])
-    yield server
-    server.stop()
-    point_at(*previous)
+    with publishing_to(RedisServer(tmp_path).start()) as server:
+        yield server
 
 
 @pytest.fixture

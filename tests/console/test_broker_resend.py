@@ -11,7 +11,6 @@ import time
 
 import pytest
 import redis
-from celery import current_app
 
 from console import clock
 from console.audit_verify import audit_verify_request
@@ -26,7 +25,7 @@ from promotion.models import PromotionRequest
 from promotion.tasks import promotion_sweep
 from tests.deliverables.runs.conftest import PERIOD
 from tests.promotion.conftest import dataset, forced, manifest  # noqa: F401  (manifest: a fixture)
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, publishing_to
 
 pytestmark = [pytest.mark.postgres_only]
 AN_HOUR_AGO = dt.timedelta(hours=1)
@@ -35,20 +34,10 @@ AN_HOUR_AGO = dt.timedelta(hours=1)
 @pytest.fixture
 def own_broker(tmp_path, settings):
     """A Redis of the test's own; this process publishes to it (the app's producer pool is rebuilt on it)."""
-    server = RedisServer(tmp_path).start()
-    previous = current_app.conf.broker_url, current_app.conf.broker_write_url
-
-    def point_at(url: str, write_url: str | None = None) -> None:
-        current_app.conf.broker_url, current_app.conf.broker_write_url = url, write_url or url
-        current_app._pool = None
-        current_app.amqp._producer_pool = None
-
-    point_at(server.url)
     settings.BROKER_RESEND_AFTER_SECONDS = 1
     settings.INTAKE_STALE_SECONDS = settings.PROMOTION_STALE_SECONDS = settings.RUN_STALE_SECONDS = 60
-    yield server
-    server.stop()
-    point_at(*previous)
+    with publishing_to(RedisServer(tmp_path).start()) as server:
+        yield server
 
 
 def sent(server: RedisServer) -> set[tuple]:

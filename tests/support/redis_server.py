@@ -2,6 +2,7 @@
 or started with the settings a check must refuse. Never the machine's shared Redis, which other test runs use."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import redis
+from celery import current_app
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -57,3 +59,22 @@ class RedisServer:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def publishing_to(server: RedisServer):
+    """This process's Celery app publishes to `server` inside the block (its connection and producer pools rebuilt
+    on it), and to its own broker again after; the server is stopped on the way out."""
+    previous = current_app.conf.broker_url, current_app.conf.broker_write_url
+
+    def point_at(url: str, write_url: str | None = None) -> None:
+        current_app.conf.broker_url, current_app.conf.broker_write_url = url, write_url or url
+        current_app._pool = None
+        current_app.amqp._producer_pool = None
+
+    point_at(server.url)
+    try:
+        yield server
+    finally:
+        server.stop()
+        point_at(*previous)
