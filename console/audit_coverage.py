@@ -92,6 +92,8 @@ BULK_WRITES: tuple[BulkWrite, ...] = (
     BulkWrite("promotion/curated/load.py", "_bulk_load", "backend.raw", "cursor", SUMMARY,
               "COPY / executemany into a new, not yet visible curated version: promotion.promoted "
               "after.datasets[key].rows", calls=2),
+    BulkWrite("promotion/services/reconcile.py", "curated_moves_audit", "connections[using]", "cursor", EXEMPT,
+              "pg_advisory_xact_lock: two reconcilers never record one pointer move twice"),
     BulkWrite("promotion/curated/checksum.py", "table_checksum", "backend.raw", "cursor", EXEMPT,
               "reads a loaded table to checksum it"),
     # --- evidence ------------------------------------------------------------------------------------------
@@ -127,6 +129,8 @@ BULK_WRITES: tuple[BulkWrite, ...] = (
               "intake.finished: after.issues counts them"),
     BulkWrite("evidence/intake/services.py", "_record", "ManifestFile", "bulk_create", SUMMARY,
               "intake.finished: after.files counts them"),
+    BulkWrite("evidence/intake/services.py", "_give_up", "INTAKE_JOBS.rows", "update", PER_ROW,
+              "intake.failed for the run given up on after its last attempt"),
     BulkWrite("evidence/intake/services.py", "intake_sweep_abandoned", "IntakeRun", "update", PER_ROW,
               "intake.failed for the run swept"),
     BulkWrite("evidence/packets/receipts.py", "_claim", "PacketReceipt", "update", EXEMPT,

@@ -10,7 +10,7 @@ from console.audit import audit_record
 from evidence.choices import ManifestStatus
 from evidence.models import DomoDataset, SourceManifest
 from promotion import policy
-from promotion.choices import GateOutcome, PromotionKind, PromotionState, PromotionTarget
+from promotion.choices import GateOutcome, PromotionState, PromotionTarget
 from promotion.gates import approval_fingerprint, gates_for, run_all
 from promotion.models import GateResult, PromotionRequest
 
@@ -55,11 +55,6 @@ def promotion_request(
             foreign = [d.pk for d in datasets if d.manifest_id != fresh.pk]
             if foreign:
                 _refuse(f"datasets {foreign} do not belong to manifest {fresh.load_id}")
-            same = _in_flight(fresh, target, datasets, actor)
-            if same is not None:  # the same promotion asked again (a double submit): one request, not two
-                audit_record(actor=actor, action="promotion.request_joined", object_type=REQUEST_TYPE,
-                             object_id=str(same.pk), after={"state": same.state, **extra})
-                return same
             request = PromotionRequest.objects.create(
                 manifest=fresh, target=target, requested_by=actor, requested_at=clock.now()
             )
@@ -72,21 +67,6 @@ def promotion_request(
             if enqueue:
                 _enqueue_check(request.pk)
     return request
-
-
-# A request in these states is still on its way: asking for the same promotion again joins it.
-IN_FLIGHT = (PromotionState.CHECKING, PromotionState.READY, PromotionState.APPROVED, PromotionState.LOADING)
-
-
-def _in_flight(manifest: SourceManifest, target: str, datasets: list, actor) -> PromotionRequest | None:
-    """The requester's open request of this manifest promoting exactly these datasets to this target (the
-    manifest's row lock, held by the caller, makes two concurrent asks see each other). Another person's ask is
-    their own request: who asked is part of the record."""
-    wanted = sorted(d.pk for d in datasets)
-    open_requests = (PromotionRequest.objects.filter(manifest=manifest, target=target, requested_by=actor,
-                                                     state__in=IN_FLIGHT, kind=PromotionKind.PROMOTION)
-                     .prefetch_related("datasets").order_by("pk"))
-    return next((r for r in open_requests if sorted(d.pk for d in r.datasets.all()) == wanted), None)
 
 
 def promotion_recheck(*, actor, request: PromotionRequest, enqueue: bool = True) -> PromotionRequest:

@@ -127,29 +127,6 @@ def test_requests_racing_with_one_key_create_one_request(live_server, manifest, 
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == racers - 1
 
 
-@pytest.mark.postgres_only
-@pytest.mark.catalogue(8)
-def test_the_same_promotion_submitted_twice_at_once_without_a_key_is_one_request(live_server, manifest, olivia):
-    racers = 2
-    clients = [Api.with_token(live_server.url, olivia) for _ in range(racers)]
-    start, answers = threading.Barrier(racers), []
-
-    def send(api):
-        start.wait()
-        answers.append(api.post("/api/promotions/", request_body(manifest)))
-
-    threads = [threading.Thread(target=send, args=(api,)) for api in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert len({a.json()["id"] for a in answers}) == 1, [a.content for a in answers]
-    assert PromotionRequest.objects.count() == 1
-    assert AuditEvent.objects.filter(action="promotion.requested").count() == 1
-    assert AuditEvent.objects.filter(action="promotion.request_joined").count() == 1
-
-
 # --- keys that are refused, and refusals that leave the key free ----------------------------------------
 
 
