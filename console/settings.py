@@ -400,6 +400,11 @@ CURATED_LOCK_TIMEOUT = env_int("CURATED_LOCK_TIMEOUT", 10, minimum=1)
 PROMOTION_CRASH_AT = env_str("PROMOTION_CRASH_AT", "")
 if PROMOTION_CRASH_AT and DJANGO_ENV != "test":
     raise ConfigError("PROMOTION_CRASH_AT", PROMOTION_CRASH_AT, "a crash point is for tests only (DJANGO_ENV=test)")
+# Tests only (catalogue item 6): the point at which a load sleeps PROMOTION_PAUSE_SECONDS (promotion.faults).
+PROMOTION_PAUSE_AT = env_str("PROMOTION_PAUSE_AT", "")
+PROMOTION_PAUSE_SECONDS = env_int("PROMOTION_PAUSE_SECONDS", 30, minimum=1)
+if PROMOTION_PAUSE_AT and DJANGO_ENV != "test":
+    raise ConfigError("PROMOTION_PAUSE_AT", PROMOTION_PAUSE_AT, "a pause point is for tests only (DJANGO_ENV=test)")
 # Calculation runs (deliverables.runs): a running run whose heartbeat is older than RUN_STALE_SECONDS may be
 # taken over by its redelivered task; older than RUN_ABANDONED_SECONDS, the beat sweeper fails it.
 RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, read_records
-from promotion.faults import crash_point
+from promotion.faults import fault_point
 
 from .backend import (
     BATCH_ROWS, REGISTRY, ROW_COLUMN, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, LoadResult,
@@ -140,7 +140,7 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, schema: l
                 backend.execute(f"CREATE TABLE {q(table)} ({body})")
                 worker.start()
                 _bulk_load(backend, table, columns, batches(), on_progress)
-            crash_point("curated.loaded")
+            fault_point("curated.loaded")
             rows, checksum = table_checksum(backend, table, columns)
         except BaseException:
             set_state(backend, key, version, State.FAILED)
@@ -164,7 +164,7 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, schema: l
         raise ChecksumMismatch(
             f"{table}: {rows} rows, checksum {checksum}; silver has {silver_rows} rows, checksum {silver_sum}"
         )
-    crash_point("curated.verified")
+    fault_point("curated.verified")
     return LoadResult(version, table, rows, checksum, reused=False)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from promotion.faults import crash_point
+from promotion.faults import fault_point
 
 from .backend import (
     CURRENT, MOVES, REGISTRY, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, CurrentVersion, PointerBusy,
@@ -71,7 +71,7 @@ def promote_versions(*, connection, moves: list[tuple[str, int]], verify: bool =
                 moved = _move(backend, key, version, verify=in_transaction, ref=ref)
                 if moved is not None:
                     made.append(moved)
-            crash_point("curated.pointer_moving")
+            fault_point("curated.pointer_moving")
     except _Mismatch as mismatch:  # the pointers did not move; that version is failed for good
         set_state(backend, mismatch.key, mismatch.version, State.FAILED)
         raise mismatch.error from None
@@ -87,7 +87,7 @@ def promote_versions(*, connection, moves: list[tuple[str, int]], verify: bool =
             ) from exc
         raise
     if made:
-        crash_point("curated.pointer_moved")
+        fault_point("curated.pointer_moved")
     return made
 
 

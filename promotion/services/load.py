@@ -20,7 +20,7 @@ from promotion.curated.aliases import curated_is_default
 from promotion.gates import golden_held_back, requested_datasets
 from promotion.models import PromotionRequest
 
-from promotion.faults import crash_point
+from promotion.faults import fault_point
 
 from ._common import LOAD_JOBS, REQUEST_TYPE, _audit_refusal
 from .guard import _load_refusal, promotion_load_finish, promotion_load_start
@@ -240,7 +240,7 @@ def load_requested_datasets(*, request: PromotionRequest, resume_attempt: int | 
                                     "progress": claimed.load_progress})
             raise LoadInterrupted(claimed.attempts, reason) from exc
         return _finish_if_ours(claimed, error=reason)
-    crash_point("promotion.before_finish")
+    fault_point("promotion.before_finish")
     return _finish_if_ours(claimed)
 
 

@@ -35,6 +35,7 @@ def run_manage(*args, **env):
         ("DJANGO_ENV", "staging"),
         ("CURATED_LOCK_TIMEOUT", "0"),
         ("PROMOTION_CRASH_AT", "curated.pointer_moved"),  # a test's crash point, outside the test environment
+        ("PROMOTION_PAUSE_AT", "curated.loaded"),  # a test's pause point, likewise
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(variable, value, tmp_path):

@@ -122,7 +122,10 @@ def test_a_warm_shutdown_finishes_the_short_task_and_requeues_the_long_load_once
     claims = dataset(request.manifest)
     env = {**FAST, "REMAP_SIGTERM": "SIGQUIT", "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT": "2"}
     flush_test_broker()
-    first = Worker(queues="console,promotion", concurrency=2, env=env).start()
+    # The first worker's load holds once its rows are copied: still under way when the soft timeout ends,
+    # however fast this machine copies (a CI run once finished the whole load inside the two seconds).
+    held = {**env, "PROMOTION_PAUSE_AT": "curated.loaded", "PROMOTION_PAUSE_SECONDS": "60"}
+    first = Worker(queues="console,promotion", concurrency=2, env=held).start()
     try:
         approve(request, arthur)
         wait_until(lambda: current(request).load_progress.get("stage") == "loading", timeout=120, interval=0.05,
