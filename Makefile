@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-fast test-postgres test-sqlite setup browser-deps services
+.PHONY: run test test-fast test-postgres test-worker test-sqlite setup browser-deps services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,19 +33,24 @@ services:
 	@bash .ci/services.sh
 
 ## The whole suite: PostgreSQL + Redis + real Celery workers + Chromium, then the SQLite pass of the embedded defaults.
-test: setup browser-deps services test-postgres test-sqlite
+test: setup browser-deps services test-postgres test-worker test-sqlite
 
 ## The inner loop: the PostgreSQL pass without the real-worker and browser tests (make test runs them all).
 test-fast: setup services
 	$(BIN)/python -m pytest -n 3 -m "not worker and not browser"
 
 # Three pytest-xdist processes (on two cores: much of a test is waiting on PostgreSQL, a third process fills
-# those waits) for everything but the real-worker tests, which run on their own afterwards:
-# their kill-and-redeliver timings are not shared with another busy process. The browser tests that start no
-# worker run in the first pass. --durations lists the slowest tests in CI's log.
+# those waits) for everything but the real-worker tests; the browser tests that start no worker run here.
+# --durations lists the slowest tests in CI's log.
 test-postgres:
 	$(BIN)/python -m pytest -n 3 -m "not worker" --durations=15
-	$(BIN)/python -m pytest -m "worker" --durations=15
+
+# The real-worker tests, after the busy pass: three processes, one test file each at a time (--dist loadfile:
+# a file's tests share their set-up), each with its own database, broker prefix, var folder and workers. Most
+# of their time is waiting on a worker, a kill or a stopped Redis, so three overlap without sharing a CPU-bound
+# neighbour's timings.
+test-worker:
+	$(BIN)/python -m pytest -n 3 --dist loadfile -m "worker" --durations=15
 
 test-sqlite:
-	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" --db-tests-only -q
+	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" --parity-suites -q

@@ -32,27 +32,64 @@ os.environ["LEAF_TEST_GENERATED"] = ",".join(sorted(_generated))
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-# --- the SQLite pass: the tests that use the database ------------------------------------------------
-# A test that touches no database gives the same result on either pass; the PostgreSQL pass runs it.
+# --- the SQLite pass: the parity suites -----------------------------------------------------------------
+# SQLite is the embedded default (`make run`), PostgreSQL the deployment's database: the PostgreSQL pass runs
+# everything; the SQLite pass runs what the embedded default must do the same way (catalogue item 50: the
+# promotion, audit, decimal and bad-input suites) and what tests the embedded default itself, and of those only
+# the tests that use a database (a test that touches none gives the same result on either pass).
 _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
                       "live_server"}
+PARITY_SUITES = (
+    # promotion: requests, gates, four eyes, curated loads and pointer moves, rollbacks, the registry
+    "tests/promotion/",
+    # audit: the chain, its anchors, tampering, bulk writes, actors, atomicity, queries and the trail
+    "tests/console/test_audit_",
+    # decimal: exact money through the calculation runs (the embedded engine), provenance, publication,
+    # workbooks and the JSON API
+    "tests/deliverables/runs/",
+    "tests/deliverables/provenance/test_rows.py",
+    "tests/deliverables/publication/test_services.py",
+    "tests/deliverables/workbooks/test_services.py",
+    "tests/deliverables/reconciliation/test_money_api.py",
+    "tests/deliverables/reconciliation/test_services.py",
+    # bad input: CSV edge cases, validation, hostile archives, JSON limits, every API parameter's edges,
+    # identifiers, stored markup, log lines
+    "tests/evidence/test_csv_edge_cases.py",
+    "tests/evidence/test_validation.py",
+    "tests/evidence/test_hostile_archives.py",
+    "tests/console/test_api_json_limits.py",
+    "tests/console/test_api_fuzz.py",
+    "tests/console/test_identifier_injection.py",
+    "tests/console/test_stored_xss.py",
+    "tests/console/test_log_lines.py",
+    # the embedded default itself: the intake and the sample export as `make run` receives them, sign-in,
+    # sessions and people (the first-run users), the start-up configuration
+    "tests/evidence/test_intake.py",
+    "tests/evidence/test_sample_export.py",
+    "tests/console/test_login_lockout.py",
+    "tests/console/test_sessions.py",
+    "tests/console/test_people_",
+    "tests/console/test_configuration.py",
+    "tests/console/test_run_console.py",
+)
 
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--db-tests-only", action="store_true",
-        help="run only the tests that use the database (marked django_db, or asking for a database fixture); "
-             "the SQLite pass of `make test` uses it",
+        "--parity-suites", action="store_true",
+        help="run only the parity suites (tests.environment.PARITY_SUITES), and of them only the tests that use "
+             "the database (marked django_db, or asking for a database fixture); the SQLite pass of `make test`",
     )
 
 
 def pytest_collection_modifyitems(config, items):
-    if not config.getoption("--db-tests-only"):
+    if not config.getoption("--parity-suites"):
         return
     keep, drop = [], []
     for item in items:
+        path = item.nodeid.split("::", 1)[0]
         uses_db = item.get_closest_marker("django_db") or _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        (keep if uses_db else drop).append(item)
+        (keep if uses_db and path.startswith(PARITY_SUITES) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -117,3 +117,16 @@ def test_readme_table_names_where_each_item_lives():
         assert named <= marks.get(number, set()), (
             f"README's reliability table: item {number} names {sorted(named - marks.get(number, set()))}, which "
             f"hold no test marked catalogue({number})")
+
+
+def test_every_parity_suite_names_test_files_and_the_promotion_audit_and_bad_input_suites_are_among_them():
+    """Item 50: the SQLite pass runs PARITY_SUITES; an entry that no longer names a test file (a rename) would
+    drop a suite from that pass without a word."""
+    from tests.environment import PARITY_SUITES
+
+    test_files = [path.relative_to(ROOT).as_posix() for path in (ROOT / "tests").rglob("test_*.py")]
+    empty = [suite for suite in PARITY_SUITES if not any(name.startswith(suite) for name in test_files)]
+    assert not empty, f"parity suites naming no test file: {empty}"
+    for needed in ("tests/promotion/", "tests/console/test_audit_", "tests/evidence/test_csv_edge_cases.py",
+                   "tests/console/test_api_json_limits.py", "tests/deliverables/runs/"):
+        assert needed in PARITY_SUITES, needed
