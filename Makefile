@@ -43,6 +43,7 @@ test-fast: setup services
 # those waits) for everything but the real-worker tests; the browser tests that start no worker run here.
 # --durations lists the slowest tests in CI's log.
 test-postgres:
+	@echo "== $@ starts at $$(date -u +%T)"
 	$(BIN)/python -m pytest -n 3 -m "not worker" --durations=15
 
 # The real-worker tests, after the busy pass: three processes, one test file each at a time (--dist loadfile:
@@ -50,7 +51,9 @@ test-postgres:
 # of their time is waiting on a worker, a kill or a stopped Redis, so three overlap without sharing a CPU-bound
 # neighbour's timings.
 test-worker:
+	@echo "== $@ starts at $$(date -u +%T)"
 	$(BIN)/python -m pytest -n 3 --dist loadfile -m "worker" --durations=15
 
 test-sqlite:
+	@echo "== $@ starts at $$(date -u +%T)"
 	DATABASE_URL=sqlite:///var/test-sqlite/console.sqlite3 $(BIN)/python -m pytest -n 2 -m "not postgres_only and not browser and not worker" --parity-suites -q

@@ -4,10 +4,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 
+from console import idempotency
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence.choices import ManifestStatus
@@ -95,6 +97,38 @@ def request_new(request):
         if not policy.allowed(request.user, policy.REQUEST):
             raise PermissionDenied
         return _new_page(request, manifest, form, status=400)
+    submission = form.cleaned_data["submission"]
+    if not submission:  # a form from before the key, or a script posting without one: one send, one request
+        return _request(request, manifest, form, may_contract)
+    key = f"promotion-request-form:{submission}"
+    fingerprint = idempotency.fingerprint(
+        method="POST", path=request.path, query=[("manifest", [str(manifest.pk)])],
+        body={"datasets": sorted(d.pk for d in form.cleaned_data["datasets"]), "target": form.cleaned_data["target"]},
+    )
+    with transaction.atomic():
+        try:
+            earlier = idempotency.idempotency_claim(user=request.user, key=key, fingerprint=fingerprint,
+                                                    method="POST", path=request.path)
+        except idempotency.KeyReused:
+            messages.error(request, "This form was already sent with other choices. It is shown again with "
+                                    "its own key: send it to make a new request.")
+            fresh = PromotionRequestForm(manifest=manifest, may_contract=may_contract,
+                                         initial={"datasets": form.cleaned_data["datasets"],
+                                                  "target": form.cleaned_data["target"]})
+            return _new_page(request, manifest, fresh, status=409)
+        if earlier is not None:
+            messages.info(request, f"This form was sent twice: promotion #{earlier.body['id']} is its one request.")
+            return redirect(earlier.location)
+        answer = _request(request, manifest, form, may_contract)
+        if answer.status_code == 302:
+            idempotency.idempotency_answer(user=request.user, key=key, answer=idempotency.Answer(
+                302, {"id": answer.promotion_pk}, answer["Location"]))
+        else:  # refused (and audited): the key is free again, as a refused API create leaves it
+            idempotency.idempotency_release(user=request.user, key=key)
+    return answer
+
+
+def _request(request, manifest, form, may_contract: bool):
     try:
         created = services.promotion_request(
             actor=request.user, manifest=manifest, datasets=form.cleaned_data["datasets"],
@@ -106,4 +140,6 @@ def request_new(request):
         messages.error(request, f"Refused: {refused.reason}")
         return _new_page(request, manifest, form, status=_status(refused))
     messages.success(request, f"Promotion #{created.pk} requested; its gates are running.")
-    return redirect("promotion:request-detail", pk=created.pk)
+    answer = redirect("promotion:request-detail", pk=created.pk)
+    answer.promotion_pk = created.pk
+    return answer
