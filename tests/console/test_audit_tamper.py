@@ -186,6 +186,25 @@ def test_flush_empties_the_test_database_and_restores_the_triggers(transactional
 
 
 @postgresql_only
+def test_the_flush_after_each_test_deletes_the_filled_tables_rows_and_sends_post_migrate(transactional_db, record_events):
+    """What TransactionTestCase asks for (no sequence reset, not interactive): the filled tables emptied by
+    DELETE, the triggers back on afterwards, the content types made again by post_migrate."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.contenttypes.models import ContentType
+
+    record_events(2)
+    get_user_model().objects.create_user(username="flushed")
+    call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
+    assert AuditEvent.objects.count() == 0 and not get_user_model().objects.exists()
+    assert ContentType.objects.filter(app_label="console", model="auditevent").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():  # the trigger is on again
+            cursor.execute("TRUNCATE console_auditevent")
+
+
+@postgresql_only
 def test_flush_outside_the_test_environment_cannot_wipe_the_trail(transactional_db, record_events):
     record_events(2)
     # Not the `settings` fixture: the test database's own flush, at teardown, must run as "test".
