@@ -26,13 +26,17 @@ def roles_seed() -> dict[str, list[str]]:
 
     Run by commands (seed_roles, demo_users, run_console): the bound command is the actor of the audit."""
     changes: dict[str, list[str]] = {}
+    known: dict[str, Permission] | None = None  # every permission by label, read once when a group needs it
     for name, labels in roles.ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
         before = sorted(f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type"))
         after = sorted(labels)
         if before != after:
+            if known is None:
+                known = {f"{p.content_type.app_label}.{p.codename}": p
+                         for p in Permission.objects.select_related("content_type")}
             # Audited by console.people_guard ("role.permissions_set", before and after), whoever sets them.
-            group.permissions.set([_permission(label) for label in labels])
+            group.permissions.set([known[label] if label in known else _permission(label) for label in labels])
             changes[name] = after
     return changes
 
