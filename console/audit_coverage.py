@@ -78,6 +78,8 @@ BULK_WRITES: tuple[BulkWrite, ...] = (
     BulkWrite("console/management/commands/flush.py", "Command.handle", "connection", "cursor", EXEMPT,
               "sets session_replication_role for the test database's flush (refused outside DJANGO_ENV=test)",
               calls=2),
+    BulkWrite("console/management/commands/flush.py", "Command._empty_test_tables", "connection", "cursor", EXEMPT,
+              "empties the test database's tables after a transactional test (only with DJANGO_ENV=test)"),
     # --- promotion -----------------------------------------------------------------------------------------
     BulkWrite("promotion/services/requests.py", "promotion_check", "superseded", "update", SUMMARY,
               "promotion.checked: after.superseded lists the gate results no longer current"),
