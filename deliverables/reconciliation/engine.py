@@ -130,8 +130,14 @@ def _types(con, relation: str) -> dict[str, str]:
 
 
 def _text(col: str) -> str:
-    """A column's text, trimmed, empty as NULL."""
-    return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+    """A column's text, trimmed, empty as NULL. TRIM removes Unicode space separators (category Zs) at either end;
+    in ASCII that is the space only, so an ASCII text (bytes = characters) that neither starts nor ends with a
+    space is its own trim and is passed as it is: the same value, without TRIM's copy of every text (measured: the
+    golden client key at 5M rows, not dictionary-coded enough for DuckDB to trim once per distinct value, about
+    12% of the reconciliation's CPU time). Any other text is trimmed as before."""
+    text = f"CAST({col} AS VARCHAR)"
+    return (f"NULLIF(CASE WHEN {text} LIKE ' %' OR {text} LIKE '% ' OR STRLEN({text}) <> LENGTH({text}) "
+            f"THEN TRIM({text}) ELSE {text} END, '')")
 
 
 def _parsed_from_text(typ: str) -> bool:

@@ -69,6 +69,19 @@ def test_keys_differing_by_case_or_whitespace_match_when_casefold_and_not_otherw
                             "BETA": "only_domo"}  # trimmed still, but case kept
 
 
+def test_text_keys_are_trimmed_as_trim_does_whether_ascii_or_not():
+    """Only Unicode space separators are trimmed (the ASCII space, no-break and ideographic spaces), not tabs nor a
+    zero-width space, whether the text is ASCII (passed as it is when it has no space at either end) or not."""
+    con = duckdb.connect()
+    texts = ["plain", " lead", "trail ", "\tTab", "tab\t", "\u00a0nbsp", "ideo\u3000", "\u200bzw", " é ", " "]
+    b = backend([(t, Q1, "1.00") for t in texts])
+    reconcile(con, b, golden([("x", "2025-01-01", "1.00")]), mapping(casefold=False))
+    got = {r["client"] for r in rows(con) if r["class"] == "only_backend"} - {None}
+    want = {v for t in texts if (v := con.execute("SELECT NULLIF(TRIM(?), '')", [t]).fetchone()[0]) is not None}
+    assert got == want and {"\tTab", "tab\t", "nbsp", "ideo", "\u200bzw", "é"} <= got
+    assert [r["class"] for r in rows(con) if r["client"] is None] == ["only_backend"]  # ' ' is the NULL key
+
+
 def test_dates_in_two_formats_and_a_timestamp_match_the_backend_date():
     con = duckdb.connect()
     dates = [dt.date(2025, 1, 1), dt.date(2025, 4, 1), dt.date(2025, 7, 1)]
