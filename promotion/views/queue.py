@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 
 from console import idempotency
@@ -99,7 +99,7 @@ def request_new(request):
         return _new_page(request, manifest, form, status=400)
     submission = form.cleaned_data["submission"]
     if not submission:  # a form from before the key, or a script posting without one: one send, one request
-        return _request(request, manifest, form, may_contract)
+        return _request(request, manifest, form, may_contract)[0]
     key = f"promotion-request-form:{submission}"
     fingerprint = idempotency.fingerprint(
         method="POST", path=request.path, query=[("manifest", [str(manifest.pk)])],
@@ -119,16 +119,17 @@ def request_new(request):
         if earlier is not None:
             messages.info(request, f"This form was sent twice: promotion #{earlier.body['id']} is its one request.")
             return redirect(earlier.location)
-        answer = _request(request, manifest, form, may_contract)
-        if answer.status_code == 302:
+        answer, created = _request(request, manifest, form, may_contract)
+        if created is not None:
             idempotency.idempotency_answer(user=request.user, key=key, answer=idempotency.Answer(
-                302, {"id": answer.promotion_pk}, answer["Location"]))
+                302, {"id": created.pk}, answer["Location"]))
         else:  # refused (and audited): the key is free again, as a refused API create leaves it
             idempotency.idempotency_release(user=request.user, key=key)
     return answer
 
 
-def _request(request, manifest, form, may_contract: bool):
+def _request(request, manifest, form, may_contract: bool) -> tuple[HttpResponse, PromotionRequest | None]:
+    """The service's answer as a page: the redirect to the new request and it, or the refusal and None."""
     try:
         created = services.promotion_request(
             actor=request.user, manifest=manifest, datasets=form.cleaned_data["datasets"],
@@ -136,10 +137,8 @@ def _request(request, manifest, form, may_contract: bool):
         )
     except services.PromotionRefused as refused:
         if not may_read(request.user):
-            return _bare(refused)
+            return _bare(refused), None
         messages.error(request, f"Refused: {refused.reason}")
-        return _new_page(request, manifest, form, status=_status(refused))
+        return _new_page(request, manifest, form, status=_status(refused)), None
     messages.success(request, f"Promotion #{created.pk} requested; its gates are running.")
-    answer = redirect("promotion:request-detail", pk=created.pk)
-    answer.promotion_pk = created.pk
-    return answer
+    return redirect("promotion:request-detail", pk=created.pk), created
