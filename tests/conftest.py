@@ -83,6 +83,25 @@ def oscar(seeded_roles, personas_at):
     return make_persona("oscar", personas_at)
 
 
+# --- the test database -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """pytest-django's set-up of the test databases, from the migrated template where there is one
+    (PostgreSQL: tests/support/template_db.py); torn down as usual."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _get_databases_for_setup
+
+    from tests.support.template_db import from_template
+
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    with django_db_blocker.unblock(), from_template() as copied:
+        config = setup_databases(verbosity=request.config.option.verbose, interactive=False, keepdb=copied,
+                                 aliases=aliases, serialized_aliases=serialized_aliases)
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=request.config.option.verbose)
+
+
 # --- lake ----------------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def lake(settings, tmp_path_factory):
