@@ -5,26 +5,48 @@ Signals on the user, its groups and permissions, and a group's permissions, so n
 the console uses them on these tables). While a web request is served (console.middleware binds it):
 
 - no one changes their own groups, permissions or staff flag, nor a group they belong to;
-- is_superuser is never changed (createsuperuser in a shell makes a superuser);
+- is_superuser is never changed (`manage.py createsuperuser` makes a superuser);
 - a decision role (roles.DECISION_ROLES, or any group holding a decision permission) is added to a
   person only as the confirmation of a grant (console.people.grant_confirm), and a decision
   permission is never added from the web.
 
-Shell, management commands and tasks may change roles; they are audited with the command as actor.
+In the Django shell (`manage.py shell`, interactive, `-c`/`--command` or piped stdin: console's
+management/commands/shell.py runs it in `shell_session()`) nobody is signed in, so no separation of
+duties can be checked: every change of a person's groups or permissions, of a group's permissions, of
+is_superuser or is_staff (a new user made staff or superuser too), and a role's deletion, is refused
+with a pointer to the People screens and API (where a second admin confirms) and to `createsuperuser`.
+This holds for whatever the shell runs, a command it calls (call_command) or a service acting "for" an
+admin (console.people.acting: a claimed actor, not a signed-in one). A new user without roles, a
+password, is_active and a user's deletion stay allowed there, audited with the shell as actor. The
+refusal is itself audited; one met inside a transaction (a many-to-many change, a deletion: Django
+opens one) is recorded once that transaction has rolled back (shell_session records it when the
+exception reaches the prompt, or when the shell ends).
+
+The shell is a guardrail, not a wall: whoever runs it has the database's own rights (raw SQL,
+queryset.update(), rebinding the work context), and `manage.py dbshell` (the database's own client)
+cannot be guarded at all. django-extensions' shell_plus is not installed; were it added, it needs the
+same wrapper as console/management/commands/shell.py.
+
+Other management commands (createsuperuser, changepassword, loaddata, seed_roles, demo_users) and
+tasks may change roles: they are audited with the command or task as actor.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
+from django.db import router, transaction
 from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
 
 from console import context, roles
 from console.audit import audit_record
+from console.models import AuditEvent
 
 User = get_user_model()
 USER_FLAGS = ("is_active", "is_staff", "is_superuser")
@@ -65,12 +87,66 @@ def confirming(*, user, role: str) -> Iterator[None]:
         _confirming.reset(token)
 
 
+SHELL_REASON = (
+    "roles are not changed in the Django shell: nobody is signed in there, so separation of duties cannot be "
+    "checked (no one changes their own roles; a second admin confirms a decision role). Use the console's People "
+    "screen (/people/) or the people API (/api/people/, /api/role-grants/); the very first admin is made with "
+    "`manage.py createsuperuser`, the roles' permissions with `manage.py seed_roles`"
+)
+
+
+@dataclass
+class ShellSession:
+    """The Django shell being run: refusals met inside a transaction, to record once it has rolled back."""
+
+    pending: list[dict] = field(default_factory=list)
+
+    def record_refusals(self) -> None:
+        while self.pending:
+            audit_record(**self.pending.pop(0))
+
+
+_shell: contextvars.ContextVar[ShellSession | None] = contextvars.ContextVar("shell", default=None)
+
+
+def _in_transaction() -> bool:
+    return transaction.get_connection(router.db_for_write(AuditEvent)).in_atomic_block
+
+
+@contextlib.contextmanager
+def shell_session() -> Iterator[ShellSession]:
+    """Run the Django shell: every change of roles refused (SHELL_REASON), every refusal audited.
+
+    A refusal met inside a transaction is recorded when its exception reaches the interactive prompt
+    (code.interact shows it through sys.excepthook) if no transaction is open then, else when the shell ends.
+    """
+    session = ShellSession()
+    token = _shell.set(session)
+    previous_hook = sys.excepthook
+
+    def record_then_show(kind, value, traceback):
+        try:
+            if not _in_transaction():
+                session.record_refusals()
+        finally:
+            previous_hook(kind, value, traceback)
+
+    sys.excepthook = record_then_show
+    try:
+        yield session
+    finally:
+        sys.excepthook = previous_hook
+        _shell.reset(token)
+        session.record_refusals()
+
+
 def refuse(*, actor, object_id: str, reason: str, attempted: dict, current: dict | None = None,
            object_type: str = "auth.user") -> RoleChangeRefused:
     """Audit a refusal and return the exception to raise.
 
     Inside a web request the event is kept for the middleware, which records it once the request's
-    transactions are over (the refused change rolls back its transaction); elsewhere it is recorded now.
+    transactions are over (the refused change rolls back its transaction); in the shell, inside a
+    transaction, it is kept for shell_session, likewise; elsewhere it is recorded now.
     """
     event = {
         "actor": actor,
@@ -81,11 +157,22 @@ def refuse(*, actor, object_id: str, reason: str, attempted: dict, current: dict
         "after": {"attempted": attempted, "reason": reason},
     }
     work = context.current()
+    shell = _shell.get()
     if work is not None and work.request is not None:
         work.refusals.append(event)
+    elif shell is not None and _in_transaction():
+        shell.pending.append(event | {"correlation_id": work.correlation_id if work else None})
     else:
         audit_record(**event)
     return RoleChangeRefused(reason)
+
+
+def _refuse_in_shell(*, object_id: str, attempted: dict, current: dict | None,
+                     object_type: str = "auth.user") -> None:
+    """In the Django shell, refuse the change (whoever a service claims to act for: nobody is signed in)."""
+    if _shell.get() is not None:
+        raise refuse(actor=None, object_type=object_type, object_id=object_id, reason=SHELL_REASON,
+                     attempted=attempted, current=current)
 
 
 def groups_of(user) -> list[str]:
@@ -130,6 +217,7 @@ def user_pre_save(sender, instance, raw=False, update_fields=None, **kwargs):
         return
     before = _user_row(instance)
     instance._people_before = before
+    _check_flags_in_shell(instance, before)
     actor = _web_actor()
     if actor is None:
         return
@@ -137,11 +225,24 @@ def user_pre_save(sender, instance, raw=False, update_fields=None, **kwargs):
     label = instance.get_username()
     if bool(instance.is_superuser) != was_superuser:
         raise refuse(actor=actor, object_id=label, reason="is_superuser is never set from the web: a superuser is "
-                     "made with `manage.py createsuperuser` in a shell", attempted={"is_superuser": instance.is_superuser},
+                     "made with `manage.py createsuperuser` on the server", attempted={"is_superuser": instance.is_superuser},
                      current={"is_superuser": was_superuser})
     if before and actor.pk == instance.pk and bool(before["is_staff"]) != bool(instance.is_staff):
         raise refuse(actor=actor, object_id=label, reason="no one changes their own staff flag",
                      attempted={"is_staff": instance.is_staff}, current={"is_staff": before["is_staff"]})
+
+
+def _check_flags_in_shell(instance, before: dict | None) -> None:
+    if before is None:
+        if instance.is_superuser or instance.is_staff:
+            _refuse_in_shell(object_id=instance.get_username(), current=None, attempted={
+                "username": instance.get_username(), "is_staff": bool(instance.is_staff),
+                "is_superuser": bool(instance.is_superuser)})
+        return
+    changed = [name for name in ("is_staff", "is_superuser") if bool(before[name]) != bool(getattr(instance, name))]
+    if changed:
+        _refuse_in_shell(object_id=instance.get_username(), current={name: before[name] for name in changed},
+                         attempted={name: bool(getattr(instance, name)) for name in changed})
 
 
 def user_post_save(sender, instance, created, raw=False, **kwargs):
@@ -194,6 +295,13 @@ def user_groups_changed(sender, instance, action, reverse, model, pk_set, **kwar
         users = _pairs(instance, reverse, action, pk_set, User, "user_set")
         added = list(Group.objects.filter(pk__in=pk_set)) if action == "pre_add" and not reverse else (
             [instance] if action == "pre_add" else [])
+        if _shell.get() is not None:
+            named = [instance.name] if reverse else sorted(Group.objects.filter(pk__in=pk_set or ()).values_list(
+                "name", flat=True))
+            for user in users:
+                current = groups_of(user)
+                _refuse_m2m_in_shell(user.get_username(), "groups", action, current,
+                                     current if action == "pre_clear" and not reverse else named)
         actor = _web_actor()
         if actor is not None:
             for user in users:
@@ -206,6 +314,17 @@ def user_groups_changed(sender, instance, action, reverse, model, pk_set, **kwar
             if after != before:
                 audit_record(actor=_web_actor(), action="user.groups_changed", object_type="auth.user",
                              object_id=user.get_username(), before={"groups": before}, after={"groups": after})
+
+
+def _refuse_m2m_in_shell(object_id: str, key: str, action: str, current: list[str], named: list[str],
+                         object_type: str = "auth.user") -> None:
+    """Refuse, in the shell, a many-to-many change (`key`: groups or permissions) that would change something."""
+    kind = action.removeprefix("pre_")
+    after = sorted(set(current) | set(named)) if kind == "add" else sorted(set(current) - set(named))
+    if after != current:
+        changed = sorted(set(after) ^ set(current))
+        _refuse_in_shell(object_type=object_type, object_id=object_id, current={key: current},
+                         attempted={f"{key}_{'added' if kind == 'add' else 'removed'}": changed, key: after})
 
 
 def _check_groups(actor, user, action: str, added: list) -> None:
@@ -256,6 +375,14 @@ def _permissions_changed(instance, action: str, reverse: bool, pk_set, owner_mod
     """A user's or a group's permissions (either side of the relation): checked before, audited after."""
     if action.startswith("pre_"):
         owners = _pairs(instance, reverse, action, pk_set, owner_model, "user_set" if owner_model is User else "group_set")
+        if _shell.get() is not None:
+            named = permission_labels(Permission.objects.filter(pk__in=[instance.pk] if reverse else pk_set or ()))
+            for owner in owners:
+                current = _permissions_of(owner)
+                _refuse_m2m_in_shell(
+                    owner.get_username() if owner_model is User else owner.name, "permissions", action, current,
+                    current if action == "pre_clear" and not reverse else named,
+                    object_type="auth.user" if owner_model is User else "auth.group")
         actor = _web_actor()
         if actor is not None:
             added = [] if action != "pre_add" else permission_labels(
@@ -286,7 +413,10 @@ def group_permissions_changed(sender, instance, action, reverse, model, pk_set, 
 
 
 def group_pre_delete(sender, instance, **kwargs):
-    """Deleting a role drops its members' memberships without m2m signals: record who held it."""
+    """Deleting a role drops its members' memberships without m2m signals: record who held it (refused in the shell)."""
+    _refuse_in_shell(object_type="auth.group", object_id=instance.name,
+                     current={"members": sorted(instance.user_set.values_list("username", flat=True)),
+                              "permissions": _permissions_of(instance)}, attempted={"deleted": True})
     audit_record(actor=_web_actor(), action="role.group_deleted", object_type="auth.group", object_id=instance.name,
                  before={"members": sorted(instance.user_set.values_list("username", flat=True)),
                          "permissions": _permissions_of(instance)}, after=None)

@@ -138,7 +138,7 @@ def test_a_password_reset_is_audited_without_the_hash(adam, olivia):
 
 
 def test_group_membership_is_four_eyes_from_the_group_side_too(adam, olivia):
-    """group.user_set.add(...) (the reverse side) is seen by the same guard: audited in the shell."""
+    """group.user_set.add(...) (the reverse side) is seen by the same guard: audited with no command bound too."""
     group(roles.AUDITOR).user_set.add(olivia)
     event = events("user.groups_changed", "olivia").last()
     assert event.actor is None and event.after == {"groups": ["auditor", "operator"]}

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.test import RequestFactory
 
 from console import context, roles
-from console.people_guard import RoleChangeRefused
+from console.people_guard import RoleChangeRefused, permission_labels
 from tests.console.people_helpers import events, group, roles_of
 
 
@@ -20,18 +20,125 @@ def web_request_of(user):
     return context.for_request(request, "test-request-0001")
 
 
+def shell(code: str) -> None:
+    """`manage.py shell -c <code>`: run in autocommit, as the real shell is (the tests that use it take
+    transactional_db, so a refused change rolls back its own transaction, not the test's)."""
+    call_command("shell", command="from django.contrib.auth.models import Group, Permission, User\n" + code)
+
+
+def assert_refused_in_the_shell(code: str, *, object_id: str, attempted: dict, before: dict | None,
+                                object_type: str = "auth.user") -> None:
+    with pytest.raises(RoleChangeRefused) as refused:
+        shell(code)
+    message = str(refused.value)
+    assert "nobody is signed in" in message and "/people/" in message and "createsuperuser" in message
+    refusal = events("role.refused", object_id).get()
+    assert refusal.actor_label == "system:command:shell" and refusal.object_type == object_type
+    assert refusal.before == before
+    assert refusal.after == {"attempted": attempted, "reason": message}
+
+
 @pytest.mark.catalogue(55)
-def test_a_change_made_in_the_shell_is_audited_with_the_command_as_actor(oscar):
-    call_command("shell", command=(
-        "from django.contrib.auth.models import Group, User; "
-        "User.objects.get(username='oscar').groups.add(Group.objects.get(name='approver'))"
-    ))
-    assert roles_of(oscar) == [roles.APPROVER]  # the shell may change roles
-    event = events("user.groups_changed", "oscar").get()
-    assert event.actor_label == "system:command:shell"
-    assert event.before == {"groups": []} and event.after == {"groups": ["approver"]}
+def test_the_shell_adds_no_group_to_anyone(transactional_db, adam, oscar):
+    assert_refused_in_the_shell("User.objects.get(username='oscar').groups.add(Group.objects.get(name='auditor'))",
+                                object_id="oscar", before={"groups": []},
+                                attempted={"groups_added": ["auditor"], "groups": ["auditor"]})
+    assert roles_of(oscar) == []
+    assert_refused_in_the_shell("Group.objects.get(name='approver').user_set.add(User.objects.get(username='adam'))",
+                                object_id="adam", before={"groups": ["admin"]},
+                                attempted={"groups_added": ["approver"], "groups": ["admin", "approver"]})
+    assert roles_of(adam) == [roles.ADMIN]
+    assert not events("user.groups_changed", "oscar").exists()
+    assert events("user.groups_changed", "adam").count() == 1  # adam's persona, made before the shell
 
 
+@pytest.mark.catalogue(55)
+def test_the_shell_removes_no_group_either(transactional_db, adam):
+    assert_refused_in_the_shell("User.objects.get(username='adam').groups.clear()", object_id="adam",
+                                before={"groups": ["admin"]}, attempted={"groups_removed": ["admin"], "groups": []})
+    assert roles_of(adam) == [roles.ADMIN]
+    assert_refused_in_the_shell("Group.objects.get(name='admin').delete()", object_type="auth.group",
+                                object_id="admin", before={"members": ["adam"], "permissions": sorted(
+                                    roles.ROLE_PERMISSIONS[roles.ADMIN])}, attempted={"deleted": True})
+    assert roles_of(adam) == [roles.ADMIN]
+
+
+@pytest.mark.catalogue(55)
+def test_a_refusal_the_shell_code_catches_is_still_in_the_trail(transactional_db, oscar):
+    shell("from console.people_guard import RoleChangeRefused\n"
+          "try:\n"
+          "    User.objects.get(username='oscar').groups.add(Group.objects.get(name='approver'))\n"
+          "except RoleChangeRefused:\n"
+          "    pass\n")
+    assert roles_of(oscar) == []
+    refusal = events("role.refused", "oscar").get()
+    assert refusal.actor_label == "system:command:shell" and refusal.after["attempted"]["groups"] == ["approver"]
+
+
+@pytest.mark.catalogue(55)
+def test_the_shell_makes_no_one_superuser_nor_staff(transactional_db, oscar):
+    for flag in ("is_superuser", "is_staff"):
+        code = f"oscar = User.objects.get(username='oscar'); oscar.{flag} = True; oscar.save()"
+        with pytest.raises(RoleChangeRefused, match="createsuperuser"):
+            shell(code)
+        refusal = events("role.refused", "oscar").last()
+        assert refusal.actor_label == "system:command:shell"
+        assert refusal.before == {flag: False} and refusal.after["attempted"] == {flag: True}
+    oscar.refresh_from_db()
+    assert not oscar.is_superuser and not oscar.is_staff
+    assert not events("user.changed", "oscar").exists()
+    assert_refused_in_the_shell("User.objects.create_superuser('mallory', password='a-long-enough-password-7')",
+                                object_id="mallory", before=None,
+                                attempted={"username": "mallory", "is_staff": True, "is_superuser": True})
+    assert not get_user_model().objects.filter(username="mallory").exists()
+
+
+@pytest.mark.catalogue(55)
+def test_the_shell_adds_no_permission_to_a_person_nor_to_a_role(transactional_db, oscar):
+    assert_refused_in_the_shell(
+        "User.objects.get(username='oscar').user_permissions.add(Permission.objects.get(codename='view_audit'))",
+        object_id="oscar", before={"permissions": []},
+        attempted={"permissions_added": ["console.view_audit"], "permissions": ["console.view_audit"]})
+    assert not oscar.user_permissions.exists()
+    assert_refused_in_the_shell(
+        "Group.objects.get(name='operator').permissions.add(Permission.objects.get(codename='approve_promotion'))",
+        object_type="auth.group", object_id="operator",
+        before={"permissions": sorted(roles.ROLE_PERMISSIONS[roles.OPERATOR])},
+        attempted={"permissions_added": ["console.approve_promotion"],
+                   "permissions": sorted([*roles.ROLE_PERMISSIONS[roles.OPERATOR], "console.approve_promotion"])})
+    assert "console.approve_promotion" not in permission_labels(group(roles.OPERATOR).permissions.all())
+    assert not events("role.permissions_set", "operator").filter(actor_label="system:command:shell").exists()
+
+
+@pytest.mark.catalogue(55)
+def test_the_shell_cannot_act_for_an_admin_nor_call_a_command_that_would(transactional_db, adam, oscar, tmp_path):
+    """A service acting "for" adam, or loaddata called from the shell: still the shell, still refused."""
+    with pytest.raises(RoleChangeRefused, match="nobody is signed in"):
+        shell("from console import people\n"
+              "people.user_change(actor=User.objects.get(username='adam'), user=User.objects.get(username='oscar'),"
+              " groups=['auditor'])")
+    assert roles_of(oscar) == []
+    fixture = tmp_path / "people.json"
+    fixture.write_text(json.dumps([{"model": "auth.user", "pk": oscar.pk, "fields": {
+        "username": "oscar", "password": oscar.password, "is_staff": True, "is_superuser": True, "is_active": True,
+        "groups": [], "user_permissions": [], "date_joined": "2026-01-01T00:00:00Z"}}]))
+    with pytest.raises(RoleChangeRefused, match="createsuperuser"):
+        shell(f"from django.core.management import call_command\ncall_command('loaddata', {str(fixture)!r}, verbosity=0)")
+    oscar.refresh_from_db()
+    assert not oscar.is_superuser and not oscar.is_staff
+    assert events("role.refused", "oscar").count() == 2
+    assert set(events("role.refused", "oscar").values_list("actor_label", flat=True)) == {"system:command:shell"}
+
+
+def test_the_shell_may_still_make_a_person_without_roles_and_set_a_password(transactional_db):
+    shell("User.objects.create_user('newcomer', password='a-long-enough-password-7')")
+    created = events("user.created", "newcomer").get()
+    assert created.actor_label == "system:command:shell"
+    assert created.after["is_staff"] is False and created.after["is_superuser"] is False
+    assert not events("role.refused").exists()
+
+
+@pytest.mark.catalogue(55)
 def test_createsuperuser_is_the_way_to_a_superuser_and_it_is_audited(db, monkeypatch):
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-enough-password-7")
     call_command("createsuperuser", interactive=False, username="root", email="root@example.com", verbosity=0)
@@ -42,6 +149,7 @@ def test_createsuperuser_is_the_way_to_a_superuser_and_it_is_audited(db, monkeyp
     assert get_user_model().objects.get(username="root").password not in json.dumps(event.after)
 
 
+@pytest.mark.catalogue(55)
 def test_loaddata_of_people_is_audited(oscar, tmp_path):
     fixture = tmp_path / "people.json"
     fixture.write_text(json.dumps([
