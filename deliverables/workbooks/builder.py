@@ -11,6 +11,8 @@ What a reader can rely on:
   <key>/; a finding's key is finding:<kind>:<claim id>);
 - a figure that is not concluded is never a number (nor a zero): its cell names the missing evidence;
 - text is never a formula (deliverables.workbooks.xlsx);
+- a control character in the data is written as Excel's own _xHHHH_ escape and reads back exactly; the result
+  reports the cells that held one (WorkbookResult.escaped: sheet, column heading, cells), nothing when none did;
 - the findings stream from the run's Parquet artifact a batch at a time (write-only mode): a million of them
   build in well under 1 GB;
 - no date but the run's: the document properties and the zip entries carry run.finished_at.
@@ -72,4 +74,4 @@ def write_workbook(data: WorkbookData, *, out: BinaryIO | str | os.PathLike, bas
         remaining -= len(chunk)
     out.seek(end)
     return WorkbookResult(sha256=digest.hexdigest(), bytes=end - start, sheets=tuple(builder.rows),
-                          rows=builder.rows)
+                          rows=builder.rows, escaped=builder.escaped)

@@ -97,3 +97,24 @@ class WorkbookResult:
     bytes: int
     sheets: tuple[str, ...]
     rows: dict[str, int]  # rows written per sheet (headings included)
+    # The cells whose text held control characters (0x00-0x1F but tab and line feed; U+FFFE, U+FFFF), written as
+    # Excel's _xHHHH_ escapes and read back exactly: (sheet, column heading, cells), in workbook order. Empty when
+    # the data held none.
+    escaped: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def escaped_cells(self) -> int:
+        return sum(count for _, _, count in self.escaped)
+
+
+def escaped_report(escaped) -> str:
+    """The build's report of its escaped cells in a sentence ("" when there are none): "3 cells held control
+    characters; they are written as Excel escapes (_xHHHH_) and read back exactly: Findings › Drug (2), Summary ›
+    Client (1)". `escaped` is WorkbookResult.escaped, or the lists a deliverable's summary stores."""
+    escaped = [(str(sheet), str(column), int(count)) for sheet, column, count in escaped or ()]
+    cells = sum(count for _, _, count in escaped)
+    if not cells:
+        return ""
+    held = "1 cell held control characters; it is" if cells == 1 else f"{cells} cells held control characters; they are"
+    where = ", ".join(f"{sheet} › {column} ({count})" for sheet, column, count in escaped)
+    return f"{held} written as Excel escapes (_xHHHH_) and read back exactly: {where}"

@@ -12,7 +12,9 @@ Building, step by step (each recorded in `progress` with its time):
 3. store: the file put in the lake at `deliverables/<client>/<period_start>_<period_end>/<sha256>.<xlsx|json>`
    (the same bytes give the same path: a rebuild of the same run finds its file already there, which is fine),
    then in ONE transaction its path, hash, size, summary, the builder's version and `succeeded`, audited as
-   `deliverables.deliverable.built`.
+   `deliverables.deliverable.built`. A workbook whose data held control characters (written as Excel escapes,
+   read back exactly) says which cells, per sheet and column, in its summary and in that event
+   (CONTROL_CHARACTERS; control_characters_report puts it in a sentence for the deliverable's page).
 
 Reading back (`deliverable_open`): the lake checks the bytes against the hash it recorded when they were written,
 and the bytes are checked again against the hash the deliverable recorded; either mismatch refuses the read
@@ -60,6 +62,9 @@ BUILDER_MODULES = {
 }
 BUILDER_LIBRARIES = {DeliverableKind.WORKBOOK: "openpyxl", DeliverableKind.DASHBOARD_PAYLOAD: "jsonschema"}
 PROGRESS_SECONDS = 1.0
+# The summary's (and the built event's) report of the cells whose text held control characters, written as Excel
+# escapes: {"cells": n, "columns": [[sheet, column heading, cells], ...]}; absent when the data held none.
+CONTROL_CHARACTERS = "control_characters"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 DELIVERABLES = jobs.JobKind(model=Deliverable, object_type=DELIVERABLE_TYPE, prefix="deliverables.deliverable",
@@ -242,11 +247,16 @@ def _write_workbook(deliverable: Deliverable, run: CalculationRun, scratch: str,
     progress.last = time.monotonic()
     result = write_workbook(data, out=out, base_url=links, progress=progress)
     timings["sheets"] = time.perf_counter() - mark
+    escaped = (f", {result.escaped_cells} cell{'s' if result.escaped_cells != 1 else ''} with control characters "
+               f"(written as Excel escapes)") if result.escaped_cells else ""
     jobs.step(DELIVERABLES, deliverable, "sheets", "done",
-              f"{len(result.sheets)} sheets, {sum(result.rows.values())} rows")
-    return _Built(out, result.sha256, result.bytes,
-                  {"sheets": list(result.sheets), "rows": dict(result.rows), "client_name": data.client_name,
-                   "numbers": len(data.numbers)})
+              f"{len(result.sheets)} sheets, {sum(result.rows.values())} rows{escaped}")
+    summary = {"sheets": list(result.sheets), "rows": dict(result.rows), "client_name": data.client_name,
+               "numbers": len(data.numbers)}
+    if result.escaped_cells:  # a workbook whose data held none reports nothing
+        summary[CONTROL_CHARACTERS] = {"cells": result.escaped_cells,
+                                       "columns": [list(line) for line in result.escaped]}
+    return _Built(out, result.sha256, result.bytes, summary)
 
 
 def _write_payload(deliverable: Deliverable, run: CalculationRun, scratch: str, links: str,
@@ -315,7 +325,9 @@ def _build_and_store(deliverable: Deliverable) -> None:
                      object_id=str(deliverable.pk), before={"state": RunState.RUNNING},
                      after={"state": RunState.SUCCEEDED, "kind": deliverable.kind, "run": run.pk,
                             "client": deliverable.client_account_id, "path": path, "sha256": built.sha256,
-                            "bytes": built.bytes, "builder_version": version, "already_stored": not put.created})
+                            "bytes": built.bytes, "builder_version": version, "already_stored": not put.created,
+                            **({CONTROL_CHARACTERS: built.summary[CONTROL_CHARACTERS]}
+                               if CONTROL_CHARACTERS in built.summary else {})})
     log.info("deliverable #%s built: %s (%s bytes, sha256 %s%s) trace_id=%s", deliverable.pk, path, built.bytes,
              built.sha256, ", already in the lake" if not put.created else "", deliverable.trace_id)
 
@@ -336,6 +348,15 @@ def _check_stored(deliverable: Deliverable, path: str, sha256: str) -> None:
     if digest.hexdigest() != sha256:
         raise Refused(f"deliverable #{deliverable.pk}: the lake already holds {path} with other bytes "
                       f"(sha256 {digest.hexdigest()}); it cannot be overwritten")
+
+
+def control_characters_report(deliverable: Deliverable) -> str:
+    """The sentence naming the cells of a built workbook whose text held control characters (written as Excel
+    escapes, read back exactly), per sheet and column; "" when it held none."""
+    from deliverables.workbooks.model import escaped_report
+
+    found = (deliverable.summary or {}).get(CONTROL_CHARACTERS) or {}
+    return escaped_report(found.get("columns") or ())
 
 
 def content_type(deliverable: Deliverable) -> str:

@@ -86,6 +86,8 @@ class Builder:
         self.base_url = base_url
         self.progress = progress or (lambda sheet, rows: None)
         self.rows: dict[str, int] = {}
+        # (sheet, column, cells) whose text held control characters written as Excel escapes, in workbook order
+        self.escaped: tuple[tuple[str, str, int], ...] = ()
         self.numbers = {kind: [n for n in data.numbers if n.kind == kind]
                         for kind in ("awp_guarantee", "fee_guarantee", "rebate_guarantee", "finding", "savings")}
 
@@ -141,6 +143,7 @@ class Builder:
         self.progress(sheets[-1].title, sheets[-1].rows)
         xlsx.save(book, sheets, out, stamp=stamp)
         self.rows = {s.title: s.rows for s in sheets}
+        self.escaped = tuple((s.title, name, count) for s in sheets for name, count in s.escaped.items())
 
     def client_title(self) -> str:
         name = self.data.client_name
@@ -148,9 +151,10 @@ class Builder:
 
     def heading(self, sheet: xlsx.Sheet, names) -> None:
         sheet.append([sheet.text(n, sheet.styles.header) for n in names])
+        sheet.columns = tuple(names)  # the rows that follow are this table's
 
     def title(self, sheet: xlsx.Sheet, text: str) -> None:
-        sheet.append([sheet.text(text, sheet.styles.title)])
+        sheet.append([sheet.text(text, sheet.styles.title)], names=("Title",))
 
     def figure_cell(self, sheet: xlsx.Sheet, number: NumberLine, name: str, kind: str):
         """One figure of a number: a linked number, the missing evidence where a not-concluded figure would be,
@@ -200,7 +204,7 @@ class Builder:
                              ("Calculation version", d.run.calculation_version),
                              ("Result SHA-256", d.run.result_sha256),
                              ("Decisions", LEGEND)):
-            sheet.append([sheet.text(label, sheet.styles.header), sheet.text(value)])
+            sheet.append([sheet.text(label, sheet.styles.header), sheet.text(value)], names=(label, label))
         sheet.blank()
         self.title(sheet, "Savings")
         figures = GUARANTEE_FIGURES["savings"]

@@ -3,7 +3,8 @@
 - /deliverables/: the deliverables, newest first, filtered by client, kind, state (and run);
 - /deliverables/new/: build one (POST, from the Build workbook / Build dashboard payload form of a run's page);
 - /deliverables/<id>/: one deliverable: progress (polled while queued or running), then its sheets and rows,
-  hash, lake path, run, who asked when, worker and trace, and its Download button;
+  hash, lake path, run, who asked when, worker and trace, the cells that held control characters (if any), and
+  its Download button;
 - /deliverables/<id>/progress/: the progress fragment the page polls;
 - /deliverables/<id>/download/: the stored file, its hash checked first (a file that changed is a 409 page naming
   it, never its bytes); every download is audited.
@@ -82,6 +83,7 @@ def deliverable_detail(request, pk: int):
     context = {**_progress_context(deliverable), "row": row(deliverable),
                "sheets": [(name, (summary.get("rows") or {}).get(name, 0)) for name in summary.get("sheets") or []],
                "download_name": services.download_name(deliverable) if deliverable.sha256 else "",
+               "control_characters": services.control_characters_report(deliverable),
                "publications": publication_rows(deliverable)}
     return render(request, "deliverables/workbooks/detail.html", context)
 

@@ -12,6 +12,8 @@ Plain module (no Django). What openpyxl does not give, and how it is done here:
 - Exact text. XML readers turn a literal carriage return into a line feed and openpyxl refuses other control
   characters; Excel's own escape for both (ST_Xstring, `_xHHHH_`) is written instead, and a literal `_xHHHH_`
   in the data is escaped as `_x005F_xHHHH_`, so Excel shows exactly the data (xstring_decode reads it back).
+  Each sheet counts the cells whose text held such a character, by column (Sheet.escaped): the build reports
+  them (the data changed form in the file, though it reads back exactly).
 - Links on a million rows. openpyxl keeps every hyperlink and its relationship as objects until the sheet is
   closed (about a kilobyte each). Here each sheet's links stream to two temporary files as rows are appended
   (the <hyperlink> refs, and the relationships part); the sheet's <hyperlinks> and its .rels are copied from
@@ -52,6 +54,8 @@ PACKAGE_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 # ST_Xstring: control characters XML cannot carry as they are (a CR becomes LF on read), and a literal escape.
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+# The characters of the above written as an escape (the ones a build reports; a tab or a line feed is written as is).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 
 
 class WorkbookError(ValueError):
@@ -252,6 +256,9 @@ class Sheet:
         self._scratch.data_type = "s"
         self.rows = 0
         self.field = ""  # the field being written, for error messages
+        self.columns: tuple[str, ...] = ()  # the headings of the table being written (each row's column names)
+        self.escaped: dict[str, int] = {}  # column name -> cells whose control characters were escaped
+        self._escaped_cells: list = []  # such cells made for the row being built (found by identity in append)
 
     # cells
     def text(self, value, style: StyleArray | None = None):
@@ -261,7 +268,12 @@ class Sheet:
         text = value if isinstance(value, str) else str(value)
         if not text:
             return None
-        text = xstring(text)
+        written = xstring(text)
+        if written is not text and _CONTROL.search(text):
+            return self._escaped(self._text_cell(written, style))
+        return self._text_cell(written, style)
+
+    def _text_cell(self, text: str, style: StyleArray | None):
         if text.startswith(FORMULA_PREFIXES) or text.startswith("_x000D_"):
             cell = Cell(self.ws)
             cell._value = text  # set directly: the value setter would make "=..." a formula
@@ -272,6 +284,10 @@ class Sheet:
         if style is not None:
             return Cell(self.ws, value=text, style_array=style)
         return text
+
+    def _escaped(self, cell):
+        self._escaped_cells.append(cell)
+        return cell
 
     def money(self, value: Decimal | None, *, link: bool = False):
         if value is None:
@@ -306,9 +322,13 @@ class Sheet:
         return self.text(value, style)
 
     # rows
-    def append(self, cells: list, links: list[tuple[int, int, str]] = ()) -> int:
-        """Append one row; `links` are (first column, last column, url), 1-based. Returns the row's number."""
+    def append(self, cells: list, links: list[tuple[int, int, str]] = (), *, names: tuple[str, ...] = ()) -> int:
+        """Append one row; `links` are (first column, last column, url), 1-based. Returns the row's number.
+        `names` name this row's columns for the report of escaped cells (default: the table's headings, else
+        the column's letter)."""
         self.rows += 1
+        if self._escaped_cells:
+            self._count_escaped(cells, names or self.columns)
         self.ws._rows.send((self.rows, cells))
         for first, last, url in links:
             ref = f"{get_column_letter(first)}{self.rows}"
@@ -319,6 +339,13 @@ class Sheet:
 
     def blank(self) -> None:
         self.append([])
+
+    def _count_escaped(self, cells: list, names: tuple[str, ...]) -> None:
+        made, self._escaped_cells = self._escaped_cells, []
+        for index, cell in enumerate(cells):
+            if cell is not None and any(cell is m for m in made):
+                name = names[index] if index < len(names) and names[index] else f"column {get_column_letter(index + 1)}"
+                self.escaped[name] = self.escaped.get(name, 0) + 1
 
     def abandon(self) -> None:
         """Close the sheet's streams after a failed build (its files go with the build's folder)."""

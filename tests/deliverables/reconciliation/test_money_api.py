@@ -1,8 +1,12 @@
 """Exact decimals through the API (a card mapping's tolerances: the API's amounts in): sent as JSON strings they
-come back exactly through the API, the database and the engine's mapping; a JSON number, NaN, Infinity or more
-places than the field holds is a 400 naming the field, and nothing is saved. Runs on PostgreSQL and on SQLite."""
+come back exactly through the API, the database, the engine's mapping and the export they leave by (the audit
+trail's CSV and JSON Lines export, whose mapping events hold each saved version); a JSON number, NaN, Infinity or
+more places than the field holds is a 400 naming the field, and nothing is saved. Runs on PostgreSQL and on
+SQLite."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 
@@ -63,3 +67,43 @@ def test_json_numbers_nan_infinity_and_too_many_places_are_refused_naming_the_fi
         error = str(answer.json())
         assert words in error and "abs_tolerance" in error, (sent, error)
     assert CardMapping.objects.filter(subject_id=subject.id).count() == versions
+
+
+def exported_tolerances(client, subject, fmt: str) -> dict[int, str]:
+    """Mapping version -> its first measure's absolute tolerance, as the audit trail's export (`fmt`: csv or jsonl)
+    of the subject's saved mappings gives it."""
+    query = f"?action=deliverables.mapping.saved&object_id={subject.kind}:{subject.id}"
+    answer = client.get(f"/audit/export.{fmt}{query}")
+    assert answer.status_code == 200, answer.content
+    text = b"".join(answer.streaming_content).decode()
+    if fmt == "jsonl":
+        events = [json.loads(line) for line in text.splitlines()[1:]]  # the first line says what the excerpt is
+    else:
+        rows = list(csv.reader(io.StringIO(text)))[1:]  # the first row says what the excerpt is
+        events = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+        for event in events:
+            event["after"] = json.loads(event["after"])
+    found = {}
+    for event in events:
+        if event["action"] == "deliverables.mapping.saved":
+            found[event["after"]["version"]] = event["after"]["measures"][0]["abs_tolerance"]
+    return found
+
+
+def test_tolerances_sent_as_strings_leave_by_the_export_exactly(mapped, olivia, audrey, client):
+    subject = mapped.subject(EFFECTIVE)
+    client.force_login(olivia)
+    sent_as: dict[int, str] = {}
+    for sent, kept in EXACT:
+        answer = post_tolerance(client, subject, sent)
+        assert answer.status_code in (200, 201), (sent, answer.content)  # 200: the same as the version in force
+        version = answer.json()["version"]
+        assert sent_as.setdefault(version, kept) == kept, sent
+    assert len(sent_as) == 5  # 28 digits, 18 places, one cent ("0.01" and "1E-2"), 2500, and zero ("-0", "-0.00")
+
+    client.force_login(audrey)  # an auditor exports the trail
+    for fmt in ("csv", "jsonl"):
+        exported = exported_tolerances(client, subject, fmt)
+        assert {v: exported[v] for v in sent_as} == sent_as, fmt  # the exact text, every digit
+        for version, text in sent_as.items():
+            assert Decimal(exported[version]) == Decimal(text) and "E" not in exported[version], (fmt, version)

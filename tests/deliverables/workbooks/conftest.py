@@ -45,3 +45,13 @@ def build(actor, run, client) -> Deliverable:
     done = services.deliverable_execute(deliverable_id=queued.pk, task_id="test", queue="runs")
     assert done is not None and done.state == "succeeded", done and done.error
     return done
+
+
+def control_characters_in_name(client: str) -> str:
+    """Give the client's governed Salesforce account a name holding control characters (a bell and an escape, as
+    a pasted value can); the workbook shows it in the Summary's title and Client rows. Returns the name."""
+    from evidence.packets.models import AccountRow
+
+    name = "Acme\x07 Health\x1b Plan"
+    assert AccountRow.objects.filter(account_id=client).update(account_name=name)
+    return name

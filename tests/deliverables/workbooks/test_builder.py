@@ -20,7 +20,7 @@ import pytest
 
 from deliverables.workbooks import sheets
 from deliverables.workbooks.builder import build_workbook
-from deliverables.workbooks.model import NumberLine, RunFacts, WorkbookData
+from deliverables.workbooks.model import NumberLine, RunFacts, WorkbookData, escaped_report
 from deliverables.workbooks.xlsx import MONEY_FORMAT, RATE_FORMAT, WorkbookError, xstring_decode
 from tests.deliverables.runs.conftest import (  # noqa: F401 (fixtures)
     PERIOD,
@@ -218,6 +218,40 @@ def test_a_carriage_return_and_a_literal_escape_come_back_exactly(tmp_path):
     _, path = build(make_data(tmp_path, [finding("C1", drug=drug)]), tmp_path)
     drug_cells = [c for _, c in cells(path) if isinstance(c.value, str) and "CR first" in c.value]
     assert [xstring_decode(c.value) for c in drug_cells] == [drug]
+
+
+@pytest.mark.catalogue(37)
+def test_the_build_reports_the_cells_that_held_control_characters(tmp_path):
+    data = make_data(tmp_path, [finding("C1", drug="Atorva\x02statin", pharmacy="Main\x1bStreet"),
+                                finding("C2", drug="Lisino\x00pril"), finding("C3", drug="Tab\tand line\nfeed")],
+                     client_name="Acme\x07 Health", labels="\x0b")
+    result, path = build(data, tmp_path)
+    assert result.escaped == (("Summary", "Title", 1), ("Summary", "Client", 1), ("Guarantees", "Guarantee", 1),
+                              ("Findings", "Drug", 2), ("Findings", "Pharmacy", 1))
+    assert result.escaped_cells == 6
+    assert escaped_report(result.escaped) == (
+        "6 cells held control characters; they are written as Excel escapes (_xHHHH_) and read back exactly: "
+        "Summary › Title (1), Summary › Client (1), Guarantees › Guarantee (1), Findings › Drug (2), "
+        "Findings › Pharmacy (1)")
+    texts = {xstring_decode(c.value) for _, c in cells(path) if isinstance(c.value, str)}
+    assert {"Atorva\x02statin", "Lisino\x00pril", "Main\x1bStreet", "Acme\x07 Health"} <= texts  # nothing dropped
+    again, _ = build(data, tmp_path, "again.xlsx")
+    assert again.escaped == result.escaped and again.sha256 == result.sha256
+
+
+@pytest.mark.catalogue(37)
+def test_a_workbook_without_control_characters_reports_nothing(tmp_path):
+    # A tab, a line feed and a literal _xHHHH_ are written as they are (or escaped as text): no control character.
+    result, _ = build(make_data(tmp_path, [finding("C1", drug="Tab\tline\nfeed _x0041_")]), tmp_path)
+    assert result.escaped == () and result.escaped_cells == 0
+    assert escaped_report(result.escaped) == ""
+
+
+@pytest.mark.catalogue(37)
+def test_one_escaped_cell_is_said_in_the_singular(tmp_path):
+    result, _ = build(make_data(tmp_path, [finding("C1", drug="\x01")]), tmp_path)
+    assert escaped_report(result.escaped) == ("1 cell held control characters; it is written as Excel escapes "
+                                              "(_xHHHH_) and read back exactly: Findings › Drug (1)")
 
 
 # --- money, rates, counts --------------------------------------------------------------------------------------

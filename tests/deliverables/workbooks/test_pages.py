@@ -14,7 +14,7 @@ from deliverables.choices import DELIVERABLE_TYPE
 from deliverables.models import Deliverable
 from deliverables.workbooks import services
 from tests.conftest import PASSWORD
-from tests.deliverables.workbooks.conftest import a_client, build
+from tests.deliverables.workbooks.conftest import a_client, build, control_characters_in_name
 from tests.support.api import Api
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
@@ -69,6 +69,27 @@ def test_the_form_queues_a_workbook_and_its_page_follows_it(sample_run, olivia, 
         assert f'data-sheet="{sheet}"' in page
     assert f'href="/deliverables/{deliverable.pk}/download/"' in page
     assert deliverable.worker_host in page and deliverable.trace_id in page and "t-1" in page
+
+
+@pytest.mark.catalogue(37)
+def test_the_page_of_a_workbook_says_which_cells_held_control_characters(sample_run, olivia, cecilia, client):
+    chosen = a_client(sample_run)
+    clean = build(olivia, sample_run, chosen)
+    control_characters_in_name(chosen)
+    escaped = build(olivia, sample_run, chosen)
+    client.force_login(cecilia)  # a reader sees it
+
+    page = client.get(f"/deliverables/{escaped.pk}/").content.decode()
+    assert ('<p class="notice" id="deliverable-control-characters">2 cells held control characters; they are '
+            "written as Excel escapes (_xHHHH_) and read back exactly: Summary › Title (1), Summary › Client (1).</p>"
+            ) in page
+    detail = client.get(f"/api/deliverables/{escaped.pk}/").json()
+    assert detail["summary"]["control_characters"] == {"cells": 2, "columns": [["Summary", "Title", 1],
+                                                                               ["Summary", "Client", 1]]}
+
+    page = client.get(f"/deliverables/{clean.pk}/").content.decode()
+    assert "deliverable-control-characters" not in page and "control characters" not in page
+    assert "control_characters" not in client.get(f"/api/deliverables/{clean.pk}/").json()["summary"]
 
 
 def test_the_download_is_the_stored_file_named_for_its_client_period_and_hash(sample_run, olivia, cecilia, client):

@@ -19,8 +19,9 @@ from deliverables.models import Deliverable
 from deliverables.runs import services as runs
 from deliverables.workbooks import services
 from deliverables.workbooks.builder import build_workbook
+from deliverables.workbooks.xlsx import xstring_decode
 from tests.deliverables.runs.conftest import PERIOD
-from tests.deliverables.workbooks.conftest import a_client, build
+from tests.deliverables.workbooks.conftest import a_client, build, control_characters_in_name
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 
@@ -97,6 +98,35 @@ def test_a_workbook_is_built_and_stored_write_once_under_its_hash(sample_run, ol
     assert built.after["sha256"] == done.sha256 and built.after["path"] == done.path
     assert _events("deliverables.deliverable.queued", str(done.pk))[0].actor_id == olivia.pk
     assert _events("deliverables.deliverable.started", str(done.pk))
+
+
+@pytest.mark.catalogue(37)
+def test_a_built_workbook_reports_the_cells_that_held_control_characters(sample_run, olivia):
+    client = a_client(sample_run)
+    name = control_characters_in_name(client)
+    done = build(olivia, sample_run, client)
+
+    report = {"cells": 2, "columns": [["Summary", "Title", 1], ["Summary", "Client", 1]]}
+    assert done.summary["control_characters"] == report
+    [built] = _events("deliverables.deliverable.built", str(done.pk))
+    assert built.after["control_characters"] == report
+    assert "2 cells with control characters (written as Excel escapes)" in done.progress["steps"][1]["detail"]
+    assert services.control_characters_report(done) == (
+        "2 cells held control characters; they are written as Excel escapes (_xHHHH_) and read back exactly: "
+        "Summary › Title (1), Summary › Client (1)")
+    book = openpyxl.load_workbook(io.BytesIO(get_lake().read(done.path)), read_only=True)
+    summary = [[xstring_decode(v) if isinstance(v, str) else v for v in row] for row in book["Summary"].values]
+    assert ["Client", name] == summary[1][:2]  # nothing dropped: the exact name reads back
+
+
+@pytest.mark.catalogue(37)
+def test_a_workbook_without_control_characters_reports_none(sample_run, olivia):
+    done = build(olivia, sample_run, a_client(sample_run))
+    assert "control_characters" not in done.summary
+    [built] = _events("deliverables.deliverable.built", str(done.pk))
+    assert "control_characters" not in built.after
+    assert services.control_characters_report(done) == ""
+    assert "control characters" not in done.progress["steps"][1]["detail"]
 
 
 def test_building_the_same_run_again_gives_the_same_bytes_at_the_same_path(sample_run, olivia, adam):
