@@ -19,7 +19,9 @@ with the same key at the same moment waits on the unique constraint (user, key) 
 commits, then finds the first's answer and replays it; if the first did not succeed, its row is gone
 and the second proceeds as a new request. There is never a row without an answer.
 
-`console.api.creates` applies this to DRF views (`IdempotentCreate`).
+`create_once` is the one way to run a create under a key: `console.api.creates` applies it to DRF views
+(`IdempotentCreate`, the Idempotency-Key header) and the new-promotion-request page to its form's hidden
+`submission` key; each only turns the outcome into its own answer.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +68,15 @@ class Answer:
     location: str = ""
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What `create_once` did: ran the create (`result` is what it returned, kept or refused), or found the
+    first request's answer (`earlier`: this request is a retry and nothing ran)."""
+
+    result: Any = None
+    earlier: IdempotencyKey | None = None
+
+
 def key_problem(key: str) -> str | None:
     """Why this header value cannot be an idempotency key, or None."""
     if not key:
@@ -94,7 +106,7 @@ def idempotency_claim(*, user, key: str, fingerprint: str, method: str, path: st
     request), or None when the key is new and now held by the caller until its transaction ends.
 
     A held key must be settled in the same transaction: `idempotency_answer` on success,
-    `idempotency_release` otherwise.
+    `idempotency_release` otherwise. These three are the steps of `create_once`: callers use it.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("idempotency_claim holds the key for the caller's transaction: call it in one")
@@ -128,6 +140,30 @@ def idempotency_answer(*, user, key: str, answer: Answer) -> None:
 def idempotency_release(*, user, key: str) -> None:
     """Free the key the caller holds: its request did not succeed, so a retry may use it again."""
     IdempotencyKey.objects.filter(user=user, key=key).delete()
+
+
+def create_once(
+    *, user, key: str, fingerprint: str, method: str, path: str,
+    create: Callable[[], tuple[Any, Answer | None]],
+) -> Outcome:
+    """Run `create` once per (user, key): the first request runs it, a retry gets the first's answer.
+
+    `create()` returns (its result, the `Answer` to keep) when it made its object, or (its result, None)
+    when it was refused: then the key is released, and the refusal (and its audit) is still committed. An
+    exception from `create` rolls everything back, the key's claim with it. The same key with another
+    `fingerprint` raises `KeyReused` and runs nothing.
+    """
+    claim = {"user": user, "key": key}
+    with transaction.atomic():
+        earlier = idempotency_claim(**claim, fingerprint=fingerprint, method=method, path=path)
+        if earlier is not None:
+            return Outcome(earlier=earlier)
+        result, answer = create()
+        if answer is not None:
+            idempotency_answer(**claim, answer=answer)
+        else:
+            idempotency_release(**claim)
+    return Outcome(result=result)
 
 
 def idempotency_sweep() -> int:

@@ -23,7 +23,6 @@ import functools
 import hashlib
 import json
 
-from django.db import transaction
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -120,25 +119,22 @@ def idempotent(post):
         if problem:
             raise ValidationError({idempotency.HEADER: [problem]})
         fingerprint = request_fingerprint(request)  # reads the body: a bad body is a 400 here
-        claim = {"user": request.user, "key": key}
-        with transaction.atomic():
-            try:
-                earlier = idempotency.idempotency_claim(
-                    **claim, fingerprint=fingerprint, method=request.method, path=request.path
-                )
-            except idempotency.KeyReused as reused:
-                return Response({"detail": str(reused)}, status=status.HTTP_409_CONFLICT)
-            if earlier is not None:
-                return _replay(earlier)
+
+        def create():
             try:
                 response = post(view, request, *args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - a refusal (400, 403, 409) is an answer: keep its audit
                 response = view.handle_exception(exc)  # re-raises what is not an API error: all rolls back
-            if status.is_success(response.status_code):
-                idempotency.idempotency_answer(**claim, answer=_answer(response))
-            else:
-                idempotency.idempotency_release(**claim)
-        return response
+            return response, (_answer(response) if status.is_success(response.status_code) else None)
+
+        try:
+            outcome = idempotency.create_once(
+                user=request.user, key=key, fingerprint=fingerprint, method=request.method, path=request.path,
+                create=create,
+            )
+        except idempotency.KeyReused as reused:
+            return Response({"detail": str(reused)}, status=status.HTTP_409_CONFLICT)
+        return _replay(outcome.earlier) if outcome.earlier is not None else outcome.result
 
     # functools.wraps shares the wrapped function's __dict__ entries: give the wrapper its own copy of
     # drf-spectacular's per-method settings before extending them.

@@ -4,7 +4,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -105,27 +104,26 @@ def request_new(request):
         method="POST", path=request.path, query=[("manifest", [str(manifest.pk)])],
         body={"datasets": sorted(d.pk for d in form.cleaned_data["datasets"]), "target": form.cleaned_data["target"]},
     )
-    with transaction.atomic():
-        try:
-            earlier = idempotency.idempotency_claim(user=request.user, key=key, fingerprint=fingerprint,
-                                                    method="POST", path=request.path)
-        except idempotency.KeyReused:
-            messages.error(request, "This form was already sent with other choices. It is shown again with "
-                                    "its own key: send it to make a new request.")
-            fresh = PromotionRequestForm(manifest=manifest, may_contract=may_contract,
-                                         initial={"datasets": form.cleaned_data["datasets"],
-                                                  "target": form.cleaned_data["target"]})
-            return _new_page(request, manifest, fresh, status=409)
-        if earlier is not None:
-            messages.info(request, f"This form was sent twice: promotion #{earlier.body['id']} is its one request.")
-            return redirect(earlier.location)
-        answer, created = _request(request, manifest, form, may_contract)
-        if created is not None:
-            idempotency.idempotency_answer(user=request.user, key=key, answer=idempotency.Answer(
-                302, {"id": created.pk}, answer["Location"]))
-        else:  # refused (and audited): the key is free again, as a refused API create leaves it
-            idempotency.idempotency_release(user=request.user, key=key)
-    return answer
+
+    def create():
+        page, made = _request(request, manifest, form, may_contract)
+        # refused (and audited) when nothing was made: the key is free again, as a refused API create leaves it
+        return page, None if made is None else idempotency.Answer(302, {"id": made.pk}, page["Location"])
+
+    try:
+        outcome = idempotency.create_once(user=request.user, key=key, fingerprint=fingerprint, method="POST",
+                                          path=request.path, create=create)
+    except idempotency.KeyReused:
+        messages.error(request, "This form was already sent with other choices. It is shown again with "
+                                "its own key: send it to make a new request.")
+        fresh = PromotionRequestForm(manifest=manifest, may_contract=may_contract,
+                                     initial={"datasets": form.cleaned_data["datasets"],
+                                              "target": form.cleaned_data["target"]})
+        return _new_page(request, manifest, fresh, status=409)
+    if outcome.earlier is not None:
+        messages.info(request, f"This form was sent twice: promotion #{outcome.earlier.body['id']} is its one request.")
+        return redirect(outcome.earlier.location)
+    return outcome.result
 
 
 def _request(request, manifest, form, may_contract: bool) -> tuple[HttpResponse, PromotionRequest | None]:

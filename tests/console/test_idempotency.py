@@ -95,6 +95,47 @@ def test_a_claim_outside_a_transaction_is_a_programming_error(transactional_db, 
         idempotency.idempotency_claim(user=olivia, key="k1", **REQUEST)
 
 
+
+# --- create_once: the one way the API and the new-request page run a create under a key ------------------
+
+
+def once(user, key: str, create, *, fingerprint: str = REQUEST["fingerprint"]):
+    request = {**REQUEST, "fingerprint": fingerprint}
+    with clock.frozen(T0):
+        return idempotency.create_once(user=user, key=key, **request, create=create)
+
+
+def test_create_once_runs_the_first_create_and_replays_it_to_a_retry(olivia):
+    ran = []
+
+    def create():
+        ran.append(1)
+        return "made", idempotency.Answer(201, {"id": 7}, "/x/7/")
+
+    first, retry = once(olivia, "k1", create), once(olivia, "k1", create)
+
+    assert (first.result, first.earlier) == ("made", None)
+    assert (retry.result, retry.earlier.status_code, retry.earlier.body) == (None, 201, {"id": 7})
+    assert ran == [1]
+    with pytest.raises(idempotency.KeyReused):
+        once(olivia, "k1", create, fingerprint="0" * 64)
+    assert ran == [1]
+
+
+def test_create_once_frees_the_key_when_the_create_is_refused_or_raises(olivia):
+    refused = once(olivia, "k1", lambda: ("refused", None))
+    assert refused.result == "refused"
+    assert not IdempotencyKey.objects.exists()
+
+    def broken():
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        once(olivia, "k1", broken)
+    assert not IdempotencyKey.objects.exists()
+    assert once(olivia, "k1", lambda: ("made", idempotency.Answer(201, {"id": 8}))).result == "made"
+
+
 @pytest.mark.catalogue(56)
 @postgresql_only
 def test_a_second_claim_waits_for_the_first_and_replays_its_answer(transactional_db, olivia):
