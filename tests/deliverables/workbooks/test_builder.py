@@ -271,6 +271,7 @@ def test_money_is_a_number_with_a_currency_format_written_exactly(tmp_path):
     assert paid.data_type == "n" and paid.number_format == MONEY_FORMAT
 
 
+@pytest.mark.catalogue(45)
 def test_an_amount_excel_cannot_hold_exactly_is_refused_naming_it(tmp_path):
     data = make_data(tmp_path)
     data.numbers[0] = NumberLine(**{**data.numbers[0].__dict__, "amount": Decimal("12345678901234.56")})
