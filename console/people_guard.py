@@ -6,6 +6,8 @@ the console uses them on these tables). While a web request is served (console.m
 
 - no one changes their own groups, permissions or staff flag, nor a group they belong to;
 - is_superuser is never changed (`manage.py createsuperuser` makes a superuser);
+- a role's group is never renamed, nor another group renamed to a role's name (by any path: a role is
+  known by its name, so a rename would move its members to another role); other renames are audited;
 - a decision role (roles.DECISION_ROLES, or any group holding a decision permission) is added to a
   person only as the confirmation of a grant (console.people.grant_confirm), and a decision
   permission is never added from the web.
@@ -422,6 +424,25 @@ def group_pre_delete(sender, instance, **kwargs):
                          "permissions": _permissions_of(instance)}, after=None)
 
 
+def group_pre_save(sender, instance, raw=False, **kwargs):
+    """A role's name is how the console knows it (roles.ROLE_PERMISSIONS): renaming one, or another group to
+    one's name, would move everyone in it to another role without a grant, so it is refused by every path.
+    Another group's rename is audited with before and after."""
+    if raw or instance.pk is None:
+        return
+    before = Group._default_manager.filter(pk=instance.pk).values_list("name", flat=True).first()
+    if before is None or before == instance.name:
+        return
+    if before in roles.ROLE_PERMISSIONS or instance.name in roles.ROLE_PERMISSIONS:
+        raise refuse(actor=_web_actor(), object_type="auth.group", object_id=before, current={"name": before},
+                     attempted={"name": instance.name},
+                     reason="a role is known by its name: no role is renamed, and no group is renamed to a role's name")
+    _refuse_in_shell(object_type="auth.group", object_id=before, current={"name": before},
+                     attempted={"name": instance.name})
+    audit_record(actor=_web_actor(), action="role.group_renamed", object_type="auth.group", object_id=before,
+                 before={"name": before}, after={"name": instance.name})
+
+
 def user_pre_delete(sender, instance, **kwargs):
     audit_record(actor=_web_actor(), action="user.deleted", object_type="auth.user", object_id=instance.get_username(),
                  before={"groups": groups_of(instance), **{name: getattr(instance, name) for name in USER_FLAGS}},
@@ -433,6 +454,7 @@ def connect() -> None:
     post_save.connect(user_post_save, sender=User, dispatch_uid="console.people.user_post_save")
     pre_delete.connect(user_pre_delete, sender=User, dispatch_uid="console.people.user_pre_delete")
     pre_delete.connect(group_pre_delete, sender=Group, dispatch_uid="console.people.group_pre_delete")
+    pre_save.connect(group_pre_save, sender=Group, dispatch_uid="console.people.group_pre_save")
     m2m_changed.connect(user_groups_changed, sender=User.groups.through, dispatch_uid="console.people.groups")
     m2m_changed.connect(user_permissions_changed, sender=User.user_permissions.through,
                         dispatch_uid="console.people.user_permissions")

@@ -262,3 +262,31 @@ def test_deleting_a_role_or_a_person_records_who_held_what(olivia):
     olivia.refresh_from_db()
     olivia.delete()
     assert events("user.deleted", "olivia").get().before["groups"] == []
+
+
+@pytest.mark.catalogue(55)
+def test_no_role_is_renamed_nor_another_group_renamed_to_a_role(transactional_db, adam, oscar):
+    """Renaming "approver" away and "auditor" to "approver" would make every auditor an approver without a grant."""
+    for old, new in [("approver", "approvers"), ("auditor", "approver")]:
+        with web_request_of(adam), pytest.raises(RoleChangeRefused, match="no role is renamed"):
+            renamed = group(old)
+            renamed.name = new
+            renamed.save()
+        with pytest.raises(RoleChangeRefused, match="no role is renamed"):
+            shell(f"g = Group.objects.get(name={old!r}); g.name = {new!r}; g.save()")
+        assert group(old).name == old
+        refusal = events("role.refused", old).last()
+        assert refusal.actor_label == "system:command:shell"
+        assert refusal.before == {"name": old} and refusal.after["attempted"] == {"name": new}
+
+
+def test_another_groups_rename_is_audited_with_before_and_after(transactional_db, seeded_roles):
+    from django.contrib.auth.models import Group
+
+    team = Group.objects.create(name="reporting team")
+    with context.for_command("rename_team"):
+        team.name = "reporting"
+        team.save()
+    event = events("role.group_renamed", "reporting team").get()
+    assert event.actor_label == "system:command:rename_team"
+    assert event.before == {"name": "reporting team"} and event.after == {"name": "reporting"}
