@@ -12,7 +12,9 @@ here on first use.
   escape them, so `x"; DROP TABLE y; --` would break out of its quotes). A name longer than 63 bytes
   (PostgreSQL's limit) is loaded under a deterministic, collision-free shortened identifier
   (sql_identifiers), shown to the approver on the request page; the registry's schema keeps each
-  column's name, type and curated column.
+  column's name, type and curated column. `_row` is the version's unique key (one table per
+  snapshot: the registry holds its manifest_sha256): a unique index `<table>__row_key` (row_key_name)
+  built after the rows, in the load's transaction, so a duplicate row is refused by the database.
 - `curated_registry` records every version (state loading → verified | failed; verified →
   current → superseded); `curated_current` is the pointer readers follow. A promotion's pointers
   (a dataset and its golden packets) move together with one UPDATE/INSERT each in one short

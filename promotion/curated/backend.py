@@ -12,6 +12,7 @@ REGISTRY = "curated_registry"
 CURRENT = "curated_current"
 MOVES = "curated_moves"  # every pointer move, written in the move's own transaction (pointer.py)
 ROW_COLUMN = "_row"
+ROW_KEY_SUFFIX = "__row_key"  # a version table's unique index on ROW_COLUMN: row_key_name()
 BATCH_ROWS = 64 * 1024
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1, the tightest of our backends
 _SLUG = re.compile(r"^[a-z0-9_]+$")
@@ -111,6 +112,25 @@ def _fitted(name: str, digits: int) -> str:
     suffix = "~" + hashlib.sha256(name.encode()).hexdigest()[:digits]
     room = MAX_IDENTIFIER_BYTES - len(suffix)
     return name.encode()[:room].decode("utf-8", "ignore") + suffix
+
+
+def row_key_name(table: str) -> str:
+    """The name of a version table's unique index on ROW_COLUMN: `<table>__row_key` when that fits in
+    MAX_IDENTIFIER_BYTES (PostgreSQL would cut a longer one silently), otherwise the table's first bytes
+    then `~` and the start of the table name's SHA-256. Deterministic: a table always names the same index,
+    and two tables never name the same one (index names are per schema on PostgreSQL and SQLite)."""
+    name = table + ROW_KEY_SUFFIX
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
+        return name
+    suffix = "~" + hashlib.sha256(table.encode()).hexdigest()[:16]
+    return table.encode()[:MAX_IDENTIFIER_BYTES - len(suffix)].decode("utf-8", "ignore") + suffix
+
+
+def row_key_sql(backend: Backend, table: str) -> str:
+    """The statement that makes ROW_COLUMN a unique key of a version table: the same CREATE UNIQUE INDEX on
+    PostgreSQL, SQLite and SQL Server (T-SQL: bracket-quoted, a nonclustered index on the heap)."""
+    q = backend.quote
+    return f"CREATE UNIQUE INDEX {q(row_key_name(table))} ON {q(table)} ({q(ROW_COLUMN)})"
 
 
 def column_sql_type(vendor: str, domo_type: str, scale: int) -> str:

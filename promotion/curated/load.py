@@ -14,11 +14,25 @@ import pyarrow.parquet as pq
 from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, read_records
 from promotion.faults import fault_point
 
-from .backend import (
-    BATCH_ROWS, REGISTRY, ROW_COLUMN, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, LoadResult,
-    State, column_sql_type, columns_of, dataset_slug, ensure_registry, schema_record, set_state,
-)
 from . import pgcopy
+from .backend import (
+    BATCH_ROWS,
+    REGISTRY,
+    ROW_COLUMN,
+    VERIFIED_STATES,
+    Backend,
+    ChecksumMismatch,
+    CuratedError,
+    LoadResult,
+    State,
+    column_sql_type,
+    columns_of,
+    dataset_slug,
+    ensure_registry,
+    row_key_sql,
+    schema_record,
+    set_state,
+)
 from .checksum import silver_checksum, table_checksum
 
 
@@ -124,7 +138,7 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, schema: l
             try:
                 _yield_cpu()
                 expected["value"] = silver_checksum(batches, arrow_schema, columns)
-            except BaseException as exc:  # re-raised in the loading thread below
+            except BaseException as exc:  # noqa: BLE001 -- re-raised in the loading thread below
                 expected["error"] = exc
 
         # Silver's checksum reads the Parquet on its own, in a thread (Arrow compute releases the GIL)
@@ -134,12 +148,18 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, schema: l
         # after this scan is what promote_version's re-verification under lock is there for.
         worker = threading.Thread(target=checksum_silver, name=f"silver-checksum-{version}", daemon=True)
         try:
-            # Table and rows in one transaction: a worker killed here leaves no table, only its row.
+            # Table, rows and unique key in one transaction: a worker killed here leaves no table, only its
+            # registry row.
             with backend.transaction():
                 backend.execute(f"DROP TABLE IF EXISTS {q(table)}")
                 backend.execute(f"CREATE TABLE {q(table)} ({body})")
                 worker.start()
                 _bulk_load(backend, table, columns, batches(), on_progress)
+                # `_row` is the version's row key (one table per snapshot: its manifest_sha256 is in the
+                # registry), unique in the database itself: built after the rows, in one sorted pass, so
+                # the COPY maintains no index; a duplicate fails the load here, and no later write can
+                # add one.
+                backend.execute(row_key_sql(backend, table))
             fault_point("curated.loaded")
             rows, checksum = table_checksum(backend, table, columns)
         except BaseException:

@@ -11,8 +11,10 @@ import pytest
 
 from console.models import AuditEvent
 from promotion import curated, services
+from promotion.curated.backend import row_key_name
 from promotion.models import PromotionRequest
 from tests.promotion.conftest import CURATED_DB, approve, dataset, queued
+from tests.promotion.test_curated_load import indexes
 from tests.promotion.test_load import assert_same_totals, current_totals, silver_totals
 from tests.support.worker import Worker, broker_backlog, flush_test_broker, wait_until
 
@@ -67,6 +69,8 @@ def test_a_pool_child_killed_half_way_through_the_copy_is_redelivered_and_the_lo
     with curated_db.cursor() as cursor:
         cursor.execute(f'SELECT count(*), count(DISTINCT "_row") FROM "{now.table}"')
         assert cursor.fetchone() == (claims.silver_rows, claims.silver_rows)  # no duplicate rows
+    # ... and none can come: `_row` is a unique key of the live table, built in the load's transaction.
+    assert indexes(curated_db, now.table) == [(row_key_name(now.table), True, ["_row"])]
     assert_same_totals(current_totals(curated_db, claims), silver_totals(claims))
 
 
