@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -93,3 +94,29 @@ def test_every_state_is_built_the_honest_way_when_asked_to(tmp_path, olivia, mon
     states.get(name, lambda: ingest(write_sample_export(tmp_path / "second", rows=30).path))
 
     assert (states.built, states.restored) == ([name, name], [])
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+def test_a_restored_curated_table_keeps_its_rows_and_its_row_key(tmp_path):
+    from django.db import IntegrityError, connections
+
+    from promotion import curated
+    from tests.promotion.test_curated_load import indexes, load, query, write_silver
+
+    connection = connections["curated"]
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":  # the helpers of test_curated_load read SQLite through sqlite3 itself
+        connection = connection.connection
+    states = named.States(curated=True)
+    name = f"self-check {uuid.uuid4()}"
+    table = states.get(name, lambda: load(connection, write_silver(tmp_path / "s.parquet", 50)).table)
+    made = (query(connection, f'SELECT * FROM "{table}" ORDER BY "_row"'), indexes(connection, table))
+    for made_table in named.CuratedCopies().tables():  # the version and the registry's own tables
+        query(connection, f'DROP TABLE "{made_table}"')
+
+    assert states.get(name, lambda: pytest.fail("restored, not built")) == table
+
+    assert (query(connection, f'SELECT * FROM "{table}" ORDER BY "_row"'), indexes(connection, table)) == made
+    assert made[1] == [(curated.backend.row_key_name(table), True, ["_row"])]
+    with pytest.raises((IntegrityError, sqlite3.IntegrityError)):
+        query(connection, f'INSERT INTO "{table}" SELECT * FROM "{table}" WHERE "_row" = 0')

@@ -12,7 +12,8 @@ same starting point, puts those back instead of building again:
 - audit events are appended to the test's own chain through `console.chain` (seq, previous hash and
   time are those of this chain, everything else is the build's), so the chain verifies;
 - lake files are copied byte for byte into this test's lake, paths re-pointed to it;
-- curated tables (transactional tests) are recreated from a copy kept beside them.
+- curated tables (transactional tests) are recreated from a copy kept beside them, with their indexes
+  (the row key) under their own names.
 
 A snapshot is used only when the starting point matches the build's: the same settings (but the
 lake), the same models holding rows (counted), the same lake files, no rows of the models the build
@@ -33,9 +34,10 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -144,7 +146,7 @@ class Snapshot:
 
 
 # --- recording a build ------------------------------------------------------------------------------------
-def _record(before_rows: dict, result, lake_before: dict, curated_before: set[str], copies: "CuratedCopies") -> Snapshot:
+def _record(before_rows: dict, result, lake_before: dict, curated_before: set[str], copies: CuratedCopies) -> Snapshot:
     snapshot = Snapshot(result=_freeze(result))
     new_pks: dict[str, set] = {}
     for model in _models():
@@ -314,7 +316,17 @@ class CuratedCopies:
                                  " AND name LIKE 'curated\\_%' ESCAPE '\\'")
         return [name for (name,) in rows]
 
-    def save(self, names: list[str]) -> dict[str, str]:
+    def _indexes(self, table: str) -> list[str]:
+        """The statements that make `table`'s indexes (the row key), under their own names."""
+        if self.connection.vendor == "postgresql":
+            rows = self._execute("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                                 " AND tablename = %s ORDER BY indexname", [table])
+        else:
+            rows = self._execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s"
+                                 " AND sql IS NOT NULL ORDER BY name", [table])
+        return [sql for (sql,) in rows]
+
+    def save(self, names: list[str]) -> dict[str, tuple[str, list[str]]]:
         copies = {}
         with transaction.atomic(using="curated"):
             if self.connection.vendor == "postgresql":
@@ -322,18 +334,18 @@ class CuratedCopies:
             for name in names:
                 copy = f"{SQLITE_COPY_PREFIX}{next(_COPY_NUMBERS)}"
                 if self.connection.vendor == "postgresql":
-                    self._execute(f'CREATE TABLE "{SNAPSHOT_SCHEMA}"."{copy}" (LIKE "{name}" INCLUDING ALL)')
+                    self._execute(f'CREATE TABLE "{SNAPSHOT_SCHEMA}"."{copy}" (LIKE "{name}" INCLUDING ALL EXCLUDING INDEXES)')
                     self._execute(f'INSERT INTO "{SNAPSHOT_SCHEMA}"."{copy}" SELECT * FROM "{name}"')
                 else:
                     (ddl,) = self._execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [name])[0]
                     self._execute(ddl.replace(f'"{name}"', f'"{copy}"', 1))
                     self._execute(f'INSERT INTO "{copy}" SELECT * FROM "{name}"')
-                copies[name] = copy
+                copies[name] = (copy, self._indexes(name))
         return copies
 
-    def restore(self, copies: dict[str, str]) -> None:
+    def restore(self, copies: dict[str, tuple[str, list[str]]]) -> None:
         with transaction.atomic(using="curated"):
-            for name, copy in copies.items():
+            for name, (copy, indexes) in copies.items():
                 if self.connection.vendor == "postgresql":
                     self._execute(f'CREATE TABLE "{name}" (LIKE "{SNAPSHOT_SCHEMA}"."{copy}" INCLUDING ALL)')
                     self._execute(f'INSERT INTO "{name}" SELECT * FROM "{SNAPSHOT_SCHEMA}"."{copy}"')
@@ -341,11 +353,13 @@ class CuratedCopies:
                     (ddl,) = self._execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [copy])[0]
                     self._execute(ddl.replace(f'"{copy}"', f'"{name}"', 1))
                     self._execute(f'INSERT INTO "{name}" SELECT * FROM "{copy}"')
+                for statement in indexes:  # the table's own indexes, under their own names, built after its rows
+                    self._execute(statement)
 
 
 # --- the fixture's object ------------------------------------------------------------------------------
 _SNAPSHOTS: dict[tuple, Snapshot | NotRestorable] = {}
-_CURATED_COPIES: dict[int, dict[str, str]] = {}
+_CURATED_COPIES: dict[int, dict[str, tuple[str, list[str]]]] = {}
 _COPY_NUMBERS = itertools.count(1)
 
 
