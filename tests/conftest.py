@@ -87,11 +87,11 @@ def oscar(seeded_roles, personas_at):
 @pytest.fixture(scope="session")
 def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
     """pytest-django's set-up of the test databases, from the migrated template where there is one
-    (PostgreSQL: tests/support/template_db.py); torn down as usual."""
-    from django.test.utils import setup_databases, teardown_databases
+    (PostgreSQL: tests/support/template_db.py); dropped after, even with a session a test left open."""
+    from django.test.utils import setup_databases
     from pytest_django.fixtures import _get_databases_for_setup
 
-    from tests.support.template_db import from_template
+    from tests.support.template_db import from_template, teardown
 
     aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
     with django_db_blocker.unblock(), from_template() as copied:
@@ -99,7 +99,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
                                  aliases=aliases, serialized_aliases=serialized_aliases)
     yield
     with django_db_blocker.unblock():
-        teardown_databases(config, verbosity=request.config.option.verbose)
+        teardown(config, verbosity=request.config.option.verbose)
 
 
 # --- lake ----------------------------------------------------------------------------------------

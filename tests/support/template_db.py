@@ -66,6 +66,28 @@ def from_template() -> Iterator[bool]:
             for old in templates:  # made from older migrations: no process asks for them any more
                 with contextlib.suppress(DatabaseError):
                     cursor.execute(f"DROP DATABASE IF EXISTS {_quote(old)}")
-            cursor.execute(f"CREATE DATABASE {_quote(template)} TEMPLATE {_quote(test_name)}")
+            with contextlib.suppress(DatabaseError):  # a session still on it: the next process makes one
+                cursor.execute(f"CREATE DATABASE {_quote(template)} TEMPLATE {_quote(test_name)}")
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK])
+
+
+def teardown(config, verbosity: int) -> None:
+    """Drop this process's test databases. A session some test left open (a thread's, a raw driver's) does
+    not keep a PostgreSQL test database alive: it is dropped WITH (FORCE) (PostgreSQL 13+)."""
+    from django.test.utils import teardown_databases
+
+    try:
+        teardown_databases(config, verbosity=verbosity)
+    except DatabaseError:
+        connection = connections["default"]
+        if connection.vendor != "postgresql":
+            raise
+        for alias in connections:
+            connections[alias].close()
+        with connection._nodb_cursor() as cursor:
+            for database, old_name, destroy in config:
+                test_name = database.settings_dict["NAME"]
+                if destroy and test_name != old_name:  # not dropped yet: the name is still the test database's
+                    cursor.execute(f"DROP DATABASE IF EXISTS {_quote(test_name)} WITH (FORCE)")
+                    database.settings_dict["NAME"] = old_name
