@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-passes test-fast test-postgres test-worker test-sqlite setup browser-deps services
+.PHONY: run test test-fast test-postgres test-worker test-sqlite setup browser-deps services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,20 +33,7 @@ services:
 	@bash .ci/services.sh
 
 ## The whole suite: PostgreSQL + Redis + real Celery workers + Chromium, then the SQLite pass of the embedded defaults.
-test: setup browser-deps services test-passes
-
-# The real-worker pass beside the PostgreSQL pass: its tests mostly wait (on a worker, a kill, a stopped Redis),
-# at the normal priority, while the busy PostgreSQL pass, at a lower one (nice 10), takes the CPU they leave, so
-# their timings never wait behind it. The worker pass's log follows the PostgreSQL pass's; then the SQLite pass.
-# Every pass runs; make fails if any did.
-test-passes:
-	@mkdir -p var; failed=""; \
-	$(MAKE) --no-print-directory test-worker > var/test-worker.log 2>&1 & worker=$$!; \
-	nice -n 10 $(MAKE) --no-print-directory test-postgres || failed="$$failed postgres"; \
-	wait $$worker || failed="$$failed worker"; \
-	cat var/test-worker.log; \
-	$(MAKE) --no-print-directory test-sqlite || failed="$$failed sqlite"; \
-	if [ -n "$$failed" ]; then echo "== failed passes:$$failed"; exit 1; fi
+test: setup browser-deps services test-postgres test-worker test-sqlite
 
 ## The inner loop: the PostgreSQL pass without the real-worker and browser tests (make test runs them all).
 test-fast: setup services
@@ -59,7 +46,7 @@ test-postgres:
 	@echo "== $@ starts at $$(date -u +%T)"
 	$(BIN)/python -m pytest -n 3 -m "not worker" --durations=15
 
-# The real-worker tests, beside the busy pass (test-passes): three processes, one test file each at a time (--dist loadfile:
+# The real-worker tests, after the busy pass: three processes, one test file each at a time (--dist loadfile:
 # a file's tests share their set-up), each with its own database, broker prefix, var folder and workers. Most
 # of their time is waiting on a worker, a kill or a stopped Redis, so three overlap without sharing a CPU-bound
 # neighbour's timings.
