@@ -43,9 +43,10 @@ def personas_at():
 
 @pytest.fixture
 def seeded_roles(db):
-    from console.services import roles_seed
+    """The role groups and their permissions (console.services.roles_seed, replayed: tests/support/states.py)."""
+    from tests.support.states import seed_roles
 
-    roles_seed()
+    seed_roles()
 
 
 @pytest.fixture

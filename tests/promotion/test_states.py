@@ -120,3 +120,36 @@ def test_a_restored_curated_table_keeps_its_rows_and_its_row_key(tmp_path):
     assert made[1] == [(curated.backend.row_key_name(table), True, ["_row"])]
     with pytest.raises((IntegrityError, sqlite3.IntegrityError)):
         query(connection, f'INSERT INTO "{table}" SELECT * FROM "{table}" WHERE "_row" = 0')
+
+
+@pytest.mark.django_db
+def test_the_replayed_roles_are_the_rows_and_events_roles_seed_makes():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from console.services import roles_seed
+
+    def made():  # ids apart (a rolled-back savepoint keeps PostgreSQL's sequences moved on)
+        from django.contrib.auth.models import Group
+
+        return (list(Group.objects.order_by("id").values_list("name", flat=True)),
+                list(Group.permissions.through.objects.order_by("id").values_list(
+                    "group__name", "permission__content_type__app_label", "permission__codename")),
+                [{k: v for k, v in row.items() if k != "correlation_id"} for row in trail()])
+
+    first = transaction.savepoint()
+    named.seed_roles()  # this process's first: roles_seed itself, kept (or kept already by an earlier test)
+    transaction.savepoint_rollback(first)
+    assert named._ROLES and not database()["auth.group"]
+    before = transaction.savepoint()
+    roles_seed()
+    honest = made()
+    transaction.savepoint_rollback(before)
+    assert not database()["auth.group"] and honest[0] and honest[1]
+
+    with CaptureQueriesContext(connection) as queries:
+        named.seed_roles()
+
+    assert made() == honest
+    assert audit_verify_chain(record_head=False, audit=False).ok
+    assert len(queries) < 20  # replayed: roles_seed itself takes about eighty

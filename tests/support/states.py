@@ -424,3 +424,61 @@ def _debug(name, what, key):
 class _NoCurated:
     def tables(self) -> list[str]:
         return []
+
+
+# --- the roles every persona needs: console.services.roles_seed, replayed -----------------------------------
+@dataclass
+class _SeededRoles:
+    actor_label: str
+    groups: list[str]  # in the order roles_seed made them
+    permissions: list[tuple[str, str, str]]  # (group, app label, codename)
+    audit: list[dict]
+
+
+_ROLES: list[_SeededRoles] = []
+
+
+def seed_roles() -> None:
+    """What console.services.roles_seed does from an empty start (no group yet), in a dozen queries.
+
+    Nearly every test starts from an empty database and asks for its personas, so for their roles. The first
+    time in this process roles_seed itself runs and what it made is kept: the role groups, their permissions
+    (by app label and codename: a flush makes permissions again under new ids) and its audit events. Later, from
+    the same empty start and under the same actor, the same rows go back and the same events are appended to
+    this test's chain, as the named states do. Anything else (a group already there, another actor, events with
+    a user as actor, LEAF_TEST_STATES=build) runs roles_seed itself.
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    from console import audit, context
+    from console.models import AuditEvent
+    from console.services import roles_seed
+
+    _, actor_label = audit._actor_label(None, context.current())
+    if honest_only() or Group.objects.exists():
+        roles_seed()
+        return
+    known = _ROLES[0] if _ROLES else None
+    if known is None or known.actor_label != actor_label:
+        last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        roles_seed()
+        audit_rows = list(AuditEvent.objects.filter(seq__gt=last).order_by("seq").values())
+        if known is None and all(row["actor_id"] is None for row in audit_rows):
+            through = Group.permissions.through.objects.order_by("id")  # in the order roles_seed added them
+            _ROLES.append(_SeededRoles(
+                actor_label=actor_label,
+                groups=list(Group.objects.order_by("id").values_list("name", flat=True)),
+                permissions=list(through.values_list("group__name", "permission__content_type__app_label",
+                                                     "permission__codename")),
+                audit=audit_rows,
+            ))
+        return
+    with transaction.atomic():
+        groups = {group.name: group for group in Group.objects.bulk_create([Group(name=n) for n in known.groups])}
+        ids = {(app, codename): pk for pk, app, codename in
+               Permission.objects.values_list("id", "content_type__app_label", "codename")}
+        Group.permissions.through.objects.bulk_create([
+            Group.permissions.through(group_id=groups[group].pk, permission_id=ids[(app, codename)])
+            for group, app, codename in known.permissions
+        ])
+        _restore_audit(Snapshot(result=None, audit=known.audit), "", "")
