@@ -416,12 +416,11 @@ def group_permissions_changed(sender, instance, action, reverse, model, pk_set, 
 
 def group_pre_delete(sender, instance, **kwargs):
     """Deleting a role drops its members' memberships without m2m signals: record who held it (refused in the shell)."""
-    _refuse_in_shell(object_type="auth.group", object_id=instance.name,
-                     current={"members": sorted(instance.user_set.values_list("username", flat=True)),
-                              "permissions": _permissions_of(instance)}, attempted={"deleted": True})
+    held = {"members": sorted(instance.user_set.values_list("username", flat=True)),
+            "permissions": _permissions_of(instance)}
+    _refuse_in_shell(object_type="auth.group", object_id=instance.name, current=held, attempted={"deleted": True})
     audit_record(actor=_web_actor(), action="role.group_deleted", object_type="auth.group", object_id=instance.name,
-                 before={"members": sorted(instance.user_set.values_list("username", flat=True)),
-                         "permissions": _permissions_of(instance)}, after=None)
+                 before=held, after=None)
 
 
 def group_pre_save(sender, instance, raw=False, **kwargs):
