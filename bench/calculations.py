@@ -23,9 +23,10 @@ Three sides, each in its own subprocess (its peak resident memory, VmHWM, is its
 - ours: the run as deliverables.runs.services._compute_and_store makes it, minus the claims registry and the
   task: evidence (engines.clients_in_scope_duckdb, inputs.evidence_tables from the Revisions), calculate
   (engines.on_duckdb: engine.run_duckdb with the findings kept in DuckDB), decide (compute.calculate: every
-  number's decision, provenance and the result hash), store (services._write_findings and write_artifact into a
-  LocalLake, then services._store: the numbers bulk-inserted, the run succeeded and audited, in one transaction,
-  into a throwaway SQLite database migrated before the clock starts);
+  number's decision, provenance and the result hash, the findings artifact written into a LocalLake from the
+  pass that hashes them), store (the evidence tables' artifacts, `evidence_artifacts`, then services._store: the
+  numbers bulk-inserted, the run succeeded and audited, in one transaction, into a throwaway SQLite database
+  migrated before the clock starts);
 - hand: one hand-written DuckDB script of the same arithmetic (current claims, terms join, exclusions, AWP,
   dispensing-fee and rebate guarantees, findings) over the same Parquet and the same evidence tables, exact
   decimals, no decisions, no provenance, no storage; lines fetched, findings fetched as an Arrow table;
@@ -379,15 +380,15 @@ def run_ours(folder: Path, args) -> dict:
     timings["calculate"] = time.perf_counter() - mark
     mark = time.perf_counter()
     computed = compute.calculate(con, calculated, evidence=tables.evidence, period=PERIOD,
-                                 dataset_label="bench claims v1")
-    timings["decide"] = time.perf_counter() - mark
+                                 dataset_label="bench claims v1", write_findings=services.findings_writer(runs))
+    timings["decide"] = time.perf_counter() - mark  # the findings artifact is written as they are hashed
     mark = time.perf_counter()
-    path, sha = services._write_findings(con, runs)
+    path, sha = computed.written
     stored = {}
     for relation in ("terms", "prices", "invoices"):
         table_path, table_sha = services.write_artifact(getattr(tables, relation), runs, services.EVIDENCE_PREFIX)
         stored[relation] = {"path": table_path, "sha256": table_sha, "rows": getattr(tables, relation).num_rows}
-    timings["findings_artifact"] = time.perf_counter() - mark
+    timings["evidence_artifacts"] = time.perf_counter() - mark
     findings = _findings_summary(con, "run_findings", "COALESCE(overpayment, indicative_overpayment)")
     con.close()
     store_mark = time.perf_counter()
@@ -399,7 +400,7 @@ def run_ours(folder: Path, args) -> dict:
                              "engine": "duckdb"}}
     services._store(run, computed, inputs, versions, "duckdb", path, sha, timings, store_mark)
     timings["numbers"] = time.perf_counter() - store_mark
-    timings["store"] = timings["findings_artifact"] + timings["numbers"]
+    timings["store"] = timings["evidence_artifacts"] + timings["numbers"]
     seconds = time.perf_counter() - started
     for relation in ("terms", "prices", "invoices"):  # the hand and pandas sides calculate with the same tables
         pq.write_table(getattr(tables, relation), folder / f"{relation}.parquet")
@@ -439,26 +440,32 @@ def _findings_summary(con, table: str, amount: str) -> dict:
 # name (zero_balance, no_awp, specialty_carve_out), the three guarantees and the findings. Exact decimals.
 HAND_SCRIPT = """
 CREATE TEMP TABLE cur AS
-SELECT * EXCLUDE (rn, status) FROM (
-  SELECT file_row_number AS claim_row, "Claim ID" AS claim_id, upper(trim("Claim Status")) AS status,
-         "Client Account ID" AS client_account_id, "Member ID" AS member_id, "Pharmacy NPI" AS pharmacy_npi,
-         lower(trim("Channel")) AS channel, lower(trim("Brand/Generic")) AS drug_class, "NDC" AS ndc,
-         "Fill Date" AS fill_date, "Adjudicated At" AS adjudicated_at,
-         CAST("Quantity" AS DECIMAL(38, 3)) AS quantity, "AWP Unit Price" AS awp_unit_price,
-         "Ingredient Cost Paid" AS icp, "Dispensing Fee Paid" AS fee_paid, "Plan Paid" AS plan_paid,
-         row_number() OVER (PARTITION BY "Claim ID" ORDER BY "Adjudicated At" DESC, upper(trim("Claim Status")) DESC) AS rn
-  FROM read_parquet('{claims}', file_row_number = true)
-  WHERE "Fill Date" BETWEEN DATE '2025-01-01' AND DATE '2025-12-31'
-) WHERE rn = 1 AND status = 'PAID';
+SELECT file_row_number AS claim_row, "Claim ID" AS claim_id, "Client Account ID" AS client_account_id,
+       "Member ID" AS member_id, "Pharmacy NPI" AS pharmacy_npi, lower(trim("Channel")) AS channel,
+       lower(trim("Brand/Generic")) AS drug_class, "NDC" AS ndc, "Fill Date" AS fill_date,
+       "Adjudicated At" AS adjudicated_at, CAST("Quantity" AS DECIMAL(38, 3)) AS quantity,
+       "AWP Unit Price" AS awp_unit_price, "Ingredient Cost Paid" AS icp, "Dispensing Fee Paid" AS fee_paid,
+       "Plan Paid" AS plan_paid
+FROM read_parquet('{claims}', file_row_number = true)
+WHERE "Fill Date" BETWEEN DATE '2025-01-01' AND DATE '2025-12-31'
+  AND file_row_number IN (  -- each claim's latest line, found over narrow columns; kept when it is PAID
+    SELECT file_row_number FROM read_parquet('{claims}', file_row_number = true)
+    WHERE "Fill Date" BETWEEN DATE '2025-01-01' AND DATE '2025-12-31'
+    QUALIFY row_number() OVER (PARTITION BY "Claim ID"
+                               ORDER BY "Adjudicated At" DESC, upper(trim("Claim Status")) DESC) = 1
+        AND upper(trim("Claim Status")) = 'PAID');
 
 CREATE TEMP TABLE ct AS
 SELECT c.*, t.component, t.guarantee_basis, t.price_list, t.period_start, t.period_end,
        t.awp_discount_guarantee AS rate, t.dispensing_fee_guarantee AS fee, t.rebate_per_brand_claim AS rebate,
        COALESCE(c.awp_unit_price * c.quantity, 0) AS awp,
-       (contains(';' || t.exclusions || ';', ';zero_balance;') AND c.plan_paid = 0)
-       OR (contains(';' || t.exclusions || ';', ';no_awp;') AND c.awp_unit_price IS NULL)
-       OR (contains(';' || t.exclusions || ';', ';specialty_carve_out;') AND c.channel = 'specialty') AS excluded
-FROM cur c JOIN terms t
+       (t.zero_balance AND c.plan_paid = 0) OR (t.no_awp AND c.awp_unit_price IS NULL)
+       OR (t.specialty_carve_out AND c.channel = 'specialty') AS excluded
+FROM cur c JOIN (  -- which exclusions each terms row names, read once per row of the terms
+  SELECT *, contains(';' || exclusions || ';', ';zero_balance;') AS zero_balance,
+         contains(';' || exclusions || ';', ';no_awp;') AS no_awp,
+         contains(';' || exclusions || ';', ';specialty_carve_out;') AS specialty_carve_out
+  FROM terms) t
   ON t.client_account_id = c.client_account_id AND t.channel = c.channel AND t.drug_class = c.drug_class
  AND c.fill_date BETWEEN t.period_start AND t.period_end;
 """
@@ -520,6 +527,8 @@ WITH found AS (  -- each allowed amount exact (a UNION of DECIMALs of several sc
   UNION ALL
   SELECT 'duplicate', client_account_id, claim_id, fill_date, ndc, pharmacy_npi, claim_row, icp + fee_paid, CAST(0 AS DECIMAL(38, 15))
   FROM cur
+  WHERE (member_id, ndc, fill_date, pharmacy_npi) IN (  -- numbered only in the groups with more than one claim
+    SELECT (member_id, ndc, fill_date, pharmacy_npi) FROM cur GROUP BY ALL HAVING COUNT(*) > 1)
   QUALIFY row_number() OVER (PARTITION BY member_id, ndc, fill_date, pharmacy_npi
                              ORDER BY adjudicated_at, claim_id) > 1
 )

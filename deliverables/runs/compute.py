@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -135,6 +136,7 @@ class Computed:
     findings_sha256: str  # of the findings' canonical text
     result_sha256: str
     counts: dict = field(default_factory=dict)
+    written: object = None  # what calculate's write_findings returned (the findings artifact's path and sha256)
 
 
 # --- decisions ---------------------------------------------------------------------------------------------
@@ -442,29 +444,55 @@ def _component_claims(calculated) -> dict[str, dict[tuple[str, str], tuple[int, 
 
 
 def _findings_hash(con) -> str:
-    """SHA-256 of the findings' canonical text: every column as text (`~` for none), `|`-joined, one line each
-    (newline-separated, none after the last), in the findings' order. Hashed as the lines stream out of DuckDB,
-    a batch at a time: the whole text of millions of findings is never held (one string of them all does not
-    fit the run's DuckDB memory limit)."""
+    """SHA-256 of the findings' canonical text (see _findings_out)."""
+    return _findings_out(con)[0]
+
+
+def _findings_out(con, write: Callable | None = None) -> tuple[str, object]:
+    """One ordered pass over the findings (kind, client_account_id, claim_id: unique here). Their canonical text,
+    every column as text (`~` for none), `|`-joined, one line each (newline-separated, none after the last), is
+    hashed as the batches stream out of DuckDB, from the lines' bytes as Arrow holds them (no Python string per
+    finding; millions of findings are never all held). When `write` is given, the same batches (the findings'
+    columns, FINDINGS_COLUMNS) go to it as a RecordBatchReader while they are hashed: the findings artifact is
+    written from the pass that hashes it, not from a second sort. Returns (sha256, what `write` returned)."""
+    import numpy as np
+    import pyarrow as pa
+
     fields = ", ".join(f"COALESCE(CAST({c} AS VARCHAR), '~')" for c in FINDINGS_COLUMNS)
-    reader = con.sql(f"SELECT CONCAT_WS('|', {fields}) AS line FROM run_findings "
-                     "ORDER BY kind, client_account_id, claim_id").to_arrow_reader(HASH_BATCH)
+    reader = con.sql(f"SELECT {', '.join(FINDINGS_COLUMNS)}, CHR(10) || CONCAT_WS('|', {fields}) AS __line "
+                     "FROM run_findings ORDER BY kind, client_account_id, claim_id").to_arrow_reader(HASH_BATCH)
+    width = len(FINDINGS_COLUMNS)
+    schema = pa.schema(list(reader.schema)[:width])
     digest = hashlib.sha256()
-    first = True
-    for batch in reader:
-        if not batch.num_rows:
-            continue
-        text = "\n".join(batch.column(0).to_pylist())
-        digest.update(text.encode() if first else b"\n" + text.encode())
-        first = False
-    return digest.hexdigest()
+    skip = 1  # each line is read with the newline before it; the first line has none
+
+    def batches():
+        nonlocal skip
+        for batch in reader:
+            if batch.num_rows:
+                lines = batch.column(width).cast(pa.large_binary())
+                offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+                first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+                digest.update(memoryview(lines.buffers()[2])[first + skip:last])
+                skip = 0
+            yield pa.RecordBatch.from_arrays(batch.columns[:width], schema=schema)
+
+    stream = pa.RecordBatchReader.from_batches(schema, batches())
+    if write is None:
+        for _ in stream:
+            pass
+        written = None
+    else:
+        written = write(stream)
+    return digest.hexdigest(), written
 
 
 def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[dt.date, dt.date],
-              dataset_label: str) -> Computed:
+              dataset_label: str, write_findings: Callable | None = None) -> Computed:
     """Decide and prove every number of `calculated` (an engine.Results, from DuckDB or PostgreSQL alike); `con`
     is the local DuckDB holding `findings_raw` (the pricing_findings rows), where the findings are decided and
-    hashed."""
+    hashed. `write_findings(reader)`, when given, is handed the decided findings in their order as they are
+    hashed (the artifact); what it returns is `Computed.written`."""
     results = calculated.results
     components = _component_claims(calculated)
     numbers = _guarantee_numbers(calculated, results, evidence, period, components, dataset_label)
@@ -473,7 +501,7 @@ def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[d
     _name_finding_flags(con)
     numbers += _finding_numbers(con)
     numbers += _savings(numbers)
-    findings_sha = _findings_hash(con)
+    findings_sha, written = _findings_out(con, write_findings)
     findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchall()[0][0]  # read out: the connection is free
     canonical = json.dumps({"numbers": [n.canonical() for n in numbers], "findings": findings_sha},
                            sort_keys=True, separators=(",", ":"))
@@ -482,4 +510,4 @@ def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[d
         counts[n.kind][n.decision] += 1
     return Computed(numbers=numbers, findings=findings, findings_sha256=findings_sha,
                     result_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
-                    counts={k: dict(v) for k, v in counts.items()})
+                    counts={k: dict(v) for k, v in counts.items()}, written=written)

@@ -233,12 +233,13 @@ def _compute_and_store(run: CalculationRun) -> None:
             mark = time.perf_counter()
             _step(run, "decide", "running")
             computed = compute.calculate(con, calculated, evidence=tables.evidence, period=period,
-                                         dataset_label=f"{claims.name} v{claims.version}")
+                                         dataset_label=f"{claims.name} v{claims.version}",
+                                         write_findings=findings_writer(folder))
             timings["decide"] = time.perf_counter() - mark
             _step(run, "decide", "done", f"{len(computed.numbers)} numbers, {computed.findings} findings")
             mark = time.perf_counter()
             _step(run, "store", "running")
-            path, sha = _write_findings(con, folder)
+            path, sha = computed.written  # the findings artifact, written as decide hashed them
             stored_tables = {}
             for relation in ("terms", "prices", "invoices"):
                 table_path, table_sha = write_artifact(getattr(tables, relation), folder, EVIDENCE_PREFIX)
@@ -262,12 +263,10 @@ def _compute_and_store(run: CalculationRun) -> None:
 ARTIFACT_ROW_GROUP = jobs.ARTIFACT_ROW_GROUP
 
 
-def _write_findings(con, folder: Path) -> tuple[str, str]:
-    """The decided findings as one Parquet file, written once in the lake under its SHA-256. They stream from
-    DuckDB a row group at a time (millions of findings are never all in Python's memory)."""
-    reader = con.sql("SELECT * FROM run_findings ORDER BY kind, client_account_id, claim_id"
-                     ).to_arrow_reader(ARTIFACT_ROW_GROUP)
-    return write_artifact(reader, folder, FINDINGS_PREFIX)
+def findings_writer(folder: Path):
+    """What compute.calculate hands the decided findings to, in their order: one Parquet file, written once in
+    the lake under its SHA-256, a row group at a time (millions of findings are never all in Python's memory)."""
+    return lambda reader: write_artifact(reader, folder, FINDINGS_PREFIX)
 
 
 def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> None:

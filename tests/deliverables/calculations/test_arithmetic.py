@@ -211,6 +211,32 @@ def test_a_duplicate_and_a_reversed_rebilled_claim(tmp_path):
     assert (line["claims"], line["ingredient_cost_paid"]) == (4, D("55.02"))
 
 
+def edge_claims():
+    """Claims at the edges of "current" and "duplicate": two lines of one claim tied on time and status, and two
+    groups that differ only by a member that is none in one and empty in the other."""
+    nine = dt.datetime(2025, 3, 1, 9, 0)
+    later = nine + dt.timedelta(minutes=5)
+    return [
+        claim(claim_id="RX-T", member="M0000009", at=nine, icp="11", fee="1"),
+        claim(claim_id="RX-T", member="M0000009", at=nine, icp="13", fee="1"),  # the same time, status: later row
+        claim(claim_id="RX-N1", member=None, at=nine, icp="5", fee="1"),
+        claim(claim_id="RX-N2", member=None, at=later, icp="5", fee="1"),
+        claim(claim_id="RX-E1", member="", at=nine, icp="7", fee="1"),
+        claim(claim_id="RX-E2", member="", at=later, icp="7", fee="1"),
+        claim(claim_id="RX-S", member="", npi="1000000002", at=nine, icp="3", fee="1"),  # alone at its pharmacy
+    ]
+
+
+def test_ties_go_to_the_later_line_and_twin_groups_are_numbered_apart(tmp_path):
+    results = calculate(tmp_path, edge_claims(), [term("Retail Generic", "retail", "generic", rate="0.5000")])
+    # each group's second claim is a duplicate of its first, and no more: none and empty are different members
+    assert [(f["kind"], f["claim_id"], f["reference"], f["paid"]) for f in results["pricing_findings"]] == [
+        ("duplicate", "RX-E2", "RX-E1", D("8.00")), ("duplicate", "RX-N2", "RX-N1", D("6.00"))]
+    # RX-T counts once, at its later line's 13.00: 13 + 5 + 5 + 7 + 7 + 3
+    line = awp_lines(results)["Retail Generic"]
+    assert (line["claims"], line["ingredient_cost_paid"]) == (6, D("40.00"))
+
+
 def test_a_rebate_quarter_with_a_missing_invoice(tmp_path):
     terms = [term("Retail Brand", "retail", "brand", rebate="200.00"),
              term("Retail Brand", "retail", "brand", rebate="200.00", client=OTHER)]

@@ -22,6 +22,8 @@ from deliverables.calculations.definitions import (
 from deliverables.calculations.pushdown import run_postgres
 from evidence.samples.world import _SCHEMAS, CLAIMS
 from promotion import curated
+from tests.deliverables.calculations.builders import term, write_claims
+from tests.deliverables.calculations.test_arithmetic import edge_claims
 from tests.deliverables.calculations.test_sample import _claims_parquet, _evidence
 
 KEY = "0d0e0f10-1112-4131-8415-161718192021"
@@ -130,6 +132,25 @@ def test_postgres_over_the_curated_table_gives_duckdbs_results(curated_db, sampl
         assert cursor.fetchone()[0] == 0
         cursor.execute("SHOW search_path")
         assert cursor.fetchone()[0] != "pg_temp"
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "curated"])
+def test_postgres_decides_ties_and_twin_duplicate_groups_as_duckdb_does(curated_db, tmp_path):
+    """A tie on time and status goes to the later line, and groups differing only by a member that is none in one
+    and empty in the other are numbered apart, on PostgreSQL as on DuckDB."""
+    path = write_claims(tmp_path / "edge.parquet", edge_claims())
+    tables = engine.evidence_tables([term("Retail Generic", "retail", "generic", rate="0.5000")], [], [])
+    expected = duckdb_results(path, tables, None)
+    assert [row[2] for row in expected.results["pricing_findings"]] == ["RX-E2", "RX-N2"]
+    loaded = load(curated_db, path)
+    curated.promote_version(connection=curated_db, dataset_key=KEY, version=loaded.version)
+    _, schema = curated.current_schema(curated_db, KEY)
+
+    found = run_postgres(curated_db, table=curated.read_current(curated_db, KEY).table, schema=schema,
+                         terms=tables["terms"], prices=tables["prices"], invoices=tables["invoices"], scope=None)
+
+    assert found == expected
 
 
 @pytest.mark.postgres_only

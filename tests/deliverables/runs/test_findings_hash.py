@@ -5,16 +5,15 @@ import hashlib
 
 import duckdb
 
-from deliverables.runs.compute import FINDINGS_COLUMNS, HASH_BATCH, _findings_hash
+from deliverables.runs.compute import FINDINGS_COLUMNS, HASH_BATCH, _findings_hash, _findings_out
 
 
 def _canonical(rows) -> str:
     return "\n".join("|".join("~" if value is None else str(value) for value in row) for row in rows)
 
 
-def test_the_findings_hash_is_the_hash_of_their_canonical_text_across_many_batches():
+def _findings(count: int):
     con = duckdb.connect()
-    count = 2 * HASH_BATCH + 7
     columns = ", ".join(
         "range::VARCHAR AS claim_id" if name == "claim_id"
         else f"CASE WHEN range % 11 = 0 THEN NULL ELSE 'x' || (range % {index + 3})::VARCHAR END AS {name}"
@@ -22,7 +21,22 @@ def test_the_findings_hash_is_the_hash_of_their_canonical_text_across_many_batch
     con.execute(f"CREATE TEMP TABLE run_findings AS SELECT {columns} FROM range({count})")
     rows = con.execute(f"SELECT {', '.join(FINDINGS_COLUMNS)} FROM run_findings "
                        "ORDER BY kind, client_account_id, claim_id").fetchall()
+    return con, rows
+
+
+def test_the_findings_hash_is_the_hash_of_their_canonical_text_across_many_batches():
+    con, rows = _findings(2 * HASH_BATCH + 7)
     assert _findings_hash(con) == hashlib.sha256(_canonical(rows).encode()).hexdigest()
+
+
+def test_the_artifact_is_written_from_the_pass_that_hashes_it():
+    """The writer gets every finding, in their order, with their columns (not the hashed text), and the hash is
+    the one of the text of those very rows."""
+    con, rows = _findings(HASH_BATCH + 3)
+    sha, table = _findings_out(con, lambda reader: reader.read_all())
+    assert table.column_names == list(FINDINGS_COLUMNS)
+    assert [tuple(r.values()) for r in table.to_pylist()] == rows
+    assert sha == hashlib.sha256(_canonical(rows).encode()).hexdigest()
 
 
 def test_no_findings_hash_as_the_empty_text():
