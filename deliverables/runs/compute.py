@@ -309,13 +309,19 @@ FINDINGS_COLUMNS = ("kind", "client_account_id", "claim_id", "fill_date", "ndc",
 
 
 def _decide_findings(con) -> None:
-    """`run_findings`: the findings, one per kind and claim, decided, with the overpayment placed by decision."""
+    """`run_findings`: the findings, one per kind and claim, decided, with the overpayment placed by decision.
+    Only a MAC finding can come more than once for a claim (one per price row in force: governed prices that
+    disagree); the others are one per current claim by construction (one current line per claim, one terms row
+    in force: overlapping terms are refused), so only the MAC findings are numbered (a quarter of them: the
+    numbering of every finding was most of this step)."""
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE run_findings AS
 WITH f AS (
-  SELECT *, COUNT(*) OVER (PARTITION BY kind, claim_id) AS copies,
-         ROW_NUMBER() OVER (PARTITION BY kind, claim_id ORDER BY reference, price_source) AS copy
-  FROM findings_raw
+  SELECT *, COUNT(*) OVER (PARTITION BY claim_id) AS copies,
+         ROW_NUMBER() OVER (PARTITION BY claim_id ORDER BY reference, price_source) AS copy
+  FROM findings_raw WHERE kind = 'mac'
+  UNION ALL
+  SELECT *, 1 AS copies, 1 AS copy FROM findings_raw WHERE kind <> 'mac'
 ), d AS (
   SELECT *, CASE WHEN kind = 'duplicate' THEN '{AUTHORIZED}'
                  WHEN kind = 'mac' AND copies > 1 THEN '{NOT_CONCLUDED}'
