@@ -28,7 +28,8 @@ usual_and_customary, compound, out_of_network -> the claim's 0/1 flags of those 
 columns, see engine; a term naming one whose column is absent is refused there, never ignored).
 An excluded claim counts in no guarantee (AWP, fee, rebate); findings are per claim and do not use exclusions.
 A finding is a claim whose overpayment, rounded to cents, is at least 0.01: a generic paid at MAC x quantity
-rounded up to the cent (0.004 over) is not one.
+rounded up to the cent (0.004 over) is not one. (Rounded half away from zero, an exact amount is at least 0.01
+exactly when it is at least 0.005: the filter compares, the projection rounds.)
 A claim without AWP that is not excluded counts with AWP 0 (its ingredient cost still counts).
 """
 from __future__ import annotations
@@ -295,7 +296,7 @@ _PRICING_FINDINGS_BODY = f"""found AS (
 SELECT {_FINDING_COLUMNS.replace('paid, allowed', 'paid, ' + _cents('allowed') + ' AS allowed')},
        {_cents('paid - allowed')} AS overpayment
 FROM found
-WHERE {_cents('paid - allowed')} > 0
+WHERE paid - allowed >= {_dec('0.005', 3)}
 ORDER BY kind, client_account_id, claim_id, reference"""
 
 # Each definition's own CTEs and SELECT, over `cur` and `ct`.

@@ -173,6 +173,18 @@ def test_a_mac_price_change_on_the_fill_date(tmp_path):
                          "term_class": None, "price_source": None, "overpayment": D("1.00")}]
 
 
+def test_a_finding_starts_at_half_a_cent_over(tmp_path):
+    """Half a cent over rounds (half up) to a cent: a finding; a hair under half a cent rounds to nothing."""
+    terms = [term("Retail Generic", "retail", "generic", rate="0.5000")]
+    prices = [price(GENERIC_NDC, "1.000000", "2025-01-01"), price("00093000001", "1.000001", "2025-01-01")]
+    claims = [claim(claim_id="RX-HALF", qty="9.875", icp="9.88"),  # 9.875 allowed: 0.005 over
+              claim(claim_id="RX-UNDER", member="M0000002", ndc="00093000001", qty="9.875",
+                    icp="9.88")]  # 9.875009875 allowed: 0.004990125 over
+    findings = calculate(tmp_path, claims, terms, prices)["pricing_findings"]
+    assert [(f["claim_id"], f["allowed"], f["overpayment"]) for f in findings] == [
+        ("RX-HALF", D("9.88"), D("0.01"))]
+
+
 def test_brand_and_dispensing_fee_findings_and_fee_guarantee(tmp_path):
     terms = [term("Retail Brand", "retail", "brand", rate="0.2000", fee="1.2500")]
     claims = [
