@@ -88,7 +88,9 @@ def _named(name: str, exclusions: str = "t.exclusions") -> str:
 # Which exclusions each terms row names, worked out on the terms rows (a few) before they are joined to the claims
 # (millions): reading the names out of the text for every claim was half the cost of each pass over `ct`.
 _TERMS_NAMED = "SELECT terms.*, " + ", ".join(
-    f"{_named(name, 'terms.exclusions')} AS excludes_{name}" for name in EXCLUSIONS) + " FROM terms"
+    f"{_named(name, 'terms.exclusions')} AS excludes_{name}" for name in EXCLUSIONS) + (
+    ", ROW_NUMBER() OVER (ORDER BY terms.client_account_id, LOWER(TRIM(terms.channel)), "
+    "LOWER(TRIM(terms.drug_class)), terms.period_start) AS term_row FROM terms")
 
 
 def _excluded() -> str:
@@ -99,8 +101,10 @@ def _excluded() -> str:
 # The current claims, cast on read. The current line of each claim is found over three narrow columns (its row
 # number, claim id, status and time) and the claims are then read once more for those rows: ordering every wide
 # line by claim id costs three times as much (measured on DuckDB at 5 million lines, spilling past a run's memory
-# limit). A tie on time and status goes to the later row, the same on every engine.
-_CURRENT = f"""cur AS (
+# limit). A tie on time and status goes to the later row, the same on every engine. Each current claim carries the
+# number of the terms row in force on its fill date (none: no terms), the terms numbered in an order that is unique
+# (overlapping rows of a client, channel and drug class are refused before any SQL runs).
+_CURRENT = f"""cur0 AS (
   SELECT c._row, c.claim_id, c.client_account_id, c.member_id, c.pharmacy_npi,
          LOWER(TRIM(c.channel)) AS channel, LOWER(TRIM(c.drug_class)) AS drug_class, c.ndc, c.fill_date,
          c.adjudicated_at, {_dec('c.quantity', QUANTITY_SCALE)} AS quantity,
@@ -120,9 +124,17 @@ _CURRENT = f"""cur AS (
     ) AS x
     WHERE x.line = 1 AND x.claim_status = 'PAID'
   )
+),
+cur AS (
+  SELECT cur0.*, t.term_row
+  FROM cur0
+  LEFT JOIN ({_TERMS_NAMED}) AS t
+    ON t.client_account_id = cur0.client_account_id AND LOWER(TRIM(t.channel)) = cur0.channel
+   AND LOWER(TRIM(t.drug_class)) = cur0.drug_class AND cur0.fill_date BETWEEN t.period_start AND t.period_end
 )"""
 
-# The current claims with the term row in force on the fill date, and whether the terms exclude them.
+# The current claims with the term row in force on the fill date (found once, by `cur`: each pass over `ct` joins
+# the terms on its number alone), and whether the terms exclude them.
 _TERMED = f"""ct0 AS (
   SELECT cur.*, t.contract_id, t.component, t.guarantee_basis, t.exclusions, t.price_list, t.period_start,
          t.period_end, t.source AS term_source, t.evidence_class AS term_class, {_dec('t.awp_discount_guarantee', UNIT_SCALE)} AS rate,
@@ -131,9 +143,7 @@ _TERMED = f"""ct0 AS (
          COALESCE(cur.awp_unit_price * cur.quantity, {_dec('0', UNIT_SCALE + QUANTITY_SCALE)}) AS awp,
          {', '.join(f't.excludes_{name}' for name in EXCLUSIONS)}
   FROM cur
-  JOIN ({_TERMS_NAMED}) AS t
-    ON t.client_account_id = cur.client_account_id AND LOWER(TRIM(t.channel)) = cur.channel
-   AND LOWER(TRIM(t.drug_class)) = cur.drug_class AND cur.fill_date BETWEEN t.period_start AND t.period_end
+  JOIN ({_TERMS_NAMED}) AS t ON t.term_row = cur.term_row
 ),
 ct AS (
   SELECT ct0.*, {_excluded()} AS excluded FROM ct0
