@@ -471,9 +471,10 @@ def _findings_out(con, write: Callable | None = None) -> tuple[str, object]:
     schema = pa.schema(list(reader.schema)[:width])
     digest = hashlib.sha256()
     skip = 1  # each line is read with the newline before it; the first line has none
+    finished = False
 
     def batches():
-        nonlocal skip
+        nonlocal skip, finished
         for batch in reader:
             if batch.num_rows:
                 lines = batch.column(width).cast(pa.large_binary())
@@ -482,14 +483,17 @@ def _findings_out(con, write: Callable | None = None) -> tuple[str, object]:
                 digest.update(memoryview(lines.buffers()[2])[first + skip:last])
                 skip = 0
             yield pa.RecordBatch.from_arrays(batch.columns[:width], schema=schema)
+        finished = True
 
     stream = pa.RecordBatchReader.from_batches(schema, batches())
+    written = None
     if write is None:
         for _ in stream:
             pass
-        written = None
     else:
         written = write(stream)
+    if not finished:  # a hash of part of the findings, or an artifact of part of them: neither is kept
+        raise RuntimeError("the findings writer returned before the last finding; nothing is stored")
     return digest.hexdigest(), written
 
 

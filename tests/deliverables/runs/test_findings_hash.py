@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
+import pytest
 
 from deliverables.runs.compute import FINDINGS_COLUMNS, HASH_BATCH, _findings_hash, _findings_out
 
@@ -44,3 +45,10 @@ def test_no_findings_hash_as_the_empty_text():
     con.execute(f"CREATE TEMP TABLE run_findings AS SELECT {', '.join(f'NULL::VARCHAR AS {c}' for c in FINDINGS_COLUMNS)} "
                 "WHERE false")
     assert _findings_hash(con) == hashlib.sha256(b"").hexdigest()
+
+
+def test_a_writer_that_stops_early_stores_nothing():
+    """A writer that returns before the last finding would leave an artifact and a hash of part of them."""
+    con, _ = _findings(HASH_BATCH + 3)
+    with pytest.raises(RuntimeError, match="returned before the last finding"):
+        _findings_out(con, lambda reader: reader.read_next_batch())
