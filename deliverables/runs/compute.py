@@ -31,6 +31,7 @@ from decimal import Decimal
 
 from deliverables.calculations import definitions
 from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, rows_checksum_duckdb
+from deliverables.runs.findings import hash_and_write
 from evidence.flags.computed import flag_key
 from evidence.packets.authority import (
     AUTHORIZED,
@@ -46,7 +47,6 @@ from evidence.packets.authority.rebate import quarter_bounds
 from evidence.packets.model import CONTRACT, PRICING, REBATE
 
 ZERO = Decimal("0.00")
-HASH_BATCH = 100_000  # findings lines hashed at a time
 
 
 def calculation_versions() -> dict[str, str]:
@@ -303,10 +303,6 @@ def _rebate_numbers(calculated, results: dict, evidence: dict[str, Evidence]) ->
 
 
 # --- findings ----------------------------------------------------------------------------------------------
-FINDINGS_COLUMNS = ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "channel",
-                    "drug_class", "paid", "allowed", "reference", "claim_row", "term_source", "price_source",
-                    "decision", "overpayment", "indicative_overpayment", "flag_key", "conflict")
-
 
 def _decide_findings(con) -> None:
     """`run_findings`: the findings, one per kind and claim, decided, with the overpayment placed by decision.
@@ -314,7 +310,7 @@ def _decide_findings(con) -> None:
     disagree); the others are one per current claim by construction (one current line per claim, one terms row
     in force: overlapping terms are refused), so only the MAC findings are numbered (a quarter of them: the
     numbering of every finding was most of this step)."""
-    con.execute(f"""
+    con.execute(f"""  -- its columns: findings.FINDINGS_COLUMNS, in that order
 CREATE OR REPLACE TEMP TABLE run_findings AS
 WITH f AS (
   SELECT *, COUNT(*) OVER (PARTITION BY claim_id) AS copies,
@@ -449,54 +445,6 @@ def _component_claims(calculated) -> dict[str, dict[tuple[str, str], tuple[int, 
     return out
 
 
-def _findings_hash(con) -> str:
-    """SHA-256 of the findings' canonical text (see _findings_out)."""
-    return _findings_out(con)[0]
-
-
-def _findings_out(con, write: Callable | None = None) -> tuple[str, object]:
-    """One ordered pass over the findings (kind, client_account_id, claim_id: unique here). Their canonical text,
-    every column as text (`~` for none), `|`-joined, one line each (newline-separated, none after the last), is
-    hashed as the batches stream out of DuckDB, from the lines' bytes as Arrow holds them (no Python string per
-    finding; millions of findings are never all held). When `write` is given, the same batches (the findings'
-    columns, FINDINGS_COLUMNS) go to it as a RecordBatchReader while they are hashed: the findings artifact is
-    written from the pass that hashes it, not from a second sort. Returns (sha256, what `write` returned)."""
-    import numpy as np
-    import pyarrow as pa
-
-    fields = ", ".join(f"COALESCE(CAST({c} AS VARCHAR), '~')" for c in FINDINGS_COLUMNS)
-    reader = con.sql(f"SELECT {', '.join(FINDINGS_COLUMNS)}, CHR(10) || CONCAT_WS('|', {fields}) AS __line "
-                     "FROM run_findings ORDER BY kind, client_account_id, claim_id").to_arrow_reader(HASH_BATCH)
-    width = len(FINDINGS_COLUMNS)
-    schema = pa.schema(list(reader.schema)[:width])
-    digest = hashlib.sha256()
-    skip = 1  # each line is read with the newline before it; the first line has none
-    finished = False
-
-    def batches():
-        nonlocal skip, finished
-        for batch in reader:
-            if batch.num_rows:
-                lines = batch.column(width).cast(pa.large_binary())
-                offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-                first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
-                digest.update(memoryview(lines.buffers()[2])[first + skip:last])
-                skip = 0
-            yield pa.RecordBatch.from_arrays(batch.columns[:width], schema=schema)
-        finished = True
-
-    stream = pa.RecordBatchReader.from_batches(schema, batches())
-    written = None
-    if write is None:
-        for _ in stream:
-            pass
-    else:
-        written = write(stream)
-    if not finished:  # a hash of part of the findings, or an artifact of part of them: neither is kept
-        raise RuntimeError("the findings writer returned before the last finding; nothing is stored")
-    return digest.hexdigest(), written
-
-
 def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[dt.date, dt.date],
               dataset_label: str, write_findings: Callable | None = None) -> Computed:
     """Decide and prove every number of `calculated` (an engine.Results, from DuckDB or PostgreSQL alike); `con`
@@ -511,7 +459,7 @@ def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[d
     _name_finding_flags(con)
     numbers += _finding_numbers(con)
     numbers += _savings(numbers)
-    findings_sha, written = _findings_out(con, write_findings)
+    findings_sha, written = hash_and_write(con, write_findings)
     findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchall()[0][0]  # read out: the connection is free
     canonical = json.dumps({"numbers": [n.canonical() for n in numbers], "findings": findings_sha},
                            sort_keys=True, separators=(",", ":"))

@@ -6,7 +6,7 @@ import hashlib
 import duckdb
 import pytest
 
-from deliverables.runs.compute import FINDINGS_COLUMNS, HASH_BATCH, _findings_hash, _findings_out
+from deliverables.runs.findings import FINDINGS_COLUMNS, HASH_BATCH, canonical_hash, hash_and_write
 
 
 def _canonical(rows) -> str:
@@ -27,14 +27,14 @@ def _findings(count: int):
 
 def test_the_findings_hash_is_the_hash_of_their_canonical_text_across_many_batches():
     con, rows = _findings(2 * HASH_BATCH + 7)
-    assert _findings_hash(con) == hashlib.sha256(_canonical(rows).encode()).hexdigest()
+    assert canonical_hash(con) == hashlib.sha256(_canonical(rows).encode()).hexdigest()
 
 
 def test_the_artifact_is_written_from_the_pass_that_hashes_it():
     """The writer gets every finding, in their order, with their columns (not the hashed text), and the hash is
     the one of the text of those very rows."""
     con, rows = _findings(HASH_BATCH + 3)
-    sha, table = _findings_out(con, lambda reader: reader.read_all())
+    sha, table = hash_and_write(con, lambda reader: reader.read_all())
     assert table.column_names == list(FINDINGS_COLUMNS)
     assert [tuple(r.values()) for r in table.to_pylist()] == rows
     assert sha == hashlib.sha256(_canonical(rows).encode()).hexdigest()
@@ -44,11 +44,11 @@ def test_no_findings_hash_as_the_empty_text():
     con = duckdb.connect()
     con.execute(f"CREATE TEMP TABLE run_findings AS SELECT {', '.join(f'NULL::VARCHAR AS {c}' for c in FINDINGS_COLUMNS)} "
                 "WHERE false")
-    assert _findings_hash(con) == hashlib.sha256(b"").hexdigest()
+    assert canonical_hash(con) == hashlib.sha256(b"").hexdigest()
 
 
 def test_a_writer_that_stops_early_stores_nothing():
     """A writer that returns before the last finding would leave an artifact and a hash of part of them."""
     con, _ = _findings(HASH_BATCH + 3)
     with pytest.raises(RuntimeError, match="returned before the last finding"):
-        _findings_out(con, lambda reader: reader.read_next_batch())
+        hash_and_write(con, lambda reader: reader.read_next_batch())
