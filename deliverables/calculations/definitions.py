@@ -98,7 +98,7 @@ def _excluded() -> str:
     return f"CASE WHEN {arms} THEN 1 ELSE 0 END"
 
 
-# The current claims, cast on read. The current line of each claim is found over three narrow columns (its row
+# The current claims, cast on read. The current line of each claim is found over four narrow columns (its row
 # number, claim id, status and time) and the claims are then read once more for those rows: ordering every wide
 # line by claim id costs three times as much (measured on DuckDB at 5 million lines, spilling past a run's memory
 # limit). A tie on time and status goes to the later row, the same on every engine. Each current claim carries the
