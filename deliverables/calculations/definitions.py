@@ -79,16 +79,16 @@ def _rate(numerator: str, denominator: str, scale: int = 9, places: int = 6) -> 
             f"* CAST(0.{'0' * (places - 1)}1 AS DECIMAL(38, {places})) END")
 
 
-def _named(name: str, exclusions: str = "t.exclusions") -> str:
+def _named(name: str) -> str:
     """1 when a terms row's `exclusions` (';'-separated, spaces ignored) names `name`, else 0."""
-    return (f"CASE WHEN POSITION(';{name};' IN ';' || COALESCE(REPLACE({exclusions}, ' ', ''), '') || ';') > 0 "
+    return (f"CASE WHEN POSITION(';{name};' IN ';' || COALESCE(REPLACE(terms.exclusions, ' ', ''), '') || ';') > 0 "
             f"THEN 1 ELSE 0 END")
 
 
 # Which exclusions each terms row names, worked out on the terms rows (a few) before they are joined to the claims
 # (millions): reading the names out of the text for every claim was half the cost of each pass over `ct`.
 _TERMS_NAMED = "SELECT terms.*, " + ", ".join(
-    f"{_named(name, 'terms.exclusions')} AS excludes_{name}" for name in EXCLUSIONS) + (
+    f"{_named(name)} AS excludes_{name}" for name in EXCLUSIONS) + (
     ", ROW_NUMBER() OVER (ORDER BY terms.client_account_id, LOWER(TRIM(terms.channel)), "
     "LOWER(TRIM(terms.drug_class)), terms.period_start) AS term_row FROM terms")
 

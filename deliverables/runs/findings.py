@@ -12,11 +12,6 @@ FINDINGS_COLUMNS = ("kind", "client_account_id", "claim_id", "fill_date", "ndc",
                     "decision", "overpayment", "indicative_overpayment", "flag_key", "conflict")
 
 
-def canonical_hash(con) -> str:
-    """SHA-256 of the findings' canonical text (see hash_and_write)."""
-    return hash_and_write(con)[0]
-
-
 def hash_and_write(con, write: Callable | None = None) -> tuple[str, object]:
     """One ordered pass over the findings (kind, client_account_id, claim_id: unique here). Their canonical text,
     every column as text (`~` for none), `|`-joined, one line each (newline-separated, none after the last), is
