@@ -310,6 +310,10 @@ BROKER_RESEND_AFTER_SECONDS = env_int("BROKER_RESEND_AFTER_SECONDS", 600, minimu
 # on purpose, to prove redelivery).
 SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", [])
 
+# --- list filters (django-filter) -------------------------------------------------------------
+# A choice filter left empty reads "Any" (django-filter's default is "---------").
+FILTERS_EMPTY_CHOICE_LABEL = "Any"
+
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: DRF answers an anonymous call with 401 and the first class's WWW-Authenticate

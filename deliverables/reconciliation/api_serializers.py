@@ -134,6 +134,9 @@ class ScoreboardRowSerializer(serializers.Serializer):
     manifests = serializers.ListField(child=serializers.IntegerField(), help_text="the exports it appears in")
     has_golden = serializers.BooleanField()
     open = serializers.IntegerField(help_text="differences not explained and not accepted")
+    explained = serializers.IntegerField(help_text="differences a calculation flaw recorded on the card accounts for")
+    accepted = serializers.IntegerField(help_text="differences an approver accepted (Domo was wrong); with open and "
+                                                  "explained, every difference (variance, only_backend, only_domo)")
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="{class: key x measures}")
     mapping_version = serializers.IntegerField(allow_null=True)
     reconciliation = ReconciliationLinkSerializer(allow_null=True,
@@ -171,6 +174,7 @@ def _row(request, row: selectors.CardStateRow) -> dict:
                    "reconciliation": {"id": r.reconciliation_id, "url": _recon_url(request, r.reconciliation_id)}}
     return {"kind": row.kind, "id": row.id, "title": row.title, "state": row.state, "state_label": row.state_label,
             "manifests": list(row.manifests), "has_golden": row.has_golden, "open": row.open,
+            "explained": row.explained, "accepted": row.accepted,
             "counts": dict(row.counts), "mapping_version": row.mapping.version if row.mapping else None,
             "reconciliation": _link(request, row.reconciliation), "latest": _link(request, row.latest),
             "retired": retired, "url": _subject_url(request, row.kind, row.id)}

@@ -112,6 +112,8 @@ class CardStateRow:
     latest: Reconciliation | None = None  # the newest of any state
     retirement: CardRetirement | None = None
     open: int = 0
+    explained: int = 0  # differences a recorded flaw accounts for
+    accepted: int = 0  # differences an approver accepted (Domo was wrong)
     counts: dict = field(default_factory=dict)
     has_golden: bool = False
 
@@ -134,6 +136,9 @@ def _row(subject: sources.Subject, mappings: dict, latest: dict, succeeded: dict
         row.reconciliation = recon
         row.counts = (recon.summary or {}).get("total", {})
         row.open = open_count(recon)
+        row.explained = (recon.summary or {}).get("explained", 0)
+        # every difference is explained, accepted or open (open_count: no verdict, backend_defect, investigating)
+        row.accepted = sum(row.counts.get(c, 0) for c in DIFFERING) - row.explained - row.open
     if row.retirement is not None:
         row.state = CardState.RETIRED
         row.reconciliation = row.reconciliation or row.retirement.reconciliation

@@ -71,6 +71,9 @@ def test_the_scoreboard_counts_every_card_filters_by_state_and_export_and_links_
     assert counts["open"] == 2 and counts["mapped"] == 2
     assert rows[BRAND_REBATE]["state"] == "open" and rows[BRAND_REBATE]["state_label"] == "Reconciled with open variances"
     assert rows[BRAND_REBATE]["open"] == 2 and rows[BRAND_REBATE]["counts"]["variance"] == 6
+    assert rows[BRAND_REBATE]["explained"] == brand.summary["explained"] > 0 and rows[BRAND_REBATE]["accepted"] == 0
+    assert rows[BRAND_REBATE]["open"] + rows[BRAND_REBATE]["explained"] + rows[BRAND_REBATE]["accepted"] == sum(
+        rows[BRAND_REBATE]["counts"].get(c, 0) for c in ("variance", "only_backend", "only_domo"))
     assert rows[BRAND_REBATE]["mapping_version"] == 1 and rows[BRAND_REBATE]["retired"] is None
     assert rows[BRAND_REBATE]["reconciliation"] == {
         "id": brand.pk, "state": "succeeded", "url": f"http://testserver/api/reconciliations/{brand.pk}/"}

@@ -53,18 +53,23 @@ def accept_open(approver, recon: Reconciliation) -> int:
 def test_the_scoreboard_counts_states_filters_and_says_a_bad_filter(mapped, olivia, arthur, cecilia, client):
     brand, per_claim = mapped.subject(BRAND_REBATE), mapped.subject(REBATE_PER_CLAIM)
     brand_recon = reconcile(olivia, brand)
-    assert accept_open(arthur, brand_recon)  # the sample's client without contract names: only in Domo
+    accepted = accept_open(arthur, brand_recon)  # the sample's client without contract names: only in Domo
+    assert accepted
     reconcile(olivia, per_claim)
     client.force_login(cecilia)  # the C-suite reads it
 
     page = client.get("/reconciliation/").content.decode()
     brand_row = row_of(page, "data-subject", brand.name)
     assert 'data-state="reconciled"' in brand_row and ">Reconciled<" in brand_row
+    # its differences are no alarm: each is explained by a planted flaw or accepted, and the row says which
+    explained = brand_recon.summary["explained"]
+    assert explained and f"{explained} explained by a flaw, {accepted} accepted" in brand_row
     assert f'href="/reconciliation/{brand_recon.pk}/"' in brand_row and f"run #{mapped.run.pk}" in brand_row
     assert f"Domo {brand.id}" in brand_row and "v1" in brand_row
     per_claim_row = row_of(page, "data-subject", per_claim.name)
     assert 'data-state="open"' in per_claim_row and "Reconciled with open variances" in per_claim_row
     assert "variance 1" in per_claim_row and "only_domo" in per_claim_row
+    assert "accepted</span>" not in per_claim_row  # nothing explained or accepted yet: no such line
     counts = dict(re.findall(r'data-state="(\w+)"><a[^>]*><strong class="count">(\d+)</strong>', page))
     rows = rows_with(page, "data-subject")
     assert int(counts["total"]) == len(rows) >= 4

@@ -36,6 +36,7 @@ def test_the_runs_list_filters_by_state_and_client(contract_sample, olivia, clie
     page = client.get("/runs/").content.decode()
     assert f'data-run="{everyone.pk}"' in page and f'data-run="{one.pk}"' in page
     assert everyone.result_sha256[:12] in page
+    assert '<option value="" selected>Any</option>' in page  # the state filter left empty reads "Any"
 
     succeeded = client.get("/runs/?state=succeeded").content.decode()
     assert f'data-run="{everyone.pk}"' in succeeded and f'data-run="{one.pk}"' not in succeeded
@@ -253,7 +254,11 @@ def test_in_a_browser_an_operator_starts_a_run_follows_it_opens_a_shortfalls_pro
                   for client in revision.packet.client_account_ids}
     without = sorted(set(RunNumber.objects.filter(run=run).values_list("client_account_id", flat=True)) - contracted)
     assert without, "the sample has a client without a contract packet"
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"/runs/{run.pk}/")
+    # the reasons under "not concluded" (a savings line names dozens) wrap inside the table: no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page.locator("ul.missing-reasons").first.evaluate("e => getComputedStyle(e).whiteSpace") == "normal"
     rows = page.locator(f'table.run-numbers[data-client="{without[0]}"][data-kind="awp_guarantee"] tbody tr')
     assert rows.count() > 0
     for index in range(rows.count()):
