@@ -102,6 +102,8 @@ class NumberProvenanceSerializer(serializers.Serializer):
     label = serializers.CharField()
     kind = serializers.CharField()
     client_account_id = serializers.CharField()
+    client_name = serializers.CharField(allow_blank=True, help_text="the client's governed Salesforce account name; "
+                                                                    "empty when none is on file")
     period = serializers.ListField(child=serializers.CharField(allow_null=True))
     # Text, not an enum: the schema's `decision` enums are the authority module's (one name, several sets).
     decision = serializers.CharField(help_text="authorized, indicative or not_concluded")

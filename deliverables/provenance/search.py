@@ -29,9 +29,9 @@ def known_periods() -> list[tuple[str, str]]:
 
 
 def known_clients() -> list[tuple[str, str]]:
-    from deliverables.reconciliation.outputs import client_names
+    from evidence.packets.selectors import account_names
 
-    names = client_names()
+    names = account_names()
     ids = (RunNumber.objects.filter(run__state=RunState.SUCCEEDED).values_list("client_account_id", flat=True)
            .distinct().order_by("client_account_id"))
     return sorted(((i, f"{names[i]} ({i})" if names.get(i) else i) for i in ids), key=lambda c: c[1].casefold())

@@ -15,6 +15,7 @@ from deliverables.choices import RUN_TYPE, Decision
 from deliverables.models import CalculationRun
 from deliverables.provenance import answers, rows
 from deliverables.runs.compute import AMOUNT_FIGURES  # the run withholds them for a number not concluded
+from evidence.packets.selectors import account_names
 
 VIEW_PERMISSION = "console.view_provenance"
 REDERIVE_PERMISSION = "console.build_deliverable"
@@ -108,6 +109,7 @@ def number_detail(run: CalculationRun, number, *, with_answers: bool = True) -> 
         "label": number.label,
         "kind": number.kind,
         "client_account_id": number.client_account_id,
+        "client_name": account_names().get(number.client_account_id, ""),
         "period": [rows._text(number.period_start), rows._text(number.period_end)],
         "decision": decision,
         # Only an authorized number has an amount; an indicative one is labelled; a number not concluded has none.

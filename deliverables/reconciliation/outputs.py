@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from deliverables.choices import Decision, NumberKind
 from deliverables.models import CalculationRun, RunNumber
+from evidence.packets.selectors import account_names
 
 # The weakest decision wins when lines are added up.
 _WEAKEST = (f"CASE MAX(CASE decision WHEN '{Decision.NOT_CONCLUDED}' THEN 3 WHEN '{Decision.INDICATIVE}' THEN 2 "
@@ -181,19 +182,10 @@ def choices() -> list[tuple[str, str]]:
     return [(o.name, o.label) for o in OUTPUTS.values()]
 
 
-def client_names() -> dict[str, str]:
-    """Governed Salesforce account names by account id (accepted revisions; a later revision wins)."""
-    from evidence.choices import PacketStatus
-    from evidence.packets.models import AccountRow
-
-    return dict(AccountRow.objects.filter(revision__status=PacketStatus.ACCEPTED).order_by("revision_id", "row")
-                .values_list("account_id", "account_name"))
-
-
 def load(con, run: CalculationRun, output: Output, *, relation: str = "backend") -> dict:
     """Create the view `relation` of `output` over `run`'s numbers in DuckDB; returns what it read
     ({output, rows, numbers, clients: {id: name}})."""
-    names = client_names()
+    names = account_names()
     used = {}
     for table in output.tables:
         kind, figures = _TABLES[table]

@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 
 from deliverables.choices import Decision, FindingKind, NumberKind, RunState
 from deliverables.models import CalculationRun, RunNumber
+from evidence.packets.selectors import account_names
 
 FINDINGS_PAGE = 50
 FINDING_FIELDS = ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "channel", "drug_class",
@@ -204,12 +205,14 @@ def number_rows(run: CalculationRun, queryset=None) -> list[NumberRow]:
 
 
 def results_by_client(run: CalculationRun) -> list[dict]:
-    """[{client, sections: [{kind, label, rows}]}] in the run's order of numbers."""
+    """[{client, name, sections: [{kind, label, rows}]}] in the run's order of numbers (name: the client's governed
+    Salesforce account name, '' when none is on file)."""
     clients: dict[str, dict[str, list[NumberRow]]] = {}
     for row in number_rows(run):
         clients.setdefault(row.number.client_account_id, {}).setdefault(row.number.kind, []).append(row)
     labels = dict(NumberKind.choices)
-    return [{"client": client, "sections": [
+    names = account_names()
+    return [{"client": client, "name": names.get(client, ""), "sections": [
         {"kind": kind, "label": labels.get(kind, kind), "rows": kinds[kind]}
         for kind in NumberKind.values if kind in kinds]} for client, kinds in clients.items()]
 

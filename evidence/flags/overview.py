@@ -33,7 +33,8 @@ from console import clock
 from evidence.candidates.models import DomoCandidateRow
 from evidence.choices import EvidenceClass, PacketKind, PacketStatus
 from evidence.flags.models import ClientNeeds, FlagRun, FlagRunStatus, FlagStatus, MissingEvidenceFlag
-from evidence.packets.models import AccountRow, PacketRevision
+from evidence.packets.models import PacketRevision
+from evidence.packets.selectors import account_names
 
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")  # a Salesforce account id, 15 or 18 characters
 
@@ -154,8 +155,7 @@ class _Evidence:
                 "packet_id", "revision", "evidence_class", "period_start", "period_end", "packet__kind",
                 "packet__packet_id", "packet__client_account_ids"))
         self.domo = _domo_candidates(clients)
-        self.names = {account: name for account, name in AccountRow.objects.filter(
-            revision__status=PacketStatus.ACCEPTED).order_by("revision_id").values_list("account_id", "account_name")}
+        self.names = account_names()
 
     def clients(self) -> list[str]:
         named = set(self.needs) | {client for client, _kind in self.flags}

@@ -107,3 +107,10 @@ def evidence_for(client: str, *, period: tuple[dt.date, dt.date] | None = None,
         )
         for r in revisions
     ))
+
+
+def account_names() -> dict[str, str]:
+    """Governed Salesforce account names by account id: the accepted revisions' rows, a later revision winning.
+    What every page that shows a client by name reads (an id without a governed name is shown as the id)."""
+    return dict(AccountRow.objects.filter(revision__status=PacketStatus.ACCEPTED).order_by("revision_id", "row")
+                .values_list("account_id", "account_name"))

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from console.models import AuditEvent
 from deliverables.models import RunNumber
 from deliverables.provenance import rows
+from evidence.packets.models import AccountRow
 from tests.deliverables.provenance.conftest import CURATED_DB
 from tests.deliverables.provenance.test_rows import shortfall_line
 
@@ -46,6 +47,9 @@ def test_a_shortfall_lines_page_shows_its_figures_predicate_rows_and_checksum(sa
     assert response.status_code == 200
     assert number.label in html and 'id="decision">authorized' in html
     assert f'id="amount-value">{number.amount}<' in html
+    # the client by its governed Salesforce name beside its id (a C-suite reader knows names, not ids)
+    name = AccountRow.objects.filter(account_id=number.client_account_id, revision__status="accepted").last()
+    assert name is not None and f'<span id="client-name">{escape(name.account_name)}</span>' in html
     assert number.figures["shortfall_owed"] in html and number.figures["awp"] in html
     assert f'<code class="mono" id="predicate">{escape(number.predicate)}</code>' in html
     assert f'id="row-count">{number.row_count}<' in html and number.rows_checksum in html
@@ -154,6 +158,8 @@ def test_the_api_twin_answers_the_same(sample_run, audrey, olivia):
     client = api(audrey)
     body = client.get(f"/api{page_url(number)}").json()
     assert body["key"] == number.key and body["decision"] == "authorized" and body["amount"] == str(number.amount)
+    assert body["client_name"] == AccountRow.objects.filter(
+        account_id=number.client_account_id, revision__status="accepted").last().account_name
     assert body["predicate"] == number.predicate and body["row_count"] == number.row_count
     assert body["rows_checksum"] == number.rows_checksum and body["figures"] == number.figures
     assert body["links"]["rows_csv"] == f"{page_url(number)}rows.csv"

@@ -6,10 +6,12 @@ import io
 import re
 
 import pytest
+from django.utils.html import escape
 
 from deliverables.models import CalculationRun, RunNumber
 from deliverables.runs import services as runs
 from deliverables.runs.selectors import money, number_url
+from evidence.packets.models import AccountRow
 from evidence.samples.export import write_sample_export
 from promotion.choices import PromotionTarget
 from tests.deliverables.runs.conftest import CURATED_DB, LATER, PERIOD, ROWS, execute, promote
@@ -56,6 +58,13 @@ def test_a_succeeded_run_page_shows_decisions_and_never_an_amount_not_concluded(
     page = client.get(f"/runs/{run.pk}/").content.decode()
 
     assert re.search(r'class="badge badge-ok"[^>]*>Succeeded<', page)
+    # each client's results under its governed Salesforce name, its id beside it
+    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    clients = set(RunNumber.objects.filter(run=run).values_list("client_account_id", flat=True))
+    assert clients & set(named)
+    for client_id in clients & set(named):
+        assert (f'<h3 id="client-{client_id}">{escape(named[client_id])} <span class="mono muted">{client_id}</span>'
+                in page)
     assert run.result_sha256 in page
     assert 'class="badge badge-ok">Authorized' in page and 'class="badge badge-warn">Indicative' in page
     not_concluded = RunNumber.objects.filter(run=run, decision="not_concluded")
