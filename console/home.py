@@ -5,7 +5,8 @@
 - operators: their exports being received, and their promotion requests, deliverable builds and publication
   requests still in flight;
 - auditors: the audit chain's status (last verification, last lake anchor);
-- reviewers: what is published now.
+- reviewers (whoever reads provenance): the takeover at a glance (the scoreboard's cards and DataFlows per state,
+  the open missing-evidence flags) and what is published now.
 
 Each part follows a capability of console.roles (approve, request, read the audit trail, read provenance): a
 person holding several roles sees each role's part, and nothing of a role they do not hold.
@@ -15,9 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from console.audit import ChainStatus, audit_chain_status
-from deliverables.choices import RUN_ACTIVE, PublicationState
+from deliverables.choices import RUN_ACTIVE, CardState, PublicationState
 from deliverables.models import Deliverable, Publication
+from deliverables.reconciliation.selectors import scoreboard
 from evidence.choices import IntakeStatus, PacketStatus
+from evidence.flags.models import FlagStatus, MissingEvidenceFlag
 from evidence.models import IntakeRun
 from evidence.packets.models import PacketRevision
 from promotion.choices import PROMOTION_TERMINAL, PromotionState
@@ -39,12 +42,23 @@ class Section:
 
 
 @dataclass
+class Takeover:
+    """How far the takeover is: the scoreboard's counts (every card and DataFlow of the received exports, per
+    state, in the states' order) and the missing-evidence flags open now."""
+
+    total: int
+    states: list[tuple[str, str, int]]  # (state, label, count)
+    open_flags: int
+
+
+@dataclass
 class HomeWork:
     """The work of each role the person holds (None: the person does not hold that role)."""
 
     approvals: dict[str, Section] | None = None
     in_flight: dict[str, Section] | None = None
     chain: ChainStatus | None = None
+    takeover: Takeover | None = None
     published: Section | None = None
 
 
@@ -98,6 +112,13 @@ def published_now() -> Section:
     )
 
 
+def takeover() -> Takeover:
+    _, summary = scoreboard()
+    return Takeover(total=summary.get("total", 0),
+                    states=[(state, label, summary.get(state, 0)) for state, label in CardState.choices],
+                    open_flags=MissingEvidenceFlag.objects.filter(status=FlagStatus.OPEN).count())
+
+
 def home_work(user) -> HomeWork:
     """The sections of the home page this person's capabilities give them (an admin holds an operator's and an
     auditor's; read by capability, so each role's part follows console.roles)."""
@@ -111,5 +132,6 @@ def home_work(user) -> HomeWork:
     if user.has_perm("console.view_audit"):
         work.chain = audit_chain_status()
     if user.has_perm("console.view_provenance"):
+        work.takeover = takeover()
         work.published = published_now()
     return work

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from deliverables.choices import DIFFERING, CardState, ItemClass, RunState, Verdict
 from deliverables.models import Adjudication, CardMapping, CardRetirement, Reconciliation, ReconciliationItem
@@ -71,12 +71,17 @@ def item_statuses(recon: Reconciliation, items=None) -> list[ItemStatus]:
     return out
 
 
-def _latest_verdict(recon: Reconciliation):
-    """The verdict in force on each item's fingerprint (the latest on the card), as selectors.item_statuses
-    reads it."""
-    return Subquery(Adjudication.objects.filter(subject_kind=recon.subject_kind, subject_id=recon.subject_id,
+def _latest_verdict(subject_kind, subject_id):
+    """The verdict in force on each item's fingerprint (the latest on the card: `subject_kind`, `subject_id`, values
+    or OuterRefs), as selectors.item_statuses reads it."""
+    return Subquery(Adjudication.objects.filter(subject_kind=subject_kind, subject_id=subject_id,
                                                 fingerprint=OuterRef("fingerprint"))
                     .order_by("-decided_at", "-id").values("verdict")[:1])
+
+
+def _keeps_open(verdict: str = "verdict") -> Q:
+    """No verdict, or one that keeps the card open (backend_defect, investigating)."""
+    return Q(**{f"{verdict}__isnull": True}) | ~Q(**{verdict: Verdict.ACCEPTED})
 
 
 def items_with_status(recon: Reconciliation, wanted: str):
@@ -90,14 +95,24 @@ def items_with_status(recon: Reconciliation, wanted: str):
     if wanted == "within_tolerance":
         return items.filter(explanation__isnull=True, item_class=ItemClass.WITHIN_TOLERANCE)
     differing = items.filter(explanation__isnull=True, item_class__in=DIFFERING).annotate(
-        verdict=_latest_verdict(recon))
+        verdict=_latest_verdict(recon.subject_kind, recon.subject_id))
     if wanted == "open":
-        return differing.filter(Q(verdict__isnull=True) | ~Q(verdict=Verdict.ACCEPTED))
+        return differing.filter(_keeps_open())
     return differing.filter(verdict=wanted)
 
 
-def open_count(recon: Reconciliation) -> int:
-    return items_with_status(recon, "open").count()
+def open_counts(recons) -> dict[int, int]:
+    """Each reconciliation's open differences (items_with_status(recon, "open").count() of each), in one query
+    whatever their number: the scoreboard and the home page count every card's at once."""
+    ids = [r.pk for r in recons]
+    if not ids:
+        return {}
+    counted = (ReconciliationItem.objects.filter(reconciliation_id__in=ids, explanation__isnull=True,
+                                                 item_class__in=DIFFERING)
+               .annotate(verdict=_latest_verdict(OuterRef("reconciliation__subject_kind"),
+                                                 OuterRef("reconciliation__subject_id")))
+               .filter(_keeps_open()).order_by().values("reconciliation_id").annotate(n=Count("id")))
+    return dict.fromkeys(ids, 0) | {row["reconciliation_id"]: row["n"] for row in counted}
 
 
 @dataclass
@@ -126,18 +141,26 @@ class CardStateRow:
         return f"{self.kind}:{self.id}"
 
 
-def _row(subject: sources.Subject, mappings: dict, latest: dict, succeeded: dict, retired: dict) -> CardStateRow:
+def _current(subject: sources.Subject, mappings: dict, succeeded: dict) -> Reconciliation | None:
+    """The newest succeeded reconciliation of the subject's current mapping version, if any."""
+    key = (subject.kind, subject.id)
+    mapping, recon = mappings.get(key), succeeded.get(key)
+    return recon if mapping is not None and recon is not None and recon.mapping_id == mapping.pk else None
+
+
+def _row(subject: sources.Subject, mappings: dict, latest: dict, succeeded: dict, retired: dict,
+         opens: dict[int, int]) -> CardStateRow:
     key = (subject.kind, subject.id)
     mapping = mappings.get(key)
     row = CardStateRow(subject.kind, subject.id, subject.title, CardState.NOT_MAPPED, subject.manifests, mapping,
                        latest=latest.get(key), retirement=retired.get(key), has_golden=subject.has_golden)
-    recon = succeeded.get(key)
-    if mapping is not None and recon is not None and recon.mapping_id == mapping.pk:
+    recon = _current(subject, mappings, succeeded)
+    if recon is not None:
         row.reconciliation = recon
         row.counts = (recon.summary or {}).get("total", {})
-        row.open = open_count(recon)
+        row.open = opens.get(recon.pk, 0)
         row.explained = (recon.summary or {}).get("explained", 0)
-        # every difference is explained, accepted or open (open_count: no verdict, backend_defect, investigating)
+        # every difference is explained, accepted or open (open_counts: no verdict, backend_defect, investigating)
         row.accepted = sum(row.counts.get(c, 0) for c in DIFFERING) - row.explained - row.open
     if row.retirement is not None:
         row.state = CardState.RETIRED
@@ -168,7 +191,8 @@ def scoreboard(*, manifest: int | None = None, state: str | None = None) -> tupl
             succeeded[(r.subject_kind, r.subject_id)] = r
     retired = {(r.subject_kind, r.subject_id): r for r in CardRetirement.objects.select_related(
         "retired_by", "reconciliation")}
-    rows = [_row(s, mappings, latest, succeeded, retired) for s in subjects]
+    opens = open_counts([r for r in (_current(s, mappings, succeeded) for s in subjects) if r is not None])
+    rows = [_row(s, mappings, latest, succeeded, retired, opens) for s in subjects]
     counts = Counter(r.state for r in rows)
     summary = {"total": len(rows), **{s.value: counts.get(s.value, 0) for s in CardState}}
     if state:

@@ -221,6 +221,12 @@ def test_a_backend_defect_keeps_the_card_open_and_it_cannot_be_retired(mapped, o
     item = _item(recon, "Bluewater County Schools / 2025Q3", "Rebate Amount")
     services.adjudicate(actor=arthur, item=item, verdict=Verdict.BACKEND_DEFECT, comment="ours misses an invoice")
     assert selectors.card_state("card", subject.id).state == CardState.OPEN
+    # counted for every card at once (the scoreboard's one query) as for this one: the defect alone stays open
+    other = reconcile(olivia, mapped.subject(BRAND_REBATE))
+    assert selectors.open_counts([recon, other]) == {
+        r.pk: selectors.items_with_status(r, "open").count() for r in (recon, other)} == {
+        recon.pk: 1, other.pk: selectors.items_with_status(other, "open").count()}
+    assert selectors.items_with_status(other, "open").count() > 0
     with pytest.raises(services.Refused, match="only a reconciled card"):
         services.retire(actor=arthur, kind="card", subject_id=subject.id)
     assert not CardRetirement.objects.exists()
