@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from console.audit import ChainStatus, audit_chain_status
 from deliverables.choices import RUN_ACTIVE, CardState, PublicationState
 from deliverables.models import Deliverable, Publication
-from deliverables.reconciliation.selectors import scoreboard
+from deliverables.reconciliation.selectors import card_state_badge, scoreboard
 from evidence.choices import IntakeStatus, PacketStatus
 from evidence.flags.models import FlagStatus, MissingEvidenceFlag
 from evidence.models import IntakeRun
@@ -47,7 +47,7 @@ class Takeover:
     state, in the states' order) and the missing-evidence flags open now."""
 
     total: int
-    states: list[tuple[str, str, int]]  # (state, label, count)
+    states: list[tuple[str, str, str, int]]  # (state, label, badge class, count)
     open_flags: int
 
 
@@ -115,7 +115,8 @@ def published_now() -> Section:
 def takeover() -> Takeover:
     _, summary = scoreboard()
     return Takeover(total=summary.get("total", 0),
-                    states=[(state, label, summary.get(state, 0)) for state, label in CardState.choices],
+                    states=[(state, label, card_state_badge(state), summary.get(state, 0))
+                            for state, label in CardState.choices],
                     open_flags=MissingEvidenceFlag.objects.filter(status=FlagStatus.OPEN).count())
 
 

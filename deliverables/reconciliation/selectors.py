@@ -115,6 +115,15 @@ def open_counts(recons) -> dict[int, int]:
     return dict.fromkeys(ids, 0) | {row["reconciliation_id"]: row["n"] for row in counted}
 
 
+CARD_STATE_BADGES = {"not_mapped": "badge badge-muted", "mapped": "badge badge-info", "open": "badge badge-warn",
+                     "reconciled": "badge badge-ok", "retired": "badge"}
+
+
+def card_state_badge(state: str) -> str:
+    """The badge class of a card's state on the scoreboard (and wherever its counts show)."""
+    return CARD_STATE_BADGES.get(str(state), "badge")
+
+
 @dataclass
 class CardStateRow:
     kind: str

@@ -40,8 +40,6 @@ from evidence.models import SourceManifest
 VIEW = "console.view_provenance"
 POLL_SECONDS = 2
 ITEMS_SHOWN = 200  # differences per page
-STATE_BADGES = {"not_mapped": "badge badge-muted", "mapped": "badge badge-info", "open": "badge badge-warn",
-                "reconciled": "badge badge-ok", "retired": "badge"}
 STATUS_BADGES = {"explained": "badge badge-info", "within_tolerance": "badge badge-ok", "accepted": "badge badge-ok",
                  "backend_defect": "badge badge-bad", "investigating": "badge badge-warn", "open": "badge badge-bad"}
 STATUS_LABELS = {"explained": "Explained", "within_tolerance": "Within tolerance", "accepted": "Accepted",
@@ -100,7 +98,7 @@ def scoreboard(request):
         rows, summary = selectors.scoreboard(manifest=form.manifest_ids() if form.is_bound else None,
                                              state=data.get("state") or None)
     context = {"form": form, "problem": problem, "summary": summary,
-               "rows": [{"row": r, "badge": STATE_BADGES.get(r.state, "badge"), "counts": _class_counts(r.counts)}
+               "rows": [{"row": r, "badge": selectors.card_state_badge(r.state), "counts": _class_counts(r.counts)}
                         for r in rows],
                "filtered": any(request.GET.get(n) for n in ("manifest", "state")),
                "state_counts": [("total", "Cards and DataFlows", summary.get("total", 0)),
@@ -126,7 +124,7 @@ def _subject_context(request, subject: sources.Subject) -> dict:
     output = outputs.OUTPUTS.get(mapping.output) if mapping else None
     user = request.user
     return {
-        "subject": subject, "state": state, "state_badge": STATE_BADGES.get(state.state, "badge"),
+        "subject": subject, "state": state, "state_badge": selectors.card_state_badge(state.state),
         "golden": golden, "golden_problem": golden_problem, "mapping": mapping, "output": output,
         "measure_labels": {c.name: c.label for c in (output.keys + output.measures)} if output else {},
         "versions": versions,

@@ -55,7 +55,8 @@ def test_the_takeover_at_a_glance_counts_the_scoreboards_cards_per_state_and_the
     assert rows and summary["total"] == len(rows)  # the received export's cards and DataFlows
     takeover = sections(client, cecilia)["takeover"]
     assert f">{summary['total']} cards and DataFlows</a>" in takeover
-    shown = dict(re.findall(r'\?state=(\w+)">[^<]+<strong data-state="\w+">(\d+)</strong>', takeover))
+    shown = dict(re.findall(r'\?state=(\w+)"><span class="badge[^"]*">[^<]+</span> <strong data-state="\w+">(\d+)</strong>',
+                            takeover))
     assert shown == {state: str(summary[state]) for state in ("not_mapped", "mapped", "open", "reconciled", "retired")}
     assert shown["not_mapped"] == str(len(rows))  # nothing mapped yet: every card waits
     open_flags = MissingEvidenceFlag.objects.filter(status="open").count()
