@@ -385,6 +385,8 @@ class Publication(models.Model):
                                     condition=models.Q(version__isnull=False)),
             models.UniqueConstraint(fields=["client_account_id", "kind"], name="publication_one_live",
                                     condition=models.Q(state=PublicationState.PUBLISHED)),
+            models.UniqueConstraint(fields=["deliverable"], name="publication_one_requested",
+                                    condition=models.Q(state=PublicationState.REQUESTED)),
         ]
 
     def __str__(self) -> str:

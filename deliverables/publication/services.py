@@ -88,7 +88,9 @@ def _json(publication: Publication) -> dict:
 
 # --- request -------------------------------------------------------------------------------------------------
 def publication_request(*, actor, deliverable: Deliverable, comment: str = "") -> Publication:
-    """Ask to publish `deliverable` (bound to its sha256): every gate must pass (GATES)."""
+    """Ask to publish `deliverable` (bound to its sha256): every gate must pass (GATES), and no other request of
+    it may be pending (checked first, then again under the deliverable's row lock: of two requests at once, one
+    is recorded and the other refused, audited; a constraint backs it where there are no row locks)."""
     comment = (comment or "").strip()
     extra = {"deliverable": deliverable.pk, "sha256": deliverable.sha256}
     with _refusals_audited(actor=actor, attempt="request", object_id="", extra=extra):
@@ -98,24 +100,34 @@ def publication_request(*, actor, deliverable: Deliverable, comment: str = "") -
         if deliverable.state != RunState.SUCCEEDED or not deliverable.sha256:
             _refuse(f"deliverable #{deliverable.pk} is {deliverable.state}: only a built deliverable can be "
                     "published")
-        pending = Publication.objects.filter(deliverable=deliverable, state=PublicationState.REQUESTED).first()
-        if pending:
-            _refuse(f"deliverable #{deliverable.pk} already has publication #{pending.pk} requested")
+        _refuse_if_pending(deliverable)
         checked = publication_gates.check(deliverable, deliverable.sha256)
         failed = publication_gates.failed(checked)
         if failed:
             _refuse(_gate_refusal(failed, f"deliverable #{deliverable.pk} cannot be published"))
         reconciliation = publication_gates.reconciliation_state(deliverable.run)
-        with transaction.atomic():
-            publication = Publication.objects.create(
-                deliverable=deliverable, client_account_id=deliverable.client_account_id, kind=deliverable.kind,
-                sha256=deliverable.sha256, requested_by=actor, requested_at=clock.now(), request_comment=comment,
-                gates=_stamped(checked, "request"), reconciliation=reconciliation)
-            audit_record(actor=actor, action="publication.requested", object_type=PUBLICATION_TYPE,
-                         object_id=str(publication.pk),
-                         after={**_json(publication), "comment": comment, "gates": checked,
-                                "reconciliation": reconciliation["summary"]})
+        try:
+            with transaction.atomic():
+                Deliverable.objects.select_for_update().filter(pk=deliverable.pk).first()
+                _refuse_if_pending(deliverable)
+                publication = Publication.objects.create(
+                    deliverable=deliverable, client_account_id=deliverable.client_account_id, kind=deliverable.kind,
+                    sha256=deliverable.sha256, requested_by=actor, requested_at=clock.now(),
+                    request_comment=comment, gates=_stamped(checked, "request"), reconciliation=reconciliation)
+                audit_record(actor=actor, action="publication.requested", object_type=PUBLICATION_TYPE,
+                             object_id=str(publication.pk),
+                             after={**_json(publication), "comment": comment, "gates": checked,
+                                    "reconciliation": reconciliation["summary"]})
+        except IntegrityError:  # publication_one_requested: another request committed after our check
+            _refuse_if_pending(deliverable)
+            raise
     return publication
+
+
+def _refuse_if_pending(deliverable: Deliverable) -> None:
+    pending = Publication.objects.filter(deliverable=deliverable, state=PublicationState.REQUESTED).first()
+    if pending:
+        _refuse(f"deliverable #{deliverable.pk} already has publication #{pending.pk} requested")
 
 
 # --- four eyes -----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from console.lake import get_lake
 from console.models import AuditEvent
 from deliverables.choices import PUBLICATION_TYPE, DeliverableKind, PublicationState
 from deliverables.lineage import lineage_events
-from deliverables.models import Publication
+from deliverables.models import Deliverable, Publication
 from deliverables.publication import selectors, services
 from deliverables.workbooks import services as deliverables
 from tests.deliverables.publication.conftest import events, flip_last_bit
@@ -246,3 +246,55 @@ def test_two_approvals_a_rejection_and_a_withdrawal_racing_end_in_exactly_one_de
 
 def events_of(publication_id: int) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(object_type=PUBLICATION_TYPE, object_id=str(publication_id)).order_by("seq"))
+
+
+@pytest.mark.postgres_only
+def test_two_requests_of_one_deliverable_at_once_record_one_and_refuse_the_other(workbook, olivia, adam):
+    """Both pass the first check while the test holds the deliverable's row; released at once, the first to take
+    the row records its request and the other, checking again under the lock, is refused, audited."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    outcomes: dict[str, str] = {}
+
+    def attempt(actor):
+        try:
+            services.publication_request(actor=actor, deliverable=workbook, comment=f"asked by {actor.username}")
+            outcomes[actor.username] = "requested"
+        except services.PublicationRefused as refused:
+            outcomes[actor.username] = refused.reason
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(actor,)) for actor in (olivia, adam)]
+    with transaction.atomic():
+        Deliverable.objects.select_for_update().get(pk=workbook.pk)  # held until both wait on it
+        for thread in threads:
+            thread.start()
+        for _ in range(600):
+            if _waiting_on_locks() >= len(threads):
+                break
+            threading.Event().wait(0.05)
+        assert _waiting_on_locks() >= len(threads), outcomes
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(outcomes) == 2 and list(outcomes.values()).count("requested") == 1, outcomes
+    recorded = Publication.objects.get(deliverable=workbook)  # one, whoever won
+    assert recorded.state == PublicationState.REQUESTED
+    loser = next(name for name, outcome in outcomes.items() if outcome != "requested")
+    assert outcomes[loser] == f"deliverable #{workbook.pk} already has publication #{recorded.pk} requested"
+    refusals = AuditEvent.objects.filter(action="publication.refused", actor__username=loser)
+    assert [e.after["attempt"] for e in refusals] == ["request"]
+    assert AuditEvent.objects.filter(action="publication.requested").count() == 1
+
+
+def test_the_database_keeps_one_requested_publication_per_deliverable(workbook, olivia):
+    """The backstop where there are no row locks: a second requested row of a deliverable is refused by the
+    database itself (publication_one_requested)."""
+    from django.db import IntegrityError
+
+    first = services.publication_request(actor=olivia, deliverable=workbook, comment="Q4")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Publication.objects.create(deliverable=workbook, client_account_id=first.client_account_id, kind=first.kind,
+                                   sha256=first.sha256, requested_by=olivia, requested_at=first.requested_at)
+    assert Publication.objects.filter(deliverable=workbook).count() == 1
