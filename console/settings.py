@@ -289,6 +289,9 @@ CELERY_BEAT_SCHEDULE = {
     # On the console queue: a sweep must not wait behind the long runs it may have to fail.
     "runs-sweep-abandoned": {"task": "deliverables.tasks.runs_sweep", "schedule": 300.0,
                              "options": {"queue": "console"}},
+    "local-caches-prune": {
+        "task": "deliverables.tasks.caches_prune", "schedule": 86400.0, "options": {"queue": "console"}
+    },
     "idempotency-keys-sweep": {
         "task": "console.tasks.idempotency_sweep", "schedule": 3600.0, "options": {"queue": "console"}
     },
@@ -414,6 +417,9 @@ if PROMOTION_PAUSE_AT and DJANGO_ENV != "test":
 RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)
 RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 60, minimum=1)
 RUN_ABANDONED_SECONDS = env_int("RUN_ABANDONED_SECONDS", 1800, minimum=60)
+# The local caches under VAR_DIR (deliverables.caches: findings copies, provenance row sets) are deleted once unused
+# this many days (the beat prunes daily; each is made again when next needed).
+LOCAL_CACHE_DAYS = env_int("LOCAL_CACHE_DAYS", 7, minimum=0)
 RUN_DUCKDB_MEMORY = os.environ.get("RUN_DUCKDB_MEMORY", "1GB")
 # Where a run calculates: "auto" (pushed down into PostgreSQL when the curated store is PostgreSQL, DuckDB over
 # the silver Parquet otherwise), "duckdb" or "postgres".

@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from console import context
 from console.dispatch import Handoff, resend_lost
-from deliverables import jobs
+from deliverables import caches, jobs
 from deliverables.choices import RunState
 from deliverables.reconciliation import services as reconciliations
 from deliverables.runs import services
@@ -41,6 +41,13 @@ def run_execute(self, run_id: int) -> None:
             services.run_execute(run_id=run_id, task_id=self.request.id or "", queue=queue)
         except services.RunHeld as held:
             raise self.retry(countdown=held.retry_in) from None
+
+
+@shared_task(name="deliverables.tasks.caches_prune", acks_late=True, ignore_result=True, time_limit=600, bind=True)
+def caches_prune(self) -> int:
+    """Beat, daily: delete the local cache files unused for LOCAL_CACHE_DAYS (deliverables.caches)."""
+    with context.for_task(self.request.id or "eager"):
+        return caches.prune().files
 
 
 @shared_task(name="deliverables.tasks.runs_sweep", acks_late=True, time_limit=300, bind=True)

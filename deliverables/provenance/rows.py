@@ -35,6 +35,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from deliverables import caches
 from deliverables.calculations import definitions, engine
 from deliverables.choices import Decision, NumberKind
 from deliverables.models import CalculationRun, RunNumber
@@ -311,7 +312,7 @@ def _prepare_cache(run: CalculationRun, number) -> Path:
     by `_row`: made once per (run inputs, key)."""
     path = _cache_path(run, number)
     if path.exists():
-        return path
+        return caches.used(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _findings_file(run, number) as findings, _prepared(run) as (con, _facts):
         wanted = _row_numbers_sql(run, number, findings)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from deliverables import caches
 from deliverables.choices import Decision, FindingKind, NumberKind, RunState
 from deliverables.models import CalculationRun, RunNumber
 from evidence.packets.selectors import account_names
@@ -250,7 +251,7 @@ def findings_file(run: CalculationRun) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{run.findings_sha256 or 'unhashed'}.parquet"
     if target.exists() and run.findings_sha256:
-        return target
+        return caches.used(target)
     handle, name = tempfile.mkstemp(dir=folder, suffix=".part")
     digest = hashlib.sha256()
     try:
