@@ -32,7 +32,9 @@ class RunFilterSet(django_filters.FilterSet):
 
 class RunStartForm(forms.Form):
     client = forms.CharField(required=False, max_length=18, label="Client",
-                             help_text="A Salesforce account id (15 or 18 characters); blank runs every client.")
+                             help_text="A Salesforce account id (15 or 18 characters; the governed accounts are "
+                                       "suggested by name); blank runs every client.",
+                             widget=forms.TextInput(attrs={"list": "known-clients", "autocomplete": "off"}))
     period_start = forms.DateField(label="Period start", widget=forms.DateInput(attrs={"type": "date"}))
     period_end = forms.DateField(label="Period end", widget=forms.DateInput(attrs={"type": "date"}))
     dataset = forms.CharField(required=False, max_length=64, label="Claims dataset",

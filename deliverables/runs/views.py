@@ -25,6 +25,7 @@ from deliverables.choices import RunState
 from deliverables.runs import selectors, services
 from deliverables.runs.forms import FindingFilterForm, RunFilterSet, RunStartForm
 from deliverables.runs.inputs import RunRefused
+from evidence.packets.selectors import account_names
 
 VIEW = "console.view_provenance"
 PAGE_SIZE = 50
@@ -52,7 +53,10 @@ def run_list(request):
 
 
 def _new_page(request, form, *, refusal: str = "", status: int = 200):
-    return render(request, "deliverables/runs/run_new.html", {"form": form, "refusal": refusal}, status=status)
+    # the client field suggests the governed Salesforce accounts by name (any id may still be typed)
+    known = sorted(account_names().items(), key=lambda item: (item[1].casefold(), item[0]))
+    return render(request, "deliverables/runs/run_new.html", {"form": form, "refusal": refusal, "known_clients": known},
+                  status=status)
 
 
 @login_required

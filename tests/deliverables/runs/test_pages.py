@@ -65,6 +65,8 @@ def test_a_succeeded_run_page_shows_decisions_and_never_an_amount_not_concluded(
     for client_id in clients & set(named):
         assert (f'<h3 id="client-{client_id}">{escape(named[client_id])} <span class="mono muted">{client_id}</span>'
                 in page)
+        # and the Build form offers it by name
+        assert f'<option value="{client_id}">{escape(named[client_id])} ({client_id})</option>' in page
     assert run.result_sha256 in page
     assert 'class="badge badge-ok">Authorized' in page and 'class="badge badge-warn">Indicative' in page
     not_concluded = RunNumber.objects.filter(run=run, decision="not_concluded")
@@ -134,6 +136,12 @@ def test_a_running_run_page_polls_and_a_final_one_does_not(contract_sample, oliv
 def test_the_start_form_starts_a_run_and_follows_it(contract_sample, olivia, client):
     client.force_login(olivia)
     trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    form = client.get("/runs/new/").content.decode()
+    # the client field suggests the governed Salesforce accounts by name
+    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    assert named and 'list="known-clients"' in form
+    for account_id, name in named.items():
+        assert f'<option value="{account_id}">{escape(name)}</option>' in form
 
     answer = client.post("/runs/new/", {"period_start": "2025-01-01", "period_end": "2025-12-31"},
                          HTTP_TRACEPARENT=trace)
