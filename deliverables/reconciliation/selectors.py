@@ -79,9 +79,9 @@ def _latest_verdict(subject_kind, subject_id):
                     .order_by("-decided_at", "-id").values("verdict")[:1])
 
 
-def _keeps_open(verdict: str = "verdict") -> Q:
-    """No verdict, or one that keeps the card open (backend_defect, investigating)."""
-    return Q(**{f"{verdict}__isnull": True}) | ~Q(**{verdict: Verdict.ACCEPTED})
+def _keeps_open() -> Q:
+    """Over the annotated `verdict`: none, or one that keeps the card open (backend_defect, investigating)."""
+    return Q(verdict__isnull=True) | ~Q(verdict=Verdict.ACCEPTED)
 
 
 def items_with_status(recon: Reconciliation, wanted: str):
