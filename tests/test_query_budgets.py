@@ -102,9 +102,10 @@ def _distinct(field: models.Field, value, index: int):
     return value
 
 
-def copies(queryset: models.QuerySet, count: int = MORE, keep: tuple[str, ...] = ()) -> list:
+def copies(queryset: models.QuerySet, count: int = MORE, keep: tuple[str, ...] = (), fixed: dict | None = None) -> list:
     """`count` copies of the queryset's first row, inserted at once; unique fields given unique values (but those
-    in `keep`: what places the copies in the same list)."""
+    in `keep`: what places the copies in the same list); `fixed` set on every copy (a state a conditional
+    constraint allows more than once)."""
     model = queryset.model
     first = queryset.order_by("pk").first()
     assert first is not None, f"no {model._meta.label} to copy"
@@ -118,7 +119,7 @@ def copies(queryset: models.QuerySet, count: int = MORE, keep: tuple[str, ...] =
                 continue
             value = getattr(first, field.attname)
             values[field.attname] = _distinct(field, value, index) if field.name in unique else value
-        made.append(model(**values))
+        made.append(model(**{**values, **(fixed or {})}))
     return model._default_manager.bulk_create(made)
 
 
@@ -203,7 +204,8 @@ def _growers() -> dict[str, Grower]:
             lambda: copies(DomoCandidateRow.objects.filter(candidate_set=DomoCandidateSet.objects.order_by("pk")
                                                            .first()))),
         "api/evidence/missing/": model_list("/api/evidence/missing/", MissingEvidenceFlag.objects.all),
-        "api/publications/": model_list("/api/publications/", Publication.objects.all),
+        "api/publications/": lambda world: (  # withdrawn: a deliverable has one pending request at most
+            "/api/publications/", lambda: copies(Publication.objects.all(), fixed={"state": "withdrawn"})),
         "admin:promotion.schemadriftacknowledgement": model_list("/admin/promotion/schemadriftacknowledgement/",
                                                                  SchemaDriftAcknowledgement.objects.all),
         "api/runs/": model_list("/api/runs/", CalculationRun.objects.all),

@@ -39,7 +39,7 @@ from console import clock, errors
 from console.audit import audit_record
 from console.dispatch import send_after_commit
 from deliverables import jobs
-from deliverables.choices import DELIVERABLE_TYPE, DeliverableKind, RunState
+from deliverables.choices import DELIVERABLE_TYPE, RUN_ACTIVE, DeliverableKind, RunState
 from deliverables.models import CalculationRun, Deliverable, RunNumber
 
 log = logging.getLogger("deliverables.deliverables")  # every line names the deliverable and its trace id
@@ -136,7 +136,9 @@ def deliverable_start(*, actor, run: CalculationRun, client: str, kind: str = De
     """A queued deliverable of `client` from `run`, sent to the `runs` queue after commit.
 
     Refused (audited): without the build_deliverable permission (Forbidden); a kind this service does not build;
-    a run that has not succeeded; a client the run stored no number for (the message names it)."""
+    a run that has not succeeded; a client the run stored no number for (the message names it); a build of the
+    same run, client and kind still queued or running (the message names it: follow that one; checked under the
+    run's row lock, so two at once queue one)."""
     client = (client or "").strip()
     asked = {"run": run.pk, "client": client, "kind": kind}
     if not actor.has_perm(BUILD_PERMISSION):
@@ -156,16 +158,24 @@ def deliverable_start(*, actor, run: CalculationRun, client: str, kind: str = De
                        f"{', '.join(clients) or 'none'})", details=asked)
     trace = jobs.traceparent_for(traceparent or run.traceparent)
     with transaction.atomic():
-        deliverable = Deliverable.objects.create(
+        CalculationRun.objects.select_for_update().filter(pk=run.pk).first()
+        building = (Deliverable.objects.filter(run=run, client_account_id=client, kind=kind, state__in=RUN_ACTIVE)
+                    .order_by("pk").first())
+        deliverable = None if building else Deliverable.objects.create(
             kind=kind, run=run, client_account_id=client, period_start=run.period_start, period_end=run.period_end,
             requested_by=actor, traceparent=trace, trace_id=trace.split("-")[1], queue=QUEUE,
             progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in KIND_STEPS[kind]]})
-        audit_record(actor=actor, action="deliverables.deliverable.queued", object_type=DELIVERABLE_TYPE,
-                     object_id=str(deliverable.pk),
-                     after={**asked, "period": [str(run.period_start), str(run.period_end)],
-                            "state": deliverable.state, "traceparent": trace})
-        if enqueue:
-            send_after_commit(TASK, Deliverable, deliverable.pk)
+        if deliverable is not None:
+            audit_record(actor=actor, action="deliverables.deliverable.queued", object_type=DELIVERABLE_TYPE,
+                         object_id=str(deliverable.pk),
+                         after={**asked, "period": [str(run.period_start), str(run.period_end)],
+                                "state": deliverable.state, "traceparent": trace})
+            if enqueue:
+                send_after_commit(TASK, Deliverable, deliverable.pk)
+    if building is not None:  # refused outside the transaction: its audit event is kept
+        what = f"the {DeliverableKind(kind).label.lower()} of client {client} from run #{run.pk}"
+        _refuse(actor, f"deliverable #{building.pk}, {what}, is already {building.state}: follow it",
+                details={**asked, "building": building.pk})
     log.info("deliverable #%s (%s of client %s from run #%s) queued trace_id=%s", deliverable.pk, kind, client,
              run.pk, deliverable.trace_id)
     return deliverable

@@ -71,6 +71,24 @@ def test_a_kind_not_built_here_is_refused(sample_run, olivia):
                                    kind="poster", enqueue=False)
 
 
+def test_a_second_build_of_the_same_run_client_and_kind_while_one_is_queued_is_refused_naming_it(sample_run, olivia,
+                                                                                                adam):
+    client = a_client(sample_run)
+    queued = services.deliverable_start(actor=olivia, run=sample_run, client=client, enqueue=False)
+    with pytest.raises(services.Refused, match=rf"deliverable #{queued.pk}, the client workbook \(xlsx\) of client "
+                                               rf"{client} from run #{sample_run.pk}, is already queued: follow it"):
+        services.deliverable_start(actor=adam, run=sample_run, client=client, enqueue=False)
+    [refused] = _events("deliverables.deliverable.refused")
+    assert refused.actor_id == adam.pk and refused.after["building"] == queued.pk
+    # another kind of the same client is its own build; once the first is built, the workbook may be built again
+    payload = services.deliverable_start(actor=olivia, run=sample_run, client=client, kind="dashboard_payload",
+                                         enqueue=False)
+    assert payload.pk != queued.pk
+    assert services.deliverable_execute(deliverable_id=queued.pk, task_id="t").state == RunState.SUCCEEDED
+    again = services.deliverable_start(actor=adam, run=sample_run, client=client, enqueue=False)
+    assert again.state == "queued" and Deliverable.objects.filter(kind="workbook").count() == 2
+
+
 # --- building ------------------------------------------------------------------------------------------------
 def test_a_workbook_is_built_and_stored_write_once_under_its_hash(sample_run, olivia):
     client = a_client(sample_run)
