@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 
 from deliverables.choices import DIFFERING, CardState, ItemClass, RunState, Verdict
 from deliverables.models import Adjudication, CardMapping, CardRetirement, Reconciliation, ReconciliationItem
@@ -194,7 +194,14 @@ def scoreboard(*, manifest: int | None = None, state: str | None = None) -> tupl
         mappings[(m.subject_kind, m.subject_id)] = m  # the highest version wins
     latest: dict = {}
     succeeded: dict = {}
-    for r in Reconciliation.objects.order_by("pk").select_related("run", "mapping"):
+    # Only the newest reconciliation of each subject and its newest succeeded one are read (not every one ever
+    # made: each new run re-reconciles every mapped card); in order, so the newer wins below.
+    newest = (Reconciliation.objects.values("subject_kind", "subject_id").annotate(newest=Max("pk"))
+              .values("newest"))
+    newest_succeeded = (Reconciliation.objects.filter(state=RunState.SUCCEEDED).values("subject_kind", "subject_id")
+                        .annotate(newest=Max("pk")).values("newest"))
+    for r in (Reconciliation.objects.filter(Q(pk__in=newest) | Q(pk__in=newest_succeeded)).order_by("pk")
+              .select_related("run", "mapping")):
         latest[(r.subject_kind, r.subject_id)] = r
         if r.state == RunState.SUCCEEDED:
             succeeded[(r.subject_kind, r.subject_id)] = r

@@ -261,3 +261,13 @@ def test_a_new_run_over_every_client_re_reconciles_every_mapped_card_and_a_clien
     own = execute(runs.run_start(actor=olivia, period_start=dt.date(2025, 1, 1), period_end=dt.date(2025, 12, 31),
                                  client=client, enqueue=False))
     assert not Reconciliation.objects.filter(run=own).exists()
+
+
+def test_the_scoreboard_reads_each_cards_newest_reconciliation_and_its_newest_succeeded_one(mapped, olivia):
+    subject = mapped.subject(BRAND_REBATE)
+    reconcile(olivia, subject)
+    second = reconcile(olivia, subject)
+    queued = services.reconciliation_start(actor=olivia, kind=subject.kind, subject_id=subject.id, enqueue=False)
+    row = selectors.card_state(subject.kind, subject.id)
+    assert row.reconciliation.pk == second.pk and row.latest.pk == queued.pk  # the state is the succeeded one's
+    assert row.open == selectors.items_with_status(second, "open").count()
