@@ -179,6 +179,17 @@ def newer_claims_promoted(tmp_path, requester, approver):
     promote(manifest, requester, approver)
 
 
+def _start_and_wait_on_the_lock(threads: list[threading.Thread], outcomes: dict) -> None:
+    """Start the threads and return once each waits on a lock (the one the caller holds)."""
+    for thread in threads:
+        thread.start()
+    for _ in range(600):
+        if _waiting_on_locks() >= len(threads):
+            break
+        threading.Event().wait(0.05)
+    assert _waiting_on_locks() >= len(threads), outcomes
+
+
 def _waiting_on_locks() -> int:
     """Sessions of this database waiting for a lock (read afresh: inside a transaction PostgreSQL keeps showing
     the activity it read first)."""
@@ -220,13 +231,7 @@ def test_two_approvals_a_rejection_and_a_withdrawal_racing_end_in_exactly_one_de
     threads = [threading.Thread(target=attempt, args=(name,)) for name in attempts]
     with transaction.atomic():
         Publication.objects.select_for_update().get(pk=requested.pk)  # held until all four wait on it
-        for thread in threads:
-            thread.start()
-        for _ in range(600):
-            if _waiting_on_locks() >= len(threads):
-                break
-            threading.Event().wait(0.05)
-        assert _waiting_on_locks() >= len(threads), outcomes
+        _start_and_wait_on_the_lock(threads, outcomes)
     for thread in threads:
         thread.join(timeout=60)
 
@@ -268,13 +273,7 @@ def test_two_requests_of_one_deliverable_at_once_record_one_and_refuse_the_other
     threads = [threading.Thread(target=attempt, args=(actor,)) for actor in (olivia, adam)]
     with transaction.atomic():
         Deliverable.objects.select_for_update().get(pk=workbook.pk)  # held until both wait on it
-        for thread in threads:
-            thread.start()
-        for _ in range(600):
-            if _waiting_on_locks() >= len(threads):
-                break
-            threading.Event().wait(0.05)
-        assert _waiting_on_locks() >= len(threads), outcomes
+        _start_and_wait_on_the_lock(threads, outcomes)
     for thread in threads:
         thread.join(timeout=60)
 
