@@ -161,11 +161,12 @@ def deliverable_start(*, actor, run: CalculationRun, client: str, kind: str = De
         CalculationRun.objects.select_for_update().filter(pk=run.pk).first()
         building = (Deliverable.objects.filter(run=run, client_account_id=client, kind=kind, state__in=RUN_ACTIVE)
                     .order_by("pk").first())
-        deliverable = None if building else Deliverable.objects.create(
-            kind=kind, run=run, client_account_id=client, period_start=run.period_start, period_end=run.period_end,
-            requested_by=actor, traceparent=trace, trace_id=trace.split("-")[1], queue=QUEUE,
-            progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in KIND_STEPS[kind]]})
-        if deliverable is not None:
+        if building is None:
+            deliverable = Deliverable.objects.create(
+                kind=kind, run=run, client_account_id=client, period_start=run.period_start,
+                period_end=run.period_end, requested_by=actor, traceparent=trace, trace_id=trace.split("-")[1],
+                queue=QUEUE,
+                progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in KIND_STEPS[kind]]})
             audit_record(actor=actor, action="deliverables.deliverable.queued", object_type=DELIVERABLE_TYPE,
                          object_id=str(deliverable.pk),
                          after={**asked, "period": [str(run.period_start), str(run.period_end)],
