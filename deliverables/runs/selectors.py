@@ -113,13 +113,16 @@ class RunRow:
     badge: str
     step: str
     result_short: str
+    client_name: str = ""  # the scope's client by its governed name ('' for every client or none on file)
 
 
-def run_row(run: CalculationRun) -> RunRow:
+def run_row(run: CalculationRun, names: dict[str, str] | None = None) -> RunRow:
+    """A run's line in the list; `names` (account_names()) names its client."""
     step = (run.progress or {}).get("step", "")
     if run.is_final:
         step = "done" if run.state == RunState.SUCCEEDED else (step or run.state)
-    return RunRow(run=run, badge=state_badge(run.state), step=step, result_short=short(run.result_sha256))
+    return RunRow(run=run, badge=state_badge(run.state), step=step, result_short=short(run.result_sha256),
+                  client_name=(names or {}).get(run.client_account_id, ""))
 
 
 def inputs_view(run: CalculationRun) -> dict:
@@ -215,7 +218,19 @@ def results_by_client(run: CalculationRun) -> list[dict]:
     names = account_names()
     return [{"client": client, "name": names.get(client, ""), "sections": [
         {"kind": kind, "label": labels.get(kind, kind), "rows": kinds[kind]}
-        for kind in NumberKind.values if kind in kinds]} for client, kinds in clients.items()]
+        for kind in NumberKind.values if kind in kinds], **_at_a_glance(kinds)} for client, kinds in clients.items()]
+
+
+def _at_a_glance(kinds: dict[str, list[NumberRow]]) -> dict:
+    """A client's line of the results at a glance: its savings rows by decision and how many of its other numbers
+    each decision has (`decided`: {decision: count}, every decision, zeros included)."""
+    savings = {row.number.decision: row for row in kinds.get(NumberKind.SAVINGS, [])}
+    counts = dict.fromkeys(Decision.values, 0)
+    for kind, rows in kinds.items():
+        if kind != NumberKind.SAVINGS:
+            for row in rows:
+                counts[row.number.decision] += 1
+    return {"savings": savings, "decided": counts}
 
 
 # --- findings ------------------------------------------------------------------------------------------------
@@ -337,13 +352,21 @@ def findings_page(run: CalculationRun, filters: dict | None = None, *, after: st
                         prev=position(rows[0]) if after_at is not None else None)
 
 
-def finding_row(row: dict) -> dict:
-    """A finding for the page: its amounts as text, its decision's badge and label."""
+# A finding's kind in the findings table (its full label, FindingKind's, is the cell's title).
+FINDING_SHORT = {FindingKind.MAC: "Above MAC", FindingKind.BRAND_AWP: "Above AWP guarantee",
+                 FindingKind.DISPENSING_FEE: "Fee above contract", FindingKind.DUPLICATE: "Duplicate"}
+
+
+def finding_row(row: dict, names: dict[str, str] | None = None) -> dict:
+    """A finding for the page: its amounts as text, its decision's badge and label, its kind's label and its
+    client's governed name (from `names`, account_names(); '' when none is on file)."""
     labels, kinds = dict(Decision.choices), dict(FindingKind.choices)
     shown = dict(row)
+    shown["client_name"] = (names or {}).get(row.get("client_account_id", ""), "")
     for name in MONEY_FIELDS:
         shown[f"{name}_text"] = money(row.get(name))
     shown["badge"] = decision_badge(row.get("decision", ""))
     shown["decision_label"] = labels.get(row.get("decision", ""), row.get("decision", ""))
     shown["kind_label"] = kinds.get(row.get("kind", ""), row.get("kind", ""))
+    shown["kind_short"] = FINDING_SHORT.get(row.get("kind", ""), shown["kind_label"])
     return shown

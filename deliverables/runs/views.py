@@ -45,9 +45,10 @@ def run_list(request):
         page = keyset_page(filterset.qs, key="id", size=PAGE_SIZE, after=cursor_param(request.GET, "after"),
                            before=cursor_param(request.GET, "before"))
     next_url, prev_url = page_urls(request.GET, page)
+    names = account_names() if page and any(run.client_account_id for run in page.items) else {}
     context = {"filterset": filterset, "page": page, "next_url": next_url, "prev_url": prev_url,
                "filtered": any(request.GET.get(name) for name in filterset.filters),
-               "rows": [selectors.run_row(run) for run in page.items] if page else []}
+               "rows": [selectors.run_row(run, names) for run in page.items] if page else []}
     return render_page(request, "deliverables/runs/run_list.html", "deliverables/runs/partials/run_results.html",
                        context)
 
@@ -112,7 +113,8 @@ def _findings_context(request, run) -> dict:
         params[name] = value
         return f"?{params.urlencode()}"
 
-    context.update(findings=[selectors.finding_row(row) for row in page.items],
+    names = account_names() if page.items else {}
+    context.update(findings=[selectors.finding_row(row, names) for row in page.items],
                    next_url=url_with("after", page.next) if page.next else None,
                    prev_url=url_with("before", page.prev) if page.prev else None,
                    filtered=any(filters.values()))
@@ -124,6 +126,7 @@ def run_detail(request, pk: int):
     run = get_object_or_404(selectors.runs(), pk=pk)
     context = {**_progress_context(run), **_findings_context(request, run)}
     context.update(
+        client_name=account_names().get(run.client_account_id, "") if run.client_account_id else "",
         comparison=selectors.comparison(run),
         results=selectors.results_by_client(run) if run.state == RunState.SUCCEEDED else [],
         inputs=selectors.inputs_view(run),

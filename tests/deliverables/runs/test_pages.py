@@ -8,9 +8,10 @@ import re
 import pytest
 from django.utils.html import escape
 
+from deliverables.choices import FindingKind
 from deliverables.models import CalculationRun, RunNumber
 from deliverables.runs import services as runs
-from deliverables.runs.selectors import money, number_url
+from deliverables.runs.selectors import FINDING_SHORT, money, number_url
 from evidence.packets.models import AccountRow
 from evidence.samples.export import write_sample_export
 from promotion.choices import PromotionTarget
@@ -45,6 +46,10 @@ def test_the_runs_list_filters_by_state_and_client(contract_sample, olivia, clie
 
     for_client = client.get(f"/runs/?client={client_id}").content.decode()
     assert f'data-run="{one.pk}"' in for_client and f'data-run="{everyone.pk}"' not in for_client
+    name = AccountRow.objects.filter(revision__status="accepted", account_id=client_id).values_list(
+        "account_name", flat=True).first()
+    assert name  # the client's run under its governed name, its id beside it
+    assert f'{escape(name)} <span class="mono muted">{client_id}</span>' in for_client
 
     outside = client.get("/runs/?period_from=2030-01-01").content.decode()
     assert "No run matches these filters." in outside
@@ -86,6 +91,73 @@ def test_a_succeeded_run_page_shows_decisions_and_never_an_amount_not_concluded(
     assert 'data-finding="finding:' in page
     first = re.search(r'data-finding="(finding:[^"]+)"', page).group(1)
     assert number_url(run.pk, first) in page
+
+
+def glance_row(html: str, client_id: str) -> str:
+    table = re.search(r'<table class="run-glance">.*?</table>', html, re.DOTALL)
+    assert table, "no results at a glance"
+    found = re.search(rf'<tr data-client="{re.escape(client_id)}">.*?</tr>', table.group(0), re.DOTALL)
+    assert found, client_id
+    return found.group(0)
+
+
+@CURATED_DB
+def test_the_results_at_a_glance_give_each_clients_savings_by_decision(contract_sample, olivia, client):
+    run = execute(start(olivia))
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+
+    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    numbers = RunNumber.objects.filter(run=run)
+    clients = set(numbers.values_list("client_account_id", flat=True))
+    waiting_somewhere = False
+    for client_id in clients:
+        row = glance_row(page, client_id)
+        assert f'href="#client-{client_id}"' in row  # to the client's own results below
+        if client_id in named:
+            assert escape(named[client_id]) in row
+        cells = dict(re.findall(r'<td[^>]*data-decision="([a-z_]+)">(.*?)</td>', row, re.DOTALL))
+        for decision, amount in (("authorized", "amount"), ("indicative", "indicative_amount")):
+            savings = numbers.get(client_account_id=client_id, kind="savings", decision=decision)
+            assert f'<a href="{number_url(run.pk, savings.key)}">{money(getattr(savings, amount))}</a>' in cells[decision]
+            counted = numbers.filter(client_account_id=client_id, decision=decision).exclude(kind="savings").count()
+            assert f"{counted} number" in cells[decision]
+        waiting = numbers.filter(client_account_id=client_id, decision="not_concluded").exclude(kind="savings")
+        if waiting.exists():
+            waiting_somewhere = True
+            savings = numbers.get(client_account_id=client_id, kind="savings", decision="not_concluded")
+            assert number_url(run.pk, savings.key) in cells["not_concluded"]
+            assert f"{waiting.count()} number" in cells["not_concluded"] and "for evidence" in cells["not_concluded"]
+            flags = len(savings.evidence["missing"])
+            assert (f"{flags} missing-evidence flag" in cells["not_concluded"]) == bool(flags)
+            assert not re.search(r"\d\.\d\d", cells["not_concluded"])  # never an amount
+        else:
+            assert "none" in cells["not_concluded"]
+    assert waiting_somewhere  # the sample has a client whose numbers wait for evidence
+
+
+@CURATED_DB
+def test_the_findings_show_the_client_by_name_and_the_kind_in_words(contract_sample, olivia, client):
+    run = execute(start(olivia))
+    client.force_login(olivia)
+
+    page = client.get(f"/runs/{run.pk}/findings/").content.decode()
+
+    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    rows = re.findall(r'<tr data-finding="finding:([a-z_]+):.*?</tr>', page, re.DOTALL)
+    assert rows
+    shown = re.findall(r'<tr data-finding="finding:([a-z_]+):[^"]*".*?<td data-kind="\1" title="([^"]+)">([^<]+)</td>'
+                       r'\s*<td>(.*?)</td>', page, re.DOTALL)
+    assert len(shown) == len(rows)
+    for kind, full, short, who in shown:
+        assert (short, full) == (FINDING_SHORT[kind], escape(dict(FindingKind.choices)[kind]))  # words, not codes
+        if "title=" in who:  # a governed name, its id as the title
+            account = re.search(r'title="([^"]+)"', who).group(1)
+            assert escape(named[account]) in who
+        else:
+            assert re.search(r'<span class="mono">[^<]+</span>', who)
+    assert any("title=" in who for *_, who in shown)
 
 
 @CURATED_DB
