@@ -35,13 +35,15 @@ def number_links(run: CalculationRun, key: str) -> dict:
     }
 
 
-def _flag_link(flag_key: str) -> str:
+def _flags(entries: list[dict]) -> dict:
+    """flag key -> the newest missing-evidence flag of that key, for the entries that name one (one query)."""
     from evidence.flags.models import MissingEvidenceFlag
 
-    if not flag_key:
-        return ""
-    flag = MissingEvidenceFlag.objects.filter(key=flag_key).order_by("-pk").only("pk").first()
-    return answers.site_path("flags:missing-detail", flag.pk) if flag else ""
+    keys = {entry.get("flag_key") for entry in entries} - {None, ""}
+    found = {}
+    for flag in MissingEvidenceFlag.objects.filter(key__in=keys).order_by("pk"):
+        found[flag.key] = flag  # the newest wins
+    return found
 
 
 def _revision_link(packet_id: str | None, revision: int | None) -> str:
@@ -70,7 +72,24 @@ def _component_text(component) -> str | None:
     return component or None
 
 
-def _missing(entry: dict) -> dict:
+def _member_entries(run: CalculationRun, evidence: dict) -> dict[str, dict]:
+    """flag key -> the missing entry that names it in one of the numbers a total adds up (a savings total lists
+    only its numbers' flag keys; their own entries say what each is). Empty for any other number."""
+    if not evidence.get("numbers") or all(entry.get("kind") for entry in evidence.get("missing", [])):
+        return {}
+    found = {}
+    for member in (run.numbers.filter(key__in=evidence["numbers"]).order_by("position", "pk")
+                   .values_list("evidence", flat=True)):
+        for entry in (member or {}).get("missing", []):
+            if entry.get("flag_key"):
+                found.setdefault(entry["flag_key"], entry)
+    return found
+
+
+def _missing(entry: dict, flags: dict, members: dict[str, dict]) -> dict:
+    flag = flags.get(entry.get("flag_key") or "")
+    if not entry.get("kind"):  # a total's entry names only its flag: described as its number describes it
+        entry = {**members.get(entry.get("flag_key") or "", {}), **entry}
     what = entry.get("kind") or "evidence"
     parts = [p for p in (_component_text(entry.get("component")), entry.get("ndc") and f"NDC {entry['ndc']}", entry.get("quarter"),
                          entry.get("price_list") and f"price list {entry['price_list']}") if p]
@@ -80,8 +99,8 @@ def _missing(entry: dict) -> dict:
     elif entry.get("date"):
         parts.append(str(entry["date"]))
     return {**entry, "what": f"{what} evidence" + (f" ({', '.join(map(str, parts))})" if parts else ""),
-            "reason": entry.get("reason") or "no governed evidence covers it",
-            "flag_url": _flag_link(entry.get("flag_key", ""))}
+            "reason": entry.get("reason") or (flag.reason if flag else "no governed evidence covers it"),
+            "flag_url": answers.site_path("flags:missing-detail", flag.pk) if flag else ""}
 
 
 def _ordered_figures(number) -> dict:
@@ -104,6 +123,7 @@ def number_detail(run: CalculationRun, number, *, with_answers: bool = True) -> 
     evidence = number.evidence or {}
     decision = number.decision
     request_id = claims.get("promotion_request")
+    flags, members = _flags(evidence.get("missing", [])), _member_entries(run, evidence)
     detail = {
         "key": number.key,
         "label": number.label,
@@ -118,7 +138,7 @@ def number_detail(run: CalculationRun, number, *, with_answers: bool = True) -> 
         "figures": _ordered_figures(number),
         "figures_withheld": sorted(set(number.figures or {}) & set(AMOUNT_FIGURES))
         if decision == Decision.NOT_CONCLUDED else [],
-        "missing": [_missing(m) for m in evidence.get("missing", [])],
+        "missing": [_missing(m, flags, members) for m in evidence.get("missing", [])],
         "dataset": {"name": claims.get("name", ""), "key": number.dataset_key or claims.get("dataset_key", ""),
                     "version": number.dataset_version or claims.get("version"), "rows": claims.get("rows"),
                     "checksum": claims.get("checksum", ""), "load_id": claims.get("load_id", ""),

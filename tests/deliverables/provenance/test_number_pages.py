@@ -254,3 +254,32 @@ def test_a_not_concluded_rebate_line_withholds_its_shortfall_figure(sample_run, 
     assert "rebate evidence (NDC " in html
     body = api(audrey).get(f"/api{page_url(number)}").json()
     assert "shortfall" not in body["figures"] and body["figures_withheld"] == ["shortfall"]
+
+
+@CURATED_DB
+def test_a_not_concluded_savings_total_names_each_missing_piece_as_its_number_does(sample_run, audrey):
+    """A savings total not concluded lists only its numbers' flag keys; its page and API say what each is (kind,
+    NDC or component, quarter or period, reason) as the number that needs it does, and link the flag."""
+    from evidence.flags.services import flag_run_execute, request_flags_recompute
+
+    flag_run = request_flags_recompute(trigger="test", enqueue=False)
+    flag_run_execute(run_id=flag_run.pk, task_id="test")
+    total = RunNumber.objects.filter(run=sample_run, kind="savings", decision="not_concluded").exclude(
+        evidence__missing=[]).first()
+    assert total is not None and all(set(entry) == {"flag_key"} for entry in total.evidence["missing"])
+    members = RunNumber.objects.filter(run=sample_run, key__in=total.evidence["numbers"])
+    told = {entry["flag_key"]: entry for member in members for entry in member.evidence["missing"]}
+
+    html = browser(audrey).get(page_url(total)).content.decode()
+    assert "evidence evidence" not in html and "no governed evidence covers it" not in html
+    callout = re.search(r'<ul id="not-concluded-missing">(.*?)</ul>', html, re.DOTALL).group(1)
+    assert callout.count("<li>") == len(total.evidence["missing"])
+    for entry in total.evidence["missing"]:
+        own = told[entry["flag_key"]]
+        assert escape(own["reason"]) in html
+        assert f"{own['kind']} evidence (" in callout
+    assert html.count('class="flag-link"') == len(total.evidence["missing"])
+    assert f", run #{sample_run.pk}." in html and " to ," not in html  # a total has no period of its own
+
+    body = api(audrey).get(f"/api{page_url(total)}").json()
+    assert [m["reason"] for m in body["missing"]] == [told[e["flag_key"]]["reason"] for e in total.evidence["missing"]]
