@@ -16,6 +16,7 @@ from console.htmx import render_page
 from console.paging import page_urls
 from evidence.flags import listing, overview
 from evidence.flags.models import FlagStatus
+from evidence.packets.selectors import account_names
 from evidence.views import _reader  # the evidence pages' reader: signed in, console.view_provenance, GET only
 
 TABS = {"open": FlagStatus.OPEN, "resolved": FlagStatus.RESOLVED}
@@ -62,6 +63,9 @@ def missing_list(request):
         page = listing.flag_page(filterset.qs, TABS[tab], after=request.GET.get("after"),
                                  before=request.GET.get("before"))
     next_url, prev_url = page_urls(request.GET, page)
+    names = account_names() if page and page.items else {}
+    for flag in page.items if page else []:  # each client under its governed Salesforce name
+        flag.client_name = names.get(flag.client_account_id, "")
     run, latest = overview.latest_runs()
     context = {
         "tab": tab, "filterset": filterset, "page": page, "next_url": next_url, "prev_url": prev_url,

@@ -42,8 +42,8 @@ def test_open_flags_are_grouped_by_client_then_kind_oldest_first(client, world, 
     assert _shown(html) == [earlier.pk, later.pk, *march, world.may.pk, world.q2.pk, world.bluewater_contract.pk]
     heads = re.findall(r'<tr class="group-(client|kind)"><th[^>]*>(.*?)</th>', html)
     assert [(level, re.sub(r"<[^>]+>", "", text)) for level, text in heads] == [
-        ("client", f"Client {ACME}"), ("kind", "Contract"), ("kind", "Pricing"), ("kind", "Rebate"),
-        ("client", f"Client {BLUEWATER}"), ("kind", "Contract")]
+        ("client", f"ACME Manufacturing {ACME}"), ("kind", "Contract"), ("kind", "Pricing"), ("kind", "Rebate"),
+        ("client", f"Bluewater County Schools {BLUEWATER}"), ("kind", "Contract")]  # by governed name, id beside
 
 
 def test_each_open_flag_shows_what_is_missing_what_it_holds_back_its_candidate_and_when(client, world, arthur):
@@ -79,6 +79,7 @@ def test_resolved_flags_are_on_their_own_tab_newest_first_with_the_revision(clie
     assert f'href="{reverse("packets:revision-detail", args=[world.rebate.packet_id, 1])}"' in html
     assert "Covered by a verified revision" in html and "2026-11-21 09:00:00 UTC" in html
     assert 'data-tab="resolved" aria-current="page"' in html
+    assert f'ACME Manufacturing <span class="mono muted">{ACME}</span>' in html  # the client by governed name
 
 
 def test_open_flags_page_by_keyset_forward_and_back(client, world, arthur, monkeypatch):
