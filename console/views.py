@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from console import clock, logins, people, roles
+from console import clock, inflight, logins, people, roles
 from console import operations as operations_figures
 from console.audit import audit_chain_status, audit_trail_page, audit_trail_read
 from console.audit_export import EXPORT_FORMATS, audit_trail_export
@@ -246,7 +246,8 @@ def grant_decide(request, pk: int, decision: str):
 def operations(request):
     """Queue depth per worker queue, from the broker; htmx refreshes the figures in place."""
     context = {"poll_seconds": operations_figures.POLL_SECONDS, "read_at": clock.now(),
-               "drain_seconds": operations_figures.BURST_DRAIN_SECONDS, "burst_jobs": operations_figures.BURST_JOBS}
+               "drain_seconds": operations_figures.BURST_DRAIN_SECONDS, "burst_jobs": operations_figures.BURST_JOBS,
+               "inflight": inflight.in_flight(), "inflight_limit": inflight.LIMIT}
     try:
         depths = operations_figures.queue_depths()
     except (OSError, KombuOperationalError) as error:  # the page says so rather than failing

@@ -38,6 +38,71 @@ def test_the_page_lists_every_worker_queue_and_counts_what_waits(client, olivia,
     assert shown["console"] == 2 and shown["intake"] == 1 and shown["runs"] == shown["promotion"] == 0
 
 
+def _job_rows(html: str) -> dict[str, str]:
+    return {job: row for job, row in re.findall(r'<tr data-job="([^"]+)"(.*?)</tr>', html, re.DOTALL)}
+
+
+def test_the_page_lists_the_work_in_flight_and_names_a_silent_job(client, olivia, broker, settings):
+    """Every job waiting for a worker or held by one, oldest first per kind: how long it waited (past the re-send
+    delay: sent again), its worker and attempts, and when it last showed a sign of life (past its kind's stale
+    time: silent, its worker may be lost). Finished jobs are not in flight."""
+    import datetime as dt
+
+    from console import clock
+    from deliverables.models import CalculationRun
+    from evidence.choices import IntakeSource
+    from evidence.models import IntakeRun
+
+    now = clock.now()
+
+    def ago(seconds: int) -> dt.datetime:
+        return now - dt.timedelta(seconds=seconds)
+
+    def run(**fields) -> CalculationRun:
+        return CalculationRun.objects.create(requested_by=olivia, period_start=dt.date(2025, 1, 1),
+                                             period_end=dt.date(2025, 12, 31), traceparent="00-" + "1" * 32 + "-"
+                                             + "2" * 16 + "-01", trace_id="1" * 32, **fields)
+
+    waiting = run(requested_at=ago(10))
+    late = run(requested_at=ago(settings.BROKER_RESEND_AFTER_SECONDS + 60))
+    beating = run(state="running", requested_at=ago(200), started_at=ago(120), heartbeat_at=ago(2),
+                  worker_host="worker-a", worker_pid=4242, attempts=1)
+    silent = run(state="running", requested_at=ago(900), started_at=ago(800),
+                 heartbeat_at=ago(settings.RUN_STALE_SECONDS + 30), worker_host="worker-b", worker_pid=77, attempts=2)
+    done = run(state="succeeded", requested_at=ago(50), started_at=ago(40), heartbeat_at=ago(30), finished_at=ago(30))
+    intake = IntakeRun.objects.create(source=IntakeSource.UPLOAD, original_name="export.zip", staged_path="/tmp/x",
+                                      requested_by_label="olivia.operator", status="running", started_at=ago(4000),
+                                      heartbeat_at=ago(settings.INTAKE_STALE_SECONDS + 5), attempts=1)
+    client.force_login(olivia)
+
+    with clock.frozen(now):
+        html = client.get("/operations/").content.decode()
+
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)', html))
+    assert counts == {"waiting": "2", "late": "1", "running": "3", "silent": "2"}
+    rows = _job_rows(html)
+    assert f"Calculation run #{done.pk}" not in rows
+    assert list(rows) == [f"Evidence intake #{intake.pk}", f"Calculation run #{late.pk}",
+                          f"Calculation run #{waiting.pk}", f"Calculation run #{silent.pk}",
+                          f"Calculation run #{beating.pk}"]  # per kind, what waits then what runs, oldest first
+    assert 'data-state="waiting"' in rows[f"Calculation run #{waiting.pk}"]
+    assert "waited 10 s" in rows[f"Calculation run #{waiting.pk}"]
+    assert "data-late" in rows[f"Calculation run #{late.pk}"] and "waiting, sent again" in rows[f"Calculation run #{late.pk}"]
+    ok = rows[f"Calculation run #{beating.pk}"]
+    assert 'class="badge badge-ok">running' in ok and "2 s ago" in ok and "worker-a pid 4242" in ok
+    assert f'href="/runs/{beating.pk}/"' in ok
+    lost = rows[f"Calculation run #{silent.pk}"]
+    assert "data-silent" in lost and 'class="badge badge-bad">silent' in lost
+    assert f"{settings.RUN_STALE_SECONDS + 30} s ago" in lost and "worker-b pid 77" in lost
+    assert "data-silent" in rows[f"Evidence intake #{intake.pk}"]
+    assert f'href="/sources/intake/{intake.pk}/"' in rows[f"Evidence intake #{intake.pk}"]
+
+    CalculationRun.objects.filter(state__in=("queued", "running")).update(state="cancelled", finished_at=now)
+    IntakeRun.objects.filter(pk=intake.pk).update(status="failed", finished_at=now)
+    html = client.get("/operations/").content.decode()
+    assert 'id="nothing-in-flight"' in html and not _job_rows(html)
+
+
 def test_people_without_a_reading_role_do_not_see_the_queues(client, oscar):
     client.force_login(oscar)
     assert client.get("/operations/").status_code == 403
