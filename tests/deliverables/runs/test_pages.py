@@ -23,6 +23,17 @@ def start(actor, **options) -> CalculationRun:
     return runs.run_start(actor=actor, period_start=PERIOD[0], period_end=PERIOD[1], enqueue=False, **options)
 
 
+def governed_names() -> dict[str, str]:
+    return dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+
+
+def succeeded_run_page(olivia, client, path: str = "") -> tuple[CalculationRun, str]:
+    """A run over every client, executed, and its page (or one of its fragments) as olivia sees it."""
+    run = execute(start(olivia))
+    client.force_login(olivia)
+    return run, client.get(f"/runs/{run.pk}/{path}").content.decode()
+
+
 def row_of(html: str, key: str) -> str:
     found = re.search(rf'<tr data-key="{re.escape(key)}".*?</tr>', html, re.DOTALL)
     assert found, key
@@ -64,7 +75,7 @@ def test_a_succeeded_run_page_shows_decisions_and_never_an_amount_not_concluded(
 
     assert re.search(r'class="badge badge-ok"[^>]*>Succeeded<', page)
     # each client's results under its governed Salesforce name, its id beside it
-    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    named = governed_names()
     clients = set(RunNumber.objects.filter(run=run).values_list("client_account_id", flat=True))
     assert clients & set(named)
     for client_id in clients & set(named):
@@ -103,12 +114,9 @@ def glance_row(html: str, client_id: str) -> str:
 
 @CURATED_DB
 def test_the_results_at_a_glance_give_each_clients_savings_by_decision(contract_sample, olivia, client):
-    run = execute(start(olivia))
-    client.force_login(olivia)
+    run, page = succeeded_run_page(olivia, client)
 
-    page = client.get(f"/runs/{run.pk}/").content.decode()
-
-    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    named = governed_names()
     numbers = RunNumber.objects.filter(run=run)
     clients = set(numbers.values_list("client_account_id", flat=True))
     waiting_somewhere = False
@@ -139,12 +147,9 @@ def test_the_results_at_a_glance_give_each_clients_savings_by_decision(contract_
 
 @CURATED_DB
 def test_the_findings_show_the_client_by_name_and_the_kind_in_words(contract_sample, olivia, client):
-    run = execute(start(olivia))
-    client.force_login(olivia)
+    _, page = succeeded_run_page(olivia, client, "findings/")
 
-    page = client.get(f"/runs/{run.pk}/findings/").content.decode()
-
-    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    named = governed_names()
     rows = re.findall(r'<tr data-finding="finding:([a-z_]+):.*?</tr>', page, re.DOTALL)
     assert rows
     shown = re.findall(r'<tr data-finding="finding:([a-z_]+):[^"]*".*?<td data-kind="\1" title="([^"]+)">([^<]+)</td>'
@@ -210,7 +215,7 @@ def test_the_start_form_starts_a_run_and_follows_it(contract_sample, olivia, cli
     trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
     form = client.get("/runs/new/").content.decode()
     # the client field suggests the governed Salesforce accounts by name
-    named = dict(AccountRow.objects.filter(revision__status="accepted").values_list("account_id", "account_name"))
+    named = governed_names()
     assert named and 'list="known-clients"' in form
     for account_id, name in named.items():
         assert f'<option value="{account_id}">{escape(name)}</option>' in form
