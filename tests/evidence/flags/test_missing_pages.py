@@ -146,5 +146,10 @@ def test_the_outsider_is_refused_the_flags(client, world, oscar):
 
 def test_the_navigation_leads_to_the_overview_and_the_missing_evidence(client, world, cecilia):
     html = _signed_in(client, cecilia).get(reverse("flags:missing-list")).content.decode()
-    assert f'<a href="{reverse("flags:overview")}" >Overview</a>' in html
-    assert f'<a href="{reverse("flags:missing-list")}" aria-current="page">Missing evidence</a>' in html
+    nav = re.search(r'<nav aria-label="Main">.*?</nav>', html, re.DOTALL).group(0)
+    group = re.search(r'<span class="nav-group"[^>]*aria-labelledby="nav-evidence">(.*?)</span>\s*(?=<span class="nav-group"|\{|$)',
+                      nav, re.DOTALL)
+    assert group, "no Evidence group in the navigation"
+    assert f'<a href="{reverse("flags:overview")}" aria-label="Evidence overview" >Overview</a>' in group.group(1)
+    assert (f'<a href="{reverse("flags:missing-list")}" aria-label="Missing evidence" aria-current="page">Missing</a>'
+            in group.group(1))
