@@ -34,3 +34,17 @@ def test_the_admins_navigation_is_grouped_on_two_lines_and_marks_the_current_pag
     page.wait_for_url("**/evidence/missing/")
     current = page.get_by_role("navigation", name="Main").locator('a[aria-current="page"]')
     assert current.count() == 1 and current.get_attribute("aria-label") == "Missing evidence"
+
+
+def test_the_keyboards_first_stop_skips_the_navigation_to_the_page(transactional_db, cecilia, page):
+    login(page, "cecilia")
+    page.goto("/runs/")
+    skip = page.get_by_role("link", name="Skip to the page")
+    assert not skip.is_visible() or skip.bounding_box()["x"] < 0  # out of sight until it has the focus
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the page"
+    assert skip.bounding_box()["x"] >= 0  # shown while focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the next stop is in the page, not in the navigation
+    assert page.evaluate("document.activeElement.closest('header') === null")
