@@ -53,11 +53,11 @@ def run_list(request):
                        context)
 
 
-def _new_page(request, form, *, refusal: str = "", status: int = 200):
+def _new_page(request, form, *, refusal: str = "", status: int = 200, prefilled_from=None):
     # the client field suggests the governed Salesforce accounts by name (any id may still be typed)
     known = sorted(account_names().items(), key=lambda item: (item[1].casefold(), item[0]))
-    return render(request, "deliverables/runs/run_new.html", {"form": form, "refusal": refusal, "known_clients": known},
-                  status=status)
+    return render(request, "deliverables/runs/run_new.html", {"form": form, "refusal": refusal, "known_clients": known,
+                                                              "prefilled_from": prefilled_from}, status=status)
 
 
 @login_required
@@ -68,7 +68,11 @@ def run_new(request):
     if request.method == "GET":
         if not request.user.has_perm(services.START_PERMISSION):
             raise PermissionDenied
-        return _new_page(request, RunStartForm(initial=request.GET.dict() or None))
+        if request.GET:
+            return _new_page(request, RunStartForm(initial=request.GET.dict()))
+        newest = selectors.runs().order_by("-pk").first()  # its period is where an operator most often starts again
+        initial = {"period_start": newest.period_start, "period_end": newest.period_end} if newest else None
+        return _new_page(request, RunStartForm(initial=initial), prefilled_from=newest)
     form = RunStartForm(request.POST)
     if not form.is_valid():
         if not request.user.has_perm(services.START_PERMISSION):

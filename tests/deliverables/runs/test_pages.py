@@ -226,6 +226,24 @@ def test_the_start_form_starts_a_run_and_follows_it(contract_sample, olivia, cli
     run = CalculationRun.objects.get()
     assert answer.status_code == 302 and answer["Location"] == f"/runs/{run.pk}/"
     assert run.state == "queued" and run.trace_id == "ab" * 16 and run.requested_by == olivia
+    assert 'id="run-prefilled"' not in form  # no run yet: nothing to take the period from
+
+
+@CURATED_DB
+def test_the_start_form_takes_the_newest_runs_period(contract_sample, olivia, client):
+    import datetime as dt
+
+    start(olivia)
+    newest = runs.run_start(actor=olivia, period_start=dt.date(2025, 4, 1), period_end=dt.date(2025, 6, 30),
+                            enqueue=False)
+    client.force_login(olivia)
+
+    form = client.get("/runs/new/").content.decode()
+
+    assert 'name="period_start" value="2025-04-01"' in form and 'name="period_end" value="2025-06-30"' in form
+    assert f'<a href="/runs/{newest.pk}/">run #{newest.pk}</a>' in form
+    asked = client.get("/runs/new/?period_start=2024-01-01&period_end=2024-12-31").content.decode()
+    assert 'name="period_start" value="2024-01-01"' in asked and 'id="run-prefilled"' not in asked  # a link's own
 
 
 @CURATED_DB
