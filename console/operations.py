@@ -6,10 +6,14 @@ real worker.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from console import clock, inflight
 
 # Operators start a few long jobs at a time (an intake, a calculation run, a workbook build): NORMAL_JOBS at
 # once is a busy moment. A burst of ten times that must leave the queues within BURST_DRAIN_SECONDS on the
@@ -45,3 +49,32 @@ def queue_depths() -> list[QueueDepth]:
         depths = {queue: int(channel._size(queue)) for queue in worker_queues()}
         reserved = channel.client.hlen(channel.unacked_key) if hasattr(channel, "unacked_key") else None
     return [QueueDepth(queue, waiting, reserved) for queue, waiting in depths.items()]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the operations page and its API twin show: the queues (or why the broker did not answer) and the work
+    in flight, read at one moment."""
+
+    read_at: dt.datetime
+    depths: list[QueueDepth]  # empty when the broker did not answer
+    error: str  # "" when it did
+    in_flight: inflight.InFlight
+
+    @property
+    def total(self) -> int:
+        return sum(depth.waiting for depth in self.depths)
+
+    @property
+    def reserved(self) -> int | None:
+        return self.depths[0].reserved if self.depths else None
+
+
+def snapshot() -> Snapshot:
+    """The queues from the broker (its failure said, not raised) and the jobs in flight from the database."""
+    read_at = clock.now()
+    try:
+        depths, error = queue_depths(), ""
+    except (OSError, KombuOperationalError) as failure:
+        depths, error = [], str(failure) or type(failure).__name__
+    return Snapshot(read_at=read_at, depths=depths, error=error, in_flight=inflight.in_flight())

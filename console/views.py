@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from console import clock, inflight, logins, people, roles
 from console import operations as operations_figures
@@ -244,14 +243,13 @@ def grant_decide(request, pk: int, decision: str):
 @require_GET
 @never_cache
 def operations(request):
-    """Queue depth per worker queue, from the broker; htmx refreshes the figures in place."""
-    context = {"poll_seconds": operations_figures.POLL_SECONDS, "read_at": clock.now(),
+    """Queue depth per worker queue, from the broker, and the work in flight; htmx refreshes them in place."""
+    figures = operations_figures.snapshot()
+    context = {"poll_seconds": operations_figures.POLL_SECONDS, "read_at": figures.read_at,
                "drain_seconds": operations_figures.BURST_DRAIN_SECONDS, "burst_jobs": operations_figures.BURST_JOBS,
-               "inflight": inflight.in_flight(), "inflight_limit": inflight.LIMIT}
-    try:
-        depths = operations_figures.queue_depths()
-    except (OSError, KombuOperationalError) as error:  # the page says so rather than failing
-        context["error"] = str(error) or type(error).__name__
+               "inflight": figures.in_flight, "inflight_limit": inflight.LIMIT}
+    if figures.error:  # the page says so rather than failing
+        context["error"] = figures.error
     else:
-        context.update(depths=depths, total=sum(d.waiting for d in depths), reserved=depths[0].reserved if depths else None)
+        context.update(depths=figures.depths, total=figures.total, reserved=figures.reserved)
     return render_page(request, "console/operations.html", "console/partials/queue_depths.html", context)

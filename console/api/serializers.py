@@ -82,3 +82,47 @@ class GrantProposeSerializer(serializers.Serializer):
 
     user = UsernameField(help_text="the person's username")
     role = serializers.ChoiceField(choices=list(roles.DECISION_ROLES))
+
+
+# --- operations ------------------------------------------------------------------------------------------
+class QueueDepthSerializer(serializers.Serializer):
+    queue = serializers.CharField()
+    waiting = serializers.IntegerField(help_text="messages waiting for a worker in this queue")
+
+
+class InFlightJobSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="e.g. Calculation run, Promotion load")
+    id = serializers.IntegerField(source="pk")
+    url = serializers.CharField(help_text="the job's page (a site path)")
+    state = serializers.ChoiceField(choices=["waiting", "running"])
+    since = serializers.DateTimeField(allow_null=True, help_text="waiting: since it waits; running: its start")
+    last_sign_of_life = serializers.DateTimeField(source="last_beat", allow_null=True,
+                                                  help_text="running: its heartbeat (its start where it has none)")
+    quiet_seconds = serializers.IntegerField(allow_null=True, help_text="running: seconds since its last sign of life")
+    waited_seconds = serializers.IntegerField(allow_null=True)
+    worker = serializers.CharField(help_text="host and pid, where the job records them")
+    attempts = serializers.IntegerField(allow_null=True)
+    silent = serializers.BooleanField(help_text="running, silent for longer than its kind's stale time")
+    late = serializers.BooleanField(help_text="waiting past the re-send delay: its message was sent again")
+
+
+class InFlightCountsSerializer(serializers.Serializer):
+    waiting = serializers.IntegerField()
+    late = serializers.IntegerField()
+    running = serializers.IntegerField()
+    silent = serializers.IntegerField()
+
+
+class InFlightSerializer(serializers.Serializer):
+    counts = InFlightCountsSerializer(help_text="every job in flight, not only those listed")
+    jobs = InFlightJobSerializer(many=True)
+    more = serializers.BooleanField(help_text="more jobs than listed (the oldest 50 of each kind and state are)")
+
+
+class OperationsSerializer(serializers.Serializer):
+    read_at = serializers.DateTimeField()
+    queues = QueueDepthSerializer(many=True, source="depths", help_text="empty when the broker did not answer")
+    queued_total = serializers.IntegerField(source="total")
+    reserved = serializers.IntegerField(allow_null=True, help_text="deliveries a worker holds unacknowledged (Redis)")
+    broker_error = serializers.CharField(source="error", help_text="why the broker did not answer; empty when it did")
+    in_flight = InFlightSerializer()

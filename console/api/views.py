@@ -1,4 +1,5 @@
-"""API of the console shell: the audit trail (every read audited), people and decision-role grants.
+"""API of the console shell: the audit trail (every read audited), people and decision-role grants, and the
+operations figures (queues and the work in flight).
 
 Grants: 201 with a Location on a proposal (an Idempotency-Key makes it safe to retry); 403 {"detail": reason} when console.people refuses (and
 audits) it; 400 names the fields.
@@ -12,7 +13,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console import people
+from console import operations, people
 from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
@@ -20,6 +21,7 @@ from console.api.serializers import (
     AuditEventSerializer,
     ErrorSerializer,
     GrantProposeSerializer,
+    OperationsSerializer,
     PersonSerializer,
     RoleGrantSerializer,
 )
@@ -155,3 +157,15 @@ class GrantCancel(_GrantDecision):
                    summary="Cancel a pending grant")
     def post(self, request, pk: int):
         return super().post(request, pk)
+
+
+# --- operations ------------------------------------------------------------------------------------------
+class Operations(APIView):
+    """The operations page's figures: each worker queue's depth from the broker and every job waiting for a
+    worker or held by one (a silent one flagged), read now (console.view_provenance)."""
+
+    permission_classes = [capability("console.view_provenance")]
+
+    @extend_schema(responses={200: OperationsSerializer})
+    def get(self, request):
+        return Response(OperationsSerializer(operations.snapshot()).data)

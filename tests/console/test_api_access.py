@@ -39,6 +39,8 @@ STAFF = "console staff read every client by capability; no client signs in to th
 NOT_CLIENT_SCOPED = {
     "api/audit-events/": "the audit trail, for auditors (console.view_audit), of every client by design",
     "api/people/": "the console's own people and roles, not client data (admins)",
+    "api/operations/": "queue depths and the jobs in flight (kind, id, state, worker), no client data: the "
+                       "operations page's figures, for whoever reads provenance",
     "api/role-grants/": "the console's own people and roles, not client data (admins, four eyes)",
     "api/intake-runs/": f"Domo export intake: {STAFF}",
     "api/manifests/": f"Domo export evidence: {STAFF}",

@@ -97,6 +97,15 @@ def test_the_page_lists_the_work_in_flight_and_names_a_silent_job(client, olivia
     assert "data-silent" in rows[f"Evidence intake #{intake.pk}"]
     assert f'href="/sources/intake/{intake.pk}/"' in rows[f"Evidence intake #{intake.pk}"]
 
+    with clock.frozen(now):  # the API twin answers the same
+        body = client.get("/api/operations/").json()
+    assert body["in_flight"]["counts"] == {"waiting": 2, "late": 1, "running": 3, "silent": 2}
+    assert [f"{job['kind']} #{job['id']}" for job in body["in_flight"]["jobs"]] == list(rows)
+    api_silent = {job["id"]: job for job in body["in_flight"]["jobs"] if job["kind"] == "Calculation run"}[silent.pk]
+    assert api_silent["silent"] is True and api_silent["worker"] == "worker-b pid 77" and api_silent["attempts"] == 2
+    assert api_silent["quiet_seconds"] == settings.RUN_STALE_SECONDS + 30 and api_silent["url"] == f"/runs/{silent.pk}/"
+    assert {queue["queue"] for queue in body["queues"]} == set(operations.worker_queues()) and body["broker_error"] == ""
+
     CalculationRun.objects.filter(state__in=("queued", "running")).update(state="cancelled", finished_at=now)
     IntakeRun.objects.filter(pk=intake.pk).update(status="failed", finished_at=now)
     html = client.get("/operations/").content.decode()
@@ -106,6 +115,7 @@ def test_the_page_lists_the_work_in_flight_and_names_a_silent_job(client, olivia
 def test_people_without_a_reading_role_do_not_see_the_queues(client, oscar):
     client.force_login(oscar)
     assert client.get("/operations/").status_code == 403
+    assert client.get("/api/operations/").status_code == 403
 
 
 @pytest.mark.catalogue(49)
