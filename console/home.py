@@ -6,23 +6,25 @@
   requests still in flight;
 - auditors: the audit chain's status (last verification, last lake anchor);
 - reviewers (whoever reads provenance): the takeover at a glance (the scoreboard's cards and DataFlows per state,
-  the open missing-evidence flags) and what is published now.
+  the open missing-evidence flags, the newest run's savings per client) and what is published now.
 
 Each part follows a capability of console.roles (approve, request, read the audit trail, read provenance): a
 person holding several roles sees each role's part, and nothing of a role they do not hold.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from console.audit import ChainStatus, audit_chain_status
 from deliverables.choices import RUN_ACTIVE, CardState, PublicationState
 from deliverables.models import Deliverable, Publication
 from deliverables.reconciliation.selectors import card_state_badge, scoreboard
+from deliverables.runs.selectors import latest_savings
 from evidence.choices import IntakeStatus, PacketStatus
 from evidence.flags.models import FlagStatus, MissingEvidenceFlag
 from evidence.models import IntakeRun
 from evidence.packets.models import PacketRevision
+from evidence.packets.selectors import account_names
 from promotion.choices import PROMOTION_TERMINAL, PromotionState
 from promotion.models import PromotionRequest
 
@@ -49,6 +51,8 @@ class Takeover:
     total: int
     states: list[tuple[str, str, str, int]]  # (state, label, badge class, count)
     open_flags: int
+    latest_run: object = None  # the newest succeeded calculation run over every client (None: none yet)
+    latest_savings: list = field(default_factory=list)  # its savings per client (runs.selectors.latest_savings)
 
 
 @dataclass
@@ -105,19 +109,25 @@ def operator_work(user) -> dict[str, Section]:
 
 
 def published_now() -> Section:
-    """What readers of the published outputs see now, by client and kind."""
-    return _section(
+    """What readers of the published outputs see now, by client and kind, each client by its governed name."""
+    section = _section(
         Publication.objects.filter(state=PublicationState.PUBLISHED).select_related("decided_by")
         .order_by("client_account_id", "kind")
     )
+    names = account_names() if section.rows else {}
+    for publication in section.rows:
+        publication.client_name = names.get(publication.client_account_id, "")
+    return section
 
 
 def takeover() -> Takeover:
     _, summary = scoreboard()
+    run, savings = latest_savings()
     return Takeover(total=summary.get("total", 0),
                     states=[(state, label, card_state_badge(state), summary.get(state, 0))
                             for state, label in CardState.choices],
-                    open_flags=MissingEvidenceFlag.objects.filter(status=FlagStatus.OPEN).count())
+                    open_flags=MissingEvidenceFlag.objects.filter(status=FlagStatus.OPEN).count(),
+                    latest_run=run, latest_savings=savings)
 
 
 def home_work(user) -> HomeWork:

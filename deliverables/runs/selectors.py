@@ -233,6 +233,22 @@ def _at_a_glance(kinds: dict[str, list[NumberRow]]) -> dict:
     return {"savings": savings, "decided": counts}
 
 
+def latest_savings() -> tuple[CalculationRun | None, list[dict]]:
+    """The newest succeeded run over every client and, per client (by governed name), its savings rows by decision
+    ({client, name, savings: {decision: NumberRow}}), in the run's order: what the home page shows the C-suite.
+    Three queries whatever the number of clients."""
+    run = CalculationRun.objects.filter(state=RunState.SUCCEEDED, client_account_id="").order_by("-pk").first()
+    if run is None:
+        return None, []
+    names = account_names()
+    clients: dict[str, dict[str, NumberRow]] = {}
+    for n in numbers(run).filter(kind=NumberKind.SAVINGS):
+        clients.setdefault(n.client_account_id, {})[n.decision] = NumberRow(number=n, url=number_url(run.pk, n.key),
+                                                                            missing=[])
+    return run, [{"client": client, "name": names.get(client, ""), "savings": savings}
+                 for client, savings in clients.items()]
+
+
 # --- findings ------------------------------------------------------------------------------------------------
 class FindingsUnavailable(Exception):
     """The run has no findings artifact (not succeeded) or it cannot be read."""

@@ -379,3 +379,31 @@ def test_in_a_browser_an_operator_starts_a_run_follows_it_opens_a_shortfalls_pro
         amount = row.locator("td.num").inner_text()
         assert "not concluded" in amount and "no governed contract" in amount
         assert not re.search(r"\d+\.\d\d", amount), amount  # never a number
+
+
+@CURATED_DB
+def test_home_shows_the_newest_run_over_every_clients_savings(contract_sample, olivia, cecilia, client):
+    client.force_login(cecilia)
+    assert 'id="no-latest-run"' in client.get("/").content.decode()  # nothing yet, and it says so
+    execute(start(olivia))
+    newest = execute(start(olivia))
+    some_client = RunNumber.objects.filter(run=newest).values_list("client_account_id", flat=True).first()
+    execute(start(olivia, client=some_client))  # newer, but one client's: not the takeover's figures
+
+    home = client.get("/").content.decode()
+
+    table = re.search(r'<table class="run-glance" id="latest-savings">.*?</table>', home, re.DOTALL).group(0)
+    assert f'href="/runs/{newest.pk}/#results-glance"' in home
+    savings = RunNumber.objects.filter(run=newest, kind="savings")
+    clients = set(savings.values_list("client_account_id", flat=True))
+    assert set(re.findall(r'<tr data-client="([^"]+)">', table)) == clients
+    named = governed_names()
+    for number in savings.exclude(decision="not_concluded"):
+        amount = number.amount if number.decision == "authorized" else number.indicative_amount
+        assert f'<a href="{number_url(newest.pk, number.key)}">{money(amount)}</a>' in table
+    for client_id in clients & set(named):
+        assert escape(named[client_id]) in table
+    waiting = savings.filter(decision="not_concluded").exclude(figures__numbers="0").first()
+    assert waiting is not None  # the sample has numbers waiting for evidence
+    row = re.search(rf'<tr data-client="{waiting.client_account_id}">.*?</tr>', table, re.DOTALL).group(0)
+    assert f"{waiting.figures['numbers']} number" in row and number_url(newest.pk, waiting.key) in row
