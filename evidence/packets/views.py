@@ -23,6 +23,7 @@ from console.lake.base import LakeError, LakeIntegrityError, LakeNotFound
 from console.paging import cursor_param, keyset_page, page_urls
 from evidence.packets import listing, verification
 from evidence.packets.models import EvidencePacket, PacketRevision
+from evidence.packets.selectors import account_names
 from evidence.views import _list_context, _reader  # the list pages' shape; the evidence pages' reader
 
 RECORDS_PAGE_SIZE = 100
@@ -48,6 +49,10 @@ class WithdrawForm(forms.Form):
 @_reader
 def packet_list(request):
     context = _list_context(request, listing.PacketFilterSet, listing.packets())
+    page = context.get("page")
+    names = account_names() if page and page.items else {}
+    for packet in page.items if page else []:  # each client by its governed Salesforce name, the id beside it
+        packet.clients = [(client, names.get(client, "")) for client in packet.client_account_ids or []]
     return render_page(request, "evidence/packets/packet_list.html", "evidence/packets/partials/packet_results.html",
                        context)
 

@@ -14,7 +14,13 @@ from django.urls import reverse
 from evidence.choices import EvidenceClass
 from evidence.packets.verification import VERIFY_REFUSED, packet_verify
 from tests.conftest import PASSWORD
-from tests.evidence.packets.builders import ACME, CONTRACT_PDF, contract_packet, pricing_packet
+from tests.evidence.packets.builders import (
+    ACME,
+    CONTRACT_PDF,
+    contract_packet,
+    pricing_packet,
+    salesforce_packet,
+)
 from tests.evidence.packets.verification_helpers import events, received, second_approver
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +57,22 @@ def test_the_list_shows_each_packet_with_its_class_and_filters_by_class_kind_and
     assert "EVP-CONTRACT" in acme and "EVP-PRICING" not in acme
     later = client.get("/evidence/packets/", {"period_from": "2026-01-01"}).content.decode()
     assert "No evidence packets match these filters." in later
+
+
+def test_the_list_names_each_client_once_its_salesforce_account_is_governed(client, tmp_path, arthur):
+    received(tmp_path, arthur)  # ACME's contract
+    received(tmp_path, arthur, pricing_packet(), name="pricing")  # for any client
+    _signed_in(client, arthur)
+    before = client.get("/evidence/packets/").content.decode()
+    assert f'<span class="packet-client"><span class="mono">{ACME}</span></span>' in before  # no governed name yet
+    accounts = received(tmp_path, arthur, salesforce_packet(), name="salesforce")
+    packet_verify(actor=second_approver(), revision=accounts, sha256=accounts.sha256, comment="checked")
+
+    page = client.get("/evidence/packets/").content.decode()
+
+    assert f'ACME Manufacturing <span class="mono muted">{ACME}</span>' in page
+    row = re.search(r'<tr>\s*<td class="mono"><a [^>]*>EVP-PRICING[^<]*</a>.*?</tr>', page, re.DOTALL).group(0)
+    assert "(any: a price list)" in row
 
 
 def test_the_list_marks_a_packet_whose_newest_receipt_was_refused(client, tmp_path, arthur):
