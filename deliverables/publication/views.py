@@ -33,6 +33,7 @@ from deliverables.publication.forms import (
     PublicationRequestForm,
     ReasonForm,
 )
+from evidence.packets.selectors import account_names
 
 PAGE_SIZE = 50
 HISTORY = 50
@@ -46,9 +47,10 @@ def _refused_page(request, refusal: str, *, status: int, back: str = ""):
     return render(request, "deliverables/workbooks/refused.html", {"refusal": refusal, "back": back}, status=status)
 
 
-def row(publication) -> dict:
+def row(publication, names: dict[str, str] | None = None) -> dict:
+    """A publication's line; `names` (account_names()) names its client."""
     return {"publication": publication, "badge": selectors.badge(publication),
-            "sha_short": publication.sha256[:12]}
+            "sha_short": publication.sha256[:12], "client_name": (names or {}).get(publication.client_account_id, "")}
 
 
 @_reader
@@ -59,9 +61,10 @@ def publication_list(request):
         page = keyset_page(filterset.qs, key="id", size=PAGE_SIZE, after=cursor_param(request.GET, "after"),
                            before=cursor_param(request.GET, "before"))
     next_url, prev_url = page_urls(request.GET, page)
+    names = account_names() if page and page.items else {}
     context = {"filterset": filterset, "page": page, "next_url": next_url, "prev_url": prev_url,
                "filtered": any(request.GET.get(name) for name in filterset.filters),
-               "rows": [row(p) for p in page.items] if page else []}
+               "rows": [row(p, names) for p in page.items] if page else []}
     return render_page(request, "deliverables/publication/list.html",
                        "deliverables/publication/partials/results.html", context)
 
@@ -79,10 +82,11 @@ def publication_detail(request, pk: int):
     user = request.user
     requested = publication.state == PublicationState.REQUESTED
     may_decide = user.has_perm(services.APPROVE_PERMISSION) and user.pk != publication.requested_by_id
+    names = account_names()
     context = {
-        "publication": publication, "row": row(publication), "stages": _stages(publication.gates),
+        "publication": publication, "row": row(publication, names), "stages": _stages(publication.gates),
         "reconciliation": publication.reconciliation or {}, "file_name": selectors.file_name(publication),
-        "history": [row(p) for p in selectors.history(publication.client_account_id, publication.kind)[:HISTORY]],
+        "history": [row(p, names) for p in selectors.history(publication.client_account_id, publication.kind)[:HISTORY]],
         "may_approve": requested and may_decide, "may_withdraw": requested and user.pk == publication.requested_by_id,
         "may_retract": publication.state == PublicationState.PUBLISHED and user.has_perm(services.APPROVE_PERMISSION),
         "own_request": requested and user.pk == publication.requested_by_id,

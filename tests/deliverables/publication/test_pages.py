@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils.html import escape
 
 from console.models import AuditEvent
 from deliverables.models import Deliverable, Publication
+from evidence.packets.models import AccountRow
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "curated"])
 
@@ -47,6 +49,13 @@ def test_an_operator_requests_on_the_deliverable_page_and_an_approver_publishes_
 
     listed = client.get("/publications/?state=published&kind=workbook").content.decode()
     assert f'data-publication="{publication.pk}"' in listed
+    name = AccountRow.objects.filter(revision__status="accepted", account_id=workbook.client_account_id).values_list(
+        "account_name", flat=True).first()
+    assert name  # the client by its governed name, the id beside it, on the list, the page and home
+    shown = f'{escape(name)} <span class="mono muted">{workbook.client_account_id}</span>'
+    assert shown in listed and shown in done and f"History of {escape(name)}" in done
+    home = re.search(r'<table class="work-published">.*?</table>', client.get("/").content.decode(), re.DOTALL)
+    assert f'{escape(name)} <span class="mono nowrap muted">{workbook.client_account_id}</span>' in home.group(0)
     assert 'data-publication' not in client.get("/publications/?state=retracted").content.decode()
     download = client.get(f"/publications/{publication.pk}/download/")
     assert download.status_code == 200 and download["Content-Disposition"].endswith('.xlsx"')
