@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,7 @@ from deliverables.models import CalculationRun, RunNumber
 from evidence.packets.selectors import account_names
 
 FINDINGS_PAGE = 50
+FINDINGS_CSV_BATCH = 10_000  # findings read from the artifact at a time for the CSV download
 FINDING_FIELDS = ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "channel", "drug_class",
                   "paid", "allowed", "reference", "decision", "overpayment", "indicative_overpayment", "flag_key",
                   "conflict")
@@ -371,6 +373,48 @@ def findings_page(run: CalculationRun, filters: dict | None = None, *, after: st
 # A finding's kind in the findings table (its full label, FindingKind's, is the cell's title).
 FINDING_SHORT = {FindingKind.MAC: "Above MAC", FindingKind.BRAND_AWP: "Above AWP guarantee",
                  FindingKind.DISPENSING_FEE: "Fee above contract", FindingKind.DUPLICATE: "Duplicate"}
+
+
+def findings_csv(run: CalculationRun, filters: dict | None = None) -> Iterator[str]:
+    """The run's findings as CSV lines, filtered as the page filters them and in its order: a header (the
+    findings' fields, then `provenance_url`, absolute under CONSOLE_BASE_URL), then one line a finding, streamed
+    from the artifact a batch at a time (never all held). Amounts are the exact decimals the run stored (a
+    finding not concluded has none). Raises FindingsUnavailable before the first line when there is no artifact."""
+    import csv
+    import io
+
+    import duckdb
+
+    from deliverables.provenance.rows import safe_cell
+
+    path = findings_file(run)
+    clauses, params = _where(filters or {})
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = (f"SELECT {', '.join(FINDING_FIELDS)} FROM read_parquet(?) {where} "
+           "ORDER BY kind, client_account_id, claim_id")
+    base = settings.CONSOLE_BASE_URL.rstrip("/")
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+
+        def line(cells) -> str:
+            buffer.seek(0)
+            buffer.truncate(0)
+            writer.writerow([safe_cell(cell) for cell in cells])
+            return buffer.getvalue()
+
+        yield line([*FINDING_FIELDS, "provenance_url"])
+        con = duckdb.connect()
+        try:
+            for batch in con.sql(sql, params=[str(path), *params]).to_arrow_reader(FINDINGS_CSV_BATCH):
+                for row in batch.to_pylist():
+                    url = base + number_url(run.pk, finding_key(row["kind"], row["claim_id"]))
+                    yield line([*(row[name] for name in FINDING_FIELDS), url])
+        finally:
+            con.close()
+
+    return lines()
 
 
 def finding_row(row: dict, names: dict[str, str] | None = None) -> dict:

@@ -10,5 +10,6 @@ urlpatterns = [
     path("<int:pk>/", views.run_detail, name="run-detail"),
     path("<int:pk>/progress/", views.run_progress, name="run-progress"),
     path("<int:pk>/findings/", views.run_findings, name="run-findings"),
+    path("<int:pk>/findings.csv", views.run_findings_csv, name="run-findings-csv"),
     path("<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
 ]

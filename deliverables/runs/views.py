@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -121,7 +121,8 @@ def _findings_context(request, run) -> dict:
     context.update(findings=[selectors.finding_row(row, names) for row in page.items],
                    next_url=url_with("after", page.next) if page.next else None,
                    prev_url=url_with("before", page.prev) if page.prev else None,
-                   filtered=any(filters.values()))
+                   filtered=any(filters.values()),
+                   findings_query=query.urlencode())
     return context
 
 
@@ -145,6 +146,23 @@ def run_findings(request, pk: int):
     """The findings section alone (its filters and pages swap it in place)."""
     run = get_object_or_404(selectors.runs(), pk=pk)
     return render(request, "deliverables/runs/partials/findings.html", _findings_context(request, run))
+
+
+@_reader
+def run_findings_csv(request, pk: int):
+    """The findings as CSV, filtered as the page's filters say (the same query string)."""
+    run = get_object_or_404(selectors.runs(), pk=pk)
+    form = FindingFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    try:
+        lines = selectors.findings_csv(run, filters)
+    except selectors.FindingsUnavailable as problem:
+        return HttpResponse(f"{problem}\n", status=409, content_type="text/plain; charset=utf-8")
+    named = "-".join(str(filters[name]) for name in ("kind", "client", "pharmacy_npi", "decision") if filters.get(name))
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in named)[:80]
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-findings{"-" + safe if safe else ""}.csv"'
+    return response
 
 
 @_reader

@@ -407,3 +407,43 @@ def test_home_shows_the_newest_run_over_every_clients_savings(contract_sample, o
     assert waiting is not None  # the sample has numbers waiting for evidence
     row = re.search(rf'<tr data-client="{waiting.client_account_id}">.*?</tr>', table, re.DOTALL).group(0)
     assert f"{waiting.figures['numbers']} number" in row and number_url(newest.pk, waiting.key) in row
+
+
+@CURATED_DB
+def test_the_findings_download_as_csv_filtered_as_the_page_with_exact_amounts(contract_sample, olivia, client, settings):
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from console.lake import get_lake
+
+    queued = start(olivia)
+    client.force_login(olivia)
+    refused = client.get(f"/runs/{queued.pk}/findings.csv")
+    assert refused.status_code == 409 and "no findings yet" in refused.content.decode()
+    run = execute(queued)
+    stored = pq.read_table(pa.BufferReader(get_lake().read(run.findings_path))).to_pylist()
+
+    answer = client.get(f"/runs/{run.pk}/findings.csv")
+
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("text/csv")
+    assert answer["Content-Disposition"] == f'attachment; filename="run-{run.pk}-findings.csv"'
+    lines = list(csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode())))
+    assert len(lines) == run.findings_count == len(stored)
+    by_claim = {(f["kind"], f["claim_id"]): f for f in stored}
+    for line in lines:
+        finding = by_claim[(line["kind"], line["claim_id"])]
+        for amount in ("paid", "allowed", "overpayment", "indicative_overpayment"):
+            assert line[amount] == ("" if finding[amount] is None else str(finding[amount]))  # exact, as stored
+        assert line["provenance_url"] == settings.CONSOLE_BASE_URL.rstrip("/") + number_url(
+            run.pk, f"finding:{line['kind']}:{line['claim_id']}")
+    assert [(line["kind"], line["client_account_id"], line["claim_id"]) for line in lines] == sorted(
+        (f["kind"], f["client_account_id"], f["claim_id"]) for f in stored)  # the page's order
+
+    page = client.get(f"/runs/{run.pk}/findings/?kind=mac").content.decode()
+    link = re.search(r'href="([^"]+)" id="findings-csv"', page).group(1).replace("&amp;", "&")
+    assert link == f"/runs/{run.pk}/findings.csv?kind=mac"  # the filters the page shows
+    macs = list(csv.DictReader(io.StringIO(b"".join(client.get(link).streaming_content).decode())))
+    assert macs and {line["kind"] for line in macs} == {"mac"}
+    assert len(macs) == sum(1 for f in stored if f["kind"] == "mac")
