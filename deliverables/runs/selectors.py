@@ -375,6 +375,20 @@ FINDING_SHORT = {FindingKind.MAC: "Above MAC", FindingKind.BRAND_AWP: "Above AWP
                  FindingKind.DISPENSING_FEE: "Fee above contract", FindingKind.DUPLICATE: "Duplicate"}
 
 
+def findings_count(run: CalculationRun, filters: dict) -> int:
+    """How many of the run's findings the filters keep (one count over the local copy of the artifact)."""
+    import duckdb
+
+    clauses, params = _where(filters)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    con = duckdb.connect()
+    try:
+        return con.execute(f"SELECT COUNT(*) FROM read_parquet(?) {where}", [str(findings_file(run)), *params]
+                           ).fetchall()[0][0]
+    finally:
+        con.close()
+
+
 def findings_csv(run: CalculationRun, filters: dict | None = None) -> Iterator[str]:
     """The run's findings as CSV lines, filtered as the page filters them and in its order: a header (the
     findings' fields, then `provenance_url`, absolute under CONSOLE_BASE_URL), then one line a finding, streamed

@@ -122,6 +122,7 @@ def _findings_context(request, run) -> dict:
                    next_url=url_with("after", page.next) if page.next else None,
                    prev_url=url_with("before", page.prev) if page.prev else None,
                    filtered=any(filters.values()),
+                   matching=selectors.findings_count(run, filters) if any(filters.values()) else None,
                    findings_query=query.urlencode())
     return context
 

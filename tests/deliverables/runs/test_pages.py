@@ -447,3 +447,4 @@ def test_the_findings_download_as_csv_filtered_as_the_page_with_exact_amounts(co
     macs = list(csv.DictReader(io.StringIO(b"".join(client.get(link).streaming_content).decode())))
     assert macs and {line["kind"] for line in macs} == {"mac"}
     assert len(macs) == sum(1 for f in stored if f["kind"] == "mac")
+    assert f'<span id="findings-matching">{len(macs)}</span> of {run.findings_count} match the filters' in page
