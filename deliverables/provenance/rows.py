@@ -21,10 +21,8 @@ sha256>/ so paging a large set does not recompute it for every page; the cache i
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from console.csvcells import csv_line
 from deliverables import caches
 from deliverables.calculations import definitions, engine
 from deliverables.choices import Decision, NumberKind
@@ -44,8 +43,6 @@ FINDING_PREFIX = "finding:"
 PAGE_LIMIT = 50
 MAX_LIMIT = 500
 ROW = "_row"
-# A cell a spreadsheet would read as a formula starts with one of these: such cells are prefixed with '.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
 class ProvenanceError(ValueError):
@@ -452,23 +449,9 @@ def rederive(run: CalculationRun, number) -> dict:
 
 
 # --- CSV ------------------------------------------------------------------------------------------------------
-def safe_cell(value) -> str:
-    """A cell as text, with a leading ' where a spreadsheet would take it for a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def rows_csv(run: CalculationRun, number) -> Iterator[str]:
     """Every contributing row as CSV lines: a header (the Domo column names, then `_row`), then one line a row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells) -> str:
-        buffer.seek(0)
-        buffer.truncate(0)
-        writer.writerow([safe_cell(c) for c in cells])
-        return buffer.getvalue()
-
+    line = csv_line()
     after = None
     header = None
     while True:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from console.csvcells import csv_line
 from deliverables import caches
 from deliverables.choices import Decision, FindingKind, NumberKind, RunState
 from deliverables.models import CalculationRun, RunNumber
@@ -394,12 +395,8 @@ def findings_csv(run: CalculationRun, filters: dict | None = None) -> Iterator[s
     findings' fields, then `provenance_url`, absolute under CONSOLE_BASE_URL), then one line a finding, streamed
     from the artifact a batch at a time (never all held). Amounts are the exact decimals the run stored (a
     finding not concluded has none). Raises FindingsUnavailable before the first line when there is no artifact."""
-    import csv
-    import io
-
     import duckdb
 
-    from deliverables.provenance.rows import safe_cell
 
     path = findings_file(run)
     clauses, params = _where(filters or {})
@@ -409,15 +406,7 @@ def findings_csv(run: CalculationRun, filters: dict | None = None) -> Iterator[s
     base = settings.CONSOLE_BASE_URL.rstrip("/")
 
     def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-
-        def line(cells) -> str:
-            buffer.seek(0)
-            buffer.truncate(0)
-            writer.writerow([safe_cell(cell) for cell in cells])
-            return buffer.getvalue()
-
+        line = csv_line()
         yield line([*FINDING_FIELDS, "provenance_url"])
         con = duckdb.connect()
         try:

@@ -83,7 +83,9 @@ def test_the_csv_has_a_line_a_row_and_the_domo_header(sample_run):
 
 @pytest.mark.catalogue(36)
 def test_csv_cells_that_look_like_formulas_are_defused():
-    assert [rows.safe_cell(v) for v in ("=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "\x00=1", "ok", None, 5)] == [
+    from console.csvcells import safe_cell
+
+    assert [safe_cell(v) for v in ("=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "\x00=1", "ok", None, 5)] == [
         "'=SUM(A1)", "'+1", "'-2", "'@x", "'\tx", "'\rx", "'\x00=1", "ok", "", "5"]
 
 
