@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseNotAllowed, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -127,6 +127,14 @@ def _findings_context(request, run) -> dict:
     return context
 
 
+def _again_query(run) -> str:
+    """The Start run form's query string for a run of the same scope (client, period, claims dataset)."""
+    query = QueryDict(mutable=True)
+    query.update({"client": run.client_account_id, "period_start": run.period_start.isoformat(),
+                  "period_end": run.period_end.isoformat(), "dataset": run.dataset_key})
+    return query.urlencode()
+
+
 @_reader
 def run_detail(request, pk: int):
     run = get_object_or_404(selectors.runs(), pk=pk)
@@ -137,6 +145,7 @@ def run_detail(request, pk: int):
         results=selectors.results_by_client(run) if run.state == RunState.SUCCEEDED else [],
         inputs=selectors.inputs_view(run),
         may_cancel=not run.is_final and request.user.has_perm(services.START_PERMISSION),
+        again_query=_again_query(run) if run.is_final and request.user.has_perm(services.START_PERMISSION) else "",
     )
     return render_page(request, "deliverables/runs/run_detail.html", "deliverables/runs/partials/findings.html",
                        context)

@@ -230,7 +230,7 @@ def test_the_start_form_starts_a_run_and_follows_it(contract_sample, olivia, cli
 
 
 @CURATED_DB
-def test_the_start_form_takes_the_newest_runs_period(contract_sample, olivia, client):
+def test_the_start_form_takes_the_newest_runs_period_and_run_again_a_runs_whole_scope(contract_sample, olivia, client):
     import datetime as dt
 
     start(olivia)
@@ -242,6 +242,12 @@ def test_the_start_form_takes_the_newest_runs_period(contract_sample, olivia, cl
 
     assert 'name="period_start" value="2025-04-01"' in form and 'name="period_end" value="2025-06-30"' in form
     assert f'<a href="/runs/{newest.pk}/">run #{newest.pk}</a>' in form
+    scoped = execute(start(olivia, client="0015e00000Qm7AcAAJ"))
+    again = re.search(r'href="([^"]+)" id="run-again"', client.get(f"/runs/{scoped.pk}/").content.decode())
+    form = client.get(again.group(1).replace("&amp;", "&")).content.decode()  # the same scope, filled in
+    assert 'name="client" value="0015e00000Qm7AcAAJ"' in form and 'name="period_start" value="2025-01-01"' in form
+    assert 'name="period_end" value="2025-12-31"' in form and 'id="run-prefilled"' not in form
+    assert 'id="run-again"' not in client.get(f"/runs/{newest.pk}/").content.decode()  # still queued
     asked = client.get("/runs/new/?period_start=2024-01-01&period_end=2024-12-31").content.decode()
     assert 'name="period_start" value="2024-01-01"' in asked and 'id="run-prefilled"' not in asked  # a link's own
 
