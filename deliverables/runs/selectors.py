@@ -252,6 +252,22 @@ def latest_savings() -> tuple[CalculationRun | None, list[dict]]:
                  for client, savings in clients.items()]
 
 
+def held_back_by(flag_key: str, client: str) -> tuple[CalculationRun | None, list[NumberRow]]:
+    """The newest succeeded run over `client` (alone or with every client) and its numbers that name the
+    missing-evidence flag `flag_key` (not concluded, or a total of them), in the run's order: what the flag holds
+    back now. Two queries."""
+    from django.db.models import Q, TextField
+    from django.db.models.functions import Cast
+
+    run = (CalculationRun.objects.filter(state=RunState.SUCCEEDED)
+           .filter(Q(client_account_id="") | Q(client_account_id=client)).order_by("-pk").first())
+    if run is None or not flag_key:
+        return run, []
+    held = (numbers(run).filter(client_account_id=client).annotate(evidence_text=Cast("evidence", TextField()))
+            .filter(evidence_text__contains=flag_key))
+    return run, [NumberRow(number=n, url=number_url(run.pk, n.key), missing=[]) for n in held]
+
+
 # --- findings ------------------------------------------------------------------------------------------------
 class FindingsUnavailable(Exception):
     """The run has no findings artifact (not succeeded) or it cannot be read."""

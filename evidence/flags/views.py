@@ -81,4 +81,9 @@ def missing_detail(request, pk: int):
     flag = listing.flag_detail(pk)
     if flag is None:
         raise Http404(f"no missing-evidence flag {pk}")
-    return render(request, "evidence/flags/missing_detail.html", {"flag": flag})
+    from deliverables.runs.selectors import held_back_by  # the numbers are the runs' (a layer above)
+
+    run, held = held_back_by(flag.key, flag.client_account_id)
+    return render(request, "evidence/flags/missing_detail.html",
+                  {"flag": flag, "client_name": account_names().get(flag.client_account_id, ""),
+                   "held_run": run, "held_numbers": held})

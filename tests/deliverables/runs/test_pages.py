@@ -454,3 +454,31 @@ def test_the_findings_download_as_csv_filtered_as_the_page_with_exact_amounts(co
     assert macs and {line["kind"] for line in macs} == {"mac"}
     assert len(macs) == sum(1 for f in stored if f["kind"] == "mac")
     assert f'<span id="findings-matching">{len(macs)}</span> of {run.findings_count} match the filters' in page
+
+
+@CURATED_DB
+def test_a_missing_evidence_flag_lists_the_numbers_it_holds_back_in_the_newest_run(contract_sample, olivia, cecilia,
+                                                                                   client):
+    from evidence.flags.models import MissingEvidenceFlag
+    from evidence.flags.services import flag_run_execute, request_flags_recompute
+
+    flag_run = request_flags_recompute(trigger="test", enqueue=False)
+    flag_run_execute(run_id=flag_run.pk, task_id="test")
+    client.force_login(cecilia)
+    flag = MissingEvidenceFlag.objects.filter(status="open").order_by("pk").first()
+    assert 'id="held-none"' in client.get(f"/evidence/missing/{flag.pk}/").content.decode()  # no run yet
+    run = execute(start(olivia))
+    waiting = RunNumber.objects.filter(run=run, decision="not_concluded").exclude(kind="savings")
+    held = {n.key for n in waiting for m in n.evidence["missing"] if m.get("flag_key")}
+    number = next(n for n in waiting if any(m.get("flag_key") for m in n.evidence["missing"]))
+    flag = MissingEvidenceFlag.objects.get(key=next(m["flag_key"] for m in number.evidence["missing"]
+                                                    if m.get("flag_key")), status="open")
+
+    page = client.get(f"/evidence/missing/{flag.pk}/").content.decode()
+
+    listed = re.search(r'<ul id="held-numbers">(.*?)</ul>', page, re.DOTALL).group(1)
+    assert f'<a href="{number_url(run.pk, number.key)}">{escape(number.label)}</a>' in listed
+    keys = {m.group(1) for m in re.finditer(rf'href="/runs/{run.pk}/numbers/([^/"]+)/"', listed)}
+    assert keys <= held | {f"savings:{flag.client_account_id}:not_concluded"}  # only what names this flag
+    assert f'href="/runs/{run.pk}/"' in page
+    assert "[&#x27;" not in page and "{&#x27;" not in page  # the detail in words, not Python
