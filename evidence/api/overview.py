@@ -172,8 +172,24 @@ class MissingFlagSerializer(serializers.ModelSerializer):
 
 
 class MissingFlagDetailSerializer(MissingFlagSerializer):
+    held_back_numbers = serializers.SerializerMethodField(
+        help_text="the numbers it holds back: those of the newest succeeded run over the client that name it")
+
     class Meta(MissingFlagSerializer.Meta):
-        fields = [*MissingFlagSerializer.Meta.fields, "key", "detail", "candidates"]
+        fields = [*MissingFlagSerializer.Meta.fields, "key", "detail", "candidates", "held_back_numbers"]
+
+    @extend_schema_field({"type": "object", "properties": {
+        "run": {"type": "integer", "nullable": True},
+        "numbers": {"type": "array", "items": {"type": "object", "properties": {
+            "key": {"type": "string"}, "label": {"type": "string"}, "decision": {"type": "string"},
+            "provenance_url": {"type": "string"}}}}}})
+    def get_held_back_numbers(self, flag):
+        from deliverables.runs.selectors import held_back_by  # the numbers are the runs' (a layer above)
+
+        run, held = held_back_by(flag.key, flag.client_account_id)
+        return {"run": run.pk if run else None,
+                "numbers": [{"key": row.number.key, "label": row.number.label, "decision": row.number.decision,
+                             "provenance_url": row.url} for row in held]}
 
 
 class FlagKeysetPagination(BasePagination):

@@ -482,3 +482,7 @@ def test_a_missing_evidence_flag_lists_the_numbers_it_holds_back_in_the_newest_r
     assert keys <= held | {f"savings:{flag.client_account_id}:not_concluded"}  # only what names this flag
     assert f'href="/runs/{run.pk}/"' in page
     assert "[&#x27;" not in page and "{&#x27;" not in page  # the detail in words, not Python
+    body = client.get(f"/api/evidence/missing/{flag.pk}/").json()["held_back_numbers"]  # the API twin
+    assert body["run"] == run.pk and {n["key"] for n in body["numbers"]} == {m.group(1) for m in re.finditer(
+        rf'href="/runs/{run.pk}/numbers/([^/"]+)/"', listed)}
+    assert number_url(run.pk, number.key) in {n["provenance_url"] for n in body["numbers"]}
