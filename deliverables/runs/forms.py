@@ -49,10 +49,21 @@ class RunStartForm(forms.Form):
 
 
 class FindingFilterForm(forms.Form):
+    """The findings' filters; `clients` ([(account id, governed name or '')], the run's) makes the client a choice
+    by name (without them, any account id may be typed)."""
+
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *FindingKind.choices], label="Kind")
     client = forms.CharField(required=False, max_length=18, label="Client")
     pharmacy_npi = forms.CharField(required=False, max_length=10, label="Pharmacy NPI")
     decision = forms.ChoiceField(required=False, choices=[("", "Any decision"), *Decision.choices], label="Decision")
+
+    def __init__(self, *args, clients: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if clients:
+            self.fields["client"] = forms.ChoiceField(
+                required=False, label="Client",
+                choices=[("", "Any client"), *((client, f"{name} ({client})" if name else client)
+                                               for client, name in clients)])
 
 
 class NumberFilterSet(django_filters.FilterSet):

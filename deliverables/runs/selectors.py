@@ -236,6 +236,14 @@ def _at_a_glance(kinds: dict[str, list[NumberRow]]) -> dict:
     return {"savings": savings, "decided": counts}
 
 
+def run_clients(run: CalculationRun) -> list[tuple[str, str]]:
+    """The clients a run has numbers for, [(account id, governed name or '')], by name then id (two queries)."""
+    names = account_names()
+    clients = RunNumber.objects.filter(run=run).order_by().values_list("client_account_id", flat=True).distinct()
+    return sorted(((client, names.get(client, "")) for client in clients),
+                  key=lambda pair: ((pair[1] or pair[0]).casefold(), pair[0]))
+
+
 def latest_savings() -> tuple[CalculationRun | None, list[dict]]:
     """The newest succeeded run over every client and, per client (by governed name), its savings rows by decision
     ({client, name, savings: {decision: NumberRow}}), in the run's order: what the home page shows the C-suite.

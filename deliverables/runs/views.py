@@ -97,11 +97,17 @@ def _progress_context(run) -> dict:
 
 
 def _findings_context(request, run) -> dict:
-    form = FindingFilterForm(request.GET)
-    filters = form.cleaned_data if form.is_valid() else {}
+    clients = selectors.run_clients(run) if run.state == RunState.SUCCEEDED else []
+    form = FindingFilterForm(request.GET, clients=clients)
+    valid = form.is_valid()
+    filters = form.cleaned_data if valid else {}
     context = {"run": run, "finding_form": form, "findings": None, "findings_problem": "",
                "next_url": None, "prev_url": None}
     if run.state != RunState.SUCCEEDED:
+        return context
+    if not valid:  # said, never silently dropped (which would list every finding as if filtered)
+        context["filter_problem"] = "These filters cannot be used: " + "; ".join(
+            f"{form.fields[name].label.lower()}: {' '.join(errors)}" for name, errors in form.errors.items())
         return context
     try:
         page = selectors.findings_page(run, filters, after=request.GET.get("after"), before=request.GET.get("before"))
@@ -117,7 +123,7 @@ def _findings_context(request, run) -> dict:
         params[name] = value
         return f"?{params.urlencode()}"
 
-    names = account_names() if page.items else {}
+    names = dict(clients)
     context.update(findings=[selectors.finding_row(row, names) for row in page.items],
                    next_url=url_with("after", page.next) if page.next else None,
                    prev_url=url_with("before", page.prev) if page.prev else None,
