@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from console.audit import ChainStatus, audit_chain_status
 from deliverables.choices import RUN_ACTIVE, CardState, PublicationState
-from deliverables.models import Deliverable, Publication
+from deliverables.models import CalculationRun, Deliverable, Publication
 from deliverables.reconciliation.selectors import card_state_badge, scoreboard
 from deliverables.runs.selectors import latest_savings
 from evidence.choices import IntakeStatus, PacketStatus
@@ -51,8 +51,8 @@ class Takeover:
     total: int
     states: list[tuple[str, str, str, int]]  # (state, label, badge class, count)
     open_flags: int
-    latest_run: object = None  # the newest succeeded calculation run over every client (None: none yet)
-    latest_savings: list = field(default_factory=list)  # its savings per client (runs.selectors.latest_savings)
+    latest_run: CalculationRun | None = None  # the newest succeeded calculation run over every client
+    latest_savings: list[dict] = field(default_factory=list)  # its savings per client (runs.selectors.latest_savings)
 
 
 @dataclass
