@@ -421,7 +421,6 @@ def findings_csv(run: CalculationRun, filters: dict | None = None) -> Iterator[s
     finding not concluded has none). Raises FindingsUnavailable before the first line when there is no artifact."""
     import duckdb
 
-
     path = findings_file(run)
     clauses, params = _where(filters or {})
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
