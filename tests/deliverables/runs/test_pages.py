@@ -359,6 +359,19 @@ def test_in_a_browser_an_operator_starts_a_run_follows_it_opens_a_shortfalls_pro
     assert page.locator("#run-progress").get_attribute("hx-trigger") is None
     assert page.locator('tr[data-decision="not_concluded"] .not-concluded').count() > 0
     assert page.locator("table.findings tbody tr").count() == min(50, run.findings_count)
+    clients = set(RunNumber.objects.filter(run=run).values_list("client_account_id", flat=True))
+    assert page.locator("table.run-glance tbody tr").count() == len(clients)  # the results at a glance
+
+    # The findings, filtered on the page (in place) and downloaded as the page filters them.
+    page.select_option("#id_kind", "mac")
+    page.get_by_role("button", name="Filter").click()
+    page.locator("#findings-matching").wait_for()
+    matching = int(page.locator("#findings-matching").inner_text())
+    assert matching > 0 and page.locator("table.findings tbody tr").count() == min(50, matching)
+    with page.expect_download() as download:
+        page.click("#findings-csv")
+    found = [line for line in io.StringIO(download.value.path().read_text(encoding="utf-8")) if line.strip()]
+    assert len(found) == 1 + matching and all(line.startswith("mac,") for line in found[1:])
 
     # A shortfall's provenance, from the run page: its rows, downloaded.
     shortfall = (RunNumber.objects.filter(run=run, kind="awp_guarantee", decision="authorized", amount__gt=0)
