@@ -211,14 +211,14 @@ def number_rows(run: CalculationRun, queryset=None) -> list[NumberRow]:
     return rows
 
 
-def results_by_client(run: CalculationRun) -> list[dict]:
+def results_by_client(run: CalculationRun, names: dict[str, str] | None = None) -> list[dict]:
     """[{client, name, sections: [{kind, label, rows}]}] in the run's order of numbers (name: the client's governed
-    Salesforce account name, '' when none is on file)."""
+    Salesforce account name, '' when none is on file; `names`: account_names(), read here when not given)."""
     clients: dict[str, dict[str, list[NumberRow]]] = {}
     for row in number_rows(run):
         clients.setdefault(row.number.client_account_id, {}).setdefault(row.number.kind, []).append(row)
     labels = dict(NumberKind.choices)
-    names = account_names()
+    names = account_names() if names is None else names
     return [{"client": client, "name": names.get(client, ""), "sections": [
         {"kind": kind, "label": labels.get(kind, kind), "rows": kinds[kind]}
         for kind in NumberKind.values if kind in kinds], **_at_a_glance(kinds)} for client, kinds in clients.items()]
@@ -236,9 +236,10 @@ def _at_a_glance(kinds: dict[str, list[NumberRow]]) -> dict:
     return {"savings": savings, "decided": counts}
 
 
-def run_clients(run: CalculationRun) -> list[tuple[str, str]]:
-    """The clients a run has numbers for, [(account id, governed name or '')], by name then id (two queries)."""
-    names = account_names()
+def run_clients(run: CalculationRun, names: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The clients a run has numbers for, [(account id, governed name or '')], by name then id (`names`:
+    account_names(), read here when not given)."""
+    names = account_names() if names is None else names
     clients = RunNumber.objects.filter(run=run).order_by().values_list("client_account_id", flat=True).distinct()
     return sorted(((client, names.get(client, "")) for client in clients),
                   key=lambda pair: ((pair[1] or pair[0]).casefold(), pair[0]))

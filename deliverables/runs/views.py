@@ -96,8 +96,8 @@ def _progress_context(run) -> dict:
             "state_badge": selectors.state_badge(run.state)}
 
 
-def _findings_context(request, run) -> dict:
-    clients = selectors.run_clients(run) if run.state == RunState.SUCCEEDED else []
+def _findings_context(request, run, names: dict[str, str] | None = None) -> dict:
+    clients = selectors.run_clients(run, names) if run.state == RunState.SUCCEEDED else []
     form = FindingFilterForm(request.GET, clients=clients)
     valid = form.is_valid()
     filters = form.cleaned_data if valid else {}
@@ -144,11 +144,12 @@ def _again_query(run) -> str:
 @_reader
 def run_detail(request, pk: int):
     run = get_object_or_404(selectors.runs(), pk=pk)
-    context = {**_progress_context(run), **_findings_context(request, run)}
+    names = account_names()  # read once: the scope, the results and the findings' client choices name clients
+    context = {**_progress_context(run), **_findings_context(request, run, names)}
     context.update(
-        client_name=account_names().get(run.client_account_id, "") if run.client_account_id else "",
+        client_name=names.get(run.client_account_id, "") if run.client_account_id else "",
         comparison=selectors.comparison(run),
-        results=selectors.results_by_client(run) if run.state == RunState.SUCCEEDED else [],
+        results=selectors.results_by_client(run, names) if run.state == RunState.SUCCEEDED else [],
         inputs=selectors.inputs_view(run),
         may_cancel=not run.is_final and request.user.has_perm(services.START_PERMISSION),
         again_query=_again_query(run) if run.is_final and request.user.has_perm(services.START_PERMISSION) else "",
