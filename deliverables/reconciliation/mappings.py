@@ -42,7 +42,12 @@ def current_mapping(kind: str, subject_id: str) -> CardMapping | None:
     return CardMapping.objects.filter(subject_kind=kind, subject_id=str(subject_id)).order_by("-version").first()
 
 
+TOLERANCE_DIGITS, TOLERANCE_PLACES = 30, 18  # the API's limits (api_serializers.MeasureSerializer), held here
+
+
 def _decimal(text, where: str) -> str | None:
+    """A tolerance as plain decimal text ("0.05"), or None for none. Refused: not a number, negative, infinite, more
+    than 18 places or 30 digits (the API's limits; so "1E+30" is refused, never expanded)."""
     if text is None or str(text).strip() == "":
         return None
     try:
@@ -51,6 +56,14 @@ def _decimal(text, where: str) -> str | None:
         raise Refused(f"{where}: {text!r} is not a decimal number") from None
     if not value.is_finite() or value < 0:
         raise Refused(f"{where}: {text!r} must be zero or more")
+    _, digits, exponent = value.as_tuple()
+    places = max(-exponent, 0)
+    whole = len(digits) + exponent if exponent >= 0 else max(len(digits) - places, 0)
+    if places > TOLERANCE_PLACES:
+        raise Refused(f"{where}: {text!r} has more than {TOLERANCE_PLACES} decimal places")
+    if whole + places > TOLERANCE_DIGITS:
+        raise Refused(f"{where}: {text!r} has more than {TOLERANCE_DIGITS} digits")
+    value = value.copy_abs()  # "-0" is zero
     return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
 
 

@@ -167,6 +167,17 @@ def test_the_mapping_form_proposes_by_names_saves_a_version_says_unchanged_and_n
     assert re.search(rf"measure \d \({re.escape(form[f'c{index}-column'])}\): backend measure", text.replace("&#x27;", "'"))
     assert CardMapping.objects.filter(subject_kind=brand.kind, subject_id=brand.id).count() == 2
 
+    # A note past its 4,000 characters: 400, the field named at the top (linked to it) and beside it; nothing saved.
+    response = client.post(url, {**form, "note": "n" * 4001})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert '<a href="#id_note">Note</a>: Ensure this value has at most 4000 characters (it has 4001).' in text
+    assert 'id="id_note_error">Ensure this value has at most 4000' in text
+    # A tolerance the API would refuse is refused here too (the service holds the limits).
+    response = client.post(url, {**form, f"c{index}-abs": "1E+30"})
+    assert response.status_code == 409 and "&#x27;1E+30&#x27; has more than 30 digits" in response.content.decode()
+    assert CardMapping.objects.filter(subject_kind=brand.kind, subject_id=brand.id).count() == 2
+
     # Another output re-proposes by names (GET ?output=), and a bad one is said.
     other = next(name for name in services.outputs.OUTPUTS if name != current.output)
     proposal = client.get(f"{url}?output={other}").content.decode()

@@ -4,6 +4,7 @@ four eyes, retirement, a new run re-reconciling the mapped cards, tampered golde
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -91,6 +92,34 @@ def test_a_mapping_naming_a_column_the_golden_rows_lack_is_refused_naming_it_and
                                          "abs_tolerance": "-1"}])
     assert CardMapping.objects.count() == before
     assert AuditEvent.objects.filter(action="deliverables.mapping.refused").count() == 2
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("1E+30", "has more than 30 digits"),  # the API's limit: never expanded into a 31-digit tolerance
+    ("1E+100000", "has more than 30 digits"),
+    ("0.0000000000000000001", "has more than 18 decimal places"),
+    ("Infinity", "must be zero or more"),
+])
+def test_a_tolerance_past_the_apis_limits_is_refused_naming_the_measure_and_nothing_is_stored(
+        mapped, olivia, typed, said):
+    subject = mapped.subject(REBATE_PER_CLAIM)
+    before = list(CardMapping.objects.values_list("pk", "version"))
+    with pytest.raises(services.Refused, match=rf"measure 1 \(Rebate Amount\): absolute tolerance: '{re.escape(typed)}' {said}"):
+        services.mapping_save(actor=olivia, kind="card", subject_id=subject.id, output="rebate_guarantee_lines",
+                              keys=[{"golden": "Client Account", "backend": "client_name"}],
+                              measures=[{"golden": "Rebate Amount", "backend": "rebates_received",
+                                         "abs_tolerance": typed}])
+    assert list(CardMapping.objects.values_list("pk", "version")) == before
+
+
+def test_a_tolerance_at_the_limits_is_kept_as_plain_decimal_text_and_minus_zero_is_zero(mapped, olivia):
+    subject = mapped.subject(REBATE_PER_CLAIM)
+    services.mapping_save(actor=olivia, kind="card", subject_id=subject.id, output="rebate_guarantee_lines",
+                          keys=[{"golden": "Client Account", "backend": "client_name"}],
+                          measures=[{"golden": "Rebate Amount", "backend": "rebates_received",
+                                     "abs_tolerance": "1E+2", "rel_tolerance": "-0"}])
+    saved = services.current_mapping("card", subject.id).measures[0]
+    assert (saved["abs_tolerance"], saved["rel_tolerance"]) == ("100", "0")
 
 
 def test_a_reviewer_cannot_map_a_card(mapped, cecilia):
