@@ -9,6 +9,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from console.comments import COMMENT_MAX_CHARS
 from promotion import services
 from promotion.models import FlawDisposition, GateResult, PromotionRequest, SchemaDriftAcknowledgement
 
@@ -28,7 +29,7 @@ class DecisionForm(forms.ModelForm):
     decision = forms.ChoiceField(
         choices=[("", "—"), ("approve", "Approve"), ("reject", "Reject")], required=False
     )
-    comment = forms.CharField(widget=forms.Textarea, required=False)
+    comment = forms.CharField(widget=forms.Textarea, required=False, max_length=COMMENT_MAX_CHARS)
 
     class Meta:
         model = PromotionRequest

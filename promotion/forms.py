@@ -6,6 +6,7 @@ import uuid
 
 from django import forms
 
+from console.comments import COMMENT_MAX_CHARS
 from promotion.choices import FlawDecision, PromotionTarget
 
 
@@ -46,7 +47,7 @@ class CommentForm(forms.Form):
     """Approve or reject: a comment is required."""
 
     comment = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=COMMENT_MAX_CHARS,
         label="Comment",
         error_messages={"required": "Write a comment: it is kept with the decision."},
     )
@@ -56,7 +57,7 @@ class CancelForm(forms.Form):
     """Cancel a request: a reason is required, as a rejection's comment is."""
 
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=COMMENT_MAX_CHARS,
         label="Reason",
         error_messages={"required": "Write a reason: it is kept with the cancellation."},
     )
@@ -72,7 +73,7 @@ class FlawDispositionForm(forms.Form):
         error_messages={"required": "Choose a decision."},
     )
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=COMMENT_MAX_CHARS,
         label="Note",
         error_messages={"required": "Write a note: why this decision holds."},
     )
@@ -85,7 +86,7 @@ class FlawWithdrawForm(forms.Form):
 class DriftAcknowledgeForm(forms.Form):
     dataset = forms.IntegerField(widget=forms.HiddenInput())
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=COMMENT_MAX_CHARS,
         label="Note",
         error_messages={"required": "Write a note: why the new schema is acceptable."},
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from console.comments import COMMENT_MAX_CHARS
 from evidence.candidates import mapping as mapper
 from evidence.candidates.services import dataset_columns, mapping_proposal
 from evidence.choices import PacketKind
@@ -17,7 +18,8 @@ NOT_MAPPED = ("", "— not mapped —")
 class RegisterForm(forms.Form):
     dataset = forms.IntegerField(widget=forms.HiddenInput)
     kind = forms.ChoiceField(choices=PacketKind.choices, label="Evidence kind")
-    note = forms.CharField(required=False, label="Note", widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(required=False, label="Note", max_length=COMMENT_MAX_CHARS,
+                           widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, dataset: DomoDataset, kind: str, **kwargs):
         super().__init__(*args, **kwargs)

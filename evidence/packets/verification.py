@@ -29,6 +29,7 @@ from django.db import transaction
 
 from console import clock
 from console.audit import audit_record
+from console.comments import as_attempted, too_long
 from console.models import AuditEvent
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.flags.services import flags_moved
@@ -88,7 +89,8 @@ def packet_verify(*, actor, revision: PacketRevision, sha256: str, comment: str)
     verify capability and a comment, on the revision whose sha256 they were shown."""
     _packet_revision_only(revision)
     comment = (comment or "").strip()
-    with _refusals_audited(actor, VERIFY_REFUSED, revision, attempt={"sha256": sha256, "comment": comment}):
+    attempt = {"sha256": sha256, "comment": as_attempted(comment)}
+    with _refusals_audited(actor, VERIFY_REFUSED, revision, attempt=attempt):
         if not _holds_capability(actor):
             _forbid("verifying evidence needs the verify_evidence capability (approvers)")
         if is_receiver(actor, revision):
@@ -99,6 +101,8 @@ def packet_verify(*, actor, revision: PacketRevision, sha256: str, comment: str)
                     "(four eyes): another approver verifies it")
         if not comment:
             _refuse("a verification needs a comment: what was checked against the source documents")
+        if problem := too_long(comment, "comment"):
+            _refuse(problem)
         with transaction.atomic():
             locked = _locked(revision)
             if locked.status != PacketStatus.ACCEPTED:
@@ -129,11 +133,14 @@ def packet_withdraw(*, actor, revision: PacketRevision, sha256: str, reason: str
     """Withdraw a governed revision, with a reason: from then on it is candidate evidence."""
     _packet_revision_only(revision)
     reason = (reason or "").strip()
-    with _refusals_audited(actor, WITHDRAW_REFUSED, revision, attempt={"sha256": sha256, "reason": reason}):
+    attempt = {"sha256": sha256, "withdrawal_reason": as_attempted(reason)}  # "reason" is the refusal's
+    with _refusals_audited(actor, WITHDRAW_REFUSED, revision, attempt=attempt):
         if not _holds_capability(actor):
             _forbid("withdrawing evidence needs the verify_evidence capability (approvers)")
         if not reason:
             _refuse("a withdrawal needs a reason")
+        if problem := too_long(reason, "reason"):
+            _refuse(problem)
         with transaction.atomic():
             locked = _locked(revision)
             if locked.status != PacketStatus.ACCEPTED:

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from console.comments import COMMENT_MAX_CHARS
 from console.htmx import render_page
 from console.lake import get_lake
 from console.lake.base import LakeError, LakeIntegrityError, LakeNotFound
@@ -33,7 +34,7 @@ VIEW = "console.view_provenance"
 class VerifyForm(forms.Form):
     sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64)
     comment = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), label="What did you check?",
+        widget=forms.Textarea(attrs={"rows": 2}), label="What did you check?", max_length=COMMENT_MAX_CHARS,
         error_messages={"required": "Write a comment: what you checked against the source documents."},
     )
 
@@ -41,7 +42,7 @@ class VerifyForm(forms.Form):
 class WithdrawForm(forms.Form):
     sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64)
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2}), label="Reason", max_length=COMMENT_MAX_CHARS,
         error_messages={"required": "Write the reason: it is kept with the withdrawal."},
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.comments import COMMENT_MAX_CHARS
 from evidence.calculations.reports import flaw_title
 from evidence.choices import Severity
 from evidence.models import DomoDataset, SourceManifest
@@ -39,11 +40,11 @@ class PromotionRequestCreateSerializer(serializers.Serializer):
 
 
 class CommentSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=10_000, help_text="why: kept with the decision")
+    comment = serializers.CharField(max_length=COMMENT_MAX_CHARS, help_text="why: kept with the decision")
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=10_000, help_text="why: kept with the cancellation")
+    reason = serializers.CharField(max_length=COMMENT_MAX_CHARS, help_text="why: kept with the cancellation")
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -62,11 +63,11 @@ class FlawFingerprintSerializer(serializers.Serializer):
 
 class DispositionSetSerializer(FlawFingerprintSerializer):
     decision = serializers.ChoiceField(choices=FlawDecision.choices)
-    note = serializers.CharField(max_length=10_000, help_text="why this decision (required)")
+    note = serializers.CharField(max_length=COMMENT_MAX_CHARS, help_text="why this decision (required)")
 
 
 class SchemaDriftSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=10_000, help_text="why the drift is acceptable (required)")
+    note = serializers.CharField(max_length=COMMENT_MAX_CHARS, help_text="why the drift is acceptable (required)")
 
 
 # --- requests: what goes out -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.comments import COMMENT_MAX_CHARS
 from evidence.candidates.models import DomoCandidateRow, DomoCandidateSet
 from evidence.choices import PacketKind
 from evidence.models import DomoDataset
@@ -101,7 +102,7 @@ class RegisterSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PacketKind.choices)
     mapping = serializers.DictField(child=serializers.CharField(allow_blank=True), help_text=(
         '{record column: Domo column, or "" to leave it unmapped}; a column left out is unmapped'))
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_CHARS)
 
 
 class CandidateIssueSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.comments import COMMENT_MAX_CHARS
 from evidence.packets.listing import documents_of
 from evidence.packets.models import (
     AccountRow,
@@ -122,9 +123,9 @@ RECORD_SERIALIZERS = {
 
 class VerifySerializer(serializers.Serializer):
     sha256 = serializers.CharField(**SHA256)
-    comment = serializers.CharField(help_text="what you checked against the source documents")
+    comment = serializers.CharField(max_length=COMMENT_MAX_CHARS, help_text="what you checked against the source documents")
 
 
 class WithdrawSerializer(serializers.Serializer):
     sha256 = serializers.CharField(**SHA256)
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=COMMENT_MAX_CHARS)

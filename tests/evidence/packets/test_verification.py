@@ -132,7 +132,31 @@ def test_a_withdrawal_needs_a_reason_and_a_governed_revision(tmp_path, arthur):
 
     revision.refresh_from_db()
     assert revision.evidence_class == EvidenceClass.GOVERNED
-    assert len(events(revision, WITHDRAW_REFUSED)) == 2
+    first, second = events(revision, WITHDRAW_REFUSED)
+    # Each refusal keeps what was typed beside why it was refused.
+    assert {first.after["withdrawal_reason"], second.after["withdrawal_reason"]} == {"wrong client", ""}
+    assert {first.after["reason"], second.after["reason"]} >= {"a withdrawal needs a reason"}
+
+
+def test_a_comment_or_reason_past_ten_thousand_characters_is_refused_and_the_audit_keeps_it_cut(tmp_path, arthur):
+    vera = second_approver()
+    revision = received(tmp_path, arthur)
+    flood = "x" * 2_000_000
+
+    with pytest.raises(VerificationRefused, match=r"comment: at most 10,000 characters \(it has 2,000,000\)"):
+        _verify(vera, revision, comment=flood)
+    revision.refresh_from_db()
+    assert revision.evidence_class == EvidenceClass.CANDIDATE
+    (refused,) = events(revision, VERIFY_REFUSED)
+    assert len(refused.after["comment"]) < 10_100
+    assert refused.after["comment"].endswith("[2,000,000 characters, cut at 10,000]")
+
+    _verify(vera, revision, comment="y" * 10_000)  # at the limit: kept whole
+    with pytest.raises(VerificationRefused, match=r"reason: at most 10,000 characters \(it has 10,001\)"):
+        packet_withdraw(actor=vera, revision=revision, sha256=revision.sha256, reason="z" * 10_001)
+    revision.refresh_from_db()
+    assert revision.evidence_class == EvidenceClass.GOVERNED
+    assert events(revision, VERIFIED)[0].after["comment"] == "y" * 10_000
 
 
 def test_a_withdrawn_revision_can_be_verified_again_by_someone_other_than_its_receiver(tmp_path, arthur):

@@ -174,6 +174,18 @@ def test_a_verify_without_a_comment_says_so(client, tmp_path, arthur):
     assert answer.status_code == 400 and "Write a comment" in answer.content.decode()
 
 
+def test_a_verify_with_a_comment_past_the_limit_says_so_and_verifies_nothing(client, tmp_path, arthur):
+    revision = received(tmp_path, arthur)
+    _signed_in(client, second_approver())
+
+    answer = client.post(_verify_url(revision), {"sha256": revision.sha256, "comment": "x" * 10_001})
+
+    assert answer.status_code == 400
+    assert "Ensure this value has at most 10000 characters (it has 10001)." in answer.content.decode()
+    revision.refresh_from_db()
+    assert revision.evidence_class == EvidenceClass.CANDIDATE
+
+
 def test_withdraw_on_the_page(client, tmp_path, arthur):
     vera = second_approver()
     revision = received(tmp_path, arthur)
