@@ -176,3 +176,12 @@ def number_rederive(*, actor, run: CalculationRun, number) -> dict:
                      after={"key": number.key, "matches": result["matches"], "stored": result["stored"],
                             "derived": result["derived"], "difference": result["difference"]})
     return result
+
+
+def record_rows_download(*, actor, run: CalculationRun, number) -> None:
+    """A number's contributing rows handed to a person as CSV (source rows leaving the console): who, which number,
+    how many rows and their stored checksum."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="deliverables.number.rows_downloaded", object_type=RUN_TYPE,
+                     object_id=str(run.pk), after={"key": number.key, "rows": number.row_count,
+                                                   "rows_checksum": number.rows_checksum})

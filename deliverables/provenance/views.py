@@ -88,6 +88,7 @@ def number_rows(request, run_id: int, key: str):
 @require_GET
 def number_rows_csv(request, run_id: int, key: str):
     run, number = _number(run_id, key)
+    services.record_rows_download(actor=request.user, run=run, number=number)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)[:80]
     response = StreamingHttpResponse(rows.rows_csv(run, number), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-{safe}-rows.csv"'

@@ -306,3 +306,11 @@ def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> N
 def runs_sweep_stale(*, older_than: dt.timedelta | None = None) -> list[int]:
     """Fail running runs whose heartbeat is older than RUN_ABANDONED_SECONDS; returns their ids."""
     return jobs.sweep_stale(RUNS, older_than=older_than)
+
+
+def record_findings_download(*, actor, run: CalculationRun, filters: dict) -> None:
+    """The findings CSV handed to a person (claim-level data leaving the console): who, which run, which filters."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="deliverables.run.findings_downloaded", object_type=RUN_TYPE,
+                     object_id=str(run.pk), after={"filters": {k: str(v) for k, v in filters.items() if v},
+                                                   "result_sha256": run.result_sha256})

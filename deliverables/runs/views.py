@@ -175,6 +175,7 @@ def run_findings_csv(request, pk: int):
         lines = selectors.findings_csv(run, filters)
     except selectors.FindingsUnavailable as problem:
         return HttpResponse(f"{problem}\n", status=409, content_type="text/plain; charset=utf-8")
+    services.record_findings_download(actor=request.user, run=run, filters=filters)
     named = "-".join(str(filters[name]) for name in ("kind", "client", "pharmacy_npi", "decision") if filters.get(name))
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in named)[:80]
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

@@ -325,3 +325,15 @@ def _received_sha256(source: Path) -> str:
     """The SHA-256 of what arrived: an archive's bytes, or a folder's tree (each path and its file's hash)."""
     return file_sha256(source)[0] if source.is_file() else tree_sha256(source)
 
+
+
+def record_document_read(*, actor, revision: PacketRevision, document: dict, refused: str = "") -> None:
+    """A source document served to a person (`evidence_packet.document_downloaded`), or refused because its bytes
+    are missing or changed (`evidence_packet.document_refused`, with why): auditors see every copy that left."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="evidence_packet.document_refused" if refused else
+                     "evidence_packet.document_downloaded", object_type="evidence.packetrevision",
+                     object_id=str(revision.pk),
+                     after={"packet": revision.packet.packet_id, "revision": revision.revision,
+                            "path": document["path"], "sha256": document["sha256"],
+                            **({"reason": refused} if refused else {})})

@@ -22,7 +22,7 @@ from console.htmx import render_page
 from console.lake import get_lake
 from console.lake.base import LakeError, LakeIntegrityError, LakeNotFound
 from console.paging import cursor_param, keyset_page, page_urls
-from evidence.packets import listing, verification
+from evidence.packets import listing, services, verification
 from evidence.packets.models import EvidencePacket, PacketRevision
 from evidence.packets.selectors import account_names
 from evidence.views import _list_context, _reader  # the list pages' shape; the evidence pages' reader
@@ -185,7 +185,14 @@ def document_download(request, pk: int, number: int, index: int):
             "no longer matches its SHA-256: the stored bytes changed since the packet was received")
         context = {"packet": packet, "revision": revision, "document": document, "problem": problem,
                    "detail": str(exc)}
+        services.record_document_read(actor=request.user, revision=revision, document=document,
+                                      refused=f"{problem} ({exc})")
         return render(request, "evidence/packets/document_refused.html", context, status=409)
+    try:
+        services.record_document_read(actor=request.user, revision=revision, document=document)
+    except BaseException:
+        stream.close()
+        raise
     filename = document["path"].rsplit("/", 1)[-1]
     response = FileResponse(stream, as_attachment=True, filename=filename,
                             content_type=document.get("media_type") or "application/octet-stream")

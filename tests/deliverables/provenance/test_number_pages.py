@@ -75,6 +75,9 @@ def test_the_csv_download_has_row_count_data_rows(sample_run, audrey):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     lines = list(csv.reader(b"".join(response.streaming_content).decode().splitlines()))
     assert lines[0][-1] == "_row" and len(lines) - 1 == number.row_count
+    event = AuditEvent.objects.filter(action="deliverables.number.rows_downloaded").get()
+    assert event.actor_label == audrey.username and event.object_id == str(sample_run.pk)
+    assert event.after == {"key": number.key, "rows": number.row_count, "rows_checksum": number.rows_checksum}
 
 
 @CURATED_DB

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.utils.html import escape
 
+from console.models import AuditEvent
 from deliverables.choices import FindingKind
 from deliverables.models import CalculationRun, RunNumber
 from deliverables.runs import services as runs
@@ -477,6 +478,10 @@ def test_the_findings_download_as_csv_filtered_as_the_page_with_exact_amounts(co
     assert macs and {line["kind"] for line in macs} == {"mac"}
     assert len(macs) == sum(1 for f in stored if f["kind"] == "mac")
     assert f'<span id="findings-matching">{len(macs)}</span> of {run.findings_count} match the filters' in page
+    # Each download is on record with its filters (claim-level data leaving the console); the refused one is not.
+    downloads = AuditEvent.objects.filter(action="deliverables.run.findings_downloaded").order_by("seq")
+    assert [(e.actor_label, e.object_id, e.after["filters"]) for e in downloads] == [
+        ("olivia", str(run.pk), {}), ("olivia", str(run.pk), {"kind": "mac"})]
 
 
 @CURATED_DB

@@ -209,6 +209,9 @@ def test_a_document_downloads_with_its_bytes(client, tmp_path, arthur):
     assert answer.status_code == 200
     assert b"".join(answer.streaming_content) == contract_packet().files[CONTRACT_PDF]
     assert 'filename="executed-contract.pdf"' in answer["Content-Disposition"]
+    (event,) = events(revision, "evidence_packet.document_downloaded")  # every copy that left is on record
+    assert event.actor_label == "arthur" and event.after["path"] == CONTRACT_PDF
+    assert event.after["sha256"] == answer["X-Content-SHA256"] and event.after["revision"] == revision.revision
 
 
 def test_a_tampered_document_is_not_served(client, tmp_path, arthur):
@@ -225,6 +228,9 @@ def test_a_tampered_document_is_not_served(client, tmp_path, arthur):
     assert "Document not served" in page and CONTRACT_PDF in page
     assert "no longer matches its SHA-256" in page
     assert re.search(r"EVP-CONTRACT-0015e00000Qm7AcAAJ-2025 r1", page)
+    (event,) = events(revision, "evidence_packet.document_refused")
+    assert event.after["path"] == CONTRACT_PDF and "no longer matches its SHA-256" in event.after["reason"]
+    assert not events(revision, "evidence_packet.document_downloaded")
 
 
 def test_the_records_table_pages_by_keyset(client, tmp_path, arthur):
