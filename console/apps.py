@@ -9,9 +9,10 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from console import checks, people_guard, signals  # noqa: F401  (broker checks; login/logout auditing)
+        from console import checks, credentials, people_guard, signals  # noqa: F401  (broker checks; logins)
 
         people_guard.connect()  # every change of people and roles audited, self-changes refused
+        credentials.connect()  # every API token issued or revoked audited
 
         from django.db.backends.signals import connection_created
 

@@ -198,7 +198,7 @@ def password_state(encoded: str | None) -> str:
     return "unusable" if encoded.startswith("!") else "set"
 
 
-def _web_actor():
+def web_actor():
     """Who acts: the user a console.people service acts for, else the web request's user (AnonymousUser
     if nobody signed in), else None (shell, command, task: the work context names it)."""
     return _acting.get() or context.web_user()
@@ -220,7 +220,7 @@ def user_pre_save(sender, instance, raw=False, update_fields=None, **kwargs):
     before = _user_row(instance)
     instance._people_before = before
     _check_flags_in_shell(instance, before)
-    actor = _web_actor()
+    actor = web_actor()
     if actor is None:
         return
     was_superuser = bool(before and before["is_superuser"])
@@ -252,7 +252,7 @@ def user_post_save(sender, instance, created, raw=False, **kwargs):
     instance._people_before = None
     if before == "skip":
         return
-    actor, label = _web_actor(), instance.get_username()
+    actor, label = web_actor(), instance.get_username()
     after = {name: getattr(instance, name) for name in USER_FLAGS}
     if before is None:
         audit_record(actor=actor, action="user.created", object_type="auth.user", object_id=label, before=None,
@@ -304,7 +304,7 @@ def user_groups_changed(sender, instance, action, reverse, model, pk_set, **kwar
                 current = groups_of(user)
                 _refuse_m2m_in_shell(user.get_username(), "groups", action, current,
                                      current if action == "pre_clear" and not reverse else named)
-        actor = _web_actor()
+        actor = web_actor()
         if actor is not None:
             for user in users:
                 _check_groups(actor, user, action, added)
@@ -314,7 +314,7 @@ def user_groups_changed(sender, instance, action, reverse, model, pk_set, **kwar
         for user, before in (_unstash(instance, "groups") or {}).values():
             after = groups_of(user)
             if after != before:
-                audit_record(actor=_web_actor(), action="user.groups_changed", object_type="auth.user",
+                audit_record(actor=web_actor(), action="user.groups_changed", object_type="auth.user",
                              object_id=user.get_username(), before={"groups": before}, after={"groups": after})
 
 
@@ -385,7 +385,7 @@ def _permissions_changed(instance, action: str, reverse: bool, pk_set, owner_mod
                     owner.get_username() if owner_model is User else owner.name, "permissions", action, current,
                     current if action == "pre_clear" and not reverse else named,
                     object_type="auth.user" if owner_model is User else "auth.group")
-        actor = _web_actor()
+        actor = web_actor()
         if actor is not None:
             added = [] if action != "pre_add" else permission_labels(
                 Permission.objects.filter(pk__in=[instance.pk] if reverse else pk_set))
@@ -403,7 +403,7 @@ def _permissions_changed(instance, action: str, reverse: bool, pk_set, owner_mod
                          "object_id": owner.get_username()}
             else:
                 event = {"action": "role.permissions_set", "object_type": "auth.group", "object_id": owner.name}
-            audit_record(actor=_web_actor(), **event, before={"permissions": before}, after={"permissions": after})
+            audit_record(actor=web_actor(), **event, before={"permissions": before}, after={"permissions": after})
 
 
 def user_permissions_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
@@ -419,7 +419,7 @@ def group_pre_delete(sender, instance, **kwargs):
     held = {"members": sorted(instance.user_set.values_list("username", flat=True)),
             "permissions": _permissions_of(instance)}
     _refuse_in_shell(object_type="auth.group", object_id=instance.name, current=held, attempted={"deleted": True})
-    audit_record(actor=_web_actor(), action="role.group_deleted", object_type="auth.group", object_id=instance.name,
+    audit_record(actor=web_actor(), action="role.group_deleted", object_type="auth.group", object_id=instance.name,
                  before=held, after=None)
 
 
@@ -433,17 +433,17 @@ def group_pre_save(sender, instance, raw=False, **kwargs):
     if before is None or before == instance.name:
         return
     if before in roles.ROLE_PERMISSIONS or instance.name in roles.ROLE_PERMISSIONS:
-        raise refuse(actor=_web_actor(), object_type="auth.group", object_id=before, current={"name": before},
+        raise refuse(actor=web_actor(), object_type="auth.group", object_id=before, current={"name": before},
                      attempted={"name": instance.name},
                      reason="a role is known by its name: no role is renamed, and no group is renamed to a role's name")
     _refuse_in_shell(object_type="auth.group", object_id=before, current={"name": before},
                      attempted={"name": instance.name})
-    audit_record(actor=_web_actor(), action="role.group_renamed", object_type="auth.group", object_id=before,
+    audit_record(actor=web_actor(), action="role.group_renamed", object_type="auth.group", object_id=before,
                  before={"name": before}, after={"name": instance.name})
 
 
 def user_pre_delete(sender, instance, **kwargs):
-    audit_record(actor=_web_actor(), action="user.deleted", object_type="auth.user", object_id=instance.get_username(),
+    audit_record(actor=web_actor(), action="user.deleted", object_type="auth.user", object_id=instance.get_username(),
                  before={"groups": groups_of(instance), **{name: getattr(instance, name) for name in USER_FLAGS}},
                  after=None)
 

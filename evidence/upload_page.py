@@ -19,7 +19,14 @@ from django.views.decorators.csrf import csrf_protect
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.htmx import render_page, wants_fragment
-from evidence.intake.uploads import ArchiveRefused, receiving_uploads, size_text, upload_refusal_text
+from evidence.intake.uploads import (
+    ArchiveRefused,
+    declared_length,
+    receiving_uploads,
+    record_upload_refused,
+    size_text,
+    upload_refusal_text,
+)
 
 
 @dataclass(frozen=True)
@@ -46,16 +53,24 @@ class UploadPage:
             return HttpResponseNotAllowed(["GET", "POST"])
         with receiving_uploads(request, what=self.what, command=self.command) as uploads:
             if uploads.refusal:  # the declared size is over the limit: the body is never read
+                self.refused(request, uploads.refusal, declared=declared_length(request))
                 return self.render(request, refusal=uploads.refusal, status=413)
             return _posted(request, self, uploads, accept)
+
+    def refused(self, request, reason: str, **what) -> None:
+        if request.user.is_authenticated:  # the page's own guard answers anyone else
+            record_upload_refused(actor=request.user, what=self.what, via="page", reason=reason, **what)
 
 
 @csrf_protect
 def _posted(request, page: UploadPage, uploads, accept):
     form = page.form_class(request.POST, request.FILES)
     if uploads.refusal:  # the file passed the limit while it streamed
+        page.refused(request, uploads.refusal, declared=declared_length(request))
         return page.render(request, refusal=uploads.refusal, status=413)
     if not form.is_valid():
+        page.refused(request, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
+                     upload=request.FILES.get("file"))
         return page.render(request, form, status=400)
     try:
         url = accept(request, form.cleaned_data["file"])

@@ -9,10 +9,10 @@ body its serializer refuses, and returns the file otherwise.
 from __future__ import annotations
 
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import MultiPartParser
 
-from evidence.intake.uploads import receiving_uploads
+from evidence.intake.uploads import declared_length, receiving_uploads, record_upload_refused
 
 
 class UploadTooLarge(APIException):
@@ -37,10 +37,20 @@ class StagedUploadCreate:
             return super().dispatch(request, *args, **kwargs)
 
     def uploaded_file(self, serializer_class):
+        """The staged file; a refusal (413, 400) is audited (`upload.refused`) before it is raised."""
         if self.uploads.refusal:  # the declared size is over the limit: the body is never read
+            self._refused(self.uploads.refusal, declared=declared_length(self.request))
             raise UploadTooLarge(self.uploads.refusal)
         body = serializer_class(data=self.request.data)
         if self.uploads.refusal:  # the file passed the limit while it streamed
+            self._refused(self.uploads.refusal, declared=declared_length(self.request))
             raise UploadTooLarge(self.uploads.refusal)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            self._refused("; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in body.errors.items()),
+                          upload=self.request.FILES.get("file"))
+            raise ValidationError(body.errors)
         return body.validated_data["file"]
+
+    def _refused(self, reason: str, **what) -> None:
+        record_upload_refused(actor=self.request.user, what=self.upload_what, via="api", reason=reason, **what)
+

@@ -186,6 +186,14 @@ class StagingUploadHandler(FileUploadHandler):
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+def declared_length(request) -> int:
+    """The request's Content-Length (0 when absent or not a number)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 @contextlib.contextmanager
 def receiving_uploads(
     request, *, limit: int | None = None, what: str = "export", command: str = "ingest_export"
@@ -198,11 +206,7 @@ def receiving_uploads(
     handler = StagingUploadHandler(
         request, limit=settings.INTAKE_MAX_UPLOAD_BYTES if limit is None else limit, what=what, command=command
     )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    handler.check_declared_length(declared)
+    handler.check_declared_length(declared_length(request))
     request.upload_handlers.insert(0, handler)
     try:
         yield handler
@@ -271,3 +275,15 @@ def intake_upload(*, actor, upload: UploadedFile, source: str) -> IntakeRun:
                 after={"source": source, "original_name": run.original_name, "bytes": size, "sha256": sha256},
             )
     return run
+
+
+def record_upload_refused(*, actor, what: str, via: str, reason: str, upload=None, declared: int | None = None) -> None:
+    """An upload refused before it was recorded (past the size limit, no file, not a .zip, empty): who tried, what,
+    how large, why (`upload.refused`). Its bytes are not kept; an unsafe archive is `intake.refused` instead."""
+    after = {"what": what, "via": via, "reason": reason}
+    if upload is not None:
+        after.update(original_name=upload.name, bytes=upload.size)
+    elif declared:
+        after["declared_bytes"] = declared
+    with transaction.atomic():
+        audit_record(actor=actor, action="upload.refused", object_type="evidence.upload", object_id="", after=after)

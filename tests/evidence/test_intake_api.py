@@ -163,6 +163,10 @@ def test_an_upload_that_is_not_a_zip_is_a_400_and_is_not_kept(client, olivia):
     }
     assert not IntakeRun.objects.exists()
     assert upload_folders() == before
+    (event,) = AuditEvent.objects.filter(action="upload.refused")  # the attempt is on record, its bytes are not
+    assert event.actor == olivia and event.after == {
+        "what": "export", "via": "api", "original_name": "manifest.json", "bytes": 2,
+        "reason": "file: Upload the export as a .zip of its folder, with manifest.json at its root."}
 
 
 @pytest.mark.catalogue(39)
@@ -185,6 +189,8 @@ def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(
     assert body.reads == 0
     assert not IntakeRun.objects.exists()
     assert upload_folders() == before
+    (event,) = AuditEvent.objects.filter(action="upload.refused")
+    assert event.after["declared_bytes"] == 3 * 1024**3 and event.after["reason"].startswith("This upload is 3 GiB")
 
 
 @pytest.mark.catalogue(39)

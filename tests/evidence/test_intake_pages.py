@@ -170,6 +170,8 @@ def test_a_file_that_is_not_a_zip_is_refused_and_not_kept(client, olivia, tmp_pa
     assert "Upload the export as a .zip of its folder" in text(response)
     assert not IntakeRun.objects.exists()
     assert upload_folders() == before
+    (event,) = AuditEvent.objects.filter(action="upload.refused")
+    assert (event.actor, event.after["via"], event.after["original_name"]) == (olivia, "page", "manifest.json")
 
 
 def test_an_upload_without_a_file_says_what_to_do(client, olivia):
