@@ -126,6 +126,16 @@ class PacketFilterSet(django_filters.FilterSet):
 # --- refusals ------------------------------------------------------------------------------------
 
 
+def superseded_by(revision: PacketRevision) -> dict | None:
+    """What a revision's packet.json names in `supersedes`: the packet_id and the packet on file (None when no
+    packet with that id was ever accepted: shown, so the approver who verifies it sees it replaces nothing known),
+    or None when it supersedes nothing."""
+    named = (revision.header or {}).get("supersedes") if revision is not None else None
+    if not named:
+        return None
+    return {"packet_id": named, "packet": EvidencePacket.objects.filter(packet_id=named).first()}
+
+
 def refusals() -> QuerySet[PacketRevision]:
     """Every refused receipt (a refused revision: no records, no class), with its issue count; the pages and
     the API order them newest first by id."""

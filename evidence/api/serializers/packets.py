@@ -57,13 +57,23 @@ class RevisionSerializer(serializers.ModelSerializer):
     records_url = serializers.SerializerMethodField()
     documents = serializers.SerializerMethodField()
     issues = serializers.SerializerMethodField()
+    keyed_by = serializers.SerializerMethodField()
+    supersedes = serializers.SerializerMethodField()
 
     class Meta:
         model = PacketRevision
         fields = ["id", "revision", "status", "evidence_class", "kind", "sha256", "received_sha256",
                   "original_name", "period_start", "period_end", "received_at", "received_by_label",
-                  "verified_by", "verified_at", "withdrawn_at", "withdrawal_reason", "records_url", "documents",
-                  "issues"]
+                  "verified_by", "verified_at", "withdrawn_at", "withdrawal_reason", "keyed_by", "supersedes",
+                  "records_url", "documents", "issues"]
+
+    def get_keyed_by(self, revision) -> str:
+        """packet.json's keyed_by: who keyed the records (they may not verify them)."""
+        return str((revision.header or {}).get("keyed_by") or "")
+
+    def get_supersedes(self, revision) -> str | None:
+        """packet.json's supersedes: the packet_id this revision replaces from its period's start, or null."""
+        return (revision.header or {}).get("supersedes") or None
 
     def get_records_url(self, revision) -> str | None:
         if revision.revision is None:

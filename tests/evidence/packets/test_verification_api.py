@@ -56,6 +56,7 @@ def test_the_detail_has_every_receipt_and_the_records_page_in_file_order(tmp_pat
     accepted = detail["revisions"][1]
     assert accepted["sha256"] == revision.sha256 and accepted["received_by_label"] == "arthur"
     assert accepted["documents"][0]["path"] == "documents/executed-contract.pdf"
+    assert (accepted["keyed_by"], accepted["supersedes"]) == ("ana.ferreira@leafhealth.com", None)
     assert detail["revisions"][0]["issues"] >= 1
 
     records = api.get(accepted["records_url"], {"page_size": 4}).json()

@@ -103,6 +103,31 @@ def test_the_detail_shows_revisions_records_documents_and_the_verify_form_to_ano
     assert ">arthur<" in page  # who received it
 
 
+def test_the_detail_names_who_keyed_it_and_what_it_supersedes_saying_when_that_is_not_on_file(
+    client, tmp_path, arthur
+):
+    original = received(tmp_path, arthur)
+    amendment = contract_packet()
+    amendment.fields.update(packet_id="EVP-CONTRACT-0015e00000Qm7AcAAJ-2025-A1",
+                            supersedes=original.packet.packet_id)
+    known = received(tmp_path, arthur, amendment, name="amendment")
+    unknown_packet = contract_packet()
+    unknown_packet.fields.update(packet_id="EVP-CONTRACT-0015e00000Qm7AcAAJ-2025-A2", supersedes="EVP-NOPE")
+    unknown = received(tmp_path, arthur, unknown_packet, name="unknown")
+    _signed_in(client, second_approver())
+
+    page = client.get(_detail_url(known)).content.decode()
+    assert 'id="keyed-by">ana.ferreira@leafhealth.com (revision 1)' in page
+    supersedes = page.split('id="supersedes">', 1)[1].split("</dd>", 1)[0]
+    assert f'href="{reverse("packets:packet-detail", args=[original.packet_id])}"' in supersedes
+    assert "period start (2025-01-01)" in supersedes
+
+    page = client.get(_detail_url(unknown)).content.decode()
+    supersedes = page.split('id="supersedes">', 1)[1].split("</dd>", 1)[0]
+    assert "EVP-NOPE" in supersedes and "not on file" in supersedes and "check the id before verifying" in supersedes
+    assert 'id="supersedes"' not in client.get(_detail_url(original)).content.decode()
+
+
 @pytest.mark.parametrize("persona", ["arthur", "olivia", "cecilia", "audrey"])
 def test_no_verify_form_for_the_receiver_nor_for_those_who_may_not(client, tmp_path, request, arthur, persona):
     revision = received(tmp_path, arthur)
