@@ -5,7 +5,7 @@ from django.db import models
 class IntakeStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
+    SUCCEEDED = "succeeded", "Received"  # done: the export is recorded; its manifest's verdict says how good it is
     FAILED = "failed", "Failed"
 
 

@@ -33,7 +33,8 @@ def test_an_operator_uploads_an_export_watches_it_finish_opens_the_manifest_and_
     assert (
         page.locator("#intake-progress[hx-trigger]").count() == 1 or run.is_final
     )  # polling while not final
-    page.locator("#intake-status", has_text="Succeeded").wait_for(timeout=120_000)
+    page.locator("#intake-status", has_text="Received").wait_for(timeout=120_000)
+    assert page.locator("#intake-verdict").inner_text() == "verdict Partial"  # how good the export is, beside it
     progress = page.locator("#intake-progress .progress")
     assert progress.get_attribute("aria-valuenow") == "100"
     assert page.locator("#intake-progress[hx-trigger]").count() == 0  # final: polling stopped
