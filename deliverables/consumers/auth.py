@@ -1,8 +1,8 @@
 """How the consumer API knows who reads: `Authorization: Bearer <consumer token>`, and nothing else.
 
 The consumer endpoints take this authentication class alone: a browser session, an API token of a person
-(`Authorization: Token ...`) or no header at all is not a consumer, and answers 401 with `WWW-Authenticate:
-Bearer`. An unknown token answers 401; so does a revoked or expired one, the refusal carrying the token so that
+(`Authorization: Token ...`, told so in the 401's detail) or no header at all is not a consumer, and answers 401
+with `WWW-Authenticate: Bearer`. An unknown token answers 401; so does a revoked or expired one, the refusal carrying the token so that
 the read is recorded against it. The token is looked up by the SHA-256 of the secret (only that is stored).
 """
 from __future__ import annotations
@@ -51,6 +51,9 @@ class Consumer:
 class ConsumerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         header = get_authorization_header(request).split()
+        if header and header[0].lower() == b"token":  # a person's API token: say what this endpoint takes instead
+            raise TokenRefused("A person's API token (`Token ...`) is not accepted here: the published outputs are "
+                               "read with a consumer token, `Authorization: Bearer <consumer token>`.")
         if not header or header[0].lower() != KEYWORD:
             return None
         if len(header) != 2:

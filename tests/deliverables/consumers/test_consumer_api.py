@@ -147,6 +147,8 @@ def test_only_an_active_consumer_token_gets_in_and_every_refusal_is_recorded(pub
             answer = api.get(url)
             assert answer.status_code == 401, url
             assert answer["WWW-Authenticate"].startswith("Bearer")
+            if api is person_token:  # told what this endpoint takes instead of "credentials were not provided"
+                assert "read with a consumer token, `Authorization: Bearer <consumer token>`" in answer.json()["detail"]
     assert ConsumerRead.objects.filter(token=None, status=401).count() == 3 + 9
 
 
