@@ -1,9 +1,10 @@
 """Serializers of the console's API. They shape; they never save."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from console import roles
+from console import people, roles
 from console.models import AuditEvent, RoleGrant
 
 
@@ -126,3 +127,30 @@ class OperationsSerializer(serializers.Serializer):
     reserved = serializers.IntegerField(allow_null=True, help_text="deliveries a worker holds unacknowledged (Redis)")
     broker_error = serializers.CharField(source="error", help_text="why the broker did not answer; empty when it did")
     in_flight = InFlightSerializer()
+
+
+class PersonHistorySerializer(serializers.Serializer):
+    """One event of the trail about a person's account or roles."""
+
+    seq = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor_label")
+    action = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class PersonDetailSerializer(PersonSerializer):
+    """A person, their roles, the decision-role grants awaiting a second admin, and the history of their account
+    and roles from the audit trail (newest first, at most 200 events), as the person's page shows them."""
+
+    pending_grants = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
+
+    @extend_schema_field(RoleGrantSerializer(many=True))
+    def get_pending_grants(self, user) -> list[dict]:
+        return RoleGrantSerializer(people.pending_grants().filter(user=user), many=True).data
+
+    @extend_schema_field(PersonHistorySerializer(many=True))
+    def get_history(self, user) -> list[dict]:
+        return PersonHistorySerializer(people.person_history(user), many=True).data

@@ -8,6 +8,7 @@ urlpatterns = [
     path("audit-events/", views.AuditEventList.as_view(), name="api-audit-event-list"),
     path("audit-events/<int:seq>/", views.AuditEventDetail.as_view(), name="api-audit-event-detail"),
     path("people/", views.PeopleList.as_view(), name="api-people-list"),
+    path("people/<int:pk>/", views.PersonDetail.as_view(), name="api-person-detail"),
     path("operations/", views.Operations.as_view(), name="api-operations"),
     path("role-grants/", views.GrantList.as_view(), name="api-grant-list"),
     path("role-grants/<int:pk>/", views.GrantDetail.as_view(), name="api-grant-detail"),

@@ -22,6 +22,7 @@ from console.api.serializers import (
     ErrorSerializer,
     GrantProposeSerializer,
     OperationsSerializer,
+    PersonDetailSerializer,
     PersonSerializer,
     RoleGrantSerializer,
 )
@@ -84,6 +85,17 @@ class PeopleList(generics.ListAPIView):
         return get_user_model().objects.prefetch_related("groups")
 
 
+
+
+class PersonDetail(generics.RetrieveAPIView):
+    """One person: roles, pending decision-role grants and the history of their account and roles (the person's
+    page, /people/<id>/)."""
+
+    serializer_class = PersonDetailSerializer
+    permission_classes = [capability("auth.view_user")]
+
+    def get_queryset(self):
+        return get_user_model().objects.prefetch_related("groups")
 
 
 class GrantDetail(generics.RetrieveAPIView):

@@ -21,6 +21,23 @@ def test_people_lists_everyone_with_their_roles_for_admins_only(client, adam, ol
     assert listed == {"adam": ["admin"], "olivia": ["operator"]}
 
 
+def test_a_persons_detail_has_roles_pending_grants_and_role_history_as_their_page(client, adam, olivia):
+    client.force_login(adam)
+    proposed = post(client, "/api/role-grants/", {"user": "olivia", "role": roles.APPROVER}).json()
+    client.force_login(olivia)
+    assert client.get(f"/api/people/{olivia.pk}/").status_code == 403
+
+    client.force_login(adam)
+    person = client.get(f"/api/people/{olivia.pk}/").json()
+    assert (person["username"], person["roles"]) == ("olivia", ["operator"])
+    assert [(g["id"], g["role"], g["state"]) for g in person["pending_grants"]] == [
+        (proposed["id"], roles.APPROVER, "pending")]
+    actions = [event["action"] for event in person["history"]]
+    assert actions[0] == "role.grant_proposed" and "user.created" in actions  # newest first
+    assert [e["seq"] for e in person["history"]] == sorted((e["seq"] for e in person["history"]), reverse=True)
+    assert client.get("/api/people/99999999/").status_code == 404
+
+
 @pytest.mark.catalogue(55)
 def test_an_admin_proposing_a_role_for_himself_gets_403_and_it_is_audited(client, adam):
     client.force_login(adam)
