@@ -313,6 +313,22 @@ def test_card_reading_a_dataset_not_in_the_export_is_a_dangling_reference(tmp_pa
     assert other in issue.message
 
 
+def test_an_unreadable_dataset_id_comes_first_naming_the_manifest_before_the_references_it_leaves_dangling(tmp_path):
+    export = Export()
+    export.manifest["datasets"][0]["id"] = 12345  # an integer: the cards reading that dataset then dangle
+
+    report = validate(export, tmp_path)
+
+    first = report.issues[0]
+    assert (first.code, first.severity, first.file, first.object, first.field) == (
+        "MANIFEST_SCHEMA", "error", "manifest.json", "manifest", "datasets[0].id")
+    assert first.message == "expected a string, got an integer"
+    dangling = [i for i in report.issues if i.code == "DANGLING_REFERENCE"]
+    assert dangling and all(report.issues.index(i) > 0 for i in dangling)
+    severities = [i.severity for i in report.issues]
+    assert severities == sorted(severities, key=["error", "warning", "info"].index)  # errors, then warnings
+
+
 def test_card_column_naming_an_unknown_beast_mode_is_a_dangling_reference(tmp_path):
     export = Export()
     export.files[CARD_DEFINITION]["definition"]["subscriptions"]["main"]["columns"][1]["formulaId"] = "calculation_gone"

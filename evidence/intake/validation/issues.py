@@ -10,6 +10,7 @@ from typing import Any
 from evidence.intake import leafiq
 
 ERROR, WARNING, INFO = "error", "warning", "info"
+_SEVERITY_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
 INVALID, PARTIAL, NO_EFFECT = "invalid", "partial", "none"  # what a code does to the status
 
 MANIFEST_UNREADABLE = "MANIFEST_UNREADABLE"
@@ -102,9 +103,11 @@ class Issue:
         return ISSUE_CODES[self.code].status_class
 
     def sort_key(self) -> tuple:
-        # File by file; within a file, file-level issues first, then by row and column.
-        return (self.file or "", self.row is not None, self.row or 0, self.column or "", self.code,
-                self.object or "", self.field or "", self.message)
+        # Errors first (the cause before what follows from it: a dataset id the manifest cannot read comes before
+        # the cards that then read "a dataset the export does not hold"), then warnings, then notes; within a
+        # severity file by file; within a file, file-level issues first, then by row and column.
+        return (_SEVERITY_RANK.get(self.severity, 3), self.file or "", self.row is not None, self.row or 0,
+                self.column or "", self.code, self.object or "", self.field or "", self.message)
 
 
 def issue(code: str, message: str, *, file: str | None = None, object: str | None = None,

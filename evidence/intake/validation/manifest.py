@@ -48,7 +48,9 @@ class _ManifestCheck:
     unsafe_paths: set[str]
 
     def add(self, code: str, field: str | None, message: str, *, file: str = MANIFEST, object: str | None = None):
-        self.issues.append(issue(code, message, file=file, object=object, field=field))
+        """An issue of the manifest; its object is the entry it concerns when known (a dataset, a card), else the
+        manifest itself (the field says where in it)."""
+        self.issues.append(issue(code, message, file=file, object=object or "manifest", field=field))
 
     def get(self, data: dict, key: str, where: str, kinds: tuple[type, ...], *, required: bool = True) -> Any:
         value = data.get(key)
