@@ -55,11 +55,13 @@ DECISION_BADGES = {Decision.AUTHORIZED: "badge badge-ok", Decision.INDICATIVE: "
 
 
 def money(value) -> str:
-    """A Decimal amount with thousands separators and 2 places ('' for none); never through float."""
+    """A Decimal amount with thousands separators and 2 places ('' for none); never through float, never rounded:
+    an amount with more places (a unit fee of 0.3125) keeps them."""
     if value is None or value == "":
         return ""
     amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    return f"{amount.quantize(Decimal('0.01')):,.2f}"
+    places = max(2, -amount.normalize().as_tuple().exponent)
+    return f"{amount:,.{places}f}"
 
 
 def state_badge(state: str) -> str:
@@ -399,6 +401,20 @@ def findings_page(run: CalculationRun, filters: dict | None = None, *, after: st
 # A finding's kind in the findings table (its full label, FindingKind's, is the cell's title).
 FINDING_SHORT = {FindingKind.MAC: "Above MAC", FindingKind.BRAND_AWP: "Above AWP guarantee",
                  FindingKind.DISPENSING_FEE: "Fee above contract", FindingKind.DUPLICATE: "Duplicate"}
+
+
+def number_title(kind: str, key: str, label: str, decision: str = "") -> str:
+    """A number's title on the pages: its stored label (part of the run's results, so kept as stored) without the
+    decision a badge shows beside it, a finding's kind in the findings table's words; with `decision`, for a page
+    without that badge, the decision in words after it."""
+    if kind not in (NumberKind.SAVINGS, NumberKind.FINDING):
+        return label
+    finding = (key or "").split(":")[2:3]
+    if kind == NumberKind.SAVINGS or not finding:
+        title = "Savings" if kind == NumberKind.SAVINGS else label
+    else:
+        title = f"Pricing audit findings, {FINDING_SHORT.get(finding[0], finding[0].replace('_', ' '))}"
+    return f"{title} ({dict(Decision.choices).get(decision, decision).lower()})" if decision else title
 
 
 def findings_count(run: CalculationRun, filters: dict) -> int:
