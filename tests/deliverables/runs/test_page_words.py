@@ -47,7 +47,7 @@ def test_the_parameters_say_every_client_the_period_the_dataset_and_the_engine_i
 
 @CURATED_DB
 def test_a_clients_run_names_its_client_in_the_parameters(contract_sample, olivia, client):
-    client_id, name = sorted(governed_names().items())[0]
+    client_id, name = min(governed_names().items())
     _, html = run_page(olivia, client, client_id)
     shown = re.search(r'<dd id="input-parameters">(.*?)</dd>', html, re.DOTALL).group(1)
     assert shown.startswith(escape(f"client {name} ({client_id}); period {PERIOD[0]} to {PERIOD[1]}; "))
