@@ -4,6 +4,7 @@ stamp (stored as ISO text) as a time, and a number's title in words."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import InvalidOperation
 
 from django import template
 
@@ -28,7 +29,12 @@ def figure(kind: str, name: str, value) -> str:
     text) as stored; '' for none."""
     if value is None or value == "":
         return ""
-    return selectors.money(value) if _FIGURE_TYPES.get(kind, {}).get(name) == "money" else str(value)
+    if _FIGURE_TYPES.get(kind, {}).get(name) != "money":
+        return str(value)
+    try:
+        return selectors.money(value)
+    except InvalidOperation:  # not a number after all: shown as stored rather than failing the page
+        return str(value)
 
 
 @register.filter
