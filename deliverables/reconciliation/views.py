@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
-from deliverables.choices import MAPPING_TYPE, ItemClass, RunState, SubjectKind
+from deliverables.choices import MAPPING_TYPE, Decision, ItemClass, RunState, SubjectKind
 from deliverables.models import CardMapping, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import outputs, selectors, services, sources
 from deliverables.reconciliation.forms import (
@@ -288,6 +288,8 @@ def _status_row(status: selectors.ItemStatus, user, money_measures: frozenset[st
             "label": STATUS_LABELS.get(status.status, status.status),
             "values": {"backend": shown(item.backend_value), "golden": shown(item.golden_value),
                        "difference": shown(item.difference),
+                       "decision": Decision(item.backend_decision).label.lower()
+                       if item.backend_decision in Decision.values else item.backend_decision,
                        "earlier_backend": shown(earlier.backend_value) if earlier else "",
                        "earlier_golden": shown(earlier.golden_value) if earlier else ""},
             "form": (form or AdjudicateForm(prefix=f"i{item.pk}"))

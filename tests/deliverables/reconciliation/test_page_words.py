@@ -41,6 +41,8 @@ def test_money_differences_have_thousands_separators_and_counts_and_rates_do_not
                 assert shown == [money(v) or "—" for v in values]
                 separated += any("," in s for s in shown)
     assert separated  # amounts of thousands were shown with their separators
+    page = client.get(f"/reconciliation/{per_claim.pk}/?status=all").content.decode()
+    assert '<span class="muted">not concluded</span>' in page and '<span class="muted">not_concluded<' not in page
     shown = shown_items(client, rates)
     assert shown
     for item, texts in shown.items():  # a rate keeps its six places: never rounded to cents
