@@ -29,6 +29,11 @@ class Column:
     kind: str = "decimal"  # text | date | integer | decimal
     scale: int = 2
 
+    @property
+    def is_money(self) -> bool:
+        """An amount in dollars and cents (a count is an integer, a rate has more places)."""
+        return self.kind == "decimal" and self.scale == 2
+
 
 @dataclass(frozen=True)
 class Output:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
-from deliverables.choices import MAPPING_TYPE, RunState, SubjectKind
+from deliverables.choices import MAPPING_TYPE, Decision, ItemClass, RunState, SubjectKind
 from deliverables.models import CardMapping, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import outputs, selectors, services, sources
 from deliverables.reconciliation.forms import (
@@ -34,7 +34,7 @@ from deliverables.reconciliation.forms import (
     ScoreboardFilterForm,
     mapping_initial,
 )
-from deliverables.runs.selectors import state_badge, step_rows
+from deliverables.runs.selectors import money, state_badge, step_rows
 from evidence.models import SourceManifest
 
 VIEW = "console.view_provenance"
@@ -49,9 +49,10 @@ CLASS_BADGES = {"match": "badge badge-ok", "within_tolerance": "badge badge-ok",
                 "only_backend": "badge badge-bad", "only_domo": "badge badge-bad"}
 
 
-def _class_counts(counts: dict) -> list[tuple[str, int, str]]:
-    """(class, count, badge) for each class with rows, in the classes' order."""
-    return [(c, counts.get(c, 0), CLASS_BADGES[c]) for c in CLASSES if counts.get(c)]
+def _class_counts(counts: dict) -> list[tuple[str, str, int, str]]:
+    """(class, its label, count, badge) for each class with rows, in the classes' order."""
+    labels = dict(ItemClass.choices)
+    return [(c, labels[c], counts.get(c, 0), CLASS_BADGES[c]) for c in CLASSES if counts.get(c)]
 
 
 def _reader(view):
@@ -265,11 +266,33 @@ def _progress_context(recon: Reconciliation) -> dict:
             "state_badge": state_badge(recon.state)}
 
 
-def _status_row(status: selectors.ItemStatus, user, *, form=None, refusal: str = "") -> dict:
+def _money_measures(mapping: CardMapping) -> frozenset[str]:
+    """The mapping's measures that compare money (its output's columns of cents); a count or a rate is not."""
+    output = outputs.OUTPUTS.get(mapping.output)
+    if output is None:
+        return frozenset()
+    return frozenset(m["name"] for m in mapping.measures
+                     if (column := output.column(m["backend"])) is not None and column.is_money)
+
+
+def _status_row(status: selectors.ItemStatus, user, money_measures: frozenset[str], *, form=None,
+                refusal: str = "") -> dict:
+    """One difference for item_row.html; its values (and an earlier verdict's) shown as money when the measure is."""
     may = (user.has_perm(services.DECIDE_PERMISSION) and status.can_adjudicate)
-    return {"s": status, "item": status.item, "badge": STATUS_BADGES.get(status.status, "badge"),
+    item, earlier = status.item, status.earlier
+
+    def shown(value: str) -> str:
+        return money(value) if item.measure in money_measures else value
+
+    return {"s": status, "item": item, "badge": STATUS_BADGES.get(status.status, "badge"),
             "label": STATUS_LABELS.get(status.status, status.status),
-            "form": (form or AdjudicateForm(prefix=f"i{status.item.pk}"))
+            "values": {"backend": shown(item.backend_value), "golden": shown(item.golden_value),
+                       "difference": shown(item.difference),
+                       "decision": Decision(item.backend_decision).label.lower()
+                       if item.backend_decision in Decision.values else item.backend_decision,
+                       "earlier_backend": shown(earlier.backend_value) if earlier else "",
+                       "earlier_golden": shown(earlier.golden_value) if earlier else ""},
+            "form": (form or AdjudicateForm(prefix=f"i{item.pk}"))
             if may else None, "refusal": refusal}
 
 
@@ -285,8 +308,10 @@ def _items_context(request, recon: Reconciliation) -> dict:
                        after=cursor_param(request.GET, "after"),
                        before=cursor_param(request.GET, "before")) if succeeded else None
     next_url, prev_url = page_urls(request.GET, page)
+    money_measures = _money_measures(recon.mapping)
     return {"recon": recon, "item_form": form, "show": show, "item_counts": counts, "shown_total": counts[show],
-            "items": [_status_row(s, request.user) for s in selectors.item_statuses(recon, page.items if page else [])],
+            "items": [_status_row(s, request.user, money_measures)
+                      for s in selectors.item_statuses(recon, page.items if page else [])],
             "next_url": next_url, "prev_url": prev_url,
             "key_names": [k["name"] for k in recon.mapping.keys]}
 
@@ -333,8 +358,8 @@ def _row_fragment(request, item: ReconciliationItem, *, form=None, refusal: str 
     """One difference's row as it stands now (htmx swaps it in place of the one adjudicated). A refusal comes back
     with status 200 and its reason in the row: htmx swaps no error response, and the reason must show."""
     status = selectors.item_statuses(item.reconciliation, [item])[0]
-    return render(request, "deliverables/reconciliation/partials/item_row.html",
-                  {"row": _status_row(status, request.user, form=form, refusal=refusal), "show": "open"})
+    row = _status_row(status, request.user, _money_measures(item.reconciliation.mapping), form=form, refusal=refusal)
+    return render(request, "deliverables/reconciliation/partials/item_row.html", {"row": row, "show": "open"})
 
 
 @login_required

@@ -22,7 +22,7 @@ from django.urls import NoReverseMatch, reverse
 
 from console.csvcells import csv_line
 from deliverables import caches
-from deliverables.choices import Decision, FindingKind, NumberKind, RunState
+from deliverables.choices import Decision, Engine, FindingKind, NumberKind, RunState
 from deliverables.models import CalculationRun, RunNumber
 from evidence.packets.selectors import account_names
 
@@ -55,11 +55,13 @@ DECISION_BADGES = {Decision.AUTHORIZED: "badge badge-ok", Decision.INDICATIVE: "
 
 
 def money(value) -> str:
-    """A Decimal amount with thousands separators and 2 places ('' for none); never through float."""
+    """A Decimal amount with thousands separators and 2 places ('' for none); never through float, never rounded:
+    an amount with more places (a unit fee of 0.3125) keeps them."""
     if value is None or value == "":
         return ""
     amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    return f"{amount.quantize(Decimal('0.01')):,.2f}"
+    places = max(2, -amount.normalize().as_tuple().exponent)
+    return f"{amount:,.{places}f}"
 
 
 def state_badge(state: str) -> str:
@@ -128,8 +130,29 @@ def run_row(run: CalculationRun, names: dict[str, str] | None = None) -> RunRow:
                   client_name=(names or {}).get(run.client_account_id, ""))
 
 
-def inputs_view(run: CalculationRun) -> dict:
-    """The run's recorded inputs, shaped for its page (links included)."""
+def parameter_words(parameters: dict, names: dict[str, str], dataset_name: str = "") -> list[str]:
+    """The run's parameters in words, one a part: its client by name (or every client), its period, its dataset
+    by name and its engine by label; any other parameter as `name value`."""
+    engines, order = dict(Engine.choices), ("client", "period", "dataset", "engine")  # JSON keeps no key order
+    words = []
+    for name, value in sorted(parameters.items(), key=lambda item: (order + (item[0],)).index(item[0])):
+        if name == "client":
+            who = names.get(value, "")
+            words.append(f"client {who} ({value})" if who else f"client {value}" if value else "every client")
+        elif name == "period" and isinstance(value, list | tuple) and len(value) == 2:
+            words.append(f"period {value[0]} to {value[1]}")
+        elif name == "dataset":
+            words.append(f"dataset {dataset_name} ({value})" if dataset_name else f"dataset {value}")
+        elif name == "engine":
+            words.append(f"engine {engines.get(value, value)}")
+        else:
+            words.append(f"{name} {', '.join(map(str, value)) if isinstance(value, list | tuple) else value}")
+    return words
+
+
+def inputs_view(run: CalculationRun, names: dict[str, str] | None = None) -> dict:
+    """The run's recorded inputs, shaped for its page (links included; `names`: account_names(), for the client
+    of its parameters)."""
     inputs = run.inputs or {}
     claims = dict(inputs.get("claims") or {})
     if claims.get("promotion_request"):
@@ -141,7 +164,7 @@ def inputs_view(run: CalculationRun) -> dict:
         "evidence_tables": {k: v for k, v in (inputs.get("evidence_tables") or {}).items() if isinstance(v, dict)},
         "calculations": sorted((k, v) for k, v in calculations.items() if k != "all"),
         "calculations_all": calculations.get("all", run.calculation_version),
-        "parameters": inputs.get("parameters") or {},
+        "parameters": parameter_words(inputs.get("parameters") or {}, names or {}, claims.get("name", "")),
         "engine": run.get_engine_display() if run.engine else "",
         "recorded": bool(inputs),
     }
@@ -399,6 +422,20 @@ def findings_page(run: CalculationRun, filters: dict | None = None, *, after: st
 # A finding's kind in the findings table (its full label, FindingKind's, is the cell's title).
 FINDING_SHORT = {FindingKind.MAC: "Above MAC", FindingKind.BRAND_AWP: "Above AWP guarantee",
                  FindingKind.DISPENSING_FEE: "Fee above contract", FindingKind.DUPLICATE: "Duplicate"}
+
+
+def number_title(kind: str, key: str, label: str, decision: str = "") -> str:
+    """A number's title on the pages: its stored label (part of the run's results, so kept as stored) without the
+    decision a badge shows beside it, a finding's kind in the findings table's words; with `decision`, for a page
+    without that badge, the decision in words after it."""
+    if kind not in (NumberKind.SAVINGS, NumberKind.FINDING):
+        return label
+    finding = (key or "").split(":")[2:3]
+    if kind == NumberKind.SAVINGS or not finding:
+        title = "Savings" if kind == NumberKind.SAVINGS else label
+    else:
+        title = f"Pricing audit findings, {FINDING_SHORT.get(finding[0], finding[0].replace('_', ' '))}"
+    return f"{title} ({dict(Decision.choices).get(decision, decision).lower()})" if decision else title
 
 
 def findings_count(run: CalculationRun, filters: dict) -> int:

@@ -150,7 +150,7 @@ def run_detail(request, pk: int):
         client_name=names.get(run.client_account_id, "") if run.client_account_id else "",
         comparison=selectors.comparison(run),
         results=selectors.results_by_client(run, names) if run.state == RunState.SUCCEEDED else [],
-        inputs=selectors.inputs_view(run),
+        inputs=selectors.inputs_view(run, names),
         may_cancel=not run.is_final and request.user.has_perm(services.START_PERMISSION),
         again_query=_again_query(run) if run.is_final and request.user.has_perm(services.START_PERMISSION) else "",
     )

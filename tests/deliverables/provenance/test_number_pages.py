@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from console.models import AuditEvent
 from deliverables.models import RunNumber
 from deliverables.provenance import rows
+from deliverables.runs.selectors import money
 from evidence.packets.models import AccountRow
 from tests.deliverables.provenance.conftest import CURATED_DB
 from tests.deliverables.provenance.test_rows import shortfall_line
@@ -46,11 +47,11 @@ def test_a_shortfall_lines_page_shows_its_figures_predicate_rows_and_checksum(sa
     html = response.content.decode()
     assert response.status_code == 200
     assert number.label in html and 'id="decision">authorized' in html
-    assert f'id="amount-value">{number.amount}<' in html
+    assert f'id="amount-value">{money(number.amount)}<' in html
     # the client by its governed Salesforce name beside its id (a C-suite reader knows names, not ids)
     name = AccountRow.objects.filter(account_id=number.client_account_id, revision__status="accepted").last()
     assert name is not None and f'<span id="client-name">{escape(name.account_name)}</span>' in html
-    assert number.figures["shortfall_owed"] in html and number.figures["awp"] in html
+    assert money(number.figures["shortfall_owed"]) in html and money(number.figures["awp"]) in html
     assert f'<code class="mono" id="predicate">{escape(number.predicate)}</code>' in html
     assert f'id="row-count">{number.row_count}<' in html and number.rows_checksum in html
     assert number.calculation_version in html

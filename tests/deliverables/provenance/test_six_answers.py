@@ -11,6 +11,7 @@ from console import clock
 from console.models import AuditEvent
 from deliverables.models import ConsumerRead, ConsumerToken, Deliverable, Publication, RunNumber
 from deliverables.reconciliation import services as reconciliation
+from deliverables.runs.selectors import money
 from tests.deliverables.provenance.conftest import CURATED_DB
 from tests.deliverables.provenance.test_number_pages import api, browser, page_url
 from tests.deliverables.provenance.test_rows import shortfall_line
@@ -67,7 +68,7 @@ def test_an_authorized_numbers_page_answers_the_six_questions_read_only(sample_r
         assert f"<h2>{question}</h2>" in html
     assert "<form" not in main_of(html)  # nothing to change from the page (the header's sign-out is the only form)
     assert 'id="rederive-link"' not in html and "/rederive/" not in html
-    assert f'id="amount-value">{number.amount}<' in html
+    assert f'id="amount-value">{money(number.amount)}<' in html
 
     rows = section(html, "rows")
     version = sample_run.inputs["claims"]["version"]
@@ -98,7 +99,7 @@ def test_an_authorized_numbers_page_answers_the_six_questions_read_only(sample_r
 
     published = section(html, "publications")
     assert f'id="publication-{publication.pk}"' in published
-    assert "Client workbook (xlsx) version 1" in published and ">published<" in published
+    assert "Client workbook (xlsx) version 1" in published and ">Published<" in published  # the state by its choice label, as the lists say it
     assert "by olivia" in published and "by arthur" in published
     assert "Domo executive dashboard</span>: 2 reads" in published
 

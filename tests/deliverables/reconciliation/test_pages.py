@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 
 from deliverables.models import Adjudication, CardMapping, CardRetirement, Reconciliation
 from deliverables.reconciliation import services
+from deliverables.runs.selectors import money
 from tests.conftest import login
 from tests.deliverables.reconciliation.conftest import (
     BRAND_REBATE,
@@ -68,7 +69,7 @@ def test_the_scoreboard_counts_states_filters_and_says_a_bad_filter(mapped, oliv
     assert f"Domo {brand.id}" in brand_row and "v1" in brand_row
     per_claim_row = row_of(page, "data-subject", per_claim.name)
     assert 'data-state="open"' in per_claim_row and "Reconciled with open variances" in per_claim_row
-    assert "variance 1" in per_claim_row and "only_domo" in per_claim_row
+    assert "Variance 1" in per_claim_row and "Only in Domo" in per_claim_row  # the classes in words
     assert "accepted</span>" not in per_claim_row  # nothing explained or accepted yet: no such line
     counts = dict(re.findall(r'data-state="(\w+)"><a[^>]*><strong class="count">(\d+)</strong>', page))
     rows = rows_with(page, "data-subject")
@@ -429,7 +430,8 @@ def test_a_difference_whose_value_changed_is_open_again_and_shows_the_earlier_ve
         before = accepted[item.locator]
         assert 'data-status="open"' in row
         assert ("earlier: accepted: domo was wrong by arthur on" in row
-                and f"when the values were {before.backend_value or '—'} / {before.golden_value or '—'}" in row), row
+                and f"when the values were {money(before.backend_value) or '—'} / {money(before.golden_value) or '—'}"
+                in row), row
         assert "Adjudicate</button>" in row
 
 

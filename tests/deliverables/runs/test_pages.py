@@ -381,7 +381,7 @@ def test_in_a_browser_an_operator_starts_a_run_follows_it_opens_a_shortfalls_pro
     page.locator(f'tr[data-key="{shortfall.key}"] td a').first.click()
     page.wait_for_url(re.compile(rf".*/runs/{run.pk}/numbers/.+/$"))
     assert page.locator("#decision").inner_text() == "authorized"
-    assert page.locator("#amount-value").inner_text() == str(shortfall.amount)
+    assert page.locator("#amount-value").inner_text() == money(shortfall.amount)  # as every page shows money
     assert page.locator("#row-count").inner_text() == str(shortfall.row_count)
     with page.expect_download() as download:
         page.click("#rows-csv")
