@@ -15,6 +15,7 @@ from deliverables.models import RunNumber
 from deliverables.provenance import rows
 from deliverables.runs.selectors import money
 from evidence.packets.models import AccountRow
+from promotion.tables import hex_checksum
 from tests.deliverables.provenance.conftest import CURATED_DB
 from tests.deliverables.provenance.test_rows import shortfall_line
 
@@ -56,6 +57,11 @@ def test_a_shortfall_lines_page_shows_its_figures_predicate_rows_and_checksum(sa
     assert f'id="row-count">{number.row_count}<' in html and number.rows_checksum in html
     assert number.calculation_version in html
     assert f'href="/runs/{sample_run.pk}/"' in html and sample_run.trace_id in html
+    # The dataset's checksum as the curated registry shows it (hex in groups of 8), the decimal in its title.
+    checksum = sample_run.inputs["claims"]["checksum"]
+    assert f'title="{checksum} in decimal, as the API gives it">{hex_checksum(checksum)}<' in html
+    run_page = client.get(f"/runs/{sample_run.pk}/").content.decode()
+    assert f'title="{checksum} in decimal, as the API gives it">{hex_checksum(checksum)}<' in run_page
     assert f'href="{page_url(number)}rows/" id="rows-page"' in html
     # Paging through the rows page with its own "next" links lists exactly row_count rows.
     html = client.get(f"{page_url(number)}rows/").content.decode()
