@@ -5,6 +5,8 @@
   rules' CLIENT_SCOPE decision over the client's evidence (evidence.packets.selectors.evidence_for).
 - Domo: the newest export that is not invalid (by export time, then reception), its datasets that have PDP
   policies, and its directory of users and groups.
+- What the pages and the API both show of a client (its flags grouped by kind, its users on each side, the filters
+  in words, the list's filters and counts) is read here once: deliverables.scope.views and .api only present it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from django.db.models import F
 
 from deliverables.scope import compare
 from evidence.choices import ManifestStatus, PacketStatus
+from evidence.intake import pdp
 from evidence.models import DirectoryEntry, DomoDataset, SourceManifest
 from evidence.packets import model
 from evidence.packets.authority import AUTHORIZED, CLIENT_SCOPE, decide
@@ -112,3 +115,66 @@ def scope_report() -> ScopeReport:
     every = known + compare.pdp_only_accounts(known, datasets)
     clients = sorted((compare.compare_client(a, datasets, directory) for a in every), key=compare.sort_key)
     return ScopeReport(manifest=manifest, clients=tuple(clients), datasets=tuple(datasets))
+
+
+# --- what the pages and the API show of a client ----------------------------------------------------------------
+USER_FLAGS = (compare.DOMO_ONLY, compare.BACKEND_ONLY, compare.UNDECIDED_USER)
+VERDICT_LABELS = {compare.THROUGH: "Lets the rows through", compare.BLOCKED: "Keeps the rows out",
+                  compare.UNDECIDED: "Cannot be evaluated"}
+
+
+@dataclass(frozen=True)
+class FlagGroup:
+    """One kind of flag of a client: how many, and what (the users for a user's flag, else the messages)."""
+
+    code: str
+    label: str
+    count: int
+    details: tuple[str, ...]
+
+
+def flag_groups(scope: compare.ClientScope) -> list[FlagGroup]:
+    found: dict[str, list[compare.Flag]] = {}
+    for flag in scope.flags:
+        found.setdefault(flag.code, []).append(flag)
+    groups = []
+    for code, flags in found.items():
+        if code in USER_FLAGS:
+            details = (", ".join(u.name for u in scope.users_flagged(code)),)
+        else:
+            details = tuple(f.message for f in flags)
+        groups.append(FlagGroup(code=code, label=compare.FLAG_LABELS.get(code, code), count=len(flags),
+                                details=details))
+    return groups
+
+
+def backend_users(scope: compare.ClientScope) -> list[compare.UserLine]:
+    """The users the backend scope holds."""
+    return [u for u in scope.users if u.in_backend]
+
+
+def domo_users(scope: compare.ClientScope) -> list[compare.UserLine]:
+    """The users Domo's PDP let see the client's rows (not those only an undecided policy might have)."""
+    return [u for u in scope.users if u.domo == "saw"]
+
+
+def described_filters(policy: compare.Policy) -> list[str]:
+    """A policy's filters in words (AND-ed), as evidence.intake.pdp says them."""
+    return [pdp.describe_filter(f) for f in policy.filters]
+
+
+def matches(scope: compare.ClientScope, text: str) -> bool:
+    """The list's client filter: any part of the client's name or account id (its key), case folded."""
+    text = text.strip().casefold()
+    account = scope.account
+    return not text or text in account.name.casefold() or text in account.key.casefold()
+
+
+def filter_clients(clients, *, client: str = "", differences: bool = False) -> list[compare.ClientScope]:
+    """The clients the list shows for its filters: `client` (name or account id, any part), differences only."""
+    return [c for c in clients if matches(c, client or "") and (not differences or c.has_differences)]
+
+
+def counts(report: ScopeReport) -> tuple[int, int]:
+    """(clients, clients with differences) of the whole report, whatever the filters: the list's totals."""
+    return len(report.clients), sum(c.has_differences for c in report.clients)

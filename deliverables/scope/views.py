@@ -16,16 +16,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from deliverables.scope import compare, selectors
-from evidence.intake import pdp
 
 VIEW = "console.view_provenance"
 FLAG_BADGES = {"unscoped": "badge badge-bad", compare.DOMO_ONLY: "badge badge-bad",
                compare.BACKEND_ONLY: "badge badge-bad", compare.UNDECIDED_USER: "badge badge-warn",
                "group_unknown": "badge badge-warn", "group_id_unknown": "badge badge-warn",
                "user_id_unknown": "badge badge-warn", "pdp_disabled": "badge badge-warn"}
-VERDICT_BADGES = {compare.THROUGH: ("badge badge-info", "Lets the rows through"),
-                  compare.BLOCKED: ("badge badge-muted", "Keeps the rows out"),
-                  compare.UNDECIDED: ("badge badge-warn", "Cannot be evaluated")}
+VERDICT_BADGES = {compare.THROUGH: "badge badge-info", compare.BLOCKED: "badge badge-muted",
+                  compare.UNDECIDED: "badge badge-warn"}
 
 
 class ScopeFilterForm(forms.Form):
@@ -37,35 +35,14 @@ def _reader(view):
     return login_required(permission_required(VIEW, raise_exception=True)(require_GET(view)))
 
 
-USER_FLAGS = (compare.DOMO_ONLY, compare.BACKEND_ONLY, compare.UNDECIDED_USER)
-
-
 def _badges(scope: compare.ClientScope) -> list[dict]:
-    """One badge per kind of flag, with how many and what: the users for a user's flag, else the messages."""
-    found: dict[str, list[compare.Flag]] = {}
-    for flag in scope.flags:
-        found.setdefault(flag.code, []).append(flag)
-    badges = []
-    for code, flags in found.items():
-        if code in USER_FLAGS:
-            details = [", ".join(u.name for u in scope.users_flagged(code))]
-        else:
-            details = [f.message for f in flags]
-        badges.append({"code": code, "label": compare.FLAG_LABELS.get(code, code), "count": len(flags),
-                       "css": FLAG_BADGES.get(code, "badge"), "details": details})
-    return badges
+    """One badge per kind of flag (selectors.flag_groups), with its style."""
+    return [{**vars(group), "css": FLAG_BADGES.get(group.code, "badge")} for group in selectors.flag_groups(scope)]
 
 
 def _row(scope: compare.ClientScope) -> dict:
-    return {"scope": scope, "badges": _badges(scope),
-            "backend_users": [u for u in scope.users if u.in_backend],
-            "domo_users": [u for u in scope.users if u.domo == "saw"]}
-
-
-def _matches(scope: compare.ClientScope, text: str) -> bool:
-    text = text.strip().casefold()
-    account = scope.account
-    return not text or text in account.name.casefold() or text in account.key.casefold()
+    return {"scope": scope, "badges": _badges(scope), "backend_users": selectors.backend_users(scope),
+            "domo_users": selectors.domo_users(scope)}
 
 
 @_reader
@@ -73,10 +50,11 @@ def scope_list(request):
     form = ScopeFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     report = selectors.scope_report()
-    shown = [c for c in report.clients
-             if _matches(c, data.get("client") or "") and (not data.get("differences") or c.has_differences)]
+    shown = selectors.filter_clients(report.clients, client=data.get("client") or "",
+                                     differences=bool(data.get("differences")))
+    total, with_differences = selectors.counts(report)
     context = {"form": form, "report": report, "rows": [_row(c) for c in shown],
-               "total": len(report.clients), "with_differences": sum(c.has_differences for c in report.clients),
+               "total": total, "with_differences": with_differences,
                "filtered": bool(data.get("client") or data.get("differences"))}
     return render(request, "deliverables/scope/scope_list.html", context,
                   status=400 if form.is_bound and not form.is_valid() else 200)
@@ -91,8 +69,8 @@ def scope_detail(request, key: str):
     datasets = []
     for access in scope.datasets:
         datasets.append({"access": access, "policies": [
-            {"access": pa, "filters": [pdp.describe_filter(f) for f in pa.policy.filters],
-             "badge": VERDICT_BADGES[pa.verdict.outcome][0], "outcome": VERDICT_BADGES[pa.verdict.outcome][1]}
+            {"access": pa, "filters": selectors.described_filters(pa.policy),
+             "badge": VERDICT_BADGES[pa.verdict.outcome], "outcome": selectors.VERDICT_LABELS[pa.verdict.outcome]}
             for pa in access.policies]})
     users = [{"line": u, "css": FLAG_BADGES.get(u.flag, "badge"), "label": compare.FLAG_LABELS.get(u.flag, u.flag)}
              for u in scope.users]

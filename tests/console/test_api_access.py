@@ -69,6 +69,7 @@ NOT_CLIENT_SCOPED = {
     "api/publications/": f"publication decisions (four eyes): {STAFF}",
     "api/consumer-tokens/": "consumer tokens themselves, for admins (console.manage_consumer_tokens)",
     "api/provenance/": f"provenance search over every run: {STAFF}",
+    "api/scope/": f"the client scope report (who may see each client, backend against Domo's PDP): {STAFF}",
     "api/schemas/": "the payload's JSON Schema: no client data",
     "api/schema/": "the OpenAPI schema: no client data",
     "api/docs/": "the API's documentation page: no client data",
