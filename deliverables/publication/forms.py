@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from console.filtersets import IdFilter
 from deliverables.choices import DeliverableKind, PublicationState
 from deliverables.models import Publication
 
@@ -16,7 +17,7 @@ class PublicationFilterSet(django_filters.FilterSet):
                                        help_text="Salesforce account id")
     kind = django_filters.ChoiceFilter(choices=DeliverableKind.choices, label="Kind")
     state = django_filters.ChoiceFilter(choices=PublicationState.choices, label="State")
-    deliverable = django_filters.NumberFilter(field_name="deliverable_id", label="Deliverable", min_value=1)
+    deliverable = IdFilter(field_name="deliverable_id", label="Deliverable")
 
     class Meta:
         model = Publication
