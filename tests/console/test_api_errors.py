@@ -38,10 +38,14 @@ def test_every_operation_on_an_object_documents_404(schema):
             assert "404" in operation["responses"], (method, path)
 
 
-def test_filtered_lists_document_400_and_cursor_lists_document_404(schema):
+def test_filtered_and_cursor_lists_document_400_and_numbered_pages_404(schema):
+    """A bad filter value or cursor is a 400 naming its parameter (a bad cursor was a 404); a page past the last
+    of a list paged by number is DRF's 404."""
     promotions = schema["paths"]["/api/promotions/"]["get"]["responses"]
-    assert {"200", "400", "404"} <= set(promotions)
+    assert {"200", "400"} <= set(promotions) and "404" not in promotions
     assert "400" in schema["paths"]["/api/audit-events/"]["get"]["responses"]
+    assert "400" in schema["paths"]["/api/consumer-tokens/"]["get"]["responses"]  # no filter, a cursor
+    assert "404" in schema["paths"]["/api/curated/"]["get"]["responses"]  # paged by number
 
 
 @pytest.mark.parametrize("path", ["/api/curated/", "/api/curated/{key}/versions/",
