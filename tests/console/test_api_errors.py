@@ -75,3 +75,23 @@ def test_a_page_url_that_matches_nothing_still_answers_the_html_page(client, oli
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/api/intake-runs/", "/api/evidence-packets/"])
+def test_an_upload_is_documented_as_a_binary_file_part(schema, path):
+    """The upload fields were `type: string, format: uri`: a client generated from the schema sent a URL."""
+    body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    upload = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert upload["properties"]["file"]["type"] == "string"
+    assert upload["properties"]["file"]["format"] == "binary"
+    assert upload["required"] == ["file"]
+
+
+def test_no_request_body_asks_for_a_uri_where_a_file_goes(schema):
+    for path, method, operation in _operations(schema):
+        for media, content in operation.get("requestBody", {}).get("content", {}).items():
+            if media != "multipart/form-data":
+                continue
+            ref = content["schema"].get("$ref", "")
+            fields = schema["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+            assert not [name for name, field in fields.items() if field.get("format") == "uri"], (method, path)
