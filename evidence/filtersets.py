@@ -7,6 +7,7 @@ import datetime as dt
 import django_filters
 from django import forms
 
+from console.filtersets import IdFilter
 from evidence.choices import BeastModeScope, IntakeSource, IntakeStatus, ManifestStatus, Severity
 from evidence.formulas import FLAW_CODES, STEP_FLAW_CODES
 from evidence.models import (
@@ -70,7 +71,7 @@ class ManifestFilterSet(django_filters.FilterSet):
 class IssueFilterSet(django_filters.FilterSet):
     """/sources/issues/ and /api/issues/."""
 
-    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    manifest = IdFilter(field_name="manifest_id", label="Manifest")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, label="Severity")
     code = django_filters.CharFilter(
         label="Code", widget=forms.TextInput(attrs={"placeholder": "HASH_MISMATCH"})
@@ -83,7 +84,7 @@ class IssueFilterSet(django_filters.FilterSet):
 
 
 class DatasetFilterSet(django_filters.FilterSet):
-    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    manifest = IdFilter(field_name="manifest_id", label="Manifest")
     domo_id = django_filters.CharFilter(label="Domo DataSet id")
 
     class Meta:
@@ -92,11 +93,9 @@ class DatasetFilterSet(django_filters.FilterSet):
 
 
 class CardFilterSet(django_filters.FilterSet):
-    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
-    domo_id = django_filters.NumberFilter(label="Domo card id")
-    # Through the id, not the relation: an integer lookup answers "no match" for an id past bigint, where a
-    # relation lookup sends it to the database (SQLite: OverflowError, a 500).
-    dataset = django_filters.NumberFilter(field_name="datasets__id", label="Reads dataset")
+    manifest = IdFilter(field_name="manifest_id", label="Manifest")
+    domo_id = IdFilter(label="Domo card id")
+    dataset = IdFilter(field_name="datasets__id", label="Reads dataset")
 
     class Meta:
         model = DomoCard
@@ -104,9 +103,9 @@ class CardFilterSet(django_filters.FilterSet):
 
 
 class BeastModeFilterSet(django_filters.FilterSet):
-    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
-    card = django_filters.NumberFilter(field_name="card_id", label="Card")
-    dataset = django_filters.NumberFilter(field_name="dataset_id", label="Dataset")
+    manifest = IdFilter(field_name="manifest_id", label="Manifest")
+    card = IdFilter(field_name="card_id", label="Card")
+    dataset = IdFilter(field_name="dataset_id", label="Dataset")
     scope = django_filters.ChoiceFilter(choices=BeastModeScope.choices, label="Saved on")
     formula_id = django_filters.CharFilter(label="Formula id")
 
@@ -116,8 +115,8 @@ class BeastModeFilterSet(django_filters.FilterSet):
 
 
 class DataflowFilterSet(django_filters.FilterSet):
-    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
-    domo_id = django_filters.NumberFilter(label="Domo DataFlow id")
+    manifest = IdFilter(field_name="manifest_id", label="Manifest")
+    domo_id = IdFilter(label="Domo DataFlow id")
     database_type = django_filters.ChoiceFilter(
         choices=[("MYSQL", "MySQL"), ("MAGIC", "Magic ETL"), ("REDSHIFT", "Redshift")], label="Type"
     )
@@ -128,8 +127,8 @@ class DataflowFilterSet(django_filters.FilterSet):
 
 
 class PolicyFilterSet(django_filters.FilterSet):
-    manifest = django_filters.NumberFilter(field_name="dataset__manifest_id", label="Manifest")
-    dataset = django_filters.NumberFilter(field_name="dataset_id", label="Dataset")
+    manifest = IdFilter(field_name="dataset__manifest_id", label="Manifest")
+    dataset = IdFilter(field_name="dataset_id", label="Dataset")
     type = django_filters.ChoiceFilter(
         choices=[("open", "Open (All Rows)"), ("user", "User"), ("system", "System")], label="Type"
     )
@@ -146,7 +145,7 @@ def _flaw_codes() -> list[tuple[str, str]]:
 class CalculationFlawFilterSet(django_filters.FilterSet):
     """/sources/<manifest>/flaws/ (its manifest from the path) and /api/calculation-flaws/."""
 
-    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    manifest = IdFilter(field_name="manifest_id", label="Manifest")
     code = django_filters.ChoiceFilter(choices=_flaw_codes, label="Code")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, label="Severity")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from console.filtersets import IdFilter
 from promotion.choices import PromotionKind, PromotionState, PromotionTarget
 from promotion.models import PromotionRequest
 
@@ -13,7 +14,7 @@ class PromotionRequestFilterSet(django_filters.FilterSet):
 
     state = django_filters.ChoiceFilter(choices=PromotionState.choices, label="State")
     target = django_filters.ChoiceFilter(choices=PromotionTarget.choices, label="Target")
-    manifest = django_filters.NumberFilter(field_name="manifest_id", label="Manifest")
+    manifest = IdFilter(field_name="manifest_id", label="Manifest")
     kind = django_filters.ChoiceFilter(choices=PromotionKind.choices, label="Kind")
 
     class Meta:

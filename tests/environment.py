@@ -59,6 +59,8 @@ PARITY_SUITES = (
     "tests/evidence/test_hostile_archives.py",
     "tests/console/test_api_json_limits.py",
     "tests/console/test_api_fuzz.py",
+    "tests/console/test_api_id_filters.py",
+    "tests/console/test_api_cursors.py",
     "tests/console/test_identifier_injection.py",
     "tests/console/test_stored_xss.py",
     "tests/console/test_log_lines.py",

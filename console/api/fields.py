@@ -1,4 +1,5 @@
-"""Serializer fields of the API: money and other exact decimals come and go as JSON strings.
+"""Serializer fields of the API: money and other exact decimals come and go as JSON strings; an upload is a file
+part of a multipart body (`UploadField`).
 
 A JSON number is a binary float to most clients (0.1 + 0.2 is 0.30000000000000004 in JavaScript), so an amount
 sent as one may already have lost digits before the console reads it: `ExactDecimalField` refuses it (400 naming
@@ -8,6 +9,8 @@ Infinity refused.
 """
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -31,3 +34,10 @@ class ExactDecimalField(serializers.DecimalField):
 
     def quantize(self, value):
         return value  # exact as written: validate_precision refused more places than the field holds
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A file sent in a multipart body: `type: string, format: binary` in the schema. drf-spectacular types a
+    FileField `format: uri` (what it is in a response) unless every request component is split from its response
+    one (COMPONENT_SPLIT_REQUEST), which would rename each request body's component."""

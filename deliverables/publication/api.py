@@ -12,8 +12,9 @@
 Reading needs console.view_provenance. Writes are open to any signed-in user; the service decides and audits:
 403 {"detail"} for who asks (a missing permission; four eyes: the requester approving or rejecting their own
 request, whatever their roles), 409 {"detail"} for what or when (a failing or stale gate, named; a hash that is
-not the bound one; a state; a missing comment or reason). The request takes an Idempotency-Key
-(console.api.creates).
+not the bound one; a state; a missing comment or reason). 400 names the fields of a body that does not validate
+(an approval's `sha256` is required: 64 hexadecimal characters); no service was asked. The request takes an
+Idempotency-Key (console.api.creates).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from console.api.serializers import ErrorSerializer
 from deliverables.choices import DeliverableKind, PublicationState
 from deliverables.models import Deliverable, Publication
 from deliverables.publication import selectors, services
-from deliverables.publication.forms import PublicationFilterSet
+from deliverables.publication.forms import SHA256_HEX, PublicationFilterSet
 
 CanRead = capability(services.READ_PERMISSION)
 
@@ -57,8 +58,9 @@ class PublicationRequestSerializer(serializers.Serializer):
 class PublicationApproveSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
                                     help_text="required (refused with 409 when empty)")
-    sha256 = serializers.CharField(required=False, allow_blank=True, default="", max_length=64,
-                                   help_text="the artifact's hash the approver checked: it must be the bound one")
+    sha256 = serializers.CharField(max_length=64, validators=[SHA256_HEX],
+                                   help_text="the artifact's SHA-256 the approver checked (64 hexadecimal "
+                                             "characters; 400 otherwise): it must be the bound one (409 otherwise)")
 
 
 class PublicationCommentSerializer(serializers.Serializer):

@@ -47,6 +47,11 @@ def _refused_page(request, refusal: str, *, status: int, back: str = ""):
     return render(request, "deliverables/workbooks/refused.html", {"refusal": refusal, "back": back}, status=status)
 
 
+def _problems(form) -> str:
+    """A form's errors in one line, each field named."""
+    return "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+
+
 def row(publication, names: dict[str, str] | None = None) -> dict:
     """A publication's line; `names` (account_names()) names its client."""
     return {"publication": publication, "badge": selectors.badge(publication),
@@ -127,8 +132,7 @@ def _decided(request, call, back: str, done: str):
 def publication_new(request):
     form = PublicationRequestForm(request.POST)
     if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-        return _refused_page(request, problems, status=400)
+        return _refused_page(request, _problems(form), status=400)
     deliverable = get_object_or_404(Deliverable, pk=form.cleaned_data["deliverable"])
     back = reverse("deliverables:deliverable-detail", args=[deliverable.pk])
     return _decided(request, lambda: services.publication_request(
@@ -146,11 +150,12 @@ def _on(pk: int):
 def publication_approve(request, pk: int):
     publication, back = _on(pk)
     form = ApproveForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():  # no hash, or not one (a well-formed other hash is the service's refusal)
+        return _refused_page(request, _problems(form), status=400, back=back)
     data = form.cleaned_data
     return _decided(request, lambda: services.publication_approve(
-        actor=request.user, publication=publication, comment=data.get("comment", ""),
-        sha256=data.get("sha256", "")), back, "Published as version {publication.version}.")
+        actor=request.user, publication=publication, comment=data["comment"], sha256=data["sha256"]), back,
+        "Published as version {publication.version}.")
 
 
 @login_required

@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.creates import IdempotentCreate, created
-from console.api.pagination import KeysetPagination
+from console.api.pagination import INVALID_CURSOR, KeysetPagination
 from console.api.permissions import capability
 from console.api.serializers import ErrorSerializer
 from deliverables.choices import Decision, FindingKind, RunState
@@ -355,7 +355,8 @@ class RunFindings(APIView):
             OpenApiParameter("before", OpenApiTypes.STR, description="cursor: the findings before this one"),
             OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 500 (50 by default)"),
         ],
-        responses={200: FindingsPageSerializer, 400: OpenApiResponse(description="a filter out of its choices"),
+        responses={200: FindingsPageSerializer,
+                   400: OpenApiResponse(description="a filter out of its choices, or a cursor that is not one"),
                    **READ_REFUSED, **NOT_FOUND,
                    409: OpenApiResponse(ErrorSerializer, description="the run has no findings (not succeeded)")},
     )
@@ -370,6 +371,9 @@ class RunFindings(APIView):
         size = query.get("page_size", "50")
         if not (size.isdigit() and 1 <= int(size) <= 500):
             problems["page_size"] = ["a whole number from 1 to 500"]
+        for name in ("after", "before"):
+            if query.get(name) and selectors.decode_cursor(query[name]) is None:
+                problems[name] = [INVALID_CURSOR]
         if problems:
             return Response(problems, status=status.HTTP_400_BAD_REQUEST)
         if run.state != RunState.SUCCEEDED:

@@ -310,7 +310,8 @@ def encode_cursor(position: tuple[str, str, str]) -> str:
 
 
 def decode_cursor(token: str | None) -> tuple[str, str, str] | None:
-    """A cursor from the query string; anything malformed is ignored (the first page)."""
+    """A cursor from the query string; None when there is none or it is malformed (the API refuses it with a 400,
+    the run's page shows the first page)."""
     if not token:
         return None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from console.filtersets import IdFilter
 from deliverables.choices import DeliverableKind, RunState
 from deliverables.models import Deliverable
 
@@ -16,7 +17,7 @@ class DeliverableFilterSet(django_filters.FilterSet):
                                        help_text="Salesforce account id")
     kind = django_filters.ChoiceFilter(choices=DeliverableKind.choices, label="Kind")
     state = django_filters.ChoiceFilter(choices=RunState.choices, label="State")
-    run = django_filters.NumberFilter(field_name="run_id", label="Run", min_value=1)
+    run = IdFilter(field_name="run_id", label="Run")
 
     class Meta:
         model = Deliverable

@@ -23,6 +23,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.pagination import invalid_cursor
 from console.api.permissions import capability
 from evidence.api.serializers.flags import FlagRunSerializer
 from evidence.flags import listing, overview
@@ -201,6 +202,8 @@ class FlagKeysetPagination(BasePagination):
         token = request.query_params.get("cursor", "")
         direction, _, key = token.partition(".")
         status = view.filterset.status_asked() if getattr(view, "filterset", None) else FlagStatus.OPEN
+        if token and (direction not in ("n", "p") or not listing.is_cursor(key, status)):
+            raise invalid_cursor("cursor")
         self.page = listing.flag_page(queryset, status, after=key if direction == "n" else None,
                                       before=key if direction == "p" else None)
         return self.page.items

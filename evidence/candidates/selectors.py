@@ -6,6 +6,7 @@ import datetime as dt
 import django_filters
 from django.db.models import Q, QuerySet
 
+from console.filtersets import IdFilter
 from evidence.candidates import mapping as mapper
 from evidence.candidates.models import DomoCandidateRow, DomoCandidateSet
 from evidence.choices import PacketKind
@@ -25,7 +26,7 @@ class CandidateSetFilterSet(django_filters.FilterSet):
     """The candidate list's filters (the same query parameters on the page and the API)."""
 
     kind = django_filters.ChoiceFilter(choices=PacketKind.choices)
-    dataset = django_filters.NumberFilter(field_name="dataset_id", label="Dataset (console id)")
+    dataset = IdFilter(field_name="dataset_id", label="Dataset (console id)")
     load_id = django_filters.CharFilter(label="Manifest load id")
 
     class Meta:

@@ -128,12 +128,17 @@ def _decode(token: str | None, order) -> list[Any] | None:
         for (name, _desc), value in zip(order, values, strict=True):
             if name in _DATETIMES:
                 value = dt.datetime.fromisoformat(value)
-            elif not isinstance(value, int if name == "id" else str):
+            elif not isinstance(value, int if name == "id" else str) or (name == "id" and not 0 < value < 2**63):
                 return None
             decoded.append(value)
         return decoded
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         return None
+
+
+def is_cursor(token: str, status: str) -> bool:
+    """Whether `token` is the key of a row of `status`'s order (what flag_page reads after a `next`/`previous`)."""
+    return _decode(token, ORDERS[status]) is not None
 
 
 def _beyond(order, values, *, backwards: bool) -> Q:

@@ -30,13 +30,22 @@ class PromotionRequestCreateSerializer(serializers.Serializer):
         queryset=DomoDataset.objects.all(),
         many=True,
         allow_empty=False,
-        help_text="ids of the manifest's datasets to promote",
+        help_text="ids of the manifest's datasets to promote, each once",
     )
     target = serializers.ChoiceField(
         choices=PromotionTarget.choices,
         default=PromotionTarget.MIGRATION,
         help_text="migration and reconciliation (the default), or a backend contract (a separate permission)",
     )
+
+    def validate_datasets(self, datasets: list[DomoDataset]) -> list[DomoDataset]:
+        """Each dataset once: [1, 1] is a body that does not say what it means (was a request of dataset 1)."""
+        seen: set[int] = set()
+        twice = sorted({d.pk for d in datasets if d.pk in seen or seen.add(d.pk)})
+        if twice:
+            raise serializers.ValidationError(
+                f"dataset {', '.join(map(str, twice))} is named more than once: name each dataset once")
+        return datasets
 
 
 class CommentSerializer(serializers.Serializer):

@@ -38,10 +38,14 @@ def test_every_operation_on_an_object_documents_404(schema):
             assert "404" in operation["responses"], (method, path)
 
 
-def test_filtered_lists_document_400_and_cursor_lists_document_404(schema):
+def test_filtered_and_cursor_lists_document_400_and_numbered_pages_404(schema):
+    """A bad filter value or cursor is a 400 naming its parameter (a bad cursor was a 404); a page past the last
+    of a list paged by number is DRF's 404."""
     promotions = schema["paths"]["/api/promotions/"]["get"]["responses"]
-    assert {"200", "400", "404"} <= set(promotions)
+    assert {"200", "400"} <= set(promotions) and "404" not in promotions
     assert "400" in schema["paths"]["/api/audit-events/"]["get"]["responses"]
+    assert "400" in schema["paths"]["/api/consumer-tokens/"]["get"]["responses"]  # no filter, a cursor
+    assert "404" in schema["paths"]["/api/curated/"]["get"]["responses"]  # paged by number
 
 
 @pytest.mark.parametrize("path", ["/api/curated/", "/api/curated/{key}/versions/",
@@ -71,3 +75,23 @@ def test_a_page_url_that_matches_nothing_still_answers_the_html_page(client, oli
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/api/intake-runs/", "/api/evidence-packets/"])
+def test_an_upload_is_documented_as_a_binary_file_part(schema, path):
+    """The upload fields were `type: string, format: uri`: a client generated from the schema sent a URL."""
+    body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    upload = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert upload["properties"]["file"]["type"] == "string"
+    assert upload["properties"]["file"]["format"] == "binary"
+    assert upload["required"] == ["file"]
+
+
+def test_no_request_body_asks_for_a_uri_where_a_file_goes(schema):
+    for path, method, operation in _operations(schema):
+        for media, content in operation.get("requestBody", {}).get("content", {}).items():
+            if media != "multipart/form-data":
+                continue
+            ref = content["schema"].get("$ref", "")
+            fields = schema["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+            assert not [name for name, field in fields.items() if field.get("format") == "uri"], (method, path)

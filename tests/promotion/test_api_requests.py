@@ -15,7 +15,6 @@ from promotion.models import PromotionRequest
 from tests.promotion.api_helpers import as_user, post, refusals, requested
 from tests.promotion.conftest import checked, dataset
 
-
 # --- requesting ------------------------------------------------------------------------------------
 
 
@@ -65,6 +64,17 @@ def test_a_request_that_does_not_validate_names_its_fields_and_reaches_no_servic
                                                                    "target": "elsewhere"})
     assert response.status_code == 400
     assert set(response.json()) == {"datasets", "target"}
+    assert not PromotionRequest.objects.exists() and not refusals("request").exists()
+
+
+def test_a_dataset_named_twice_is_400_naming_it_and_reaches_no_service(client, manifest, olivia):
+    """{"datasets": [1, 1]} was a 201: a request of dataset 1."""
+    claims = dataset(manifest)
+    response = post(as_user(client, olivia), "/api/promotions/", {"manifest": manifest.pk,
+                                                                   "datasets": [claims.pk, claims.pk]})
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["datasets"]
+    assert f"dataset {claims.pk} is named more than once" in response.json()["datasets"][0]
     assert not PromotionRequest.objects.exists() and not refusals("request").exists()
 
 

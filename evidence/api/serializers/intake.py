@@ -5,6 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.api.fields import UploadField
 from evidence.intake.uploads import export_name_problem
 from evidence.models import (
     IntakeRun,
@@ -21,7 +22,7 @@ def _username(user) -> str | None:
 
 
 class IntakeUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(
+    file = UploadField(
         help_text="The Leaf IQ export: a .zip of its folder, manifest.json at its root."
     )
 

@@ -5,12 +5,13 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.api.fields import UploadField
 from evidence.packets.models import PacketReceipt
 from evidence.packets.receipts import packet_name_problem, receipt_result
 
 
 class PacketUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The evidence packet: a .zip of its folder, packet.json at its root.")
+    file = UploadField(help_text="The evidence packet: a .zip of its folder, packet.json at its root.")
 
     def validate_file(self, upload):
         problem = packet_name_problem(upload.name)

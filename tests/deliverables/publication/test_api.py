@@ -103,3 +103,33 @@ def test_a_dashboard_payload_built_requested_and_approved_through_a_real_http_se
     assert approver.get(body["download_url"].removeprefix(live_server.url)).content == stored
     assert selectors.live_publication(client_id, "dashboard_payload").pk == body["id"]
     assert selectors.live_publication(client_id, "workbook") is None
+
+
+def test_an_approval_without_a_sha256_or_with_one_that_is_not_a_hash_is_400_naming_it(workbook, olivia, arthur,
+                                                                                      live_server):
+    """`sha256` was documented optional while the service refused an approval without it (409 "the approval names
+    (none)"), and "zz" was a 409 too: the body names it, 64 hexadecimal characters, and no service is asked."""
+    asked = Api.with_token(live_server.url, olivia).post("/api/publications/", {"deliverable": workbook.pk})
+    assert asked.status_code == 201, asked.text
+    approve = f"/api/publications/{asked.json()['id']}/approve/"
+    approver = Api.signed_in(live_server.url, "arthur", PASSWORD)
+
+    for body in ({"comment": "ok"}, {"comment": "ok", "sha256": ""}, {"comment": "ok", "sha256": "zz"},
+                 {"comment": "ok", "sha256": "g" * 64}, {"comment": "ok", "sha256": workbook.sha256 + "0"}):
+        refused = approver.post(approve, body)
+        assert refused.status_code == 400, (body, refused.text)
+        assert list(refused.json()) == ["sha256"], (body, refused.json())
+    assert events("publication.refused") == []  # nothing was asked of the service
+    assert Publication.objects.get().state == PublicationState.REQUESTED
+
+    approved = approver.post(approve, {"comment": "ok", "sha256": workbook.sha256.upper()})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == PublicationState.PUBLISHED
+
+
+def test_the_schema_says_an_approval_needs_its_sha256(client, olivia):
+    client.force_login(olivia)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    body = schema["components"]["schemas"]["PublicationApprove"]
+    assert "sha256" in body["required"]
+    assert body["properties"]["sha256"]["pattern"] == "^[0-9a-fA-F]{64}$"

@@ -79,3 +79,20 @@ def test_the_run_deliverable_and_publication_pages_link_an_auditor_to_their_even
         assert expected and shown == expected, url  # exactly that object's events
     client.force_login(olivia)  # an operator does not read the trail: no link
     assert "/audit/?object_type=" not in client.get(f"/publications/{publication.pk}/").content.decode()
+
+
+def test_the_approve_form_without_a_hash_or_with_one_that_is_not_a_hash_is_400_naming_it(workbook, olivia, arthur,
+                                                                                         client):
+    client.force_login(olivia)
+    client.post("/publications/request/", {"deliverable": workbook.pk, "comment": "Q4"})
+    publication = Publication.objects.get()
+    client.force_login(arthur)
+    for sha256 in ("", "zz", "g" * 64):
+        refused = client.post(f"/publications/{publication.pk}/approve/", {"comment": "ok", "sha256": sha256})
+        assert refused.status_code == 400, sha256
+        assert "sha256: " in refused.content.decode(), sha256
+    publication.refresh_from_db()
+    assert publication.state == "requested"
+    assert not AuditEvent.objects.filter(action="publication.refused").exists()
+    done = client.post(f"/publications/{publication.pk}/approve/", {"comment": "ok", "sha256": workbook.sha256})
+    assert done.status_code == 302

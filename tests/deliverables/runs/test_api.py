@@ -7,8 +7,10 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from console.api.pagination import INVALID_CURSOR
 from console.models import AuditEvent
 from deliverables.models import CalculationRun, RunNumber
+from deliverables.runs import selectors
 from deliverables.runs import services as runs
 from deliverables.runs.selectors import number_url
 from tests.deliverables.runs.conftest import CURATED_DB, PERIOD, execute
@@ -177,3 +179,17 @@ def test_the_schema_documents_the_runs_api_without_warnings(tmp_path):
     assert parameters >= {"client", "state", "period_from", "period_to"}
     parameters = {p["name"] for p in paths["/api/runs/{id}/findings/"]["get"]["parameters"]}
     assert parameters >= {"kind", "client", "pharmacy_npi", "decision", "after", "before"}
+
+
+@CURATED_DB
+def test_a_findings_cursor_that_is_not_one_is_400_naming_it(contract_sample, olivia, client):
+    """`after=garbage` was the first page, as if no cursor were sent; a cursor is checked before the run's state."""
+    run = start(olivia)
+    client.force_login(olivia)
+    for name in ("after", "before"):
+        for value in ("garbage", "W10", "WyJhIl0"):  # not base64 of JSON; [], ["a"]: not a position
+            refused = client.get(f"/api/runs/{run.pk}/findings/", {name: value})
+            assert refused.status_code == 400, (name, value)
+            assert refused.json() == {name: [INVALID_CURSOR]}
+    position = selectors.encode_cursor(("k", "c", "1"))
+    assert client.get(f"/api/runs/{run.pk}/findings/", {"after": position}).status_code == 409  # queued: none yet
