@@ -83,7 +83,12 @@ def _stages(gates: list[dict]) -> list[tuple[str, list[dict]]]:
 
 @_reader
 def publication_detail(request, pk: int):
-    publication = get_object_or_404(selectors.publications(), pk=pk)
+    return _detail(request, get_object_or_404(selectors.publications(), pk=pk))
+
+
+def _detail(request, publication, *, status: int = 200, refusal: str = "", **forms):
+    """The publication's page; after a refused or invalid decision, with the refusal above the forms and what the
+    person typed still in them (`forms`: the bound approve_form, comment_form or reason_form)."""
     user = request.user
     requested = publication.state == PublicationState.REQUESTED
     may_decide = user.has_perm(services.APPROVE_PERMISSION) and user.pk != publication.requested_by_id
@@ -96,8 +101,9 @@ def publication_detail(request, pk: int):
         "may_retract": publication.state == PublicationState.PUBLISHED and user.has_perm(services.APPROVE_PERMISSION),
         "own_request": requested and user.pk == publication.requested_by_id,
         "approve_form": ApproveForm(), "comment_form": CommentForm(), "reason_form": ReasonForm(),
+        "decision_refusal": refusal, **forms,
     }
-    return render(request, "deliverables/publication/detail.html", context)
+    return render(request, "deliverables/publication/detail.html", context, status=status)
 
 
 @_reader
@@ -115,13 +121,16 @@ def publication_download(request, pk: int):
     return FileResponse(stream, as_attachment=True, filename=selectors.file_name(publication))
 
 
-def _decided(request, call, back: str, done: str):
-    """Call one service; a refusal is a 403 (who asks) or a 409 page naming why, success a message and back."""
+def _decided(request, call, back: str, done: str, *, again=None):
+    """Call one service; a refusal is a 403 (who asks) or a 409 naming why: `again(reason)` re-renders the page the
+    decision was made on (what was typed kept), else a refusal page; success a message and back."""
     try:
         publication = call()
     except services.PublicationRefused as refused:
         if refused.forbidden:
             raise PermissionDenied(refused.reason) from refused
+        if again is not None:
+            return again(refused.reason)
         return _refused_page(request, refused.reason, status=409, back=back)
     messages.success(request, done.format(publication=publication))
     return redirect("publications:publication-detail", pk=publication.pk)
@@ -151,11 +160,12 @@ def publication_approve(request, pk: int):
     publication, back = _on(pk)
     form = ApproveForm(request.POST)
     if not form.is_valid():  # no hash, or not one (a well-formed other hash is the service's refusal)
-        return _refused_page(request, _problems(form), status=400, back=back)
+        return _detail(request, publication, status=400, refusal=_problems(form), approve_form=form)
     data = form.cleaned_data
     return _decided(request, lambda: services.publication_approve(
         actor=request.user, publication=publication, comment=data["comment"], sha256=data["sha256"]), back,
-        "Published as version {publication.version}.")
+        "Published as version {publication.version}.",
+        again=lambda reason: _detail(request, publication, status=409, refusal=reason, approve_form=form))
 
 
 @login_required
@@ -166,7 +176,8 @@ def publication_reject(request, pk: int):
     form.is_valid()
     return _decided(request, lambda: services.publication_reject(
         actor=request.user, publication=publication, comment=form.cleaned_data.get("comment", "")), back,
-        "Publication #{publication.pk} rejected.")
+        "Publication #{publication.pk} rejected.",
+        again=lambda reason: _detail(request, publication, status=409, refusal=reason, comment_form=form))
 
 
 @login_required
@@ -177,7 +188,8 @@ def publication_withdraw(request, pk: int):
     form.is_valid()
     return _decided(request, lambda: services.publication_withdraw(
         actor=request.user, publication=publication, reason=form.cleaned_data.get("reason", "")), back,
-        "Publication #{publication.pk} withdrawn.")
+        "Publication #{publication.pk} withdrawn.",
+        again=lambda reason: _detail(request, publication, status=409, refusal=reason, reason_form=form))
 
 
 @login_required
@@ -188,4 +200,5 @@ def publication_retract(request, pk: int):
     form.is_valid()
     return _decided(request, lambda: services.publication_retract(
         actor=request.user, publication=publication, reason=form.cleaned_data.get("reason", "")), back,
-        "Publication #{publication.pk} retracted: it is no longer served.")
+        "Publication #{publication.pk} retracted: it is no longer served.",
+        again=lambda reason: _detail(request, publication, status=409, refusal=reason, reason_form=form))

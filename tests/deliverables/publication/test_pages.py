@@ -42,6 +42,16 @@ def test_an_operator_requests_on_the_deliverable_page_and_an_approver_publishes_
     assert 'id="approve-form"' in theirs and f'value="{workbook.sha256}"' in theirs
     no_comment = client.post(f"/publications/{publication.pk}/approve/", {"comment": "", "sha256": workbook.sha256})
     assert no_comment.status_code == 409 and "comment: an approval needs a comment" in no_comment.content.decode()
+    # The refusal is said on the publication's page, above its forms, and what was typed stays in them.
+    again = no_comment.content.decode()
+    assert 'id="decision-refusal"' in again and 'id="approve-form"' in again and f'value="{workbook.sha256}"' in again
+    wrong = client.post(f"/publications/{publication.pk}/approve/", {"comment": "looks right", "sha256": "0" * 64})
+    page = wrong.content.decode()
+    assert wrong.status_code == 409 and 'id="decision-refusal"' in page
+    assert f'value="{"0" * 64}"' in page and ">\nlooks right</textarea>" in page
+    rejected = client.post(f"/publications/{publication.pk}/reject/", {"comment": ""})
+    assert rejected.status_code == 409 and 'id="decision-refusal"' in rejected.content.decode()
+    assert Publication.objects.get().state == "requested"
     done = client.post(f"/publications/{publication.pk}/approve/", {"comment": "ok", "sha256": workbook.sha256},
                        follow=True).content.decode()
     assert "Published as version 1." in done and 'id="retract-form"' in done
