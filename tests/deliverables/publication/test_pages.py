@@ -105,5 +105,5 @@ def test_the_publication_gates_are_named_in_words_with_their_code_beside(workboo
     gates = re.search(r'<section id="publication-gates".*?</section>', page, re.DOTALL).group(0)
     for code, words in (("run_succeeded", "Run succeeded"), ("artifact_intact", "Artifact intact"),
                         ("inputs_current", "Inputs current")):
-        assert f'<td>{words} <code class="muted">{code}</code></td>' in gates
+        assert f'<td>{words} <code class="muted nowrap">{code}</code></td>' in gates
     assert '<td class="mono">' not in gates
