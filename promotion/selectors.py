@@ -231,6 +231,15 @@ def request_history(promotion: PromotionRequest, *, datasets: list, fingerprints
     )
 
 
+def cancellation_reason(promotion: PromotionRequest) -> str:
+    """Why a cancelled request was cancelled: the reason is kept in its audit event, not on the request."""
+    if promotion.state != PromotionState.CANCELLED:
+        return ""
+    event = (AuditEvent.objects.filter(object_type=REQUEST_TYPE, object_id=str(promotion.pk),
+                                       action="promotion.cancelled").order_by("-seq").only("after").first())
+    return (event.after or {}).get("reason", "") if event else ""
+
+
 @dataclass(frozen=True)
 class LiveStamp:
     """What a request's page was rendered with: its state and the last change someone else made to

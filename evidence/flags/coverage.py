@@ -129,12 +129,13 @@ WITH flags AS (
 )
 SELECT client, ndc, month, (month + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS month_end, indicative,
        coalesce(array_to_string(s.sources, '\n'), '') AS sources,
-       printf('No governed price for generic NDC %s for %s on %d fill date(s) in %s (%s; %d claims, %s; '
-              '%d fill date × channel needs): ',
-              ndc, client, dates, strftime(month, '%Y-%m'),
+       printf('No governed price for generic NDC %s for %s on %d fill date%s in %s (%s; %d claim%s, %s; '
+              '%d fill date × channel need%s): ',
+              ndc, client, dates, CASE WHEN dates = 1 THEN '' ELSE 's' END, strftime(month, '%Y-%m'),
               CASE WHEN first = last THEN strftime(first, '%Y-%m-%d')
                    ELSE strftime(first, '%Y-%m-%d') || '…' || strftime(last, '%Y-%m-%d') END,
-              claims, array_to_string(channels, ', '), needs)
+              claims, CASE WHEN claims = 1 THEN '' ELSE 's' END, array_to_string(channels, ', '),
+              needs, CASE WHEN needs = 1 THEN '' ELSE 's' END)
        || array_to_string(list_filter([
               CASE WHEN no_list > 0 THEN printf('the governed contract does not settle the price list for %d of them',
                                                 no_list) END,
@@ -187,9 +188,10 @@ def _rebate_flags(rows) -> list[Flag]:
     flags = []
     for client, ndc, quarter, claims, twice, packets, indicative, sources in rows:
         candidates = _candidates(tuple(sources))
-        what = f"{client}, brand NDC {ndc}, {quarter} ({claims} claims)"
+        what = f"{client}, brand NDC {ndc}, {quarter} ({claims} claim{'' if claims == 1 else 's'})"
         if twice:
-            reason = (f"Governed rebate invoices for {what} are counted twice: invoice(s) {', '.join(twice)} are in "
+            invoices = f"invoice {twice[0]} is" if len(twice) == 1 else f"invoices {', '.join(twice)} are"
+            reason = (f"Governed rebate invoices for {what} are counted twice: {invoices} in "
                       "two governed packets, neither superseding the other")
         elif packets:
             reason = (f"No governed rebate invoice for {what}: the governed invoices of the quarter "

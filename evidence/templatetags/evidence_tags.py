@@ -60,12 +60,3 @@ def translations_in_order(analysis) -> list[tuple[str, dict]]:
         (target, analysis.translations[target]) for target in TARGETS if target in analysis.translations
     ]
 
-
-@register.filter
-def plain(value) -> str:
-    """A detail value as words, not Python: a list comma-joined, a mapping as `name value` pairs."""
-    if isinstance(value, dict):
-        return ", ".join(f"{key} {plain(item)}" for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(plain(item) for item in value)
-    return "" if value is None else str(value)

@@ -70,6 +70,7 @@ def detail_context(user, promotion: PromotionRequest, *, forms: dict, sections: 
         curated_columns=selectors.curated_columns(datasets),
         gates=gate_rows(promotion, datasets),
         live=promotion.state in LIVE_STATES,
+        cancellation_reason=selectors.cancellation_reason(promotion),
         history=history_rows(
             promotion,
             selectors.request_history(promotion, datasets=datasets, fingerprints=fingerprints, limit=HISTORY_SIZE),

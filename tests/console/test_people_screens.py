@@ -73,6 +73,27 @@ def test_a_persons_page_shows_the_history_of_their_roles(client, adam, ada, oliv
         assert action in page
 
 
+def test_a_persons_history_says_in_words_what_changed_not_python(client, adam, ada, olivia):
+    grant = people.grant_propose(actor=adam, user=olivia, role=roles.APPROVER)
+    people.grant_confirm(actor=ada, grant=grant)
+    client.force_login(adam)
+    client.post(f"/people/{olivia.pk}/password-reset/")
+    history = client.get(f"/people/{olivia.pk}/").content.decode().split('class="history"')[1]
+    assert ">roles changed<" in history and ">role confirmed<" in history and ">password changed<" in history
+    assert "roles: operator</td>" in history and "roles: approver, operator</td>" in history
+    assert "changed; password: set</td>" in history
+    assert "active; not staff; not superuser; password: set; username: olivia</td>" in history
+    assert "{&#x27;" not in history and "True" not in history and "[]" not in history
+    assert 'title="user.groups_changed"' in history  # the code itself, for matching the audit trail
+
+
+def test_a_persons_page_says_roles_once_above_the_role_checkboxes(client, adam, olivia):
+    client.force_login(adam)
+    page = client.get(f"/people/{olivia.pk}/").content.decode()
+    form = page.split('<h2 id="roles-heading">Roles</h2>')[1].split("</form>")[0]
+    assert 'aria-labelledby="roles-heading"' in form and "Roles:" not in form and "Active (may sign in)" in form
+
+
 def test_a_password_reset_on_the_screen_shows_the_password_once_and_audits_no_hash(client, adam, olivia):
     client.force_login(adam)
     response = client.post(f"/people/{olivia.pk}/password-reset/")

@@ -198,6 +198,47 @@ def test_the_detail_shows_each_gate_and_why_it_failed(client, cecilia, blocked_r
     assert f"v{result.version}, ran" in page
 
 
+def test_the_gates_are_named_in_words_with_their_code_beside(client, cecilia, blocked_request):
+    client.force_login(cecilia)
+    page = text(client.get(f"/promotions/{blocked_request.pk}/"))
+    assert '<h3>Manifest complete <code class="muted">manifest_complete</code>' in page
+    assert '<h3>Load id <code class="muted">load_id</code>' in page
+    assert "<h3><code>" not in page
+
+
+def decision(page: str) -> str:
+    return re.search(r'<section id="decision".*?</section>', page).group(0)
+
+
+@CURATED_DB
+def test_a_promoted_request_says_in_its_decision_who_approved_it_when_and_why(
+        client, cecilia, manifest, olivia, arthur, curated_db):
+    request = promoted(manifest, CLAIMS, olivia, arthur)
+    client.force_login(cecilia)
+    panel = decision(text(client.get(f"/promotions/{request.pk}/")))
+    assert f'id="decision-outcome">Approved by <strong>arthur</strong>, <time datetime="{request.approved_at.isoformat()}' in panel
+    assert '<blockquote class="comment">figures match Domo</blockquote>' in panel
+    assert "Promoted <time" in panel and "the load finished" in panel
+
+
+def test_a_rejected_request_says_in_its_decision_who_rejected_it_and_why(client, arthur, cecilia, blocked_request):
+    client.force_login(arthur)
+    client.post(f"/promotions/{blocked_request.pk}/reject/", {"reject-comment": "wrong export"})
+    client.force_login(cecilia)
+    panel = decision(text(client.get(f"/promotions/{blocked_request.pk}/")))
+    assert 'id="decision-outcome">Rejected by <strong>arthur</strong>, <time' in panel
+    assert '<blockquote class="comment">wrong export</blockquote>' in panel
+
+
+def test_a_cancelled_request_says_in_its_decision_who_cancelled_it_and_why(client, olivia, cecilia, blocked_request):
+    client.force_login(olivia)
+    client.post(f"/promotions/{blocked_request.pk}/cancel/", {"cancel-reason": "the export was re-run"})
+    client.force_login(cecilia)
+    panel = decision(text(client.get(f"/promotions/{blocked_request.pk}/")))
+    assert 'id="decision-outcome">Cancelled by <strong>olivia</strong>, <time' in panel
+    assert '<blockquote class="comment">the export was re-run</blockquote>' in panel
+
+
 def test_the_requester_does_not_see_approve_and_reads_that_a_second_person_decides(client, olivia, ready_request):
     client.force_login(olivia)
     page = text(client.get(f"/promotions/{ready_request.pk}/"))

@@ -106,3 +106,14 @@ def test_the_approve_form_without_a_hash_or_with_one_that_is_not_a_hash_is_400_n
     assert not AuditEvent.objects.filter(action="publication.refused").exists()
     done = client.post(f"/publications/{publication.pk}/approve/", {"comment": "ok", "sha256": workbook.sha256})
     assert done.status_code == 302
+
+
+def test_the_publication_gates_are_named_in_words_with_their_code_beside(workbook, olivia, client):
+    client.force_login(olivia)
+    client.post("/publications/request/", {"deliverable": workbook.pk, "comment": "Q4 for the client"})
+    page = client.get(f"/publications/{Publication.objects.get().pk}/").content.decode()
+    gates = re.search(r'<section id="publication-gates".*?</section>', page, re.DOTALL).group(0)
+    for code, words in (("run_succeeded", "Run succeeded"), ("artifact_intact", "Artifact intact"),
+                        ("inputs_current", "Inputs current")):
+        assert f'<td>{words} <code class="muted nowrap">{code}</code></td>' in gates
+    assert '<td class="mono">' not in gates

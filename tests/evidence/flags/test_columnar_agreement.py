@@ -157,6 +157,7 @@ def test_flags_group_needs_at_their_grain_with_a_reason_and_the_same_keys_each_t
     assert gap.holds_back == ["pricing_finding"] and gap.period_end == dt.date(2025, 4, 30)
     assert gap.detail["no_price_row"] > 0 and gap.candidate_exists is True  # the received price file has April
     assert "no governed price row on MAC-A" in gap.reason
+    assert " on 6 fill dates in 2025-04 " in gap.reason and "; 12 claims, " in gap.reason  # the plural, when many
 
 
 def test_a_claims_column_that_cannot_be_a_need_is_named(tmp_path):
@@ -191,3 +192,22 @@ def test_each_claims_column_that_cannot_make_a_need_is_named_with_its_first_valu
 
     with pytest.raises(needs.FlagInputError, match=r"claims dataset abc v3 \(claims.parquet\): " + message):
         needs.build_needs(needs.connect(memory_limit="128MB", threads=1), [source])
+
+
+def test_a_flags_reason_counts_one_claim_and_one_fill_date_in_the_singular(tmp_path):
+    path = tmp_path / "one.parquet"
+    rows = {"Client Account ID": [THIRD, THIRD], "CHANNEL": ["retail", "retail"], "Brand/Generic": ["Generic", "Brand"],
+            "NDC": [GENERICS[0], BRANDS[0]], "fill date": [dt.date(2025, 3, 5)] * 2, "Client Account": ["Third"] * 2}
+    pq.write_table(pa.table(rows), path)
+    source = needs.ClaimsSource(dataset_key="claims", version=1, path=path, columns=needs.claims_columns(list(rows)))
+    con = needs.connect(memory_limit="128MB", threads=1)
+    needs.build_needs(con, [source])
+    flags = coverage.compute_flags(con, needs.client_periods(con, [source]), world())
+    con.close()
+
+    pricing_flag = next(f for f in flags if f.kind == "pricing")
+    assert pricing_flag.reason.startswith(f"No governed price for generic NDC {GENERICS[0]} for {THIRD} on 1 fill date "
+                                          "in 2025-03 (2025-03-05; 1 claim, retail; 1 fill date × channel need): ")
+    rebate_flag = next(f for f in flags if f.kind == "rebate")
+    assert f"{THIRD}, brand NDC {BRANDS[0]}, 2025Q1 (1 claim)" in rebate_flag.reason
+    assert "(s)" not in pricing_flag.reason + rebate_flag.reason and " 1 claims" not in rebate_flag.reason

@@ -114,10 +114,27 @@ def test_a_cursor_that_does_not_decode_shows_the_first_page(client, world, arthu
 def test_the_flag_page_shows_every_field_the_run_and_the_client_overview(client, world, cecilia):
     html = _signed_in(client, cecilia).get(reverse("flags:missing-detail", args=[world.march[0].pk])).content.decode()
     assert "no governed pricing evidence" in html and "pricing_finding" in html
-    assert f"flag run #{world.run.pk} (curated.promoted PBM Claims 2025 v1" in html
+    assert f'flag run #{world.run.pk} (after <span title="curated.promoted">curated promoted</span> PBM Claims 2025 v1' in html
     assert "Contract Terms 2025" in html  # the candidate seen
     assert f'href="{reverse("flags:overview-client", args=[ACME])}?period=2025"' in html
     assert world.march[0].key in html
+
+
+def test_the_flag_pages_say_what_is_held_back_its_detail_and_the_trigger_in_words(client, world, cecilia):
+    found = w.flag(world.run, "rebate", ACME, D(2025, 7, 1), D(2025, 9, 30), ndc="00002771501",
+                   detail={"quarter_packets": ["2025Q1"], "first_fill": "2025-07-03"})
+    world.run.trigger = "packet.accepted"
+    world.run.save(update_fields=["trigger"])
+    signed_in = _signed_in(client, cecilia)
+    html = signed_in.get(reverse("flags:missing-detail", args=[found.pk])).content.decode()
+    assert '<dt>Holds back</dt><dd><span title="rebate_claim">rebate claim</span></dd>' in html
+    assert '<dt title="quarter_packets">quarter packets</dt><dd>2025Q1</dd>' in html
+    assert '<dt title="first_fill">first fill</dt><dd>2025-07-03</dd>' in html
+    assert '(after <span title="packet.accepted">packet accepted</span>' in html and ">packet.accepted<" not in html
+    listed = signed_in.get(reverse("flags:missing-list"), {"kind": "rebate"}).content.decode()
+    row = re.search(rf'<tr data-flag="{found.pk}".*?</tr>', listed, re.DOTALL).group(0)
+    assert '<span title="rebate_claim">rebate claim</span>' in row and ">rebate_claim<" not in row
+    assert 'after <span title="packet.accepted">packet accepted</span>' in listed
 
 
 def test_a_resolved_flag_page_names_the_revision_that_resolved_it(client, world, cecilia):
