@@ -170,3 +170,15 @@ def test_the_navigation_leads_to_the_overview_and_the_missing_evidence(client, w
     assert f'<a href="{reverse("flags:overview")}" aria-label="Evidence overview" >Overview</a>' in group.group(1)
     assert (f'<a href="{reverse("flags:missing-list")}" aria-label="Missing evidence" aria-current="page">Missing</a>'
             in group.group(1))
+
+
+def test_candidate_evidence_covering_only_part_of_a_need_reads_partial_never_none(client, world, cecilia):
+    partial = w.flag(world.run, "pricing", ACME, D(2025, 9, 1), D(2025, 9, 30), ndc="00093505699",
+                     reason="No governed price …; candidate pricing exists but does not cover all of it",
+                     candidates=[{"source": "domo", "dataset": "MAC List 2025", "rows": 2}])
+    signed_in = _signed_in(client, cecilia)
+    listed = signed_in.get(reverse("flags:missing-list"), {"kind": "pricing"}).content.decode()
+    row = re.search(rf'<tr data-flag="{partial.pk}".*?</tr>', listed, re.DOTALL).group(0)
+    assert ">partial candidate</span>" in row and '<span class="muted">none</span>' not in row
+    page = signed_in.get(reverse("flags:missing-detail", args=[partial.pk])).content.decode()
+    assert ">partial candidate</span></h1>" in page and "MAC List 2025" in page
