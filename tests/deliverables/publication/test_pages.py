@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "cura
 
 
 def test_an_operator_requests_on_the_deliverable_page_and_an_approver_publishes_on_the_publication_page(
-        workbook, olivia, arthur, client):
+        workbook, olivia, arthur, cecilia, client):
     client.force_login(olivia)
     page = client.get(f"/deliverables/{workbook.pk}/").content.decode()
     assert 'id="request-publication-form"' in page and 'href="/publications/"' in page  # the form, the nav
@@ -55,6 +55,10 @@ def test_an_operator_requests_on_the_deliverable_page_and_an_approver_publishes_
     done = client.post(f"/publications/{publication.pk}/approve/", {"comment": "ok", "sha256": workbook.sha256},
                        follow=True).content.decode()
     assert "Published as version 1." in done and 'id="retract-form"' in done
+    client.force_login(cecilia)  # a reviewer, who may not retract, still reads the decision in its panel
+    decided = client.get(f"/publications/{publication.pk}/").content.decode()
+    assert re.search(r'id="decision-summary">Approved by arthur and published as version 1, <time', decided)
+    client.force_login(arthur)
     assert f"published/{workbook.client_account_id}/workbook/1/" in done
 
     listed = client.get("/publications/?state=published&kind=workbook").content.decode()
