@@ -129,6 +129,22 @@ def test_invalid_export_is_kept_in_bronze_and_never_reaches_silver(db, tmp_path)
     assert bad["file"] and bad["row"] and bad["column"]
 
 
+def test_a_manifest_with_a_broken_field_is_recorded_invalid_with_what_it_claims_still_shown(db, complete_export):
+    path = complete_export.path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["datasets"][0]["id"] = 12345
+    path.write_text(json.dumps(manifest))
+
+    result = ingest(complete_export.path)
+
+    assert result["status"] == "invalid"
+    first = result["issues"][0]
+    assert (first["code"], first["object"], first["field"]) == ("MANIFEST_SCHEMA", "manifest", "datasets[0].id")
+    recorded = SourceManifest.objects.get()
+    assert recorded.domo_instance == manifest["domo_instance"] and recorded.exported_at is not None
+    assert recorded.exporter == f'{manifest["exporter"]["name"]} {manifest["exporter"]["version"]}'
+
+
 def test_a_zip_is_received_like_a_folder_and_the_archive_itself_is_kept(db, tmp_path, complete_export):
     archive = write_export_zip(complete_export.path, tmp_path / "export.zip")
     result = ingest(archive)

@@ -327,6 +327,10 @@ def test_an_unreadable_dataset_id_comes_first_naming_the_manifest_before_the_ref
     assert dangling and all(report.issues.index(i) > 0 for i in dangling)
     severities = [i.severity for i in report.issues]
     assert severities == sorted(severities, key=["error", "warning", "info"].index)  # errors, then warnings
+    # What the broken manifest claims is still read, for its page.
+    assert report.manifest is None and report.status == "invalid"
+    assert report.claims["domo_instance"] == export.manifest["domo_instance"] and report.claims["exported_at"]
+    assert report.claims["exporter"] == f'{export.manifest["exporter"]["name"]} {export.manifest["exporter"]["version"]}'
 
 
 def test_card_column_naming_an_unknown_beast_mode_is_a_dangling_reference(tmp_path):

@@ -96,11 +96,11 @@ def validate_export(source: Path, *, limits: ArchiveLimits = DEFAULT_LIMITS, sta
 
 def _report(issues: list[Issue], *, manifest_sha256: str | None = None, claimed: str | None = None,
             load_id: str | None = None, manifest: leafiq.Manifest | None = None,
-            root: Path | None = None) -> ValidationReport:
+            root: Path | None = None, claims: dict | None = None) -> ValidationReport:
     ordered = tuple(dict.fromkeys(sorted(issues, key=Issue.sort_key)))
     return ValidationReport(
         status=export_status(ordered), claimed_status=claimed, load_id=load_id,
-        manifest_sha256=manifest_sha256, manifest=manifest, issues=ordered, root=root,
+        manifest_sha256=manifest_sha256, manifest=manifest, issues=ordered, root=root, claims=claims,
     )
 
 
@@ -111,7 +111,7 @@ def _validate_folder(root: Path, *, root_kept: bool, on_identity: OnIdentity | N
     content = check.content
     return _report(
         check.issues, manifest_sha256=check.manifest_sha256, claimed=content.claimed_status,
-        load_id=content.load_id, manifest=content.manifest, root=root if root_kept else None,
+        load_id=content.load_id, manifest=content.manifest, root=root if root_kept else None, claims=content.claims,
     )
 
 

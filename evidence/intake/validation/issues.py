@@ -134,6 +134,7 @@ class ValidationReport:
     manifest: leafiq.Manifest | None  # only when the manifest passed every manifest check
     issues: tuple[Issue, ...]
     root: Path | None = None  # the folder validated; None when it was a temporary extraction
+    claims: dict | None = None  # the manifest's exported_at, domo_instance and exporter as read, broken or not
 
     def codes(self) -> set[str]:
         return {i.code for i in self.issues}

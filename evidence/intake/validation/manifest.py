@@ -116,6 +116,7 @@ class _ManifestContent:
     dataset_ids: set[str] = field(default_factory=set)
     unsafe_paths: set[str] = field(default_factory=set)  # named by the manifest, never to be opened
     manifest: leafiq.Manifest | None = None  # only when the manifest passed all its checks
+    claims: dict = field(default_factory=dict)  # exported_at, domo_instance, exporter: as far as they could be read
 
 
 def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue]]:
@@ -146,6 +147,8 @@ def _check_manifest(data: Any) -> tuple[_ManifestContent, list[Issue]]:
         check.add(MANIFEST_SCHEMA, "status", f"{status!r} is not 'complete' or 'partial'")
         status = None
     content.claimed_status = status
+    content.claims = {"exported_at": exported_at, "domo_instance": domo_instance or "",
+                      "exporter": " ".join(p for p in (exporter_name, exporter_version) if p)}
 
     missing_raw = check.get(data, "missing", "missing", (list,), required=status == "partial") or []
     for index, item in enumerate(missing_raw):
