@@ -7,6 +7,8 @@ from console.api import views
 urlpatterns = [
     path("audit-events/", views.AuditEventList.as_view(), name="api-audit-event-list"),
     path("audit-events/<int:seq>/", views.AuditEventDetail.as_view(), name="api-audit-event-detail"),
+    path("audit-events/export.csv", views.AuditEventExportCsv.as_view(), name="api-audit-export-csv"),
+    path("audit-events/export.jsonl", views.AuditEventExportJsonl.as_view(), name="api-audit-export-jsonl"),
     path("people/", views.PeopleList.as_view(), name="api-people-list"),
     path("people/<int:pk>/", views.PersonDetail.as_view(), name="api-person-detail"),
     path("operations/", views.Operations.as_view(), name="api-operations"),

@@ -6,14 +6,16 @@ audits) it; 400 names the fields.
 """
 
 from django.contrib.auth import get_user_model
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console import operations, people
+from console import clock, operations, people
 from console.api.creates import IdempotentCreate, created
 from console.api.pagination import KeysetPagination
 from console.api.permissions import capability
@@ -27,6 +29,7 @@ from console.api.serializers import (
     RoleGrantSerializer,
 )
 from console.audit import audit_trail_read
+from console.audit_export import EXPORT_FORMATS, audit_trail_export
 from console.filtersets import AuditEventFilterSet
 from console.models import AuditEvent, RoleGrant
 
@@ -65,6 +68,49 @@ class AuditEventDetail(generics.RetrieveAPIView):
         response = super().retrieve(request, *args, **kwargs)
         audit_trail_read(actor=request.user, filters={"seq": int(kwargs["seq"])}, via="api")
         return response
+
+
+class AuditEventExport(generics.GenericAPIView):
+    """The filtered audit trail as a file, oldest first, with seq, prev_hash and hash and a first line saying how to
+    verify the chain outside the console: the export of /audit/export.csv and .jsonl, for a token. Each export is
+    itself an `audit.exported` event with its filters."""
+
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer  # the rows' fields (documented; the file streams them)
+    permission_classes = [capability("console.export_audit")]
+    filterset_class = AuditEventFilterSet
+    pagination_class = None
+    fmt = "csv"
+
+    def get(self, request, *args, **kwargs):
+        events = self.filter_queryset(self.get_queryset())  # a filter that cannot be used: 400 naming it
+        filterset = AuditEventFilterSet(request.query_params, queryset=self.get_queryset())
+        filterset.is_valid()
+        lines = audit_trail_export(actor=request.user, queryset=events, filters=filterset.active_filters(),
+                                   fmt=self.fmt)
+        name = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.{self.fmt}"
+        return StreamingHttpResponse(lines, content_type=EXPORT_FORMATS[self.fmt],
+                                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _export_schema(fmt: str, media_type: str):
+    return extend_schema_view(get=extend_schema(
+        operation_id=f"audit_events_export_{fmt}", summary=f"Export the audit trail as {fmt.upper()}",
+        parameters=[OpenApiParameter(name, str, description=str(f.label or name))
+                    for name, f in AuditEventFilterSet.base_filters.items()],
+        responses={(200, media_type): OpenApiTypes.STR,
+                   400: OpenApiResponse(description="a filter that cannot be used, named with its error"),
+                   403: OpenApiResponse(ErrorSerializer, description="not an auditor or an admin")}))
+
+
+@_export_schema("csv", "text/csv")
+class AuditEventExportCsv(AuditEventExport):
+    fmt = "csv"
+
+
+@_export_schema("jsonl", "application/x-ndjson")
+class AuditEventExportJsonl(AuditEventExport):
+    fmt = "jsonl"
 
 
 # --- people and decision-role grants ---------------------------------------------------------------------

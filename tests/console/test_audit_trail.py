@@ -340,3 +340,29 @@ def test_an_admins_queries_and_exports_are_recorded_too(client, adam, trail):
         (adam, "page", {"actor": "olivia"}), (adam, "api", {"action": ["promotion.approved"]})]
     assert [(e.actor, e.after["format"], e.after["filters"]) for e in reads("audit.exported")] == [
         (adam, "csv", {"actor": "arthur"}), (adam, "jsonl", {})]
+
+
+def test_the_api_exports_the_same_file_for_a_token_and_records_it(audrey, olivia, trail):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=audrey).key}")
+    response = api.get("/api/audit-events/export.csv", {"actor": "arthur"})
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-trail-')
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(lines[0]) == 1 and lines[0][0].startswith("# LeafEnterprise audit trail excerpt")
+    assert [int(row[0]) for row in lines[2:]] == sorted(matching(actor="arthur"))  # as the page exports them
+    [event] = reads("audit.exported")
+    assert event.actor == audrey and event.after == {"format": "csv", "filters": {"actor": "arthur"}}
+
+    jsonl = api.get("/api/audit-events/export.jsonl", {"actor": "arthur"})
+    assert jsonl.status_code == 200 and jsonl["Content-Type"].startswith("application/x-ndjson")
+    bad = api.get("/api/audit-events/export.csv", {"period": "someday"})
+    assert bad.status_code == 400 and "period" in bad.json()
+    assert len(reads("audit.exported")) == 2  # the refused one exported nothing
+
+    operator = APIClient()
+    operator.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=olivia).key}")
+    assert operator.get("/api/audit-events/export.csv").status_code == 403
