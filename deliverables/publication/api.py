@@ -36,6 +36,7 @@ from deliverables.choices import DeliverableKind, PublicationState
 from deliverables.models import Deliverable, Publication
 from deliverables.publication import selectors, services
 from deliverables.publication.forms import SHA256_HEX, PublicationFilterSet
+from deliverables.workbooks.services import CONTENT_TYPES
 
 CanRead = capability(services.READ_PERMISSION)
 
@@ -269,7 +270,8 @@ class PublicationDownload(APIView):
     permission_classes = (CanRead,)
 
     @extend_schema(operation_id="publications_download", summary="Download a published file",
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **READ_REFUSED, **NOT_FOUND,
+                   responses={**{(200, media): OpenApiTypes.BINARY for media in dict.fromkeys(CONTENT_TYPES.values())},
+                              **READ_REFUSED, **NOT_FOUND,
                               409: OpenApiResponse(ErrorSerializer, description="nothing published, or the file no "
                                                                                 "longer matches its SHA-256")})
     def get(self, request, pk: int):
@@ -282,6 +284,7 @@ class PublicationDownload(APIView):
         except selectors.PublicationUnavailable as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
         services.record_download(actor=request.user, publication=publication, via="api")
-        response = FileResponse(stream, as_attachment=True, filename=selectors.file_name(publication))
+        response = FileResponse(stream, as_attachment=True, filename=selectors.file_name(publication),
+                                content_type=CONTENT_TYPES.get(publication.kind, "application/octet-stream"))
         response["X-Content-SHA256"] = publication.sha256
         return response

@@ -59,6 +59,7 @@ def test_the_api_requests_decides_and_refuses_as_the_services_do(workbook, olivi
     assert [p["id"] for p in listed.json()["results"]] == [pk]
     download = client.get(approved.json()["download_url"])
     assert download.status_code == 200 and download["X-Content-SHA256"] == workbook.sha256
+    assert download["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"  # as documented
     assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == workbook.sha256
     assert client.post(f"/api/publications/{pk}/retract/", {"reason": ""},
                        content_type="application/json").status_code == 409
