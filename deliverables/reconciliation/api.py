@@ -211,6 +211,10 @@ class SubjectProposal(_ReconciliationView, APIView):
         if output and output not in outputs.OUTPUTS:
             return _bad({"output": [f"{output[:40]!r} is not one of {', '.join(outputs.OUTPUTS)}"]})
         dataset = request.query_params.get("golden_dataset", "").strip()
+        if dataset and dataset not in {str(o["id"]) for o in subject.outputs}:
+            offered = ", ".join(str(o["id"]) for o in subject.outputs)
+            return _bad({"golden_dataset": [f"{dataset[:60]!r} is not an output dataset of {subject.title}" + (
+                f" (one of {offered})" if offered else ": only a DataFlow has output datasets")]})
         proposal = services.mapping_proposal(subject.kind, subject.id, output, dataset)
         listed = [{"name": o.name, "label": o.label, "description": o.description,
                    "keys": [vars(c) for c in o.keys], "measures": [vars(c) for c in o.measures]}

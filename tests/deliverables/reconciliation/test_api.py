@@ -79,7 +79,11 @@ def test_the_scoreboard_counts_every_card_filters_by_state_and_export_and_links_
         "id": brand.pk, "state": "succeeded", "url": f"http://testserver/api/reconciliations/{brand.pk}/"}
     assert client.get(rows[BRAND_REBATE]["reconciliation"]["url"]).json()["artifact_sha256"] == brand.artifact_sha256
     assert rows[EFFECTIVE]["state"] == "mapped" and rows[EFFECTIVE]["reconciliation"] is None
-    assert client.get(rows[GUARANTEE_FLOW]["url"]).json()["kind"] == "dataflow"
+    flow = client.get(rows[GUARANTEE_FLOW]["url"]).json()
+    assert flow["kind"] == "dataflow"
+    unknown = client.get(f"{flow['proposal_url']}?golden_dataset=zzz")  # 400 naming it and the DataFlow's outputs
+    assert unknown.status_code == 400 and "is not an output dataset of" in unknown.json()["golden_dataset"][0]
+    assert "(one of " in unknown.json()["golden_dataset"][0]
 
     opened = client.get(f"{SCOREBOARD}?state=open").json()
     assert set(by_title(opened)) == {BRAND_REBATE, REBATE_PER_CLAIM}
@@ -133,6 +137,8 @@ def test_a_card_shows_its_golden_source_mapping_versions_reconciliations_and_a_p
     assert client.get(f"{card['proposal_url']}?output=client_guarantees").json()["output"] == "client_guarantees"
     answer = client.get(f"{card['proposal_url']}?output=nope")
     assert answer.status_code == 400 and "output" in answer.json()
+    answer = client.get(f"{card['proposal_url']}?golden_dataset=zzz")  # a card has no output datasets to choose
+    assert answer.status_code == 400 and "only a DataFlow has output datasets" in answer.json()["golden_dataset"][0]
 
     for path in ["/api/reconciliation/subjects/chart/1/", f"/api/reconciliation/subjects/card/{subject.id}0/",
                  f"/api/reconciliation/subjects/dataflow/{subject.id}/proposal/"]:
