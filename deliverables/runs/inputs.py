@@ -293,12 +293,12 @@ class EvidenceTables:
 
 def evidence_tables(clients: Iterable[str], period: tuple[dt.date, dt.date], *,
                     evidence: dict[str, Evidence] | None = None) -> EvidenceTables:
-    """The engine's evidence tables for the clients over the period (evidence loaded with evidence_for unless
-    given)."""
-    from evidence.packets.selectors import evidence_for
+    """The engine's evidence tables for the clients over the period (evidence loaded with evidence_for_clients
+    unless given)."""
+    from evidence.packets.selectors import evidence_for_clients
 
     clients = sorted(set(clients))
-    found = evidence if evidence is not None else {c: evidence_for(c, period=period) for c in clients}
+    found = evidence if evidence is not None else evidence_for_clients(clients, period=period)
     terms: list[dict] = []
     prices: list[dict] = []
     invoices: list[dict] = []

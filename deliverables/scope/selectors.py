@@ -19,9 +19,9 @@ from evidence.choices import ManifestStatus, PacketStatus
 from evidence.intake import pdp
 from evidence.models import DirectoryEntry, DomoDataset, SourceManifest
 from evidence.packets import model
-from evidence.packets.authority import AUTHORIZED, CLIENT_SCOPE, decide
+from evidence.packets.authority import AUTHORIZED, CLIENT_SCOPE, Evidence, decide
 from evidence.packets.models import AccountRow
-from evidence.packets.selectors import evidence_for
+from evidence.packets.selectors import evidence_for, evidence_for_clients
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,7 @@ def newest_manifest() -> SourceManifest | None:
             .order_by(F("exported_at").desc(nulls_last=True), "-received_at", "-pk").first())
 
 
-def _account(account_id: str) -> compare.Account:
-    evidence = evidence_for(account_id, kinds=[model.SALESFORCE])
+def _account(account_id: str, evidence: Evidence) -> compare.Account:
     decision = decide(CLIENT_SCOPE, client=account_id, evidence=evidence)
     used = {(u.packet_id, u.revision) for u in decision.governed_used}
     governed_rows, other_rows, read = [], [], []
@@ -72,13 +71,14 @@ def _account(account_id: str) -> compare.Account:
 
 def client_account(account_id: str) -> compare.Account:
     """One client's account as the backend scope knows it: governed or not, its Domo group, why it is unscoped."""
-    return _account(account_id)
+    return _account(account_id, evidence_for(account_id, kinds=[model.SALESFORCE]))
 
 
 def accounts() -> list[compare.Account]:
     ids = (AccountRow.objects.filter(revision__status=PacketStatus.ACCEPTED, revision__kind=model.SALESFORCE)
            .order_by("account_id").values_list("account_id", flat=True).distinct())
-    return [_account(account_id) for account_id in ids]
+    found = evidence_for_clients(list(ids), kinds=[model.SALESFORCE])  # every client's in a few queries
+    return [_account(account_id, found[account_id]) for account_id in ids]
 
 
 def domo_side(manifest: SourceManifest | None) -> tuple[list[compare.Dataset], compare.Directory]:

@@ -34,22 +34,25 @@ class CandidateSetFilterSet(django_filters.FilterSet):
         fields = ["kind", "dataset", "load_id"]
 
 
-def domo_rows_for(client: str, *, kinds: tuple[str, ...],
-                  period: tuple[dt.date, dt.date] | None = None) -> tuple[DomoRow, ...]:
-    """The registered Domo rows that may speak for `client`, as the authority rules' DomoRow: the client's rows
-    of contract terms, rebate invoices and Salesforce accounts, and every price row (a price list serves every
+def domo_rows_for_clients(clients: list[str], *, kinds: tuple[str, ...],
+                          period: tuple[dt.date, dt.date] | None = None) -> dict[str, tuple[DomoRow, ...]]:
+    """The registered Domo rows that may speak for each of `clients`, as the authority rules' DomoRow: a client's
+    rows of contract terms, rebate invoices and Salesforce accounts, and every price row (a price list serves every
     client on it). With `period`, contract terms and prices starting after it are left out. One query."""
     by_client = [kind for kind in (CONTRACT, REBATE, SALESFORCE) if kind in kinds]
-    wanted = Q(candidate_set__kind__in=by_client, client_account_id=client) if by_client else Q(pk__in=[])
+    wanted = Q(candidate_set__kind__in=by_client, client_account_id__in=clients) if by_client else Q(pk__in=[])
     if PRICING in kinds:
         wanted |= Q(candidate_set__kind=PRICING)
     rows = DomoCandidateRow.objects.filter(wanted)
     if period is not None:
         rows = rows.filter(Q(start_date__isnull=True) | Q(start_date__lte=period[1]))
     rows = rows.select_related("candidate_set").order_by("candidate_set_id", "row")
-    return tuple(
-        DomoRow(kind=row.candidate_set.kind,
-                record=mapper.record_from_values(row.candidate_set.kind, row.values, row.candidate_set.mapping),
-                load_id=row.candidate_set.load_id, dataset_id=row.candidate_set.dataset_domo_id, row=row.row)
-        for row in rows
-    )
+    found: dict[str, list[DomoRow]] = {client: [] for client in clients}
+    for row in rows:
+        domo = DomoRow(kind=row.candidate_set.kind,
+                       record=mapper.record_from_values(row.candidate_set.kind, row.values, row.candidate_set.mapping),
+                       load_id=row.candidate_set.load_id, dataset_id=row.candidate_set.dataset_domo_id, row=row.row)
+        for client in (clients if row.candidate_set.kind == PRICING else [row.client_account_id]):
+            if client in found:
+                found[client].append(domo)
+    return {client: tuple(rows) for client, rows in found.items()}

@@ -7,7 +7,7 @@ persists what is missing.
   (the version was verified equal to silver by checksum when it was loaded): its manifest by (load id, manifest
   hash), the manifest's dataset of that Domo id. The lake file is copied to a local temp file first, outside any
   transaction.
-- The evidence: `evidence_for(client)` for each client with claims (packet revisions of every class, and
+- The evidence: `evidence_for_clients(clients)` for the clients with claims (packet revisions of every class, and
   Domo candidate rows once that selector loads them).
 - Persisting, in one transaction: ClientNeeds of the run; each computed flag whose key has an open flag updates
   it (last seen, reason, detail, candidates); a new key opens a flag (audited evidence.flag.raised); an open
@@ -193,7 +193,7 @@ def _sha256(value) -> str:
 def flags_recompute(*, run: FlagRun) -> dict:
     """Compute every flag from the current claims and evidence and persist them for `run`; returns the
     summary {raised, resolved, open, needs}."""
-    from evidence.packets.selectors import evidence_for
+    from evidence.packets.selectors import evidence_for_clients
     from promotion.curated.aliases import curated_reader
 
     versions = claims_versions(curated_reader())
@@ -202,7 +202,7 @@ def flags_recompute(*, run: FlagRun) -> dict:
         try:
             needs.build_needs(con, sources)
             periods = needs.client_periods(con, sources)
-            evidence = {client: evidence_for(client) for client in sorted({p.client for p in periods})}
+            evidence = evidence_for_clients(sorted({p.client for p in periods}))
             flags = coverage.compute_flags(con, periods, evidence)
             computed = {f.key for f in flags}
             # Filtered here, not with key__in: the computed keys can be many more than a query's parameters.

@@ -18,10 +18,11 @@ What is loaded, and why it is enough:
 
 Domo candidate rows (evidence.candidates): the rows of Domo datasets registered as candidate evidence of the
 kinds asked for, the client's for contract terms, rebate invoices and Salesforce accounts, every price row
-(evidence.candidates.selectors.domo_rows_for); always candidate, with their load id, dataset id and row.
+(evidence.candidates.selectors.domo_rows_for_clients); always candidate, with their load id, dataset id and row.
 
 The query count is fixed: one for the revisions (with their packets), then one per record kind asked for,
-whatever the number of revisions, and one for the Domo rows.
+whatever the number of revisions, and one for the Domo rows; `evidence_for_clients` reads many clients' evidence
+in those same queries.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
-from evidence.candidates.selectors import domo_rows_for
+from evidence.candidates.selectors import domo_rows_for_clients
 from evidence.choices import EvidenceClass, PacketStatus
 from evidence.packets import model
 from evidence.packets.authority import RECEIVED, VERIFIED, WITHDRAWN, Evidence, Revision
@@ -63,14 +64,16 @@ def _record(kind: str, row) -> model.Record:
     return record_type(**values)
 
 
-def _records(kind: str, revision_ids: list[int], client: str) -> dict[int, list[model.Record]]:
+def _records(kind: str, revision_ids: list[int], clients: list[str]) -> dict[tuple[str | None, int], list]:
+    """The records of these revisions, by (client, revision id); a price row (no client column) by (None, id)."""
     table, client_column, _ = RECORD_TABLES[kind]
     rows = table.objects.filter(revision_id__in=revision_ids)
     if client_column is not None:
-        rows = rows.filter(**{client_column: client})
-    by_revision: dict[int, list[model.Record]] = defaultdict(list)
+        rows = rows.filter(**{f"{client_column}__in": clients})
+    by_revision: dict[tuple[str | None, int], list[model.Record]] = defaultdict(list)
     for row in rows.order_by("revision_id", "row"):
-        by_revision[row.revision_id].append(_record(kind, row))
+        owner = getattr(row, client_column) if client_column is not None else None
+        by_revision[(owner, row.revision_id)].append(_record(kind, row))
     return by_revision
 
 
@@ -79,6 +82,14 @@ def evidence_for(client: str, *, period: tuple[dt.date, dt.date] | None = None,
     """Every accepted packet revision that may speak for `client` (of `kinds`, default all; starting by the
     end of `period` when given), with its records, and the registered Domo rows that may, as the authority
     rules' Evidence."""
+    return evidence_for_clients([client], period=period, kinds=kinds)[client]
+
+
+def evidence_for_clients(clients: Iterable[str], *, period: tuple[dt.date, dt.date] | None = None,
+                         kinds: Iterable[str] | None = None) -> dict[str, Evidence]:
+    """evidence_for for each of `clients`, in the same fixed number of queries whatever their number: the
+    revisions once, each record kind once, the Domo rows once."""
+    clients = list(dict.fromkeys(clients))
     kinds = tuple(model.KINDS if kinds is None else kinds)
     unknown = [k for k in kinds if k not in model.KINDS]
     if unknown:
@@ -92,21 +103,25 @@ def evidence_for(client: str, *, period: tuple[dt.date, dt.date] | None = None,
         revisions = revisions.filter(period_start__lte=period[1])
     # Which clients a packet speaks for is a JSON list: filtered here, as SQLite (the embedded default)
     # has no JSON containment lookup. Only the revisions' own rows are read; records come below, by client.
-    revisions = [r for r in revisions if _speaks_for(r.packet, client)]
-    records: dict[int, list[model.Record]] = {}
+    speaking = [r for r in revisions if any(_speaks_for(r.packet, c) for c in clients)]
+    records: dict[tuple[str | None, int], list[model.Record]] = {}
     for kind in kinds:
-        ids = [r.pk for r in revisions if r.kind == kind]
+        ids = [r.pk for r in speaking if r.kind == kind]
         if ids:
-            records.update(_records(kind, ids, client))
-    return Evidence(domo_rows=domo_rows_for(client, kinds=kinds, period=period), revisions=tuple(
-        Revision(
+            records.update(_records(kind, ids, clients))
+    domo = domo_rows_for_clients(clients, kinds=kinds, period=period)
+
+    def revision(r: PacketRevision, client: str) -> Revision:
+        owner = None if RECORD_TABLES[r.kind][1] is None else client
+        return Revision(
             packet_id=r.packet.packet_id, revision=r.revision, sha256=r.sha256, kind=r.kind,
             client_account_ids=tuple(r.packet.client_account_ids), period_start=r.period_start,
             period_end=r.period_end, supersedes=r.header.get("supersedes") or None, status=_status(r),
-            records=tuple(records.get(r.pk, ())),
+            records=tuple(records.get((owner, r.pk), ())),
         )
-        for r in revisions
-    ))
+
+    return {client: Evidence(domo_rows=domo[client], revisions=tuple(
+        revision(r, client) for r in speaking if _speaks_for(r.packet, client))) for client in clients}
 
 
 def account_names() -> dict[str, str]:

@@ -19,7 +19,7 @@ from evidence.packets.model import (
     PriceRow,
     RebateInvoice,
 )
-from evidence.packets.selectors import evidence_for
+from evidence.packets.selectors import evidence_for, evidence_for_clients
 from tests.evidence.packets.builders import (
     ACME,
     BLUEWATER,
@@ -149,3 +149,23 @@ def test_the_query_count_does_not_grow_with_the_revisions(tmp_path, olivia, arth
 
     assert len(evidence_for(ACME).revisions) == 24
     assert _queries(ACME) == few == 6  # the revisions, then one per kind, then the Domo candidate rows
+
+
+def test_many_clients_evidence_in_one_read_is_each_clients_own_in_the_same_queries(tmp_path, olivia, arthur):
+    govern(receive(_bluewater_contract(), tmp_path, olivia), arthur)
+    govern(receive(contract_packet(), tmp_path, olivia), arthur)
+    govern(receive(pricing_packet(), tmp_path, olivia), arthur)
+    receive(rebate_packet(), tmp_path, olivia)
+    receive(salesforce_packet(), tmp_path, olivia)  # one packet for several clients: each gets only its rows
+    unknown = "0015e00000ZZZZZAAA"
+
+    with CaptureQueriesContext(connection) as read:
+        together = evidence_for_clients([ACME, BLUEWATER, unknown, ACME], period=YEAR)
+
+    assert list(together) == [ACME, BLUEWATER, unknown]
+    assert len(read.captured_queries) == 6  # as for one client: the revisions, one per kind, the Domo rows
+    for client in (ACME, BLUEWATER, unknown):
+        assert together[client] == evidence_for(client, period=YEAR), client
+    assert [r.kind for r in together[unknown].revisions] == [PRICING]  # a price list serves every client
+    (accounts,) = together[BLUEWATER].of_kind(SALESFORCE)
+    assert {a.account_id for a in accounts.records} == {BLUEWATER}
