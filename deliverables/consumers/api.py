@@ -222,6 +222,12 @@ class ConsumerTokenCreateSerializer(serializers.Serializer):
     expires_in_days = serializers.IntegerField(min_value=1, max_value=services.MAX_DAYS,
                                                default=services.DEFAULT_DAYS)
 
+    def validate_clients(self, clients: list[str]) -> list[str]:
+        twice = sorted({c for c in clients if clients.count(c) > 1})
+        if twice:
+            raise serializers.ValidationError(f"{', '.join(twice)} named more than once: name each client once")
+        return clients
+
 
 class ConsumerTokenRevokeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, help_text="why it is revoked (kept with the token)")

@@ -117,6 +117,9 @@ def test_a_token_asked_with_an_unknown_client_or_too_long_a_life_is_refused_nami
     too_long = api.post("/api/consumer-tokens/", {"name": "Domo", "clients": clients[:1], "expires_in_days": 366},
                         format="json")
     nameless = api.post("/api/consumer-tokens/", {"name": " ", "clients": clients[:1]}, format="json")
+    twice = api.post("/api/consumer-tokens/", {"name": "Domo", "clients": [clients[0], clients[0]]}, format="json")
+    assert twice.status_code == 400 and twice.json()["clients"] == [
+        f"{clients[0]} named more than once: name each client once"]
 
     assert unknown.status_code == 400 and "001NOTACLIENT0000X" in unknown.json()["clients"][0]
     assert too_long.status_code == 400 and set(too_long.json()) == {"expires_in_days"}
