@@ -33,3 +33,18 @@ def test_the_publication_pages_fit_a_1024px_window(page, workbook, olivia, arthu
     page.goto("/publications/")
     digest = page.locator(f'tr[data-publication="{found.pk}"] code.hash')
     assert digest.get_attribute("title") == found.sha256 and len(digest.inner_text()) < 20
+
+
+def test_the_exports_and_promotions_lists_fit_a_1024px_window_times_breaking_after_their_date(
+        page, workbook, adam, tmp_path):
+    page.set_viewport_size({"width": 1024, "height": 800})
+    login(page, adam.username)
+    for url in ("/sources/", "/promotions/", "/promotions/curated/", "/publications/"):
+        assert page.goto(url).status == 200
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], (url, widths)
+        assert page.evaluate(TABLES_PAST_THEIR_BOX) == [], url
+        # A time may wrap between its date and its hour, never inside the date ("2026-12-" / "07").
+        for date in page.locator("main td time .date").all()[:5]:
+            box = date.bounding_box()
+            assert box is None or box["height"] < 30, (url, date.inner_text())
