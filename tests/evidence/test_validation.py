@@ -368,6 +368,15 @@ def test_card_dataset_column_that_is_no_column_is_an_invalid_object(tmp_path):
         "invalid", CARD2_DEFINITION, f"card {CARD_ON_DATASET_FORMULA}", "columns[1].name")
 
 
+def test_a_card_whose_own_id_cannot_be_read_is_named_by_the_id_the_manifest_gives_it(tmp_path):
+    export = Export()
+    export.files[CARD_DEFINITION]["id"] = "abc"
+
+    issue = only(validate(export, tmp_path), "OBJECT_INVALID")
+
+    assert (issue.file, issue.object, issue.field) == (CARD_DEFINITION, f"card {CARD}", "id")
+
+
 def test_beast_mode_deleted_from_its_dataset_is_a_dangling_reference(tmp_path):
     export = Export()
     formulas = export.files[CARD_DEFINITION]["definition"]["formulas"]

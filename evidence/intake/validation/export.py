@@ -258,7 +258,9 @@ class _ExportCheck:
         try:
             return reader(self.root / path, file=path)
         except leafiq.LeafIQFormatError as exc:
-            self.add(OBJECT_INVALID, exc.message, file=path, object=exc.object or object, field=exc.field)
+            # The reader names what it read ("card"); the manifest's entry names which one ("card 1250219488").
+            named = object if not exc.object or exc.object == object.split(" ", 1)[0] else exc.object
+            self.add(OBJECT_INVALID, exc.message, file=path, object=named, field=exc.field)
         except RecursionError:
             self.add(OBJECT_INVALID, "nested too deeply to read", file=path, object=object)
         return None
