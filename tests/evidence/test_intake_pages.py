@@ -361,7 +361,7 @@ def test_the_manifest_list_shows_claim_verdict_and_issue_counts_newest_first(cli
     assert listed(response) == [m.pk for m in reversed(three_manifests)]
     body = text(response)
     assert "LIQ-20261122-0003" in body and "1 error" in body and "1 warning" in body
-    assert "2026-11-21</span> 09:30:00 UTC" in body
+    assert '2026-11-21</span> <span class="hour">09:30:00 UTC' in body
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,11 @@ def test_the_gates_time_and_the_deliverables_step_times_show_as_utc_times(workbo
     page = client.get(f"/publications/{publication.pk}/").content.decode()
     at = publication.gates[0]["at"]
     assert '<h3>At the request <span class="muted">(<time datetime="' in page
-    assert f'><span class="date">{at[:10]}</span> {at[11:19]} UTC</time>)</span></h3>' in page
+    assert f'><span class="date">{at[:10]}</span> <span class="hour">{at[11:19]} UTC</span></time>)</span></h3>' in page
     assert not ISO_TEXT.search(page)
 
     steps = client.get(f"/deliverables/{workbook.pk}/").content.decode()
     section = re.search(r'<section id="deliverable-progress".*?</section>', steps, re.DOTALL).group(0)
     for step in workbook.progress["steps"]:
-        assert f'><span class="date">{step["at"][:10]}</span> {step["at"][11:19]} UTC</time>' in section
+        assert f'><span class="date">{step["at"][:10]}</span> <span class="hour">{step["at"][11:19]} UTC</span></time>' in section
     assert not ISO_TEXT.search(section)

@@ -52,7 +52,7 @@ def test_each_open_flag_shows_what_is_missing_what_it_holds_back_its_candidate_a
     assert "no governed pricing evidence" in row and "pricing_finding" in row
     assert 'class="badge badge-warn"' in row and "candidate" in row
     assert "NDC <span class=\"mono\">00093505601</span>" in row
-    assert "2026-11-20</span> 09:00:00 UTC" in row
+    assert '2026-11-20</span> <span class="hour">09:00:00 UTC' in row
     assert _shown(html) == [*(flag.pk for flag in world.march), world.may.pk]
 
 
@@ -77,7 +77,7 @@ def test_resolved_flags_are_on_their_own_tab_newest_first_with_the_revision(clie
     html = client.get(reverse("flags:missing-list"), {"tab": "resolved"}).content.decode()
     assert _shown(html) == [second.pk, first.pk]
     assert f'href="{reverse("packets:revision-detail", args=[world.rebate.packet_id, 1])}"' in html
-    assert "Covered by a verified revision" in html and "2026-11-21</span> 09:00:00 UTC" in html
+    assert "Covered by a verified revision" in html and '2026-11-21</span> <span class="hour">09:00:00 UTC' in html
     assert 'data-tab="resolved" aria-current="page"' in html
     assert f'ACME Manufacturing <span class="mono muted">{ACME}</span>' in html  # the client by governed name
 
