@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.http import StreamingHttpResponse
+
 from console import anchors, chain, clock
 from console.audit import TRAIL_OBJECT_TYPE, audit_record
 from console.lake import LakeError, get_lake
@@ -86,3 +88,11 @@ def _jsonl_lines(about: dict[str, Any], events) -> Iterator[str]:
     for event in events:
         row = {**event.payload(), "prev_hash": event.prev_hash, "hash": event.hash}
         yield json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def audit_export_response(*, actor, filterset, fmt: str):
+    """The export of a valid filterset's events as a download (the trail page's and the API's one answer)."""
+    lines = audit_trail_export(actor=actor, queryset=filterset.qs, filters=filterset.active_filters(), fmt=fmt)
+    filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.{fmt}"
+    return StreamingHttpResponse(lines, content_type=EXPORT_FORMATS[fmt],
+                                 headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
-from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -12,10 +12,10 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from console import clock, inflight, logins, people, roles
+from console import inflight, logins, people, roles
 from console import operations as operations_figures
 from console.audit import audit_chain_status, audit_trail_page, audit_trail_read
-from console.audit_export import EXPORT_FORMATS, audit_trail_export
+from console.audit_export import audit_export_response
 from console.audit_verify import audit_verify_progress
 from console.filtersets import AuditEventFilterSet
 from console.forms import GrantProposeForm, PersonRolesForm
@@ -102,15 +102,7 @@ def audit_export(request, fmt: str = "csv"):
         return HttpResponseBadRequest("Invalid filters: " + "; ".join(
             f"{field}: {' '.join(errors)}" for field, errors in filterset.errors.items()
         ))
-    lines = audit_trail_export(
-        actor=request.user, queryset=filterset.qs, filters=filterset.active_filters(), fmt=fmt
-    )
-    filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.{fmt}"
-    return StreamingHttpResponse(
-        lines,
-        content_type=EXPORT_FORMATS[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return audit_export_response(actor=request.user, filterset=filterset, fmt=fmt)
 
 
 @login_required
