@@ -50,10 +50,14 @@ def plain(value: Any) -> str:
 
 # Flags worth a word only when they are set.
 _SILENT_WHEN_FALSE = frozenset({"loaded"})
+# Hashes shown by their first 12 characters, as the pages show them (the audit trail's export keeps them whole).
+_SHORTENED = frozenset({"change_hash"})
 
 
 def _pair(key: Any, value: Any) -> str:
     name = words(key)
     if isinstance(value, bool):
         return name if value else ("" if key in _SILENT_WHEN_FALSE else f"not {name}")
+    if key in _SHORTENED and isinstance(value, str) and len(value) > 12:
+        return f"{name}: {value[:12]}…"
     return f"{name}: {'none' if value is None else plain(value)}"

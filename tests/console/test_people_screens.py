@@ -85,6 +85,8 @@ def test_a_persons_history_says_in_words_what_changed_not_python(client, adam, a
     assert "active; not staff; not superuser; password: set; username: olivia</td>" in history
     assert "{&#x27;" not in history and "True" not in history and "[]" not in history
     assert 'title="user.groups_changed"' in history  # the code itself, for matching the audit trail
+    # a grant's change hash reads as the People page shows it: its first 12 characters (the trail keeps it whole)
+    assert f"change hash: {grant.change_hash[:12]}…" in history and grant.change_hash not in history
 
 
 def test_a_persons_page_says_roles_once_above_the_role_checkboxes(client, adam, olivia):
