@@ -26,6 +26,7 @@ from console.paging import cursor_param, page_urls
 from console.selectors import actions_by_area, known_actors, trail_actions
 from console.services import UNLOCK_KINDS, login_unlock
 from console.tables import AuditEventTable
+from console.words import errors_line
 from evidence.selectors import intake_summary
 
 
@@ -99,9 +100,7 @@ def audit_trail(request):
 def audit_export(request, fmt: str = "csv"):
     filterset = AuditEventFilterSet(request.GET, queryset=AuditEvent.objects.all())
     if not filterset.is_valid():
-        return HttpResponseBadRequest("Invalid filters: " + "; ".join(
-            f"{field}: {' '.join(errors)}" for field, errors in filterset.errors.items()
-        ))
+        return HttpResponseBadRequest("Invalid filters: " + errors_line(filterset.errors, filterset.form.fields))
     return audit_export_response(actor=request.user, filterset=filterset, fmt=fmt)
 
 
@@ -175,7 +174,7 @@ def person_change(request, pk: int):
     person = get_object_or_404(get_user_model(), pk=pk)
     form = PersonRolesForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
+        messages.error(request, errors_line(form.errors, form.fields))
         return redirect("person", pk=pk)
     try:
         people.user_change(actor=request.user, user=person, groups=form.cleaned_data["groups"],
@@ -204,7 +203,7 @@ def person_password_reset(request, pk: int):
 def grant_propose(request):
     form = GrantProposeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()))
+        messages.error(request, errors_line(form.errors, form.fields))
         return redirect("people")
     person = form.cleaned_data["user"]
     try:

@@ -61,3 +61,18 @@ def _pair(key: Any, value: Any) -> str:
     if key in _SHORTENED and isinstance(value, str) and len(value) > 12:
         return f"{name}: {value[:12]}…"
     return f"{name}: {'none' if value is None else plain(value)}"
+
+
+def errors_line(errors: Any, fields: Any = None) -> str:
+    """A form's, filterset's or serializer's errors on one line, for a message or an audit record: what is
+    wrong with the whole first, as it is said, then each field by its label (`fields`: the form's fields, where
+    a field has one) or its name, with its messages: 'Reason: This field is required.; file: No file was sent.'"""
+    whole, named = [], []
+    for name, messages in errors.items():
+        said = " ".join(map(str, messages)) if isinstance(messages, list | tuple) else str(messages)
+        if name in ("__all__", "non_field_errors"):
+            whole.append(said)
+            continue
+        field = fields.get(name) if fields is not None else None
+        named.append(f"{getattr(field, 'label', None) or name}: {said}")
+    return "; ".join(whole + named)

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_protect
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.htmx import render_page, wants_fragment
+from console.words import errors_line
 from evidence.intake.uploads import (
     ArchiveRefused,
     declared_length,
@@ -69,7 +70,7 @@ def _posted(request, page: UploadPage, uploads, accept):
         page.refused(request, uploads.refusal, declared=declared_length(request))
         return page.render(request, refusal=uploads.refusal, status=413)
     if not form.is_valid():
-        page.refused(request, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
+        page.refused(request, errors_line(form.errors, form.fields),
                      upload=request.FILES.get("file"))
         return page.render(request, form, status=400)
     try:

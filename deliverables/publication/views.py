@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page
 from console.paging import cursor_param, keyset_page, page_urls
+from console.words import errors_line
 from deliverables.choices import PublicationState
 from deliverables.models import Deliverable
 from deliverables.publication import selectors, services
@@ -49,7 +50,7 @@ def _refused_page(request, refusal: str, *, status: int, back: str = ""):
 
 def _problems(form) -> str:
     """A form's errors in one line, each field named."""
-    return "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+    return errors_line(form.errors, form.fields)
 
 
 def row(publication, names: dict[str, str] | None = None) -> dict:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page
 from console.paging import cursor_param, keyset_page, page_urls
+from console.words import errors_line
 from deliverables.choices import RunState
 from deliverables.runs import selectors, services
 from deliverables.runs.forms import FindingFilterForm, RunFilterSet, RunStartForm
@@ -106,8 +107,7 @@ def _findings_context(request, run, names: dict[str, str] | None = None) -> dict
     if run.state != RunState.SUCCEEDED:
         return context
     if not valid:  # said, never silently dropped (which would list every finding as if filtered)
-        context["filter_problem"] = "These filters cannot be used: " + "; ".join(
-            f"{form.fields[name].label.lower()}: {' '.join(errors)}" for name, errors in form.errors.items())
+        context["filter_problem"] = "These filters cannot be used: " + errors_line(form.errors, form.fields)
         return context
     try:
         page = selectors.findings_page(run, filters, after=request.GET.get("after"), before=request.GET.get("before"))

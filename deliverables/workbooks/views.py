@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page
 from console.paging import cursor_param, keyset_page, page_urls
+from console.words import errors_line
 from deliverables.choices import DeliverableKind, RunState
 from deliverables.models import CalculationRun, Deliverable
 from deliverables.runs import selectors as run_selectors
@@ -131,7 +132,7 @@ def deliverable_new(request):
     if not form.is_valid():
         if not request.user.has_perm(services.BUILD_PERMISSION):
             raise PermissionDenied
-        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        problems = errors_line(form.errors, form.fields)
         return _refused_page(request, problems, status=400)
     data = form.cleaned_data
     run = get_object_or_404(CalculationRun, pk=data["run"])

@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import MultiPartParser
 
+from console.words import errors_line
 from evidence.intake.uploads import declared_length, receiving_uploads, record_upload_refused
 
 
@@ -46,7 +47,7 @@ class StagedUploadCreate:
             self._refused(self.uploads.refusal, declared=declared_length(self.request))
             raise UploadTooLarge(self.uploads.refusal)
         if not body.is_valid():
-            self._refused("; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in body.errors.items()),
+            self._refused(errors_line(body.errors),
                           upload=self.request.FILES.get("file"))
             raise ValidationError(body.errors)
         return body.validated_data["file"]

@@ -104,7 +104,7 @@ def test_the_approve_form_without_a_hash_or_with_one_that_is_not_a_hash_is_400_n
     for sha256 in ("", "zz", "g" * 64):
         refused = client.post(f"/publications/{publication.pk}/approve/", {"comment": "ok", "sha256": sha256})
         assert refused.status_code == 400, sha256
-        assert "sha256: " in refused.content.decode(), sha256
+        assert "SHA-256 you checked: " in refused.content.decode(), sha256
     publication.refresh_from_db()
     assert publication.state == "requested"
     assert not AuditEvent.objects.filter(action="publication.refused").exists()

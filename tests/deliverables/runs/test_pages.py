@@ -193,7 +193,7 @@ def test_the_findings_filter_by_kind_and_page_by_keyset(contract_sample, olivia,
     assert set(re.findall(r'data-finding="finding:[a-z_]+:([^"]+)"', own))
     assert all(f'title="{some}"' in row for row in re.findall(r'<tr data-finding=.*?</tr>', own, re.DOTALL))
     other = client.get(f"/runs/{run.pk}/findings/?client=0015e00000XXXXXXXX").content.decode()
-    assert 'id="findings-filter-problem"' in other and "client: Select a valid choice" in other
+    assert 'id="findings-filter-problem"' in other and "Client: Select a valid choice" in other
     assert "data-finding=" not in other and 'name="client"' in other  # the form stays to mend it
     everything = client.get(f"/runs/{run.pk}/findings/").content.decode()
     shown = re.findall(r'data-finding="([^"]+)"', everything)
