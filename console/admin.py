@@ -7,6 +7,12 @@
   screen, where one admin proposes it and another confirms it. Removing one takes effect at once.
 - A group's decision permissions are set by `manage.py seed_roles`; the permissions of a group you
   belong to are read-only.
+- A username is never changed (the audit trail knows people by it): read-only here, refused by the guard.
+- Someone else's password is reset on the People screen (console.people.user_password_reset, which holds its
+  rules), never chosen here: the admin's password form is for your own password only.
+- API tokens are listed by owner and fingerprint, never their key; they are revoked here, never issued
+  (`manage.py drf_create_token` on the server issues them): a key shown or made for another person would let
+  whoever saw it act as them.
 
 console.people_guard refuses the same at the model layer, whatever the path; these make the admin say so.
 """
@@ -17,8 +23,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from rest_framework.authtoken import admin as token_admin  # registers DRF's token admin, replaced below
+from rest_framework.authtoken.models import TokenProxy
 
 from console import roles
+from console.models import ApiToken, token_fingerprint
 from console.people_guard import groups_of, is_decision_group, permission_labels, refuse
 
 User = get_user_model()
@@ -38,9 +47,23 @@ class ConsoleUserAdmin(auth_admin.UserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("username")
         if obj is not None and obj.pk == request.user.pk:
             fields += [name for name in SELF_PROTECTED if name not in fields]
         return fields
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, id)
+        if user is not None and user.pk != request.user.pk:
+            if request.method == "POST":
+                refuse(actor=request.user, object_id=user.get_username(), attempted={"password": "set in the admin"},
+                       reason="someone else's password is reset on the People screen, never chosen in the admin")
+            messages.error(request, f"{user.get_username()}'s password is reset on their People page, which "
+                                    "keeps its rules (a new random password, shown once; decision roles and API "
+                                    "tokens revoked). Nothing was changed here.")
+            return HttpResponseRedirect(reverse("person", args=[user.pk]))
+        return super().user_change_password(request, id, form_url)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and object_id is not None:
@@ -145,7 +168,28 @@ class ConsoleGroupAdmin(auth_admin.GroupAdmin):
         return PermissionsForm
 
 
+class ConsoleTokenAdmin(token_admin.TokenAdmin):
+    """API tokens by owner and fingerprint: revoked here (audited by console.credentials), never shown or made.
+    DRF's admin addresses a token by its user's id (its URLs and lookups), never by the key."""
+
+    list_display = ("user", "key_fingerprint", "created")
+    fields = ("user", "key_fingerprint", "created")
+    readonly_fields = fields
+
+    @admin.display(description="fingerprint (sha256 of the key, first 12)")
+    def key_fingerprint(self, token) -> str:
+        return token_fingerprint(token.key)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 admin.site.unregister(User)
 admin.site.unregister(Group)
+admin.site.unregister(TokenProxy)  # DRF's TokenAdmin listed every key
 admin.site.register(User, ConsoleUserAdmin)
 admin.site.register(Group, ConsoleGroupAdmin)
+admin.site.register(ApiToken, ConsoleTokenAdmin)

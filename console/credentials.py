@@ -6,19 +6,17 @@ the command or task the work context names. Consumer tokens (deliverables.consum
 service."""
 from __future__ import annotations
 
-import hashlib
-
 from django.db.models.signals import post_delete, post_save
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from console.audit import audit_record
+from console.models import ApiToken, token_fingerprint
 from console.people_guard import web_actor
 
 TOKEN_TYPE = "authtoken.token"
 
 
-def fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+fingerprint = token_fingerprint
 
 
 def _owner(token: Token) -> str:
@@ -45,6 +43,6 @@ def token_deleted(sender, instance: Token, **kwargs) -> None:
 
 
 def connect() -> None:
-    for model in (Token, TokenProxy):  # Django admin edits tokens through the proxy (signals name their sender)
+    for model in (Token, TokenProxy, ApiToken):  # Django admin edits tokens through a proxy (signals name their sender)
         post_save.connect(token_saved, sender=model, dispatch_uid=f"console.credentials.saved.{model.__name__}")
         post_delete.connect(token_deleted, sender=model, dispatch_uid=f"console.credentials.deleted.{model.__name__}")

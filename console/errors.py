@@ -23,6 +23,7 @@ from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
 from console import context, roles
+from console.access import record_refused
 from console.models import Capability
 
 # Labels of every permission a role holds: what a closure cell must match to count as "what the view needs".
@@ -129,6 +130,8 @@ def permission_denied(request, exception=None, template_name="403.html"):
     lacking = {label for label in needed_permissions(resolver_match.func if resolver_match else None)
                if user is None or not user.has_perm(label)}
     needed = describe(lacking)
+    if not _reason(exception):  # a decorator's refusal; a service's (with its reason) is audited by the service
+        record_refused(request, needed=lacking, via="page")
     held = list(user.groups.order_by("name").values_list("name", flat=True)) if user and user.is_authenticated else []
     context = {
         "reason": _reason(exception),

@@ -1,6 +1,9 @@
 """Models of the console shell: role capabilities, the audit trail, idempotency keys and decision-role grants."""
+import hashlib
+
 from django.conf import settings
 from django.db import models
+from rest_framework.authtoken.models import TokenProxy
 
 from console import chain
 from console.choices import GrantState
@@ -219,3 +222,19 @@ class RoleGrant(models.Model):
         if self.state != GrantState.PENDING:
             raise ValueError(f"grant {self.pk} is already {self.state}")
         self.state, self.decided_by, self.decided_at = state, by, at
+
+
+def token_fingerprint(key: str) -> str:
+    """What tells API tokens apart in the trail and Django admin: the first 12 hex digits of the key's sha256."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class ApiToken(TokenProxy):
+    """A person's API token as Django admin shows it: by its owner and fingerprint, never its key."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"API token of {self.user} ({token_fingerprint(self.key)})"

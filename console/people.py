@@ -16,20 +16,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from console import chain, clock, roles
 from console.audit import audit_record
 from console.choices import GrantState
 from console.models import AuditEvent, RoleGrant
-from console.people_guard import RoleChangeRefused, acting, confirming, groups_of, refuse
+from console.people_guard import RoleChangeRefused, acting, confirming, groups_of, refuse, reset_refusal
 
 MANAGE_PERMISSION = "auth.change_user"
 
 __all__ = [  # RoleChangeRefused is raised by these services and by the guard they share
+    "PasswordReset",
     "RoleChangeRefused",
     "change_hash",
     "grant_cancel",
@@ -38,6 +41,7 @@ __all__ = [  # RoleChangeRefused is raised by these services and by the guard th
     "pending_grants",
     "people_list",
     "person_history",
+    "reset_refusal",
     "user_change",
     "user_password_reset",
 ]
@@ -99,15 +103,35 @@ def _user_change(*, user, groups, is_active) -> None:
         user.save(update_fields=["is_active"])
 
 
-def user_password_reset(*, actor, user) -> str:
-    """Give a person a fresh random password and return it (shown once to the admin). Audited, never the hash."""
+@dataclass(frozen=True)
+class PasswordReset:
+    password: str  # shown once to the admin, never stored in clear
+    roles_removed: tuple[str, ...]  # the decision roles the reset took away (two admins grant them again)
+    tokens_revoked: int  # the person's API tokens, revoked with it
+
+
+def user_password_reset(*, actor, user) -> PasswordReset:
+    """Give a person a fresh random password (shown once to the admin). Whoever knows it can sign in as them, so
+    the reset takes away their decision roles (re-granted by two admins, console.people_guard.reset_refusal
+    says why) and revokes their API tokens; a superuser's, or one by an admin who also approves, is refused.
+    Audited by the guard's signals (roles, password, tokens), never the hash or a key."""
     _require_manager(actor, user, {"password": "reset"})
     _refuse_self(actor, user, {"password": "reset"}, "resets the password of")  # they change their own
+    reason = reset_refusal(actor, user, roles_kept=False)
+    if reason:
+        raise refuse(actor=actor, object_id=_user_label(user), attempted={"password": "reset"},
+                     current={"groups": groups_of(user), "is_superuser": user.is_superuser}, reason=reason)
     password = secrets.token_urlsafe(12)
     with acting(actor), transaction.atomic():
+        removed = tuple(sorted(set(groups_of(user)) & set(roles.DECISION_ROLES)))
+        if removed:
+            user.groups.remove(*Group.objects.filter(name__in=removed))
         user.set_password(password)
         user.save(update_fields=["password"])
-    return password
+        tokens = list(Token.objects.filter(user=user))
+        for token in tokens:  # one by one: each revocation is audited (console.credentials)
+            token.delete()
+    return PasswordReset(password=password, roles_removed=removed, tokens_revoked=len(tokens))
 
 
 # --- decision roles: four eyes --------------------------------------------------------------------------

@@ -10,7 +10,9 @@ the console uses them on these tables). While a web request is served (console.m
   known by its name, so a rename would move its members to another role); other renames are audited;
 - a decision role (roles.DECISION_ROLES, or any group holding a decision permission) is added to a
   person only as the confirmation of a grant (console.people.grant_confirm), and a decision
-  permission is never added from the web.
+  permission is never added from the web;
+- a username is never changed (the trail knows people by it), no one changes their own email, and
+  someone else's password is set only where `reset_refusal` finds nothing against it.
 
 In the Django shell (`manage.py shell`, interactive, `-c`/`--command` or piped stdin: console's
 management/commands/shell.py runs it in `shell_session()`) nobody is signed in, so no separation of
@@ -52,7 +54,8 @@ from console.models import AuditEvent
 
 User = get_user_model()
 USER_FLAGS = ("is_active", "is_staff", "is_superuser")
-WATCHED = (*USER_FLAGS, "password")
+NAMES = ("username", "email")
+WATCHED = (*USER_FLAGS, "password", *NAMES)
 REFUSED_ACTION = "role.refused"
 
 # (user pk, group name) of the grant being confirmed: the one decision role a web request may add.
@@ -232,6 +235,39 @@ def user_pre_save(sender, instance, raw=False, update_fields=None, **kwargs):
     if before and actor.pk == instance.pk and bool(before["is_staff"]) != bool(instance.is_staff):
         raise refuse(actor=actor, object_id=label, reason="no one changes their own staff flag",
                      attempted={"is_staff": instance.is_staff}, current={"is_staff": before["is_staff"]})
+    if before is None:
+        return
+    if before["username"] != instance.get_username():
+        raise refuse(actor=actor, object_id=before["username"], reason="a username is never changed: the audit "
+                     "trail knows people by it (make a new account)", attempted={"username": label},
+                     current={"username": before["username"]})
+    if actor.pk == instance.pk and (before["email"] or "") != (instance.email or ""):
+        raise refuse(actor=actor, object_id=label, reason="no one changes their own email: another admin does",
+                     attempted={"email": instance.email}, current={"email": before["email"]})
+    if before["password"] != instance.password and actor.is_authenticated:
+        reason = reset_refusal(actor, instance, superuser=was_superuser)
+        if reason:
+            raise refuse(actor=actor, object_id=label, reason=reason, attempted={"password": "set"},
+                         current={"groups": groups_of(instance), "is_superuser": was_superuser})
+
+
+def reset_refusal(actor, user, *, superuser: bool | None = None, roles_kept: bool = True) -> str:
+    """Why `actor` may not set `user`'s password ('' if nothing stands against it). Whoever sets another's can
+    sign in as them: never a superuser's, never by one who also approves, never a decision-role holder's."""
+    if actor.pk == user.pk:
+        return ""
+    if user.is_superuser if superuser is None else superuser:
+        return ("a superuser's password is changed on the server (`manage.py changepassword`), never from the "
+                "web")
+    deciding = sorted(set(groups_of(actor)) & (set(roles.DECISION_ROLES) - {roles.ADMIN}))
+    if deciding:
+        return (f"an admin who also holds {', '.join(deciding)} does not reset passwords: they could sign in as "
+                "the person and decide on that person's work (another admin resets it)")
+    held = sorted(set(groups_of(user)) & set(roles.DECISION_ROLES))
+    if held and roles_kept:  # the People screen's reset takes them away first
+        return (f"{user.get_username()} holds {', '.join(held)}: the People screen's reset removes decision roles "
+                "first (two admins grant them again)")
+    return ""
 
 
 def _check_flags_in_shell(instance, before: dict | None) -> None:
@@ -259,7 +295,9 @@ def user_post_save(sender, instance, created, raw=False, **kwargs):
                      after={"username": label, **after, "password": password_state(instance.password),
                             "loaded": bool(raw)})
         return
+    after |= {name: getattr(instance, name) for name in NAMES}
     changed = [name for name in USER_FLAGS if bool(before[name]) != bool(after[name])]
+    changed += [name for name in NAMES if (before[name] or "") != (after[name] or "")]
     if changed:
         audit_record(actor=actor, action="user.changed", object_type="auth.user", object_id=label,
                      before={name: before[name] for name in changed},

@@ -326,6 +326,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.IsAuthenticatedWithCapability"],
+    # DRF's own answers; a refusal for want of a capability is also an `access.refused` event (console.access).
+    "EXCEPTION_HANDLER": "console.api.refusals.exception_handler",
     # DRF's three, JSON with limits: a deep, huge or non-finite body is a 400, never a 500 (console/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "console.api.parsers.SafeJSONParser",

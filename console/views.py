@@ -164,6 +164,9 @@ def person_detail(request, pk: int):
         "grants": people.pending_grants().filter(user=person),
         "history": people.person_history(person),
         "is_self": person.pk == request.user.pk,
+        # what a reset would do: refused (why), or which decision roles it would take away
+        "reset_refused": people.reset_refusal(request.user, person, roles_kept=False),
+        "reset_takes": sorted(set(held) & set(roles.DECISION_ROLES)),
     }
     return render(request, "console/person.html", context)
 
@@ -191,11 +194,11 @@ def person_change(request, pk: int):
 def person_password_reset(request, pk: int):
     person = get_object_or_404(get_user_model(), pk=pk)
     try:
-        password = people.user_password_reset(actor=request.user, user=person)
+        reset = people.user_password_reset(actor=request.user, user=person)
     except people.RoleChangeRefused as refusal:
         return _refused(request, refusal, "person", pk=pk)
     # Rendered once, never redirected through a message (messages may sit in a cookie).
-    return render(request, "console/password_reset.html", {"person": person, "password": password})
+    return render(request, "console/password_reset.html", {"person": person, "reset": reset})
 
 
 @login_required

@@ -304,13 +304,13 @@ def _tokens(world) -> tuple[str, Callable[[], object]]:
     def grow():
         for user in copies(get_user_model().objects.all()):
             Token.objects.create(user=user)
-    return "/admin/authtoken/tokenproxy/", grow
+    return "/admin/console/apitoken/", grow
 
 
 
 # --- the tests ---------------------------------------------------------------------------------------------
 def growers() -> dict[str, Grower]:
-    return {**_growers(), "api/audit-events/": _audit_events, "admin:authtoken.tokenproxy": _tokens,
+    return {**_growers(), "api/audit-events/": _audit_events, "admin:console.apitoken": _tokens,
             "api/evidence-packets/<int:pk>/revisions/<int:number>/records/": _records,
             "api/promotions/<int:pk>/flaws/": lambda world: _flaws(world, of_request=True),
             "api/manifests/<int:pk>/flaws-to-disposition/": lambda world: _flaws(world, of_request=False)}

@@ -1,4 +1,4 @@
-"""API permission defaults: authenticated, and never AllowAny."""
+"""API permission defaults: authenticated, and never AllowAny (a refusal is audited: console.api.refusals)."""
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
 
@@ -19,5 +19,7 @@ def capability(codename: str) -> type[BasePermission]:
         def has_permission(self, request, view):
             return super().has_permission(request, view) and request.user.has_perm(codename)
 
+    HasCapability.codename = codename  # what an `access.refused` event names
     HasCapability.__name__ = f"Has_{codename.replace('.', '_')}"
     return HasCapability
+
