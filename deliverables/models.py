@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from console import clock
+from console.exact import ExactDecimalField
 from deliverables.choices import (
     RUN_TERMINAL,
     Decision,
@@ -114,8 +115,8 @@ class RunNumber(models.Model):
     decision = models.CharField(max_length=16, choices=Decision.choices)
     # The headline amount, as a conclusion only when authorized; an indicative amount is kept apart; a number
     # not concluded has neither (figures hold only what does not depend on the missing evidence).
-    amount = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
-    indicative_amount = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    amount = ExactDecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    indicative_amount = ExactDecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
     figures = models.JSONField(default=dict, help_text="{column: exact text} of the calculation's line")
     evidence = models.JSONField(default=dict, help_text="{used, seen, missing: [{..., flag_key}], reasons}")
     dataset_key = models.CharField(max_length=64, blank=True)

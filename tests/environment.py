@@ -72,6 +72,7 @@ PARITY_SUITES = (
     "tests/console/test_sessions.py",
     "tests/console/test_people_",
     "tests/console/test_configuration.py",
+    "tests/console/test_exact_decimals.py",
     "tests/console/test_run_console.py",
 )
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from console import clock
+from console.exact import ExactDecimalField
 from evidence.choices import (
     RECEIPT_TERMINAL,
     EvidenceClass,
@@ -21,8 +22,8 @@ from evidence.choices import (
     Severity,
 )
 
-# Every decimal the packets carry is stored exactly: the service refuses a value with more places or digits
-# (VALUE_INVALID) rather than let the database round it.
+# Every decimal the packets carry is stored exactly: the service refuses a value the column would not keep
+# as it is (VALUE_INVALID, console.exact) rather than let the database round it; the fields refuse it too.
 MONEY = {"max_digits": 20, "decimal_places": 6}
 FRACTION = {"max_digits": 12, "decimal_places": 10}
 
@@ -151,9 +152,9 @@ class ContractTermRow(_RecordRow):
     component = models.CharField(max_length=255)
     channel = models.CharField(max_length=16)
     drug_class = models.CharField(max_length=16)
-    awp_discount_guarantee = models.DecimalField(null=True, blank=True, **FRACTION)
-    dispensing_fee_guarantee = models.DecimalField(null=True, blank=True, **MONEY)
-    rebate_per_brand_claim = models.DecimalField(null=True, blank=True, **MONEY)
+    awp_discount_guarantee = ExactDecimalField(null=True, blank=True, **FRACTION)
+    dispensing_fee_guarantee = ExactDecimalField(null=True, blank=True, **MONEY)
+    rebate_per_brand_claim = ExactDecimalField(null=True, blank=True, **MONEY)
     guarantee_basis = models.CharField(max_length=16)
     exclusions = models.JSONField(default=list)
     price_list = models.CharField(max_length=255)
@@ -172,7 +173,7 @@ class PriceRow(_RecordRow):
     price_list = models.CharField(max_length=255)
     ndc = models.CharField(max_length=11)
     drug_name = models.CharField(max_length=255)
-    mac_unit_price = models.DecimalField(**MONEY)
+    mac_unit_price = ExactDecimalField(**MONEY)
     effective_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="null: still in force")
 
@@ -192,7 +193,7 @@ class RebateInvoiceRow(_RecordRow):
     drug_name = models.CharField(max_length=255)
     manufacturer = models.CharField(max_length=255)
     brand_claims = models.PositiveBigIntegerField()
-    rebate_amount = models.DecimalField(**MONEY)
+    rebate_amount = ExactDecimalField(**MONEY)
     invoice_date = models.DateField()
 
     class Meta:

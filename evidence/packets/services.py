@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from console import chain
+from console import chain, exact
 from console.audit import audit_record
 from console.lake import get_lake
 from console.lake.base import Lake, LakePathError, clean_path
@@ -209,22 +209,13 @@ def _unstorable(report: validation.PacketReport) -> list:
         for name, value in dataclasses.asdict(record).items():
             limits = FRACTION if name == "awp_discount_guarantee" else MONEY
             problem = None
-            if isinstance(value, Decimal) and not _fits(value, **limits):
-                problem = (f"{value} has more than {limits['decimal_places']} decimal places or "
-                           f"{limits['max_digits'] - limits['decimal_places']} digits before the point; the console "
-                           "keeps decimals exactly and does not round them")
+            if isinstance(value, Decimal) and (kept := exact.problem(value, **limits)):
+                problem = f"{value} {kept}: the console keeps decimals exactly and does not round them"
             elif isinstance(value, int) and not isinstance(value, bool) and value >= 2**63:
                 problem = f"{value} is larger than the console can hold"
             if problem:
                 found.append(issue(validation.VALUE_INVALID, problem, file=path, row=number, column=name))
     return found
-
-
-def _fits(value: Decimal, *, max_digits: int, decimal_places: int) -> bool:
-    _sign, digits, exponent = value.as_tuple()
-    places = max(-exponent, 0)
-    whole = max(len(digits) + exponent, 0)
-    return places <= decimal_places and whole <= max_digits - decimal_places
 
 
 # --- refused -------------------------------------------------------------------------------------
