@@ -404,10 +404,9 @@ def _savings(numbers: list[Number]) -> list[Number]:
     for client in clients:
         for decision in (AUTHORIZED, INDICATIVE, NOT_CONCLUDED):
             included = members.get((client, decision), [])
-            figures, total = savings_figures([(n.kind, n.key, n.headline, n.figures) for n in included], decision)
+            figures, total = savings_figures([(n.kind, n.key, n.headline, n.figures, n.evidence) for n in included],
+                                             decision)
             missing = sorted({m["flag_key"] for n in included for m in n.evidence.get("missing", []) if m.get("flag_key")})
-            if decision == NOT_CONCLUDED:
-                figures["flags"] = str(len(missing))
             out.append(Number(
                 key=f"savings:{client}:{decision}", kind="savings", client=client,
                 label=f"Savings, {decision.replace('_', ' ')}", calculation="savings", decision=decision,

@@ -70,12 +70,15 @@ def savings_part(kind: str, key: str) -> str | None:
 
 def savings_figures(members, decision: str) -> tuple[dict, Decimal | None]:
     """The figures and the total of a savings bucket of `decision` over its member numbers, each given as
-    (kind, key, headline, figures). A guarantee or rebate line adds its own amount (each line is the amount a
-    contract owes, rounded once at its end); the findings add their exact overpayments (their figure
-    `overpayment_exact`), rounded once for the bucket: never the cents of each finding, nor of each total."""
+    (kind, key, headline, figures, evidence). A guarantee or rebate line adds its own amount (each line is the
+    amount a contract owes, rounded once at its end); the findings add their exact overpayments (their figure
+    `overpayment_exact`), rounded once for the bucket: never the cents of each finding, nor of each total. A
+    bucket not concluded adds nothing: it counts its numbers and the missing-evidence flags they name."""
     sums = {name: Decimal(0) for name in SAVINGS_PARTS}
     count = 0
-    for kind, key, headline, figures in members:
+    flags = sorted({m["flag_key"] for *_, evidence in members for m in (evidence or {}).get("missing", [])
+                    if m.get("flag_key")})
+    for kind, key, headline, figures, _evidence in members:
         part = savings_part(kind, key)
         if part is None:
             continue
@@ -87,6 +90,6 @@ def savings_figures(members, decision: str) -> tuple[dict, Decimal | None]:
     figures = {name: _text(parts[name]) for name in SAVINGS_PARTS}
     figures["numbers"] = str(count)
     if decision == NOT_CONCLUDED:
-        return {"numbers": str(count)}, None
+        return {"numbers": str(count), "flags": str(len(flags))}, None
     figures["total"] = _text(total)
     return figures, total
