@@ -389,7 +389,7 @@ def run_ours(folder: Path, args) -> dict:
         table_path, table_sha = services.write_artifact(getattr(tables, relation), runs, services.EVIDENCE_PREFIX)
         stored[relation] = {"path": table_path, "sha256": table_sha, "rows": getattr(tables, relation).num_rows}
     timings["evidence_artifacts"] = time.perf_counter() - mark
-    findings = _findings_summary(con, "run_findings", "COALESCE(overpayment, indicative_overpayment)")
+    findings = _findings_summary(con, "run_findings", "overpayment_exact")
     con.close()
     store_mark = time.perf_counter()
     versions = compute.calculation_versions()
@@ -430,9 +430,10 @@ def _guarantee_totals(awp: list[dict], fee: list[dict], rebate: list[dict]) -> d
             "rebate_lines": len(rebate), "rebate_shortfall": str(sum((r["shortfall"] for r in rebate), Decimal(0)))}
 
 
-def _findings_summary(con, table: str, amount: str) -> dict:
+def _findings_summary(con, table: str, exact: str) -> dict:
+    """Per kind: the findings and their overpayment, the exact overpayments added and rounded once."""
     return {kind: [count, str(total)] for kind, count, total in con.execute(
-        f"SELECT kind, COUNT(*), SUM({amount}) FROM {table} GROUP BY kind ORDER BY kind").fetchall()}
+        f"SELECT kind, COUNT(*), ROUND(SUM({exact}), 2) FROM {table} GROUP BY kind ORDER BY kind").fetchall()}
 
 
 # --- hand ---------------------------------------------------------------------------------------------------
@@ -533,7 +534,7 @@ WITH found AS (  -- each allowed amount exact (a UNION of DECIMALs of several sc
                              ORDER BY adjudicated_at, claim_id) > 1
 )
 SELECT kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, claim_row, paid, round(allowed, 2) AS allowed,
-       round(paid - allowed, 2) AS overpayment
+       round(paid - allowed, 2) AS overpayment, paid - allowed AS overpayment_exact
 FROM found WHERE round(paid - allowed, 2) > 0
 """
 
@@ -561,7 +562,7 @@ def run_hand(folder: Path, args) -> dict:
     phases["findings"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
     con.register("hand_findings", findings)
-    summary = _findings_summary(con, "hand_findings", "overpayment")
+    summary = _findings_summary(con, "hand_findings", "overpayment_exact")
     con.close()
     totals = _guarantee_totals([{"shortfall_owed": r[6]} for r in awp], [{"shortfall": r[6]} for r in fee],
                                [{"shortfall": r[5]} for r in rebate])
@@ -654,15 +655,16 @@ def run_pandas(folder: Path, args) -> dict:
               & (mac["end_date"].isna() | (mac["fill_date"] <= mac["end_date"]))]
     brands = ct[(ct["drug_class"] == "brand") & ct["awp_unit_price"].notna() & ct["rate"].notna()]
     with_fee = ct[ct["fee"].notna()]
-    found = {
-        "mac": (mac["icp"] - mac["mac_unit_price"] * mac["quantity"]).round(2),
-        "brand_awp": (brands["icp"] - brands["awp_unit_price"] * brands["quantity"] * (1 - brands["rate"])).round(2),
-        "dispensing_fee": (with_fee["fee_paid"] - with_fee["fee"]).round(2),
+    found = {  # each overpayment exact (as float allows): a finding when it is a cent in cents
+        "mac": mac["icp"] - mac["mac_unit_price"] * mac["quantity"],
+        "brand_awp": brands["icp"] - brands["awp_unit_price"] * brands["quantity"] * (1 - brands["rate"]),
+        "dispensing_fee": with_fee["fee_paid"] - with_fee["fee"],
     }
     cur = cur.sort_values(["adjudicated_at", "claim_id"])
     copy = cur.groupby(["member_id", "ndc", "fill_date", "pharmacy_npi"]).cumcount()
-    found["duplicate"] = (cur["icp"] + cur["fee_paid"])[copy > 0].round(2)
-    findings = {kind: [int((over > 0.004).sum()), f"{over[over > 0.004].sum():.2f}"] for kind, over in found.items()}
+    found["duplicate"] = (cur["icp"] + cur["fee_paid"])[copy > 0]
+    findings = {kind: [int((over.round(2) > 0.004).sum()), f"{over[over.round(2) > 0.004].sum():.2f}"]
+                for kind, over in found.items()}  # the exact overpayments added, rounded once
     phases["findings"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
     totals = {"awp_shortfall_owed": f"{awp_owed:.2f}", "fee_shortfall": f"{fee_short.sum():.2f}",

@@ -31,6 +31,9 @@ A finding is a claim whose overpayment, rounded to cents, is at least 0.01: a ge
 rounded up to the cent (0.004 over) is not one. (Rounded half away from zero, an exact amount is at least 0.01
 exactly when it is at least 0.005: the filter compares, the projection rounds.)
 A claim without AWP that is not excluded counts with AWP 0 (its ingredient cost still counts).
+A finding carries its overpayment twice: rounded once to cents (`overpayment`: a finding is itself a reported
+amount) and exact (`overpayment_exact`, DECIMAL(38, ALLOWED_SCALE)). Every total of findings (per kind and client,
+the savings) adds the exact overpayments and rounds the sum once (runs.compute), never the cents of each claim.
 """
 from __future__ import annotations
 
@@ -304,7 +307,7 @@ _PRICING_FINDINGS_BODY = f"""found AS (
   WHERE copy > 1
 )
 SELECT {_FINDING_COLUMNS.replace('paid, allowed', 'paid, ' + _cents('allowed') + ' AS allowed')},
-       {_cents('paid - allowed')} AS overpayment
+       {_cents('paid - allowed')} AS overpayment, {_dec('paid - allowed', ALLOWED_SCALE)} AS overpayment_exact
 FROM found
 WHERE paid - allowed >= {_dec('0.005', 3)}
 ORDER BY kind, client_account_id, claim_id, reference"""
@@ -427,5 +430,5 @@ COLUMNS = {
                          "guaranteed_rebates", "rebates_received", "shortfall", "unmatched_invoices"),
     "pricing_findings": ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "paid",
                          "allowed", "reference", "channel", "drug_class", "claim_row", "term_source", "term_class",
-                         "price_source", "overpayment"),
+                         "price_source", "overpayment", "overpayment_exact"),
 }

@@ -4,7 +4,8 @@
   and checksum, calculation version, evidence, run and trace), with links;
 - GET <key>/rows/?after=<_row>&limit=: the contributing rows, keyset-paged by `_row` (`next` continues);
 - POST <key>/rederive/: recount and rechecksum the rows from the dataset version and the stored evidence
-  tables (audited "deliverables.number.rederived"; changes nothing else).
+  tables, recompute the figures and amount from them and name each difference (audited
+  "deliverables.number.rederived"; changes nothing else).
 
 GET /api/provenance/numbers/?client=&period=START:END&q=&page= is the search page's twin (the numbers of
 succeeded runs, the latest run of each client and period first).
@@ -141,12 +142,28 @@ class NumberRowsFiguresSerializer(serializers.Serializer):
     checksum = serializers.CharField(allow_blank=True)
 
 
+class FigureDifferenceSerializer(serializers.Serializer):
+    figure = serializers.CharField(help_text="the figure's name, or amount / indicative_amount")
+    stored = serializers.CharField(allow_null=True)
+    rederived = serializers.CharField(allow_null=True)
+
+
+class RederivedFiguresSerializer(serializers.Serializer):
+    figures = serializers.DictField(child=serializers.CharField(allow_null=True))
+    amount = serializers.CharField(allow_null=True)
+    indicative_amount = serializers.CharField(allow_null=True)
+
+
 class NumberRederivedSerializer(serializers.Serializer):
-    matches = serializers.BooleanField()
+    matches = serializers.BooleanField(help_text="the rows, their checksum, every figure and the amount match")
     stored = NumberRowsFiguresSerializer()
     derived = NumberRowsFiguresSerializer()
     difference = serializers.CharField(allow_blank=True, help_text="what differs, in words; blank when it matches")
     notes = serializers.ListField(child=serializers.CharField())
+    differences = FigureDifferenceSerializer(many=True, help_text="each figure whose stored value the rows do not "
+                                                                  "give again")
+    rederived = RederivedFiguresSerializer(allow_null=True, help_text="the figures and amount recomputed from the "
+                                                                      "rows; null when they give no such line")
 
 
 def _number(run_id: int, key: str):
@@ -206,8 +223,10 @@ class NumberRederive(APIView):
 
     @extend_schema(operation_id="run_number_rederive", summary="Re-derive a number's rows",
                    description="Recounts and rechecksums the rows from the dataset version and the evidence tables "
-                               "the run stored, and compares them with the stored row count and checksum. Audited; "
-                               "changes nothing else.",
+                               "the run stored, recomputes the number's figures and amount from them (a savings "
+                               "summary: re-adds its numbers), and compares them with the stored row count, "
+                               "checksum, figures and amount, naming each difference. Audited; changes nothing "
+                               "else.",
                    parameters=[RUN_ID, KEY], request=None,
                    responses={200: NumberRederivedSerializer,
                               409: OpenApiResponse(ErrorSerializer,

@@ -8,7 +8,8 @@ Plain service module (views and API stay thin):
 - `contributing_rows(run, number, after, limit)`: the rows the number adds up, keyset-paged by `_row`, with the
   dataset's own (Domo) columns;
 - `rederive(run, number)`: recount and rechecksum those rows from the dataset version and the evidence tables
-  the run stored, and compare with what the run stored;
+  the run stored, recompute the number's figures and amount from them (provenance.figures), and compare with
+  what the run stored;
 - `rows_csv(run, number)`: every contributing row as CSV lines (formula-injection safe).
 
 How the rows are found: the dataset version's silver Parquet is copied from the lake (the version the run read,
@@ -38,6 +39,7 @@ from deliverables import caches
 from deliverables.calculations import definitions, engine
 from deliverables.choices import Decision, NumberKind
 from deliverables.models import CalculationRun, RunNumber
+from deliverables.provenance.figures import differences, finding_figures, rederive_figures
 
 FINDING_PREFIX = "finding:"
 PAGE_LIMIT = 50
@@ -156,14 +158,7 @@ def number_of(run: CalculationRun, key: str):
     claims = (run.inputs or {}).get("claims", {})
     decision = row["decision"]
     claim_row = int(row["claim_row"])
-    figures = {name: _text(row.get(name)) for name in
-               ("claim_id", "client_account_id", "fill_date", "ndc", "pharmacy_npi", "channel", "drug_class",
-                "paid", "allowed", "reference", "term_source", "price_source")}
-    figures["overpayment" if decision == Decision.AUTHORIZED else "indicative_overpayment"] = (
-        _text(row["overpayment"] if decision == Decision.AUTHORIZED else row["indicative_overpayment"])
-        if decision != Decision.NOT_CONCLUDED else None)
-    if row.get("conflict"):
-        figures["conflict"] = "governed prices in force disagree"
+    figures = finding_figures(row)
     missing = []
     if row.get("flag_key"):
         missing.append({"kind": "pricing" if row["kind"] == "mac" else "contract", "flag_key": row["flag_key"],
@@ -396,10 +391,13 @@ def contributing_rows(run: CalculationRun, number, after=None, limit=PAGE_LIMIT)
 # --- re-derivation ------------------------------------------------------------------------------------------
 def rederive(run: CalculationRun, number) -> dict:
     """Recount and rechecksum the rows of `number` from the dataset version and the evidence tables the run
-    stored (never the cache), and compare with what the run stored."""
+    stored (never the cache), recompute its figures and amount from those rows (figures.rederive_figures), and
+    compare both with what the run stored: `differences` names each figure that differs (figure, stored,
+    rederived), `difference` says it all in words."""
     stored = {"rows": int(number.row_count), "checksum": number.rows_checksum or ""}
     notes: list[str] = []
     if number.relation == "numbers":
+        again = rederive_figures(run, number)
         rows = _number_rows(run, number)
         derived = {"rows": sum(int(r["row_count"]) for r in rows), "checksum": ""}
         expected = set((number.evidence or {}).get("numbers", []))
@@ -411,6 +409,7 @@ def rederive(run: CalculationRun, number) -> dict:
             count, checksum = con.execute(
                 f"SELECT COUNT(*), {definitions.rows_checksum()} FROM ({wanted}) AS w").fetchone()
             derived = {"rows": int(count), "checksum": checksum or ""}
+            again = rederive_figures(run, number, con)
             if number.relation == "findings":
                 outside = con.execute(f"SELECT COUNT(*) FROM ({wanted}) AS w WHERE {ROW} NOT IN "
                                       f"(SELECT {ROW} FROM cur)").fetchone()[0]
@@ -432,20 +431,23 @@ def rederive(run: CalculationRun, number) -> dict:
         broken = [name for name, intact in facts["evidence_tables_intact"].items() if not intact]
         if broken:
             notes.append(f"the stored {', '.join(broken)} table(s) no longer hash to what the run recorded")
-    matches = derived["rows"] == stored["rows"] and derived["checksum"] == stored["checksum"]
-    if matches:
-        difference = ""
-    else:
-        parts = []
-        if derived["rows"] != stored["rows"]:
-            parts.append(f"the run stored {stored['rows']} rows, the dataset version gives {derived['rows']}")
-        if derived["checksum"] != stored["checksum"]:
-            parts.append(f"the run stored checksum {stored['checksum'] or '(none)'}, the rows give "
-                         f"{derived['checksum'] or '(none)'}")
-        difference = "; ".join(parts)
-    return {"matches": matches, "stored": stored, "derived": {"rows": derived["rows"],
-                                                              "checksum": derived["checksum"]},
-            "difference": difference, "notes": notes}
+    differ = differences(number, again)
+    parts = []
+    if derived["rows"] != stored["rows"]:
+        parts.append(f"the run stored {stored['rows']} rows, the dataset version gives {derived['rows']}")
+    if derived["checksum"] != stored["checksum"]:
+        parts.append(f"the run stored checksum {stored['checksum'] or '(none)'}, the rows give "
+                     f"{derived['checksum'] or '(none)'}")
+    if again is None:
+        parts.append("its rows give no such line to re-derive its figures from")
+    parts += [f"{d['figure'].replace('_', ' ')}: the run stored {d['stored'] or '(none)'}, re-derived "
+              f"{d['rederived'] or '(none)'}" for d in differ]
+    return {"matches": not parts, "stored": stored, "derived": {"rows": derived["rows"],
+                                                                "checksum": derived["checksum"]},
+            "difference": "; ".join(parts), "notes": notes, "differences": differ,
+            "rederived": None if again is None else {
+                "figures": again["figures"], "amount": _text(again["amount"]),
+                "indicative_amount": _text(again["indicative_amount"])}}
 
 
 # --- CSV ------------------------------------------------------------------------------------------------------

@@ -174,7 +174,8 @@ def number_rederive(*, actor, run: CalculationRun, number) -> dict:
         audit_record(actor=actor, action="deliverables.number.rederived", object_type=RUN_TYPE,
                      object_id=str(run.pk),
                      after={"key": number.key, "matches": result["matches"], "stored": result["stored"],
-                            "derived": result["derived"], "difference": result["difference"]})
+                            "derived": result["derived"], "difference": result["difference"],
+                            "differences": result["differences"]})
     return result
 
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from deliverables.calculations import definitions
-from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS, rows_checksum_duckdb
+from deliverables.calculations.definitions import COLUMNS, CONTRIBUTIONS
 from deliverables.runs.findings import hash_and_write
+from deliverables.runs.totals import FINDINGS_TOTAL_SQL, findings_figures, savings_figures, savings_part
 from evidence.flags.computed import flag_key
 from evidence.packets.authority import (
     AUTHORIZED,
@@ -54,12 +55,13 @@ def calculation_versions() -> dict[str, str]:
     import inspect
 
     from deliverables.calculations import engine
+    from deliverables.runs import totals
 
     versions = {name: hashlib.sha256(sql.encode()).hexdigest() for name, sql in definitions.DEFINITIONS.items()}
     whole = hashlib.sha256()
     for name in sorted(definitions.DEFINITIONS):  # the SQL as it will run (not only as the file says)
         whole.update(f"{name}\n{definitions.DEFINITIONS[name]}\n".encode())
-    for module in (definitions, engine):
+    for module in (definitions, engine, totals):
         whole.update(inspect.getsource(module).encode())
     whole.update(inspect.getsource(inspect.getmodule(calculation_versions)).encode())
     versions["all"] = whole.hexdigest()
@@ -87,7 +89,8 @@ def _predicate(keys: dict, where: str) -> str:
 
 # The figures that are a conclusion (an amount owed or overpaid): a number not concluded stores none of them (null),
 # the figures that do not depend on the missing evidence stay (claims, AWP, amounts paid, ...).
-AMOUNT_FIGURES = ("shortfall", "shortfall_owed", "overpayment", "indicative_overpayment", "total")
+AMOUNT_FIGURES = ("shortfall", "shortfall_owed", "overpayment", "indicative_overpayment", "total",
+                  "overpayment_exact")
 
 
 @dataclass
@@ -330,7 +333,8 @@ SELECT kind, client_account_id, claim_id, fill_date, ndc, pharmacy_npi, channel,
        decision,
        CASE WHEN decision = '{AUTHORIZED}' THEN overpayment END AS overpayment,
        CASE WHEN decision = '{INDICATIVE}' THEN overpayment END AS indicative_overpayment,
-       CAST('' AS VARCHAR) AS flag_key, copies > 1 AS conflict
+       CAST('' AS VARCHAR) AS flag_key, copies > 1 AS conflict,
+       CASE WHEN decision <> '{NOT_CONCLUDED}' THEN overpayment_exact END AS overpayment_exact
 FROM d""")  # unordered: a table; every reader orders (kind, client_account_id, claim_id) is unique here
     con.execute("DROP TABLE IF EXISTS findings_raw")  # decided; its memory goes back to the run
 
@@ -368,18 +372,14 @@ def _name_finding_flags(con) -> None:
 
 def _finding_numbers(con) -> list[Number]:
     numbers = []
-    for (client, kind, decision, count, paid, total, checksum, flags) in con.execute(f"""
-        SELECT client_account_id, kind, decision, COUNT(*), SUM(paid),
-               SUM(COALESCE(overpayment, indicative_overpayment, 0)), {rows_checksum_duckdb('claim_row')},
-               STRING_AGG(DISTINCT NULLIF(flag_key, ''), ',' ORDER BY NULLIF(flag_key, ''))
-        FROM run_findings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").fetchall():
+    for (client, kind, decision, count, paid, total, exact, checksum, flags) in con.execute(
+            FINDINGS_TOTAL_SQL.format(relation="run_findings", where="")).fetchall():
         flag_keys = sorted(filter(None, (flags or "").split(",")))
         numbers.append(Number(
             key=f"findings:{client}:{kind}:{decision}", kind="finding", client=client,
             label=f"Pricing audit findings, {kind.replace('_', ' ')} ({decision.replace('_', ' ')})",
             calculation="pricing_findings", decision=decision,
-            figures={"findings": str(count), "paid": _text(paid),
-                     "overpayment": _text(total) if decision != NOT_CONCLUDED else None},
+            figures=findings_figures(count, paid, total, exact, decision),
             evidence={"used": [], "seen": [], "missing": [{"flag_key": k} for k in flag_keys]},
             relation="findings",
             predicate=f"client_account_id = {_literal(client)} AND kind = {_literal(kind)} AND decision = {_literal(decision)}",
@@ -394,39 +394,19 @@ def _savings(numbers: list[Number]) -> list[Number]:
     The total adds the guarantee shortfalls owed (AWP, combined or per component, and dispensing fee), the
     rebate shortfalls (rebate-backed: only where the invoices match exactly) and the overpayments of MAC and
     duplicate findings. Brand-AWP and dispensing-fee findings are shown but not added: the claim-level view of
-    what the guarantee shortfalls already recover in aggregate."""
-    parts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    what the guarantee shortfalls already recover in aggregate (savings_figures: the arithmetic)."""
     members: dict[tuple[str, str], list[Number]] = defaultdict(list)
     clients = sorted({n.client for n in numbers})
     for n in numbers:
-        value = n.headline if n.headline is not None else ZERO  # a number not concluded has none: it adds nothing
-        bucket = (n.client, n.decision)
-        if n.kind in ("awp_guarantee", "fee_guarantee"):
-            parts[bucket]["guarantee_shortfalls"] += value
-        elif n.kind == "rebate_guarantee":
-            parts[bucket]["rebate_shortfalls"] += value
-        elif n.kind == "finding":
-            kind = n.key.split(":")[2]
-            name = "overpayments" if kind in ("mac", "duplicate") else "overpayments_not_added"
-            parts[bucket][name] += value
-        else:
-            continue
-        members[bucket].append(n)
+        if savings_part(n.kind, n.key) is not None:
+            members[(n.client, n.decision)].append(n)
     out = []
     for client in clients:
         for decision in (AUTHORIZED, INDICATIVE, NOT_CONCLUDED):
-            bucket = (client, decision)
-            included = members.get(bucket, [])
-            figures = {name: _text(parts[bucket][name]) for name in
-                       ("guarantee_shortfalls", "rebate_shortfalls", "overpayments", "overpayments_not_added")}
-            total = sum((parts[bucket][n] for n in ("guarantee_shortfalls", "rebate_shortfalls", "overpayments")),
-                        ZERO)
-            figures["numbers"] = str(len(included))
+            included = members.get((client, decision), [])
+            figures, total = savings_figures([(n.kind, n.key, n.headline, n.figures, n.evidence) for n in included],
+                                             decision)
             missing = sorted({m["flag_key"] for n in included for m in n.evidence.get("missing", []) if m.get("flag_key")})
-            if decision == NOT_CONCLUDED:
-                figures = {"numbers": str(len(included)), "flags": str(len(missing))}
-            else:
-                figures["total"] = _text(total)
             out.append(Number(
                 key=f"savings:{client}:{decision}", kind="savings", client=client,
                 label=f"Savings, {decision.replace('_', ' ')}", calculation="savings", decision=decision,
@@ -434,7 +414,7 @@ def _savings(numbers: list[Number]) -> list[Number]:
                                            "numbers": sorted(n.key for n in included)},
                 relation="numbers", predicate=f"client_account_id = {_literal(client)} AND decision = {_literal(decision)}",
                 row_count=sum(n.row_count for n in included), rows_checksum="",
-                headline=total if decision != NOT_CONCLUDED else None))
+                headline=total))
     return out
 
 

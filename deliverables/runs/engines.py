@@ -54,7 +54,7 @@ def on_postgres(con, claims, tables, scope: engine.Scope) -> engine.Results:
 def _findings_schema():
     import pyarrow as pa
 
-    from deliverables.calculations.definitions import MONEY_SCALE
+    from deliverables.calculations.definitions import ALLOWED_SCALE, MONEY_SCALE
 
     money = pa.decimal128(38, MONEY_SCALE)
     return pa.schema([
@@ -63,4 +63,5 @@ def _findings_schema():
         ("allowed", money), ("reference", pa.string()), ("channel", pa.string()),
         ("drug_class", pa.string()), ("claim_row", pa.int64()), ("term_source", pa.string()),
         ("term_class", pa.string()), ("price_source", pa.string()), ("overpayment", money),
+        ("overpayment_exact", pa.decimal128(38, ALLOWED_SCALE)),
     ])

@@ -1,6 +1,10 @@
 """A run's decided findings (the DuckDB table `run_findings`, left by compute.calculate) read out once, in their
 order: their canonical text hashed, and the same rows handed to whoever writes the findings artifact. Plain
-module, no Django."""
+module, no Django.
+
+`overpayment_exact` is the exact overpayment of an authorized or indicative finding (none when not concluded):
+the findings totals add these and round once; `overpayment` / `indicative_overpayment` are the finding's own
+amount, rounded once to cents."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +13,8 @@ from collections.abc import Callable
 HASH_BATCH = 100_000  # findings lines hashed at a time
 FINDINGS_COLUMNS = ("kind", "client_account_id", "claim_id", "fill_date", "ndc", "pharmacy_npi", "channel",
                     "drug_class", "paid", "allowed", "reference", "claim_row", "term_source", "price_source",
-                    "decision", "overpayment", "indicative_overpayment", "flag_key", "conflict")
+                    "decision", "overpayment", "indicative_overpayment", "flag_key", "conflict",
+                    "overpayment_exact")
 
 
 def hash_and_write(con, write: Callable | None = None) -> tuple[str, object]:

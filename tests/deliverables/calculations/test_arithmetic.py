@@ -170,7 +170,8 @@ def test_a_mac_price_change_on_the_fill_date(tmp_path):
                          "fill_date": dt.date(2025, 3, 15), "ndc": GENERIC_NDC, "pharmacy_npi": "1000000001",
                          "paid": D("9.00"), "allowed": D("8.00"), "reference": "LEAF-MAC 2025-03-15",
                          "channel": "retail", "drug_class": "generic", "claim_row": 1, "term_source": None,
-                         "term_class": None, "price_source": None, "overpayment": D("1.00")}]
+                         "term_class": None, "price_source": None, "overpayment": D("1.00"),
+                         "overpayment_exact": D("1.000000000000000")}]
 
 
 def test_a_finding_starts_at_half_a_cent_over(tmp_path):
