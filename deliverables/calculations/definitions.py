@@ -405,17 +405,17 @@ def contributions_sql(name: str, level: str) -> str:
 
 # What a run's decisions need to know of the claims, beside the lines (over `cur` and `ct`, like the lines):
 # the components with claims (each held back when no terms cover it) and the brand NDCs each rebate line adds up
-# (the rebate decision is per NDC), with how many of their rows were calculated on candidate terms.
+# (the rebate decision is per NDC), with how many of their rows, per channel, were calculated on candidate terms.
 _REBATE_KEYS = CONTRIBUTIONS["rebate_guarantee"]["quarter"]
 ANCILLARY = {
     "claims_components": (
         f"SELECT client_account_id, channel, drug_class, COUNT(*) AS row_count, {rows_checksum()} AS rows_checksum "
         "FROM cur GROUP BY client_account_id, channel, drug_class ORDER BY client_account_id, channel, drug_class"),
-    "rebate_ndcs": (
-        f"SELECT client_account_id, {_QUARTER} AS quarter, ndc, "
+    "rebate_ndcs": (  # by channel too: the brand components whose candidate terms a line rests on
+        f"SELECT client_account_id, {_QUARTER} AS quarter, ndc, channel, "
         "SUM(CASE WHEN term_class = 'governed' THEN 0 ELSE 1 END) AS candidate_rows "
-        f"FROM ct WHERE {_REBATE_KEYS[1]} GROUP BY client_account_id, {_QUARTER}, ndc "
-        "ORDER BY client_account_id, quarter, ndc"),
+        f"FROM ct WHERE {_REBATE_KEYS[1]} GROUP BY client_account_id, {_QUARTER}, ndc, channel "
+        "ORDER BY client_account_id, quarter, ndc, channel"),
 }
 
 # The columns of each result, in order.

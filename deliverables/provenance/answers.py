@@ -174,8 +174,10 @@ def missing_answer(detail: dict) -> dict:
 
 
 # --- 5. queue, worker, task, trace and artifact ----------------------------------------------------------------
-def production_answer(run: CalculationRun) -> dict:
-    built = Deliverable.objects.filter(run=run).order_by("pk")
+def production_answer(run: CalculationRun, client: str) -> dict:
+    """The run that produced the number and the client's deliverables built from it (a run over every client has
+    every client's: another client's are never named on this client's number)."""
+    built = Deliverable.objects.filter(run=run, client_account_id=client).order_by("pk")
     return {"run": run.pk, "run_url": site_path("runs:run-detail", run.pk), "state": run.state,
             "queue": run.queue, "worker_host": run.worker_host, "worker_pid": run.worker_pid, "task_id": run.task_id,
             "trace_id": run.trace_id, "traceparent": run.traceparent, "requested_by": _who(run.requested_by),
@@ -214,5 +216,5 @@ def publications_answer(run: CalculationRun, client: str) -> dict:
 def six_answers(run: CalculationRun, number, detail: dict) -> dict:
     """The six answers of `number` (detail: services.number_detail's plain data, which this builds on)."""
     return {"rows": rows_answer(detail), "formulas": formulas_answer(number), "evidence": evidence_answer(detail),
-            "missing": missing_answer(detail), "production": production_answer(run),
+            "missing": missing_answer(detail), "production": production_answer(run, number.client_account_id),
             "publications": publications_answer(run, number.client_account_id)}

@@ -78,8 +78,8 @@ def _withdrawn(run: CalculationRun, client: str) -> list[str]:
     read every client's packets: another client's withdrawal does not hold this one back). A packet speaks for
     the clients it names, and a pricing packet naming none for every client (evidence.packets.selectors)."""
     from evidence.choices import EvidenceClass
-    from evidence.packets.model import PRICING
     from evidence.packets.models import PacketRevision
+    from evidence.packets.selectors import speaks_for
 
     read = [(e["packet_id"], e["revision"]) for e in (run.inputs or {}).get("evidence") or []
             if e.get("class") == EvidenceClass.GOVERNED]
@@ -92,8 +92,7 @@ def _withdrawn(run: CalculationRun, client: str) -> list[str]:
              .select_related("packet").order_by("packet__packet_id", "revision"))
     return [f"{r.packet.packet_id} revision {r.revision} was withdrawn"
             f"{' (' + r.withdrawal_reason + ')' if r.withdrawal_reason else ''}" for r in found
-            if client in (r.packet.client_account_ids or []) or (r.packet.kind == PRICING
-                                                                  and not r.packet.client_account_ids)]
+            if speaks_for(r.packet, client)]
 
 
 def inputs_current(run: CalculationRun, client: str) -> dict:

@@ -1,8 +1,10 @@
 """The demo's golden reconciliation on first start (`make run`): the sample's mappings (shipped as data) loaded by
 the demo operator, a calculation run over every client for the sample's plan year started by the operator and
-executed in this process, and the reconciliations it queues for the mapped cards executed here too, so that the
-scoreboard's first view shows reconciled cards, explained variances and open ones. The messages the run and the
-reconciliations sent reach the worker later and find them done.
+executed in this process (never sent to the workers: it records queue `in-process`, task `demo:<id>`, as
+`start_run --in-process` does), and the reconciliations it queues for the mapped cards executed here too, so that
+the scoreboard's first view shows reconciled cards, explained variances and open ones (each records that it was
+done here: queue `in-process`, task `demo:<id>`). The messages the reconciliations sent reach the worker later
+and find them done.
 
 Idempotent: a start that finds a succeeded run over every client for the period reuses it, and only reconciles a
 mapped card that has no reconciliation against it yet. A refusal or a failure is reported in the start-up line
@@ -51,16 +53,17 @@ def demo_reconciliation() -> DemoReconciliation:
                                          period_end=PERIOD[1]).order_by("-pk").first())
     if run is None:
         try:
-            queued = runs.run_start(actor=operator, period_start=PERIOD[0], period_end=PERIOD[1])
+            queued = runs.run_start(actor=operator, period_start=PERIOD[0], period_end=PERIOD[1], enqueue=False)
         except runs.RunRefused as refusal:
             return DemoReconciliation(mapped, None, 0, {}, 0, str(refusal))
-        run = runs.run_execute(run_id=queued.pk) or CalculationRun.objects.get(pk=queued.pk)
+        run = runs.run_execute_in_process(run_id=queued.pk, by="demo")
     if run.state != RunState.SUCCEEDED:
         return DemoReconciliation(mapped, run, 0, {}, 0)
     services.reconcile_after_run(run)  # queues what this run has not reconciled yet (none when it just did)
     done = 0
     for recon in Reconciliation.objects.filter(run=run, state=RunState.QUEUED).order_by("pk"):
-        services.reconciliation_execute(reconciliation_id=recon.pk)
+        services.reconciliation_execute(reconciliation_id=recon.pk, task_id=f"demo:{recon.pk}",
+                                        queue=runs.IN_PROCESS)
         done += 1
     rows, counts = selectors.scoreboard()
     explained = sum((row.reconciliation.summary or {}).get("explained", 0) for row in rows

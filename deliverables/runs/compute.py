@@ -42,6 +42,7 @@ from evidence.packets.authority import (
     REBATE_CLAIM,
     Decision,
     Evidence,
+    Missing,
     decide,
 )
 from evidence.packets.authority.rebate import quarter_bounds
@@ -271,29 +272,36 @@ def _rebate_numbers(calculated, results: dict, evidence: dict[str, Evidence]) ->
     lines = _contributions(calculated, "rebate_guarantee", "quarter")
     quarter_sql = CONTRIBUTIONS["rebate_guarantee"]["quarter"][0].split(", ", 1)[1].rsplit(" AS ", 1)[0]
     where = CONTRIBUTIONS["rebate_guarantee"]["quarter"][1]
-    ndcs: dict[tuple, list[tuple[str, int]]] = defaultdict(list)
-    for client, quarter, ndc, candidate_rows in calculated.ancillary["rebate_ndcs"]:
-        ndcs[(client, quarter)].append((ndc, candidate_rows))
+    ndcs: dict[tuple, list[str]] = defaultdict(list)  # the brand NDCs of each line, in order
+    candidate_channels: dict[tuple, set[str]] = defaultdict(set)  # its channels with rows on candidate terms
+    for client, quarter, ndc, channel, candidate_rows in calculated.ancillary["rebate_ndcs"]:
+        if ndc not in ndcs[(client, quarter)][-1:]:
+            ndcs[(client, quarter)].append(ndc)
+        if candidate_rows:
+            candidate_channels[(client, quarter)].add(channel)
     numbers = []
     for row in results["rebate_guarantee"]:
         f = dict(zip(COLUMNS["rebate_guarantee"], row, strict=True))
         client, quarter = f["client_account_id"], f["quarter"]
         ev = evidence.get(client, Evidence())
         decisions = [decide(REBATE_CLAIM, client=client, quarter=quarter, ndc=ndc, evidence=ev)
-                     for ndc, _ in ndcs[(client, quarter)]]
+                     for ndc in ndcs[(client, quarter)]]
         decision = _combine([d.decision for d in decisions])
         evidence_json = _evidence_json(decisions, client)
         first, last = quarter_bounds(quarter)
-        if any(candidate for _, candidate in ndcs[(client, quarter)]):
+        if candidate_channels[(client, quarter)]:
             # The contracted rebate per brand claim comes from candidate terms: at most indicative, and the
-            # missing contract is named like the guarantee lines name it.
+            # missing contract of each brand component on them is named as the guarantee lines name it, with its
+            # contract flag.
             if decision == AUTHORIZED:
                 decision = INDICATIVE
-            evidence_json["missing"].append({
-                "kind": CONTRACT, "client": client, "candidate_exists": True,
-                "reason": f"the rebate per brand claim of {quarter} comes from candidate contract terms: no governed "
-                          "contract packet for the client covers these days",
-                "flag_key": "", "start": first.isoformat(), "end": last.isoformat()})
+            for channel in sorted(candidate_channels[(client, quarter)]):
+                missing = Missing(
+                    kind=CONTRACT, client=client, candidate_exists=True, start=first, end=last,
+                    component=(channel, "brand"),
+                    reason=f"the rebate per brand claim of {quarter} comes from candidate contract terms: no "
+                           "governed contract packet for the client covers these days")
+                evidence_json["missing"].append({**missing.to_dict(), "flag_key": _flag_for(missing, client)})
         count, checksum = lines.get((client, quarter), (0, ""))
         predicate = f"client_account_id = {_literal(client)} AND {quarter_sql} = {_literal(quarter)} AND {where}"
         numbers.append(Number(

@@ -45,6 +45,7 @@ log = logging.getLogger("deliverables.runs")  # every line names the run and its
 
 RUN_TASK = "deliverables.tasks.run_execute"
 RUN_QUEUE = "runs"
+IN_PROCESS = "in-process"  # the queue a run computed by the process that started it records (no worker, no message)
 START_PERMISSION = "console.build_deliverable"
 MAX_ATTEMPTS = jobs.MAX_ATTEMPTS
 STEPS = ("inputs", "evidence", "calculate", "decide", "store")
@@ -174,6 +175,14 @@ def run_execute(*, run_id: int, task_id: str = "", queue: str = "") -> Calculati
     if run.state == RunState.SUCCEEDED:
         _reconcile_mapped(run)
     return run
+
+
+def run_execute_in_process(*, run_id: int, by: str) -> CalculationRun:
+    """Compute here a run started without enqueueing (run_start(enqueue=False)), recording what really ran it:
+    queue `in-process`, task `<by>:<run id>` (never a worker's task: none was sent). The run as it ends; a fault
+    is raised once the run has recorded it."""
+    run_execute(run_id=run_id, task_id=f"{by}:{run_id}", queue=IN_PROCESS)
+    return CalculationRun.objects.get(pk=run_id)
 
 
 def _reconcile_mapped(run: CalculationRun) -> None:

@@ -3,7 +3,8 @@ WorkbookData for deliverables.workbooks.builder. Only what the run recorded is r
 same data (and the same workbook bytes) later: the client's name comes from the governed Salesforce revisions
 the run's inputs name, and a missing-evidence flag a number names only by its key is described by the flag's
 identity (kind, period, component, NDC, quarter: what its key is the hash of), never by its reason text, which
-is recomputed as evidence arrives."""
+is recomputed as evidence arrives. Of the evidence revisions the run read, only the client's are shown
+(client_evidence): a workbook is published to its client's consumers, and never names another client's packets."""
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
@@ -33,6 +34,20 @@ def _client_name(run: CalculationRun, client: str) -> str:
                                          revision__revision=revision).order_by("row")
         names.extend(rows.values_list("revision__revision", "account_name"))
     return max(names)[1] if names else ""
+
+
+def client_evidence(run: CalculationRun, client: str) -> list[dict]:
+    """The evidence revisions the run read (CalculationRun.inputs['evidence'], in its order) that speak for
+    `client`: its own packets, the Salesforce accounts naming it, a price list naming no client
+    (evidence.packets.selectors.speaks_for). A run over every client read every client's packets; another
+    client's are never shown in this client's deliverables."""
+    from evidence.packets.models import EvidencePacket
+    from evidence.packets.selectors import speaks_for
+
+    revisions = (run.inputs or {}).get("evidence") or []
+    packets = {p.packet_id: p for p in EvidencePacket.objects.filter(
+        packet_id__in=sorted({str(r.get("packet_id")) for r in revisions}))}
+    return [r for r in revisions if r.get("packet_id") in packets and speaks_for(packets[r["packet_id"]], client)]
 
 
 def _flag_texts(keys) -> dict[str, str]:
@@ -76,7 +91,8 @@ def workbook_data(run: CalculationRun, client_account_id: str) -> WorkbookData:
         row_count=n.row_count, rows_checksum=n.rows_checksum) for n in numbers]
     facts = RunFacts(
         run_id=run.pk, state=run.state, finished_at=run.finished_at, client_scope=run.client_account_id,
-        engine=run.engine, calculation_version=run.calculation_version, inputs=run.inputs or {},
+        engine=run.engine, calculation_version=run.calculation_version,
+        inputs={**(run.inputs or {}), "evidence": client_evidence(run, client_account_id)},
         inputs_sha256=run.inputs_sha256, result_sha256=run.result_sha256, findings_path=run.findings_path,
         findings_sha256=run.findings_sha256, findings_count=run.findings_count, queue=run.queue,
         worker_host=run.worker_host, worker_pid=run.worker_pid, task_id=run.task_id, trace_id=run.trace_id,

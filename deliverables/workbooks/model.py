@@ -53,7 +53,7 @@ class RunFacts:
     client_scope: str = ""
     engine: str = ""
     calculation_version: str = ""
-    inputs: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)  # what it read; its 'evidence': only the revisions of the client
     inputs_sha256: str = ""
     result_sha256: str = ""
     findings_path: str = ""

@@ -51,7 +51,9 @@ def _status(revision: PacketRevision) -> str:
     return WITHDRAWN if revision.withdrawn_at is not None else RECEIVED
 
 
-def _speaks_for(packet, client: str) -> bool:
+def speaks_for(packet, client: str) -> bool:
+    """Whether a packet (an EvidencePacket) speaks for the client: its client_account_ids hold the client, or it
+    is a price list naming no client (it serves every client on it). Another client's packet never does."""
     ids = packet.client_account_ids
     return client in ids or (packet.kind == model.PRICING and not ids)
 
@@ -103,7 +105,7 @@ def evidence_for_clients(clients: Iterable[str], *, period: tuple[dt.date, dt.da
         revisions = revisions.filter(period_start__lte=period[1])
     # Which clients a packet speaks for is a JSON list: filtered here, as SQLite (the embedded default)
     # has no JSON containment lookup. Only the revisions' own rows are read; records come below, by client.
-    speaking = [r for r in revisions if any(_speaks_for(r.packet, c) for c in clients)]
+    speaking = [r for r in revisions if any(speaks_for(r.packet, c) for c in clients)]
     records: dict[tuple[str | None, int], list[model.Record]] = {}
     for kind in kinds:
         ids = [r.pk for r in speaking if r.kind == kind]
@@ -121,7 +123,7 @@ def evidence_for_clients(clients: Iterable[str], *, period: tuple[dt.date, dt.da
         )
 
     return {client: Evidence(domo_rows=domo[client], revisions=tuple(
-        revision(r, client) for r in speaking if _speaks_for(r.packet, client))) for client in clients}
+        revision(r, client) for r in speaking if speaks_for(r.packet, client))) for client in clients}
 
 
 def account_names() -> dict[str, str]:

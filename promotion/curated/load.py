@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from console import clock
 from evidence.intake.csvfields import DEFAULT_MAX_FIELD_BYTES, read_records
 from promotion.faults import fault_point
 
@@ -177,7 +178,7 @@ def _load(backend: Backend, *, key: str, kind: str, table_prefix: str, schema: l
             backend.execute(
                 f"UPDATE {q(REGISTRY)} SET {q('rows')} = %s, {q('checksum')} = %s, {q('loaded_at')} = %s, "
                 f"{q('state')} = %s WHERE {q('dataset_key')} = %s AND {q('version')} = %s",
-                (rows, silver_sum, backend.timestamp(dt.datetime.now(dt.UTC)), State.VERIFIED if ok else State.FAILED,
+                (rows, silver_sum, backend.timestamp(clock.now()), State.VERIFIED if ok else State.FAILED,
                  key, version),
             )
     if not ok:

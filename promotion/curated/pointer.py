@@ -1,9 +1,9 @@
 """The current-version pointer: verify, promote, roll back, and what readers read."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 
+from console import clock
 from promotion.faults import fault_point
 
 from .backend import (
@@ -140,7 +140,7 @@ def _move(backend: Backend, key: str, version: int, *, verify: bool, ref: str) -
     backend.execute(
         f"INSERT INTO {q(MOVES)} ({q('id')}, {q('dataset_key')}, {q('from_version')}, {q('to_version')}, "
         f"{q('moved_at')}, {q('ref')}) VALUES (%s, %s, %s, %s, %s, %s)",
-        (number, key, old, version, backend.timestamp(dt.datetime.now(dt.UTC)), ref[:200]),
+        (number, key, old, version, backend.timestamp(clock.now()), ref[:200]),
     )
     return key, old, version
 
@@ -248,4 +248,4 @@ def mark_move_audited(connection, move_id: int) -> None:
     backend = Backend(connection)
     q = backend.quote
     backend.execute(f"UPDATE {q(MOVES)} SET {q('audited_at')} = %s WHERE {q('id')} = %s AND {q('audited_at')} IS NULL",
-                    (backend.timestamp(dt.datetime.now(dt.UTC)), move_id))
+                    (backend.timestamp(clock.now()), move_id))

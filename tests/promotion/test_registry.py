@@ -2,6 +2,9 @@
 requester, approver, rows, checksum and time, and the rollback that made a version current again."""
 from __future__ import annotations
 
+import datetime as dt
+
+from console import clock
 from promotion import curated, selectors, services, tasks
 from tests.promotion.conftest import CURATED_DB, REBATES, approve, checked, dataset, promoted, second_manifest
 
@@ -32,6 +35,26 @@ def test_after_a_load_the_registry_shows_the_current_version_and_who_put_it_ther
     assert row.rollback is None and not row.is_golden
     golden = [r for r in rows.values() if r.is_golden]
     assert golden and all(r.request == request and r.manifest == manifest for r in golden)
+
+
+def test_the_curated_store_stamps_its_load_and_its_pointer_moves_with_the_consoles_clock(
+    manifest, olivia, arthur, curated_db, no_enqueue
+):
+    at = dt.datetime(2031, 3, 4, 5, 6, 7, tzinfo=dt.UTC)  # years from the wall clock: a stamp from it would show
+    with clock.frozen(at):
+        request = promoted(manifest, REBATES, olivia, arthur)
+    key = dataset(manifest, REBATES).domo_id
+
+    [row] = [r for r in selectors.registry_current() if r.dataset_key == key]
+    assert row.request == request and row.loaded_at == at
+    moves = curated.pointer_moves(curated_db, dataset_key=key)
+    assert moves and all((_when(m["moved_at"]), _when(m["audited_at"])) == (at, at) for m in moves), moves
+
+
+def _when(value) -> dt.datetime:
+    """A stored time as an aware UTC datetime (SQLite keeps ISO text, PostgreSQL may hand back a naive UTC one)."""
+    value = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def test_every_version_of_a_dataset_names_its_own_manifest_and_request(

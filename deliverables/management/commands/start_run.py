@@ -86,7 +86,7 @@ class Command(BaseCommand):
 
     def _in_process(self, run: CalculationRun) -> CalculationRun:
         try:
-            services.run_execute(run_id=run.pk, task_id=f"command:{run.pk}", queue="in-process")
+            services.run_execute_in_process(run_id=run.pk, by="command")
         except Exception as exc:  # noqa: BLE001 - the run records why it failed; say it and report the run
             self.stderr.write(f"run #{run.pk}: {type(exc).__name__}: {exc}")
         run.refresh_from_db()

@@ -3,6 +3,7 @@ plain language, read-only for a reviewer, the API twin the same; the search find
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 from django.utils.html import escape
@@ -47,8 +48,8 @@ def published_workbook(run, client: str, requester, approver) -> tuple[Deliverab
                                              requested_by=requester, decided_by=approver, decided_at=now,
                                              decision_comment="checked", published_at=now,
                                              path=f"published/{client}/workbook/1/book.xlsx")
-    token = ConsumerToken.objects.create(name="Domo executive dashboard", prefix="pv-test", token_sha256="b" * 64,
-                                         clients=[client], created_by=requester,
+    token = ConsumerToken.objects.create(name="Domo executive dashboard", prefix=f"pv-{client[-8:]}",
+                                         token_sha256=hashlib.sha256(client.encode()).hexdigest(), clients=[client], created_by=requester,
                                          expires_at=now + dt.timedelta(days=30))
     for _ in range(2):
         ConsumerRead.objects.create(token=token, client_account_id=client, endpoint="workbook",
@@ -125,6 +126,24 @@ def test_an_authorized_numbers_page_answers_the_six_questions_read_only(sample_r
     operator_page = browser(olivia).get(page_url(number)).content.decode()
     assert f'href="{page_url(number)}rederive/" id="rederive-link"' in operator_page
     assert "<form" not in main_of(operator_page)
+
+
+@CURATED_DB
+def test_a_numbers_production_answer_names_its_clients_deliverables_never_anothers(sample_run, cecilia, olivia,
+                                                                                   arthur):
+    number = shortfall_line(sample_run)
+    savings = RunNumber.objects.get(run=sample_run, key=f"savings:{number.client_account_id}:authorized")
+    other = RunNumber.objects.filter(run=sample_run).exclude(client_account_id=number.client_account_id).first()
+    mine, _ = published_workbook(sample_run, number.client_account_id, olivia, arthur)
+    theirs, _ = published_workbook(sample_run, other.client_account_id, olivia, arthur)
+    for shown in (number, savings):
+        production = section(browser(cecilia).get(page_url(shown)).content.decode(), "production")
+        assert f'href="/deliverables/{mine.pk}/"' in production
+        assert f'href="/deliverables/{theirs.pk}/"' not in production and other.client_account_id not in production
+        answer = api(cecilia).get(f"/api{page_url(shown)}").json()["answers"]["production"]
+        assert [d["id"] for d in answer["deliverables"]] == [mine.pk]
+    answer = api(cecilia).get(f"/api{page_url(other)}").json()["answers"]["production"]
+    assert [(d["id"], d["client_account_id"]) for d in answer["deliverables"]] == [(theirs.pk, other.client_account_id)]
 
 
 @CURATED_DB

@@ -135,3 +135,33 @@ def test_two_runs_over_the_same_inputs_store_the_same_numbers_and_findings_whate
                                              f"{f['channel']}/{f['drug_class']}"), f
             named += 1
     assert named
+
+
+@CURATED_DB
+def test_a_rebate_line_on_candidate_terms_names_the_contract_flag_of_each_brand_component(contract_sample, olivia,
+                                                                                       settings):
+    from deliverables.payloads.builder import payload_for
+    from evidence.flags.models import MissingEvidenceFlag
+    from evidence.flags.services import flag_run_execute, request_flags_recompute
+
+    flag_run_execute(run_id=request_flags_recompute(trigger="test", enqueue=False).pk, task_id="test")
+    run = a_run(olivia, settings)
+    named = 0
+    for line in RunNumber.objects.filter(run=run, kind="rebate_guarantee").order_by("position"):
+        contract = [m for m in line.evidence["missing"] if m["kind"] == "contract"]
+        if not contract:
+            continue
+        assert line.decision != "authorized", line.key  # on candidate terms: never a conclusion
+        year = dt.date(line.period_start.year, 1, 1)
+        for missing in contract:
+            component = missing["component"]
+            assert component["drug_class"] == "brand" and missing["candidate_exists"], missing
+            assert missing["flag_key"] == flag_key("contract", line.client_account_id, year,
+                                                   f"{component['channel']}/brand"), missing
+            assert MissingEvidenceFlag.objects.filter(key=missing["flag_key"], status="open").exists(), missing
+        figure = next(f for f in payload_for(run, line.client_account_id, "https://console.example")["figures"]
+                      if f["key"] == line.key)
+        assert {m["flag_key"] for m in figure["missing"] if m["kind"] == "contract"} == {
+            m["flag_key"] for m in contract}
+        named += 1
+    assert named, "the sample has rebate lines on candidate contract terms"

@@ -273,3 +273,26 @@ def test_a_deliverable_not_built_has_no_file(sample_run, olivia):
     queued = services.deliverable_start(actor=olivia, run=sample_run, client=a_client(sample_run), enqueue=False)
     with pytest.raises(services.DeliverableUnavailable, match="is queued: it has no stored file"):
         services.deliverable_open(queued)
+
+
+# --- one client's content only ---------------------------------------------------------------------------------
+def test_a_workbook_names_no_other_clients_evidence_only_its_own_and_the_shared(sample_run, tmp_path):
+    """A run over every client read every client's packets; a client's workbook (published to that client's
+    consumers) lists in its Provenance only the revisions that speak for the client: its own contract and
+    rebate packets, the Salesforce accounts naming it and the price list naming no client."""
+    from deliverables.models import RunNumber
+
+    clients = sorted(set(RunNumber.objects.filter(run=sample_run).values_list("client_account_id", flat=True)))
+    assert len(clients) > 1
+    read = {e["packet_id"] for e in sample_run.inputs["evidence"]}
+    for client in clients:
+        build_workbook(sample_run, client, out=tmp_path / f"{client}.xlsx", base_url="https://console.example")
+        book = openpyxl.load_workbook(tmp_path / f"{client}.xlsx")
+        text = [str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+        for other in clients:
+            if other != client:
+                assert not [t for t in text if other in t], (client, other)  # nowhere in any sheet
+        listed = {r[1].value.split(" ", 1)[1].rsplit("#", 1)[0] for r in book["Provenance"].iter_rows(min_row=3)
+                  if r[0].value == "Input: evidence"}
+        assert listed == {p for p in read if client in p or p in ("EVP-SALESFORCE-2025", "EVP-PRICING-LEAF-MAC-2025")}
+        assert {"EVP-SALESFORCE-2025", "EVP-PRICING-LEAF-MAC-2025"} <= listed, client
