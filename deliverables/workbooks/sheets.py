@@ -461,6 +461,8 @@ def _scope_text(missing: dict) -> str:
     if missing.get("date"):
         parts.append(str(missing["date"]))
     component = missing.get("component")
+    if isinstance(component, dict):  # the authority module's {"channel": …, "drug_class": …} (never its keys)
+        component = [component.get("channel"), component.get("drug_class")]
     if component:
         parts.append(f"component {component if isinstance(component, str) else '/'.join(map(str, component))}")
     for name in ("ndc", "quarter", "price_list"):

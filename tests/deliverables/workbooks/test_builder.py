@@ -433,3 +433,11 @@ def test_a_workbook_from_a_run_over_the_sample(contract_sample, olivia, settings
     assert summary["Client"] in governed_names and summary["Client account id"] == client
     provenance = {r[1].value: r[2].value for r in book["Provenance"].iter_rows(min_row=3)}
     assert provenance["task"] == "test" and provenance["trace id"] == run.trace_id
+
+
+def test_a_missing_contracts_component_reads_as_its_channel_and_class_not_its_keys():
+    from deliverables.workbooks.sheets import _scope_text
+
+    missing = {"kind": "contract", "component": {"channel": "retail", "drug_class": "brand"},
+               "period": {"start": "2025-01-01", "end": "2025-12-31"}}
+    assert _scope_text(missing) == "2025-01-01 to 2025-12-31, component retail/brand"
