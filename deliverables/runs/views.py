@@ -150,6 +150,10 @@ def _again_query(run) -> str:
     return query.urlencode()
 
 
+def _sentence(words: str) -> str:
+    return f"{words[:1].upper()}{words[1:]}." if words else ""
+
+
 @_reader
 def run_detail(request, pk: int):
     run = get_object_or_404(selectors.runs(), pk=pk)
@@ -158,6 +162,7 @@ def run_detail(request, pk: int):
     context.update(
         client_name=names.get(run.client_account_id, "") if run.client_account_id else "",
         comparison=selectors.comparison(run),
+        no_claims=_sentence((run.summary or {}).get("no_claims", "")),
         results=selectors.results_by_client(run, names) if run.state == RunState.SUCCEEDED else [],
         inputs=selectors.inputs_view(run, names),
         may_cancel=not run.is_final and request.user.has_perm(services.START_PERMISSION),
