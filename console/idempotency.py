@@ -20,8 +20,9 @@ commits, then finds the first's answer and replays it; if the first did not succ
 and the second proceeds as a new request. There is never a row without an answer.
 
 `create_once` is the one way to run a create under a key: `console.api.creates` applies it to DRF views
-(`IdempotentCreate`, the Idempotency-Key header) and the new-promotion-request page to its form's hidden
-`submission` key; each only turns the outcome into its own answer.
+(`IdempotentCreate`, the Idempotency-Key header) and `console.submissions` applies it to a page's create form
+(its hidden `submission` key: new promotion request, start run, reconcile now); each only turns the outcome
+into its own answer.
 """
 
 from __future__ import annotations

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django import forms
 
 from console.comments import COMMENT_MAX_CHARS
+from console.submissions import SubmissionForm
 from promotion.choices import FlawDecision, PromotionTarget
 
 
-class PromotionRequestForm(forms.Form):
-    """The datasets of one complete manifest to promote, and the target."""
+class PromotionRequestForm(SubmissionForm):
+    """The datasets of one complete manifest to promote, and the target. Its `submission` key, drawn when the page
+    is shown, makes a second send of the same form answer the first send's request instead of making another
+    (catalogue item 8; console.submissions; the API's Idempotency-Key does the same for scripts)."""
 
     datasets = forms.ModelMultipleChoiceField(
         queryset=None,
@@ -22,15 +23,8 @@ class PromotionRequestForm(forms.Form):
     target = forms.ChoiceField(
         choices=PromotionTarget.choices, initial=PromotionTarget.MIGRATION, required=False, label="Target"
     )
-    # This form's own key, drawn when the page is shown: a second send of the same form (a double click, a
-    # resend after a dropped answer) answers the first send's request instead of making another
-    # (catalogue item 8; the API's Idempotency-Key does the same for scripts).
-    submission = forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput,
-                                  error_messages={"invalid": "This form's key is not one the console made: "
-                                                             "reload the page."})
 
     def __init__(self, *args, manifest, may_contract: bool, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("submission", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.fields["datasets"].queryset = manifest.datasets.order_by("name", "pk")
         self.fields["datasets"].label_from_instance = lambda d: f"{d.name} ({d.domo_id})"

@@ -1,5 +1,5 @@
 """Forms of the reconciliation pages: the scoreboard's filters, the mapping form (one row per golden column),
-the differences' status filter, an adjudication, a retirement.
+the differences' status filter, Reconcile now, an adjudication, a retirement.
 
 The forms check only the shape of what was typed (a choice among the offered ones, a whole number); whether a
 mapping makes sense (a golden column, a key of the output, a flaw recorded on the card) is the service's to say
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
+from console.submissions import SubmissionForm
 from deliverables.choices import CardState, Verdict
 from deliverables.reconciliation import outputs
 from deliverables.reconciliation.mappings import KEY_KINDS
@@ -50,6 +51,11 @@ class AdjudicateForm(forms.Form):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", False)
         super().__init__(*args, **kwargs)
+
+
+class ReconcileForm(SubmissionForm):
+    """Reconcile now: only its `submission` key, so a second send of the same button (a double click) leads to the
+    first send's reconciliation instead of queuing another (console.submissions)."""
 
 
 class RetireForm(forms.Form):

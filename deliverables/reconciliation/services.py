@@ -83,7 +83,9 @@ def latest_run() -> CalculationRun | None:
 def reconciliation_start(*, actor, kind: str, subject_id: str, run: CalculationRun | None = None,
                          trigger: str = Trigger.MANUAL, enqueue: bool = True, traceparent: str = "") -> Reconciliation:
     """A queued reconciliation of the subject's current mapping against `run` (default: the newest succeeded run
-    over every client), sent to the queue after commit. Refused (audited) without a mapping or a run."""
+    over every client), sent to the queue after commit. Refused (audited) without a mapping or a run, and a manual
+    one while a reconciliation of the same mapping version against the same run is queued or running (the message
+    names it: follow that one; checked under the mapping's row lock, so two at once queue one)."""
     object_id = f"{kind}:{subject_id}"
     if trigger == Trigger.MANUAL and not actor.has_perm(MAP_PERMISSION):
         _refuse(actor, "deliverables.reconciliation.refused", RECONCILIATION_TYPE, object_id,
@@ -99,16 +101,26 @@ def reconciliation_start(*, actor, kind: str, subject_id: str, run: CalculationR
                 f"run #{run.pk} is {run.state}: only a succeeded run can be reconciled")
     trace = jobs.traceparent_for(traceparent or run.traceparent)
     with transaction.atomic():
-        recon = Reconciliation.objects.create(
-            mapping=mapping, run=run, subject_kind=kind, subject_id=str(subject_id), trigger=trigger,
-            requested_by=actor, traceparent=trace, trace_id=trace.split("-")[1], queue=QUEUE,
-            progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in STEPS]})
-        audit_record(actor=actor if trigger == Trigger.MANUAL else None, action="deliverables.reconciliation.queued",
-                     object_type=RECONCILIATION_TYPE, object_id=str(recon.pk),
-                     after={"subject": object_id, "mapping_version": mapping.version, "run": run.pk,
-                            "trigger": trigger, "requested_by": actor.get_username(), "traceparent": trace})
-        if enqueue:
-            send_after_commit(TASK, Reconciliation, recon.pk)
+        CardMapping.objects.select_for_update().filter(pk=mapping.pk).first()
+        following = (Reconciliation.objects.filter(mapping=mapping, run=run, state__in=RUN_ACTIVE).order_by("pk")
+                     .first() if trigger == Trigger.MANUAL else None)
+        if following is None:
+            recon = Reconciliation.objects.create(
+                mapping=mapping, run=run, subject_kind=kind, subject_id=str(subject_id), trigger=trigger,
+                requested_by=actor, traceparent=trace, trace_id=trace.split("-")[1], queue=QUEUE,
+                progress={"step": "queued", "steps": [{"name": s, "state": "pending"} for s in STEPS]})
+            audit_record(actor=actor if trigger == Trigger.MANUAL else None,
+                         action="deliverables.reconciliation.queued", object_type=RECONCILIATION_TYPE,
+                         object_id=str(recon.pk),
+                         after={"subject": object_id, "mapping_version": mapping.version, "run": run.pk,
+                                "trigger": trigger, "requested_by": actor.get_username(), "traceparent": trace})
+            if enqueue:
+                send_after_commit(TASK, Reconciliation, recon.pk)
+    if following is not None:  # refused outside the transaction: its audit event is kept
+        _refuse(actor, "deliverables.reconciliation.refused", RECONCILIATION_TYPE, object_id,
+                f"reconciliation #{following.pk} of {object_id} (mapping v{mapping.version}) against run #{run.pk} "
+                f"is already {following.state}: follow it",
+                details={"mapping_version": mapping.version, "run": run.pk, "following": following.pk})
     log.info("reconciliation #%s of %s against run #%s queued (%s) trace_id=%s", recon.pk, object_id, run.pk,
              trigger, recon.trace_id)
     return recon

@@ -23,6 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
+from console.submissions import send_once
+from console.words import errors_line
 from deliverables.choices import MAPPING_TYPE, Decision, ItemClass, RunState, SubjectKind
 from deliverables.models import CardMapping, Reconciliation, ReconciliationItem
 from deliverables.reconciliation import outputs, selectors, services, sources
@@ -30,6 +32,7 @@ from deliverables.reconciliation.forms import (
     AdjudicateForm,
     ItemFilterForm,
     MappingForm,
+    ReconcileForm,
     RetireForm,
     ScoreboardFilterForm,
     mapping_initial,
@@ -133,6 +136,7 @@ def _subject_context(request, subject: sources.Subject) -> dict:
         "may_map": user.has_perm(services.MAP_PERMISSION),
         "may_retire": user.has_perm(services.DECIDE_PERMISSION) and state.state != "retired",
         "retire_form": RetireForm(),
+        "reconcile_form": ReconcileForm(),
         "latest_run": services.latest_run(),
         "audit_url": (f"{reverse('audit-trail')}?object_type={MAPPING_TYPE}&object_id={subject.kind}:{subject.id}"
                       if user.has_perm("console.view_audit") else ""),
@@ -160,19 +164,34 @@ def subject_detail(request, kind: str, subject_id: str):
 @login_required
 @require_POST
 def subject_reconcile(request, kind: str, subject_id: str):
+    """Reconcile now, once per shown button (console.submissions): a second send leads to the first's."""
     subject = _subject_or_404(kind, subject_id)
-    try:
-        recon = services.reconciliation_start(actor=request.user, kind=subject.kind, subject_id=subject.id,
-                                              traceparent=request.headers.get("traceparent", ""))
-    except services.Forbidden as refused:
-        return _refused_page(request, str(refused), back=reverse("reconciliation:subject", args=[kind, subject_id]))
-    except services.Refused as refused:
-        context = _subject_context(request, subject)
-        context["refusal"] = str(refused)
-        return render(request, "deliverables/reconciliation/subject.html", context, status=409)
-    messages.success(request, f"Reconciliation #{recon.pk} of {subject.title} against run #{recon.run_id} queued; "
-                              "this page follows it.")
-    return redirect("reconciliation:detail", pk=recon.pk)
+    form = ReconcileForm(request.POST)
+
+    def shown_again(refusal: str, status: int):
+        context = _subject_context(request, subject)  # a new key with it
+        context["refusal"] = refusal
+        return render(request, "deliverables/reconciliation/subject.html", context, status=status)
+
+    if not form.is_valid():  # only its key can be wrong
+        return shown_again(errors_line(form.errors, form.fields), 400)
+
+    def start():
+        try:
+            recon = services.reconciliation_start(actor=request.user, kind=subject.kind, subject_id=subject.id,
+                                                  traceparent=request.headers.get("traceparent", ""))
+        except services.Forbidden as refused:
+            return _refused_page(request, str(refused),
+                                 back=reverse("reconciliation:subject", args=[kind, subject_id])), None
+        except services.Refused as refused:
+            return shown_again(str(refused), 409), None
+        messages.success(request, f"Reconciliation #{recon.pk} of {subject.title} against run #{recon.run_id} "
+                                  "queued; this page follows it.")
+        return redirect("reconciliation:detail", pk=recon.pk), recon
+
+    return send_once(request, form, name="reconcile-form", choices={"subject": f"{subject.kind}:{subject.id}"},
+                     thing="reconciliation", create=start, again=lambda: shown_again("", 409),
+                     named=lambda pk: f"reconciliation #{pk}")
 
 
 @login_required

@@ -103,6 +103,9 @@ class RunDetailSerializer(RunSerializer):
     inputs = serializers.SerializerMethodField(help_text="claims (with promotion_url), evidence revisions, domo, "
                                                          "evidence_tables, calculations, parameters")
     comparison = serializers.SerializerMethodField()
+    no_claims = serializers.SerializerMethodField(
+        help_text="a succeeded run whose scope held no claim says so (e.g. 'no claims for client … from … to … in "
+                  "PBM Claims 2025 v1': an unknown client id, or a period outside the claims); null otherwise")
     results_url = serializers.SerializerMethodField()
     findings_url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
@@ -111,7 +114,7 @@ class RunDetailSerializer(RunSerializer):
         fields = [*RunSerializer.Meta.fields, "steps", "heartbeat_at", "task_id", "queue", "worker_host",
                   "worker_pid", "attempts", "traceparent", "trace_id", "engine", "calculation_version", "inputs",
                   "inputs_sha256", "findings_path", "findings_sha256", "findings_count", "summary", "error",
-                  "cancelled_by", "comparison", "results_url", "findings_url", "page_url"]
+                  "cancelled_by", "comparison", "no_claims", "results_url", "findings_url", "page_url"]
         read_only_fields = fields
 
     @extend_schema_field(RunStepSerializer(many=True))
@@ -131,6 +134,9 @@ class RunDetailSerializer(RunSerializer):
         if inputs:
             inputs["claims"] = claims
         return inputs
+
+    def get_no_claims(self, run) -> str | None:
+        return (run.summary or {}).get("no_claims") or None
 
     @extend_schema_field(RunComparisonSerializer(allow_null=True))
     def get_comparison(self, run):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from console.submissions import SubmissionForm
 from deliverables.choices import Decision, FindingKind, NumberKind, RunState
 from deliverables.models import CalculationRun, RunNumber
 
@@ -30,7 +31,10 @@ class RunFilterSet(django_filters.FilterSet):
         return queryset.filter(client_account_id="" if value.lower() == "all" else value)
 
 
-class RunStartForm(forms.Form):
+class RunStartForm(SubmissionForm):
+    """Its `submission` key (drawn when the page is shown) makes a second send of the same form lead to the first
+    send's run instead of starting another (console.submissions)."""
+
     client = forms.CharField(required=False, max_length=18, label="Client",
                              help_text="A Salesforce account id (15 or 18 characters; the governed accounts are "
                                        "suggested by name); blank runs every client.",

@@ -230,7 +230,8 @@ def _compute_and_store(run: CalculationRun) -> None:
             clients = engines.clients_in_scope_duckdb(con, parquet, claims.columns, scope)
             tables = evidence_tables(clients, period)
             timings["evidence"] = time.perf_counter() - mark
-            _step(run, "evidence", "done", f"{len(clients)} client(s), {tables.terms.num_rows} terms rows")
+            no_claims = "" if clients else _no_claims(run, f"{claims.name} v{claims.version}")
+            _step(run, "evidence", "done", no_claims or f"{len(clients)} client(s), {tables.terms.num_rows} terms rows")
             mark = time.perf_counter()
             _step(run, "calculate", "running")
             if kind == Engine.POSTGRES:
@@ -266,7 +267,13 @@ def _compute_and_store(run: CalculationRun) -> None:
         "parameters": {"client": run.client_account_id, "period": [str(p) for p in period],
                        "dataset": run.dataset_key, "engine": kind},
     }
-    _store(run, computed, inputs, versions, kind, path, sha, timings, mark)
+    _store(run, computed, inputs, versions, kind, path, sha, timings, mark, no_claims)
+
+
+def _no_claims(run: CalculationRun, dataset: str) -> str:
+    """What a run whose scope holds no claim says (it succeeds with no number; an unknown client id is one)."""
+    whose = f"client {run.client_account_id}" if run.client_account_id else "any client"
+    return f"no claims for {whose} from {run.period_start} to {run.period_end} in {dataset}"
 
 
 ARTIFACT_ROW_GROUP = jobs.ARTIFACT_ROW_GROUP
@@ -278,7 +285,7 @@ def findings_writer(folder: Path):
     return lambda reader: write_artifact(reader, folder, FINDINGS_PREFIX)
 
 
-def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> None:
+def _store(run, computed, inputs, versions, kind, path, sha, timings, mark, no_claims: str = "") -> None:
     with transaction.atomic():
         locked = CalculationRun.objects.select_for_update().get(pk=run.pk)
         if locked.state != RunState.RUNNING or locked.attempts != run.attempts:
@@ -296,7 +303,7 @@ def _store(run, computed, inputs, versions, kind, path, sha, timings, mark) -> N
         ], batch_size=500)
         timings["store"] = time.perf_counter() - mark
         summary = {"numbers": len(computed.numbers), "findings": computed.findings, "counts": computed.counts,
-                   "seconds": {k: round(v, 3) for k, v in timings.items()}}
+                   "seconds": {k: round(v, 3) for k, v in timings.items()}, **({"no_claims": no_claims} if no_claims else {})}
         CalculationRun.objects.filter(pk=run.pk).update(
             state=RunState.SUCCEEDED, finished_at=clock.now(), heartbeat_at=clock.now(), engine=kind,
             calculation_version=versions["all"], inputs=inputs, inputs_sha256=_sha256(inputs),

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.htmx import render_page
 from console.paging import cursor_param, keyset_page, page_urls
+from console.submissions import send_once
 from console.words import errors_line
 from deliverables.choices import RunState
 from deliverables.runs import selectors, services
@@ -63,7 +64,8 @@ def _new_page(request, form, *, refusal: str = "", status: int = 200, prefilled_
 
 @login_required
 def run_new(request):
-    """The Start run form; POST asks services.run_start (which checks the permission and audits a refusal)."""
+    """The Start run form; POST asks services.run_start (which checks the permission and audits a refusal), once per
+    shown form: a second send of it (a double click) leads to the first send's run (console.submissions)."""
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     if request.method == "GET":
@@ -80,16 +82,23 @@ def run_new(request):
             raise PermissionDenied
         return _new_page(request, form, status=400)
     data = form.cleaned_data
-    try:
-        run = services.run_start(actor=request.user, period_start=data["period_start"], period_end=data["period_end"],
-                                 client=data["client"].strip(), dataset=data["dataset"].strip(),
-                                 traceparent=request.headers.get("traceparent", ""))
-    except services.RunForbidden as refused:
-        raise PermissionDenied(str(refused)) from refused
-    except RunRefused as refused:
-        return _new_page(request, form, refusal=str(refused), status=409)
-    messages.success(request, f"Run #{run.pk} queued; this page follows it.")
-    return redirect("runs:run-detail", pk=run.pk)
+    choices = {name: str(data[name]).strip() for name in ("client", "period_start", "period_end", "dataset")}
+
+    def start():
+        try:
+            run = services.run_start(actor=request.user, period_start=data["period_start"],
+                                     period_end=data["period_end"], client=choices["client"],
+                                     dataset=choices["dataset"], traceparent=request.headers.get("traceparent", ""))
+        except services.RunForbidden as refused:  # raised once the refusal's audit is committed
+            return PermissionDenied(str(refused)), None
+        except RunRefused as refused:
+            return _new_page(request, form, refusal=str(refused), status=409), None
+        messages.success(request, f"Run #{run.pk} queued; this page follows it.")
+        return redirect("runs:run-detail", pk=run.pk), run
+
+    return send_once(request, form, name="run-start-form", choices=choices, thing="run", create=start,
+                     again=lambda: _new_page(request, RunStartForm(initial=choices), status=409),
+                     named=lambda pk: f"run #{pk}")
 
 
 def _progress_context(run) -> dict:
@@ -141,6 +150,10 @@ def _again_query(run) -> str:
     return query.urlencode()
 
 
+def _sentence(words: str) -> str:
+    return f"{words[:1].upper()}{words[1:]}." if words else ""
+
+
 @_reader
 def run_detail(request, pk: int):
     run = get_object_or_404(selectors.runs(), pk=pk)
@@ -149,6 +162,7 @@ def run_detail(request, pk: int):
     context.update(
         client_name=names.get(run.client_account_id, "") if run.client_account_id else "",
         comparison=selectors.comparison(run),
+        no_claims=_sentence((run.summary or {}).get("no_claims", "")),
         results=selectors.results_by_client(run, names) if run.state == RunState.SUCCEEDED else [],
         inputs=selectors.inputs_view(run, names),
         may_cancel=not run.is_final and request.user.has_perm(services.START_PERMISSION),

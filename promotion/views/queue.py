@@ -8,9 +8,9 @@ from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 
-from console import idempotency
 from console.htmx import render_page, wants_fragment
 from console.paging import cursor_param, keyset_page, page_urls
+from console.submissions import send_once
 from evidence.choices import ManifestStatus
 from evidence.models import SourceManifest
 from promotion import policy, selectors, services
@@ -96,34 +96,18 @@ def request_new(request):
         if not policy.allowed(request.user, policy.REQUEST):
             raise PermissionDenied
         return _new_page(request, manifest, form, status=400)
-    submission = form.cleaned_data["submission"]
-    if not submission:  # a form from before the key, or a script posting without one: one send, one request
-        return _request(request, manifest, form, may_contract)[0]
-    key = f"promotion-request-form:{submission}"
-    fingerprint = idempotency.fingerprint(
-        method="POST", path=request.path, query=[("manifest", [str(manifest.pk)])],
-        body={"datasets": sorted(d.pk for d in form.cleaned_data["datasets"]), "target": form.cleaned_data["target"]},
-    )
+    choices = {"datasets": sorted(d.pk for d in form.cleaned_data["datasets"]), "target": form.cleaned_data["target"]}
 
-    def create():
-        page, made = _request(request, manifest, form, may_contract)
-        # refused (and audited) when nothing was made: the key is free again, as a refused API create leaves it
-        return page, None if made is None else idempotency.Answer(302, {"id": made.pk}, page["Location"])
-
-    try:
-        outcome = idempotency.create_once(user=request.user, key=key, fingerprint=fingerprint, method="POST",
-                                          path=request.path, create=create)
-    except idempotency.KeyReused:
-        messages.error(request, "This form was already sent with other choices. It is shown again with "
-                                "its own key: send it to make a new request.")
+    def again():
         fresh = PromotionRequestForm(manifest=manifest, may_contract=may_contract,
                                      initial={"datasets": form.cleaned_data["datasets"],
                                               "target": form.cleaned_data["target"]})
         return _new_page(request, manifest, fresh, status=409)
-    if outcome.earlier is not None:
-        messages.info(request, f"This form was sent twice: promotion #{outcome.earlier.body['id']} is its one request.")
-        return redirect(outcome.earlier.location)
-    return outcome.result
+
+    return send_once(request, form, name="promotion-request-form", choices=choices, thing="request",
+                     query=[("manifest", [str(manifest.pk)])], again=again,
+                     create=lambda: _request(request, manifest, form, may_contract),
+                     named=lambda pk: f"promotion #{pk}")
 
 
 def _request(request, manifest, form, may_contract: bool) -> tuple[HttpResponse, PromotionRequest | None]:
