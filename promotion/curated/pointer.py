@@ -7,8 +7,21 @@ from console import clock
 from promotion.faults import fault_point
 
 from .backend import (
-    CURRENT, MOVES, REGISTRY, VERIFIED_STATES, Backend, ChecksumMismatch, CuratedError, CurrentVersion, PointerBusy,
-    State, columns_of, ensure_registry, registry_exists, registry_row, set_state,
+    CURRENT,
+    MOVES,
+    REGISTRY,
+    VERIFIED_STATES,
+    Backend,
+    ChecksumMismatch,
+    CuratedError,
+    CurrentVersion,
+    PointerBusy,
+    State,
+    columns_of,
+    ensure_registry,
+    registry_exists,
+    registry_row,
+    set_state,
 )
 from .checksum import table_checksum
 
