@@ -43,7 +43,8 @@ FINDING_FIGURES = ("claim_id", "client_account_id", "fill_date", "ndc", "pharmac
 NOT_DERIVED = ("claims_source",)  # a label of the run's dataset, not a figure of the rows
 
 
-def _text(value) -> str | None:
+def text_of(value) -> str | None:
+    """A value as the provenance answers show it: dates ISO, decimals and the rest as their text, None as None."""
     if value is None:
         return None
     if isinstance(value, dt.date):
@@ -54,9 +55,9 @@ def _text(value) -> str | None:
 def finding_figures(row: dict) -> dict:
     """A finding's figures from its row (the findings artifact's, or a re-derived one)."""
     decision = row["decision"]
-    figures = {name: _text(row.get(name)) for name in FINDING_FIGURES}
+    figures = {name: text_of(row.get(name)) for name in FINDING_FIGURES}
     placed = "overpayment" if decision == Decision.AUTHORIZED else "indicative_overpayment"
-    figures[placed] = _text(row[placed]) if decision != Decision.NOT_CONCLUDED else None
+    figures[placed] = text_of(row[placed]) if decision != Decision.NOT_CONCLUDED else None
     if row.get("conflict"):
         figures["conflict"] = "governed prices in force disagree"
     return figures
@@ -83,10 +84,10 @@ def _line(con, number) -> dict | None:
     name = number.calculation
     stored = number.figures or {}
     lines = _rows(con, f"WITH ct AS (SELECT * FROM ct WHERE {number.predicate}), {definitions.BODIES[name]}")
-    found = [r for r in lines if all(_text(r[k]) == stored.get(k) for k in LINE_KEYS[name])]
+    found = [r for r in lines if all(text_of(r[k]) == stored.get(k) for k in LINE_KEYS[name])]
     if len(found) != 1:
         return None
-    figures = _withheld(number.decision, {k: _text(v) for k, v in found[0].items()})
+    figures = _withheld(number.decision, {k: text_of(v) for k, v in found[0].items()})
     headline = found[0][HEADLINE[name]] if number.decision != Decision.NOT_CONCLUDED else None
     return {"figures": figures, **_placed(number.decision, headline)}
 
@@ -164,11 +165,11 @@ def differences(number, derived: dict | None) -> list[dict]:
     """Each stored figure (and the amount, the indicative amount) that the re-derivation does not give again:
     {figure, stored, rederived} (texts; None where there is none)."""
     stored = {k: v for k, v in (number.figures or {}).items() if k not in NOT_DERIVED}
-    stored["amount"], stored["indicative_amount"] = _text(number.amount), _text(number.indicative_amount)
-    again = {} if derived is None else {**derived["figures"], "amount": _text(derived["amount"]),
-                                        "indicative_amount": _text(derived["indicative_amount"])}
+    stored["amount"], stored["indicative_amount"] = text_of(number.amount), text_of(number.indicative_amount)
+    again = {} if derived is None else {**derived["figures"], "amount": text_of(derived["amount"]),
+                                        "indicative_amount": text_of(derived["indicative_amount"])}
     out = []
     for name in [*stored, *(k for k in again if k not in stored)]:
         if not _same(stored.get(name), again.get(name)):
-            out.append({"figure": name, "stored": _text(stored.get(name)), "rederived": _text(again.get(name))})
+            out.append({"figure": name, "stored": text_of(stored.get(name)), "rederived": text_of(again.get(name))})
     return out

@@ -39,7 +39,7 @@ from deliverables import caches
 from deliverables.calculations import definitions, engine
 from deliverables.choices import Decision, NumberKind
 from deliverables.models import CalculationRun, RunNumber
-from deliverables.provenance.figures import differences, finding_figures, rederive_figures
+from deliverables.provenance.figures import differences, finding_figures, rederive_figures, text_of
 
 FINDING_PREFIX = "finding:"
 PAGE_LIMIT = 50
@@ -98,14 +98,6 @@ def checksum_of(rows) -> str:
     if not ordered:
         return ""
     return hashlib.md5(",".join(str(r) for r in ordered).encode()).hexdigest()
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
 
 
 def parse_finding_key(key: str) -> tuple[str, str] | None:
@@ -327,7 +319,7 @@ def _number_rows(run: CalculationRun, number) -> list[dict]:
     rows = []
     for n in RunNumber.objects.filter(run=run, key__in=keys).order_by("position"):
         rows.append({ROW: n.position, "key": n.key, "label": n.label, "decision": n.decision,
-                     "amount": _text(n.amount), "indicative_amount": _text(n.indicative_amount),
+                     "amount": text_of(n.amount), "indicative_amount": text_of(n.indicative_amount),
                      "row_count": n.row_count, "rows_checksum": n.rows_checksum})
     return rows
 
@@ -382,7 +374,7 @@ def contributing_rows(run: CalculationRun, number, after=None, limit=PAGE_LIMIT)
         fetched = cursor.fetchall()
     finally:
         con.close()
-    rows = [{c: _text(v) if c != ROW else v for c, v in zip(columns, row, strict=True)} for row in fetched[:limit]]
+    rows = [{c: text_of(v) if c != ROW else v for c, v in zip(columns, row, strict=True)} for row in fetched[:limit]]
     ordered = [ROW, *[c for c in columns if c != ROW]]
     return RowsPage(columns=ordered, rows=rows, next_after=rows[-1][ROW] if len(fetched) > limit else None,
                     total=total)
@@ -446,8 +438,8 @@ def rederive(run: CalculationRun, number) -> dict:
                                                                 "checksum": derived["checksum"]},
             "difference": "; ".join(parts), "notes": notes, "differences": differ,
             "rederived": None if again is None else {
-                "figures": again["figures"], "amount": _text(again["amount"]),
-                "indicative_amount": _text(again["indicative_amount"])}}
+                "figures": again["figures"], "amount": text_of(again["amount"]),
+                "indicative_amount": text_of(again["indicative_amount"])}}
 
 
 # --- CSV ------------------------------------------------------------------------------------------------------
