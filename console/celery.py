@@ -3,8 +3,14 @@ import os
 
 from celery import Celery
 from celery.signals import worker_init
+from kombu.transport import TRANSPORT_ALIASES
+
+from console.broker_files import ALIAS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+# `filesystem://` (the embedded default) is kombu's filesystem transport with whole-message writes
+# (console/broker_files.py): kombu's own lets a worker read a message before it is written, and stop.
+TRANSPORT_ALIASES["filesystem"] = ALIAS
 
 app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -105,6 +105,7 @@ class _ConsumerView(APIView):
     permission_classes = (IsConsumer,)
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = _AnyAccept
+    metadata_class = None  # OPTIONS is a 405 (recorded as such), never a 200 that reads as a client served
     endpoint = ""
     publication = None
     refused_token = None
@@ -121,7 +122,7 @@ class _ConsumerView(APIView):
         client = kwargs.get("client", "")
         services.consumer_read_record(
             token=token if isinstance(token, ConsumerToken) else self.refused_token,
-            client="".join(c if c.isalnum() and c.isascii() else "?" for c in client),
+            client=client,
             endpoint=self.endpoint, publication=self.publication, status=response.status_code,
             remote_addr=request.META.get("REMOTE_ADDR", ""), trace_id=traceparent.split("-")[1])
         return response

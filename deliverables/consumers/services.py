@@ -154,12 +154,24 @@ def consumer_read_refused(*, token: ConsumerToken | None, publication: Publicati
                             "token": token.prefix if token is not None else None})
 
 
+NOT_AN_ID = "(not an id)"
+
+
+def recorded_client(client: str) -> str:
+    """The client a read asked for, as recorded: the path's id when it has an account id's shape (15 or 18 ASCII
+    letters and digits), else NOT_AN_ID (never a cut or patched text that reads like a real client's id)."""
+    if client == "" or (client.isascii() and client.isalnum() and len(client) in (15, 18)):
+        return client
+    return NOT_AN_ID
+
+
 def consumer_read_record(*, token: ConsumerToken | None, client: str, endpoint: str,
                          publication: Publication | None, status: int, remote_addr: str = "",
                          trace_id: str = "") -> ConsumerRead:
     now = clock.now()
     with transaction.atomic():
-        read = ConsumerRead.objects.create(token=token, client_account_id=client[:18], endpoint=endpoint[:64],
+        read = ConsumerRead.objects.create(token=token, client_account_id=recorded_client(client),
+                                           endpoint=endpoint[:64],
                                            publication=publication, status=status, at=now,
                                            remote_addr=remote_addr[:64], trace_id=trace_id[:32])
         if token is not None:

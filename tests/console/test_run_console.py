@@ -5,11 +5,13 @@ and verifies nothing again, even asked for other sample rows (the export
 written first stands, and the evidence matching it)."""
 import contextlib
 import os
+import queue
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -214,3 +216,43 @@ def test_a_taken_port_ends_the_command_at_once_naming_it_and_starts_no_worker(tm
     assert f"make run PORT={port + 10}" in done.stderr
     assert not (tmp_path / "var" / "log" / "worker.log").exists()  # no worker was started
     assert not (tmp_path / "var" / "console.sqlite3").exists()  # nor anything else
+
+
+@pytest.mark.worker
+def test_a_worker_that_dies_is_said_and_started_again_and_stopped_with_the_console(tmp_path):
+    """A worker killed under the console (a crash, the OOM killer) must not leave jobs waiting unseen."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_console", f"127.0.0.1:{port}", "--no-sample"],
+        cwd=ROOT, env=_env(tmp_path / "var"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    first = second = None
+    try:
+        for line in process.stdout:
+            if line.startswith("Celery worker + beat: pid "):
+                first = int(line.split("pid ")[1].split(",")[0])
+                break
+        assert first, "the console did not start its worker"
+        os.killpg(first, signal.SIGKILL)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+        deadline = time.monotonic() + 30
+        while second is None and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                line = lines.get(timeout=1)
+                if "The Celery worker ended on its own (exit code -9): started again, pid " in line:
+                    second = int(line.split("pid ")[1].split(";")[0])
+        assert second and second != first and _alive(second), "the console did not say and restart its worker"
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and second and _alive(second):
+            time.sleep(0.1)
+        assert not _alive(second)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in (first, second):
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)

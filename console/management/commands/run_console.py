@@ -12,6 +12,9 @@ The address is checked before anything starts: a taken port ends the command at 
 Ctrl-C and SIGTERM end the console and its worker within STOP_SECONDS: the worker's process group gets SIGTERM
 (a warm shutdown; an unfinished task is redelivered, its run taken over), then SIGKILL when it is still there;
 the worker also gets SIGTERM from the kernel should the console die without its cleanup (PR_SET_PDEATHSIG).
+A worker that ends on its own while the console serves is said at once, on the console's output, and started again
+(its beat with it, which sends again the jobs the lost worker held); after RESTARTS restarts within RESTART_WINDOW
+seconds the console says so and leaves it stopped rather than loop.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +44,7 @@ from evidence.samples.demo_flags import demo_flags_compute
 SAMPLE_SEED = 7  # the sample export's and the sample evidence's: their clients and terms match
 STOP_SECONDS = 4  # SIGTERM to the worker's group, then SIGKILL: the console and its worker are gone within 10 s
 PR_SET_PDEATHSIG = 1
+RESTARTS, RESTART_WINDOW = 5, 60.0
 
 
 def _interrupt(signum, frame):
@@ -92,6 +97,42 @@ def stop(worker: subprocess.Popen, seconds: float = STOP_SECONDS) -> None:
     worker.poll()
 
 
+class Supervised:
+    """The console's worker: started again when it ends on its own, said on the console's output."""
+
+    def __init__(self, start, say):
+        self._start, self._say = start, say
+        self._stopping = threading.Event()
+        self._restarts: list[float] = []
+        self.process = start()
+        threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _watch(self) -> None:
+        while True:
+            code = self.process.wait()
+            if self._stopping.is_set():
+                return
+            now = time.monotonic()
+            self._restarts = [at for at in self._restarts if now - at < RESTART_WINDOW] + [now]
+            if len(self._restarts) > RESTARTS:
+                self._say(f"The Celery worker (pid {self.process.pid}) ended again (exit code {code}): "
+                          f"{RESTARTS} restarts within {RESTART_WINDOW:.0f} s, it is left stopped; jobs wait until "
+                          "a worker runs (see its log, restart the console).")
+                return
+            stop(self.process)  # whatever of its group is left (a pool child, its beat)
+            self.process = self._start()
+            self._say(f"The Celery worker ended on its own (exit code {code}): started again, pid "
+                      f"{self.process.pid}; see its log.")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        stop(self.process)
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -137,7 +178,7 @@ class Command(BaseCommand):
                          demo_reconciliation().line()]
         check_free(host, port)  # taken while the sample was prepared: still before the worker starts
 
-        worker = None if no_worker else self._start_worker()
+        worker = None if no_worker else Supervised(self._start_worker, self._say)
         try:
             self.stdout.write("")
             self.stdout.write(self.style.SUCCESS(f"Takeover console: http://{addrport}/"))
@@ -155,8 +196,12 @@ class Command(BaseCommand):
             pass
         finally:
             if worker:
-                stop(worker)
+                worker.stop()
                 self.stdout.write("Console and worker stopped.")
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(self.style.WARNING(line))
+        self.stdout.flush()
 
     def _write_sample(self, rows: int) -> tuple[Path, int]:
         """Generate the sample export once and ingest it (in this process) unless it already was. Returns

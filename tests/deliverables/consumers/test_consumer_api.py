@@ -184,3 +184,19 @@ def test_through_a_real_server_an_admin_issues_a_token_domo_reads_with_it_until_
                      ("dashboard", 404, "127.0.0.1"), ("dashboard", 401, "127.0.0.1")]
     shown = admin.get(f"/api/consumer-tokens/{body['id']}/").json()
     assert (shown["reads"], shown["served"]) == (4, 2) and "secret" not in shown
+
+
+def test_an_options_call_is_refused_and_no_read_is_counted_served_for_a_client(published, adam):
+    api = consumer(issue(adam, [published.a]))
+    for client in (published.a, published.b):
+        assert api.options(_urls(client)["workbook"]).status_code == 405
+    recorded = set(ConsumerRead.objects.values_list("client_account_id", "status"))
+    assert recorded == {(published.a, 405), (published.b, 405)}
+    assert not ConsumerRead.objects.filter(status__lt=400).exists()
+
+
+def test_a_path_that_is_not_an_account_id_is_recorded_as_such_never_as_a_real_clients_id(published, adam):
+    api = consumer(issue(adam, [published.a]))
+    for tricked in (f"{published.a}.json", f"{published.a}%00", f"{published.a}X", published.a.lower()[:17]):
+        assert api.get(_urls(tricked)["dashboard"]).status_code == 404, tricked
+    assert set(ConsumerRead.objects.values_list("client_account_id", flat=True)) == {services.NOT_AN_ID}
