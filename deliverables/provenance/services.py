@@ -130,11 +130,11 @@ def number_detail(run: CalculationRun, number, *, with_answers: bool = True) -> 
         "kind": number.kind,
         "client_account_id": number.client_account_id,
         "client_name": account_names().get(number.client_account_id, ""),
-        "period": [rows._text(number.period_start), rows._text(number.period_end)],
+        "period": [rows.text_of(number.period_start), rows.text_of(number.period_end)],
         "decision": decision,
         # Only an authorized number has an amount; an indicative one is labelled; a number not concluded has none.
-        "amount": rows._text(number.amount) if decision == Decision.AUTHORIZED else None,
-        "indicative_amount": rows._text(number.indicative_amount) if decision == Decision.INDICATIVE else None,
+        "amount": rows.text_of(number.amount) if decision == Decision.AUTHORIZED else None,
+        "indicative_amount": rows.text_of(number.indicative_amount) if decision == Decision.INDICATIVE else None,
         "figures": _ordered_figures(number),
         "figures_withheld": sorted(set(number.figures or {}) & set(AMOUNT_FIGURES))
         if decision == Decision.NOT_CONCLUDED else [],
