@@ -117,7 +117,7 @@ def _findings_total(con, number) -> dict | None:
                                                          where=f"WHERE {number.predicate}")).fetchall()
     if len(found) != 1:
         return None
-    _, _, _, count, paid, total, exact, _, _ = found[0]
+    _, _, _, count, paid, total, exact, *_ = found[0]
     concluded = number.decision != Decision.NOT_CONCLUDED
     return {"figures": totals.findings_figures(count, paid, total, exact, number.decision),
             **_placed(number.decision, total if concluded else None)}

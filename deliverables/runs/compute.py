@@ -45,6 +45,7 @@ from evidence.packets.authority import (
     Missing,
     decide,
 )
+from evidence.packets.authority.inputs import VERIFIED
 from evidence.packets.authority.rebate import quarter_bounds
 from evidence.packets.model import CONTRACT, PRICING, REBATE
 
@@ -378,17 +379,29 @@ def _name_finding_flags(con) -> None:
     con.unregister("finding_flag_keys")
 
 
-def _finding_numbers(con) -> list[Number]:
+def _sources_used(sources: list[str], evidence: dict[str, Evidence]) -> list[dict]:
+    """The governed revisions among a total's sources (`<packet id>#<revision>`), as a decision names them."""
+    governed = {f"{r.packet_id}#{r.revision}": (r.kind, r.packet_id, r.revision, r.sha256)
+                for inputs in evidence.values() for r in inputs.revisions if r.status == VERIFIED}
+    used = sorted({governed[s] for s in sources if s in governed})
+    return [{"kind": k, "packet_id": p, "revision": r, "sha256": h} for k, p, r, h in used]
+
+
+def _finding_numbers(con, evidence: dict[str, Evidence]) -> list[Number]:
+    """A total per client, kind and decision, naming the flags its findings wait on and the evidence they rest on:
+    the governed revisions of their terms and prices (`used`) and every source, a Domo candidate row included."""
     numbers = []
-    for (client, kind, decision, count, paid, total, exact, checksum, flags) in con.execute(
+    for (client, kind, decision, count, paid, total, exact, checksum, flags, terms, prices) in con.execute(
             FINDINGS_TOTAL_SQL.format(relation="run_findings", where="")).fetchall():
         flag_keys = sorted(filter(None, (flags or "").split(",")))
+        sources = sorted({*(terms or ()), *(prices or ())})
         numbers.append(Number(
             key=f"findings:{client}:{kind}:{decision}", kind="finding", client=client,
             label=f"Pricing audit findings, {kind.replace('_', ' ')} ({decision.replace('_', ' ')})",
             calculation="pricing_findings", decision=decision,
             figures=findings_figures(count, paid, total, exact, decision),
-            evidence={"used": [], "seen": [], "missing": [{"flag_key": k} for k in flag_keys]},
+            evidence={"used": _sources_used(sources, evidence), "seen": [], "sources": sources,
+                      "missing": [{"flag_key": k} for k in flag_keys]},
             relation="findings",
             predicate=f"client_account_id = {_literal(client)} AND kind = {_literal(kind)} AND decision = {_literal(decision)}",
             row_count=count, rows_checksum=checksum, headline=total if decision != NOT_CONCLUDED else None))
@@ -445,7 +458,7 @@ def calculate(con, calculated, *, evidence: dict[str, Evidence], period: tuple[d
     numbers += _rebate_numbers(calculated, results, evidence)
     _decide_findings(con)
     _name_finding_flags(con)
-    numbers += _finding_numbers(con)
+    numbers += _finding_numbers(con, evidence)
     numbers += _savings(numbers)
     findings_sha, written = hash_and_write(con, write_findings)
     findings = con.execute("SELECT COUNT(*) FROM run_findings").fetchall()[0][0]  # read out: the connection is free

@@ -4,7 +4,8 @@ run (runs.compute) and the re-derivation of a number (provenance.figures) comput
 
 - a findings total (client, kind, decision): SUM of its findings' exact overpayments, rounded once
   (FINDINGS_TOTAL_SQL over the decided findings: `run_findings`, or the run's findings artifact); the exact sum
-  is kept beside it as the figure `overpayment_exact`;
+  is kept beside it as the figure `overpayment_exact`, and the sources of its findings' terms and prices (each
+  `<packet id>#<revision>` or a Domo row) beside them: the evidence the total rests on;
 - a savings bucket (client, decision): savings_figures over its member numbers.
 """
 from __future__ import annotations
@@ -41,7 +42,9 @@ FINDINGS_TOTAL_SQL = f"""
         SELECT client_account_id, kind, decision, COUNT(*), SUM(paid),
                ROUND(SUM(COALESCE(overpayment_exact, 0)), 2), SUM(COALESCE(overpayment_exact, 0)),
                {rows_checksum_duckdb('claim_row')},
-               STRING_AGG(DISTINCT NULLIF(flag_key, ''), ',' ORDER BY NULLIF(flag_key, ''))
+               STRING_AGG(DISTINCT NULLIF(flag_key, ''), ',' ORDER BY NULLIF(flag_key, '')),
+               LIST(DISTINCT term_source ORDER BY term_source) FILTER (WHERE term_source IS NOT NULL),
+               LIST(DISTINCT price_source ORDER BY price_source) FILTER (WHERE price_source IS NOT NULL)
         FROM {{relation}} {{where}} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
 
 

@@ -214,3 +214,22 @@ def test_the_search_finds_numbers_by_client_and_period_and_marks_the_published(s
     beyond = reader.get("/provenance/", {"client": client, "page": "999"})
     assert beyond.status_code == 400 and "page &#x27;999&#x27;: give a page number from 1 to" in beyond.content.decode()
     assert browser(oscar).get("/provenance/").status_code == 403
+
+
+@CURATED_DB
+def test_a_findings_total_names_the_governed_price_lists_and_terms_its_findings_rest_on(sample_run, cecilia):
+    """A total of MAC findings is authorized by the governed MAC list in force on each fill date (and the contract
+    terms that name the list): its provenance (page, API, and so the payload and workbook built from it) names
+    those revisions, with their hashes, and every source its findings read (it named none)."""
+    total = RunNumber.objects.get(run=sample_run, key__startswith="findings:", key__endswith=":mac:authorized",
+                                  client_account_id="0015e00000Qm7AcAAJ")
+    used = total.evidence["used"]
+    assert used and {u["kind"] for u in used} == {"pricing", "contract"}
+    assert all(len(u["sha256"]) == 64 and f"{u['packet_id']}#{u['revision']}" in total.evidence["sources"]
+               for u in used)
+    body = api(cecilia).get(f"/api{page_url(total)}").json()
+    assert {(r["packet_id"], r["revision"]) for r in body["answers"]["evidence"]["revisions"]} == {
+        (u["packet_id"], u["revision"]) for u in used}
+    assert {s["source"] for s in body["evidence_sources"]} == set(total.evidence["sources"])
+    html = browser(cecilia).get(page_url(total)).content.decode()
+    assert all(u["packet_id"] in section(html, "evidence") for u in used)
