@@ -5,43 +5,28 @@ ask. (Scripts get the same through the API's Idempotency-Key: tests/promotion/te
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 import requests
 
 from console.models import AuditEvent, IdempotencyKey
 from promotion.models import PromotionRequest
-from tests.conftest import PASSWORD
 from tests.promotion.conftest import CONTRACT_TERMS, dataset
-from tests.support.api import Api
+from tests.support.forms import Shown, at_once, browser
 
 pytestmark = pytest.mark.usefixtures("broker")  # the gates' messages go to this run's broker keys
 
 
-class ShownForm:
+class ShownForm(Shown):
     """The new-request form as the page showed it to one signed-in browser session."""
 
     def __init__(self, live_server, session: requests.Session, manifest):
-        self.url = f"{live_server.url}/promotions/new/?manifest={manifest.pk}"
-        self.session, self.manifest = session, manifest
-        page = session.get(self.url, timeout=30)
-        assert page.status_code == 200, page.text
-        self.csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        self.key = re.search(r'name="submission" value="([0-9a-f]{32})"', page.text).group(1)
+        super().__init__(session, f"{live_server.url}/promotions/new/?manifest={manifest.pk}")
+        self.manifest = manifest
 
     def send(self, name: str | None = None) -> requests.Response:
         chosen = dataset(self.manifest) if name is None else dataset(self.manifest, name)
-        return self.session.post(
-            self.url, timeout=60, allow_redirects=False,
-            data={"csrfmiddlewaretoken": self.csrf, "manifest": self.manifest.pk, "datasets": [chosen.pk],
-                  "submission": self.key},
-            headers={"Referer": self.url},
-        )
-
-
-def browser(live_server) -> requests.Session:
-    return Api.signed_in(live_server.url, "olivia", PASSWORD).session
+        return self.post({"manifest": self.manifest.pk, "datasets": [chosen.pk]})
 
 
 @pytest.mark.catalogue(8)
@@ -52,17 +37,7 @@ def test_the_same_form_sent_four_times_at_once_makes_one_request_and_every_answe
     live_server, manifest, olivia
 ):
     form, racers = ShownForm(live_server, browser(live_server), manifest), 4
-    start, answers = threading.Barrier(racers), []
-
-    def send():
-        start.wait()
-        answers.append(form.send())
-
-    threads = [threading.Thread(target=send) for _ in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    answers = at_once(*[form.send] * racers)
 
     [request] = PromotionRequest.objects.all()
     assert [a.status_code for a in answers] == [302] * racers

@@ -4,56 +4,27 @@ twice at once (a double click) or again after its answer leads to the first send
 is a 409 naming the one to follow (audited), even when both come at once; once it is final, a new one may start."""
 from __future__ import annotations
 
-import re
-import threading
-
 import pytest
 import requests
 
 from console.models import AuditEvent
 from deliverables.models import Reconciliation
 from deliverables.reconciliation import services
-from tests.conftest import PASSWORD
 from tests.deliverables.reconciliation.conftest import REBATE_PER_CLAIM
 from tests.deliverables.runs.conftest import CURATED_DB
 from tests.support.api import Api
+from tests.support.forms import Shown, at_once, browser
 
 
-class ShownButton:
+class ShownButton(Shown):
     """A subject page's Reconcile now as one signed-in browser session was shown it."""
 
     def __init__(self, live_server, session: requests.Session, subject):
-        self.page_url = f"{live_server.url}/reconciliation/{subject.kind}/{subject.id}/"
-        self.url = f"{self.page_url}reconcile/"
-        self.session = session
-        page = session.get(self.page_url, timeout=30)
-        assert page.status_code == 200, page.text
-        form = re.search(r'<form[^>]*id="reconcile-form".*?</form>', page.text, re.DOTALL).group(0)
-        self.csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
-        self.key = re.search(r'name="submission" value="([0-9a-f]{32})"', form).group(1)
+        page_url = f"{live_server.url}/reconciliation/{subject.kind}/{subject.id}/"
+        super().__init__(session, page_url, f"{page_url}reconcile/", form_id="reconcile-form")
 
     def send(self) -> requests.Response:
-        return self.session.post(self.url, timeout=60, allow_redirects=False, headers={"Referer": self.page_url},
-                                 data={"csrfmiddlewaretoken": self.csrf, "submission": self.key})
-
-
-def browser(live_server) -> requests.Session:
-    return Api.signed_in(live_server.url, "olivia", PASSWORD).session
-
-
-def at_once(*sends) -> list:
-    start, answers = threading.Barrier(len(sends)), []
-
-    def one(send):
-        start.wait()
-        answers.append(send())
-
-    threads = [threading.Thread(target=one, args=(send,)) for send in sends]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return answers
+        return self.post({})
 
 
 @CURATED_DB

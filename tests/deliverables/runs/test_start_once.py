@@ -6,7 +6,6 @@ key is audited and leaves the key free."""
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 
 import pytest
@@ -14,47 +13,21 @@ import requests
 
 from console.models import AuditEvent, IdempotencyKey
 from deliverables.models import CalculationRun
-from tests.conftest import PASSWORD
 from tests.deliverables.runs.conftest import CURATED_DB
 from tests.support.api import Api
+from tests.support.forms import Shown, at_once, browser
 
 PERIOD = {"period_start": "2025-01-01", "period_end": "2025-12-31"}
 
 
-class ShownForm:
+class ShownForm(Shown):
     """The Start run form as the page showed it to one signed-in browser session."""
 
     def __init__(self, live_server, session: requests.Session):
-        self.url = f"{live_server.url}/runs/new/"
-        self.session = session
-        page = session.get(self.url, timeout=30)
-        assert page.status_code == 200, page.text
-        self.csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        self.key = re.search(r'name="submission" value="([0-9a-f]{32})"', page.text).group(1)
+        super().__init__(session, f"{live_server.url}/runs/new/")
 
     def send(self, **choices) -> requests.Response:
-        return self.session.post(self.url, timeout=60, allow_redirects=False, headers={"Referer": self.url},
-                                 data={"csrfmiddlewaretoken": self.csrf, "submission": self.key,
-                                       **PERIOD, **choices})
-
-
-def browser(live_server, username: str = "olivia") -> requests.Session:
-    return Api.signed_in(live_server.url, username, PASSWORD).session
-
-
-def at_once(send, racers: int = 4) -> list:
-    start, answers = threading.Barrier(racers), []
-
-    def one():
-        start.wait()
-        answers.append(send())
-
-    threads = [threading.Thread(target=one) for _ in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return answers
+        return self.post({**PERIOD, **choices})
 
 
 @CURATED_DB
@@ -63,7 +36,7 @@ def test_the_start_form_sent_four_times_at_once_starts_one_run_and_every_answer_
         contract_sample, olivia, live_server):
     form = ShownForm(live_server, browser(live_server))
 
-    answers = at_once(form.send)
+    answers = at_once(*[form.send] * 4)
 
     [run] = CalculationRun.objects.all()
     assert [a.status_code for a in answers] == [302] * 4
@@ -140,7 +113,7 @@ def test_a_reviewer_sending_the_start_form_is_403_and_the_refusal_is_audited(cec
 def test_post_api_runs_twice_at_once_with_one_idempotency_key_starts_one_run(contract_sample, olivia, live_server):
     api = Api.with_token(live_server.url, olivia)
 
-    answers = at_once(lambda: api.post("/api/runs/", PERIOD, key="start-2025-once"), racers=2)
+    answers = at_once(*[lambda: api.post("/api/runs/", PERIOD, key="start-2025-once")] * 2)
 
     [run] = CalculationRun.objects.all()
     assert sorted(a.status_code for a in answers) == [202, 202]
